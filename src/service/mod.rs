@@ -1,0 +1,1 @@
+//! The reconnecting client service (Twisted `ClientService` parity).

@@ -1,0 +1,11 @@
+//! Values drivers export, and the references and templates that consume them.
+
+mod reference;
+mod template;
+mod value;
+mod values;
+
+pub use reference::{Param, Ref, RefKey};
+pub use template::{Template, TemplateError};
+pub use value::{Exports, FromValue, Value};
+pub use values::ValueTable;

@@ -1,0 +1,113 @@
+use std::any::Any;
+
+use async_trait::async_trait;
+
+use super::{ConnectionInfo, StartContext};
+use crate::context::{Exports, RefKey};
+use crate::error::BoxError;
+
+/// A thing that runs during a test: a server, a client, a process.
+///
+/// Implement this for a new driver; testrig's lifecycle engine
+/// ([`Resource`](super::Resource)) owns status, timeouts, hooks, restart and
+/// failover around it. Methods take `&self` so a test can use the driver (send,
+/// receive…) while the environment holds it; keep mutable state behind locks.
+///
+/// Contract:
+/// - `start` brings the driver up; `ready` resolves when it is usable (an event,
+///   not a poll). Both run under the start timeout.
+/// - `stop` releases everything and is idempotent: it may be called after a
+///   failed start, twice, or while paused.
+/// - `abort` is synchronous and safe to call from `Drop`: kill processes, close
+///   sockets, cancel tasks. No `block_on`.
+/// - `export_keys` lists, before start, every key `exports` will hold after
+///   start, so references can be checked when the environment is built.
+///
+/// # Examples
+/// ```
+/// use async_trait::async_trait;
+/// use testrig::{BoxError, Driver, Exports, StartContext};
+///
+/// #[derive(Debug)]
+/// struct Answer;
+///
+/// #[async_trait]
+/// impl Driver for Answer {
+///     fn name(&self) -> &str { "answer" }
+///     fn export_keys(&self) -> Vec<String> { vec!["value".into()] }
+///     async fn start(&self, _ctx: &StartContext) -> Result<(), BoxError> { Ok(()) }
+///     async fn stop(&self) -> Result<(), BoxError> { Ok(()) }
+///     fn exports(&self) -> Exports { [("value".to_owned(), 42u16.into())].into() }
+/// }
+/// ```
+#[async_trait]
+pub trait Driver: Any + Send + Sync {
+    /// The driver's name, unique within its environment.
+    fn name(&self) -> &str;
+
+    /// A short type name for reports ("TcpServer").
+    fn kind(&self) -> &'static str {
+        let full = std::any::type_name::<Self>();
+        full.rsplit("::").next().unwrap_or(full)
+    }
+
+    /// Values of other drivers this driver needs; each implies a dependency.
+    fn references(&self) -> Vec<RefKey> {
+        Vec::new()
+    }
+
+    /// The keys `exports` will hold once started.
+    fn export_keys(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Brings the driver up.
+    async fn start(&self, ctx: &StartContext) -> Result<(), BoxError>;
+
+    /// Resolves when the driver is ready for use. Defaults to ready at once.
+    async fn ready(&self, _ctx: &StartContext) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// What `ready` waits for, for error messages ("`listening` on stdout").
+    fn readiness(&self) -> String {
+        "readiness".to_owned()
+    }
+
+    /// Releases everything. Must be idempotent.
+    async fn stop(&self) -> Result<(), BoxError>;
+
+    /// Kills everything at once, synchronously. Called after a stop overrun, by
+    /// `Resource::abort`, and from `Drop` backstops.
+    fn abort(&self) {}
+
+    /// Freezes the driver. Unsupported unless overridden.
+    async fn pause(&self) -> Result<(), BoxError> {
+        Err(Unsupported.into())
+    }
+
+    /// Unfreezes the driver. Unsupported unless overridden.
+    async fn resume(&self) -> Result<(), BoxError> {
+        Err(Unsupported.into())
+    }
+
+    /// The values this driver exports now (host, port, pid, paths…).
+    fn exports(&self) -> Exports {
+        Exports::new()
+    }
+
+    /// The endpoints this driver listens on or connects to, for the report.
+    fn connections(&self) -> Vec<ConnectionInfo> {
+        Vec::new()
+    }
+
+    /// The last lines of the driver's logs, for error messages and reports.
+    fn log_tail(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Returned by the default `pause`/`resume`.
+#[derive(Debug, thiserror::Error)]
+#[error("operation not supported by this driver")]
+pub struct Unsupported;

@@ -1,0 +1,18 @@
+//! The `Driver` trait and the lifecycle engine around it.
+
+mod connection;
+#[allow(clippy::module_inception)]
+mod driver;
+mod hooks;
+mod resource;
+mod spec;
+mod start_context;
+mod supervisor;
+
+pub use connection::{ConnectionInfo, Direction};
+pub use driver::{Driver, Unsupported};
+pub use hooks::{Hook, HookContext};
+pub use resource::{RecordedError, Resource};
+pub use spec::{DEFAULT_HOOK_TIMEOUT, DEFAULT_START_TIMEOUT, DEFAULT_STOP_TIMEOUT, DriverSpec};
+pub use start_context::StartContext;
+pub use supervisor::Supervisor;

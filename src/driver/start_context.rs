@@ -1,0 +1,82 @@
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use super::Supervisor;
+use crate::context::{FromValue, Param, Ref, Template, ValueTable};
+use crate::error::ResolveError;
+
+/// What a driver gets when it starts: its runpath, other drivers' values, and a
+/// way to report its own death.
+#[derive(Debug)]
+pub struct StartContext {
+    driver: String,
+    runpath: PathBuf,
+    created: OnceLock<()>,
+    values: ValueTable,
+    supervisor: Supervisor,
+}
+
+impl StartContext {
+    pub(crate) fn new(
+        driver: String,
+        runpath: PathBuf,
+        values: ValueTable,
+        supervisor: Supervisor,
+    ) -> Self {
+        Self {
+            driver,
+            runpath,
+            created: OnceLock::new(),
+            values,
+            supervisor,
+        }
+    }
+
+    /// A context outside any environment: no references resolve, deaths go nowhere.
+    /// Useful to unit-test a driver.
+    pub fn detached(driver: impl Into<String>, runpath: impl Into<PathBuf>) -> Self {
+        Self::new(
+            driver.into(),
+            runpath.into(),
+            ValueTable::new(),
+            Supervisor::detached(),
+        )
+    }
+
+    /// The name of the driver being started.
+    pub fn driver(&self) -> &str {
+        &self.driver
+    }
+
+    /// The driver's own directory for logs and files, created on first use.
+    pub fn runpath(&self) -> std::io::Result<&Path> {
+        if self.created.get().is_none() {
+            std::fs::create_dir_all(&self.runpath)?;
+            let _ = self.created.set(());
+        }
+        Ok(&self.runpath)
+    }
+
+    /// The value behind a reference.
+    pub fn resolve<T: FromValue>(&self, reference: &Ref<T>) -> Result<T, ResolveError> {
+        self.values.resolve(reference.key())
+    }
+
+    /// A parameter's value: the literal, or the resolved reference.
+    pub fn param<T: FromValue + Clone>(&self, param: &Param<T>) -> Result<T, ResolveError> {
+        match param {
+            Param::Value(v) => Ok(v.clone()),
+            Param::Ref(r) => self.resolve(r),
+        }
+    }
+
+    /// A template with its placeholders filled in.
+    pub fn render(&self, template: &Template) -> Result<String, ResolveError> {
+        template.render(&self.values)
+    }
+
+    /// The supervisor to report this driver's death to.
+    pub fn supervisor(&self) -> Supervisor {
+        self.supervisor.clone()
+    }
+}

@@ -1,0 +1,192 @@
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::graph::Graph;
+use super::{Environment, runpath::default_runpath_root};
+use crate::driver::DriverSpec;
+use crate::error::BuildError;
+
+/// Describes an environment: its drivers, their dependencies, where files go.
+///
+/// # Examples
+/// ```
+/// # use async_trait::async_trait;
+/// # use testrig::{BoxError, Driver, StartContext};
+/// # #[derive(Debug)] struct D(&'static str);
+/// # #[async_trait] impl Driver for D {
+/// #   fn name(&self) -> &str { self.0 }
+/// #   async fn start(&self, _: &StartContext) -> Result<(), BoxError> { Ok(()) }
+/// #   async fn stop(&self) -> Result<(), BoxError> { Ok(()) } }
+/// use testrig::Environment;
+///
+/// let env = Environment::builder("demo")
+///     .driver(D("database"))
+///     .driver(D("app"))
+///     .depends_on("app", "database")
+///     .build()
+///     .unwrap();
+/// assert_eq!(env.driver_names(), ["database", "app"]);
+/// ```
+#[must_use]
+#[derive(Debug)]
+pub struct EnvironmentBuilder {
+    name: String,
+    specs: Vec<DriverSpec>,
+    dependencies: Vec<(String, String)>,
+    runpath: Option<PathBuf>,
+    report_dir: Option<PathBuf>,
+    handle_signals: bool,
+}
+
+impl EnvironmentBuilder {
+    pub(super) fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            specs: Vec::new(),
+            dependencies: Vec::new(),
+            runpath: None,
+            report_dir: None,
+            handle_signals: false,
+        }
+    }
+
+    /// Adds a driver (anything that implements `Driver`, or a [`DriverSpec`]).
+    pub fn driver(mut self, spec: impl Into<DriverSpec>) -> Self {
+        self.specs.push(spec.into());
+        self
+    }
+
+    /// Declares that `dependent` starts only after `dependency` is started (and
+    /// stops before it).
+    pub fn depends_on(
+        mut self,
+        dependent: impl Into<String>,
+        dependency: impl Into<String>,
+    ) -> Self {
+        self.dependencies
+            .push((dependent.into(), dependency.into()));
+        self
+    }
+
+    /// The directory for this run's files; each driver gets `<dir>/<driver>`.
+    /// Default: a fresh directory under `$TESTRIG_RUNPATH` or the temp directory.
+    pub fn runpath(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.runpath = Some(dir.into());
+        self
+    }
+
+    /// Where [`Environment::run`] writes the JSON and JUnit reports.
+    pub fn report_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.report_dir = Some(dir.into());
+        self
+    }
+
+    /// Makes [`Environment::run`] stop the environment cleanly on SIGINT/SIGTERM
+    /// and return [`Error::Interrupted`](crate::Error::Interrupted).
+    pub fn handle_signals(mut self) -> Self {
+        self.handle_signals = true;
+        self
+    }
+
+    /// Checks the description and builds the environment.
+    ///
+    /// Errors name what is wrong: an invalid or duplicate name, a dependency or
+    /// reference to an unknown driver, a reference to a key the driver does not
+    /// export, a dependency cycle.
+    pub fn build(self) -> Result<Environment, BuildError> {
+        let env = &self.name;
+        let mut index = HashMap::with_capacity(self.specs.len());
+        for (i, spec) in self.specs.iter().enumerate() {
+            let name = spec.name();
+            if let Some(reason) = invalid_name(name) {
+                return Err(BuildError::InvalidName {
+                    environment: env.clone(),
+                    name: name.to_owned(),
+                    reason,
+                });
+            }
+            if index.insert(name.to_owned(), i).is_some() {
+                return Err(BuildError::DuplicateDriver {
+                    environment: env.clone(),
+                    name: name.to_owned(),
+                });
+            }
+        }
+
+        let mut graph = Graph::new(self.specs.len());
+        for (dependent, dependency) in &self.dependencies {
+            let find = |name: &String| {
+                index
+                    .get(name)
+                    .copied()
+                    .ok_or_else(|| BuildError::UnknownDependency {
+                        environment: env.clone(),
+                        driver: dependent.clone(),
+                        dependency: name.clone(),
+                    })
+            };
+            let (a, b) = (find(dependent)?, find(dependency)?);
+            graph.add(a, b);
+        }
+        for (i, spec) in self.specs.iter().enumerate() {
+            for reference in spec.driver.references() {
+                let Some(&target) = index.get(&reference.driver) else {
+                    return Err(BuildError::UnknownReference {
+                        environment: env.clone(),
+                        driver: spec.name().to_owned(),
+                        reference,
+                    });
+                };
+                let exported = self.specs[target].driver.export_keys();
+                if !exported.contains(&reference.key) {
+                    return Err(BuildError::MissingExport {
+                        environment: env.clone(),
+                        driver: spec.name().to_owned(),
+                        reference,
+                        exported,
+                    });
+                }
+                graph.add(i, target);
+            }
+        }
+        if let Some(cycle) = graph.find_cycle() {
+            return Err(BuildError::Cycle {
+                environment: env.clone(),
+                cycle: cycle
+                    .iter()
+                    .map(|&i| self.specs[i].name().to_owned())
+                    .collect(),
+            });
+        }
+
+        let runpath = self.runpath.unwrap_or_else(|| default_runpath_root(env));
+        Ok(Environment::assemble(
+            self.name,
+            self.specs,
+            index,
+            graph,
+            runpath,
+            self.report_dir,
+            self.handle_signals,
+        ))
+    }
+}
+
+fn invalid_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name == "." || name == ".." {
+        Some("it cannot be `.` or `..`")
+    } else if name.chars().any(|c| c == '/' || c == '\\' || c == '\0') {
+        Some("it cannot contain `/`, `\\` or NUL (it names a directory)")
+    } else if name
+        .chars()
+        .any(|c| c == '.' || c == '$' || c == '{' || c == '}' || c.is_whitespace())
+    {
+        Some(
+            "it cannot contain `.`, `$`, `{`, `}` or whitespace (it is used in `${driver.key}` references)",
+        )
+    } else {
+        None
+    }
+}

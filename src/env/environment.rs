@@ -1,0 +1,415 @@
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::broadcast;
+use tokio::task::JoinSet;
+
+use super::EnvironmentBuilder;
+use super::graph::Graph;
+use crate::context::ValueTable;
+use crate::driver::{Driver, DriverSpec, Resource};
+use crate::error::{DriverFailure, Error, LifecycleError, Phase, StartError, StopError};
+use crate::report::{CaseReport, Report};
+use crate::status::{Status, StatusEvent};
+
+/// A set of drivers started in dependency order and always torn down.
+///
+/// Cheap to clone (shared): the test body gets a clone. Dropping the last clone of
+/// a started environment that was never stopped kills its drivers (a synchronous
+/// backstop; prefer [`Environment::run`] or an explicit [`Environment::stop`]).
+#[derive(Clone)]
+pub struct Environment {
+    pub(crate) inner: Arc<EnvInner>,
+}
+
+pub(crate) struct EnvInner {
+    pub(super) name: String,
+    pub(super) resources: Vec<Resource>,
+    index: HashMap<String, usize>,
+    graph: Graph,
+    values: ValueTable,
+    runpath: PathBuf,
+    pub(super) report_dir: Option<PathBuf>,
+    pub(super) handle_signals: bool,
+    events: broadcast::Sender<StatusEvent>,
+    /// Serializes `start` and `stop` of the whole environment.
+    operation: tokio::sync::Mutex<()>,
+    pub(super) state: Mutex<EnvState>,
+}
+
+/// Environment-level facts for the report.
+#[derive(Debug, Default)]
+pub(crate) struct EnvState {
+    pub(crate) started_at: Option<SystemTime>,
+    pub(crate) setup: Option<Duration>,
+    pub(crate) teardown: Option<Duration>,
+    pub(crate) errors: Vec<String>,
+    pub(crate) cases: Vec<CaseReport>,
+}
+
+impl Environment {
+    /// Starts describing an environment called `name`.
+    pub fn builder(name: impl Into<String>) -> EnvironmentBuilder {
+        EnvironmentBuilder::new(name)
+    }
+
+    pub(super) fn assemble(
+        name: String,
+        specs: Vec<DriverSpec>,
+        index: HashMap<String, usize>,
+        graph: Graph,
+        runpath: PathBuf,
+        report_dir: Option<PathBuf>,
+        handle_signals: bool,
+    ) -> Self {
+        let values = ValueTable::new();
+        let (events, _) = broadcast::channel(256);
+        let resources = specs
+            .into_iter()
+            .map(|spec| {
+                let dir = runpath.join(spec.name());
+                spec.into_resource_at(dir, values.clone(), events.clone())
+            })
+            .collect();
+        Self {
+            inner: Arc::new(EnvInner {
+                name,
+                resources,
+                index,
+                graph,
+                values,
+                runpath,
+                report_dir,
+                handle_signals,
+                events,
+                operation: tokio::sync::Mutex::new(()),
+                state: Mutex::new(EnvState::default()),
+            }),
+        }
+    }
+
+    /// The environment's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The run's directory; each driver's runpath is below it.
+    pub fn runpath(&self) -> &Path {
+        &self.inner.runpath
+    }
+
+    /// The drivers' names, in the order they were added.
+    pub fn driver_names(&self) -> Vec<&str> {
+        self.inner.resources.iter().map(Resource::name).collect()
+    }
+
+    /// The lifecycle engine of driver `name`.
+    pub fn resource(&self, name: &str) -> Result<&Resource, Error> {
+        self.inner
+            .index
+            .get(name)
+            .map(|&i| &self.inner.resources[i])
+            .ok_or_else(|| Error::UnknownDriver {
+                environment: self.inner.name.clone(),
+                name: name.to_owned(),
+            })
+    }
+
+    /// Every lifecycle engine, in the order the drivers were added.
+    pub fn resources(&self) -> &[Resource] {
+        &self.inner.resources
+    }
+
+    /// Driver `name` as its concrete type.
+    pub fn get<T: Driver>(&self, name: &str) -> Result<Arc<T>, Error> {
+        let resource = self.resource(name)?;
+        resource.get::<T>().ok_or_else(|| Error::WrongType {
+            driver: name.to_owned(),
+            requested: short_type_name::<T>(),
+            actual: resource.driver().kind(),
+        })
+    }
+
+    /// The status of driver `name`.
+    pub fn status(&self, name: &str) -> Result<Status, Error> {
+        Ok(self.resource(name)?.status())
+    }
+
+    /// The values every started driver exports.
+    pub fn values(&self) -> &ValueTable {
+        &self.inner.values
+    }
+
+    /// Every later status change of every driver.
+    pub fn events(&self) -> broadcast::Receiver<StatusEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The drivers that are `Failed` now (failed to start, failed to stop, or died).
+    pub fn failed(&self) -> Vec<String> {
+        self.inner
+            .resources
+            .iter()
+            .filter(|r| r.status() == Status::Failed)
+            .map(|r| r.name().to_owned())
+            .collect()
+    }
+
+    /// Waits up to `timeout` for a driver to become `Failed`; returns its name, or
+    /// `None` when none did. Woken by the status change, not by polling.
+    pub async fn wait_for_failure(&self, timeout: Duration) -> Option<String> {
+        let mut events = self.events();
+        if let Some(name) = self.failed().into_iter().next() {
+            return Some(name);
+        }
+        let found = tokio::time::timeout(timeout, async {
+            loop {
+                match events.recv().await {
+                    Ok(event) if event.transition.to == Status::Failed => {
+                        return Some(event.driver);
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if let Some(name) = self.failed().into_iter().next() {
+                            return Some(name);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .await;
+        found.ok().flatten()
+    }
+
+    /// Starts every driver, each as soon as its dependencies are started, the
+    /// independent ones concurrently.
+    ///
+    /// On the first failure nothing new is scheduled; starts already under way
+    /// finish (or time out); then everything started is stopped in reverse
+    /// dependency order. The error lists every failure and every skipped driver.
+    pub async fn start(&self) -> Result<(), Error> {
+        let _operation = self.inner.operation.lock().await;
+        let began = Instant::now();
+        self.inner.state().started_at = Some(SystemTime::now());
+        let count = self.inner.resources.len();
+        let mut waiting_on: Vec<usize> =
+            self.inner.graph.dependencies.iter().map(Vec::len).collect();
+        let mut tasks = JoinSet::new();
+        let mut running = HashMap::new();
+        let mut failures = Vec::new();
+        for i in (0..count).filter(|&i| waiting_on[i] == 0) {
+            self.spawn_start(&mut tasks, &mut running, i);
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let (i, outcome) = match joined {
+                Ok(done) => done,
+                Err(join_error) => {
+                    let i = running[&join_error.id()];
+                    let message = panic_message(join_error);
+                    (
+                        i,
+                        Err(self.inner.resources[i].panicked(Phase::Start, message)),
+                    )
+                }
+            };
+            match outcome {
+                Ok(()) if failures.is_empty() => {
+                    for &dependent in &self.inner.graph.dependents[i] {
+                        waiting_on[dependent] -= 1;
+                        if waiting_on[dependent] == 0 {
+                            self.spawn_start(&mut tasks, &mut running, dependent);
+                        }
+                    }
+                }
+                Ok(()) => {}
+                Err(error) => failures.push(DriverFailure {
+                    driver: self.inner.resources[i].name().to_owned(),
+                    error,
+                }),
+            }
+        }
+        self.inner.state().setup = Some(began.elapsed());
+        if failures.is_empty() {
+            return Ok(());
+        }
+        let skipped = self
+            .inner
+            .resources
+            .iter()
+            .filter(|r| r.status() == Status::Idle)
+            .map(|r| r.name().to_owned())
+            .collect();
+        let teardown = self.stop_all().await;
+        let error = StartError {
+            environment: self.inner.name.clone(),
+            failures,
+            skipped,
+            teardown,
+        };
+        self.inner.state().errors.push(error.to_string());
+        Err(error.into())
+    }
+
+    fn spawn_start(
+        &self,
+        tasks: &mut JoinSet<(usize, Result<(), LifecycleError>)>,
+        running: &mut HashMap<tokio::task::Id, usize>,
+        i: usize,
+    ) {
+        let resource = self.inner.resources[i].clone();
+        let handle = tasks.spawn(async move { (i, resource.start().await) });
+        running.insert(handle.id(), i);
+    }
+
+    /// Stops every driver in reverse dependency order (a driver stops once every
+    /// driver that depends on it has stopped; independent ones concurrently).
+    ///
+    /// Best effort: a driver that fails or overruns is aborted and the stop goes
+    /// on; the error lists every such driver. Idempotent.
+    pub async fn stop(&self) -> Result<(), Error> {
+        let _operation = self.inner.operation.lock().await;
+        let failures = self.stop_all().await;
+        if failures.is_empty() {
+            return Ok(());
+        }
+        let error = StopError {
+            environment: self.inner.name.clone(),
+            failures,
+        };
+        self.inner.state().errors.push(error.to_string());
+        Err(error.into())
+    }
+
+    async fn stop_all(&self) -> Vec<DriverFailure> {
+        let began = Instant::now();
+        let count = self.inner.resources.len();
+        let mut waiting_on: Vec<usize> = self.inner.graph.dependents.iter().map(Vec::len).collect();
+        let mut tasks = JoinSet::new();
+        let mut running = HashMap::new();
+        let mut failures = Vec::new();
+        let spawn = |tasks: &mut JoinSet<_>, running: &mut HashMap<_, _>, i: usize| {
+            let resource: Resource = self.inner.resources[i].clone();
+            let handle = tasks.spawn(async move { (i, resource.stop().await) });
+            running.insert(handle.id(), i);
+        };
+        for i in (0..count).filter(|&i| waiting_on[i] == 0) {
+            spawn(&mut tasks, &mut running, i);
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let (i, outcome) = match joined {
+                Ok(done) => done,
+                Err(join_error) => {
+                    let i = running[&join_error.id()];
+                    let message = panic_message(join_error);
+                    (
+                        i,
+                        Err(self.inner.resources[i].panicked(Phase::Stop, message)),
+                    )
+                }
+            };
+            if let Err(error) = outcome {
+                failures.push(DriverFailure {
+                    driver: self.inner.resources[i].name().to_owned(),
+                    error,
+                });
+            }
+            for &dependency in &self.inner.graph.dependencies[i] {
+                waiting_on[dependency] -= 1;
+                if waiting_on[dependency] == 0 {
+                    spawn(&mut tasks, &mut running, dependency);
+                }
+            }
+        }
+        let mut state = self.inner.state();
+        state.teardown = Some(state.teardown.unwrap_or_default() + began.elapsed());
+        failures
+    }
+
+    /// Stops then starts driver `name`.
+    pub async fn restart(&self, name: &str) -> Result<(), Error> {
+        Ok(self.resource(name)?.restart().await?)
+    }
+
+    /// Pauses driver `name`.
+    pub async fn pause(&self, name: &str) -> Result<(), Error> {
+        Ok(self.resource(name)?.pause().await?)
+    }
+
+    /// Resumes driver `name`.
+    pub async fn resume(&self, name: &str) -> Result<(), Error> {
+        Ok(self.resource(name)?.resume().await?)
+    }
+
+    /// Aborts driver `name` (terminal).
+    pub fn abort(&self, name: &str) -> Result<(), Error> {
+        self.resource(name)?.abort();
+        Ok(())
+    }
+
+    /// Adds a test case outcome to the report.
+    pub fn record_case(&self, case: CaseReport) {
+        self.inner.state().cases.push(case);
+    }
+
+    /// A report of everything so far.
+    pub fn report(&self) -> Report {
+        Report::of(self)
+    }
+}
+
+impl EnvInner {
+    pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, EnvState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for EnvInner {
+    fn drop(&mut self) {
+        let mut killed = Vec::new();
+        for resource in &self.resources {
+            if resource.kill_if_live("environment dropped without stop") {
+                killed.push(resource.name().to_owned());
+            }
+        }
+        if !killed.is_empty() {
+            tracing::warn!(
+                environment = %self.name,
+                "environment dropped without stop; aborted {}",
+                killed.join(", ")
+            );
+        }
+    }
+}
+
+impl fmt::Debug for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Environment")
+            .field("name", &self.inner.name)
+            .field("drivers", &self.inner.resources)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) fn panic_message(error: tokio::task::JoinError) -> String {
+    if !error.is_panic() {
+        return "the task was cancelled".to_owned();
+    }
+    payload_message(&*error.into_panic())
+}
+
+pub(super) fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic payload".to_owned())
+}
+
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    full.rsplit("::").next().unwrap_or(full)
+}

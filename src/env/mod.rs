@@ -1,0 +1,14 @@
+//! Environments: drivers started in dependency order, wired together, always torn down.
+
+mod builder;
+#[allow(clippy::module_inception)]
+mod environment;
+mod graph;
+mod run;
+mod runpath;
+mod signals;
+
+pub use builder::EnvironmentBuilder;
+pub use environment::Environment;
+pub(crate) use runpath::default_runpath_root;
+pub use signals::shutdown_signal;

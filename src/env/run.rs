@@ -1,0 +1,154 @@
+use std::fmt::Display;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use super::Environment;
+use super::environment::payload_message;
+use crate::error::Error;
+use crate::report::{CaseReport, Outcome};
+
+/// How a test body ended.
+enum Ending<T, E> {
+    Returned(Result<T, E>),
+    Panicked(Box<dyn std::any::Any + Send>),
+    TimedOut(Duration),
+    Interrupted(&'static str),
+}
+
+impl Environment {
+    /// Starts the environment, runs `body`, and stops the environment whatever the
+    /// body does: returns, errors or panics (the panic is resumed after teardown).
+    /// Writes the reports when a report directory is set.
+    ///
+    /// Returns the body's result; if the body succeeded but teardown failed,
+    /// the teardown error.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> testrig::Result<()> {
+    /// use testrig::Environment;
+    ///
+    /// let env = Environment::builder("empty").build()?;
+    /// let answer = env.run(|env| async move {
+    ///     assert!(env.driver_names().is_empty());
+    ///     Ok::<_, testrig::Error>(42)
+    /// }).await?;
+    /// assert_eq!(answer, 42);
+    /// # Ok(()) }
+    /// ```
+    pub async fn run<F, Fut, T, E>(&self, body: F) -> Result<T, E>
+    where
+        F: FnOnce(Environment) -> Fut,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: From<Error> + Display + Send + 'static,
+    {
+        self.run_inner(None, body).await
+    }
+
+    /// Like [`run`](Self::run), and a body still running after `timeout` is
+    /// cancelled; the environment is torn down and
+    /// [`Error::BodyTimeout`] returned.
+    pub async fn run_with_timeout<F, Fut, T, E>(&self, timeout: Duration, body: F) -> Result<T, E>
+    where
+        F: FnOnce(Environment) -> Fut,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: From<Error> + Display + Send + 'static,
+    {
+        self.run_inner(Some(timeout), body).await
+    }
+
+    async fn run_inner<F, Fut, T, E>(&self, timeout: Option<Duration>, body: F) -> Result<T, E>
+    where
+        F: FnOnce(Environment) -> Fut,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: From<Error> + Display + Send + 'static,
+    {
+        if let Err(error) = self.start().await {
+            self.write_report_if_asked();
+            return Err(error.into());
+        }
+        let began = Instant::now();
+        let mut task = tokio::spawn(body(self.clone()));
+        let deadline = async {
+            match timeout {
+                Some(after) => {
+                    tokio::time::sleep(after).await;
+                    after
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let signal = async {
+            if self.inner.handle_signals {
+                super::shutdown_signal().await
+            } else {
+                std::future::pending().await
+            }
+        };
+        let ending = tokio::select! {
+            joined = &mut task => match joined {
+                Ok(result) => Ending::Returned(result),
+                Err(e) if e.is_panic() => Ending::Panicked(e.into_panic()),
+                Err(e) => Ending::Returned(Err(Error::other(e).into())),
+            },
+            after = deadline => Ending::TimedOut(after),
+            signal = signal => Ending::Interrupted(signal),
+        };
+        if matches!(ending, Ending::TimedOut(_) | Ending::Interrupted(_)) {
+            task.abort();
+            // Let the body's future be dropped (releasing what it holds) before teardown.
+            let _ = task.await;
+        }
+
+        let (outcome, message) = match &ending {
+            Ending::Returned(Ok(_)) => (Outcome::Passed, None),
+            Ending::Returned(Err(e)) => (Outcome::Failed, Some(e.to_string())),
+            Ending::Panicked(payload) => (
+                Outcome::Failed,
+                Some(format!("panicked: {}", payload_message(&**payload))),
+            ),
+            Ending::TimedOut(after) => {
+                (Outcome::Failed, Some(format!("timed out after {after:?}")))
+            }
+            Ending::Interrupted(signal) => {
+                (Outcome::Failed, Some(format!("interrupted by {signal}")))
+            }
+        };
+        self.record_case(CaseReport {
+            name: "body".to_owned(),
+            outcome,
+            duration: began.elapsed(),
+            message,
+        });
+
+        let stopped = self.stop().await;
+        self.write_report_if_asked();
+        let name = self.name().to_owned();
+        match ending {
+            Ending::Returned(Ok(value)) => stopped.map(|()| value).map_err(E::from),
+            Ending::Returned(Err(error)) => Err(error),
+            Ending::Panicked(payload) => std::panic::resume_unwind(payload),
+            Ending::TimedOut(after) => Err(Error::BodyTimeout {
+                environment: name,
+                after,
+            }
+            .into()),
+            Ending::Interrupted(signal) => Err(Error::Interrupted {
+                environment: name,
+                signal,
+            }
+            .into()),
+        }
+    }
+
+    fn write_report_if_asked(&self) {
+        if let Some(dir) = &self.inner.report_dir {
+            if let Err(error) = self.report().write_to(dir) {
+                tracing::warn!(environment = %self.name(), %error, "cannot write the report");
+            }
+        }
+    }
+}

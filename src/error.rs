@@ -1,0 +1,482 @@
+//! Errors: what went wrong, to which driver, and the tail of its logs.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::context::{RefKey, Value};
+use crate::status::Status;
+
+/// Any error a driver may return from its lifecycle methods.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Result` with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything testrig can report, from building an environment to tearing it down.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The environment description is invalid.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The environment could not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// Some drivers did not stop cleanly.
+    #[error(transparent)]
+    Stop(#[from] StopError),
+    /// One driver's lifecycle operation failed.
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
+    /// No driver of that name.
+    #[error("environment `{environment}` has no driver named `{name}`")]
+    UnknownDriver {
+        /// The environment asked.
+        environment: String,
+        /// The name asked for.
+        name: String,
+    },
+    /// A driver was asked for as the wrong type.
+    #[error("driver `{driver}` is a {actual}, not a {requested}")]
+    WrongType {
+        /// The driver.
+        driver: String,
+        /// The type asked for.
+        requested: &'static str,
+        /// The driver's kind.
+        actual: &'static str,
+    },
+    /// The test body did not finish in time; the environment was torn down.
+    #[error("the test body of environment `{environment}` did not finish within {after:?}")]
+    BodyTimeout {
+        /// The environment.
+        environment: String,
+        /// The deadline that passed.
+        after: Duration,
+    },
+    /// A signal interrupted the run; the environment was torn down.
+    #[error("environment `{environment}` was interrupted by {signal}")]
+    Interrupted {
+        /// The environment.
+        environment: String,
+        /// `SIGINT` or `SIGTERM`.
+        signal: &'static str,
+    },
+    /// Writing a report failed.
+    #[error("cannot write report to {path}: {source}")]
+    Report {
+        /// Where the report was going.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Anything else, e.g. an error from a test body or a driver's own API.
+    #[error(transparent)]
+    Other(BoxError),
+}
+
+impl Error {
+    /// Wraps any error.
+    pub fn other(error: impl Into<BoxError>) -> Self {
+        Error::Other(error.into())
+    }
+}
+
+impl From<ResolveError> for Error {
+    fn from(error: ResolveError) -> Self {
+        Error::other(error)
+    }
+}
+
+/// An invalid environment, found at build time.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Two drivers share a name.
+    #[error("environment `{environment}`: two drivers are named `{name}`")]
+    DuplicateDriver {
+        /// The environment.
+        environment: String,
+        /// The repeated name.
+        name: String,
+    },
+    /// A name that cannot be used (empty, or not usable as a directory name).
+    #[error("environment `{environment}`: driver name `{name}` is invalid: {reason}")]
+    InvalidName {
+        /// The environment.
+        environment: String,
+        /// The name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A declared dependency on a driver that does not exist.
+    #[error(
+        "environment `{environment}`: driver `{driver}` depends on unknown driver `{dependency}`"
+    )]
+    UnknownDependency {
+        /// The environment.
+        environment: String,
+        /// The dependent driver (or the unknown one, when the dependent is unknown).
+        driver: String,
+        /// The missing driver.
+        dependency: String,
+    },
+    /// A reference to a driver that does not exist.
+    #[error("environment `{environment}`: driver `{driver}` references `{reference}`, but there is no driver `{}`", reference.driver)]
+    UnknownReference {
+        /// The environment.
+        environment: String,
+        /// The driver holding the reference.
+        driver: String,
+        /// The reference.
+        reference: RefKey,
+    },
+    /// A reference to a value the target driver does not export.
+    #[error("environment `{environment}`: driver `{driver}` references `{reference}`, but `{}` exports no `{}` (it exports: {})", reference.driver, reference.key, list(exported))]
+    MissingExport {
+        /// The environment.
+        environment: String,
+        /// The driver holding the reference.
+        driver: String,
+        /// The reference.
+        reference: RefKey,
+        /// What the target does export.
+        exported: Vec<String>,
+    },
+    /// Drivers that depend on each other in a circle.
+    #[error("environment `{environment}`: dependency cycle {}", cycle.join(" -> "))]
+    Cycle {
+        /// The environment.
+        environment: String,
+        /// The cycle, first driver repeated at the end: `a -> b -> a`.
+        cycle: Vec<String>,
+    },
+}
+
+/// One driver's lifecycle failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LifecycleError {
+    /// A status change the transition table forbids.
+    #[error("driver `{driver}`: illegal status change {from} -> {to}")]
+    IllegalTransition {
+        /// The driver.
+        driver: String,
+        /// The status it was in.
+        from: Status,
+        /// The status asked for.
+        to: Status,
+    },
+    /// `wait(status, timeout)` gave up.
+    #[error("driver `{driver}` did not reach status {wanted} within {after:?} (it is {current})")]
+    WaitTimeout {
+        /// The driver.
+        driver: String,
+        /// The status waited for.
+        wanted: Status,
+        /// The status when the wait gave up.
+        current: Status,
+        /// How long it waited.
+        after: Duration,
+    },
+    /// `start`, readiness or a start hook returned an error.
+    #[error("driver `{driver}` failed in {phase}: {source}{log_tail}")]
+    StartFailed {
+        /// The driver.
+        driver: String,
+        /// Where it failed.
+        phase: Phase,
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+        /// The end of the driver's logs.
+        log_tail: LogTail,
+    },
+    /// `start` + readiness did not finish within the start timeout.
+    #[error("driver `{driver}` timed out after {after:?} waiting for {waited_for}{log_tail}")]
+    StartTimeout {
+        /// The driver.
+        driver: String,
+        /// What it was waiting for ("start", or the readiness description).
+        waited_for: String,
+        /// The start timeout.
+        after: Duration,
+        /// The end of the driver's logs.
+        log_tail: LogTail,
+    },
+    /// `stop` or a stop hook returned an error; the driver was aborted.
+    #[error("driver `{driver}` failed in {phase}: {source}{log_tail}")]
+    StopFailed {
+        /// The driver.
+        driver: String,
+        /// Where it failed.
+        phase: Phase,
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+        /// The end of the driver's logs.
+        log_tail: LogTail,
+    },
+    /// `stop` overran the stop timeout; the driver was aborted (killed).
+    #[error("driver `{driver}` did not stop within {after:?} and was aborted{log_tail}")]
+    StopTimeout {
+        /// The driver.
+        driver: String,
+        /// The stop timeout.
+        after: Duration,
+        /// The end of the driver's logs.
+        log_tail: LogTail,
+    },
+    /// A hook did not finish in time.
+    #[error("driver `{driver}`: {phase} did not finish within {after:?}")]
+    HookTimeout {
+        /// The driver.
+        driver: String,
+        /// Which hook.
+        phase: Phase,
+        /// The hook timeout.
+        after: Duration,
+    },
+    /// The driver died while started (its process exited, its listener failed).
+    #[error("driver `{driver}` died while started: {reason}{log_tail}")]
+    Died {
+        /// The driver.
+        driver: String,
+        /// What the driver reported.
+        reason: String,
+        /// The end of the driver's logs.
+        log_tail: LogTail,
+    },
+    /// The driver does not support the operation (e.g. `pause`).
+    #[error("driver `{driver}` does not support {operation}")]
+    Unsupported {
+        /// The driver.
+        driver: String,
+        /// The operation.
+        operation: &'static str,
+    },
+    /// `pause` or `resume` returned an error.
+    #[error("driver `{driver}` failed in {operation}: {source}")]
+    OperationFailed {
+        /// The driver.
+        driver: String,
+        /// The operation.
+        operation: &'static str,
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The driver's lifecycle task panicked.
+    #[error("driver `{driver}` panicked in {phase}: {message}")]
+    Panicked {
+        /// The driver.
+        driver: String,
+        /// Where.
+        phase: Phase,
+        /// The panic message.
+        message: String,
+    },
+}
+
+impl LifecycleError {
+    /// The driver this error is about.
+    pub fn driver(&self) -> &str {
+        match self {
+            LifecycleError::IllegalTransition { driver, .. }
+            | LifecycleError::WaitTimeout { driver, .. }
+            | LifecycleError::StartFailed { driver, .. }
+            | LifecycleError::StartTimeout { driver, .. }
+            | LifecycleError::StopFailed { driver, .. }
+            | LifecycleError::StopTimeout { driver, .. }
+            | LifecycleError::HookTimeout { driver, .. }
+            | LifecycleError::Died { driver, .. }
+            | LifecycleError::Unsupported { driver, .. }
+            | LifecycleError::OperationFailed { driver, .. }
+            | LifecycleError::Panicked { driver, .. } => driver,
+        }
+    }
+
+    /// The log tail carried by this error (empty when it has none).
+    pub fn log_tail(&self) -> &[String] {
+        match self {
+            LifecycleError::StartFailed { log_tail, .. }
+            | LifecycleError::StartTimeout { log_tail, .. }
+            | LifecycleError::StopFailed { log_tail, .. }
+            | LifecycleError::StopTimeout { log_tail, .. }
+            | LifecycleError::Died { log_tail, .. } => &log_tail.0,
+            _ => &[],
+        }
+    }
+}
+
+/// A step of a driver's lifecycle, for error messages and reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Phase {
+    /// The pre-start hook.
+    PreStart,
+    /// `Driver::start`.
+    Start,
+    /// `Driver::ready`.
+    Ready,
+    /// The post-start hook.
+    PostStart,
+    /// While started (supervision).
+    Run,
+    /// The pre-stop hook.
+    PreStop,
+    /// `Driver::stop`.
+    Stop,
+    /// The post-stop hook.
+    PostStop,
+    /// The failover replacement's start.
+    Failover,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::PreStart => "pre-start hook",
+            Phase::Start => "start",
+            Phase::Ready => "readiness",
+            Phase::PostStart => "post-start hook",
+            Phase::Run => "running",
+            Phase::PreStop => "pre-stop hook",
+            Phase::Stop => "stop",
+            Phase::PostStop => "post-stop hook",
+            Phase::Failover => "failover",
+        })
+    }
+}
+
+/// The last lines of a driver's logs, shown under an error message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogTail(pub Vec<String>);
+
+impl fmt::Display for LogTail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        write!(f, "\n  last {} lines of its log:", self.0.len())?;
+        for line in &self.0 {
+            write!(f, "\n    | {line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A reference that could not be resolved when its driver started.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// The referenced driver has exported nothing (it is not started).
+    #[error("cannot resolve `{reference}`: driver `{}` has not started", reference.driver)]
+    NotStarted {
+        /// The reference.
+        reference: RefKey,
+    },
+    /// The referenced driver is started but does not export the key.
+    #[error("cannot resolve `{reference}`: `{}` exports no `{}` (it exports: {})", reference.driver, reference.key, list(available))]
+    Missing {
+        /// The reference.
+        reference: RefKey,
+        /// What it does export.
+        available: Vec<String>,
+    },
+    /// The value does not convert to the type asked for.
+    #[error("cannot resolve `{reference}`: value {value}: {reason}")]
+    WrongType {
+        /// The reference.
+        reference: RefKey,
+        /// The value found.
+        value: Value,
+        /// Why it does not fit.
+        reason: String,
+    },
+}
+
+/// One driver's failure within an environment operation.
+#[derive(Debug)]
+pub struct DriverFailure {
+    /// The driver.
+    pub driver: String,
+    /// What happened.
+    pub error: LifecycleError,
+}
+
+/// An environment that could not start. Everything that had started was stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", start_error_message(self))]
+pub struct StartError {
+    /// The environment.
+    pub environment: String,
+    /// Every driver that failed to start, in the order they failed.
+    pub failures: Vec<DriverFailure>,
+    /// Drivers never started because of the failures.
+    pub skipped: Vec<String>,
+    /// Drivers that then failed to stop during the teardown.
+    pub teardown: Vec<DriverFailure>,
+}
+
+/// Drivers that did not stop cleanly; each was aborted.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", stop_error_message(self))]
+pub struct StopError {
+    /// The environment.
+    pub environment: String,
+    /// Every failure, in the order they happened.
+    pub failures: Vec<DriverFailure>,
+}
+
+fn start_error_message(e: &StartError) -> String {
+    let mut out = format!(
+        "environment `{}` failed to start: {} driver(s) failed",
+        e.environment,
+        e.failures.len()
+    );
+    for failure in &e.failures {
+        out.push_str(&format!("\n- {}", indent(&failure.error.to_string())));
+    }
+    if !e.skipped.is_empty() {
+        out.push_str(&format!(
+            "\nskipped (not started): {}",
+            e.skipped.join(", ")
+        ));
+    }
+    if !e.teardown.is_empty() {
+        out.push_str("\nteardown problems:");
+        for failure in &e.teardown {
+            out.push_str(&format!("\n- {}", indent(&failure.error.to_string())));
+        }
+    }
+    out
+}
+
+fn stop_error_message(e: &StopError) -> String {
+    let mut out = format!(
+        "environment `{}`: {} driver(s) did not stop cleanly",
+        e.environment,
+        e.failures.len()
+    );
+    for failure in &e.failures {
+        out.push_str(&format!("\n- {}", indent(&failure.error.to_string())));
+    }
+    out
+}
+
+fn indent(text: &str) -> String {
+    text.replace('\n', "\n  ")
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "nothing".to_owned()
+    } else {
+        items.join(", ")
+    }
+}

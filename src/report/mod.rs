@@ -1,0 +1,12 @@
+//! Reports: what happened in a run, as JSON, JUnit XML and a terminal summary.
+
+mod junit;
+mod model;
+mod summary;
+mod time;
+mod write;
+
+pub use model::{CaseReport, DriverReport, Outcome, Report};
+pub use summary::Summary;
+pub use time::{seconds, seconds_opt, unix_time, unix_time_opt};
+pub use write::ReportFiles;

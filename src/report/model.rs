@@ -1,0 +1,136 @@
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::Exports;
+use crate::driver::{ConnectionInfo, RecordedError};
+use crate::env::Environment;
+use crate::status::{Status, Transition};
+
+/// Everything that happened in one environment's run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The environment's name.
+    pub environment: String,
+    /// Passed unless the start failed, a case failed, or teardown failed.
+    pub outcome: Outcome,
+    /// When the start began.
+    #[serde(with = "super::unix_time_opt")]
+    pub started_at: Option<SystemTime>,
+    /// How long the start took.
+    #[serde(with = "super::seconds_opt")]
+    pub setup: Option<Duration>,
+    /// How long the stop took.
+    #[serde(with = "super::seconds_opt")]
+    pub teardown: Option<Duration>,
+    /// The run's directory.
+    pub runpath: PathBuf,
+    /// Each driver, in the order they were added.
+    pub drivers: Vec<DriverReport>,
+    /// Each test case (the `run` body is one, named `body`).
+    pub cases: Vec<CaseReport>,
+    /// Environment-level errors (start and stop failures), in order.
+    pub errors: Vec<String>,
+}
+
+/// One driver's part of the report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriverReport {
+    /// Its name.
+    pub name: String,
+    /// Its type ("TcpServer").
+    pub kind: String,
+    /// Its final status.
+    pub status: Status,
+    /// Every status change, with timestamps.
+    pub transitions: Vec<Transition>,
+    /// How long its last start took.
+    #[serde(with = "super::seconds_opt")]
+    pub setup: Option<Duration>,
+    /// How long its last stop took.
+    #[serde(with = "super::seconds_opt")]
+    pub teardown: Option<Duration>,
+    /// What it exported when it started.
+    pub exports: Exports,
+    /// Where it listened or connected.
+    pub connections: Vec<ConnectionInfo>,
+    /// Errors recorded for it.
+    pub errors: Vec<RecordedError>,
+    /// The end of its logs.
+    pub log_tail: Vec<String>,
+    /// Its directory.
+    pub runpath: PathBuf,
+}
+
+/// One test case's outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseReport {
+    /// The case's name.
+    pub name: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// How long it ran.
+    #[serde(with = "super::seconds")]
+    pub duration: Duration,
+    /// The failure message, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// How something ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// It worked.
+    Passed,
+    /// It failed.
+    Failed,
+    /// It was not run (e.g. the environment did not start).
+    NotRun,
+}
+
+impl Report {
+    /// The report of `env` as it is now.
+    pub fn of(env: &Environment) -> Self {
+        let drivers = env
+            .resources()
+            .iter()
+            .map(|r| {
+                let driver = r.driver();
+                DriverReport {
+                    name: r.name().to_owned(),
+                    kind: driver.kind().to_owned(),
+                    status: r.status(),
+                    transitions: r.history(),
+                    setup: r.setup_duration(),
+                    teardown: r.teardown_duration(),
+                    exports: r.exports(),
+                    connections: r.connections(),
+                    errors: r.errors(),
+                    log_tail: driver.log_tail(),
+                    runpath: r.runpath().to_owned(),
+                }
+            })
+            .collect();
+        let state = env.inner.state();
+        let failed =
+            !state.errors.is_empty() || state.cases.iter().any(|c| c.outcome == Outcome::Failed);
+        Report {
+            environment: env.name().to_owned(),
+            outcome: if failed {
+                Outcome::Failed
+            } else {
+                Outcome::Passed
+            },
+            started_at: state.started_at,
+            setup: state.setup,
+            teardown: state.teardown,
+            runpath: env.runpath().to_owned(),
+            drivers,
+            cases: state.cases.clone(),
+            errors: state.errors.clone(),
+        }
+    }
+}

@@ -1,0 +1,83 @@
+use std::fmt;
+use std::time::Duration;
+
+use super::{Outcome, Report};
+
+/// A short human summary of a [`Report`], for the terminal.
+#[derive(Debug)]
+pub struct Summary<'a>(pub &'a Report);
+
+impl Report {
+    /// A short human summary for the terminal.
+    pub fn summary(&self) -> Summary<'_> {
+        Summary(self)
+    }
+}
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.0;
+        let verdict = match r.outcome {
+            Outcome::Passed => "PASSED",
+            Outcome::Failed => "FAILED",
+            Outcome::NotRun => "NOT RUN",
+        };
+        writeln!(
+            f,
+            "environment {} {verdict}: setup {}, teardown {}",
+            r.environment,
+            human(r.setup),
+            human(r.teardown)
+        )?;
+        let width = r.drivers.iter().map(|d| d.name.len()).max().unwrap_or(0);
+        let kind_width = r.drivers.iter().map(|d| d.kind.len()).max().unwrap_or(0);
+        for d in &r.drivers {
+            write!(
+                f,
+                "  {:width$}  {:kind_width$}  {:8}  up {:>9}  down {:>9}",
+                d.name,
+                d.kind,
+                d.status.as_str(),
+                human(d.setup),
+                human(d.teardown),
+            )?;
+            for (key, value) in &d.exports {
+                write!(f, "  {key}={value}")?;
+            }
+            writeln!(f)?;
+            for error in &d.errors {
+                for (i, line) in error.message.lines().enumerate() {
+                    let mark = if i == 0 { "!" } else { " " };
+                    writeln!(f, "    {mark} {line}")?;
+                }
+            }
+        }
+        for case in &r.cases {
+            let verdict = match case.outcome {
+                Outcome::Passed => "ok",
+                Outcome::Failed => "FAILED",
+                Outcome::NotRun => "not run",
+            };
+            write!(
+                f,
+                "  case {} {verdict} ({})",
+                case.name,
+                human(Some(case.duration))
+            )?;
+            if let Some(message) = &case.message {
+                write!(f, ": {}", message.lines().next().unwrap_or(""))?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+fn human(d: Option<Duration>) -> String {
+    match d {
+        None => "-".to_owned(),
+        Some(d) if d < Duration::from_millis(1) => format!("{} µs", d.as_micros()),
+        Some(d) if d < Duration::from_secs(1) => format!("{:.2} ms", d.as_secs_f64() * 1e3),
+        Some(d) => format!("{:.2} s", d.as_secs_f64()),
+    }
+}

@@ -1,0 +1,39 @@
+use std::path::{Path, PathBuf};
+
+use super::Report;
+use crate::error::Error;
+
+/// The files a report was written to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportFiles {
+    /// `<dir>/<environment>.json`
+    pub json: PathBuf,
+    /// `<dir>/<environment>.junit.xml`
+    pub junit: PathBuf,
+}
+
+impl Report {
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report always serializes")
+    }
+
+    /// Writes `<environment>.json` and `<environment>.junit.xml` into `dir`
+    /// (created if missing).
+    pub fn write_to(&self, dir: impl AsRef<Path>) -> Result<ReportFiles, Error> {
+        let dir = dir.as_ref();
+        let report_error = |path: &Path, source| Error::Report {
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| report_error(dir, e))?;
+        let files = ReportFiles {
+            json: dir.join(format!("{}.json", self.environment)),
+            junit: dir.join(format!("{}.junit.xml", self.environment)),
+        };
+        std::fs::write(&files.json, self.to_json()).map_err(|e| report_error(&files.json, e))?;
+        std::fs::write(&files.junit, self.to_junit_xml())
+            .map_err(|e| report_error(&files.junit, e))?;
+        Ok(files)
+    }
+}

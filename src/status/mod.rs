@@ -1,0 +1,10 @@
+//! The driver status machine: states, the legal-transition table, history and waiting.
+
+#[allow(clippy::module_inception)]
+mod status;
+mod tracker;
+mod transition;
+
+pub use status::Status;
+pub use tracker::{StatusEvent, StatusTracker};
+pub use transition::Transition;

@@ -59,6 +59,7 @@ pub mod process;
 pub mod report;
 pub mod service;
 pub mod status;
+pub mod testing;
 
 pub use context::{Exports, FromValue, Param, Ref, RefKey, Template, Value, ValueTable};
 pub use driver::{

@@ -70,6 +70,14 @@ impl StartContext {
         }
     }
 
+    /// The raw value behind an untyped reference.
+    pub fn values_get(
+        &self,
+        key: &crate::context::RefKey,
+    ) -> Result<crate::context::Value, ResolveError> {
+        self.values.get(key)
+    }
+
     /// A template with its placeholders filled in.
     pub fn render(&self, template: &Template) -> Result<String, ResolveError> {
         template.render(&self.values)

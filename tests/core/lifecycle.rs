@@ -1,0 +1,229 @@
+use std::sync::{Arc, Mutex};
+
+use testrig::testing::{Event, Journal, ScriptedDriver};
+use testrig::{BoxError, DriverSpec, Environment, Error, LifecycleError, Phase, Status};
+
+use crate::support::ms;
+
+#[tokio::test]
+async fn start_after_abort_is_refused() {
+    let resource = DriverSpec::new(ScriptedDriver::new("a")).into_resource();
+    resource.start().await.unwrap();
+    resource.abort();
+    assert_eq!(resource.status(), Status::Aborted);
+    let error = resource.start().await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "driver `a`: illegal status change aborted -> starting"
+    );
+}
+
+#[tokio::test]
+async fn stop_of_an_idle_driver_is_a_no_op() {
+    let journal = Journal::new();
+    let resource = DriverSpec::new(ScriptedDriver::new("a").journal(&journal)).into_resource();
+    resource.stop().await.unwrap();
+    assert_eq!(resource.status(), Status::Idle);
+    assert!(resource.history().is_empty());
+    assert_eq!(journal.count("a", Event::StopCalled), 0);
+}
+
+#[tokio::test]
+async fn starting_a_started_driver_is_an_illegal_transition() {
+    let resource = DriverSpec::new(ScriptedDriver::new("a")).into_resource();
+    resource.start().await.unwrap();
+    let error = resource.start().await.unwrap_err();
+    assert!(matches!(
+        error,
+        LifecycleError::IllegalTransition {
+            from: Status::Started,
+            to: Status::Starting,
+            ..
+        }
+    ));
+    resource.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn restart_goes_through_stopped_and_gets_a_new_port() {
+    let resource = DriverSpec::new(ScriptedDriver::new("s").listen()).into_resource();
+    resource.start().await.unwrap();
+    resource.restart().await.unwrap();
+    let path: Vec<(Status, Status)> = resource.history().iter().map(|t| (t.from, t.to)).collect();
+    assert_eq!(
+        path,
+        [
+            (Status::Idle, Status::Starting),
+            (Status::Starting, Status::Started),
+            (Status::Started, Status::Stopping),
+            (Status::Stopping, Status::Stopped),
+            (Status::Stopped, Status::Starting),
+            (Status::Starting, Status::Started),
+        ]
+    );
+    assert_eq!(resource.history()[2].note.as_deref(), Some("restart"));
+    assert!(resource.get::<ScriptedDriver>().unwrap().port().is_some());
+    resource.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn pause_of_a_driver_without_pause_is_unsupported_and_changes_nothing() {
+    let resource = DriverSpec::new(ScriptedDriver::new("a")).into_resource();
+    resource.start().await.unwrap();
+    let error = resource.pause().await.unwrap_err();
+    assert_eq!(error.to_string(), "driver `a` does not support pause");
+    assert_eq!(resource.status(), Status::Started);
+    resource.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_driver_that_dies_while_started_becomes_failed_and_the_environment_sees_it() {
+    let env = Environment::builder("dies")
+        .driver(ScriptedDriver::new("server").listen())
+        .driver(ScriptedDriver::new("other"))
+        .build()
+        .unwrap();
+    env.start().await.unwrap();
+    let server = env.get::<ScriptedDriver>("server").unwrap();
+    let watcher = {
+        let env = env.clone();
+        tokio::spawn(async move {
+            env.wait_for_failure(std::time::Duration::from_secs(5))
+                .await
+        })
+    };
+    tokio::task::yield_now().await;
+    assert!(server.die("listener closed"));
+    assert_eq!(watcher.await.unwrap().as_deref(), Some("server"));
+    assert_eq!(env.failed(), ["server"]);
+    let report = env.report();
+    let entry = report.drivers.iter().find(|d| d.name == "server").unwrap();
+    assert_eq!(entry.status, Status::Failed);
+    assert!(
+        entry.errors[0]
+            .message
+            .starts_with("driver `server` died while started: listener closed")
+    );
+    env.stop().await.unwrap();
+    assert_eq!(env.status("other").unwrap(), Status::Stopped);
+}
+
+#[tokio::test]
+async fn a_death_reported_by_an_earlier_run_is_ignored_after_a_restart() {
+    let resource = DriverSpec::new(ScriptedDriver::new("s")).into_resource();
+    resource.start().await.unwrap();
+    let driver = resource.get::<ScriptedDriver>().unwrap();
+    let first_run = driver
+        .supervisor()
+        .expect("a started driver keeps its supervisor");
+    resource.restart().await.unwrap();
+    assert!(!first_run.died("stale"));
+    assert_eq!(resource.status(), Status::Started);
+    assert!(driver.die("current"));
+    assert_eq!(resource.status(), Status::Failed);
+}
+
+#[tokio::test]
+async fn hooks_run_in_order_and_a_failing_post_start_hook_fails_the_start() {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let hook = |label: &'static str| {
+        let calls = calls.clone();
+        move |ctx: testrig::HookContext| {
+            let calls = calls.clone();
+            async move {
+                calls
+                    .lock()
+                    .unwrap()
+                    .push(format!("{label} {}", ctx.name()));
+                assert!(ctx.driver::<ScriptedDriver>().is_some());
+                Ok::<_, BoxError>(())
+            }
+        }
+    };
+    let resource = DriverSpec::new(ScriptedDriver::new("h"))
+        .pre_start(hook("pre_start"))
+        .post_start(hook("post_start"))
+        .pre_stop(hook("pre_stop"))
+        .post_stop(hook("post_stop"))
+        .into_resource();
+    resource.start().await.unwrap();
+    resource.stop().await.unwrap();
+    assert_eq!(
+        *calls.lock().unwrap(),
+        ["pre_start h", "post_start h", "pre_stop h", "post_stop h"]
+    );
+
+    let journal = Journal::new();
+    let failing = DriverSpec::new(ScriptedDriver::new("f").listen().journal(&journal))
+        .post_start(|_| async { Err::<(), _>("handshake refused") })
+        .into_resource();
+    let error = failing.start().await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "driver `f` failed in post-start hook: handshake refused"
+    );
+    assert_eq!(failing.status(), Status::Failed);
+    assert!(!failing.get::<ScriptedDriver>().unwrap().holds_sockets());
+}
+
+#[tokio::test]
+async fn a_failed_start_fails_over_to_the_replacement_under_the_same_name() {
+    let journal = Journal::new();
+    let replacement_journal = journal.clone();
+    let env = Environment::builder("failover")
+        .driver(
+            DriverSpec::new(
+                ScriptedDriver::new("primary")
+                    .listen()
+                    .fail_in(Phase::Start)
+                    .journal(&journal),
+            )
+            .failover(move || {
+                Box::new(
+                    ScriptedDriver::new("primary")
+                        .listen()
+                        .journal(&replacement_journal),
+                )
+            }),
+        )
+        .driver(ScriptedDriver::new("client").connect_to(testrig::Ref::export("primary", "port")))
+        .build()
+        .unwrap();
+    env.run(|env| async move {
+        let primary = env.get::<ScriptedDriver>("primary")?;
+        let client = env.get::<ScriptedDriver>("client")?;
+        assert_eq!(client.connected_port(), primary.port());
+        let history = env.resource("primary")?.history();
+        let statuses: Vec<Status> = history.iter().map(|t| t.to).collect();
+        assert_eq!(
+            statuses,
+            [
+                Status::Starting,
+                Status::Failed,
+                Status::Starting,
+                Status::Started
+            ]
+        );
+        assert!(
+            history[2].note.as_deref().unwrap().starts_with(
+                "failover to a ScriptedDriver after: driver `primary` failed in start"
+            )
+        );
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(journal.count("primary", Event::StartCalled), 2);
+}
+
+#[tokio::test]
+async fn wait_for_a_status_is_woken_by_the_change() {
+    let resource = DriverSpec::new(ScriptedDriver::new("w").start_delay(ms(50))).into_resource();
+    let starter = {
+        let resource = resource.clone();
+        tokio::spawn(async move { resource.start().await })
+    };
+    resource.wait(Status::Started, ms(2000)).await.unwrap();
+    starter.await.unwrap().unwrap();
+    resource.stop().await.unwrap();
+}

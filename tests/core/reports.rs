@@ -1,0 +1,90 @@
+use testrig::testing::ScriptedDriver;
+use testrig::{Environment, Error, Outcome, Phase, Report, Status};
+
+#[tokio::test]
+async fn json_and_junit_reports_are_valid_and_carry_the_durations() {
+    let dir = std::env::temp_dir().join(format!("testrig-report-test-{}", std::process::id()));
+    let env = Environment::builder("reported")
+        .driver(ScriptedDriver::new("server").listen())
+        .driver(ScriptedDriver::new("client").connect_to(testrig::Ref::export("server", "port")))
+        .driver(ScriptedDriver::new("flaky").fail_in(Phase::Stop))
+        .report_dir(&dir)
+        .build()
+        .unwrap();
+    let outcome = env.run(|_env| async move { Ok::<_, Error>(()) }).await;
+    assert!(outcome.is_err(), "the failing stop is reported by run");
+
+    let json = std::fs::read_to_string(dir.join("reported.json")).unwrap();
+    let report: Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(report.to_json(), json, "the JSON round-trips");
+    assert_eq!(report.drivers.len(), env.report().drivers.len());
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert!(report.setup.unwrap() > std::time::Duration::ZERO);
+    assert!(report.teardown.unwrap() > std::time::Duration::ZERO);
+    let server = &report.drivers[0];
+    assert_eq!(server.status, Status::Stopped);
+    assert!(server.setup.is_some() && server.teardown.is_some());
+    assert_eq!(server.transitions.len(), 4);
+    assert!(server.exports.contains_key("port"));
+    assert_eq!(server.connections[0].protocol, "tcp");
+    assert_eq!(report.drivers[2].errors[0].phase, Phase::Stop);
+    assert_eq!(report.cases[0].name, "body");
+    assert_eq!(report.cases[0].outcome, Outcome::Passed);
+
+    let xml = std::fs::read_to_string(dir.join("reported.junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite.attribute("name"), Some("reported"));
+    assert_eq!(suite.attribute("tests"), Some("4"));
+    assert_eq!(suite.attribute("failures"), Some("1"));
+    let cases: Vec<_> = suite
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 4);
+    for case in &cases {
+        let time: f64 = case.attribute("time").unwrap().parse().unwrap();
+        assert!(time >= 0.0);
+    }
+    let server_time: f64 = cases[0].attribute("time").unwrap().parse().unwrap();
+    assert!(server_time > 0.0);
+    let failure = cases[2]
+        .children()
+        .find(|n| n.has_tag_name("failure"))
+        .unwrap();
+    assert!(
+        failure
+            .attribute("message")
+            .unwrap()
+            .contains("driver `flaky` failed in stop")
+    );
+
+    let summary = report.summary().to_string();
+    assert!(
+        summary.starts_with("environment reported FAILED: setup "),
+        "{summary}"
+    );
+    assert!(summary.contains("server"), "{summary}");
+    assert!(
+        summary.contains("! driver `flaky` failed in stop"),
+        "{summary}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_report_of_a_failed_start_lists_the_failure_and_escapes_markup() {
+    let env = Environment::builder("bad")
+        .driver(ScriptedDriver::new("x").fail_in(Phase::Start))
+        .build()
+        .unwrap();
+    let _ = env.start().await;
+    let report = env.report();
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert!(report.errors[0].contains("environment `bad` failed to start"));
+    let doc_text = report.to_junit_xml();
+    roxmltree::Document::parse(&doc_text).unwrap();
+}

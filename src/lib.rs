@@ -69,3 +69,8 @@ pub use env::{Environment, EnvironmentBuilder};
 pub use error::{BoxError, BuildError, Error, LifecycleError, Phase, ResolveError, Result};
 pub use report::{Outcome, Report};
 pub use status::{Status, StatusTracker};
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

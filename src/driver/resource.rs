@@ -52,7 +52,7 @@ struct Record {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RecordedError {
     /// When it happened.
-    #[serde(with = "crate::report::unix_time")]
+    #[serde(with = "crate::report::rfc3339")]
     pub at: SystemTime,
     /// The lifecycle step.
     pub phase: Phase,

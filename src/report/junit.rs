@@ -86,9 +86,13 @@ impl Report {
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
              <testsuites name=\"testrig\" tests=\"{tests}\" failures=\"{failures}\" time=\"{total:.6}\">\n  \
-             <testsuite name=\"{name}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{total:.6}\">\n\
+             <testsuite name=\"{name}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{total:.6}\"{timestamp}>\n\
              {cases}{errors}  </testsuite>\n</testsuites>\n",
             name = escape(&self.environment),
+            timestamp = self
+                .started_at
+                .map(|t| format!(" timestamp=\"{}\"", humantime::format_rfc3339_seconds(t)))
+                .unwrap_or_default(),
         )
     }
 }

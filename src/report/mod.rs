@@ -8,5 +8,5 @@ mod write;
 
 pub use model::{CaseReport, DriverReport, Outcome, Report};
 pub use summary::Summary;
-pub use time::{seconds, seconds_opt, unix_time, unix_time_opt};
+pub use time::{rfc3339, rfc3339_opt, seconds, seconds_opt};
 pub use write::ReportFiles;

@@ -16,7 +16,7 @@ pub struct Report {
     /// Passed unless the start failed, a case failed, or teardown failed.
     pub outcome: Outcome,
     /// When the start began.
-    #[serde(with = "super::unix_time_opt")]
+    #[serde(with = "super::rfc3339_opt")]
     pub started_at: Option<SystemTime>,
     /// How long the start took.
     #[serde(with = "super::seconds_opt")]

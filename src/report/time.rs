@@ -1,4 +1,4 @@
-//! serde adapters: durations as seconds, wall-clock times as Unix seconds.
+//! serde adapters: durations as seconds, wall-clock times as RFC 3339 timestamps.
 
 /// A `Duration` as floating-point seconds.
 pub mod seconds {
@@ -40,52 +40,43 @@ pub mod seconds_opt {
     }
 }
 
-/// A `SystemTime` as floating-point seconds since the Unix epoch.
-pub mod unix_time {
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+/// A `SystemTime` as an RFC 3339 UTC timestamp with microseconds
+/// (`2026-11-22T03:05:12.123456Z`).
+pub mod rfc3339 {
+    use std::time::SystemTime;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Serializes.
     pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        let since = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-        s.serialize_f64(since.as_secs_f64())
+        s.collect_str(&humantime::format_rfc3339_micros(*t))
     }
 
     /// Deserializes.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        let secs = f64::deserialize(d)?;
-        let since = Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)?;
-        Ok(UNIX_EPOCH + since)
+        let text = String::deserialize(d)?;
+        humantime::parse_rfc3339(&text).map_err(serde::de::Error::custom)
     }
 }
 
-/// An `Option<SystemTime>` as Unix seconds or null.
-pub mod unix_time_opt {
-    use std::time::{SystemTime, UNIX_EPOCH};
+/// An `Option<SystemTime>` as an RFC 3339 timestamp or null.
+pub mod rfc3339_opt {
+    use std::time::SystemTime;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Serializes.
     pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
         match t {
-            Some(t) => s.serialize_some(
-                &t.duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs_f64(),
-            ),
+            Some(t) => s.collect_str(&humantime::format_rfc3339_micros(*t)),
             None => s.serialize_none(),
         }
     }
 
     /// Deserializes.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
-        Option::<f64>::deserialize(d)?
-            .map(|secs| {
-                std::time::Duration::try_from_secs_f64(secs)
-                    .map(|since| UNIX_EPOCH + since)
-                    .map_err(serde::de::Error::custom)
-            })
+        Option::<String>::deserialize(d)?
+            .map(|text| humantime::parse_rfc3339(&text).map_err(serde::de::Error::custom))
             .transpose()
     }
 }

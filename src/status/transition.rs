@@ -12,7 +12,7 @@ pub struct Transition {
     /// The status after.
     pub to: Status,
     /// Wall-clock time of the change.
-    #[serde(with = "crate::report::unix_time")]
+    #[serde(with = "crate::report::rfc3339")]
     pub at: SystemTime,
     /// Time since the status tracker was created (monotonic).
     #[serde(with = "crate::report::seconds")]

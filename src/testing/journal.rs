@@ -36,6 +36,10 @@ pub enum Event {
     Aborted,
     /// The driver died while started.
     Died,
+    /// `pause` was called.
+    Paused,
+    /// `resume` was called.
+    Resumed,
 }
 
 impl Journal {

@@ -39,6 +39,7 @@ pub struct ScriptedDriver {
     stop_delay: Duration,
     fail_in: Option<Phase>,
     listen: bool,
+    pausable: bool,
     connect_to: Option<Param<u16>>,
     needs: Vec<RefKey>,
     fixed_exports: Exports,
@@ -67,6 +68,7 @@ impl ScriptedDriver {
             stop_delay: Duration::ZERO,
             fail_in: None,
             listen: false,
+            pausable: false,
             connect_to: None,
             needs: Vec::new(),
             fixed_exports: Exports::new(),
@@ -107,6 +109,13 @@ impl ScriptedDriver {
     #[must_use]
     pub fn listen(mut self) -> Self {
         self.listen = true;
+        self
+    }
+
+    /// Support `pause` and `resume` (recorded in the journal).
+    #[must_use]
+    pub fn pausable(mut self) -> Self {
+        self.pausable = true;
         self
     }
 
@@ -229,6 +238,7 @@ impl Driver for ScriptedDriver {
             resolved.insert(key.to_string(), ctx.values_get(key)?);
         }
         self.live().resolved = resolved;
+        std::fs::write(ctx.runpath()?.join("started"), b"started\n")?;
         if self.listen {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             let port = listener.local_addr()?.port();
@@ -287,6 +297,22 @@ impl Driver for ScriptedDriver {
         live.log.push("aborted".to_owned());
         drop(live);
         self.journal.record(&self.name, Event::Aborted);
+    }
+
+    async fn pause(&self) -> Result<(), BoxError> {
+        if !self.pausable {
+            return Err(crate::driver::Unsupported.into());
+        }
+        self.journal.record(&self.name, Event::Paused);
+        Ok(())
+    }
+
+    async fn resume(&self) -> Result<(), BoxError> {
+        if !self.pausable {
+            return Err(crate::driver::Unsupported.into());
+        }
+        self.journal.record(&self.name, Event::Resumed);
+        Ok(())
     }
 
     fn exports(&self) -> Exports {

@@ -227,3 +227,49 @@ async fn wait_for_a_status_is_woken_by_the_change() {
     starter.await.unwrap().unwrap();
     resource.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn pause_and_resume_move_between_started_and_paused() {
+    let journal = Journal::new();
+    let env = Environment::builder("pausing")
+        .driver(ScriptedDriver::new("p").pausable().journal(&journal))
+        .build()
+        .unwrap();
+    env.start().await.unwrap();
+    env.pause("p").await.unwrap();
+    assert_eq!(env.status("p").unwrap(), Status::Paused);
+    let error = env.pause("p").await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "driver `p`: illegal status change paused -> paused"
+    );
+    env.resume("p").await.unwrap();
+    assert_eq!(env.status("p").unwrap(), Status::Started);
+    env.pause("p").await.unwrap();
+    env.stop().await.unwrap();
+    assert_eq!(env.status("p").unwrap(), Status::Stopped);
+    assert_eq!(journal.count("p", Event::Paused), 2);
+    assert_eq!(journal.count("p", Event::Resumed), 1);
+}
+
+#[tokio::test]
+async fn each_driver_gets_its_own_runpath_under_the_environments() {
+    let root = std::env::temp_dir().join(format!("testrig-runpath-{}", std::process::id()));
+    let env = Environment::builder("paths")
+        .driver(ScriptedDriver::new("one"))
+        .driver(ScriptedDriver::new("two"))
+        .runpath(&root)
+        .build()
+        .unwrap();
+    env.start().await.unwrap();
+    for name in ["one", "two"] {
+        let path = env.resource(name).unwrap().runpath().to_owned();
+        assert_eq!(path, root.join(name));
+        assert_eq!(
+            std::fs::read_to_string(path.join("started")).unwrap(),
+            "started\n"
+        );
+    }
+    env.stop().await.unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -1,0 +1,121 @@
+use std::time::Duration;
+
+/// What went wrong in a TCP driver operation, naming the driver.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TcpError {
+    /// The deadline passed first. Bytes already read are kept for the next call.
+    #[error(
+        "driver `{driver}`: {operation} timed out after {after:?} ({buffered} byte(s) kept for the next receive)"
+    )]
+    Timeout {
+        /// The driver.
+        driver: String,
+        /// What timed out (`receive_exact(4)`, `accept_connection`…).
+        operation: String,
+        /// The deadline.
+        after: Duration,
+        /// Bytes received so far and kept.
+        buffered: usize,
+    },
+    /// The peer closed the connection.
+    #[error(
+        "driver `{driver}`: {connection} was closed by the peer ({buffered} byte(s) left unread)"
+    )]
+    PeerClosed {
+        /// The driver.
+        driver: String,
+        /// Which connection (`connection 0`, `the connection`).
+        connection: String,
+        /// Bytes received before the close and still buffered.
+        buffered: usize,
+    },
+    /// No connection with this index.
+    #[error("driver `{driver}`: no connection {index} (it has accepted {count})")]
+    UnknownConnection {
+        /// The driver.
+        driver: String,
+        /// The index asked for.
+        index: usize,
+        /// How many connections it accepted.
+        count: usize,
+    },
+    /// The connection was closed on this side (or the driver stopped).
+    #[error("driver `{driver}`: {connection} is closed")]
+    Closed {
+        /// The driver.
+        driver: String,
+        /// Which connection.
+        connection: String,
+    },
+    /// The client has no connection.
+    #[error("driver `{driver}` is not connected")]
+    NotConnected {
+        /// The driver.
+        driver: String,
+    },
+    /// The driver is not started.
+    #[error("driver `{driver}` is not started")]
+    NotStarted {
+        /// The driver.
+        driver: String,
+    },
+    /// A host name that does not resolve.
+    #[error("driver `{driver}`: host `{host}` does not resolve: {source}")]
+    Resolve {
+        /// The driver.
+        driver: String,
+        /// The host.
+        host: String,
+        /// The resolver's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A port that cannot be used.
+    #[error("driver `{driver}`: {field} {value} is invalid: {reason}")]
+    InvalidPort {
+        /// The driver.
+        driver: String,
+        /// The field (`port`).
+        field: &'static str,
+        /// The value given.
+        value: i64,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Nothing listens at the address.
+    #[error("driver `{driver}`: connection to {address} refused (nothing listens there)")]
+    Refused {
+        /// The driver.
+        driver: String,
+        /// The address.
+        address: String,
+    },
+    /// A delimiter was not found within the size limit.
+    #[error("driver `{driver}`: no {delimiter:?} within {limit} bytes")]
+    TooLong {
+        /// The driver.
+        driver: String,
+        /// The delimiter looked for.
+        delimiter: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// Any other socket error.
+    #[error("driver `{driver}`: {operation} failed: {source}")]
+    Io {
+        /// The driver.
+        driver: String,
+        /// What was being done.
+        operation: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<TcpError> for testrig::Error {
+    fn from(error: TcpError) -> Self {
+        testrig::Error::other(error)
+    }
+}

@@ -1,0 +1,46 @@
+//! TCP drivers (testplan `TCPServer` / `TCPClient` parity) with one receive
+//! contract for both sides: an overall deadline; exact-n, up-to-n and
+//! until-delimiter reads; bytes read before a timeout kept for the next call; peer
+//! close a distinct error; whole sends.
+
+mod client;
+mod error;
+mod options;
+mod server;
+mod stream;
+
+use std::net::SocketAddr;
+
+pub use client::{DEFAULT_CONNECT_TIMEOUT, TcpClient};
+pub use error::TcpError;
+pub use options::SocketOptions;
+pub use server::TcpServer;
+
+/// The first address `host:port` resolves to.
+async fn resolve(driver: &str, host: &str, port: u16) -> Result<SocketAddr, TcpError> {
+    let resolve_error = |source| TcpError::Resolve {
+        driver: driver.to_owned(),
+        host: host.to_owned(),
+        source,
+    };
+    let mut addresses = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(resolve_error)?;
+    addresses.next().ok_or_else(|| {
+        resolve_error(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no addresses",
+        ))
+    })
+}
+
+/// A received line without its `\n` (and `\r`), as text.
+fn line_text(mut bytes: Vec<u8>) -> String {
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    }
+    if bytes.last() == Some(&b'\r') {
+        bytes.pop();
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}

@@ -1,0 +1,58 @@
+use std::time::Duration;
+
+use socket2::{SockRef, TcpKeepalive};
+
+/// Socket options applied to every connection of a TCP driver (through socket2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketOptions {
+    /// `TCP_NODELAY` (default on: test traffic is small messages).
+    pub nodelay: bool,
+    /// TCP keepalive idle time; `None` leaves keepalive off (the default).
+    pub keepalive: Option<Duration>,
+    /// `SO_REUSEADDR` on listeners (default on, so a restart can rebind its port).
+    pub reuse_address: bool,
+}
+
+impl Default for SocketOptions {
+    fn default() -> Self {
+        Self {
+            nodelay: true,
+            keepalive: None,
+            reuse_address: true,
+        }
+    }
+}
+
+impl SocketOptions {
+    /// Applies `nodelay` and `keepalive` to a connected stream.
+    pub(crate) fn apply(&self, stream: &tokio::net::TcpStream) -> std::io::Result<()> {
+        stream.set_nodelay(self.nodelay)?;
+        if let Some(idle) = self.keepalive {
+            let keepalive = TcpKeepalive::new().with_time(idle).with_interval(idle);
+            SockRef::from(stream).set_tcp_keepalive(&keepalive)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn nodelay_and_keepalive_are_set_on_a_real_socket() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let options = SocketOptions {
+            keepalive: Some(Duration::from_secs(7)),
+            ..SocketOptions::default()
+        };
+        options.apply(&stream).unwrap();
+        let socket = SockRef::from(&stream);
+        assert!(socket.tcp_nodelay().unwrap());
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(socket.tcp_keepalive_time().unwrap(), Duration::from_secs(7));
+    }
+}

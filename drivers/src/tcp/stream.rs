@@ -1,0 +1,254 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::TcpError;
+
+const READ_CHUNK: usize = 64 * 1024;
+
+/// One TCP connection with the receive contract of both drivers: an overall
+/// deadline per call; exact-n, up-to-n and until-delimiter reads; bytes read
+/// before a timeout kept for the next call; peer close a distinct error; whole
+/// sends.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    /// `driver` and which connection, for errors.
+    driver: String,
+    label: String,
+    peer: SocketAddr,
+    local: SocketAddr,
+    reader: Mutex<ReadSide>,
+    writer: Mutex<Option<OwnedWriteHalf>>,
+    /// Cancelled when this side closes the connection or the driver stops.
+    closed: CancellationToken,
+}
+
+#[derive(Debug)]
+struct ReadSide {
+    half: Option<OwnedReadHalf>,
+    buffer: BytesMut,
+    eof: bool,
+}
+
+/// What a read loop wants before it returns.
+enum Want<'a> {
+    Exactly(usize),
+    AtMost(usize),
+    Until(&'a [u8], usize),
+}
+
+impl Connection {
+    pub(crate) fn new(
+        driver: &str,
+        label: String,
+        stream: TcpStream,
+        parent: &CancellationToken,
+    ) -> std::io::Result<Self> {
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        let (read, write) = stream.into_split();
+        Ok(Self {
+            driver: driver.to_owned(),
+            label,
+            peer,
+            local,
+            reader: Mutex::new(ReadSide {
+                half: Some(read),
+                buffer: BytesMut::with_capacity(READ_CHUNK),
+                eof: false,
+            }),
+            writer: Mutex::new(Some(write)),
+            closed: parent.child_token(),
+        })
+    }
+
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    pub(crate) fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    /// Sends all of `data`.
+    pub(crate) async fn send(&self, data: &[u8]) -> Result<usize, TcpError> {
+        let mut writer = self.writer.lock().await;
+        let Some(half) = writer.as_mut() else {
+            return Err(self.closed_error());
+        };
+        tokio::select! {
+            written = half.write_all(data) => match written {
+                Ok(()) => Ok(data.len()),
+                Err(e) if is_peer_gone(&e) => Err(TcpError::PeerClosed {
+                    driver: self.driver.clone(),
+                    connection: self.label.clone(),
+                    buffered: 0,
+                }),
+                Err(source) => Err(TcpError::Io {
+                    driver: self.driver.clone(),
+                    operation: format!("send on {}", self.label),
+                    source,
+                }),
+            },
+            () = self.closed.cancelled() => Err(self.closed_error()),
+        }
+    }
+
+    /// Exactly `n` bytes.
+    pub(crate) async fn receive_exact(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TcpError> {
+        self.receive_with(Want::Exactly(n), timeout, || format!("receive_exact({n})"))
+            .await
+    }
+
+    /// At least one and at most `max` bytes.
+    pub(crate) async fn receive(&self, max: usize, timeout: Duration) -> Result<Vec<u8>, TcpError> {
+        self.receive_with(Want::AtMost(max.max(1)), timeout, || {
+            format!("receive({max})")
+        })
+        .await
+    }
+
+    /// Everything up to and including `delimiter`, which must come within `limit` bytes.
+    pub(crate) async fn receive_until(
+        &self,
+        delimiter: &[u8],
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TcpError> {
+        assert!(
+            !delimiter.is_empty(),
+            "receive_until needs a non-empty delimiter"
+        );
+        self.receive_with(Want::Until(delimiter, limit), timeout, || {
+            format!("receive_until({:?})", String::from_utf8_lossy(delimiter))
+        })
+        .await
+    }
+
+    async fn receive_with(
+        &self,
+        want: Want<'_>,
+        timeout: Duration,
+        describe: impl Fn() -> String,
+    ) -> Result<Vec<u8>, TcpError> {
+        let deadline = Instant::now() + timeout;
+        let mut side = self.reader.lock().await;
+        loop {
+            if let Some(taken) = self.take(&mut side.buffer, &want)? {
+                return Ok(taken);
+            }
+            if side.eof {
+                return Err(TcpError::PeerClosed {
+                    driver: self.driver.clone(),
+                    connection: self.label.clone(),
+                    buffered: side.buffer.len(),
+                });
+            }
+            let ReadSide { half, buffer, eof } = &mut *side;
+            let Some(half) = half.as_mut() else {
+                return Err(self.closed_error());
+            };
+            buffer.reserve(READ_CHUNK.min(want_hint(&want)));
+            // `read_buf` is cancel-safe: a timeout or close loses no bytes.
+            tokio::select! {
+                read = half.read_buf(buffer) => match read {
+                    Ok(0) => *eof = true,
+                    Ok(_) => {}
+                    Err(e) if is_peer_gone(&e) => *eof = true,
+                    Err(source) => return Err(TcpError::Io {
+                        driver: self.driver.clone(),
+                        operation: format!("{} on {}", describe(), self.label),
+                        source,
+                    }),
+                },
+                () = tokio::time::sleep_until(deadline) => return Err(TcpError::Timeout {
+                    driver: self.driver.clone(),
+                    operation: format!("{} on {}", describe(), self.label),
+                    after: timeout,
+                    buffered: buffer.len(),
+                }),
+                () = self.closed.cancelled() => return Err(self.closed_error()),
+            }
+        }
+    }
+
+    /// The bytes `want` asks for, if the buffer holds them.
+    fn take(&self, buffer: &mut BytesMut, want: &Want<'_>) -> Result<Option<Vec<u8>>, TcpError> {
+        match *want {
+            Want::Exactly(n) if buffer.len() >= n => Ok(Some(buffer.split_to(n).to_vec())),
+            Want::AtMost(max) if !buffer.is_empty() => {
+                let n = max.min(buffer.len());
+                Ok(Some(buffer.split_to(n).to_vec()))
+            }
+            Want::Until(delimiter, limit) => {
+                let found = buffer
+                    .windows(delimiter.len())
+                    .position(|w| w == delimiter)
+                    .map(|i| i + delimiter.len());
+                match found {
+                    Some(end) if end <= limit => Ok(Some(buffer.split_to(end).to_vec())),
+                    Some(_) => Err(self.too_long(delimiter, limit)),
+                    None if buffer.len() >= limit => Err(self.too_long(delimiter, limit)),
+                    None => Ok(None),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Closes both directions now; pending operations fail as closed.
+    pub(crate) async fn close(&self) {
+        self.closed.cancel();
+        let mut writer = self.writer.lock().await;
+        if let Some(mut half) = writer.take() {
+            let _ = half.shutdown().await;
+        }
+        drop(writer);
+        self.reader.lock().await.half = None;
+    }
+
+    fn too_long(&self, delimiter: &[u8], limit: usize) -> TcpError {
+        TcpError::TooLong {
+            driver: self.driver.clone(),
+            delimiter: String::from_utf8_lossy(delimiter).into_owned(),
+            limit,
+        }
+    }
+
+    fn closed_error(&self) -> TcpError {
+        TcpError::Closed {
+            driver: self.driver.clone(),
+            connection: self.label.clone(),
+        }
+    }
+}
+
+fn want_hint(want: &Want<'_>) -> usize {
+    match *want {
+        Want::Exactly(n) | Want::AtMost(n) => n.max(4096),
+        Want::Until(..) => 4096,
+    }
+}
+
+fn is_peer_gone(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+    )
+}

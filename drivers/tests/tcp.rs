@@ -1,0 +1,391 @@
+//! TCP drivers on real sockets on 127.0.0.1 with kernel-assigned ports.
+
+use std::time::{Duration, SystemTime};
+
+use testrig::testing::ScriptedDriver;
+use testrig::{Environment, Error, Ref, Status};
+use testrig_drivers::tcp::{TcpClient, TcpError, TcpServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const T: Duration = Duration::from_secs(2);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn pair(name: &str) -> Environment {
+    Environment::builder(name)
+        .driver(TcpServer::new("server"))
+        .driver(TcpClient::new("client", Ref::export("server", "port")))
+        .build()
+        .unwrap()
+}
+
+async fn refused(port: u16) -> bool {
+    matches!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
+    )
+}
+
+#[tokio::test]
+async fn a_client_referencing_the_server_port_exchanges_messages_both_ways() {
+    pair("echo")
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            let client = env.get::<TcpClient>("client")?;
+            assert_eq!(
+                client.target().unwrap().port(),
+                server.bound_port().unwrap()
+            );
+            client.send(b"ping").await?;
+            let conn = server.accept_connection(T).await?;
+            assert_eq!(server.receive_exact(conn, 4, T).await?, b"ping");
+            server.send(conn, b"pong\n").await?;
+            assert_eq!(client.receive_line(T).await?, "pong");
+            let exports = env.resource("server")?.exports();
+            assert_eq!(exports["host"].to_string(), "127.0.0.1");
+            assert_ne!(exports["port"].to_string(), "0");
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn accept_connection_hands_out_indexes_in_arrival_order_and_times_out() {
+    pair("many")
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            let port = server.bound_port().unwrap();
+            assert_eq!(server.accept_connection(T).await?, 0); // the client driver's
+            let mut raw = Vec::new();
+            for i in 1..=3u8 {
+                let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+                stream.write_all(&[i]).await.unwrap();
+                assert_eq!(server.accept_connection(T).await?, usize::from(i));
+                raw.push(stream);
+            }
+            for i in 1..=3u8 {
+                assert_eq!(server.receive_exact(usize::from(i), 1, T).await?, [i]);
+            }
+            assert_eq!(server.latest_connection(), Some(3));
+            let error = server.accept_connection(ms(50)).await.unwrap_err();
+            assert!(matches!(error, TcpError::Timeout { .. }));
+            assert_eq!(
+                error.to_string(),
+                "driver `server`: accept_connection timed out after 50ms (0 byte(s) kept for the next receive)"
+            );
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn bytes_read_before_a_timeout_are_kept_for_the_next_receive() {
+    pair("partial")
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            let client = env.get::<TcpClient>("client")?;
+            client.send(b"ab").await?;
+            let conn = server.accept_connection(T).await?;
+            let error = server.receive_exact(conn, 4, ms(100)).await.unwrap_err();
+            assert!(
+                matches!(error, TcpError::Timeout { buffered: 2, .. }),
+                "{error}"
+            );
+            client.send(b"cd").await?;
+            assert_eq!(server.receive_exact(conn, 4, T).await?, b"abcd");
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn up_to_n_until_delimiter_and_text_receives() {
+    pair("variants")
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            let client = env.get::<TcpClient>("client")?;
+            let conn = server.accept_connection(T).await?;
+            server.send(conn, b"hello world|rest").await?;
+            assert_eq!(client.receive_until(b"|", 64, T).await?, b"hello world|");
+            assert_eq!(client.receive(2, T).await?, b"re");
+            assert_eq!(client.receive_text(100, T).await?, "st");
+            server.send(conn, b"no delimiter here").await?;
+            let error = client.receive_until(b"|", 8, T).await.unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "driver `client`: no \"|\" within 8 bytes"
+            );
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_peer_close_is_a_distinct_error_and_unread_bytes_stay_readable() {
+    pair("close")
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            let client = env.get::<TcpClient>("client")?;
+            let conn = server.accept_connection(T).await?;
+            client.send(b"ab").await?;
+            client.close().await;
+            let error = server.receive_exact(conn, 4, T).await.unwrap_err();
+            assert!(
+                matches!(error, TcpError::PeerClosed { buffered: 2, .. }),
+                "{error}"
+            );
+            assert_eq!(server.receive(conn, 10, T).await?, b"ab");
+            let error = server.receive(conn, 10, T).await.unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "driver `server`: connection 0 was closed by the peer (0 byte(s) left unread)"
+            );
+            assert!(matches!(
+                client.send(b"x").await.unwrap_err(),
+                TcpError::NotConnected { .. }
+            ));
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn sends_are_whole_even_for_megabytes() {
+    pair("whole")
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            let client = env.get::<TcpClient>("client")?;
+            let conn = server.accept_connection(T).await?;
+            let data: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
+            let expected = data.clone();
+            let sender = tokio::spawn(async move { client.send(&data).await });
+            let received = server
+                .receive_exact(conn, expected.len(), Duration::from_secs(10))
+                .await?;
+            assert_eq!(sender.await.unwrap()?, expected.len());
+            assert!(received == expected);
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn send_tsp_returns_the_send_time_and_byte_count() {
+    pair("tsp")
+        .run(|env| async move {
+            let client = env.get::<TcpClient>("client")?;
+            let before = SystemTime::now();
+            let (at, sent) = client.send_tsp(b"12345").await?;
+            assert_eq!(sent, 5);
+            assert!(at >= before && at <= SystemTime::now());
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn close_connection_reaches_the_client_as_a_peer_close() {
+    pair("server-close")
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            let client = env.get::<TcpClient>("client")?;
+            let conn = server.accept_connection(T).await?;
+            server.close_connection(conn).await?;
+            assert!(matches!(
+                client.receive(1, T).await.unwrap_err(),
+                TcpError::PeerClosed { .. }
+            ));
+            assert!(matches!(
+                server.send(conn, b"x").await.unwrap_err(),
+                TcpError::Closed { .. }
+            ));
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn stop_closes_the_listener_and_every_connection_at_once() {
+    let env = Environment::builder("stop")
+        .driver(TcpServer::new("server"))
+        .build()
+        .unwrap();
+    env.start().await.unwrap();
+    let server = env.get::<TcpServer>("server").unwrap();
+    let port = server.bound_port().unwrap();
+    let mut peer = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    server.accept_connection(T).await.unwrap();
+    // A receive pending on the server side when it stops ends at once.
+    let pending = {
+        let server = server.clone();
+        tokio::spawn(async move { server.receive(0, 1, Duration::from_secs(30)).await })
+    };
+    tokio::task::yield_now().await;
+    env.stop().await.unwrap();
+    assert!(refused(port).await, "a connect after stop must be refused");
+    let mut buf = [0u8; 1];
+    let read = tokio::time::timeout(T, peer.read(&mut buf)).await.unwrap();
+    assert!(matches!(read, Ok(0) | Err(_)), "the peer sees the close");
+    let outcome = tokio::time::timeout(T, pending).await.unwrap().unwrap();
+    assert!(outcome.is_err());
+}
+
+#[tokio::test]
+async fn a_restarted_server_keeps_its_port_and_a_client_reconnects() {
+    pair("restart")
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            let client = env.get::<TcpClient>("client")?;
+            let port = server.bound_port().unwrap();
+            env.restart("server").await?;
+            assert_eq!(server.bound_port(), Some(port));
+            assert!(matches!(
+                client.receive(1, T).await.unwrap_err(),
+                TcpError::PeerClosed { .. }
+            ));
+            client.reconnect().await?;
+            client.send(b"again").await?;
+            let conn = server.accept_connection(T).await?;
+            assert_eq!(conn, 0, "a restart starts a fresh connection table");
+            assert_eq!(server.receive_exact(conn, 5, T).await?, b"again");
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_client_can_bind_a_local_interface() {
+    let env = Environment::builder("iface")
+        .driver(TcpServer::new("server"))
+        .driver(
+            TcpClient::new("client", Ref::export("server", "port"))
+                .interface("127.0.0.2:0".parse().unwrap()),
+        )
+        .build()
+        .unwrap();
+    env.run(|env| async move {
+        let server = env.get::<TcpServer>("server")?;
+        let conn = server.accept_connection(T).await?;
+        assert_eq!(server.peer_addr(conn)?.ip().to_string(), "127.0.0.2");
+        let client = env.get::<TcpClient>("client")?;
+        assert_eq!(client.local_addr().unwrap().ip().to_string(), "127.0.0.2");
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_client_that_connects_later_can_connect_on_demand() {
+    let env = Environment::builder("later")
+        .driver(TcpServer::new("server"))
+        .driver(TcpClient::new("client", Ref::export("server", "port")).connect_at_start(false))
+        .build()
+        .unwrap();
+    env.run(|env| async move {
+        let client = env.get::<TcpClient>("client")?;
+        assert!(!client.is_connected());
+        assert_eq!(
+            client.send(b"x").await.unwrap_err().to_string(),
+            "driver `client` is not connected"
+        );
+        client.connect().await?;
+        assert!(client.is_connected());
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_unresolvable_host_fails_the_start_naming_driver_and_host() {
+    let env = Environment::builder("badhost")
+        .driver(TcpClient::new("client", 80).host("no-such-host.invalid"))
+        .build()
+        .unwrap();
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(error.contains("driver `client` failed in start: driver `client`: host `no-such-host.invalid` does not resolve"), "{error}");
+}
+
+#[tokio::test]
+async fn a_refused_connect_fails_the_start_naming_driver_and_address() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let env = Environment::builder("refused")
+        .driver(TcpClient::new("client", port))
+        .build()
+        .unwrap();
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(
+        error.contains(&format!(
+            "driver `client`: connection to 127.0.0.1:{port} refused (nothing listens there)"
+        )),
+        "{error}"
+    );
+    assert_eq!(env.status("client").unwrap(), Status::Failed);
+}
+
+#[tokio::test]
+async fn port_zero_and_an_out_of_range_port_reference_are_clear_errors() {
+    let env = Environment::builder("zero")
+        .driver(TcpClient::new("client", 0))
+        .build()
+        .unwrap();
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(
+        error.contains(
+            "driver `client`: port 0 is invalid: a client needs the server's port, not 0"
+        ),
+        "{error}"
+    );
+
+    let env = Environment::builder("range")
+        .driver(ScriptedDriver::new("config").export("port", 70000u32))
+        .driver(TcpClient::new("client", Ref::export("config", "port")))
+        .build()
+        .unwrap();
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(
+        error.contains("cannot resolve `config.port`: value 70000: 70000 does not fit in u16"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn receive_on_an_unknown_connection_names_the_driver() {
+    pair("unknown")
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            server.accept_connection(T).await?;
+            let error = server.receive(7, 1, T).await.unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "driver `server`: no connection 7 (it has accepted 1)"
+            );
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_server_that_is_not_started_says_so() {
+    let server = TcpServer::new("idle");
+    let error = server.accept_connection(ms(10)).await.unwrap_err();
+    assert_eq!(error.to_string(), "driver `idle` is not started");
+}

@@ -87,8 +87,21 @@ impl Connection {
         let Some(half) = writer.as_mut() else {
             return Err(self.closed_error());
         };
+        // Fast path: the socket buffer usually takes the whole message at once,
+        // with no future, timer or wake-up involved.
+        let mut rest = data;
+        while !rest.is_empty() {
+            match half.try_write(rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => break, // the slow path below reports it
+            }
+        }
+        if rest.is_empty() {
+            return Ok(data.len());
+        }
         tokio::select! {
-            written = half.write_all(data) => match written {
+            written = half.write_all(rest) => match written {
                 Ok(()) => Ok(data.len()),
                 Err(e) if is_peer_gone(&e) => Err(TcpError::PeerClosed {
                     driver: self.driver.clone(),
@@ -146,7 +159,8 @@ impl Connection {
         timeout: Duration,
         describe: impl Fn() -> String,
     ) -> Result<Vec<u8>, TcpError> {
-        let deadline = Instant::now() + timeout;
+        // Set on the first wait, so the fast path never reads the clock.
+        let mut deadline: Option<Instant> = None;
         let mut side = self.reader.lock().await;
         loop {
             if let Some(taken) = self.take(&mut side.buffer, &want)? {
@@ -164,6 +178,21 @@ impl Connection {
                 return Err(self.closed_error());
             };
             buffer.reserve(READ_CHUNK.min(want_hint(&want)));
+            // Fast path: data already in the socket buffer needs no timer and no
+            // trip through the scheduler.
+            match read_now(half, buffer, fast_chunk(&want, buffer.len())) {
+                Ok(0) => {
+                    *eof = true;
+                    continue;
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if is_peer_gone(&e) => {
+                    *eof = true;
+                    continue;
+                }
+                Err(_) => {} // the slow path below reports it
+            }
             // `read_buf` is cancel-safe: a timeout or close loses no bytes.
             tokio::select! {
                 read = half.read_buf(buffer) => match read {
@@ -176,7 +205,7 @@ impl Connection {
                         source,
                     }),
                 },
-                () = tokio::time::sleep_until(deadline) => return Err(TcpError::Timeout {
+                () = tokio::time::sleep_until(*deadline.get_or_insert_with(|| Instant::now() + timeout)) => return Err(TcpError::Timeout {
                     driver: self.driver.clone(),
                     operation: format!("{} on {}", describe(), self.label),
                     after: timeout,
@@ -235,6 +264,34 @@ impl Connection {
             driver: self.driver.clone(),
             connection: self.label.clone(),
         }
+    }
+}
+
+/// One non-blocking `recv` straight on the socket, appended to `buffer`.
+///
+/// tokio's own `try_read` answers `WouldBlock` without asking the kernel when
+/// its cached readiness was cleared by an earlier short read, which would send
+/// every such receive through the reactor; asking the kernel directly avoids
+/// that. Reading behind tokio's back is harmless: at worst its readiness says
+/// "readable" when nothing is left, and its next read finds out.
+fn read_now(half: &OwnedReadHalf, buffer: &mut BytesMut, chunk: usize) -> std::io::Result<usize> {
+    let start = buffer.len();
+    buffer.resize(start + chunk, 0);
+    let read = std::io::Read::read(
+        &mut &*socket2::SockRef::from(half.as_ref()),
+        &mut buffer[start..],
+    );
+    buffer.truncate(start + *read.as_ref().unwrap_or(&0));
+    read
+}
+
+/// How much the fast path reads at once: what is still missing for an exact
+/// read (as plain `read_exact` would), else a page.
+fn fast_chunk(want: &Want<'_>, buffered: usize) -> usize {
+    match *want {
+        Want::Exactly(n) => n.saturating_sub(buffered).clamp(1, READ_CHUNK),
+        Want::AtMost(n) => n.clamp(1, 4096),
+        Want::Until(..) => 4096,
     }
 }
 

@@ -238,7 +238,12 @@ impl<C: Connector> Actor<C> {
                     },
                 }
             }
-            Phase::Waiting { timer: None } => Event::RetryDue,
+            Phase::Waiting { timer: None } => {
+                // A zero delay against a target that fails at once must still let other
+                // tasks run.
+                tokio::task::consume_budget().await;
+                Event::RetryDue
+            }
             Phase::Waiting { timer: Some(timer) } => tokio::select! {
                 biased;
                 () = commands => Event::Commands,

@@ -14,7 +14,7 @@ pub type SharedError = Arc<dyn Error + Send + Sync>;
 #[non_exhaustive]
 pub enum ServiceError {
     /// A connection attempt failed.
-    #[error("connecting to {target} failed ({failures} consecutive failures): {source}")]
+    #[error("connecting to {target} failed (consecutive failure {failures}): {source}")]
     ConnectFailed {
         /// What the service connects to.
         target: Arc<str>,
@@ -26,7 +26,7 @@ pub enum ServiceError {
     },
     /// A connection attempt (connect and `prepare_connection`) did not finish in time.
     #[error(
-        "connecting to {target} timed out after {after:?} (connect and prepare_connection; {failures} consecutive failures)"
+        "connecting to {target} timed out after {after:?} (connect and prepare_connection; consecutive failure {failures})"
     )]
     ConnectTimedOut {
         /// What the service connects to.
@@ -39,7 +39,7 @@ pub enum ServiceError {
     /// `prepare_connection` returned an error: the connection was closed and the attempt
     /// counts as failed.
     #[error(
-        "prepare_connection rejected the connection to {target} ({failures} consecutive failures): {source}"
+        "prepare_connection rejected the connection to {target} (consecutive failure {failures}): {source}"
     )]
     PrepareFailed {
         /// What the service connects to.

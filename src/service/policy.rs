@@ -70,7 +70,8 @@ impl RetryPolicy {
     }
 
     /// Retry at once, forever. Reconnection still goes through the `waiting` state, but
-    /// without arming a timer.
+    /// without arming a timer. Against a target that keeps refusing, this retries in a
+    /// busy loop: meant for benchmarks and for targets known to come back quickly.
     pub fn immediate() -> Self {
         Self::constant(Duration::ZERO)
     }

@@ -168,7 +168,7 @@ async fn event_stream_reports_state_changes_and_failures_in_order() {
         seen,
         [
             "init -> connecting",
-            "failed (connecting to scripted failed (1 consecutive failures): refused), retry in Some(2s)",
+            "failed (connecting to scripted failed (consecutive failure 1): refused), retry in Some(2s)",
             "connecting -> waiting",
             "waiting -> connecting",
             "connecting -> connected",
@@ -352,4 +352,21 @@ async fn when_connected_with_zero_failures_allowed_fails_on_the_first_failure_as
         Err(ServiceError::ConnectFailed { failures: 1, .. })
     ));
     finish(service, &connector).await;
+}
+
+#[tokio::test]
+async fn zero_delay_policy_against_a_target_that_fails_at_once_lets_other_tasks_run() {
+    let connector = ScriptedConnector::refusing();
+    let service = ClientService::builder(connector.clone())
+        .retry_policy(RetryPolicy::immediate())
+        .start();
+    // On this single-threaded runtime, these yields return only if the retry loop yields.
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+    assert!(connector.attempts() > 1);
+    tokio::time::timeout(Duration::from_secs(5), service.stop())
+        .await
+        .expect("stop is processed between attempts");
+    assert_eq!(service.state(), ServiceState::Stopped);
 }

@@ -21,6 +21,8 @@ enum Mode {
     Manual,
     /// Every attempt succeeds at once (Twisted's `fireImmediately=True`).
     Immediate,
+    /// Every attempt fails at once.
+    Refusing,
 }
 
 /// A connector whose attempts are resolved by the test.
@@ -47,6 +49,11 @@ impl ScriptedConnector {
     /// Attempts succeed at once.
     pub fn immediate() -> Self {
         Self::with_mode(Mode::Immediate)
+    }
+
+    /// Attempts fail at once with "refused".
+    pub fn refusing() -> Self {
+        Self::with_mode(Mode::Refusing)
     }
 
     fn with_mode(mode: Mode) -> Self {
@@ -82,6 +89,22 @@ impl ScriptedConnector {
             .expect("the service makes another connection attempt")
     }
 
+    /// Wait until the service starts another attempt, leaving it for `next_attempt`.
+    pub async fn next_attempt_started(&self) {
+        let wait = async {
+            loop {
+                let arrived = self.script.arrived.notified();
+                if !self.script.pending.lock().unwrap().is_empty() {
+                    return;
+                }
+                arrived.await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(3600), wait)
+            .await
+            .expect("the service makes another connection attempt");
+    }
+
     /// Every connection made so far, in order.
     pub fn connections(&self) -> Vec<FakeConnection> {
         self.script.connections.lock().unwrap().clone()
@@ -115,6 +138,9 @@ impl Connector for ScriptedConnector {
         match self.script.mode {
             Mode::Immediate => {
                 let _ = reply.send(Ok(self.make_connection()));
+            }
+            Mode::Refusing => {
+                let _ = reply.send(Err(ScriptedError("refused".to_owned())));
             }
             Mode::Manual => {
                 self.script

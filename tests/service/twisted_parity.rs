@@ -288,6 +288,42 @@ async fn client_connection_failed_retries_after_the_delay() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn client_connection_failed_retries_after_exactly_the_policy_delay() {
+    // Twisted's default with the jitter fixed at 0.5 s: the first retry asks for
+    // attempt 1, so it waits 1 s · 1.5 + 0.5 s = 2 s; the second 2.25 s + 0.5 s.
+    let connector = ScriptedConnector::manual();
+    let policy = testrig::service::RetryPolicy::exponential()
+        .jitter_with(|| std::time::Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let service = ClientService::builder(connector.clone())
+        .retry_policy(policy)
+        .build();
+    let mut events = service.subscribe();
+    service.start();
+    let ms = std::time::Duration::from_millis;
+    for delay in [ms(2_000), ms(2_750)] {
+        connector.next_attempt().await.fail("refused");
+        let failed_at = loop {
+            if let testrig::service::ServiceEvent::AttemptFailed { retry_in, .. } =
+                events.recv().await.unwrap()
+            {
+                assert_eq!(retry_in, Some(delay));
+                break tokio::time::Instant::now();
+            }
+        };
+        // The paused clock jumps straight to the retry timer.
+        connector.next_attempt_started().await;
+        let waited = tokio::time::Instant::now() - failed_at;
+        assert!(
+            waited >= delay && waited <= delay + ms(1),
+            "retried after {waited:?}, expected {delay:?}"
+        );
+    }
+    finish(service, &connector).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn client_connection_lost_retries_after_the_delay_and_delivers_the_new_connection() {
     let connector = ScriptedConnector::manual();
     let service = started(&connector);

@@ -178,10 +178,12 @@ impl<C: Connector> Actor<C> {
     /// Process queued commands until the queue is empty; then park if idle (returns
     /// `None`), or hand the actor back to be driven by its task.
     pub(crate) fn process_commands(mut self: Box<Self>) -> Option<Box<Self>> {
+        let mut custody = Custody::new(&self.shared);
         loop {
             let shared = Arc::clone(&self.shared);
             let mut control = shared.lock();
             if control.queue.is_empty() {
+                custody.release();
                 if self.shut_down {
                     return None;
                 }
@@ -203,8 +205,10 @@ impl<C: Connector> Actor<C> {
     /// Drive the actor until it parks or shuts down.
     pub(crate) async fn run(mut self: Box<Self>) {
         loop {
+            let mut custody = Custody::new(&self.shared);
             let event = self.next_event().await;
             self.on_event(event);
+            custody.release();
             match self.process_commands() {
                 Some(actor) => self = actor,
                 None => return,
@@ -257,7 +261,7 @@ impl<C: Connector> Actor<C> {
                             tokio::select! {
                                 () = live.lost.as_mut() => {}
                                 () = deadline.as_mut() => tracing::warn!(
-                                    target = %shared.target,
+                                    service = %shared.target,
                                     "the connection did not report being closed within the disconnect timeout; treating it as closed"
                                 ),
                             }
@@ -307,7 +311,7 @@ impl<C: Connector> Actor<C> {
                 | Phase::Restarting(_)),
                 Command::Start,
             ) => {
-                tracing::warn!(target = %self.shared.target, state = %phase.state(), "duplicate ClientService start ignored");
+                tracing::warn!(service = %self.shared.target, state = %phase.state(), "duplicate ClientService start ignored");
                 phase
             }
 
@@ -418,12 +422,16 @@ impl<C: Connector> Actor<C> {
             (Phase::Connected(live), Event::Lost { generation })
                 if live.generation == generation =>
             {
-                tracing::debug!(target = %self.shared.target, generation, "connection lost");
+                tracing::debug!(service = %self.shared.target, generation, "connection lost");
+                // Closed too: a peer's FIN leaves our side open for writing, and clones
+                // held by users would keep it half-open.
+                live.connection.close();
                 self.retry_or_give_up(|target, _| ServiceError::ConnectionLost { target })
             }
             (Phase::Disconnecting(live), Event::Lost { generation })
                 if live.generation == generation =>
             {
+                live.connection.close();
                 self.cancel_waiters();
                 self.finish_stopping();
                 Phase::Stopped
@@ -431,13 +439,14 @@ impl<C: Connector> Actor<C> {
             (Phase::Restarting(live), Event::Lost { generation })
                 if live.generation == generation =>
             {
+                live.connection.close();
                 self.finish_stopping();
                 self.connect()
             }
 
             (phase, stale) => {
                 tracing::debug!(
-                    target = %self.shared.target,
+                    service = %self.shared.target,
                     state = %phase.state(),
                     event = stale.name(),
                     "stale event ignored"
@@ -509,13 +518,13 @@ impl<C: Connector> Actor<C> {
         let delay = self.settings.policy.delay(self.failures);
         match delay {
             Some(delay) => tracing::info!(
-                target = %self.shared.target,
+                service = %self.shared.target,
                 attempt = self.failures,
                 ?delay,
                 %error,
                 "scheduling a retry"
             ),
-            None => tracing::warn!(target = %self.shared.target, %error, "retry policy gave up"),
+            None => tracing::warn!(service = %self.shared.target, %error, "retry policy gave up"),
         }
         self.emit(ServiceEvent::AttemptFailed {
             error: error.clone(),
@@ -592,7 +601,7 @@ impl<C: Connector> Actor<C> {
     fn announce(&self, from: ServiceState) {
         let to = self.phase.state();
         if from != to {
-            tracing::debug!(target = %self.shared.target, %from, %to, "client service state");
+            tracing::debug!(service = %self.shared.target, %from, %to, "client service state");
             self.shared.set_state(to);
             self.emit(ServiceEvent::StateChanged { from, to });
         }
@@ -602,6 +611,41 @@ impl<C: Connector> Actor<C> {
         if let Some(events) = self.shared.events.get() {
             // No subscriber left is not an error.
             let _ = events.send(event);
+        }
+    }
+}
+
+/// Marks the service dead if the actor is lost while in use: a connector or hook that
+/// panics, or a runtime shut down under a running service. Queued and later commands are
+/// then dropped, so their callers see "cancelled" / "stopped" instead of waiting forever.
+struct Custody<C: Connector> {
+    shared: Arc<Shared<C>>,
+    armed: bool,
+}
+
+impl<C: Connector> Custody<C> {
+    fn new(shared: &Arc<Shared<C>>) -> Self {
+        Self {
+            shared: Arc::clone(shared),
+            armed: true,
+        }
+    }
+
+    /// The actor is accounted for (parked, handed back, or shut down).
+    fn release(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl<C: Connector> Drop for Custody<C> {
+    fn drop(&mut self) {
+        if self.armed {
+            let dropped = {
+                let mut control = self.shared.lock();
+                control.slot = Slot::Dead;
+                mem::take(&mut control.queue)
+            };
+            drop(dropped);
         }
     }
 }

@@ -73,6 +73,9 @@ pub(crate) enum Slot<C: Connector> {
     Parked(Box<Actor<C>>),
     /// The handle was dropped.
     Closed,
+    /// The actor was lost (a panic in a connector or hook, or the runtime shut down):
+    /// commands are dropped, which their callers see as cancelled / stopped.
+    Dead,
 }
 
 impl<C: Connector> Shared<C> {
@@ -211,6 +214,12 @@ impl<C: Connector> ClientService<C> {
                     tokio::spawn(actor.run());
                 }
             }
+            Slot::Dead => {
+                control.slot = Slot::Dead;
+                let dropped = control.queue.pop_back();
+                drop(control);
+                drop(dropped);
+            }
             Slot::Closed => unreachable!("the slot is closed only when the handle is dropped"),
         }
     }
@@ -230,7 +239,7 @@ impl<C: Connector> Drop for ClientService<C> {
                 // Pending waiters see their reply dropped: cancelled.
                 drop(actor);
             }
-            Slot::Closed => {}
+            Slot::Closed | Slot::Dead => {}
         }
     }
 }

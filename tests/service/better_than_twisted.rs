@@ -370,3 +370,36 @@ async fn zero_delay_policy_against_a_target_that_fails_at_once_lets_other_tasks_
         .expect("stop is processed between attempts");
     assert_eq!(service.state(), ServiceState::Stopped);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_prepare_connection_hook_leaves_a_dead_service_whose_calls_still_resolve() {
+    let connector = ScriptedConnector::immediate();
+    let service = ClientService::builder(connector.clone())
+        .prepare_connection(
+            |_connection| -> std::future::Ready<Result<(), ScriptedError>> {
+                panic!("a bug in the hook")
+            },
+        )
+        .build();
+    let mut waiter = pin!(service.when_connected(None));
+    service.start();
+    assert!(matches!(
+        resolved(&mut waiter).await,
+        Err(ServiceError::Cancelled { .. })
+    ));
+    resolved(&mut pin!(service.stop())).await;
+    assert!(matches!(
+        resolved(&mut pin!(service.when_connected(None))).await,
+        Err(ServiceError::Cancelled { .. })
+    ));
+    assert_no_task_left().await;
+}
+
+#[test]
+fn services_and_their_futures_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ClientService<testrig::service::TcpConnector>>();
+    assert_send_sync::<testrig::service::TcpConnection>();
+    assert_send_sync::<ServiceError>();
+    assert_send_sync::<ServiceEvent>();
+}

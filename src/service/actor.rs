@@ -445,6 +445,13 @@ impl<C: Connector> Actor<C> {
             }
 
             (phase, stale) => {
+                if let Event::Dialed {
+                    result: Ok(connection),
+                    ..
+                } = &stale
+                {
+                    connection.close();
+                }
                 tracing::debug!(
                     service = %self.shared.target,
                     state = %phase.state(),

@@ -652,6 +652,7 @@ impl<C: Connector> Drop for Custody<C> {
                 control.slot = Slot::Dead;
                 mem::take(&mut control.queue)
             };
+            self.shared.set_state(ServiceState::Stopped);
             drop(dropped);
         }
     }

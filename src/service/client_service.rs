@@ -22,6 +22,9 @@ const EVENT_CAPACITY: usize = 128;
 /// stopped holds no task and no timer. Dropping the handle closes the connection and
 /// ends the task.
 ///
+/// A connector or `prepare_connection` hook that panics leaves the service stopped: later
+/// calls resolve (as cancelled / stopped) instead of waiting forever.
+///
 /// [`start`](Self::start), [`stop`](Self::stop) and
 /// [`when_connected`](Self::when_connected) take effect when called, in call order; the
 /// futures they return only wait for the outcome. They must be called within a Tokio
@@ -158,7 +161,8 @@ impl<C: Connector> ClientService<C> {
     /// fails with the `n`-th failed attempt counted from this call, with that attempt's
     /// error (`Some(0)` behaves as `Some(1)`, as in Twisted). It fails with
     /// [`ServiceError::Cancelled`] when the service is stopped or dropped, and at once when
-    /// it is already stopped.
+    /// it is already stopped ([`ServiceError::GaveUp`] if it stopped because the retry
+    /// policy gave up).
     ///
     /// There is no deadline here: wrap it in [`tokio::time::timeout`].
     pub fn when_connected(

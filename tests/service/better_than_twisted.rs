@@ -387,6 +387,7 @@ async fn a_panicking_prepare_connection_hook_leaves_a_dead_service_whose_calls_s
         resolved(&mut waiter).await,
         Err(ServiceError::Cancelled { .. })
     ));
+    assert_eq!(service.state(), ServiceState::Stopped);
     resolved(&mut pin!(service.stop())).await;
     assert!(matches!(
         resolved(&mut pin!(service.when_connected(None))).await,

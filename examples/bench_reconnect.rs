@@ -1,0 +1,112 @@
+//! How fast a `ClientService` reconnects after its server closes the connection.
+//!
+//! A zero-delay policy; the server (a tokio listener on 127.0.0.1) closes the accepted
+//! connection 200 times; each run measures from the close to `when_connected` resolving
+//! with the new connection. Printed side by side with Twisted's `ClientService` on the
+//! same kind of loop.
+//!
+//! ```text
+//! cargo run --release --example bench_reconnect               # current-thread runtime
+//! cargo run --release --example bench_reconnect -- --multi-thread
+//! ```
+
+use std::time::{Duration, Instant};
+
+use testrig::service::{ClientService, RetryPolicy, ServiceEvent, ServiceState, TcpConnector};
+use tokio::net::TcpListener;
+
+const RUNS: usize = 200;
+const WARMUP: usize = 20;
+const TWISTED_P50: Duration = Duration::from_micros(372);
+const TWISTED_P99: Duration = Duration::from_micros(503);
+const TARGET_P99: Duration = Duration::from_micros(100);
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let multi_thread = std::env::args().any(|arg| arg == "--multi-thread");
+    let runtime = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    };
+    let mut samples = runtime.block_on(measure())?;
+    samples.sort();
+    let flavor = if multi_thread {
+        "multi-thread runtime, 2 workers"
+    } else {
+        "current-thread runtime"
+    };
+    println!(
+        "reconnect after the server closes the connection: zero-delay policy, {RUNS} runs, {flavor}"
+    );
+    println!("{:<8}{:>12}{:>12}", "", "testrig", "Twisted");
+    println!(
+        "{:<8}{:>12}{:>12}",
+        "p50",
+        micros(percentile(&samples, 0.50)),
+        micros(TWISTED_P50)
+    );
+    println!(
+        "{:<8}{:>12}{:>12}",
+        "p99",
+        micros(percentile(&samples, 0.99)),
+        micros(TWISTED_P99)
+    );
+    println!("{:<8}{:>12}", "min", micros(samples[0]));
+    println!("{:<8}{:>12}", "max", micros(samples[samples.len() - 1]));
+    let p99 = percentile(&samples, 0.99);
+    println!(
+        "target: p99 < {} → {}",
+        micros(TARGET_P99),
+        if p99 < TARGET_P99 { "met" } else { "NOT met" }
+    );
+    Ok(())
+}
+
+async fn measure() -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let service = ClientService::builder(TcpConnector::new(listener.local_addr()?))
+        .retry_policy(RetryPolicy::immediate())
+        .start();
+    let mut events = service.subscribe();
+    let (mut server_side, _) = listener.accept().await?;
+    service.when_connected(None).await?;
+    let mut samples = Vec::with_capacity(RUNS);
+    for run in 0..WARMUP + RUNS {
+        let closed_at = Instant::now();
+        drop(server_side);
+        // The service notices the loss; then ask for the next connection.
+        loop {
+            if let ServiceEvent::StateChanged {
+                from: ServiceState::Connected,
+                ..
+            } = events.recv().await?
+            {
+                break;
+            }
+        }
+        service.when_connected(None).await?;
+        let elapsed = closed_at.elapsed();
+        if run >= WARMUP {
+            samples.push(elapsed);
+        }
+        // The kernel completed the connect from its backlog; accept it now.
+        server_side = listener.accept().await?.0;
+    }
+    service.stop().await;
+    Ok(samples)
+}
+
+/// Nearest-rank percentile of sorted samples.
+fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
+    let rank = (fraction * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn micros(duration: Duration) -> String {
+    format!("{:.0} µs", duration.as_secs_f64() * 1e6)
+}

@@ -1,0 +1,560 @@
+//! How long a [`ClientService`](super::ClientService) waits before its next connection attempt.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::jitter::Jitter;
+
+/// How long to wait before the next connection attempt, as a function of the number of
+/// consecutive failed attempts.
+///
+/// The service counts failed attempts (a refused connect, a timeout, a rejection by
+/// `prepare_connection`, or the loss of a live connection) exactly as Twisted's
+/// `ClientService` does: the counter is incremented **before** the policy is asked, so the
+/// first retry asks for attempt `1`; it goes back to zero only when a connection is made
+/// **and** `prepare_connection` accepted it (and when the service is started again).
+///
+/// A policy that returns `None` gives up: the service stops and every pending
+/// [`when_connected`](super::ClientService::when_connected) fails with
+/// [`ServiceError::GaveUp`](super::ServiceError::GaveUp).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use testrig::service::RetryPolicy;
+///
+/// // Twisted's default: min(1 s · 1.5^attempt, 60 s) + uniform jitter in [0, 1 s).
+/// let default = RetryPolicy::twisted();
+///
+/// // Faster, for tests: 50 ms doubling up to 2 s, no jitter.
+/// let fast = RetryPolicy::exponential()
+///     .initial(Duration::from_millis(50))
+///     .max(Duration::from_secs(2))
+///     .factor(2.0)
+///     .jitter(Duration::ZERO)
+///     .build()?;
+///
+/// // Any cloneable iterator of delays: three retries, then give up.
+/// let mut three = RetryPolicy::from_delays([Duration::from_millis(10); 3]);
+/// assert_eq!(three.delay(3), Some(Duration::from_millis(10)));
+/// assert_eq!(three.delay(4), None);
+/// # Ok::<(), testrig::service::InvalidRetryPolicy>(())
+/// ```
+pub struct RetryPolicy {
+    kind: Kind,
+}
+
+enum Kind {
+    Exponential(Exponential),
+    Function(Box<dyn FnMut(u32) -> Option<Duration> + Send>),
+}
+
+impl RetryPolicy {
+    /// Twisted's default policy: `min(1 s · 1.5^min(attempt, 100), 60 s)` plus a jitter
+    /// uniform in `[0, 1 s)` added after the cap (so delays reach at most 61 s).
+    pub fn twisted() -> Self {
+        Self::exponential()
+            .build()
+            .expect("the default exponential policy is valid")
+    }
+
+    /// An exponential backoff to configure; it starts from Twisted's default values.
+    pub fn exponential() -> ExponentialBuilder {
+        ExponentialBuilder::default()
+    }
+
+    /// The same delay before every attempt, forever.
+    pub fn constant(delay: Duration) -> Self {
+        Self::from_fn(move |_| Some(delay))
+    }
+
+    /// Retry at once, forever. Reconnection still goes through the `waiting` state, but
+    /// without arming a timer. Against a target that keeps refusing, this retries in a
+    /// busy loop: meant for benchmarks and for targets known to come back quickly.
+    pub fn immediate() -> Self {
+        Self::constant(Duration::ZERO)
+    }
+
+    /// Never retry: the first failed attempt (or lost connection) stops the service.
+    pub fn never() -> Self {
+        Self::from_fn(|_| None)
+    }
+
+    /// The `n`-th consecutive failure waits for the `n`-th delay of the iterator; when the
+    /// iterator is exhausted the service gives up.
+    ///
+    /// The iterator must be `Clone` because the sequence starts again from its first
+    /// element whenever the failure counter is reset (a connection was made). To use an
+    /// iterator that cannot be cloned, wrap it in [`RetryPolicy::from_fn`].
+    pub fn from_delays<I>(delays: I) -> Self
+    where
+        I: IntoIterator<Item = Duration>,
+        I::IntoIter: Clone + Send + 'static,
+    {
+        let mut sequence = RestartableSequence::new(delays.into_iter());
+        Self::from_fn(move |attempt| sequence.delay(attempt))
+    }
+
+    /// A policy computed by a function of the consecutive failed-attempt count (`1` for
+    /// the first retry). Returning `None` gives up.
+    pub fn from_fn(policy: impl FnMut(u32) -> Option<Duration> + Send + 'static) -> Self {
+        Self {
+            kind: Kind::Function(Box::new(policy)),
+        }
+    }
+
+    /// The delay before the next attempt after `failed_attempts` consecutive failures, or
+    /// `None` to give up.
+    pub fn delay(&mut self, failed_attempts: u32) -> Option<Duration> {
+        match &mut self.kind {
+            Kind::Exponential(exponential) => Some(exponential.delay(failed_attempts)),
+            Kind::Function(policy) => policy(failed_attempts),
+        }
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self::twisted()
+    }
+}
+
+impl fmt::Debug for RetryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Exponential(exponential) => f
+                .debug_struct("RetryPolicy::Exponential")
+                .field("initial_secs", &exponential.initial)
+                .field("max_secs", &exponential.max)
+                .field("factor", &exponential.factor)
+                .finish_non_exhaustive(),
+            Kind::Function(_) => f.write_str("RetryPolicy::Function"),
+        }
+    }
+}
+
+/// Twisted's exponent clamp: past 100 the cap is always reached for any factor > 1.0001,
+/// and clamping keeps the computation finite for a huge attempt count.
+const MAX_EXPONENT: u32 = 100;
+
+struct Exponential {
+    initial: f64,
+    max: f64,
+    factor: f64,
+    jitter: JitterSource,
+}
+
+impl Exponential {
+    fn delay(&mut self, attempt: u32) -> Duration {
+        let exponent = attempt.min(MAX_EXPONENT) as i32;
+        let grown = self.initial * self.factor.powi(exponent);
+        // An overflow gives +inf, which `min` turns into the cap, as Twisted's
+        // `except OverflowError: delay = maxDelay` does.
+        let capped = grown.min(self.max);
+        let base = Duration::try_from_secs_f64(capped).unwrap_or(Duration::MAX);
+        base.saturating_add(self.jitter.next())
+    }
+}
+
+enum JitterSource {
+    Uniform(Jitter),
+    Custom(Box<dyn FnMut() -> Duration + Send>),
+}
+
+impl JitterSource {
+    fn next(&mut self) -> Duration {
+        match self {
+            Self::Uniform(jitter) => jitter.next(),
+            Self::Custom(jitter) => jitter(),
+        }
+    }
+}
+
+/// Builds an exponential [`RetryPolicy`]:
+/// `delay(attempt) = min(initial · factor^min(attempt, 100), max) + jitter`.
+///
+/// Starts from Twisted's defaults (initial 1 s, factor 1.5, max 60 s, jitter uniform in
+/// `[0, 1 s)`); inputs are validated by [`build`](Self::build).
+#[must_use]
+pub struct ExponentialBuilder {
+    initial: f64,
+    max: f64,
+    factor: f64,
+    jitter_max: f64,
+    custom_jitter: Option<Box<dyn FnMut() -> Duration + Send>>,
+}
+
+impl Default for ExponentialBuilder {
+    fn default() -> Self {
+        Self {
+            initial: 1.0,
+            max: 60.0,
+            factor: 1.5,
+            jitter_max: 1.0,
+            custom_jitter: None,
+        }
+    }
+}
+
+impl fmt::Debug for ExponentialBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExponentialBuilder")
+            .field("initial_secs", &self.initial)
+            .field("max_secs", &self.max)
+            .field("factor", &self.factor)
+            .field("jitter_max_secs", &self.jitter_max)
+            .field("custom_jitter", &self.custom_jitter.is_some())
+            .finish()
+    }
+}
+
+impl ExponentialBuilder {
+    /// The delay before the first retry, before growth (default 1 s).
+    pub fn initial(self, initial: Duration) -> Self {
+        self.initial_secs(initial.as_secs_f64())
+    }
+
+    /// [`initial`](Self::initial) in seconds, as read from a configuration file;
+    /// validated by [`build`](Self::build).
+    pub fn initial_secs(mut self, initial: f64) -> Self {
+        self.initial = initial;
+        self
+    }
+
+    /// The cap on the grown delay, before jitter is added (default 60 s).
+    pub fn max(self, max: Duration) -> Self {
+        self.max_secs(max.as_secs_f64())
+    }
+
+    /// [`max`](Self::max) in seconds; validated by [`build`](Self::build).
+    pub fn max_secs(mut self, max: f64) -> Self {
+        self.max = max;
+        self
+    }
+
+    /// The growth factor per failed attempt (default 1.5); must be finite and at least 1.
+    pub fn factor(mut self, factor: f64) -> Self {
+        self.factor = factor;
+        self
+    }
+
+    /// Add a jitter uniform in `[0, max)` after the cap (default 1 s; zero disables it).
+    pub fn jitter(self, max: Duration) -> Self {
+        self.jitter_secs(max.as_secs_f64())
+    }
+
+    /// [`jitter`](Self::jitter) in seconds; validated by [`build`](Self::build).
+    pub fn jitter_secs(mut self, max: f64) -> Self {
+        self.jitter_max = max;
+        self.custom_jitter = None;
+        self
+    }
+
+    /// Compute the jitter with a function instead (for example a fixed value in tests).
+    pub fn jitter_with(mut self, jitter: impl FnMut() -> Duration + Send + 'static) -> Self {
+        self.custom_jitter = Some(Box::new(jitter));
+        self
+    }
+
+    /// Validate the inputs and make the policy.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidRetryPolicy`] naming the field and its value when a duration is negative,
+    /// NaN, infinite or too large, when the factor is not a finite number of at least 1,
+    /// or when `max` is below `initial`.
+    pub fn build(self) -> Result<RetryPolicy, InvalidRetryPolicy> {
+        let initial = seconds("initial", self.initial)?;
+        let max = seconds("max", self.max)?;
+        if !(self.factor.is_finite() && self.factor >= 1.0) {
+            return Err(InvalidRetryPolicy::Factor { value: self.factor });
+        }
+        if max < initial {
+            return Err(InvalidRetryPolicy::MaxBelowInitial { initial, max });
+        }
+        let jitter = match self.custom_jitter {
+            Some(custom) => JitterSource::Custom(custom),
+            None => JitterSource::Uniform(Jitter::uniform(seconds("jitter", self.jitter_max)?)),
+        };
+        Ok(RetryPolicy {
+            kind: Kind::Exponential(Exponential {
+                initial: self.initial,
+                max: self.max,
+                factor: self.factor,
+                jitter,
+            }),
+        })
+    }
+}
+
+fn seconds(field: &'static str, value: f64) -> Result<Duration, InvalidRetryPolicy> {
+    if value < 0.0 {
+        return Err(InvalidRetryPolicy::Seconds { field, value });
+    }
+    Duration::try_from_secs_f64(value).map_err(|_| InvalidRetryPolicy::Seconds { field, value })
+}
+
+/// A retry policy's inputs were rejected when it was built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidRetryPolicy {
+    /// A duration given in seconds is negative, NaN, infinite or too large.
+    #[error(
+        "invalid retry policy: `{field}` must be a finite, non-negative number of seconds, got {value}"
+    )]
+    Seconds {
+        /// The builder field: `initial`, `max` or `jitter`.
+        field: &'static str,
+        /// The rejected value, in seconds.
+        value: f64,
+    },
+    /// The growth factor is NaN, infinite or below 1.
+    #[error("invalid retry policy: `factor` must be a finite number of at least 1, got {value}")]
+    Factor {
+        /// The rejected factor.
+        value: f64,
+    },
+    /// The cap is below the first delay.
+    #[error("invalid retry policy: `max` ({max:?}) must be at least `initial` ({initial:?})")]
+    MaxBelowInitial {
+        /// The first delay.
+        initial: Duration,
+        /// The rejected cap.
+        max: Duration,
+    },
+}
+
+/// An iterator of delays that starts again from its first element when the failure
+/// counter is reset.
+struct RestartableSequence<I> {
+    start: I,
+    current: I,
+    /// How many delays `current` has yielded.
+    taken: u32,
+}
+
+impl<I: Iterator<Item = Duration> + Clone> RestartableSequence<I> {
+    fn new(start: I) -> Self {
+        Self {
+            current: start.clone(),
+            start,
+            taken: 0,
+        }
+    }
+
+    /// The `attempt`-th delay (1-based; 0 is read as 1).
+    fn delay(&mut self, attempt: u32) -> Option<Duration> {
+        let wanted = attempt.max(1);
+        if wanted <= self.taken {
+            self.current = self.start.clone();
+            self.taken = 0;
+        }
+        while self.taken + 1 < wanted {
+            self.current.next()?;
+            self.taken += 1;
+        }
+        self.taken += 1;
+        self.current.next()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn twisted_with_jitter_of_one_second() -> RetryPolicy {
+        RetryPolicy::exponential()
+            .jitter_with(|| Duration::from_secs(1))
+            .build()
+            .unwrap()
+    }
+
+    fn assert_secs(actual: Option<Duration>, expected: f64) {
+        let actual = actual.expect("the policy retries").as_secs_f64();
+        assert!(
+            (actual - expected).abs() <= 1e-9,
+            "expected {expected} s, got {actual} s"
+        );
+    }
+
+    #[test]
+    fn attempt_0_waits_2_seconds() {
+        assert_secs(twisted_with_jitter_of_one_second().delay(0), 2.0);
+    }
+
+    #[test]
+    fn attempt_1_waits_2_and_a_half_seconds() {
+        assert_secs(twisted_with_jitter_of_one_second().delay(1), 2.5);
+    }
+
+    #[test]
+    fn attempt_10_waits_58_6650390625_seconds() {
+        assert_secs(twisted_with_jitter_of_one_second().delay(10), 58.6650390625);
+    }
+
+    #[test]
+    fn attempt_20_is_capped_at_61_seconds() {
+        assert_secs(twisted_with_jitter_of_one_second().delay(20), 61.0);
+    }
+
+    #[test]
+    fn attempt_100_is_capped_at_61_seconds() {
+        assert_secs(twisted_with_jitter_of_one_second().delay(100), 61.0);
+    }
+
+    #[test]
+    fn attempt_1751_does_not_overflow() {
+        assert_secs(twisted_with_jitter_of_one_second().delay(1751), 61.0);
+    }
+
+    #[test]
+    fn attempt_one_million_does_not_overflow() {
+        assert_secs(twisted_with_jitter_of_one_second().delay(1_000_000), 61.0);
+    }
+
+    #[test]
+    fn attempt_u32_max_does_not_overflow() {
+        assert_secs(twisted_with_jitter_of_one_second().delay(u32::MAX), 61.0);
+    }
+
+    #[test]
+    fn factor_1e10_at_attempt_1751_is_capped_at_61_seconds() {
+        let mut policy = RetryPolicy::exponential()
+            .factor(1e10)
+            .jitter_with(|| Duration::from_secs(1))
+            .build()
+            .unwrap();
+        assert_secs(policy.delay(1751), 61.0);
+    }
+
+    #[test]
+    fn twisted_default_delays_stay_within_cap_plus_one_second_of_jitter() {
+        let mut policy = RetryPolicy::twisted();
+        for attempt in [1, 5, 20, 1000] {
+            let delay = policy.delay(attempt).unwrap();
+            let base = (1.5f64.powi(attempt.min(100) as i32)).min(60.0);
+            let secs = delay.as_secs_f64();
+            assert!(
+                secs >= base - 1e-9 && secs < base + 1.0,
+                "{attempt}: {secs}"
+            );
+        }
+    }
+
+    #[test]
+    fn negative_initial_is_rejected_naming_the_field() {
+        let error = RetryPolicy::exponential()
+            .initial_secs(-1.0)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            error,
+            InvalidRetryPolicy::Seconds {
+                field: "initial",
+                value: -1.0
+            }
+        );
+        assert!(error.to_string().contains("`initial`"));
+        assert!(error.to_string().contains("-1"));
+    }
+
+    #[test]
+    fn nan_max_is_rejected() {
+        let error = RetryPolicy::exponential()
+            .max_secs(f64::NAN)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(error, InvalidRetryPolicy::Seconds { field: "max", value } if value.is_nan())
+        );
+    }
+
+    #[test]
+    fn infinite_jitter_is_rejected() {
+        let error = RetryPolicy::exponential()
+            .jitter_secs(f64::INFINITY)
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            InvalidRetryPolicy::Seconds {
+                field: "jitter",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn max_below_initial_is_rejected() {
+        let error = RetryPolicy::exponential()
+            .initial(Duration::from_secs(10))
+            .max(Duration::from_secs(5))
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            error,
+            InvalidRetryPolicy::MaxBelowInitial {
+                initial: Duration::from_secs(10),
+                max: Duration::from_secs(5)
+            }
+        );
+    }
+
+    #[test]
+    fn factor_below_one_nan_or_infinite_is_rejected() {
+        for factor in [0.5, -2.0, f64::NAN, f64::INFINITY] {
+            let error = RetryPolicy::exponential()
+                .factor(factor)
+                .build()
+                .unwrap_err();
+            assert!(
+                matches!(error, InvalidRetryPolicy::Factor { .. }),
+                "{factor}: {error}"
+            );
+            assert!(error.to_string().contains("`factor`"));
+        }
+    }
+
+    #[test]
+    fn zero_initial_and_zero_jitter_give_zero_delays() {
+        let mut policy = RetryPolicy::exponential()
+            .initial(Duration::ZERO)
+            .jitter(Duration::ZERO)
+            .build()
+            .unwrap();
+        assert_eq!(policy.delay(5), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn constant_policy_always_waits_the_same() {
+        let mut policy = RetryPolicy::constant(Duration::from_millis(250));
+        assert_eq!(policy.delay(1), Some(Duration::from_millis(250)));
+        assert_eq!(policy.delay(1_000), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn never_policy_gives_up_at_once() {
+        assert_eq!(RetryPolicy::never().delay(1), None);
+    }
+
+    #[test]
+    fn delays_from_an_iterator_are_used_in_order_then_give_up() {
+        let ms = Duration::from_millis;
+        let mut policy = RetryPolicy::from_delays(vec![ms(1), ms(2), ms(3)]);
+        assert_eq!(policy.delay(1), Some(ms(1)));
+        assert_eq!(policy.delay(2), Some(ms(2)));
+        assert_eq!(policy.delay(3), Some(ms(3)));
+        assert_eq!(policy.delay(4), None);
+    }
+
+    #[test]
+    fn delays_from_an_iterator_restart_when_the_counter_resets() {
+        let ms = Duration::from_millis;
+        let mut policy = RetryPolicy::from_delays((1..).map(ms));
+        assert_eq!(policy.delay(1), Some(ms(1)));
+        assert_eq!(policy.delay(2), Some(ms(2)));
+        assert_eq!(policy.delay(1), Some(ms(1)));
+        assert_eq!(policy.delay(4), Some(ms(4)));
+    }
+}

@@ -389,3 +389,126 @@ async fn a_server_that_is_not_started_says_so() {
     let error = server.accept_connection(ms(10)).await.unwrap_err();
     assert_eq!(error.to_string(), "driver `idle` is not started");
 }
+
+mod auto_reconnect {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use testrig::service::RetryPolicy;
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    fn reconnecting_pair(name: &str, client: TcpClient) -> Environment {
+        Environment::builder(name)
+            .driver(TcpServer::new("server"))
+            .driver(client)
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reconnecting_client_survives_its_server_restarting_on_the_same_port() {
+        let client = TcpClient::new("client", Ref::export("server", "port"))
+            .auto_reconnect(|| RetryPolicy::constant(ms(20)));
+        reconnecting_pair("survive", client)
+            .run(|env| async move {
+                let server = env.get::<TcpServer>("server")?;
+                let client = env.get::<TcpClient>("client")?;
+                let port = server.bound_port().unwrap();
+                client.send(b"one").await?;
+                let conn = server.accept_connection(T).await?;
+                assert_eq!(server.receive_exact(conn, 3, T).await?, b"one");
+
+                env.restart("server").await?;
+                assert_eq!(server.bound_port(), Some(port));
+                client.when_connected(Duration::from_secs(5)).await?;
+                client.send(b"two").await?;
+                let conn = server.accept_connection(T).await?;
+                assert_eq!(server.receive_exact(conn, 3, T).await?, b"two");
+                server.send(conn, b"back").await?;
+                assert_eq!(client.receive_exact(4, T).await?, b"back");
+                Ok::<_, Error>(())
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn prepare_connection_runs_a_handshake_on_every_connection() {
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let counted = handshakes.clone();
+        let client = TcpClient::new("client", Ref::export("server", "port"))
+            .auto_reconnect(|| RetryPolicy::constant(ms(20)))
+            .prepare_connection(move |mut connection| {
+                let counted = counted.clone();
+                async move {
+                    connection.write_all(b"HELLO\n").await?;
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(())
+                }
+            });
+        reconnecting_pair("handshake", client)
+            .run(|env| async move {
+                let server = env.get::<TcpServer>("server")?;
+                let client = env.get::<TcpClient>("client")?;
+                let conn = server.accept_connection(T).await?;
+                assert_eq!(server.receive_line(conn, T).await?, "HELLO");
+                env.restart("server").await?;
+                client.when_connected(Duration::from_secs(5)).await?;
+                let conn = server.accept_connection(T).await?;
+                assert_eq!(server.receive_line(conn, T).await?, "HELLO");
+                assert_eq!(handshakes.load(Ordering::SeqCst), 2);
+                Ok::<_, Error>(())
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_reconnecting_client_waits_out_a_stopped_server_and_reconnects_when_it_is_back() {
+        let client = TcpClient::new("client", Ref::export("server", "port"))
+            .auto_reconnect(|| RetryPolicy::constant(ms(10)));
+        reconnecting_pair("outage", client)
+            .run(|env| async move {
+                let server = env.resource("server")?.clone();
+                let client = env.get::<TcpClient>("client")?;
+                server.stop().await?;
+                let error = client.when_connected(ms(100)).await.unwrap_err();
+                assert!(matches!(error, TcpError::Timeout { .. }), "{error}");
+                server.start().await?;
+                client.when_connected(Duration::from_secs(5)).await?;
+                client.send(b"ok").await?;
+                let tcp = env.get::<TcpServer>("server")?;
+                let conn = tcp.accept_connection(T).await?;
+                assert_eq!(tcp.receive_exact(conn, 2, T).await?, b"ok");
+                Ok::<_, Error>(())
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn close_stops_a_reconnecting_client_from_reconnecting() {
+        let client = TcpClient::new("client", Ref::export("server", "port"))
+            .auto_reconnect(|| RetryPolicy::constant(ms(10)));
+        reconnecting_pair("closing", client)
+            .run(|env| async move {
+                let server = env.get::<TcpServer>("server")?;
+                let client = env.get::<TcpClient>("client")?;
+                server.accept_connection(T).await?;
+                client.close().await;
+                assert!(!client.is_connected());
+                assert!(
+                    server.accept_connection(ms(100)).await.is_err(),
+                    "no reconnect after close"
+                );
+                client.connect().await?;
+                assert!(client.is_connected());
+                server.accept_connection(T).await?;
+                Ok::<_, Error>(())
+            })
+            .await
+            .unwrap();
+    }
+}

@@ -215,6 +215,11 @@ impl TcpConnection {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.stream.local_addr()
     }
+
+    /// Whether `other` is a handle to this same connection.
+    pub fn same_as(&self, other: &TcpConnection) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
 }
 
 impl Connection for TcpConnection {

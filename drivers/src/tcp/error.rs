@@ -101,6 +101,15 @@ pub enum TcpError {
         /// The limit.
         limit: usize,
     },
+    /// The reconnecting service gave up or was stopped.
+    #[error("driver `{driver}`: {source}")]
+    Service {
+        /// The driver.
+        driver: String,
+        /// The service's error.
+        #[source]
+        source: testrig::service::ServiceError,
+    },
     /// Any other socket error.
     #[error("driver `{driver}`: {operation} failed: {source}")]
     Io {

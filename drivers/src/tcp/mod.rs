@@ -8,6 +8,7 @@ mod error;
 mod options;
 mod server;
 mod stream;
+mod transport;
 
 use std::net::SocketAddr;
 

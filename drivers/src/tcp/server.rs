@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::stream::Connection;
+use super::transport;
 use super::{SocketOptions, TcpError, resolve};
 
 const BACKLOG: i32 = 1024;
@@ -418,15 +419,18 @@ async fn accept_loop(l: AcceptLoop) {
                 }
                 let mut connections = l.connections.lock().unwrap_or_else(|e| e.into_inner());
                 let label = format!("connection {}", connections.len());
-                match Connection::new(&l.driver, label, stream, &l.cancel) {
-                    Ok(connection) => {
+                match (stream.local_addr(), stream.peer_addr()) {
+                    (Ok(local), Ok(peer)) => {
+                        let halves = transport::owned(stream);
+                        let connection =
+                            Connection::new(&l.driver, label, halves, (local, peer), &l.cancel);
                         connections.push(Arc::new(connection));
                         let count = connections.len();
                         drop(connections);
                         l.count.send_replace(count);
                     }
                     // The peer left between accept and getpeername.
-                    Err(e) => {
+                    (Err(e), _) | (_, Err(e)) => {
                         tracing::debug!(driver = %l.driver, error = %e, "accepted connection vanished")
                     }
                 }

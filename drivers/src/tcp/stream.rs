@@ -1,15 +1,14 @@
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::TcpError;
+use super::transport::{Reader, Writer};
 
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -25,14 +24,16 @@ pub(crate) struct Connection {
     peer: SocketAddr,
     local: SocketAddr,
     reader: Mutex<ReadSide>,
-    writer: Mutex<Option<OwnedWriteHalf>>,
+    writer: Mutex<Option<Writer>>,
     /// Cancelled when this side closes the connection or the driver stops.
     closed: CancellationToken,
+    /// Set once the peer is known to be gone (end of stream, reset, broken pipe).
+    peer_gone: AtomicBool,
 }
 
 #[derive(Debug)]
 struct ReadSide {
-    half: Option<OwnedReadHalf>,
+    half: Option<Reader>,
     buffer: BytesMut,
     eof: bool,
 }
@@ -48,13 +49,11 @@ impl Connection {
     pub(crate) fn new(
         driver: &str,
         label: String,
-        stream: TcpStream,
+        (read, write): (Reader, Writer),
+        (local, peer): (SocketAddr, SocketAddr),
         parent: &CancellationToken,
-    ) -> std::io::Result<Self> {
-        let peer = stream.peer_addr()?;
-        let local = stream.local_addr()?;
-        let (read, write) = stream.into_split();
-        Ok(Self {
+    ) -> Self {
+        Self {
             driver: driver.to_owned(),
             label,
             peer,
@@ -66,7 +65,8 @@ impl Connection {
             }),
             writer: Mutex::new(Some(write)),
             closed: parent.child_token(),
-        })
+            peer_gone: AtomicBool::new(false),
+        }
     }
 
     pub(crate) fn peer(&self) -> SocketAddr {
@@ -77,8 +77,9 @@ impl Connection {
         self.local
     }
 
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.is_cancelled()
+    /// Whether it can still carry data: not closed here, peer not known gone.
+    pub(crate) fn is_usable(&self) -> bool {
+        !self.closed.is_cancelled() && !self.peer_gone.load(Ordering::Relaxed)
     }
 
     /// Sends all of `data`.
@@ -91,7 +92,7 @@ impl Connection {
         // with no future, timer or wake-up involved.
         let mut rest = data;
         while !rest.is_empty() {
-            match half.try_write(rest) {
+            match half.write_now(rest) {
                 Ok(n) => rest = &rest[n..],
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(_) => break, // the slow path below reports it
@@ -103,11 +104,7 @@ impl Connection {
         tokio::select! {
             written = half.write_all(rest) => match written {
                 Ok(()) => Ok(data.len()),
-                Err(e) if is_peer_gone(&e) => Err(TcpError::PeerClosed {
-                    driver: self.driver.clone(),
-                    connection: self.label.clone(),
-                    buffered: 0,
-                }),
+                Err(e) if is_peer_gone(&e) => Err(self.peer_closed(0)),
                 Err(source) => Err(TcpError::Io {
                     driver: self.driver.clone(),
                     operation: format!("send on {}", self.label),
@@ -167,11 +164,7 @@ impl Connection {
                 return Ok(taken);
             }
             if side.eof {
-                return Err(TcpError::PeerClosed {
-                    driver: self.driver.clone(),
-                    connection: self.label.clone(),
-                    buffered: side.buffer.len(),
-                });
+                return Err(self.peer_closed(side.buffer.len()));
             }
             let ReadSide { half, buffer, eof } = &mut *side;
             let Some(half) = half.as_mut() else {
@@ -180,7 +173,7 @@ impl Connection {
             buffer.reserve(READ_CHUNK.min(want_hint(&want)));
             // Fast path: data already in the socket buffer needs no timer and no
             // trip through the scheduler.
-            match read_now(half, buffer, fast_chunk(&want, buffer.len())) {
+            match half.read_now(buffer, fast_chunk(&want, buffer.len())) {
                 Ok(0) => {
                     *eof = true;
                     continue;
@@ -244,11 +237,20 @@ impl Connection {
     pub(crate) async fn close(&self) {
         self.closed.cancel();
         let mut writer = self.writer.lock().await;
-        if let Some(mut half) = writer.take() {
-            let _ = half.shutdown().await;
+        if let Some(half) = writer.take() {
+            half.close().await;
         }
         drop(writer);
         self.reader.lock().await.half = None;
+    }
+
+    fn peer_closed(&self, buffered: usize) -> TcpError {
+        self.peer_gone.store(true, Ordering::Relaxed);
+        TcpError::PeerClosed {
+            driver: self.driver.clone(),
+            connection: self.label.clone(),
+            buffered,
+        }
     }
 
     fn too_long(&self, delimiter: &[u8], limit: usize) -> TcpError {
@@ -265,24 +267,6 @@ impl Connection {
             connection: self.label.clone(),
         }
     }
-}
-
-/// One non-blocking `recv` straight on the socket, appended to `buffer`.
-///
-/// tokio's own `try_read` answers `WouldBlock` without asking the kernel when
-/// its cached readiness was cleared by an earlier short read, which would send
-/// every such receive through the reactor; asking the kernel directly avoids
-/// that. Reading behind tokio's back is harmless: at worst its readiness says
-/// "readable" when nothing is left, and its next read finds out.
-fn read_now(half: &OwnedReadHalf, buffer: &mut BytesMut, chunk: usize) -> std::io::Result<usize> {
-    let start = buffer.len();
-    buffer.resize(start + chunk, 0);
-    let read = std::io::Read::read(
-        &mut &*socket2::SockRef::from(half.as_ref()),
-        &mut buffer[start..],
-    );
-    buffer.truncate(start + *read.as_ref().unwrap_or(&0));
-    read
 }
 
 /// How much the fast path reads at once: what is still missing for an exact

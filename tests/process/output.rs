@@ -15,7 +15,7 @@ const SECOND: Duration = Duration::from_secs(1);
 struct Collected(Arc<Mutex<Vec<(Stream, String)>>>);
 
 impl Collected {
-    fn into_command(&self, command: Command) -> Command {
+    fn collecting(&self, command: Command) -> Command {
         let lines = self.0.clone();
         command.on_line(move |line: Line<'_>| {
             lines
@@ -45,7 +45,7 @@ async fn forty_kib_of_output_is_intact_in_the_file_and_in_the_stream() {
     let (count, width) = (512, 99); // 512 lines of 100 bytes: 50 KiB, more than 40 KiB
     let collected = Collected::default();
     let program = scratch
-        .spawn(collected.into_command(helper::lines_on_stderr(count, width)))
+        .spawn(collected.collecting(helper::lines_on_stderr(count, width)))
         .await;
     assert_eq!(program.wait(10 * SECOND).await.unwrap(), Exit::Code(0));
 
@@ -63,7 +63,7 @@ async fn a_mebibyte_printed_faster_than_it_is_read_is_intact_and_never_blocks_th
     let collected = Collected::default();
     // `seq -w 1 150000`: 150 000 lines of 6 digits, 1 050 000 bytes, in one burst.
     let seq = scratch
-        .spawn(collected.into_command(Command::new("seq").args(["-w", "1", "150000"])))
+        .spawn(collected.collecting(Command::new("seq").args(["-w", "1", "150000"])))
         .await;
     assert_eq!(seq.wait(10 * SECOND).await.unwrap(), Exit::Code(0));
 
@@ -81,7 +81,7 @@ async fn every_line_reaches_the_callbacks_in_order_with_its_stream() {
     let collected = Collected::default();
     let script = "echo out1; echo err1 >&2; printf 'out2\\r\\nno newline'; echo err2 >&2";
     let shell = scratch
-        .spawn(collected.into_command(Command::shell(script)))
+        .spawn(collected.collecting(Command::shell(script)))
         .await;
     assert_eq!(shell.wait(5 * SECOND).await.unwrap(), Exit::Code(0));
     assert_eq!(collected.on(Stream::Stdout), ["out1", "out2", "no newline"]);

@@ -147,7 +147,8 @@ impl Command {
     }
 
     /// Calls `callback` with every output line, as it arrives, on the task reading the output.
-    /// Keep it quick: the program's output is not read while a callback runs.
+    /// Keep it quick: the program's output is not read while a callback runs. A callback that
+    /// panics is logged (`tracing` error) and the output keeps flowing.
     pub fn on_line(mut self, callback: impl Fn(Line<'_>) + Send + Sync + 'static) -> Command {
         self.callbacks.push(Arc::new(callback));
         self

@@ -19,7 +19,7 @@ use super::Signal;
 /// assert!(Exit::Killed.was_requested());
 /// assert!(!Exit::Code(3).is_success());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub enum Exit {
     /// The program exited on its own with this code.
@@ -79,6 +79,12 @@ mod tests {
     fn a_signal_death_has_the_negative_dummynet_status_code() {
         assert_eq!(Exit::Signaled(Signal::SEGV).status_code(), -11);
         assert_eq!(Exit::ExitedOnStop(4).status_code(), 4);
+    }
+
+    #[test]
+    fn an_exit_serializes_for_reports() {
+        let json = serde_json::to_string(&Exit::Terminated(Signal::TERM)).unwrap();
+        assert_eq!(json, r#"{"Terminated":"SIGTERM"}"#);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 /// What a [`ProcessMonitor`](super::ProcessMonitor) expects of a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Kind {
     /// Must keep running for the whole test: any exit, even with code 0, is an error.
     Daemon,

@@ -1,6 +1,7 @@
 //! `LineHub`: where every output line goes — the callbacks, the tail, the pattern watchers.
 
 use std::mem;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::{oneshot, watch};
@@ -47,7 +48,11 @@ impl LineHub {
     /// Hands one line to everyone interested.
     pub(crate) fn dispatch(&self, line: Line<'_>) {
         for callback in &self.callbacks {
-            callback(line);
+            // A panicking callback must not stop the output from being read: the program would
+            // block on a full pipe, or die of SIGPIPE. The panic is logged, the line goes on.
+            if panic::catch_unwind(AssertUnwindSafe(|| callback(line))).is_err() {
+                tracing::error!(line = line.text, "an output line callback panicked");
+            }
         }
         let mut state = self.lock();
         state.tail.push(line);

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// When a process with the same name is spawned again in the same runpath (a restart), the
 /// previous files are kept as `<name>.stdout.<n>.log` / `<name>.stderr.<n>.log`, `n` counting
 /// up from 1 (the oldest run).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LogFiles {
     stdout: PathBuf,
     stderr: PathBuf,

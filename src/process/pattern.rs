@@ -104,7 +104,7 @@ impl fmt::Display for Pattern {
 /// assert_eq!(captures.get("port"), Some("4242"));
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Captures {
     line: String,
     groups: BTreeMap<String, String>,

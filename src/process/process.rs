@@ -56,6 +56,7 @@ pub struct Process {
 
 /// What a successful spawn produced.
 pub(crate) struct Running {
+    pub(crate) forked_at: Instant,
     pub(crate) name: String,
     pub(crate) pid: u32,
     pub(crate) command: Command,
@@ -66,7 +67,6 @@ pub(crate) struct Running {
 
 struct Inner {
     running: Running,
-    started_at: Instant,
     started_at_wall: SystemTime,
 }
 
@@ -93,9 +93,8 @@ impl Process {
     pub(crate) fn new(running: Running) -> Process {
         Process {
             inner: Arc::new(Inner {
+                started_at_wall: SystemTime::now() - running.forked_at.elapsed(),
                 running,
-                started_at: Instant::now(),
-                started_at_wall: SystemTime::now(),
             }),
         }
     }
@@ -140,10 +139,10 @@ impl Process {
         self.inner.running.hub.tail()
     }
 
-    /// How long it has run: until now, or until it ended.
+    /// How long it has run, from its fork until now, or until its end was recorded.
     pub fn run_time(&self) -> Duration {
         let end = self.control().ended_at().unwrap_or_else(Instant::now);
-        end.saturating_duration_since(self.inner.started_at)
+        end.saturating_duration_since(self.inner.running.forked_at)
     }
 
     /// Its statistics (cheap: no system call).

@@ -95,6 +95,13 @@ impl fmt::Display for Signal {
     }
 }
 
+/// Serialized as its display form (`"SIGTERM"`), readable in a report.
+impl serde::Serialize for Signal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl fmt::Debug for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
@@ -104,6 +111,14 @@ impl fmt::Debug for Signal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signal_serializes_as_its_name() {
+        assert_eq!(
+            serde_json::to_string(&Signal::TERM).unwrap(),
+            r#""SIGTERM""#
+        );
+    }
 
     #[test]
     fn a_known_signal_displays_its_name_and_an_unknown_one_its_number() {

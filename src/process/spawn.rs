@@ -36,7 +36,10 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Process, P
             source,
         })?;
 
-    let mut child = spawner::spawn(os_command(&command), runtime)
+    let spawner::Spawned {
+        mut child,
+        forked_at,
+    } = spawner::spawn(os_command(&command), runtime)
         .await
         .map_err(|source| match source.kind() {
             io::ErrorKind::NotFound => ProcessError::ProgramNotFound {
@@ -63,6 +66,7 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Process, P
     supervise(child, control.clone(), pumps);
     tracing::debug!(process = %name, pid, "spawned");
     Ok(Process::new(Running {
+        forked_at,
         name,
         pid,
         command,

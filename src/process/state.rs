@@ -16,7 +16,7 @@ use super::{Exit, Signal};
 ///    │                 └──────────────────▶ Killing ────────────────────┘
 ///    └─────────── (any state but Exited) ── exits on its own ──────────▶ Exited
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub enum ProcessState {
     /// Running (as far as testrig knows).

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use super::{Kind, ProcessState};
 
 /// What testrig knows about a process without asking the kernel: cheap to get at any time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ProcessStats {
     /// The process's name.
     pub name: String,
@@ -25,7 +25,7 @@ pub struct ProcessStats {
 
 /// CPU time and memory of a running program (itself, not its children), read from
 /// `/proc/<pid>/stat` and `/proc/<pid>/status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ResourceUsage {
     /// CPU time spent in user mode.
     pub user_cpu: Duration,

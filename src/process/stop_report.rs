@@ -5,13 +5,13 @@ use std::time::Duration;
 use super::{Exit, Kind, Process};
 
 /// How each process of a [`ProcessMonitor`](super::ProcessMonitor) ended, in spawn order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StopReport {
     processes: Vec<StoppedProcess>,
 }
 
 /// One process in a [`StopReport`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoppedProcess {
     /// Its name.
     pub name: String,

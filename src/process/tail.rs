@@ -18,13 +18,14 @@ const MAX_TAIL_LINE: usize = 1024;
 ///
 /// assert_eq!(Tail::default().to_string(), "(no output)");
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
 pub struct Tail {
     lines: Vec<TailLine>,
 }
 
 /// One line of a [`Tail`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TailLine {
     /// The stream the line came from.
     pub stream: Stream,

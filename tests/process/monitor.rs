@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use testrig::process::{Command, Exit, Kind, ProcessError, Progress, Signal};
+use testrig::process::{Command, Exit, Kind, Pattern, ProcessError, Progress, Signal};
 
 use crate::support::{Identity, Scratch};
 
@@ -279,18 +279,15 @@ async fn restart_spawns_the_same_command_and_keeps_the_previous_logs() {
     let scratch = Scratch::new("restart_spawns_the_same_command_and_keeps_the_previous_logs");
     let mut monitor = scratch.monitor();
     let script = r#"echo "started as $$"; exec sleep 1000"#;
-    let first = scratch
-        .run(&mut monitor, Command::shell(script).name("server").daemon())
-        .await;
-    first
-        .wait_for_line(
-            testrig::process::Pattern::stdout("started").unwrap(),
-            SECOND,
-        )
-        .await
-        .ok();
+    let server = Command::shell(script)
+        .name("server")
+        .daemon()
+        .ready_when(Pattern::stdout("started").unwrap());
+    let first = scratch.run(&mut monitor, server).await;
+    first.ready(5 * SECOND).await.unwrap();
     let second = monitor.restart(&first, SECOND).await.unwrap();
     scratch.track(&second);
+    second.ready(5 * SECOND).await.unwrap();
     assert_eq!(second.name(), "server");
     assert_ne!(second.pid(), first.pid());
     assert_eq!(first.exit(), Some(Exit::Terminated(Signal::TERM)));

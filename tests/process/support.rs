@@ -17,11 +17,12 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// A fresh, empty runpath for the test `name`.
+    /// A fresh, empty runpath for the test `name`, owned by this run of the test program (runs
+    /// in parallel do not share it).
     pub fn new(name: &str) -> Scratch {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join("process")
-            .join(name);
+            .join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the scratch directory");
         Scratch {
@@ -66,7 +67,7 @@ impl Scratch {
     }
 
     /// Asserts that no process the test started is alive (waiting a little for those just
-    /// killed), then removes the scratch directory.
+    /// killed).
     pub async fn assert_nothing_left(self) {
         let started = std::mem::take(&mut *self.started.lock().unwrap());
         assert!(!started.is_empty(), "the test tracked no process");
@@ -77,7 +78,22 @@ impl Scratch {
                 identity.pid
             );
         }
+    }
+}
+
+impl Drop for Scratch {
+    /// Removes the scratch directory (unless the test failed: then its logs help), and makes sure
+    /// a test that started processes checked that they are gone.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let unchecked = self.started.lock().unwrap().len();
         let _ = std::fs::remove_dir_all(&self.dir);
+        assert_eq!(
+            unchecked, 0,
+            "the test started processes but did not end with `assert_nothing_left`"
+        );
     }
 }
 

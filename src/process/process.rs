@@ -55,7 +55,7 @@ pub struct Process {
 }
 
 /// What a successful spawn produced.
-pub(crate) struct Running {
+pub(crate) struct Parts {
     pub(crate) forked_at: Instant,
     pub(crate) name: String,
     pub(crate) pid: u32,
@@ -66,14 +66,14 @@ pub(crate) struct Running {
 }
 
 struct Inner {
-    running: Running,
+    parts: Parts,
     started_at_wall: SystemTime,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         // The synchronous backstop: nothing async, nothing that can block.
-        let _ = self.running.control.apply(Event::Kill);
+        let _ = self.parts.control.apply(Event::Kill);
     }
 }
 
@@ -90,38 +90,38 @@ impl Process {
         super::spawn::spawn(command, runpath.as_ref()).await
     }
 
-    pub(crate) fn new(running: Running) -> Process {
+    pub(crate) fn new(parts: Parts) -> Process {
         Process {
             inner: Arc::new(Inner {
-                started_at_wall: SystemTime::now() - running.forked_at.elapsed(),
-                running,
+                started_at_wall: SystemTime::now() - parts.forked_at.elapsed(),
+                parts,
             }),
         }
     }
 
     /// The name given to the command, else the program's file name.
     pub fn name(&self) -> &str {
-        &self.inner.running.name
+        &self.inner.parts.name
     }
 
     /// The pid, which is also the id of the process group the program leads.
     pub fn pid(&self) -> u32 {
-        self.inner.running.pid
+        self.inner.parts.pid
     }
 
     /// Daemon or task.
     pub fn kind(&self) -> Kind {
-        self.inner.running.command.get_kind()
+        self.inner.parts.command.get_kind()
     }
 
     /// The command it was spawned from (spawn it again to restart).
     pub fn command(&self) -> &Command {
-        &self.inner.running.command
+        &self.inner.parts.command
     }
 
     /// Where its output is written.
     pub fn logs(&self) -> &LogFiles {
-        &self.inner.running.logs
+        &self.inner.parts.logs
     }
 
     /// Its state now. `Exited` appears once the output has been read to its end.
@@ -136,13 +136,13 @@ impl Process {
 
     /// The last lines it printed.
     pub fn tail(&self) -> Tail {
-        self.inner.running.hub.tail()
+        self.inner.parts.hub.tail()
     }
 
     /// How long it has run, from its fork until now, or until its end was recorded.
     pub fn run_time(&self) -> Duration {
         let end = self.control().ended_at().unwrap_or_else(Instant::now);
-        end.saturating_duration_since(self.inner.running.forked_at)
+        end.saturating_duration_since(self.inner.parts.forked_at)
     }
 
     /// Its statistics (cheap: no system call).
@@ -175,7 +175,7 @@ impl Process {
         let Some(pattern) = self.command().readiness() else {
             return Ok(Captures::default());
         };
-        let mut readiness = self.inner.running.hub.readiness();
+        let mut readiness = self.inner.parts.hub.readiness();
         let matched = async move {
             let captures = readiness.wait_for(Option::is_some).await.ok()?;
             captures.clone()
@@ -195,7 +195,7 @@ impl Process {
         pattern: Pattern,
         timeout: Duration,
     ) -> Result<Captures, ProcessError> {
-        let receiver = self.inner.running.hub.wait_for(pattern.clone());
+        let receiver = self.inner.parts.hub.wait_for(pattern.clone());
         self.await_line(&pattern, timeout, async move { receiver.await.ok() })
             .await
     }
@@ -336,7 +336,7 @@ impl Process {
     }
 
     fn control(&self) -> &Control {
-        &self.inner.running.control
+        &self.inner.parts.control
     }
 }
 

@@ -10,7 +10,7 @@ use tokio::runtime::Handle;
 use super::control::Control;
 use super::group::ProcessGroup;
 use super::line_hub::LineHub;
-use super::process::Running;
+use super::process::Parts;
 use super::pump::pump;
 use super::supervisor::supervise;
 use super::{Command, LogFiles, Process, ProcessError, Stream, parent_death, spawner};
@@ -65,7 +65,7 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Process, P
     let control = Arc::new(Control::new(ProcessGroup::led_by(pid)));
     supervise(child, control.clone(), pumps);
     tracing::debug!(process = %name, pid, "spawned");
-    Ok(Process::new(Running {
+    Ok(Process::new(Parts {
         forked_at,
         name,
         pid,

@@ -228,3 +228,19 @@ async fn spawning_the_same_name_again_archives_the_previous_logs() {
     assert_eq!(read(logs.archived(2).stderr()), "err 2\n");
     scratch.assert_nothing_left().await;
 }
+
+#[tokio::test]
+async fn a_panicking_callback_does_not_stop_the_output_from_flowing() {
+    let scratch = Scratch::new("a_panicking_callback_does_not_stop_the_output_from_flowing");
+    let collected = Collected::default();
+    let command = Command::shell("seq 1 3000").on_line(|line: Line<'_>| {
+        assert_ne!(
+            line.text, "10",
+            "this callback panics on purpose on line 10"
+        );
+    });
+    let seq = scratch.spawn(collected.collecting(command)).await;
+    assert_eq!(seq.wait(10 * SECOND).await.unwrap(), Exit::Code(0));
+    assert_eq!(collected.on(Stream::Stdout).len(), 3000);
+    scratch.assert_nothing_left().await;
+}

@@ -249,3 +249,18 @@ async fn any_exit(processes: &[Process]) {
     })
     .await
 }
+
+/// Compile-time check: handles and the futures of their async methods can move between threads
+/// (a driver spawns them on a multi-threaded runtime).
+#[allow(dead_code)]
+fn handles_and_futures_are_send(process: &Process, monitor: &mut ProcessMonitor) {
+    fn is_send<T: Send + Sync>(_: &T) {}
+    fn future_is_send<T: Send>(_: &T) {}
+    is_send(process);
+    future_is_send(&process.ready(Duration::ZERO));
+    future_is_send(&process.stop(Duration::ZERO));
+    future_is_send(&process.exited());
+    future_is_send(&Process::spawn(Command::new("true"), "/"));
+    future_is_send(&monitor.keep_running(Duration::ZERO));
+    future_is_send(&monitor.stop(true, Duration::ZERO));
+}

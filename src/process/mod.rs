@@ -1,1 +1,87 @@
 //! Processes: run daemons and tasks, capture and stream their output, never leak them.
+//!
+//! - [`Command`] describes what to run (a program and a list of arguments — a shell only with
+//!   [`Command::shell`]), as a [`Kind::Daemon`] or a [`Kind::Task`], with a readiness
+//!   [`Pattern`] and line callbacks.
+//! - [`Process::spawn`] runs it: in a process group of its own, killed with the program that
+//!   spawned it (even by `SIGKILL`), its output written to [`LogFiles`] and streamed line by line.
+//! - [`ProcessMonitor`] runs several and enforces the daemon/task rules (dummynet parity).
+//!
+//! # What testrig guarantees, and where that ends
+//!
+//! - **Whole groups.** Every program leads a process group of its own; stop, kill, pause and
+//!   resume signal the whole group, so a shell script's background children get them too.
+//! - **Nothing left behind when a program ends.** When the program exits, whatever it left
+//!   running in its group is killed at once (`SIGKILL`). After that the group is never signalled
+//!   again, so a recycled process-group id can never be hit.
+//! - **Nothing outlives the test program.** Children are armed with `PR_SET_PDEATHSIG(SIGKILL)`,
+//!   so they die with the program that spawned them, even when it is killed with `SIGKILL`. The
+//!   kernel fires that signal when the *thread* that forked the child exits, so testrig forks
+//!   every child from one thread that lives as long as the program (tokio's blocking-pool
+//!   threads and `#[tokio::test]` threads end much earlier), and the child checks `getppid()`
+//!   after arming the signal to close the race with a parent that died during the fork.
+//! - **Limits.** A descendant that leaves the group (`setsid`, `setpgid`) escapes group signals
+//!   and, as the parent-death signal is not inherited by grandchildren, may outlive the test;
+//!   the parent-death signal is also cleared by the kernel when a set-user-ID program is run.
+//! - **Output.** Both pipes are read continuously into the log files (never truncated, never
+//!   blocking the program) and cut into lines as they arrive: callbacks, readiness patterns and
+//!   line waits are resolved by the lines themselves, and `Exited` is reported only after the
+//!   last line (the end of the output is awaited at most 500 ms after the program's end).
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use testrig::process::{Command, ProcessMonitor, Progress};
+//!
+//! # async fn run() -> Result<(), testrig::process::ProcessError> {
+//! let mut monitor = ProcessMonitor::new("/tmp/run");
+//! monitor.run(Command::new("sleep").arg("1000").daemon()).await?;
+//! monitor.run(Command::new("sleep").arg("0.2").task()).await?;
+//! assert_eq!(monitor.keep_running(Duration::from_secs(5)).await?, Progress::TasksDone);
+//! monitor.stop(true, Duration::from_secs(1)).await?;
+//! # Ok(()) }
+//! ```
+
+mod command;
+mod control;
+mod error;
+mod exit;
+mod group;
+mod kind;
+mod line_hub;
+mod logs;
+mod monitor;
+mod output;
+mod parent_death;
+mod pattern;
+#[allow(clippy::module_inception)]
+mod process;
+mod progress;
+mod pump;
+mod rules;
+mod signal;
+mod spawn;
+mod spawner;
+mod splitter;
+mod state;
+mod stats;
+mod stop_report;
+mod supervisor;
+mod tail;
+
+pub use command::{Command, DEFAULT_TAIL_LINES};
+pub use error::ProcessError;
+pub use exit::Exit;
+pub use kind::Kind;
+pub use logs::LogFiles;
+pub use monitor::ProcessMonitor;
+pub use output::{Line, Stream};
+pub use pattern::{Captures, Pattern};
+pub use process::Process;
+pub use progress::Progress;
+pub use signal::Signal;
+pub use state::ProcessState;
+pub use stats::{ProcessStats, ResourceUsage};
+pub use stop_report::{StopReport, StoppedProcess};
+pub use tail::{Tail, TailLine};

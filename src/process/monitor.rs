@@ -1,0 +1,266 @@
+//! `ProcessMonitor`: runs daemons and tasks together and enforces their rules (dummynet parity).
+
+use std::future::{Future, poll_fn};
+use std::mem;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use super::{Command, Exit, Kind, Process, ProcessError, Progress, StopReport, rules};
+
+/// Coordinates the processes of a test, as dummynet's `ProcessMonitor` does: **daemons** must keep
+/// running for the whole test, **tasks** must exit with code 0 (within their timeout, if they
+/// have one). [`keep_running`](ProcessMonitor::keep_running) waits — without polling — until the
+/// tasks are done, a rule is broken, or a timeout passes; [`stop`](ProcessMonitor::stop) checks
+/// the rules, then stops everything (stop signal, then `SIGKILL` after a timeout).
+///
+/// Dropping the monitor kills every process it still holds (synchronously, `SIGKILL` to each
+/// process group).
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use testrig::process::{Command, ProcessMonitor, Progress};
+///
+/// # async fn run() -> Result<(), testrig::process::ProcessError> {
+/// let mut monitor = ProcessMonitor::new("/tmp/run");
+/// monitor.run(Command::new("iperf3").arg("-s").daemon()).await?;
+/// monitor
+///     .run(Command::new("iperf3").args(["-c", "127.0.0.1", "-t", "1"]).task())
+///     .await?;
+/// assert_eq!(monitor.keep_running(Duration::from_secs(10)).await?, Progress::TasksDone);
+/// let report = monitor.stop(true, Duration::from_secs(1)).await?;
+/// println!("{:?}", report.exit_of("iperf3"));
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct ProcessMonitor {
+    runpath: PathBuf,
+    processes: Vec<Process>,
+}
+
+impl ProcessMonitor {
+    /// A monitor writing its processes' logs to `runpath` (created on the first spawn).
+    pub fn new(runpath: impl Into<PathBuf>) -> ProcessMonitor {
+        ProcessMonitor {
+            runpath: runpath.into(),
+            processes: Vec::new(),
+        }
+    }
+
+    /// The directory receiving the log files.
+    pub fn runpath(&self) -> &Path {
+        &self.runpath
+    }
+
+    /// Spawns `command` and watches it. A command without an explicit name that would clash with
+    /// one already held gets a suffix (`sleep-2`); an explicit name of a process still running is
+    /// refused.
+    pub async fn run(&mut self, command: Command) -> Result<Process, ProcessError> {
+        let command = self.unique_name(command)?;
+        let process = Process::spawn(command, &self.runpath).await?;
+        self.processes.push(process.clone());
+        Ok(process)
+    }
+
+    fn unique_name(&self, command: Command) -> Result<Command, ProcessError> {
+        let name = command.display_name();
+        let held = |name: &str| self.processes.iter().any(|process| process.name() == name);
+        if command.has_explicit_name() {
+            let running =
+                |process: &Process| process.name() == name && !process.state().has_exited();
+            if self.processes.iter().any(running) {
+                return Err(ProcessError::DuplicateName { name });
+            }
+            return Ok(command);
+        }
+        if !held(&name) {
+            return Ok(command.name(name));
+        }
+        let free = (2..)
+            .map(|n| format!("{name}-{n}"))
+            .find(|candidate| !held(candidate))
+            .expect("some suffix is free");
+        Ok(command.name(free))
+    }
+
+    /// The processes held, in spawn order.
+    pub fn processes(&self) -> &[Process] {
+        &self.processes
+    }
+
+    /// The most recently spawned process named `name`.
+    pub fn get(&self, name: &str) -> Option<&Process> {
+        self.processes
+            .iter()
+            .rev()
+            .find(|process| process.name() == name)
+    }
+
+    /// Checks every process against the rules: no daemon has exited, no task has failed or run
+    /// past its timeout. A task still running is fine.
+    pub fn validate(&self) -> Result<(), ProcessError> {
+        ProcessError::combine(self.violations()).map_or(Ok(()), Err)
+    }
+
+    fn violations(&self) -> Vec<ProcessError> {
+        self.processes
+            .iter()
+            .filter_map(|process| rules::check(process).err())
+            .collect()
+    }
+
+    /// Waits until every task has exited with code 0 ([`Progress::TasksDone`]) or `timeout`
+    /// passes with tasks still running ([`Progress::StillRunning`]). Fails as soon as a rule is
+    /// broken — a daemon exits, a task fails or outlives its timeout — naming the process, how it
+    /// ended and the tail of its output. With daemons but no task it fails at once: it could never
+    /// finish.
+    ///
+    /// The wait is event-driven: it wakes on a process's end or a deadline, never polls.
+    pub async fn keep_running(&mut self, timeout: Duration) -> Result<Progress, ProcessError> {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Some(broken) = self.violations().into_iter().next() {
+                return Err(broken);
+            }
+            let is_task = |process: &&Process| matches!(process.kind(), Kind::Task { .. });
+            if !self.processes.iter().any(|process| is_task(&process)) {
+                let daemons: Vec<String> =
+                    self.processes.iter().map(|p| p.name().to_owned()).collect();
+                if daemons.is_empty() {
+                    return Ok(Progress::TasksDone);
+                }
+                return Err(ProcessError::OnlyDaemons { daemons });
+            }
+            let mut running_tasks = self
+                .processes
+                .iter()
+                .filter(is_task)
+                .filter(|process| !process.state().has_exited());
+            if running_tasks.next().is_none() {
+                return Ok(Progress::TasksDone);
+            }
+            let wake = self
+                .processes
+                .iter()
+                .filter_map(rules::task_deadline)
+                .fold(end, Instant::min);
+            tokio::select! {
+                () = any_exit(&self.processes) => {}
+                () = tokio::time::sleep_until(wake.into()) => {
+                    if Instant::now() >= end {
+                        return match self.violations().into_iter().next() {
+                            Some(broken) => Err(broken),
+                            None => Ok(Progress::StillRunning),
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops one process (stop signal, `SIGKILL` after `timeout`) and forgets it, so its end
+    /// breaks no rule. Returns how it ended.
+    pub async fn stop_process(
+        &mut self,
+        process: &Process,
+        timeout: Duration,
+    ) -> Result<Exit, ProcessError> {
+        self.processes.retain(|held| !held.is_same(process));
+        process.stop(timeout).await
+    }
+
+    /// Stops `process` and spawns its command again under the same name; the previous log files
+    /// are archived (see [`LogFiles`](super::LogFiles)).
+    pub async fn restart(
+        &mut self,
+        process: &Process,
+        timeout: Duration,
+    ) -> Result<Process, ProcessError> {
+        self.stop_process(process, timeout).await?;
+        self.run(process.command().clone()).await
+    }
+
+    /// Stops every process: if `validate`, checks the rules first — but reports what it found
+    /// only after everything is stopped — then sends each process group its stop signal at once,
+    /// waits up to `timeout` for them, and kills those still running with `SIGKILL`.
+    ///
+    /// Returns how each process ended; the monitor is empty afterwards.
+    pub async fn stop(
+        &mut self,
+        validate: bool,
+        timeout: Duration,
+    ) -> Result<StopReport, ProcessError> {
+        let mut errors = if validate {
+            self.violations()
+        } else {
+            Vec::new()
+        };
+        let processes = mem::take(&mut self.processes);
+        let deadline = Instant::now() + timeout;
+        for process in &processes {
+            if let Err(error) = process.request_stop() {
+                errors.push(error);
+            }
+        }
+        let mut report = StopReport::default();
+        for process in &processes {
+            match process.finish_stop(deadline).await {
+                Ok(exit) => report.push(process, exit),
+                Err(error) => errors.push(error),
+            }
+        }
+        ProcessError::combine(errors).map_or(Ok(report), Err)
+    }
+
+    /// Kills every process held, now, with `SIGKILL` to each group, and forgets them. Synchronous:
+    /// the backstop for `Drop`.
+    pub fn kill_all(&mut self) {
+        for process in self.processes.drain(..) {
+            if let Err(error) = process.kill() {
+                tracing::warn!(%error, "killing a process failed");
+            }
+        }
+    }
+}
+
+impl Drop for ProcessMonitor {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+/// Resolves when any process that has not ended yet ends; never, if all have ended.
+async fn any_exit(processes: &[Process]) {
+    let mut exits: Vec<Pin<Box<dyn Future<Output = Exit> + Send + '_>>> = processes
+        .iter()
+        .filter(|process| !process.state().has_exited())
+        .map(|process| Box::pin(process.exited()) as Pin<Box<dyn Future<Output = Exit> + Send>>)
+        .collect();
+    poll_fn(|context| {
+        for exit in &mut exits {
+            if exit.as_mut().poll(context).is_ready() {
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Compile-time check: handles and the futures of their async methods can move between threads
+/// (a driver spawns them on a multi-threaded runtime).
+#[allow(dead_code)]
+fn handles_and_futures_are_send(process: &Process, monitor: &mut ProcessMonitor) {
+    fn is_send<T: Send + Sync>(_: &T) {}
+    fn future_is_send<T: Send>(_: &T) {}
+    is_send(process);
+    future_is_send(&process.ready(Duration::ZERO));
+    future_is_send(&process.stop(Duration::ZERO));
+    future_is_send(&process.exited());
+    future_is_send(&Process::spawn(Command::new("true"), "/"));
+    future_is_send(&monitor.keep_running(Duration::ZERO));
+    future_is_send(&monitor.stop(true, Duration::ZERO));
+}

@@ -1,0 +1,352 @@
+//! `Process`: a handle on one spawned program.
+
+use std::fmt;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::control::{Control, ControlError};
+use super::line_hub::LineHub;
+use super::state::{Event, Refusal};
+use super::{
+    Captures, Command, Exit, Kind, LogFiles, Pattern, ProcessError, ProcessState, ProcessStats,
+    ResourceUsage, Tail,
+};
+
+/// How long the end of a process is awaited after `SIGKILL` before giving up on it.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// A handle on one spawned program: its output, readiness, state, and the means to pause, resume,
+/// stop and kill it.
+///
+/// The program runs in a process group of its own; every signal goes to the whole group, and
+/// when the program ends, whatever it left running in its group is killed with it. The program
+/// also dies if the program that spawned it dies, even by `SIGKILL`.
+///
+/// Clones share the process. When the last clone is dropped, a process still running is killed
+/// (synchronously, with `SIGKILL` to its group): stop it explicitly to give it a chance to end
+/// cleanly.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use testrig::process::{Command, Exit, Pattern, Process};
+///
+/// # async fn run() -> Result<(), testrig::process::ProcessError> {
+/// let server = Process::spawn(
+///     Command::new("my-server")
+///         .args(["--port", "0"])
+///         .daemon()
+///         .ready_when(Pattern::stdout(r"listening on port (?P<port>\d+)")?),
+///     "/tmp/run",
+/// )
+/// .await?;
+/// let port = server.ready(Duration::from_secs(5)).await?.get("port").unwrap().to_owned();
+/// // … talk to the server on `port` …
+/// let exit = server.stop(Duration::from_secs(1)).await?;
+/// assert!(matches!(exit, Exit::Terminated(_) | Exit::ExitedOnStop(0)));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Process {
+    inner: Arc<Inner>,
+}
+
+/// What a successful spawn produced.
+pub(crate) struct Parts {
+    pub(crate) forked_at: Instant,
+    pub(crate) name: String,
+    pub(crate) pid: u32,
+    pub(crate) command: Command,
+    pub(crate) logs: LogFiles,
+    pub(crate) control: Arc<Control>,
+    pub(crate) hub: Arc<LineHub>,
+}
+
+struct Inner {
+    parts: Parts,
+    started_at_wall: SystemTime,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The synchronous backstop: nothing async, nothing that can block.
+        let _ = self.parts.control.apply(Event::Kill);
+    }
+}
+
+impl Process {
+    /// Spawns `command`, writing its output to log files in `runpath` (created if needed; see
+    /// [`LogFiles`]) while streaming it line by line to the command's callbacks and patterns.
+    ///
+    /// Must be called within a tokio runtime (with IO and time enabled). A missing program or
+    /// working directory is an error naming it.
+    pub async fn spawn(
+        command: Command,
+        runpath: impl AsRef<Path>,
+    ) -> Result<Process, ProcessError> {
+        super::spawn::spawn(command, runpath.as_ref()).await
+    }
+
+    pub(crate) fn new(parts: Parts) -> Process {
+        Process {
+            inner: Arc::new(Inner {
+                started_at_wall: SystemTime::now() - parts.forked_at.elapsed(),
+                parts,
+            }),
+        }
+    }
+
+    /// The name given to the command, else the program's file name.
+    pub fn name(&self) -> &str {
+        &self.inner.parts.name
+    }
+
+    /// The pid, which is also the id of the process group the program leads.
+    pub fn pid(&self) -> u32 {
+        self.inner.parts.pid
+    }
+
+    /// Daemon or task.
+    pub fn kind(&self) -> Kind {
+        self.inner.parts.command.get_kind()
+    }
+
+    /// The command it was spawned from (spawn it again to restart).
+    pub fn command(&self) -> &Command {
+        &self.inner.parts.command
+    }
+
+    /// Where its output is written.
+    pub fn logs(&self) -> &LogFiles {
+        &self.inner.parts.logs
+    }
+
+    /// Its state now. `Exited` appears once the output has been read to its end.
+    pub fn state(&self) -> ProcessState {
+        self.control().current()
+    }
+
+    /// How it ended, once it has.
+    pub fn exit(&self) -> Option<Exit> {
+        self.state().exit()
+    }
+
+    /// The last lines it printed.
+    pub fn tail(&self) -> Tail {
+        self.inner.parts.hub.tail()
+    }
+
+    /// How long it has run, from its fork until now, or until its end was recorded.
+    pub fn run_time(&self) -> Duration {
+        let end = self.control().ended_at().unwrap_or_else(Instant::now);
+        end.saturating_duration_since(self.inner.parts.forked_at)
+    }
+
+    /// Its statistics (cheap: no system call).
+    pub fn stats(&self) -> ProcessStats {
+        ProcessStats {
+            name: self.name().to_owned(),
+            pid: self.pid(),
+            kind: self.kind(),
+            state: self.state(),
+            started_at: self.inner.started_at_wall,
+            run_time: self.run_time(),
+        }
+    }
+
+    /// Its CPU time and memory, read from `/proc`; `None` once it has ended.
+    pub fn resource_usage(&self) -> Option<ResourceUsage> {
+        if self.state().has_exited() {
+            return None;
+        }
+        ResourceUsage::of_pid(self.pid()).ok()
+    }
+
+    /// Waits until a line matches the readiness pattern set with
+    /// [`Command::ready_when`](super::Command::ready_when), and returns what it extracted.
+    /// Resolves at once if the line was already seen, or if no pattern was set (empty captures).
+    ///
+    /// Fails after `timeout`, or as soon as the process ends without having printed the line
+    /// (with its exit status and output tail) — not at the deadline.
+    pub async fn ready(&self, timeout: Duration) -> Result<Captures, ProcessError> {
+        let Some(pattern) = self.command().readiness() else {
+            return Ok(Captures::default());
+        };
+        let mut readiness = self.inner.parts.hub.readiness();
+        let matched = async move {
+            let captures = readiness.wait_for(Option::is_some).await.ok()?;
+            captures.clone()
+        };
+        self.await_line(pattern, timeout, matched).await
+    }
+
+    /// Waits until a line printed from now on matches `pattern`, and returns what it extracted.
+    /// Lines printed before the call are not looked at (use [`Command::ready_when`] for a line
+    /// that may come early).
+    ///
+    /// Fails after `timeout`, or as soon as the process ends.
+    ///
+    /// [`Command::ready_when`]: super::Command::ready_when
+    pub async fn wait_for_line(
+        &self,
+        pattern: Pattern,
+        timeout: Duration,
+    ) -> Result<Captures, ProcessError> {
+        let receiver = self.inner.parts.hub.wait_for(pattern.clone());
+        self.await_line(&pattern, timeout, async move { receiver.await.ok() })
+            .await
+    }
+
+    async fn await_line(
+        &self,
+        pattern: &Pattern,
+        timeout: Duration,
+        matched: impl Future<Output = Option<Captures>>,
+    ) -> Result<Captures, ProcessError> {
+        let mut state = self.control().subscribe();
+        // `biased`: a line printed just before the end wins over the end, which is published
+        // only after the last line was dispatched.
+        tokio::select! {
+            biased;
+            Some(captures) = matched => Ok(captures),
+            ended = state.wait_for(|state| state.has_exited()) => {
+                let exit = ended
+                    .ok()
+                    .and_then(|state| state.exit())
+                    .expect("the state sender lives as long as the process");
+                Err(ProcessError::ExitedBeforeLine {
+                    name: self.name().to_owned(),
+                    pid: self.pid(),
+                    pattern: pattern.to_string(),
+                    exit,
+                    tail: self.tail(),
+                })
+            }
+            () = tokio::time::sleep(timeout) => Err(ProcessError::LineTimeout {
+                name: self.name().to_owned(),
+                pid: self.pid(),
+                pattern: pattern.to_string(),
+                waited: timeout,
+                tail: self.tail(),
+            }),
+        }
+    }
+
+    /// Resolves when the process has ended (and its output has been read), with how it ended.
+    /// Cancel-safe; meant for supervision (`select!` on it while the process should run).
+    pub async fn exited(&self) -> Exit {
+        let mut state = self.control().subscribe();
+        let ended = state.wait_for(|state| state.has_exited()).await;
+        ended
+            .ok()
+            .and_then(|state| state.exit())
+            .expect("the state sender lives as long as the process")
+    }
+
+    /// Waits up to `timeout` for the process to end by itself.
+    pub async fn wait(&self, timeout: Duration) -> Result<Exit, ProcessError> {
+        tokio::time::timeout(timeout, self.exited())
+            .await
+            .map_err(|_| ProcessError::StillRunning {
+                name: self.name().to_owned(),
+                pid: self.pid(),
+                waited: timeout,
+                tail: self.tail(),
+            })
+    }
+
+    /// Stops the process: sends the stop signal (`SIGTERM` unless the command says otherwise) to
+    /// its group, waits up to `timeout` for the end, then sends `SIGKILL`. Returns how it ended;
+    /// for a process that had already ended, how it ended then.
+    pub async fn stop(&self, timeout: Duration) -> Result<Exit, ProcessError> {
+        let deadline = Instant::now() + timeout;
+        self.request_stop()?;
+        self.finish_stop(deadline).await
+    }
+
+    /// Sends the stop signal (the first half of [`Process::stop`]).
+    pub(crate) fn request_stop(&self) -> Result<(), ProcessError> {
+        self.apply(Event::Stop(self.command().get_stop_signal()), "stop")
+    }
+
+    /// Waits for the end until `deadline`, then kills (the second half of [`Process::stop`]).
+    pub(crate) async fn finish_stop(&self, deadline: Instant) -> Result<Exit, ProcessError> {
+        if let Ok(exit) = tokio::time::timeout_at(deadline.into(), self.exited()).await {
+            return Ok(exit);
+        }
+        self.kill()?;
+        tokio::time::timeout(KILL_GRACE, self.exited())
+            .await
+            .map_err(|_| ProcessError::Unkillable {
+                name: self.name().to_owned(),
+                pid: self.pid(),
+                waited: KILL_GRACE,
+            })
+    }
+
+    /// Kills the process group with `SIGKILL`, now, without waiting: usable from `Drop`.
+    /// [`Process::exited`] tells when the end has been recorded.
+    pub fn kill(&self) -> Result<(), ProcessError> {
+        self.apply(Event::Kill, "kill")
+    }
+
+    /// Freezes the process group with `SIGSTOP` (handy to make a server unresponsive in a fault
+    /// test). Pausing a paused process does nothing.
+    pub fn pause(&self) -> Result<(), ProcessError> {
+        self.apply(Event::Pause, "pause")
+    }
+
+    /// Lets a paused process group continue with `SIGCONT`. Resuming a running process does
+    /// nothing.
+    pub fn resume(&self) -> Result<(), ProcessError> {
+        self.apply(Event::Resume, "resume")
+    }
+
+    fn apply(&self, event: Event, action: &'static str) -> Result<(), ProcessError> {
+        let name = || self.name().to_owned();
+        let pid = self.pid();
+        match self.control().apply(event) {
+            Ok(_) => Ok(()),
+            Err(ControlError::Refused(Refusal::Exited(exit))) => Err(ProcessError::NotRunning {
+                name: name(),
+                pid,
+                action,
+                exit,
+            }),
+            Err(ControlError::Refused(Refusal::Ending)) => Err(ProcessError::Ending {
+                name: name(),
+                pid,
+                action,
+            }),
+            Err(ControlError::Signal(signal, source)) => Err(ProcessError::Signal {
+                name: name(),
+                pid,
+                signal,
+                source,
+            }),
+        }
+    }
+
+    /// Whether `self` and `other` are handles on the same spawn.
+    pub(crate) fn is_same(&self, other: &Process) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    fn control(&self) -> &Control {
+        &self.inner.parts.control
+    }
+}
+
+impl fmt::Debug for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Process")
+            .field("name", &self.name())
+            .field("pid", &self.pid())
+            .field("kind", &self.kind())
+            .field("state", &self.state())
+            .finish()
+    }
+}

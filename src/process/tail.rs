@@ -1,0 +1,162 @@
+//! `Tail`: the last lines a process printed, kept in memory for error messages.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use super::{Line, Stream};
+
+/// Longest line kept in a tail; longer lines are cut (the log files keep them whole).
+const MAX_TAIL_LINE: usize = 1024;
+
+/// The last lines a process printed on stdout and stderr, in arrival order. Every error about a
+/// process carries one; it displays as an indented block ready to read in a test failure.
+///
+/// # Examples
+///
+/// ```
+/// use testrig::process::Tail;
+///
+/// assert_eq!(Tail::default().to_string(), "(no output)");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct Tail {
+    lines: Vec<TailLine>,
+}
+
+/// One line of a [`Tail`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TailLine {
+    /// The stream the line came from.
+    pub stream: Stream,
+    /// The text of the line (cut at 1 KiB).
+    pub text: String,
+}
+
+impl Tail {
+    /// The lines, oldest first.
+    pub fn lines(&self) -> &[TailLine] {
+        &self.lines
+    }
+
+    /// Whether the process printed nothing (yet).
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Whether any line of the tail contains `text`.
+    pub fn contains(&self, text: &str) -> bool {
+        self.lines.iter().any(|line| line.text.contains(text))
+    }
+}
+
+impl fmt::Display for Tail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lines.is_empty() {
+            return f.write_str("(no output)");
+        }
+        write!(f, "last {} lines of output:", self.lines.len())?;
+        for line in &self.lines {
+            write!(f, "\n  {}| {}", line.stream, line.text)?;
+        }
+        Ok(())
+    }
+}
+
+/// The ring that keeps the last `capacity` lines.
+#[derive(Debug)]
+pub(crate) struct TailBuffer {
+    capacity: usize,
+    lines: VecDeque<TailLine>,
+}
+
+impl TailBuffer {
+    pub(crate) fn new(capacity: usize) -> TailBuffer {
+        TailBuffer {
+            capacity,
+            lines: VecDeque::with_capacity(capacity),
+        }
+    }
+
+    pub(crate) fn push(&mut self, line: Line<'_>) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.lines.len() == self.capacity {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(TailLine {
+            stream: line.stream,
+            text: cut(line.text, MAX_TAIL_LINE).to_owned(),
+        });
+    }
+
+    pub(crate) fn snapshot(&self) -> Tail {
+        Tail {
+            lines: self.lines.iter().cloned().collect(),
+        }
+    }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stdout(text: &str) -> Line<'_> {
+        Line {
+            stream: Stream::Stdout,
+            text,
+        }
+    }
+
+    #[test]
+    fn the_buffer_keeps_only_the_last_lines_oldest_first() {
+        let mut buffer = TailBuffer::new(2);
+        for text in ["one", "two", "three"] {
+            buffer.push(stdout(text));
+        }
+        let texts: Vec<_> = buffer
+            .snapshot()
+            .lines()
+            .iter()
+            .map(|l| l.text.clone())
+            .collect();
+        assert_eq!(texts, ["two", "three"]);
+    }
+
+    #[test]
+    fn a_long_line_is_cut_on_a_character_boundary() {
+        let mut buffer = TailBuffer::new(1);
+        let long = "é".repeat(MAX_TAIL_LINE);
+        buffer.push(stdout(&long));
+        let tail = buffer.snapshot();
+        let kept = &tail.lines()[0].text;
+        assert!(kept.len() <= MAX_TAIL_LINE && kept.len() >= MAX_TAIL_LINE - 1);
+    }
+
+    #[test]
+    fn the_tail_displays_each_line_with_its_stream() {
+        let mut buffer = TailBuffer::new(5);
+        buffer.push(stdout("hello"));
+        buffer.push(Line {
+            stream: Stream::Stderr,
+            text: "oops",
+        });
+        assert_eq!(
+            buffer.snapshot().to_string(),
+            "last 2 lines of output:\n  stdout| hello\n  stderr| oops"
+        );
+    }
+}

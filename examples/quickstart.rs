@@ -1,31 +1,52 @@
-//! The quick start: an environment of a server and a client that references the
-//! server's port, a test body, and the report.
+//! The quick start: a TCP server, a reconnecting client wired to the server's
+//! kernel-assigned port, a test body that survives a server restart, and the report.
 //!
 //! Run: `cargo run --release --example quickstart`
 
-use testrig::testing::ScriptedDriver;
+use std::time::Duration;
+
+use testrig::service::RetryPolicy;
 use testrig::{Environment, Error, Ref};
+use testrig_drivers::tcp::{TcpClient, TcpServer};
+
+const SECOND: Duration = Duration::from_secs(1);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let report_dir = std::env::temp_dir().join("testrig-quickstart");
     let env = Environment::builder("quickstart")
-        // A server on a kernel-assigned port of 127.0.0.1; it exports `port`.
-        .driver(ScriptedDriver::new("server").listen())
-        // The client connects to that port: the reference makes it start second.
-        .driver(ScriptedDriver::new("client").connect_to(Ref::export("server", "port")))
+        // Binds 127.0.0.1:0; exports `host`, `port` and `address`.
+        .driver(TcpServer::new("server"))
+        // The reference makes the client start after the server, on its real port.
+        .driver(
+            TcpClient::new("client", Ref::export("server", "port"))
+                .auto_reconnect(|| RetryPolicy::constant(Duration::from_millis(20))),
+        )
         .report_dir(&report_dir)
         .handle_signals()
         .build()?;
 
     env.run(|env| async move {
-        let server = env.get::<ScriptedDriver>("server")?;
-        let client = env.get::<ScriptedDriver>("client")?;
+        let server = env.get::<TcpServer>("server")?;
+        let client = env.get::<TcpClient>("client")?;
         println!(
-            "server listens on 127.0.0.1:{}",
-            server.port().unwrap_or_default()
+            "server listens on {}",
+            server.local_addr().expect("started")
         );
-        assert_eq!(client.connected_port(), server.port());
+
+        client.send(b"ping\n").await?;
+        let conn = server.accept_connection(SECOND).await?;
+        assert_eq!(server.receive_line(conn, SECOND).await?, "ping");
+        server.send(conn, b"pong\n").await?;
+        assert_eq!(client.receive_line(SECOND).await?, "pong");
+
+        // The server goes away and comes back on the same port; the client reconnects.
+        env.restart("server").await?;
+        client.when_connected(5 * SECOND).await?;
+        client.send(b"still here\n").await?;
+        let conn = server.accept_connection(SECOND).await?;
+        assert_eq!(server.receive_line(conn, SECOND).await?, "still here");
+        println!("the client reconnected after a server restart");
         Ok::<_, Error>(())
     })
     .await?;

@@ -85,8 +85,8 @@ impl RetryPolicy {
     /// iterator is exhausted the service gives up.
     ///
     /// The iterator must be `Clone` because the sequence starts again from its first
-    /// element whenever the failure counter is reset (a connection was made). To use an
-    /// iterator that cannot be cloned, wrap it in [`RetryPolicy::from_fn`].
+    /// element whenever the failure counter is reset (a connection was made). For an
+    /// iterator that cannot be cloned, use [`RetryPolicy::from_iterator`].
     pub fn from_delays<I>(delays: I) -> Self
     where
         I: IntoIterator<Item = Duration>,
@@ -94,6 +94,32 @@ impl RetryPolicy {
     {
         let mut sequence = RestartableSequence::new(delays.into_iter());
         Self::from_fn(move |attempt| sequence.delay(attempt))
+    }
+
+    /// Any iterator of delays, e.g. one from a backoff crate: each retry takes the
+    /// iterator's next delay; when it is exhausted the service gives up.
+    ///
+    /// Unlike [`from_delays`](Self::from_delays), the iterator is not restarted when
+    /// the failure counter resets (it cannot be, without `Clone`): after a successful
+    /// connection the next retry continues the sequence.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use testrig::service::RetryPolicy;
+    ///
+    /// let doubling = std::iter::successors(Some(Duration::from_millis(10)), |d| Some(*d * 2));
+    /// let mut policy = RetryPolicy::from_iterator(doubling.take(2));
+    /// assert_eq!(policy.delay(1), Some(Duration::from_millis(10)));
+    /// assert_eq!(policy.delay(2), Some(Duration::from_millis(20)));
+    /// assert_eq!(policy.delay(3), None);
+    /// ```
+    pub fn from_iterator<I>(delays: I) -> Self
+    where
+        I: IntoIterator<Item = Duration>,
+        I::IntoIter: Send + 'static,
+    {
+        let mut delays = delays.into_iter();
+        Self::from_fn(move |_| delays.next())
     }
 
     /// A policy computed by a function of the consecutive failed-attempt count (`1` for

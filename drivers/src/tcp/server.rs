@@ -52,6 +52,16 @@ pub struct TcpServer {
     port: Param<u16>,
     options: SocketOptions,
     state: Mutex<State>,
+    /// The connections of the current run, shared with its accept loop. Kept
+    /// apart from `state` so a send or receive takes one lock.
+    table: Arc<Mutex<Table>>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    /// Whether a run is under way (connections may be used and added).
+    open: bool,
+    connections: Vec<Arc<Connection>>,
 }
 
 #[derive(Debug, Default)]
@@ -64,7 +74,6 @@ struct State {
 #[derive(Debug)]
 struct Running {
     local: SocketAddr,
-    connections: Arc<Mutex<Vec<Arc<Connection>>>>,
     arrivals: watch::Receiver<usize>,
     handed_out: usize,
     cancel: CancellationToken,
@@ -80,6 +89,7 @@ impl TcpServer {
             port: Param::Value(0),
             options: SocketOptions::default(),
             state: Mutex::new(State::default()),
+            table: Arc::new(Mutex::new(Table::default())),
         }
     }
 
@@ -233,12 +243,11 @@ impl TcpServer {
     }
 
     fn connection(&self, index: usize) -> Result<Arc<Connection>, TcpError> {
-        let state = self.lock();
-        let running = state.running.as_ref().ok_or_else(|| self.not_started())?;
-        let connections = running
-            .connections
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        if !table.open {
+            return Err(self.not_started());
+        }
+        let connections = &table.connections;
         connections
             .get(index)
             .cloned()
@@ -247,6 +256,13 @@ impl TcpServer {
                 index,
                 count: connections.len(),
             })
+    }
+
+    /// Ends the run's table; returns its connections.
+    fn close_table(&self) -> Vec<Arc<Connection>> {
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        table.open = false;
+        std::mem::take(&mut table.connections)
     }
 
     fn not_started(&self) -> TcpError {
@@ -324,13 +340,17 @@ impl Driver for TcpServer {
         let listener = self.bind(address)?;
         let local = listener.local_addr()?;
         let cancel = CancellationToken::new();
-        let connections = Arc::new(Mutex::new(Vec::new()));
+        {
+            let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+            table.open = true;
+            table.connections.clear();
+        }
         let (count, arrivals) = watch::channel(0usize);
         let accept_task = tokio::spawn(accept_loop(AcceptLoop {
             driver: self.name.clone(),
             listener,
             options: self.options,
-            connections: connections.clone(),
+            table: self.table.clone(),
             count,
             cancel: cancel.clone(),
             supervisor: ctx.supervisor(),
@@ -339,7 +359,6 @@ impl Driver for TcpServer {
         state.last_port = Some(local.port());
         state.running = Some(Running {
             local,
-            connections,
             arrivals,
             handed_out: 0,
             cancel,
@@ -355,12 +374,7 @@ impl Driver for TcpServer {
         running.cancel.cancel();
         // The accept loop owns the listener: once it ends, the port is closed.
         let _ = running.accept_task.await;
-        let connections = std::mem::take(
-            &mut *running
-                .connections
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        let connections = self.close_table();
         for connection in connections {
             connection.close().await;
         }
@@ -371,11 +385,7 @@ impl Driver for TcpServer {
         if let Some(running) = self.lock().running.take() {
             running.cancel.cancel();
             running.accept_task.abort();
-            running
-                .connections
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
+            self.close_table();
         }
     }
 
@@ -400,7 +410,7 @@ struct AcceptLoop {
     driver: String,
     listener: TcpListener,
     options: SocketOptions,
-    connections: Arc<Mutex<Vec<Arc<Connection>>>>,
+    table: Arc<Mutex<Table>>,
     count: watch::Sender<usize>,
     cancel: CancellationToken,
     supervisor: Supervisor,
@@ -417,7 +427,11 @@ async fn accept_loop(l: AcceptLoop) {
                 if let Err(e) = l.options.apply(&stream) {
                     tracing::warn!(driver = %l.driver, error = %e, "cannot set socket options on an accepted connection");
                 }
-                let mut connections = l.connections.lock().unwrap_or_else(|e| e.into_inner());
+                let mut table = l.table.lock().unwrap_or_else(|e| e.into_inner());
+                if !table.open {
+                    return;
+                }
+                let connections = &mut table.connections;
                 let label = format!("connection {}", connections.len());
                 match (stream.local_addr(), stream.peer_addr()) {
                     (Ok(local), Ok(peer)) => {
@@ -426,7 +440,7 @@ async fn accept_loop(l: AcceptLoop) {
                             Connection::new(&l.driver, label, halves, (local, peer), &l.cancel);
                         connections.push(Arc::new(connection));
                         let count = connections.len();
-                        drop(connections);
+                        drop(table);
                         l.count.send_replace(count);
                     }
                     // The peer left between accept and getpeername.

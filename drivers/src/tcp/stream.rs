@@ -3,7 +3,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::sync::Mutex;
+// `futures`' mutex: its uncontended lock and unlock are one atomic each, where
+// tokio's unlock takes an internal lock; this is the hot path of every send and
+// receive.
+use futures_util::lock::Mutex;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -84,7 +87,11 @@ impl Connection {
 
     /// Sends all of `data`.
     pub(crate) async fn send(&self, data: &[u8]) -> Result<usize, TcpError> {
-        let mut writer = self.writer.lock().await;
+        // Uncontended is the rule; `try_lock` skips the future machinery.
+        let mut writer = match self.writer.try_lock() {
+            Some(guard) => guard,
+            None => self.writer.lock().await,
+        };
         let Some(half) = writer.as_mut() else {
             return Err(self.closed_error());
         };
@@ -158,7 +165,10 @@ impl Connection {
     ) -> Result<Vec<u8>, TcpError> {
         // Set on the first wait, so the fast path never reads the clock.
         let mut deadline: Option<Instant> = None;
-        let mut side = self.reader.lock().await;
+        let mut side = match self.reader.try_lock() {
+            Some(guard) => guard,
+            None => self.reader.lock().await,
+        };
         loop {
             if let Some(taken) = self.take(&mut side.buffer, &want)? {
                 return Ok(taken);
@@ -212,10 +222,10 @@ impl Connection {
     /// The bytes `want` asks for, if the buffer holds them.
     fn take(&self, buffer: &mut BytesMut, want: &Want<'_>) -> Result<Option<Vec<u8>>, TcpError> {
         match *want {
-            Want::Exactly(n) if buffer.len() >= n => Ok(Some(buffer.split_to(n).to_vec())),
+            Want::Exactly(n) if buffer.len() >= n => Ok(Some(take_front(buffer, n))),
             Want::AtMost(max) if !buffer.is_empty() => {
                 let n = max.min(buffer.len());
-                Ok(Some(buffer.split_to(n).to_vec()))
+                Ok(Some(take_front(buffer, n)))
             }
             Want::Until(delimiter, limit) => {
                 let found = buffer
@@ -223,7 +233,7 @@ impl Connection {
                     .position(|w| w == delimiter)
                     .map(|i| i + delimiter.len());
                 match found {
-                    Some(end) if end <= limit => Ok(Some(buffer.split_to(end).to_vec())),
+                    Some(end) if end <= limit => Ok(Some(take_front(buffer, end))),
                     Some(_) => Err(self.too_long(delimiter, limit)),
                     None if buffer.len() >= limit => Err(self.too_long(delimiter, limit)),
                     None => Ok(None),
@@ -271,6 +281,14 @@ impl Connection {
 
 /// How much the fast path reads at once: what is still missing for an exact
 /// read (as plain `read_exact` would), else a page.
+/// The first `n` bytes, removed from `buffer`. Copy then advance: unlike
+/// `split_to`, this never turns the buffer into a shared one.
+fn take_front(buffer: &mut BytesMut, n: usize) -> Vec<u8> {
+    let front = buffer[..n].to_vec();
+    bytes::Buf::advance(buffer, n);
+    front
+}
+
 fn fast_chunk(want: &Want<'_>, buffered: usize) -> usize {
     match *want {
         Want::Exactly(n) => n.saturating_sub(buffered).clamp(1, READ_CHUNK),

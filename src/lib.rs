@@ -74,3 +74,8 @@ pub use status::{Status, StatusTracker};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The reconnect guide's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/reconnect.md")]
+struct ReconnectGuideDoctests;

@@ -3,3 +3,8 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 pub mod tcp;
+
+/// The TCP guide's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/tcp.md")]
+struct TcpGuideDoctests;

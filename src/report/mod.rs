@@ -4,6 +4,7 @@ mod junit;
 mod model;
 mod summary;
 mod time;
+mod timeline;
 mod write;
 
 pub use model::{CaseReport, DriverReport, Outcome, Report};

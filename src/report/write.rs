@@ -10,6 +10,8 @@ pub struct ReportFiles {
     pub json: PathBuf,
     /// `<dir>/<environment>.junit.xml`
     pub junit: PathBuf,
+    /// `<dir>/<environment>.timeline.svg`
+    pub timeline: PathBuf,
 }
 
 impl Report {
@@ -18,8 +20,8 @@ impl Report {
         serde_json::to_string_pretty(self).expect("a report always serializes")
     }
 
-    /// Writes `<environment>.json` and `<environment>.junit.xml` into `dir`
-    /// (created if missing).
+    /// Writes `<environment>.json`, `<environment>.junit.xml` and the picture
+    /// `<environment>.timeline.svg` into `dir` (created if missing).
     pub fn write_to(&self, dir: impl AsRef<Path>) -> Result<ReportFiles, Error> {
         let dir = dir.as_ref();
         let report_error = |path: &Path, source| Error::Report {
@@ -30,10 +32,13 @@ impl Report {
         let files = ReportFiles {
             json: dir.join(format!("{}.json", self.environment)),
             junit: dir.join(format!("{}.junit.xml", self.environment)),
+            timeline: dir.join(format!("{}.timeline.svg", self.environment)),
         };
         std::fs::write(&files.json, self.to_json()).map_err(|e| report_error(&files.json, e))?;
         std::fs::write(&files.junit, self.to_junit_xml())
             .map_err(|e| report_error(&files.junit, e))?;
+        std::fs::write(&files.timeline, self.timeline_svg())
+            .map_err(|e| report_error(&files.timeline, e))?;
         Ok(files)
     }
 }

@@ -73,6 +73,25 @@ async fn json_and_junit_reports_are_valid_and_carry_the_durations() {
             .contains("driver `flaky` failed in stop")
     );
 
+    let svg = std::fs::read_to_string(dir.join("reported.timeline.svg")).unwrap();
+    let picture = roxmltree::Document::parse(&svg).expect("the timeline is well-formed XML");
+    assert_eq!(picture.root_element().tag_name().name(), "svg");
+    let texts: Vec<&str> = picture.descendants().filter_map(|n| n.text()).collect();
+    for name in ["server", "client", "flaky"] {
+        assert!(
+            texts.iter().any(|t| t.contains(name)),
+            "{name} is labelled in the timeline"
+        );
+    }
+    let bars = picture
+        .descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .count();
+    assert!(
+        bars >= 3 * 3,
+        "a bar per phase of each driver, found {bars} rects"
+    );
+
     let summary = report.summary().to_string();
     assert!(
         summary.starts_with("environment reported FAILED: setup "),

@@ -79,3 +79,8 @@ struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/reconnect.md")]
 struct ReconnectGuideDoctests;
+
+/// The driver-writing guide's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/writing-a-driver.md")]
+struct DriverGuideDoctests;

@@ -59,6 +59,8 @@ pub mod process;
 pub mod report;
 pub mod service;
 pub mod status;
+#[cfg(feature = "suite")]
+pub mod suite;
 pub mod testing;
 
 pub use context::{Exports, FromValue, Param, Ref, RefKey, Template, Value, ValueTable};

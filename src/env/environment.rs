@@ -101,6 +101,11 @@ impl Environment {
         &self.inner.runpath
     }
 
+    /// Where the reports go, when the builder set a report directory.
+    pub fn report_dir(&self) -> Option<&Path> {
+        self.inner.report_dir.as_deref()
+    }
+
     /// The drivers' names, in the order they were added.
     pub fn driver_names(&self) -> Vec<&str> {
         self.inner.resources.iter().map(Resource::name).collect()

@@ -23,6 +23,13 @@ impl Report {
     /// Writes `<environment>.json`, `<environment>.junit.xml` and the picture
     /// `<environment>.timeline.svg` into `dir` (created if missing).
     pub fn write_to(&self, dir: impl AsRef<Path>) -> Result<ReportFiles, Error> {
+        self.write_named(dir, &self.environment)
+    }
+
+    /// Like [`write_to`](Self::write_to), with the files named `<stem>.json`,
+    /// `<stem>.junit.xml` and `<stem>.timeline.svg` (a suite run that selected
+    /// only some cases names its files after them).
+    pub fn write_named(&self, dir: impl AsRef<Path>, stem: &str) -> Result<ReportFiles, Error> {
         let dir = dir.as_ref();
         let report_error = |path: &Path, source| Error::Report {
             path: path.to_owned(),
@@ -30,9 +37,9 @@ impl Report {
         };
         std::fs::create_dir_all(dir).map_err(|e| report_error(dir, e))?;
         let files = ReportFiles {
-            json: dir.join(format!("{}.json", self.environment)),
-            junit: dir.join(format!("{}.junit.xml", self.environment)),
-            timeline: dir.join(format!("{}.timeline.svg", self.environment)),
+            json: dir.join(format!("{stem}.json")),
+            junit: dir.join(format!("{stem}.junit.xml")),
+            timeline: dir.join(format!("{stem}.timeline.svg")),
         };
         std::fs::write(&files.json, self.to_json()).map_err(|e| report_error(&files.json, e))?;
         std::fs::write(&files.junit, self.to_junit_xml())

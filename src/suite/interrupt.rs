@@ -1,0 +1,55 @@
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+/// SIGINT and SIGTERM, listened for from the first setup of a run to its end, so
+/// a signal that arrives between two cases is seen by the next wait.
+///
+/// Once tokio listens for these signals they no longer kill the process: the
+/// harness cancels the running step, tears the suite down and reports every
+/// remaining case as not run.
+#[derive(Debug)]
+pub(crate) struct Interrupt {
+    signals: Option<(Signal, Signal)>,
+    received: Option<&'static str>,
+}
+
+impl Interrupt {
+    /// Starts listening; must be called inside the runtime.
+    pub(crate) fn listen() -> Self {
+        let signals = match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(interrupt), Ok(terminate)) => Some((interrupt, terminate)),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%error, "cannot listen for SIGINT/SIGTERM; a signal will kill the suite without teardown");
+                None
+            }
+        };
+        Self {
+            signals,
+            received: None,
+        }
+    }
+
+    /// The signal received so far, if any.
+    pub(crate) fn received(&self) -> Option<&'static str> {
+        self.received
+    }
+
+    /// Resolves with the name of the first SIGINT or SIGTERM (at once if one
+    /// was already received; never, when the signals could not be listened for).
+    pub(crate) async fn recv(&mut self) -> &'static str {
+        if let Some(signal) = self.received {
+            return signal;
+        }
+        let signal = match &mut self.signals {
+            Some((interrupt, terminate)) => tokio::select! {
+                _ = interrupt.recv() => "SIGINT",
+                _ = terminate.recv() => "SIGTERM",
+            },
+            None => std::future::pending().await,
+        };
+        self.received = Some(signal);
+        signal
+    }
+}

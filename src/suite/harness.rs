@@ -36,6 +36,14 @@ impl Harness {
         })
     }
 
+    /// The summaries of the suites that did not pass, to print after the run.
+    pub(crate) fn failure_summaries(&mut self) -> Vec<String> {
+        self.sessions
+            .iter_mut()
+            .filter_map(Session::take_failure_summary)
+            .collect()
+    }
+
     /// Tears down every suite still up (a backstop: each suite is torn down
     /// after its last selected case); returns what went wrong.
     pub(crate) fn finish_all(&mut self) -> Vec<String> {

@@ -164,13 +164,14 @@ impl Runner {
                 .filter(|(_, t)| !args.is_filtered_out(t) && !args.is_ignored(t))
                 .map(|(case, _)| case.name.as_str())
                 .collect();
+            let cases: Vec<&str> = suite.cases.iter().map(|case| case.name.as_str()).collect();
             let default_cases: Vec<&str> = suite
                 .cases
                 .iter()
                 .filter(|case| !case.ignored)
                 .map(|case| case.name.as_str())
                 .collect();
-            let stem = report_stem(&suite.name, &default_cases, &selected);
+            let stem = report_stem(&suite.name, &cases, &default_cases, &selected);
             let count = selected.len();
             sessions.push(Session::new(suite, count, stem, report_dir.clone()));
         }
@@ -178,9 +179,15 @@ impl Runner {
 
         let execute = move || {
             let conclusion = libtest_mimic::run(&args, trials);
-            for problem in lock(&harness).finish_all() {
+            let mut harness_now = lock(&harness);
+            for problem in harness_now.finish_all() {
                 eprintln!("error: {problem}");
             }
+            // After libtest's own lines, what a person needs to debug a failed suite.
+            for summary in harness_now.failure_summaries() {
+                eprintln!("{summary}");
+            }
+            drop(harness_now);
             // The runtime is dropped here, on the harness's thread.
             drop(harness);
             conclusion

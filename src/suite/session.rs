@@ -21,6 +21,8 @@ pub(crate) struct Session {
     remaining: usize,
     report_stem: String,
     report_dir: Option<PathBuf>,
+    /// The report's terminal summary, kept when the suite did not pass.
+    failure_summary: Option<String>,
 }
 
 #[derive(Debug)]
@@ -85,7 +87,13 @@ impl Session {
             remaining: selected,
             report_stem,
             report_dir,
+            failure_summary: None,
         }
+    }
+
+    /// The terminal summary of its report, if the suite did not pass.
+    pub(crate) fn take_failure_summary(&mut self) -> Option<String> {
+        self.failure_summary.take()
     }
 
     /// Whether the suite still holds an environment to tear down.
@@ -286,12 +294,12 @@ impl Session {
         failures
     }
 
-    /// Prints the summary when something failed; writes the report files when
+    /// Keeps the summary when something failed; writes the report files when
     /// a directory is set (the runner's, else the environment builder's).
-    fn report(&self, env: &Environment) -> Option<String> {
+    fn report(&mut self, env: &Environment) -> Option<String> {
         let report = env.report();
         if report.outcome != Outcome::Passed {
-            eprintln!("{}", report.summary());
+            self.failure_summary = Some(report.summary().to_string());
         }
         let dir = self
             .report_dir

@@ -133,7 +133,10 @@ fn two_clients() -> Suite {
         Ok::<_, testrig::Error>(())
     })
     .after_stop(move |_env| async move {
-        let port = port_checked.lock().unwrap().expect("after_start saw the port");
+        let port = port_checked
+            .lock()
+            .unwrap()
+            .expect("after_start saw the port");
         let refused = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
         assert!(refused.is_err(), "nothing listens on {port} after the stop");
         Ok::<_, testrig::Error>(())

@@ -47,7 +47,7 @@ fn failing() -> Suite {
             assert_eq!(server.receive_exact(conn, 4, WAIT).await?, b"ping");
             Ok::<_, testrig::Error>(())
         })
-        .add(
+        .add_case(
             Case::new("panics_on_a_wrong_reply", |env| async move {
                 let server = env.get::<TcpServer>("server")?;
                 env.get::<TcpClient>("client")?.send(b"ping").await?;
@@ -58,7 +58,7 @@ fn failing() -> Suite {
             })
             .ignored(),
         )
-        .add(
+        .add_case(
             Case::new("returns_an_error", |env| async move {
                 // Nothing was sent: the receive times out, and its error fails the case.
                 let server = env.get::<TcpServer>("server")?;
@@ -70,7 +70,7 @@ fn failing() -> Suite {
             })
             .ignored(),
         )
-        .add(
+        .add_case(
             Case::new("outlives_its_timeout", |env| async move {
                 // No second client ever connects: the case timeout cancels the wait.
                 let server = env.get::<TcpServer>("server")?;
@@ -91,8 +91,13 @@ fn broken_start() -> Suite {
             .driver(TcpServer::new("second").port(Ref::export("first", "port")))
             .build()
     })
-    .add(Case::new("never_runs", |_env| async { Ok::<_, testrig::Error>(()) }).ignored())
-    .add(Case::new("never_runs_either", |_env| async { Ok::<_, testrig::Error>(()) }).ignored())
+    .add_case(Case::new("never_runs", |_env| async { Ok::<_, testrig::Error>(()) }).ignored())
+    .add_case(
+        Case::new("never_runs_either", |_env| async {
+            Ok::<_, testrig::Error>(())
+        })
+        .ignored(),
+    )
 }
 
 /// The `after_start` hook asserts something false: the cases do not run and
@@ -104,22 +109,21 @@ fn failing_hook() -> Suite {
             assert_eq!(server.connection_count(), 2, "expected two clients");
             Ok::<_, testrig::Error>(())
         })
-        .add(Case::new("never_runs", |_env| async { Ok::<_, testrig::Error>(()) }).ignored())
+        .add_case(Case::new("never_runs", |_env| async { Ok::<_, testrig::Error>(()) }).ignored())
 }
 
 /// The case waits until a signal cancels it; the environment is then torn down
 /// and the run fails.
 fn interrupted() -> Suite {
-    Suite::new("interrupted", || echo_environment("interrupted"))
-        .add(
-            Case::new("waits_for_a_signal", |env| async move {
-                let server = env.get::<TcpServer>("server")?;
-                server.accept_connection(WAIT).await?; // the client's
-                println!("waiting for a signal");
-                // No second client ever connects.
-                server.accept_connection(Duration::from_secs(30)).await?;
-                Ok::<_, testrig::Error>(())
-            })
-            .ignored(),
-        )
+    Suite::new("interrupted", || echo_environment("interrupted")).add_case(
+        Case::new("waits_for_a_signal", |env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            server.accept_connection(WAIT).await?; // the client's
+            println!("waiting for a signal");
+            // No second client ever connects.
+            server.accept_connection(Duration::from_secs(30)).await?;
+            Ok::<_, testrig::Error>(())
+        })
+        .ignored(),
+    )
 }

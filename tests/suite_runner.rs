@@ -5,6 +5,8 @@
 #[path = "suite_runner/support.rs"]
 mod support;
 
+#[path = "suite_runner/in_process.rs"]
+mod in_process;
 #[path = "suite_runner/libtest.rs"]
 mod libtest;
 #[path = "suite_runner/nextest.rs"]

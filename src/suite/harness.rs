@@ -8,17 +8,20 @@ use super::session::Session;
 #[derive(Debug)]
 pub(crate) struct Harness {
     runtime: Option<Runtime>,
+    /// Created inside the runtime at the first case.
     interrupt: Option<Interrupt>,
+    handle_signals: bool,
     pub(crate) sessions: Vec<Session>,
 }
 
 impl Harness {
     /// A harness on `runtime`, or on a multi-threaded runtime it builds at the
-    /// first case.
-    pub(crate) fn new(runtime: Option<Runtime>) -> Self {
+    /// first case; listening for SIGINT/SIGTERM from then on if `handle_signals`.
+    pub(crate) fn new(runtime: Option<Runtime>, handle_signals: bool) -> Self {
         Self {
             runtime,
             interrupt: None,
+            handle_signals,
             sessions: Vec::new(),
         }
     }
@@ -30,8 +33,15 @@ impl Harness {
         }
         let runtime = runtime(&mut self.runtime)?;
         let (session, interrupt) = (&mut self.sessions[suite], &mut self.interrupt);
+        let handle_signals = self.handle_signals;
         runtime.block_on(async {
-            let interrupt = interrupt.get_or_insert_with(Interrupt::listen);
+            let interrupt = interrupt.get_or_insert_with(|| {
+                if handle_signals {
+                    Interrupt::listen()
+                } else {
+                    Interrupt::ignore_signals()
+                }
+            });
             session.run_case(case, interrupt).await
         })
     }

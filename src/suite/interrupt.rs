@@ -36,8 +36,16 @@ impl Interrupt {
         self.received
     }
 
+    /// Never interrupted: signals keep their default effect.
+    pub(crate) fn ignore_signals() -> Self {
+        Self {
+            signals: None,
+            received: None,
+        }
+    }
+
     /// Resolves with the name of the first SIGINT or SIGTERM (at once if one
-    /// was already received; never, when the signals could not be listened for).
+    /// was already received; never, when not listening).
     pub(crate) async fn recv(&mut self) -> &'static str {
         if let Some(signal) = self.received {
             return signal;

@@ -33,16 +33,25 @@ mod tests {
 
     #[test]
     fn a_run_of_every_default_case_is_named_after_the_suite() {
-        assert_eq!(report_stem("echo", &["a", "b"], &["a", "b"], &["a", "b"]), "echo");
+        assert_eq!(
+            report_stem("echo", &["a", "b"], &["a", "b"], &["a", "b"]),
+            "echo"
+        );
         let with_ignored = ["a", "ignored"];
         assert_eq!(report_stem("echo", &with_ignored, &["a"], &["a"]), "echo");
-        assert_eq!(report_stem("echo", &with_ignored, &["a"], &with_ignored), "echo");
+        assert_eq!(
+            report_stem("echo", &with_ignored, &["a"], &with_ignored),
+            "echo"
+        );
         assert_eq!(report_stem("echo", &["ignored"], &[], &["ignored"]), "echo");
     }
 
     #[test]
     fn a_narrowed_run_is_named_after_the_cases_it_selected() {
-        assert_eq!(report_stem("echo", &["a", "b"], &["a", "b"], &["b"]), "echo.b");
+        assert_eq!(
+            report_stem("echo", &["a", "b"], &["a", "b"], &["b"]),
+            "echo.b"
+        );
         let abc = ["a", "b", "c"];
         assert_eq!(report_stem("echo", &abc, &abc, &["a", "c"]), "echo.a+c");
         // Every case ignored: one of them is not the whole suite.

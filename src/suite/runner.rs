@@ -78,18 +78,32 @@ pub fn run_suites(suites: impl IntoIterator<Item = Suite>) -> ExitCode {
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
 #[must_use]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Runner {
     suites: Vec<Suite>,
     args: Option<Arguments>,
     report_dir: Option<PathBuf>,
     runtime: Option<Runtime>,
+    handle_signals: bool,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Runner {
-    /// A runner with no suites, reading the command line's arguments.
+    /// A runner with no suites, reading the command line's arguments,
+    /// handling SIGINT and SIGTERM.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            suites: Vec::new(),
+            args: None,
+            report_dir: None,
+            runtime: None,
+            handle_signals: true,
+        }
     }
 
     /// Adds a suite.
@@ -123,6 +137,15 @@ impl Runner {
         self
     }
 
+    /// Whether a SIGINT or SIGTERM cancels the running case, tears its suite
+    /// down and marks every remaining case not run (default `true`). Once
+    /// handled, these signals no longer kill the process, for as long as it
+    /// lives: turn this off when the runner is part of a longer-lived program.
+    pub fn handle_signals(mut self, handle: bool) -> Self {
+        self.handle_signals = handle;
+        self
+    }
+
     /// Runs the selected cases (or lists them with `--list`) and prints the
     /// results as libtest does. Refuses ill-defined suites before running any.
     pub fn run(self) -> Result<Conclusion, SuiteError> {
@@ -144,7 +167,7 @@ impl Runner {
                 .map(PathBuf::from)
         });
 
-        let harness = Arc::new(Mutex::new(Harness::new(self.runtime)));
+        let harness = Arc::new(Mutex::new(Harness::new(self.runtime, self.handle_signals)));
         let mut trials = Vec::new();
         let mut sessions = Vec::new();
         for (s, suite) in self.suites.into_iter().enumerate() {
@@ -203,5 +226,7 @@ impl Runner {
 }
 
 fn lock(harness: &Mutex<Harness>) -> MutexGuard<'_, Harness> {
-    harness.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    harness
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

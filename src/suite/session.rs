@@ -222,7 +222,10 @@ impl Session {
         let reason = if problems.is_empty() {
             reason
         } else {
-            format!("{reason}\nand the teardown failed:\n{}", problems.join("\n"))
+            format!(
+                "{reason}\nand the teardown failed:\n{}",
+                problems.join("\n")
+            )
         };
         self.state = State::NotUp {
             env: Some(env),
@@ -246,7 +249,12 @@ impl Session {
     /// Undoes a setup that got as far as `reached`: `before_stop` hooks and the
     /// stop only if it started, `after_stop` hooks always. Best effort: every
     /// step runs, every failure is returned.
-    async fn tear_down(&self, env: &Environment, hooks: &mut Hooks, reached: Reached) -> Vec<String> {
+    async fn tear_down(
+        &self,
+        env: &Environment,
+        hooks: &mut Hooks,
+        reached: Reached,
+    ) -> Vec<String> {
         let mut problems = Vec::new();
         if let Reached::Started = reached {
             problems.extend(self.run_hooks(Stage::BeforeStop, env, hooks, None).await);

@@ -105,7 +105,7 @@ impl Suite {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        self.add(Case::new(name, body))
+        self.add_case(Case::new(name, body))
     }
 
     /// Adds a case that fails (and is cancelled) when it runs longer than `timeout`.
@@ -120,11 +120,11 @@ impl Suite {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        self.add(Case::new(name, body).timeout(timeout))
+        self.add_case(Case::new(name, body).timeout(timeout))
     }
 
     /// Adds a case built with [`Case`] (per-case timeout, ignored).
-    pub fn add(mut self, case: Case) -> Self {
+    pub fn add_case(mut self, case: Case) -> Self {
         self.cases.push(case);
         self
     }
@@ -240,8 +240,8 @@ mod tests {
         Suite::new(name, || Environment::builder("empty").build())
     }
 
-    fn pass(_: Environment) -> impl Future<Output = Result<(), BoxError>> {
-        async { Ok(()) }
+    async fn pass(_: Environment) -> Result<(), BoxError> {
+        Ok(())
     }
 
     #[test]
@@ -252,7 +252,10 @@ mod tests {
 
     #[test]
     fn two_cases_with_one_name_are_refused_naming_both() {
-        let error = empty("echo").case("ping", pass).case("ping", pass).validate();
+        let error = empty("echo")
+            .case("ping", pass)
+            .case("ping", pass)
+            .validate();
         assert_eq!(
             error.unwrap_err().to_string(),
             "suite `echo` has two cases named `ping`"
@@ -263,7 +266,10 @@ mod tests {
     fn names_that_break_test_names_are_refused_with_the_reason() {
         let error = empty("a::b").validate().unwrap_err();
         assert!(error.to_string().contains("`::`"), "{error}");
-        let error = empty("echo").case("two words", pass).validate().unwrap_err();
+        let error = empty("echo")
+            .case("two words", pass)
+            .validate()
+            .unwrap_err();
         assert_eq!(
             error.to_string(),
             "case of suite `echo` name `two words` is invalid: it cannot contain whitespace (test names are command-line arguments)"

@@ -13,7 +13,13 @@ use crate::support::{
 /// Every failing case of the failing sample, run once per test process.
 fn failing_run() -> &'static Run {
     static RUN: OnceLock<Run> = OnceLock::new();
-    RUN.get_or_init(|| Run::of(FAILING, "failing", &["--ignored", "--skip", "interrupted::"]))
+    RUN.get_or_init(|| {
+        Run::of(
+            FAILING,
+            "failing",
+            &["--ignored", "--skip", "interrupted::"],
+        )
+    })
 }
 
 #[test]
@@ -35,8 +41,14 @@ fn listing_names_each_case_after_its_suite_in_declaration_order_and_starts_nothi
 
     let ignored = Run::of(FAILING, "list-ignored", &["--list", "--ignored"]);
     let listed = ignored.stdout();
-    assert!(listed.contains("failing::panics_on_a_wrong_reply: test"), "{listed}");
-    assert!(listed.contains("broken_start::never_runs: test"), "{listed}");
+    assert!(
+        listed.contains("failing::panics_on_a_wrong_reply: test"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("broken_start::never_runs: test"),
+        "{listed}"
+    );
     assert!(!listed.contains("failing::passes"), "{listed}");
 }
 
@@ -44,7 +56,11 @@ fn listing_names_each_case_after_its_suite_in_declaration_order_and_starts_nothi
 fn the_sample_suite_passes_and_reports_every_case_with_its_duration() {
     let run = Run::of(PASSING, "passing", &[]);
     assert_eq!(run.exit_code(), Some(0), "{}", run.all_output());
-    assert!(run.stdout().contains("5 passed; 0 failed"), "{}", run.all_output());
+    assert!(
+        run.stdout().contains("5 passed; 0 failed"),
+        "{}",
+        run.all_output()
+    );
 
     let echo = run.report("echo");
     assert_eq!(echo.outcome, Outcome::Passed);
@@ -62,8 +78,17 @@ fn the_sample_suite_passes_and_reports_every_case_with_its_duration() {
     assert!(echo.cases.iter().all(|c| c.duration > Duration::ZERO));
     // One environment for the three cases: each driver started and stopped once.
     for driver in &echo.drivers {
-        let starts = driver.transitions.iter().filter(|t| t.to == Status::Started).count();
-        assert_eq!((driver.status, starts), (Status::Stopped, 1), "{}", driver.name);
+        let starts = driver
+            .transitions
+            .iter()
+            .filter(|t| t.to == Status::Started)
+            .count();
+        assert_eq!(
+            (driver.status, starts),
+            (Status::Stopped, 1),
+            "{}",
+            driver.name
+        );
     }
 
     let junit = std::fs::read_to_string(run.reports.join("echo.junit.xml")).expect("junit");
@@ -75,7 +100,11 @@ fn the_sample_suite_passes_and_reports_every_case_with_its_duration() {
         .collect();
     assert_eq!(
         cases,
-        ["ping_pong", "lines_arrive_one_by_one", "a_late_reply_within_the_case_timeout"]
+        [
+            "ping_pong",
+            "lines_arrive_one_by_one",
+            "a_late_reply_within_the_case_timeout"
+        ]
     );
     assert!(!junit.contains("<failure"), "{junit}");
 
@@ -89,11 +118,18 @@ fn a_name_filter_runs_only_the_matching_cases_and_starts_only_their_suite() {
     let run = Run::of(PASSING, "filter", &["ping"]);
     assert_eq!(run.exit_code(), Some(0), "{}", run.all_output());
     assert_eq!(run.verdict("echo::ping_pong"), "ok");
-    assert!(run.stdout().contains("1 passed; 0 failed; 0 ignored; 0 measured; 4 filtered out"));
+    assert!(
+        run.stdout()
+            .contains("1 passed; 0 failed; 0 ignored; 0 measured; 4 filtered out")
+    );
     // Named after the one case it ran; the other suite never started.
     assert_eq!(
         run.report_files(),
-        ["echo.ping_pong.json", "echo.ping_pong.junit.xml", "echo.ping_pong.timeline.svg"]
+        [
+            "echo.ping_pong.json",
+            "echo.ping_pong.junit.xml",
+            "echo.ping_pong.timeline.svg"
+        ]
     );
     assert_eq!(
         outcomes(&run.report("echo.ping_pong")),
@@ -126,7 +162,8 @@ fn a_failing_case_fails_the_run_with_its_message_and_the_others_still_run() {
     let stdout = run.stdout();
     // A panic (a failed assert) is caught and its message shown.
     assert!(
-        stdout.contains("panicked: assertion `left == right` failed: the client sent the wrong word"),
+        stdout
+            .contains("panicked: assertion `left == right` failed: the client sent the wrong word"),
         "{stdout}"
     );
     // An error returned by the case is shown as it reads.
@@ -135,11 +172,18 @@ fn a_failing_case_fails_the_run_with_its_message_and_the_others_still_run() {
         "{stdout}"
     );
 
-    let report = run.report("failing.panics_on_a_wrong_reply+returns_an_error+outlives_its_timeout");
+    let report =
+        run.report("failing.panics_on_a_wrong_reply+returns_an_error+outlives_its_timeout");
     assert_eq!(report.outcome, Outcome::Failed);
     let panicked = case(&report, "panics_on_a_wrong_reply");
     assert_eq!(panicked.outcome, Outcome::Failed);
-    assert!(panicked.message.as_deref().unwrap().contains("the client sent the wrong word"));
+    assert!(
+        panicked
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("the client sent the wrong word")
+    );
     let errored = case(&report, "returns_an_error");
     assert!(errored.duration >= Duration::from_millis(50), "{errored:?}");
     // The failures did not stop the environment early: it stopped once, at the end.
@@ -151,8 +195,12 @@ fn a_failing_case_fails_the_run_with_its_message_and_the_others_still_run() {
 fn a_case_past_its_timeout_is_cancelled_and_fails() {
     let run = failing_run();
     assert_eq!(run.verdict("failing::outlives_its_timeout"), "FAILED");
-    assert!(run.stdout().contains("timed out after 200ms and was cancelled"));
-    let report = run.report("failing.panics_on_a_wrong_reply+returns_an_error+outlives_its_timeout");
+    assert!(
+        run.stdout()
+            .contains("timed out after 200ms and was cancelled")
+    );
+    let report =
+        run.report("failing.panics_on_a_wrong_reply+returns_an_error+outlives_its_timeout");
     let late = case(&report, "outlives_its_timeout");
     assert_eq!(late.outcome, Outcome::Failed);
     // Cancelled at its own 200 ms, not at the 30 s its body waits for.
@@ -165,7 +213,10 @@ fn a_case_past_its_timeout_is_cancelled_and_fails() {
 #[test]
 fn a_failed_start_reports_every_case_not_run_with_the_start_error_and_tears_down() {
     let run = failing_run();
-    for name in ["broken_start::never_runs", "broken_start::never_runs_either"] {
+    for name in [
+        "broken_start::never_runs",
+        "broken_start::never_runs_either",
+    ] {
         assert_eq!(run.verdict(name), "FAILED");
     }
     let stdout = run.stdout();
@@ -178,11 +229,26 @@ fn a_failed_start_reports_every_case_not_run_with_the_start_error_and_tears_down
     let report = run.report("broken_start");
     for case in &report.cases {
         assert_eq!(case.outcome, Outcome::NotRun, "{case:?}");
-        assert!(case.message.as_deref().unwrap().contains("driver `second` failed in start"));
+        assert!(
+            case.message
+                .as_deref()
+                .unwrap()
+                .contains("driver `second` failed in start")
+        );
     }
     assert_eq!(report.cases.len(), 2);
-    let status = |name: &str| report.drivers.iter().find(|d| d.name == name).unwrap().status;
-    assert_eq!((status("first"), status("second")), (Status::Stopped, Status::Failed));
+    let status = |name: &str| {
+        report
+            .drivers
+            .iter()
+            .find(|d| d.name == name)
+            .unwrap()
+            .status
+    };
+    assert_eq!(
+        (status("first"), status("second")),
+        (Status::Stopped, Status::Failed)
+    );
     assert_nothing_listens_on(exported_port(&report, "first"));
 
     let junit = std::fs::read_to_string(run.reports.join("broken_start.junit.xml")).unwrap();
@@ -200,7 +266,11 @@ fn a_failing_hook_marks_the_cases_not_run_and_still_stops_the_environment() {
 
     let report = run.report("failing_hook");
     assert_eq!(outcomes(&report), [("never_runs", Outcome::NotRun)]);
-    assert!(report.errors.iter().any(|e| e.contains("after_start hook")), "{:?}", report.errors);
+    assert!(
+        report.errors.iter().any(|e| e.contains("after_start hook")),
+        "{:?}",
+        report.errors
+    );
     assert!(report.drivers.iter().all(|d| d.status == Status::Stopped));
     assert_nothing_listens_on(exported_port(&report, "server"));
 }
@@ -209,6 +279,9 @@ fn a_failing_hook_marks_the_cases_not_run_and_still_stops_the_environment() {
 fn a_failed_suite_prints_its_report_summary_after_the_results() {
     let run = failing_run();
     let stderr = String::from_utf8_lossy(&run.output.stderr);
-    assert!(stderr.contains("environment broken_start FAILED"), "{stderr}");
+    assert!(
+        stderr.contains("environment broken_start FAILED"),
+        "{stderr}"
+    );
     assert!(stderr.contains("case never_runs not run"), "{stderr}");
 }

@@ -21,7 +21,14 @@ fn nextest_runs_each_case_in_a_process_that_starts_and_stops_its_environment() {
     }
     let reports = report_dir("nextest");
     let output = cargo_command()
-        .args(["nextest", "run", "--offline", "--no-fail-fast", "--color", "never"])
+        .args([
+            "nextest",
+            "run",
+            "--offline",
+            "--no-fail-fast",
+            "--color",
+            "never",
+        ])
         .args(["-p", "testrig", "--test", PASSING, "--test", FAILING])
         .args(["--run-ignored", "all", "-E", "not test(interrupted::)"])
         .env("TESTRIG_REPORT_DIR", &reports)
@@ -62,12 +69,22 @@ fn nextest_runs_each_case_in_a_process_that_starts_and_stops_its_environment() {
     // One process per case: each wrote its own report, of one case, with its
     // own environment started and stopped.
     let files = list_files(&reports);
-    for stem in ["echo.ping_pong", "echo.lines_arrive_one_by_one", "two_clients.the_server_tells_the_clients_apart"] {
-        assert!(files.contains(&format!("{stem}.json")), "{stem} in {files:?}");
+    for stem in [
+        "echo.ping_pong",
+        "echo.lines_arrive_one_by_one",
+        "two_clients.the_server_tells_the_clients_apart",
+    ] {
+        assert!(
+            files.contains(&format!("{stem}.json")),
+            "{stem} in {files:?}"
+        );
         let report = read_report(&reports, stem);
         assert_eq!(report.cases.len(), 1, "{stem}");
         assert_eq!(report.cases[0].outcome, Outcome::Passed, "{stem}");
-        assert!(report.drivers.iter().all(|d| d.status == Status::Stopped), "{stem}");
+        assert!(
+            report.drivers.iter().all(|d| d.status == Status::Stopped),
+            "{stem}"
+        );
         assert_nothing_listens_on(exported_port(&report, "server"));
     }
     let broken = read_report(&reports, "broken_start.never_runs_either");

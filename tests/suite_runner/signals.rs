@@ -9,8 +9,7 @@ use testrig::Status;
 use testrig::report::Outcome;
 
 use crate::support::{
-    FAILING, assert_nothing_listens_on, case, exported_port, read_report, report_dir,
-    suite_binary,
+    FAILING, assert_nothing_listens_on, case, exported_port, read_report, report_dir, suite_binary,
 };
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -33,7 +32,10 @@ fn sigterm_cancels_the_running_case_tears_the_suite_down_and_fails_the_run() {
         }
     });
     let mut printed = Vec::new();
-    while !printed.iter().any(|l: &String| l.contains("waiting for a signal")) {
+    while !printed
+        .iter()
+        .any(|l: &String| l.contains("waiting for a signal"))
+    {
         let line = received
             .recv_timeout(DEADLINE)
             .unwrap_or_else(|_| panic!("the case never started; printed {printed:?}"));

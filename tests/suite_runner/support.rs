@@ -140,8 +140,13 @@ impl Run {
 /// Reads `<dir>/<stem>.json`.
 pub fn read_report(dir: &Path, stem: &str) -> Report {
     let path = dir.join(format!("{stem}.json"));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("no report {}: {e}; found {:?}", path.display(), list_files(dir)));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "no report {}: {e}; found {:?}",
+            path.display(),
+            list_files(dir)
+        )
+    });
     serde_json::from_str(&text).expect("the report parses")
 }
 

@@ -86,3 +86,8 @@ struct ReconnectGuideDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/writing-a-driver.md")]
 struct DriverGuideDoctests;
+
+/// The suites guide's code blocks, compiled as doctests.
+#[cfg(all(doctest, feature = "suite"))]
+#[doc = include_str!("../docs/suites.md")]
+struct SuitesGuideDoctests;

@@ -5,8 +5,8 @@ use testrig::Status;
 use testrig::report::Outcome;
 
 use crate::support::{
-    FAILING, PASSING, assert_nothing_listens_on, cargo_command, exported_port, list_files,
-    outcomes, read_report, report_dir,
+    FAILING, PASSING, assert_nothing_listens_on, build_flags, cargo_command, exported_port,
+    list_files, outcomes, read_report, report_dir,
 };
 
 #[test]
@@ -31,6 +31,7 @@ fn nextest_runs_each_case_in_a_process_that_starts_and_stops_its_environment() {
         ])
         .args(["-p", "testrig", "--test", PASSING, "--test", FAILING])
         .args(["--run-ignored", "all", "-E", "not test(interrupted::)"])
+        .args(build_flags())
         .env("TESTRIG_REPORT_DIR", &reports)
         .output()
         .expect("run cargo nextest");

@@ -34,6 +34,26 @@ pub fn cargo_command() -> Command {
     command
 }
 
+/// The flags that make an inner cargo build into this test's target directory
+/// and profile, so it finds the sample suites already built.
+pub fn build_flags() -> Vec<OsString> {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let mut flags = Vec::new();
+    if let Some(target_dir) = tmp.parent() {
+        flags.push("--target-dir".into());
+        flags.push(target_dir.into());
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name);
+    if profile.is_some_and(|name| name == "release") {
+        flags.push("--release".into());
+    }
+    flags
+}
+
 /// The path of the built sample suite `name`. Built (or found up to date) by
 /// one `cargo test --no-run` per test process.
 pub fn suite_binary(name: &str) -> &'static Path {
@@ -42,6 +62,7 @@ pub fn suite_binary(name: &str) -> &'static Path {
         let output = cargo_command()
             .args(["test", "--offline", "--no-run", "--message-format=json"])
             .args(["-p", "testrig", "--test", PASSING, "--test", FAILING])
+            .args(build_flags())
             .output()
             .expect("run cargo");
         assert!(

@@ -56,7 +56,7 @@ impl fmt::Display for Ending {
 }
 
 /// An error's message followed by each cause its message does not already show.
-fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::ending::Ending;
+use super::ending::{Ending, describe};
 use super::hook::{Hooks, Stage};
 use super::interrupt::Interrupt;
 use super::step::Step;
@@ -184,13 +184,23 @@ impl Session {
         else {
             return;
         };
-        let env = match environment() {
-            Ok(env) => env,
-            Err(error) => {
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(environment));
+        let env = match built {
+            Ok(Ok(env)) => env,
+            Ok(Err(error)) => {
                 let reason = format!(
                     "the environment of suite `{}` could not be built: {}",
                     self.name,
-                    Ending::returned(Err(error))
+                    describe(&*error)
+                );
+                self.state = State::NotUp { env: None, reason };
+                return;
+            }
+            Err(payload) => {
+                let reason = format!(
+                    "building the environment of suite `{}` {}",
+                    self.name,
+                    Ending::panicked(&*payload)
                 );
                 self.state = State::NotUp { env: None, reason };
                 return;

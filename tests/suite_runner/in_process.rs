@@ -173,6 +173,26 @@ fn an_environment_that_does_not_build_fails_its_cases_with_the_build_error() {
 }
 
 #[test]
+fn a_panicking_environment_factory_fails_the_cases_with_its_message() {
+    let reports = report_dir("factory-panics");
+    let suite = Suite::new("panicky", || -> testrig::Result<Environment> {
+        panic!("no config file")
+    })
+    .case("a", |_env| async { Ok::<_, testrig::Error>(()) })
+    .case("b", |_env| async { Ok::<_, testrig::Error>(()) });
+    let conclusion = Runner::new()
+        .suite(suite)
+        .args(args(&reports))
+        .handle_signals(false)
+        .run()
+        .expect("a valid suite");
+    assert_eq!(conclusion.num_failed, 2);
+    let log = std::fs::read_to_string(reports.join("libtest.log")).expect("the libtest log");
+    let message = "not run: building the environment of suite `panicky` panicked: no config file";
+    assert_eq!(log.matches(message).count(), 2, "{log}");
+}
+
+#[test]
 fn two_suites_with_one_name_are_refused_before_anything_runs() {
     let empty = || Suite::new("twice", || Environment::builder("twice").build());
     let refused = Runner::new()

@@ -152,3 +152,19 @@ pub fn assert_close(what: &str, a: u64, b: u64, tolerance: u64) {
         "{what}: {a} vs {b} differ by {diff} bytes (allowed {tolerance})"
     );
 }
+
+/// Asserts what the real iperf3 *received* is consistent with what was sent. iperf3 stops
+/// counting when it handles `TEST_END` and discards data still queued in its sockets (iperf3
+/// against itself shows the same), so it may count less than was sent — never more — and on
+/// a busy loopback up to several MiB less per stream.
+pub fn assert_iperf3_received(what: &str, sent: u64, received: u64, min_share: f64) {
+    assert!(
+        received <= sent,
+        "{what}: iperf3 received {received} > sent {sent}"
+    );
+    assert!(
+        received as f64 >= sent as f64 * min_share,
+        "{what}: iperf3 received {received} of {sent} sent (expected at least {:.0} %)",
+        min_share * 100.0
+    );
+}

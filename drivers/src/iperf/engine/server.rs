@@ -228,6 +228,15 @@ impl SessionSlot {
     }
 }
 
+/// Marks the server free when a session ends, however it ends (even by panic or abort).
+struct FreeOnDrop(SessionSlot);
+
+impl Drop for FreeOnDrop {
+    fn drop(&mut self) {
+        self.0.set(Slot::Idle);
+    }
+}
+
 async fn serve(server: NativeServer, cancel: CancellationToken, results: mpsc::Sender<ServedTest>) {
     let NativeServer {
         listener,
@@ -241,7 +250,7 @@ async fn serve(server: NativeServer, cancel: CancellationToken, results: mpsc::S
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            Some(_) = sessions.join_next() => slot.set(Slot::Idle),
+            Some(_) = sessions.join_next() => {}
             Some(_) = helpers.join_next() => {}
             accepted = listener.accept() => {
                 let Ok((socket, peer)) = accepted else {
@@ -256,10 +265,14 @@ async fn serve(server: NativeServer, cancel: CancellationToken, results: mpsc::S
                         slot.set(Slot::Busy);
                         let (slot, config, results) = (slot.clone(), config.clone(), results.clone());
                         sessions.spawn(async move {
+                            let free_on_exit = FreeOnDrop(slot.clone());
                             let outcome = serve_session(socket, local_addr, &slot, &config).await;
                             if let Err(error) = &outcome {
                                 tracing::debug!(%peer, %error, "iperf test failed");
                             }
+                            // Free before reporting, so whoever reads the report can start
+                            // the next test at once.
+                            drop(free_on_exit);
                             let _ = results.try_send(ServedTest { peer, outcome });
                         });
                     }

@@ -29,6 +29,18 @@ pub(crate) struct SendJob {
     pub(crate) udp_counters_64bit: bool,
 }
 
+impl SendJob {
+    /// Told to stop, or the test's byte/block limit is reached (iperf3 stops sending at the
+    /// limit too, rather than overshoot until the controller notices).
+    fn finished(&self) -> bool {
+        self.stop.is_cancelled()
+            || self
+                .budget
+                .as_ref()
+                .is_some_and(|b| b.reached().is_cancelled())
+    }
+}
+
 /// How a receiving task ends once told to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReceiveEnd {
@@ -74,7 +86,7 @@ pub(crate) async fn tcp_send(stream: Arc<TcpStream>, job: SendJob) -> io::Result
     let mut offset = 0;
     let mut pacer = job.bitrate.map(|rate| Pacer::new(rate, Instant::now()));
     loop {
-        if job.stop.is_cancelled() || !pace(&pacer, &job.stop).await {
+        if job.finished() || !pace(&pacer, &job.stop).await {
             return Ok(());
         }
         match stream.try_write(&buf[offset..]) {
@@ -147,7 +159,7 @@ pub(crate) async fn udp_send(socket: Arc<UdpSocket>, job: SendJob) -> io::Result
     let mut pacer = job.bitrate.map(|rate| Pacer::new(rate, Instant::now()));
     let mut seq: u64 = 0;
     loop {
-        if job.stop.is_cancelled() || !pace(&pacer, &job.stop).await {
+        if job.finished() || !pace(&pacer, &job.stop).await {
             return Ok(());
         }
         let now = SystemTime::now()

@@ -657,9 +657,9 @@ impl TestRun {
                 .iter()
                 .map(|s| Connection {
                     socket: s.id,
-                    local_host: s.local.ip().to_string(),
+                    local_host: s.local.ip().to_canonical().to_string(),
                     local_port: s.local.port(),
-                    remote_host: s.remote.ip().to_string(),
+                    remote_host: s.remote.ip().to_canonical().to_string(),
                     remote_port: s.remote.port(),
                 })
                 .collect(),

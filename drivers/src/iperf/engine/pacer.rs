@@ -4,6 +4,11 @@
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The most a sender may fall behind schedule and then catch up in one burst. A sender
+/// delayed longer (a busy CPU, a coarse timer) forgives the rest instead of flooding the
+/// receiver's socket buffer, which is what turns scheduling hiccups into UDP loss.
+const MAX_CATCH_UP: Duration = Duration::from_millis(2);
+
 /// A sender's pacing state.
 #[derive(Debug, Clone)]
 pub(crate) struct Pacer {
@@ -26,9 +31,17 @@ impl Pacer {
     }
 
     /// When the next block may go, or `None` if it may go now.
-    pub(crate) fn next_send_at(&self, now: Instant) -> Option<Instant> {
+    pub(crate) fn next_send_at(&mut self, now: Instant) -> Option<Instant> {
         let due = self.start + self.time_for(self.sent_bytes);
-        (due > now).then_some(due)
+        if due > now {
+            return Some(due);
+        }
+        let behind = now.duration_since(due);
+        if behind > MAX_CATCH_UP {
+            // Shift the schedule so that only MAX_CATCH_UP of backlog remains.
+            self.start += behind - MAX_CATCH_UP;
+        }
+        None
     }
 
     fn time_for(&self, bytes: u64) -> Duration {
@@ -60,5 +73,18 @@ mod tests {
         let mut pacer = Pacer::new(8_000_000, start);
         pacer.record(1_000);
         assert_eq!(pacer.next_send_at(start + Duration::from_secs(1)), None);
+    }
+
+    #[test]
+    fn a_long_stall_is_not_made_up_in_one_burst() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(8_000, start); // 1 byte per millisecond
+        // Stalled for a second: only 2 ms of backlog may be sent at once.
+        assert_eq!(pacer.next_send_at(start + Duration::from_secs(1)), None);
+        pacer.record(2);
+        assert_eq!(pacer.next_send_at(start + Duration::from_secs(1)), None);
+        pacer.record(1);
+        let next = pacer.next_send_at(start + Duration::from_secs(1));
+        assert_eq!(next, Some(start + Duration::from_millis(1001)));
     }
 }

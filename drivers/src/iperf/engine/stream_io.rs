@@ -3,7 +3,7 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Instant;
@@ -71,8 +71,8 @@ fn payload(len: usize) -> Vec<u8> {
 }
 
 /// Waits until the pacer allows the next block; `false` if told to stop meanwhile.
-async fn pace(pacer: &Option<Pacer>, stop: &CancellationToken) -> bool {
-    let Some(at) = pacer.as_ref().and_then(|p| p.next_send_at(Instant::now())) else {
+async fn pace(pacer: &mut Option<Pacer>, stop: &CancellationToken) -> bool {
+    let Some(at) = pacer.as_mut().and_then(|p| p.next_send_at(Instant::now())) else {
         return true;
     };
     tokio::select! {
@@ -86,7 +86,7 @@ pub(crate) async fn tcp_send(stream: Arc<TcpStream>, job: SendJob) -> io::Result
     let mut offset = 0;
     let mut pacer = job.bitrate.map(|rate| Pacer::new(rate, Instant::now()));
     loop {
-        if job.finished() || !pace(&pacer, &job.stop).await {
+        if job.finished() || !pace(&mut pacer, &job.stop).await {
             return Ok(());
         }
         match stream.try_write(&buf[offset..]) {
@@ -154,20 +154,33 @@ pub(crate) async fn tcp_receive(stream: Arc<TcpStream>, job: ReceiveJob) -> io::
     }
 }
 
-pub(crate) async fn udp_send(socket: Arc<UdpSocket>, job: SendJob) -> io::Result<()> {
+/// Longest single sleep of the UDP sender, so a stop request is seen promptly.
+const MAX_PACING_SLEEP: Duration = Duration::from_millis(10);
+/// Back-off when the kernel's send queue is full.
+const SEND_QUEUE_FULL_BACKOFF: Duration = Duration::from_micros(50);
+
+/// The UDP sender runs on its own thread: tokio's timer ticks in milliseconds, which would
+/// send a paced stream in bursts that overflow a slow receiver's socket buffer; a thread
+/// sleeping to the microsecond spaces datagrams evenly, as iperf3 does by spinning.
+pub(crate) fn udp_send_blocking(socket: Arc<UdpSocket>, job: SendJob) -> io::Result<()> {
     let mut buf = payload(job.block_size);
     let mut pacer = job.bitrate.map(|rate| Pacer::new(rate, Instant::now()));
     let mut seq: u64 = 0;
     loop {
-        if job.finished() || !pace(&pacer, &job.stop).await {
+        if job.finished() {
             return Ok(());
         }
-        let now = SystemTime::now()
+        let now = Instant::now();
+        if let Some(at) = pacer.as_mut().and_then(|p| p.next_send_at(now)) {
+            std::thread::sleep((at - now).min(MAX_PACING_SLEEP));
+            continue;
+        }
+        let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         UdpHeader {
-            sec: now.as_secs() as u32,
-            usec: now.subsec_micros(),
+            sec: wall.as_secs() as u32,
+            usec: wall.subsec_micros(),
             seq: seq + 1,
         }
         .write(&mut buf, job.udp_counters_64bit);
@@ -183,17 +196,14 @@ pub(crate) async fn udp_send(socket: Arc<UdpSocket>, job: SendJob) -> io::Result
                 if let Some(pacer) = pacer.as_mut() {
                     pacer.record(n as u64);
                 }
-                tokio::task::consume_budget().await;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                tokio::select! {
-                    biased;
-                    _ = job.stop.cancelled() => return Ok(()),
-                    ready = socket.writable() => ready?,
-                }
             }
             // Linux reports a full device queue as ENOBUFS; the datagram was not sent.
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => tokio::task::yield_now().await,
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.raw_os_error() == Some(libc::ENOBUFS) =>
+            {
+                std::thread::sleep(SEND_QUEUE_FULL_BACKOFF);
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }

@@ -237,8 +237,8 @@ impl TestRun {
                     StreamSocket::Tcp(s) => self.senders.spawn(async move {
                         failure.record(id, stream_io::tcp_send(s, job).await);
                     }),
-                    StreamSocket::Udp(s) => self.senders.spawn(async move {
-                        failure.record(id, stream_io::udp_send(s, job).await);
+                    StreamSocket::Udp(s) => self.senders.spawn_blocking(move || {
+                        failure.record(id, stream_io::udp_send_blocking(s, job));
                     }),
                 };
             } else {

@@ -7,30 +7,21 @@ pub(crate) const UDP_CONNECT_REPLY: u32 = 0x3938_3736;
 /// The answer older iperf3 servers send.
 const LEGACY_UDP_CONNECT_REPLY: u32 = 987_654_321;
 
-/// iperf3 writes the handshake words from a host-order `unsigned int`, so on the wire they are
-/// in the sender's byte order; both words are palindromic enough that we accept either order.
+/// iperf3 writes the handshake words from a host-order `unsigned int`, so they travel in the
+/// sender's byte order; read them in ours (the two words are each other's byte reversal, so
+/// accepting both orders would confuse them).
 pub(crate) fn is_connect_reply(datagram: &[u8]) -> bool {
-    let Some(word) = datagram.get(..4) else {
-        return false;
-    };
-    let word = [word[0], word[1], word[2], word[3]];
-    [
-        u32::from_ne_bytes(word),
-        u32::from_be_bytes(word),
-        u32::from_le_bytes(word),
-    ]
-    .iter()
-    .any(|&w| w == UDP_CONNECT_REPLY || w == LEGACY_UDP_CONNECT_REPLY)
+    word(datagram).is_some_and(|w| w == UDP_CONNECT_REPLY || w == LEGACY_UDP_CONNECT_REPLY)
 }
 
 /// Whether a datagram is a client's connect announcement.
 pub(crate) fn is_connect_msg(datagram: &[u8]) -> bool {
-    datagram.len() == 4
-        && [
-            u32::from_ne_bytes([datagram[0], datagram[1], datagram[2], datagram[3]]),
-            u32::from_be_bytes([datagram[0], datagram[1], datagram[2], datagram[3]]),
-        ]
-        .contains(&UDP_CONNECT_MSG)
+    datagram.len() == 4 && word(datagram) == Some(UDP_CONNECT_MSG)
+}
+
+fn word(datagram: &[u8]) -> Option<u32> {
+    let bytes = datagram.get(..4)?;
+    Some(u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
 }
 
 /// Header length: seconds, microseconds and a 32- or 64-bit packet counter.

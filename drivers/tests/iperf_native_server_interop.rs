@@ -140,3 +140,18 @@ async fn iperf3_client_receives_udp_from_the_native_server_in_reverse() {
         "{received:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iperf3_client_sends_a_byte_count_to_the_native_server() {
+    let Some((client, server)) = iperf3_against_native(&["-n", "8M", "-P", "2"]).await else {
+        return;
+    };
+    assert!(client.bytes_sent() >= 8 * 1024 * 1024);
+    assert_eq!(server.test.bytes, 8 * 1024 * 1024);
+    iperf_support::assert_close(
+        "bytes",
+        client.bytes_sent(),
+        server.bytes_received(),
+        2 * BLOCK,
+    );
+}

@@ -29,17 +29,6 @@ pub fn iperf3() -> Option<PathBuf> {
     found
 }
 
-/// Skips the calling test (returning early) when iperf3 is not installed.
-#[macro_export]
-macro_rules! require_iperf3 {
-    () => {
-        match iperf_support::iperf3() {
-            Some(path) => path,
-            None => return,
-        }
-    };
-}
-
 /// A port that was free a moment ago (iperf3 refuses port 0, so callers retry on
 /// "address in use").
 pub fn free_port() -> u16 {

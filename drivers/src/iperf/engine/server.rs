@@ -190,6 +190,15 @@ impl ServerHandle {
     }
 }
 
+/// A data connection that presented the test's cookie, with its place in the accept order.
+/// Cookies are checked concurrently, so streams can be admitted out of order; the session
+/// sorts them back, because a stream's role (which side sends) follows its creation order.
+#[derive(Debug)]
+pub(crate) struct AdmittedStream {
+    pub(crate) accepted: u64,
+    pub(crate) stream: TcpStream,
+}
+
 /// What the acceptor does with a new connection.
 #[derive(Debug, Clone)]
 enum Slot {
@@ -200,7 +209,7 @@ enum Slot {
     /// A test is creating its streams: a connection with its cookie is one of them.
     AcceptingStreams {
         cookie: Cookie,
-        streams: mpsc::Sender<TcpStream>,
+        streams: mpsc::Sender<AdmittedStream>,
     },
 }
 
@@ -219,7 +228,7 @@ impl SessionSlot {
         }
     }
 
-    pub(crate) fn accept_streams(&self, cookie: Cookie, streams: mpsc::Sender<TcpStream>) {
+    pub(crate) fn accept_streams(&self, cookie: Cookie, streams: mpsc::Sender<AdmittedStream>) {
         self.set(Slot::AcceptingStreams { cookie, streams });
     }
 
@@ -247,6 +256,7 @@ async fn serve(server: NativeServer, cancel: CancellationToken, results: mpsc::S
     let handshakes = Arc::new(Semaphore::new(config.max_pending_handshakes));
     let mut sessions = JoinSet::new();
     let mut helpers = JoinSet::new();
+    let mut accepted_count: u64 = 0;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -260,6 +270,8 @@ async fn serve(server: NativeServer, cancel: CancellationToken, results: mpsc::S
                     continue;
                 };
                 let _ = socket.set_nodelay(true);
+                accepted_count += 1;
+                let accepted = accepted_count;
                 match slot.get() {
                     Slot::Idle => {
                         slot.set(Slot::Busy);
@@ -285,7 +297,7 @@ async fn serve(server: NativeServer, cancel: CancellationToken, results: mpsc::S
                         helpers.spawn(async move {
                             match other {
                                 Slot::AcceptingStreams { cookie, streams } => {
-                                    admit_stream(socket, cookie, streams, timeout).await;
+                                    admit_stream(socket, accepted, cookie, streams, timeout).await;
                                 }
                                 _ => deny(socket).await,
                             }
@@ -302,15 +314,20 @@ async fn serve(server: NativeServer, cancel: CancellationToken, results: mpsc::S
 /// test's cookie, else refused.
 async fn admit_stream(
     mut socket: TcpStream,
+    accepted: u64,
     cookie: Cookie,
-    streams: mpsc::Sender<TcpStream>,
+    streams: mpsc::Sender<AdmittedStream>,
     timeout: Duration,
 ) {
     let mut presented = [0u8; COOKIE_SIZE];
     let read = tokio::time::timeout(timeout, socket.read_exact(&mut presented)).await;
     if matches!(read, Ok(Ok(_))) && Cookie::from_wire(presented) == cookie {
-        if let Err(refused) = streams.try_send(socket) {
-            deny(refused.into_inner()).await;
+        let admitted = AdmittedStream {
+            accepted,
+            stream: socket,
+        };
+        if let Err(refused) = streams.try_send(admitted) {
+            deny(refused.into_inner().stream).await;
         }
     } else {
         deny(socket).await;

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::client::{sleep_until_opt, tick_opt, ticker_from};
 use super::deadline::within;
-use super::server::{ServerConfig, SessionSlot};
+use super::server::{AdmittedStream, ServerConfig, SessionSlot};
 use super::sockets::bind_udp_shared;
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;
@@ -69,11 +69,16 @@ pub(crate) async fn serve_session(
             )
             .await?;
             let accept_all = async {
-                while run.stream_count() < total {
-                    let stream = rx.recv().await.ok_or_else(|| {
+                let mut admitted = Vec::with_capacity(total);
+                while admitted.len() < total {
+                    let stream: AdmittedStream = rx.recv().await.ok_or_else(|| {
                         IperfError::protocol(Phase::CreateStreams, "stream acceptor stopped")
                     })?;
-                    run.add_tcp(stream)
+                    admitted.push(stream);
+                }
+                admitted.sort_by_key(|a| a.accepted);
+                for a in admitted {
+                    run.add_tcp(a.stream)
                         .map_err(IperfError::io(Phase::CreateStreams))?;
                 }
                 Ok(())

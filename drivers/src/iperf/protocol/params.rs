@@ -163,7 +163,7 @@ fn number(map: &Map<String, Value>, key: &str) -> Result<Option<u64>, Refusal> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
             (Some(v), _) => Ok(Some(v)),
-            (None, Some(f)) if f >= 0.0 && f < 1.8e19 => Ok(Some(f as u64)),
+            (None, Some(f)) if (0.0..1.8e19).contains(&f) => Ok(Some(f as u64)),
             _ => Err(bad_number(key, n)),
         },
         Some(other) => Err(bad_number(key, other)),

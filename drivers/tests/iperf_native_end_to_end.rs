@@ -170,5 +170,35 @@ async fn results_serialize_in_iperf3_layout_and_parse_back() {
     assert_eq!(parsed.bytes_sent(), client.bytes_sent());
     assert_eq!(parsed.bytes_received(), client.bytes_received());
     assert_eq!(parsed.intervals.len(), client.intervals.len());
-    assert_eq!(parsed.summary.streams, client.summary.streams);
+    for (again, original) in parsed.summary.streams.iter().zip(&client.summary.streams) {
+        assert_eq!(again.id, original.id);
+        assert_eq!(again.sender.bytes, original.sender.bytes);
+        assert_eq!(again.receiver.bytes, original.receiver.bytes);
+        assert_eq!(again.sender.retransmits, original.sender.retransmits);
+        // JSON floats may come back one ulp off.
+        let ratio = again.receiver.bits_per_second / original.receiver.bits_per_second;
+        assert!((ratio - 1.0).abs() < 1e-12, "{ratio}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_byte_limited_test_that_cannot_finish_times_out() {
+    let mut server = iperf_support::native_server().await;
+    let config = ClientConfig::builder("127.0.0.1", server.local_addr().port())
+        .bytes(u64::MAX / 2)
+        .bitrate(1_000_000)
+        .max_open_ended(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let error = NativeClient::new(config).run().await.unwrap_err();
+    assert!(
+        matches!(error, testrig_drivers::iperf::IperfError::Timeout { .. }),
+        "{error}"
+    );
+    let served = server.next_test(Duration::from_secs(5)).await.unwrap();
+    assert!(
+        served.outcome.is_err(),
+        "the server sees the client terminate"
+    );
+    server.shutdown().await;
 }

@@ -86,6 +86,7 @@ pub struct ClientConfig {
     pub(crate) interval: Option<Duration>,
     pub(crate) connect_timeout: Duration,
     pub(crate) phase_timeout: Duration,
+    pub(crate) max_open_ended: Duration,
     pub(crate) udp_counters_64bit: bool,
 }
 
@@ -108,6 +109,7 @@ impl ClientConfig {
                 interval: Some(Duration::from_secs(1)),
                 connect_timeout: Duration::from_secs(10),
                 phase_timeout: Duration::from_secs(10),
+                max_open_ended: Duration::from_secs(600),
                 udp_counters_64bit: false,
             },
         }
@@ -267,6 +269,13 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// The longest a byte- or block-limited test may run before it fails with a timeout
+    /// (a stalled peer would otherwise never let it finish); default 10 minutes.
+    pub fn max_open_ended(mut self, limit: Duration) -> Self {
+        self.config.max_open_ended = limit;
+        self
+    }
+
     /// Use 64-bit UDP packet counters (`--udp-counters-64bit`).
     pub fn udp_counters_64bit(mut self, enabled: bool) -> Self {
         self.config.udp_counters_64bit = enabled;
@@ -334,11 +343,11 @@ impl ClientConfigBuilder {
                 "must be 0.1 to 60 seconds (or no interval reports at all)",
             ));
         }
-        if c.connect_timeout.is_zero() || c.phase_timeout.is_zero() {
+        if c.connect_timeout.is_zero() || c.phase_timeout.is_zero() || c.max_open_ended.is_zero() {
             return Err(IperfError::invalid(
                 "timeout",
                 format!("{:?}/{:?}", c.connect_timeout, c.phase_timeout),
-                "connect and phase timeouts must be more than 0",
+                "connect, phase and open-ended-test timeouts must be more than 0",
             ));
         }
         Ok(c)

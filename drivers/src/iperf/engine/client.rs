@@ -181,15 +181,26 @@ impl NativeClient {
     ) -> Result<(), IperfError> {
         let c = &self.config;
         let omit = Duration::from_secs(run.params().omit);
-        let end_at = match c.length {
-            TestLength::Duration(d) => Some(started + omit + d),
-            TestLength::Bytes(_) | TestLength::Blocks(_) => None,
+        let (end_at, give_up_at) = match c.length {
+            TestLength::Duration(d) => (Some(started + omit + d), None),
+            TestLength::Bytes(_) | TestLength::Blocks(_) => {
+                (None, Some(started + omit + c.max_open_ended))
+            }
         };
         let mut ticker = c.interval.map(|i| ticker_from(started, i));
         loop {
             let omit_at = run.omit_deadline();
             tokio::select! {
                 _ = sleep_until_opt(end_at) => return Ok(()),
+                _ = sleep_until_opt(give_up_at) => {
+                    let _ = control
+                        .write_state(TestState::ClientTerminate, Phase::TestRunning)
+                        .await;
+                    return Err(IperfError::Timeout {
+                        phase: Phase::TestRunning,
+                        after: c.max_open_ended,
+                    });
+                }
                 _ = run.limit_reached(), if !run.omitting() => return Ok(()),
                 _ = sleep_until_opt(omit_at), if omit_at.is_some() => {
                     if let Some(interval) = c.interval

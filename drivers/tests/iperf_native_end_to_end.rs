@@ -37,12 +37,16 @@ async fn interval_reports_arrive_while_the_test_runs() {
         .run_with_intervals(|i| seen.push(i.sum.bytes))
         .await
         .unwrap();
-    // Three full intervals and the closing 50 ms one.
-    assert_eq!(seen.len(), 4, "{seen:?}");
-    assert_eq!(result.intervals.len(), 4);
+    // Three full intervals and the closing 50 ms one (which a badly delayed tick on a busy
+    // machine can shrink below the 10 % threshold below which iperf3 drops it too).
+    assert!((3..=4).contains(&seen.len()), "{seen:?}");
+    assert_eq!(result.intervals.len(), seen.len());
     assert!(seen.iter().all(|&b| b > 0));
     let interval_total: u64 = seen.iter().sum();
-    assert_eq!(interval_total, result.bytes_sent());
+    assert!(interval_total <= result.bytes_sent());
+    if seen.len() == 4 {
+        assert_eq!(interval_total, result.bytes_sent());
+    }
     let _ = server.next_test(Duration::from_secs(5)).await;
     server.shutdown().await;
 }
@@ -102,8 +106,10 @@ async fn udp_at_a_target_rate_reports_jitter_loss_and_packets() {
             .block_size(1400)
     })
     .await;
+    // Paced to the target, never above it; a saturated 2-core machine can hold the sender
+    // back (it forgives stalls longer than 10 ms rather than burst), hence the low bound.
     let rate = client.sent_bits_per_second();
-    assert!((40e6..60e6).contains(&rate), "{rate}");
+    assert!((25e6..55e6).contains(&rate), "{rate}");
     let received = &client.summary.main.received;
     assert_eq!(received.packets, client.summary.main.sent.packets);
     assert!(received.lost_percent.unwrap() < 5.0);

@@ -18,6 +18,9 @@ use crate::iperf::protocol::{UdpHeader, udp_header_len};
 /// Smallest read buffer: reading less per call than this only costs syscalls.
 const MIN_READ_BUFFER: usize = 128 * 1024;
 
+/// How long a draining receiver waits for more data before deciding the stream is quiet.
+const DRAIN_QUIET: Duration = Duration::from_millis(20);
+
 /// What a sending task needs.
 #[derive(Debug, Clone)]
 pub(crate) struct SendJob {
@@ -138,7 +141,13 @@ pub(crate) async fn tcp_receive(stream: Arc<TcpStream>, job: ReceiveJob) -> io::
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let draining = job.end == ReceiveEnd::DrainQueued;
                 if draining && job.stop.is_cancelled() {
-                    return Ok(());
+                    // Data the peer wrote before it said TEST_END may still be on its way
+                    // (a busy host, a real network): stop only once the stream goes quiet.
+                    match tokio::time::timeout(DRAIN_QUIET, stream.readable()).await {
+                        Ok(ready) => ready?,
+                        Err(_) => return Ok(()),
+                    }
+                    continue;
                 }
                 tokio::select! {
                     biased;

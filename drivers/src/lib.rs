@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+pub mod iperf;
 pub mod tcp;
 
 /// The TCP guide's code blocks, compiled and run as doctests.

@@ -1,0 +1,410 @@
+//! What a client asks for: protocol, direction, streams, how long, how fast.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::IperfError;
+use super::protocol::{
+    DEFAULT_UDP_RATE, MAX_DURATION_SECS, MAX_STREAMS, MAX_TCP_BLOCK, MAX_UDP_BLOCK, MIN_UDP_BLOCK,
+};
+
+/// iperf3's default port.
+pub const DEFAULT_PORT: u16 = 5201;
+
+/// The transport the data streams use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protocol {
+    /// TCP streams (iperf3's default).
+    #[default]
+    Tcp,
+    /// UDP streams with a target bitrate (`-u`).
+    Udp,
+}
+
+/// Which way data flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The client sends, the server receives (iperf3's default).
+    #[default]
+    Forward,
+    /// The server sends, the client receives (`-R`).
+    Reverse,
+    /// Both send at once on separate streams (`--bidir`).
+    Bidirectional,
+}
+
+/// When a test ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestLength {
+    /// After this long (`-t`); iperf3's default is 10 s.
+    Duration(Duration),
+    /// After this many bytes in total (`-n`).
+    Bytes(u64),
+    /// After this many blocks in total (`-k`).
+    Blocks(u64),
+}
+
+impl Default for TestLength {
+    fn default() -> Self {
+        Self::Duration(Duration::from_secs(10))
+    }
+}
+
+/// A validated client test configuration; build it with [`ClientConfig::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use testrig_drivers::iperf::ClientConfig;
+///
+/// let config = ClientConfig::builder("127.0.0.1", 5201)
+///     .duration(Duration::from_secs(2))
+///     .parallel(4)
+///     .reverse()
+///     .build()?;
+/// assert_eq!(config.streams(), 4);
+/// # Ok::<(), testrig_drivers::iperf::IperfError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientConfig {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) bind: Option<IpAddr>,
+    pub(crate) protocol: Protocol,
+    pub(crate) direction: Direction,
+    pub(crate) streams: u32,
+    pub(crate) length: TestLength,
+    pub(crate) block_size: Option<u32>,
+    pub(crate) bitrate: Option<u64>,
+    pub(crate) omit: Duration,
+    pub(crate) interval: Option<Duration>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) phase_timeout: Duration,
+    pub(crate) max_open_ended: Duration,
+    pub(crate) udp_counters_64bit: bool,
+}
+
+impl ClientConfig {
+    /// Starts a configuration for a test against `host:port` with iperf3's defaults:
+    /// TCP, forward, one stream, 10 seconds, 1-second intervals.
+    pub fn builder(host: impl Into<String>, port: u16) -> ClientConfigBuilder {
+        ClientConfigBuilder {
+            config: ClientConfig {
+                host: host.into(),
+                port,
+                bind: None,
+                protocol: Protocol::Tcp,
+                direction: Direction::Forward,
+                streams: 1,
+                length: TestLength::default(),
+                block_size: None,
+                bitrate: None,
+                omit: Duration::ZERO,
+                interval: Some(Duration::from_secs(1)),
+                connect_timeout: Duration::from_secs(10),
+                phase_timeout: Duration::from_secs(10),
+                max_open_ended: Duration::from_secs(600),
+                udp_counters_64bit: false,
+            },
+        }
+    }
+
+    /// The server host as given.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The server port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// TCP or UDP.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Which way data flows.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// Parallel streams per direction.
+    pub fn streams(&self) -> u32 {
+        self.streams
+    }
+
+    /// When the test ends.
+    pub fn length(&self) -> TestLength {
+        self.length
+    }
+
+    /// The target bitrate in bits/s per stream, if any (UDP defaults to 1 Mbit/s).
+    pub fn bitrate(&self) -> Option<u64> {
+        match (self.bitrate, self.protocol) {
+            (Some(0), _) => None,
+            (Some(rate), _) => Some(rate),
+            (None, Protocol::Udp) => Some(DEFAULT_UDP_RATE),
+            (None, Protocol::Tcp) => None,
+        }
+    }
+
+    /// The interval between reports, if any.
+    pub fn interval(&self) -> Option<Duration> {
+        self.interval
+    }
+
+    /// The time at the start whose data is not counted (`-O`).
+    pub fn omit(&self) -> Duration {
+        self.omit
+    }
+}
+
+/// Builds a [`ClientConfig`]; every value is checked in [`build`](Self::build).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClientConfigBuilder {
+    config: ClientConfig,
+}
+
+impl ClientConfigBuilder {
+    /// Binds the client's sockets to this local address (`-B`).
+    pub fn bind(mut self, addr: IpAddr) -> Self {
+        self.config.bind = Some(addr);
+        self
+    }
+
+    /// TCP or UDP (`-u`).
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.config.protocol = protocol;
+        self
+    }
+
+    /// Shorthand for `protocol(Protocol::Udp)`.
+    pub fn udp(self) -> Self {
+        self.protocol(Protocol::Udp)
+    }
+
+    /// Which way data flows.
+    pub fn direction(mut self, direction: Direction) -> Self {
+        self.config.direction = direction;
+        self
+    }
+
+    /// The server sends (`-R`).
+    pub fn reverse(self) -> Self {
+        self.direction(Direction::Reverse)
+    }
+
+    /// Both sides send (`--bidir`).
+    pub fn bidirectional(self) -> Self {
+        self.direction(Direction::Bidirectional)
+    }
+
+    /// Parallel streams per direction, 1 to 128 (`-P`).
+    pub fn parallel(mut self, streams: u32) -> Self {
+        self.config.streams = streams;
+        self
+    }
+
+    /// Run for this long (`-t`). Sub-second durations are honoured by this client; an iperf3
+    /// server is told the duration rounded up to whole seconds.
+    pub fn duration(mut self, duration: Duration) -> Self {
+        self.config.length = TestLength::Duration(duration);
+        self
+    }
+
+    /// Run until this many bytes are transferred in total (`-n`).
+    pub fn bytes(mut self, bytes: u64) -> Self {
+        self.config.length = TestLength::Bytes(bytes);
+        self
+    }
+
+    /// Run until this many blocks are transferred in total (`-k`).
+    pub fn blocks(mut self, blocks: u64) -> Self {
+        self.config.length = TestLength::Blocks(blocks);
+        self
+    }
+
+    /// Bytes per write/datagram (`-l`); TCP defaults to 128 KiB, UDP to the control
+    /// connection's MSS.
+    pub fn block_size(mut self, bytes: u32) -> Self {
+        self.config.block_size = Some(bytes);
+        self
+    }
+
+    /// Target bitrate per stream in bits/s (`-b`); 0 means unlimited.
+    pub fn bitrate(mut self, bits_per_second: u64) -> Self {
+        self.config.bitrate = Some(bits_per_second);
+        self
+    }
+
+    /// Data in the first `omit` is not counted (`-O`, whole seconds on the wire).
+    pub fn omit(mut self, omit: Duration) -> Self {
+        self.config.omit = omit;
+        self
+    }
+
+    /// Report every `interval` (`-i`, 0.1 s to 60 s), or never with `None`.
+    pub fn interval(mut self, interval: Option<Duration>) -> Self {
+        self.config.interval = interval;
+        self
+    }
+
+    /// How long to wait for the control connection.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for the server at each step of the protocol.
+    pub fn phase_timeout(mut self, timeout: Duration) -> Self {
+        self.config.phase_timeout = timeout;
+        self
+    }
+
+    /// The longest a byte- or block-limited test may run before it fails with a timeout
+    /// (a stalled peer would otherwise never let it finish); default 10 minutes.
+    pub fn max_open_ended(mut self, limit: Duration) -> Self {
+        self.config.max_open_ended = limit;
+        self
+    }
+
+    /// Use 64-bit UDP packet counters (`--udp-counters-64bit`).
+    pub fn udp_counters_64bit(mut self, enabled: bool) -> Self {
+        self.config.udp_counters_64bit = enabled;
+        self
+    }
+
+    /// Checks every value and returns the configuration.
+    pub fn build(self) -> Result<ClientConfig, IperfError> {
+        let c = self.config;
+        if c.host.trim().is_empty() {
+            return Err(IperfError::invalid("host", &c.host, "must not be empty"));
+        }
+        if c.port == 0 {
+            return Err(IperfError::invalid("port", c.port, "must be 1 to 65535"));
+        }
+        if c.streams == 0 || c.streams > MAX_STREAMS {
+            return Err(IperfError::invalid(
+                "parallel",
+                c.streams,
+                "must be 1 to 128 streams",
+            ));
+        }
+        match c.length {
+            TestLength::Duration(d) if d.is_zero() || d.as_secs() > MAX_DURATION_SECS => {
+                return Err(IperfError::invalid(
+                    "duration",
+                    format!("{d:?}"),
+                    "must be more than 0 and at most 86400 seconds",
+                ));
+            }
+            TestLength::Bytes(0) => {
+                return Err(IperfError::invalid("bytes", 0, "must be more than 0"));
+            }
+            TestLength::Blocks(0) => {
+                return Err(IperfError::invalid("blocks", 0, "must be more than 0"));
+            }
+            _ => {}
+        }
+        if let Some(len) = c.block_size {
+            let (min, max) = match c.protocol {
+                Protocol::Tcp => (1, MAX_TCP_BLOCK),
+                Protocol::Udp => (MIN_UDP_BLOCK, MAX_UDP_BLOCK),
+            };
+            if len < min || len > max {
+                return Err(IperfError::invalid(
+                    "block_size",
+                    len,
+                    &format!("must be {min} to {max} bytes for {:?}", c.protocol),
+                ));
+            }
+        }
+        if c.omit.as_secs() > MAX_DURATION_SECS {
+            return Err(IperfError::invalid(
+                "omit",
+                format!("{:?}", c.omit),
+                "must be at most 86400 seconds",
+            ));
+        }
+        if let Some(interval) = c.interval
+            && (interval < Duration::from_millis(100) || interval > Duration::from_secs(60))
+        {
+            return Err(IperfError::invalid(
+                "interval",
+                format!("{interval:?}"),
+                "must be 0.1 to 60 seconds (or no interval reports at all)",
+            ));
+        }
+        if c.connect_timeout.is_zero() || c.phase_timeout.is_zero() || c.max_open_ended.is_zero() {
+            return Err(IperfError::invalid(
+                "timeout",
+                format!("{:?}/{:?}", c.connect_timeout, c.phase_timeout),
+                "connect, phase and open-ended-test timeouts must be more than 0",
+            ));
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_iperf3_defaults() {
+        let c = ClientConfig::builder("h", DEFAULT_PORT).build().unwrap();
+        assert_eq!(c.protocol(), Protocol::Tcp);
+        assert_eq!(c.direction(), Direction::Forward);
+        assert_eq!(c.streams(), 1);
+        assert_eq!(c.length(), TestLength::Duration(Duration::from_secs(10)));
+        assert_eq!(c.interval(), Some(Duration::from_secs(1)));
+        assert_eq!(c.bitrate(), None);
+    }
+
+    #[test]
+    fn udp_defaults_to_one_megabit_like_iperf3() {
+        let c = ClientConfig::builder("h", 1).udp().build().unwrap();
+        assert_eq!(c.bitrate(), Some(1024 * 1024));
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_naming_the_field() {
+        let cases = [
+            (ClientConfig::builder("h", 1).parallel(0), "parallel"),
+            (ClientConfig::builder("h", 1).parallel(129), "parallel"),
+            (ClientConfig::builder("h", 1).bytes(0), "bytes"),
+            (
+                ClientConfig::builder("h", 1).duration(Duration::ZERO),
+                "duration",
+            ),
+            (
+                ClientConfig::builder("h", 1).block_size(2 << 20),
+                "block_size",
+            ),
+            (
+                ClientConfig::builder("h", 1).udp().block_size(8),
+                "block_size",
+            ),
+            (
+                ClientConfig::builder("h", 1).interval(Some(Duration::from_millis(10))),
+                "interval",
+            ),
+            (ClientConfig::builder("", 1), "host"),
+            (ClientConfig::builder("h", 0), "port"),
+        ];
+        for (builder, field) in cases {
+            match builder.build() {
+                Err(IperfError::InvalidConfig { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: expected InvalidConfig, got {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! The native iperf3 client: runs one test against an iperf3 (or native) server.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+use super::deadline::within;
+use super::sockets::{connect_tcp, connect_udp};
+use super::stream_io::ReceiveEnd;
+use super::test_run::TestRun;
+use crate::iperf::config::{ClientConfig, Protocol, TestLength};
+use crate::iperf::error::{IperfError, Phase};
+use crate::iperf::protocol::{
+    ControlChannel, Cookie, DEFAULT_TCP_BLOCK, DEFAULT_UDP_BLOCK, ExchangedResults,
+    MAX_RESULTS_JSON, TestParameters, TestState,
+};
+use crate::iperf::result::{IntervalReport, IperfResult, Role};
+
+/// How long a receiving client waits, after the server announced the results exchange, for
+/// the server to close the data streams it was sending on.
+const RECEIVE_DRAIN: Duration = Duration::from_secs(2);
+
+/// A native iperf3 client.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use testrig_drivers::iperf::{ClientConfig, NativeClient};
+///
+/// # async fn example() -> Result<(), testrig_drivers::iperf::IperfError> {
+/// let config = ClientConfig::builder("127.0.0.1", 5201)
+///     .duration(Duration::from_secs(1))
+///     .parallel(2)
+///     .build()?;
+/// let result = NativeClient::new(config)
+///     .run_with_intervals(|interval| println!("{:.0} bit/s", interval.sum.bits_per_second))
+///     .await?;
+/// println!("receiver: {:.2} Gbit/s", result.received_bits_per_second() / 1e9);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct NativeClient {
+    config: ClientConfig,
+}
+
+impl NativeClient {
+    /// A client for one configuration; it can run any number of tests, one per call.
+    pub fn new(config: ClientConfig) -> Self {
+        Self { config }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Runs one test and returns its result.
+    pub async fn run(&self) -> Result<IperfResult, IperfError> {
+        self.run_with_intervals(|_| {}).await
+    }
+
+    /// Runs one test, calling `on_interval` with each interval report as it closes.
+    ///
+    /// Dropping the future aborts the test: the data tasks are cancelled and every socket
+    /// closed.
+    pub async fn run_with_intervals(
+        &self,
+        mut on_interval: impl FnMut(&IntervalReport) + Send,
+    ) -> Result<IperfResult, IperfError> {
+        let c = &self.config;
+        let server = resolve(c).await?;
+        let mut control =
+            ControlChannel::new(connect_tcp(server, c.bind, c.connect_timeout).await?);
+        let cookie = Cookie::random();
+        within(
+            c.phase_timeout,
+            Phase::Cookie,
+            control.write_cookie(&cookie),
+        )
+        .await?;
+        self.expect(&mut control, TestState::ParamExchange, Phase::ParamExchange)
+            .await?;
+        let params = self.parameters(control.mss());
+        within(
+            c.phase_timeout,
+            Phase::ParamExchange,
+            control.write_json(&params.to_json(), Phase::ParamExchange),
+        )
+        .await?;
+        self.expect(&mut control, TestState::CreateStreams, Phase::CreateStreams)
+            .await?;
+
+        let mut run = TestRun::new(params, Role::Client);
+        let total = run.params().streams * run.params().direction_count();
+        for _ in 0..total {
+            match c.protocol {
+                Protocol::Tcp => {
+                    let mut stream = connect_tcp(server, c.bind, c.connect_timeout).await?;
+                    within(c.phase_timeout, Phase::CreateStreams, async {
+                        use tokio::io::AsyncWriteExt;
+                        stream
+                            .write_all(cookie.as_bytes())
+                            .await
+                            .map_err(IperfError::io(Phase::CreateStreams))
+                    })
+                    .await?;
+                    run.add_tcp(stream)
+                        .map_err(IperfError::io(Phase::CreateStreams))?;
+                }
+                Protocol::Udp => {
+                    let socket = connect_udp(server, c.bind, c.connect_timeout).await?;
+                    run.add_udp(socket)
+                        .map_err(IperfError::io(Phase::CreateStreams))?;
+                }
+            }
+        }
+
+        self.expect(&mut control, TestState::TestStart, Phase::TestStart)
+            .await?;
+        run.mark_start();
+        self.expect(&mut control, TestState::TestRunning, Phase::TestStart)
+            .await?;
+        run.spawn_streams(ReceiveEnd::UntilClosed);
+        let started = Instant::now();
+
+        self.run_until_done(&mut control, &mut run, started, &mut on_interval)
+            .await?;
+
+        run.stop_senders().await;
+        if let Some(interval) = c.interval
+            && let Some(report) = run.sample_interval(Some(interval))
+        {
+            on_interval(&report);
+        }
+        within(
+            c.phase_timeout,
+            Phase::TestEnd,
+            control.write_state(TestState::TestEnd, Phase::TestEnd),
+        )
+        .await?;
+        self.expect(
+            &mut control,
+            TestState::ExchangeResults,
+            Phase::ExchangeResults,
+        )
+        .await?;
+        run.stop_receivers(RECEIVE_DRAIN.min(c.phase_timeout)).await;
+        let remote: ExchangedResults = within(c.phase_timeout, Phase::ExchangeResults, async {
+            control
+                .write_json(&run.local_results(), Phase::ExchangeResults)
+                .await?;
+            control
+                .read_json(MAX_RESULTS_JSON, Phase::ExchangeResults)
+                .await
+        })
+        .await?;
+        run.check_remote(&remote)
+            .map_err(|detail| IperfError::protocol(Phase::ExchangeResults, detail))?;
+        self.expect(&mut control, TestState::DisplayResults, Phase::Done)
+            .await?;
+        within(
+            c.phase_timeout,
+            Phase::Done,
+            control.write_state(TestState::IperfDone, Phase::Done),
+        )
+        .await?;
+        control.shutdown().await;
+        Ok(run.into_result(Some(&remote)))
+    }
+
+    /// Moves data until the duration passes or the byte/block limit is reached, reporting
+    /// intervals and watching the control channel and the streams for failures.
+    async fn run_until_done(
+        &self,
+        control: &mut ControlChannel,
+        run: &mut TestRun,
+        started: Instant,
+        on_interval: &mut (impl FnMut(&IntervalReport) + Send),
+    ) -> Result<(), IperfError> {
+        let c = &self.config;
+        let omit = Duration::from_secs(run.params().omit);
+        let (end_at, give_up_at) = match c.length {
+            TestLength::Duration(d) => (Some(started + omit + d), None),
+            TestLength::Bytes(_) | TestLength::Blocks(_) => {
+                (None, Some(started + omit + c.max_open_ended))
+            }
+        };
+        let mut ticker = c.interval.map(|i| ticker_from(started, i));
+        loop {
+            let omit_at = run.omit_deadline();
+            tokio::select! {
+                _ = sleep_until_opt(end_at) => return Ok(()),
+                _ = sleep_until_opt(give_up_at) => {
+                    let _ = control
+                        .write_state(TestState::ClientTerminate, Phase::TestRunning)
+                        .await;
+                    return Err(IperfError::Timeout {
+                        phase: Phase::TestRunning,
+                        after: c.max_open_ended,
+                    });
+                }
+                _ = run.limit_reached(), if !run.omitting() => return Ok(()),
+                _ = sleep_until_opt(omit_at), if omit_at.is_some() => {
+                    if let Some(interval) = c.interval
+                        && let Some(report) = run.sample_interval(Some(interval))
+                    {
+                        on_interval(&report);
+                    }
+                    run.end_omit();
+                    ticker = c.interval.map(|i| ticker_from(Instant::now(), i));
+                }
+                _ = tick_opt(&mut ticker) => {
+                    if let Some(report) = run.sample_interval(None) {
+                        on_interval(&report);
+                    }
+                }
+                state = control.read_state(Phase::TestRunning) => {
+                    return Err(self.unexpected(control, state, Phase::TestRunning).await);
+                }
+                _ = run.stream_failed() => {
+                    let _ = control
+                        .write_state(TestState::ClientTerminate, Phase::TestRunning)
+                        .await;
+                    let failure = run.take_failure();
+                    return Err(failure.unwrap_or(IperfError::protocol(
+                        Phase::TestRunning,
+                        "a data stream failed",
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Reads the next state and insists on `wanted`.
+    async fn expect(
+        &self,
+        control: &mut ControlChannel,
+        wanted: TestState,
+        phase: Phase,
+    ) -> Result<(), IperfError> {
+        let timeout = self.config.phase_timeout;
+        let state = within(timeout, phase, control.read_state(phase)).await;
+        match state {
+            Ok(state) if state == wanted => Ok(()),
+            other => Err(self.unexpected(control, other, phase).await),
+        }
+    }
+
+    /// Turns an unwanted control message into the error it means.
+    async fn unexpected(
+        &self,
+        control: &mut ControlChannel,
+        state: Result<TestState, IperfError>,
+        phase: Phase,
+    ) -> IperfError {
+        match state {
+            Err(error) => error,
+            Ok(TestState::AccessDenied) => IperfError::AccessDenied,
+            Ok(TestState::ServerError) => within(self.config.phase_timeout, phase, async {
+                Err::<(), _>(control.read_server_error(phase).await)
+            })
+            .await
+            .unwrap_err(),
+            Ok(TestState::ServerTerminate) => IperfError::ServerTerminated { phase },
+            Ok(other) => IperfError::UnexpectedState {
+                phase,
+                code: other.code(),
+            },
+        }
+    }
+
+    fn parameters(&self, control_mss: Option<u32>) -> TestParameters {
+        let c = &self.config;
+        let block_size = c.block_size.unwrap_or(match c.protocol {
+            Protocol::Tcp => DEFAULT_TCP_BLOCK,
+            Protocol::Udp => control_mss.unwrap_or(DEFAULT_UDP_BLOCK),
+        });
+        let (time, bytes, blocks) = match c.length {
+            TestLength::Duration(d) => (ceil_secs(d).max(1), 0, 0),
+            TestLength::Bytes(n) => (0, n, 0),
+            TestLength::Blocks(n) => (0, 0, n),
+        };
+        TestParameters {
+            protocol: c.protocol,
+            direction: c.direction,
+            streams: c.streams,
+            time,
+            omit: ceil_secs(c.omit),
+            bytes,
+            blocks,
+            block_size,
+            bitrate: c.bitrate().unwrap_or(0),
+            udp_counters_64bit: c.udp_counters_64bit,
+        }
+    }
+}
+
+async fn resolve(c: &ClientConfig) -> Result<SocketAddr, IperfError> {
+    let lookup = tokio::time::timeout(
+        c.connect_timeout,
+        tokio::net::lookup_host((c.host.as_str(), c.port)),
+    )
+    .await;
+    let error = |source| IperfError::Resolve {
+        host: c.host.clone(),
+        source,
+    };
+    let mut addrs = match lookup {
+        Ok(Ok(addrs)) => addrs,
+        Ok(Err(source)) => return Err(error(source)),
+        Err(_) => {
+            return Err(error(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "name lookup timed out",
+            )));
+        }
+    };
+    let preferred = |a: &SocketAddr| match c.bind {
+        Some(ip) => a.is_ipv4() == ip.is_ipv4(),
+        None => true,
+    };
+    let all: Vec<SocketAddr> = addrs.by_ref().collect();
+    all.iter()
+        .copied()
+        .find(preferred)
+        .or_else(|| all.first().copied())
+        .ok_or_else(|| {
+            error(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no address for this host",
+            ))
+        })
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+pub(crate) fn ticker_from(start: Instant, period: Duration) -> Interval {
+    let mut ticker = tokio::time::interval_at(start + period, period);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticker
+}
+
+pub(crate) async fn tick_opt(ticker: &mut Option<Interval>) {
+    match ticker {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+pub(crate) async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

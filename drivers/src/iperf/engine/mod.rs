@@ -1,0 +1,18 @@
+//! The native engine: an iperf3-compatible client and server on tokio.
+
+mod budget;
+mod client;
+mod counters;
+mod cpu;
+mod deadline;
+mod pacer;
+mod server;
+mod session;
+mod sockets;
+mod stream_io;
+mod tcp_info;
+mod test_run;
+mod udp_receive;
+
+pub use client::NativeClient;
+pub use server::{NativeServer, ServedTest, ServerConfig, ServerHandle};

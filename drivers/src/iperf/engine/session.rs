@@ -1,0 +1,291 @@
+//! One test served: the server side of the protocol, every step under a deadline.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::client::{sleep_until_opt, tick_opt, ticker_from};
+use super::deadline::within;
+use super::server::{AdmittedStream, ServerConfig, SessionSlot};
+use super::sockets::bind_udp_shared;
+use super::stream_io::ReceiveEnd;
+use super::test_run::TestRun;
+use crate::iperf::config::Protocol;
+use crate::iperf::error::{IperfError, Phase, iperf3_code};
+use crate::iperf::protocol::{
+    ControlChannel, ExchangedResults, MAX_PARAMS_JSON, MAX_RESULTS_JSON, TestParameters, TestState,
+    UDP_CONNECT_REPLY, is_connect_msg,
+};
+use crate::iperf::result::{IperfResult, Role};
+
+/// How long the server waits for receivers to read what is already queued at `TEST_END`.
+const RECEIVE_DRAIN: Duration = Duration::from_secs(2);
+
+/// Serves one test on an accepted control connection.
+pub(crate) async fn serve_session(
+    socket: TcpStream,
+    local_addr: SocketAddr,
+    slot: &SessionSlot,
+    config: &ServerConfig,
+) -> Result<IperfResult, IperfError> {
+    let t = config.phase_timeout;
+    let mut control = ControlChannel::new(socket);
+    let cookie = within(t, Phase::Cookie, control.read_cookie()).await?;
+    within(
+        t,
+        Phase::ParamExchange,
+        control.write_state(TestState::ParamExchange, Phase::ParamExchange),
+    )
+    .await?;
+    let doc: Value = within(
+        t,
+        Phase::ParamExchange,
+        control.read_json(MAX_PARAMS_JSON, Phase::ParamExchange),
+    )
+    .await?;
+    let params = match TestParameters::from_json(&doc) {
+        Ok(params) => params,
+        Err(refusal) => {
+            let _ = tokio::time::timeout(t, control.write_server_error(refusal.code, 0)).await;
+            return Err(IperfError::protocol(Phase::ParamExchange, refusal.reason));
+        }
+    };
+
+    let total = (params.streams * params.direction_count()) as usize;
+    let protocol = params.protocol;
+    let mut run = TestRun::new(params, Role::Server);
+    let created = match protocol {
+        Protocol::Tcp => {
+            let (tx, mut rx) = mpsc::channel(total);
+            slot.accept_streams(cookie, tx);
+            within(
+                t,
+                Phase::CreateStreams,
+                control.write_state(TestState::CreateStreams, Phase::CreateStreams),
+            )
+            .await?;
+            let accept_all = async {
+                let mut admitted = Vec::with_capacity(total);
+                while admitted.len() < total {
+                    let stream: AdmittedStream = rx.recv().await.ok_or_else(|| {
+                        IperfError::protocol(Phase::CreateStreams, "stream acceptor stopped")
+                    })?;
+                    admitted.push(stream);
+                }
+                admitted.sort_by_key(|a| a.accepted);
+                for a in admitted {
+                    run.add_tcp(a.stream)
+                        .map_err(IperfError::io(Phase::CreateStreams))?;
+                }
+                Ok(())
+            };
+            let created = watch_control(&mut control, t, Phase::CreateStreams, accept_all).await;
+            slot.busy();
+            created
+        }
+        Protocol::Udp => {
+            let listener = match bind_udp_shared(local_addr) {
+                Ok(listener) => listener,
+                Err(source) => {
+                    let errno = source.raw_os_error().unwrap_or(0);
+                    let _ = tokio::time::timeout(
+                        t,
+                        control.write_server_error(iperf3_code::STREAM_LISTEN, errno),
+                    )
+                    .await;
+                    return Err(IperfError::Bind {
+                        addr: local_addr,
+                        source,
+                    });
+                }
+            };
+            within(
+                t,
+                Phase::CreateStreams,
+                control.write_state(TestState::CreateStreams, Phase::CreateStreams),
+            )
+            .await?;
+            let accept_all = accept_udp_streams(&mut run, listener, local_addr, total);
+            watch_control(&mut control, t, Phase::CreateStreams, accept_all).await
+        }
+    };
+    if let Err(error) = created {
+        let _ = tokio::time::timeout(t, control.write_server_error(iperf3_code::STREAM_ACCEPT, 0))
+            .await;
+        return Err(error);
+    }
+
+    within(
+        t,
+        Phase::TestStart,
+        control.write_state(TestState::TestStart, Phase::TestStart),
+    )
+    .await?;
+    run.mark_start();
+    within(
+        t,
+        Phase::TestStart,
+        control.write_state(TestState::TestRunning, Phase::TestStart),
+    )
+    .await?;
+    run.spawn_streams(ReceiveEnd::DrainQueued);
+
+    run_until_test_end(&mut control, &mut run, config).await?;
+
+    run.stop_senders().await;
+    if let Some(interval) = config.interval {
+        run.sample_interval(Some(interval));
+    }
+    run.stop_receivers(RECEIVE_DRAIN.min(t)).await;
+    let remote: ExchangedResults = within(t, Phase::ExchangeResults, async {
+        control
+            .write_state(TestState::ExchangeResults, Phase::ExchangeResults)
+            .await?;
+        let remote: ExchangedResults = control
+            .read_json(MAX_RESULTS_JSON, Phase::ExchangeResults)
+            .await?;
+        run.check_remote(&remote)
+            .map_err(|detail| IperfError::protocol(Phase::ExchangeResults, detail))?;
+        control
+            .write_json(&run.local_results(), Phase::ExchangeResults)
+            .await?;
+        control
+            .write_state(TestState::DisplayResults, Phase::ExchangeResults)
+            .await?;
+        Ok(remote)
+    })
+    .await?;
+    // The client answers IPERF_DONE and closes; either ends the test cleanly.
+    let _ = tokio::time::timeout(t, async {
+        if let Ok(TestState::IperfDone) = control.read_state(Phase::Done).await {
+            control.drain_until_closed().await;
+        }
+    })
+    .await;
+    Ok(run.into_result(Some(&remote)))
+}
+
+/// Runs `step` within `timeout` while watching the control connection: a client that closes
+/// it or sends anything meanwhile ends the step at once.
+async fn watch_control<T>(
+    control: &mut ControlChannel,
+    timeout: Duration,
+    phase: Phase,
+    step: impl std::future::Future<Output = Result<T, IperfError>>,
+) -> Result<T, IperfError> {
+    within(timeout, phase, async {
+        tokio::select! {
+            result = step => result,
+            state = control.read_state(phase) => Err(match state {
+                Ok(TestState::ClientTerminate) => IperfError::ClientTerminated { phase },
+                Ok(other) => IperfError::UnexpectedState { phase, code: other.code() },
+                Err(error) => error,
+            }),
+        }
+    })
+    .await
+}
+
+/// Accepts `total` UDP streams the way iperf3 does: the listening socket that hears a
+/// client's connect datagram becomes that stream (connected to the client), a fresh socket
+/// takes over listening on the port, then the client gets its reply.
+async fn accept_udp_streams(
+    run: &mut TestRun,
+    mut listener: tokio::net::UdpSocket,
+    local_addr: SocketAddr,
+    total: usize,
+) -> Result<(), IperfError> {
+    let mut datagram = [0u8; 64];
+    while run.stream_count() < total {
+        let (n, peer) = listener
+            .recv_from(&mut datagram)
+            .await
+            .map_err(IperfError::io(Phase::CreateStreams))?;
+        if !is_connect_msg(&datagram[..n]) {
+            continue;
+        }
+        listener
+            .connect(peer)
+            .await
+            .map_err(IperfError::io(Phase::CreateStreams))?;
+        let next = bind_udp_shared(local_addr).map_err(IperfError::io(Phase::CreateStreams))?;
+        listener
+            .send(&UDP_CONNECT_REPLY.to_ne_bytes())
+            .await
+            .map_err(IperfError::io(Phase::CreateStreams))?;
+        let stream = std::mem::replace(&mut listener, next);
+        run.add_udp(stream)
+            .map_err(IperfError::io(Phase::CreateStreams))?;
+    }
+    Ok(())
+}
+
+/// Moves data until the client sends `TEST_END`, reporting intervals; ends the test if the
+/// client vanishes, terminates, or overruns its announced duration.
+async fn run_until_test_end(
+    control: &mut ControlChannel,
+    run: &mut TestRun,
+    config: &ServerConfig,
+) -> Result<(), IperfError> {
+    let started = Instant::now();
+    let params = run.params();
+    let limit = match params.time {
+        0 => config.max_open_ended_test,
+        secs => Duration::from_secs(secs + params.omit) + config.grace,
+    };
+    let deadline = started + limit;
+    let mut ticker = config.interval.map(|i| ticker_from(started, i));
+    loop {
+        let omit_at = run.omit_deadline();
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => {
+                let _ = tokio::time::timeout(
+                    config.phase_timeout,
+                    control.write_state(TestState::ServerTerminate, Phase::TestRunning),
+                )
+                .await;
+                return Err(IperfError::Timeout { phase: Phase::TestRunning, after: limit });
+            }
+            _ = sleep_until_opt(omit_at), if omit_at.is_some() => {
+                if let Some(interval) = config.interval {
+                    run.sample_interval(Some(interval));
+                }
+                run.end_omit();
+                ticker = config.interval.map(|i| ticker_from(Instant::now(), i));
+            }
+            _ = tick_opt(&mut ticker) => {
+                run.sample_interval(None);
+            }
+            state = control.read_state(Phase::TestRunning) => match state {
+                Ok(TestState::TestEnd) => return Ok(()),
+                // iperf3 clients may repeat TEST_START; it means nothing here.
+                Ok(TestState::TestStart) => {}
+                Ok(TestState::ClientTerminate) => {
+                    return Err(IperfError::ClientTerminated { phase: Phase::TestRunning });
+                }
+                Ok(other) => {
+                    return Err(IperfError::UnexpectedState {
+                        phase: Phase::TestRunning,
+                        code: other.code(),
+                    });
+                }
+                Err(error) => return Err(error),
+            },
+            _ = run.stream_failed() => {
+                let _ = tokio::time::timeout(
+                    config.phase_timeout,
+                    control.write_state(TestState::ServerTerminate, Phase::TestRunning),
+                )
+                .await;
+                return Err(run.take_failure().unwrap_or(IperfError::protocol(
+                    Phase::TestRunning,
+                    "a data stream failed",
+                )));
+            }
+        }
+    }
+}

@@ -1,0 +1,681 @@
+//! One running test, from either side: its streams and their tasks, the clock (with the
+//! omitted warm-up), interval sampling, and the end summary merged with the peer's results.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::budget::{Budget, LimitKind};
+use super::counters::{CounterSnapshot, StreamCounters};
+use super::cpu::{CpuPercent, CpuSample};
+use super::stream_io::{self, ReceiveEnd, ReceiveJob, SendJob};
+use super::tcp_info;
+use crate::iperf::config::{Direction, Protocol};
+use crate::iperf::error::IperfError;
+use crate::iperf::protocol::{ExchangedResults, ExchangedStream, TestParameters};
+use crate::iperf::result::loss_percent;
+use crate::iperf::result::{
+    Connection, CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Measurement, Role,
+    StreamMeasurement, StreamSummary, Summary, TestSettings,
+};
+
+/// Which way a stream's data flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    ClientToServer,
+    ServerToClient,
+}
+
+#[derive(Debug, Clone)]
+enum StreamSocket {
+    Tcp(Arc<TcpStream>),
+    Udp(Arc<UdpSocket>),
+}
+
+#[derive(Debug)]
+struct Stream {
+    id: u32,
+    flow: Flow,
+    sending: bool,
+    socket: Option<StreamSocket>,
+    counters: Arc<StreamCounters>,
+    local: SocketAddr,
+    remote: SocketAddr,
+}
+
+/// The first failure among a test's stream tasks.
+#[derive(Debug, Default)]
+struct Failure {
+    token: CancellationToken,
+    first: std::sync::Mutex<Option<(u32, io::Error)>>,
+}
+
+impl Failure {
+    fn record(&self, stream: u32, outcome: io::Result<()>) {
+        if let Err(error) = outcome {
+            if let Ok(mut first) = self.first.lock() {
+                first.get_or_insert((stream, error));
+            }
+            self.token.cancel();
+        }
+    }
+}
+
+/// The test's clock once `TEST_START` has happened.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    started: Instant,
+    /// Where measurement starts: the start, or the end of the omitted warm-up.
+    measure_from: Instant,
+    omitting: bool,
+}
+
+/// A running test.
+#[derive(Debug)]
+pub(crate) struct TestRun {
+    params: TestParameters,
+    role: Role,
+    streams: Vec<Stream>,
+    senders: JoinSet<()>,
+    receivers: JoinSet<()>,
+    failure: Arc<Failure>,
+    stop_senders: CancellationToken,
+    stop_receivers: CancellationToken,
+    budget: Option<Arc<Budget>>,
+    clock: Option<Clock>,
+    baseline: Vec<CounterSnapshot>,
+    last: Vec<CounterSnapshot>,
+    last_at: Option<Instant>,
+    intervals: Vec<IntervalReport>,
+    cpu_start: Option<CpuSample>,
+    cpu: CpuPercent,
+    sender_end: Option<(Instant, Vec<CounterSnapshot>)>,
+    receiver_end: Option<Vec<CounterSnapshot>>,
+    timestamp: u64,
+    local_congestion: Option<String>,
+}
+
+impl TestRun {
+    pub(crate) fn new(params: TestParameters, role: Role) -> Self {
+        let omitting = params.omit > 0;
+        let budget = match (role, params.bytes, params.blocks) {
+            (Role::Client, bytes, _) if bytes > 0 => {
+                Some(Arc::new(Budget::new(LimitKind::Bytes, bytes, !omitting)))
+            }
+            (Role::Client, _, blocks) if blocks > 0 => {
+                Some(Arc::new(Budget::new(LimitKind::Blocks, blocks, !omitting)))
+            }
+            _ => None,
+        };
+        Self {
+            params,
+            role,
+            streams: Vec::new(),
+            senders: JoinSet::new(),
+            receivers: JoinSet::new(),
+            failure: Arc::new(Failure::default()),
+            stop_senders: CancellationToken::new(),
+            stop_receivers: CancellationToken::new(),
+            budget,
+            clock: None,
+            baseline: Vec::new(),
+            last: Vec::new(),
+            last_at: None,
+            intervals: Vec::new(),
+            cpu_start: None,
+            cpu: CpuPercent::default(),
+            sender_end: None,
+            receiver_end: None,
+            timestamp: 0,
+            local_congestion: None,
+        }
+    }
+
+    pub(crate) fn params(&self) -> &TestParameters {
+        &self.params
+    }
+
+    /// The id the next stream gets: 1, then 3, 4, 5… (iperf3 skips 2 and keeps it that way
+    /// for compatibility).
+    pub(crate) fn next_id(&self) -> u32 {
+        match self.streams.len() {
+            0 => 1,
+            n => n as u32 + 2,
+        }
+    }
+
+    pub(crate) fn stream_count(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// The role and flow of the `index`-th stream, in the order both iperf3 peers create them:
+    /// client-to-server streams first.
+    pub(crate) fn plan(&self, index: u32) -> (Flow, bool) {
+        let is_client = self.role == Role::Client;
+        let flow = match self.params.direction {
+            Direction::Forward => Flow::ClientToServer,
+            Direction::Reverse => Flow::ServerToClient,
+            Direction::Bidirectional if index < self.params.streams => Flow::ClientToServer,
+            Direction::Bidirectional => Flow::ServerToClient,
+        };
+        let sending = (flow == Flow::ClientToServer) == is_client;
+        (flow, sending)
+    }
+
+    pub(crate) fn add_tcp(&mut self, stream: TcpStream) -> io::Result<()> {
+        let (local, remote) = (stream.local_addr()?, stream.peer_addr()?);
+        if self.local_congestion.is_none() {
+            self.local_congestion = tcp_info::congestion(&stream);
+        }
+        self.push(StreamSocket::Tcp(Arc::new(stream)), local, remote);
+        Ok(())
+    }
+
+    pub(crate) fn add_udp(&mut self, socket: UdpSocket) -> io::Result<()> {
+        let (local, remote) = (socket.local_addr()?, socket.peer_addr()?);
+        self.push(StreamSocket::Udp(Arc::new(socket)), local, remote);
+        Ok(())
+    }
+
+    fn push(&mut self, socket: StreamSocket, local: SocketAddr, remote: SocketAddr) {
+        let (flow, sending) = self.plan(self.streams.len() as u32);
+        self.streams.push(Stream {
+            id: self.next_id(),
+            flow,
+            sending,
+            socket: Some(socket),
+            counters: Arc::new(StreamCounters::default()),
+            local,
+            remote,
+        });
+    }
+
+    /// `TEST_START`: the clock starts.
+    pub(crate) fn mark_start(&mut self) {
+        let now = Instant::now();
+        self.clock = Some(Clock {
+            started: now,
+            measure_from: now,
+            omitting: self.params.omit > 0,
+        });
+        self.last_at = Some(now);
+        self.baseline = vec![CounterSnapshot::default(); self.streams.len()];
+        self.last = self.baseline.clone();
+        self.cpu_start = Some(CpuSample::now());
+        self.timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+    }
+
+    /// `TEST_RUNNING`: one task per stream starts moving data.
+    pub(crate) fn spawn_streams(&mut self, receive_end: ReceiveEnd) {
+        let block_size = self.params.block_size as usize;
+        let bitrate = (self.params.bitrate > 0).then_some(self.params.bitrate);
+        for stream in &self.streams {
+            let Some(socket) = stream.socket.clone() else {
+                continue;
+            };
+            let id = stream.id;
+            if stream.sending {
+                let job = SendJob {
+                    counters: stream.counters.clone(),
+                    block_size,
+                    bitrate,
+                    budget: self.budget.clone(),
+                    stop: self.stop_senders.clone(),
+                    udp_counters_64bit: self.params.udp_counters_64bit,
+                };
+                let failure = self.failure.clone();
+                match socket {
+                    StreamSocket::Tcp(s) => self.senders.spawn(async move {
+                        failure.record(id, stream_io::tcp_send(s, job).await);
+                    }),
+                    StreamSocket::Udp(s) => self.senders.spawn_blocking(move || {
+                        failure.record(id, stream_io::udp_send_blocking(s, job));
+                    }),
+                };
+            } else {
+                let job = ReceiveJob {
+                    counters: stream.counters.clone(),
+                    block_size,
+                    budget: self.budget.clone(),
+                    stop: self.stop_receivers.clone(),
+                    end: receive_end,
+                    udp_counters_64bit: self.params.udp_counters_64bit,
+                };
+                let failure = self.failure.clone();
+                match socket {
+                    StreamSocket::Tcp(s) => self.receivers.spawn(async move {
+                        failure.record(id, stream_io::tcp_receive(s, job).await);
+                    }),
+                    StreamSocket::Udp(s) => self.receivers.spawn(async move {
+                        failure.record(id, stream_io::udp_receive(s, job).await);
+                    }),
+                };
+            }
+        }
+    }
+
+    /// Completes when the byte or block limit is reached (never, without one).
+    pub(crate) async fn limit_reached(&self) {
+        match &self.budget {
+            Some(budget) => budget.reached().cancelled().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Completes when a stream fails; pending while all are healthy.
+    pub(crate) async fn stream_failed(&self) {
+        self.failure.token.cancelled().await;
+    }
+
+    /// The first stream failure, if any.
+    pub(crate) fn take_failure(&self) -> Option<IperfError> {
+        let (stream, source) = self.failure.first.lock().ok()?.take()?;
+        Some(IperfError::Stream { stream, source })
+    }
+
+    /// The omitted warm-up is over: counting starts afresh.
+    pub(crate) fn end_omit(&mut self) {
+        let now = Instant::now();
+        let Some(clock) = self.clock.as_mut() else {
+            return;
+        };
+        clock.omitting = false;
+        clock.measure_from = now;
+        self.baseline = self.snapshot_all();
+        self.last = self.baseline.clone();
+        self.last_at = Some(now);
+        if let Some(budget) = &self.budget {
+            budget.arm();
+        }
+        self.cpu_start = Some(CpuSample::now());
+    }
+
+    pub(crate) fn omitting(&self) -> bool {
+        self.clock.is_some_and(|c| c.omitting)
+    }
+
+    /// When the omitted warm-up ends, if there is one.
+    pub(crate) fn omit_deadline(&self) -> Option<Instant> {
+        let clock = self.clock?;
+        clock
+            .omitting
+            .then(|| clock.started + Duration::from_secs(self.params.omit))
+    }
+
+    fn snapshot_all(&self) -> Vec<CounterSnapshot> {
+        self.streams
+            .iter()
+            .map(|s| {
+                let mut snap = s.counters.snapshot();
+                if s.sending
+                    && let Some(StreamSocket::Tcp(tcp)) = &s.socket
+                {
+                    snap.retransmits = tcp_info::sample(tcp.as_ref()).map(|i| i.total_retransmits);
+                }
+                snap
+            })
+            .collect()
+    }
+
+    /// Closes the interval since the last one and returns its report. With `final_sliver`
+    /// set, a closing interval shorter than 10 % of `interval` is dropped (returns `None`).
+    pub(crate) fn sample_interval(&mut self, final_of: Option<Duration>) -> Option<IntervalReport> {
+        let clock = self.clock?;
+        let now = Instant::now();
+        let last_at = self.last_at?;
+        if let Some(interval) = final_of
+            && now.duration_since(last_at) < interval.mul_f64(0.1)
+        {
+            return None;
+        }
+        let origin = if clock.omitting {
+            clock.started
+        } else {
+            clock.measure_from
+        };
+        let start = last_at.saturating_duration_since(origin).as_secs_f64();
+        let end = now.saturating_duration_since(origin).as_secs_f64();
+        let current = self.snapshot_all();
+        let mut report = IntervalReport::default();
+        let mut reverse_sum = Measurement::default();
+        let mut main_count = 0;
+        let mut reverse_count = 0;
+        for ((stream, now_snap), before) in self.streams.iter().zip(&current).zip(&self.last) {
+            let delta = now_snap.since(before);
+            let m = self.measurement(stream, &delta, start, end, Some(clock.omitting));
+            if stream.flow == self.main_flow() {
+                report.sum.accumulate(&m);
+                report.sum.sender = m.sender;
+                main_count += 1;
+            } else {
+                reverse_sum.accumulate(&m);
+                reverse_sum.sender = m.sender;
+                reverse_count += 1;
+            }
+            report.streams.push(StreamMeasurement {
+                id: stream.id,
+                measurement: m,
+            });
+        }
+        for (sum, count) in [
+            (&mut report.sum, main_count),
+            (&mut reverse_sum, reverse_count),
+        ] {
+            sum.start = start;
+            sum.end = end;
+            sum.seconds = end - start;
+            sum.omitted = Some(clock.omitting);
+            sum.bits_per_second = Measurement::rate(sum.bytes, sum.seconds);
+            sum.finish_sum(count);
+        }
+        if self.params.direction == Direction::Bidirectional {
+            report.sum_bidir_reverse = Some(reverse_sum);
+        }
+        self.last = current;
+        self.last_at = Some(now);
+        self.intervals.push(report.clone());
+        Some(report)
+    }
+
+    fn main_flow(&self) -> Flow {
+        match self.params.direction {
+            Direction::Reverse => Flow::ServerToClient,
+            _ => Flow::ClientToServer,
+        }
+    }
+
+    /// One stream's local figures over a span.
+    fn measurement(
+        &self,
+        stream: &Stream,
+        delta: &CounterSnapshot,
+        start: f64,
+        end: f64,
+        omitted: Option<bool>,
+    ) -> Measurement {
+        let seconds = end - start;
+        let udp = self.params.protocol == Protocol::Udp;
+        let receiving_udp = udp && !stream.sending;
+        Measurement {
+            start,
+            end,
+            seconds,
+            bytes: delta.bytes,
+            bits_per_second: Measurement::rate(delta.bytes, seconds),
+            retransmits: if stream.sending {
+                delta.retransmits
+            } else {
+                None
+            },
+            jitter_ms: receiving_udp.then_some(delta.jitter * 1000.0),
+            lost_packets: receiving_udp.then_some(delta.lost),
+            packets: udp.then_some(delta.packets),
+            lost_percent: receiving_udp.then_some(loss_percent(delta.lost, delta.packets)),
+            out_of_order: receiving_udp.then_some(delta.out_of_order),
+            omitted,
+            sender: stream.sending,
+        }
+    }
+
+    /// Stops the senders and waits for their tasks; records the end of the test.
+    pub(crate) async fn stop_senders(&mut self) {
+        self.stop_senders.cancel();
+        while self.senders.join_next().await.is_some() {}
+        let now = Instant::now();
+        if let Some(start) = &self.cpu_start {
+            self.cpu = start.until(&CpuSample::now());
+        }
+        self.sender_end = Some((now, self.snapshot_all()));
+    }
+
+    /// Tells the receivers to finish and waits up to `deadline` for them; then closes every
+    /// data socket.
+    pub(crate) async fn stop_receivers(&mut self, deadline: Duration) {
+        self.stop_receivers.cancel();
+        let drained = tokio::time::timeout(deadline, async {
+            while self.receivers.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            self.receivers.abort_all();
+            while self.receivers.join_next().await.is_some() {}
+        }
+        self.receiver_end = Some(self.snapshot_all());
+        self.close_sockets();
+    }
+
+    /// Drops every data socket (tasks are done or aborted by now).
+    pub(crate) fn close_sockets(&mut self) {
+        self.senders.abort_all();
+        self.receivers.abort_all();
+        for stream in &mut self.streams {
+            stream.socket = None;
+        }
+    }
+
+    /// This side's final count of stream `index`: senders as of the stop, receivers as of the
+    /// drain.
+    fn final_delta(&self, index: usize) -> CounterSnapshot {
+        let stream = &self.streams[index];
+        let end = match (&self.sender_end, &self.receiver_end, stream.sending) {
+            (Some((_, snaps)), _, true) => snaps[index],
+            (_, Some(snaps), false) => snaps[index],
+            (Some((_, snaps)), None, false) => snaps[index],
+            _ => stream.counters.snapshot(),
+        };
+        end.since(&self.baseline.get(index).copied().unwrap_or_default())
+    }
+
+    fn measured_seconds(&self) -> f64 {
+        match (self.clock, &self.sender_end) {
+            (Some(clock), Some((end, _))) => end
+                .saturating_duration_since(clock.measure_from)
+                .as_secs_f64(),
+            _ => 0.0,
+        }
+    }
+
+    /// This side's results document for `EXCHANGE_RESULTS`.
+    pub(crate) fn local_results(&self) -> ExchangedResults {
+        let seconds = self.measured_seconds();
+        let tcp = self.params.protocol == Protocol::Tcp;
+        let any_sender = self.streams.iter().any(|s| s.sending);
+        let can_count_retransmits = self
+            .sender_end
+            .as_ref()
+            .is_some_and(|(_, snaps)| snaps.iter().any(|s| s.retransmits.is_some()));
+        let sender_has_retransmits = match (any_sender, tcp && can_count_retransmits) {
+            (false, _) => -1,
+            (true, true) => 1,
+            (true, false) => 0,
+        };
+        let streams = (0..self.streams.len())
+            .map(|i| {
+                let stream = &self.streams[i];
+                let delta = self.final_delta(i);
+                ExchangedStream {
+                    id: stream.id,
+                    bytes: delta.bytes,
+                    retransmits: match (stream.sending, delta.retransmits) {
+                        (true, Some(r)) if tcp => r as i64,
+                        _ => -1,
+                    },
+                    jitter: if stream.sending { 0.0 } else { delta.jitter },
+                    errors: if stream.sending { 0 } else { delta.lost as i64 },
+                    packets: delta.packets as i64,
+                    start_time: 0.0,
+                    end_time: seconds,
+                }
+            })
+            .collect();
+        ExchangedResults {
+            cpu_util_total: self.cpu.total,
+            cpu_util_user: self.cpu.user,
+            cpu_util_system: self.cpu.system,
+            sender_has_retransmits,
+            congestion_used: self.local_congestion.clone().filter(|_| tcp),
+            streams,
+        }
+    }
+
+    /// Checks that the peer's results name exactly our streams.
+    pub(crate) fn check_remote(&self, remote: &ExchangedResults) -> Result<(), String> {
+        for r in &remote.streams {
+            if !self.streams.iter().any(|s| s.id == r.id) {
+                return Err(format!("results for unknown stream id {}", r.id));
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole test's result from this side's view, merged with the peer's counts.
+    pub(crate) fn into_result(mut self, remote: Option<&ExchangedResults>) -> IperfResult {
+        let local_seconds = self.measured_seconds();
+        let udp = self.params.protocol == Protocol::Udp;
+        let main_flow = self.main_flow();
+        let mut summary = Summary::default();
+        let mut reverse = DirectionSummary::default();
+        let mut counts = [0usize; 2];
+        for (i, stream) in self.streams.iter().enumerate() {
+            let local = self.final_delta(i);
+            let local_m = self.measurement(stream, &local, 0.0, local_seconds, None);
+            let peer = remote.and_then(|r| r.streams.iter().find(|p| p.id == stream.id));
+            let peer_m = peer.map(|p| {
+                let seconds = match p.end_time - p.start_time {
+                    s if s > 0.0 => s,
+                    _ => local_seconds,
+                };
+                let retransmits = (p.retransmits >= 0).then_some(p.retransmits as u64);
+                Measurement {
+                    start: 0.0,
+                    end: seconds,
+                    seconds,
+                    bytes: p.bytes,
+                    bits_per_second: Measurement::rate(p.bytes, seconds),
+                    retransmits: if stream.sending { None } else { retransmits },
+                    jitter_ms: (udp && stream.sending).then_some(p.jitter * 1000.0),
+                    lost_packets: (udp && stream.sending).then_some(p.errors.max(0) as u64),
+                    packets: udp.then_some(p.packets.max(0) as u64),
+                    lost_percent: None,
+                    out_of_order: None,
+                    omitted: None,
+                    sender: stream.sending,
+                }
+            });
+            let (mut sender, mut receiver) = match (stream.sending, peer_m) {
+                (true, Some(peer)) => (local_m, peer),
+                (false, Some(peer)) => (peer, local_m),
+                (_, None) => (local_m.clone(), local_m),
+            };
+            sender.sender = stream.sending;
+            receiver.sender = stream.sending;
+            sender.jitter_ms = None;
+            sender.lost_packets = None;
+            sender.lost_percent = None;
+            sender.out_of_order = None;
+            if udp {
+                // Loss is relative to what the sender sent, as iperf3 reports it.
+                let sent = sender.packets.or(receiver.packets).unwrap_or(0);
+                receiver.packets = Some(sent);
+                receiver.lost_percent =
+                    Some(loss_percent(receiver.lost_packets.unwrap_or(0), sent));
+            }
+            let target = if stream.flow == main_flow {
+                counts[0] += 1;
+                &mut summary.main
+            } else {
+                counts[1] += 1;
+                &mut reverse
+            };
+            for (sum, m) in [
+                (&mut target.sent, &sender),
+                (&mut target.received, &receiver),
+            ] {
+                sum.accumulate(m);
+                sum.sender = m.sender;
+                sum.seconds = sum.seconds.max(m.seconds);
+            }
+            summary.streams.push(StreamSummary {
+                id: stream.id,
+                sender,
+                receiver,
+            });
+        }
+        for (direction, count) in [(&mut summary.main, counts[0]), (&mut reverse, counts[1])] {
+            for sum in [&mut direction.sent, &mut direction.received] {
+                sum.end = sum.seconds;
+                sum.bits_per_second = Measurement::rate(sum.bytes, sum.seconds);
+                sum.finish_sum(count);
+            }
+        }
+        if self.params.direction == Direction::Bidirectional {
+            summary.bidir_reverse = Some(reverse);
+        }
+        let cpu = remote.map(|r| CpuUtilization {
+            host_total: self.cpu.total,
+            host_user: self.cpu.user,
+            host_system: self.cpu.system,
+            remote_total: r.cpu_util_total,
+            remote_user: r.cpu_util_user,
+            remote_system: r.cpu_util_system,
+        });
+        let remote_congestion = remote.and_then(|r| r.congestion_used.clone());
+        let local_sends_main = self
+            .streams
+            .iter()
+            .any(|s| s.flow == main_flow && s.sending);
+        let (sender_cc, receiver_cc) = match self.params.protocol {
+            Protocol::Udp => (None, None),
+            Protocol::Tcp if local_sends_main => (self.local_congestion.clone(), remote_congestion),
+            Protocol::Tcp => (remote_congestion, self.local_congestion.clone()),
+        };
+        let p = &self.params;
+        IperfResult {
+            role: self.role,
+            test: TestSettings {
+                protocol: p.protocol,
+                direction: p.direction,
+                num_streams: p.streams,
+                blksize: p.block_size,
+                omit: p.omit as f64,
+                duration: p.time as f64,
+                bytes: p.bytes,
+                blocks: p.blocks,
+                target_bitrate: p.bitrate,
+            },
+            connected: self
+                .streams
+                .iter()
+                .map(|s| Connection {
+                    socket: s.id,
+                    local_host: s.local.ip().to_canonical().to_string(),
+                    local_port: s.local.port(),
+                    remote_host: s.remote.ip().to_canonical().to_string(),
+                    remote_port: s.remote.port(),
+                })
+                .collect(),
+            timestamp: (self.timestamp > 0).then_some(self.timestamp),
+            intervals: std::mem::take(&mut self.intervals),
+            summary,
+            cpu,
+            sender_tcp_congestion: sender_cc,
+            receiver_tcp_congestion: receiver_cc,
+        }
+    }
+}
+
+impl Drop for TestRun {
+    fn drop(&mut self) {
+        self.stop_senders.cancel();
+        self.stop_receivers.cancel();
+    }
+}

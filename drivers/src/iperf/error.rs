@@ -1,0 +1,232 @@
+//! What can go wrong in an iperf test, said so a test author understands it.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::result::Iperf3JsonError;
+
+/// The phase of an iperf3 test a failure happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Opening the control connection.
+    Connect,
+    /// Sending or receiving the 37-byte test cookie.
+    Cookie,
+    /// Exchanging the test parameters (`PARAM_EXCHANGE`).
+    ParamExchange,
+    /// Opening the data streams (`CREATE_STREAMS`).
+    CreateStreams,
+    /// Starting the test (`TEST_START`, `TEST_RUNNING`).
+    TestStart,
+    /// Moving data.
+    TestRunning,
+    /// Ending the test (`TEST_END`).
+    TestEnd,
+    /// Exchanging the results documents (`EXCHANGE_RESULTS`).
+    ExchangeResults,
+    /// Waiting for `DISPLAY_RESULTS` / `IPERF_DONE`.
+    Done,
+    /// A server handle waiting for the next test to be served.
+    WaitingForTest,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connecting",
+            Self::Cookie => "exchanging the test cookie",
+            Self::ParamExchange => "exchanging parameters",
+            Self::CreateStreams => "creating data streams",
+            Self::TestStart => "starting the test",
+            Self::TestRunning => "running the test",
+            Self::TestEnd => "ending the test",
+            Self::ExchangeResults => "exchanging results",
+            Self::Done => "finishing the test",
+            Self::WaitingForTest => "waiting for a client to run a test",
+        })
+    }
+}
+
+/// An iperf engine error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IperfError {
+    /// A configuration value is out of range or inconsistent.
+    #[error("iperf: invalid {field} {value:?}: {reason}")]
+    InvalidConfig {
+        /// The option (e.g. `"parallel"`, `"block_size"`).
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The server host name did not resolve.
+    #[error("iperf: cannot resolve server {host:?}: {source}")]
+    Resolve {
+        /// The host as given.
+        host: String,
+        /// The resolver's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The control or a data connection could not be opened.
+    #[error("iperf: cannot connect to {addr}: {source}")]
+    Connect {
+        /// The server address.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The server could not bind its address.
+    #[error("iperf: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The peer did not make progress within the phase's deadline.
+    #[error("iperf: timed out after {after:?} while {phase}")]
+    Timeout {
+        /// What was being waited for.
+        phase: Phase,
+        /// The deadline that expired.
+        after: Duration,
+    },
+    /// The server is already running a test (iperf3's `ACCESS_DENIED`).
+    #[error("iperf: the server is busy running a test; try again later")]
+    AccessDenied,
+    /// The server reported an error (iperf3's `SERVER_ERROR` with its two codes).
+    #[error("iperf: the server reported an error: {message} (iperf3 error {code}, errno {errno})")]
+    ServerError {
+        /// iperf3's error number (`i_errno`).
+        code: i32,
+        /// The server's `errno`.
+        errno: i32,
+        /// iperf3's text for `code`.
+        message: String,
+    },
+    /// The server ended the test early (`SERVER_TERMINATE`).
+    #[error("iperf: the server terminated the test while {phase}")]
+    ServerTerminated {
+        /// Where the client was.
+        phase: Phase,
+    },
+    /// The client ended the test early (`CLIENT_TERMINATE`).
+    #[error("iperf: the client terminated the test while {phase}")]
+    ClientTerminated {
+        /// Where the server was.
+        phase: Phase,
+    },
+    /// The peer closed the control connection.
+    #[error("iperf: the peer closed the control connection while {phase}")]
+    PeerClosed {
+        /// Where this side was.
+        phase: Phase,
+    },
+    /// The peer sent a control message that is not valid here.
+    #[error("iperf: unexpected control message {code} from the peer while {phase}")]
+    UnexpectedState {
+        /// Where this side was.
+        phase: Phase,
+        /// The signed code received.
+        code: i8,
+    },
+    /// The peer broke the protocol (bad JSON, oversized message, missing key, unknown stream).
+    #[error("iperf: protocol error while {phase}: {detail}")]
+    Protocol {
+        /// Where this side was.
+        phase: Phase,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The control connection failed.
+    #[error("iperf: I/O error while {phase}: {source}")]
+    Io {
+        /// Where this side was.
+        phase: Phase,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// A data stream failed.
+    #[error("iperf: data stream {stream} failed: {source}")]
+    Stream {
+        /// The stream id (1, 3, 4, …).
+        stream: u32,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// iperf3's JSON output could not be read.
+    #[error(transparent)]
+    Iperf3Json(#[from] Iperf3JsonError),
+}
+
+impl IperfError {
+    pub(crate) fn io(phase: Phase) -> impl FnOnce(io::Error) -> Self {
+        move |source| Self::Io { phase, source }
+    }
+
+    pub(crate) fn protocol(phase: Phase, detail: impl Into<String>) -> Self {
+        Self::Protocol {
+            phase,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn invalid(field: &'static str, value: impl fmt::Display, reason: &str) -> Self {
+        Self::InvalidConfig {
+            field,
+            value: value.to_string(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// The `SERVER_ERROR` error for iperf3 codes, with iperf3's message for the common ones.
+    pub(crate) fn server_error(code: i32, errno: i32) -> Self {
+        Self::ServerError {
+            code,
+            errno,
+            message: iperf3_error_text(code).to_owned(),
+        }
+    }
+}
+
+/// iperf3's error numbers this engine sends or explains (iperf_api.h).
+pub(crate) mod iperf3_code {
+    pub(crate) const DURATION: i32 = 5;
+    pub(crate) const NUM_STREAMS: i32 = 6;
+    pub(crate) const BLOCK_SIZE: i32 = 7;
+    pub(crate) const UDP_BLOCK_SIZE: i32 = 20;
+    pub(crate) const REVERSE_BIDIR: i32 = 25;
+    pub(crate) const RECV_PARAMS: i32 = 114;
+    pub(crate) const PROTOCOL: i32 = 131;
+    pub(crate) const STREAM_LISTEN: i32 = 202;
+    pub(crate) const STREAM_ACCEPT: i32 = 204;
+}
+
+fn iperf3_error_text(code: i32) -> &'static str {
+    match code {
+        5 => "test duration too long (maximum 86400 seconds)",
+        6 => "number of parallel streams too large (maximum 128)",
+        7 => "block size too large",
+        20 => "block size invalid",
+        25 => "cannot be both reverse and bidirectional",
+        27 => "total required bandwidth is larger than server limit",
+        101 => "test initialization failed",
+        102 => "unable to start listener for connections",
+        114 => "unable to receive parameters from client",
+        131 => "protocol does not exist",
+        142 => "test authorization failed",
+        202 => "unable to start stream listener",
+        204 => "unable to accept stream connection",
+        _ => "see iperf3's error list (iperf_api.h)",
+    }
+}

@@ -1,0 +1,37 @@
+//! iperf: testrig's own implementation of the iperf3 protocol (client and server,
+//! interoperable with the real `iperf3` 3.12 in both roles), typed results shared with a
+//! parser of `iperf3 -J` output, and an iperf3-compatible command line.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use testrig_drivers::iperf::{ClientConfig, NativeClient, NativeServer};
+//!
+//! # async fn example() -> Result<(), testrig_drivers::iperf::IperfError> {
+//! let server = NativeServer::bind("127.0.0.1:0".parse().unwrap()).await?.spawn();
+//! let config = ClientConfig::builder("127.0.0.1", server.local_addr().port())
+//!     .duration(Duration::from_secs(1))
+//!     .build()?;
+//! let result = NativeClient::new(config).run().await?;
+//! assert!(result.bytes_received() > 0);
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod cli;
+mod config;
+mod engine;
+mod error;
+mod protocol;
+mod result;
+
+pub use config::{
+    ClientConfig, ClientConfigBuilder, DEFAULT_PORT, Direction, Protocol, TestLength,
+};
+pub use engine::{NativeClient, NativeServer, ServedTest, ServerConfig, ServerHandle};
+pub use error::{IperfError, Phase};
+pub use result::{
+    Connection, CpuUtilization, DirectionSummary, IntervalReport, Iperf3JsonError, IperfResult,
+    Measurement, Role, StreamMeasurement, StreamSummary, Summary, TestSettings,
+};

@@ -1,0 +1,423 @@
+//! Reading iperf3's `-J` output into [`IperfResult`], and writing an [`IperfResult`] in the
+//! same layout so scripts written for iperf3 read the native engine's output unchanged.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use super::{
+    CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Measurement, Role,
+    StreamSummary, Summary, TestSettings,
+};
+use crate::iperf::config::{Direction, Protocol};
+
+/// Why iperf3's JSON output could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Iperf3JsonError {
+    /// Nothing was printed.
+    #[error("iperf3 printed no JSON (empty output)")]
+    Empty,
+    /// The document stops early, e.g. iperf3 was killed mid-test.
+    #[error("iperf3's JSON output is truncated after {len} bytes: {source}")]
+    Truncated {
+        /// How much was there.
+        len: usize,
+        /// The parser's complaint.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The output is not JSON at all.
+    #[error("iperf3's output is not JSON ({source}); it starts with {start:?}")]
+    Garbage {
+        /// The first characters of the output.
+        start: String,
+        /// The parser's complaint.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// iperf3 ran but reported a failure in its `error` key.
+    #[error("iperf3 reported an error: {message}")]
+    Reported {
+        /// iperf3's message, e.g. "unable to connect to server: Connection refused".
+        message: String,
+    },
+    /// A key this reader needs is missing or has the wrong type.
+    #[error("iperf3's JSON has no usable {path}: {detail}")]
+    Missing {
+        /// Where, e.g. `end.sum_sent`.
+        path: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+fn missing(path: &str, detail: impl Into<String>) -> Iperf3JsonError {
+    Iperf3JsonError::Missing {
+        path: path.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+fn typed<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, Iperf3JsonError> {
+    T::deserialize(value).map_err(|e| missing(path, e.to_string()))
+}
+
+fn object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, Iperf3JsonError> {
+    value
+        .as_object()
+        .ok_or_else(|| missing(path, "not a JSON object"))
+}
+
+fn field<'a>(
+    map: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<&'a Value, Iperf3JsonError> {
+    map.get(key)
+        .ok_or_else(|| missing(&format!("{path}.{key}"), "key absent"))
+}
+
+fn number(value: Option<&Value>) -> f64 {
+    value.and_then(Value::as_f64).unwrap_or(0.0)
+}
+
+impl IperfResult {
+    /// Parses the JSON `iperf3 -J` prints, as a client or a server.
+    ///
+    /// Truncated or garbage output, and output whose `error` key reports a failure, are
+    /// errors that quote what was wrong.
+    pub fn from_iperf3_json(text: &str) -> Result<Self, Iperf3JsonError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Iperf3JsonError::Empty);
+        }
+        let doc: Value = serde_json::from_str(text).map_err(|source| {
+            if source.is_eof() {
+                Iperf3JsonError::Truncated {
+                    len: text.len(),
+                    source,
+                }
+            } else {
+                Iperf3JsonError::Garbage {
+                    start: text.chars().take(60).collect(),
+                    source,
+                }
+            }
+        })?;
+        let top = object(&doc, "the document")?;
+        if let Some(error) = top.get("error") {
+            return Err(Iperf3JsonError::Reported {
+                message: error
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| error.to_string()),
+            });
+        }
+        let start = object(field(top, "start", "")?, "start")?;
+        let end = object(field(top, "end", "")?, "end")?;
+        let role = if start.contains_key("accepted_connection") {
+            Role::Server
+        } else {
+            Role::Client
+        };
+        let test = parse_test_start(start, end)?;
+        let connected = match start.get("connected") {
+            Some(list) => typed(list, "start.connected")?,
+            None => Vec::new(),
+        };
+        let timestamp = start
+            .get("timestamp")
+            .and_then(|t| t.get("timesecs"))
+            .and_then(Value::as_u64);
+        let intervals = match top.get("intervals") {
+            Some(list) => typed::<Vec<IntervalReport>>(list, "intervals")?,
+            None => Vec::new(),
+        };
+        let summary = parse_end(end, test.protocol)?;
+        let cpu = match end.get("cpu_utilization_percent") {
+            Some(cpu) => Some(typed::<CpuUtilization>(cpu, "end.cpu_utilization_percent")?),
+            None => None,
+        };
+        let text_of = |key: &str| end.get(key).and_then(Value::as_str).map(str::to_owned);
+        Ok(Self {
+            role,
+            test,
+            connected,
+            timestamp,
+            intervals,
+            summary,
+            cpu,
+            sender_tcp_congestion: text_of("sender_tcp_congestion"),
+            receiver_tcp_congestion: text_of("receiver_tcp_congestion"),
+        })
+    }
+
+    /// This result in iperf3's `-J` layout (`start`, `intervals`, `end`).
+    pub fn to_iperf3_json(&self) -> Value {
+        let t = &self.test;
+        let mut test_start = json!({
+            "protocol": match t.protocol { Protocol::Tcp => "TCP", Protocol::Udp => "UDP" },
+            "num_streams": t.num_streams,
+            "blksize": t.blksize,
+            "omit": t.omit,
+            "duration": t.duration,
+            "bytes": t.bytes,
+            "blocks": t.blocks,
+            "reverse": u8::from(t.direction == Direction::Reverse),
+            "tos": 0,
+            "target_bitrate": t.target_bitrate,
+        });
+        if t.direction == Direction::Bidirectional {
+            test_start["bidir"] = json!(1);
+        }
+        let mut start = json!({
+            "connected": self.connected,
+            "version": concat!("testrig ", env!("CARGO_PKG_VERSION"), " (iperf 3.12 protocol)"),
+            "test_start": test_start,
+        });
+        if let Some(secs) = self.timestamp {
+            start["timestamp"] = json!({ "time": http_date(secs), "timesecs": secs });
+        }
+        let mut end = Map::new();
+        let streams: Vec<Value> = self
+            .summary
+            .streams
+            .iter()
+            .map(|s| match t.protocol {
+                Protocol::Tcp => json!({
+                    "sender": with_socket(&s.sender, s.id),
+                    "receiver": with_socket(&s.receiver, s.id),
+                }),
+                Protocol::Udp => json!({ "udp": with_socket(&udp_stream_record(s), s.id) }),
+            })
+            .collect();
+        end.insert("streams".into(), Value::Array(streams));
+        if t.protocol == Protocol::Udp {
+            end.insert("sum".into(), json!(udp_stream_sum(&self.summary.main)));
+        }
+        end.insert("sum_sent".into(), json!(self.summary.main.sent));
+        end.insert("sum_received".into(), json!(self.summary.main.received));
+        if let Some(reverse) = &self.summary.bidir_reverse {
+            end.insert("sum_sent_bidir_reverse".into(), json!(reverse.sent));
+            end.insert("sum_received_bidir_reverse".into(), json!(reverse.received));
+        }
+        if let Some(cpu) = &self.cpu {
+            end.insert("cpu_utilization_percent".into(), json!(cpu));
+        }
+        if let Some(c) = &self.sender_tcp_congestion {
+            end.insert("sender_tcp_congestion".into(), json!(c));
+        }
+        if let Some(c) = &self.receiver_tcp_congestion {
+            end.insert("receiver_tcp_congestion".into(), json!(c));
+        }
+        json!({ "start": start, "intervals": self.intervals, "end": end })
+    }
+}
+
+fn with_socket(m: &Measurement, id: u32) -> Value {
+    let mut value = json!(m);
+    if let Value::Object(map) = &mut value {
+        let mut ordered = Map::new();
+        ordered.insert("socket".into(), json!(id));
+        ordered.extend(std::mem::take(map));
+        *map = ordered;
+    }
+    value
+}
+
+/// iperf3's per-stream UDP record: the sender's bytes and packets, the receiver's loss.
+fn udp_stream_record(s: &StreamSummary) -> Measurement {
+    Measurement {
+        jitter_ms: s.receiver.jitter_ms,
+        lost_packets: s.receiver.lost_packets,
+        lost_percent: s.receiver.lost_percent,
+        out_of_order: s.receiver.out_of_order,
+        packets: s.sender.packets.or(s.receiver.packets),
+        ..s.sender.clone()
+    }
+}
+
+/// iperf3's UDP `end.sum`: received figures with the sender's packet count.
+fn udp_stream_sum(d: &DirectionSummary) -> Measurement {
+    Measurement {
+        packets: d.sent.packets.or(d.received.packets),
+        out_of_order: None,
+        ..d.received.clone()
+    }
+}
+
+fn parse_test_start(
+    start: &Map<String, Value>,
+    end: &Map<String, Value>,
+) -> Result<TestSettings, Iperf3JsonError> {
+    let ts = object(field(start, "test_start", "start")?, "start.test_start")?;
+    let protocol = match ts.get("protocol").and_then(Value::as_str) {
+        Some("TCP") => Protocol::Tcp,
+        Some("UDP") => Protocol::Udp,
+        other => {
+            return Err(missing(
+                "start.test_start.protocol",
+                format!("expected \"TCP\" or \"UDP\", found {other:?}"),
+            ));
+        }
+    };
+    let reverse = number(ts.get("reverse")) != 0.0;
+    let bidir = number(ts.get("bidir")) != 0.0 || end.contains_key("sum_sent_bidir_reverse");
+    let direction = match (reverse, bidir) {
+        (_, true) => Direction::Bidirectional,
+        (true, false) => Direction::Reverse,
+        (false, false) => Direction::Forward,
+    };
+    Ok(TestSettings {
+        protocol,
+        direction,
+        num_streams: number(ts.get("num_streams")) as u32,
+        blksize: number(ts.get("blksize")) as u32,
+        omit: number(ts.get("omit")),
+        duration: number(ts.get("duration")),
+        bytes: number(ts.get("bytes")) as u64,
+        blocks: number(ts.get("blocks")) as u64,
+        target_bitrate: number(ts.get("target_bitrate")) as u64,
+    })
+}
+
+fn parse_end(end: &Map<String, Value>, protocol: Protocol) -> Result<Summary, Iperf3JsonError> {
+    let streams = match end.get("streams") {
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, s)| parse_end_stream(s, protocol, &format!("end.streams[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err(missing("end.streams", "not an array")),
+        None => Vec::new(),
+    };
+    let sum_pair =
+        |sent_key: &str, received_key: &str| -> Result<DirectionSummary, Iperf3JsonError> {
+            let sent = field(end, sent_key, "end")?;
+            let received = field(end, received_key, "end")?;
+            Ok(DirectionSummary {
+                sent: typed(sent, &format!("end.{sent_key}"))?,
+                received: typed(received, &format!("end.{received_key}"))?,
+            })
+        };
+    let main = match (protocol, end.get("sum_sent"), end.get("sum")) {
+        // iperf3 before 3.11 reported UDP only as `end.sum`.
+        (Protocol::Udp, None, Some(sum)) => {
+            let sum: Measurement = typed(sum, "end.sum")?;
+            DirectionSummary {
+                sent: Measurement {
+                    jitter_ms: None,
+                    lost_packets: None,
+                    lost_percent: None,
+                    ..sum.clone()
+                },
+                received: sum,
+            }
+        }
+        _ => sum_pair("sum_sent", "sum_received")?,
+    };
+    let bidir_reverse = if end.contains_key("sum_sent_bidir_reverse") {
+        Some(sum_pair(
+            "sum_sent_bidir_reverse",
+            "sum_received_bidir_reverse",
+        )?)
+    } else {
+        None
+    };
+    Ok(Summary {
+        streams,
+        main,
+        bidir_reverse,
+    })
+}
+
+fn parse_end_stream(
+    value: &Value,
+    protocol: Protocol,
+    path: &str,
+) -> Result<StreamSummary, Iperf3JsonError> {
+    let map = object(value, path)?;
+    let id_of = |m: &Value| m.get("socket").and_then(Value::as_u64).unwrap_or(0) as u32;
+    match (protocol, map.get("udp")) {
+        (Protocol::Udp, Some(udp)) => {
+            let record: Measurement = typed(udp, &format!("{path}.udp"))?;
+            Ok(StreamSummary {
+                id: id_of(udp),
+                sender: Measurement {
+                    jitter_ms: None,
+                    lost_packets: None,
+                    lost_percent: None,
+                    out_of_order: None,
+                    ..record.clone()
+                },
+                receiver: record,
+            })
+        }
+        _ => {
+            let sender = field(map, "sender", path)?;
+            let receiver = field(map, "receiver", path)?;
+            Ok(StreamSummary {
+                id: id_of(sender),
+                sender: typed(sender, &format!("{path}.sender"))?,
+                receiver: typed(receiver, &format!("{path}.receiver"))?,
+            })
+        }
+    }
+}
+
+/// `Sun, 22 Nov 2026 02:55:54 GMT`, as iperf3 prints `start.timestamp.time`.
+fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        day,
+        MONTHS[(month - 1) as usize],
+        year,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_printed_like_iperf3() {
+        assert_eq!(http_date(1_795_316_154), "Sun, 22 Nov 2026 02:55:54 GMT");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+    #[test]
+    fn empty_truncated_and_garbage_output_are_told_apart() {
+        assert!(matches!(
+            IperfResult::from_iperf3_json("  \n"),
+            Err(Iperf3JsonError::Empty)
+        ));
+        assert!(matches!(
+            IperfResult::from_iperf3_json("{\"start\": {\"connected\": ["),
+            Err(Iperf3JsonError::Truncated { .. })
+        ));
+        assert!(matches!(
+            IperfResult::from_iperf3_json("iperf3: error - unable to connect"),
+            Err(Iperf3JsonError::Garbage { .. })
+        ));
+    }
+}

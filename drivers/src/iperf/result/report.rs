@@ -1,0 +1,194 @@
+//! A whole test's results: what ran, each interval, and the end summary.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Measurement, StreamMeasurement};
+use crate::iperf::config::{Direction, Protocol};
+
+/// Whose view a result is: iperf3 reports differ slightly between client and server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The side that started the test (`-c`).
+    #[default]
+    Client,
+    /// The side that served it (`-s`).
+    Server,
+}
+
+/// What ran (iperf3's `start.test_start`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TestSettings {
+    /// TCP or UDP.
+    pub protocol: Protocol,
+    /// Which way data flowed.
+    pub direction: Direction,
+    /// Parallel streams per direction.
+    pub num_streams: u32,
+    /// Bytes per write/datagram.
+    pub blksize: u32,
+    /// Omitted warm-up, seconds.
+    pub omit: f64,
+    /// Planned duration in seconds (0 when the test was limited by bytes or blocks).
+    pub duration: f64,
+    /// Byte limit (0 if none).
+    pub bytes: u64,
+    /// Block limit (0 if none).
+    pub blocks: u64,
+    /// Target bitrate per stream in bits/s (0 if unlimited).
+    pub target_bitrate: u64,
+}
+
+/// A data connection (iperf3's `start.connected[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    /// Stream id (iperf3: socket number).
+    pub socket: u32,
+    /// Local address.
+    pub local_host: String,
+    /// Local port.
+    pub local_port: u16,
+    /// Remote address.
+    pub remote_host: String,
+    /// Remote port.
+    pub remote_port: u16,
+}
+
+/// One reporting interval (iperf3's `intervals[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct IntervalReport {
+    /// Each stream, as the reporting host counted it.
+    pub streams: Vec<StreamMeasurement>,
+    /// The streams of the test's main direction summed (client → server, or server → client
+    /// with `-R`).
+    pub sum: Measurement,
+    /// Bidirectional tests: the server → client streams summed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sum_bidir_reverse: Option<Measurement>,
+}
+
+/// One stream's totals as its sender and its receiver counted them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct StreamSummary {
+    /// The stream (iperf3: the reporting host's socket number).
+    pub id: u32,
+    /// The sending side's count (with TCP retransmits, UDP packets sent).
+    pub sender: Measurement,
+    /// The receiving side's count (with UDP jitter and loss).
+    pub receiver: Measurement,
+}
+
+/// Totals of one direction, as sent and as received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct DirectionSummary {
+    /// What the senders counted (iperf3's `sum_sent`).
+    pub sent: Measurement,
+    /// What the receivers counted (iperf3's `sum_received`).
+    pub received: Measurement,
+}
+
+/// The end of the test (iperf3's `end`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Summary {
+    /// Per stream.
+    pub streams: Vec<StreamSummary>,
+    /// The main direction (client → server, or server → client with `-R`).
+    pub main: DirectionSummary,
+    /// Bidirectional tests: the server → client direction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bidir_reverse: Option<DirectionSummary>,
+}
+
+/// CPU use during the test, in percent of one core (iperf3's `cpu_utilization_percent`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CpuUtilization {
+    /// Reporting host, user + system.
+    pub host_total: f64,
+    /// Reporting host, user.
+    pub host_user: f64,
+    /// Reporting host, system.
+    pub host_system: f64,
+    /// The peer, user + system.
+    pub remote_total: f64,
+    /// The peer, user.
+    pub remote_user: f64,
+    /// The peer, system.
+    pub remote_system: f64,
+}
+
+/// The results of one iperf test, from one side's view.
+///
+/// # Examples
+///
+/// ```no_run
+/// use testrig_drivers::iperf::IperfResult;
+///
+/// let json = std::fs::read_to_string("iperf3-output.json")?;
+/// let result = IperfResult::from_iperf3_json(&json)?;
+/// println!("{:.1} Gbit/s", result.received_bits_per_second() / 1e9);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct IperfResult {
+    /// Whose view this is.
+    pub role: Role,
+    /// What ran.
+    pub test: TestSettings,
+    /// The data connections, when known.
+    #[serde(default)]
+    pub connected: Vec<Connection>,
+    /// When the test started, seconds since the Unix epoch, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<u64>,
+    /// Interval reports in order.
+    pub intervals: Vec<IntervalReport>,
+    /// The end summary.
+    pub summary: Summary,
+    /// CPU use, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuUtilization>,
+    /// TCP congestion control of the sender, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_tcp_congestion: Option<String>,
+    /// TCP congestion control of the receiver, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receiver_tcp_congestion: Option<String>,
+}
+
+impl IperfResult {
+    /// Main-direction throughput as the receivers counted it (what iperf3 prints as
+    /// "receiver"), in bits/s.
+    pub fn received_bits_per_second(&self) -> f64 {
+        self.summary.main.received.bits_per_second
+    }
+
+    /// Main-direction throughput as the senders counted it, in bits/s.
+    pub fn sent_bits_per_second(&self) -> f64 {
+        self.summary.main.sent.bits_per_second
+    }
+
+    /// Main-direction bytes as the senders counted them.
+    pub fn bytes_sent(&self) -> u64 {
+        self.summary.main.sent.bytes
+    }
+
+    /// Main-direction bytes as the receivers counted them.
+    pub fn bytes_received(&self) -> u64 {
+        self.summary.main.received.bytes
+    }
+
+    /// Sender retransmits in the main direction, when known.
+    pub fn retransmits(&self) -> Option<u64> {
+        self.summary.main.sent.retransmits
+    }
+
+    /// UDP: main-direction loss in percent, when known.
+    pub fn lost_percent(&self) -> Option<f64> {
+        self.summary.main.received.lost_percent
+    }
+
+    /// UDP: main-direction jitter in milliseconds, when known.
+    pub fn jitter_ms(&self) -> Option<f64> {
+        self.summary.main.received.jitter_ms
+    }
+}

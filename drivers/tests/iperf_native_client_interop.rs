@@ -1,0 +1,179 @@
+//! The native client against the real `iperf3 -s`.
+
+mod iperf_support;
+
+use std::time::Duration;
+
+use testrig_drivers::iperf::{ClientConfig, Direction, IperfResult, NativeClient, Protocol};
+
+const BLOCK: u64 = 128 * 1024;
+
+async fn run_against_iperf3(configure: impl FnOnce(u16) -> ClientConfig) -> Option<IperfResult> {
+    let binary = iperf_support::iperf3()?;
+    let server = iperf_support::Iperf3Server::start(&binary).await;
+    let result = NativeClient::new(configure(server.port))
+        .run()
+        .await
+        .expect("native client test against iperf3 -s");
+    Some(result)
+}
+
+fn config(port: u16) -> testrig_drivers::iperf::ClientConfigBuilder {
+    ClientConfig::builder("127.0.0.1", port).duration(Duration::from_secs(1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_client_sends_tcp_to_iperf3_and_iperf3_counts_what_was_sent() {
+    let Some(result) = run_against_iperf3(|p| config(p).build().unwrap()).await else {
+        return;
+    };
+    assert!(result.bytes_sent() > 10 * BLOCK, "{result:?}");
+    iperf_support::assert_iperf3_received("tcp", result.bytes_sent(), result.bytes_received(), 0.9);
+    assert_eq!(result.summary.streams.len(), 1);
+    assert_eq!(result.summary.streams[0].id, 1);
+    assert!(!result.intervals.is_empty());
+    assert!(
+        result.retransmits().is_some(),
+        "linux reports TCP retransmits"
+    );
+    assert!(result.cpu.as_ref().is_some_and(|c| c.remote_total > 0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_client_runs_four_parallel_streams_with_iperf3_ids() {
+    let Some(result) = run_against_iperf3(|p| config(p).parallel(4).build().unwrap()).await else {
+        return;
+    };
+    let ids: Vec<u32> = result.summary.streams.iter().map(|s| s.id).collect();
+    assert_eq!(ids, [1, 3, 4, 5]);
+    for stream in &result.summary.streams {
+        assert!(stream.sender.bytes > 0, "stream {} sent nothing", stream.id);
+        iperf_support::assert_iperf3_received(
+            &format!("stream {}", stream.id),
+            stream.sender.bytes,
+            stream.receiver.bytes,
+            0.9,
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_client_receives_from_iperf3_in_reverse_and_counts_every_byte_sent() {
+    let Some(result) = run_against_iperf3(|p| config(p).reverse().build().unwrap()).await else {
+        return;
+    };
+    assert_eq!(result.test.direction, Direction::Reverse);
+    assert!(result.bytes_received() > 10 * BLOCK);
+    iperf_support::assert_close(
+        "sent vs received",
+        result.bytes_sent(),
+        result.bytes_received(),
+        BLOCK,
+    );
+    assert!(
+        !result.summary.main.received.sender,
+        "the client is the receiver"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_client_runs_bidirectional_with_iperf3_and_both_directions_agree() {
+    let Some(result) = run_against_iperf3(|p| config(p).bidirectional().build().unwrap()).await
+    else {
+        return;
+    };
+    let reverse = result
+        .summary
+        .bidir_reverse
+        .as_ref()
+        .expect("bidir has a reverse sum");
+    assert!(result.bytes_sent() > 0 && reverse.sent.bytes > 0);
+    iperf_support::assert_iperf3_received(
+        "forward",
+        result.bytes_sent(),
+        result.bytes_received(),
+        0.9,
+    );
+    iperf_support::assert_close("reverse", reverse.sent.bytes, reverse.received.bytes, BLOCK);
+    let ids: Vec<u32> = result.summary.streams.iter().map(|s| s.id).collect();
+    assert_eq!(ids, [1, 3]);
+    assert!(
+        result
+            .intervals
+            .iter()
+            .all(|i| i.sum_bidir_reverse.is_some())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_client_sends_udp_at_100_mbits_to_iperf3_with_jitter_and_loss() {
+    let Some(result) = run_against_iperf3(|p| {
+        config(p)
+            .protocol(Protocol::Udp)
+            .bitrate(100_000_000)
+            .build()
+            .unwrap()
+    })
+    .await
+    else {
+        return;
+    };
+    let rate = result.sent_bits_per_second();
+    assert!((80e6..120e6).contains(&rate), "sent at {rate} bit/s");
+    let received = &result.summary.main.received;
+    assert!(received.jitter_ms.is_some_and(|j| j >= 0.0), "{received:?}");
+    assert!(
+        received.lost_percent.is_some_and(|l| l < 5.0),
+        "{received:?}"
+    );
+    assert!(result.summary.main.sent.packets.is_some_and(|p| p > 100));
+    iperf_support::assert_close(
+        "udp bytes",
+        result.bytes_sent(),
+        result.bytes_received(),
+        64 * 1024 * 8,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_client_receives_udp_from_iperf3_in_reverse() {
+    let Some(result) = run_against_iperf3(|p| {
+        config(p)
+            .udp()
+            .bitrate(100_000_000)
+            .reverse()
+            .build()
+            .unwrap()
+    })
+    .await
+    else {
+        return;
+    };
+    let received = &result.summary.main.received;
+    assert!(received.bytes > 1_000_000, "{received:?}");
+    assert!(received.jitter_ms.is_some());
+    assert!(
+        received.lost_percent.is_some_and(|l| l < 5.0),
+        "{received:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_client_stops_after_the_requested_bytes() {
+    let Some(result) = run_against_iperf3(|p| {
+        ClientConfig::builder("127.0.0.1", p)
+            .bytes(10 * 1024 * 1024)
+            .build()
+            .unwrap()
+    })
+    .await
+    else {
+        return;
+    };
+    let sent = result.bytes_sent();
+    assert!(
+        (10 * 1024 * 1024..10 * 1024 * 1024 + 2 * BLOCK).contains(&sent),
+        "sent {sent}"
+    );
+    iperf_support::assert_iperf3_received("bytes", sent, result.bytes_received(), 0.0);
+}

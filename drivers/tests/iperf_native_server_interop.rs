@@ -1,0 +1,157 @@
+//! The real `iperf3 -c` against the native server.
+
+mod iperf_support;
+
+use std::time::Duration;
+
+use testrig_drivers::iperf::{Direction, IperfResult, Protocol, ServerHandle};
+
+const BLOCK: u64 = 128 * 1024;
+
+/// Runs `iperf3 -c` with `args` against a fresh native server; returns both views.
+async fn iperf3_against_native(args: &[&str]) -> Option<(IperfResult, IperfResult)> {
+    let binary = iperf_support::iperf3()?;
+    let mut server: ServerHandle = iperf_support::native_server().await;
+    let client = iperf_support::iperf3_client(&binary, server.local_addr().port(), args).await;
+    let served = server
+        .next_test(Duration::from_secs(10))
+        .await
+        .expect("the native server reports the test");
+    let server_view = served.outcome.expect("the native server served the test");
+    server.shutdown().await;
+    Some((client, server_view))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iperf3_client_sends_tcp_to_the_native_server_and_both_count_the_same_bytes() {
+    let Some((client, server)) = iperf3_against_native(&["-t", "1"]).await else {
+        return;
+    };
+    assert!(client.bytes_sent() > 10 * BLOCK);
+    iperf_support::assert_close(
+        "client view",
+        client.bytes_sent(),
+        client.bytes_received(),
+        BLOCK,
+    );
+    assert_eq!(server.bytes_received(), client.bytes_received());
+    assert_eq!(server.bytes_sent(), client.bytes_sent());
+    assert!(!server.intervals.is_empty());
+    assert!(client.cpu.as_ref().is_some_and(|c| c.remote_total > 0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iperf3_client_runs_four_parallel_streams_against_the_native_server() {
+    let Some((client, server)) = iperf3_against_native(&["-t", "1", "-P", "4"]).await else {
+        return;
+    };
+    assert_eq!(client.summary.streams.len(), 4);
+    let ids: Vec<u32> = server.summary.streams.iter().map(|s| s.id).collect();
+    assert_eq!(ids, [1, 3, 4, 5]);
+    for stream in &server.summary.streams {
+        iperf_support::assert_close(
+            &format!("stream {}", stream.id),
+            stream.sender.bytes,
+            stream.receiver.bytes,
+            BLOCK,
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iperf3_client_receives_from_the_native_server_in_reverse() {
+    let Some((client, server)) = iperf3_against_native(&["-t", "1", "-R"]).await else {
+        return;
+    };
+    assert_eq!(server.test.direction, Direction::Reverse);
+    assert!(client.bytes_received() > 10 * BLOCK);
+    assert_eq!(server.bytes_sent(), client.bytes_sent());
+    // iperf3, as the receiver, stops counting at TEST_END.
+    iperf_support::assert_iperf3_received(
+        "reverse",
+        client.bytes_sent(),
+        client.bytes_received(),
+        0.9,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iperf3_client_runs_bidirectional_against_the_native_server() {
+    let Some((client, server)) = iperf3_against_native(&["-t", "1", "--bidir"]).await else {
+        return;
+    };
+    let client_reverse = client
+        .summary
+        .bidir_reverse
+        .as_ref()
+        .expect("client bidir sums");
+    let server_reverse = server
+        .summary
+        .bidir_reverse
+        .as_ref()
+        .expect("server bidir sums");
+    // Client → native server: the native server drains, so the counts agree.
+    iperf_support::assert_close(
+        "forward",
+        client.bytes_sent(),
+        client.bytes_received(),
+        BLOCK,
+    );
+    iperf_support::assert_iperf3_received(
+        "reverse",
+        client_reverse.sent.bytes,
+        client_reverse.received.bytes,
+        0.9,
+    );
+    assert_eq!(server_reverse.sent.bytes, client_reverse.sent.bytes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iperf3_client_sends_udp_at_100_mbits_to_the_native_server() {
+    let Some((client, server)) = iperf3_against_native(&["-t", "1", "-u", "-b", "100M"]).await
+    else {
+        return;
+    };
+    assert_eq!(server.test.protocol, Protocol::Udp);
+    let received = &client.summary.main.received;
+    assert!(received.bytes > 5_000_000, "{received:?}");
+    assert!(
+        received.lost_percent.is_some_and(|l| l < 5.0),
+        "{received:?}"
+    );
+    assert!(received.jitter_ms.is_some_and(|j| j >= 0.0));
+    let server_received = &server.summary.main.received;
+    assert_eq!(server_received.bytes, received.bytes);
+    iperf_support::assert_close("udp", client.bytes_sent(), received.bytes, 64 * 1024 * 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iperf3_client_receives_udp_from_the_native_server_in_reverse() {
+    let Some((client, _server)) =
+        iperf3_against_native(&["-t", "1", "-u", "-b", "100M", "-R"]).await
+    else {
+        return;
+    };
+    let received = &client.summary.main.received;
+    let rate = received.bits_per_second;
+    assert!((80e6..120e6).contains(&rate), "received at {rate} bit/s");
+    assert!(
+        received.lost_percent.is_some_and(|l| l < 5.0),
+        "{received:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iperf3_client_sends_a_byte_count_to_the_native_server() {
+    let Some((client, server)) = iperf3_against_native(&["-n", "8M", "-P", "2"]).await else {
+        return;
+    };
+    assert!(client.bytes_sent() >= 8 * 1024 * 1024);
+    assert_eq!(server.test.bytes, 8 * 1024 * 1024);
+    iperf_support::assert_close(
+        "bytes",
+        client.bytes_sent(),
+        server.bytes_received(),
+        2 * BLOCK,
+    );
+}

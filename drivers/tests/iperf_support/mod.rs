@@ -1,0 +1,159 @@
+//! Shared helpers for the iperf tests: the real `iperf3` as a peer (server or client), free
+//! ports, and the native server.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use testrig_drivers::iperf::{IperfResult, NativeServer, ServerHandle};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The iperf3 binary, or `None` after printing why the calling test is skipped.
+pub fn iperf3() -> Option<PathBuf> {
+    let candidates = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let found = candidates
+        .into_iter()
+        .map(|dir| dir.join("iperf3"))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        eprintln!(
+            "SKIPPED: this interop test needs the real `iperf3` on PATH (Debian/Ubuntu: \
+             `sudo apt-get install iperf3`); CI installs it, so it runs there"
+        );
+    }
+    found
+}
+
+/// A port that was free a moment ago (iperf3 refuses port 0, so callers retry on
+/// "address in use").
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on 127.0.0.1")
+}
+
+/// A running `iperf3 -s`, killed when dropped.
+pub struct Iperf3Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Iperf3Server {
+    /// Starts `iperf3 -s` on a free port and waits for "Server listening".
+    pub async fn start(binary: &PathBuf) -> Iperf3Server {
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(binary)
+                .args([
+                    "-s",
+                    "-B",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                    "--forceflush",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("iperf3 spawns");
+            let stdout = child.stdout.take().expect("piped stdout");
+            let stderr = child.stderr.take().expect("piped stderr");
+            let mut out = BufReader::new(stdout).lines();
+            let mut err = BufReader::new(stderr).lines();
+            let ready = tokio::time::timeout(Duration::from_secs(5), async {
+                loop {
+                    tokio::select! {
+                        line = out.next_line() => match line {
+                            Ok(Some(l)) if l.contains("Server listening") => return true,
+                            Ok(Some(_)) => {}
+                            _ => return false,
+                        },
+                        line = err.next_line() => match line {
+                            Ok(Some(l)) if l.contains("in use") => return false,
+                            Ok(Some(_)) => {}
+                            _ => return false,
+                        },
+                    }
+                }
+            })
+            .await;
+            if let Ok(true) = ready {
+                // Keep draining its output so it never blocks on a full pipe.
+                tokio::spawn(async move { while let Ok(Some(_)) = out.next_line().await {} });
+                tokio::spawn(async move { while let Ok(Some(_)) = err.next_line().await {} });
+                return Iperf3Server { child, port };
+            }
+            let _ = child.kill().await;
+        }
+        panic!("iperf3 -s did not start on any of 5 free ports");
+    }
+}
+
+impl Drop for Iperf3Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// Runs `iperf3 -c 127.0.0.1 -p PORT -J <args>` and parses its output.
+pub async fn iperf3_client(binary: &PathBuf, port: u16, args: &[&str]) -> IperfResult {
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        Command::new(binary)
+            .args(["-c", "127.0.0.1", "-p", &port.to_string(), "-J"])
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("iperf3 -c finishes within 30 s")
+    .expect("iperf3 -c runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    IperfResult::from_iperf3_json(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "iperf3 -c {args:?} failed: {e}\nstderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// A native server on a kernel-assigned port of 127.0.0.1.
+pub async fn native_server() -> ServerHandle {
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    NativeServer::bind(addr)
+        .await
+        .expect("native server binds")
+        .spawn()
+}
+
+/// Asserts two byte counts agree within `tolerance`, naming what was compared.
+pub fn assert_close(what: &str, a: u64, b: u64, tolerance: u64) {
+    let diff = a.abs_diff(b);
+    assert!(
+        diff <= tolerance,
+        "{what}: {a} vs {b} differ by {diff} bytes (allowed {tolerance})"
+    );
+}
+
+/// Asserts what the real iperf3 *received* is consistent with what was sent. iperf3 stops
+/// counting when it handles `TEST_END` and discards data still queued in its sockets (iperf3
+/// against itself shows the same), so it may count less than was sent — never more — and on
+/// a busy loopback up to several MiB less per stream.
+pub fn assert_iperf3_received(what: &str, sent: u64, received: u64, min_share: f64) {
+    assert!(
+        received <= sent,
+        "{what}: iperf3 received {received} > sent {sent}"
+    );
+    assert!(
+        received as f64 >= sent as f64 * min_share,
+        "{what}: iperf3 received {received} of {sent} sent (expected at least {:.0} %)",
+        min_share * 100.0
+    );
+}

@@ -14,11 +14,7 @@ impl Rig {
         let mut builder = Environment::builder(&self.name);
         for decl in &self.drivers {
             let mut spec = decl.options.spec(decl.name.get_ref()).map_err(|invalid| {
-                self.error_at(
-                    decl.spans.key(&invalid.key),
-                    &format!("{}, key `{}`", decl.spans.owner, invalid.key),
-                    invalid.message,
-                )
+                self.error_in(&decl.spans, decl.spans.key(&invalid.key), invalid.message)
             })?;
             if let Some(timeout) = decl.start_timeout {
                 spec = spec.start_timeout(timeout);
@@ -55,16 +51,16 @@ impl Rig {
                     return fallback();
                 };
                 let first_line = self.source.locate(first.name.span()).line;
-                self.error_at(
+                self.error_in(
+                    &second.spans,
                     second.name.span(),
-                    &second.spans.owner,
                     format!("two drivers are named `{name}` (the first is on line {first_line})"),
                 )
             }
             BuildError::InvalidName { name, reason, .. } => match self.driver(name, 0) {
-                Some(decl) => self.error_at(
+                Some(decl) => self.error_in(
+                    &decl.spans,
                     decl.name.span(),
-                    &decl.spans.owner,
                     format!("driver name `{name}` is invalid: {reason}"),
                 ),
                 None => fallback(),
@@ -80,9 +76,9 @@ impl Rig {
                     .iter()
                     .find(|d| d.get_ref() == dependency)
                     .map_or_else(|| decl.spans.key("depends_on"), |d| d.span());
-                self.error_at(
+                self.error_in(
+                    &decl.spans,
                     span,
-                    &format!("{}, key `depends_on`", decl.spans.owner),
                     format!(
                         "depends on `{dependency}`, but the rig has no driver `{dependency}` (it has: {})",
                         self.driver_list()
@@ -95,9 +91,9 @@ impl Rig {
                 let Some(decl) = self.driver(driver, 0) else {
                     return fallback();
                 };
-                self.error_at(
+                self.error_in(
+                    &decl.spans,
                     decl.spans.reference(reference).unwrap_or(decl.spans.table.clone()),
-                    &decl.spans.owner,
                     format!(
                         "`${{{reference}}}` refers to driver `{}`, but the rig has no such driver (it has: {})",
                         reference.driver,
@@ -117,11 +113,11 @@ impl Rig {
                 let target_kind = self
                     .driver(&reference.driver, 0)
                     .map_or("driver", |d| d.options.kind());
-                self.error_at(
+                self.error_in(
+                    &decl.spans,
                     decl.spans
                         .reference(reference)
                         .unwrap_or(decl.spans.table.clone()),
-                    &decl.spans.owner,
                     format!(
                         "`${{{reference}}}`: `{}` ({target_kind}) exports no `{}`; it exports: {}",
                         reference.driver,
@@ -137,9 +133,9 @@ impl Rig {
                 let Some(decl) = self.driver(first, 0) else {
                     return fallback();
                 };
-                self.error_at(
+                self.error_in(
+                    &decl.spans,
                     edge(decl, next),
-                    &decl.spans.owner,
                     format!("dependency cycle: {}", cycle.join(" -> ")),
                 )
             }

@@ -86,8 +86,10 @@ struct Loader<'s> {
 
 impl<'s> Loader<'s> {
     fn load(&self) -> Result<Parts, RigError> {
-        let root =
-            DeTable::parse(self.source.text()).map_err(|e| self.toml_error(&e, None, &[]))?;
+        let root = DeTable::parse(self.source.text()).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            self.error(span, "invalid TOML", e.message().trim_end())
+        })?;
         let root = root.get_ref();
         let mut header = None;
         let mut drivers = Vec::new();
@@ -96,7 +98,7 @@ impl<'s> Loader<'s> {
             match key.get_ref().as_ref() {
                 "rig" => {
                     let rig = RigHeader::deserialize(ValueDeserializer::from(value.clone()))
-                        .map_err(|e| self.toml_error(&e, Some(root), &[]))?;
+                        .map_err(|e| self.toml_error(&e, root, &[]))?;
                     header = Some(rig);
                 }
                 "driver" => {
@@ -175,7 +177,7 @@ impl<'s> Loader<'s> {
         let spans = TableSpans::of(owner("driver", index, table), item.span(), table);
         let (common, own) = split(table, DRIVER_KEYS);
         let header = DriverHeader::deserialize(deserializer(item.span(), common))
-            .map_err(|e| self.toml_error(&e, Some(root), &[]))?;
+            .map_err(|e| self.toml_error(&e, root, &[]))?;
         let Some(name) = header.name else {
             return Err(self.error(
                 item.span(),
@@ -193,7 +195,7 @@ impl<'s> Loader<'s> {
         )?;
         let options = DriverOptions::deserialize(kind.get_ref(), deserializer(item.span(), own))
             .expect("the kind was checked against the list of kinds")
-            .map_err(|e| self.toml_error(&e, Some(root), DRIVER_KEYS))?;
+            .map_err(|e| self.toml_error(&e, root, DRIVER_KEYS))?;
         Ok(DriverDecl {
             name,
             options,
@@ -213,7 +215,7 @@ impl<'s> Loader<'s> {
         let spans = TableSpans::of(owner("step", index, table), item.span(), table);
         let (common, own) = split(table, STEP_KEYS);
         let header = StepHeader::deserialize(deserializer(item.span(), common))
-            .map_err(|e| self.toml_error(&e, Some(root), &[]))?;
+            .map_err(|e| self.toml_error(&e, root, &[]))?;
         let kind = self.kind(
             header.kind,
             &item.span(),
@@ -224,7 +226,7 @@ impl<'s> Loader<'s> {
         )?;
         let action = StepAction::deserialize(kind.get_ref(), deserializer(item.span(), own))
             .expect("the kind was checked against the list of kinds")
-            .map_err(|e| self.toml_error(&e, Some(root), STEP_KEYS))?;
+            .map_err(|e| self.toml_error(&e, root, STEP_KEYS))?;
         Ok(StepDecl {
             name: header
                 .name
@@ -275,14 +277,9 @@ impl<'s> Loader<'s> {
 
     /// A TOML or serde error, located and described; `common` lists the keys
     /// every table of the section has, added to "unknown field" messages.
-    fn toml_error(
-        &self,
-        error: &toml::de::Error,
-        root: Option<&DeTable<'_>>,
-        common: &[&str],
-    ) -> RigError {
+    fn toml_error(&self, error: &toml::de::Error, root: &DeTable<'_>, common: &[&str]) -> RigError {
         let span = error.span().unwrap_or(0..0);
-        let context = root.map(|root| describe(root, &span)).unwrap_or_default();
+        let context = describe(root, &span);
         let mut message = error.message().trim_end().to_owned();
         if message.starts_with("unknown field") && !common.is_empty() {
             let listed = common

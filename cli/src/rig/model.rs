@@ -67,7 +67,21 @@ impl Rig {
 
     /// `problem`, found in the table `spans` describes.
     pub(crate) fn problem(&self, spans: &TableSpans, problem: Problem) -> RigError {
-        self.error_at(problem.span, &spans.owner, problem.message)
+        self.error_at(
+            problem.span.clone(),
+            &spans.context(&problem.span),
+            problem.message,
+        )
+    }
+
+    /// An error at `span`, inside the table `spans` describes.
+    pub(crate) fn error_in(
+        &self,
+        spans: &TableSpans,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> RigError {
+        self.problem(spans, Problem::new(span, message))
     }
 
     /// The driver named `name`; with `nth`, the n-th of that name (0-based).

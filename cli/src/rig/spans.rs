@@ -64,6 +64,20 @@ impl TableSpans {
             .map_or_else(|| self.table.clone(), |(_, span)| span.clone())
     }
 
+    /// "driver `client`, key `port`" for a span inside the value of `port`;
+    /// the owner alone when no key's value covers the span.
+    pub(crate) fn context(&self, span: &Range<usize>) -> String {
+        let covering = self
+            .keys
+            .iter()
+            .filter(|(_, value)| value.start <= span.start && span.end <= value.end)
+            .min_by_key(|(_, value)| value.len());
+        match covering {
+            Some((key, _)) => format!("{}, key `{key}`", self.owner),
+            None => self.owner.clone(),
+        }
+    }
+
     /// The span of the first string holding `reference`.
     pub(crate) fn reference(&self, reference: &RefKey) -> Option<Range<usize>> {
         self.references
@@ -105,5 +119,14 @@ mod tests {
         };
         assert_eq!(&text[spans.reference(&port).unwrap()], "'${server.port}'");
         assert_eq!(&text[spans.reference_to("a").unwrap()], "'${a.b}'");
+        assert_eq!(
+            spans.context(&spans.reference(&port).unwrap()),
+            "driver #1, key `port`"
+        );
+        assert_eq!(
+            spans.context(&spans.key("reconnect.max")),
+            "driver #1, key `reconnect.max`"
+        );
+        assert_eq!(spans.context(&spans.table), "driver #1");
     }
 }

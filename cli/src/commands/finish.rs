@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::path::Path;
 
 use testrig::Environment;
@@ -6,14 +7,20 @@ use testrig::Environment;
 /// `report_dir` (default: the run's directory).
 pub(crate) fn finish(env: &Environment, report_dir: Option<&Path>) {
     let report = env.report();
-    print!("{}", report.summary());
     let dir = report_dir.unwrap_or_else(|| env.runpath());
-    match report.write_to(dir) {
-        Ok(files) => println!(
-            "reports: {} {}",
-            files.json.display(),
-            files.junit.display()
-        ),
+    let written = report.write_to(dir);
+    // The teardown is done; a closed stdout must not turn the outcome into a panic.
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{}", report.summary());
+    match written {
+        Ok(files) => {
+            let _ = writeln!(
+                out,
+                "reports: {} {}",
+                files.json.display(),
+                files.junit.display()
+            );
+        }
         Err(error) => eprintln!("warning: {error}"),
     }
 }

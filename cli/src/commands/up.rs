@@ -74,18 +74,7 @@ fn print_drivers(session: &Session, env: &Environment) {
         let Ok(resource) = env.resource(decl.name.get_ref()) else {
             continue;
         };
-        let connections = resource
-            .connections()
-            .iter()
-            .map(|c| {
-                let direction = match c.direction {
-                    testrig::driver::Direction::Listening => "listening",
-                    testrig::driver::Direction::Connecting => "connecting to",
-                };
-                format!("{direction} {} {}", c.protocol, c.address)
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let connections = session.progress.connections(decl.name.get_ref());
         let exports = resource
             .exports()
             .iter()

@@ -144,7 +144,7 @@ impl Progress {
     }
 
     /// "listening tcp 127.0.0.1:40123", from the driver's connection info.
-    fn connections(&self, driver: &str) -> String {
+    pub(crate) fn connections(&self, driver: &str) -> String {
         let Ok(resource) = self.env.resource(driver) else {
             return String::new();
         };
@@ -171,7 +171,7 @@ impl Progress {
 }
 
 /// A duration for people: µs, ms or s.
-pub(crate) fn human(d: Duration) -> String {
+fn human(d: Duration) -> String {
     if d < Duration::from_millis(1) {
         format!("{} µs", d.as_micros())
     } else if d < Duration::from_secs(1) {

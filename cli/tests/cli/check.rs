@@ -40,7 +40,7 @@ fn check_names_the_drivers_and_counts_the_steps() {
 }
 
 #[test]
-fn every_complete_rig_in_the_cli_guide_passes_check() {
+fn every_toml_block_of_the_cli_guide_parses_and_every_complete_rig_passes_check() {
     let guide = std::fs::read_to_string(repo().join("docs/cli.md")).unwrap();
     let dir = scratch("guide-rigs");
     let mut blocks = Vec::new();
@@ -58,6 +58,10 @@ fn every_complete_rig_in_the_cli_guide_passes_check() {
             }
             (None, _) => {}
         }
+    }
+    for block in &blocks {
+        toml::from_str::<toml::Table>(block)
+            .unwrap_or_else(|e| panic!("a TOML block of docs/cli.md is not TOML: {e}\n{block}"));
     }
     let complete: Vec<_> = blocks.iter().filter(|b| b.contains("[rig]")).collect();
     assert!(complete.len() >= 2, "the guide shows complete rigs");

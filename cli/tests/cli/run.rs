@@ -2,10 +2,13 @@
 //! tells a failing step (1) from a rig that could not start (2).
 
 use std::path::Path;
+use std::time::Duration;
 
 use testrig::{Outcome, Report, Status};
 
-use crate::support::{closed_port, printed, run, scratch};
+use crate::support::{
+    Lines, closed_port, group_alive, printed, run, scratch, send_signal, spawn, wait_with_deadline,
+};
 
 fn read_reports(dir: &Path, rig: &str) -> Report {
     let json = std::fs::read_to_string(dir.join(format!("{rig}.json"))).expect("the JSON report");
@@ -189,5 +192,46 @@ duration = "1ms"
     let report = read_reports(&dir, "unreachable");
     assert_eq!(case_outcomes(&report), [("1-wait", Outcome::NotRun)]);
     assert_eq!(report.drivers[0].status, Status::Failed);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn sigint_during_a_step_cancels_it_tears_down_and_exits_1() {
+    let dir = scratch("run-interrupted");
+    let rig = dir.join("long.toml");
+    std::fs::write(
+        &rig,
+        "[rig]\nname = \"long\"\n\n[[driver]]\nname = \"server\"\nkind = \"tcp_server\"\n\n\
+         [[step]]\nname = \"long-pause\"\nkind = \"wait\"\nduration = \"60s\"\n\n\
+         [[step]]\nkind = \"restart\"\ndriver = \"server\"\n",
+    )
+    .unwrap();
+    let mut child = spawn(&[
+        "run",
+        rig.to_str().unwrap(),
+        "--report-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let pid = child.id();
+    let mut lines = Lines::of(&mut child);
+    lines.wait_for("step 1/2 long-pause (wait)", Duration::from_secs(20));
+    send_signal(pid, libc::SIGINT);
+    let rest = lines.rest(Duration::from_secs(20)).join("\n");
+    let (status, stderr) = wait_with_deadline(child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(1), "{stderr}\n{rest}");
+    assert!(rest.contains("server    stopped"), "torn down:\n{rest}");
+    assert!(!group_alive(pid));
+    let report = read_reports(&dir, "long");
+    assert_eq!(
+        case_outcomes(&report),
+        [
+            ("long-pause", Outcome::Failed),
+            ("2-restart", Outcome::NotRun)
+        ]
+    );
+    assert_eq!(
+        report.cases[0].message.as_deref(),
+        Some("interrupted by SIGINT")
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

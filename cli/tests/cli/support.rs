@@ -122,11 +122,21 @@ pub fn wait_with_deadline(mut child: Child, timeout: Duration) -> (ExitStatus, S
     match receiver.recv_timeout(timeout) {
         Ok((status, stderr)) => (status.expect("wait for testrig"), stderr),
         Err(_) => {
-            // Do not leave it behind.
+            // Do not leave it behind. SAFETY: a signal to the child we spawned.
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
             panic!("testrig (pid {pid}) did not exit within {timeout:?}")
         }
     }
+}
+
+/// Sends `signal` to the child with `pid`.
+pub fn send_signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) on the pid of a child this test spawned and has not reaped.
+    assert_eq!(
+        unsafe { libc::kill(pid as i32, signal) },
+        0,
+        "kill({pid}, {signal})"
+    );
 }
 
 /// Whether any process is left in process group `group`.

@@ -3,7 +3,9 @@
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::support::{Lines, closed_port, group_alive, scratch, spawn, wait_with_deadline};
+use crate::support::{
+    Lines, closed_port, group_alive, scratch, send_signal, spawn, wait_with_deadline,
+};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -44,8 +46,7 @@ fn up_prints_exports_stays_up_and_tears_down_on_sigint_with_exit_0() {
     // Up means up: the server accepts a connection from outside.
     TcpStream::connect(("127.0.0.1", port)).expect("the server accepts while up");
 
-    // SAFETY: sends SIGINT to the child we spawned, by its pid.
-    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGINT) }, 0);
+    send_signal(pid, libc::SIGINT);
     let rest = lines.rest(DEADLINE);
     let (status, stderr) = wait_with_deadline(child, DEADLINE);
     assert_eq!(
@@ -97,5 +98,26 @@ fn up_of_a_rig_that_cannot_start_exits_2_with_the_error() {
         stderr.contains("driver `client` failed in start"),
         "{stderr}"
     );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn up_stops_cleanly_on_sigterm_too() {
+    let dir = scratch("up-sigterm");
+    let mut child = spawn(&[
+        "up",
+        "examples/rigs/quickstart.toml",
+        "--report-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let pid = child.id();
+    let mut lines = Lines::of(&mut child);
+    lines.wait_for("rig `quickstart` is up", DEADLINE);
+    send_signal(pid, libc::SIGTERM);
+    let rest = lines.rest(DEADLINE).join("\n");
+    let (status, stderr) = wait_with_deadline(child, DEADLINE);
+    assert_eq!(status.code(), Some(0), "{stderr}\n{rest}");
+    assert!(rest.contains("SIGTERM received: stopping"), "{rest}");
+    assert!(!group_alive(pid));
     std::fs::remove_dir_all(dir).unwrap();
 }

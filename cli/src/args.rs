@@ -28,7 +28,7 @@ pub(crate) enum Command {
     Up {
         /// The rig file.
         rig: PathBuf,
-        /// Where to write the JSON and JUnit reports (default: the run's directory).
+        /// Where to write the reports: JSON, JUnit, timeline SVG (default: the run's directory).
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
     },
@@ -38,7 +38,7 @@ pub(crate) enum Command {
     Run {
         /// The rig file.
         rig: PathBuf,
-        /// Where to write the JSON and JUnit reports (default: the run's directory).
+        /// Where to write the reports: JSON, JUnit, timeline SVG (default: the run's directory).
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
     },

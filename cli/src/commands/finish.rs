@@ -3,7 +3,8 @@ use std::path::Path;
 
 use testrig::Environment;
 
-/// Prints the environment's summary and writes its JSON and JUnit reports to
+/// Prints the environment's summary and writes its reports (JSON, JUnit, the
+/// timeline picture) to
 /// `report_dir` (default: the run's directory).
 pub(crate) fn finish(env: &Environment, report_dir: Option<&Path>) {
     let report = env.report();
@@ -16,9 +17,10 @@ pub(crate) fn finish(env: &Environment, report_dir: Option<&Path>) {
         Ok(files) => {
             let _ = writeln!(
                 out,
-                "reports: {} {}",
+                "reports: {} {} {}",
                 files.json.display(),
-                files.junit.display()
+                files.junit.display(),
+                files.timeline.display()
             );
         }
         Err(error) => eprintln!("warning: {error}"),

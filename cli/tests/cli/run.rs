@@ -20,6 +20,10 @@ fn read_reports(dir: &Path, rig: &str) -> Report {
         .find(|n| n.has_tag_name("testsuite"))
         .expect("a testsuite");
     assert_eq!(suite.attribute("name"), Some(rig));
+    assert!(
+        dir.join(format!("{rig}.timeline.svg")).exists(),
+        "the timeline picture"
+    );
     serde_json::from_str(&json).expect("the JSON report parses back")
 }
 

@@ -1,0 +1,45 @@
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::EXIT_CODES_HELP;
+
+/// Check, bring up and run rigs — TCP servers, clients and more, declared in a
+/// TOML file — and always tear them down.
+#[derive(Debug, Parser)]
+#[command(name = "testrig", version, after_help = EXIT_CODES_HELP)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Validate a rig file (syntax, keys, types, kinds, references,
+    /// dependencies, steps) without starting anything.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Check {
+        /// The rig file.
+        rig: PathBuf,
+    },
+    /// Start a rig, print each driver's exports and connection info, and keep
+    /// it up until Ctrl-C (SIGINT) or SIGTERM; then tear it down.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Up {
+        /// The rig file.
+        rig: PathBuf,
+        /// Where to write the reports: JSON, JUnit, timeline SVG (default: the run's directory).
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+    },
+    /// Start a rig, run its steps, print the summary, write the reports, and
+    /// tear it down.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Run {
+        /// The rig file.
+        rig: PathBuf,
+        /// Where to write the reports: JSON, JUnit, timeline SVG (default: the run's directory).
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,32 @@
+use std::path::Path;
+
+use crate::exit::Outcome;
+use crate::rig::Rig;
+
+/// `testrig check RIG`: reads the rig and builds its environment without
+/// starting anything.
+pub(crate) fn check(path: &Path) -> Outcome {
+    let checked = Rig::load(path).and_then(|rig| rig.environment().map(|_| rig));
+    match checked {
+        Ok(rig) => {
+            let drivers = rig
+                .drivers
+                .iter()
+                .map(|d| format!("{} ({})", d.name.get_ref(), d.options.kind()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            println!(
+                "{}: rig `{}` is valid: {} driver(s) [{drivers}], {} step(s)",
+                path.display(),
+                rig.name,
+                rig.drivers.len(),
+                rig.steps.len()
+            );
+            Outcome::Passed
+        }
+        Err(error) => {
+            eprintln!("error: {}", error.render());
+            Outcome::BadRig
+        }
+    }
+}

@@ -1,0 +1,28 @@
+use std::io::Write;
+use std::path::Path;
+
+use testrig::Environment;
+
+/// Prints the environment's summary and writes its reports (JSON, JUnit, the
+/// timeline picture) to
+/// `report_dir` (default: the run's directory).
+pub(crate) fn finish(env: &Environment, report_dir: Option<&Path>) {
+    let report = env.report();
+    let dir = report_dir.unwrap_or_else(|| env.runpath());
+    let written = report.write_to(dir);
+    // The teardown is done; a closed stdout must not turn the outcome into a panic.
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{}", report.summary());
+    match written {
+        Ok(files) => {
+            let _ = writeln!(
+                out,
+                "reports: {} {} {}",
+                files.json.display(),
+                files.junit.display(),
+                files.timeline.display()
+            );
+        }
+        Err(error) => eprintln!("warning: {error}"),
+    }
+}

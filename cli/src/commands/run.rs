@@ -1,0 +1,101 @@
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use testrig::Outcome as CaseOutcome;
+use testrig::report::CaseReport;
+
+use super::finish::finish;
+use super::session::Session;
+use crate::exit::Outcome;
+use crate::progress::Style;
+
+/// `testrig run RIG`: starts the rig, runs its steps in order (the first
+/// failure skips the rest), prints the summary, writes the reports, stops.
+pub(crate) async fn run(
+    path: &Path,
+    report_dir: Option<&Path>,
+    style: Style,
+    began: Instant,
+) -> Outcome {
+    let mut session = match Session::open(path, style, began) {
+        Ok(session) => session,
+        Err(outcome) => return outcome,
+    };
+    let env = session.env.clone();
+    if let Err(error) = session.complete(env.start()).await {
+        eprintln!(
+            "error: rig `{}` could not start:\n{error}",
+            session.rig.name
+        );
+        for step in &session.rig.steps {
+            env.record_case(not_run(&step.name, "the rig did not start"));
+        }
+        finish(&env, report_dir);
+        return Outcome::StartFailed;
+    }
+
+    let total = session.rig.steps.len();
+    let mut failed = false;
+    for (index, step) in session.rig.steps.iter().enumerate() {
+        if let Some(signal) = session.interrupted {
+            env.record_case(not_run(&step.name, &format!("interrupted by {signal}")));
+            continue;
+        }
+        if failed {
+            env.record_case(not_run(&step.name, "an earlier step failed"));
+            continue;
+        }
+        let number = index + 1;
+        session
+            .progress
+            .step_started(number, total, &step.name, step.action.kind());
+        let step_began = Instant::now();
+        let result = tokio::select! {
+            result = session.progress.follow(step.action.run(&env)) => result.map_err(|e| e.to_string()),
+            signal = session.signals.recv() => {
+                session.interrupted = Some(signal);
+                Err(format!("interrupted by {signal}"))
+            }
+        };
+        // A driver that died during the step fails it, even if the step did not notice.
+        let result = result.and_then(|detail| match env.failed().first() {
+            Some(driver) => Err(format!("driver `{driver}` failed during the step")),
+            None => Ok(detail),
+        });
+        let took = step_began.elapsed();
+        session
+            .progress
+            .step_done(number, total, &step.name, took, &result);
+        failed |= result.is_err();
+        env.record_case(CaseReport {
+            name: step.name.clone(),
+            outcome: if result.is_ok() {
+                CaseOutcome::Passed
+            } else {
+                CaseOutcome::Failed
+            },
+            duration: took,
+            message: result.err(),
+        });
+    }
+
+    let stopped = session.complete(env.stop()).await;
+    if let Err(error) = &stopped {
+        eprintln!("error: {error}");
+    }
+    finish(&env, report_dir);
+    if failed || stopped.is_err() || session.interrupted.is_some() {
+        Outcome::Failed
+    } else {
+        Outcome::Passed
+    }
+}
+
+fn not_run(name: &str, why: &str) -> CaseReport {
+    CaseReport {
+        name: name.to_owned(),
+        outcome: CaseOutcome::NotRun,
+        duration: Duration::ZERO,
+        message: Some(why.to_owned()),
+    }
+}

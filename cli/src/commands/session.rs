@@ -1,0 +1,72 @@
+use std::future::Future;
+use std::path::Path;
+use std::time::Instant;
+
+use testrig::Environment;
+
+use crate::exit::Outcome;
+use crate::progress::{Progress, Style};
+use crate::rig::Rig;
+use crate::signals::Signals;
+
+/// A loaded rig with its environment, its progress display and its signal
+/// listener: what `up` and `run` share.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) rig: Rig,
+    pub(crate) env: Environment,
+    pub(crate) progress: Progress,
+    pub(crate) signals: Signals,
+    /// The first SIGINT/SIGTERM seen while something could not be abandoned.
+    pub(crate) interrupted: Option<&'static str>,
+}
+
+impl Session {
+    /// Loads the rig at `path` and builds its environment; on failure prints
+    /// why and returns the exit outcome.
+    pub(crate) fn open(path: &Path, style: Style, began: Instant) -> Result<Self, Outcome> {
+        let loaded = Rig::load(path).and_then(|rig| rig.environment().map(|env| (rig, env)));
+        let (rig, env) = loaded.map_err(|error| {
+            eprintln!("error: {}", error.render());
+            Outcome::BadRig
+        })?;
+        let signals = Signals::install().map_err(|error| {
+            eprintln!("error: cannot listen for SIGINT/SIGTERM: {error}");
+            Outcome::StartFailed
+        })?;
+        let progress = Progress::new(&env, style, began);
+        progress.note(&format!(
+            "rig `{}` from {}: {} driver(s), {} step(s)",
+            rig.name,
+            path.display(),
+            rig.drivers.len(),
+            rig.steps.len()
+        ));
+        if let Some(description) = &rig.description {
+            progress.note(description);
+        }
+        Ok(Self {
+            rig,
+            env,
+            progress,
+            signals,
+            interrupted: None,
+        })
+    }
+
+    /// Runs `work` (a start or a stop) to its end while printing progress.
+    /// Those have their own deadlines and cannot be abandoned halfway, so a
+    /// signal meanwhile is only remembered, for the caller to act on after.
+    pub(crate) async fn complete<F: Future>(&mut self, work: F) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        loop {
+            tokio::select! {
+                output = self.progress.follow(&mut work) => return output,
+                signal = self.signals.recv(), if self.interrupted.is_none() => {
+                    self.interrupted = Some(signal);
+                    self.progress.note(&format!("{signal} received: stopping as soon as this finishes"));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use testrig::Environment;
+
+use super::finish::finish;
+use super::session::Session;
+use crate::exit::Outcome;
+use crate::progress::Style;
+
+/// `testrig up RIG`: starts the rig, prints each driver's connection info and
+/// exports, and keeps it up until SIGINT or SIGTERM (exit 0 after a clean
+/// teardown) or until a driver fails (exit 1, with the report).
+pub(crate) async fn up(
+    path: &Path,
+    report_dir: Option<&Path>,
+    style: Style,
+    began: Instant,
+) -> Outcome {
+    let mut session = match Session::open(path, style, began) {
+        Ok(session) => session,
+        Err(outcome) => return outcome,
+    };
+    let env = session.env.clone();
+    if let Err(error) = session.complete(env.start()).await {
+        eprintln!(
+            "error: rig `{}` could not start:\n{error}",
+            session.rig.name
+        );
+        finish(&env, report_dir);
+        return Outcome::StartFailed;
+    }
+
+    let mut failure = None;
+    if session.interrupted.is_none() {
+        print_drivers(&session, &env);
+        session.progress.note(&format!(
+            "rig `{}` is up; stop it with Ctrl-C (SIGINT) or SIGTERM",
+            session.rig.name
+        ));
+        tokio::select! {
+            signal = session.signals.recv() => {
+                session.progress.note(&format!("{signal} received: stopping"));
+            }
+            driver = session.progress.follow(first_failure(&env)) => {
+                eprintln!("error: driver `{driver}` failed while the rig was up{}", last_error(&env, &driver));
+                failure = Some(driver);
+            }
+        }
+    }
+
+    let stopped = session.complete(env.stop()).await;
+    if let Err(error) = &stopped {
+        eprintln!("error: {error}");
+    }
+    finish(&env, report_dir);
+    if failure.is_some() || stopped.is_err() {
+        Outcome::Failed
+    } else {
+        Outcome::Passed
+    }
+}
+
+/// One line per driver: its kind, where it listens or connects, what it exports.
+fn print_drivers(session: &Session, env: &Environment) {
+    let width = session
+        .rig
+        .drivers
+        .iter()
+        .map(|d| d.name.get_ref().len() + d.options.kind().len() + 3)
+        .max()
+        .unwrap_or(0);
+    for decl in &session.rig.drivers {
+        let Ok(resource) = env.resource(decl.name.get_ref()) else {
+            continue;
+        };
+        let connections = session.progress.connections(decl.name.get_ref());
+        let exports = resource
+            .exports()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let label = format!("{} ({})", decl.name.get_ref(), decl.options.kind());
+        session
+            .progress
+            .note(&format!("{label:width$}  {connections}; exports {exports}"));
+    }
+}
+
+/// The name of the first driver to fail; woken by the status change.
+async fn first_failure(env: &Environment) -> String {
+    loop {
+        if let Some(driver) = env.wait_for_failure(Duration::from_secs(3600)).await {
+            return driver;
+        }
+    }
+}
+
+fn last_error(env: &Environment, driver: &str) -> String {
+    env.resource(driver)
+        .ok()
+        .and_then(|r| r.errors().pop())
+        .map(|e| format!(": {}", e.message))
+        .unwrap_or_default()
+}

@@ -1,0 +1,73 @@
+//! `testrig`: check, bring up and run rigs declared in TOML.
+//!
+//! ```text
+//! testrig check RIG.toml          validate only
+//! testrig up RIG.toml             start, print exports, stay up until Ctrl-C
+//! testrig run RIG.toml            start, run the steps, report, stop
+//! ```
+//! Exit codes: 0 ok, 1 a step failed, 2 the rig could not start, 3 bad rig
+//! file, 4 bad command line. See `docs/cli.md`.
+#![warn(missing_debug_implementations, unreachable_pub)]
+
+mod args;
+mod commands;
+mod exit;
+mod progress;
+mod rig;
+mod signals;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+
+use args::{Args, Command};
+use exit::Outcome;
+use progress::Style;
+
+fn main() -> ExitCode {
+    let began = Instant::now();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                Outcome::Usage
+            } else {
+                Outcome::Passed
+            }
+            .into();
+        }
+    };
+    let style = Style::detect();
+    let outcome = match args.command {
+        Command::Check { rig } => commands::check(&rig),
+        Command::Up { rig, report_dir } => {
+            in_runtime(|| commands::up(&rig, report_dir.as_deref(), style, began))
+        }
+        Command::Run { rig, report_dir } => {
+            in_runtime(|| commands::run(&rig, report_dir.as_deref(), style, began))
+        }
+    };
+    outcome.into()
+}
+
+/// Runs a command on a two-thread tokio runtime (the machine's drivers are
+/// I/O-bound; two workers keep a slow driver from stalling the progress display).
+fn in_runtime<F, Fut>(command: F) -> Outcome
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Outcome>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(command()),
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            Outcome::StartFailed
+        }
+    }
+}

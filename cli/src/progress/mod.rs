@@ -1,0 +1,9 @@
+//! What a person sees while a rig starts, runs its steps and stops: one line
+//! per driver status change and per step; colored on a terminal, plain
+//! otherwise (CI logs).
+
+mod printer;
+mod style;
+
+pub(crate) use printer::Progress;
+pub(crate) use style::Style;

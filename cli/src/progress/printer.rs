@@ -1,0 +1,182 @@
+use std::future::Future;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use testrig::status::StatusEvent;
+use testrig::{Environment, Status};
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+
+use super::Style;
+use super::style::Tone;
+
+/// Prints the environment's status changes as they happen, and the steps.
+///
+/// Lines go to stdout, each written whole (a reader of a pipe sees whole lines),
+/// with the time since the command began:
+/// ```text
+///   0.004s  server   started   listening tcp 127.0.0.1:40123
+///   0.012s  step 1/3 ping (tcp_exchange)
+///   0.013s  step 1/3 ping     ok        0.61 ms  5 bytes to `server`, 5 bytes back
+/// ```
+#[derive(Debug)]
+pub(crate) struct Progress {
+    env: Environment,
+    events: broadcast::Receiver<StatusEvent>,
+    style: Style,
+    began: Instant,
+    /// The longest driver name, to align the columns.
+    width: usize,
+}
+
+impl Progress {
+    /// Follows `env` from now on.
+    pub(crate) fn new(env: &Environment, style: Style, began: Instant) -> Self {
+        let width = env
+            .driver_names()
+            .iter()
+            .map(|n| n.len())
+            .max()
+            .unwrap_or(0);
+        Self {
+            env: env.clone(),
+            events: env.events(),
+            style,
+            began,
+            width: width.max(8),
+        }
+    }
+
+    /// Runs `work` to its end, printing every status change meanwhile (each as
+    /// it happens, not by polling); the changes it caused are all printed
+    /// before this returns.
+    pub(crate) async fn follow<F: Future>(&mut self, work: F) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                event = self.events.recv() => match event {
+                    Ok(event) => self.event(&event),
+                    Err(RecvError::Lagged(missed)) => self.missed(missed),
+                    // The environment holds the sender, so this does not happen
+                    // while `self.env` lives; finish the work without events.
+                    Err(RecvError::Closed) => return work.await,
+                },
+                output = &mut work => {
+                    self.drain();
+                    return output;
+                }
+            }
+        }
+    }
+
+    /// Prints the status changes not printed yet.
+    pub(crate) fn drain(&mut self) {
+        loop {
+            match self.events.try_recv() {
+                Ok(event) => self.event(&event),
+                Err(TryRecvError::Lagged(missed)) => self.missed(missed),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// A line of its own, with the time.
+    pub(crate) fn note(&self, text: &str) {
+        self.line(text);
+    }
+
+    /// A step begins.
+    pub(crate) fn step_started(&self, number: usize, total: usize, name: &str, kind: &str) {
+        self.line(&format!("step {number}/{total} {name} ({kind})"));
+    }
+
+    /// A step ended after `took`: `Ok(detail)` or `Err(message)`.
+    pub(crate) fn step_done(
+        &self,
+        number: usize,
+        total: usize,
+        name: &str,
+        took: Duration,
+        result: &Result<String, String>,
+    ) {
+        let (verdict, tone, text) = match result {
+            Ok(detail) => ("ok", Tone::Good, detail.as_str()),
+            Err(message) => ("FAILED", Tone::Bad, message.as_str()),
+        };
+        let mut lines = text.lines();
+        self.line(&format!(
+            "step {number}/{total} {name}  {}  {:>9}  {}",
+            self.style.paint(verdict, tone, 6),
+            human(took),
+            lines.next().unwrap_or("")
+        ));
+        for rest in lines {
+            self.line(&format!("    {rest}"));
+        }
+    }
+
+    fn event(&self, event: &StatusEvent) {
+        let status = event.transition.to;
+        let tone = match status {
+            Status::Started => Tone::Good,
+            Status::Starting | Status::Stopping => Tone::Busy,
+            Status::Failed | Status::Aborted => Tone::Bad,
+            _ => Tone::Neutral,
+        };
+        let detail = match (status, &event.transition.note) {
+            (Status::Started, _) => self.connections(&event.driver),
+            (_, Some(note)) => note.lines().next().unwrap_or("").to_owned(),
+            (_, None) => String::new(),
+        };
+        let line = format!(
+            "{:width$}  {}  {detail}",
+            event.driver,
+            self.style.paint(status.as_str(), tone, 8),
+            width = self.width
+        );
+        self.line(line.trim_end());
+    }
+
+    fn missed(&self, missed: u64) {
+        self.line(&format!(
+            "({missed} status changes not shown: too many at once)"
+        ));
+    }
+
+    /// "listening tcp 127.0.0.1:40123", from the driver's connection info.
+    pub(crate) fn connections(&self, driver: &str) -> String {
+        let Ok(resource) = self.env.resource(driver) else {
+            return String::new();
+        };
+        resource
+            .connections()
+            .iter()
+            .map(|c| {
+                let direction = match c.direction {
+                    testrig::driver::Direction::Listening => "listening",
+                    testrig::driver::Direction::Connecting => "connecting to",
+                };
+                format!("{direction} {} {}", c.protocol, c.address)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn line(&self, text: &str) {
+        let elapsed = self.began.elapsed().as_secs_f64();
+        let mut out = std::io::stdout().lock();
+        // A closed stdout must not stop the teardown.
+        let _ = writeln!(out, "{elapsed:8.3}s  {text}");
+    }
+}
+
+/// A duration for people: µs, ms or s.
+fn human(d: Duration) -> String {
+    if d < Duration::from_millis(1) {
+        format!("{} µs", d.as_micros())
+    } else if d < Duration::from_secs(1) {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}

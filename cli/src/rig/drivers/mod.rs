@@ -1,0 +1,66 @@
+//! The kinds of driver a rig can declare.
+//!
+//! Each kind is a struct of its options in its own file (serde,
+//! `deny_unknown_fields`) that builds a [`DriverSpec`]. Adding a kind is that
+//! file, a variant of [`DriverOptions`] and one arm in each of its three matches.
+
+mod invalid_option;
+mod reconnect;
+mod socket;
+mod tcp_client;
+mod tcp_server;
+
+use serde::Deserialize;
+use testrig::DriverSpec;
+use toml::de::ValueDeserializer;
+
+pub(crate) use invalid_option::InvalidOption;
+pub(crate) use reconnect::ReconnectOptions;
+pub(crate) use tcp_client::TcpClientOptions;
+pub(crate) use tcp_server::TcpServerOptions;
+
+/// The options of one `[[driver]]`, by kind.
+#[derive(Debug, Clone)]
+pub(crate) enum DriverOptions {
+    /// `kind = "tcp_server"`
+    TcpServer(TcpServerOptions),
+    /// `kind = "tcp_client"`
+    TcpClient(TcpClientOptions),
+}
+
+impl DriverOptions {
+    /// Every kind a rig can use, as written in `kind = "..."`.
+    pub(crate) const KINDS: &[&str] = &["tcp_server", "tcp_client"];
+
+    /// Kinds documented but not available in this build yet.
+    pub(crate) const COMING: &[&str] = &["app", "iperf_server", "iperf_client"];
+
+    /// Reads the options of a driver of `kind` (the table without the keys every
+    /// driver has); `None` when no such kind exists.
+    pub(crate) fn deserialize(
+        kind: &str,
+        table: ValueDeserializer<'_>,
+    ) -> Option<Result<Self, toml::de::Error>> {
+        Some(match kind {
+            "tcp_server" => TcpServerOptions::deserialize(table).map(Self::TcpServer),
+            "tcp_client" => TcpClientOptions::deserialize(table).map(Self::TcpClient),
+            _ => return None,
+        })
+    }
+
+    /// The kind, as written in the rig file.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::TcpServer(_) => "tcp_server",
+            Self::TcpClient(_) => "tcp_client",
+        }
+    }
+
+    /// The driver, ready to add to an environment.
+    pub(crate) fn spec(&self, name: &str) -> Result<DriverSpec, InvalidOption> {
+        match self {
+            Self::TcpServer(options) => options.spec(name),
+            Self::TcpClient(options) => options.spec(name),
+        }
+    }
+}

@@ -1,0 +1,43 @@
+use serde::Deserialize;
+use testrig::DriverSpec;
+use testrig_drivers::tcp::TcpServer;
+
+use super::InvalidOption;
+use super::socket::socket_options;
+use crate::rig::fields::{PortParam, RigDuration, TextParam};
+
+/// `kind = "tcp_server"`: a [`TcpServer`]. Exports `host`, `port`, `address`.
+///
+/// ```toml
+/// [[driver]]
+/// name = "server"
+/// kind = "tcp_server"
+/// host = "127.0.0.1"   # default
+/// port = 0             # default: the kernel picks (a restart keeps it)
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TcpServerOptions {
+    host: Option<TextParam>,
+    port: Option<PortParam>,
+    nodelay: Option<bool>,
+    keepalive: Option<RigDuration>,
+    reuse_address: Option<bool>,
+}
+
+impl TcpServerOptions {
+    pub(crate) fn spec(&self, name: &str) -> Result<DriverSpec, InvalidOption> {
+        let mut server = TcpServer::new(name).socket_options(socket_options(
+            self.nodelay,
+            self.keepalive,
+            self.reuse_address,
+        ));
+        if let Some(host) = &self.host {
+            server = server.host(host.0.clone());
+        }
+        if let Some(port) = &self.port {
+            server = server.port(port.0.clone());
+        }
+        Ok(DriverSpec::new(server))
+    }
+}

@@ -1,0 +1,18 @@
+//! Rig files: drivers, their options, dependencies and references, and the
+//! steps to run, declared in TOML and checked with file:line:column errors.
+
+mod build;
+mod describe;
+mod drivers;
+mod error;
+mod fields;
+mod load;
+mod model;
+mod source;
+mod spans;
+mod steps;
+
+pub(crate) use error::{Problem, RigError};
+pub(crate) use model::{DriverDecl, Rig, StepDecl};
+pub(crate) use source::{Location, Source};
+pub(crate) use spans::TableSpans;

@@ -1,0 +1,100 @@
+use testrig::Environment;
+use toml::Spanned;
+
+use crate::rig::Problem;
+use crate::rig::fields::TemplateText;
+
+/// What steps may name: the rig's drivers, their kinds and what they export.
+/// Used when the rig is checked, so a bad name fails before anything starts.
+#[derive(Debug)]
+pub(crate) struct StepCheck {
+    /// (name, kind, export keys), in the rig's order.
+    drivers: Vec<(String, &'static str, Vec<String>)>,
+}
+
+impl StepCheck {
+    pub(crate) fn new<'a>(
+        drivers: impl IntoIterator<Item = (&'a str, &'static str)>,
+        env: &Environment,
+    ) -> Self {
+        let drivers = drivers
+            .into_iter()
+            .map(|(name, kind)| {
+                let exports = env
+                    .resource(name)
+                    .map(|r| r.driver().export_keys())
+                    .unwrap_or_default();
+                (name.to_owned(), kind, exports)
+            })
+            .collect();
+        Self { drivers }
+    }
+
+    /// `name` must be a driver of one of `kinds` (any kind when empty).
+    pub(crate) fn driver(&self, name: &Spanned<String>, kinds: &[&str]) -> Result<(), Problem> {
+        let Some((_, kind, _)) = self.find(name.get_ref()) else {
+            return Err(Problem::new(
+                name.span(),
+                format!(
+                    "no driver is named `{}`; the rig has: {}",
+                    name.get_ref(),
+                    self.names()
+                ),
+            ));
+        };
+        if !kinds.is_empty() && !kinds.contains(kind) {
+            return Err(Problem::new(
+                name.span(),
+                format!(
+                    "`{}` is a {kind}; this key needs a {}",
+                    name.get_ref(),
+                    kinds.join(" or ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every `${driver.key}` of `text` must name a driver that exports the key.
+    pub(crate) fn text(&self, text: &Spanned<TemplateText>) -> Result<(), Problem> {
+        for reference in text.get_ref().0.references() {
+            let Some((_, kind, exports)) = self.find(&reference.driver) else {
+                return Err(Problem::new(
+                    text.span(),
+                    format!(
+                        "`${{{reference}}}` refers to driver `{}`, but the rig has no such driver (it has: {})",
+                        reference.driver,
+                        self.names()
+                    ),
+                ));
+            };
+            if !exports.contains(&reference.key) {
+                return Err(Problem::new(
+                    text.span(),
+                    format!(
+                        "`${{{reference}}}`: `{}` ({kind}) exports no `{}`; it exports: {}",
+                        reference.driver,
+                        reference.key,
+                        exports.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn find(&self, name: &str) -> Option<&(String, &'static str, Vec<String>)> {
+        self.drivers.iter().find(|(n, _, _)| n == name)
+    }
+
+    fn names(&self) -> String {
+        if self.drivers.is_empty() {
+            return "no drivers".to_owned();
+        }
+        self.drivers
+            .iter()
+            .map(|(n, _, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -1,0 +1,31 @@
+use serde::Deserialize;
+use testrig::{BoxError, Environment};
+use toml::Spanned;
+
+use super::StepCheck;
+use crate::rig::Problem;
+
+/// `kind = "restart"`: stops a driver and starts it again (a TCP server keeps
+/// its port), within the driver's stop and start timeouts.
+///
+/// ```toml
+/// [[step]]
+/// kind = "restart"
+/// driver = "server"
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Restart {
+    driver: Spanned<String>,
+}
+
+impl Restart {
+    pub(crate) fn check(&self, check: &StepCheck) -> Result<(), Problem> {
+        check.driver(&self.driver, &[])
+    }
+
+    pub(crate) async fn run(&self, env: &Environment) -> Result<String, BoxError> {
+        env.restart(self.driver.get_ref()).await?;
+        Ok(format!("restarted `{}`", self.driver.get_ref()))
+    }
+}

@@ -1,0 +1,213 @@
+//! Every file of `cli/tests/bad_rigs/` is refused with its own message, at its
+//! own file:line:column, naming the key, with exit code 3.
+
+use crate::support::{printed, run};
+
+/// (file, line:column, what the message must say).
+const EXPECTED: &[(&str, &str, &[&str])] = &[
+    (
+        "unknown_key.toml",
+        "12:1",
+        &[
+            "driver `client`",
+            "unknown field `prot`",
+            "expected one of `host`, `port`",
+        ],
+    ),
+    (
+        "wrong_type.toml",
+        "12:20",
+        &[
+            "driver `client`, key `connect_at_start`",
+            "invalid type: string \"yes\", expected a boolean",
+        ],
+    ),
+    (
+        "missing_field.toml",
+        "8:1",
+        &["driver `client`", "missing field `port`"],
+    ),
+    (
+        "unknown_kind.toml",
+        "6:8",
+        &[
+            "driver `server`",
+            "unknown driver kind `tcp_srever`",
+            "expected one of `tcp_server`, `tcp_client`",
+        ],
+    ),
+    (
+        "kind_not_available_yet.toml",
+        "6:8",
+        &[
+            "driver `echo`",
+            "driver kind `app` is not available in this version",
+        ],
+    ),
+    (
+        "unknown_driver_in_reference.toml",
+        "11:8",
+        &[
+            "driver `client`, key `port`",
+            "`${serer.port}` refers to driver `serer`, but the rig has no such driver (it has: server, client)",
+        ],
+    ),
+    (
+        "key_not_exported.toml",
+        "11:8",
+        &[
+            "driver `client`, key `port`",
+            "`server` (tcp_server) exports no `prot`; it exports: host, port, address",
+        ],
+    ),
+    (
+        "dependency_cycle.toml",
+        "7:15",
+        &[
+            "driver `a`, key `depends_on`",
+            "dependency cycle: a -> b -> a",
+        ],
+    ),
+    (
+        "duplicate_driver_name.toml",
+        "9:8",
+        &[
+            "driver `server`, key `name`",
+            "two drivers are named `server` (the first is on line 5)",
+        ],
+    ),
+    (
+        "invalid_toml.toml",
+        "11:23",
+        &["invalid TOML", "invalid basic string"],
+    ),
+    (
+        "step_unknown_driver.toml",
+        "15:10",
+        &[
+            "step 1, key `client`",
+            "no driver is named `cliente`; the rig has: server, client",
+        ],
+    ),
+    (
+        "step_driver_of_wrong_kind.toml",
+        "15:10",
+        &[
+            "step 1, key `client`",
+            "`server` is a tcp_server; this key needs a tcp_client",
+        ],
+    ),
+    (
+        "step_text_key_not_exported.toml",
+        "17:8",
+        &[
+            "step 1, key `send`",
+            "`${server.prot}`: `server` (tcp_server) exports no `prot`",
+        ],
+    ),
+    (
+        "port_out_of_range.toml",
+        "7:8",
+        &[
+            "driver `server`, key `port`",
+            "70000 is not a port number (0 to 65535)",
+        ],
+    ),
+    (
+        "client_port_zero.toml",
+        "11:8",
+        &[
+            "driver `client`, key `port`",
+            "a client needs the server's port, not 0",
+        ],
+    ),
+    (
+        "missing_rig_table.toml",
+        "1:1",
+        &["the rig file has no `[rig]` table"],
+    ),
+    (
+        "reconnect_max_below_initial.toml",
+        "15:7",
+        &[
+            "driver `client`, key `reconnect.max`",
+            "`max` (1s) must be at least `initial` (2s)",
+        ],
+    ),
+    (
+        "wait_without_status.toml",
+        "10:10",
+        &[
+            "step 1, key `driver`",
+            "a wait for a driver needs the `status`",
+        ],
+    ),
+    (
+        "unknown_dependency.toml",
+        "7:15",
+        &[
+            "driver `a`, key `depends_on`",
+            "depends on `nobody`, but the rig has no driver `nobody` (it has: a)",
+        ],
+    ),
+    (
+        "unknown_step_key.toml",
+        "11:1",
+        &["step 1", "unknown field `timeout`, expected `driver`"],
+    ),
+    (
+        "bad_duration.toml",
+        "10:12",
+        &["step 1, key `duration`", "\"soon\" is not a duration"],
+    ),
+];
+
+#[test]
+fn each_bad_rig_is_refused_at_its_line_and_column_naming_the_key_with_exit_code_3() {
+    for (file, at, fragments) in EXPECTED {
+        let path = format!("cli/tests/bad_rigs/{file}");
+        let output = run(&["check", &path]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{file}\n{}",
+            printed(&output)
+        );
+        assert!(
+            stderr.starts_with(&format!("error: {path}:{at}: ")),
+            "{file}: expected the error at {path}:{at}\n{stderr}"
+        );
+        for fragment in *fragments {
+            assert!(
+                stderr.contains(fragment),
+                "{file}: missing {fragment:?}\n{stderr}"
+            );
+        }
+        assert!(
+            stderr.contains(" | "),
+            "{file}: the offending line is shown\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn every_file_in_the_corpus_has_an_expected_error() {
+    let dir = crate::support::repo().join("cli/tests/bad_rigs");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            EXPECTED.iter().any(|(file, _, _)| *file == name),
+            "{name} has no expected error in bad_rigs.rs"
+        );
+    }
+}
+
+#[test]
+fn run_and_up_refuse_a_bad_rig_with_exit_code_3_before_starting_anything() {
+    for command in ["run", "up"] {
+        let output = run(&[command, "cli/tests/bad_rigs/key_not_exported.toml"]);
+        assert_eq!(output.status.code(), Some(3), "{}", printed(&output));
+        assert!(output.stdout.is_empty(), "{}", printed(&output));
+    }
+}

@@ -1,0 +1,8 @@
+//! The `testrig` binary, run as a user runs it: real rigs, real sockets on
+//! 127.0.0.1, real signals.
+
+mod bad_rigs;
+mod check;
+mod run;
+mod support;
+mod up;

@@ -2,4 +2,5 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+pub mod app;
 pub mod tcp;

@@ -24,7 +24,8 @@ const HEADER: usize = 16;
 /// and may be replaced; events about other files of the directory are skipped.
 #[derive(Debug)]
 pub(super) struct FileChanges {
-    inotify: AsyncFd<File>,
+    /// Always `Some` until dropped.
+    inotify: Option<AsyncFd<File>>,
     name: OsString,
     buffer: Vec<u8>,
 }
@@ -62,7 +63,7 @@ impl FileChanges {
         // long as the `AsyncFd` that owns the `File` lives.
         let inotify = unsafe { AsyncFd::register_with_interest(inotify, Interest::READABLE) }?;
         Ok(FileChanges {
-            inotify,
+            inotify: Some(inotify),
             name,
             buffer: vec![0; 4096],
         })
@@ -76,6 +77,7 @@ impl FileChanges {
             name,
             buffer,
         } = self;
+        let inotify = inotify.as_ref().expect("present until dropped");
         loop {
             let mut guard = inotify.readable().await?;
             match guard.try_io(|fd| fd.get_ref().read(buffer)) {
@@ -84,6 +86,22 @@ impl FileChanges {
                 Ok(Err(error)) => return Err(error),
                 Err(_would_block) => {}
             }
+        }
+    }
+}
+
+impl Drop for FileChanges {
+    /// Closing an inotify descriptor waits for a kernel grace period (`synchronize_srcu`,
+    /// 10–20 ms): too long to spend between the ready line and `Started`. The descriptor is
+    /// taken off the reactor here and closed on a blocking thread.
+    fn drop(&mut self) {
+        let Some(inotify) = self.inotify.take() else {
+            return;
+        };
+        let file = inotify.into_inner();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(move || drop(file))),
+            Err(_) => drop(file),
         }
     }
 }

@@ -11,10 +11,12 @@
 //! poll interval lower-bounded at 0.1 s, so it notices the line ~50 ms after it is printed on
 //! average (up to 100 ms).
 //!
-//! Also shown: the same through a log file the child writes (inotify), and spawn-to-started
-//! (`Starting` → `Started`, monotonic), which includes the fork/exec and the child's startup.
-//! Each is measured on a current-thread runtime (that of `#[tokio::test]`) and on the default
-//! multi-thread runtime.
+//! Three cases: the child prints at once (often before the driver has begun to wait, so the
+//! line is found already there), the child prints after a 10 ms pause (the driver is waiting:
+//! this is the wake-up path), and the child appends its line to a log file after 10 ms (inotify).
+//! Also shown: spawn-to-started (`Starting` → `Started`, monotonic), which includes fork/exec,
+//! the child's startup and its pause. Each case runs on a current-thread runtime (that of
+//! `#[tokio::test]`) and on the default multi-thread runtime.
 
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,7 +34,7 @@ fn main() {
     println!("App readiness detection, {RUNS} runs each (target: median < 1 ms;");
     println!("testplan polls at >= 0.1 s: ~50 ms on average)\n");
     println!(
-        "{:<28} {:<14} {:>10} {:>10} {:>10}   {:>14} {:>14}",
+        "{:<22} {:<14} {:>10} {:>10} {:>10}   {:>14} {:>14}",
         "readiness", "runtime", "median", "p90", "max", "spawn→started", "p90"
     );
     for (label, flavour) in [("current-thread", false), ("multi-thread", true)] {
@@ -46,7 +48,11 @@ fn main() {
                 .build()
         }
         .expect("a tokio runtime");
-        for readiness in [Readiness::Stdout, Readiness::LogFile] {
+        for readiness in [
+            Readiness::StdoutAtOnce,
+            Readiness::StdoutLater,
+            Readiness::LogFileLater,
+        ] {
             let samples = runtime.block_on(measure(readiness));
             print_row(readiness.label(), label, samples);
         }
@@ -55,15 +61,28 @@ fn main() {
 
 #[derive(Clone, Copy)]
 enum Readiness {
-    Stdout,
-    LogFile,
+    /// The child prints its line as soon as it runs, often before the driver waits for it.
+    StdoutAtOnce,
+    /// The child prints its line after a pause, while the driver waits: the wake-up path.
+    StdoutLater,
+    /// The child appends its line to a log file after a pause.
+    LogFileLater,
 }
 
 impl Readiness {
     fn label(self) -> &'static str {
         match self {
-            Readiness::Stdout => "line on stdout",
-            Readiness::LogFile => "line in a log file (inotify)",
+            Readiness::StdoutAtOnce => "stdout, at once",
+            Readiness::StdoutLater => "stdout, after 10 ms",
+            Readiness::LogFileLater => "log file, after 10 ms",
+        }
+    }
+
+    fn child_mode(self) -> &'static str {
+        match self {
+            Readiness::StdoutAtOnce => "stdout 0",
+            Readiness::StdoutLater => "stdout 10",
+            Readiness::LogFileLater => "log-file 10",
         }
     }
 }
@@ -80,11 +99,10 @@ async fn measure(readiness: Readiness) -> Vec<Sample> {
     let mut samples = Vec::with_capacity(RUNS);
     for run in 0..RUNS {
         let builder = App::builder("child", &me);
+        let builder = builder.env(MODE, readiness.child_mode());
         let app = match readiness {
-            Readiness::Stdout => builder.env(MODE, "stdout").ready_on_stdout(regex),
-            Readiness::LogFile => builder
-                .env(MODE, "log-file")
-                .ready_on_log_file("child.log", regex),
+            Readiness::StdoutAtOnce | Readiness::StdoutLater => builder.ready_on_stdout(regex),
+            Readiness::LogFileLater => builder.ready_on_log_file("child.log", regex),
         }
         .build()
         .expect("a valid app");
@@ -127,7 +145,7 @@ fn print_row(readiness: &str, runtime: &str, samples: Vec<Sample>) {
     let detection: Vec<Duration> = samples.iter().map(|s| s.detection).collect();
     let total: Vec<Duration> = samples.iter().map(|s| s.spawn_to_started).collect();
     println!(
-        "{:<28} {:<14} {:>10} {:>10} {:>10}   {:>14} {:>14}",
+        "{:<22} {:<14} {:>10} {:>10} {:>10}   {:>14} {:>14}",
         readiness,
         runtime,
         micros(percentile(detection.clone(), 50)),
@@ -142,15 +160,17 @@ fn micros(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
-/// The child: prints (or appends to `child.log`) its ready line with the time it was written,
-/// then waits to be stopped.
+/// The child: after `<pause>` ms, prints (or appends to `child.log`) its ready line with the
+/// time it was written, then waits to be stopped. `mode` is `<where> <pause>`.
 fn child(mode: &str) -> ! {
+    let (target, pause) = mode.split_once(' ').expect("`<where> <pause>`");
+    std::thread::sleep(Duration::from_millis(pause.parse().expect("a pause in ms")));
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("after the epoch")
         .as_nanos();
     let line = format!("ready at {now}\n");
-    match mode {
+    match target {
         "stdout" => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(line.as_bytes()).expect("write stdout");

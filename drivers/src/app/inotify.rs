@@ -7,6 +7,7 @@ use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::{OnceLock, mpsc};
 
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
@@ -92,17 +93,33 @@ impl FileChanges {
 
 impl Drop for FileChanges {
     /// Closing an inotify descriptor waits for a kernel grace period (`synchronize_srcu`,
-    /// 10–20 ms): too long to spend between the ready line and `Started`. The descriptor is
-    /// taken off the reactor here and closed on a blocking thread.
+    /// 10–20 ms): far too long to spend between the ready line and `Started`, or on a runtime
+    /// thread. The descriptor is taken off the reactor here and closed by the closer thread.
     fn drop(&mut self) {
-        let Some(inotify) = self.inotify.take() else {
-            return;
-        };
-        let file = inotify.into_inner();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(move || drop(file))),
-            Err(_) => drop(file),
+        if let Some(inotify) = self.inotify.take() {
+            close_later(inotify.into_inner());
         }
+    }
+}
+
+/// Hands `file` to one long-lived thread that closes the descriptors it is given (closing it
+/// here if that thread cannot be had).
+fn close_later(file: File) {
+    static CLOSER: OnceLock<Option<mpsc::Sender<File>>> = OnceLock::new();
+    let closer = CLOSER.get_or_init(|| {
+        let (sender, receiver) = mpsc::channel::<File>();
+        let spawned = std::thread::Builder::new()
+            .name("testrig-inotify-closer".to_owned())
+            .spawn(move || receiver.into_iter().for_each(drop));
+        spawned.ok().map(|_| sender)
+    });
+    match closer {
+        Some(sender) => {
+            // The closer thread never ends, so the send cannot fail; if it did, the
+            // returned file would be closed here.
+            let _ = sender.send(file);
+        }
+        None => drop(file),
     }
 }
 

@@ -122,6 +122,40 @@ async fn arguments_and_environment_take_values_from_another_driver() {
 }
 
 #[tokio::test]
+async fn readiness_can_watch_stderr_or_either_stream() {
+    let scratch = Scratch::new("stderr_or_either");
+    let pids = scratch.pids();
+    let script = "echo 'noise 1'; echo 'up on 7' >&2; exec sleep 1000";
+    let env = scratch
+        .env("streams")
+        .driver(
+            App::shell("err", script)
+                .ready_on_stderr(r"(?P<n>\d+)$")
+                .build()
+                .unwrap(),
+        )
+        .driver(
+            App::shell("any", script)
+                .ready_on_output(r"up on (?P<n>\d+)")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    env.run(|env| async move {
+        for name in ["err", "any"] {
+            let app = env.get::<App>(name)?;
+            pids.track(app.pid().unwrap());
+            assert_eq!(app.extracted("n").as_deref(), Some("7"), "{name}");
+        }
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
 async fn export_keys_list_pid_and_the_regex_groups_so_a_bad_reference_fails_the_build() {
     let app = listening_helper("app");
     assert_eq!(testrig::Driver::export_keys(&app), ["pid", "port"]);
@@ -198,7 +232,7 @@ async fn readiness_that_never_comes_fails_at_the_start_timeout_naming_what_it_wa
 }
 
 #[tokio::test]
-async fn pause_freezes_the_process_group_and_resume_lets_it_run_again() {
+async fn pause_freezes_the_program_resume_lets_it_run_and_a_paused_program_still_stops() {
     let scratch = Scratch::new("pause_resume");
     let pids = scratch.pids();
     let app = App::builder("app", "sleep").arg("1000").build().unwrap();
@@ -218,10 +252,15 @@ async fn pause_freezes_the_process_group_and_resume_lets_it_run_again() {
             wait_proc_state(pid, &['S', 'R']).await,
             "still stopped after resume"
         );
+        // Left paused: the teardown must still stop it with its stop signal.
+        env.pause("app").await?;
         Ok::<_, Error>(())
     })
     .await
     .unwrap();
+    let app = env.get::<App>("app").unwrap();
+    assert_eq!(app.exit(), Some(Exit::Terminated(Signal::TERM)));
+    assert_eq!(env.status("app").unwrap(), Status::Stopped);
     scratch.assert_nothing_left().await;
 }
 

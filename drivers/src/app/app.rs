@@ -348,7 +348,7 @@ impl Driver for App {
     async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
         let runpath = ctx.runpath().map_err(|source| AppError::File {
             driver: self.name.clone(),
-            action: "create the runpath",
+            action: "create the runpath directory of driver",
             path: PathBuf::from(ctx.driver()),
             source,
         })?;

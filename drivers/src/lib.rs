@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+pub mod app;
 pub mod iperf;
 pub mod tcp;
 

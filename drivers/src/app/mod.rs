@@ -1,0 +1,46 @@
+//! The process driver (testplan `App`): one program with the lifecycle of a driver —
+//! arguments and environment wired to other drivers' exports, readiness by a regex on
+//! its output or on a log file it writes, extracted values exported, supervision,
+//! stop signal and timeout, pause/resume, logs archived on restart.
+//!
+//! # Examples
+//! ```no_run
+//! # async fn demo() -> testrig::Result<()> {
+//! use std::time::Duration;
+//! use testrig::{Environment, Ref};
+//! use testrig_drivers::app::App;
+//! use testrig_drivers::tcp::TcpClient;
+//!
+//! let env = Environment::builder("web")
+//!     .driver(
+//!         App::builder("web", "python3")
+//!             .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
+//!             .ready_on_stdout(r"port (?P<port>\d+)")
+//!             .build()?,
+//!     )
+//!     .driver(TcpClient::new("client", Ref::export("web", "port")))
+//!     .build()?;
+//! env.run(|env| async move {
+//!     let web = env.get::<App>("web")?;
+//!     println!("web server pid {:?} on port {:?}", web.pid(), web.extracted("port"));
+//!     Ok::<_, testrig::Error>(())
+//! })
+//! .await
+//! # }
+//! ```
+
+#[allow(clippy::module_inception)]
+mod app;
+mod builder;
+mod error;
+mod expectation;
+mod inotify;
+mod log_file;
+mod log_watch;
+mod readiness;
+mod supervision;
+
+pub use app::App;
+pub use builder::{AppBuilder, DEFAULT_STOP_TIMEOUT};
+pub use error::AppError;
+pub use expectation::Expectation;

@@ -1,0 +1,614 @@
+//! The `App` process driver with real programs: `sh`, `sleep`, and this test binary itself
+//! acting as a helper program (see `support::helper`). Every test ends by checking that no
+//! process it started is alive.
+
+#[path = "app/support.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use testrig::process::{Exit, Signal};
+use testrig::{BuildError, ConnectionInfo, DriverSpec, Error, Phase, Ref, Status, Value};
+use testrig_drivers::app::{App, AppError, Expectation};
+use testrig_drivers::tcp::{TcpClient, TcpServer};
+
+use support::{Scratch, helper, send_signal, wait_proc_state};
+
+const T: Duration = Duration::from_secs(5);
+
+/// Not a test: the helper program the other tests run, by re-executing this binary with
+/// `--ignored --exact helper_program` and the mode in an environment variable.
+#[test]
+#[ignore = "the helper program other tests run; not a test by itself"]
+fn helper_program() {
+    helper::main();
+}
+
+/// The helper that binds a real port and prints it.
+fn listening_helper(name: &str) -> App {
+    App::builder(name, helper::binary())
+        .args(helper::ARGS)
+        .env(helper::MODE_VARIABLE, helper::LISTEN)
+        .ready_on_stdout(r"^listening on port (?P<port>\d+)$")
+        .build()
+        .unwrap()
+}
+
+/// A shell script that prints `ready`, then waits (in short sleeps, so a trap runs promptly)
+/// until `SIGUSR1`, on which it runs `on_usr1`.
+fn until_usr1(name: &str, on_usr1: &str) -> testrig_drivers::app::AppBuilder {
+    App::shell(
+        name,
+        format!("trap '{on_usr1}' USR1; echo ready; while :; do sleep 0.02; done"),
+    )
+    .ready_on_stdout("^ready$")
+}
+
+#[tokio::test]
+async fn a_port_printed_by_the_program_is_exported_and_a_client_connects_to_it() {
+    let scratch = Scratch::new("a_port_printed_by_the_program_is_exported");
+    let pids = scratch.pids();
+    let env = scratch
+        .env("port")
+        .driver(listening_helper("app"))
+        .driver(TcpClient::new("client", Ref::export("app", "port")))
+        .build()
+        .unwrap();
+    env.run(|env| async move {
+        let app = env.get::<App>("app")?;
+        let client = env.get::<TcpClient>("client")?;
+        let pid = app.pid().expect("a started app has a pid");
+        pids.track(pid);
+        let port: u16 = app.extracted("port").unwrap().parse().unwrap();
+        assert_eq!(client.target().unwrap().port(), port);
+        client.send(b"ping\n").await?;
+        assert_eq!(client.receive_line(T).await?, "ping");
+        let resource = env.resource("app")?;
+        let exports = resource.exports();
+        assert_eq!(exports["pid"], Value::from(pid));
+        assert_eq!(exports["port"].to_string(), port.to_string());
+        assert_eq!(
+            resource.connections(),
+            [ConnectionInfo::listening(
+                "tcp",
+                format!("127.0.0.1:{port}")
+            )]
+        );
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn arguments_and_environment_take_values_from_another_driver() {
+    let scratch = Scratch::new("arguments_and_environment_take_values");
+    let pids = scratch.pids();
+    let app = App::builder("app", "/bin/sh")
+        .args([
+            "-c",
+            r#"echo "arg $1 env $SERVER_ADDRESS"; exec sleep 1000"#,
+            "sh",
+            "--port=${server.port}",
+        ])
+        .env("SERVER_ADDRESS", "${server.host}:${server.port}")
+        .ready_on_stdout(r"^arg --port=(?P<arg>\d+) env (?P<env>\S+)$")
+        .build()
+        .unwrap();
+    let references: Vec<String> = testrig::Driver::references(&app)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(references, ["server.port", "server.host", "server.port"]);
+    // Declared after the app: the reference alone orders the start.
+    let env = scratch
+        .env("wired")
+        .driver(app)
+        .driver(TcpServer::new("server"))
+        .build()
+        .unwrap();
+    env.run(|env| async move {
+        let app = env.get::<App>("app")?;
+        pids.track(app.pid().unwrap());
+        let port = env.get::<TcpServer>("server")?.bound_port().unwrap();
+        assert_eq!(app.extracted("arg"), Some(port.to_string()));
+        assert_eq!(app.extracted("env"), Some(format!("127.0.0.1:{port}")));
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn readiness_can_watch_stderr_or_either_stream() {
+    let scratch = Scratch::new("stderr_or_either");
+    let pids = scratch.pids();
+    let script = "echo 'noise 1'; echo 'up on 7' >&2; exec sleep 1000";
+    let env = scratch
+        .env("streams")
+        .driver(
+            App::shell("err", script)
+                .ready_on_stderr(r"(?P<n>\d+)$")
+                .build()
+                .unwrap(),
+        )
+        .driver(
+            App::shell("any", script)
+                .ready_on_output(r"up on (?P<n>\d+)")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    env.run(|env| async move {
+        for name in ["err", "any"] {
+            let app = env.get::<App>(name)?;
+            pids.track(app.pid().unwrap());
+            assert_eq!(app.extracted("n").as_deref(), Some("7"), "{name}");
+        }
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn export_keys_list_pid_and_the_regex_groups_so_a_bad_reference_fails_the_build() {
+    let app = listening_helper("app");
+    assert_eq!(testrig::Driver::export_keys(&app), ["pid", "port"]);
+    let error = testrig::Environment::builder("bad")
+        .driver(app)
+        .driver(TcpClient::new("client", Ref::export("app", "prot")))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&error, BuildError::MissingExport { exported, .. } if exported == &["pid", "port"]),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_program_that_exits_before_it_is_ready_fails_the_start_at_once_with_its_status_and_output()
+ {
+    let scratch = Scratch::new("exits_before_ready");
+    let app = App::shell(
+        "app",
+        "echo loading config; echo 'fatal: bad config' >&2; exit 3",
+    )
+    .ready_on_stdout("never printed")
+    .build()
+    .unwrap();
+    let env = scratch
+        .env("early")
+        .driver(DriverSpec::new(app).start_timeout(Duration::from_secs(20)))
+        .build()
+        .unwrap();
+    let began = Instant::now();
+    let error = env.start().await.unwrap_err().to_string();
+    let elapsed = began.elapsed();
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    assert!(
+        error.contains("exited with code 3 while starting"),
+        "{error}"
+    );
+    assert!(error.contains("`never printed` on stdout"), "{error}");
+    assert!(error.contains("stderr| fatal: bad config"), "{error}");
+    assert!(error.contains("stdout| loading config"), "{error}");
+    let app = env.get::<App>("app").unwrap();
+    assert_eq!(app.exit(), Some(Exit::Code(3)));
+    assert_eq!(env.status("app").unwrap(), Status::Failed);
+    scratch.track(app.process().unwrap().pid());
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn readiness_that_never_comes_fails_at_the_start_timeout_naming_what_it_waited_for() {
+    let scratch = Scratch::new("readiness_never_comes");
+    let app = App::shell("app", "echo booting; exec sleep 1000")
+        .ready_on_stderr(r"listening on (?P<port>\d+)")
+        .build()
+        .unwrap();
+    let env = scratch
+        .env("deadline")
+        .driver(DriverSpec::new(app).start_timeout(Duration::from_millis(300)))
+        .build()
+        .unwrap();
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(
+        error.contains(
+            r"timed out after 300ms waiting for a line matching `listening on (?P<port>\d+)` on stderr"
+        ),
+        "{error}"
+    );
+    assert!(error.contains("stdout| booting"), "{error}");
+    let app = env.get::<App>("app").unwrap();
+    // The failed start stopped the program.
+    assert_eq!(app.exit(), Some(Exit::Terminated(Signal::TERM)));
+    scratch.track(app.process().unwrap().pid());
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn pause_freezes_the_program_resume_lets_it_run_and_a_paused_program_still_stops() {
+    let scratch = Scratch::new("pause_resume");
+    let pids = scratch.pids();
+    let app = App::builder("app", "sleep").arg("1000").build().unwrap();
+    let env = scratch.env("pause").driver(app).build().unwrap();
+    env.run(|env| async move {
+        let pid = env.get::<App>("app")?.pid().unwrap();
+        pids.track(pid);
+        env.pause("app").await?;
+        assert_eq!(env.status("app")?, Status::Paused);
+        assert!(
+            wait_proc_state(pid, &['T']).await,
+            "not stopped after pause"
+        );
+        env.resume("app").await?;
+        assert_eq!(env.status("app")?, Status::Started);
+        assert!(
+            wait_proc_state(pid, &['S', 'R']).await,
+            "still stopped after resume"
+        );
+        // Left paused: the teardown must still stop it with its stop signal.
+        env.pause("app").await?;
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    let app = env.get::<App>("app").unwrap();
+    assert_eq!(app.exit(), Some(Exit::Terminated(Signal::TERM)));
+    assert_eq!(env.status("app").unwrap(), Status::Stopped);
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_restart_archives_the_previous_logs_and_reads_the_log_file_of_the_new_run_only() {
+    let scratch = Scratch::new("restart_archives");
+    let pids = scratch.pids();
+    // Each run counts itself in a file of the working directory (the runpath by default).
+    let app = App::shell(
+        "app",
+        "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; \
+         echo run $n; echo run $n >&2; echo ready run $n >> app.log; exec sleep 1000",
+    )
+    .ready_on_log_file("app.log", r"ready run (?P<run>\d+)")
+    .build()
+    .unwrap();
+    let env = scratch.env("restart").driver(app).build().unwrap();
+    let runpath = env.resource("app").unwrap().runpath().to_path_buf();
+    env.run(|env| async move {
+        let app = env.get::<App>("app")?;
+        pids.track(app.pid().unwrap());
+        assert_eq!(app.extracted("run").as_deref(), Some("1"));
+        env.restart("app").await?;
+        pids.track(app.pid().unwrap());
+        assert_eq!(app.extracted("run").as_deref(), Some("2"));
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    let read = |file: &str| std::fs::read_to_string(runpath.join(file)).unwrap();
+    assert_eq!(read("app.stdout.1.log"), "run 1\n");
+    assert_eq!(read("app.stderr.1.log"), "run 1\n");
+    assert_eq!(read("app.1.log"), "ready run 1\n");
+    assert_eq!(read("app.stdout.log"), "run 2\n");
+    assert_eq!(read("app.log"), "ready run 2\n");
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn readiness_on_a_log_file_follows_appended_lines_and_exports_their_groups() {
+    let scratch = Scratch::new("log_file_readiness");
+    let pids = scratch.pids();
+    let app = App::shell(
+        "app",
+        "echo booting > logs/server.log; sleep 0.1; echo 'warming up' >> logs/server.log; \
+         sleep 0.1; echo 'ready on port 4242' >> logs/server.log; exec sleep 1000",
+    )
+    .ready_on_log_file("logs/server.log", r"ready on port (?P<port>\d+)")
+    .build()
+    .unwrap();
+    let env = scratch.env("log").driver(app).build().unwrap();
+    env.run(|env| async move {
+        let app = env.get::<App>("app")?;
+        pids.track(app.pid().unwrap());
+        assert_eq!(env.resource("app")?.exports()["port"].to_string(), "4242");
+        assert!(app.log_file().unwrap().ends_with("app/logs/server.log"));
+        let tail = testrig::Driver::log_tail(&*app);
+        assert_eq!(
+            tail,
+            [
+                "server.log| booting",
+                "server.log| warming up",
+                "server.log| ready on port 4242"
+            ]
+        );
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_program_that_exits_before_its_log_file_line_fails_the_start_at_once() {
+    let scratch = Scratch::new("exits_before_log_line");
+    let app = App::shell(
+        "app",
+        "echo starting > app.log; echo 'no license' >&2; exit 2",
+    )
+    .ready_on_log_file("app.log", "^ready$")
+    .build()
+    .unwrap();
+    let env = scratch
+        .env("early-log")
+        .driver(DriverSpec::new(app).start_timeout(Duration::from_secs(20)))
+        .build()
+        .unwrap();
+    let began = Instant::now();
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(
+        began.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        began.elapsed()
+    );
+    assert!(
+        error.contains("exited with code 2 while starting, before a line matching `^ready$` in"),
+        "{error}"
+    );
+    assert!(error.contains("stderr| no license"), "{error}");
+    assert!(error.contains("app.log| starting"), "{error}");
+    scratch.track(env.get::<App>("app").unwrap().process().unwrap().pid());
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_started_program_that_dies_moves_the_driver_to_failed_with_its_output() {
+    let scratch = Scratch::new("dies");
+    let app = App::shell("app", "echo serving; exec sleep 1000")
+        .ready_on_stdout("serving")
+        .build()
+        .unwrap();
+    let env = scratch.env("dies").driver(app).build().unwrap();
+    env.start().await.unwrap();
+    let pid = env.get::<App>("app").unwrap().pid().unwrap();
+    scratch.track(pid);
+    send_signal(pid, libc::SIGKILL);
+    assert_eq!(env.wait_for_failure(T).await.as_deref(), Some("app"));
+    let errors = env.resource("app").unwrap().errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].phase, Phase::Run);
+    let message = &errors[0].message;
+    assert!(message.contains("died while started"), "{message}");
+    assert!(
+        message.contains(&format!(
+            "(pid {pid}) died of SIGKILL; expected: it keeps running until stopped"
+        )),
+        "{message}"
+    );
+    assert!(message.contains("stdout| serving"), "{message}");
+    env.stop().await.unwrap();
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_daemon_that_exits_with_code_0_has_died_too() {
+    let scratch = Scratch::new("daemon_exit_0");
+    let app = until_usr1("app", "exit 0").build().unwrap();
+    let env = scratch.env("exit0").driver(app).build().unwrap();
+    env.start().await.unwrap();
+    let pid = env.get::<App>("app").unwrap().pid().unwrap();
+    scratch.track(pid);
+    send_signal(pid, libc::SIGUSR1);
+    assert_eq!(env.wait_for_failure(T).await.as_deref(), Some("app"));
+    let message = &env.resource("app").unwrap().errors()[0].message;
+    assert!(
+        message.contains("exited with code 0; expected: it keeps running"),
+        "{message}"
+    );
+    env.stop().await.unwrap();
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_deliberate_stop_is_not_a_death() {
+    let scratch = Scratch::new("deliberate_stop");
+    let app = App::builder("app", "sleep").arg("1000").build().unwrap();
+    let env = scratch.env("stop").driver(app).build().unwrap();
+    env.start().await.unwrap();
+    let app = env.get::<App>("app").unwrap();
+    scratch.track(app.pid().unwrap());
+    env.stop().await.unwrap();
+    assert_eq!(env.status("app").unwrap(), Status::Stopped);
+    assert_eq!(env.wait_for_failure(Duration::from_millis(100)).await, None);
+    assert!(env.resource("app").unwrap().errors().is_empty());
+    assert_eq!(app.exit(), Some(Exit::Terminated(Signal::TERM)));
+    assert_eq!(app.pid(), None);
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_program_ignoring_the_stop_signal_is_killed_after_the_stop_timeout_and_the_stop_fails() {
+    let scratch = Scratch::new("ignores_sigterm");
+    let app = App::shell("app", r#"trap "" TERM; echo ready; exec sleep 1000"#)
+        .ready_on_stdout("ready")
+        .stop_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let env = scratch.env("stubborn").driver(app).build().unwrap();
+    env.start().await.unwrap();
+    let app = env.get::<App>("app").unwrap();
+    scratch.track(app.pid().unwrap());
+    let began = Instant::now();
+    let error = env.stop().await.unwrap_err().to_string();
+    assert!(began.elapsed() >= Duration::from_millis(200));
+    assert!(
+        error.contains("did not exit within 200ms of SIGTERM and was killed with SIGKILL"),
+        "{error}"
+    );
+    assert!(error.contains("stdout| ready"), "{error}");
+    assert_eq!(app.exit(), Some(Exit::Killed));
+    let resource = env.resource("app").unwrap();
+    assert_eq!(resource.status(), Status::Failed);
+    assert_eq!(resource.errors()[0].phase, Phase::Stop);
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn the_stop_signal_can_be_chosen_and_a_graceful_exit_on_it_is_a_clean_stop() {
+    let scratch = Scratch::new("stop_signal");
+    let app = until_usr1("app", "echo bye; exit 0")
+        .stop_signal(Signal::USR1)
+        .build()
+        .unwrap();
+    let env = scratch.env("graceful").driver(app).build().unwrap();
+    env.start().await.unwrap();
+    let app = env.get::<App>("app").unwrap();
+    scratch.track(app.pid().unwrap());
+    env.stop().await.unwrap();
+    assert_eq!(app.exit(), Some(Exit::ExitedOnStop(0)));
+    assert!(app.process().unwrap().tail().contains("bye"));
+    assert_eq!(env.status("app").unwrap(), Status::Stopped);
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_task_that_exits_with_its_expected_code_stays_started() {
+    let scratch = Scratch::new("task_expected_code");
+    let app = until_usr1("task", "echo done; exit 3")
+        .expect_exit(3)
+        .build()
+        .unwrap();
+    assert_eq!(app.expectation(), Expectation::ExitsWith(3));
+    let env = scratch.env("task").driver(app).build().unwrap();
+    env.start().await.unwrap();
+    let app = env.get::<App>("task").unwrap();
+    scratch.track(app.pid().unwrap());
+    send_signal(app.pid().unwrap(), libc::SIGUSR1);
+    assert_eq!(app.wait_exit(T).await.unwrap(), Exit::Code(3));
+    assert_eq!(env.wait_for_failure(Duration::from_millis(100)).await, None);
+    assert_eq!(env.status("task").unwrap(), Status::Started);
+    env.stop().await.unwrap();
+    assert_eq!(env.status("task").unwrap(), Status::Stopped);
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_task_that_exits_with_another_code_fails_the_driver() {
+    let scratch = Scratch::new("task_wrong_code");
+    let app = until_usr1("task", "echo oops >&2; exit 5")
+        .expect_exit(0)
+        .build()
+        .unwrap();
+    let env = scratch.env("task").driver(app).build().unwrap();
+    env.start().await.unwrap();
+    let app = env.get::<App>("task").unwrap();
+    scratch.track(app.pid().unwrap());
+    assert!(matches!(
+        app.wait_exit(Duration::from_millis(50)).await,
+        Err(AppError::StillRunning { .. })
+    ));
+    send_signal(app.pid().unwrap(), libc::SIGUSR1);
+    let error = app.wait_exit(T).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            AppError::UnexpectedExit {
+                exit: Exit::Code(5),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("exited with code 5; expected: it exits with code 0"),
+        "{text}"
+    );
+    assert!(text.contains("stderr| oops"), "{text}");
+    assert_eq!(env.wait_for_failure(T).await.as_deref(), Some("task"));
+    env.stop().await.unwrap();
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn abort_kills_the_whole_process_group_at_once() {
+    let scratch = Scratch::new("abort");
+    let app = App::shell("app", r#"sleep 1000 & echo "child $!"; wait"#)
+        .ready_on_stdout(r"^child (?P<child>\d+)$")
+        .build()
+        .unwrap();
+    let env = scratch.env("abort").driver(app).build().unwrap();
+    env.start().await.unwrap();
+    let app = env.get::<App>("app").unwrap();
+    scratch.track(app.pid().unwrap());
+    scratch.track(app.extracted("child").unwrap().parse().unwrap());
+    env.abort("app").unwrap();
+    assert_eq!(env.status("app").unwrap(), Status::Aborted);
+    scratch.assert_nothing_left().await;
+    // An end testrig caused is what a daemon is allowed.
+    assert_eq!(app.wait_exit(T).await.unwrap(), Exit::Killed);
+}
+
+#[tokio::test]
+async fn bad_settings_are_errors_naming_the_driver_the_field_and_the_value() {
+    let scratch = Scratch::new("bad_settings");
+    let template = App::builder("app", "echo")
+        .args(["ok", "${server.port"])
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        template.to_string(),
+        "driver `app`: arg 2 `${server.port`: `${` at byte 0 is never closed"
+    );
+    let regex = App::builder("app", "echo")
+        .ready_on_log_file("a.log", "(")
+        .build()
+        .unwrap_err();
+    assert!(
+        regex
+            .to_string()
+            .starts_with("driver `app`: readiness on log file `(` is not a valid regex"),
+        "{regex}"
+    );
+
+    let missing = App::builder("app", "no-such-binary-testrig")
+        .build()
+        .unwrap();
+    let env = scratch.env("missing").driver(missing).build().unwrap();
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(
+        error.contains("driver `app`: binary `no-such-binary-testrig` not found"),
+        "{error}"
+    );
+
+    let no_dir = App::builder("app", "true")
+        .working_dir(scratch.dir().join("nowhere"))
+        .build()
+        .unwrap();
+    let env = scratch.env("no-dir").driver(no_dir).build().unwrap();
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(error.contains("driver `app`: working directory"), "{error}");
+    assert!(error.contains("nowhere is not a directory"), "{error}");
+
+    // Outside an environment nothing provides `server.port`.
+    let unresolved = App::builder("app", "echo")
+        .env("PORT", "${server.port}")
+        .build()
+        .unwrap();
+    let error = DriverSpec::new(unresolved)
+        .into_resource()
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains(
+            "driver `app`: env PORT `${server.port}`: cannot resolve `server.port`: driver `server` has not started"
+        ),
+        "{error}"
+    );
+    // None of these got as far as spawning a program.
+}

@@ -250,6 +250,17 @@ pub enum LifecycleError {
         /// The end of the driver's logs.
         log_tail: LogTail,
     },
+    /// The driver reported its death after it was ready but before it was
+    /// `Started`: the start fails.
+    #[error("driver `{driver}` died while starting, after it was ready: {reason}{log_tail}")]
+    DiedStarting {
+        /// The driver.
+        driver: String,
+        /// What the driver reported.
+        reason: String,
+        /// The end of the driver's logs.
+        log_tail: LogTail,
+    },
     /// The driver does not support the operation (e.g. `pause`).
     #[error("driver `{driver}` does not support {operation}")]
     Unsupported {
@@ -293,6 +304,7 @@ impl LifecycleError {
             | LifecycleError::StopTimeout { driver, .. }
             | LifecycleError::HookTimeout { driver, .. }
             | LifecycleError::Died { driver, .. }
+            | LifecycleError::DiedStarting { driver, .. }
             | LifecycleError::Unsupported { driver, .. }
             | LifecycleError::OperationFailed { driver, .. }
             | LifecycleError::Panicked { driver, .. } => driver,
@@ -306,7 +318,8 @@ impl LifecycleError {
             | LifecycleError::StartTimeout { log_tail, .. }
             | LifecycleError::StopFailed { log_tail, .. }
             | LifecycleError::StopTimeout { log_tail, .. }
-            | LifecycleError::Died { log_tail, .. } => &log_tail.0,
+            | LifecycleError::Died { log_tail, .. }
+            | LifecycleError::DiedStarting { log_tail, .. } => &log_tail.0,
             _ => &[],
         }
     }

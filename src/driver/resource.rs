@@ -36,6 +36,9 @@ pub(crate) struct ResourceInner {
     operation: tokio::sync::Mutex<()>,
     generation: AtomicU64,
     record: Mutex<Record>,
+    /// A death reported while the driver was still starting (after `start`
+    /// returned, before `Started`): the start then fails with it.
+    death_while_starting: Mutex<Option<(u64, String)>>,
 }
 
 /// What the report needs that the status history does not hold.
@@ -79,6 +82,7 @@ impl Resource {
                 operation: tokio::sync::Mutex::new(()),
                 generation: AtomicU64::new(0),
                 record: Mutex::new(Record::default()),
+                death_while_starting: Mutex::new(None),
             }),
         }
     }
@@ -330,6 +334,16 @@ impl Resource {
             }
         }
 
+        if let Some(reason) = inner.take_death_while_starting(generation) {
+            return Err((
+                Phase::Ready,
+                LifecycleError::DiedStarting {
+                    driver: inner.name.clone(),
+                    reason,
+                    log_tail: LogTail(driver.log_tail()),
+                },
+            ));
+        }
         let exports = driver.exports();
         inner.values.publish(&inner.name, exports.clone());
         {
@@ -527,10 +541,29 @@ impl ResourceInner {
         });
     }
 
+    fn take_death_while_starting(&self, generation: u64) -> Option<String> {
+        let mut slot = self
+            .death_while_starting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match slot.take() {
+            Some((reported, reason)) if reported == generation => Some(reason),
+            _ => None,
+        }
+    }
+
     /// A supervised death report; see [`Supervisor::died`].
     pub(super) fn died(&self, generation: u64, reason: String) -> bool {
         if generation != self.generation.load(Ordering::SeqCst) {
             return false;
+        }
+        if self.tracker.get() == Status::Starting {
+            // Not started yet: the start itself fails with this death.
+            *self
+                .death_while_starting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some((generation, reason));
+            return true;
         }
         let error = LifecycleError::Died {
             driver: self.name.clone(),

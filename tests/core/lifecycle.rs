@@ -273,3 +273,31 @@ async fn each_driver_gets_its_own_runpath_under_the_environments() {
     env.stop().await.unwrap();
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[tokio::test]
+async fn a_death_reported_while_starting_fails_the_start_instead_of_being_lost() {
+    // `ready` of the scripted driver takes 100 ms; the death comes during it.
+    let resource = DriverSpec::new(ScriptedDriver::new("d").ready_delay(ms(100))).into_resource();
+    let starting = {
+        let resource = resource.clone();
+        tokio::spawn(async move { resource.start().await })
+    };
+    resource.wait(Status::Starting, ms(1000)).await.unwrap();
+    let driver = resource.get::<ScriptedDriver>().unwrap();
+    // The supervisor is handed out at the top of `start`; wait until it is there.
+    let supervisor = loop {
+        if let Some(s) = driver.supervisor() {
+            break s;
+        }
+        tokio::task::yield_now().await;
+    };
+    assert!(supervisor.died("exited right after its ready line"));
+    let error = starting.await.unwrap().unwrap_err();
+    assert!(
+        error.to_string().starts_with(
+            "driver `d` died while starting, after it was ready: exited right after its ready line"
+        ),
+        "{error}"
+    );
+    assert_eq!(resource.status(), Status::Failed);
+}

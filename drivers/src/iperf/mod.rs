@@ -19,18 +19,23 @@
 //! # Ok(()) }
 //! ```
 
+pub mod binary;
 pub mod cli;
 mod config;
+mod driver;
 mod engine;
 mod error;
+mod iperf_test;
 mod protocol;
 mod result;
 
 pub use config::{
     ClientConfig, ClientConfigBuilder, DEFAULT_PORT, Direction, Protocol, TestLength,
 };
+pub use driver::{ClientOptions, Engine, IperfClient, IperfDriverError, IperfServer};
 pub use engine::{NativeClient, NativeServer, ServedTest, ServerConfig, ServerHandle};
 pub use error::{IperfError, Phase};
+pub use iperf_test::{BothDirections, Endpoint, Gate, IperfTest, IperfTestError};
 pub use result::{
     Connection, CpuUtilization, DirectionSummary, IntervalReport, Iperf3JsonError, IperfResult,
     Measurement, Role, StreamMeasurement, StreamSummary, Summary, TestSettings,

@@ -1,0 +1,141 @@
+//! `iperf3 -c … -J`, run to completion and read into an [`IperfResult`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use testrig::process::{Command, Process, ProcessError, Stream};
+
+use super::Iperf3BinaryError;
+use super::args::client_args;
+use super::program::{DEFAULT_IPERF3_PROGRAM, is_available};
+use crate::iperf::config::ClientConfig;
+use crate::iperf::result::{IntervalReport, IperfResult};
+
+/// How long a client that overran its deadline gets to end after `SIGTERM`.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// A client that runs the real `iperf3 -c` for each test and parses its `-J` output.
+///
+/// Each run's output is kept in the runpath as `iperf3-client.stdout.log` (earlier runs are
+/// archived as `iperf3-client.stdout.1.log`, …).
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use testrig_drivers::iperf::ClientConfig;
+/// use testrig_drivers::iperf::binary::Iperf3Client;
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = ClientConfig::builder("127.0.0.1", 5201)
+///     .duration(Duration::from_secs(1))
+///     .build()?;
+/// let result = Iperf3Client::new(config)
+///     .run("/tmp/iperf-run", Duration::from_secs(30))
+///     .await?;
+/// println!("{:.2} Gbit/s", result.received_bits_per_second() / 1e9);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Iperf3Client {
+    program: PathBuf,
+    config: ClientConfig,
+}
+
+impl Iperf3Client {
+    /// A client running `iperf3` from `PATH` with `config`.
+    pub fn new(config: ClientConfig) -> Self {
+        Self {
+            program: PathBuf::from(DEFAULT_IPERF3_PROGRAM),
+            config,
+        }
+    }
+
+    /// Runs this program instead of `iperf3` from `PATH`.
+    #[must_use]
+    pub fn program(mut self, program: impl Into<PathBuf>) -> Self {
+        self.program = program.into();
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The arguments each run passes to iperf3.
+    pub fn args(&self) -> Vec<String> {
+        client_args(&self.config)
+    }
+
+    /// Runs one test with its logs in `runpath`; a client still running after `deadline` is
+    /// stopped and the run fails.
+    pub async fn run(
+        &self,
+        runpath: impl AsRef<Path>,
+        deadline: Duration,
+    ) -> Result<IperfResult, Iperf3BinaryError> {
+        self.run_with_intervals(runpath, deadline, |_| {}).await
+    }
+
+    /// Like [`run`](Self::run), then calls `on_interval` with each interval report. iperf3
+    /// 3.12 prints its JSON only at the end, so the reports come after the test, in order.
+    ///
+    /// Dropping the future kills the process.
+    pub async fn run_with_intervals(
+        &self,
+        runpath: impl AsRef<Path>,
+        deadline: Duration,
+        mut on_interval: impl FnMut(&IntervalReport) + Send,
+    ) -> Result<IperfResult, Iperf3BinaryError> {
+        if !is_available(&self.program) {
+            return Err(Iperf3BinaryError::NotInstalled {
+                program: self.program.clone(),
+            });
+        }
+        let command = Command::new(&self.program)
+            .args(self.args())
+            .name("iperf3-client")
+            .task();
+        let process =
+            Process::spawn(command, runpath.as_ref())
+                .await
+                .map_err(|error| match error {
+                    ProcessError::ProgramNotFound { program, .. } => {
+                        Iperf3BinaryError::NotInstalled { program }
+                    }
+                    other => other.into(),
+                })?;
+        let exit = match tokio::time::timeout(deadline, process.exited()).await {
+            Ok(exit) => exit,
+            Err(_) => {
+                let _ = process.stop(STOP_GRACE).await;
+                return Err(Iperf3BinaryError::Timeout {
+                    pid: process.pid(),
+                    after: deadline,
+                    tail: process.tail(),
+                });
+            }
+        };
+        let path = process.logs().stdout().to_path_buf();
+        let output = tokio::fs::read_to_string(&path)
+            .await
+            .map_err(|source| Iperf3BinaryError::ReadOutput { path, source })?;
+        let result =
+            IperfResult::from_iperf3_json(&output).map_err(|source| Iperf3BinaryError::Output {
+                exit,
+                source,
+                stderr: process
+                    .tail()
+                    .lines()
+                    .iter()
+                    .filter(|line| line.stream == Stream::Stderr)
+                    .map(|line| line.text.clone())
+                    .collect(),
+            })?;
+        for interval in &result.intervals {
+            on_interval(interval);
+        }
+        Ok(result)
+    }
+}

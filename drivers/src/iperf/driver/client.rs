@@ -1,0 +1,377 @@
+//! `IperfClient`: an iperf3 client with the driver lifecycle; measurements on demand.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartContext};
+use tokio_util::sync::CancellationToken;
+
+use super::{ClientOptions, Engine, IperfDriverError};
+use crate::iperf::binary::{Iperf3BinaryError, Iperf3Client};
+use crate::iperf::config::{ClientConfig, Protocol};
+use crate::iperf::engine::NativeClient;
+use crate::iperf::result::{IntervalReport, IperfResult};
+
+/// An iperf3 client driver: targets `host:port` (either may reference a server's exports,
+/// which makes the server start first) and runs a measurement each time
+/// [`run`](Self::run) is called, on the native engine (the default) or the real
+/// `iperf3 -c`.
+///
+/// Starting checks the options and the target (and, for the iperf3-binary engine, that
+/// the program is installed); the driver is then ready. A measurement has a deadline; the
+/// last result is kept ([`last_result`](Self::last_result)). Stopping the driver cancels a
+/// measurement in progress.
+///
+/// Exports `host` and `port` (the target).
+///
+/// # Examples
+/// ```no_run
+/// # async fn demo() -> testrig::Result<()> {
+/// use std::time::Duration;
+/// use testrig::{Environment, Ref};
+/// use testrig_drivers::iperf::{IperfClient, IperfServer};
+///
+/// let env = Environment::builder("iperf")
+///     .driver(IperfServer::new("server"))
+///     .driver(
+///         IperfClient::new("client", Ref::export("server", "port"))
+///             .duration(Duration::from_secs(1))
+///             .parallel(2),
+///     )
+///     .build()?;
+/// env.run(|env| async move {
+///     let client = env.get::<IperfClient>("client")?;
+///     let result = client
+///         .run_with_intervals(Duration::from_secs(10), |i| {
+///             println!("{:.0} bit/s", i.sum.bits_per_second)
+///         })
+///         .await?;
+///     assert!(result.bytes_received() > 0);
+///     Ok::<_, testrig::Error>(())
+/// })
+/// .await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct IperfClient {
+    name: String,
+    host: Param<String>,
+    port: Param<u16>,
+    options: ClientOptions,
+    engine: Engine,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    prepared: Option<Prepared>,
+    last: Option<IperfResult>,
+}
+
+/// What a start established: the checked configuration and where files go.
+#[derive(Debug, Clone)]
+struct Prepared {
+    config: ClientConfig,
+    runpath: PathBuf,
+    cancel: CancellationToken,
+}
+
+impl IperfClient {
+    /// A native client of `127.0.0.1:<port>`; `port` may be a reference such as
+    /// `Ref::export("server", "port")`. Options default to iperf3's (TCP, 10 s).
+    pub fn new(name: impl Into<String>, port: impl Into<Param<u16>>) -> Self {
+        Self {
+            name: name.into(),
+            host: Param::Value("127.0.0.1".to_owned()),
+            port: port.into(),
+            options: ClientOptions::default(),
+            engine: Engine::Native,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The server's host (default `127.0.0.1`); may be a reference such as
+    /// `Ref::export("server", "host")`.
+    #[must_use]
+    pub fn host(mut self, host: impl Into<Param<String>>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The engine (default [`Engine::Native`]).
+    #[must_use]
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// All measurement options at once.
+    #[must_use]
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Run for this long (`-t`).
+    #[must_use]
+    pub fn duration(self, duration: Duration) -> Self {
+        self.map_options(|o| o.duration(duration))
+    }
+
+    /// Run until this many bytes are transferred (`-n`).
+    #[must_use]
+    pub fn bytes(self, bytes: u64) -> Self {
+        self.map_options(|o| o.bytes(bytes))
+    }
+
+    /// Run until this many blocks are transferred (`-k`).
+    #[must_use]
+    pub fn blocks(self, blocks: u64) -> Self {
+        self.map_options(|o| o.blocks(blocks))
+    }
+
+    /// Parallel streams (`-P`).
+    #[must_use]
+    pub fn parallel(self, streams: u32) -> Self {
+        self.map_options(|o| o.parallel(streams))
+    }
+
+    /// The server sends (`-R`).
+    #[must_use]
+    pub fn reverse(self) -> Self {
+        self.map_options(ClientOptions::reverse)
+    }
+
+    /// Both sides send (`--bidir`).
+    #[must_use]
+    pub fn bidirectional(self) -> Self {
+        self.map_options(ClientOptions::bidirectional)
+    }
+
+    /// UDP (`-u`).
+    #[must_use]
+    pub fn udp(self) -> Self {
+        self.map_options(ClientOptions::udp)
+    }
+
+    /// Target bitrate per stream in bits/s (`-b`; 0: unlimited).
+    #[must_use]
+    pub fn bitrate(self, bits_per_second: u64) -> Self {
+        self.map_options(|o| o.bitrate(bits_per_second))
+    }
+
+    /// Bytes per write or datagram (`-l`).
+    #[must_use]
+    pub fn block_size(self, bytes: u32) -> Self {
+        self.map_options(|o| o.block_size(bytes))
+    }
+
+    /// Omit the first seconds (`-O`).
+    #[must_use]
+    pub fn omit(self, omit: Duration) -> Self {
+        self.map_options(|o| o.omit(omit))
+    }
+
+    /// Interval reports every `interval`, or none (`-i`).
+    #[must_use]
+    pub fn interval(self, interval: Option<Duration>) -> Self {
+        self.map_options(|o| o.interval(interval))
+    }
+
+    /// Bind the client's sockets to this local address (`-B`).
+    #[must_use]
+    pub fn bind(self, address: IpAddr) -> Self {
+        self.map_options(|o| o.bind(address))
+    }
+
+    fn map_options(mut self, f: impl FnOnce(ClientOptions) -> ClientOptions) -> Self {
+        self.options = f(self.options);
+        self
+    }
+
+    /// The measurement options.
+    pub fn client_options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// The engine it runs.
+    pub fn engine_kind(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Checks the options that do not depend on the target, naming the driver, the option
+    /// and the value; `start` checks them too.
+    pub fn check(&self) -> Result<(), IperfDriverError> {
+        self.options
+            .check()
+            .map_err(|e| IperfDriverError::native(&self.name, e))
+    }
+
+    /// The configuration measurements use, once started.
+    pub fn config(&self) -> Option<ClientConfig> {
+        self.lock().prepared.as_ref().map(|p| p.config.clone())
+    }
+
+    /// The result of the last measurement that succeeded, if any.
+    pub fn last_result(&self) -> Option<IperfResult> {
+        self.lock().last.clone()
+    }
+
+    /// Runs one measurement; fails if it does not finish within `timeout`.
+    pub async fn run(&self, timeout: Duration) -> Result<IperfResult, IperfDriverError> {
+        self.run_with_intervals(timeout, |_| {}).await
+    }
+
+    /// Runs one measurement, calling `on_interval` with each interval report (as each
+    /// interval closes with the native engine; after the test with the iperf3 binary, which
+    /// prints its JSON at the end). Fails if it does not finish within `timeout`, or when the
+    /// driver is stopped meanwhile.
+    pub async fn run_with_intervals(
+        &self,
+        timeout: Duration,
+        on_interval: impl FnMut(&IntervalReport) + Send,
+    ) -> Result<IperfResult, IperfDriverError> {
+        let prepared =
+            self.lock()
+                .prepared
+                .clone()
+                .ok_or_else(|| IperfDriverError::NotStarted {
+                    driver: self.name.clone(),
+                })?;
+        let result = tokio::select! {
+            () = prepared.cancel.cancelled() => Err(IperfDriverError::Cancelled {
+                driver: self.name.clone(),
+            }),
+            result = self.measure(&prepared, timeout, on_interval) => result,
+        }?;
+        self.lock().last = Some(result.clone());
+        Ok(result)
+    }
+
+    async fn measure(
+        &self,
+        prepared: &Prepared,
+        timeout: Duration,
+        on_interval: impl FnMut(&IntervalReport) + Send,
+    ) -> Result<IperfResult, IperfDriverError> {
+        match &self.engine {
+            Engine::Native => {
+                let client = NativeClient::new(prepared.config.clone());
+                match tokio::time::timeout(timeout, client.run_with_intervals(on_interval)).await {
+                    Ok(result) => result.map_err(|e| IperfDriverError::native(&self.name, e)),
+                    Err(_) => Err(IperfDriverError::Timeout {
+                        driver: self.name.clone(),
+                        after: timeout,
+                    }),
+                }
+            }
+            Engine::Iperf3Binary { program } => Iperf3Client::new(prepared.config.clone())
+                .program(program)
+                .run_with_intervals(&prepared.runpath, timeout, on_interval)
+                .await
+                .map_err(|e| IperfDriverError::binary(&self.name, e)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl Driver for IperfClient {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "IperfClient"
+    }
+
+    fn references(&self) -> Vec<RefKey> {
+        self.host
+            .reference()
+            .into_iter()
+            .chain(self.port.reference())
+            .cloned()
+            .collect()
+    }
+
+    fn export_keys(&self) -> Vec<String> {
+        vec!["host".into(), "port".into()]
+    }
+
+    fn readiness(&self) -> String {
+        "its options and target checked".to_owned()
+    }
+
+    async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
+        let host = ctx.param(&self.host)?;
+        let port = ctx.param(&self.port)?;
+        let config = self
+            .options
+            .config(&host, port)
+            .map_err(|e| IperfDriverError::native(&self.name, e))?;
+        if let Engine::Iperf3Binary { program } = &self.engine
+            && !crate::iperf::binary::is_available(program)
+        {
+            return Err(IperfDriverError::binary(
+                &self.name,
+                Iperf3BinaryError::NotInstalled {
+                    program: program.clone(),
+                },
+            )
+            .into());
+        }
+        let runpath = ctx.runpath()?.to_path_buf();
+        let mut state = self.lock();
+        if let Some(previous) = state.prepared.take() {
+            previous.cancel.cancel();
+        }
+        state.prepared = Some(Prepared {
+            config,
+            runpath,
+            cancel: CancellationToken::new(),
+        });
+        Ok(())
+    }
+
+    async fn stop(&self) -> Result<(), BoxError> {
+        if let Some(prepared) = self.lock().prepared.take() {
+            prepared.cancel.cancel();
+        }
+        Ok(())
+    }
+
+    fn abort(&self) {
+        if let Some(prepared) = self.lock().prepared.take() {
+            prepared.cancel.cancel();
+        }
+    }
+
+    fn exports(&self) -> Exports {
+        let mut exports = Exports::new();
+        if let Some(prepared) = &self.lock().prepared {
+            exports.insert("host".into(), prepared.config.host().into());
+            exports.insert("port".into(), prepared.config.port().into());
+        }
+        exports
+    }
+
+    fn connections(&self) -> Vec<ConnectionInfo> {
+        let state = self.lock();
+        let Some(prepared) = &state.prepared else {
+            return Vec::new();
+        };
+        let c = &prepared.config;
+        let target = format!("{}:{}", c.host(), c.port());
+        let mut connections = vec![ConnectionInfo::connecting("tcp", &target)];
+        if c.protocol() == Protocol::Udp {
+            connections.push(ConnectionInfo::connecting("udp", &target));
+        }
+        connections
+    }
+}

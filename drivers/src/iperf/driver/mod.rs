@@ -1,0 +1,15 @@
+//! The iperf drivers: [`IperfServer`] and [`IperfClient`] with the core lifecycle, each
+//! running on the engine it is given ([`Engine::Native`] by default).
+
+mod client;
+mod engine;
+mod error;
+mod native_served;
+mod options;
+mod server;
+
+pub use client::IperfClient;
+pub use engine::Engine;
+pub use error::IperfDriverError;
+pub use options::ClientOptions;
+pub use server::IperfServer;

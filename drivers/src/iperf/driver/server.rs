@@ -1,0 +1,393 @@
+//! `IperfServer`: an iperf3 server with the driver lifecycle, on either engine.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartContext, Supervisor};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::native_served::{SERVED_CAPACITY, supervise};
+use super::{Engine, IperfDriverError};
+use crate::iperf::binary::Iperf3Server;
+use crate::iperf::engine::{NativeServer, ServedTest, ServerConfig};
+use crate::iperf::error::{IperfError, Phase};
+
+/// Default deadline of a graceful stop of an iperf3 server process.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An iperf3 server driver: listens on `host:port` (default `127.0.0.1`, port chosen for
+/// it) and serves tests one at a time, on the native engine (the default) or the real
+/// `iperf3 -s`.
+///
+/// Exports `host`, `port` and `address` (and `pid` with the iperf3-binary engine). A
+/// restart listens on the same port again. While started it is supervised: a native server
+/// that stops serving, or an iperf3 process that exits, moves the driver to `Failed`.
+///
+/// With the native engine, [`next_test`](Self::next_test) hands out the server's view of
+/// each test served. The iperf3-binary engine does not read the server's results (iperf3
+/// 3.12 prints no readiness line in JSON mode); the client's result holds both sides'
+/// counts.
+///
+/// # Examples
+/// ```no_run
+/// # async fn demo() -> testrig::Result<()> {
+/// use std::time::Duration;
+/// use testrig::{Environment, Ref};
+/// use testrig_drivers::iperf::{Engine, IperfClient, IperfServer};
+///
+/// let env = Environment::builder("iperf")
+///     .driver(IperfServer::new("server"))
+///     .driver(
+///         IperfClient::new("client", Ref::export("server", "port"))
+///             .engine(Engine::iperf3())
+///             .duration(Duration::from_secs(1)),
+///     )
+///     .build()?;
+/// env.run(|env| async move {
+///     let client = env.get::<IperfClient>("client")?;
+///     let result = client.run(Duration::from_secs(10)).await?;
+///     println!("{:.2} Gbit/s", result.received_bits_per_second() / 1e9);
+///     Ok::<_, testrig::Error>(())
+/// })
+/// .await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct IperfServer {
+    name: String,
+    host: Param<String>,
+    port: Param<u16>,
+    engine: Engine,
+    native: ServerConfig,
+    stop_timeout: Duration,
+    state: Mutex<State>,
+    served: tokio::sync::Mutex<Option<mpsc::Receiver<ServedTest>>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The port of the last run, listened on again on restart when `port` is 0.
+    last_port: Option<u16>,
+    running: Option<Running>,
+}
+
+#[derive(Debug)]
+enum Running {
+    Native {
+        local: SocketAddr,
+        cancel: CancellationToken,
+        task: JoinHandle<()>,
+    },
+    Binary {
+        server: Iperf3Server,
+        cancel: CancellationToken,
+    },
+}
+
+impl Running {
+    fn local(&self) -> SocketAddr {
+        match self {
+            Running::Native { local, .. } => *local,
+            Running::Binary { server, .. } => server.local_addr(),
+        }
+    }
+}
+
+impl IperfServer {
+    /// A native server on `127.0.0.1`, on a port chosen for it.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            host: Param::Value("127.0.0.1".to_owned()),
+            port: Param::Value(0),
+            engine: Engine::Native,
+            native: ServerConfig::default(),
+            stop_timeout: STOP_TIMEOUT,
+            state: Mutex::new(State::default()),
+            served: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The address to listen on (default `127.0.0.1`).
+    #[must_use]
+    pub fn host(mut self, host: impl Into<Param<String>>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The port (default 0: the kernel picks for the native engine; for iperf3, which
+    /// refuses 0, a free port is picked and retried on "address in use").
+    #[must_use]
+    pub fn port(mut self, port: impl Into<Param<u16>>) -> Self {
+        self.port = port.into();
+        self
+    }
+
+    /// The engine (default [`Engine::Native`]).
+    #[must_use]
+    pub fn engine(mut self, engine: Engine) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// Limits and deadlines of the native engine.
+    #[must_use]
+    pub fn native_config(mut self, config: ServerConfig) -> Self {
+        self.native = config;
+        self
+    }
+
+    /// How long an iperf3 process gets to end after `SIGTERM` on stop (default 5 s).
+    #[must_use]
+    pub fn process_stop_timeout(mut self, timeout: Duration) -> Self {
+        self.stop_timeout = timeout;
+        self
+    }
+
+    /// The engine it runs.
+    pub fn engine_kind(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The address clients connect to, while started.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.lock().running.as_ref().map(Running::local)
+    }
+
+    /// The iperf3 process id, while started with the iperf3-binary engine.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.lock().running {
+            Some(Running::Binary { server, .. }) => Some(server.process().pid()),
+            _ => None,
+        }
+    }
+
+    /// The next test the server served (completed or failed), waiting at most `timeout`.
+    /// Native engine only; the driver keeps the last 64 tests nobody has read, and a
+    /// restart forgets them.
+    pub async fn next_test(&self, timeout: Duration) -> Result<ServedTest, IperfDriverError> {
+        if let Engine::Iperf3Binary { .. } = self.engine {
+            return Err(IperfDriverError::Unsupported {
+                driver: self.name.clone(),
+                what: "reading the server's test results",
+                engine: self.engine.to_string(),
+            });
+        }
+        let mut served = self.served.lock().await;
+        let receiver = served.as_mut().ok_or_else(|| self.not_started())?;
+        match tokio::time::timeout(timeout, receiver.recv()).await {
+            Ok(Some(test)) => Ok(test),
+            Ok(None) => Err(self.not_started()),
+            Err(_) => Err(IperfDriverError::native(
+                &self.name,
+                IperfError::Timeout {
+                    phase: Phase::WaitingForTest,
+                    after: timeout,
+                },
+            )),
+        }
+    }
+
+    fn not_started(&self) -> IperfDriverError {
+        IperfDriverError::NotStarted {
+            driver: self.name.clone(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn resolve(&self, host: &str) -> Result<IpAddr, IperfDriverError> {
+        let error = |source| IperfDriverError::Resolve {
+            driver: self.name.clone(),
+            host: host.to_owned(),
+            source,
+        };
+        let mut addresses = tokio::net::lookup_host((host, 0)).await.map_err(error)?;
+        addresses.next().map(|a| a.ip()).ok_or_else(|| {
+            error(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no addresses",
+            ))
+        })
+    }
+
+    async fn start_native(
+        &self,
+        address: SocketAddr,
+        supervisor: Supervisor,
+    ) -> Result<Running, IperfDriverError> {
+        let server = NativeServer::bind_with(address, self.native.clone())
+            .await
+            .map_err(|e| IperfDriverError::native(&self.name, e))?;
+        let local = server.local_addr();
+        let (sender, receiver) = mpsc::channel(SERVED_CAPACITY);
+        *self.served.lock().await = Some(receiver);
+        let cancel = CancellationToken::new();
+        let task = supervise(server.spawn(), sender, cancel.clone(), supervisor);
+        Ok(Running::Native {
+            local,
+            cancel,
+            task,
+        })
+    }
+
+    async fn start_binary(
+        &self,
+        program: &std::path::Path,
+        address: SocketAddr,
+        ctx: &StartContext,
+    ) -> Result<Running, BoxError> {
+        let server = Iperf3Server::builder()
+            .program(program)
+            .host(address.ip())
+            .port(address.port())
+            .start(ctx.runpath()?)
+            .await
+            .map_err(|e| IperfDriverError::binary(&self.name, e))?;
+        let cancel = CancellationToken::new();
+        watch_process(&server, cancel.clone(), ctx.supervisor());
+        Ok(Running::Binary { server, cancel })
+    }
+}
+
+/// Reports the end of the iperf3 process, unless `cancel` fires first (a deliberate stop).
+fn watch_process(server: &Iperf3Server, cancel: CancellationToken, supervisor: Supervisor) {
+    let process = server.process().clone();
+    tokio::spawn(async move {
+        let exit = tokio::select! {
+            () = cancel.cancelled() => return,
+            exit = process.exited() => exit,
+        };
+        supervisor.died(format!(
+            "the iperf3 server (pid {}) {exit} while it should keep running\n{}",
+            process.pid(),
+            process.tail()
+        ));
+    });
+}
+
+#[async_trait]
+impl Driver for IperfServer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "IperfServer"
+    }
+
+    fn references(&self) -> Vec<RefKey> {
+        self.host
+            .reference()
+            .into_iter()
+            .chain(self.port.reference())
+            .cloned()
+            .collect()
+    }
+
+    fn export_keys(&self) -> Vec<String> {
+        let mut keys = vec!["host".into(), "port".into(), "address".into()];
+        if let Engine::Iperf3Binary { .. } = self.engine {
+            keys.push("pid".into());
+        }
+        keys
+    }
+
+    fn readiness(&self) -> String {
+        match self.engine {
+            Engine::Native => "the native iperf server listening".to_owned(),
+            Engine::Iperf3Binary { .. } => "`Server listening` on iperf3's stdout".to_owned(),
+        }
+    }
+
+    async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
+        let host = ctx.param(&self.host)?;
+        let port = match (ctx.param(&self.port)?, self.lock().last_port) {
+            (0, Some(last)) => last,
+            (port, _) => port,
+        };
+        let address = SocketAddr::new(self.resolve(&host).await?, port);
+        let running = match &self.engine {
+            Engine::Native => self.start_native(address, ctx.supervisor()).await?,
+            Engine::Iperf3Binary { program } => self.start_binary(program, address, ctx).await?,
+        };
+        let mut state = self.lock();
+        state.last_port = Some(running.local().port());
+        state.running = Some(running);
+        Ok(())
+    }
+
+    async fn stop(&self) -> Result<(), BoxError> {
+        let Some(running) = self.lock().running.take() else {
+            return Ok(());
+        };
+        match running {
+            Running::Native { cancel, task, .. } => {
+                cancel.cancel();
+                let _ = task.await;
+            }
+            Running::Binary { server, cancel } => {
+                cancel.cancel();
+                server
+                    .stop(self.stop_timeout)
+                    .await
+                    .map_err(|e| IperfDriverError::binary(&self.name, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn abort(&self) {
+        match self.lock().running.take() {
+            Some(Running::Native { cancel, task, .. }) => {
+                cancel.cancel();
+                task.abort();
+            }
+            Some(Running::Binary { server, cancel }) => {
+                cancel.cancel();
+                server.kill();
+            }
+            None => {}
+        }
+    }
+
+    fn exports(&self) -> Exports {
+        let mut exports = Exports::new();
+        let state = self.lock();
+        if let Some(running) = &state.running {
+            let local = running.local();
+            exports.insert("host".into(), local.ip().into());
+            exports.insert("port".into(), local.port().into());
+            exports.insert("address".into(), local.into());
+            if let Running::Binary { server, .. } = running {
+                exports.insert("pid".into(), server.process().pid().into());
+            }
+        }
+        exports
+    }
+
+    fn connections(&self) -> Vec<ConnectionInfo> {
+        self.local_addr()
+            .map(|local| vec![ConnectionInfo::listening("tcp", local)])
+            .unwrap_or_default()
+    }
+
+    fn log_tail(&self) -> Vec<String> {
+        match &self.lock().running {
+            Some(Running::Binary { server, .. }) => server
+                .process()
+                .tail()
+                .lines()
+                .iter()
+                .map(|line| format!("{}| {}", line.stream, line.text))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}

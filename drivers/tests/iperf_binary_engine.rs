@@ -1,0 +1,291 @@
+//! The iperf3-binary engine: its errors (missing program, unusable output, iperf3's own
+//! errors, deadlines) and its port choice (iperf3 refuses port 0).
+
+mod iperf_support;
+
+use std::net::{IpAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use testrig::Environment;
+use testrig_drivers::iperf::binary::{
+    Iperf3BinaryError, Iperf3Client, Iperf3Server, pick_free_port,
+};
+use testrig_drivers::iperf::{ClientConfig, Engine, Iperf3JsonError, IperfClient, IperfServer};
+
+const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+/// A fresh directory for one test's files.
+fn runpath(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join("testrig-iperf-binary")
+        .join(format!("{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An executable script standing in for iperf3: it ignores its arguments and runs `body`.
+fn fake_iperf3(dir: &Path, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("fake-iperf3");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn config(port: u16) -> ClientConfig {
+    ClientConfig::builder("127.0.0.1", port)
+        .bytes(1 << 20)
+        .build()
+        .unwrap()
+}
+
+async fn run_fake(test: &str, body: &str) -> Iperf3BinaryError {
+    let dir = runpath(test);
+    let program = fake_iperf3(&dir, body);
+    Iperf3Client::new(config(5201))
+        .program(program)
+        .run(&dir, Duration::from_secs(10))
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn a_missing_program_says_to_install_the_iperf3_package() {
+    let dir = runpath("missing");
+    let error = Iperf3Client::new(config(5201))
+        .program("/nonexistent/iperf3")
+        .run(&dir, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Iperf3BinaryError::NotInstalled { .. }),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("`/nonexistent/iperf3` was not found"),
+        "{text}"
+    );
+    assert!(text.contains("install the `iperf3` package"), "{text}");
+
+    let error = Iperf3Server::builder()
+        .program("/nonexistent/iperf3")
+        .start(&dir)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Iperf3BinaryError::NotInstalled { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn drivers_with_a_missing_program_fail_their_start_naming_the_driver() {
+    let missing = Engine::iperf3_at("/nonexistent/iperf3");
+    let env = Environment::builder("missing-iperf3")
+        .driver(IperfServer::new("server").engine(missing.clone()))
+        .driver(IperfClient::new("client", 5201).engine(missing))
+        .build()
+        .unwrap();
+    let error = env.start().await.unwrap_err().to_string();
+    for driver in ["server", "client"] {
+        assert!(
+            error.contains(&format!("driver `{driver}`: the iperf3 program `/nonexistent/iperf3` was not found: install the `iperf3` package")),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn garbage_output_is_an_error_quoting_it() {
+    let error = run_fake("garbage", "echo 'Segmentation fault in the matrix'").await;
+    assert!(
+        matches!(
+            error,
+            Iperf3BinaryError::Output {
+                source: Iperf3JsonError::Garbage { .. },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(text.contains("is not JSON"), "{text}");
+    assert!(text.contains("Segmentation fault in the matrix"), "{text}");
+}
+
+#[tokio::test]
+async fn truncated_output_is_an_error_saying_so_with_the_stderr_lines() {
+    let error = run_fake(
+        "truncated",
+        r#"printf '{\n"start": {\n"connected": ['; echo 'iperf3: interrupt - the client has terminated' >&2; exit 1"#,
+    )
+    .await;
+    assert!(
+        matches!(
+            error,
+            Iperf3BinaryError::Output {
+                source: Iperf3JsonError::Truncated { .. },
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(text.contains("iperf3 client exited with code 1"), "{text}");
+    assert!(text.contains("truncated"), "{text}");
+    assert!(
+        text.contains("stderr| iperf3: interrupt - the client has terminated"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn empty_output_is_an_error() {
+    let error = run_fake("empty", "exit 0").await;
+    assert!(
+        matches!(
+            error,
+            Iperf3BinaryError::Output {
+                source: Iperf3JsonError::Empty,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_error_key_is_an_error_with_iperf3s_text() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iperf/iperf3_error.json");
+    let error = run_fake("error_key", &format!("cat '{}'; exit 1", fixture.display())).await;
+    let Iperf3BinaryError::Output {
+        source: Iperf3JsonError::Reported { message },
+        ..
+    } = &error
+    else {
+        panic!("expected iperf3's reported error, got {error:?}");
+    };
+    assert_eq!(message, "unable to connect to server: Connection refused");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("iperf3 reported an error: {message}"))
+    );
+}
+
+#[tokio::test]
+async fn the_real_iperf3_reports_a_refused_connection_through_its_error_key() {
+    let Some(binary) = iperf_support::iperf3() else {
+        return;
+    };
+    let dir = runpath("refused");
+    let closed = pick_free_port(LOCALHOST).unwrap();
+    let error = Iperf3Client::new(config(closed))
+        .program(binary)
+        .run(&dir, Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("iperf3 reported an error: unable to connect to server"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_past_its_deadline_is_stopped_and_the_run_fails() {
+    let dir = runpath("deadline");
+    let program = fake_iperf3(&dir, "echo started; exec sleep 30");
+    let began = std::time::Instant::now();
+    let error = Iperf3Client::new(config(5201))
+        .program(program)
+        .run(&dir, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        began.elapsed()
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("did not finish within 300ms; it was stopped"),
+        "{text}"
+    );
+    assert!(text.contains("stdout| started"), "{text}");
+}
+
+#[tokio::test]
+async fn the_server_retries_on_another_port_when_the_first_is_in_use() {
+    let Some(binary) = iperf_support::iperf3() else {
+        return;
+    };
+    let dir = runpath("retry");
+    let occupied = TcpListener::bind((LOCALHOST, 0)).unwrap();
+    let taken = occupied.local_addr().unwrap().port();
+    let mut offered = vec![taken];
+    let server = Iperf3Server::builder()
+        .program(binary)
+        .port_picker(move |ip| offered.pop().map_or_else(|| pick_free_port(ip), Ok))
+        .start(&dir)
+        .await
+        .expect("the server starts on the second port");
+    assert_eq!(server.attempts(), 2);
+    assert_ne!(server.local_addr().port(), taken);
+    // It really listens there: a native client runs a test against it.
+    let result = testrig_drivers::iperf::NativeClient::new(config(server.local_addr().port()))
+        .run()
+        .await
+        .unwrap();
+    assert!(result.bytes_received() > 0);
+    server.stop(Duration::from_secs(2)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_given_port_in_use_is_an_error_naming_it() {
+    let Some(binary) = iperf_support::iperf3() else {
+        return;
+    };
+    let dir = runpath("given_port");
+    let occupied = TcpListener::bind((LOCALHOST, 0)).unwrap();
+    let taken = occupied.local_addr().unwrap().port();
+    let error = Iperf3Server::builder()
+        .program(binary)
+        .port(taken)
+        .start(&dir)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "iperf3 server could not listen on 127.0.0.1: port {taken} was already in use (1 attempt(s))"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_finds_no_free_port_names_every_port_it_tried() {
+    let Some(binary) = iperf_support::iperf3() else {
+        return;
+    };
+    let dir = runpath("no_free_port");
+    let occupied = TcpListener::bind((LOCALHOST, 0)).unwrap();
+    let taken = occupied.local_addr().unwrap().port();
+    let error = Iperf3Server::builder()
+        .program(binary)
+        .attempts(2)
+        .port_picker(move |_| Ok(taken))
+        .start(&dir)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains(&format!(
+            "each of ports {taken}, {taken} was already in use (2 attempt(s))"
+        )),
+        "{error}"
+    );
+}

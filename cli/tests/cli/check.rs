@@ -34,8 +34,9 @@ fn check_names_the_drivers_and_counts_the_steps() {
     assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "examples/rigs/quickstart.toml: rig `quickstart` is valid: 2 driver(s) \
-         [server (tcp_server), client (tcp_client)], 3 step(s)\n"
+        "examples/rigs/quickstart.toml: rig `quickstart` is valid: 4 driver(s) \
+         [server (tcp_server), client (tcp_client), receiver (iperf_server), \
+         sender (iperf_client)], 4 step(s)\n"
     );
 }
 

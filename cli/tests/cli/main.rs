@@ -3,6 +3,7 @@
 
 mod bad_rigs;
 mod check;
+mod iperf;
 mod run;
 mod support;
 mod up;

@@ -79,7 +79,8 @@ fn run_of_the_quickstart_rig_survives_the_server_restart_and_reports_every_step(
         [
             ("ping-pong", Outcome::Passed),
             ("restart-server", Outcome::Passed),
-            ("still-connected", Outcome::Passed)
+            ("still-connected", Outcome::Passed),
+            ("throughput", Outcome::Passed)
         ]
     );
     std::fs::remove_dir_all(dir).unwrap();

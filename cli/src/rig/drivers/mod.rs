@@ -5,6 +5,9 @@
 //! file, a variant of [`DriverOptions`] and one arm in each of its three matches.
 
 mod invalid_option;
+mod iperf_client;
+mod iperf_engine;
+mod iperf_server;
 mod reconnect;
 mod socket;
 mod tcp_client;
@@ -15,6 +18,8 @@ use testrig::DriverSpec;
 use toml::de::ValueDeserializer;
 
 pub(crate) use invalid_option::InvalidOption;
+pub(crate) use iperf_client::IperfClientOptions;
+pub(crate) use iperf_server::IperfServerOptions;
 pub(crate) use reconnect::ReconnectOptions;
 pub(crate) use tcp_client::TcpClientOptions;
 pub(crate) use tcp_server::TcpServerOptions;
@@ -26,14 +31,18 @@ pub(crate) enum DriverOptions {
     TcpServer(TcpServerOptions),
     /// `kind = "tcp_client"`
     TcpClient(TcpClientOptions),
+    /// `kind = "iperf_server"`
+    IperfServer(IperfServerOptions),
+    /// `kind = "iperf_client"`
+    IperfClient(IperfClientOptions),
 }
 
 impl DriverOptions {
     /// Every kind a rig can use, as written in `kind = "..."`.
-    pub(crate) const KINDS: &[&str] = &["tcp_server", "tcp_client"];
+    pub(crate) const KINDS: &[&str] = &["tcp_server", "tcp_client", "iperf_server", "iperf_client"];
 
     /// Kinds documented but not available in this build yet.
-    pub(crate) const COMING: &[&str] = &["app", "iperf_server", "iperf_client"];
+    pub(crate) const COMING: &[&str] = &["app"];
 
     /// Reads the options of a driver of `kind` (the table without the keys every
     /// driver has); `None` when no such kind exists.
@@ -44,6 +53,8 @@ impl DriverOptions {
         Some(match kind {
             "tcp_server" => TcpServerOptions::deserialize(table).map(Self::TcpServer),
             "tcp_client" => TcpClientOptions::deserialize(table).map(Self::TcpClient),
+            "iperf_server" => IperfServerOptions::deserialize(table).map(Self::IperfServer),
+            "iperf_client" => IperfClientOptions::deserialize(table).map(Self::IperfClient),
             _ => return None,
         })
     }
@@ -53,6 +64,8 @@ impl DriverOptions {
         match self {
             Self::TcpServer(_) => "tcp_server",
             Self::TcpClient(_) => "tcp_client",
+            Self::IperfServer(_) => "iperf_server",
+            Self::IperfClient(_) => "iperf_client",
         }
     }
 
@@ -61,6 +74,8 @@ impl DriverOptions {
         match self {
             Self::TcpServer(options) => options.spec(name),
             Self::TcpClient(options) => options.spec(name),
+            Self::IperfServer(options) => options.spec(name),
+            Self::IperfClient(options) => options.spec(name),
         }
     }
 }

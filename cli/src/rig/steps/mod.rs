@@ -6,6 +6,7 @@
 //! each of its matches.
 
 mod check;
+mod iperf;
 mod restart;
 mod tcp_exchange;
 mod wait;
@@ -17,6 +18,7 @@ use testrig::{BoxError, Environment};
 use toml::de::ValueDeserializer;
 
 pub(crate) use check::StepCheck;
+pub(crate) use iperf::Iperf;
 pub(crate) use restart::Restart;
 pub(crate) use tcp_exchange::TcpExchange;
 pub(crate) use wait::Wait;
@@ -32,14 +34,16 @@ pub(crate) enum StepAction {
     Wait(Wait),
     /// `kind = "restart"`
     Restart(Restart),
+    /// `kind = "iperf"`
+    Iperf(Iperf),
 }
 
 impl StepAction {
     /// Every kind a rig can use, as written in `kind = "..."`.
-    pub(crate) const KINDS: &[&str] = &["tcp_exchange", "wait", "restart"];
+    pub(crate) const KINDS: &[&str] = &["tcp_exchange", "wait", "restart", "iperf"];
 
     /// Kinds documented but not available in this build yet.
-    pub(crate) const COMING: &[&str] = &["iperf", "wait_for_process"];
+    pub(crate) const COMING: &[&str] = &["wait_for_process"];
 
     /// Reads the keys of a step of `kind` (the table without the keys every
     /// step has); `None` when no such kind exists.
@@ -51,6 +55,7 @@ impl StepAction {
             "tcp_exchange" => TcpExchange::deserialize(table).map(Self::TcpExchange),
             "wait" => Wait::deserialize(table).map(Self::Wait),
             "restart" => Restart::deserialize(table).map(Self::Restart),
+            "iperf" => Iperf::deserialize(table).map(Self::Iperf),
             _ => return None,
         })
     }
@@ -61,6 +66,7 @@ impl StepAction {
             Self::TcpExchange(_) => "tcp_exchange",
             Self::Wait(_) => "wait",
             Self::Restart(_) => "restart",
+            Self::Iperf(_) => "iperf",
         }
     }
 
@@ -71,6 +77,7 @@ impl StepAction {
             Self::TcpExchange(step) => step.check(check),
             Self::Wait(step) => step.check(table, check),
             Self::Restart(step) => step.check(check),
+            Self::Iperf(step) => step.check(check),
         }
     }
 
@@ -80,6 +87,7 @@ impl StepAction {
             Self::TcpExchange(step) => step.run(env).await,
             Self::Wait(step) => step.run(env).await,
             Self::Restart(step) => step.run(env).await,
+            Self::Iperf(step) => step.run(env).await,
         }
     }
 }

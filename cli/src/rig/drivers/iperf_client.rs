@@ -1,0 +1,143 @@
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use testrig::{DriverSpec, Param};
+use testrig_drivers::iperf::{ClientOptions, IperfClient, IperfDriverError};
+
+use super::InvalidOption;
+use super::iperf_engine::{EngineName, engine};
+use crate::rig::fields::{PortParam, RigBitrate, RigDuration, RigSize, TextParam};
+
+/// `kind = "iperf_client"`: an [`IperfClient`], measuring on each `iperf` step. Exports
+/// `host` and `port` (the target).
+///
+/// ```toml
+/// [[driver]]
+/// name = "iperf-client"
+/// kind = "iperf_client"
+/// port = "${iperf-server.port}"   # required: a number or a reference
+/// duration = "1s"                 # or bytes = "10M", or blocks = 100
+/// parallel = 2
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IperfClientOptions {
+    host: Option<TextParam>,
+    port: PortParam,
+    engine: Option<EngineName>,
+    iperf3_program: Option<String>,
+    duration: Option<RigDuration>,
+    bytes: Option<RigSize>,
+    blocks: Option<u64>,
+    parallel: Option<u32>,
+    reverse: Option<bool>,
+    bidir: Option<bool>,
+    udp: Option<bool>,
+    bitrate: Option<RigBitrate>,
+    block_size: Option<RigSize>,
+    omit: Option<RigDuration>,
+    interval: Option<RigDuration>,
+    bind: Option<String>,
+    connect_timeout: Option<RigDuration>,
+}
+
+impl IperfClientOptions {
+    pub(crate) fn spec(&self, name: &str) -> Result<DriverSpec, InvalidOption> {
+        if matches!(self.port.0, Param::Value(0)) {
+            return Err(InvalidOption::new(
+                "port",
+                "a client needs the server's port, not 0",
+            ));
+        }
+        let mut client = IperfClient::new(name, self.port.0.clone())
+            .engine(engine(self.engine, self.iperf3_program.as_ref())?)
+            .options(self.options()?);
+        if let Some(host) = &self.host {
+            client = client.host(host.0.clone());
+        }
+        client.check().map_err(|error| match error {
+            IperfDriverError::InvalidOption {
+                field,
+                value,
+                reason,
+                ..
+            } => {
+                // The rig key of each option the engine checks.
+                let key = match field {
+                    "timeout" => "connect_timeout",
+                    other => other,
+                };
+                InvalidOption::new(key, format!("{value} is refused: {reason}"))
+            }
+            other => InvalidOption::new("kind", other.to_string()),
+        })?;
+        Ok(DriverSpec::new(client))
+    }
+
+    fn options(&self) -> Result<ClientOptions, InvalidOption> {
+        let mut options = ClientOptions::new();
+        options = match (self.duration, self.bytes, self.blocks) {
+            (None, None, None) => options,
+            (Some(duration), None, None) => options.duration(duration.0),
+            (None, Some(bytes), None) => options.bytes(bytes.0),
+            (None, None, Some(blocks)) => options.blocks(blocks),
+            _ => {
+                let second = if self.duration.is_some() && self.bytes.is_some() {
+                    "bytes"
+                } else {
+                    "blocks"
+                };
+                return Err(InvalidOption::new(
+                    second,
+                    "give one of `duration`, `bytes` and `blocks`: a test ends on one of them",
+                ));
+            }
+        };
+        match (self.reverse.unwrap_or(false), self.bidir.unwrap_or(false)) {
+            (true, true) => {
+                return Err(InvalidOption::new(
+                    "bidir",
+                    "`reverse` and `bidir` exclude each other: with `bidir` both sides send",
+                ));
+            }
+            (true, false) => options = options.reverse(),
+            (false, true) => options = options.bidirectional(),
+            (false, false) => {}
+        }
+        if self.udp.unwrap_or(false) {
+            options = options.udp();
+        }
+        if let Some(streams) = self.parallel {
+            options = options.parallel(streams);
+        }
+        if let Some(rate) = self.bitrate {
+            options = options.bitrate(rate.0);
+        }
+        if let Some(size) = self.block_size {
+            let size = u32::try_from(size.0).map_err(|_| {
+                InvalidOption::new("block_size", format!("{} bytes is too large", size.0))
+            })?;
+            options = options.block_size(size);
+        }
+        if let Some(omit) = self.omit {
+            options = options.omit(omit.0);
+        }
+        if let Some(interval) = self.interval {
+            options = options.interval((interval.0 > Duration::ZERO).then_some(interval.0));
+        }
+        if let Some(timeout) = self.connect_timeout {
+            options = options.connect_timeout(timeout.0);
+        }
+        if let Some(bind) = &self.bind {
+            let address: IpAddr = bind.parse().map_err(|_| {
+                InvalidOption::new(
+                    "bind",
+                    format!("\"{bind}\" is not a local IP address, such as \"127.0.0.1\""),
+                )
+            })?;
+            options = options.bind(address);
+        }
+        Ok(options)
+    }
+}

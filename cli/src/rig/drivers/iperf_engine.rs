@@ -1,0 +1,33 @@
+//! `engine` and `iperf3_program`: which iperf3 implementation an iperf driver runs.
+
+use serde::Deserialize;
+use testrig_drivers::iperf::Engine;
+
+use super::InvalidOption;
+
+/// `engine = "native"` (the default) or `"iperf3"` (the real program, from `PATH` unless
+/// `iperf3_program` names it).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum EngineName {
+    /// testrig's own implementation: no binary needed.
+    Native,
+    /// The real `iperf3`.
+    Iperf3,
+}
+
+/// The engine for `engine` and `iperf3_program`.
+pub(crate) fn engine(
+    name: Option<EngineName>,
+    program: Option<&String>,
+) -> Result<Engine, InvalidOption> {
+    match (name.unwrap_or(EngineName::Native), program) {
+        (EngineName::Native, None) => Ok(Engine::Native),
+        (EngineName::Native, Some(_)) => Err(InvalidOption::new(
+            "iperf3_program",
+            "`iperf3_program` needs `engine = \"iperf3\"` (the native engine runs no program)",
+        )),
+        (EngineName::Iperf3, None) => Ok(Engine::iperf3()),
+        (EngineName::Iperf3, Some(program)) => Ok(Engine::iperf3_at(program)),
+    }
+}

@@ -1,0 +1,40 @@
+use serde::Deserialize;
+use testrig::DriverSpec;
+use testrig_drivers::iperf::IperfServer;
+
+use super::InvalidOption;
+use super::iperf_engine::{EngineName, engine};
+use crate::rig::fields::{PortParam, TextParam};
+
+/// `kind = "iperf_server"`: an [`IperfServer`]. Exports `host`, `port`, `address` (and
+/// `pid` with `engine = "iperf3"`).
+///
+/// ```toml
+/// [[driver]]
+/// name = "iperf-server"
+/// kind = "iperf_server"
+/// engine = "native"   # default; "iperf3" runs the real program
+/// port = 0            # default: a free port (a restart keeps it)
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IperfServerOptions {
+    host: Option<TextParam>,
+    port: Option<PortParam>,
+    engine: Option<EngineName>,
+    iperf3_program: Option<String>,
+}
+
+impl IperfServerOptions {
+    pub(crate) fn spec(&self, name: &str) -> Result<DriverSpec, InvalidOption> {
+        let mut server =
+            IperfServer::new(name).engine(engine(self.engine, self.iperf3_program.as_ref())?);
+        if let Some(host) = &self.host {
+            server = server.host(host.0.clone());
+        }
+        if let Some(port) = &self.port {
+            server = server.port(port.0.clone());
+        }
+        Ok(DriverSpec::new(server))
+    }
+}

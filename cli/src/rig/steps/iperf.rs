@@ -1,0 +1,120 @@
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use testrig::{BoxError, Environment};
+use testrig_drivers::iperf::cli::{format_bitrate, format_bytes};
+use testrig_drivers::iperf::{IntervalReport, IperfClient, IperfResult};
+use toml::Spanned;
+
+use super::StepCheck;
+use crate::rig::Problem;
+use crate::rig::fields::{RigBitrate, RigDuration};
+
+/// `kind = "iperf"`: the `iperf_client` runs one measurement against its server, within
+/// `timeout` (default: the test's duration plus 30 s). The step's result lists the summary
+/// and one line per interval; the whole result is written as JSON
+/// (`iperf-result-N.json`) in the client's directory of the run. With `min_bitrate`,
+/// a receiver throughput below it fails the step.
+///
+/// ```toml
+/// [[step]]
+/// kind = "iperf"
+/// client = "iperf-client"
+/// min_bitrate = "100M"   # optional
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Iperf {
+    client: Spanned<String>,
+    timeout: Option<RigDuration>,
+    min_bitrate: Option<RigBitrate>,
+}
+
+/// A measurement slower than the step asks.
+#[derive(Debug, thiserror::Error)]
+#[error("`{client}` measured {measured}, below min_bitrate {wanted}; the result is in {}", path.display())]
+struct TooSlow {
+    client: String,
+    measured: String,
+    wanted: String,
+    path: PathBuf,
+}
+
+impl Iperf {
+    pub(crate) fn check(&self, check: &StepCheck) -> Result<(), Problem> {
+        check.driver(&self.client, &["iperf_client"])
+    }
+
+    pub(crate) async fn run(&self, env: &Environment) -> Result<String, BoxError> {
+        let name = self.client.get_ref();
+        let client = env.get::<IperfClient>(name)?;
+        let timeout = self
+            .timeout
+            .map_or_else(|| client.client_options().suggested_deadline(), |t| t.0);
+        let mut intervals = Vec::new();
+        let result = client
+            .run_with_intervals(timeout, |interval| intervals.push(interval_line(interval)))
+            .await?;
+        let path = write_result(env.resource(name)?.runpath(), &result)?;
+        let received = result.received_bits_per_second();
+        if let Some(wanted) = self.min_bitrate
+            && received < wanted.0 as f64
+        {
+            return Err(TooSlow {
+                client: name.clone(),
+                measured: format_bitrate(received),
+                wanted: format_bitrate(wanted.0 as f64),
+                path,
+            }
+            .into());
+        }
+        let mut detail = summary(&result, &path);
+        for line in intervals {
+            detail.push('\n');
+            detail.push_str(&line);
+        }
+        Ok(detail)
+    }
+}
+
+/// "1.23 Gbits/sec received (1.25 Gbits/sec sent), 147 MBytes, 0 retransmits; result in …".
+fn summary(result: &IperfResult, path: &Path) -> String {
+    let mut text = format!(
+        "{} received ({} sent), {}",
+        format_bitrate(result.received_bits_per_second()),
+        format_bitrate(result.sent_bits_per_second()),
+        format_bytes(result.bytes_received() as f64)
+    );
+    if let Some(retransmits) = result.retransmits() {
+        text += &format!(", {retransmits} retransmits");
+    }
+    if let Some(lost) = result.lost_percent() {
+        text += &format!(", {lost:.2}% lost");
+    }
+    if let Some(jitter) = result.jitter_ms() {
+        text += &format!(", {jitter:.3} ms jitter");
+    }
+    text + &format!("; result in {}", path.display())
+}
+
+/// "0.00-1.00 s  1.23 Gbits/sec".
+fn interval_line(interval: &IntervalReport) -> String {
+    let sum = &interval.sum;
+    format!(
+        "{:.2}-{:.2} s  {}",
+        sum.start,
+        sum.end,
+        format_bitrate(sum.bits_per_second)
+    )
+}
+
+/// Writes `result` as `iperf-result-N.json` (the first free N) in `dir`.
+fn write_result(dir: &Path, result: &IperfResult) -> Result<PathBuf, BoxError> {
+    std::fs::create_dir_all(dir)?;
+    let path = (1..)
+        .map(|n| dir.join(format!("iperf-result-{n}.json")))
+        .find(|path| !path.exists())
+        .expect("some file number is free");
+    std::fs::write(&path, serde_json::to_vec_pretty(result)?)?;
+    Ok(path)
+}

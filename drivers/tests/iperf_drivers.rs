@@ -238,3 +238,47 @@ async fn a_measurement_before_start_says_the_driver_is_not_started() {
     let error = client(Engine::Native).run(RUN_DEADLINE).await.unwrap_err();
     assert_eq!(error.to_string(), "driver `client` is not started");
 }
+
+#[tokio::test]
+async fn an_iperf3_server_does_not_read_its_results_and_says_so() {
+    let server = IperfServer::new("server").engine(Engine::iperf3());
+    let error = server
+        .next_test(Duration::from_millis(10))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "driver `server`: reading the server's test results is not available with the \
+         iperf3 binary `iperf3` engine"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_native_client_reports_each_interval_as_it_closes() {
+    let env = Environment::builder("intervals")
+        .driver(IperfServer::new("server"))
+        .driver(
+            client(Engine::Native)
+                .duration(Duration::from_millis(600))
+                .interval(Some(Duration::from_millis(200))),
+        )
+        .build()
+        .unwrap();
+    env.run(|env| async move {
+        let client = env.get::<IperfClient>("client")?;
+        let began = std::time::Instant::now();
+        let mut seen = Vec::new();
+        let result = client
+            .run_with_intervals(RUN_DEADLINE, |interval| {
+                seen.push((began.elapsed(), interval.sum.end));
+            })
+            .await?;
+        assert_eq!(seen.len(), result.intervals.len(), "{seen:?}");
+        assert!(seen.len() >= 3, "{seen:?}");
+        // The first came while the test still ran, not after it.
+        assert!(seen[0].0 < Duration::from_millis(500), "{seen:?}");
+        Ok::<_, testrig::Error>(())
+    })
+    .await
+    .unwrap();
+}

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartContext, Supervisor};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::native_served::{SERVED_CAPACITY, supervise};
 use super::{Engine, IperfDriverError};
@@ -75,16 +75,18 @@ struct State {
     running: Option<Running>,
 }
 
+/// A started server. Dropping it (even without a stop) ends its supervision task, which
+/// shuts a native server down; an iperf3 process is then killed with its last handle.
 #[derive(Debug)]
 enum Running {
     Native {
         local: SocketAddr,
-        cancel: CancellationToken,
+        supervision: DropGuard,
         task: JoinHandle<()>,
     },
     Binary {
         server: Iperf3Server,
-        cancel: CancellationToken,
+        supervision: DropGuard,
     },
 }
 
@@ -232,7 +234,7 @@ impl IperfServer {
         let task = supervise(server.spawn(), sender, cancel.clone(), supervisor);
         Ok(Running::Native {
             local,
-            cancel,
+            supervision: cancel.drop_guard(),
             task,
         })
     }
@@ -252,7 +254,10 @@ impl IperfServer {
             .map_err(|e| IperfDriverError::binary(&self.name, e))?;
         let cancel = CancellationToken::new();
         watch_process(&server, cancel.clone(), ctx.supervisor());
-        Ok(Running::Binary { server, cancel })
+        Ok(Running::Binary {
+            server,
+            supervision: cancel.drop_guard(),
+        })
     }
 }
 
@@ -328,12 +333,18 @@ impl Driver for IperfServer {
             return Ok(());
         };
         match running {
-            Running::Native { cancel, task, .. } => {
-                cancel.cancel();
+            Running::Native {
+                supervision, task, ..
+            } => {
+                drop(supervision);
                 let _ = task.await;
             }
-            Running::Binary { server, cancel } => {
-                cancel.cancel();
+            Running::Binary {
+                server,
+                supervision,
+            } => {
+                // A deliberate stop: end the watch first so the exit is no death.
+                drop(supervision);
                 server
                     .stop(self.stop_timeout)
                     .await
@@ -345,12 +356,17 @@ impl Driver for IperfServer {
 
     fn abort(&self) {
         match self.lock().running.take() {
-            Some(Running::Native { cancel, task, .. }) => {
-                cancel.cancel();
+            Some(Running::Native {
+                supervision, task, ..
+            }) => {
+                drop(supervision);
                 task.abort();
             }
-            Some(Running::Binary { server, cancel }) => {
-                cancel.cancel();
+            Some(Running::Binary {
+                server,
+                supervision,
+            }) => {
+                drop(supervision);
                 server.kill();
             }
             None => {}

@@ -9,6 +9,7 @@ mod check;
 mod restart;
 mod tcp_exchange;
 mod wait;
+mod wait_for_process;
 
 use std::ops::Range;
 
@@ -20,6 +21,7 @@ pub(crate) use check::StepCheck;
 pub(crate) use restart::Restart;
 pub(crate) use tcp_exchange::TcpExchange;
 pub(crate) use wait::Wait;
+pub(crate) use wait_for_process::WaitForProcess;
 
 use super::Problem;
 
@@ -32,14 +34,16 @@ pub(crate) enum StepAction {
     Wait(Wait),
     /// `kind = "restart"`
     Restart(Restart),
+    /// `kind = "wait_for_process"`
+    WaitForProcess(WaitForProcess),
 }
 
 impl StepAction {
     /// Every kind a rig can use, as written in `kind = "..."`.
-    pub(crate) const KINDS: &[&str] = &["tcp_exchange", "wait", "restart"];
+    pub(crate) const KINDS: &[&str] = &["tcp_exchange", "wait", "restart", "wait_for_process"];
 
     /// Kinds documented but not available in this build yet.
-    pub(crate) const COMING: &[&str] = &["iperf", "wait_for_process"];
+    pub(crate) const COMING: &[&str] = &["iperf"];
 
     /// Reads the keys of a step of `kind` (the table without the keys every
     /// step has); `None` when no such kind exists.
@@ -51,6 +55,7 @@ impl StepAction {
             "tcp_exchange" => TcpExchange::deserialize(table).map(Self::TcpExchange),
             "wait" => Wait::deserialize(table).map(Self::Wait),
             "restart" => Restart::deserialize(table).map(Self::Restart),
+            "wait_for_process" => WaitForProcess::deserialize(table).map(Self::WaitForProcess),
             _ => return None,
         })
     }
@@ -61,6 +66,7 @@ impl StepAction {
             Self::TcpExchange(_) => "tcp_exchange",
             Self::Wait(_) => "wait",
             Self::Restart(_) => "restart",
+            Self::WaitForProcess(_) => "wait_for_process",
         }
     }
 
@@ -71,6 +77,7 @@ impl StepAction {
             Self::TcpExchange(step) => step.check(check),
             Self::Wait(step) => step.check(table, check),
             Self::Restart(step) => step.check(check),
+            Self::WaitForProcess(step) => step.check(check),
         }
     }
 
@@ -80,6 +87,7 @@ impl StepAction {
             Self::TcpExchange(step) => step.run(env).await,
             Self::Wait(step) => step.run(env).await,
             Self::Restart(step) => step.run(env).await,
+            Self::WaitForProcess(step) => step.run(env).await,
         }
     }
 }

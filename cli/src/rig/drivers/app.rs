@@ -180,8 +180,6 @@ fn invalid_setting(error: AppError, readiness_key: Option<&'static str>) -> Inva
 
 #[cfg(test)]
 mod tests {
-    use testrig::Driver;
-
     use super::*;
 
     fn options(text: &str) -> AppOptions {

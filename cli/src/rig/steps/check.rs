@@ -59,9 +59,13 @@ impl StepCheck {
             return Err(Problem::new(
                 name.span(),
                 format!(
-                    "`{}` is a {kind}; this key needs a {}",
+                    "`{}` is a {kind}; this key needs {}",
                     name.get_ref(),
-                    kinds.join(" or ")
+                    kinds
+                        .iter()
+                        .map(|k| format!("{} {k}", article(k)))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
                 ),
             ));
         }
@@ -109,5 +113,13 @@ impl StepCheck {
             .map(|(n, _, _)| n.as_str())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// "a" or "an" before a kind: "a tcp_client", "an app".
+fn article(kind: &str) -> &'static str {
+    match kind.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
     }
 }

@@ -10,3 +10,8 @@ pub mod tcp;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/tcp.md")]
 struct TcpGuideDoctests;
+
+/// The processes guide's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/processes.md")]
+struct ProcessGuideDoctests;

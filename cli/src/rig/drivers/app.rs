@@ -64,6 +64,12 @@ impl AppOptions {
     ) -> Result<DriverSpec, InvalidOption> {
         let mut app = self.program(name)?;
         for (key, value) in &self.env {
+            if key.is_empty() || key.contains(['=', '\0']) {
+                return Err(InvalidOption::new(
+                    format!("env.{key}"),
+                    format!("`{key}` is not an environment variable name (empty, or with `=`)"),
+                ));
+            }
             app = app.env(key, value.0.to_string());
         }
         if let Some(cwd) = &self.cwd {
@@ -211,6 +217,10 @@ mod tests {
         assert_eq!(invalid("binary = 'sh'\nshell = 'true'").key, "shell");
         assert_eq!(invalid("shell = 'true'\nargs = ['x']").key, "args");
         assert_eq!(invalid("binary = ''").key, "binary");
+        assert_eq!(
+            invalid("binary = 'sh'\nenv = { 'A=B' = 'x' }").key,
+            "env.A=B"
+        );
     }
 
     #[test]

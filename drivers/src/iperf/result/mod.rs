@@ -4,6 +4,7 @@
 mod iperf3_json;
 mod measurement;
 mod report;
+mod throughput_svg;
 
 pub use iperf3_json::Iperf3JsonError;
 pub(crate) use measurement::loss_percent;

@@ -15,3 +15,7 @@ struct TcpGuideDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/iperf.md")]
 struct IperfGuideDoctests;
+/// The processes guide's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/processes.md")]
+struct ProcessGuideDoctests;

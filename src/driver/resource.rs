@@ -226,12 +226,13 @@ impl Resource {
             message,
         };
         self.driver().abort();
+        // Recorded before the status moves, so whoever sees `Failed` finds the error.
+        self.inner.remember(phase, &error);
         let _ = self.inner.tracker.set_if(
             |s| s.can_become(Status::Failed),
             Status::Failed,
             Some(error.to_string()),
         );
-        self.inner.remember(phase, &error);
         error
     }
 
@@ -269,12 +270,14 @@ impl Resource {
         match self.bring_up(driver, began).await {
             Ok(()) => Ok(()),
             Err((phase, error)) => {
+                // Recorded before the status moves, so whoever sees `Failed`
+                // finds the error.
+                self.inner.remember(phase, &error);
                 let _ = self.inner.tracker.set_if(
                     |s| s.can_become(Status::Failed),
                     Status::Failed,
                     Some(error.to_string()),
                 );
-                self.inner.remember(phase, &error);
                 self.clean_up(driver).await;
                 Err(error)
             }
@@ -570,6 +573,12 @@ impl ResourceInner {
             reason,
             log_tail: LogTail(self.driver().log_tail()),
         };
+        if !matches!(self.tracker.get(), Status::Started | Status::Paused) {
+            return false;
+        }
+        // Recorded before the status moves, so whoever sees `Failed` finds the
+        // error; taken back if the move does not happen after all.
+        self.remember(Phase::Run, &error);
         let moved = self.tracker.set_if(
             |s| matches!(s, Status::Started | Status::Paused),
             Status::Failed,
@@ -578,10 +587,12 @@ impl ResourceInner {
         match moved {
             Ok(Some(_)) => {
                 tracing::warn!(driver = %self.name, "{error}");
-                self.remember(Phase::Run, &error);
                 true
             }
-            _ => false,
+            _ => {
+                self.record().errors.pop();
+                false
+            }
         }
     }
 }

@@ -13,14 +13,17 @@ impl Rig {
     pub(crate) fn environment(&self) -> Result<Environment, RigError> {
         let mut builder = Environment::builder(&self.name);
         for decl in &self.drivers {
-            let mut spec = decl.options.spec(decl.name.get_ref()).map_err(|invalid| {
-                self.error_in(&decl.spans, decl.spans.key(&invalid.key), invalid.message)
-            })?;
+            let mut spec = decl
+                .options
+                .spec(decl.name.get_ref(), decl.stop_timeout)
+                .map_err(|invalid| {
+                    self.error_in(&decl.spans, decl.spans.key(&invalid.key), invalid.message)
+                })?;
             if let Some(timeout) = decl.start_timeout {
                 spec = spec.start_timeout(timeout);
             }
             if let Some(timeout) = decl.stop_timeout {
-                spec = spec.stop_timeout(timeout);
+                spec = spec.stop_timeout(decl.options.stop_deadline(timeout));
             }
             builder = builder.driver(spec);
             for dependency in &decl.depends_on {

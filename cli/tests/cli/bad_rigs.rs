@@ -37,14 +37,6 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
-        "kind_not_available_yet.toml",
-        "6:8",
-        &[
-            "driver `echo`",
-            "driver kind `app` is not available in this version",
-        ],
-    ),
-    (
         "unknown_driver_in_reference.toml",
         "11:8",
         &[
@@ -159,6 +151,112 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         "bad_duration.toml",
         "10:12",
         &["step 1, key `duration`", "\"soon\" is not a duration"],
+    ),
+    (
+        "app_bad_regex.toml",
+        "12:16",
+        &[
+            "driver `web`, key `ready_stdout`",
+            "`port (` is not a valid regex: unclosed group",
+        ],
+    ),
+    (
+        "app_unknown_signal.toml",
+        "12:15",
+        &["driver `web`, key `stop_signal`", "unknown signal `SIGFOO`"],
+    ),
+    (
+        "app_unknown_key.toml",
+        "12:1",
+        &[
+            "driver `web`",
+            "unknown field `argz`, expected one of `binary`, `shell`, `args`",
+        ],
+    ),
+    (
+        "app_args_not_a_list.toml",
+        "12:8",
+        &[
+            "driver `web`, key `args`",
+            "invalid type: string \"-c true\", expected a sequence",
+        ],
+    ),
+    (
+        "app_arg_key_not_exported.toml",
+        "12:26",
+        &[
+            "driver `web`, key `args`",
+            "`${server.prot}`: `server` (tcp_server) exports no `prot`",
+        ],
+    ),
+    (
+        "app_env_unknown_driver.toml",
+        "12:16",
+        &[
+            "driver `web`, key `env.PORT`",
+            "`${serer.port}` refers to driver `serer`, but the rig has no such driver",
+        ],
+    ),
+    (
+        "app_malformed_placeholder.toml",
+        "8:15",
+        &[
+            "driver `web`, key `args`",
+            "placeholder `${port}` must be `${driver.key}`",
+        ],
+    ),
+    (
+        "app_without_binary.toml",
+        "8:1",
+        &["driver `web`", "an app needs a `binary` to run"],
+    ),
+    (
+        "app_two_readiness.toml",
+        "13:16",
+        &[
+            "driver `web`, key `ready_stderr`",
+            "an app has one readiness, and `ready_stdout` is already set",
+        ],
+    ),
+    (
+        "app_reserved_group.toml",
+        "12:46",
+        &[
+            "driver `web`, key `ready_log_file.regex`",
+            "has a group named `pid`, which the app exports itself",
+        ],
+    ),
+    (
+        "app_exit_code_out_of_range.toml",
+        "12:15",
+        &[
+            "driver `web`, key `expect_exit`",
+            "300 is not an exit code (0 to 255)",
+        ],
+    ),
+    (
+        "wait_for_process_of_a_daemon.toml",
+        "16:10",
+        &[
+            "step 1, key `driver`",
+            "`web` has no `expect_exit`: it keeps running until stopped",
+        ],
+    ),
+    (
+        "wait_for_process_exit_code_disagrees.toml",
+        "17:13",
+        &[
+            "step 1, key `exit_code`",
+            "`job` is expected to exit with code 0 (its `expect_exit`); an exit with 1 would fail the driver",
+        ],
+    ),
+    (
+        "wait_for_process_of_a_tcp_server.toml",
+        "10:10",
+        &[
+            "step 1, key `driver`",
+            "`server` is a tcp_server; this key needs an app",
+        ],
     ),
 ];
 

@@ -223,7 +223,7 @@ fn an_iperf_step_needs_an_iperf_client() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("`server` is a iperf_server; this key needs a iperf_client"),
+        stderr.contains("`server` is an iperf_server; this key needs an iperf_client"),
         "{stderr}"
     );
     std::fs::remove_dir_all(dir).unwrap();

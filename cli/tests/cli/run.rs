@@ -1,39 +1,14 @@
 //! `testrig run`: starts the rig, runs the steps, reports, stops; the exit code
 //! tells a failing step (1) from a rig that could not start (2).
 
-use std::path::Path;
 use std::time::Duration;
 
-use testrig::{Outcome, Report, Status};
+use testrig::{Outcome, Status};
 
 use crate::support::{
-    Lines, closed_port, group_alive, printed, run, scratch, send_signal, spawn, wait_with_deadline,
+    Lines, case_outcomes, closed_port, group_alive, printed, read_reports, run, scratch,
+    send_signal, spawn, wait_with_deadline,
 };
-
-fn read_reports(dir: &Path, rig: &str) -> Report {
-    let json = std::fs::read_to_string(dir.join(format!("{rig}.json"))).expect("the JSON report");
-    let junit =
-        std::fs::read_to_string(dir.join(format!("{rig}.junit.xml"))).expect("the JUnit report");
-    let xml = roxmltree::Document::parse(&junit).expect("the JUnit report is XML");
-    let suite = xml
-        .descendants()
-        .find(|n| n.has_tag_name("testsuite"))
-        .expect("a testsuite");
-    assert_eq!(suite.attribute("name"), Some(rig));
-    assert!(
-        dir.join(format!("{rig}.timeline.svg")).exists(),
-        "the timeline picture"
-    );
-    serde_json::from_str(&json).expect("the JSON report parses back")
-}
-
-fn case_outcomes(report: &Report) -> Vec<(&str, Outcome)> {
-    report
-        .cases
-        .iter()
-        .map(|c| (c.name.as_str(), c.outcome))
-        .collect()
-}
 
 #[test]
 fn run_of_the_tcp_rig_passes_and_writes_json_and_junit_reports() {

@@ -7,6 +7,8 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use testrig::{Outcome, Report};
+
 /// The repository root (rig paths in messages are as given on the command line).
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -155,4 +157,32 @@ pub fn spawn(args: &[&str]) -> Child {
         .process_group(0)
         .spawn()
         .expect("spawn testrig")
+}
+
+/// Reads the reports `run`/`up` wrote to `dir` for `rig`: the JUnit file is XML
+/// with the rig's suite, the timeline picture exists, the JSON parses back.
+pub fn read_reports(dir: &Path, rig: &str) -> Report {
+    let json = std::fs::read_to_string(dir.join(format!("{rig}.json"))).expect("the JSON report");
+    let junit =
+        std::fs::read_to_string(dir.join(format!("{rig}.junit.xml"))).expect("the JUnit report");
+    let xml = roxmltree::Document::parse(&junit).expect("the JUnit report is XML");
+    let suite = xml
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .expect("a testsuite");
+    assert_eq!(suite.attribute("name"), Some(rig));
+    assert!(
+        dir.join(format!("{rig}.timeline.svg")).exists(),
+        "the timeline picture"
+    );
+    serde_json::from_str(&json).expect("the JSON report parses back")
+}
+
+/// Each case's name and outcome, in order.
+pub fn case_outcomes(report: &Report) -> Vec<(&str, Outcome)> {
+    report
+        .cases
+        .iter()
+        .map(|c| (c.name.as_str(), c.outcome))
+        .collect()
 }

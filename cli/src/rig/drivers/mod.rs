@@ -2,8 +2,9 @@
 //!
 //! Each kind is a struct of its options in its own file (serde,
 //! `deny_unknown_fields`) that builds a [`DriverSpec`]. Adding a kind is that
-//! file, a variant of [`DriverOptions`] and one arm in each of its three matches.
+//! file, a variant of [`DriverOptions`] and one arm in each of its matches.
 
+mod app;
 mod invalid_option;
 mod iperf_client;
 mod iperf_engine;
@@ -13,10 +14,13 @@ mod socket;
 mod tcp_client;
 mod tcp_server;
 
+use std::time::Duration;
+
 use serde::Deserialize;
 use testrig::DriverSpec;
 use toml::de::ValueDeserializer;
 
+pub(crate) use app::AppOptions;
 pub(crate) use invalid_option::InvalidOption;
 pub(crate) use iperf_client::IperfClientOptions;
 pub(crate) use iperf_server::IperfServerOptions;
@@ -35,14 +39,22 @@ pub(crate) enum DriverOptions {
     IperfServer(IperfServerOptions),
     /// `kind = "iperf_client"`
     IperfClient(IperfClientOptions),
+    /// `kind = "app"`
+    App(AppOptions),
 }
 
 impl DriverOptions {
     /// Every kind a rig can use, as written in `kind = "..."`.
-    pub(crate) const KINDS: &[&str] = &["tcp_server", "tcp_client", "iperf_server", "iperf_client"];
+    pub(crate) const KINDS: &[&str] = &[
+        "tcp_server",
+        "tcp_client",
+        "app",
+        "iperf_server",
+        "iperf_client",
+    ];
 
     /// Kinds documented but not available in this build yet.
-    pub(crate) const COMING: &[&str] = &["app"];
+    pub(crate) const COMING: &[&str] = &[];
 
     /// Reads the options of a driver of `kind` (the table without the keys every
     /// driver has); `None` when no such kind exists.
@@ -55,6 +67,7 @@ impl DriverOptions {
             "tcp_client" => TcpClientOptions::deserialize(table).map(Self::TcpClient),
             "iperf_server" => IperfServerOptions::deserialize(table).map(Self::IperfServer),
             "iperf_client" => IperfClientOptions::deserialize(table).map(Self::IperfClient),
+            "app" => AppOptions::deserialize(table).map(Self::App),
             _ => return None,
         })
     }
@@ -66,16 +79,33 @@ impl DriverOptions {
             Self::TcpClient(_) => "tcp_client",
             Self::IperfServer(_) => "iperf_server",
             Self::IperfClient(_) => "iperf_client",
+            Self::App(_) => "app",
         }
     }
 
-    /// The driver, ready to add to an environment.
-    pub(crate) fn spec(&self, name: &str) -> Result<DriverSpec, InvalidOption> {
+    /// The driver, ready to add to an environment. `stop_timeout` is the rig's
+    /// key every driver has, for kinds whose driver has a stop deadline of its
+    /// own (an app's delay before `SIGKILL`).
+    pub(crate) fn spec(
+        &self,
+        name: &str,
+        stop_timeout: Option<Duration>,
+    ) -> Result<DriverSpec, InvalidOption> {
         match self {
             Self::TcpServer(options) => options.spec(name),
             Self::TcpClient(options) => options.spec(name),
             Self::IperfServer(options) => options.spec(name),
             Self::IperfClient(options) => options.spec(name),
+            Self::App(options) => options.spec(name, stop_timeout),
+        }
+    }
+
+    /// The engine's stop deadline for the rig's `stop_timeout`: the same, except
+    /// for kinds that enforce it themselves and need time after it to kill.
+    pub(crate) fn stop_deadline(&self, stop_timeout: Duration) -> Duration {
+        match self {
+            Self::App(_) => stop_timeout + app::KILL_GRACE,
+            _ => stop_timeout,
         }
     }
 }

@@ -1,4 +1,6 @@
-use testrig::Environment;
+use std::sync::Arc;
+
+use testrig::{Driver, Environment};
 use toml::Spanned;
 
 use crate::rig::Problem;
@@ -10,6 +12,9 @@ use crate::rig::fields::TemplateText;
 pub(crate) struct StepCheck {
     /// (name, kind, export keys), in the rig's order.
     drivers: Vec<(String, &'static str, Vec<String>)>,
+    /// The environment built from the rig (not started), for a step that needs
+    /// to look at a driver's settings.
+    env: Environment,
 }
 
 impl StepCheck {
@@ -27,7 +32,15 @@ impl StepCheck {
                 (name.to_owned(), kind, exports)
             })
             .collect();
-        Self { drivers }
+        Self {
+            drivers,
+            env: env.clone(),
+        }
+    }
+
+    /// The driver named `name`, if it is a `T`.
+    pub(crate) fn get<T: Driver>(&self, name: &str) -> Option<Arc<T>> {
+        self.env.get::<T>(name).ok()
     }
 
     /// `name` must be a driver of one of `kinds` (any kind when empty).
@@ -46,9 +59,14 @@ impl StepCheck {
             return Err(Problem::new(
                 name.span(),
                 format!(
-                    "`{}` is a {kind}; this key needs a {}",
+                    "`{}` is {} {kind}; this key needs {}",
                     name.get_ref(),
-                    kinds.join(" or ")
+                    article(kind),
+                    kinds
+                        .iter()
+                        .map(|k| format!("{} {k}", article(k)))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
                 ),
             ));
         }
@@ -96,5 +114,13 @@ impl StepCheck {
             .map(|(n, _, _)| n.as_str())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// "a" or "an" before a kind: "a tcp_client", "an app".
+fn article(kind: &str) -> &'static str {
+    match kind.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
     }
 }

@@ -10,6 +10,7 @@ mod iperf;
 mod restart;
 mod tcp_exchange;
 mod wait;
+mod wait_for_process;
 
 use std::ops::Range;
 
@@ -22,6 +23,7 @@ pub(crate) use iperf::Iperf;
 pub(crate) use restart::Restart;
 pub(crate) use tcp_exchange::TcpExchange;
 pub(crate) use wait::Wait;
+pub(crate) use wait_for_process::WaitForProcess;
 
 use super::Problem;
 
@@ -36,14 +38,22 @@ pub(crate) enum StepAction {
     Restart(Restart),
     /// `kind = "iperf"`
     Iperf(Iperf),
+    /// `kind = "wait_for_process"`
+    WaitForProcess(WaitForProcess),
 }
 
 impl StepAction {
     /// Every kind a rig can use, as written in `kind = "..."`.
-    pub(crate) const KINDS: &[&str] = &["tcp_exchange", "wait", "restart", "iperf"];
+    pub(crate) const KINDS: &[&str] = &[
+        "tcp_exchange",
+        "wait",
+        "restart",
+        "iperf",
+        "wait_for_process",
+    ];
 
     /// Kinds documented but not available in this build yet.
-    pub(crate) const COMING: &[&str] = &["wait_for_process"];
+    pub(crate) const COMING: &[&str] = &[];
 
     /// Reads the keys of a step of `kind` (the table without the keys every
     /// step has); `None` when no such kind exists.
@@ -56,6 +66,7 @@ impl StepAction {
             "wait" => Wait::deserialize(table).map(Self::Wait),
             "restart" => Restart::deserialize(table).map(Self::Restart),
             "iperf" => Iperf::deserialize(table).map(Self::Iperf),
+            "wait_for_process" => WaitForProcess::deserialize(table).map(Self::WaitForProcess),
             _ => return None,
         })
     }
@@ -67,6 +78,7 @@ impl StepAction {
             Self::Wait(_) => "wait",
             Self::Restart(_) => "restart",
             Self::Iperf(_) => "iperf",
+            Self::WaitForProcess(_) => "wait_for_process",
         }
     }
 
@@ -78,6 +90,7 @@ impl StepAction {
             Self::Wait(step) => step.check(table, check),
             Self::Restart(step) => step.check(check),
             Self::Iperf(step) => step.check(check),
+            Self::WaitForProcess(step) => step.check(check),
         }
     }
 
@@ -88,6 +101,7 @@ impl StepAction {
             Self::Wait(step) => step.run(env).await,
             Self::Restart(step) => step.run(env).await,
             Self::Iperf(step) => step.run(env).await,
+            Self::WaitForProcess(step) => step.run(env).await,
         }
     }
 }

@@ -45,7 +45,12 @@ fn result_file(stdout: &str) -> serde_json::Value {
         .nth(1)
         .and_then(|rest| rest.lines().next())
         .unwrap_or_else(|| panic!("the step names its result file:\n{stdout}"));
-    serde_json::from_str(&std::fs::read_to_string(path.trim()).unwrap()).unwrap()
+    let path = std::path::Path::new(path.trim());
+    // The throughput picture is written next to it and is well-formed SVG.
+    let svg = std::fs::read_to_string(path.with_extension("throughput.svg")).unwrap();
+    let picture = roxmltree::Document::parse(&svg).expect("the throughput SVG parses as XML");
+    assert_eq!(picture.root_element().tag_name().name(), "svg");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]

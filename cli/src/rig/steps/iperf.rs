@@ -108,7 +108,8 @@ fn interval_line(interval: &IntervalReport) -> String {
     )
 }
 
-/// Writes `result` as `iperf-result-N.json` (the first free N) in `dir`.
+/// Writes `result` as `iperf-result-N.json` (the first free N) in `dir`, and its
+/// throughput over time next to it as `iperf-result-N.throughput.svg`.
 fn write_result(dir: &Path, result: &IperfResult) -> Result<PathBuf, BoxError> {
     std::fs::create_dir_all(dir)?;
     let path = (1..)
@@ -116,5 +117,10 @@ fn write_result(dir: &Path, result: &IperfResult) -> Result<PathBuf, BoxError> {
         .find(|path| !path.exists())
         .expect("some file number is free");
     std::fs::write(&path, serde_json::to_vec_pretty(result)?)?;
+    let title = format!("iperf throughput ({})", path.display());
+    std::fs::write(
+        path.with_extension("throughput.svg"),
+        result.throughput_svg(&title),
+    )?;
     Ok(path)
 }

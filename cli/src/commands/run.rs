@@ -51,7 +51,10 @@ pub(crate) async fn run(
             .step_started(number, total, &step.name, step.action.kind());
         let step_began = Instant::now();
         let result = tokio::select! {
-            result = session.progress.follow(step.action.run(&env)) => result.map_err(|e| e.to_string()),
+            result = {
+                let notes = session.progress.notes();
+                session.progress.follow(step.action.run(&env, notes))
+            } => result.map_err(|e| e.to_string()),
             signal = session.signals.recv() => {
                 session.interrupted = Some(signal);
                 Err(format!("interrupted by {signal}"))

@@ -5,5 +5,5 @@
 mod printer;
 mod style;
 
-pub(crate) use printer::Progress;
+pub(crate) use printer::{Notes, Progress};
 pub(crate) use style::Style;

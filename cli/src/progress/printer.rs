@@ -162,7 +162,26 @@ impl Progress {
             .join(", ")
     }
 
+    /// A handle that prints timed lines while a step runs (e.g. iperf intervals).
+    pub(crate) fn notes(&self) -> Notes {
+        Notes { began: self.began }
+    }
+
     fn line(&self, text: &str) {
+        self.notes().note(text);
+    }
+}
+
+/// Prints timed progress lines, in the same form as [`Progress`], from inside a
+/// running step.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Notes {
+    began: Instant,
+}
+
+impl Notes {
+    /// A line of its own, with the time.
+    pub(crate) fn note(&self, text: &str) {
         let elapsed = self.began.elapsed().as_secs_f64();
         let mut out = std::io::stdout().lock();
         // A closed stdout must not stop the teardown.

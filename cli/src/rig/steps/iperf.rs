@@ -1,3 +1,4 @@
+use crate::progress::Notes;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -45,15 +46,18 @@ impl Iperf {
         check.driver(&self.client, &["iperf_client"])
     }
 
-    pub(crate) async fn run(&self, env: &Environment) -> Result<String, BoxError> {
+    pub(crate) async fn run(&self, env: &Environment, notes: Notes) -> Result<String, BoxError> {
         let name = self.client.get_ref();
         let client = env.get::<IperfClient>(name)?;
         let timeout = self
             .timeout
             .map_or_else(|| client.client_options().suggested_deadline(), |t| t.0);
-        let mut intervals = Vec::new();
+        // Each interval is shown as it closes (the iperf3 binary engine reports
+        // them when its run ends).
         let result = client
-            .run_with_intervals(timeout, |interval| intervals.push(interval_line(interval)))
+            .run_with_intervals(timeout, |interval| {
+                notes.note(&format!("  {name}  {}", interval_line(interval)))
+            })
             .await?;
         let path = write_result(env.resource(name)?.runpath(), &result)?;
         let received = result.received_bits_per_second();
@@ -68,12 +72,7 @@ impl Iperf {
             }
             .into());
         }
-        let mut detail = summary(&result, &path);
-        for line in intervals {
-            detail.push('\n');
-            detail.push_str(&line);
-        }
-        Ok(detail)
+        Ok(summary(&result, &path))
     }
 }
 

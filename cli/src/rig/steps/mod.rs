@@ -95,12 +95,16 @@ impl StepAction {
     }
 
     /// Runs the step; on success, a few words on what it did.
-    pub(crate) async fn run(&self, env: &Environment) -> Result<String, BoxError> {
+    pub(crate) async fn run(
+        &self,
+        env: &Environment,
+        notes: crate::progress::Notes,
+    ) -> Result<String, BoxError> {
         match self {
             Self::TcpExchange(step) => step.run(env).await,
             Self::Wait(step) => step.run(env).await,
             Self::Restart(step) => step.run(env).await,
-            Self::Iperf(step) => step.run(env).await,
+            Self::Iperf(step) => step.run(env, notes).await,
             Self::WaitForProcess(step) => step.run(env).await,
         }
     }

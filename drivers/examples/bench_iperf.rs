@@ -2,11 +2,13 @@
 //! as server, in the same run.
 //!
 //! ```text
-//! cargo run --release --example bench_iperf [-- --time SECS]
+//! cargo run --release --example bench_iperf [-- --time SECS] [--rounds N] [--only tcp|tcp-p2|udp]
 //! ```
 //! Prints receiver throughput for one and two TCP streams, server readiness time, and loss
-//! at 1 Gbit/s UDP, side by side. On a shared 2-core machine other work skews the figures;
-//! rerun when it is quiet.
+//! at 1 Gbit/s UDP, side by side. Each figure is the median of N rounds (default 5 of 2 s);
+//! a round runs the four client/server pairs back to back in a rotated order, and the
+//! "× iperf3" rows are medians of each round's ratio to the same round's iperf3 → iperf3
+//! figure, so slow drift on a shared machine cancels out. On a busy machine rerun when quiet.
 
 use std::net::TcpListener;
 use std::process::Stdio;
@@ -23,6 +25,8 @@ type BenchError = Box<dyn std::error::Error>;
 #[derive(Clone, Copy)]
 enum Side {
     Iperf3,
+    /// `iperf3 -Z`: iperf3 sending with `sendfile(2)`, as the native engine does by default.
+    Iperf3ZeroCopy,
     Native,
 }
 
@@ -30,6 +34,7 @@ impl Side {
     fn name(self) -> &'static str {
         match self {
             Side::Iperf3 => "iperf3",
+            Side::Iperf3ZeroCopy => "iperf3 -Z",
             Side::Native => "native",
         }
     }
@@ -37,6 +42,7 @@ impl Side {
 
 #[derive(Clone, Copy)]
 struct Scenario {
+    name: &'static str,
     label: &'static str,
     protocol: Protocol,
     streams: u32,
@@ -51,14 +57,17 @@ struct Servers {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), BenchError> {
-    let secs = parse_time()?;
+    let settings = parse_args()?;
     let binary = which_iperf3()
         .ok_or("bench_iperf needs iperf3 on PATH to compare against (apt-get install iperf3)")?;
     println!(
         "iperf loopback benchmark: native engine vs {}",
         iperf3_version(&binary).await
     );
-    println!("each transfer runs {secs} s; throughput is what the receiver counted\n");
+    println!(
+        "each transfer runs {} s, {} rounds; figures are medians of what the receiver counted\n",
+        settings.secs, settings.rounds
+    );
 
     let mut servers = Servers {
         iperf3: spawn_iperf3_server(&binary).await?.0,
@@ -69,29 +78,35 @@ async fn main() -> Result<(), BenchError> {
 
     let scenarios = [
         Scenario {
+            name: "tcp",
             label: "TCP, 1 stream",
             protocol: Protocol::Tcp,
             streams: 1,
             bitrate: None,
         },
         Scenario {
+            name: "tcp-p2",
             label: "TCP, -P 2",
             protocol: Protocol::Tcp,
             streams: 2,
             bitrate: None,
         },
         Scenario {
+            name: "udp",
             label: "UDP 1 Gbit/s",
             protocol: Protocol::Udp,
             streams: 1,
             bitrate: Some(1_000_000_000),
         },
     ];
+    // The first four are the table's columns; the fifth, iperf3's opt-in zero-copy client,
+    // is a reference for the native client (which sends zero-copy by default).
     let pairs = [
         (Side::Iperf3, Side::Iperf3),
         (Side::Native, Side::Iperf3),
         (Side::Iperf3, Side::Native),
         (Side::Native, Side::Native),
+        (Side::Iperf3ZeroCopy, Side::Iperf3),
     ];
     println!(
         "{:<16} {:>16} {:>16} {:>16} {:>16}",
@@ -102,48 +117,108 @@ async fn main() -> Result<(), BenchError> {
         "native → native"
     );
     for scenario in scenarios {
-        let mut cells = Vec::new();
-        let mut rates = Vec::new();
-        for (client, server) in pairs {
-            let result = run_pair(&binary, &mut servers, scenario, client, server, secs).await;
-            match result {
-                Ok(r) => {
-                    let rate = r.received_bits_per_second();
-                    rates.push(rate);
-                    cells.push(match scenario.protocol {
-                        Protocol::Tcp => format!("{:.1} Gbit/s", rate / 1e9),
-                        Protocol::Udp => format!(
-                            "{:.2}% @{:.0}M",
-                            r.lost_percent().unwrap_or(f64::NAN),
-                            rate / 1e6
-                        ),
-                    });
-                }
-                Err(e) => {
-                    rates.push(f64::NAN);
-                    cells.push(format!("failed: {e}"));
-                    eprintln!(
-                        "{} {}→{}: {e}",
-                        scenario.label,
-                        client.name(),
-                        server.name()
-                    );
+        if settings
+            .only
+            .as_ref()
+            .is_some_and(|only| only != scenario.name)
+        {
+            continue;
+        }
+        // rates[pair][round]; each round runs the four pairs in a rotated order so that
+        // drift on the machine (other work, thermal state) lands on every pair alike.
+        let measured = match scenario.name {
+            "tcp" => pairs.len(),
+            _ => 4,
+        };
+        let mut rates = vec![Vec::new(); measured];
+        let mut losses = vec![Vec::new(); measured];
+        for round in 0..settings.rounds {
+            for k in 0..measured {
+                let p = (round + k) % measured;
+                let (client, server) = pairs[p];
+                match run_pair(
+                    &binary,
+                    &mut servers,
+                    scenario,
+                    client,
+                    server,
+                    settings.secs,
+                )
+                .await
+                {
+                    Ok(r) => {
+                        rates[p].push(r.received_bits_per_second());
+                        losses[p].push(r.lost_percent().unwrap_or(f64::NAN));
+                    }
+                    Err(e) => {
+                        rates[p].push(f64::NAN);
+                        losses[p].push(f64::NAN);
+                        eprintln!(
+                            "{} {}→{}: {e}",
+                            scenario.label,
+                            client.name(),
+                            server.name()
+                        );
+                    }
                 }
             }
         }
+        let cells: Vec<String> = (0..measured)
+            .map(|p| match scenario.protocol {
+                Protocol::Tcp => format!("{:.1} Gbit/s", median_f64(&rates[p]) / 1e9),
+                Protocol::Udp => format!(
+                    "{:.2}% @{:.0}M",
+                    median_f64(&losses[p]),
+                    median_f64(&rates[p]) / 1e6
+                ),
+            })
+            .collect();
         println!(
             "{:<16} {:>16} {:>16} {:>16} {:>16}",
             scenario.label, cells[0], cells[1], cells[2], cells[3]
         );
         if scenario.protocol == Protocol::Tcp {
+            // Paired ratios: each round's native figure over the same round's iperf3 figure.
+            let ratio = |p: usize| {
+                let r: Vec<f64> = rates[p]
+                    .iter()
+                    .zip(&rates[0])
+                    .map(|(native, iperf3)| native / iperf3)
+                    .collect();
+                (median_f64(&r), min_f64(&r), max_f64(&r))
+            };
+            let cell = |p: usize, role: &str| {
+                let (m, _, _) = ratio(p);
+                format!("{m:.2}× ({role})")
+            };
+            let range = |p: usize| {
+                let (_, lo, hi) = ratio(p);
+                format!("{lo:.2}–{hi:.2}")
+            };
             println!(
                 "{:<16} {:>16} {:>16} {:>16} {:>16}",
                 "  × iperf3",
                 "1.00×",
-                format!("{:.2}× (client)", rates[1] / rates[0]),
-                format!("{:.2}× (server)", rates[2] / rates[0]),
-                format!("{:.2}× (both)", rates[3] / rates[0]),
+                cell(1, "client"),
+                cell(2, "server"),
+                cell(3, "both"),
             );
+            println!(
+                "{:<16} {:>16} {:>16} {:>16} {:>16}",
+                "  rounds' range",
+                "",
+                range(1),
+                range(2),
+                range(3),
+            );
+            if measured > 4 {
+                let native = rates[1].iter().zip(&rates[4]).map(|(n, z)| n / z);
+                println!(
+                    "  reference: iperf3 -Z (zero-copy) → iperf3 {:.1} Gbit/s; native client {:.2}× of it",
+                    median_f64(&rates[4]) / 1e9,
+                    median_f64(&native.collect::<Vec<_>>()),
+                );
+            }
         }
     }
 
@@ -163,7 +238,7 @@ async fn run_pair(
     secs: u64,
 ) -> Result<IperfResult, BenchError> {
     let port = match server {
-        Side::Iperf3 => servers.iperf3_port,
+        Side::Iperf3 | Side::Iperf3ZeroCopy => servers.iperf3_port,
         Side::Native => servers.native.local_addr().port(),
     };
     let result = match client {
@@ -178,7 +253,7 @@ async fn run_pair(
             }
             NativeClient::new(b.build()?).run().await?
         }
-        Side::Iperf3 => {
+        Side::Iperf3 | Side::Iperf3ZeroCopy => {
             let mut args = vec![
                 "-c".to_owned(),
                 "127.0.0.1".into(),
@@ -192,6 +267,9 @@ async fn run_pair(
             ];
             if scenario.protocol == Protocol::Udp {
                 args.push("-u".into());
+            }
+            if let Side::Iperf3ZeroCopy = client {
+                args.push("-Z".into());
             }
             if let Some(rate) = scenario.bitrate {
                 args.extend(["-b".into(), rate.to_string()]);
@@ -316,11 +394,56 @@ fn which_iperf3() -> Option<String> {
         .map(|p| p.to_string_lossy().into_owned())
 }
 
-fn parse_time() -> Result<u64, BenchError> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [] => Ok(3),
-        [flag, secs] if flag == "--time" => Ok(secs.parse()?),
-        _ => Err("usage: bench_iperf [--time SECS]".into()),
+struct Settings {
+    secs: u64,
+    rounds: usize,
+    /// Run only the scenario with this short name (`tcp`, `tcp-p2`, `udp`).
+    only: Option<String>,
+}
+
+fn parse_args() -> Result<Settings, BenchError> {
+    const USAGE: &str = "usage: bench_iperf [--time SECS] [--rounds N] [--only tcp|tcp-p2|udp]";
+    let mut settings = Settings {
+        secs: 2,
+        rounds: 5,
+        only: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(USAGE)?;
+        match flag.as_str() {
+            "--time" => settings.secs = value.parse()?,
+            "--rounds" => settings.rounds = value.parse()?,
+            "--only" if ["tcp", "tcp-p2", "udp"].contains(&value.as_str()) => {
+                settings.only = Some(value)
+            }
+            _ => return Err(USAGE.into()),
+        }
     }
+    if settings.rounds == 0 || settings.secs == 0 {
+        return Err(USAGE.into());
+    }
+    Ok(settings)
+}
+
+fn median_f64(samples: &[f64]) -> f64 {
+    let mut sorted: Vec<f64> = samples.iter().copied().filter(|x| !x.is_nan()).collect();
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 0 {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    }
+}
+
+fn min_f64(samples: &[f64]) -> f64 {
+    samples.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max_f64(samples: &[f64]) -> f64 {
+    samples.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }

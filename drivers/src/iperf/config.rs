@@ -88,6 +88,7 @@ pub struct ClientConfig {
     pub(crate) phase_timeout: Duration,
     pub(crate) max_open_ended: Duration,
     pub(crate) udp_counters_64bit: bool,
+    pub(crate) zero_copy: bool,
 }
 
 impl ClientConfig {
@@ -111,6 +112,7 @@ impl ClientConfig {
                 phase_timeout: Duration::from_secs(10),
                 max_open_ended: Duration::from_secs(600),
                 udp_counters_64bit: false,
+                zero_copy: true,
             },
         }
     }
@@ -163,6 +165,12 @@ impl ClientConfig {
     /// The time at the start whose data is not counted (`-O`).
     pub fn omit(&self) -> Duration {
         self.omit
+    }
+
+    /// Whether TCP data is sent zero-copy (`sendfile(2)`); see
+    /// [`ClientConfigBuilder::zero_copy`].
+    pub fn zero_copy(&self) -> bool {
+        self.zero_copy
     }
 }
 
@@ -279,6 +287,15 @@ impl ClientConfigBuilder {
     /// Use 64-bit UDP packet counters (`--udp-counters-64bit`).
     pub fn udp_counters_64bit(mut self, enabled: bool) -> Self {
         self.config.udp_counters_64bit = enabled;
+        self
+    }
+
+    /// Whether TCP data this client sends goes out with `sendfile(2)` from an in-memory
+    /// copy of the payload, which spares the kernel copying it from user memory (iperf3's
+    /// `-Z`); default on. Off sends with plain writes, as iperf3 does by default — the
+    /// choice for measuring what an application that copies its data would see.
+    pub fn zero_copy(mut self, enabled: bool) -> Self {
+        self.config.zero_copy = enabled;
         self
     }
 

@@ -32,6 +32,8 @@ Client specific:
   -R, --reverse             run in reverse mode (server sends, client receives)
       --bidir               run in bidirectional mode
   -O, --omit      #         omit the first n seconds
+  -Z, --zerocopy            send with sendfile(2), sparing a copy (the default here)
+      --no-zerocopy         send with plain writes, as iperf3 does without -Z
 ";
 
 /// A parsed command line.
@@ -141,6 +143,8 @@ const SWITCHES: &[(&str, &str)] = &[
     ("-h", "--help"),
     ("", "--bidir"),
     ("", "--forceflush"),
+    ("-Z", "--zerocopy"),
+    ("", "--no-zerocopy"),
 ];
 
 /// Parses iperf3-style arguments (without the program name).
@@ -197,7 +201,7 @@ where
         (true, Some(_)) => Err(CliError::BothRoles),
         (false, None) => Err(CliError::NoRole),
         (true, None) => {
-            const CLIENT_ONLY: [&str; 11] = [
+            const CLIENT_ONLY: [&str; 13] = [
                 "--time",
                 "--bytes",
                 "--blockcount",
@@ -209,6 +213,8 @@ where
                 "--bidir",
                 "--udp",
                 "--client",
+                "--zerocopy",
+                "--no-zerocopy",
             ];
             if let Some((flag, _)) = flags
                 .iter()
@@ -274,6 +280,16 @@ where
             }
             if has("--udp") {
                 b = b.protocol(Protocol::Udp);
+            }
+            // Zero-copy sending is the default (`-Z` is accepted for iperf3's scripts);
+            // `--no-zerocopy` sends with plain writes like iperf3 without `-Z`.
+            match (has("--zerocopy"), has("--no-zerocopy")) {
+                (true, true) => {
+                    return Err(CliError::Conflict(
+                        "-Z and --no-zerocopy contradict each other",
+                    ));
+                }
+                (_, no_zero_copy) => b = b.zero_copy(!no_zero_copy),
             }
             let direction = match (has("--reverse"), has("--bidir")) {
                 (true, true) => {
@@ -411,6 +427,15 @@ mod tests {
             c.config.length(),
             TestLength::Duration(Duration::from_secs(2))
         );
+    }
+
+    #[test]
+    fn zero_copy_is_the_default_and_no_zerocopy_turns_it_off() {
+        assert!(client(&["-c", "h"]).config.zero_copy());
+        assert!(client(&["-c", "h", "-Z"]).config.zero_copy());
+        assert!(!client(&["-c", "h", "--no-zerocopy"]).config.zero_copy());
+        let error = parse_args(["-c", "h", "-Z", "--no-zerocopy"]).unwrap_err();
+        assert!(error.to_string().contains("contradict"), "{error}");
     }
 
     #[test]

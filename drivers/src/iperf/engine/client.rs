@@ -122,7 +122,7 @@ impl NativeClient {
         run.mark_start();
         self.expect(&mut control, TestState::TestRunning, Phase::TestStart)
             .await?;
-        run.spawn_streams(ReceiveEnd::UntilClosed);
+        run.spawn_streams(ReceiveEnd::UntilClosed, c.zero_copy);
         let started = Instant::now();
 
         self.run_until_done(&mut control, &mut run, started, &mut on_interval)

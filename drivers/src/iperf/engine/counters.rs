@@ -16,6 +16,8 @@ pub(crate) struct StreamCounters {
     out_of_order: AtomicU64,
     /// UDP receiver: jitter in seconds, as `f64` bits.
     jitter: AtomicU64,
+    /// TCP receiver: the byte total the peer says it sent, plus one; 0 while unknown.
+    expected_plus_one: AtomicU64,
 }
 
 /// A copy of a stream's counters at one instant.
@@ -48,6 +50,21 @@ impl StreamCounters {
         self.lost.store(lost, Relaxed);
         self.out_of_order.store(out_of_order, Relaxed);
         self.jitter.store(jitter.to_bits(), Relaxed);
+    }
+
+    /// The peer reported sending `total` bytes on this stream in all.
+    pub(crate) fn expect_bytes(&self, total: u64) {
+        self.expected_plus_one
+            .store(total.saturating_add(1), Relaxed);
+    }
+
+    /// Whether everything the peer reported sending has been counted; `None` while the
+    /// peer has not said.
+    pub(crate) fn received_all(&self) -> Option<bool> {
+        match self.expected_plus_one.load(Relaxed) {
+            0 => None,
+            plus_one => Some(self.bytes.load(Relaxed) >= plus_one - 1),
+        }
     }
 
     pub(crate) fn snapshot(&self) -> CounterSnapshot {

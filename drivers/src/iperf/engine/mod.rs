@@ -6,6 +6,8 @@ mod counters;
 mod cpu;
 mod deadline;
 mod pacer;
+mod payload_file;
+mod read_batching;
 mod server;
 mod session;
 mod sockets;

@@ -26,6 +26,7 @@ pub struct ServerConfig {
     pub(crate) max_pending_handshakes: usize,
     pub(crate) interval: Option<Duration>,
     pub(crate) results_capacity: usize,
+    pub(crate) zero_copy: bool,
 }
 
 impl Default for ServerConfig {
@@ -37,11 +38,21 @@ impl Default for ServerConfig {
             max_pending_handshakes: 64,
             interval: Some(Duration::from_secs(1)),
             results_capacity: 64,
+            zero_copy: true,
         }
     }
 }
 
 impl ServerConfig {
+    /// Whether TCP data the server sends (reverse and bidirectional tests) goes out with
+    /// `sendfile(2)` from an in-memory copy of the payload, which spares the kernel copying
+    /// it from user memory (iperf3's `-Z`); default on. Off sends with plain writes, as
+    /// iperf3 does by default.
+    pub fn zero_copy(mut self, enabled: bool) -> Self {
+        self.zero_copy = enabled;
+        self
+    }
+
     /// How long a client may take for each protocol step (cookie, parameters, streams,
     /// results); default 10 s.
     pub fn phase_timeout(mut self, timeout: Duration) -> Self {

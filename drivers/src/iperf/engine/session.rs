@@ -132,7 +132,7 @@ pub(crate) async fn serve_session(
         control.write_state(TestState::TestRunning, Phase::TestStart),
     )
     .await?;
-    run.spawn_streams(ReceiveEnd::DrainQueued);
+    run.spawn_streams(ReceiveEnd::DrainQueued, config.zero_copy);
 
     run_until_test_end(&mut control, &mut run, config).await?;
 
@@ -140,7 +140,9 @@ pub(crate) async fn serve_session(
     if let Some(interval) = config.interval {
         run.sample_interval(Some(interval));
     }
-    run.stop_receivers(RECEIVE_DRAIN.min(t)).await;
+    run.close_sending_sockets();
+    // The client reports what it sent before it reads our results: the receivers drain
+    // until they have counted exactly that, instead of waiting for the streams to go quiet.
     let remote: ExchangedResults = within(t, Phase::ExchangeResults, async {
         control
             .write_state(TestState::ExchangeResults, Phase::ExchangeResults)
@@ -150,13 +152,18 @@ pub(crate) async fn serve_session(
             .await?;
         run.check_remote(&remote)
             .map_err(|detail| IperfError::protocol(Phase::ExchangeResults, detail))?;
+        Ok(remote)
+    })
+    .await?;
+    run.expect_received(&remote);
+    run.stop_receivers(RECEIVE_DRAIN.min(t)).await;
+    within(t, Phase::ExchangeResults, async {
         control
             .write_json(&run.local_results(), Phase::ExchangeResults)
             .await?;
         control
             .write_state(TestState::DisplayResults, Phase::ExchangeResults)
-            .await?;
-        Ok(remote)
+            .await
     })
     .await?;
     // The client answers IPERF_DONE and closes; either ends the test cleanly.

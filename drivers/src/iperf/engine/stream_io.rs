@@ -5,13 +5,17 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tokio::io::Interest;
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::budget::Budget;
+use super::client::sleep_until_opt;
 use super::counters::StreamCounters;
 use super::pacer::Pacer;
+use super::payload_file::{self, PayloadFile};
+use super::read_batching::{ReadBatching, STALL};
 use super::udp_receive::UdpReceiveTracker;
 use crate::iperf::protocol::{UdpHeader, udp_header_len};
 
@@ -30,6 +34,8 @@ pub(crate) struct SendJob {
     pub(crate) budget: Option<Arc<Budget>>,
     pub(crate) stop: CancellationToken,
     pub(crate) udp_counters_64bit: bool,
+    /// TCP: send with `sendfile(2)` from an in-memory file instead of copying from a buffer.
+    pub(crate) zero_copy: bool,
 }
 
 impl SendJob {
@@ -86,13 +92,23 @@ async fn pace(pacer: &mut Option<Pacer>, stop: &CancellationToken) -> bool {
 
 pub(crate) async fn tcp_send(stream: Arc<TcpStream>, job: SendJob) -> io::Result<()> {
     let buf = payload(job.block_size);
+    // Where the in-memory file cannot be made, plain writes do the same job, slower.
+    let mut file = if job.zero_copy {
+        PayloadFile::new(&buf).ok()
+    } else {
+        None
+    };
     let mut offset = 0;
     let mut pacer = job.bitrate.map(|rate| Pacer::new(rate, Instant::now()));
     loop {
         if job.finished() || !pace(&mut pacer, &job.stop).await {
             return Ok(());
         }
-        match stream.try_write(&buf[offset..]) {
+        let sent = match &file {
+            Some(file) => stream.try_io(Interest::WRITABLE, || file.send_to(&*stream, offset)),
+            None => stream.try_write(&buf[offset..]),
+        };
+        match sent {
             Ok(n) => {
                 offset += n;
                 let blocks = if offset == buf.len() {
@@ -120,6 +136,7 @@ pub(crate) async fn tcp_send(stream: Arc<TcpStream>, job: SendJob) -> io::Result
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if file.is_some() && payload_file::unsupported(&e) => file = None,
             Err(e) => return Err(e),
         }
     }
@@ -127,6 +144,8 @@ pub(crate) async fn tcp_send(stream: Arc<TcpStream>, job: SendJob) -> io::Result
 
 pub(crate) async fn tcp_receive(stream: Arc<TcpStream>, job: ReceiveJob) -> io::Result<()> {
     let mut buf = vec![0u8; job.block_size.max(MIN_READ_BUFFER)];
+    let mut batching = ReadBatching::new(Instant::now());
+    let draining = job.end == ReceiveEnd::DrainQueued;
     loop {
         match stream.try_read(&mut buf) {
             Ok(0) => return Ok(()),
@@ -136,23 +155,40 @@ pub(crate) async fn tcp_receive(stream: Arc<TcpStream>, job: ReceiveJob) -> io::
                 if let Some(budget) = &job.budget {
                     budget.add_received(n as u64);
                 }
+                batching.record(n);
                 tokio::task::consume_budget().await;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let draining = job.end == ReceiveEnd::DrainQueued;
-                if draining && job.stop.is_cancelled() {
+                let stopping = job.stop.is_cancelled();
+                if stopping && batching.raised() {
+                    // Whatever is queued below the mark is readable from now on.
+                    batching.lower(&*stream, Instant::now());
+                    continue;
+                }
+                if stopping && draining {
                     // Data the peer wrote before it said TEST_END may still be on its way
-                    // (a busy host, a real network): stop only once the stream goes quiet.
-                    match tokio::time::timeout(DRAIN_QUIET, stream.readable()).await {
-                        Ok(ready) => ready?,
-                        Err(_) => return Ok(()),
+                    // (a busy host, a real network). Where the peer reported how much it
+                    // sent, stop once that much is counted (the caller's deadline bounds the
+                    // wait); otherwise once the stream goes quiet.
+                    match job.counters.received_all() {
+                        Some(true) => return Ok(()),
+                        Some(false) => stream.readable().await?,
+                        None => match tokio::time::timeout(DRAIN_QUIET, stream.readable()).await {
+                            Ok(ready) => ready?,
+                            Err(_) => return Ok(()),
+                        },
                     }
                     continue;
                 }
+                if !stopping {
+                    batching.retune(&*stream, Instant::now());
+                }
+                let stall_at = batching.raised().then(|| Instant::now() + STALL);
                 tokio::select! {
                     biased;
-                    _ = job.stop.cancelled(), if draining => {}
+                    _ = job.stop.cancelled(), if !stopping && (draining || batching.raised()) => {}
                     ready = stream.readable() => ready?,
+                    _ = sleep_until_opt(stall_at) => batching.lower(&*stream, Instant::now()),
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -260,5 +296,98 @@ pub(crate) async fn udp_receive(socket: Arc<UdpSocket>, job: ReceiveJob) -> io::
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::time::Duration;
+
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::iperf::engine::read_batching::receive_low_water;
+
+    const FAST_BYTES: usize = 512 * 1024 * 1024;
+    const TAIL_BYTES: usize = 1000;
+
+    /// Waits (bounded) until the receiver has counted `total` bytes.
+    async fn counted(counters: &StreamCounters, total: u64, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while counters.snapshot().bytes < total {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        true
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_fast_stream_that_slows_to_a_trickle_is_still_read_within_milliseconds() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let writer = std::thread::spawn(move || std::net::TcpStream::connect(addr).unwrap());
+        let (receiving, _) = listener.accept().await.unwrap();
+        let mut sending = writer.join().unwrap();
+        let receiving = Arc::new(receiving);
+        let counters = Arc::new(StreamCounters::default());
+        let stop = CancellationToken::new();
+        let job = ReceiveJob {
+            counters: counters.clone(),
+            block_size: 128 * 1024,
+            budget: None,
+            stop: stop.clone(),
+            end: ReceiveEnd::DrainQueued,
+            udp_counters_64bit: false,
+        };
+        let receiver = tokio::spawn(tcp_receive(receiving.clone(), job));
+
+        // Fast enough for the receiver to batch its wake-ups...
+        let block = vec![7u8; 128 * 1024];
+        let watched = receiving.clone();
+        let (mut sending, highest_mark) = tokio::task::spawn_blocking(move || {
+            let mut highest_mark = 0;
+            for i in 0..FAST_BYTES / block.len() {
+                sending.write_all(&block).unwrap();
+                if i % 64 == 63 {
+                    highest_mark = highest_mark.max(receive_low_water(&*watched).unwrap());
+                }
+            }
+            (sending, highest_mark)
+        })
+        .await
+        .unwrap();
+        assert!(highest_mark > 1, "the receiver never batched");
+
+        // ...then a trickle far below the mark: read anyway, once the stream stalls.
+        sending.write_all(&[1u8; TAIL_BYTES]).unwrap();
+        let total = (FAST_BYTES + TAIL_BYTES) as u64;
+        assert!(
+            counted(&counters, total, Duration::from_secs(2)).await,
+            "counted {} of {total}",
+            counters.snapshot().bytes
+        );
+        // An idle stream goes back to waking on any data (a trickle overtaken by the fast
+        // data's last batch may have been read before the mark came down).
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while receive_low_water(&*receiving).unwrap() > 1 {
+            assert!(
+                Instant::now() < deadline,
+                "the mark stays raised on an idle stream"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+
+        // Told the sender's total, the drain ends as soon as it is counted, not 20 ms later.
+        counters.expect_bytes(total);
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(2), receiver)
+            .await
+            .expect("the drain ends")
+            .unwrap()
+            .unwrap();
+        drop(sending);
     }
 }

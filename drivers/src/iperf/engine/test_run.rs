@@ -214,8 +214,9 @@ impl TestRun {
             .unwrap_or(0);
     }
 
-    /// `TEST_RUNNING`: one task per stream starts moving data.
-    pub(crate) fn spawn_streams(&mut self, receive_end: ReceiveEnd) {
+    /// `TEST_RUNNING`: one task per stream starts moving data; TCP senders use
+    /// `sendfile(2)` when `zero_copy` is set.
+    pub(crate) fn spawn_streams(&mut self, receive_end: ReceiveEnd, zero_copy: bool) {
         let block_size = self.params.block_size as usize;
         let bitrate = (self.params.bitrate > 0).then_some(self.params.bitrate);
         for stream in &self.streams {
@@ -231,6 +232,7 @@ impl TestRun {
                     budget: self.budget.clone(),
                     stop: self.stop_senders.clone(),
                     udp_counters_64bit: self.params.udp_counters_64bit,
+                    zero_copy,
                 };
                 let failure = self.failure.clone();
                 match socket {
@@ -437,6 +439,16 @@ impl TestRun {
         self.sender_end = Some((now, self.snapshot_all()));
     }
 
+    /// Closes the sending streams' sockets (after [`stop_senders`](Self::stop_senders)), so
+    /// the peer's receivers see the end of their streams. iperf3 clients need that in
+    /// reverse mode: after `TEST_END` they read their streams with blocking full-block reads
+    /// and would wait forever for a block that never comes.
+    pub(crate) fn close_sending_sockets(&mut self) {
+        for stream in self.streams.iter_mut().filter(|s| s.sending) {
+            stream.socket = None;
+        }
+    }
+
     /// Tells the receivers to finish and waits up to `deadline` for them; then closes every
     /// data socket.
     pub(crate) async fn stop_receivers(&mut self, deadline: Duration) {
@@ -528,6 +540,23 @@ impl TestRun {
     }
 
     /// Checks that the peer's results name exactly our streams.
+    /// Tells each TCP receiving stream how many bytes the peer reports it sent, so the
+    /// drain stops as soon as they are all counted. Not with an omitted warm-up: each side
+    /// ends it by its own clock, so the two counts start at different bytes.
+    pub(crate) fn expect_received(&self, remote: &ExchangedResults) {
+        if self.params.protocol != Protocol::Tcp || self.params.omit > 0 {
+            return;
+        }
+        for (stream, baseline) in self.streams.iter().zip(&self.baseline) {
+            let reported = remote.streams.iter().find(|r| r.id == stream.id);
+            if let (false, Some(reported)) = (stream.sending, reported) {
+                stream
+                    .counters
+                    .expect_bytes(baseline.bytes.saturating_add(reported.bytes));
+            }
+        }
+    }
+
     pub(crate) fn check_remote(&self, remote: &ExchangedResults) -> Result<(), String> {
         for r in &remote.streams {
             if !self.streams.iter().any(|s| s.id == r.id) {

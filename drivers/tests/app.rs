@@ -12,7 +12,7 @@ use testrig::{BuildError, ConnectionInfo, DriverSpec, Error, Phase, Ref, Status,
 use testrig_drivers::app::{App, AppError, Expectation};
 use testrig_drivers::tcp::{TcpClient, TcpServer};
 
-use support::{Scratch, helper, send_signal, wait_proc_state};
+use support::{Scratch, helper, send_signal, wait_continued, wait_stopped};
 
 const T: Duration = Duration::from_secs(5);
 
@@ -26,9 +26,10 @@ fn helper_program() {
 
 /// The helper that binds a real port and prints it.
 fn listening_helper(name: &str) -> App {
-    App::builder(name, helper::binary())
-        .args(helper::ARGS)
-        .env(helper::MODE_VARIABLE, helper::LISTEN)
+    use helper::{HELPER, LISTEN};
+    App::builder(name, HELPER.program())
+        .args(HELPER.args())
+        .env(HELPER.variable(), LISTEN)
         .ready_on_stdout(r"^listening on port (?P<port>\d+)$")
         .build()
         .unwrap()
@@ -242,16 +243,10 @@ async fn pause_freezes_the_program_resume_lets_it_run_and_a_paused_program_still
         pids.track(pid);
         env.pause("app").await?;
         assert_eq!(env.status("app")?, Status::Paused);
-        assert!(
-            wait_proc_state(pid, &['T']).await,
-            "not stopped after pause"
-        );
+        assert!(wait_stopped(pid).await, "not stopped after pause");
         env.resume("app").await?;
         assert_eq!(env.status("app")?, Status::Started);
-        assert!(
-            wait_proc_state(pid, &['S', 'R']).await,
-            "still stopped after resume"
-        );
+        assert!(wait_continued(pid).await, "still stopped after resume");
         // Left paused: the teardown must still stop it with its stop signal.
         env.pause("app").await?;
         Ok::<_, Error>(())

@@ -8,11 +8,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use testrig::process::{Exit, Signal};
+use testrig::testing::ProcessIdentity;
 use testrig::{BuildError, ConnectionInfo, DriverSpec, Error, Phase, Ref, Status, Value};
 use testrig_drivers::app::{App, AppError, Expectation};
 use testrig_drivers::tcp::{TcpClient, TcpServer};
 
-use support::{Scratch, helper, send_signal, wait_continued, wait_stopped};
+use support::{Scratch, helper, send_signal};
 
 const T: Duration = Duration::from_secs(5);
 
@@ -241,12 +242,16 @@ async fn pause_freezes_the_program_resume_lets_it_run_and_a_paused_program_still
     env.run(|env| async move {
         let pid = env.get::<App>("app")?.pid().unwrap();
         pids.track(pid);
+        let process = ProcessIdentity::of(pid).unwrap();
         env.pause("app").await?;
         assert_eq!(env.status("app")?, Status::Paused);
-        assert!(wait_stopped(pid).await, "not stopped after pause");
+        assert!(process.wait_stopped(T).await, "not stopped after pause");
         env.resume("app").await?;
         assert_eq!(env.status("app")?, Status::Started);
-        assert!(wait_continued(pid).await, "still stopped after resume");
+        assert!(
+            process.wait_continued(T).await,
+            "still stopped after resume"
+        );
         // Left paused: the teardown must still stop it with its stop signal.
         env.pause("app").await?;
         Ok::<_, Error>(())

@@ -7,15 +7,18 @@
 //!   of them is left alive; [`ProcessIdentity`], to watch one process by pid (alive, stopped,
 //!   gone) without mistaking a recycled pid for it; and [`HelperProgram`], the test binary run
 //!   again as a helper program that behaves exactly as a test needs.
+//! - [`ScratchDir`]: a fresh directory for a test's files, kept when the test fails.
 
 mod helper_program;
 mod journal;
 mod process_identity;
 mod process_tracker;
+mod scratch_dir;
 mod scripted;
 
 pub use helper_program::HelperProgram;
 pub use journal::{Entry, Event, Journal};
 pub use process_identity::ProcessIdentity;
 pub use process_tracker::ProcessTracker;
+pub use scratch_dir::ScratchDir;
 pub use scripted::ScriptedDriver;

@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-/// How often [`ProcessIdentity::wait_until`] looks at `/proc` again.
+/// How often a wait looks at `/proc` again.
 const LOOK_AGAIN: Duration = Duration::from_millis(5);
 
 /// A process seen by a test: its pid and its start time, so a pid the kernel hands to a new
@@ -21,7 +21,9 @@ const LOOK_AGAIN: Duration = Duration::from_millis(5);
 /// let identity = ProcessIdentity::of(sleeper.pid()).expect("it runs");
 ///
 /// sleeper.pause().unwrap();
-/// assert!(identity.wait_until(Duration::from_secs(5), ProcessIdentity::is_stopped).await);
+/// assert!(identity.wait_stopped(Duration::from_secs(5)).await);
+/// sleeper.resume().unwrap();
+/// assert!(identity.wait_continued(Duration::from_secs(5)).await);
 ///
 /// sleeper.kill().unwrap();
 /// assert!(identity.wait_gone(Duration::from_secs(5)).await);
@@ -62,12 +64,32 @@ impl ProcessIdentity {
         self.stat().is_some_and(|stat| stat.state == 'T')
     }
 
-    /// Waits up to `within` for `condition` to hold of the process; whether it did.
+    /// Waits up to `within` for the process to be gone; whether it is.
+    pub async fn wait_gone(self, within: Duration) -> bool {
+        self.wait_until(within, |process| !process.is_alive()).await
+    }
+
+    /// Waits up to `within` for the process to be stopped by a signal (signals are delivered
+    /// asynchronously); whether it is.
+    pub async fn wait_stopped(self, within: Duration) -> bool {
+        self.wait_until(within, ProcessIdentity::is_stopped).await
+    }
+
+    /// Waits up to `within` for the process to run again after a stop: alive and no longer
+    /// stopped; whether it does.
+    pub async fn wait_continued(self, within: Duration) -> bool {
+        self.wait_until(within, |process| {
+            process.is_alive() && !process.is_stopped()
+        })
+        .await
+    }
+
+    /// Waits up to `within` for `condition` to hold of the process.
     ///
     /// The kernel offers no event for a change of state of a process that is not our child (nor
     /// for its death), so this looks at `/proc` again every 5 ms: fit for asserting in a test,
     /// not for waiting in a program.
-    pub async fn wait_until(
+    async fn wait_until(
         self,
         within: Duration,
         condition: impl Fn(ProcessIdentity) -> bool,
@@ -80,11 +102,6 @@ impl ProcessIdentity {
             tokio::time::sleep(LOOK_AGAIN).await;
         }
         true
-    }
-
-    /// Waits up to `within` for the process to be gone; whether it is.
-    pub async fn wait_gone(self, within: Duration) -> bool {
-        self.wait_until(within, |process| !process.is_alive()).await
     }
 
     /// The process's `/proc` entry, if it is still this process.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use testrig::process::{Command, Exit, Pattern, ProcessError, ProcessState, Signal};
 use testrig::testing::ProcessIdentity;
 
-use crate::support::{Scratch, pid_after, wait_continued, wait_stopped};
+use crate::support::{Scratch, pid_after};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -134,23 +134,28 @@ async fn pause_freezes_the_whole_group_and_resume_lets_it_continue() {
     let shell = scratch.spawn(shell_with_background_child()).await;
     let grandchild = pid_after("pid", &shell.ready(5 * SECOND).await.unwrap());
     scratch.track_pid(grandchild);
+    let leader = ProcessIdentity::of(shell.pid()).unwrap();
+    let grandchild = ProcessIdentity::of(grandchild).expect("the grandchild runs");
 
     shell.pause().unwrap();
     assert_eq!(shell.state(), ProcessState::Paused);
-    assert!(wait_stopped(shell.pid()).await, "the shell is not stopped");
     assert!(
-        wait_stopped(grandchild).await,
+        leader.wait_stopped(5 * SECOND).await,
+        "the shell is not stopped"
+    );
+    assert!(
+        grandchild.wait_stopped(5 * SECOND).await,
         "the grandchild is not stopped"
     );
 
     shell.resume().unwrap();
     assert_eq!(shell.state(), ProcessState::Running);
     assert!(
-        wait_continued(shell.pid()).await,
+        leader.wait_continued(5 * SECOND).await,
         "the shell did not continue"
     );
     assert!(
-        wait_continued(grandchild).await,
+        grandchild.wait_continued(5 * SECOND).await,
         "the grandchild did not continue"
     );
 
@@ -162,8 +167,9 @@ async fn pause_freezes_the_whole_group_and_resume_lets_it_continue() {
 async fn a_paused_process_is_woken_up_to_be_stopped() {
     let scratch = Scratch::new("a_paused_process_is_woken_up_to_be_stopped");
     let sleeper = scratch.spawn(Command::new("sleep").arg("1000")).await;
+    let identity = ProcessIdentity::of(sleeper.pid()).unwrap();
     sleeper.pause().unwrap();
-    assert!(wait_stopped(sleeper.pid()).await);
+    assert!(identity.wait_stopped(5 * SECOND).await);
     let started = Instant::now();
     assert_eq!(
         sleeper.stop(5 * SECOND).await.unwrap(),

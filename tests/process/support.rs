@@ -1,19 +1,18 @@
 //! What every process test shares: a scratch runpath, tracking of every pid a test started (each
 //! test ends by asserting they are all gone), and the helper program.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use testrig::process::{Command, Process, ProcessMonitor};
-use testrig::testing::{ProcessIdentity, ProcessTracker};
+use testrig::testing::{ProcessTracker, ScratchDir};
 
-/// How long a killed process may take to disappear (or a signalled one to change state) before
-/// a test calls it leaked (or deaf).
-const DEADLINE: Duration = Duration::from_secs(5);
+/// How long a killed process may take to disappear before a test calls it leaked.
+const GONE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// A test's scratch directory and the processes it started.
 pub struct Scratch {
-    dir: PathBuf,
+    dir: ScratchDir,
     started: ProcessTracker,
 }
 
@@ -21,30 +20,27 @@ impl Scratch {
     /// A fresh, empty runpath for the test `name`, owned by this run of the test program (runs
     /// in parallel do not share it).
     pub fn new(name: &str) -> Scratch {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("process")
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the scratch directory");
         Scratch {
-            dir,
+            dir: ScratchDir::new(Path::new(env!("CARGO_TARGET_TMPDIR")).join("process"), name),
             started: ProcessTracker::new(),
         }
     }
 
     /// The runpath.
     pub fn runpath(&self) -> &Path {
-        &self.dir
+        self.dir.path()
     }
 
     /// A monitor writing into the runpath.
     pub fn monitor(&self) -> ProcessMonitor {
-        ProcessMonitor::new(&self.dir)
+        ProcessMonitor::new(self.dir.path())
     }
 
     /// Spawns `command` alone and tracks it.
     pub async fn spawn(&self, command: Command) -> Process {
-        let process = Process::spawn(command, &self.dir).await.expect("spawn");
+        let process = Process::spawn(command, self.dir.path())
+            .await
+            .expect("spawn");
         self.track(&process);
         process
     }
@@ -71,39 +67,20 @@ impl Scratch {
     /// killed).
     pub async fn assert_nothing_left(self) {
         assert!(!self.started.is_empty(), "the test tracked no process");
-        self.started.assert_all_gone(DEADLINE).await;
+        self.started.assert_all_gone(GONE_DEADLINE).await;
     }
 }
 
 impl Drop for Scratch {
-    /// Removes the scratch directory (unless the test failed: then its logs help), and makes sure
-    /// a test that started processes checked that they are gone.
+    /// Makes sure a test that started processes checked that they are gone (the directory goes
+    /// with the test's success).
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            return;
+        if !std::thread::panicking() {
+            assert!(
+                self.started.is_empty(),
+                "the test started processes but did not end with `assert_nothing_left`"
+            );
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
-        assert!(
-            self.started.is_empty(),
-            "the test started processes but did not end with `assert_nothing_left`"
-        );
-    }
-}
-
-/// Waits up to 5 s for `pid` to be stopped by a signal (signals are delivered asynchronously).
-pub async fn wait_stopped(pid: u32) -> bool {
-    wait_until(pid, ProcessIdentity::is_stopped).await
-}
-
-/// Waits up to 5 s for `pid` to run again: alive and no longer stopped.
-pub async fn wait_continued(pid: u32) -> bool {
-    wait_until(pid, |process| process.is_alive() && !process.is_stopped()).await
-}
-
-async fn wait_until(pid: u32, condition: impl Fn(ProcessIdentity) -> bool) -> bool {
-    match ProcessIdentity::of(pid) {
-        Some(process) => process.wait_until(DEADLINE, condition).await,
-        None => false,
     }
 }
 

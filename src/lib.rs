@@ -27,7 +27,7 @@
 //! #[async_trait]
 //! impl Driver for Client {
 //!     fn name(&self) -> &str { "client" }
-//!     fn references(&self) -> Vec<RefKey> { self.port.reference().into_iter().cloned().collect() }
+//!     fn references(&self) -> Vec<RefKey> { self.port.references() }
 //!     async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
 //!         *self.seen.lock().unwrap() = Some(ctx.param(&self.port)?);
 //!         Ok(())

@@ -8,11 +8,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use testrig::process::{Exit, Signal};
+use testrig::testing::ProcessIdentity;
 use testrig::{BuildError, ConnectionInfo, DriverSpec, Error, Phase, Ref, Status, Value};
 use testrig_drivers::app::{App, AppError, Expectation};
 use testrig_drivers::tcp::{TcpClient, TcpServer};
 
-use support::{Scratch, helper, send_signal, wait_proc_state};
+use support::{Scratch, helper, send_signal};
 
 const T: Duration = Duration::from_secs(5);
 
@@ -26,9 +27,10 @@ fn helper_program() {
 
 /// The helper that binds a real port and prints it.
 fn listening_helper(name: &str) -> App {
-    App::builder(name, helper::binary())
-        .args(helper::ARGS)
-        .env(helper::MODE_VARIABLE, helper::LISTEN)
+    use helper::{HELPER, LISTEN};
+    App::builder(name, HELPER.program())
+        .args(HELPER.args())
+        .env(HELPER.variable(), LISTEN)
         .ready_on_stdout(r"^listening on port (?P<port>\d+)$")
         .build()
         .unwrap()
@@ -240,16 +242,14 @@ async fn pause_freezes_the_program_resume_lets_it_run_and_a_paused_program_still
     env.run(|env| async move {
         let pid = env.get::<App>("app")?.pid().unwrap();
         pids.track(pid);
+        let process = ProcessIdentity::of(pid).unwrap();
         env.pause("app").await?;
         assert_eq!(env.status("app")?, Status::Paused);
-        assert!(
-            wait_proc_state(pid, &['T']).await,
-            "not stopped after pause"
-        );
+        assert!(process.wait_stopped(T).await, "not stopped after pause");
         env.resume("app").await?;
         assert_eq!(env.status("app")?, Status::Started);
         assert!(
-            wait_proc_state(pid, &['S', 'R']).await,
+            process.wait_continued(T).await,
             "still stopped after resume"
         );
         // Left paused: the teardown must still stop it with its stop signal.

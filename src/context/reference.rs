@@ -77,6 +77,10 @@ impl<T> fmt::Debug for Ref<T> {
 /// let wired: Param<u16> = Ref::export("server", "port").into();
 /// assert!(fixed.reference().is_none());
 /// assert_eq!(wired.reference().unwrap().to_string(), "server.port");
+///
+/// // What a driver holding both returns from `Driver::references`:
+/// let references = [fixed.references(), wired.references()].concat();
+/// assert_eq!(references, [wired.reference().unwrap().clone()]);
 /// ```
 #[derive(Clone, Debug)]
 pub enum Param<T> {
@@ -93,6 +97,14 @@ impl<T> Param<T> {
             Param::Value(_) => None,
             Param::Ref(r) => Some(r.key()),
         }
+    }
+
+    /// The references this parameter makes: none for a literal, one for a reference. A driver's
+    /// [`Driver::references`](crate::Driver::references) concatenates those of its parameters
+    /// (`[self.host.references(), self.port.references()].concat()`), as it would a
+    /// [`Template`](crate::Template)'s.
+    pub fn references(&self) -> Vec<RefKey> {
+        self.reference().into_iter().cloned().collect()
     }
 }
 

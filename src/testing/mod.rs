@@ -1,8 +1,24 @@
-//! Drivers for testing testrig itself and for writing examples: scripted
-//! behaviour (slow, failing, dying) over real sockets.
+//! Helpers for tests, testrig's own and its users'.
+//!
+//! - Scripted drivers ([`ScriptedDriver`], recording into a [`Journal`]): behaviour a test
+//!   scripts (slow, failing, dying) over real sockets, for testing environments and writing
+//!   examples.
+//! - For tests that start processes: [`ProcessTracker`], to end a test by asserting that none
+//!   of them is left alive; [`ProcessIdentity`], to watch one process by pid (alive, stopped,
+//!   gone) without mistaking a recycled pid for it; and [`HelperProgram`], the test binary run
+//!   again as a helper program that behaves exactly as a test needs.
+//! - [`ScratchDir`]: a fresh directory for a test's files, kept when the test fails.
 
+mod helper_program;
 mod journal;
+mod process_identity;
+mod process_tracker;
+mod scratch_dir;
 mod scripted;
 
+pub use helper_program::HelperProgram;
 pub use journal::{Entry, Event, Journal};
+pub use process_identity::ProcessIdentity;
+pub use process_tracker::ProcessTracker;
+pub use scratch_dir::ScratchDir;
 pub use scripted::ScriptedDriver;

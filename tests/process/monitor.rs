@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use testrig::process::{Command, Exit, Kind, Pattern, ProcessError, Progress, Signal};
+use testrig::testing::ProcessIdentity;
 
-use crate::support::{Identity, Scratch};
+use crate::support::Scratch;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -326,7 +327,7 @@ async fn dropping_the_monitor_kills_what_it_still_holds() {
     let scratch = Scratch::new("dropping_the_monitor_kills_what_it_still_holds");
     let mut monitor = scratch.monitor();
     let server = scratch.run(&mut monitor, daemon()).await;
-    let identity = Identity::of(server.pid()).unwrap();
+    let identity = ProcessIdentity::of(server.pid()).unwrap();
     drop(monitor);
     // The handle kept here does not keep the process alive.
     assert_eq!(server.exited().await, Exit::Killed);

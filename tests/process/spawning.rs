@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use testrig::process::{Command, Exit, Pattern, Process, ProcessError, ProcessState, Signal};
+use testrig::testing::ProcessIdentity;
 
-use crate::support::{Identity, Scratch, helper, pid_after};
+use crate::support::{Scratch, helper, pid_after};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -134,7 +135,7 @@ async fn a_program_killed_with_sigkill_leaves_no_child_behind() {
         .await;
     let captures = parent.ready(10 * SECOND).await.unwrap();
     let daemon_pid = pid_after("pid", &captures);
-    let daemon = Identity::of(daemon_pid).expect("the daemon runs");
+    let daemon = ProcessIdentity::of(daemon_pid).expect("the daemon runs");
     scratch.track_pid(daemon_pid);
 
     parent.kill().unwrap();

@@ -3,8 +3,9 @@
 use std::time::{Duration, Instant};
 
 use testrig::process::{Command, Exit, Pattern, ProcessError, ProcessState, Signal};
+use testrig::testing::ProcessIdentity;
 
-use crate::support::{Identity, Scratch, pid_after, wait_proc_state};
+use crate::support::{Scratch, pid_after};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -133,26 +134,28 @@ async fn pause_freezes_the_whole_group_and_resume_lets_it_continue() {
     let shell = scratch.spawn(shell_with_background_child()).await;
     let grandchild = pid_after("pid", &shell.ready(5 * SECOND).await.unwrap());
     scratch.track_pid(grandchild);
+    let leader = ProcessIdentity::of(shell.pid()).unwrap();
+    let grandchild = ProcessIdentity::of(grandchild).expect("the grandchild runs");
 
     shell.pause().unwrap();
     assert_eq!(shell.state(), ProcessState::Paused);
     assert!(
-        wait_proc_state(shell.pid(), 'T').await,
+        leader.wait_stopped(5 * SECOND).await,
         "the shell is not stopped"
     );
     assert!(
-        wait_proc_state(grandchild, 'T').await,
+        grandchild.wait_stopped(5 * SECOND).await,
         "the grandchild is not stopped"
     );
 
     shell.resume().unwrap();
     assert_eq!(shell.state(), ProcessState::Running);
     assert!(
-        wait_proc_state(shell.pid(), 'S').await,
+        leader.wait_continued(5 * SECOND).await,
         "the shell did not continue"
     );
     assert!(
-        wait_proc_state(grandchild, 'S').await,
+        grandchild.wait_continued(5 * SECOND).await,
         "the grandchild did not continue"
     );
 
@@ -164,8 +167,9 @@ async fn pause_freezes_the_whole_group_and_resume_lets_it_continue() {
 async fn a_paused_process_is_woken_up_to_be_stopped() {
     let scratch = Scratch::new("a_paused_process_is_woken_up_to_be_stopped");
     let sleeper = scratch.spawn(Command::new("sleep").arg("1000")).await;
+    let identity = ProcessIdentity::of(sleeper.pid()).unwrap();
     sleeper.pause().unwrap();
-    assert!(wait_proc_state(sleeper.pid(), 'T').await);
+    assert!(identity.wait_stopped(5 * SECOND).await);
     let started = Instant::now();
     assert_eq!(
         sleeper.stop(5 * SECOND).await.unwrap(),
@@ -204,7 +208,7 @@ async fn dropping_the_last_handle_kills_the_process_group() {
     let shell = scratch.spawn(shell_with_background_child()).await;
     let grandchild = pid_after("pid", &shell.ready(5 * SECOND).await.unwrap());
     scratch.track_pid(grandchild);
-    let leader = Identity::of(shell.pid()).unwrap();
+    let leader = ProcessIdentity::of(shell.pid()).unwrap();
     let copy = shell.clone();
     drop(shell);
     assert!(leader.is_alive(), "a clone still holds the process");

@@ -522,12 +522,7 @@ impl Driver for TcpClient {
     }
 
     fn references(&self) -> Vec<RefKey> {
-        self.host
-            .reference()
-            .into_iter()
-            .chain(self.port.reference())
-            .cloned()
-            .collect()
+        [self.host.references(), self.port.references()].concat()
     }
 
     fn export_keys(&self) -> Vec<String> {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use socket2::{Domain, Protocol, Socket, Type};
+use testrig::context::{ADDRESS_EXPORT_KEYS, address_exports};
 use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartContext, Supervisor};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -317,16 +318,11 @@ impl Driver for TcpServer {
     }
 
     fn references(&self) -> Vec<RefKey> {
-        self.host
-            .reference()
-            .into_iter()
-            .chain(self.port.reference())
-            .cloned()
-            .collect()
+        [self.host.references(), self.port.references()].concat()
     }
 
     fn export_keys(&self) -> Vec<String> {
-        vec!["host".into(), "port".into(), "address".into()]
+        ADDRESS_EXPORT_KEYS.map(String::from).into()
     }
 
     async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
@@ -390,13 +386,7 @@ impl Driver for TcpServer {
     }
 
     fn exports(&self) -> Exports {
-        let mut exports = Exports::new();
-        if let Some(local) = self.local_addr() {
-            exports.insert("host".into(), local.ip().into());
-            exports.insert("port".into(), local.port().into());
-            exports.insert("address".into(), local.into());
-        }
-        exports
+        self.local_addr().map(address_exports).unwrap_or_default()
     }
 
     fn connections(&self) -> Vec<ConnectionInfo> {

@@ -292,12 +292,7 @@ impl Driver for IperfClient {
     }
 
     fn references(&self) -> Vec<RefKey> {
-        self.host
-            .reference()
-            .into_iter()
-            .chain(self.port.reference())
-            .cloned()
-            .collect()
+        [self.host.references(), self.port.references()].concat()
     }
 
     fn export_keys(&self) -> Vec<String> {

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use testrig::context::{ADDRESS_EXPORT_KEYS, address_exports};
 use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartContext, Supervisor};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -288,16 +289,11 @@ impl Driver for IperfServer {
     }
 
     fn references(&self) -> Vec<RefKey> {
-        self.host
-            .reference()
-            .into_iter()
-            .chain(self.port.reference())
-            .cloned()
-            .collect()
+        [self.host.references(), self.port.references()].concat()
     }
 
     fn export_keys(&self) -> Vec<String> {
-        let mut keys = vec!["host".into(), "port".into(), "address".into()];
+        let mut keys: Vec<String> = ADDRESS_EXPORT_KEYS.map(String::from).into();
         if let Engine::Iperf3Binary { .. } = self.engine {
             keys.push("pid".into());
         }
@@ -374,16 +370,13 @@ impl Driver for IperfServer {
     }
 
     fn exports(&self) -> Exports {
-        let mut exports = Exports::new();
         let state = self.lock();
-        if let Some(running) = &state.running {
-            let local = running.local();
-            exports.insert("host".into(), local.ip().into());
-            exports.insert("port".into(), local.port().into());
-            exports.insert("address".into(), local.into());
-            if let Running::Binary { server, .. } = running {
-                exports.insert("pid".into(), server.process().pid().into());
-            }
+        let Some(running) = &state.running else {
+            return Exports::new();
+        };
+        let mut exports = address_exports(running.local());
+        if let Running::Binary { server, .. } = running {
+            exports.insert("pid".into(), server.process().pid().into());
         }
         exports
     }

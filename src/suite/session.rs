@@ -6,7 +6,8 @@ use super::hook::{Hooks, Stage};
 use super::interrupt::Interrupt;
 use super::step::Step;
 use super::suite::{EnvironmentFactory, Suite};
-use crate::env::Environment;
+use crate::env::{Environment, FailureWatch};
+use crate::error::Error;
 use crate::report::{CaseReport, Outcome};
 
 /// One suite's run in this process: set up at its first selected case, torn
@@ -141,12 +142,29 @@ impl Session {
                 let Some(body) = slot.body.take() else {
                     return Err(format!("case `{}` already ran in this process", slot.name));
                 };
+                let watch = FailureWatch::begin(env);
                 let began = Instant::now();
                 let ending = body.run(env.clone(), slot.timeout, Some(interrupt)).await;
-                let message = (!ending.passed()).then(|| ending.to_string());
+                // A driver that failed during this case and is still failed fails
+                // it; one that was already failed before it does not.
+                let failed = watch.end(env);
+                let message = if !ending.passed() {
+                    Some(ending.to_string() + &failed.note())
+                } else if !failed.is_empty() {
+                    Some(
+                        Error::DriversFailed {
+                            environment: env.name().to_owned(),
+                            drivers: failed.0,
+                            teardown: Vec::new(),
+                        }
+                        .to_string(),
+                    )
+                } else {
+                    None
+                };
                 env.record_case(CaseReport {
                     name: slot.name.clone(),
-                    outcome: if ending.passed() {
+                    outcome: if message.is_none() {
                         Outcome::Passed
                     } else {
                         Outcome::Failed

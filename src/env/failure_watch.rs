@@ -1,5 +1,5 @@
 use super::Environment;
-use crate::error::{FailedDriver, failed_drivers_list};
+use crate::error::{DriverFailure, Error, FailedDriver, failed_drivers_list};
 use crate::status::Status;
 
 /// Watches the drivers of an environment while one test body (or suite case)
@@ -71,9 +71,10 @@ impl FailureWatch {
     }
 }
 
-/// What a [`FailureWatch`] found.
+/// What a [`FailureWatch`] found: the drivers that failed, in the
+/// environment's order.
 #[derive(Debug)]
-pub(crate) struct FailedDuring(pub(crate) Vec<FailedDriver>);
+pub(crate) struct FailedDuring(Vec<FailedDriver>);
 
 impl FailedDuring {
     /// Whether no driver failed unexpectedly.
@@ -81,15 +82,28 @@ impl FailedDuring {
         self.0.is_empty()
     }
 
-    /// A note to append to the message of a test that failed on its own
-    /// (error, panic, timeout): the drivers that failed meanwhile, if any.
-    pub(crate) fn note(&self) -> String {
-        if self.0.is_empty() {
-            return String::new();
+    /// The failure message of the test's case in the report, given how the
+    /// test ended on its own (`None`: it returned `Ok`). Its own failure comes
+    /// first, with the failed drivers noted after it; `None` when it passed.
+    pub(crate) fn case_message(&self, environment: &str, own: Option<String>) -> Option<String> {
+        match own {
+            Some(own) if self.0.is_empty() => Some(own),
+            Some(own) => Some(format!(
+                "{own}\nmeanwhile, these drivers failed and were still failed at the end:{}",
+                failed_drivers_list(&self.0)
+            )),
+            None if self.0.is_empty() => None,
+            None => Some(self.to_error(environment, Vec::new()).to_string()),
         }
-        format!(
-            "\nmeanwhile, these drivers failed and were still failed at the end:{}",
-            failed_drivers_list(&self.0)
-        )
+    }
+
+    /// The error of a test that returned `Ok` while these drivers failed, with
+    /// the teardown's failures.
+    pub(crate) fn to_error(&self, environment: &str, teardown: Vec<DriverFailure>) -> Error {
+        Error::DriversFailed {
+            environment: environment.to_owned(),
+            drivers: self.0.clone(),
+            teardown,
+        }
     }
 }

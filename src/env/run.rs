@@ -125,18 +125,7 @@ impl Environment {
             Ending::TimedOut(after) => Some(format!("timed out after {after:?}")),
             Ending::Interrupted(signal) => Some(format!("interrupted by {signal}")),
         };
-        let message = match own_failure {
-            Some(message) => Some(message + &failed.note()),
-            None if failed.is_empty() => None,
-            None => Some(
-                Error::DriversFailed {
-                    environment: name.clone(),
-                    drivers: failed.0.clone(),
-                    teardown: Vec::new(),
-                }
-                .to_string(),
-            ),
-        };
+        let message = failed.case_message(&name, own_failure);
         self.record_case(CaseReport {
             name: "body".to_owned(),
             outcome: if message.is_some() {
@@ -151,12 +140,10 @@ impl Environment {
         let stopped = self.stop_reporting().await;
         self.write_report_if_asked();
         match ending {
-            Ending::Returned(Ok(_)) if !failed.is_empty() => Err(Error::DriversFailed {
-                environment: name,
-                drivers: failed.0,
-                teardown: stopped.err().map(|e| e.failures).unwrap_or_default(),
+            Ending::Returned(Ok(_)) if !failed.is_empty() => {
+                let teardown = stopped.err().map(|e| e.failures).unwrap_or_default();
+                Err(failed.to_error(&name, teardown).into())
             }
-            .into()),
             Ending::Returned(Ok(value)) => stopped.map(|()| value).map_err(|e| E::from(e.into())),
             Ending::Returned(Err(error)) => Err(error),
             Ending::Panicked(payload) => std::panic::resume_unwind(payload),

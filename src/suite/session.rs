@@ -7,7 +7,6 @@ use super::interrupt::Interrupt;
 use super::step::Step;
 use super::suite::{EnvironmentFactory, Suite};
 use crate::env::{Environment, FailureWatch};
-use crate::error::Error;
 use crate::report::{CaseReport, Outcome};
 
 /// One suite's run in this process: set up at its first selected case, torn
@@ -147,21 +146,8 @@ impl Session {
                 let ending = body.run(env.clone(), slot.timeout, Some(interrupt)).await;
                 // A driver that failed during this case and is still failed fails
                 // it; one that was already failed before it does not.
-                let failed = watch.end(env);
-                let message = if !ending.passed() {
-                    Some(ending.to_string() + &failed.note())
-                } else if !failed.is_empty() {
-                    Some(
-                        Error::DriversFailed {
-                            environment: env.name().to_owned(),
-                            drivers: failed.0,
-                            teardown: Vec::new(),
-                        }
-                        .to_string(),
-                    )
-                } else {
-                    None
-                };
+                let own = (!ending.passed()).then(|| ending.to_string());
+                let message = watch.end(env).case_message(env.name(), own);
                 env.record_case(CaseReport {
                     name: slot.name.clone(),
                     outcome: if message.is_none() {

@@ -55,6 +55,19 @@ pub enum Error {
         /// The deadline that passed.
         after: Duration,
     },
+    /// The test body (or suite case) succeeded, but drivers failed while it ran
+    /// (died, or failed a restart or a stop) and were still `Failed` when it
+    /// ended. Declare a deliberate failure with
+    /// [`Environment::expect_failure`](crate::Environment::expect_failure).
+    #[error("{}", drivers_failed_message(environment, drivers, teardown))]
+    DriversFailed {
+        /// The environment.
+        environment: String,
+        /// Each driver that failed, with why, in the order the drivers were added.
+        drivers: Vec<FailedDriver>,
+        /// Drivers that then did not stop cleanly during the teardown.
+        teardown: Vec<DriverFailure>,
+    },
     /// A signal interrupted the run; the environment was torn down.
     #[error("environment `{environment}` was interrupted by {signal}")]
     Interrupted {
@@ -422,6 +435,27 @@ pub struct DriverFailure {
     pub error: LifecycleError,
 }
 
+/// A driver that failed while a test body or case ran and was still `Failed`
+/// when it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FailedDriver {
+    /// The driver.
+    pub driver: String,
+    /// Why it failed: the error recorded for it (which names it, and carries
+    /// the tail of its logs when there is one).
+    pub error: String,
+}
+
+impl FailedDriver {
+    pub(crate) fn new(driver: impl Into<String>, error: impl Into<String>) -> Self {
+        Self {
+            driver: driver.into(),
+            error: error.into(),
+        }
+    }
+}
+
 /// An environment that could not start. Everything that had started was stopped.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", start_error_message(self))]
@@ -480,6 +514,44 @@ fn stop_error_message(e: &StopError) -> String {
         out.push_str(&format!("\n- {}", indent(&failure.error.to_string())));
     }
     out
+}
+
+fn drivers_failed_message(
+    environment: &str,
+    drivers: &[FailedDriver],
+    teardown: &[DriverFailure],
+) -> String {
+    let names: Vec<String> = drivers.iter().map(|d| format!("`{}`", d.driver)).collect();
+    let mut out = format!(
+        "environment `{environment}`: the test returned Ok, but {} failed while it ran \
+         and {} still failed when it ended:{}",
+        if drivers.len() == 1 {
+            format!("driver {}", names.join(""))
+        } else {
+            format!("drivers {}", names.join(", "))
+        },
+        if drivers.len() == 1 { "was" } else { "were" },
+        failed_drivers_list(drivers),
+    );
+    out.push_str(
+        "\n(if the test made a driver fail on purpose, declare it with \
+         `env.expect_failure(\"<driver>\")`)",
+    );
+    if !teardown.is_empty() {
+        out.push_str("\nand the teardown failed too:");
+        for failure in teardown {
+            out.push_str(&format!("\n- {}", indent(&failure.error.to_string())));
+        }
+    }
+    out
+}
+
+/// One line (`\n- …`) per failed driver: its recorded error, indented.
+pub(crate) fn failed_drivers_list(drivers: &[FailedDriver]) -> String {
+    drivers
+        .iter()
+        .map(|d| format!("\n- {}", indent(&d.error)))
+        .collect()
 }
 
 fn indent(text: &str) -> String {

@@ -77,6 +77,11 @@ pub use status::{Status, StatusTracker};
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+/// The concepts guide's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/concepts.md")]
+struct ConceptsGuideDoctests;
+
 /// The reconnect guide's code blocks, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/reconnect.md")]

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -48,6 +48,9 @@ pub(crate) struct EnvState {
     pub(crate) teardown: Option<Duration>,
     pub(crate) errors: Vec<String>,
     pub(crate) cases: Vec<CaseReport>,
+    /// Drivers the running test declared may end it `Failed`
+    /// ([`Environment::expect_failure`]); cleared when the test ends.
+    pub(crate) expected_failures: BTreeSet<String>,
 }
 
 impl Environment {
@@ -163,6 +166,48 @@ impl Environment {
             .collect()
     }
 
+    /// Declares that driver `name` failing during the running test is expected:
+    /// it does not fail the test.
+    ///
+    /// Without it, a test body ([`run`](Self::run)) or suite case that returns
+    /// `Ok` while a driver failed during it (died, or failed a restart or a
+    /// stop) and is still `Failed` at its end fails with
+    /// [`Error::DriversFailed`]. Call this in a test that kills a driver on
+    /// purpose (fault injection). The driver is still shown `Failed` in the
+    /// report; whether it did fail is for the test to check (e.g. with
+    /// [`wait_for_failure`](Self::wait_for_failure)).
+    ///
+    /// Holds for the current run or case only: it ends with it. Called outside
+    /// one, it holds for the next one.
+    ///
+    /// # Errors
+    /// [`Error::UnknownDriver`] when there is no driver `name`.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> testrig::Result<()> {
+    /// use std::time::Duration;
+    /// use testrig::Environment;
+    /// use testrig::testing::ScriptedDriver;
+    ///
+    /// let env = Environment::builder("fault")
+    ///     .driver(ScriptedDriver::new("server"))
+    ///     .build()?;
+    /// env.run(|env| async move {
+    ///     env.expect_failure("server")?;
+    ///     env.get::<ScriptedDriver>("server")?.die("killed by the test");
+    ///     assert_eq!(env.wait_for_failure(Duration::from_secs(1)).await.as_deref(), Some("server"));
+    ///     Ok::<_, testrig::Error>(())
+    /// })
+    /// .await?; // passes: the failure was expected
+    /// # Ok(()) }
+    /// ```
+    pub fn expect_failure(&self, name: &str) -> Result<(), Error> {
+        self.resource(name)?;
+        self.inner.state().expected_failures.insert(name.to_owned());
+        Ok(())
+    }
+
     /// Waits up to `timeout` for a driver to become `Failed`; returns its name, or
     /// `None` when none did. Woken by the status change, not by polling.
     pub async fn wait_for_failure(&self, timeout: Duration) -> Option<String> {
@@ -276,6 +321,11 @@ impl Environment {
     /// Best effort: a driver that fails or overruns is aborted and the stop goes
     /// on; the error lists every such driver. Idempotent.
     pub async fn stop(&self) -> Result<(), Error> {
+        Ok(self.stop_reporting().await?)
+    }
+
+    /// [`stop`](Self::stop), with its error as it is.
+    pub(super) async fn stop_reporting(&self) -> Result<(), StopError> {
         let _operation = self.inner.operation.lock().await;
         let failures = self.stop_all().await;
         if failures.is_empty() {
@@ -286,7 +336,7 @@ impl Environment {
             failures,
         };
         self.inner.state().errors.push(error.to_string());
-        Err(error.into())
+        Err(error)
     }
 
     async fn stop_all(&self) -> Vec<DriverFailure> {

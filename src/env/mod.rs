@@ -3,6 +3,7 @@
 mod builder;
 #[allow(clippy::module_inception)]
 mod environment;
+mod failure_watch;
 mod graph;
 mod run;
 mod runpath;
@@ -10,5 +11,6 @@ mod signals;
 
 pub use builder::EnvironmentBuilder;
 pub use environment::Environment;
+pub(crate) use failure_watch::FailureWatch;
 pub(crate) use runpath::default_runpath_root;
 pub use signals::shutdown_signal;

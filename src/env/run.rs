@@ -2,8 +2,8 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use super::Environment;
 use super::environment::payload_message;
+use super::{Environment, FailureWatch};
 use crate::error::Error;
 use crate::report::{CaseReport, Outcome};
 
@@ -20,8 +20,18 @@ impl Environment {
     /// body does: returns, errors or panics (the panic is resumed after teardown).
     /// Writes the reports when a report directory is set.
     ///
-    /// Returns the body's result; if the body succeeded but teardown failed,
-    /// the teardown error.
+    /// A driver that fails while the body runs (dies, or fails a restart or a
+    /// stop) and is still `Failed` when the body ends fails the run, even when
+    /// the body returned `Ok`: the body's case in the report is `Failed`, and
+    /// `run` returns [`Error::DriversFailed`] naming each such driver and why.
+    /// A driver the body restarted successfully is fine, and so is one declared
+    /// with [`expect_failure`](Self::expect_failure) (fault injection).
+    ///
+    /// Returns the body's error when it failed (an error, a panic, a timeout
+    /// win over failed drivers, which the report's case message then also
+    /// lists); else [`Error::DriversFailed`], which also carries the teardown's
+    /// failures if any; else the teardown error if the teardown failed; else
+    /// the body's value.
     ///
     /// # Examples
     /// ```
@@ -67,9 +77,12 @@ impl Environment {
         E: From<Error> + Display + Send + 'static,
     {
         if let Err(error) = self.start().await {
+            // The expectations were for this run.
+            self.inner.state().expected_failures.clear();
             self.write_report_if_asked();
             return Err(error.into());
         }
+        let watch = FailureWatch::begin(self);
         let began = Instant::now();
         let mut task = tokio::spawn(body(self.clone()));
         let deadline = async {
@@ -103,32 +116,35 @@ impl Environment {
             let _ = task.await;
         }
 
-        let (outcome, message) = match &ending {
-            Ending::Returned(Ok(_)) => (Outcome::Passed, None),
-            Ending::Returned(Err(e)) => (Outcome::Failed, Some(e.to_string())),
-            Ending::Panicked(payload) => (
-                Outcome::Failed,
-                Some(format!("panicked: {}", payload_message(&**payload))),
-            ),
-            Ending::TimedOut(after) => {
-                (Outcome::Failed, Some(format!("timed out after {after:?}")))
-            }
-            Ending::Interrupted(signal) => {
-                (Outcome::Failed, Some(format!("interrupted by {signal}")))
-            }
+        let failed = watch.end(self);
+        let name = self.name().to_owned();
+        let own_failure = match &ending {
+            Ending::Returned(Ok(_)) => None,
+            Ending::Returned(Err(e)) => Some(e.to_string()),
+            Ending::Panicked(payload) => Some(format!("panicked: {}", payload_message(&**payload))),
+            Ending::TimedOut(after) => Some(format!("timed out after {after:?}")),
+            Ending::Interrupted(signal) => Some(format!("interrupted by {signal}")),
         };
+        let message = failed.case_message(&name, own_failure);
         self.record_case(CaseReport {
             name: "body".to_owned(),
-            outcome,
+            outcome: if message.is_some() {
+                Outcome::Failed
+            } else {
+                Outcome::Passed
+            },
             duration: began.elapsed(),
             message,
         });
 
-        let stopped = self.stop().await;
+        let stopped = self.stop_reporting().await;
         self.write_report_if_asked();
-        let name = self.name().to_owned();
         match ending {
-            Ending::Returned(Ok(value)) => stopped.map(|()| value).map_err(E::from),
+            Ending::Returned(Ok(_)) if !failed.is_empty() => {
+                let teardown = stopped.err().map(|e| e.failures).unwrap_or_default();
+                Err(failed.to_error(&name, teardown).into())
+            }
+            Ending::Returned(Ok(value)) => stopped.map(|()| value).map_err(|e| E::from(e.into())),
             Ending::Returned(Err(error)) => Err(error),
             Ending::Panicked(payload) => std::panic::resume_unwind(payload),
             Ending::TimedOut(after) => Err(Error::BodyTimeout {

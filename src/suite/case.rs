@@ -37,7 +37,9 @@ pub struct Case {
 impl Case {
     /// A case called `name` running `body`. The body fails the case by returning
     /// an error (any error type: `testrig::Error`, `std::io::Error`, a `String`…)
-    /// or by panicking (an `assert!`).
+    /// or by panicking (an `assert!`). A driver that fails during the case and
+    /// is still `Failed` at its end fails it too, unless the case declared it
+    /// with [`Environment::expect_failure`].
     pub fn new<F, Fut, E>(name: impl Into<String>, body: F) -> Self
     where
         F: FnOnce(Environment) -> Fut + Send + 'static,

@@ -6,7 +6,7 @@ use super::hook::{Hooks, Stage};
 use super::interrupt::Interrupt;
 use super::step::Step;
 use super::suite::{EnvironmentFactory, Suite};
-use crate::env::Environment;
+use crate::env::{Environment, FailureWatch};
 use crate::report::{CaseReport, Outcome};
 
 /// One suite's run in this process: set up at its first selected case, torn
@@ -141,12 +141,16 @@ impl Session {
                 let Some(body) = slot.body.take() else {
                     return Err(format!("case `{}` already ran in this process", slot.name));
                 };
+                let watch = FailureWatch::begin(env);
                 let began = Instant::now();
                 let ending = body.run(env.clone(), slot.timeout, Some(interrupt)).await;
-                let message = (!ending.passed()).then(|| ending.to_string());
+                // A driver that failed during this case and is still failed fails
+                // it; one that was already failed before it does not.
+                let own = (!ending.passed()).then(|| ending.to_string());
+                let message = watch.end(env).case_message(env.name(), own);
                 env.record_case(CaseReport {
                     name: slot.name.clone(),
-                    outcome: if ending.passed() {
+                    outcome: if message.is_none() {
                         Outcome::Passed
                     } else {
                         Outcome::Failed

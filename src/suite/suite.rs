@@ -22,7 +22,9 @@ pub(crate) type EnvironmentFactory = Box<dyn FnOnce() -> Result<Environment, Box
 /// started once, the selected cases run against it one after the other in the
 /// order they were declared, and it stops once. Each case is a test named
 /// `<suite>::<case>`, so `cargo test`, name filters, `--list`, `--exact`,
-/// `--ignored` and `cargo nextest run` work as usual.
+/// `--ignored` and `cargo nextest run` work as usual. A driver that fails
+/// during a case and is still `Failed` at its end fails that case (as
+/// [`Environment::run`] does), not the later ones.
 ///
 /// Hooks run around the start and stop: `before_start` (drivers built, not
 /// started), `after_start` (every driver started), `before_stop` (only if the

@@ -148,6 +148,73 @@ fn a_failing_teardown_hook_fails_the_last_case_run_and_the_report() {
     );
 }
 
+/// Makes driver `name` of `env` die, as its process or listener would.
+fn kill(env: &Environment, name: &str, reason: &str) -> Result<(), testrig::Error> {
+    assert!(
+        env.get::<ScriptedDriver>(name)?.die(reason),
+        "{name} was not supervised"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_driver_that_dies_in_a_case_fails_that_case_only_unless_the_case_expected_it() {
+    let reports = report_dir("dead-driver");
+    let suite = Suite::new("dying", || {
+        Environment::builder("dying")
+            .driver(ScriptedDriver::new("server").listen())
+            .build()
+    })
+    .case("kills_the_server", |env| async move {
+        kill(&env, "server", "listener closed")
+    })
+    .case("finds_it_dead", |env| async move {
+        // Already failed before this case: not this case's failure.
+        assert_eq!(env.status("server")?, Status::Failed);
+        Ok::<_, testrig::Error>(())
+    })
+    .case("kills_it_on_purpose", |env| async move {
+        env.restart("server").await?;
+        env.expect_failure("server")?;
+        kill(&env, "server", "fault injected")
+    })
+    .case("kills_it_again", |env| async move {
+        // The expectation of the case before ended with it.
+        env.restart("server").await?;
+        kill(&env, "server", "died again")
+    });
+    let conclusion = Runner::new()
+        .suite(suite)
+        .args(args(&reports))
+        .handle_signals(false)
+        .report_dir(&reports)
+        .run()
+        .expect("a valid suite");
+    assert_eq!((conclusion.num_passed, conclusion.num_failed), (2, 2));
+    let report = read_report(&reports, "dying");
+    assert_eq!(
+        outcomes(&report),
+        [
+            ("kills_the_server", Outcome::Failed),
+            ("finds_it_dead", Outcome::Passed),
+            ("kills_it_on_purpose", Outcome::Passed),
+            ("kills_it_again", Outcome::Failed),
+        ]
+    );
+    let first = report.cases[0].message.as_deref().unwrap_or_default();
+    assert!(
+        first.starts_with(
+            "environment `dying`: the test returned Ok, but driver `server` failed while it ran \
+             and was still failed when it ended:\n- driver `server` died while started: listener closed"
+        ),
+        "{first}"
+    );
+    let last = report.cases[3].message.as_deref().unwrap_or_default();
+    assert!(last.contains("died while started: died again"), "{last}");
+    let log = std::fs::read_to_string(reports.join("libtest.log")).expect("the libtest log");
+    assert!(log.contains("failed while it ran"), "{log}");
+}
+
 #[test]
 fn an_environment_that_does_not_build_fails_its_cases_with_the_build_error() {
     let reports = report_dir("no-build");

@@ -161,7 +161,9 @@ impl AppOptions {
             (_, _, Some(regex), _) => app.ready_on_output(regex.0.as_str()),
             // The program writes it, so it is where the program's relative paths
             // point: its working directory.
-            (.., Some(file)) => app.ready_on_log_file(file.path.as_written(), file.regex.0.as_str()),
+            (.., Some(file)) => {
+                app.ready_on_log_file(file.path.as_written(), file.regex.0.as_str())
+            }
             (None, None, None, None) => app,
         };
         let key = match first {
@@ -206,7 +208,8 @@ mod tests {
 
     #[test]
     fn named_groups_of_the_readiness_regex_are_exported_with_the_pid() {
-        let web = spec("binary = 'sh'\nready_stdout = 'port (?P<port>\\d+) (?P<host>\\S+)'").unwrap();
+        let web =
+            spec("binary = 'sh'\nready_stdout = 'port (?P<port>\\d+) (?P<host>\\S+)'").unwrap();
         assert_eq!(web.name(), "web");
         let app = spec("shell = 'echo ${server.port}'\nready_log_file = { path = 'a.log', regex = '(?P<token>\\w+)' }")
             .unwrap()

@@ -29,8 +29,11 @@ pub(crate) struct IperfServerOptions {
 
 impl IperfServerOptions {
     pub(crate) fn spec(&self, name: &str, rig_dir: &Path) -> Result<DriverSpec, InvalidOption> {
-        let mut server =
-            IperfServer::new(name).engine(engine(self.engine, self.iperf3_program.as_ref(), rig_dir)?);
+        let mut server = IperfServer::new(name).engine(engine(
+            self.engine,
+            self.iperf3_program.as_ref(),
+            rig_dir,
+        )?);
         if let Some(host) = &self.host {
             server = server.host(host.0.clone());
         }

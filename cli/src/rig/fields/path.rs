@@ -84,7 +84,10 @@ mod tests {
         assert_eq!(resolve("'./data/in'"), Path::new("/rigs/echo/data/in"));
         assert_eq!(resolve("'../shared'"), Path::new("/rigs/echo/../shared"));
         assert_eq!(resolve("'/var/tmp'"), Path::new("/var/tmp"));
-        assert_eq!(parse("'./a.log'").unwrap().as_written(), Path::new("./a.log"));
+        assert_eq!(
+            parse("'./a.log'").unwrap().as_written(),
+            Path::new("./a.log")
+        );
     }
 
     #[test]

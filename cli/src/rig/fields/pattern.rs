@@ -33,14 +33,15 @@ impl Visitor<'_> for RegexVisitor {
             "match the value with a pattern such as `\\d+` instead",
         )
         .map_err(E::custom)?;
-        compile(&pattern).map(RigRegex).map_err(E::custom)
+        compile(&pattern, text).map(RigRegex).map_err(E::custom)
     }
 }
 
-/// Compiles `pattern`; the error says why on one line, quoting the pattern.
-pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
+/// Compiles `pattern`; the error says why on one line, quoting the regex as
+/// the rig file wrote it (`as_written`).
+pub(crate) fn compile(pattern: &str, as_written: &str) -> Result<Regex, String> {
     Regex::new(pattern)
-        .map_err(|error| format!("`{pattern}` is not a valid regex: {}", reason(&error)))
+        .map_err(|error| format!("`{as_written}` is not a valid regex: {}", reason(&error)))
 }
 
 /// The one-line reason of a regex error: the regex crate's syntax errors repeat

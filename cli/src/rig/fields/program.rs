@@ -84,7 +84,11 @@ mod tests {
 
     #[test]
     fn an_empty_program_and_a_reference_are_refused() {
-        assert!(parse("' '").unwrap_err().starts_with("the program is empty"));
+        assert!(
+            parse("' '")
+                .unwrap_err()
+                .starts_with("the program is empty")
+        );
         assert!(
             parse("'${build.dir}/server'")
                 .unwrap_err()

@@ -22,7 +22,7 @@ pub(crate) fn without_references(text: &str, instead: &str) -> Result<String, St
     let template = Template::parse(text).map_err(|e| e.to_string())?;
     if let Some(reference) = template.references().first() {
         return Err(format!(
-            "\"{text}\": this key is settled before any driver starts, so it cannot hold a reference such as `${{{reference}}}`; {instead} (write `$$` for a literal `$`)"
+            "\"{text}\": this key is settled before any driver starts, so it cannot hold a reference such as `${{{reference}}}`; {instead} (`$$` is a `$` that starts no reference)"
         ));
     }
     template
@@ -60,7 +60,8 @@ mod tests {
         );
         let error = without_references("${server.dir}/bin", "write the path itself").unwrap_err();
         assert!(
-            error.contains("cannot hold a reference such as `${server.dir}`; write the path itself"),
+            error
+                .contains("cannot hold a reference such as `${server.dir}`; write the path itself"),
             "{error}"
         );
         assert!(

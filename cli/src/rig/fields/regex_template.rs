@@ -32,13 +32,11 @@ pub(crate) enum RegexTemplateError {
         template: String,
         /// Which reference, and why.
         #[source]
-        source: ResolveError,
+        source: Box<ResolveError>,
     },
     /// The values made it invalid (an empty value before a `{2}`, …).
-    #[error("`{template}` with its references filled in: {reason}")]
+    #[error("with its references filled in, {reason}")]
     Invalid {
-        /// The regex as written.
-        template: String,
         /// The regex crate's reason, quoting the filled-in regex.
         reason: String,
     },
@@ -53,15 +51,16 @@ impl RegexTemplate {
     /// The regex, each reference replaced by its value in `values`, escaped.
     pub(crate) fn regex(&self, values: &ValueTable) -> Result<Regex, RegexTemplateError> {
         let escaped = self
-            .filled(|key| values.get(key).map(|value| regex::escape(&value.to_string())))
+            .filled(|key| {
+                values
+                    .get(key)
+                    .map(|value| regex::escape(&value.to_string()))
+            })
             .map_err(|source| RegexTemplateError::Unresolved {
                 template: self.template.to_string(),
-                source,
+                source: Box::new(source),
             })?;
-        compile(&escaped).map_err(|reason| RegexTemplateError::Invalid {
-            template: self.template.to_string(),
-            reason,
-        })
+        compile(&escaped, &escaped).map_err(|reason| RegexTemplateError::Invalid { reason })
     }
 
     /// The text with each reference replaced by `value(reference)`.
@@ -107,13 +106,7 @@ impl Visitor<'_> for RegexTemplateVisitor {
         let checked = template
             .filled(|_| Ok(STAND_IN.to_owned()))
             .map_err(E::custom)?;
-        compile(&checked).map_err(|reason| {
-            if template.references().is_empty() {
-                E::custom(reason)
-            } else {
-                E::custom(format!("{reason} (each reference read as `{STAND_IN}`)"))
-            }
-        })?;
+        compile(&checked, text).map_err(E::custom)?;
         Ok(template)
     }
 }
@@ -172,7 +165,7 @@ mod tests {
         assert!(
             parse("'(${server.port}'")
                 .unwrap_err()
-                .ends_with("unclosed group (each reference read as `0`)")
+                .starts_with("`(${server.port}` is not a valid regex: unclosed group")
         );
         assert!(
             parse("'${port}'")

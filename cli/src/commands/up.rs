@@ -1,7 +1,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use testrig::Environment;
+use testrig::report::CaseReport;
+use testrig::{Environment, Outcome as CaseOutcome};
 
 use super::finish::finish;
 use super::session::Session;
@@ -10,7 +11,8 @@ use crate::progress::Style;
 
 /// `testrig up RIG`: starts the rig, prints each driver's connection info and
 /// exports, and keeps it up until SIGINT or SIGTERM (exit 0 after a clean
-/// teardown) or until a driver fails (exit 1, with the report).
+/// teardown) or until a driver fails (exit 1; the report then has a failed
+/// case `up` naming the driver).
 pub(crate) async fn up(
     path: &Path,
     report_dir: Option<&Path>,
@@ -38,12 +40,21 @@ pub(crate) async fn up(
             "rig `{}` is up; stop it with Ctrl-C (SIGINT) or SIGTERM",
             session.rig.name
         ));
+        let held = Instant::now();
         tokio::select! {
             signal = session.signals.recv() => {
                 session.progress.note(&format!("{signal} received: stopping"));
             }
             driver = session.progress.follow(first_failure(&env)) => {
-                eprintln!("error: driver `{driver}` failed while the rig was up{}", last_error(&env, &driver));
+                let message = format!("driver `{driver}` failed while the rig was up{}", last_error(&env, &driver));
+                eprintln!("error: {message}");
+                // The report says so too (a rig that is only up has no other case).
+                env.record_case(CaseReport {
+                    name: "up".to_owned(),
+                    outcome: CaseOutcome::Failed,
+                    duration: held.elapsed(),
+                    message: Some(message),
+                });
                 failure = Some(driver);
             }
         }

@@ -15,7 +15,7 @@ impl Rig {
         for decl in &self.drivers {
             let mut spec = decl
                 .options
-                .spec(decl.name.get_ref(), decl.stop_timeout)
+                .spec(decl.name.get_ref(), decl.stop_timeout, &self.dir)
                 .map_err(|invalid| {
                     self.error_in(&decl.spans, decl.spans.key(&invalid.key), invalid.message)
                 })?;

@@ -63,6 +63,7 @@ impl Rig {
     pub(crate) fn parse(source: Source) -> Result<Rig, RigError> {
         let parts = Loader { source: &source }.load()?;
         Ok(Rig {
+            dir: source.dir(),
             source,
             name: parts.name,
             description: parts.description,

@@ -1,4 +1,5 @@
 use std::ops::Range;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -12,6 +13,8 @@ use super::{Problem, RigError, Source, TableSpans};
 pub(crate) struct Rig {
     /// The file, to point later errors at it.
     pub(crate) source: Source,
+    /// The directory of the file: relative paths in the rig are taken from it.
+    pub(crate) dir: PathBuf,
     /// `[rig] name`: the environment's name, and the report files' names.
     pub(crate) name: String,
     /// `[rig] description`.

@@ -36,6 +36,19 @@ impl Source {
         &self.text
     }
 
+    /// The directory of the rig file, from which its relative paths are taken;
+    /// absolute (from the current directory when the file was named relatively),
+    /// so it means the same wherever a program it runs is started.
+    pub(crate) fn dir(&self) -> PathBuf {
+        let dir = match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        std::path::absolute(dir)
+            .map(|dir| dir.components().collect())
+            .unwrap_or_else(|_| dir.to_owned())
+    }
+
     /// Where `span` starts. A span past the end points at the end of the file.
     pub(crate) fn locate(&self, span: Range<usize>) -> Location {
         let start = floor_char_boundary(&self.text, span.start.min(self.text.len()));
@@ -104,6 +117,15 @@ mod tests {
         );
         let accent = source.text().find('é').unwrap();
         assert_eq!(source.locate(accent..accent + 2).column, 3);
+    }
+
+    #[test]
+    fn the_directory_of_a_rig_file_is_absolute_wherever_it_was_named_from() {
+        let cwd = std::env::current_dir().unwrap();
+        let dir = |path: &str| Source::new(Path::new(path), String::new()).dir();
+        assert_eq!(dir("/rigs/echo.toml"), Path::new("/rigs"));
+        assert_eq!(dir("echo.toml"), cwd);
+        assert_eq!(dir("./rigs/echo.toml"), cwd.join("rigs"));
     }
 
     #[test]

@@ -170,6 +170,47 @@ timeout = "200ms"
 }
 
 #[test]
+fn expect_output_fills_in_references_escaped_so_the_value_matches_literally() {
+    let dir = scratch("app-output-reference");
+    // The first line would match too if the address's dots matched any
+    // character; escaped, only the second does.
+    let output = run_rig(
+        &dir,
+        "announce",
+        r#"
+[rig]
+name = "announce"
+
+[[driver]]
+name = "server"
+kind = "tcp_server"
+
+[[driver]]
+name = "announcer"
+kind = "app"
+shell = 'echo "serving 127x0x0x1:${server.port}"; echo "serving ${server.address}"; exec sleep 600'
+
+[[step]]
+name = "announced"
+kind = "wait_for_process"
+driver = "announcer"
+expect_output = '^serving ${server.address}$$'
+timeout = "10s"
+"#,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
+    let report = read_reports(&dir, "announce");
+    let address = report.drivers[0].exports["address"].to_string();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("step 1/1 announced  ok")
+            && stdout.contains(&format!("`announcer` printed \"serving {address}\"")),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn an_app_whose_binary_does_not_exist_cannot_start_exit_2_naming_the_driver_and_the_binary() {
     let dir = scratch("app-missing-binary");
     let output = run_rig(

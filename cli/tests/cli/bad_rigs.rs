@@ -258,6 +258,46 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
             "`server` is a tcp_server; this key needs an app",
         ],
     ),
+    (
+        "wait_for_process_output_unknown_driver.toml",
+        "18:17",
+        &[
+            "step 1, key `expect_output`",
+            "`${serer.port}` refers to driver `serer`, but the rig has no such driver (it has: server, web)",
+        ],
+    ),
+    (
+        "wait_for_process_output_key_not_exported.toml",
+        "18:17",
+        &[
+            "step 1, key `expect_output`",
+            "`${server.prot}`: `server` (tcp_server) exports no `prot`; it exports: host, port, address",
+        ],
+    ),
+    (
+        "wait_for_process_output_bad_regex.toml",
+        "18:17",
+        &[
+            "step 1, key `expect_output`",
+            "`up on (${server.port}` is not a valid regex: unclosed group",
+        ],
+    ),
+    (
+        "app_readiness_with_reference.toml",
+        "13:16",
+        &[
+            "driver `web`, key `ready_stdout`",
+            "cannot hold a reference such as `${server.port}`; match the value with a pattern such as `\\d+` instead",
+        ],
+    ),
+    (
+        "app_cwd_with_reference.toml",
+        "13:7",
+        &[
+            "driver `web`, key `cwd`",
+            "cannot hold a reference such as `${server.dir}`; write the path itself",
+        ],
+    ),
 ];
 
 #[test]

@@ -5,6 +5,7 @@ mod app;
 mod bad_rigs;
 mod check;
 mod iperf;
+mod paths;
 mod run;
 mod support;
 mod up;

@@ -1,10 +1,13 @@
-//! `testrig up`: stays up until SIGINT, then tears down and exits 0.
+//! `testrig up`: stays up until SIGINT, then tears down and exits 0; a driver
+//! that fails while up ends it with exit 1.
 
 use std::net::TcpStream;
 use std::time::Duration;
 
+use testrig::{Outcome, Status};
+
 use crate::support::{
-    Lines, closed_port, group_alive, scratch, send_signal, spawn, wait_with_deadline,
+    Lines, closed_port, group_alive, read_reports, scratch, send_signal, spawn, wait_with_deadline,
 };
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -119,5 +122,113 @@ fn up_stops_cleanly_on_sigterm_too() {
     assert_eq!(status.code(), Some(0), "{stderr}\n{rest}");
     assert!(rest.contains("SIGTERM received: stopping"), "{rest}");
     assert!(!group_alive(pid));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn up_exits_1_naming_the_driver_when_an_app_dies_while_up_and_tears_the_others_down() {
+    let dir = scratch("up-app-dies");
+    let rig = dir.join("dies.toml");
+    // `crasher` is a daemon (no `expect_exit`) that exits with 3 on its own a
+    // moment after the rig is up; it starts last, so it dies while `up` holds
+    // the rig, not while it starts.
+    std::fs::write(
+        &rig,
+        r#"[rig]
+name = "dies"
+
+[[driver]]
+name = "server"
+kind = "tcp_server"
+
+[[driver]]
+name = "steady"
+kind = "app"
+shell = "echo ready; exec sleep 600"
+ready_stdout = "ready"
+
+[[driver]]
+name = "crasher"
+kind = "app"
+binary = "sh"
+args = ["-c", "sleep 0.3; exit 3"]
+depends_on = ["server", "steady"]
+"#,
+    )
+    .unwrap();
+    let mut child = spawn(&[
+        "up",
+        rig.to_str().unwrap(),
+        "--report-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let testrig_pid = child.id();
+    let mut lines = Lines::of(&mut child);
+    lines.wait_for("rig `dies` is up", DEADLINE);
+    let exported = |label: &str, key: &str| -> u32 {
+        let line = lines
+            .seen
+            .iter()
+            .find(|l| l.contains(label))
+            .unwrap_or_else(|| panic!("a line for {label}:\n{}", lines.seen.join("\n")));
+        line.split_whitespace()
+            .find_map(|word| word.strip_prefix(key))
+            .unwrap_or_else(|| panic!("{key} in {line}"))
+            .parse()
+            .unwrap()
+    };
+    let steady = exported("steady (app)", "pid=");
+    let port = exported("server (tcp_server)", "port=") as u16;
+    assert!(
+        group_alive(steady),
+        "the steady app runs while the rig is up"
+    );
+
+    // No signal: the crasher's exit alone ends `up`.
+    let rest = lines.rest(DEADLINE).join("\n");
+    let (status, stderr) = wait_with_deadline(child, DEADLINE);
+    assert_eq!(status.code(), Some(1), "{stderr}\n{rest}");
+    let message = stderr
+        .lines()
+        .find(|l| l.starts_with("error: driver `crasher` failed while the rig was up"))
+        .unwrap_or_else(|| panic!("the failure names the driver:\n{stderr}"));
+    assert!(message.contains("exited with code 3"), "{message}");
+    assert!(rest.contains("environment dies FAILED"), "{rest}");
+
+    assert!(
+        !group_alive(steady),
+        "the steady app (pid {steady}) is stopped"
+    );
+    let refused = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert!(
+        !group_alive(testrig_pid),
+        "nothing is left in testrig's group"
+    );
+    let report = read_reports(&dir, "dies");
+    assert_eq!(report.outcome, Outcome::Failed);
+    let [case] = &report.cases[..] else {
+        panic!("one case, `up`: {:?}", report.cases)
+    };
+    assert_eq!((case.name.as_str(), case.outcome), ("up", Outcome::Failed));
+    assert!(
+        case.message
+            .as_deref()
+            .is_some_and(|m| m.contains("driver `crasher` failed")),
+        "{case:?}"
+    );
+    let statuses: Vec<_> = report
+        .drivers
+        .iter()
+        .map(|d| (d.name.as_str(), d.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("server", Status::Stopped),
+            ("steady", Status::Stopped),
+            ("crasher", Status::Failed)
+        ]
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -7,7 +7,7 @@ use testrig::DriverSpec;
 use testrig_drivers::app::{App, AppBuilder, AppError};
 
 use super::InvalidOption;
-use crate::rig::fields::{RigRegex, StopSignal, TemplateText};
+use crate::rig::fields::{Program, RigPath, RigRegex, StopSignal, TemplateText};
 
 /// How much longer than an app's own `stop_timeout` the engine waits for its
 /// stop: the time to kill the program with `SIGKILL` and reap it. The app's
@@ -17,6 +17,10 @@ pub(crate) const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// `kind = "app"`: an [`App`], one program with the lifecycle of a driver.
 /// Exports `pid` and every named group of its readiness regex.
+///
+/// `binary` (when a path) and `cwd` are taken from the rig file's directory
+/// when relative; `ready_log_file.path` from the program's working directory,
+/// where the program writes it.
 ///
 /// ```toml
 /// [[driver]]
@@ -31,13 +35,13 @@ pub(crate) const KILL_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AppOptions {
-    binary: Option<PathBuf>,
+    binary: Option<Program>,
     shell: Option<TemplateText>,
     #[serde(default)]
     args: Vec<TemplateText>,
     #[serde(default)]
     env: BTreeMap<String, TemplateText>,
-    cwd: Option<PathBuf>,
+    cwd: Option<RigPath>,
     ready_stdout: Option<RigRegex>,
     ready_stderr: Option<RigRegex>,
     ready_output: Option<RigRegex>,
@@ -50,19 +54,21 @@ pub(crate) struct AppOptions {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LogFileReadiness {
-    path: PathBuf,
+    path: RigPath,
     regex: RigRegex,
 }
 
 impl AppOptions {
     /// The driver; `stop_timeout` (the rig's key every driver has) is how long
-    /// the program has to exit after its stop signal before `SIGKILL`.
+    /// the program has to exit after its stop signal before `SIGKILL`;
+    /// `rig_dir` is the directory of the rig file.
     pub(crate) fn spec(
         &self,
         name: &str,
         stop_timeout: Option<Duration>,
+        rig_dir: &Path,
     ) -> Result<DriverSpec, InvalidOption> {
-        let mut app = self.program(name)?;
+        let mut app = self.program(name, rig_dir)?;
         for (key, value) in &self.env {
             if key.is_empty() || key.contains(['=', '\0']) {
                 return Err(InvalidOption::new(
@@ -73,7 +79,7 @@ impl AppOptions {
             app = app.env(key, value.0.to_string());
         }
         if let Some(cwd) = &self.cwd {
-            app = app.working_dir(cwd);
+            app = app.working_dir(cwd.resolve(rig_dir));
         }
         let (app, readiness_key) = self.readiness(app)?;
         let mut app = app;
@@ -102,14 +108,10 @@ impl AppOptions {
     }
 
     /// The builder for `binary` and `args`, or for the `shell` script.
-    fn program(&self, name: &str) -> Result<AppBuilder, InvalidOption> {
+    fn program(&self, name: &str, rig_dir: &Path) -> Result<AppBuilder, InvalidOption> {
         let args = self.args.iter().map(|arg| arg.0.to_string());
         match (&self.binary, &self.shell) {
-            (Some(binary), None) if binary.as_os_str().is_empty() => Err(InvalidOption::new(
-                "binary",
-                "the binary is empty; give a path or a name looked up in PATH",
-            )),
-            (Some(binary), None) => Ok(App::builder(name, binary).args(args)),
+            (Some(binary), None) => Ok(App::builder(name, binary.resolve(rig_dir)).args(args)),
             (None, Some(_)) if !self.args.is_empty() => Err(InvalidOption::new(
                 "args",
                 "`args` go with a `binary`; a `shell` script takes its values from references in it, or from `env`",
@@ -157,7 +159,11 @@ impl AppOptions {
             (Some(regex), ..) => app.ready_on_stdout(regex.0.as_str()),
             (_, Some(regex), ..) => app.ready_on_stderr(regex.0.as_str()),
             (_, _, Some(regex), _) => app.ready_on_output(regex.0.as_str()),
-            (.., Some(file)) => app.ready_on_log_file(&file.path, file.regex.0.as_str()),
+            // The program writes it, so it is where the program's relative paths
+            // point: its working directory.
+            (.., Some(file)) => {
+                app.ready_on_log_file(file.path.as_written(), file.regex.0.as_str())
+            }
             (None, None, None, None) => app,
         };
         let key = match first {
@@ -192,18 +198,20 @@ mod tests {
         toml::from_str(text).unwrap()
     }
 
+    fn spec(text: &str) -> Result<DriverSpec, InvalidOption> {
+        options(text).spec("web", None, Path::new("/rigs"))
+    }
+
     fn invalid(text: &str) -> InvalidOption {
-        options(text).spec("app", None).unwrap_err()
+        spec(text).unwrap_err()
     }
 
     #[test]
     fn named_groups_of_the_readiness_regex_are_exported_with_the_pid() {
-        let spec = options("binary = 'sh'\nready_stdout = 'port (?P<port>\\d+) (?P<host>\\S+)'")
-            .spec("web", None)
-            .unwrap();
-        assert_eq!(spec.name(), "web");
-        let app = options("shell = 'echo ${server.port}'\nready_log_file = { path = 'a.log', regex = '(?P<token>\\w+)' }")
-            .spec("web", None)
+        let web =
+            spec("binary = 'sh'\nready_stdout = 'port (?P<port>\\d+) (?P<host>\\S+)'").unwrap();
+        assert_eq!(web.name(), "web");
+        let app = spec("shell = 'echo ${server.port}'\nready_log_file = { path = 'a.log', regex = '(?P<token>\\w+)' }")
             .unwrap()
             .into_resource()
             .driver();
@@ -216,7 +224,6 @@ mod tests {
         assert_eq!(invalid("cwd = '/tmp'").key, "binary");
         assert_eq!(invalid("binary = 'sh'\nshell = 'true'").key, "shell");
         assert_eq!(invalid("shell = 'true'\nargs = ['x']").key, "args");
-        assert_eq!(invalid("binary = ''").key, "binary");
         assert_eq!(
             invalid("binary = 'sh'\nenv = { 'A=B' = 'x' }").key,
             "env.A=B"

@@ -1,4 +1,5 @@
 use std::net::IpAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -7,7 +8,7 @@ use testrig_drivers::iperf::{ClientOptions, IperfClient, IperfDriverError};
 
 use super::InvalidOption;
 use super::iperf_engine::{EngineName, engine};
-use crate::rig::fields::{PortParam, RigBitrate, RigDuration, RigSize, TextParam};
+use crate::rig::fields::{PortParam, Program, RigBitrate, RigDuration, RigSize, TextParam};
 
 /// `kind = "iperf_client"`: an [`IperfClient`], measuring on each `iperf` step. Exports
 /// `host` and `port` (the target).
@@ -26,7 +27,7 @@ pub(crate) struct IperfClientOptions {
     host: Option<TextParam>,
     port: PortParam,
     engine: Option<EngineName>,
-    iperf3_program: Option<String>,
+    iperf3_program: Option<Program>,
     duration: Option<RigDuration>,
     bytes: Option<RigSize>,
     blocks: Option<u64>,
@@ -43,7 +44,7 @@ pub(crate) struct IperfClientOptions {
 }
 
 impl IperfClientOptions {
-    pub(crate) fn spec(&self, name: &str) -> Result<DriverSpec, InvalidOption> {
+    pub(crate) fn spec(&self, name: &str, rig_dir: &Path) -> Result<DriverSpec, InvalidOption> {
         if matches!(self.port.0, Param::Value(0)) {
             return Err(InvalidOption::new(
                 "port",
@@ -51,7 +52,7 @@ impl IperfClientOptions {
             ));
         }
         let mut client = IperfClient::new(name, self.port.0.clone())
-            .engine(engine(self.engine, self.iperf3_program.as_ref())?)
+            .engine(engine(self.engine, self.iperf3_program.as_ref(), rig_dir)?)
             .options(self.options()?);
         if let Some(host) = &self.host {
             client = client.host(host.0.clone());

@@ -14,6 +14,7 @@ mod socket;
 mod tcp_client;
 mod tcp_server;
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -85,18 +86,20 @@ impl DriverOptions {
 
     /// The driver, ready to add to an environment. `stop_timeout` is the rig's
     /// key every driver has, for kinds whose driver has a stop deadline of its
-    /// own (an app's delay before `SIGKILL`).
+    /// own (an app's delay before `SIGKILL`); `rig_dir` is the directory of the
+    /// rig file, from which relative paths are taken.
     pub(crate) fn spec(
         &self,
         name: &str,
         stop_timeout: Option<Duration>,
+        rig_dir: &Path,
     ) -> Result<DriverSpec, InvalidOption> {
         match self {
             Self::TcpServer(options) => options.spec(name),
             Self::TcpClient(options) => options.spec(name),
-            Self::IperfServer(options) => options.spec(name),
-            Self::IperfClient(options) => options.spec(name),
-            Self::App(options) => options.spec(name, stop_timeout),
+            Self::IperfServer(options) => options.spec(name, rig_dir),
+            Self::IperfClient(options) => options.spec(name, rig_dir),
+            Self::App(options) => options.spec(name, stop_timeout, rig_dir),
         }
     }
 

@@ -3,8 +3,12 @@ use std::fmt;
 use regex::Regex;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
+use super::without_references;
+
 /// A regular expression in a rig file, compiled when the file is read so a bad
-/// one is an error at its line and column.
+/// one is an error at its line and column. It is fixed before any driver
+/// starts (an app's readiness), so it cannot hold references; `$$` is a `$`
+/// (the end anchor either way).
 #[derive(Clone, Debug)]
 pub(crate) struct RigRegex(pub(crate) Regex);
 
@@ -24,10 +28,20 @@ impl Visitor<'_> for RegexVisitor {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Regex::new(text).map(RigRegex).map_err(|error| {
-            E::custom(format!("`{text}` is not a valid regex: {}", reason(&error)))
-        })
+        let pattern = without_references(
+            text,
+            "match the value with a pattern such as `\\d+` instead",
+        )
+        .map_err(E::custom)?;
+        compile(&pattern, text).map(RigRegex).map_err(E::custom)
     }
+}
+
+/// Compiles `pattern`; the error says why on one line, quoting the regex as
+/// the rig file wrote it (`as_written`).
+pub(crate) fn compile(pattern: &str, as_written: &str) -> Result<Regex, String> {
+    Regex::new(pattern)
+        .map_err(|error| format!("`{as_written}` is not a valid regex: {}", reason(&error)))
 }
 
 /// The one-line reason of a regex error: the regex crate's syntax errors repeat
@@ -67,5 +81,15 @@ mod tests {
                 .unwrap_err()
                 .contains("expected a regular expression")
         );
+    }
+
+    #[test]
+    fn a_reference_in_a_regex_fixed_before_the_start_is_refused_saying_what_to_write() {
+        let error = parse(r"'listening on ${server.port}'").unwrap_err();
+        assert!(
+            error.contains("cannot hold a reference such as `${server.port}`; match the value with a pattern such as `\\d+` instead"),
+            "{error}"
+        );
+        assert_eq!(parse(r"'done$$'").unwrap().as_str(), "done$");
     }
 }

@@ -1,4 +1,4 @@
-use testrig::{RefKey, Template};
+use testrig::{RefKey, Template, ValueTable};
 
 /// Reads a string of a field that takes either plain text or one reference:
 /// `Ok(None)` for plain text, `Ok(Some(key))` for exactly `"${driver.key}"`,
@@ -12,6 +12,22 @@ pub(crate) fn single_reference(text: &str) -> Result<Option<RefKey>, String> {
             "\"{text}\" mixes text and references; this key takes plain text or one reference such as \"${{server.port}}\""
         )),
     }
+}
+
+/// Reads a string of a field that is settled before any driver starts (a path,
+/// a program, a readiness regex), so it cannot hold references: the text with
+/// `$$` turned into `$`, or an error naming the reference and what to write
+/// instead (`instead`, e.g. "write the path itself").
+pub(crate) fn without_references(text: &str, instead: &str) -> Result<String, String> {
+    let template = Template::parse(text).map_err(|e| e.to_string())?;
+    if let Some(reference) = template.references().first() {
+        return Err(format!(
+            "\"{text}\": this key is settled before any driver starts, so it cannot hold a reference such as `${{{reference}}}`; {instead} (`$$` is a `$` that starts no reference)"
+        ));
+    }
+    template
+        .render(&ValueTable::new())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -31,6 +47,25 @@ mod tests {
         assert!(single_reference("x${server.port}").is_err());
         assert!(
             single_reference("${port}")
+                .unwrap_err()
+                .contains("must be `${driver.key}`")
+        );
+    }
+
+    #[test]
+    fn text_settled_before_the_start_refuses_references_and_unescapes_dollars() {
+        assert_eq!(
+            without_references("bin/a$$b $HOME", "x"),
+            Ok("bin/a$b $HOME".into())
+        );
+        let error = without_references("${server.dir}/bin", "write the path itself").unwrap_err();
+        assert!(
+            error
+                .contains("cannot hold a reference such as `${server.dir}`; write the path itself"),
+            "{error}"
+        );
+        assert!(
+            without_references("${dir}", "x")
                 .unwrap_err()
                 .contains("must be `${driver.key}`")
         );

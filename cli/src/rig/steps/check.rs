@@ -1,6 +1,7 @@
+use std::ops::Range;
 use std::sync::Arc;
 
-use testrig::{Driver, Environment};
+use testrig::{Driver, Environment, RefKey};
 use toml::Spanned;
 
 use crate::rig::Problem;
@@ -75,10 +76,20 @@ impl StepCheck {
 
     /// Every `${driver.key}` of `text` must name a driver that exports the key.
     pub(crate) fn text(&self, text: &Spanned<TemplateText>) -> Result<(), Problem> {
-        for reference in text.get_ref().0.references() {
+        self.references(&text.get_ref().0.references(), text.span())
+    }
+
+    /// Every one of `references`, found in the value at `span`, must name a
+    /// driver that exports the key.
+    pub(crate) fn references(
+        &self,
+        references: &[RefKey],
+        span: Range<usize>,
+    ) -> Result<(), Problem> {
+        for reference in references {
             let Some((_, kind, exports)) = self.find(&reference.driver) else {
                 return Err(Problem::new(
-                    text.span(),
+                    span,
                     format!(
                         "`${{{reference}}}` refers to driver `{}`, but the rig has no such driver (it has: {})",
                         reference.driver,
@@ -88,7 +99,7 @@ impl StepCheck {
             };
             if !exports.contains(&reference.key) {
                 return Err(Problem::new(
-                    text.span(),
+                    span,
                     format!(
                         "`${{{reference}}}`: `{}` ({kind}) exports no `{}`; it exports: {}",
                         reference.driver,

@@ -13,7 +13,7 @@ use toml::Spanned;
 
 use super::StepCheck;
 use crate::rig::Problem;
-use crate::rig::fields::{RigDuration, RigRegex};
+use crate::rig::fields::{RegexTemplate, RegexTemplateError, RigDuration};
 
 /// How long the step waits when it sets no `timeout`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,6 +26,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// - An app without (a daemon, which must keep running): waits up to `timeout`
 ///   for a line of its output matching `expect_output` (one printed before the
 ///   step counts too).
+///
+/// `expect_output` may hold `${driver.key}` references, filled in when the step
+/// runs with each value escaped, so the value matches literally.
 ///
 /// ```toml
 /// [[step]]
@@ -41,7 +44,7 @@ pub(crate) struct WaitForProcess {
     driver: Spanned<String>,
     timeout: Option<RigDuration>,
     exit_code: Option<Spanned<i64>>,
-    expect_output: Option<Spanned<RigRegex>>,
+    expect_output: Option<Spanned<RegexTemplate>>,
 }
 
 /// Why the program did not do what the step waited for (the other failures
@@ -74,6 +77,12 @@ enum WaitError {
         #[source]
         source: io::Error,
     },
+    #[error("driver `{driver}`: cannot build `expect_output`: {source}")]
+    Pattern {
+        driver: String,
+        #[source]
+        source: RegexTemplateError,
+    },
     #[error("driver `{driver}` has no program: it was never started")]
     NeverStarted { driver: String },
 }
@@ -81,6 +90,9 @@ enum WaitError {
 impl WaitForProcess {
     pub(crate) fn check(&self, check: &StepCheck) -> Result<(), Problem> {
         check.driver(&self.driver, &["app"])?;
+        if let Some(pattern) = &self.expect_output {
+            check.references(&pattern.get_ref().references(), pattern.span())?;
+        }
         let name = self.driver.get_ref();
         let Some(app) = check.get::<App>(name) else {
             return Ok(());
@@ -119,7 +131,16 @@ impl WaitForProcess {
         let name = self.driver.get_ref();
         let app = env.get::<App>(name)?;
         let timeout = self.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
-        let regex = self.expect_output.as_ref().map(|r| &r.get_ref().0);
+        let regex = self
+            .expect_output
+            .as_ref()
+            .map(|pattern| pattern.get_ref().regex(env.values()))
+            .transpose()
+            .map_err(|source| WaitError::Pattern {
+                driver: name.clone(),
+                source,
+            })?;
+        let regex = regex.as_ref();
         let Expectation::ExitsWith(expected) = app.expectation() else {
             let regex = regex.ok_or("a wait for a daemon needs `expect_output` (checked)")?;
             let process = app.process().ok_or_else(|| never_started(name))?;

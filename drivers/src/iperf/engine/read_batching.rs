@@ -22,7 +22,7 @@ const RATE_WINDOW: Duration = Duration::from_millis(10);
 /// loopback segment is up to 64 KiB).
 const STEP: usize = 64 * 1024;
 /// The largest low-water mark asked for.
-const MAX_LOW_WATER: usize = 256 * 1024;
+pub(crate) const MAX_LOW_WATER: usize = 256 * 1024;
 /// With a raised mark, a wait this long means the stream slowed down: read what is there.
 pub(crate) const STALL: Duration = Duration::from_millis(5);
 

@@ -15,12 +15,13 @@ use super::client::sleep_until_opt;
 use super::counters::StreamCounters;
 use super::pacer::Pacer;
 use super::payload_file::{self, PayloadFile};
-use super::read_batching::{ReadBatching, STALL};
+use super::read_batching::{MAX_LOW_WATER, ReadBatching, STALL};
 use super::udp_receive::UdpReceiveTracker;
 use crate::iperf::protocol::{UdpHeader, udp_header_len};
 
-/// Smallest read buffer: reading less per call than this only costs syscalls.
-const MIN_READ_BUFFER: usize = 128 * 1024;
+/// Smallest read buffer: a whole batch of a fast stream (the largest low-water mark) in one
+/// call; reading less per call only costs syscalls.
+const MIN_READ_BUFFER: usize = MAX_LOW_WATER;
 
 /// How long a draining receiver waits for more data before deciding the stream is quiet.
 const DRAIN_QUIET: Duration = Duration::from_millis(20);

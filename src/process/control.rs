@@ -43,6 +43,11 @@ impl Control {
         }
     }
 
+    /// The process group the process leads.
+    pub(crate) fn group(&self) -> ProcessGroup {
+        self.group
+    }
+
     /// Applies `event`: sends the signals its transition calls for and records the new state.
     pub(crate) fn apply(&self, event: Event) -> Result<ProcessState, ControlError> {
         let mut state = self.lock();

@@ -11,7 +11,7 @@ use super::Signal;
 /// Signalling a group is only safe while its id cannot have been recycled, i.e. until the leader
 /// has been reaped and its leftovers killed; [`ProcessState`](super::ProcessState) enforces that:
 /// once a process is `Exited`, its group is never signalled again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct ProcessGroup {
     id: libc::pid_t,
 }
@@ -21,6 +21,11 @@ impl ProcessGroup {
     pub(crate) fn led_by(leader: u32) -> ProcessGroup {
         let id = libc::pid_t::try_from(leader).expect("a pid fits in pid_t");
         ProcessGroup { id }
+    }
+
+    /// The group's id.
+    pub(crate) fn id(self) -> libc::pid_t {
+        self.id
     }
 
     /// Sends `signal` to every process in the group. A group with no member left is not an error.

@@ -48,6 +48,7 @@ mod control;
 mod error;
 mod exit;
 mod group;
+mod guardian;
 mod kind;
 mod line_hub;
 mod logs;

@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 
 use super::Signal;
 use super::group::ProcessGroup;
+use super::guardian;
 
 /// A spawn to perform on the spawner thread.
 struct Request {
@@ -70,10 +71,13 @@ fn serve(requests: mpsc::Receiver<Request>) {
         let spawned = panic::catch_unwind(AssertUnwindSafe(|| {
             let _runtime = request.runtime.enter();
             let forked_at = Instant::now();
-            request
-                .command
-                .spawn()
-                .map(|child| Spawned { child, forked_at })
+            let child = request.command.spawn()?;
+            // At once, so that the guardian kills the whole group if this program dies from
+            // here on (grandchildren do not carry the parent-death signal).
+            if let Some(pid) = child.id() {
+                guardian::watch(ProcessGroup::led_by(pid));
+            }
+            Ok(Spawned { child, forked_at })
         }))
         .unwrap_or_else(|_| {
             Err(io::Error::other(
@@ -82,8 +86,12 @@ fn serve(requests: mpsc::Receiver<Request>) {
         });
         if let Err(Ok(Spawned { child, .. })) = request.reply.send(spawned) {
             // The caller gave up waiting: nobody owns this child, end it with its group.
+            // The leader is not reaped yet (tokio reaps it once `child` is dropped), so the group
+            // id cannot have been recycled.
             if let Some(pid) = child.id() {
-                let _ = ProcessGroup::led_by(pid).signal(Signal::KILL);
+                let group = ProcessGroup::led_by(pid);
+                let _ = group.signal(Signal::KILL);
+                guardian::release(group);
             }
         }
     }

@@ -166,3 +166,68 @@ async fn statistics_report_the_run_time_and_resources_from_proc() {
     assert!(sleeper.resource_usage().is_none());
     scratch.assert_nothing_left().await;
 }
+
+/// Runs the helper program that spawns a shell with a background grandchild, ending as `ending`;
+/// returns the helper, the grandchild and the helper's guardian (all tracked).
+async fn grandchild_parent(scratch: &Scratch, ending: helper::Ending) -> (Process, u32, u32) {
+    let parent = scratch
+        .spawn(
+            helper::grandchild_parent(&scratch.runpath().join("parent"), ending).ready_when(
+                Pattern::stdout(r"^grandchild (?P<grandchild>\d+) guardian (?P<guardian>\d+)$")
+                    .unwrap(),
+            ),
+        )
+        .await;
+    let captures = parent.ready(10 * SECOND).await.unwrap();
+    let grandchild = pid_after("grandchild", &captures);
+    let guardian = pid_after("guardian", &captures);
+    scratch.track_pid(grandchild);
+    scratch.track_pid(guardian);
+    (parent, grandchild, guardian)
+}
+
+#[tokio::test]
+async fn a_program_killed_with_sigkill_leaves_no_grandchild_behind() {
+    let scratch = Scratch::new("a_program_killed_with_sigkill_leaves_no_grandchild_behind");
+    let (parent, grandchild_pid, guardian_pid) =
+        grandchild_parent(&scratch, helper::Ending::WaitToBeKilled).await;
+    let grandchild = ProcessIdentity::of(grandchild_pid).expect("the grandchild runs");
+    let guardian = ProcessIdentity::of(guardian_pid).expect("the guardian runs");
+
+    parent.kill().unwrap();
+    assert_eq!(parent.exited().await, Exit::Killed);
+    assert!(
+        grandchild.wait_gone(5 * SECOND).await,
+        "the grandchild {grandchild_pid} outlived its SIGKILLed grandparent"
+    );
+    assert!(
+        guardian.wait_gone(5 * SECOND).await,
+        "the guardian {guardian_pid} outlived the program it guards"
+    );
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_program_that_exits_leaves_neither_grandchild_nor_guardian_behind() {
+    let scratch =
+        Scratch::new("a_program_that_exits_leaves_neither_grandchild_nor_guardian_behind");
+    let (parent, grandchild_pid, guardian_pid) =
+        grandchild_parent(&scratch, helper::Ending::ExitAtOnce).await;
+    let grandchild = ProcessIdentity::of(grandchild_pid);
+    let guardian = ProcessIdentity::of(guardian_pid);
+
+    assert_eq!(parent.exited().await, Exit::Code(0));
+    if let Some(grandchild) = grandchild {
+        assert!(
+            grandchild.wait_gone(5 * SECOND).await,
+            "the grandchild {grandchild_pid} outlived its grandparent's exit"
+        );
+    }
+    if let Some(guardian) = guardian {
+        assert!(
+            guardian.wait_gone(5 * SECOND).await,
+            "the guardian {guardian_pid} outlived the program it guards"
+        );
+    }
+    scratch.assert_nothing_left().await;
+}

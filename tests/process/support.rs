@@ -98,7 +98,7 @@ pub mod helper {
     use std::io::Write;
     use std::time::Duration;
 
-    use testrig::process::{Command, ProcessMonitor};
+    use testrig::process::{Command, Pattern, ProcessMonitor};
     use testrig::testing::HelperProgram;
 
     const HELPER: HelperProgram = HelperProgram::new("helper_program", "TESTRIG_PROCESS_HELPER");
@@ -121,6 +121,26 @@ pub mod helper {
     /// then waits (30 s at most) to be killed.
     pub fn daemon_parent(runpath: &std::path::Path) -> Command {
         command("daemon-parent").env(RUNPATH, runpath)
+    }
+
+    /// How [`grandchild_parent`] ends once it printed its line.
+    #[derive(Debug, Clone, Copy)]
+    pub enum Ending {
+        /// Waits (30 s at most) to be killed.
+        WaitToBeKilled,
+        /// Exits at once with `std::process::exit(0)`, stopping nothing it started.
+        ExitAtOnce,
+    }
+
+    /// Runs `sh -c 'sleep 1000 & …; wait'` as a daemon through testrig (a shell whose background
+    /// child is a grandchild of the helper), prints `grandchild <pid> guardian <pid>` (the
+    /// guardian testrig started for the helper), then ends as `ending` says.
+    pub fn grandchild_parent(runpath: &std::path::Path, ending: Ending) -> Command {
+        let ending = match ending {
+            Ending::WaitToBeKilled => "wait",
+            Ending::ExitAtOnce => "exit",
+        };
+        command(&format!("grandchild-parent {ending}")).env(RUNPATH, runpath)
     }
 
     /// The lines `lines_on_stderr(count, width)` prints.
@@ -147,6 +167,7 @@ pub mod helper {
                 std::process::exit(0);
             }
             ["daemon-parent"] => daemon_parent_main(),
+            ["grandchild-parent", ending] => grandchild_parent_main(ending),
             _ => panic!("unknown helper mode `{mode}`"),
         }
     }
@@ -165,5 +186,52 @@ pub mod helper {
             tokio::time::sleep(Duration::from_secs(30)).await;
         });
         std::process::exit(0);
+    }
+
+    fn grandchild_parent_main(ending: &str) {
+        let runpath = std::env::var(RUNPATH).expect("runpath");
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let mut monitor = ProcessMonitor::new(runpath);
+            let shell = monitor
+                .run(
+                    Command::shell("sleep 1000 & echo \"grandchild $!\"; wait")
+                        .daemon()
+                        .ready_when(Pattern::stdout(r"^grandchild (?P<pid>\d+)$").unwrap()),
+                )
+                .await
+                .expect("spawn the shell");
+            let captures = shell.ready(Duration::from_secs(10)).await.expect("ready");
+            println!(
+                "grandchild {} guardian {}",
+                super::pid_after("pid", &captures),
+                guardian_pid()
+            );
+            std::io::stdout().flush().unwrap();
+            if ending == "wait" {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        });
+        std::process::exit(0);
+    }
+
+    /// The pid of the guardian testrig started for this program: its child running the
+    /// guardian's shell script.
+    fn guardian_pid() -> u32 {
+        let children = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .map(|task| {
+                std::fs::read_to_string(task.unwrap().path().join("children")).unwrap_or_default()
+            })
+            .collect::<Vec<String>>()
+            .join(" ");
+        children
+            .split_whitespace()
+            .map(|pid| pid.parse::<u32>().unwrap())
+            .find(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("trap '' INT"))
+            })
+            .expect("a guardian runs")
     }
 }

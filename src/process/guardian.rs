@@ -1,0 +1,157 @@
+//! The guardian: a small process that kills every spawned process group once the program that
+//! spawned them is gone, however it ended — grandchildren included.
+//!
+//! The parent-death signal (see `parent_death`) reaches only the direct child: the kernel clears
+//! it in the child's own children. A shell's background job, or a server's forked worker, would
+//! outlive a `SIGKILL`ed test program, reparented to init. The guardian closes that gap.
+//!
+//! # How it works
+//!
+//! The first time a group is watched, testrig starts `/bin/sh` reading a pipe whose write end
+//! only this program holds (the pipe is close-on-exec, so no child inherits it). It is told, one
+//! line each, `+PGID` when a group is spawned and `-PGID` once the group is gone. When the pipe
+//! reaches end-of-file — this program ended, whether by `exit` or by `SIGKILL` — the guardian
+//! sends `SIGKILL` to every group it still holds, then exits. It runs in a process group of its
+//! own (a terminal's Ctrl-C or a harness killing the test's group does not take it first) and
+//! ignores `SIGINT` and `SIGHUP`; it does not carry the parent-death signal, which would kill it
+//! before it could act.
+//!
+//! # Never a recycled group
+//!
+//! A process-group id cannot be given to a new process while any member of the group, zombie
+//! leader included, still exists. testrig sends `-PGID` right after the leader was reaped and
+//! its leftovers sent `SIGKILL` (the supervisor), or right after the whole group was sent
+//! `SIGKILL` while the leader was still unreaped (a spawn nobody waited for, a supervisor dropped
+//! with its runtime). Lines in a pipe are read in order, so a `-PGID` written before the program
+//! died is always seen before the end-of-file. The only window left is the few microseconds
+//! between the reaping of a leader and the write of its `-PGID`: the program would have to die
+//! exactly then and the kernel cycle through every pid (`pid_max`) before the guardian acts.
+
+use std::collections::BTreeSet;
+use std::io::{self, PipeWriter, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+use super::group::ProcessGroup;
+
+/// The guardian's program: `/bin/sh -c SCRIPT`, reading `+PGID` / `-PGID` lines on stdin and
+/// killing the groups it holds at end-of-file. Groups are kept as ` 12 345 ` (a space each side
+/// of every id) so one can be found and removed with plain parameter expansion.
+const SCRIPT: &str = r#"trap '' INT HUP
+groups=' '
+while read -r line; do
+    case $line in
+        +*) groups="$groups${line#+} " ;;
+        -*) case $groups in
+                *" ${line#-} "*) groups="${groups%% ${line#-} *} ${groups#* ${line#-} }" ;;
+            esac ;;
+    esac
+done
+for group in $groups; do
+    kill -9 -"$group" 2>/dev/null
+done
+"#;
+
+/// The guardian as this program sees it.
+enum Guardian {
+    /// Not started yet, or found gone (it is restarted, and told every watched group, on the
+    /// next message).
+    Absent,
+    /// Running; `pipe` is the only write end of its stdin.
+    Running { child: Child, pipe: PipeWriter },
+}
+
+/// The guardian and the groups it must kill if this program dies now.
+struct Watch {
+    guardian: Guardian,
+    groups: BTreeSet<ProcessGroup>,
+}
+
+static WATCH: Mutex<Watch> = Mutex::new(Watch {
+    guardian: Guardian::Absent,
+    groups: BTreeSet::new(),
+});
+
+/// Has the guardian kill `group` if this program dies before [`release`] is called for it.
+pub(crate) fn watch(group: ProcessGroup) {
+    let mut watch = lock();
+    watch.groups.insert(group);
+    watch.tell(&format!("+{}\n", group.id()));
+}
+
+/// Tells the guardian `group` is gone (its leader reaped and its leftovers killed, or the whole
+/// group killed while its leader was still unreaped): it must never be signalled again.
+pub(crate) fn release(group: ProcessGroup) {
+    let mut watch = lock();
+    if watch.groups.remove(&group) {
+        watch.tell(&format!("-{}\n", group.id()));
+    }
+}
+
+impl Watch {
+    /// Writes `message` to the guardian, starting it first if needed (a new guardian is told
+    /// every watched group instead). Failures are logged: the direct children still die with
+    /// this program (parent-death signal), only their descendants would not.
+    fn tell(&mut self, message: &str) {
+        let written = match &mut self.guardian {
+            Guardian::Running { pipe, .. } => pipe.write_all(message.as_bytes()),
+            Guardian::Absent => Err(io::ErrorKind::NotConnected.into()),
+        };
+        if written.is_ok() {
+            return;
+        }
+        self.bury();
+        let everything: String = self
+            .groups
+            .iter()
+            .map(|group| format!("+{}\n", group.id()))
+            .collect();
+        let started = start().and_then(|(child, mut pipe)| {
+            pipe.write_all(everything.as_bytes())?;
+            Ok(Guardian::Running { child, pipe })
+        });
+        match started {
+            Ok(guardian) => self.guardian = guardian,
+            Err(error) => tracing::warn!(
+                %error,
+                "cannot start testrig's guardian: the descendants of spawned programs may \
+                 outlive this program if it is killed"
+            ),
+        }
+    }
+
+    /// Forgets a guardian that stopped listening, reaping it (it has exited or is killed now).
+    fn bury(&mut self) {
+        if let Guardian::Running { mut child, pipe } =
+            std::mem::replace(&mut self.guardian, Guardian::Absent)
+        {
+            drop(pipe);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Starts a guardian; returns it and the write end of its stdin.
+fn start() -> io::Result<(Child, PipeWriter)> {
+    // Both ends are close-on-exec: only the guardian's stdin (a `dup2` of the read end) survives
+    // its `exec`, and no other child ever holds the write end.
+    let (reader, writer) = io::pipe()?;
+    let child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(SCRIPT)
+        .stdin(reader)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()?;
+    tracing::debug!(pid = child.id(), "started testrig's guardian");
+    Ok((child, writer))
+}
+
+fn lock() -> MutexGuard<'static, Watch> {
+    // Every update leaves `Watch` consistent (a set insert or remove, a guardian replaced in one
+    // assignment): a poisoned lock still holds a usable value.
+    WATCH.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

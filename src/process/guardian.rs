@@ -153,5 +153,7 @@ fn start() -> io::Result<(Child, PipeWriter)> {
 fn lock() -> MutexGuard<'static, Watch> {
     // Every update leaves `Watch` consistent (a set insert or remove, a guardian replaced in one
     // assignment): a poisoned lock still holds a usable value.
-    WATCH.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    WATCH
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -208,8 +208,10 @@ pub mod helper {
                 guardian_pid()
             );
             std::io::stdout().flush().unwrap();
-            if ending == "wait" {
-                tokio::time::sleep(Duration::from_secs(30)).await;
+            match ending {
+                "wait" => tokio::time::sleep(Duration::from_secs(30)).await,
+                // Dropping them would kill the shell's group: leave that to the guardian.
+                _ => std::mem::forget((monitor, shell)),
             }
         });
         std::process::exit(0);

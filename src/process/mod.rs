@@ -20,9 +20,12 @@
 //!   every child from one thread that lives as long as the program (tokio's blocking-pool
 //!   threads and `#[tokio::test]` threads end much earlier), and the child checks `getppid()`
 //!   after arming the signal to close the race with a parent that died during the fork.
+//!   Grandchildren do not inherit that signal; a guardian process (a `/bin/sh` loop reading a
+//!   pipe only this program writes) sends `SIGKILL` to every group still running when the pipe
+//!   reaches end-of-file, i.e. when the program ends however it ends (see `guardian.rs`).
 //! - **Limits.** A descendant that leaves the group (`setsid`, `setpgid`) escapes group signals
-//!   and, as the parent-death signal is not inherited by grandchildren, may outlive the test;
-//!   the parent-death signal is also cleared by the kernel when a set-user-ID program is run.
+//!   and the guardian, so it may outlive the test; the parent-death signal is also cleared by
+//!   the kernel when a set-user-ID program is run.
 //! - **Output.** Both pipes are read continuously into the log files (never truncated, never
 //!   blocking the program) and cut into lines as they arrive: callbacks, readiness patterns and
 //!   line waits are resolved by the lines themselves, and `Exited` is reported only after the

@@ -7,8 +7,9 @@
 //!
 //! # How it works
 //!
-//! The first time a group is watched, testrig starts `/bin/sh` reading a pipe whose write end
-//! only this program holds (the pipe is close-on-exec, so no child inherits it). It is told, one
+//! The first time a group is watched, testrig starts `/bin/sh` reading a pipe (a connected Unix
+//! socket pair) whose write end only this program holds (close-on-exec, so no child inherits
+//! it). It is told, one
 //! line each, `+PGID` when a group is spawned and `-PGID` once the group is gone. When the pipe
 //! reaches end-of-file — this program ended, whether by `exit` or by `SIGKILL` — the guardian
 //! sends `SIGKILL` to every group it still holds, then exits. It runs in a process group of its
@@ -28,7 +29,9 @@
 //! exactly then and the kernel cycle through every pid (`pid_max`) before the guardian acts.
 
 use std::collections::BTreeSet;
-use std::io::{self, PipeWriter, Write};
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -59,7 +62,7 @@ enum Guardian {
     /// next message).
     Absent,
     /// Running; `pipe` is the only write end of its stdin.
-    Running { child: Child, pipe: PipeWriter },
+    Running { child: Child, pipe: UnixStream },
 }
 
 /// The guardian and the groups it must kill if this program dies now.
@@ -134,14 +137,15 @@ impl Watch {
 }
 
 /// Starts a guardian; returns it and the write end of its stdin.
-fn start() -> io::Result<(Child, PipeWriter)> {
-    // Both ends are close-on-exec: only the guardian's stdin (a `dup2` of the read end) survives
-    // its `exec`, and no other child ever holds the write end.
-    let (reader, writer) = io::pipe()?;
+fn start() -> io::Result<(Child, UnixStream)> {
+    // A connected socket pair serves as the pipe. Both ends are close-on-exec: only the
+    // guardian's stdin (a `dup2` of its end) survives its `exec`, and no other child ever holds
+    // this program's end.
+    let (writer, reader) = UnixStream::pair()?;
     let child = Command::new("/bin/sh")
         .arg("-c")
         .arg(SCRIPT)
-        .stdin(reader)
+        .stdin(OwnedFd::from(reader))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)

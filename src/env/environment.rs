@@ -286,12 +286,16 @@ impl Environment {
         if failures.is_empty() {
             return Ok(());
         }
+        // `running` keeps every start this call spawned: a driver not in it was
+        // skipped, whatever its status (`Stopped` by an earlier run counts too).
+        let attempted: BTreeSet<usize> = running.values().copied().collect();
         let skipped = self
             .inner
             .resources
             .iter()
-            .filter(|r| r.status() == Status::Idle)
-            .map(|r| r.name().to_owned())
+            .enumerate()
+            .filter(|(i, _)| !attempted.contains(i))
+            .map(|(_, r)| r.name().to_owned())
             .collect();
         let teardown = self.stop_all().await;
         let error = StartError {

@@ -76,7 +76,16 @@ impl Environment {
         T: Send + 'static,
         E: From<Error> + Display + Send + 'static,
     {
-        if let Err(error) = self.start().await {
+        // One listener for the whole run: a signal during the start cancels it,
+        // one during the body ends it.
+        let mut signal = std::pin::pin!(async {
+            if self.inner.handle_signals {
+                super::shutdown_signal().await
+            } else {
+                std::future::pending().await
+            }
+        });
+        if let Err(error) = self.start_unless(&mut signal).await {
             // The expectations were for this run.
             self.inner.state().expected_failures.clear();
             self.write_report_if_asked();
@@ -94,13 +103,6 @@ impl Environment {
                 None => std::future::pending().await,
             }
         };
-        let signal = async {
-            if self.inner.handle_signals {
-                super::shutdown_signal().await
-            } else {
-                std::future::pending().await
-            }
-        };
         let ending = tokio::select! {
             joined = &mut task => match joined {
                 Ok(result) => Ending::Returned(result),
@@ -108,7 +110,7 @@ impl Environment {
                 Err(e) => Ending::Returned(Err(Error::other(e).into())),
             },
             after = deadline => Ending::TimedOut(after),
-            signal = signal => Ending::Interrupted(signal),
+            signal = &mut signal => Ending::Interrupted(signal),
         };
         if matches!(ending, Ending::TimedOut(_) | Ending::Interrupted(_)) {
             task.abort();

@@ -75,7 +75,9 @@ impl EnvironmentBuilder {
         self
     }
 
-    /// Where [`Environment::run`] writes the JSON and JUnit reports.
+    /// Where [`Environment::run`] writes the JSON and JUnit reports. Unset,
+    /// `run` writes them to `$TESTRIG_REPORT_DIR` when that is set (and not
+    /// empty), else nowhere; set, it wins over the variable.
     pub fn report_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.report_dir = Some(dir.into());
         self

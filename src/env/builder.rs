@@ -94,7 +94,9 @@ impl EnvironmentBuilder {
     ///
     /// Errors name what is wrong: an invalid or duplicate name, a dependency or
     /// reference to an unknown driver, a reference to a key the driver does not
-    /// export, a dependency cycle.
+    /// export, a dependency cycle, a driver whose own stop deadline
+    /// ([`Driver::own_stop_timeout`](crate::Driver::own_stop_timeout)) is not
+    /// below its `DriverSpec::stop_timeout`.
     pub fn build(self) -> Result<Environment, BuildError> {
         let env = &self.name;
         let mut index = HashMap::with_capacity(self.specs.len());
@@ -129,6 +131,19 @@ impl EnvironmentBuilder {
             };
             let (a, b) = (find(dependent)?, find(dependency)?);
             graph.add(a, b);
+        }
+        for spec in &self.specs {
+            if let Some((field, own)) = spec.driver.own_stop_timeout() {
+                if own >= spec.options.stop_timeout {
+                    return Err(BuildError::StopTimeoutNotBelow {
+                        environment: env.clone(),
+                        driver: spec.name().to_owned(),
+                        field,
+                        own,
+                        spec: spec.options.stop_timeout,
+                    });
+                }
+            }
         }
         for (i, spec) in self.specs.iter().enumerate() {
             for reference in spec.driver.references() {

@@ -84,6 +84,7 @@ impl EnvironmentBuilder {
     }
 
     /// Makes [`Environment::run`] stop the environment cleanly on SIGINT/SIGTERM
+    /// (during the start too: it is cancelled and what started is stopped)
     /// and return [`Error::Interrupted`](crate::Error::Interrupted).
     pub fn handle_signals(mut self) -> Self {
         self.handle_signals = true;

@@ -167,6 +167,25 @@ pub enum BuildError {
         /// The cycle, first driver repeated at the end: `a -> b -> a`.
         cycle: Vec<String>,
     },
+    /// A driver's own stop deadline is not below the stop timeout the
+    /// environment gives it: the environment would abort it mid-stop.
+    #[error(
+        "environment `{environment}`: driver `{driver}` has its own `{field}` of {own:?}, \
+         not below its `DriverSpec::stop_timeout` of {spec:?}; \
+         the environment would abort it mid-stop: lower the first or raise the second"
+    )]
+    StopTimeoutNotBelow {
+        /// The environment.
+        environment: String,
+        /// The driver.
+        driver: String,
+        /// The driver's setting that holds its own stop deadline (`stop_timeout`).
+        field: &'static str,
+        /// The driver's own stop deadline.
+        own: Duration,
+        /// The stop timeout the environment gives the driver.
+        spec: Duration,
+    },
 }
 
 /// One driver's lifecycle failure.

@@ -612,3 +612,42 @@ async fn bad_settings_are_errors_naming_the_driver_the_field_and_the_value() {
     );
     // None of these got as far as spawning a program.
 }
+
+#[test]
+fn an_app_stop_timeout_not_below_the_drivers_stop_timeout_is_refused_by_the_environment() {
+    let app = |stop: Duration| {
+        App::builder("slow-stop", "sleep")
+            .arg("60")
+            .stop_timeout(stop)
+            .build()
+            .unwrap()
+    };
+    let error = testrig::Environment::builder("stop-timeouts")
+        .driver(DriverSpec::new(app(Duration::from_secs(3))).stop_timeout(Duration::from_secs(3)))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            BuildError::StopTimeoutNotBelow { driver, field: "stop_timeout", own, spec, .. }
+                if driver == "slow-stop" && *own == Duration::from_secs(3) && *spec == Duration::from_secs(3)
+        ),
+        "{error}"
+    );
+    let text = error.to_string();
+    assert!(text.contains("driver `slow-stop`"), "{text}");
+    assert!(text.contains("`stop_timeout` of 3s"), "{text}");
+
+    // Above the default DriverSpec stop timeout (10 s) too.
+    let error = testrig::Environment::builder("stop-timeouts")
+        .driver(app(Duration::from_secs(30)))
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("30s"), "{error}");
+
+    // Below it: fine.
+    testrig::Environment::builder("stop-timeouts")
+        .driver(DriverSpec::new(app(Duration::from_secs(30))).stop_timeout(Duration::from_secs(31)))
+        .build()
+        .unwrap();
+}

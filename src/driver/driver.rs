@@ -1,4 +1,5 @@
 use std::any::Any;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -76,6 +77,15 @@ pub trait Driver: Any + Send + Sync {
 
     /// Releases everything. Must be idempotent.
     async fn stop(&self) -> Result<(), BoxError>;
+
+    /// The driver's own deadline for `stop` (e.g. how long a program has to
+    /// exit before it is killed), with the name of the setting that holds it.
+    /// The environment refuses to build when it is not below the driver's
+    /// [`DriverSpec::stop_timeout`](crate::DriverSpec::stop_timeout). `None`
+    /// (the default): no deadline of its own.
+    fn own_stop_timeout(&self) -> Option<(&'static str, Duration)> {
+        None
+    }
 
     /// Kills everything at once, synchronously. Called after a stop overrun, by
     /// `Resource::abort`, and from `Drop` backstops.

@@ -75,13 +75,16 @@ impl EnvironmentBuilder {
         self
     }
 
-    /// Where [`Environment::run`] writes the JSON and JUnit reports.
+    /// Where [`Environment::run`] writes the JSON and JUnit reports. Unset,
+    /// `run` writes them to `$TESTRIG_REPORT_DIR` when that is set (and not
+    /// empty), else nowhere; set, it wins over the variable.
     pub fn report_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.report_dir = Some(dir.into());
         self
     }
 
     /// Makes [`Environment::run`] stop the environment cleanly on SIGINT/SIGTERM
+    /// (during the start too: it is cancelled and what started is stopped)
     /// and return [`Error::Interrupted`](crate::Error::Interrupted).
     pub fn handle_signals(mut self) -> Self {
         self.handle_signals = true;
@@ -92,7 +95,9 @@ impl EnvironmentBuilder {
     ///
     /// Errors name what is wrong: an invalid or duplicate name, a dependency or
     /// reference to an unknown driver, a reference to a key the driver does not
-    /// export, a dependency cycle.
+    /// export, a dependency cycle, a driver whose own stop deadline
+    /// ([`Driver::own_stop_timeout`](crate::Driver::own_stop_timeout)) is not
+    /// below its `DriverSpec::stop_timeout`.
     pub fn build(self) -> Result<Environment, BuildError> {
         let env = &self.name;
         let mut index = HashMap::with_capacity(self.specs.len());
@@ -127,6 +132,19 @@ impl EnvironmentBuilder {
             };
             let (a, b) = (find(dependent)?, find(dependency)?);
             graph.add(a, b);
+        }
+        for spec in &self.specs {
+            if let Some((field, own)) = spec.driver.own_stop_timeout() {
+                if own >= spec.options.stop_timeout {
+                    return Err(BuildError::StopTimeoutNotBelow {
+                        environment: env.clone(),
+                        driver: spec.name().to_owned(),
+                        field,
+                        own,
+                        spec: spec.options.stop_timeout,
+                    });
+                }
+            }
         }
         for (i, spec) in self.specs.iter().enumerate() {
             for reference in spec.driver.references() {

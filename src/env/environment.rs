@@ -242,6 +242,17 @@ impl Environment {
     /// finish (or time out); then everything started is stopped in reverse
     /// dependency order. The error lists every failure and every skipped driver.
     pub async fn start(&self) -> Result<(), Error> {
+        self.start_unless(std::future::pending()).await
+    }
+
+    /// [`start`](Self::start), cancelled when `interrupt` resolves (with the
+    /// signal's name) first: the starts under way are cancelled, everything
+    /// started is stopped, and [`Error::Interrupted`] returned.
+    pub(super) async fn start_unless(
+        &self,
+        interrupt: impl Future<Output = &'static str>,
+    ) -> Result<(), Error> {
+        let mut interrupt = std::pin::pin!(interrupt);
         let _operation = self.inner.operation.lock().await;
         let began = Instant::now();
         self.inner.state().started_at = Some(SystemTime::now());
@@ -254,7 +265,14 @@ impl Environment {
         for i in (0..count).filter(|&i| waiting_on[i] == 0) {
             self.spawn_start(&mut tasks, &mut running, i);
         }
-        while let Some(joined) = tasks.join_next().await {
+        loop {
+            let joined = tokio::select! {
+                joined = tasks.join_next() => joined,
+                signal = &mut interrupt => {
+                    return Err(self.cancel_start(tasks, began, signal).await);
+                }
+            };
+            let Some(joined) = joined else { break };
             let (i, outcome) = match joined {
                 Ok(done) => done,
                 Err(join_error) => {
@@ -286,12 +304,16 @@ impl Environment {
         if failures.is_empty() {
             return Ok(());
         }
+        // `running` keeps every start this call spawned: a driver not in it was
+        // skipped, whatever its status (`Stopped` by an earlier run counts too).
+        let attempted: BTreeSet<usize> = running.values().copied().collect();
         let skipped = self
             .inner
             .resources
             .iter()
-            .filter(|r| r.status() == Status::Idle)
-            .map(|r| r.name().to_owned())
+            .enumerate()
+            .filter(|(i, _)| !attempted.contains(i))
+            .map(|(_, r)| r.name().to_owned())
             .collect();
         let teardown = self.stop_all().await;
         let error = StartError {
@@ -302,6 +324,32 @@ impl Environment {
         };
         self.inner.state().errors.push(error.to_string());
         Err(error.into())
+    }
+
+    /// Cancels the starts under way and stops everything started; the
+    /// interruption (and any teardown failure) goes to the report.
+    async fn cancel_start(
+        &self,
+        mut tasks: JoinSet<(usize, Result<(), LifecycleError>)>,
+        began: Instant,
+        signal: &'static str,
+    ) -> Error {
+        // Waits until the cancelled starts are dropped, so the stops below find
+        // their drivers free.
+        tasks.shutdown().await;
+        self.inner.state().setup = Some(began.elapsed());
+        let teardown = self.stop_all().await;
+        let error = Error::Interrupted {
+            environment: self.inner.name.clone(),
+            signal,
+        };
+        let mut message = format!("{error} while starting");
+        for failure in &teardown {
+            message.push_str("; teardown: ");
+            message.push_str(&failure.error.to_string());
+        }
+        self.inner.state().errors.push(message);
+        error
     }
 
     fn spawn_start(

@@ -5,6 +5,7 @@ mod builder;
 mod environment;
 mod failure_watch;
 mod graph;
+mod report_dir_var;
 mod run;
 mod runpath;
 mod signals;

@@ -18,7 +18,9 @@ enum Ending<T, E> {
 impl Environment {
     /// Starts the environment, runs `body`, and stops the environment whatever the
     /// body does: returns, errors or panics (the panic is resumed after teardown).
-    /// Writes the reports when a report directory is set.
+    /// Writes the reports when a report directory is set: the builder's
+    /// [`report_dir`](crate::EnvironmentBuilder::report_dir), else
+    /// `$TESTRIG_REPORT_DIR` (as suites do).
     ///
     /// A driver that fails while the body runs (dies, or fails a restart or a
     /// stop) and is still `Failed` when the body ends fails the run, even when
@@ -58,7 +60,7 @@ impl Environment {
 
     /// Like [`run`](Self::run), and a body still running after `timeout` is
     /// cancelled; the environment is torn down and
-    /// [`Error::BodyTimeout`] returned.
+    /// [`Error::BodyTimeout`] returned. Reports go where `run` writes them.
     pub async fn run_with_timeout<F, Fut, T, E>(&self, timeout: Duration, body: F) -> Result<T, E>
     where
         F: FnOnce(Environment) -> Fut,
@@ -76,7 +78,16 @@ impl Environment {
         T: Send + 'static,
         E: From<Error> + Display + Send + 'static,
     {
-        if let Err(error) = self.start().await {
+        // One listener for the whole run: a signal during the start cancels it,
+        // one during the body ends it.
+        let mut signal = std::pin::pin!(async {
+            if self.inner.handle_signals {
+                super::shutdown_signal().await
+            } else {
+                std::future::pending().await
+            }
+        });
+        if let Err(error) = self.start_unless(&mut signal).await {
             // The expectations were for this run.
             self.inner.state().expected_failures.clear();
             self.write_report_if_asked();
@@ -94,13 +105,6 @@ impl Environment {
                 None => std::future::pending().await,
             }
         };
-        let signal = async {
-            if self.inner.handle_signals {
-                super::shutdown_signal().await
-            } else {
-                std::future::pending().await
-            }
-        };
         let ending = tokio::select! {
             joined = &mut task => match joined {
                 Ok(result) => Ending::Returned(result),
@@ -108,7 +112,7 @@ impl Environment {
                 Err(e) => Ending::Returned(Err(Error::other(e).into())),
             },
             after = deadline => Ending::TimedOut(after),
-            signal = signal => Ending::Interrupted(signal),
+            signal = &mut signal => Ending::Interrupted(signal),
         };
         if matches!(ending, Ending::TimedOut(_) | Ending::Interrupted(_)) {
             task.abort();
@@ -160,9 +164,16 @@ impl Environment {
         }
     }
 
+    /// Writes the report to the builder's report directory, else to
+    /// `$TESTRIG_REPORT_DIR`; neither set, writes nothing.
     fn write_report_if_asked(&self) {
-        if let Some(dir) = &self.inner.report_dir {
-            if let Err(error) = self.report().write_to(dir) {
+        let dir = self
+            .inner
+            .report_dir
+            .clone()
+            .or_else(super::report_dir_var::report_dir_from_var);
+        if let Some(dir) = dir {
+            if let Err(error) = self.report().write_to(&dir) {
                 tracing::warn!(environment = %self.name(), %error, "cannot write the report");
             }
         }

@@ -1,5 +1,5 @@
 use testrig::testing::{Event, Journal, ScriptedDriver};
-use testrig::{DriverSpec, Environment, Error, LifecycleError, Phase, Status};
+use testrig::{DriverSpec, Environment, Error, LifecycleError, Phase, Ref, Status};
 
 use crate::support::{ms, refused, start_error};
 
@@ -224,4 +224,27 @@ async fn a_stop_that_overruns_its_timeout_is_aborted_and_recorded() {
     assert_eq!(env.status("slow").unwrap(), Status::Failed);
     let recorded = env.resource("slow").unwrap().errors();
     assert_eq!(recorded[0].phase, Phase::Stop);
+}
+
+#[tokio::test]
+async fn a_failure_in_a_second_start_lists_the_dependents_stopped_by_the_first_as_skipped() {
+    // `a` connects to a port the test listens on: its first start succeeds,
+    // and once the listener is gone its second start is refused.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let env = Environment::builder("second-start")
+        .driver(ScriptedDriver::new("a").connect_to(port).export("k", 1))
+        .driver(ScriptedDriver::new("b").needs(Ref::export("a", "k")))
+        .build()
+        .unwrap();
+    env.start().await.unwrap();
+    env.stop().await.unwrap();
+    assert_eq!(env.status("b").unwrap(), Status::Stopped);
+    drop(listener);
+
+    let error = start_error(env.start().await.unwrap_err());
+    assert_eq!(error.failures.len(), 1);
+    assert_eq!(error.failures[0].driver, "a");
+    assert_eq!(error.skipped, ["b"]);
+    assert_eq!(env.status("b").unwrap(), Status::Stopped);
 }

@@ -1,4 +1,4 @@
-use testrig::testing::ScriptedDriver;
+use testrig::testing::{HelperProgram, ScratchDir, ScriptedDriver};
 use testrig::{Environment, Error, Outcome, Phase, Report, Status};
 
 #[tokio::test]
@@ -117,4 +117,59 @@ async fn a_report_of_a_failed_start_lists_the_failure_and_escapes_markup() {
     assert!(report.errors[0].contains("environment `bad` failed to start"));
     let doc_text = report.to_junit_xml();
     roxmltree::Document::parse(&doc_text).unwrap();
+}
+
+/// This test binary run again as a program whose environment has
+/// `$TESTRIG_REPORT_DIR` set (see [`report_dir_helper`]).
+const HELPER: HelperProgram =
+    HelperProgram::new("reports::report_dir_helper", "TESTRIG_CORE_HELPER");
+
+#[test]
+#[ignore = "the helper program the report directory tests run"]
+fn report_dir_helper() {
+    let Some(mode) = HELPER.mode() else { return };
+    let builder = Environment::builder("from-variable").driver(ScriptedDriver::new("server"));
+    let builder = match mode.strip_prefix("builder-dir ") {
+        Some(dir) => builder.report_dir(dir),
+        None if mode == "no-builder-dir" => builder,
+        None => panic!("unknown helper mode `{mode}`"),
+    };
+    let env = builder.build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(env.run(|_env| async move { Ok::<_, Error>(()) }))
+        .unwrap();
+}
+
+/// Runs [`report_dir_helper`] in `mode` with `$TESTRIG_REPORT_DIR` set to `variable`.
+fn run_helper_with_report_dir_var(mode: &str, variable: &std::path::Path) {
+    let output = std::process::Command::new(HELPER.program())
+        .args(HELPER.args())
+        .env(HELPER.variable(), mode)
+        .env(testrig::suite::REPORT_DIR_VAR, variable)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
+
+#[test]
+fn run_writes_the_report_to_the_report_dir_variable_when_the_builder_sets_none() {
+    let scratch = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "report_dir_variable");
+    let variable = scratch.path().join("from-variable");
+    run_helper_with_report_dir_var("no-builder-dir", &variable);
+    assert!(variable.join("from-variable.json").is_file());
+    assert!(variable.join("from-variable.junit.xml").is_file());
+}
+
+#[test]
+fn the_builders_report_dir_wins_over_the_report_dir_variable() {
+    let scratch = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "report_dir_builder_wins");
+    let variable = scratch.path().join("from-variable");
+    let builder = scratch.path().join("from-builder");
+    run_helper_with_report_dir_var(&format!("builder-dir {}", builder.display()), &variable);
+    assert!(builder.join("from-variable.json").is_file());
+    assert!(!variable.exists());
 }

@@ -459,6 +459,10 @@ impl Driver for App {
         Ok(())
     }
 
+    fn own_stop_timeout(&self) -> Option<(&'static str, Duration)> {
+        Some(("stop_timeout", self.config.stop_timeout))
+    }
+
     fn abort(&self) {
         let mut run = self.lock();
         let spawned = match std::mem::replace(&mut *run, Run::Idle) {

@@ -174,8 +174,11 @@ impl AppBuilder {
 
     /// How long the program has to exit after the stop signal (default 5 s); after
     /// that it is killed with `SIGKILL` and the stop fails with
-    /// [`AppError::StopTimedOut`]. Keep it below the driver's stop timeout in its
-    /// [`DriverSpec`](testrig::DriverSpec) (default 10 s).
+    /// [`AppError::StopTimedOut`]. It must be below the driver's stop timeout in
+    /// its [`DriverSpec`](testrig::DriverSpec) (default 10 s), else the
+    /// environment would abort the app mid-stop: the environment's `build` then
+    /// fails with [`BuildError::StopTimeoutNotBelow`](testrig::error::BuildError::StopTimeoutNotBelow)
+    /// naming the driver, `stop_timeout` and both values.
     pub fn stop_timeout(mut self, timeout: Duration) -> AppBuilder {
         self.stop_timeout = timeout;
         self

@@ -13,5 +13,7 @@ mod signals;
 pub use builder::EnvironmentBuilder;
 pub use environment::Environment;
 pub(crate) use failure_watch::FailureWatch;
+pub use report_dir_var::REPORT_DIR_VAR;
+pub(crate) use report_dir_var::report_dir_from_var;
 pub(crate) use runpath::default_runpath_root;
 pub use signals::shutdown_signal;

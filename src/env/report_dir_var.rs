@@ -1,6 +1,10 @@
 use std::path::PathBuf;
 
-use crate::suite::REPORT_DIR_VAR;
+/// The environment variable naming the directory where reports are written when nothing
+/// closer set one: [`EnvironmentBuilder::report_dir`](crate::EnvironmentBuilder::report_dir)
+/// for [`Environment::run`](crate::Environment::run), the suite runner's `report_dir` for
+/// suites.
+pub const REPORT_DIR_VAR: &str = "TESTRIG_REPORT_DIR";
 
 /// The directory `$TESTRIG_REPORT_DIR` names, when it is set and not empty.
 ///

@@ -171,7 +171,7 @@ impl Environment {
             .inner
             .report_dir
             .clone()
-            .or_else(super::report_dir_var::report_dir_from_var);
+            .or_else(super::report_dir_from_var);
         if let Some(dir) = dir {
             if let Err(error) = self.report().write_to(&dir) {
                 tracing::warn!(environment = %self.name(), %error, "cannot write the report");

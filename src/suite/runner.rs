@@ -14,7 +14,7 @@ use super::suite::{Suite, test_name};
 
 /// The environment variable naming the directory where suites write their
 /// reports (when [`Runner::report_dir`] is not set).
-pub const REPORT_DIR_VAR: &str = "TESTRIG_REPORT_DIR";
+pub use crate::env::REPORT_DIR_VAR;
 
 /// Runs `suites` as the tests of this binary, with the command line's libtest
 /// arguments, and returns the exit code for `main`: the body of a
@@ -161,11 +161,7 @@ impl Runner {
         let mut args = self.args.unwrap_or_else(Arguments::from_args);
         // The cases of a suite share its environment: they run one at a time.
         args.test_threads = Some(1);
-        let report_dir = self.report_dir.or_else(|| {
-            std::env::var_os(REPORT_DIR_VAR)
-                .filter(|dir| !dir.is_empty())
-                .map(PathBuf::from)
-        });
+        let report_dir = self.report_dir.or_else(crate::env::report_dir_from_var);
 
         let harness = Arc::new(Mutex::new(Harness::new(self.runtime, self.handle_signals)));
         let mut trials = Vec::new();

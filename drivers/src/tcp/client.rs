@@ -12,7 +12,7 @@ use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartCon
 use tokio::net::TcpSocket;
 use tokio_util::sync::CancellationToken;
 
-use super::stream::Connection;
+use super::stream::{Connection, DEFAULT_SEND_TIMEOUT};
 use super::{SocketOptions, TcpError, resolve, transport};
 
 /// Default deadline of one connect.
@@ -72,6 +72,7 @@ pub struct TcpClient {
     interface: Option<SocketAddr>,
     connect_at_start: bool,
     connect_timeout: Duration,
+    send_timeout: Duration,
     options: SocketOptions,
     reconnect: Option<PolicyFactory>,
     prepare: Option<PrepareFn>,
@@ -104,6 +105,7 @@ impl TcpClient {
             interface: None,
             connect_at_start: true,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             options: SocketOptions::default(),
             reconnect: None,
             prepare: None,
@@ -136,6 +138,15 @@ impl TcpClient {
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a send may wait for the peer to take its bytes (default
+    /// [`DEFAULT_SEND_TIMEOUT`](super::DEFAULT_SEND_TIMEOUT), 10 s); then it fails
+    /// with [`TcpError::SendTimeout`].
+    #[must_use]
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
         self
     }
 
@@ -302,9 +313,10 @@ impl TcpClient {
         }
     }
 
-    /// Sends all of `data`; returns the byte count.
+    /// Sends all of `data` within the driver's [`send_timeout`](Self::send_timeout);
+    /// returns the byte count.
     pub async fn send(&self, data: &[u8]) -> Result<usize, TcpError> {
-        self.connection().await?.send(data).await
+        self.connection().await?.send(data, self.send_timeout).await
     }
 
     /// Sends all of `data` and returns the time just before it was written and
@@ -312,7 +324,7 @@ impl TcpClient {
     pub async fn send_tsp(&self, data: &[u8]) -> Result<(SystemTime, usize), TcpError> {
         let connection = self.connection().await?;
         let at = SystemTime::now();
-        let sent = connection.send(data).await?;
+        let sent = connection.send(data, self.send_timeout).await?;
         Ok((at, sent))
     }
 

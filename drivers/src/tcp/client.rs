@@ -7,9 +7,13 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use socket2::SockRef;
-use testrig::service::{ClientService, Connection as _, RetryPolicy, TcpConnection, TcpConnector};
+use testrig::service::{
+    ClientService, Connection as _, RetryPolicy, ServiceEvent, ServiceState, TcpConnection,
+    TcpConnector,
+};
 use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartContext};
 use tokio::net::TcpSocket;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::stream::{Connection, DEFAULT_SEND_TIMEOUT};
@@ -255,7 +259,16 @@ impl TcpClient {
             };
         };
         let deadline = tokio::time::Instant::now() + timeout;
+        let timed_out = || TcpError::Timeout {
+            driver: self.name.clone(),
+            operation: "when_connected".to_owned(),
+            after: timeout,
+            buffered: 0,
+        };
         loop {
+            // Subscribed before asking, so the loss of the connection handed out
+            // cannot slip by unseen.
+            let mut events = service.subscribe();
             let connected = tokio::time::timeout_at(deadline, service.when_connected(None)).await;
             let handle = match connected {
                 Ok(Ok(handle)) => handle,
@@ -265,23 +278,18 @@ impl TcpClient {
                         source,
                     });
                 }
-                Err(_) => {
-                    return Err(TcpError::Timeout {
-                        driver: self.name.clone(),
-                        operation: "when_connected".to_owned(),
-                        after: timeout,
-                        buffered: 0,
-                    });
-                }
+                Err(_) => return Err(timed_out()),
             };
-            if !peer_still_there(&handle) {
-                // The service has not seen the loss yet: make it see it now.
-                handle.close();
-                tokio::task::yield_now().await;
-                continue;
+            if peer_still_there(&handle) {
+                self.adopt(handle);
+                return Ok(());
             }
-            self.adopt(handle);
-            return Ok(());
+            // The service has not seen the loss yet: make it see it now, and wait
+            // until it has left the connected state before asking again.
+            handle.close();
+            tokio::time::timeout_at(deadline, left_connected(&mut events))
+                .await
+                .map_err(|_| timed_out())?;
         }
     }
 
@@ -509,6 +517,21 @@ impl TcpClient {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Resolves once the service reports leaving the connected state (or its events
+/// end or lag, when the caller should simply look again).
+async fn left_connected(events: &mut broadcast::Receiver<ServiceEvent>) {
+    loop {
+        match events.recv().await {
+            Ok(ServiceEvent::StateChanged {
+                from: ServiceState::Connected,
+                ..
+            })
+            | Err(_) => return,
+            Ok(_) => {}
+        }
     }
 }
 

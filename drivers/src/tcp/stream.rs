@@ -120,6 +120,9 @@ impl Connection {
                 Err(_) => break, // the slow path below reports it
             }
         }
+        if written == data.len() {
+            return Ok(written);
+        }
         let at = *deadline.get_or_insert_with(|| Instant::now() + timeout);
         while written < data.len() {
             // `write` is cancel-safe: on timeout nothing is half-counted.

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use testrig::testing::ScriptedDriver;
 use testrig::{Environment, Error, Ref, Status};
-use testrig_drivers::tcp::{TcpClient, TcpError, TcpServer};
+use testrig_drivers::tcp::{ConnectionIndex, TcpClient, TcpError, TcpServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const T: Duration = Duration::from_secs(2);
@@ -377,6 +377,127 @@ async fn receive_on_an_unknown_connection_names_the_driver() {
                 error.to_string(),
                 "driver `server`: no connection 7 (it has accepted 1)"
             );
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn send_and_receive_default_to_the_latest_connection() {
+    pair("latest")
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            let client = env.get::<TcpClient>("client")?;
+            assert_eq!(server.accept_connection(T).await?, 0);
+            let port = server.bound_port().unwrap();
+            let mut second = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
+            assert_eq!(server.accept_connection(T).await?, 1);
+
+            server.send(ConnectionIndex::Latest, b"hi").await?;
+            let mut got = [0u8; 2];
+            second.read_exact(&mut got).await.unwrap();
+            assert_eq!(&got, b"hi");
+            second.write_all(b"yo\n").await.unwrap();
+            assert_eq!(
+                server.receive_line(ConnectionIndex::default(), T).await?,
+                "yo"
+            );
+            // The first connection heard nothing of it.
+            let silent = client.receive(1, ms(50)).await.unwrap_err();
+            assert!(matches!(silent, TcpError::Timeout { .. }));
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_latest_connection_before_any_is_a_clear_error() {
+    Environment::builder("none")
+        .driver(TcpServer::new("server"))
+        .build()
+        .unwrap()
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            let error = server
+                .send(ConnectionIndex::Latest, b"x")
+                .await
+                .unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "driver `server` has accepted no connection yet"
+            );
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_send_to_a_peer_that_never_reads_fails_with_a_timeout_within_the_deadline() {
+    let timeout = ms(200);
+    Environment::builder("stuck")
+        .driver(TcpServer::new("server").send_timeout(timeout))
+        .build()
+        .unwrap()
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.set_recv_buffer_size(4096).unwrap();
+            let _never_reads = socket
+                .connect(server.local_addr().unwrap())
+                .await
+                .unwrap();
+            let conn = server.accept_connection(T).await?;
+            let data = vec![7u8; 32 << 20];
+            let started = tokio::time::Instant::now();
+            let error = server.send(conn, &data).await.unwrap_err();
+            let elapsed = started.elapsed();
+            let TcpError::SendTimeout {
+                written, total, ..
+            } = error
+            else {
+                panic!("expected a send timeout, got {error}");
+            };
+            assert_eq!(total, data.len());
+            assert!(written < total);
+            assert!(elapsed >= timeout, "gave up early: {elapsed:?}");
+            assert!(elapsed < timeout + ms(800), "took {elapsed:?}");
+            assert!(error.to_string().starts_with(&format!(
+                "driver `server`: sending {total} byte(s) on connection 0 timed out after 200ms ({written} byte(s) written"
+            )));
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn two_concurrent_receives_each_end_by_their_own_overall_deadline() {
+    // Were the wait for the other receive not counted, the second would take
+    // two timeouts; each must end after about one.
+    let timeout = ms(300);
+    pair("concurrent")
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            let conn = server.accept_connection(T).await?;
+            let started = tokio::time::Instant::now();
+            let timed = || async {
+                let result = server.receive_exact(conn, 1, timeout).await;
+                (result, started.elapsed())
+            };
+            let ((first, first_took), (second, second_took)) = tokio::join!(timed(), timed());
+            for (result, took) in [(first, first_took), (second, second_took)] {
+                assert!(
+                    matches!(result, Err(TcpError::Timeout { .. })),
+                    "{result:?}"
+                );
+                assert!(took >= timeout, "gave up early: {took:?}");
+                assert!(took < ms(550), "not an overall deadline: {took:?}");
+            }
             Ok::<_, Error>(())
         })
         .await

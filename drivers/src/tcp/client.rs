@@ -7,12 +7,16 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use socket2::SockRef;
-use testrig::service::{ClientService, Connection as _, RetryPolicy, TcpConnection, TcpConnector};
+use testrig::service::{
+    ClientService, Connection as _, RetryPolicy, ServiceEvent, ServiceState, TcpConnection,
+    TcpConnector,
+};
 use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartContext};
 use tokio::net::TcpSocket;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::stream::Connection;
+use super::stream::{Connection, DEFAULT_SEND_TIMEOUT};
 use super::{SocketOptions, TcpError, resolve, transport};
 
 /// Default deadline of one connect.
@@ -72,6 +76,7 @@ pub struct TcpClient {
     interface: Option<SocketAddr>,
     connect_at_start: bool,
     connect_timeout: Duration,
+    send_timeout: Duration,
     options: SocketOptions,
     reconnect: Option<PolicyFactory>,
     prepare: Option<PrepareFn>,
@@ -104,6 +109,7 @@ impl TcpClient {
             interface: None,
             connect_at_start: true,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             options: SocketOptions::default(),
             reconnect: None,
             prepare: None,
@@ -136,6 +142,15 @@ impl TcpClient {
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a send may wait for the peer to take its bytes (default
+    /// [`DEFAULT_SEND_TIMEOUT`](super::DEFAULT_SEND_TIMEOUT), 10 s); then it fails
+    /// with [`TcpError::SendTimeout`].
+    #[must_use]
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
         self
     }
 
@@ -244,7 +259,16 @@ impl TcpClient {
             };
         };
         let deadline = tokio::time::Instant::now() + timeout;
+        let timed_out = || TcpError::Timeout {
+            driver: self.name.clone(),
+            operation: "when_connected".to_owned(),
+            after: timeout,
+            buffered: 0,
+        };
         loop {
+            // Subscribed before asking, so the loss of the connection handed out
+            // cannot slip by unseen.
+            let mut events = service.subscribe();
             let connected = tokio::time::timeout_at(deadline, service.when_connected(None)).await;
             let handle = match connected {
                 Ok(Ok(handle)) => handle,
@@ -254,23 +278,18 @@ impl TcpClient {
                         source,
                     });
                 }
-                Err(_) => {
-                    return Err(TcpError::Timeout {
-                        driver: self.name.clone(),
-                        operation: "when_connected".to_owned(),
-                        after: timeout,
-                        buffered: 0,
-                    });
-                }
+                Err(_) => return Err(timed_out()),
             };
-            if !peer_still_there(&handle) {
-                // The service has not seen the loss yet: make it see it now.
-                handle.close();
-                tokio::task::yield_now().await;
-                continue;
+            if peer_still_there(&handle) {
+                self.adopt(handle);
+                return Ok(());
             }
-            self.adopt(handle);
-            return Ok(());
+            // The service has not seen the loss yet: make it see it now, and wait
+            // until it has left the connected state before asking again.
+            handle.close();
+            tokio::time::timeout_at(deadline, left_connected(&mut events))
+                .await
+                .map_err(|_| timed_out())?;
         }
     }
 
@@ -302,9 +321,10 @@ impl TcpClient {
         }
     }
 
-    /// Sends all of `data`; returns the byte count.
+    /// Sends all of `data` within the driver's [`send_timeout`](Self::send_timeout);
+    /// returns the byte count.
     pub async fn send(&self, data: &[u8]) -> Result<usize, TcpError> {
-        self.connection().await?.send(data).await
+        self.connection().await?.send(data, self.send_timeout).await
     }
 
     /// Sends all of `data` and returns the time just before it was written and
@@ -312,7 +332,7 @@ impl TcpClient {
     pub async fn send_tsp(&self, data: &[u8]) -> Result<(SystemTime, usize), TcpError> {
         let connection = self.connection().await?;
         let at = SystemTime::now();
-        let sent = connection.send(data).await?;
+        let sent = connection.send(data, self.send_timeout).await?;
         Ok((at, sent))
     }
 
@@ -497,6 +517,21 @@ impl TcpClient {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Resolves once the service reports leaving the connected state (or its events
+/// end or lag, when the caller should simply look again).
+async fn left_connected(events: &mut broadcast::Receiver<ServiceEvent>) {
+    loop {
+        match events.recv().await {
+            Ok(ServiceEvent::StateChanged {
+                from: ServiceState::Connected,
+                ..
+            })
+            | Err(_) => return,
+            Ok(_) => {}
+        }
     }
 }
 

@@ -40,6 +40,29 @@ pub enum TcpError {
         /// How many connections it accepted.
         count: usize,
     },
+    /// A send did not finish in time: the peer is not reading and the socket
+    /// buffers are full. The connection's byte stream now ends mid-message.
+    #[error(
+        "driver `{driver}`: sending {total} byte(s) on {connection} timed out after {after:?} ({written} byte(s) written; is the peer reading?)"
+    )]
+    SendTimeout {
+        /// The driver.
+        driver: String,
+        /// Which connection (`connection 0`, `the connection`).
+        connection: String,
+        /// The deadline.
+        after: Duration,
+        /// Bytes handed to the socket before the deadline.
+        written: usize,
+        /// Bytes asked to send.
+        total: usize,
+    },
+    /// A server asked for its latest connection before accepting any.
+    #[error("driver `{driver}` has accepted no connection yet")]
+    NoConnection {
+        /// The driver.
+        driver: String,
+    },
     /// The connection was closed on this side (or the driver stopped).
     #[error("driver `{driver}`: {connection} is closed")]
     Closed {

@@ -4,6 +4,7 @@
 //! close a distinct error; whole sends.
 
 mod client;
+mod connection_index;
 mod error;
 mod options;
 mod server;
@@ -13,9 +14,11 @@ mod transport;
 use std::net::SocketAddr;
 
 pub use client::{DEFAULT_CONNECT_TIMEOUT, TcpClient};
+pub use connection_index::ConnectionIndex;
 pub use error::TcpError;
 pub use options::SocketOptions;
 pub use server::TcpServer;
+pub use stream::DEFAULT_SEND_TIMEOUT;
 
 /// The first address `host:port` resolves to.
 async fn resolve(driver: &str, host: &str, port: u16) -> Result<SocketAddr, TcpError> {

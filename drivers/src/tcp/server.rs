@@ -12,8 +12,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::stream::Connection;
+use super::stream::DEFAULT_SEND_TIMEOUT;
 use super::transport;
-use super::{SocketOptions, TcpError, resolve};
+use super::{ConnectionIndex, SocketOptions, TcpError, resolve};
 
 const BACKLOG: i32 = 1024;
 
@@ -52,6 +53,7 @@ pub struct TcpServer {
     host: Param<String>,
     port: Param<u16>,
     options: SocketOptions,
+    send_timeout: Duration,
     state: Mutex<State>,
     /// The connections of the current run, shared with its accept loop. Kept
     /// apart from `state` so a send or receive takes one lock.
@@ -89,6 +91,7 @@ impl TcpServer {
             host: Param::Value("127.0.0.1".to_owned()),
             port: Param::Value(0),
             options: SocketOptions::default(),
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             state: Mutex::new(State::default()),
             table: Arc::new(Mutex::new(Table::default())),
         }
@@ -113,6 +116,15 @@ impl TcpServer {
     #[must_use]
     pub fn socket_options(mut self, options: SocketOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// How long a send may wait for the peer to take its bytes (default
+    /// [`DEFAULT_SEND_TIMEOUT`](super::DEFAULT_SEND_TIMEOUT), 10 s); then it fails
+    /// with [`TcpError::SendTimeout`].
+    #[must_use]
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
         self
     }
 
@@ -173,49 +185,63 @@ impl TcpServer {
         }
     }
 
-    /// Sends all of `data` on connection `conn`; returns the byte count.
-    pub async fn send(&self, conn: usize, data: &[u8]) -> Result<usize, TcpError> {
-        self.connection(conn)?.send(data).await
+    /// Sends all of `data` on connection `conn` (an index, or
+    /// [`ConnectionIndex::Latest`]) within the driver's
+    /// [`send_timeout`](Self::send_timeout); returns the byte count.
+    pub async fn send(
+        &self,
+        conn: impl Into<ConnectionIndex>,
+        data: &[u8],
+    ) -> Result<usize, TcpError> {
+        self.connection(conn.into())?
+            .send(data, self.send_timeout)
+            .await
     }
 
     /// Receives at least one and at most `max` bytes from connection `conn`.
     pub async fn receive(
         &self,
-        conn: usize,
+        conn: impl Into<ConnectionIndex>,
         max: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, TcpError> {
-        self.connection(conn)?.receive(max, timeout).await
+        self.connection(conn.into())?.receive(max, timeout).await
     }
 
     /// Receives exactly `n` bytes from connection `conn`, within `timeout`
     /// overall. On timeout the bytes read so far are kept for the next call.
     pub async fn receive_exact(
         &self,
-        conn: usize,
+        conn: impl Into<ConnectionIndex>,
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, TcpError> {
-        self.connection(conn)?.receive_exact(n, timeout).await
+        self.connection(conn.into())?
+            .receive_exact(n, timeout)
+            .await
     }
 
     /// Receives up to and including `delimiter` (within `limit` bytes).
     pub async fn receive_until(
         &self,
-        conn: usize,
+        conn: impl Into<ConnectionIndex>,
         delimiter: &[u8],
         limit: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, TcpError> {
-        self.connection(conn)?
+        self.connection(conn.into())?
             .receive_until(delimiter, limit, timeout)
             .await
     }
 
     /// Receives one `\n`-terminated line (without the terminator) as UTF-8 text.
-    pub async fn receive_line(&self, conn: usize, timeout: Duration) -> Result<String, TcpError> {
+    pub async fn receive_line(
+        &self,
+        conn: impl Into<ConnectionIndex>,
+        timeout: Duration,
+    ) -> Result<String, TcpError> {
         let bytes = self
-            .connection(conn)?
+            .connection(conn.into())?
             .receive_until(b"\n", 1 << 20, timeout)
             .await?;
         Ok(super::line_text(bytes))
@@ -224,7 +250,7 @@ impl TcpServer {
     /// Receives up to `max` bytes as (lossy) UTF-8 text.
     pub async fn receive_text(
         &self,
-        conn: usize,
+        conn: impl Into<ConnectionIndex>,
         max: usize,
         timeout: Duration,
     ) -> Result<String, TcpError> {
@@ -233,30 +259,42 @@ impl TcpServer {
     }
 
     /// Closes connection `conn` on this side.
-    pub async fn close_connection(&self, conn: usize) -> Result<(), TcpError> {
-        self.connection(conn)?.close().await;
+    pub async fn close_connection(&self, conn: impl Into<ConnectionIndex>) -> Result<(), TcpError> {
+        self.connection(conn.into())?.close().await;
         Ok(())
     }
 
     /// The peer address of connection `conn`.
-    pub fn peer_addr(&self, conn: usize) -> Result<SocketAddr, TcpError> {
-        Ok(self.connection(conn)?.peer())
+    pub fn peer_addr(&self, conn: impl Into<ConnectionIndex>) -> Result<SocketAddr, TcpError> {
+        Ok(self.connection(conn.into())?.peer())
     }
 
-    fn connection(&self, index: usize) -> Result<Arc<Connection>, TcpError> {
+    fn connection(&self, conn: ConnectionIndex) -> Result<Arc<Connection>, TcpError> {
         let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         if !table.open {
             return Err(self.not_started());
         }
         let connections = &table.connections;
-        connections
-            .get(index)
-            .cloned()
-            .ok_or_else(|| TcpError::UnknownConnection {
-                driver: self.name.clone(),
-                index,
-                count: connections.len(),
-            })
+        match conn {
+            ConnectionIndex::At(index) => {
+                connections
+                    .get(index)
+                    .cloned()
+                    .ok_or_else(|| TcpError::UnknownConnection {
+                        driver: self.name.clone(),
+                        index,
+                        count: connections.len(),
+                    })
+            }
+            ConnectionIndex::Latest => {
+                connections
+                    .last()
+                    .cloned()
+                    .ok_or_else(|| TcpError::NoConnection {
+                        driver: self.name.clone(),
+                    })
+            }
+        }
     }
 
     /// Ends the run's table; returns its connections.

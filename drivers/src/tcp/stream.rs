@@ -15,6 +15,10 @@ use super::transport::{Reader, Writer};
 
 const READ_CHUNK: usize = 64 * 1024;
 
+/// How long a send may wait for the peer to take its bytes, unless the driver's
+/// `send_timeout` says otherwise.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// One TCP connection with the receive contract of both drivers: an overall
 /// deadline per call; exact-n, up-to-n and until-delimiter reads; bytes read
 /// before a timeout kept for the next call; peer close a distinct error; whole
@@ -85,41 +89,59 @@ impl Connection {
         !self.closed.is_cancelled() && !self.peer_gone.load(Ordering::Relaxed)
     }
 
-    /// Sends all of `data`.
-    pub(crate) async fn send(&self, data: &[u8]) -> Result<usize, TcpError> {
+    /// Sends all of `data` within `timeout` overall (the wait for the write
+    /// lock included).
+    pub(crate) async fn send(&self, data: &[u8], timeout: Duration) -> Result<usize, TcpError> {
+        // Set when something must wait, so the fast path never reads the clock;
+        // nothing before that point waits, so the deadline still covers the call.
+        let mut deadline: Option<Instant> = None;
         // Uncontended is the rule; `try_lock` skips the future machinery.
         let mut writer = match self.writer.try_lock() {
             Some(guard) => guard,
-            None => self.writer.lock().await,
+            None => {
+                let at = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+                tokio::select! {
+                    guard = self.writer.lock() => guard,
+                    () = tokio::time::sleep_until(at) => return Err(self.send_timeout(timeout, 0, data.len())),
+                    () = self.closed.cancelled() => return Err(self.closed_error()),
+                }
+            }
         };
         let Some(half) = writer.as_mut() else {
             return Err(self.closed_error());
         };
         // Fast path: the socket buffer usually takes the whole message at once,
         // with no future, timer or wake-up involved.
-        let mut rest = data;
-        while !rest.is_empty() {
-            match half.write_now(rest) {
-                Ok(n) => rest = &rest[n..],
+        let mut written = 0;
+        while written < data.len() {
+            match half.write_now(&data[written..]) {
+                Ok(n) => written += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(_) => break, // the slow path below reports it
             }
         }
-        if rest.is_empty() {
-            return Ok(data.len());
+        if written == data.len() {
+            return Ok(written);
         }
-        tokio::select! {
-            written = half.write_all(rest) => match written {
-                Ok(()) => Ok(data.len()),
-                Err(e) if is_peer_gone(&e) => Err(self.peer_closed(0)),
-                Err(source) => Err(TcpError::Io {
-                    driver: self.driver.clone(),
-                    operation: format!("send on {}", self.label),
-                    source,
-                }),
-            },
-            () = self.closed.cancelled() => Err(self.closed_error()),
+        let at = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+        while written < data.len() {
+            // `write` is cancel-safe: on timeout nothing is half-counted.
+            tokio::select! {
+                wrote = half.write(&data[written..]) => match wrote {
+                    Ok(0) => return Err(self.peer_closed(0)),
+                    Ok(n) => written += n,
+                    Err(e) if is_peer_gone(&e) => return Err(self.peer_closed(0)),
+                    Err(source) => return Err(TcpError::Io {
+                        driver: self.driver.clone(),
+                        operation: format!("send on {}", self.label),
+                        source,
+                    }),
+                },
+                () = tokio::time::sleep_until(at) => return Err(self.send_timeout(timeout, written, data.len())),
+                () = self.closed.cancelled() => return Err(self.closed_error()),
+            }
         }
+        Ok(data.len())
     }
 
     /// Exactly `n` bytes.
@@ -163,11 +185,24 @@ impl Connection {
         timeout: Duration,
         describe: impl Fn() -> String,
     ) -> Result<Vec<u8>, TcpError> {
-        // Set on the first wait, so the fast path never reads the clock.
+        // Set on the first wait, so the fast path never reads the clock; nothing
+        // before that point waits, so the deadline still covers the whole call.
         let mut deadline: Option<Instant> = None;
         let mut side = match self.reader.try_lock() {
             Some(guard) => guard,
-            None => self.reader.lock().await,
+            None => {
+                let at = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+                tokio::select! {
+                    guard = self.reader.lock() => guard,
+                    () = tokio::time::sleep_until(at) => return Err(TcpError::Timeout {
+                        driver: self.driver.clone(),
+                        operation: format!("{} on {} (another receive held it)", describe(), self.label),
+                        after: timeout,
+                        buffered: 0,
+                    }),
+                    () = self.closed.cancelled() => return Err(self.closed_error()),
+                }
+            }
         };
         loop {
             if let Some(taken) = self.take(&mut side.buffer, &want)? {
@@ -245,6 +280,8 @@ impl Connection {
 
     /// Closes both directions now; pending operations fail as closed.
     pub(crate) async fn close(&self) {
+        // Every send and receive holding a lock gives it up once `closed` is
+        // cancelled, so these lock waits end promptly without a deadline of their own.
         self.closed.cancel();
         let mut writer = self.writer.lock().await;
         if let Some(half) = writer.take() {
@@ -268,6 +305,16 @@ impl Connection {
             driver: self.driver.clone(),
             delimiter: String::from_utf8_lossy(delimiter).into_owned(),
             limit,
+        }
+    }
+
+    fn send_timeout(&self, after: Duration, written: usize, total: usize) -> TcpError {
+        TcpError::SendTimeout {
+            driver: self.driver.clone(),
+            connection: self.label.clone(),
+            after,
+            written,
+            total,
         }
     }
 

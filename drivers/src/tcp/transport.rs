@@ -99,11 +99,11 @@ impl Writer {
         }
     }
 
-    /// Writes all of `data`.
-    pub(crate) async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+    /// Writes some of `data`; returns how much. Cancel-safe.
+    pub(crate) async fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         match self {
-            Writer::Owned(half) => half.write_all(data).await,
-            Writer::Service(connection) => connection.write_all(data).await,
+            Writer::Owned(half) => half.write(data).await,
+            Writer::Service(connection) => connection.write(data).await,
         }
     }
 

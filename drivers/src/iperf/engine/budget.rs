@@ -17,6 +17,9 @@ pub(crate) enum LimitKind {
 pub(crate) struct Budget {
     kind: LimitKind,
     limit: u64,
+    /// What senders have claimed to send: each claims a whole block before writing it, so
+    /// parallel streams together stop at the limit instead of overshooting it.
+    claimed: AtomicU64,
     sent: AtomicU64,
     received: AtomicU64,
     armed: AtomicBool,
@@ -28,11 +31,26 @@ impl Budget {
         Self {
             kind,
             limit,
+            claimed: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             received: AtomicU64::new(0),
             armed: AtomicBool::new(armed),
             reached: CancellationToken::new(),
         }
+    }
+
+    /// Claims the next block of `bytes` for a sender: `false` once the blocks claimed by all
+    /// streams cover the limit (iperf3 sends whole blocks until its total reaches the limit).
+    /// Before the warm-up ends nothing counts, so every claim succeeds.
+    pub(crate) fn claim_block(&self, bytes: u64) -> bool {
+        if !self.armed.load(Relaxed) {
+            return true;
+        }
+        let amount = match self.kind {
+            LimitKind::Bytes => bytes,
+            LimitKind::Blocks => 1,
+        };
+        self.claimed.fetch_add(amount, Relaxed) < self.limit
     }
 
     /// Counts a completed send of `bytes` making `blocks` whole blocks.
@@ -61,6 +79,7 @@ impl Budget {
 
     /// Starts counting afresh once the omitted warm-up is over.
     pub(crate) fn arm(&self) {
+        self.claimed.store(0, Relaxed);
         self.sent.store(0, Relaxed);
         self.received.store(0, Relaxed);
         self.armed.store(true, Relaxed);
@@ -88,6 +107,19 @@ mod tests {
         budget.add_received(10);
         budget.add_received(10);
         assert!(budget.reached().is_cancelled());
+    }
+
+    #[test]
+    fn claims_stop_at_the_block_that_reaches_the_limit() {
+        let budget = Budget::new(LimitKind::Bytes, 1000, true);
+        let granted = (0..10).filter(|_| budget.claim_block(300)).count();
+        assert_eq!(granted, 4, "300 + 300 + 300 + 300 covers 1000");
+
+        let budget = Budget::new(LimitKind::Blocks, 3, false);
+        assert!(budget.claim_block(10), "the warm-up is not counted");
+        budget.arm();
+        let granted = (0..10).filter(|_| budget.claim_block(10)).count();
+        assert_eq!(granted, 3);
     }
 
     #[test]

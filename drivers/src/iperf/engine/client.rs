@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::deadline::within;
+use super::drain::Drained;
 use super::sockets::{connect_tcp, connect_udp};
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;
@@ -20,6 +21,10 @@ use crate::iperf::result::{IntervalReport, IperfResult, Role};
 /// How long a receiving client waits, after the server announced the results exchange, for
 /// the server to close the data streams it was sending on.
 const RECEIVE_DRAIN: Duration = Duration::from_secs(2);
+
+/// How long a sending client waits, before `TEST_END`, for the server to take what was sent
+/// (iperf3's server stops counting at `TEST_END`; see `drain`).
+const SEND_DRAIN: Duration = Duration::from_secs(5);
 
 /// A native iperf3 client.
 ///
@@ -133,6 +138,14 @@ impl NativeClient {
             && let Some(report) = run.sample_interval(Some(interval))
         {
             on_interval(&report);
+        }
+        if let Drained::TimedOut { pending } =
+            run.until_sent_is_taken(SEND_DRAIN.min(c.phase_timeout)).await
+        {
+            tracing::warn!(
+                pending,
+                "the server had not taken every byte sent when the test ended; it may count fewer"
+            );
         }
         within(
             c.phase_timeout,

@@ -5,6 +5,7 @@ mod client;
 mod counters;
 mod cpu;
 mod deadline;
+mod drain;
 mod pacer;
 mod payload_file;
 mod read_batching;

@@ -40,6 +40,14 @@ pub(crate) struct SendJob {
 }
 
 impl SendJob {
+    /// Claims the next block of `len` bytes from the test's limit; `false` when the blocks
+    /// already claimed by every stream reach it (always `true` without a limit).
+    fn claim_block(&self, len: usize) -> bool {
+        self.budget
+            .as_ref()
+            .is_none_or(|b| b.claim_block(len as u64))
+    }
+
     /// Told to stop, or the test's byte/block limit is reached (iperf3 stops sending at the
     /// limit too, rather than overshoot until the controller notices).
     fn finished(&self) -> bool {
@@ -101,9 +109,17 @@ pub(crate) async fn tcp_send(stream: Arc<TcpStream>, job: SendJob) -> io::Result
     };
     let mut offset = 0;
     let mut pacer = job.bitrate.map(|rate| Pacer::new(rate, Instant::now()));
+    // Whether the block being written (from `offset` on) was claimed from the budget.
+    let mut block_claimed = false;
     loop {
         if job.finished() || !pace(&mut pacer, &job.stop).await {
             return Ok(());
+        }
+        if !block_claimed {
+            if !job.claim_block(buf.len()) {
+                return Ok(());
+            }
+            block_claimed = true;
         }
         let sent = match &file {
             Some(file) => stream.try_io(Interest::WRITABLE, || file.send_to(&*stream, offset)),
@@ -114,6 +130,7 @@ pub(crate) async fn tcp_send(stream: Arc<TcpStream>, job: SendJob) -> io::Result
                 offset += n;
                 let blocks = if offset == buf.len() {
                     offset = 0;
+                    block_claimed = false;
                     1
                 } else {
                     0
@@ -212,6 +229,7 @@ pub(crate) fn udp_send_blocking(socket: Arc<UdpSocket>, job: SendJob) -> io::Res
     let mut buf = payload(job.block_size);
     let mut pacer = job.bitrate.map(|rate| Pacer::new(rate, Instant::now()));
     let mut seq: u64 = 0;
+    let mut block_claimed = false;
     loop {
         if job.finished() {
             return Ok(());
@@ -220,6 +238,12 @@ pub(crate) fn udp_send_blocking(socket: Arc<UdpSocket>, job: SendJob) -> io::Res
         if let Some(at) = pacer.as_mut().and_then(|p| p.next_send_at(now)) {
             std::thread::sleep((at - now).min(MAX_PACING_SLEEP));
             continue;
+        }
+        if !block_claimed {
+            if !job.claim_block(buf.len()) {
+                return Ok(());
+            }
+            block_claimed = true;
         }
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -232,6 +256,7 @@ pub(crate) fn udp_send_blocking(socket: Arc<UdpSocket>, job: SendJob) -> io::Res
         .write(&mut buf, job.udp_counters_64bit);
         match socket.try_send(&buf) {
             Ok(n) => {
+                block_claimed = false;
                 seq += 1;
                 job.counters.add_bytes(n as u64);
                 job.counters.add_blocks(1);

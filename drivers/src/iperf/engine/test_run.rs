@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::budget::{Budget, LimitKind};
 use super::counters::{CounterSnapshot, StreamCounters};
 use super::cpu::{CpuPercent, CpuSample};
+use super::drain::{self, Drained, SentStream};
 use super::stream_io::{self, ReceiveEnd, ReceiveJob, SendJob};
 use super::tcp_info;
 use crate::iperf::config::{Direction, Protocol};
@@ -437,6 +438,25 @@ impl TestRun {
             self.cpu = start.until(&CpuSample::now());
         }
         self.sender_end = Some((now, self.snapshot_all()));
+    }
+
+    /// Waits up to `deadline` until the peer has taken everything the TCP senders sent (see
+    /// [`drain`]): what a receiver counts after `TEST_END` is lost to it.
+    pub(crate) async fn until_sent_is_taken(&self, deadline: Duration) -> Drained {
+        let sent: Vec<SentStream<'_, TcpStream>> = self
+            .streams
+            .iter()
+            .filter(|s| s.sending)
+            .filter_map(|s| match &s.socket {
+                Some(StreamSocket::Tcp(socket)) => Some(SentStream {
+                    socket: socket.as_ref(),
+                    local: s.local,
+                    remote: s.remote,
+                }),
+                _ => None,
+            })
+            .collect();
+        drain::until_taken(&sent, deadline).await
     }
 
     /// Closes the sending streams' sockets (after [`stop_senders`](Self::stop_senders)), so

@@ -179,9 +179,7 @@ async fn an_error_key_is_an_error_with_iperf3s_text() {
 
 #[tokio::test]
 async fn the_real_iperf3_reports_a_refused_connection_through_its_error_key() {
-    let Some(binary) = iperf_support::iperf3() else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
     let dir = runpath("refused");
     let closed = pick_free_port(LOCALHOST).unwrap();
     let error = Iperf3Client::new(config(closed))
@@ -221,9 +219,7 @@ async fn a_client_past_its_deadline_is_stopped_and_the_run_fails() {
 
 #[tokio::test]
 async fn the_server_retries_on_another_port_when_the_first_is_in_use() {
-    let Some(binary) = iperf_support::iperf3() else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
     let dir = runpath("retry");
     let occupied = TcpListener::bind((LOCALHOST, 0)).unwrap();
     let taken = occupied.local_addr().unwrap().port();
@@ -247,9 +243,7 @@ async fn the_server_retries_on_another_port_when_the_first_is_in_use() {
 
 #[tokio::test]
 async fn a_given_port_in_use_is_an_error_naming_it() {
-    let Some(binary) = iperf_support::iperf3() else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
     let dir = runpath("given_port");
     let occupied = TcpListener::bind((LOCALHOST, 0)).unwrap();
     let taken = occupied.local_addr().unwrap().port();
@@ -269,9 +263,7 @@ async fn a_given_port_in_use_is_an_error_naming_it() {
 
 #[tokio::test]
 async fn a_server_that_finds_no_free_port_names_every_port_it_tried() {
-    let Some(binary) = iperf_support::iperf3() else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
     let dir = runpath("no_free_port");
     let occupied = TcpListener::bind((LOCALHOST, 0)).unwrap();
     let taken = occupied.local_addr().unwrap().port();

@@ -56,9 +56,7 @@ async fn a_second_client_is_denied_while_a_test_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_iperf3_is_told_the_native_server_is_busy() {
-    let Some(binary) = iperf_support::iperf3() else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
     let server = iperf_support::native_server().await;
     let first = client(&server, Duration::from_millis(1500));
     let running = tokio::spawn(async move { first.run().await });

@@ -32,9 +32,7 @@ async fn both_directions_with_the_native_engine_return_both_results() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_directions_with_the_iperf3_engine_return_both_results() {
-    let Some(iperf3) = iperf_support::iperf3() else {
-        return;
-    };
+    let iperf3 = iperf3_or_skip!();
     let (dut, peer) = endpoints();
     let both = bytes_test()
         .engine(Engine::iperf3_at(iperf3))
@@ -49,9 +47,7 @@ async fn both_directions_with_the_iperf3_engine_return_both_results() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_engines_measure_upstream_and_downstream() {
-    let Some(iperf3) = iperf_support::iperf3() else {
-        return;
-    };
+    let iperf3 = iperf3_or_skip!();
     let (dut, peer) = endpoints();
     let test = bytes_test().server_engine(Engine::iperf3_at(iperf3));
     let up = test.upstream(&dut, &peer).await.unwrap();
@@ -167,9 +163,7 @@ fn iperf3_server_output(dir: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_past_its_deadline_fails_and_the_server_is_stopped() {
-    let Some(iperf3) = iperf_support::iperf3() else {
-        return;
-    };
+    let iperf3 = iperf3_or_skip!();
     let (dut, peer) = endpoints();
     let dir = runpath("deadline");
     let error = IperfTest::new(ClientOptions::new().duration(Duration::from_secs(5)))
@@ -193,9 +187,7 @@ async fn a_client_past_its_deadline_fails_and_the_server_is_stopped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gate_timeout_still_stops_the_server_it_started() {
-    let Some(iperf3) = iperf_support::iperf3() else {
-        return;
-    };
+    let iperf3 = iperf3_or_skip!();
     let (dut, peer) = endpoints();
     let dir = runpath("gate_teardown");
     let (_never, closed) = tokio::sync::watch::channel(false);

@@ -11,7 +11,8 @@ use testrig_drivers::iperf::{IperfResult, NativeServer, ServerHandle};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// The iperf3 binary, or `None` after printing why the calling test is skipped.
+/// The iperf3 binary, or `None` after printing why the calling test is skipped. Under CI
+/// (the `CI` variable set) a missing iperf3 is a failure, never a skip: CI installs it.
 pub fn iperf3() -> Option<PathBuf> {
     let candidates = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
@@ -21,12 +22,24 @@ pub fn iperf3() -> Option<PathBuf> {
         .map(|dir| dir.join("iperf3"))
         .find(|p| p.is_file());
     if found.is_none() {
-        eprintln!(
-            "SKIPPED: this interop test needs the real `iperf3` on PATH (Debian/Ubuntu: \
-             `sudo apt-get install iperf3`); CI installs it, so it runs there"
-        );
+        let why = "this interop test needs the real `iperf3` on PATH (Debian/Ubuntu: \
+                   `sudo apt-get install iperf3`; `scripts/setup` installs it)";
+        assert!(std::env::var_os("CI").is_none(), "CI is set and {why}");
+        eprintln!("SKIPPED: {why}");
     }
     found
+}
+
+/// The iperf3 binary; without it the calling test prints a skip line and returns (and fails
+/// under CI, see [`iperf3`]).
+#[macro_export]
+macro_rules! iperf3_or_skip {
+    () => {
+        match iperf_support::iperf3() {
+            Some(binary) => binary,
+            None => return,
+        }
+    };
 }
 
 /// A port that was free a moment ago (iperf3 refuses port 0, so callers retry on
@@ -42,6 +55,9 @@ pub fn free_port() -> u16 {
 pub struct Iperf3Server {
     child: Child,
     pub port: u16,
+    /// How many times it said "Server listening": once at the start, then again after each
+    /// test (iperf3 closes its listener during a test and opens it anew afterwards).
+    listening: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Iperf3Server {
@@ -85,14 +101,38 @@ impl Iperf3Server {
             })
             .await;
             if let Ok(true) = ready {
-                // Keep draining its output so it never blocks on a full pipe.
-                tokio::spawn(async move { while let Ok(Some(_)) = out.next_line().await {} });
+                // Keep draining its output so it never blocks on a full pipe, counting the
+                // times it is listening again.
+                let (listened, listening) = tokio::sync::watch::channel(1u64);
+                tokio::spawn(async move {
+                    while let Ok(Some(line)) = out.next_line().await {
+                        if line.contains("Server listening") {
+                            listened.send_modify(|n| *n += 1);
+                        }
+                    }
+                });
                 tokio::spawn(async move { while let Ok(Some(_)) = err.next_line().await {} });
-                return Iperf3Server { child, port };
+                return Iperf3Server {
+                    child,
+                    port,
+                    listening,
+                };
             }
             let _ = child.kill().await;
         }
         panic!("iperf3 -s did not start on any of 5 free ports");
+    }
+}
+
+impl Iperf3Server {
+    /// Waits until the server listens for its `tests_done + 1`-th test (it refuses
+    /// connections between tests for a moment), failing after `deadline`.
+    pub async fn listening_after(&self, tests_done: u64, deadline: Duration) {
+        let mut listening = self.listening.clone();
+        tokio::time::timeout(deadline, listening.wait_for(|n| *n > tests_done))
+            .await
+            .unwrap_or_else(|_| panic!("iperf3 -s not listening again within {deadline:?}"))
+            .expect("iperf3 -s output ended");
     }
 }
 

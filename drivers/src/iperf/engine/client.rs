@@ -139,8 +139,9 @@ impl NativeClient {
         {
             on_interval(&report);
         }
-        if let Drained::TimedOut { pending } =
-            run.until_sent_is_taken(SEND_DRAIN.min(c.phase_timeout)).await
+        if let Drained::TimedOut { pending } = run
+            .until_sent_is_taken(SEND_DRAIN.min(c.phase_timeout))
+            .await
         {
             tracing::warn!(
                 pending,

@@ -148,7 +148,10 @@ mod tests {
             format!("{expected_word}:1451")
         );
         let mapped = proc_address(v4, true).unwrap();
-        assert!(mapped.ends_with(&format!("{expected_word}:1451")), "{mapped}");
+        assert!(
+            mapped.ends_with(&format!("{expected_word}:1451")),
+            "{mapped}"
+        );
         assert_eq!(mapped.len(), 32 + 5);
     }
 
@@ -162,7 +165,10 @@ mod tests {
         // Written bytes reach the peer's queue (loopback acknowledges on arrival).
         let give_up = std::time::Instant::now() + Duration::from_secs(10);
         while peer_unread(local, remote) != Some(1000) {
-            assert!(std::time::Instant::now() < give_up, "the peer's queue never showed 1000");
+            assert!(
+                std::time::Instant::now() < give_up,
+                "the peer's queue never showed 1000"
+            );
             std::thread::yield_now();
         }
         let mut buffer = [0u8; 1000];

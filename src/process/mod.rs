@@ -48,6 +48,7 @@
 
 mod command;
 mod control;
+mod default_signals;
 mod error;
 mod exit;
 mod group;

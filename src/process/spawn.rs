@@ -13,7 +13,9 @@ use super::line_hub::LineHub;
 use super::process::Parts;
 use super::pump::pump;
 use super::supervisor::supervise;
-use super::{Command, LogFiles, Process, ProcessError, Stream, parent_death, spawner};
+use super::{
+    Command, LogFiles, Process, ProcessError, Stream, default_signals, parent_death, spawner,
+};
 
 /// Spawns `command` with its logs in `runpath`; see [`Process::spawn`].
 pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Process, ProcessError> {
@@ -97,5 +99,6 @@ fn os_command(command: &Command) -> tokio::process::Command {
         // Backstop if the supervisor is dropped with the runtime: tokio kills the leader.
         .kill_on_drop(true);
     parent_death::die_with_parent(&mut os);
+    default_signals::restore_in_child(&mut os);
     os
 }

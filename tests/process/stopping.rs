@@ -90,6 +90,26 @@ async fn the_stop_signal_can_be_chosen() {
 }
 
 #[tokio::test]
+async fn the_stop_signal_works_when_the_test_program_ignores_it() {
+    // A program started in the background by a shell (`cargo test &`) ignores SIGINT, and
+    // an ignored signal stays ignored across exec: the child must start with the default.
+    let scratch = Scratch::new("the_stop_signal_works_when_the_test_program_ignores_it");
+    // SAFETY: installs SIG_IGN for SIGINT in this test process and puts the previous
+    // disposition back; no handler of ours runs.
+    let previous = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    let sleeper = scratch
+        .spawn(Command::new("sleep").arg("1000").stop_signal(Signal::INT))
+        .await;
+    // SAFETY: as above.
+    unsafe { libc::signal(libc::SIGINT, previous) };
+    assert_eq!(
+        sleeper.stop(5 * SECOND).await.unwrap(),
+        Exit::Terminated(Signal::INT)
+    );
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
 async fn stopping_a_shell_also_stops_its_background_grandchild() {
     let scratch = Scratch::new("stopping_a_shell_also_stops_its_background_grandchild");
     let shell = scratch.spawn(shell_with_background_child()).await;

@@ -140,3 +140,26 @@ async fn iperf3_client_sends_a_byte_count_to_the_native_server() {
     assert_eq!(server.test.bytes, 8 * 1024 * 1024);
     assert_eq!(server.bytes_received(), client.bytes_sent());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_native_server_sends_exactly_the_bytes_a_reverse_client_asks_for() {
+    for (args, total) in [
+        (&["-R", "-n", "10M"][..], 10 * 1024 * 1024),
+        (&["-R", "-P", "2", "-n", "8M"][..], 8 * 1024 * 1024),
+        (
+            &["-R", "-n", "1000000"][..],
+            1_000_000u64.div_ceil(BLOCK) * BLOCK,
+        ),
+    ] {
+        let Some((client, server)) = iperf3_against_native(args).await else {
+            return;
+        };
+        assert_eq!(
+            server.bytes_sent(),
+            total,
+            "{args:?}: the server's own count"
+        );
+        assert_eq!(client.bytes_sent(), total, "{args:?}: what iperf3 was told");
+        assert_eq!(client.bytes_received(), total, "{args:?}: what iperf3 read");
+    }
+}

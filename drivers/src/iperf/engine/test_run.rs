@@ -105,11 +105,13 @@ pub(crate) struct TestRun {
 impl TestRun {
     pub(crate) fn new(params: TestParameters, role: Role) -> Self {
         let omitting = params.omit > 0;
-        let budget = match (role, params.bytes, params.blocks) {
-            (Role::Client, bytes, _) if bytes > 0 => {
+        // Both sides' senders stop at the limit, as iperf3's do; only the client ends the
+        // test on it (see `spawn_streams`).
+        let budget = match (params.bytes, params.blocks) {
+            (bytes, _) if bytes > 0 => {
                 Some(Arc::new(Budget::new(LimitKind::Bytes, bytes, !omitting)))
             }
-            (Role::Client, _, blocks) if blocks > 0 => {
+            (_, blocks) if blocks > 0 => {
                 Some(Arc::new(Budget::new(LimitKind::Blocks, blocks, !omitting)))
             }
             _ => None,
@@ -248,7 +250,10 @@ impl TestRun {
                 let job = ReceiveJob {
                     counters: stream.counters.clone(),
                     block_size,
-                    budget: self.budget.clone(),
+                    // What the client receives counts toward the limit (it ends a reverse
+                    // test); what the server receives must not stop the server's own
+                    // senders in a bidirectional test.
+                    budget: self.budget.clone().filter(|_| self.role == Role::Client),
                     stop: self.stop_receivers.clone(),
                     end: receive_end,
                     udp_counters_64bit: self.params.udp_counters_64bit,

@@ -176,3 +176,32 @@ async fn native_client_stops_after_the_requested_bytes() {
         "iperf3 counts them all"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_bounded_test_and_intervals_off_each_report_one_interval_as_iperf3_does() {
+    let binary = iperf3_or_skip!();
+    let server = iperf_support::Iperf3Server::start(&binary).await;
+    // iperf3 itself: one interval for a test shorter than the interval, and for `-i 0`.
+    let reference = iperf_support::iperf3_client(&binary, server.port, &["-n", "1M"]).await;
+    assert_eq!(reference.intervals.len(), 1, "iperf3 -n 1M");
+    server.listening_after(1, Duration::from_secs(10)).await;
+    let reference =
+        iperf_support::iperf3_client(&binary, server.port, &["-t", "1", "-i", "0"]).await;
+    assert_eq!(reference.intervals.len(), 1, "iperf3 -i 0");
+
+    let configs = [
+        ClientConfig::builder("127.0.0.1", server.port)
+            .bytes(1 << 20)
+            .build()
+            .unwrap(),
+        config(server.port).interval(None).build().unwrap(),
+    ];
+    for (done, config) in configs.into_iter().enumerate() {
+        server
+            .listening_after(2 + done as u64, Duration::from_secs(10))
+            .await;
+        let result = NativeClient::new(config).run().await.unwrap();
+        assert_eq!(result.intervals.len(), 1, "{:?}", result.test);
+        assert_eq!(result.intervals[0].sum.bytes, result.bytes_sent());
+    }
+}

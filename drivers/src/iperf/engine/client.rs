@@ -134,9 +134,9 @@ impl NativeClient {
             .await?;
 
         run.stop_senders().await;
-        if let Some(interval) = c.interval
-            && let Some(report) = run.sample_interval(Some(interval))
-        {
+        // The last interval, however short; with intervals off (`-i 0`) the only one.
+        let interval = c.interval.unwrap_or(Duration::ZERO);
+        if let Some(report) = run.sample_interval(Some(interval)) {
             on_interval(&report);
         }
         if let Drained::TimedOut { pending } = run

@@ -137,9 +137,7 @@ pub(crate) async fn serve_session(
     run_until_test_end(&mut control, &mut run, config).await?;
 
     run.stop_senders().await;
-    if let Some(interval) = config.interval {
-        run.sample_interval(Some(interval));
-    }
+    run.sample_interval(Some(config.interval.unwrap_or(Duration::ZERO)));
     run.close_sending_sockets();
     // The client reports what it sent before it reads our results: the receivers drain
     // until they have counted exactly that, instead of waiting for the streams to go quiet.

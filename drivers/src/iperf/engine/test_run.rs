@@ -334,14 +334,22 @@ impl TestRun {
             .collect()
     }
 
-    /// Closes the interval since the last one and returns its report. With `final_sliver`
-    /// set, a closing interval shorter than 10 % of `interval` is dropped (returns `None`).
+    /// Closes the interval since the last one and returns its report. For the last interval
+    /// of a test, `final_of` is the interval length (zero with intervals off): a last
+    /// interval shorter than 10 % of it in which nothing moved is dropped (returns `None`).
     pub(crate) fn sample_interval(&mut self, final_of: Option<Duration>) -> Option<IntervalReport> {
         let clock = self.clock?;
         let now = Instant::now();
         let last_at = self.last_at?;
+        let current = self.snapshot_all();
+        // As iperf3: a last interval shorter than a tenth of the interval is left out only
+        // when nothing moved in it (with intervals off, the one interval is the whole test).
         if let Some(interval) = final_of
             && now.duration_since(last_at) < interval.mul_f64(0.1)
+            && current
+                .iter()
+                .zip(&self.last)
+                .all(|(now_snap, before)| now_snap.since(before).bytes == 0)
         {
             return None;
         }
@@ -352,7 +360,6 @@ impl TestRun {
         };
         let start = last_at.saturating_duration_since(origin).as_secs_f64();
         let end = now.saturating_duration_since(origin).as_secs_f64();
-        let current = self.snapshot_all();
         let mut report = IntervalReport::default();
         let mut reverse_sum = Measurement::default();
         let mut main_count = 0;

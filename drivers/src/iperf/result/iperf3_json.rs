@@ -210,7 +210,30 @@ impl IperfResult {
         if let Some(c) = &self.receiver_tcp_congestion {
             end.insert("receiver_tcp_congestion".into(), json!(c));
         }
-        json!({ "start": start, "intervals": self.intervals, "end": end })
+        let mut doc = json!({ "start": start, "intervals": self.intervals, "end": end });
+        as_cjson_numbers(&mut doc);
+        doc
+    }
+}
+
+/// Writes numbers as iperf3 does. iperf3 builds its JSON with cJSON, which keeps every number
+/// as a double and prints one without a fraction as an integer (`"duration": 2`, `"start": 0`,
+/// `"lost_percent": 0`), so strict decoders expect integers there; serde_json would print
+/// `2.0`. Integral values up to 10^15 (where cJSON's `%1.15g` still prints every digit) become
+/// integers; everything else stays as it is.
+fn as_cjson_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 1e15
+            {
+                *value = json!(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(as_cjson_numbers),
+        Value::Object(map) => map.values_mut().for_each(as_cjson_numbers),
+        _ => {}
     }
 }
 
@@ -398,6 +421,16 @@ fn http_date(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_without_a_fraction_are_written_as_integers_like_cjson_does() {
+        let mut doc = json!({"a": 2.0, "b": [0.0, 1.5, -3.0], "c": {"d": 1e20, "e": 7}});
+        as_cjson_numbers(&mut doc);
+        assert_eq!(
+            serde_json::to_string(&doc).unwrap(),
+            r#"{"a":2,"b":[0,1.5,-3],"c":{"d":1e+20,"e":7}}"#
+        );
+    }
 
     #[test]
     fn dates_are_printed_like_iperf3() {

@@ -226,7 +226,14 @@ impl NativeClient {
                     ticker = c.interval.map(|i| ticker_from(Instant::now(), i));
                 }
                 _ = tick_opt(&mut ticker) => {
-                    if let Some(report) = run.sample_interval(None) {
+                    // A tick that comes with the end (both due at the same instant) leaves
+                    // the end's sample to close the interval: iperf3's timers do the same,
+                    // and a last sliver with a few bytes in it would be an extra interval.
+                    let ends_now = end_at.is_some_and(|end| {
+                        let sliver = c.interval.unwrap_or_default().mul_f64(0.1);
+                        end.saturating_duration_since(Instant::now()) < sliver
+                    });
+                    if !ends_now && let Some(report) = run.sample_interval(None) {
                         on_interval(&report);
                     }
                 }

@@ -622,7 +622,13 @@ impl TestRun {
                     seconds,
                     bytes: p.bytes,
                     bits_per_second: Measurement::rate(p.bytes, seconds),
-                    retransmits: if stream.sending { None } else { retransmits },
+                    // UDP has none: iperf3's server sends UINT64_MAX there (with
+                    // `sender_has_retransmits: 0`), which its client ignores.
+                    retransmits: if stream.sending || udp {
+                        None
+                    } else {
+                        retransmits
+                    },
                     jitter_ms: (udp && stream.sending).then_some(p.jitter * 1000.0),
                     lost_packets: (udp && stream.sending).then_some(p.errors.max(0) as u64),
                     packets: udp.then_some(p.packets.max(0) as u64),

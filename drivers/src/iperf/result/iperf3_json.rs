@@ -155,7 +155,9 @@ impl IperfResult {
     /// This result in iperf3's `-J` layout (`start`, `intervals`, `end`).
     pub fn to_iperf3_json(&self) -> Value {
         let t = &self.test;
-        let mut test_start = json!({
+        // iperf3 3.12 writes no `bidir` here; a bidirectional test shows in `end`'s
+        // `*_bidir_reverse` sums.
+        let test_start = json!({
             "protocol": match t.protocol { Protocol::Tcp => "TCP", Protocol::Udp => "UDP" },
             "num_streams": t.num_streams,
             "blksize": t.blksize,
@@ -167,9 +169,6 @@ impl IperfResult {
             "tos": 0,
             "target_bitrate": t.target_bitrate,
         });
-        if t.direction == Direction::Bidirectional {
-            test_start["bidir"] = json!(1);
-        }
         let mut start = json!({
             "connected": self.connected,
             "version": concat!("testrig ", env!("CARGO_PKG_VERSION"), " (iperf 3.12 protocol)"),
@@ -195,11 +194,24 @@ impl IperfResult {
         if t.protocol == Protocol::Udp {
             end.insert("sum".into(), json!(udp_stream_sum(&self.summary.main)));
         }
-        end.insert("sum_sent".into(), json!(self.summary.main.sent));
-        end.insert("sum_received".into(), json!(self.summary.main.received));
+        if t.protocol == Protocol::Udp {
+            let (sent, received) = udp_sent_and_received(&self.summary.main);
+            end.insert("sum_sent".into(), sent);
+            end.insert("sum_received".into(), received);
+        } else {
+            end.insert("sum_sent".into(), json!(self.summary.main.sent));
+            end.insert("sum_received".into(), json!(self.summary.main.received));
+        }
         if let Some(reverse) = &self.summary.bidir_reverse {
-            end.insert("sum_sent_bidir_reverse".into(), json!(reverse.sent));
-            end.insert("sum_received_bidir_reverse".into(), json!(reverse.received));
+            if t.protocol == Protocol::Udp {
+                end.insert("sum_bidir_reverse".into(), json!(udp_stream_sum(reverse)));
+                let (sent, received) = udp_sent_and_received(reverse);
+                end.insert("sum_sent_bidir_reverse".into(), sent);
+                end.insert("sum_received_bidir_reverse".into(), received);
+            } else {
+                end.insert("sum_sent_bidir_reverse".into(), json!(reverse.sent));
+                end.insert("sum_received_bidir_reverse".into(), json!(reverse.received));
+            }
         }
         if let Some(cpu) = &self.cpu {
             end.insert("cpu_utilization_percent".into(), json!(cpu));
@@ -210,9 +222,26 @@ impl IperfResult {
         if let Some(c) = &self.receiver_tcp_congestion {
             end.insert("receiver_tcp_congestion".into(), json!(c));
         }
-        let mut doc = json!({ "start": start, "intervals": self.intervals, "end": end });
+        let mut intervals = json!(self.intervals);
+        if t.protocol == Protocol::Udp {
+            // iperf3's interval records carry no out-of-order count.
+            remove_everywhere(&mut intervals, "out_of_order");
+        }
+        let mut doc = json!({ "start": start, "intervals": intervals, "end": end });
         as_cjson_numbers(&mut doc);
         doc
+    }
+}
+
+/// Removes `key` from every object in `value`, however deep.
+fn remove_everywhere(value: &mut Value, key: &str) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|v| remove_everywhere(v, key)),
+        Value::Object(map) => {
+            map.remove(key);
+            map.values_mut().for_each(|v| remove_everywhere(v, key));
+        }
+        _ => {}
     }
 }
 
@@ -248,16 +277,40 @@ fn with_socket(m: &Measurement, id: u32) -> Value {
     value
 }
 
-/// iperf3's per-stream UDP record: the sender's bytes and packets, the receiver's loss.
+/// iperf3's per-stream UDP record: the sender's bytes and packets, the receiver's loss and
+/// reordering; UDP has no retransmits.
 fn udp_stream_record(s: &StreamSummary) -> Measurement {
     Measurement {
         jitter_ms: s.receiver.jitter_ms,
         lost_packets: s.receiver.lost_packets,
         lost_percent: s.receiver.lost_percent,
-        out_of_order: s.receiver.out_of_order,
+        out_of_order: Some(s.receiver.out_of_order.unwrap_or(0)),
         packets: s.sender.packets.or(s.receiver.packets),
+        retransmits: None,
         ..s.sender.clone()
     }
+}
+
+/// iperf3's UDP `sum_sent` and `sum_received`. iperf3 writes both with every UDP field:
+/// the sending side's jitter and loss as zeros, `sender` true for the sent sum and false for
+/// the received one whichever way the data flowed, and no out-of-order count.
+fn udp_sent_and_received(d: &DirectionSummary) -> (Value, Value) {
+    let sent = Measurement {
+        jitter_ms: Some(0.0),
+        lost_packets: Some(0),
+        lost_percent: Some(0.0),
+        out_of_order: None,
+        retransmits: None,
+        sender: true,
+        ..d.sent.clone()
+    };
+    let received = Measurement {
+        out_of_order: None,
+        retransmits: None,
+        sender: false,
+        ..d.received.clone()
+    };
+    (json!(sent), json!(received))
 }
 
 /// iperf3's UDP `end.sum`: received figures with the sender's packet count.

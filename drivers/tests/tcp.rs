@@ -169,7 +169,7 @@ async fn sends_are_whole_even_for_megabytes() {
             let received = server
                 .receive_exact(conn, expected.len(), Duration::from_secs(10))
                 .await?;
-            assert_eq!(sender.await.unwrap()?, expected.len());
+            assert_eq!(sender.await.unwrap()?.bytes, expected.len());
             assert!(received == expected);
             Ok::<_, Error>(())
         })
@@ -184,7 +184,7 @@ async fn send_tsp_returns_the_send_time_and_byte_count() {
             let client = env.get::<TcpClient>("client")?;
             let before = SystemTime::now();
             let (at, sent) = client.send_tsp(b"12345").await?;
-            assert_eq!(sent, 5);
+            assert_eq!(sent.bytes, 5);
             assert!(at >= before && at <= SystemTime::now());
             Ok::<_, Error>(())
         })

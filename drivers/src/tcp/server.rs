@@ -193,9 +193,10 @@ impl TcpServer {
         conn: impl Into<ConnectionIndex>,
         data: &[u8],
     ) -> Result<usize, TcpError> {
-        self.connection(conn.into())?
+        Ok(self
+            .connection(conn.into())?
             .send(data, self.send_timeout)
-            .await
+            .await?)
     }
 
     /// Receives at least one and at most `max` bytes from connection `conn`.

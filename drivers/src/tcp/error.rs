@@ -57,6 +57,18 @@ pub enum TcpError {
         /// Bytes asked to send.
         total: usize,
     },
+    /// A server cannot accept connections: the process or the system is out of
+    /// file descriptors. Connections wait in the listen backlog and are accepted
+    /// once descriptors are freed (closing or releasing connections frees them).
+    #[error(
+        "driver `{driver}`: cannot accept connections: {condition}; they wait in the listen backlog"
+    )]
+    AcceptStalled {
+        /// The driver.
+        driver: String,
+        /// What is exhausted (`the process is out of file descriptors (EMFILE…)`).
+        condition: String,
+    },
     /// A server asked for its latest connection before accepting any.
     #[error("driver `{driver}` has accepted no connection yet")]
     NoConnection {

@@ -402,6 +402,49 @@ impl Connection {
         self.reader.lock().await.half = None;
     }
 
+    /// Resolves `true` once the peer has closed the connection (FIN or reset) and
+    /// every byte it sent has been taken by a receive, so the connection holds
+    /// nothing a test could still want; `false` once it is closed on this side.
+    pub(crate) async fn peer_closed_and_drained(&self) -> bool {
+        loop {
+            // Enabled before looking, so a receive finishing meanwhile is not missed.
+            let progress = self.progress.notified();
+            tokio::pin!(progress);
+            progress.as_mut().enable();
+            let looked = tokio::select! {
+                biased;
+                () = self.closed.cancelled() => return false,
+                looked = self.socket.wait_readable(|| match probe::peer(self.socket.fd()) {
+                    // Nothing to read and still open: clear the readiness, wait for news.
+                    Peer::Open { readable: false } => Err(std::io::ErrorKind::WouldBlock.into()),
+                    peer => Ok(peer),
+                }) => looked,
+            };
+            let gone_with_nothing_unread = match looked {
+                Ok(Peer::Gone { unread: 0, .. }) | Err(_) => self.nothing_buffered(),
+                Ok(_) => false,
+            };
+            if gone_with_nothing_unread {
+                self.mark_peer_gone();
+                return true;
+            }
+            // Bytes wait for a receive: look again once one has run.
+            tokio::select! {
+                biased;
+                () = self.closed.cancelled() => return false,
+                () = progress => {}
+            }
+        }
+    }
+
+    /// Whether no received byte waits in this side's buffer (a receive under way
+    /// counts as "maybe": it will signal when done).
+    fn nothing_buffered(&self) -> bool {
+        self.reader
+            .try_lock()
+            .is_some_and(|side| side.buffer.is_empty())
+    }
+
     /// Bytes received and not taken, if the read side is free to say.
     fn unread_hint(&self) -> usize {
         self.reader.try_lock().map_or(0, |side| side.buffer.len())

@@ -145,3 +145,103 @@ async fn every_send_that_returned_ok_arrives_exactly_once_in_order_across_20_res
         .await
         .unwrap();
 }
+
+/// A server that closes each connection under a running sender, with a
+/// half-close (FIN) while it keeps reading each connection to its end, so
+/// nothing that reached it is thrown away: a send moved to the next connection
+/// after some of its bytes were written would show as a duplicate, an `Ok` for
+/// bytes never written as a hole, a send carried out of turn as disorder.
+#[tokio::test]
+async fn sends_racing_the_server_closing_connections_arrive_exactly_once_in_order() {
+    use tokio::io::AsyncReadExt;
+    use tokio::sync::mpsc;
+
+    const SENDS: usize = 1000;
+    const CLOSES: usize = 20;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Every 50th Ok send asks the server to close the connection it is on.
+    let (close_tx, mut close_rx) = mpsc::unbounded_channel::<()>();
+    let server = tokio::spawn(async move {
+        let (mut readers, mut writers) = (Vec::new(), Vec::new());
+        for closed in 0..=CLOSES {
+            let (stream, _) = tokio::time::timeout(PATIENCE, listener.accept())
+                .await
+                .expect("the client reconnects")
+                .unwrap();
+            let (mut read, mut write) = stream.into_split();
+            readers.push(tokio::spawn(async move {
+                let mut bytes = Vec::new();
+                tokio::time::timeout(PATIENCE, read.read_to_end(&mut bytes))
+                    .await
+                    .expect("the client closes its side")
+                    .unwrap();
+                bytes
+            }));
+            if closed < CLOSES {
+                tokio::time::timeout(PATIENCE, close_rx.recv())
+                    .await
+                    .expect("the sender asks")
+                    .unwrap();
+                tokio::io::AsyncWriteExt::shutdown(&mut write)
+                    .await
+                    .unwrap();
+            }
+            // Dropping a write half would close it too: the last must stay open.
+            writers.push(write);
+        }
+        let mut received = Vec::new();
+        for reader in readers {
+            received.extend(reader.await.unwrap());
+        }
+        received
+    });
+
+    let client = TcpClient::new("client", port)
+        .auto_reconnect(RetryPolicy::immediate)
+        .send_timeout(PATIENCE);
+    let env = Environment::builder("racing-closes")
+        .driver(client)
+        .build()
+        .unwrap();
+    let promised = env
+        .run(|env| async move {
+            let client = env.get::<TcpClient>("client")?;
+            let mut promised = Vec::new();
+            let mut on_this_connection = 0;
+            let mut carrier = 1;
+            // At least SENDS, and on until the last close was seen: how many land on
+            // each connection depends on how fast the closes arrive.
+            let mut i = 0;
+            while i < SENDS || carrier <= CLOSES as u64 {
+                assert!(i < 100 * SENDS, "the closes were never seen");
+                let message = format!("{i:06}\n");
+                let sent = client.send(message.as_bytes()).await?;
+                promised.extend_from_slice(message.as_bytes());
+                if sent.connection != carrier {
+                    assert_eq!(sent.connection, carrier + 1);
+                    carrier = sent.connection;
+                    on_this_connection = 0;
+                }
+                on_this_connection += 1;
+                // Not waiting for the close: the next sends race it.
+                if on_this_connection == 50 && carrier <= CLOSES as u64 {
+                    close_tx.send(()).unwrap();
+                }
+                i += 1;
+            }
+            Ok::<_, Error>(promised)
+        })
+        .await
+        .unwrap();
+    // The environment's stop closed the client: every reader has its end.
+    let received = tokio::time::timeout(PATIENCE, server)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&received),
+        String::from_utf8_lossy(&promised)
+    );
+}

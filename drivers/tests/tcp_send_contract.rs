@@ -245,3 +245,56 @@ async fn sends_racing_the_server_closing_connections_arrive_exactly_once_in_orde
         String::from_utf8_lossy(&promised)
     );
 }
+
+#[tokio::test]
+async fn send_acked_returns_once_the_peer_has_acknowledged_the_bytes() {
+    pair(
+        "acked",
+        TcpClient::new("client", Ref::export("server", "port")),
+    )
+    .run(|env| async move {
+        let server = env.get::<TcpServer>("server")?;
+        let client = env.get::<TcpClient>("client")?;
+        let sent = client.send_acked(b"must arrive\n").await?;
+        assert_eq!((sent.bytes, sent.connection), (12, 1));
+        let conn = server.accept_connection(PATIENCE).await?;
+        assert_eq!(server.receive_line(conn, PATIENCE).await?, "must arrive");
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn send_acked_fails_naming_the_unacknowledged_bytes_when_the_peer_never_takes_them() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // A small receive window that nobody empties: most bytes stay unacknowledged.
+    socket2::SockRef::from(&listener)
+        .set_recv_buffer_size(4096)
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = TcpClient::new("client", port).send_timeout(Duration::from_millis(300));
+    let env = Environment::builder("unacked")
+        .driver(client)
+        .build()
+        .unwrap();
+    env.run(|env| async move {
+        let (_peer, _) = listener.accept().await.unwrap();
+        let client = env.get::<TcpClient>("client")?;
+        let error = client.send_acked(&[1u8; 100_000]).await.unwrap_err();
+        match &error {
+            TcpError::Unacknowledged {
+                unacknowledged: Some(n),
+                why,
+                ..
+            } => {
+                assert!(*n > 0 && *n <= 100_000, "{error}");
+                assert_eq!(why, "within 300ms", "{error}");
+            }
+            other => panic!("{other}"),
+        }
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+}

@@ -438,6 +438,54 @@ impl TcpClient {
         }
     }
 
+    /// Sends all of `data` as [`send`](Self::send) does, then waits until the
+    /// peer's kernel has acknowledged every byte written to the connection so
+    /// far, all within the driver's [`send_timeout`](Self::send_timeout).
+    ///
+    /// `Ok` then means the bytes reached the peer's kernel, not only ours: a peer
+    /// that dies after this still had them. That costs up to a round trip and the
+    /// peer's delayed-ACK timer (tens of milliseconds) per call, which is why it is
+    /// not what [`send`](Self::send) does. A connection lost or a deadline passed
+    /// before the acknowledgement is [`TcpError::Unacknowledged`]; the bytes are not
+    /// sent again (the peer may have some of them), even with
+    /// [`auto_reconnect`](Self::auto_reconnect).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn demo(client: &testrig_drivers::tcp::TcpClient) -> Result<(), testrig_drivers::tcp::TcpError> {
+    /// let sent = client.send_acked(b"must arrive\n").await?;
+    /// println!("the peer's kernel has it (connection {})", sent.connection);
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_acked(&self, data: &[u8]) -> Result<Sent, TcpError> {
+        let deadline = Instant::now() + self.send_timeout;
+        let sent = self.send(data).await?;
+        let connection = {
+            let state = self.lock();
+            state
+                .connection
+                .as_ref()
+                .filter(|active| active.number == sent.connection)
+                .map(|active| active.wrapper.clone())
+        };
+        match connection {
+            Some(connection) => {
+                connection.acknowledged(deadline, self.send_timeout).await?;
+                Ok(sent)
+            }
+            // Replaced meanwhile: it was lost (or closed here) after the write.
+            None => Err(TcpError::Unacknowledged {
+                driver: self.name.clone(),
+                connection: format!("connection {}", sent.connection),
+                unacknowledged: self
+                    .last_loss()
+                    .filter(|loss| loss.connection == sent.connection)
+                    .and_then(|loss| loss.unacknowledged_bytes),
+                why: "before the connection was lost or closed".to_owned(),
+            }),
+        }
+    }
+
     /// Sends all of `data` as [`send`](Self::send) does and returns the time just
     /// before it was written too (testplan's `send_tsp`).
     pub async fn send_tsp(&self, data: &[u8]) -> Result<(SystemTime, Sent), TcpError> {

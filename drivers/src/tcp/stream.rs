@@ -477,6 +477,41 @@ impl Connection {
         }
     }
 
+    /// Waits until the peer has acknowledged every byte written to this
+    /// connection (the kernel's unacknowledged count is 0), until `deadline`.
+    /// Nothing signals an acknowledgement, so it looks again every millisecond
+    /// (loopback acknowledges at once, or after the peer's delayed-ACK timer).
+    /// Fails with [`TcpError::Unacknowledged`] when the connection is lost or
+    /// closed, or the deadline passes, with bytes still unacknowledged.
+    pub(crate) async fn acknowledged(
+        &self,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), TcpError> {
+        loop {
+            let unacknowledged = self.socket.unacknowledged();
+            if unacknowledged == Some(0) {
+                return Ok(());
+            }
+            let why = if !self.is_usable_now() {
+                "before the connection was lost or closed".to_owned()
+            } else if Instant::now() >= deadline {
+                format!("within {timeout:?}")
+            } else {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(1)) => continue,
+                    () = self.closed.cancelled() => continue,
+                }
+            };
+            return Err(TcpError::Unacknowledged {
+                driver: self.driver.clone(),
+                connection: self.label.clone(),
+                unacknowledged,
+                why,
+            });
+        }
+    }
+
     fn closed_error(&self) -> TcpError {
         TcpError::Closed {
             driver: self.driver.clone(),

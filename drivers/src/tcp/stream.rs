@@ -1,6 +1,5 @@
 use std::net::SocketAddr;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -37,16 +36,24 @@ pub(crate) struct Connection {
     writer: Mutex<Option<Writer>>,
     /// The socket, for non-blocking questions beside reads and writes.
     socket: Socket,
-    /// Cancelled when this side closes the connection or the driver stops.
+    /// Cancelled when this side closes the connection or the driver stops: wakes
+    /// every wait on it.
     closed: CancellationToken,
-    /// Set once the peer is known to be gone (end of stream, reset, broken pipe).
-    peer_gone: AtomicBool,
+    /// How the connection ended, set once, by whichever end was first known.
+    ended: OnceLock<Ended>,
     /// Signalled after every receive, so a watcher waiting for unread bytes to be
     /// taken looks again.
     progress: Notify,
-    /// Bytes the peer had not acknowledged when the connection was first known lost
-    /// or closed here.
-    unacknowledged_at_end: OnceLock<Option<u64>>,
+}
+
+/// How a connection ended, as first known.
+#[derive(Debug, Clone, Copy)]
+struct Ended {
+    /// `true`: the peer closed or reset it (or a write found it gone); `false`:
+    /// closed on this side.
+    by_peer: bool,
+    /// Bytes written that the peer had not acknowledged at that moment.
+    unacknowledged: Option<u64>,
 }
 
 /// Why a send failed, and whether its bytes may be sent elsewhere.
@@ -103,9 +110,8 @@ impl Connection {
             writer: Mutex::new(Some(write)),
             socket,
             closed: parent.child_token(),
-            peer_gone: AtomicBool::new(false),
+            ended: OnceLock::new(),
             progress: Notify::new(),
-            unacknowledged_at_end: OnceLock::new(),
         }
     }
 
@@ -119,7 +125,7 @@ impl Connection {
 
     /// Whether it can still carry data: not closed here, peer not known gone.
     pub(crate) fn is_usable(&self) -> bool {
-        !self.closed.is_cancelled() && !self.peer_gone.load(Ordering::Relaxed)
+        !self.closed.is_cancelled() && self.ended.get().is_none()
     }
 
     /// Whether it can still carry data, asking the kernel now (the peer's FIN or
@@ -140,15 +146,9 @@ impl Connection {
     /// Bytes written that the peer had not acknowledged when this connection was
     /// first known to be lost or was closed here (while it is open: now).
     pub(crate) fn unacknowledged_at_end(&self) -> Option<u64> {
-        if let Some(at_end) = self.unacknowledged_at_end.get() {
-            return *at_end;
-        }
-        if self.is_usable() {
-            self.socket.unacknowledged()
-        } else {
-            *self
-                .unacknowledged_at_end
-                .get_or_init(|| self.socket.unacknowledged())
+        match self.ended.get() {
+            Some(ended) => ended.unacknowledged,
+            None => self.socket.unacknowledged(),
         }
     }
 
@@ -168,9 +168,15 @@ impl Connection {
 
     /// Records that the peer is gone, with the bytes it had not acknowledged.
     pub(crate) fn mark_peer_gone(&self) {
-        self.unacknowledged_at_end
-            .get_or_init(|| self.socket.unacknowledged());
-        self.peer_gone.store(true, Ordering::Relaxed);
+        self.end(true);
+    }
+
+    /// Records how it ended, unless an end is already known.
+    fn end(&self, by_peer: bool) {
+        self.ended.get_or_init(|| Ended {
+            by_peer,
+            unacknowledged: self.socket.unacknowledged(),
+        });
     }
 
     /// Sends all of `data` within `timeout` overall (the wait for the write
@@ -201,6 +207,11 @@ impl Connection {
         // Bytes written after the peer's FIN or reset are lost: look first (one
         // `poll(2)` with a zero timeout).
         if !self.is_usable_now() {
+            let closed_here =
+                self.closed.is_cancelled() || self.ended.get().is_some_and(|ended| !ended.by_peer);
+            if closed_here {
+                return Err(SendFailure::Failed(self.closed_error()));
+            }
             return Err(SendFailure::Unsent(self.peer_closed(self.unread_hint())));
         }
         // Fast path: the socket buffer usually takes the whole message at once,
@@ -389,8 +400,7 @@ impl Connection {
 
     /// Closes both directions now; pending operations fail as closed.
     pub(crate) async fn close(&self) {
-        self.unacknowledged_at_end
-            .get_or_init(|| self.socket.unacknowledged());
+        self.end(false);
         // Every send and receive holding a lock gives it up once `closed` is
         // cancelled, so these lock waits end promptly without a deadline of their own.
         self.closed.cancel();

@@ -7,6 +7,7 @@ mod client;
 mod connection_index;
 mod delivery;
 mod error;
+mod hangups;
 mod options;
 mod probe;
 mod server;

@@ -11,6 +11,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::hangups::Hangups;
 use super::stream::Connection;
 use super::stream::DEFAULT_SEND_TIMEOUT;
 use super::transport;
@@ -145,6 +146,8 @@ struct Running {
     local: SocketAddr,
     arrivals: watch::Receiver<Arrivals>,
     handed_out: usize,
+    /// Wakes the accept loop when a descriptor is freed.
+    released: Arc<Notify>,
     cancel: CancellationToken,
     accept_task: JoinHandle<()>,
 }
@@ -357,6 +360,10 @@ impl TcpServer {
         let (index, connection) = self.entry(conn.into())?;
         connection.close().await;
         release(&self.table, index, &connection, ClosedBy::Here);
+        drop(connection);
+        if let Some(running) = &self.lock().running {
+            running.released.notify_one();
+        }
         Ok(())
     }
 
@@ -513,13 +520,27 @@ impl Driver for TcpServer {
             table.connections.clear();
         }
         let (arrivals_tx, arrivals) = watch::channel(Arrivals::default());
+        let hangups = Arc::new(Hangups::new().map_err(|source| TcpError::Io {
+            driver: self.name.clone(),
+            operation: "create an epoll set to watch connections".to_owned(),
+            source,
+        })?);
+        let released = Arc::new(Notify::new());
+        tokio::spawn(release_loop(ReleaseLoop {
+            table: self.table.clone(),
+            hangups: hangups.clone(),
+            released: released.clone(),
+            cancel: cancel.clone(),
+        }));
+        let released_here = released.clone();
         let accept_task = tokio::spawn(accept_loop(AcceptLoop {
             driver: self.name.clone(),
             listener,
             options: self.options,
             table: self.table.clone(),
             arrivals: arrivals_tx,
-            released: Arc::new(Notify::new()),
+            hangups,
+            released,
             cancel: cancel.clone(),
             supervisor: ctx.supervisor(),
         }));
@@ -529,6 +550,7 @@ impl Driver for TcpServer {
             local,
             arrivals,
             handed_out: 0,
+            released: released_here,
             cancel,
             accept_task,
         });
@@ -574,10 +596,66 @@ struct AcceptLoop {
     options: SocketOptions,
     table: Arc<Mutex<Table>>,
     arrivals: watch::Sender<Arrivals>,
+    /// Where each accepted connection is watched for its peer's close.
+    hangups: Arc<Hangups>,
     /// Signalled when a connection is released (a descriptor was freed).
     released: Arc<Notify>,
     cancel: CancellationToken,
     supervisor: Supervisor,
+}
+
+/// Releases the connections of a run whose peers closed them, once their bytes
+/// have been received.
+struct ReleaseLoop {
+    table: Arc<Mutex<Table>>,
+    hangups: Arc<Hangups>,
+    released: Arc<Notify>,
+    cancel: CancellationToken,
+}
+
+async fn release_loop(l: ReleaseLoop) {
+    let mut tokens = Vec::new();
+    loop {
+        tokens.clear();
+        let reported = tokio::select! {
+            reported = l.hangups.next(&mut tokens) => reported,
+            () = l.cancel.cancelled() => return,
+        };
+        if let Err(e) = reported {
+            tracing::warn!(error = %e, "cannot watch connections for their peer's close; none will be released");
+            return;
+        }
+        for &token in &tokens {
+            let Ok(index) = usize::try_from(token) else {
+                continue;
+            };
+            let live = {
+                let table = l.table.lock().unwrap_or_else(|e| e.into_inner());
+                match table.connections.get(index) {
+                    Some(Entry::Live(connection)) => Some(connection.clone()),
+                    _ => None,
+                }
+            };
+            let Some(connection) = live else {
+                continue;
+            };
+            if connection.is_drained_after_peer_close() {
+                release(&l.table, index, &connection, ClosedBy::Peer);
+                drop(connection);
+                l.released.notify_one();
+                continue;
+            }
+            // Bytes wait for a receive: release once a receive has taken them.
+            let (table, released) = (l.table.clone(), l.released.clone());
+            tokio::spawn(async move {
+                if connection.drained_after_peer_close().await {
+                    release(&table, index, &connection, ClosedBy::Peer);
+                    drop(connection);
+                    released.notify_one();
+                }
+            });
+        }
+    }
 }
 
 async fn accept_loop(l: AcceptLoop) {
@@ -660,19 +738,12 @@ impl AcceptLoop {
         table.connections.push(Entry::Live(connection.clone()));
         let count = table.connections.len();
         drop(table);
+        if let Err(e) = self.hangups.watch(connection.fd(), index as u64) {
+            tracing::warn!(driver = %self.driver, error = %e, "cannot watch a connection for its peer's close; it is kept until stop");
+        }
         self.arrivals.send_modify(|a| {
             a.count = count;
             a.stalled = None;
-        });
-        let (table, released) = (self.table.clone(), self.released.clone());
-        tokio::spawn(async move {
-            if connection.peer_closed_and_drained().await {
-                release(&table, index, &connection, ClosedBy::Peer);
-            }
-            // Released by the peer, closed here, or the run ended: this was one
-            // of the last handles to its descriptor.
-            drop(connection);
-            released.notify_one();
         });
         true
     }

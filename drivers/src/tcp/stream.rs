@@ -119,6 +119,10 @@ impl Connection {
         self.peer
     }
 
+    pub(crate) fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.socket.fd()
+    }
+
     pub(crate) fn local(&self) -> SocketAddr {
         self.local
     }
@@ -412,39 +416,41 @@ impl Connection {
         self.reader.lock().await.half = None;
     }
 
-    /// Resolves `true` once the peer has closed the connection (FIN or reset) and
-    /// every byte it sent has been taken by a receive, so the connection holds
-    /// nothing a test could still want; `false` once it is closed on this side.
-    pub(crate) async fn peer_closed_and_drained(&self) -> bool {
+    /// Whether the peer has closed the connection (FIN or reset) and every byte
+    /// it sent has been taken by a receive, so it holds nothing a test could
+    /// still want (asking the kernel now).
+    pub(crate) fn is_drained_after_peer_close(&self) -> bool {
+        let drained = self.is_usable_or_gone_by_peer()
+            && matches!(probe::peer(self.socket.fd()), Peer::Gone { unread: 0 })
+            && self.nothing_buffered();
+        if drained {
+            self.mark_peer_gone();
+        }
+        drained
+    }
+
+    /// Resolves `true` once [`is_drained_after_peer_close`](Self::is_drained_after_peer_close)
+    /// holds, looking again after each receive; `false` once the connection is
+    /// closed on this side.
+    pub(crate) async fn drained_after_peer_close(&self) -> bool {
         loop {
             // Enabled before looking, so a receive finishing meanwhile is not missed.
             let progress = self.progress.notified();
             tokio::pin!(progress);
             progress.as_mut().enable();
-            let looked = tokio::select! {
-                biased;
-                () = self.closed.cancelled() => return false,
-                looked = self.socket.wait_readable(|| match probe::peer(self.socket.fd()) {
-                    // Nothing to read and still open: clear the readiness, wait for news.
-                    Peer::Open { readable: false } => Err(std::io::ErrorKind::WouldBlock.into()),
-                    peer => Ok(peer),
-                }) => looked,
-            };
-            let gone_with_nothing_unread = match looked {
-                Ok(Peer::Gone { unread: 0, .. }) | Err(_) => self.nothing_buffered(),
-                Ok(_) => false,
-            };
-            if gone_with_nothing_unread {
-                self.mark_peer_gone();
+            if self.is_drained_after_peer_close() {
                 return true;
             }
-            // Bytes wait for a receive: look again once one has run.
             tokio::select! {
                 biased;
                 () = self.closed.cancelled() => return false,
                 () = progress => {}
             }
         }
+    }
+
+    fn is_usable_or_gone_by_peer(&self) -> bool {
+        !self.closed.is_cancelled() && self.ended.get().is_none_or(|ended| ended.by_peer)
     }
 
     /// Whether no received byte waits in this side's buffer (a receive under way

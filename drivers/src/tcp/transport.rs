@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::BytesMut;
 use socket2::SockRef;
 use testrig::service::{Connection as _, TcpConnection};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 /// The read side of a connection: a socket of our own, or a connection kept by a
@@ -68,26 +68,6 @@ impl Socket {
         match self {
             Socket::Owned(stream) => super::probe::unacknowledged(stream.as_fd()).ok(),
             Socket::Service(connection) => connection.unacknowledged_bytes(),
-        }
-    }
-
-    /// Waits until the socket is readable or closed by the peer, then asks `probe`;
-    /// a probe answering `WouldBlock` clears a stale readiness (bytes taken by a
-    /// direct read), so the next wait is for a real event. Owned sockets only: a
-    /// service connection is watched by its service.
-    pub(crate) async fn wait_readable<T>(
-        &self,
-        mut probe: impl FnMut() -> io::Result<T>,
-    ) -> io::Result<T> {
-        let Socket::Owned(stream) = self else {
-            return std::future::pending().await;
-        };
-        loop {
-            stream.ready(Interest::READABLE).await?;
-            match stream.try_io(Interest::READABLE, &mut probe) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                answered => return answered,
-            }
         }
     }
 }

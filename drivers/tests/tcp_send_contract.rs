@@ -298,3 +298,32 @@ async fn send_acked_fails_naming_the_unacknowledged_bytes_when_the_peer_never_ta
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn bytes_a_lost_connection_still_held_are_received_before_the_next_connections() {
+    let client = TcpClient::new("client", Ref::export("server", "port"))
+        .auto_reconnect(RetryPolicy::immediate)
+        .send_timeout(PATIENCE);
+    pair("draining", client)
+        .run(|env| async move {
+            let server = env.get::<TcpServer>("server")?;
+            let client = env.get::<TcpClient>("client")?;
+            let conn = server.accept_connection(PATIENCE).await?;
+            server.send(conn, b"last words\n").await?;
+            env.restart("server").await?;
+            // The send moves on to the next connection…
+            let sent = client.send(b"hello again\n").await?;
+            assert_eq!(sent.connection, 2);
+            let conn = server.accept_connection(PATIENCE).await?;
+            assert_eq!(server.receive_line(conn, PATIENCE).await?, "hello again");
+            server.send(conn, b"welcome back\n").await?;
+            // …but what the lost one received is read first, then its end.
+            assert_eq!(client.receive_line(PATIENCE).await?, "last words");
+            let error = client.receive_line(PATIENCE).await.unwrap_err();
+            assert!(matches!(error, TcpError::PeerClosed { .. }), "{error}");
+            assert_eq!(client.receive_line(PATIENCE).await?, "welcome back");
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap();
+}

@@ -486,8 +486,9 @@ impl TcpClient {
         }
     }
 
-    /// Sends all of `data` as [`send`](Self::send) does and returns the time just
-    /// before it was written too (testplan's `send_tsp`).
+    /// Sends all of `data` as [`send`](Self::send) does and returns the time the
+    /// send began too (testplan's `send_tsp`; for a reconnecting client that must
+    /// first wait for a connection, the time before that wait).
     pub async fn send_tsp(&self, data: &[u8]) -> Result<(SystemTime, Sent), TcpError> {
         let at = SystemTime::now();
         let sent = self.send(data).await?;
@@ -537,9 +538,33 @@ impl TcpClient {
     /// client whose connection is gone, the service's next one (within the
     /// connect timeout).
     async fn connection(&self) -> Result<(Arc<Connection>, u64), TcpError> {
+        // The usual case needs no wait, so no clock read.
+        if let Some(ready) = self.ready_connection()? {
+            return Ok(ready);
+        }
         let deadline = Instant::now() + self.connect_timeout;
         self.connection_by(deadline, "waiting for a connection")
             .await
+    }
+
+    /// The connection to use if there is one now: `None` when a reconnecting
+    /// client must wait for its next one.
+    fn ready_connection(&self) -> Result<Option<(Arc<Connection>, u64)>, TcpError> {
+        let state = self.lock();
+        let current = state
+            .connection
+            .as_ref()
+            .map(|active| (active.wrapper.clone(), active.number));
+        match (current, &state.service) {
+            // A direct client keeps its connection until told otherwise, so
+            // bytes left after a peer close stay readable.
+            (Some(current), None) => Ok(Some(current)),
+            (None, None) => Err(TcpError::NotConnected {
+                driver: self.name.clone(),
+            }),
+            (Some(current), Some(_)) if current.0.is_usable() => Ok(Some(current)),
+            (_, Some(_)) => Ok(None),
+        }
     }
 
     /// [`connection`](Self::connection) with an absolute deadline; `operation`
@@ -549,33 +574,19 @@ impl TcpClient {
         deadline: Instant,
         operation: &str,
     ) -> Result<(Arc<Connection>, u64), TcpError> {
-        let timeout = deadline.saturating_duration_since(Instant::now());
-        let current = |state: &State| {
-            state
-                .connection
-                .as_ref()
-                .map(|active| (active.wrapper.clone(), active.number))
-        };
-        {
-            let state = self.lock();
-            match (current(&state), &state.service) {
-                // A direct client keeps its connection until told otherwise, so
-                // bytes left after a peer close stay readable.
-                (Some(current), None) => return Ok(current),
-                (None, None) => {
-                    return Err(TcpError::NotConnected {
-                        driver: self.name.clone(),
-                    });
-                }
-                (Some(current), Some(_)) if current.0.is_usable() => return Ok(current),
-                (_, Some(_)) => {}
-            }
+        if let Some(ready) = self.ready_connection()? {
+            return Ok(ready);
         }
+        let timeout = deadline.saturating_duration_since(Instant::now());
         let operation = format!("{operation} (waiting for the next connection)");
         self.connected_by(deadline, &operation, timeout).await?;
-        current(&self.lock()).ok_or_else(|| TcpError::NotConnected {
-            driver: self.name.clone(),
-        })
+        self.lock()
+            .connection
+            .as_ref()
+            .map(|active| (active.wrapper.clone(), active.number))
+            .ok_or_else(|| TcpError::NotConnected {
+                driver: self.name.clone(),
+            })
     }
 
     /// The connection a receive reads: a lost one still holding unread bytes

@@ -169,7 +169,7 @@ async fn sends_are_whole_even_for_megabytes() {
             let received = server
                 .receive_exact(conn, expected.len(), Duration::from_secs(10))
                 .await?;
-            assert_eq!(sender.await.unwrap()?, expected.len());
+            assert_eq!(sender.await.unwrap()?.bytes, expected.len());
             assert!(received == expected);
             Ok::<_, Error>(())
         })
@@ -184,7 +184,7 @@ async fn send_tsp_returns_the_send_time_and_byte_count() {
             let client = env.get::<TcpClient>("client")?;
             let before = SystemTime::now();
             let (at, sent) = client.send_tsp(b"12345").await?;
-            assert_eq!(sent, 5);
+            assert_eq!(sent.bytes, 5);
             assert!(at >= before && at <= SystemTime::now());
             Ok::<_, Error>(())
         })
@@ -632,4 +632,46 @@ mod auto_reconnect {
             .await
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_connection_the_peer_closed_is_released_only_once_its_bytes_are_received() {
+    let env = Environment::builder("release")
+        .driver(TcpServer::new("server"))
+        .build()
+        .unwrap();
+    env.run(|env| async move {
+        let server = env.get::<TcpServer>("server")?;
+        let port = server.bound_port().unwrap();
+        let mut peer = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let conn = server.accept_connection(T).await?;
+        peer.write_all(b"last words").await.unwrap();
+        drop(peer); // FIN after the bytes
+        // Unread bytes keep it: they are never lost to a release.
+        let error = server.receive_exact(conn, 100, T).await.unwrap_err();
+        assert!(
+            matches!(error, TcpError::PeerClosed { buffered: 10, .. }),
+            "{error}"
+        );
+        assert_eq!(server.open_connection_count(), 1);
+        assert_eq!(server.receive(conn, 100, T).await?, b"last words");
+        // Taken: released (nothing signals it to the test; look within a deadline).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while server.open_connection_count() != 0 {
+            assert!(tokio::time::Instant::now() < deadline, "never released");
+            tokio::time::sleep(ms(5)).await;
+        }
+        let error = server.receive(conn, 1, T).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "driver `server`: connection 0 was closed by the peer (0 byte(s) left unread)"
+        );
+        assert!(server.peer_addr(conn).is_ok());
+        server.close_connection(conn).await.unwrap_err();
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
 }

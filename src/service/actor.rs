@@ -422,7 +422,12 @@ impl<C: Connector> Actor<C> {
             (Phase::Connected(live), Event::Lost { generation })
                 if live.generation == generation =>
             {
-                tracing::debug!(service = %self.shared.target, generation, "connection lost");
+                let unacknowledged_bytes = live.connection.unacknowledged_bytes();
+                tracing::debug!(service = %self.shared.target, generation, ?unacknowledged_bytes, "connection lost");
+                self.emit(ServiceEvent::ConnectionLost {
+                    generation,
+                    unacknowledged_bytes,
+                });
                 // Closed too: a peer's FIN leaves our side open for writing, and clones
                 // held by users would keep it half-open.
                 live.connection.close();

@@ -83,4 +83,13 @@ pub trait Connection: Clone + Send + Sync + 'static {
     /// Start closing the connection; [`closed`](Self::closed) then resolves. Closing an
     /// already closed connection does nothing.
     fn close(&self);
+
+    /// How many bytes written to the connection the peer has not acknowledged yet,
+    /// for transports that can tell (TCP: the kernel's send queue). Asked when the
+    /// connection is lost, before the service closes it, and reported in
+    /// [`ServiceEvent::ConnectionLost`](super::ServiceEvent::ConnectionLost). The
+    /// default knows nothing.
+    fn unacknowledged_bytes(&self) -> Option<u64> {
+        None
+    }
 }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -193,6 +193,8 @@ struct Inner {
     /// has been consumed.
     read_progress: Notify,
     closing: CancellationToken,
+    /// Bytes the peer had not acknowledged when the connection was first closed here.
+    unacknowledged_at_close: OnceLock<Option<u64>>,
 }
 
 impl TcpConnection {
@@ -202,6 +204,7 @@ impl TcpConnection {
                 stream,
                 read_progress: Notify::new(),
                 closing: CancellationToken::new(),
+                unacknowledged_at_close: OnceLock::new(),
             }),
         }
     }
@@ -219,6 +222,20 @@ impl TcpConnection {
     /// Whether `other` is a handle to this same connection.
     pub fn same_as(&self, other: &TcpConnection) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    fn measure_unacknowledged(&self) -> Option<u64> {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: SIOCOUTQ (numbered TIOCOUTQ on Linux) writes one `int`; the
+        // descriptor is alive for the call.
+        let result = unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&self.inner.stream),
+                libc::TIOCOUTQ,
+                &mut queued,
+            )
+        };
+        (result == 0).then(|| u64::try_from(queued).unwrap_or(0))
     }
 }
 
@@ -247,10 +264,24 @@ impl Connection for TcpConnection {
     }
 
     fn close(&self) {
+        // Measured before the shutdown, whose FIN would count as one more byte.
+        self.inner
+            .unacknowledged_at_close
+            .get_or_init(|| self.measure_unacknowledged());
         // Shutting down both directions sends FIN and ends reads here, for every clone;
         // the descriptor itself is released with the last clone.
         let _ = SockRef::from(&self.inner.stream).shutdown(Shutdown::Both);
         self.inner.closing.cancel();
+    }
+
+    /// The kernel's count of bytes written and not yet acknowledged by the peer
+    /// (`SIOCOUTQ`): while open, now; once closed (by the service when it noticed
+    /// the loss, or by [`close`](Connection::close)), as it was at that moment.
+    fn unacknowledged_bytes(&self) -> Option<u64> {
+        match self.inner.unacknowledged_at_close.get() {
+            Some(at_close) => *at_close,
+            None => self.measure_unacknowledged(),
+        }
     }
 }
 

@@ -232,3 +232,78 @@ async fn tcp_unresolvable_host_is_a_failed_attempt_naming_the_host() {
     );
     timeout(PATIENCE, service.stop()).await.unwrap();
 }
+
+/// The next `ConnectionLost` event: its generation and unacknowledged bytes.
+async fn next_loss(
+    events: &mut tokio::sync::broadcast::Receiver<testrig::service::ServiceEvent>,
+) -> (u64, Option<u64>) {
+    loop {
+        let event = timeout(PATIENCE, events.recv()).await.unwrap().unwrap();
+        if let testrig::service::ServiceEvent::ConnectionLost {
+            generation,
+            unacknowledged_bytes,
+        } = event
+        {
+            return (generation, unacknowledged_bytes);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_loss_after_the_peer_took_every_byte_reports_nothing_in_flight() {
+    let listener = listener().await;
+    let service = ClientService::builder(TcpConnector::new(listener.local_addr().unwrap()))
+        .retry_policy(fast_retries())
+        .start();
+    let mut server_side = accept(&listener).await;
+    let mut conn = timeout(PATIENCE, service.when_connected(None))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut events = service.subscribe();
+    conn.write_all(b"ping").await.unwrap();
+    let mut received = [0u8; 4];
+    server_side.read_exact(&mut received).await.unwrap();
+    drop(server_side); // FIN, which acknowledges everything received
+    assert_eq!(next_loss(&mut events).await, (1, Some(0)));
+    timeout(PATIENCE, service.stop()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_loss_with_bytes_the_peer_never_took_reports_them_unacknowledged() {
+    let listener = listener().await;
+    let service = ClientService::builder(TcpConnector::new(listener.local_addr().unwrap()))
+        .retry_policy(fast_retries())
+        .start();
+    let server_side = accept(&listener).await;
+    let conn = timeout(PATIENCE, service.when_connected(None))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut events = service.subscribe();
+    // Fill the peer's receive window and our send buffer: the rest waits unsent.
+    let stream = SockRef::from(&conn);
+    stream.set_nonblocking(true).unwrap();
+    let chunk = [7u8; 64 * 1024];
+    let mut written = 0u64;
+    loop {
+        match std::io::Write::write(&mut &*stream, &chunk) {
+            Ok(n) => written += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // The peer resets without reading.
+    SockRef::from(&server_side)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(server_side);
+    let (generation, unacknowledged) = next_loss(&mut events).await;
+    assert_eq!(generation, 1);
+    let unacknowledged = unacknowledged.expect("TCP can tell");
+    assert!(
+        unacknowledged > 0 && unacknowledged <= written,
+        "{unacknowledged} of {written}"
+    );
+    timeout(PATIENCE, service.stop()).await.unwrap();
+}

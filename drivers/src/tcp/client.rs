@@ -1,12 +1,11 @@
 use std::fmt;
 use std::future::Future;
-use std::mem::MaybeUninit;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use socket2::SockRef;
 use testrig::service::{
     ClientService, Connection as _, RetryPolicy, ServiceEvent, ServiceState, TcpConnection,
     TcpConnector,
@@ -14,10 +13,12 @@ use testrig::service::{
 use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartContext};
 use tokio::net::TcpSocket;
 use tokio::sync::broadcast;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::stream::{Connection, DEFAULT_SEND_TIMEOUT};
-use super::{SocketOptions, TcpError, resolve, transport};
+use super::probe::{self, Peer};
+use super::stream::{Connection, DEFAULT_SEND_TIMEOUT, SendFailure};
+use super::{Loss, Sent, SocketOptions, TcpError, resolve, transport};
 
 /// Default deadline of one connect.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -90,12 +91,56 @@ struct State {
     connection: Option<Active>,
     cancel: CancellationToken,
     service: Option<Arc<ClientService<TcpConnector>>>,
+    /// How many connections the client has used (the number of the newest).
+    connections_used: u64,
+    last_loss: Option<Loss>,
+    /// A reconnecting client's previous connection, lost with received bytes not
+    /// yet taken: receives take them (then its `PeerClosed`) before moving on.
+    draining: Option<(Arc<Connection>, u64)>,
 }
 
 struct Active {
     wrapper: Arc<Connection>,
     /// The service's handle, for a reconnecting client.
     service_handle: Option<TcpConnection>,
+    /// Its number, 1, 2, 3… (as in [`Sent::connection`]).
+    number: u64,
+}
+
+impl State {
+    /// Makes `wrapper` the connection in use, with the next number.
+    fn use_connection(&mut self, wrapper: Connection, service_handle: Option<TcpConnection>) {
+        self.connections_used += 1;
+        self.connection = Some(Active {
+            wrapper: Arc::new(wrapper),
+            service_handle,
+            number: self.connections_used,
+        });
+    }
+
+    /// Records connection `number` as lost by the peer (once).
+    fn note_loss(&mut self, wrapper: &Connection, number: u64) {
+        if self.last_loss.is_some_and(|loss| loss.connection >= number) {
+            return;
+        }
+        wrapper.mark_peer_gone();
+        self.last_loss = Some(Loss {
+            connection: number,
+            unacknowledged_bytes: wrapper.unacknowledged_at_end(),
+        });
+    }
+
+    /// A reconnecting client leaves its current connection, lost by the peer;
+    /// unread bytes on it stay readable.
+    fn retire_current(&mut self) {
+        let Some(active) = self.connection.take() else {
+            return;
+        };
+        self.note_loss(&active.wrapper, active.number);
+        if active.wrapper.has_unread() {
+            self.draining = Some((active.wrapper, active.number));
+        }
+    }
 }
 
 impl TcpClient {
@@ -199,12 +244,36 @@ impl TcpClient {
         self.lock().connection.as_ref().map(|c| c.wrapper.local())
     }
 
-    /// Whether it holds an open connection.
+    /// Whether it holds an open connection (asking the kernel now, so a close by
+    /// the peer that arrived since the last send or receive counts).
     pub fn is_connected(&self) -> bool {
         self.lock()
             .connection
             .as_ref()
-            .is_some_and(|c| c.wrapper.is_usable())
+            .is_some_and(|c| c.wrapper.is_usable_now())
+    }
+
+    /// The number of the connection in use (1, 2, 3…, as in [`Sent::connection`]),
+    /// while there is one.
+    pub fn connection_number(&self) -> Option<u64> {
+        self.lock().connection.as_ref().map(|active| active.number)
+    }
+
+    /// The newest connection this client lost to its peer (a close or reset it
+    /// learned of through a send, a receive, [`when_connected`](Self::when_connected)
+    /// or the reconnecting service), with the bytes the peer had not acknowledged
+    /// at that moment. Closing or reconnecting on this side is not a loss.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn demo(client: &testrig_drivers::tcp::TcpClient) {
+    /// if let Some(loss) = client.last_loss() {
+    ///     assert_eq!(loss.unacknowledged_bytes, Some(0), "bytes were in flight on connection {}", loss.connection);
+    /// }
+    /// # }
+    /// ```
+    pub fn last_loss(&self) -> Option<Loss> {
+        self.lock().last_loss
     }
 
     /// Connects to the target (closing any previous connection). For a
@@ -238,10 +307,7 @@ impl TcpClient {
             (local, peer),
             &cancel,
         );
-        self.lock().connection = Some(Active {
-            wrapper: Arc::new(wrapper),
-            service_handle: None,
-        });
+        self.lock().use_connection(wrapper, None);
         Ok(())
     }
 
@@ -249,6 +315,18 @@ impl TcpClient {
     /// reconnecting client this is the service's newest connection (one found
     /// already closed by the peer is dropped, so the service reconnects).
     pub async fn when_connected(&self, timeout: Duration) -> Result<(), TcpError> {
+        let deadline = Instant::now() + timeout;
+        self.connected_by(deadline, "when_connected", timeout).await
+    }
+
+    /// [`when_connected`](Self::when_connected) with an absolute deadline;
+    /// `operation` and `timeout` describe the caller's wait in a timeout error.
+    async fn connected_by(
+        &self,
+        deadline: Instant,
+        operation: &str,
+        timeout: Duration,
+    ) -> Result<(), TcpError> {
         let Some(service) = self.service() else {
             return if self.is_connected() {
                 Ok(())
@@ -258,10 +336,9 @@ impl TcpClient {
                 })
             };
         };
-        let deadline = tokio::time::Instant::now() + timeout;
         let timed_out = || TcpError::Timeout {
             driver: self.name.clone(),
-            operation: "when_connected".to_owned(),
+            operation: operation.to_owned(),
             after: timeout,
             buffered: 0,
         };
@@ -280,12 +357,22 @@ impl TcpClient {
                 }
                 Err(_) => return Err(timed_out()),
             };
-            if peer_still_there(&handle) {
+            if matches!(probe::peer(handle.as_fd()), Peer::Open { .. }) {
                 self.adopt(handle);
                 return Ok(());
             }
             // The service has not seen the loss yet: make it see it now, and wait
             // until it has left the connected state before asking again.
+            {
+                let mut state = self.lock();
+                let current = state
+                    .connection
+                    .as_ref()
+                    .and_then(|a| a.service_handle.as_ref());
+                if current.is_some_and(|h| h.same_as(&handle)) {
+                    state.retire_current();
+                }
+            }
             handle.close();
             tokio::time::timeout_at(deadline, left_connected(&mut events))
                 .await
@@ -311,6 +398,7 @@ impl TcpClient {
     pub async fn close(&self) {
         let (connection, service) = {
             let mut state = self.lock();
+            state.draining = None;
             (state.connection.take(), state.service.clone())
         };
         if let Some(service) = service {
@@ -321,30 +409,105 @@ impl TcpClient {
         }
     }
 
-    /// Sends all of `data` within the driver's [`send_timeout`](Self::send_timeout);
-    /// returns the byte count.
-    pub async fn send(&self, data: &[u8]) -> Result<usize, TcpError> {
-        self.connection().await?.send(data, self.send_timeout).await
+    /// Sends all of `data` within the driver's [`send_timeout`](Self::send_timeout)
+    /// and says which connection carried it.
+    ///
+    /// A send never answers `Ok` for a connection the client knows, or sees with a
+    /// non-blocking look just before writing, to be closed by the peer (its FIN,
+    /// a reset, a pending socket error). Then a reconnecting client
+    /// ([`auto_reconnect`](Self::auto_reconnect)) waits for its next connection,
+    /// within the same deadline, and writes there ([`Sent::connection`] tells which);
+    /// a direct client fails with [`TcpError::PeerClosed`]. What no look can tell:
+    /// bytes the kernel accepted before the peer died are lost with it —
+    /// [`last_loss`](Self::last_loss) says whether any were still unacknowledged.
+    pub async fn send(&self, data: &[u8]) -> Result<Sent, TcpError> {
+        if self.reconnect.is_none() {
+            let (connection, number) = self.connection().await?;
+            let sent = connection.send(data, self.send_timeout).await;
+            return self.sent(&connection, number, sent);
+        }
+        let deadline = Instant::now() + self.send_timeout;
+        loop {
+            let (connection, number) = self.connection_by(deadline, "send").await?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            match connection.send(data, left).await {
+                // Nothing of it was written there: the next connection carries it.
+                Err(SendFailure::Unsent(_)) => self.retire(number),
+                sent => return self.sent(&connection, number, sent),
+            }
+        }
     }
 
-    /// Sends all of `data` and returns the time just before it was written and
-    /// the byte count (testplan's `send_tsp`).
-    pub async fn send_tsp(&self, data: &[u8]) -> Result<(SystemTime, usize), TcpError> {
-        let connection = self.connection().await?;
+    /// Sends all of `data` as [`send`](Self::send) does, then waits until the
+    /// peer's kernel has acknowledged every byte written to the connection so
+    /// far, all within the driver's [`send_timeout`](Self::send_timeout).
+    ///
+    /// `Ok` then means the bytes reached the peer's kernel, not only ours: a peer
+    /// that dies after this still had them. That costs up to a round trip and the
+    /// peer's delayed-ACK timer (tens of milliseconds) per call, which is why it is
+    /// not what [`send`](Self::send) does. A connection lost or a deadline passed
+    /// before the acknowledgement is [`TcpError::Unacknowledged`]; the bytes are not
+    /// sent again (the peer may have some of them), even with
+    /// [`auto_reconnect`](Self::auto_reconnect).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn demo(client: &testrig_drivers::tcp::TcpClient) -> Result<(), testrig_drivers::tcp::TcpError> {
+    /// let sent = client.send_acked(b"must arrive\n").await?;
+    /// println!("the peer's kernel has it (connection {})", sent.connection);
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_acked(&self, data: &[u8]) -> Result<Sent, TcpError> {
+        let deadline = Instant::now() + self.send_timeout;
+        let sent = self.send(data).await?;
+        let connection = {
+            let state = self.lock();
+            state
+                .connection
+                .as_ref()
+                .filter(|active| active.number == sent.connection)
+                .map(|active| active.wrapper.clone())
+        };
+        match connection {
+            Some(connection) => {
+                connection.acknowledged(deadline, self.send_timeout).await?;
+                Ok(sent)
+            }
+            // Replaced meanwhile: it was lost (or closed here) after the write.
+            None => Err(TcpError::Unacknowledged {
+                driver: self.name.clone(),
+                connection: format!("connection {}", sent.connection),
+                unacknowledged: self
+                    .last_loss()
+                    .filter(|loss| loss.connection == sent.connection)
+                    .and_then(|loss| loss.unacknowledged_bytes),
+                why: "before the connection was lost or closed".to_owned(),
+            }),
+        }
+    }
+
+    /// Sends all of `data` as [`send`](Self::send) does and returns the time the
+    /// send began too (testplan's `send_tsp`; for a reconnecting client that must
+    /// first wait for a connection, the time before that wait).
+    pub async fn send_tsp(&self, data: &[u8]) -> Result<(SystemTime, Sent), TcpError> {
         let at = SystemTime::now();
-        let sent = connection.send(data, self.send_timeout).await?;
+        let sent = self.send(data).await?;
         Ok((at, sent))
     }
 
     /// Receives at least one and at most `max` bytes.
     pub async fn receive(&self, max: usize, timeout: Duration) -> Result<Vec<u8>, TcpError> {
-        self.connection().await?.receive(max, timeout).await
+        let (connection, number) = self.receiving_connection().await?;
+        let received = connection.receive(max, timeout).await;
+        self.received(&connection, number, received)
     }
 
     /// Receives exactly `n` bytes within `timeout` overall; on timeout the bytes
     /// read so far are kept for the next call.
     pub async fn receive_exact(&self, n: usize, timeout: Duration) -> Result<Vec<u8>, TcpError> {
-        self.connection().await?.receive_exact(n, timeout).await
+        let (connection, number) = self.receiving_connection().await?;
+        let received = connection.receive_exact(n, timeout).await;
+        self.received(&connection, number, received)
     }
 
     /// Receives up to and including `delimiter` (within `limit` bytes).
@@ -354,19 +517,14 @@ impl TcpClient {
         limit: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, TcpError> {
-        self.connection()
-            .await?
-            .receive_until(delimiter, limit, timeout)
-            .await
+        let (connection, number) = self.receiving_connection().await?;
+        let received = connection.receive_until(delimiter, limit, timeout).await;
+        self.received(&connection, number, received)
     }
 
     /// Receives one `\n`-terminated line (without the terminator) as UTF-8 text.
     pub async fn receive_line(&self, timeout: Duration) -> Result<String, TcpError> {
-        let bytes = self
-            .connection()
-            .await?
-            .receive_until(b"\n", 1 << 20, timeout)
-            .await?;
+        let bytes = self.receive_until(b"\n", 1 << 20, timeout).await?;
         Ok(super::line_text(bytes))
     }
 
@@ -376,47 +534,136 @@ impl TcpClient {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
-    /// The connection to use: the current one; for a reconnecting client whose
-    /// connection is gone, the service's next one (within the connect timeout).
-    async fn connection(&self) -> Result<Arc<Connection>, TcpError> {
-        {
-            let state = self.lock();
-            match (&state.connection, &state.service) {
-                // A direct client keeps its connection until told otherwise, so
-                // bytes left after a peer close stay readable.
-                (Some(active), None) => return Ok(active.wrapper.clone()),
-                (None, None) => {
-                    return Err(TcpError::NotConnected {
-                        driver: self.name.clone(),
-                    });
-                }
-                (Some(active), Some(_)) if active.wrapper.is_usable() => {
-                    return Ok(active.wrapper.clone());
-                }
-                (_, Some(_)) => {}
-            }
+    /// The connection to use and its number: the current one; for a reconnecting
+    /// client whose connection is gone, the service's next one (within the
+    /// connect timeout).
+    async fn connection(&self) -> Result<(Arc<Connection>, u64), TcpError> {
+        // The usual case needs no wait, so no clock read.
+        if let Some(ready) = self.ready_connection()? {
+            return Ok(ready);
         }
-        self.when_connected(self.connect_timeout).await?;
+        let deadline = Instant::now() + self.connect_timeout;
+        self.connection_by(deadline, "waiting for a connection")
+            .await
+    }
+
+    /// The connection to use if there is one now: `None` when a reconnecting
+    /// client must wait for its next one.
+    fn ready_connection(&self) -> Result<Option<(Arc<Connection>, u64)>, TcpError> {
+        let state = self.lock();
+        let current = state
+            .connection
+            .as_ref()
+            .map(|active| (active.wrapper.clone(), active.number));
+        match (current, &state.service) {
+            // A direct client keeps its connection until told otherwise, so
+            // bytes left after a peer close stay readable.
+            (Some(current), None) => Ok(Some(current)),
+            (None, None) => Err(TcpError::NotConnected {
+                driver: self.name.clone(),
+            }),
+            (Some(current), Some(_)) if current.0.is_usable() => Ok(Some(current)),
+            (_, Some(_)) => Ok(None),
+        }
+    }
+
+    /// [`connection`](Self::connection) with an absolute deadline; `operation`
+    /// names the caller in a timeout error.
+    async fn connection_by(
+        &self,
+        deadline: Instant,
+        operation: &str,
+    ) -> Result<(Arc<Connection>, u64), TcpError> {
+        if let Some(ready) = self.ready_connection()? {
+            return Ok(ready);
+        }
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let operation = format!("{operation} (waiting for the next connection)");
+        self.connected_by(deadline, &operation, timeout).await?;
         self.lock()
             .connection
             .as_ref()
-            .map(|active| active.wrapper.clone())
+            .map(|active| (active.wrapper.clone(), active.number))
             .ok_or_else(|| TcpError::NotConnected {
                 driver: self.name.clone(),
             })
+    }
+
+    /// The connection a receive reads: a lost one still holding unread bytes
+    /// first, else [`connection`](Self::connection).
+    async fn receiving_connection(&self) -> Result<(Arc<Connection>, u64), TcpError> {
+        if let Some(draining) = self.lock().draining.clone() {
+            return Ok(draining);
+        }
+        self.connection().await
+    }
+
+    /// A reconnecting client leaves connection `number`, lost by its peer.
+    fn retire(&self, number: u64) {
+        let mut state = self.lock();
+        if state
+            .connection
+            .as_ref()
+            .is_some_and(|a| a.number == number)
+        {
+            state.retire_current();
+        }
+    }
+
+    /// The outcome of a send on connection `number`; a peer close is recorded.
+    fn sent(
+        &self,
+        connection: &Connection,
+        number: u64,
+        sent: Result<usize, SendFailure>,
+    ) -> Result<Sent, TcpError> {
+        match sent {
+            Ok(bytes) => Ok(Sent {
+                bytes,
+                connection: number,
+            }),
+            Err(failure) => {
+                let error = TcpError::from(failure);
+                if matches!(error, TcpError::PeerClosed { .. }) {
+                    self.lock().note_loss(connection, number);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The outcome of a receive on connection `number`; a peer close is recorded,
+    /// and ends a lost connection's draining.
+    fn received(
+        &self,
+        connection: &Connection,
+        number: u64,
+        received: Result<Vec<u8>, TcpError>,
+    ) -> Result<Vec<u8>, TcpError> {
+        if let Err(TcpError::PeerClosed { .. }) = &received {
+            let mut state = self.lock();
+            state.note_loss(connection, number);
+            if state.draining.as_ref().is_some_and(|(_, n)| *n == number) {
+                state.draining = None;
+            }
+        }
+        received
     }
 
     /// Makes `handle` the connection in use, unless it already is.
     fn adopt(&self, handle: TcpConnection) {
         let mut state = self.lock();
         if let Some(active) = &state.connection {
-            if active
+            let same = active
                 .service_handle
                 .as_ref()
-                .is_some_and(|h| h.same_as(&handle))
-                && active.wrapper.is_usable()
-            {
+                .is_some_and(|h| h.same_as(&handle));
+            if same && active.wrapper.is_usable() {
                 return;
+            }
+            if !same {
+                // The service replaced it: the peer closed it.
+                state.retire_current();
             }
         }
         let (Ok(local), Ok(peer)) = (handle.local_addr(), handle.peer_addr()) else {
@@ -430,10 +677,7 @@ impl TcpClient {
             (local, peer),
             &state.cancel,
         );
-        state.connection = Some(Active {
-            wrapper: Arc::new(wrapper),
-            service_handle: Some(handle),
-        });
+        state.use_connection(wrapper, Some(handle));
     }
 
     fn service(&self) -> Option<Arc<ClientService<TcpConnector>>> {
@@ -535,17 +779,6 @@ async fn left_connected(events: &mut broadcast::Receiver<ServiceEvent>) {
     }
 }
 
-/// Whether the peer of a connection is still there, by a non-blocking peek: end
-/// of stream or an error means it is gone.
-fn peer_still_there(handle: &TcpConnection) -> bool {
-    let mut probe = [MaybeUninit::<u8>::uninit(); 1];
-    match SockRef::from(handle).peek(&mut probe) {
-        Ok(0) => false,
-        Ok(_) => true,
-        Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
-    }
-}
-
 #[async_trait]
 impl Driver for TcpClient {
     fn name(&self) -> &str {
@@ -603,6 +836,7 @@ impl Driver for TcpClient {
         let (connection, service) = {
             let mut state = self.lock();
             state.cancel.cancel();
+            state.draining = None;
             (state.connection.take(), state.service.take())
         };
         if let Some(service) = service {
@@ -617,6 +851,7 @@ impl Driver for TcpClient {
     fn abort(&self) {
         let mut state = self.lock();
         state.cancel.cancel();
+        state.draining = None;
         if let Some(active) = state.connection.take() {
             if let Some(handle) = active.service_handle {
                 handle.close();

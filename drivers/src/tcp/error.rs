@@ -57,6 +57,34 @@ pub enum TcpError {
         /// Bytes asked to send.
         total: usize,
     },
+    /// A server cannot accept connections: the process or the system is out of
+    /// file descriptors. Connections wait in the listen backlog and are accepted
+    /// once descriptors are freed (closing or releasing connections frees them).
+    #[error(
+        "driver `{driver}`: cannot accept connections: {condition}; they wait in the listen backlog"
+    )]
+    AcceptStalled {
+        /// The driver.
+        driver: String,
+        /// What is exhausted (`the process is out of file descriptors (EMFILE…)`).
+        condition: String,
+    },
+    /// A [`send_acked`](super::TcpClient::send_acked) wrote its bytes, but the
+    /// peer did not acknowledge everything written to the connection in time.
+    #[error(
+        "driver `{driver}`: {} written on {connection} not acknowledged by the peer {why}",
+        match unacknowledged { Some(n) => format!("{n} byte(s)"), None => "bytes".to_owned() }
+    )]
+    Unacknowledged {
+        /// The driver.
+        driver: String,
+        /// Which connection.
+        connection: String,
+        /// Bytes still unacknowledged when it gave up (`None`: the kernel could not tell).
+        unacknowledged: Option<u64>,
+        /// Why it gave up (`within 10s`, `before the connection was lost or closed`).
+        why: String,
+    },
     /// A server asked for its latest connection before accepting any.
     #[error("driver `{driver}` has accepted no connection yet")]
     NoConnection {

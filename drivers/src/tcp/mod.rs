@@ -5,8 +5,11 @@
 
 mod client;
 mod connection_index;
+mod delivery;
 mod error;
+mod hangups;
 mod options;
+mod probe;
 mod server;
 mod stream;
 mod transport;
@@ -15,6 +18,7 @@ use std::net::SocketAddr;
 
 pub use client::{DEFAULT_CONNECT_TIMEOUT, TcpClient};
 pub use connection_index::ConnectionIndex;
+pub use delivery::{Loss, Sent};
 pub use error::TcpError;
 pub use options::SocketOptions;
 pub use server::TcpServer;

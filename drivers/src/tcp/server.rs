@@ -7,16 +7,22 @@ use socket2::{Domain, Protocol, Socket, Type};
 use testrig::context::{ADDRESS_EXPORT_KEYS, address_exports};
 use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartContext, Supervisor};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::hangups::Hangups;
 use super::stream::Connection;
 use super::stream::DEFAULT_SEND_TIMEOUT;
 use super::transport;
 use super::{ConnectionIndex, SocketOptions, TcpError, resolve};
 
 const BACKLOG: i32 = 1024;
+
+/// The accept loop's first wait after running out of descriptors; it doubles up
+/// to [`MAX_ACCEPT_BACKOFF`], and a released connection ends it early.
+const FIRST_ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A TCP server driver (testplan `TCPServer`): binds `host:port` (default
 /// `127.0.0.1:0`, the kernel picks the port, which is exported), accepts any
@@ -25,6 +31,12 @@ const BACKLOG: i32 = 1024;
 ///
 /// Exports `host`, `port` and `address`. A restart binds the same port again.
 /// Stop closes the listener and every connection at once.
+///
+/// A connection is released (its descriptor and buffers freed) as soon as its
+/// peer has closed it and every byte it sent has been received, or when
+/// [`close_connection`](Self::close_connection) closes it; its index stays valid
+/// and answers [`TcpError::PeerClosed`] (or [`TcpError::Closed`]). So waves of
+/// short-lived peers cost nothing once they are gone.
 ///
 /// # Examples
 /// ```no_run
@@ -64,7 +76,62 @@ pub struct TcpServer {
 struct Table {
     /// Whether a run is under way (connections may be used and added).
     open: bool,
-    connections: Vec<Arc<Connection>>,
+    /// By index, in arrival order.
+    connections: Vec<Entry>,
+}
+
+/// One accepted connection: live, or released with what its index still answers.
+#[derive(Debug)]
+enum Entry {
+    Live(Arc<Connection>),
+    Released { peer: SocketAddr, by: ClosedBy },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ClosedBy {
+    /// The peer, after every byte it sent was received.
+    Peer,
+    /// This side (`close_connection`).
+    Here,
+}
+
+/// A connection looked up by index.
+enum Found {
+    Live(usize, Arc<Connection>),
+    Released {
+        index: usize,
+        peer: SocketAddr,
+        by: ClosedBy,
+    },
+}
+
+/// Replaces entry `index` by its tombstone, if it still holds `connection` (a
+/// restart starts a new table), and drops the table's handle to it.
+fn release(table: &Mutex<Table>, index: usize, connection: &Arc<Connection>, by: ClosedBy) {
+    let mut table = table.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(entry) = table.connections.get_mut(index) else {
+        return;
+    };
+    if matches!(entry, Entry::Live(held) if Arc::ptr_eq(held, connection)) {
+        *entry = Entry::Released {
+            peer: connection.peer(),
+            by,
+        };
+    }
+}
+
+/// What the accept loop publishes to `accept_connection`.
+#[derive(Debug, Clone, Default)]
+struct Arrivals {
+    /// Connections accepted in this run.
+    count: usize,
+    /// Why accepting is stuck, while it is.
+    stalled: Option<Stall>,
+}
+
+#[derive(Debug, Clone)]
+struct Stall {
+    condition: String,
 }
 
 #[derive(Debug, Default)]
@@ -77,8 +144,10 @@ struct State {
 #[derive(Debug)]
 struct Running {
     local: SocketAddr,
-    arrivals: watch::Receiver<usize>,
+    arrivals: watch::Receiver<Arrivals>,
     handed_out: usize,
+    /// Wakes the accept loop when a descriptor is freed.
+    released: Arc<Notify>,
     cancel: CancellationToken,
     accept_task: JoinHandle<()>,
 }
@@ -143,7 +212,18 @@ impl TcpServer {
         self.lock()
             .running
             .as_ref()
-            .map_or(0, |r| *r.arrivals.borrow())
+            .map_or(0, |r| r.arrivals.borrow().count)
+    }
+
+    /// How many accepted connections are still held (not released: their peer has
+    /// not closed them, or bytes they sent wait to be received).
+    pub fn open_connection_count(&self) -> usize {
+        let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        table
+            .connections
+            .iter()
+            .filter(|entry| matches!(entry, Entry::Live(_)))
+            .count()
     }
 
     /// The index of the newest accepted connection.
@@ -153,6 +233,13 @@ impl TcpServer {
 
     /// Waits up to `timeout` for the next connection not yet handed out and
     /// returns its index (0, 1, 2… in arrival order).
+    ///
+    /// If the listener cannot accept when the deadline passes, because the process
+    /// or the system is out of file descriptors (`EMFILE`/`ENFILE`) or socket
+    /// memory, the error is [`TcpError::AcceptStalled`] naming the condition, not a
+    /// plain timeout: connections then wait in the listen backlog, and the server
+    /// accepts them as soon as descriptors are freed (releasing or closing its own
+    /// connections frees them).
     pub async fn accept_connection(&self, timeout: Duration) -> Result<usize, TcpError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -162,11 +249,19 @@ impl TcpServer {
                 (running.arrivals.clone(), running.handed_out)
             };
             let arrived =
-                tokio::time::timeout_at(deadline, arrivals.wait_for(|count| *count > wanted)).await;
+                tokio::time::timeout_at(deadline, arrivals.wait_for(|a| a.count > wanted))
+                    .await
+                    .map(|waited| waited.map(drop));
             match arrived {
                 Ok(Ok(_)) => {}
                 Ok(Err(_)) => return Err(self.not_started()),
                 Err(_) => {
+                    if let Some(stall) = &arrivals.borrow().stalled {
+                        return Err(TcpError::AcceptStalled {
+                            driver: self.name.clone(),
+                            condition: stall.condition.clone(),
+                        });
+                    }
                     return Err(TcpError::Timeout {
                         driver: self.name.clone(),
                         operation: "accept_connection".to_owned(),
@@ -193,9 +288,10 @@ impl TcpServer {
         conn: impl Into<ConnectionIndex>,
         data: &[u8],
     ) -> Result<usize, TcpError> {
-        self.connection(conn.into())?
+        Ok(self
+            .connection(conn.into())?
             .send(data, self.send_timeout)
-            .await
+            .await?)
     }
 
     /// Receives at least one and at most `max` bytes from connection `conn`.
@@ -258,50 +354,94 @@ impl TcpServer {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
-    /// Closes connection `conn` on this side.
+    /// Closes connection `conn` on this side and releases it; its index then
+    /// answers [`TcpError::Closed`].
     pub async fn close_connection(&self, conn: impl Into<ConnectionIndex>) -> Result<(), TcpError> {
-        self.connection(conn.into())?.close().await;
+        let (index, connection) = self.entry(conn.into())?;
+        connection.close().await;
+        release(&self.table, index, &connection, ClosedBy::Here);
+        drop(connection);
+        if let Some(running) = &self.lock().running {
+            running.released.notify_one();
+        }
         Ok(())
     }
 
-    /// The peer address of connection `conn`.
+    /// The peer address of connection `conn` (released ones included).
     pub fn peer_addr(&self, conn: impl Into<ConnectionIndex>) -> Result<SocketAddr, TcpError> {
-        Ok(self.connection(conn.into())?.peer())
+        match self.find(conn.into())? {
+            Found::Live(_, connection) => Ok(connection.peer()),
+            Found::Released { peer, .. } => Ok(peer),
+        }
     }
 
     fn connection(&self, conn: ConnectionIndex) -> Result<Arc<Connection>, TcpError> {
+        self.entry(conn).map(|(_, connection)| connection)
+    }
+
+    /// The live connection `conn` and its index.
+    fn entry(&self, conn: ConnectionIndex) -> Result<(usize, Arc<Connection>), TcpError> {
+        match self.find(conn)? {
+            Found::Live(index, connection) => Ok((index, connection)),
+            Found::Released { index, by, .. } => Err(self.released(index, by)),
+        }
+    }
+
+    fn find(&self, conn: ConnectionIndex) -> Result<Found, TcpError> {
         let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         if !table.open {
             return Err(self.not_started());
         }
         let connections = &table.connections;
-        match conn {
-            ConnectionIndex::At(index) => {
-                connections
-                    .get(index)
-                    .cloned()
-                    .ok_or_else(|| TcpError::UnknownConnection {
-                        driver: self.name.clone(),
-                        index,
-                        count: connections.len(),
-                    })
-            }
+        let index = match conn {
+            ConnectionIndex::At(index) => index,
             ConnectionIndex::Latest => {
                 connections
-                    .last()
-                    .cloned()
+                    .len()
+                    .checked_sub(1)
                     .ok_or_else(|| TcpError::NoConnection {
                         driver: self.name.clone(),
-                    })
+                    })?
             }
+        };
+        match connections.get(index) {
+            Some(Entry::Live(connection)) => Ok(Found::Live(index, connection.clone())),
+            Some(&Entry::Released { peer, by }) => Ok(Found::Released { index, peer, by }),
+            None => Err(TcpError::UnknownConnection {
+                driver: self.name.clone(),
+                index,
+                count: connections.len(),
+            }),
         }
     }
 
-    /// Ends the run's table; returns its connections.
+    /// What a released index answers.
+    fn released(&self, index: usize, by: ClosedBy) -> TcpError {
+        let connection = format!("connection {index}");
+        match by {
+            ClosedBy::Peer => TcpError::PeerClosed {
+                driver: self.name.clone(),
+                connection,
+                buffered: 0,
+            },
+            ClosedBy::Here => TcpError::Closed {
+                driver: self.name.clone(),
+                connection,
+            },
+        }
+    }
+
+    /// Ends the run's table; returns its live connections.
     fn close_table(&self) -> Vec<Arc<Connection>> {
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         table.open = false;
         std::mem::take(&mut table.connections)
+            .into_iter()
+            .filter_map(|entry| match entry {
+                Entry::Live(connection) => Some(connection),
+                Entry::Released { .. } => None,
+            })
+            .collect()
     }
 
     fn not_started(&self) -> TcpError {
@@ -379,13 +519,28 @@ impl Driver for TcpServer {
             table.open = true;
             table.connections.clear();
         }
-        let (count, arrivals) = watch::channel(0usize);
+        let (arrivals_tx, arrivals) = watch::channel(Arrivals::default());
+        let hangups = Arc::new(Hangups::new().map_err(|source| TcpError::Io {
+            driver: self.name.clone(),
+            operation: "create an epoll set to watch connections".to_owned(),
+            source,
+        })?);
+        let released = Arc::new(Notify::new());
+        tokio::spawn(release_loop(ReleaseLoop {
+            table: self.table.clone(),
+            hangups: hangups.clone(),
+            released: released.clone(),
+            cancel: cancel.clone(),
+        }));
+        let released_here = released.clone();
         let accept_task = tokio::spawn(accept_loop(AcceptLoop {
             driver: self.name.clone(),
             listener,
             options: self.options,
             table: self.table.clone(),
-            count,
+            arrivals: arrivals_tx,
+            hangups,
+            released,
             cancel: cancel.clone(),
             supervisor: ctx.supervisor(),
         }));
@@ -395,6 +550,7 @@ impl Driver for TcpServer {
             local,
             arrivals,
             handed_out: 0,
+            released: released_here,
             cancel,
             accept_task,
         });
@@ -439,12 +595,72 @@ struct AcceptLoop {
     listener: TcpListener,
     options: SocketOptions,
     table: Arc<Mutex<Table>>,
-    count: watch::Sender<usize>,
+    arrivals: watch::Sender<Arrivals>,
+    /// Where each accepted connection is watched for its peer's close.
+    hangups: Arc<Hangups>,
+    /// Signalled when a connection is released (a descriptor was freed).
+    released: Arc<Notify>,
     cancel: CancellationToken,
     supervisor: Supervisor,
 }
 
+/// Releases the connections of a run whose peers closed them, once their bytes
+/// have been received.
+struct ReleaseLoop {
+    table: Arc<Mutex<Table>>,
+    hangups: Arc<Hangups>,
+    released: Arc<Notify>,
+    cancel: CancellationToken,
+}
+
+async fn release_loop(l: ReleaseLoop) {
+    let mut tokens = Vec::new();
+    loop {
+        tokens.clear();
+        let reported = tokio::select! {
+            reported = l.hangups.next(&mut tokens) => reported,
+            () = l.cancel.cancelled() => return,
+        };
+        if let Err(e) = reported {
+            tracing::warn!(error = %e, "cannot watch connections for their peer's close; none will be released");
+            return;
+        }
+        for &token in &tokens {
+            let Ok(index) = usize::try_from(token) else {
+                continue;
+            };
+            let live = {
+                let table = l.table.lock().unwrap_or_else(|e| e.into_inner());
+                match table.connections.get(index) {
+                    Some(Entry::Live(connection)) => Some(connection.clone()),
+                    _ => None,
+                }
+            };
+            let Some(connection) = live else {
+                continue;
+            };
+            if connection.is_drained_after_peer_close() {
+                release(&l.table, index, &connection, ClosedBy::Peer);
+                drop(connection);
+                l.released.notify_one();
+                continue;
+            }
+            // Bytes wait for a receive: release once a receive has taken them.
+            let (table, released) = (l.table.clone(), l.released.clone());
+            tokio::spawn(async move {
+                if connection.drained_after_peer_close().await {
+                    release(&table, index, &connection, ClosedBy::Peer);
+                    drop(connection);
+                    released.notify_one();
+                }
+            });
+        }
+    }
+}
+
 async fn accept_loop(l: AcceptLoop) {
+    let mut backoff = FIRST_ACCEPT_BACKOFF;
+    let mut failed_attempts = 0u64;
     loop {
         let accepted = tokio::select! {
             accepted = l.listener.accept() => accepted,
@@ -452,35 +668,36 @@ async fn accept_loop(l: AcceptLoop) {
         };
         match accepted {
             Ok((stream, _)) => {
-                if let Err(e) = l.options.apply(&stream) {
-                    tracing::warn!(driver = %l.driver, error = %e, "cannot set socket options on an accepted connection");
+                if failed_attempts > 0 {
+                    tracing::info!(driver = %l.driver, failed_attempts, "accepting connections again");
+                    failed_attempts = 0;
+                    backoff = FIRST_ACCEPT_BACKOFF;
                 }
-                let mut table = l.table.lock().unwrap_or_else(|e| e.into_inner());
-                if !table.open {
+                if !l.accepted(stream) {
                     return;
                 }
-                let connections = &mut table.connections;
-                let label = format!("connection {}", connections.len());
-                match (stream.local_addr(), stream.peer_addr()) {
-                    (Ok(local), Ok(peer)) => {
-                        let halves = transport::owned(stream);
-                        let connection =
-                            Connection::new(&l.driver, label, halves, (local, peer), &l.cancel);
-                        connections.push(Arc::new(connection));
-                        let count = connections.len();
-                        drop(table);
-                        l.count.send_replace(count);
-                    }
-                    // The peer left between accept and getpeername.
-                    (Err(e), _) | (_, Err(e)) => {
-                        tracing::debug!(driver = %l.driver, error = %e, "accepted connection vanished")
-                    }
+            }
+            Err(e) if out_of_resources(&e) => {
+                let condition = describe_shortage(&e);
+                if failed_attempts == 0 {
+                    tracing::warn!(driver = %l.driver, %condition, "cannot accept connections; they wait in the backlog until descriptors are freed");
+                    l.arrivals
+                        .send_modify(|a| a.stalled = Some(Stall { condition }));
+                } else {
+                    tracing::debug!(driver = %l.driver, %condition, failed_attempts, "still cannot accept connections");
                 }
+                failed_attempts += 1;
+                // The pending connection keeps the listener readable: wait before
+                // trying again, or until this server frees a descriptor.
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = l.released.notified() => {}
+                    () = l.cancel.cancelled() => return,
+                }
+                backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
             }
             Err(e) if is_transient(&e) => {
-                tracing::warn!(driver = %l.driver, error = %e, "accept failed; retrying");
-                // Out of descriptors and the like: give the system a moment.
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                tracing::debug!(driver = %l.driver, error = %e, "accept failed; retrying");
             }
             Err(e) => {
                 l.supervisor.died(format!("the listener failed: {e}"));
@@ -490,13 +707,71 @@ async fn accept_loop(l: AcceptLoop) {
     }
 }
 
+impl AcceptLoop {
+    /// Adds an accepted connection to the table and watches it for release;
+    /// `false` once the run is over.
+    fn accepted(&self, stream: tokio::net::TcpStream) -> bool {
+        if let Err(e) = self.options.apply(&stream) {
+            tracing::warn!(driver = %self.driver, error = %e, "cannot set socket options on an accepted connection");
+        }
+        let (local, peer) = match (stream.local_addr(), stream.peer_addr()) {
+            (Ok(local), Ok(peer)) => (local, peer),
+            // The peer left between accept and getpeername.
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::debug!(driver = %self.driver, error = %e, "accepted connection vanished");
+                return true;
+            }
+        };
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        if !table.open {
+            return false;
+        }
+        let index = table.connections.len();
+        let halves = transport::owned(stream);
+        let connection = Arc::new(Connection::new(
+            &self.driver,
+            format!("connection {index}"),
+            halves,
+            (local, peer),
+            &self.cancel,
+        ));
+        table.connections.push(Entry::Live(connection.clone()));
+        let count = table.connections.len();
+        drop(table);
+        if let Err(e) = self.hangups.watch(connection.fd(), index as u64) {
+            tracing::warn!(driver = %self.driver, error = %e, "cannot watch a connection for its peer's close; it is kept until stop");
+        }
+        self.arrivals.send_modify(|a| {
+            a.count = count;
+            a.stalled = None;
+        });
+        true
+    }
+}
+
+/// The process or the system lacks what an accepted socket needs.
+fn out_of_resources(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+fn describe_shortage(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::EMFILE) => {
+            "the process is out of file descriptors (EMFILE: RLIMIT_NOFILE reached)".to_owned()
+        }
+        Some(libc::ENFILE) => "the system is out of file descriptors (ENFILE)".to_owned(),
+        Some(libc::ENOBUFS | libc::ENOMEM) => format!("the system is out of socket memory ({e})"),
+        _ => e.to_string(),
+    }
+}
+
 fn is_transient(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(
         e.kind(),
         ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
-    ) || matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
 }

@@ -1,5 +1,5 @@
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -7,11 +7,13 @@ use bytes::BytesMut;
 // tokio's unlock takes an internal lock; this is the hot path of every send and
 // receive.
 use futures_util::lock::Mutex;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::TcpError;
-use super::transport::{Reader, Writer};
+use super::probe::{self, Peer};
+use super::transport::{Reader, Socket, Writer};
 
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -32,10 +34,44 @@ pub(crate) struct Connection {
     local: SocketAddr,
     reader: Mutex<ReadSide>,
     writer: Mutex<Option<Writer>>,
-    /// Cancelled when this side closes the connection or the driver stops.
+    /// The socket, for non-blocking questions beside reads and writes.
+    socket: Socket,
+    /// Cancelled when this side closes the connection or the driver stops: wakes
+    /// every wait on it.
     closed: CancellationToken,
-    /// Set once the peer is known to be gone (end of stream, reset, broken pipe).
-    peer_gone: AtomicBool,
+    /// How the connection ended, set once, by whichever end was first known.
+    ended: OnceLock<Ended>,
+    /// Signalled after every receive, so a watcher waiting for unread bytes to be
+    /// taken looks again.
+    progress: Notify,
+}
+
+/// How a connection ended, as first known.
+#[derive(Debug, Clone, Copy)]
+struct Ended {
+    /// `true`: the peer closed or reset it (or a write found it gone); `false`:
+    /// closed on this side.
+    by_peer: bool,
+    /// Bytes written that the peer had not acknowledged at that moment.
+    unacknowledged: Option<u64>,
+}
+
+/// Why a send failed, and whether its bytes may be sent elsewhere.
+#[derive(Debug)]
+pub(crate) enum SendFailure {
+    /// The connection was known to be closed before any byte reached the kernel:
+    /// nothing of this message is on this connection.
+    Unsent(TcpError),
+    /// Anything else; some bytes may have been written.
+    Failed(TcpError),
+}
+
+impl From<SendFailure> for TcpError {
+    fn from(failure: SendFailure) -> Self {
+        match failure {
+            SendFailure::Unsent(error) | SendFailure::Failed(error) => error,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -56,7 +92,7 @@ impl Connection {
     pub(crate) fn new(
         driver: &str,
         label: String,
-        (read, write): (Reader, Writer),
+        (read, write, socket): (Reader, Writer, Socket),
         (local, peer): (SocketAddr, SocketAddr),
         parent: &CancellationToken,
     ) -> Self {
@@ -67,17 +103,24 @@ impl Connection {
             local,
             reader: Mutex::new(ReadSide {
                 half: Some(read),
-                buffer: BytesMut::with_capacity(READ_CHUNK),
+                // Grown by the first receive: an idle connection costs no buffer.
+                buffer: BytesMut::new(),
                 eof: false,
             }),
             writer: Mutex::new(Some(write)),
+            socket,
             closed: parent.child_token(),
-            peer_gone: AtomicBool::new(false),
+            ended: OnceLock::new(),
+            progress: Notify::new(),
         }
     }
 
     pub(crate) fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    pub(crate) fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.socket.fd()
     }
 
     pub(crate) fn local(&self) -> SocketAddr {
@@ -86,12 +129,67 @@ impl Connection {
 
     /// Whether it can still carry data: not closed here, peer not known gone.
     pub(crate) fn is_usable(&self) -> bool {
-        !self.closed.is_cancelled() && !self.peer_gone.load(Ordering::Relaxed)
+        !self.closed.is_cancelled() && self.ended.get().is_none()
+    }
+
+    /// Whether it can still carry data, asking the kernel now (the peer's FIN or
+    /// reset may have arrived since the last read).
+    pub(crate) fn is_usable_now(&self) -> bool {
+        if !self.is_usable() {
+            return false;
+        }
+        match probe::peer(self.socket.fd()) {
+            Peer::Open { .. } => true,
+            Peer::Gone { .. } => {
+                self.mark_peer_gone();
+                false
+            }
+        }
+    }
+
+    /// Bytes written that the peer had not acknowledged when this connection was
+    /// first known to be lost or was closed here (while it is open: now).
+    pub(crate) fn unacknowledged_at_end(&self) -> Option<u64> {
+        match self.ended.get() {
+            Some(ended) => ended.unacknowledged,
+            None => self.socket.unacknowledged(),
+        }
+    }
+
+    /// Whether received bytes wait to be taken, here or in the kernel (a receive
+    /// under way counts as yes).
+    pub(crate) fn has_unread(&self) -> bool {
+        let buffered = self
+            .reader
+            .try_lock()
+            .is_none_or(|side| !side.buffer.is_empty());
+        buffered
+            || match probe::peer(self.socket.fd()) {
+                Peer::Open { readable } => readable,
+                Peer::Gone { unread, .. } => unread > 0,
+            }
+    }
+
+    /// Records that the peer is gone, with the bytes it had not acknowledged.
+    pub(crate) fn mark_peer_gone(&self) {
+        self.end(true);
+    }
+
+    /// Records how it ended, unless an end is already known.
+    fn end(&self, by_peer: bool) {
+        self.ended.get_or_init(|| Ended {
+            by_peer,
+            unacknowledged: self.socket.unacknowledged(),
+        });
     }
 
     /// Sends all of `data` within `timeout` overall (the wait for the write
     /// lock included).
-    pub(crate) async fn send(&self, data: &[u8], timeout: Duration) -> Result<usize, TcpError> {
+    ///
+    /// Never answers `Ok` for a connection known, or seen with a non-blocking look
+    /// just before writing, to be closed by the peer (FIN, reset, pending error):
+    /// that is [`SendFailure::Unsent`], with nothing written.
+    pub(crate) async fn send(&self, data: &[u8], timeout: Duration) -> Result<usize, SendFailure> {
         // Set when something must wait, so the fast path never reads the clock;
         // nothing before that point waits, so the deadline still covers the call.
         let mut deadline: Option<Instant> = None;
@@ -102,14 +200,24 @@ impl Connection {
                 let at = *deadline.get_or_insert_with(|| Instant::now() + timeout);
                 tokio::select! {
                     guard = self.writer.lock() => guard,
-                    () = tokio::time::sleep_until(at) => return Err(self.send_timeout(timeout, 0, data.len())),
-                    () = self.closed.cancelled() => return Err(self.closed_error()),
+                    () = tokio::time::sleep_until(at) => return Err(SendFailure::Failed(self.send_timeout(timeout, 0, data.len()))),
+                    () = self.closed.cancelled() => return Err(SendFailure::Failed(self.closed_error())),
                 }
             }
         };
         let Some(half) = writer.as_mut() else {
-            return Err(self.closed_error());
+            return Err(SendFailure::Failed(self.closed_error()));
         };
+        // Bytes written after the peer's FIN or reset are lost: look first (one
+        // `poll(2)` with a zero timeout).
+        if !self.is_usable_now() {
+            let closed_here =
+                self.closed.is_cancelled() || self.ended.get().is_some_and(|ended| !ended.by_peer);
+            if closed_here {
+                return Err(SendFailure::Failed(self.closed_error()));
+            }
+            return Err(SendFailure::Unsent(self.peer_closed(self.unread_hint())));
+        }
         // Fast path: the socket buffer usually takes the whole message at once,
         // with no future, timer or wake-up involved.
         let mut written = 0;
@@ -117,6 +225,10 @@ impl Connection {
             match half.write_now(&data[written..]) {
                 Ok(n) => written += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                // The kernel took none of it: the peer reset or closed meanwhile.
+                Err(e) if written == 0 && is_peer_gone(&e) => {
+                    return Err(SendFailure::Unsent(self.peer_closed(0)));
+                }
                 Err(_) => break, // the slow path below reports it
             }
         }
@@ -128,17 +240,18 @@ impl Connection {
             // `write` is cancel-safe: on timeout nothing is half-counted.
             tokio::select! {
                 wrote = half.write(&data[written..]) => match wrote {
-                    Ok(0) => return Err(self.peer_closed(0)),
+                    Ok(0) => return Err(SendFailure::Failed(self.peer_closed(0))),
                     Ok(n) => written += n,
-                    Err(e) if is_peer_gone(&e) => return Err(self.peer_closed(0)),
-                    Err(source) => return Err(TcpError::Io {
+                    Err(e) if is_peer_gone(&e) && written == 0 => return Err(SendFailure::Unsent(self.peer_closed(0))),
+                    Err(e) if is_peer_gone(&e) => return Err(SendFailure::Failed(self.peer_closed(0))),
+                    Err(source) => return Err(SendFailure::Failed(TcpError::Io {
                         driver: self.driver.clone(),
                         operation: format!("send on {}", self.label),
                         source,
-                    }),
+                    })),
                 },
-                () = tokio::time::sleep_until(at) => return Err(self.send_timeout(timeout, written, data.len())),
-                () = self.closed.cancelled() => return Err(self.closed_error()),
+                () = tokio::time::sleep_until(at) => return Err(SendFailure::Failed(self.send_timeout(timeout, written, data.len()))),
+                () = self.closed.cancelled() => return Err(SendFailure::Failed(self.closed_error())),
             }
         }
         Ok(data.len())
@@ -180,6 +293,17 @@ impl Connection {
     }
 
     async fn receive_with(
+        &self,
+        want: Want<'_>,
+        timeout: Duration,
+        describe: impl Fn() -> String,
+    ) -> Result<Vec<u8>, TcpError> {
+        let received = self.receive_locked(want, timeout, describe).await;
+        self.progress.notify_one();
+        received
+    }
+
+    async fn receive_locked(
         &self,
         want: Want<'_>,
         timeout: Duration,
@@ -280,19 +404,70 @@ impl Connection {
 
     /// Closes both directions now; pending operations fail as closed.
     pub(crate) async fn close(&self) {
+        self.end(false);
         // Every send and receive holding a lock gives it up once `closed` is
         // cancelled, so these lock waits end promptly without a deadline of their own.
         self.closed.cancel();
         let mut writer = self.writer.lock().await;
         if let Some(half) = writer.take() {
-            half.close().await;
+            half.close();
         }
         drop(writer);
         self.reader.lock().await.half = None;
     }
 
+    /// Whether the peer has closed the connection (FIN or reset) and every byte
+    /// it sent has been taken by a receive, so it holds nothing a test could
+    /// still want (asking the kernel now).
+    pub(crate) fn is_drained_after_peer_close(&self) -> bool {
+        let drained = self.is_usable_or_gone_by_peer()
+            && matches!(probe::peer(self.socket.fd()), Peer::Gone { unread: 0 })
+            && self.nothing_buffered();
+        if drained {
+            self.mark_peer_gone();
+        }
+        drained
+    }
+
+    /// Resolves `true` once [`is_drained_after_peer_close`](Self::is_drained_after_peer_close)
+    /// holds, looking again after each receive; `false` once the connection is
+    /// closed on this side.
+    pub(crate) async fn drained_after_peer_close(&self) -> bool {
+        loop {
+            // Enabled before looking, so a receive finishing meanwhile is not missed.
+            let progress = self.progress.notified();
+            tokio::pin!(progress);
+            progress.as_mut().enable();
+            if self.is_drained_after_peer_close() {
+                return true;
+            }
+            tokio::select! {
+                biased;
+                () = self.closed.cancelled() => return false,
+                () = progress => {}
+            }
+        }
+    }
+
+    fn is_usable_or_gone_by_peer(&self) -> bool {
+        !self.closed.is_cancelled() && self.ended.get().is_none_or(|ended| ended.by_peer)
+    }
+
+    /// Whether no received byte waits in this side's buffer (a receive under way
+    /// counts as "maybe": it will signal when done).
+    fn nothing_buffered(&self) -> bool {
+        self.reader
+            .try_lock()
+            .is_some_and(|side| side.buffer.is_empty())
+    }
+
+    /// Bytes received and not taken, if the read side is free to say.
+    fn unread_hint(&self) -> usize {
+        self.reader.try_lock().map_or(0, |side| side.buffer.len())
+    }
+
     fn peer_closed(&self, buffered: usize) -> TcpError {
-        self.peer_gone.store(true, Ordering::Relaxed);
+        self.mark_peer_gone();
         TcpError::PeerClosed {
             driver: self.driver.clone(),
             connection: self.label.clone(),
@@ -315,6 +490,41 @@ impl Connection {
             after,
             written,
             total,
+        }
+    }
+
+    /// Waits until the peer has acknowledged every byte written to this
+    /// connection (the kernel's unacknowledged count is 0), until `deadline`.
+    /// Nothing signals an acknowledgement, so it looks again every millisecond
+    /// (loopback acknowledges at once, or after the peer's delayed-ACK timer).
+    /// Fails with [`TcpError::Unacknowledged`] when the connection is lost or
+    /// closed, or the deadline passes, with bytes still unacknowledged.
+    pub(crate) async fn acknowledged(
+        &self,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), TcpError> {
+        loop {
+            let unacknowledged = self.socket.unacknowledged();
+            if unacknowledged == Some(0) {
+                return Ok(());
+            }
+            let why = if !self.is_usable_now() {
+                "before the connection was lost or closed".to_owned()
+            } else if Instant::now() >= deadline {
+                format!("within {timeout:?}")
+            } else {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(1)) => continue,
+                    () = self.closed.cancelled() => continue,
+                }
+            };
+            return Err(TcpError::Unacknowledged {
+                driver: self.driver.clone(),
+                connection: self.label.clone(),
+                unacknowledged,
+                why,
+            });
         }
     }
 

@@ -153,6 +153,30 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         &["step 1, key `duration`", "\"soon\" is not a duration"],
     ),
     (
+        "app_stop_timeout_overflows.toml",
+        "9:16",
+        &[
+            "driver `web`, key `stop_timeout`",
+            "\"18446744073709551615s\" is too long: a duration in a rig is at most 1 year",
+        ],
+    ),
+    (
+        "tcp_exchange_timeout_overflows.toml",
+        "19:11",
+        &[
+            "step 1, key `timeout`",
+            "\"18446744073709551615s\" is too long: a duration in a rig is at most 1 year",
+        ],
+    ),
+    (
+        "start_timeout_over_a_year.toml",
+        "7:17",
+        &[
+            "driver `server`, key `start_timeout`",
+            "31557601 seconds is too long: a duration in a rig is at most 1 year",
+        ],
+    ),
+    (
         "app_bad_regex.toml",
         "12:16",
         &[

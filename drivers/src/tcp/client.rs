@@ -258,7 +258,7 @@ impl TcpClient {
                 })
             };
         };
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = super::deadline_after(timeout);
         let timed_out = || TcpError::Timeout {
             driver: self.name.clone(),
             operation: "when_connected".to_owned(),

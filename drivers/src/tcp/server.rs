@@ -154,7 +154,7 @@ impl TcpServer {
     /// Waits up to `timeout` for the next connection not yet handed out and
     /// returns its index (0, 1, 2… in arrival order).
     pub async fn accept_connection(&self, timeout: Duration) -> Result<usize, TcpError> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = super::deadline_after(timeout);
         loop {
             let (mut arrivals, wanted) = {
                 let state = self.lock();

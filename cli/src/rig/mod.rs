@@ -8,6 +8,7 @@ mod error;
 mod fields;
 mod load;
 mod model;
+mod read;
 mod source;
 mod spans;
 mod steps;

@@ -177,6 +177,11 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "not_utf8.toml",
+        "2:12",
+        &["the file is not UTF-8 text: byte 0xE9 here is not valid UTF-8"],
+    ),
+    (
         "app_bad_regex.toml",
         "12:16",
         &[

@@ -1,0 +1,79 @@
+//! Reading a rig file: only a regular file, at most [`MAX_RIG_BYTES`], UTF-8
+//! text — so a FIFO, a device or a runaway file is refused with a clear error
+//! instead of hanging `check` or filling the memory.
+
+use std::fs::{File, FileType};
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+use super::{RigError, Source};
+
+/// The largest rig file `testrig` reads: 16 MiB. A rig is written by hand and
+/// holds a few kilobytes; the bound keeps a wrong path (a log, an image, a
+/// device) from being read until the memory runs out.
+pub(crate) const MAX_RIG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads the rig file at `path`. The file's type is checked before it is
+/// opened, and opened without blocking (a FIFO swapped in meanwhile cannot
+/// stall the open), checked again once open, and read through a bounded
+/// `take`, so neither a pipe nor an endless device is ever waited on or read
+/// to the end.
+pub(crate) fn read_rig_file(path: &Path) -> Result<Source, RigError> {
+    let read_error = |source| RigError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let metadata = std::fs::metadata(path).map_err(read_error)?;
+    check_regular(path, metadata.file_type())?;
+    check_size(path, metadata.len())?;
+    let mut file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(read_error)?;
+    let opened = file.metadata().map_err(read_error)?;
+    check_regular(path, opened.file_type())?;
+    check_size(path, opened.len())?;
+    let mut bytes = Vec::with_capacity(usize::try_from(opened.len()).unwrap_or(0));
+    // One byte more than allowed tells a file that grew past the limit.
+    (&mut file)
+        .take(MAX_RIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    check_size(path, bytes.len() as u64)?;
+    Source::from_bytes(path, bytes)
+}
+
+fn check_regular(path: &Path, file_type: FileType) -> Result<(), RigError> {
+    if file_type.is_file() {
+        return Ok(());
+    }
+    let kind = if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    };
+    Err(RigError::NotARegularFile {
+        path: path.to_owned(),
+        kind,
+    })
+}
+
+fn check_size(path: &Path, size: u64) -> Result<(), RigError> {
+    if size > MAX_RIG_BYTES {
+        return Err(RigError::TooLarge {
+            path: path.to_owned(),
+            limit: MAX_RIG_BYTES,
+        });
+    }
+    Ok(())
+}

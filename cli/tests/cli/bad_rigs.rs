@@ -182,6 +182,14 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         &["the file is not UTF-8 text: byte 0xE9 here is not valid UTF-8"],
     ),
     (
+        "keepalive_out_of_range.toml",
+        "12:13",
+        &[
+            "driver `client`, key `keepalive`",
+            "a keepalive time of 1year is out of range: the kernel takes 1s to 32767s",
+        ],
+    ),
+    (
         "app_bad_regex.toml",
         "12:16",
         &[

@@ -7,6 +7,8 @@ mod drivers;
 mod error;
 mod fields;
 mod load;
+#[cfg(test)]
+mod loader_fuzz;
 mod model;
 mod read;
 mod source;

@@ -28,7 +28,8 @@ pub(crate) enum Command {
     Up {
         /// The rig file.
         rig: PathBuf,
-        /// Where to write the reports: JSON, JUnit, timeline SVG (default: the run's directory).
+        /// Where to write the reports: JSON, JUnit, timeline SVG (default: the run's directory);
+        /// created if missing, and checked writable before anything starts.
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
     },
@@ -38,7 +39,8 @@ pub(crate) enum Command {
     Run {
         /// The rig file.
         rig: PathBuf,
-        /// Where to write the reports: JSON, JUnit, timeline SVG (default: the run's directory).
+        /// Where to write the reports: JSON, JUnit, timeline SVG (default: the run's directory);
+        /// created if missing, and checked writable before anything starts.
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
     },

@@ -5,6 +5,7 @@ use testrig::Outcome as CaseOutcome;
 use testrig::report::CaseReport;
 
 use super::finish::finish;
+use super::report_dir::prepare_report_dir;
 use super::session::Session;
 use crate::exit::Outcome;
 use crate::progress::Style;
@@ -17,6 +18,9 @@ pub(crate) async fn run(
     style: Style,
     began: Instant,
 ) -> Outcome {
+    if let Err(outcome) = report_dir.map_or(Ok(()), prepare_report_dir) {
+        return outcome;
+    }
     let mut session = match Session::open(path, style, began) {
         Ok(session) => session,
         Err(outcome) => return outcome,
@@ -30,7 +34,8 @@ pub(crate) async fn run(
         for step in &session.rig.steps {
             env.record_case(not_run(&step.name, "the rig did not start"));
         }
-        finish(&env, report_dir);
+        // The start failed: exit code 2 says so, written reports or not.
+        let _ = finish(&env, report_dir);
         return Outcome::StartFailed;
     }
 
@@ -86,8 +91,8 @@ pub(crate) async fn run(
     if let Err(error) = &stopped {
         eprintln!("error: {error}");
     }
-    finish(&env, report_dir);
-    if failed || stopped.is_err() || session.interrupted.is_some() {
+    let reported = finish(&env, report_dir);
+    if failed || stopped.is_err() || session.interrupted.is_some() || !reported {
         Outcome::Failed
     } else {
         Outcome::Passed

@@ -5,6 +5,7 @@ use testrig::report::CaseReport;
 use testrig::{Environment, Outcome as CaseOutcome};
 
 use super::finish::finish;
+use super::report_dir::prepare_report_dir;
 use super::session::Session;
 use crate::exit::Outcome;
 use crate::progress::Style;
@@ -19,6 +20,9 @@ pub(crate) async fn up(
     style: Style,
     began: Instant,
 ) -> Outcome {
+    if let Err(outcome) = report_dir.map_or(Ok(()), prepare_report_dir) {
+        return outcome;
+    }
     let mut session = match Session::open(path, style, began) {
         Ok(session) => session,
         Err(outcome) => return outcome,
@@ -29,7 +33,8 @@ pub(crate) async fn up(
             "error: rig `{}` could not start:\n{error}",
             session.rig.name
         );
-        finish(&env, report_dir);
+        // The start failed: exit code 2 says so, written reports or not.
+        let _ = finish(&env, report_dir);
         return Outcome::StartFailed;
     }
 
@@ -64,8 +69,8 @@ pub(crate) async fn up(
     if let Err(error) = &stopped {
         eprintln!("error: {error}");
     }
-    finish(&env, report_dir);
-    if failure.is_some() || stopped.is_err() {
+    let reported = finish(&env, report_dir);
+    if failure.is_some() || stopped.is_err() || !reported {
         Outcome::Failed
     } else {
         Outcome::Passed

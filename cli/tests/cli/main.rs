@@ -6,6 +6,7 @@ mod bad_rigs;
 mod check;
 mod iperf;
 mod paths;
+mod report_dir;
 mod rig_files;
 mod run;
 mod support;

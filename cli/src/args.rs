@@ -23,7 +23,7 @@ pub(crate) enum Command {
         rig: PathBuf,
     },
     /// Start a rig, print each driver's exports and connection info, and keep
-    /// it up until Ctrl-C (SIGINT) or SIGTERM; then tear it down.
+    /// it up until Ctrl-C (SIGINT), SIGTERM or SIGHUP; then tear it down.
     #[command(after_help = EXIT_CODES_HELP)]
     Up {
         /// The rig file.

@@ -39,7 +39,7 @@ impl From<Outcome> for ExitCode {
 /// The exit codes, for `--help`.
 pub(crate) const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0  ok (for `up`: stopped by Ctrl-C or SIGTERM and torn down cleanly)
+  0  ok (for `up`: stopped by Ctrl-C, SIGTERM or SIGHUP and torn down cleanly)
   1  a step failed, a driver failed while up, the run was interrupted, teardown failed,
      or the reports could not be written
   2  the rig could not start

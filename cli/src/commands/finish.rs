@@ -1,6 +1,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::stderr;
 use testrig::Environment;
 
 /// Prints the environment's summary and writes its reports (JSON, JUnit, the
@@ -27,7 +28,9 @@ pub(crate) fn finish(env: &Environment, report_dir: Option<&Path>) -> bool {
             true
         }
         Err(error) => {
-            eprintln!("error: the reports could not be written: {error}");
+            stderr::line(format_args!(
+                "error: the reports could not be written: {error}"
+            ));
             false
         }
     }

@@ -3,6 +3,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::exit::Outcome;
+use crate::stderr;
 
 /// Makes sure the reports can be written to `--report-dir` before anything
 /// starts: creates the directory (and its parents) and writes and removes a
@@ -11,10 +12,10 @@ use crate::exit::Outcome;
 /// then lost.
 pub(crate) fn prepare_report_dir(dir: &Path) -> Result<(), Outcome> {
     probe(dir).map_err(|problem| {
-        eprintln!(
+        stderr::line(format_args!(
             "error: --report-dir {}: the reports cannot be written there: {problem}",
             dir.display()
-        );
+        ));
         Outcome::Usage
     })
 }

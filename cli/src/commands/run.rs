@@ -9,6 +9,7 @@ use super::report_dir::prepare_report_dir;
 use super::session::Session;
 use crate::exit::Outcome;
 use crate::progress::Style;
+use crate::stderr;
 
 /// `testrig run RIG`: starts the rig, runs its steps in order (the first
 /// failure skips the rest), prints the summary, writes the reports, stops.
@@ -27,10 +28,10 @@ pub(crate) async fn run(
     };
     let env = session.env.clone();
     if let Err(error) = session.complete(env.start()).await {
-        eprintln!(
+        stderr::line(format_args!(
             "error: rig `{}` could not start:\n{error}",
             session.rig.name
-        );
+        ));
         for step in &session.rig.steps {
             env.record_case(not_run(&step.name, "the rig did not start"));
         }
@@ -89,7 +90,7 @@ pub(crate) async fn run(
 
     let stopped = session.complete(env.stop()).await;
     if let Err(error) = &stopped {
-        eprintln!("error: {error}");
+        stderr::line(format_args!("error: {error}"));
     }
     let reported = finish(&env, report_dir);
     if failed || stopped.is_err() || session.interrupted.is_some() || !reported {

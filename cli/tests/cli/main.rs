@@ -4,6 +4,7 @@
 mod app;
 mod bad_rigs;
 mod check;
+mod hangup;
 mod iperf;
 mod paths;
 mod report_dir;

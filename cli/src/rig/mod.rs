@@ -18,5 +18,6 @@ mod steps;
 pub(crate) use error::{Problem, RigError};
 pub(crate) use fields::MAX_DURATION;
 pub(crate) use model::{DriverDecl, Rig, StepDecl};
+pub(crate) use read::not_regular;
 pub(crate) use source::{Location, Source};
 pub(crate) use spans::TableSpans;

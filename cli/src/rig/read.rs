@@ -46,10 +46,21 @@ pub(crate) fn read_rig_file(path: &Path) -> Result<Source, RigError> {
 }
 
 fn check_regular(path: &Path, file_type: FileType) -> Result<(), RigError> {
-    if file_type.is_file() {
-        return Ok(());
+    match not_regular(file_type) {
+        None => Ok(()),
+        Some(kind) => Err(RigError::NotARegularFile {
+            path: path.to_owned(),
+            kind,
+        }),
     }
-    let kind = if file_type.is_dir() {
+}
+
+/// What a file that is not a regular file is, in words ("a FIFO (named
+/// pipe)"); `None` for a regular file.
+pub(crate) fn not_regular(file_type: FileType) -> Option<&'static str> {
+    Some(if file_type.is_file() {
+        return None;
+    } else if file_type.is_dir() {
         "a directory"
     } else if file_type.is_fifo() {
         "a FIFO (named pipe)"
@@ -61,10 +72,6 @@ fn check_regular(path: &Path, file_type: FileType) -> Result<(), RigError> {
         "a socket"
     } else {
         "not a file"
-    };
-    Err(RigError::NotARegularFile {
-        path: path.to_owned(),
-        kind,
     })
 }
 

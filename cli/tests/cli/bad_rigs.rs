@@ -190,6 +190,14 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "app_log_file_is_a_device.toml",
+        "10:27",
+        &[
+            "driver `web`, key `ready_log_file.path`",
+            "/dev/zero is a character device, not a regular file: the app archives (renames) its log file",
+        ],
+    ),
+    (
         "app_bad_regex.toml",
         "12:16",
         &[

@@ -1,5 +1,5 @@
 //! What `testrig` agrees to read as a rig file: a regular file of at most
-//! 16 MiB. A FIFO, a device or a directory is refused without being waited on
+//! 1 MiB. A FIFO, a device or a directory is refused without being waited on
 //! or read, with exit code 3.
 
 use std::ffi::CString;
@@ -57,11 +57,11 @@ fn a_device_or_a_directory_as_the_rig_is_refused_without_reading_it() {
 }
 
 #[test]
-fn a_rig_file_over_16_mib_is_refused_and_one_of_16_mib_is_read() {
+fn a_rig_file_over_1_mib_is_refused_and_one_of_1_mib_is_read() {
     let dir = scratch("large-rig");
     let rig = dir.join("large.toml");
     let header = "[rig]\nname = \"large\"\n";
-    let limit = 16 * 1024 * 1024;
+    let limit = 1024 * 1024;
     // Comments up to the limit exactly: read, and valid.
     let comment = "#".repeat(limit - header.len() - 1) + "\n";
     std::fs::write(&rig, format!("{header}{comment}")).unwrap();
@@ -73,7 +73,7 @@ fn a_rig_file_over_16_mib_is_refused_and_one_of_16_mib_is_read() {
     refused(
         "check",
         rig.to_str().unwrap(),
-        "it is larger than 16 MiB, the most a rig file may hold",
+        "it is larger than 1 MiB, the most a rig file may hold",
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

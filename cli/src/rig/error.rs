@@ -8,14 +8,14 @@ use super::Location;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub(crate) enum RigError {
-    /// The file cannot be read.
-    #[error("cannot read rig file {}: {source}", path.display())]
+    /// The file cannot be read. The message includes the OS error, so it is
+    /// not also a `source()` (each cause printed once).
+    #[error("cannot read rig file {}: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The path is not a regular file: a FIFO (which would block the read), a
     /// device (which may never end), a directory…

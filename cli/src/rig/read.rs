@@ -22,9 +22,9 @@ pub(crate) const MAX_RIG_BYTES: u64 = 1024 * 1024;
 /// `take`, so neither a pipe nor an endless device is ever waited on or read
 /// to the end.
 pub(crate) fn read_rig_file(path: &Path) -> Result<Source, RigError> {
-    let read_error = |source| RigError::Read {
+    let read_error = |error| RigError::Read {
         path: path.to_owned(),
-        source,
+        error,
     };
     let metadata = std::fs::metadata(path).map_err(read_error)?;
     check_regular(path, metadata.file_type())?;

@@ -1,8 +1,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::stderr;
 use testrig::Environment;
+
+use crate::stderr;
 
 /// Prints the environment's summary and writes its reports (JSON, JUnit, the
 /// timeline picture) to `report_dir` (default: the run's directory). Returns

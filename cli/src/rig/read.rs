@@ -60,9 +60,10 @@ fn check_regular(path: &Path, file_type: FileType) -> Result<(), RigError> {
 /// What a file that is not a regular file is, in words ("a FIFO (named
 /// pipe)"); `None` for a regular file.
 pub(crate) fn not_regular(file_type: FileType) -> Option<&'static str> {
-    Some(if file_type.is_file() {
+    if file_type.is_file() {
         return None;
-    } else if file_type.is_dir() {
+    }
+    Some(if file_type.is_dir() {
         "a directory"
     } else if file_type.is_fifo() {
         "a FIFO (named pipe)"

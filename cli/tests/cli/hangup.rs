@@ -39,7 +39,7 @@ duration = "1y"
 /// every later write of `testrig` fails.
 fn read_until_then_hang_up(child: &mut Child, needle: &str) -> Vec<String> {
     let stdout = child.stdout.take().expect("stdout is piped");
-    let needle = needle.to_owned();
+    let wanted = needle.to_owned();
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
@@ -47,7 +47,7 @@ fn read_until_then_hang_up(child: &mut Child, needle: &str) -> Vec<String> {
         let mut line = String::new();
         while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
             seen.push(line.trim_end().to_owned());
-            if line.contains(&needle) {
+            if line.contains(&wanted) {
                 break;
             }
             line.clear();
@@ -55,11 +55,18 @@ fn read_until_then_hang_up(child: &mut Child, needle: &str) -> Vec<String> {
         // Dropping the reader closes the pipe.
         let _ = sender.send(seen);
     });
-    let seen = receiver
-        .recv_timeout(DEADLINE)
-        .expect("testrig printed the line within the deadline");
+    let Ok(seen) = receiver.recv_timeout(DEADLINE) else {
+        // Do not leave it (and its app) behind: its group is its own.
+        send_signal_to_group(child.id(), libc::SIGKILL);
+        panic!("testrig printed no line with {needle:?} within {DEADLINE:?}");
+    };
     drop(child.stderr.take());
     seen
+}
+
+fn send_signal_to_group(group: u32, signal: i32) {
+    // SAFETY: kill(2) on the process group of a child this test spawned.
+    unsafe { libc::kill(-(group as i32), signal) };
 }
 
 fn exported_pid(lines: &[String], label: &str) -> u32 {

@@ -23,12 +23,13 @@ pub(crate) enum Command {
         rig: PathBuf,
     },
     /// Start a rig, print each driver's exports and connection info, and keep
-    /// it up until Ctrl-C (SIGINT) or SIGTERM; then tear it down.
+    /// it up until Ctrl-C (SIGINT), SIGTERM or SIGHUP; then tear it down.
     #[command(after_help = EXIT_CODES_HELP)]
     Up {
         /// The rig file.
         rig: PathBuf,
-        /// Where to write the reports: JSON, JUnit, timeline SVG (default: the run's directory).
+        /// Where to write the reports: JSON, JUnit, timeline SVG (default: the run's directory);
+        /// created if missing, and checked writable before anything starts.
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
     },
@@ -38,7 +39,8 @@ pub(crate) enum Command {
     Run {
         /// The rig file.
         rig: PathBuf,
-        /// Where to write the reports: JSON, JUnit, timeline SVG (default: the run's directory).
+        /// Where to write the reports: JSON, JUnit, timeline SVG (default: the run's directory);
+        /// created if missing, and checked writable before anything starts.
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
     },

@@ -7,13 +7,14 @@ pub(crate) enum Outcome {
     /// 0: everything passed (or `up` was stopped by a signal and tore down cleanly).
     Passed,
     /// 1: a step failed, a driver failed while the rig was up, the run was
-    /// interrupted, or the teardown failed.
+    /// interrupted, the teardown failed, or the reports could not be written.
     Failed,
     /// 2: the rig could not start (every failure and skipped driver is printed).
     StartFailed,
     /// 3: the rig file cannot be read or is invalid.
     BadRig,
-    /// 4: the command line is wrong.
+    /// 4: the command line is wrong, including a `--report-dir` the reports
+    /// cannot be written to.
     Usage,
 }
 
@@ -38,8 +39,9 @@ impl From<Outcome> for ExitCode {
 /// The exit codes, for `--help`.
 pub(crate) const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0  ok (for `up`: stopped by Ctrl-C or SIGTERM and torn down cleanly)
-  1  a step failed, a driver failed while up, the run was interrupted, or teardown failed
+  0  ok (for `up`: stopped by Ctrl-C, SIGTERM or SIGHUP and torn down cleanly)
+  1  a step failed, a driver failed while up, the run was interrupted, teardown failed,
+     or the reports could not be written
   2  the rig could not start
   3  bad rig file (unreadable, invalid TOML, unknown key, wrong type, bad reference…)
-  4  bad command line";
+  4  bad command line (including a --report-dir the reports cannot be written to)";

@@ -15,6 +15,7 @@ mod exit;
 mod progress;
 mod rig;
 mod signals;
+mod stderr;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -66,7 +67,9 @@ where
     match runtime {
         Ok(runtime) => runtime.block_on(command()),
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            stderr::line(format_args!(
+                "error: cannot start the async runtime: {error}"
+            ));
             Outcome::StartFailed
         }
     }

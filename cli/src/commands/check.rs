@@ -1,7 +1,9 @@
+use std::io::Write;
 use std::path::Path;
 
 use crate::exit::Outcome;
 use crate::rig::Rig;
+use crate::stderr;
 
 /// `testrig check RIG`: reads the rig and builds its environment without
 /// starting anything.
@@ -15,7 +17,9 @@ pub(crate) fn check(path: &Path) -> Outcome {
                 .map(|d| format!("{} ({})", d.name.get_ref(), d.options.kind()))
                 .collect::<Vec<_>>()
                 .join(", ");
-            println!(
+            // A closed stdout (`| head -0`) must not turn the verdict into a panic.
+            let _ = writeln!(
+                std::io::stdout().lock(),
                 "{}: rig `{}` is valid: {} driver(s) [{drivers}], {} step(s)",
                 path.display(),
                 rig.name,
@@ -25,7 +29,7 @@ pub(crate) fn check(path: &Path) -> Outcome {
             Outcome::Passed
         }
         Err(error) => {
-            eprintln!("error: {}", error.render());
+            stderr::line(format_args!("error: {}", error.render()));
             Outcome::BadRig
         }
     }

@@ -3,10 +3,14 @@ use std::path::Path;
 
 use testrig::Environment;
 
+use crate::stderr;
+
 /// Prints the environment's summary and writes its reports (JSON, JUnit, the
-/// timeline picture) to
-/// `report_dir` (default: the run's directory).
-pub(crate) fn finish(env: &Environment, report_dir: Option<&Path>) {
+/// timeline picture) to `report_dir` (default: the run's directory). Returns
+/// whether they were written: reports that were asked for and lost fail the
+/// command.
+#[must_use = "reports that could not be written fail the command"]
+pub(crate) fn finish(env: &Environment, report_dir: Option<&Path>) -> bool {
     let report = env.report();
     let dir = report_dir.unwrap_or_else(|| env.runpath());
     let written = report.write_to(dir);
@@ -22,7 +26,13 @@ pub(crate) fn finish(env: &Environment, report_dir: Option<&Path>) {
                 files.junit.display(),
                 files.timeline.display()
             );
+            true
         }
-        Err(error) => eprintln!("warning: {error}"),
+        Err(error) => {
+            stderr::line(format_args!(
+                "error: the reports could not be written: {error}"
+            ));
+            false
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 mod check;
 mod finish;
+mod report_dir;
 mod run;
 mod session;
 mod up;

@@ -5,9 +5,11 @@ use testrig::Outcome as CaseOutcome;
 use testrig::report::CaseReport;
 
 use super::finish::finish;
+use super::report_dir::prepare_report_dir;
 use super::session::Session;
 use crate::exit::Outcome;
 use crate::progress::Style;
+use crate::stderr;
 
 /// `testrig run RIG`: starts the rig, runs its steps in order (the first
 /// failure skips the rest), prints the summary, writes the reports, stops.
@@ -17,20 +19,24 @@ pub(crate) async fn run(
     style: Style,
     began: Instant,
 ) -> Outcome {
+    if let Err(outcome) = report_dir.map_or(Ok(()), prepare_report_dir) {
+        return outcome;
+    }
     let mut session = match Session::open(path, style, began) {
         Ok(session) => session,
         Err(outcome) => return outcome,
     };
     let env = session.env.clone();
     if let Err(error) = session.complete(env.start()).await {
-        eprintln!(
+        stderr::line(format_args!(
             "error: rig `{}` could not start:\n{error}",
             session.rig.name
-        );
+        ));
         for step in &session.rig.steps {
             env.record_case(not_run(&step.name, "the rig did not start"));
         }
-        finish(&env, report_dir);
+        // The start failed: exit code 2 says so, written reports or not.
+        let _ = finish(&env, report_dir);
         return Outcome::StartFailed;
     }
 
@@ -84,10 +90,10 @@ pub(crate) async fn run(
 
     let stopped = session.complete(env.stop()).await;
     if let Err(error) = &stopped {
-        eprintln!("error: {error}");
+        stderr::line(format_args!("error: {error}"));
     }
-    finish(&env, report_dir);
-    if failed || stopped.is_err() || session.interrupted.is_some() {
+    let reported = finish(&env, report_dir);
+    if failed || stopped.is_err() || session.interrupted.is_some() || !reported {
         Outcome::Failed
     } else {
         Outcome::Passed

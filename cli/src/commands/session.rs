@@ -8,6 +8,7 @@ use crate::exit::Outcome;
 use crate::progress::{Progress, Style};
 use crate::rig::Rig;
 use crate::signals::Signals;
+use crate::stderr;
 
 /// A loaded rig with its environment, its progress display and its signal
 /// listener: what `up` and `run` share.
@@ -17,7 +18,7 @@ pub(crate) struct Session {
     pub(crate) env: Environment,
     pub(crate) progress: Progress,
     pub(crate) signals: Signals,
-    /// The first SIGINT/SIGTERM seen while something could not be abandoned.
+    /// The first SIGINT, SIGTERM or SIGHUP seen while something could not be abandoned.
     pub(crate) interrupted: Option<&'static str>,
 }
 
@@ -27,11 +28,13 @@ impl Session {
     pub(crate) fn open(path: &Path, style: Style, began: Instant) -> Result<Self, Outcome> {
         let loaded = Rig::load(path).and_then(|rig| rig.environment().map(|env| (rig, env)));
         let (rig, env) = loaded.map_err(|error| {
-            eprintln!("error: {}", error.render());
+            stderr::line(format_args!("error: {}", error.render()));
             Outcome::BadRig
         })?;
         let signals = Signals::install().map_err(|error| {
-            eprintln!("error: cannot listen for SIGINT/SIGTERM: {error}");
+            stderr::line(format_args!(
+                "error: cannot listen for SIGINT, SIGTERM and SIGHUP: {error}"
+            ));
             Outcome::StartFailed
         })?;
         let progress = Progress::new(&env, style, began);

@@ -5,12 +5,14 @@ use testrig::report::CaseReport;
 use testrig::{Environment, Outcome as CaseOutcome};
 
 use super::finish::finish;
+use super::report_dir::prepare_report_dir;
 use super::session::Session;
 use crate::exit::Outcome;
 use crate::progress::Style;
+use crate::stderr;
 
 /// `testrig up RIG`: starts the rig, prints each driver's connection info and
-/// exports, and keeps it up until SIGINT or SIGTERM (exit 0 after a clean
+/// exports, and keeps it up until SIGINT, SIGTERM or SIGHUP (exit 0 after a clean
 /// teardown) or until a driver fails (exit 1; the report then has a failed
 /// case `up` naming the driver).
 pub(crate) async fn up(
@@ -19,17 +21,21 @@ pub(crate) async fn up(
     style: Style,
     began: Instant,
 ) -> Outcome {
+    if let Err(outcome) = report_dir.map_or(Ok(()), prepare_report_dir) {
+        return outcome;
+    }
     let mut session = match Session::open(path, style, began) {
         Ok(session) => session,
         Err(outcome) => return outcome,
     };
     let env = session.env.clone();
     if let Err(error) = session.complete(env.start()).await {
-        eprintln!(
+        stderr::line(format_args!(
             "error: rig `{}` could not start:\n{error}",
             session.rig.name
-        );
-        finish(&env, report_dir);
+        ));
+        // The start failed: exit code 2 says so, written reports or not.
+        let _ = finish(&env, report_dir);
         return Outcome::StartFailed;
     }
 
@@ -37,7 +43,7 @@ pub(crate) async fn up(
     if session.interrupted.is_none() {
         print_drivers(&session, &env);
         session.progress.note(&format!(
-            "rig `{}` is up; stop it with Ctrl-C (SIGINT) or SIGTERM",
+            "rig `{}` is up; stop it with Ctrl-C (SIGINT), SIGTERM or SIGHUP",
             session.rig.name
         ));
         let held = Instant::now();
@@ -47,7 +53,7 @@ pub(crate) async fn up(
             }
             driver = session.progress.follow(first_failure(&env)) => {
                 let message = format!("driver `{driver}` failed while the rig was up{}", last_error(&env, &driver));
-                eprintln!("error: {message}");
+                stderr::line(format_args!("error: {message}"));
                 // The report says so too (a rig that is only up has no other case).
                 env.record_case(CaseReport {
                     name: "up".to_owned(),
@@ -62,10 +68,10 @@ pub(crate) async fn up(
 
     let stopped = session.complete(env.stop()).await;
     if let Err(error) = &stopped {
-        eprintln!("error: {error}");
+        stderr::line(format_args!("error: {error}"));
     }
-    finish(&env, report_dir);
-    if failure.is_some() || stopped.is_err() {
+    let reported = finish(&env, report_dir);
+    if failure.is_some() || stopped.is_err() || !reported {
         Outcome::Failed
     } else {
         Outcome::Passed

@@ -8,14 +8,35 @@ use super::Location;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub(crate) enum RigError {
-    /// The file cannot be read.
-    #[error("cannot read rig file {}: {source}", path.display())]
+    /// The file cannot be read. The message includes the OS error, so it is
+    /// not also a `source()` (each cause printed once).
+    #[error("cannot read rig file {}: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
+    },
+    /// The path is not a regular file: a FIFO (which would block the read), a
+    /// device (which may never end), a directory…
+    #[error("cannot read rig file {}: it is {kind}, not a regular file", path.display())]
+    NotARegularFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead ("a FIFO (named pipe)").
+        kind: &'static str,
+    },
+    /// The file is larger than a rig file may be.
+    #[error(
+        "cannot read rig file {}: it is larger than {} MiB, the most a rig file may hold",
+        path.display(),
+        limit / (1024 * 1024)
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
     },
     /// Something in the file is wrong: bad TOML, an unknown key, a wrong type, a
     /// missing key, a bad reference, a cycle…
@@ -42,8 +63,10 @@ impl RigError {
     /// The message, and for a located error the offending line underneath.
     pub(crate) fn render(&self) -> String {
         match self {
-            RigError::Read { .. } => self.to_string(),
             RigError::Invalid { location, .. } => format!("{self}\n{}", location.snippet()),
+            RigError::Read { .. }
+            | RigError::NotARegularFile { .. }
+            | RigError::TooLarge { .. } => self.to_string(),
         }
     }
 }

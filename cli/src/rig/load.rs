@@ -8,6 +8,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use super::describe::{describe, owner};
 use super::drivers::DriverOptions;
 use super::fields::RigDuration;
+use super::read::read_rig_file;
 use super::steps::StepAction;
 use super::{DriverDecl, Rig, RigError, Source, StepDecl, TableSpans};
 
@@ -51,12 +52,10 @@ struct StepHeader {
 impl Rig {
     /// Reads and checks the rig file at `path` (syntax, keys, types, kinds).
     /// References and dependencies are checked by [`Rig::environment`].
+    /// Only a regular UTF-8 file of at most
+    /// [`MAX_RIG_BYTES`](super::read::MAX_RIG_BYTES) is read.
     pub(crate) fn load(path: &Path) -> Result<Rig, RigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(Source::new(path, text))
+        Self::parse(read_rig_file(path)?)
     }
 
     /// Reads and checks a rig from its text.

@@ -7,12 +7,17 @@ mod drivers;
 mod error;
 mod fields;
 mod load;
+#[cfg(test)]
+mod loader_fuzz;
 mod model;
+mod read;
 mod source;
 mod spans;
 mod steps;
 
 pub(crate) use error::{Problem, RigError};
+pub(crate) use fields::MAX_DURATION;
 pub(crate) use model::{DriverDecl, Rig, StepDecl};
+pub(crate) use read::not_regular;
 pub(crate) use source::{Location, Source};
 pub(crate) use spans::TableSpans;

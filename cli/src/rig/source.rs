@@ -2,6 +2,8 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use super::RigError;
+
 /// A rig file's path and text, kept to turn byte spans into `file:line:column`.
 #[derive(Clone, Debug)]
 pub(crate) struct Source {
@@ -30,6 +32,27 @@ impl Source {
             path: path.to_owned(),
             text,
         }
+    }
+
+    /// The source of a file's `bytes`, which must be UTF-8 text: otherwise an
+    /// error at the line and column of the first byte that is not.
+    pub(crate) fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, RigError> {
+        let error = match String::from_utf8(bytes) {
+            Ok(text) => return Ok(Self::new(path, text)),
+            Err(error) => error,
+        };
+        let at = error.utf8_error().valid_up_to();
+        let byte = error.as_bytes()[at];
+        // Everything before `at` is valid, so the lossy text keeps its offsets;
+        // the bad byte shows as the replacement character in the snippet.
+        let shown = Self::new(path, String::from_utf8_lossy(error.as_bytes()).into_owned());
+        Err(RigError::Invalid {
+            location: shown.locate(at..at + 1),
+            context: String::new(),
+            message: format!(
+                "the file is not UTF-8 text: byte 0x{byte:02X} here is not valid UTF-8 (a rig file must be UTF-8)"
+            ),
+        })
     }
 
     pub(crate) fn text(&self) -> &str {
@@ -81,21 +104,41 @@ impl fmt::Display for Location {
     }
 }
 
+/// The most characters of a line a snippet shows: a longer line (a minified
+/// or binary file) is cut around the span, so an error never prints megabytes.
+const SNIPPET_WIDTH: usize = 120;
+
 impl Location {
     /// The line with a `^^^` marker under the span, as compilers show it.
     pub(crate) fn snippet(&self) -> String {
         let number = self.line.to_string();
         let pad = " ".repeat(number.len());
-        let indent: String = self
-            .line_text
+        let chars: Vec<char> = self.line_text.chars().collect();
+        let column = self.column - 1;
+        let (start, end) = if chars.len() <= SNIPPET_WIDTH {
+            (0, chars.len())
+        } else {
+            let start = column
+                .saturating_sub(SNIPPET_WIDTH / 3)
+                .min(chars.len() - SNIPPET_WIDTH);
+            (start, start + SNIPPET_WIDTH)
+        };
+        let before = if start > 0 { "…" } else { "" };
+        let after = if end < chars.len() { "…" } else { "" };
+        let shown: String = chars[start..end].iter().collect();
+        let indent: String = before
             .chars()
-            .take(self.column - 1)
+            .chain(chars[start..column.clamp(start, end)].iter().copied())
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
+        let width = if chars.len() <= SNIPPET_WIDTH {
+            self.width
+        } else {
+            self.width.min(end.saturating_sub(column)).max(1)
+        };
         format!(
-            "{pad} |\n{number} | {}\n{pad} | {indent}{}",
-            self.line_text,
-            "^".repeat(self.width)
+            "{pad} |\n{number} | {before}{shown}{after}\n{pad} | {indent}{}",
+            "^".repeat(width)
         )
     }
 }
@@ -133,5 +176,46 @@ mod tests {
         let source = Source::new(Path::new("r.toml"), "a = \"".into());
         let location = source.locate(5..9);
         assert_eq!((location.line, location.column, location.width), (1, 6, 1));
+    }
+
+    #[test]
+    fn a_long_line_is_shown_cut_around_the_span() {
+        let line = format!(
+            "args = [{}\"oops\"{}]",
+            "\"a\", ".repeat(100),
+            ", \"b\"".repeat(100)
+        );
+        let source = Source::new(Path::new("r.toml"), line.clone());
+        let at = line.find("oops").unwrap();
+        let snippet = source.locate(at..at + 4).snippet();
+        let [_, shown, marker] = snippet.lines().collect::<Vec<_>>()[..] else {
+            panic!("three lines: {snippet}")
+        };
+        assert!(
+            shown.starts_with("1 | …") && shown.ends_with('…'),
+            "{shown}"
+        );
+        assert!(shown.chars().count() < 130, "{shown}");
+        let under = marker.chars().position(|c| c == '^').unwrap();
+        let marked: String = shown.chars().skip(under).take(4).collect();
+        assert_eq!(marked, "oops", "{snippet}");
+        assert!(marker.ends_with("^^^^"), "{snippet}");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_at_their_line_and_column() {
+        let bytes = b"[rig]\nname = \"caf\xE9\"\n".to_vec();
+        let error = Source::from_bytes(Path::new("r.toml"), bytes).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "r.toml:2:12: the file is not UTF-8 text: byte 0xE9 here is not valid UTF-8 (a rig file must be UTF-8)"
+        );
+        assert_eq!(
+            error.render().lines().nth(2),
+            Some("2 | name = \"caf\u{FFFD}\"")
+        );
+        let bytes = b"[rig]\nname = \"\xF0\x9F\x98".to_vec();
+        let error = Source::from_bytes(Path::new("r.toml"), bytes).unwrap_err();
+        assert!(error.to_string().starts_with("r.toml:2:9: "), "{error}");
     }
 }

@@ -153,6 +153,51 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         &["step 1, key `duration`", "\"soon\" is not a duration"],
     ),
     (
+        "app_stop_timeout_overflows.toml",
+        "9:16",
+        &[
+            "driver `web`, key `stop_timeout`",
+            "\"18446744073709551615s\" is too long: a duration in a rig is at most 1 year",
+        ],
+    ),
+    (
+        "tcp_exchange_timeout_overflows.toml",
+        "19:11",
+        &[
+            "step 1, key `timeout`",
+            "\"18446744073709551615s\" is too long: a duration in a rig is at most 1 year",
+        ],
+    ),
+    (
+        "start_timeout_over_a_year.toml",
+        "7:17",
+        &[
+            "driver `server`, key `start_timeout`",
+            "31557601 seconds is too long: a duration in a rig is at most 1 year",
+        ],
+    ),
+    (
+        "not_utf8.toml",
+        "2:12",
+        &["the file is not UTF-8 text: byte 0xE9 here is not valid UTF-8"],
+    ),
+    (
+        "keepalive_out_of_range.toml",
+        "12:13",
+        &[
+            "driver `client`, key `keepalive`",
+            "a keepalive time of 1year is out of range: the kernel takes 1s to 32767s",
+        ],
+    ),
+    (
+        "app_log_file_is_a_device.toml",
+        "10:27",
+        &[
+            "driver `web`, key `ready_log_file.path`",
+            "/dev/zero is a character device, not a regular file: the app archives (renames) its log file",
+        ],
+    ),
+    (
         "app_bad_regex.toml",
         "12:16",
         &[

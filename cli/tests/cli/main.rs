@@ -4,8 +4,11 @@
 mod app;
 mod bad_rigs;
 mod check;
+mod hangup;
 mod iperf;
 mod paths;
+mod report_dir;
+mod rig_files;
 mod run;
 mod support;
 mod up;

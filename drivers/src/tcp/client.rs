@@ -315,7 +315,7 @@ impl TcpClient {
     /// reconnecting client this is the service's newest connection (one found
     /// already closed by the peer is dropped, so the service reconnects).
     pub async fn when_connected(&self, timeout: Duration) -> Result<(), TcpError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = super::deadline_after(timeout);
         self.connected_by(deadline, "when_connected", timeout).await
     }
 
@@ -426,7 +426,7 @@ impl TcpClient {
             let sent = connection.send(data, self.send_timeout).await;
             return self.sent(&connection, number, sent);
         }
-        let deadline = Instant::now() + self.send_timeout;
+        let deadline = super::deadline_after(self.send_timeout);
         loop {
             let (connection, number) = self.connection_by(deadline, "send").await?;
             let left = deadline.saturating_duration_since(Instant::now());
@@ -458,7 +458,7 @@ impl TcpClient {
     /// # Ok(()) }
     /// ```
     pub async fn send_acked(&self, data: &[u8]) -> Result<Sent, TcpError> {
-        let deadline = Instant::now() + self.send_timeout;
+        let deadline = super::deadline_after(self.send_timeout);
         let sent = self.send(data).await?;
         let connection = {
             let state = self.lock();
@@ -542,7 +542,7 @@ impl TcpClient {
         if let Some(ready) = self.ready_connection()? {
             return Ok(ready);
         }
-        let deadline = Instant::now() + self.connect_timeout;
+        let deadline = super::deadline_after(self.connect_timeout);
         self.connection_by(deadline, "waiting for a connection")
             .await
     }

@@ -15,6 +15,7 @@ mod stream;
 mod transport;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 pub use client::{DEFAULT_CONNECT_TIMEOUT, TcpClient};
 pub use connection_index::ConnectionIndex;
@@ -51,4 +52,27 @@ fn line_text(mut bytes: Vec<u8>) -> String {
         bytes.pop();
     }
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The instant `timeout` from now. A timeout too long for the clock (e.g.
+/// `Duration::MAX`) means "effectively forever": a deadline 30 years away, as
+/// tokio's own `timeout` does, never an overflow panic.
+fn deadline_after(timeout: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_too_long_for_the_clock_is_a_far_deadline_not_a_panic() {
+        let before = tokio::time::Instant::now();
+        let far = deadline_after(Duration::MAX);
+        assert!(far >= before + Duration::from_secs(29 * 365 * 86_400));
+        let near = deadline_after(Duration::from_secs(1));
+        assert!(near >= before + Duration::from_secs(1) && near < far);
+    }
 }

@@ -241,7 +241,7 @@ impl TcpServer {
     /// accepts them as soon as descriptors are freed (releasing or closing its own
     /// connections frees them).
     pub async fn accept_connection(&self, timeout: Duration) -> Result<usize, TcpError> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = super::deadline_after(timeout);
         loop {
             let (mut arrivals, wanted) = {
                 let state = self.lock();

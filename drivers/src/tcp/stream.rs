@@ -197,7 +197,7 @@ impl Connection {
         let mut writer = match self.writer.try_lock() {
             Some(guard) => guard,
             None => {
-                let at = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+                let at = *deadline.get_or_insert_with(|| super::deadline_after(timeout));
                 tokio::select! {
                     guard = self.writer.lock() => guard,
                     () = tokio::time::sleep_until(at) => return Err(SendFailure::Failed(self.send_timeout(timeout, 0, data.len()))),
@@ -235,7 +235,7 @@ impl Connection {
         if written == data.len() {
             return Ok(written);
         }
-        let at = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+        let at = *deadline.get_or_insert_with(|| super::deadline_after(timeout));
         while written < data.len() {
             // `write` is cancel-safe: on timeout nothing is half-counted.
             tokio::select! {
@@ -315,7 +315,7 @@ impl Connection {
         let mut side = match self.reader.try_lock() {
             Some(guard) => guard,
             None => {
-                let at = *deadline.get_or_insert_with(|| Instant::now() + timeout);
+                let at = *deadline.get_or_insert_with(|| super::deadline_after(timeout));
                 tokio::select! {
                     guard = self.reader.lock() => guard,
                     () = tokio::time::sleep_until(at) => return Err(TcpError::Timeout {
@@ -367,7 +367,7 @@ impl Connection {
                         source,
                     }),
                 },
-                () = tokio::time::sleep_until(*deadline.get_or_insert_with(|| Instant::now() + timeout)) => return Err(TcpError::Timeout {
+                () = tokio::time::sleep_until(*deadline.get_or_insert_with(|| super::deadline_after(timeout))) => return Err(TcpError::Timeout {
                     driver: self.driver.clone(),
                     operation: format!("{} on {}", describe(), self.label),
                     after: timeout,

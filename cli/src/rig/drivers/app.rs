@@ -81,6 +81,7 @@ impl AppOptions {
         if let Some(cwd) = &self.cwd {
             app = app.working_dir(cwd.resolve(rig_dir));
         }
+        self.check_log_file(rig_dir)?;
         let (app, readiness_key) = self.readiness(app)?;
         let mut app = app;
         if let Some(code) = self.expect_exit {
@@ -125,6 +126,33 @@ impl AppOptions {
                 "binary",
                 "an app needs a `binary` to run (a path, or a name looked up in PATH), or a `shell` script",
             )),
+        }
+    }
+
+    /// The app archives (renames) an existing `ready_log_file` before each
+    /// run: where the path is known now (absolute, or under `cwd`), it must
+    /// not be something else than a regular file — `/dev/zero` renamed to
+    /// `/dev/zero.1` by a rig run as root is a broken machine.
+    fn check_log_file(&self, rig_dir: &Path) -> Result<(), InvalidOption> {
+        let Some(file) = &self.ready_log_file else {
+            return Ok(());
+        };
+        let written = file.path.as_written();
+        let path = match &self.cwd {
+            _ if written.is_absolute() => written.to_owned(),
+            Some(cwd) => cwd.resolve(rig_dir).join(written),
+            // Under the driver's runpath, made fresh for the run.
+            None => return Ok(()),
+        };
+        match std::fs::metadata(&path).map(|m| crate::rig::not_regular(m.file_type())) {
+            Ok(Some(kind)) => Err(InvalidOption::new(
+                "ready_log_file.path",
+                format!(
+                    "{} is {kind}, not a regular file: the app archives (renames) its log file before each run, so it must be a file the program writes",
+                    path.display()
+                ),
+            )),
+            Ok(None) | Err(_) => Ok(()),
         }
     }
 

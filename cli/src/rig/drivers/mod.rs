@@ -105,9 +105,10 @@ impl DriverOptions {
 
     /// The engine's stop deadline for the rig's `stop_timeout`: the same, except
     /// for kinds that enforce it themselves and need time after it to kill.
+    /// Saturating: the loader bounds durations, but a deadline must never panic.
     pub(crate) fn stop_deadline(&self, stop_timeout: Duration) -> Duration {
         match self {
-            Self::App(_) => stop_timeout + app::KILL_GRACE,
+            Self::App(_) => stop_timeout.saturating_add(app::KILL_GRACE),
             _ => stop_timeout,
         }
     }

@@ -42,7 +42,7 @@ impl TcpClientOptions {
             self.nodelay,
             self.keepalive,
             None,
-        ));
+        )?);
         if let Some(host) = &self.host {
             client = client.host(host.0.clone());
         }

@@ -31,7 +31,7 @@ impl TcpServerOptions {
             self.nodelay,
             self.keepalive,
             self.reuse_address,
-        ));
+        )?);
         if let Some(host) = &self.host {
             server = server.host(host.0.clone());
         }

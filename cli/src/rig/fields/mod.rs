@@ -14,7 +14,7 @@ mod signal;
 mod template_text;
 mod text_param;
 
-pub(crate) use duration::RigDuration;
+pub(crate) use duration::{MAX_DURATION, RigDuration};
 pub(crate) use path::RigPath;
 pub(crate) use pattern::RigRegex;
 pub(crate) use port::PortParam;

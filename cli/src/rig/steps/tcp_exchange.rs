@@ -135,7 +135,11 @@ async fn connection_from(
     peer: SocketAddr,
     timeout: Duration,
 ) -> Result<usize, TcpError> {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let now = tokio::time::Instant::now();
+    // The loader bounds `timeout` to a year; a deadline never panics all the same.
+    let deadline = now
+        .checked_add(timeout)
+        .unwrap_or_else(|| now + crate::rig::MAX_DURATION);
     loop {
         let known = server.connection_count();
         if let Some(index) = (0..known).find(|&i| server.peer_addr(i).is_ok_and(|p| p == peer)) {

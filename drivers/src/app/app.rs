@@ -476,7 +476,11 @@ impl Driver for App {
 
     async fn pause(&self) -> Result<(), BoxError> {
         let spawned = self.live()?;
-        spawned.process.pause().map_err(|e| self.process_error(e))?;
+        spawned
+            .process
+            .pause()
+            .await
+            .map_err(|e| self.process_error(e))?;
         Ok(())
     }
 
@@ -485,6 +489,7 @@ impl Driver for App {
         spawned
             .process
             .resume()
+            .await
             .map_err(|e| self.process_error(e))?;
         Ok(())
     }

@@ -81,6 +81,20 @@ pub fn send_signal(pid: u32, signal: i32) {
     );
 }
 
+/// Whether `containment` is a cgroup. If not, prints a skip line naming why, and fails when
+/// `CI` is set: the machines CI runs on have a writable cgroup v2.
+pub fn in_cgroup_or_skip(test: &str, containment: &testrig::process::Containment) -> bool {
+    if containment.cgroup().is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: cgroup v2 is required on CI, but the program is held by its {containment}"
+    );
+    println!("skip: {test}: cgroup v2 is not writable here ({containment})");
+    false
+}
+
 /// The helper program: this test binary, re-executed to run `helper_program` only.
 pub mod helper {
     use std::io::{Read, Write};
@@ -128,5 +142,27 @@ pub mod helper {
                 return;
             }
         }
+    }
+}
+
+/// Waits (5 s at most) until the command line of `pid` reads `command` (arguments joined by
+/// spaces), e.g. a background `setsid sleep 1000` that has run `setsid` and then `exec`ed
+/// `sleep`; whether it did. Looks at `/proc` every 5 ms: a test-side wait, with no event to wait on.
+pub async fn wait_for_command(pid: u32, command: &str) -> bool {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|&byte| byte == 0)
+            .filter(|arg| !arg.is_empty())
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect();
+        if args.join(" ") == command {
+            return true;
+        }
+        if std::time::Instant::now() >= give_up {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use testrig::process::{Command, Containment, Exit, Pattern, Process, Signal};
 use testrig::testing::ProcessIdentity;
 
-use crate::support::{Scratch, in_cgroup_or_skip, pid_after, wait_for_command};
+use crate::support::{Scratch, helper, in_cgroup_or_skip, pid_after, wait_for_command};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -206,6 +206,54 @@ async fn in_a_cgroup_the_cpu_time_of_every_descendant_is_recorded() {
     );
     let report = monitor.stop(true, 5 * SECOND).await.unwrap();
     assert_eq!(report.processes()[0].cpu_time, Some(cpu_time));
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_program_killed_with_sigkill_takes_its_cgroups_along_setsid_descendants_included() {
+    let test = "a_program_killed_with_sigkill_takes_its_cgroups_along";
+    let scratch = Scratch::new(test);
+    // The helper is held by its process group only: its guardian, not a cgroup of this test,
+    // must end what it started.
+    let parent = scratch
+        .spawn(
+            helper::escaper_parent(&scratch.runpath().join("parent")).ready_when(
+                Pattern::stdout(r"^escapee (?P<escapee>\d+) session (?P<session>\S+)$").unwrap(),
+            ),
+        )
+        .await;
+    let captures = parent.ready(10 * SECOND).await.unwrap();
+    let escapee = pid_after("escapee", &captures);
+    scratch.track_pid(escapee);
+    let session = std::path::PathBuf::from(captures.get("session").unwrap());
+    if session.as_os_str() == "none" {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: cgroup v2 is required on CI"
+        );
+        println!("skip: {test}: cgroup v2 is not writable here");
+        parent.kill().unwrap();
+        parent.exited().await;
+        nix_kill(escapee).unwrap();
+        return scratch.assert_nothing_left().await;
+    }
+    assert!(session.is_dir());
+    let escapee_identity = ProcessIdentity::of(escapee).expect("the escapee runs");
+
+    parent.kill().unwrap();
+    assert_eq!(parent.exited().await, Exit::Killed);
+    assert!(
+        escapee_identity.wait_gone(5 * SECOND).await,
+        "the descendant that left its group (pid {escapee}) outlived the SIGKILLed program"
+    );
+    let give_up = Instant::now() + 10 * SECOND;
+    while session.exists() && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !session.exists(),
+        "the guardian left the session cgroup {session:?}"
+    );
     scratch.assert_nothing_left().await;
 }
 

@@ -757,3 +757,38 @@ async fn without_a_cgroup_the_report_warns_of_a_descendant_still_alive_after_the
     assert!(survivor.wait_gone(T).await);
     scratch.assert_nothing_left().await;
 }
+
+#[tokio::test]
+async fn where_cgroups_are_not_available_the_report_says_so_for_each_app() {
+    let scratch = Scratch::new("where_cgroups_are_not_available_the_report_says_so");
+    // A program of its own, where cgroup v2 is turned off for the whole program.
+    let helper = testrig::process::Process::spawn(
+        helper::HELPER
+            .command(helper::REPORT_WARNINGS)
+            .env(testrig::process::CGROUP_VAR, "0")
+            .name("helper"),
+        scratch.dir(),
+    )
+    .await
+    .unwrap();
+    scratch.track(helper.pid());
+    assert_eq!(helper.wait(30 * T).await.unwrap(), Exit::Code(0));
+    let stdout = std::fs::read_to_string(helper.logs().stdout()).unwrap();
+    let warnings: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("warning: "))
+        .collect();
+    let expected = |driver: &str| {
+        format!(
+            "warning: {driver}: held by its process group only (cgroup v2 not available: turned \
+             off with TESTRIG_CGROUP=0): a descendant that leaves the group (setsid) is not \
+             killed with it"
+        )
+    };
+    assert_eq!(
+        warnings,
+        [expected("first"), expected("second")],
+        "{stdout}"
+    );
+    scratch.assert_nothing_left().await;
+}

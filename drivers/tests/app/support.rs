@@ -110,6 +110,12 @@ pub mod helper {
     /// echoes whatever each connection sends.
     pub const LISTEN: &str = "listen";
 
+    /// Mode `report-warnings`: runs an environment with two `App`s (`sleep 1000`, started and
+    /// stopped) and prints each warning of the report as `warning: <driver>: <text>` on stdout.
+    /// Run it with `TESTRIG_CGROUP=0` to see what the report says where cgroups are not
+    /// available.
+    pub const REPORT_WARNINGS: &str = "report-warnings";
+
     /// The helper program's entry point.
     pub fn main() {
         let Some(mode) = HELPER.mode() else {
@@ -117,8 +123,36 @@ pub mod helper {
         };
         match mode.as_str() {
             LISTEN => listen(),
+            REPORT_WARNINGS => report_warnings(),
             _ => panic!("unknown helper mode `{mode}`"),
         }
+    }
+
+    fn report_warnings() -> ! {
+        use testrig_drivers::app::App;
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let report = runtime.block_on(async {
+            let runpath = std::env::temp_dir().join(format!("app-helper-{}", std::process::id()));
+            let env = testrig::Environment::builder("warnings")
+                .runpath(&runpath)
+                .driver(App::builder("first", "sleep").arg("1000").build().unwrap())
+                .driver(App::builder("second", "sleep").arg("1000").build().unwrap())
+                .build()
+                .unwrap();
+            env.run(|_env| async { Ok::<_, testrig::Error>(()) })
+                .await
+                .unwrap();
+            let _ = std::fs::remove_dir_all(&runpath);
+            env.report()
+        });
+        let mut stdout = std::io::stdout().lock();
+        for driver in &report.drivers {
+            for warning in &driver.warnings {
+                writeln!(stdout, "warning: {}: {warning}", driver.name).unwrap();
+            }
+        }
+        stdout.flush().unwrap();
+        std::process::exit(0);
     }
 
     fn listen() -> ! {

@@ -27,8 +27,14 @@ impl Cgroup {
         // Close-on-exec (Rust's default): the program never holds it.
         let procs = OpenOptions::new()
             .write(true)
-            .open(cgroup.dir.join("cgroup.procs"))?;
-        Ok((cgroup, procs))
+            .open(cgroup.dir.join("cgroup.procs"));
+        match procs {
+            Ok(procs) => Ok((cgroup, procs)),
+            Err(error) => {
+                let _ = fs::remove_dir(&cgroup.dir);
+                Err(error)
+            }
+        }
     }
 
     /// The cgroup's directory.

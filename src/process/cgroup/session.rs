@@ -91,8 +91,15 @@ impl Session {
         let dir = base.join(std::process::id().to_string());
         match fs::create_dir(&dir) {
             Ok(()) => {}
-            // Left by an earlier program with this pid, now gone: reused.
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+            // Left by an earlier program with this pid, now gone: reused, without the cgroups
+            // it left (those still holding a process stay, and their names are skipped).
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                for child in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                    if child.file_type().is_ok_and(|kind| kind.is_dir()) {
+                        let _ = remove_tree(&child.path());
+                    }
+                }
+            }
             Err(error) => return Err(cannot("create the cgroup", &dir, error)),
         }
         for file in [
@@ -117,7 +124,6 @@ impl Session {
 
     /// Creates the cgroup of a program named `name`, and opens its `cgroup.procs`.
     pub(crate) fn create_cgroup(&self, name: &str) -> io::Result<(Cgroup, File)> {
-        let number = self.next.fetch_add(1, Ordering::Relaxed);
         let name: String = name
             .chars()
             .take(64)
@@ -126,7 +132,15 @@ impl Session {
                 _ => '_',
             })
             .collect();
-        Cgroup::create(self.dir.join(format!("{number}-{name}")))
+        // A name may be taken by a cgroup an earlier program with this pid left holding a
+        // process: the next number is tried.
+        loop {
+            let number = self.next.fetch_add(1, Ordering::Relaxed);
+            match Cgroup::create(self.dir.join(format!("{number}-{name}"))) {
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists && number < 1 << 20 => {}
+                created => return created,
+            }
+        }
     }
 }
 

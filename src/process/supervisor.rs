@@ -23,7 +23,8 @@ const REMOVE_DEADLINE: Duration = Duration::from_secs(1);
 
 /// How long the end of the output is awaited after the program ended. The program's leftovers
 /// are killed when it ends, so the pipes close at once; only a grandchild that left the process
-/// group (`setsid`) and kept the pipes open can make this deadline matter.
+/// group (`setsid`) where no cgroup holds it, and kept the pipes open, can make this deadline
+/// matter.
 const DRAIN_DEADLINE: Duration = Duration::from_millis(500);
 
 /// Starts supervising `child`: waits for its end (event-driven: tokio watches a pidfd), records
@@ -92,25 +93,26 @@ fn account(control: &Control, marker: &str) -> Aftermath {
     };
     let empty = cgroup
         .wait_empty(Instant::now() + EMPTY_DEADLINE)
-        .unwrap_or(false);
+        .unwrap_or_else(|error| {
+            tracing::warn!(cgroup = %cgroup.dir().display(), %error, "cannot read cgroup.events");
+            false
+        });
     let cpu_time = cgroup.cpu_time().ok();
-    let survivors = match empty {
-        true => {
-            if let Err(error) = cgroup.remove(Instant::now() + REMOVE_DEADLINE) {
-                tracing::warn!(cgroup = %cgroup.dir().display(), %error, "cannot remove a cgroup");
-            }
-            Vec::new()
-        }
-        false => {
-            let survivors: Vec<Survivor> = cgroup.pids().into_iter().map(Survivor::of).collect();
-            tracing::warn!(
-                cgroup = %cgroup.dir().display(),
-                survivors = %list(&survivors),
-                "processes still alive {EMPTY_DEADLINE:?} after cgroup.kill"
-            );
-            survivors
-        }
+    let survivors: Vec<Survivor> = match empty {
+        true => Vec::new(),
+        false => cgroup.pids().into_iter().map(Survivor::of).collect(),
     };
+    if survivors.is_empty() {
+        if let Err(error) = cgroup.remove(Instant::now() + REMOVE_DEADLINE) {
+            tracing::warn!(cgroup = %cgroup.dir().display(), %error, "cannot remove a cgroup");
+        }
+    } else {
+        tracing::warn!(
+            cgroup = %cgroup.dir().display(),
+            survivors = %list(&survivors),
+            "processes still alive {EMPTY_DEADLINE:?} after cgroup.kill"
+        );
+    }
     Aftermath {
         cpu_time,
         survivors,

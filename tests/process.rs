@@ -4,6 +4,8 @@
 #[path = "process/support.rs"]
 mod support;
 
+#[path = "process/containment.rs"]
+mod containment;
 #[path = "process/monitor.rs"]
 mod monitor;
 #[path = "process/output.rs"]

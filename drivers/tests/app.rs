@@ -13,7 +13,7 @@ use testrig::{BuildError, ConnectionInfo, DriverSpec, Error, Phase, Ref, Status,
 use testrig_drivers::app::{App, AppError, Expectation};
 use testrig_drivers::tcp::{TcpClient, TcpServer};
 
-use support::{Scratch, helper, send_signal};
+use support::{Scratch, helper, in_cgroup_or_skip, send_signal, wait_for_command};
 
 const T: Duration = Duration::from_secs(5);
 
@@ -215,13 +215,14 @@ async fn readiness_that_never_comes_fails_at_the_start_timeout_naming_what_it_wa
         .unwrap();
     let env = scratch
         .env("deadline")
-        .driver(DriverSpec::new(app).start_timeout(Duration::from_millis(300)))
+        // Covers the spawn too, which alone took over 300 ms on a loaded machine.
+        .driver(DriverSpec::new(app).start_timeout(Duration::from_secs(1)))
         .build()
         .unwrap();
     let error = env.start().await.unwrap_err().to_string();
     assert!(
         error.contains(
-            r"timed out after 300ms waiting for a line matching `listening on (?P<port>\d+)` on stderr"
+            r"timed out after 1s waiting for a line matching `listening on (?P<port>\d+)` on stderr"
         ),
         "{error}"
     );
@@ -650,4 +651,148 @@ fn an_app_stop_timeout_not_below_the_drivers_stop_timeout_is_refused_by_the_envi
         .driver(DriverSpec::new(app(Duration::from_secs(30))).stop_timeout(Duration::from_secs(31)))
         .build()
         .unwrap();
+}
+
+/// An app whose shell starts `sleep 1000` in a session of its own (`setsid`: out of its
+/// process group), exports its pid as `escapee`, and waits for it.
+fn app_with_escaping_child() -> testrig_drivers::app::AppBuilder {
+    App::shell("app", r#"setsid sleep 1000 & echo "escaped $!"; wait"#)
+        .ready_on_stdout(r"^escaped (?P<escapee>\d+)$")
+}
+
+#[tokio::test]
+async fn in_a_cgroup_a_descendant_that_left_the_process_group_dies_with_the_app_and_the_report_has_its_cpu_time()
+ {
+    let test = "in_a_cgroup_a_descendant_dies_with_the_app";
+    let scratch = Scratch::new(test);
+    let pids = scratch.pids();
+    let env = scratch
+        .env("cgroup")
+        .driver(app_with_escaping_child().build().unwrap())
+        .build()
+        .unwrap();
+    let escapee = env
+        .run(|env| async move {
+            let app = env.get::<App>("app")?;
+            pids.track(app.pid().unwrap());
+            let escapee: u32 = app.extracted("escapee").unwrap().parse().unwrap();
+            pids.track(escapee);
+            // `sleep` runs once `setsid` has moved it out of the group.
+            assert!(
+                wait_for_command(escapee, "sleep 1000").await,
+                "setsid did not run"
+            );
+            let containment = app.process().unwrap().containment().clone();
+            Ok::<_, Error>((escapee, containment))
+        })
+        .await
+        .unwrap();
+    let (escapee, containment) = escapee;
+    let report = env.report();
+    let app = report.drivers.iter().find(|d| d.name == "app").unwrap();
+    if !in_cgroup_or_skip(test, &containment) {
+        send_signal(escapee, libc::SIGKILL);
+        return scratch.assert_nothing_left().await;
+    }
+    assert!(
+        !ProcessIdentity::of(escapee).is_some_and(|p| p.is_alive()),
+        "the descendant that left the group (pid {escapee}) survived the stop"
+    );
+    assert_eq!(app.warnings, Vec::<String>::new());
+    assert!(
+        app.cpu_time.is_some_and(|cpu| cpu > Duration::ZERO),
+        "{app:?}"
+    );
+    assert!(report.summary().to_string().contains("  cpu "));
+    assert_eq!(report.outcome, testrig::report::Outcome::Passed);
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn without_a_cgroup_the_report_warns_of_a_descendant_still_alive_after_the_stop() {
+    let scratch = Scratch::new("without_a_cgroup_the_report_warns_of_a_survivor");
+    let pids = scratch.pids();
+    let env = scratch
+        .env("fallback")
+        .driver(app_with_escaping_child().cgroup(false).build().unwrap())
+        .build()
+        .unwrap();
+    let escapee = env
+        .run(|env| async move {
+            let app = env.get::<App>("app")?;
+            pids.track(app.pid().unwrap());
+            let escapee: u32 = app.extracted("escapee").unwrap().parse().unwrap();
+            pids.track(escapee);
+            // `sleep` runs once `setsid` has moved it out of the group.
+            assert!(
+                wait_for_command(escapee, "sleep 1000").await,
+                "setsid did not run"
+            );
+            Ok::<_, Error>(escapee)
+        })
+        .await
+        .unwrap();
+    let report = env.report();
+    let app = report.drivers.iter().find(|d| d.name == "app").unwrap();
+    assert_eq!(app.cpu_time, None);
+    let warning = app
+        .warnings
+        .iter()
+        .find(|warning| warning.contains(&format!("pid {escapee} (`sleep 1000`)")))
+        .unwrap_or_else(|| panic!("no warning names pid {escapee}: {:?}", app.warnings));
+    assert!(
+        warning.contains("still alive after the program ended"),
+        "{warning}"
+    );
+    // cgroups were turned off on purpose: that alone is not worth a warning.
+    assert_eq!(app.warnings.len(), 1, "{:?}", app.warnings);
+    assert!(
+        report
+            .summary()
+            .to_string()
+            .contains(&format!("warning: pid {escapee} (`sleep 1000`)"))
+    );
+    assert!(report.to_junit_xml().contains(&format!(
+        "<system-err>warning: pid {escapee} (`sleep 1000`)"
+    )));
+    // testrig no longer holds it: the test ends it itself.
+    let survivor = ProcessIdentity::of(escapee).expect("the survivor is alive");
+    send_signal(escapee, libc::SIGKILL);
+    assert!(survivor.wait_gone(T).await);
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn where_cgroups_are_not_available_the_report_says_so_for_each_app() {
+    let scratch = Scratch::new("where_cgroups_are_not_available_the_report_says_so");
+    // A program of its own, where cgroup v2 is turned off for the whole program.
+    let helper = testrig::process::Process::spawn(
+        helper::HELPER
+            .command(helper::REPORT_WARNINGS)
+            .env(testrig::process::CGROUP_VAR, "0")
+            .name("helper"),
+        scratch.dir(),
+    )
+    .await
+    .unwrap();
+    scratch.track(helper.pid());
+    assert_eq!(helper.wait(30 * T).await.unwrap(), Exit::Code(0));
+    let stdout = std::fs::read_to_string(helper.logs().stdout()).unwrap();
+    let warnings: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("warning: "))
+        .collect();
+    let expected = |driver: &str| {
+        format!(
+            "warning: {driver}: held by its process group only (cgroup v2 not available: turned \
+             off with TESTRIG_CGROUP=0): a descendant that leaves the group (setsid) is not \
+             killed with it"
+        )
+    };
+    assert_eq!(
+        warnings,
+        [expected("first"), expected("second")],
+        "{stdout}"
+    );
+    scratch.assert_nothing_left().await;
 }

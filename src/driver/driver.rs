@@ -115,6 +115,18 @@ pub trait Driver: Any + Send + Sync {
     fn log_tail(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// The CPU time the driver's processes used, for the report (`None`: not
+    /// measured).
+    fn cpu_time(&self) -> Option<Duration> {
+        None
+    }
+
+    /// What the report should point out without it being an error, one line each
+    /// (e.g. processes left alive after the driver's program ended).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Returned by the default `pause`/`resume`.

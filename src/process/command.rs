@@ -51,6 +51,7 @@ pub struct Command {
     callbacks: Vec<LineCallback>,
     stop_signal: Signal,
     tail_lines: usize,
+    cgroup: bool,
 }
 
 impl Command {
@@ -67,6 +68,7 @@ impl Command {
             callbacks: Vec::new(),
             stop_signal: Signal::TERM,
             tail_lines: DEFAULT_TAIL_LINES,
+            cgroup: true,
         }
     }
 
@@ -166,6 +168,19 @@ impl Command {
         self
     }
 
+    /// Whether to run the program in a cgroup v2 of its own where one can be created (the
+    /// default: `true`). `false` holds it by its process group only, as where cgroups are not
+    /// available; see [`Containment`](super::Containment).
+    pub fn cgroup(mut self, enabled: bool) -> Command {
+        self.cgroup = enabled;
+        self
+    }
+
+    /// Whether the program is to run in a cgroup of its own where one can be created.
+    pub fn get_cgroup(&self) -> bool {
+        self.cgroup
+    }
+
     /// The name used in errors and log files: the one given, else the program's file name.
     pub fn display_name(&self) -> String {
         if let Some(name) = &self.name {
@@ -240,6 +255,7 @@ impl fmt::Debug for Command {
             .field("callbacks", &self.callbacks.len())
             .field("stop_signal", &self.stop_signal)
             .field("tail_lines", &self.tail_lines)
+            .field("cgroup", &self.cgroup)
             .finish()
     }
 }

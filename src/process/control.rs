@@ -1,27 +1,43 @@
 //! `Control`: the one place that changes a process's state and signals its group.
 
 use std::io;
-use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::cgroup::Cgroup;
 use super::group::ProcessGroup;
 use super::state::{Event, Refusal};
-use super::{ProcessState, Signal};
+use super::{ProcessState, Signal, Survivor};
 
 /// Holds a process's state and applies events to it. Signals are sent while the state is locked,
 /// so no signal can reach the group after the supervisor has recorded the leader's end (and
 /// killed its leftovers): a recycled process-group id is never hit.
+///
+/// With a cgroup, the signals that act on the whole tree go through it instead of the process
+/// group: `SIGSTOP`/`SIGCONT` freeze and thaw the cgroup, `SIGKILL` is `cgroup.kill`, which also
+/// reaches the descendants that left the group. Other signals (the stop signal) go to the group.
 ///
 /// Observers see the state through a `watch` channel. `Exited` is published only once the
 /// output has been read to its end (see the supervisor), so whoever wakes on the exit also sees
 /// every line the program printed.
 pub(crate) struct Control {
     group: ProcessGroup,
+    cgroup: Option<Arc<Cgroup>>,
     state: Mutex<ProcessState>,
     published: watch::Sender<ProcessState>,
     ended_at: OnceLock<Instant>,
+    aftermath: OnceLock<Aftermath>,
+}
+
+/// What the supervisor found once the program ended and its leftovers were killed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Aftermath {
+    /// The CPU time of everything that ran in the cgroup (none without a cgroup).
+    pub(crate) cpu_time: Option<Duration>,
+    /// Descendants still alive.
+    pub(crate) survivors: Vec<Survivor>,
 }
 
 /// Why an event could not be applied.
@@ -31,16 +47,35 @@ pub(crate) enum ControlError {
     Refused(Refusal),
     /// The OS refused a signal.
     Signal(Signal, io::Error),
+    /// Writing to the cgroup failed (`freeze`, `thaw`, `kill`).
+    Cgroup(&'static str, io::Error),
 }
 
 impl Control {
-    pub(crate) fn new(group: ProcessGroup) -> Control {
+    pub(crate) fn new(group: ProcessGroup, cgroup: Option<Cgroup>) -> Control {
         Control {
             group,
+            cgroup: cgroup.map(Arc::new),
             state: Mutex::new(ProcessState::Running),
             published: watch::Sender::new(ProcessState::Running),
             ended_at: OnceLock::new(),
+            aftermath: OnceLock::new(),
         }
+    }
+
+    /// The program's cgroup, if it has one.
+    pub(crate) fn cgroup(&self) -> Option<&Arc<Cgroup>> {
+        self.cgroup.as_ref()
+    }
+
+    /// Records what was found after the end (once; before the exit is published).
+    pub(crate) fn set_aftermath(&self, aftermath: Aftermath) {
+        let _ = self.aftermath.set(aftermath);
+    }
+
+    /// What was found after the end, once the exit is published.
+    pub(crate) fn aftermath(&self) -> Option<&Aftermath> {
+        self.aftermath.get()
     }
 
     /// The process group the process leads.
@@ -52,11 +87,10 @@ impl Control {
     pub(crate) fn apply(&self, event: Event) -> Result<ProcessState, ControlError> {
         let mut state = self.lock();
         let transition = state.on(event).map_err(ControlError::Refused)?;
-        let sent = transition.signals.iter().try_for_each(|&signal| {
-            self.group
-                .signal(signal)
-                .map_err(|error| ControlError::Signal(signal, error))
-        });
+        let sent = transition
+            .signals
+            .iter()
+            .try_for_each(|&signal| self.send(signal));
         // The leader's end is a fact, whether or not its leftovers could be signalled.
         if sent.is_ok() || matches!(event, Event::Reaped(_)) {
             *state = transition.next;
@@ -67,6 +101,22 @@ impl Control {
             }
         }
         sent.map(|()| transition.next)
+    }
+
+    /// Sends `signal` to the process group, or does what it means to the cgroup.
+    fn send(&self, signal: Signal) -> Result<(), ControlError> {
+        let through_cgroup = |action, result: io::Result<()>| {
+            result.map_err(|error| ControlError::Cgroup(action, error))
+        };
+        match (&self.cgroup, signal) {
+            (Some(cgroup), Signal::STOP) => through_cgroup("freeze", cgroup.freeze(true)),
+            (Some(cgroup), Signal::CONT) => through_cgroup("thaw", cgroup.freeze(false)),
+            (Some(cgroup), Signal::KILL) => through_cgroup("kill", cgroup.kill()),
+            _ => self
+                .group
+                .signal(signal)
+                .map_err(|error| ControlError::Signal(signal, error)),
+        }
     }
 
     /// Publishes the recorded state once the supervisor is done with the exit.

@@ -223,6 +223,37 @@ pub enum ProcessError {
         source: io::Error,
     },
 
+    /// Writing to the program's cgroup failed (`freeze`, `thaw`, `kill`), or waiting on it did.
+    #[error("process `{name}` (pid {pid}): cannot {action} its cgroup {}: {source}", cgroup.display())]
+    Cgroup {
+        /// The process.
+        name: String,
+        /// Its pid.
+        pid: u32,
+        /// What was attempted (`freeze`, `thaw`, `kill`, `pause`, `resume`).
+        action: &'static str,
+        /// The cgroup's directory.
+        cgroup: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The cgroup did not report itself frozen (or thawed) in time after `pause` (or `resume`).
+    #[error(
+        "process `{name}` (pid {pid}): cannot {action}: its cgroup did not report the change within {waited:?}"
+    )]
+    FreezeTimeout {
+        /// The process.
+        name: String,
+        /// Its pid.
+        pid: u32,
+        /// `pause` or `resume`.
+        action: &'static str,
+        /// How long the change was waited for.
+        waited: Duration,
+    },
+
     /// Several processes broke the rules at once (reported by `stop`).
     #[error("{} processes failed:\n{}", errors.len(), errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Many {

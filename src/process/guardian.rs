@@ -33,18 +33,24 @@ use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
 use super::group::ProcessGroup;
 
 /// The guardian's program: `/bin/sh -c SCRIPT`, reading `+PGID` / `-PGID` lines on stdin and
-/// killing the groups it holds at end-of-file. Groups are kept as ` 12 345 ` (a space each side
+/// killing the groups it holds at end-of-file; then, if told `C<dir>` (the session cgroup), it
+/// kills every process of that cgroup and below (`cgroup.kill`) and removes the cgroups, deepest
+/// first, once empty (the kernel kills asynchronously and has no event a shell can wait on: it tries again
+/// every 100 ms, for 5 s at most). Groups are kept as ` 12 345 ` (a space each side
 /// of every id) so one can be found and removed with plain parameter expansion.
 const SCRIPT: &str = r#"trap '' INT HUP
 groups=' '
+cgroup=''
 while read -r line; do
     case $line in
+        C*) cgroup=${line#C} ;;
         +*) groups="$groups${line#+} " ;;
         -*) case $groups in
                 *" ${line#-} "*) groups="${groups%% ${line#-} *} ${groups#* ${line#-} }" ;;
@@ -54,6 +60,16 @@ done
 for group in $groups; do
     kill -9 -"$group" 2>/dev/null
 done
+if [ -n "$cgroup" ]; then
+    echo 1 >"$cgroup/cgroup.kill"
+    tries=0
+    while [ "$tries" -lt 50 ]; do
+        find "$cgroup" -depth -type d -exec rmdir {} +
+        [ -d "$cgroup" ] || break
+        tries=$((tries + 1))
+        sleep 0.1
+    done
+fi 2>/dev/null
 "#;
 
 /// The guardian as this program sees it.
@@ -69,12 +85,24 @@ enum Guardian {
 struct Watch {
     guardian: Guardian,
     groups: BTreeSet<ProcessGroup>,
+    /// The session cgroup, holding the cgroup of every spawned program (see `cgroup`).
+    cgroup: Option<PathBuf>,
 }
 
 static WATCH: Mutex<Watch> = Mutex::new(Watch {
     guardian: Guardian::Absent,
     groups: BTreeSet::new(),
+    cgroup: None,
 });
+
+/// Has the guardian kill every process in the cgroup `dir` and below (and remove them) when this
+/// program dies: the processes that left their process group die too.
+pub(crate) fn watch_cgroup(dir: &Path) {
+    let mut watch = lock();
+    watch.cgroup = Some(dir.to_path_buf());
+    let message = format!("C{}\n", dir.display());
+    watch.tell(&message);
+}
 
 /// Has the guardian kill `group` if this program dies before [`release`] is called for it.
 pub(crate) fn watch(group: ProcessGroup) {
@@ -105,11 +133,14 @@ impl Watch {
             return;
         }
         self.bury();
-        let everything: String = self
+        let mut everything: String = self
             .groups
             .iter()
             .map(|group| format!("+{}\n", group.id()))
             .collect();
+        if let Some(cgroup) = &self.cgroup {
+            everything.push_str(&format!("C{}\n", cgroup.display()));
+        }
         let started = start().and_then(|(child, mut pipe)| {
             pipe.write_all(everything.as_bytes())?;
             Ok(Guardian::Running { child, pipe })

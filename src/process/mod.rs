@@ -23,9 +23,15 @@
 //!   Grandchildren do not inherit that signal; a guardian process (a `/bin/sh` loop reading a
 //!   pipe only this program writes) sends `SIGKILL` to every group still running when the pipe
 //!   reaches end-of-file, i.e. when the program ends however it ends (see `guardian.rs`).
-//! - **Limits.** A descendant that leaves the group (`setsid`, `setpgid`) escapes group signals
-//!   and the guardian, so it may outlive the test; the parent-death signal is also cleared by
-//!   the kernel when a set-user-ID program is run.
+//! - **cgroups.** Where cgroup v2 is writable, each program also runs in a cgroup of its own,
+//!   entered before `exec`: its end, a kill and the guardian reach every descendant through
+//!   `cgroup.kill` — even one that left the process group (`setsid`) — pause freezes the cgroup,
+//!   and the CPU time of the whole tree is measured (see [`Containment`]).
+//! - **Limits.** Without a cgroup, a descendant that leaves the group (`setsid`, `setpgid`)
+//!   escapes group signals and the guardian, so it may outlive the test: it is looked for (by the
+//!   [`SPAWN_MARKER_VAR`] it inherits) after the program ends, logged and reported as a
+//!   [`Survivor`]. The parent-death signal is also cleared by the kernel when a set-user-ID
+//!   program is run.
 //! - **Output.** Both pipes are read continuously into the log files (never truncated, never
 //!   blocking the program) and cut into lines as they arrive: callbacks, readiness patterns and
 //!   line waits are resolved by the lines themselves, and `Exited` is reported only after the
@@ -46,7 +52,9 @@
 //! # Ok(()) }
 //! ```
 
+mod cgroup;
 mod command;
+mod containment;
 mod control;
 mod default_signals;
 mod error;
@@ -73,9 +81,13 @@ mod state;
 mod stats;
 mod stop_report;
 mod supervisor;
+mod survivor;
 mod tail;
 
+pub use cgroup::CGROUP_VAR;
+pub(crate) use cgroup::frozen_pid;
 pub use command::{Command, DEFAULT_TAIL_LINES};
+pub use containment::Containment;
 pub use error::ProcessError;
 pub use exit::Exit;
 pub use kind::Kind;
@@ -89,4 +101,5 @@ pub use signal::Signal;
 pub use state::ProcessState;
 pub use stats::{ProcessStats, ResourceUsage};
 pub use stop_report::{StopReport, StoppedProcess};
+pub use survivor::{SPAWN_MARKER_VAR, Survivor};
 pub use tail::{Tail, TailLine};

@@ -10,19 +10,25 @@ use super::control::{Control, ControlError};
 use super::line_hub::LineHub;
 use super::state::{Event, Refusal};
 use super::{
-    Captures, Command, Exit, Kind, LogFiles, Pattern, ProcessError, ProcessState, ProcessStats,
-    ResourceUsage, Tail,
+    Captures, Command, Containment, Exit, Kind, LogFiles, Pattern, ProcessError, ProcessState,
+    ProcessStats, ResourceUsage, Survivor, Tail,
 };
 
 /// How long the end of a process is awaited after `SIGKILL` before giving up on it.
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
+/// How long a cgroup is given to report itself frozen or thawed after `pause` or `resume`.
+const FREEZE_DEADLINE: Duration = Duration::from_secs(5);
+
 /// A handle on one spawned program: its output, readiness, state, and the means to pause, resume,
 /// stop and kill it.
 ///
 /// The program runs in a process group of its own; every signal goes to the whole group, and
-/// when the program ends, whatever it left running in its group is killed with it. The program
-/// also dies if the program that spawned it dies, even by `SIGKILL`.
+/// when the program ends, whatever it left running in its group is killed with it. Where cgroup
+/// v2 is writable it also runs in a cgroup of its own (see [`Containment`]): pause freezes the
+/// cgroup, kills and the program's end kill the whole cgroup — descendants that left the group
+/// too — and its CPU time is measured. The program also dies if the program that spawned it
+/// dies, even by `SIGKILL`.
 ///
 /// Clones share the process. When the last clone is dropped, a process still running is killed
 /// (synchronously, with `SIGKILL` to its group): stop it explicitly to give it a chance to end
@@ -63,6 +69,7 @@ pub(crate) struct Parts {
     pub(crate) logs: LogFiles,
     pub(crate) control: Arc<Control>,
     pub(crate) hub: Arc<LineHub>,
+    pub(crate) containment: Containment,
 }
 
 struct Inner {
@@ -155,6 +162,34 @@ impl Process {
             started_at: self.inner.started_at_wall,
             run_time: self.run_time(),
         }
+    }
+
+    /// What holds it and everything it starts: a cgroup of its own, or its process group only
+    /// (and why).
+    pub fn containment(&self) -> &Containment {
+        &self.inner.parts.containment
+    }
+
+    /// The CPU time (user and system) of everything that ran in its cgroup — the program and
+    /// every descendant — so far, or in total once it has ended. `None` without a cgroup.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        if let Some(aftermath) = self.control().aftermath() {
+            return aftermath.cpu_time;
+        }
+        self.control()
+            .cgroup()
+            .and_then(|cgroup| cgroup.cpu_time().ok())
+    }
+
+    /// Descendants found alive after the program ended and its leftovers were killed: those that
+    /// left its process group where no cgroup holds them (or, rarely, that even `cgroup.kill`
+    /// did not end in time). They are logged as a warning; testrig does not kill them (they are
+    /// no longer known to be the program's). Empty while the program runs.
+    pub fn survivors(&self) -> Vec<Survivor> {
+        self.control()
+            .aftermath()
+            .map(|aftermath| aftermath.survivors.clone())
+            .unwrap_or_default()
     }
 
     /// Its CPU time and memory, read from `/proc`; `None` once it has ended.
@@ -293,16 +328,48 @@ impl Process {
         self.apply(Event::Kill, "kill")
     }
 
-    /// Freezes the process group with `SIGSTOP` (handy to make a server unresponsive in a fault
-    /// test). Pausing a paused process does nothing.
-    pub fn pause(&self) -> Result<(), ProcessError> {
-        self.apply(Event::Pause, "pause")
+    /// Freezes the program and everything it started (handy to make a server unresponsive in a
+    /// fault test): its cgroup with `cgroup.freeze`, resolving once the kernel reports it frozen
+    /// (within 5 s, else [`ProcessError::FreezeTimeout`]), or without a cgroup its process group
+    /// with `SIGSTOP`. Pausing a paused process does nothing.
+    pub async fn pause(&self) -> Result<(), ProcessError> {
+        self.apply(Event::Pause, "pause")?;
+        self.wait_frozen(true, "pause").await
     }
 
-    /// Lets a paused process group continue with `SIGCONT`. Resuming a running process does
-    /// nothing.
-    pub fn resume(&self) -> Result<(), ProcessError> {
-        self.apply(Event::Resume, "resume")
+    /// Lets a paused program continue: thaws its cgroup (resolving once the kernel reports it
+    /// thawed), or sends `SIGCONT` to its process group. Resuming a running process does nothing.
+    pub async fn resume(&self) -> Result<(), ProcessError> {
+        self.apply(Event::Resume, "resume")?;
+        self.wait_frozen(false, "resume").await
+    }
+
+    /// Waits until the cgroup reports the freezer state `frozen` (at once without a cgroup).
+    async fn wait_frozen(&self, frozen: bool, action: &'static str) -> Result<(), ProcessError> {
+        let Some(cgroup) = self.control().cgroup().cloned() else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + FREEZE_DEADLINE;
+        let dir = cgroup.dir().to_path_buf();
+        let waited = tokio::task::spawn_blocking(move || cgroup.wait_frozen(frozen, deadline))
+            .await
+            .unwrap_or_else(|error| Err(std::io::Error::other(error)));
+        match waited {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ProcessError::FreezeTimeout {
+                name: self.name().to_owned(),
+                pid: self.pid(),
+                action,
+                waited: FREEZE_DEADLINE,
+            }),
+            Err(source) => Err(ProcessError::Cgroup {
+                name: self.name().to_owned(),
+                pid: self.pid(),
+                action,
+                cgroup: dir,
+                source,
+            }),
+        }
     }
 
     fn apply(&self, event: Event, action: &'static str) -> Result<(), ProcessError> {
@@ -325,6 +392,17 @@ impl Process {
                 name: name(),
                 pid,
                 signal,
+                source,
+            }),
+            Err(ControlError::Cgroup(action, source)) => Err(ProcessError::Cgroup {
+                name: name(),
+                pid,
+                action,
+                cgroup: self
+                    .containment()
+                    .cgroup()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
                 source,
             }),
         }

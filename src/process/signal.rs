@@ -40,9 +40,11 @@ impl Signal {
     pub const USR1: Signal = Signal(libc::SIGUSR1);
     /// `SIGUSR2`: user-defined.
     pub const USR2: Signal = Signal(libc::SIGUSR2);
-    /// `SIGSTOP`: freeze (cannot be caught); what [`Process::pause`](super::Process::pause) sends.
+    /// `SIGSTOP`: freeze (cannot be caught); what [`Process::pause`](super::Process::pause) sends
+    /// to a program without a cgroup (one with a cgroup is frozen with `cgroup.freeze`).
     pub const STOP: Signal = Signal(libc::SIGSTOP);
-    /// `SIGCONT`: continue after `SIGSTOP`; what [`Process::resume`](super::Process::resume) sends.
+    /// `SIGCONT`: continue after `SIGSTOP`; what [`Process::resume`](super::Process::resume) sends
+    /// to a program without a cgroup.
     pub const CONT: Signal = Signal(libc::SIGCONT);
 
     /// The signal with this number.

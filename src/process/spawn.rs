@@ -1,12 +1,17 @@
-//! Spawning a [`Command`]: log files, process group, parent-death signal, output pumps, supervisor.
+//! Spawning a [`Command`]: log files, process group, cgroup, parent-death signal, output pumps,
+//! supervisor.
 
+use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use tokio::runtime::Handle;
 
+use super::cgroup::{self, Cgroup};
 use super::control::Control;
 use super::group::ProcessGroup;
 use super::line_hub::LineHub;
@@ -14,7 +19,8 @@ use super::process::Parts;
 use super::pump::pump;
 use super::supervisor::supervise;
 use super::{
-    Command, LogFiles, Process, ProcessError, Stream, default_signals, parent_death, spawner,
+    Command, Containment, LogFiles, Process, ProcessError, SPAWN_MARKER_VAR, Stream,
+    default_signals, parent_death, spawner,
 };
 
 /// Spawns `command` with its logs in `runpath`; see [`Process::spawn`].
@@ -38,22 +44,29 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Process, P
             source,
         })?;
 
+    let marker = spawn_marker();
+    let (cgroup, containment) = contain(&command, &name);
+    let (cgroup, procs) = cgroup.unzip();
+    let spawned = spawner::spawn(os_command(&command, &marker, procs), runtime).await;
+    if spawned.is_err()
+        && let Some(cgroup) = &cgroup
+    {
+        let _ = cgroup.remove(Instant::now());
+    }
     let spawner::Spawned {
         mut child,
         forked_at,
-    } = spawner::spawn(os_command(&command), runtime)
-        .await
-        .map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => ProcessError::ProgramNotFound {
-                name: name.clone(),
-                program: command.program().to_path_buf(),
-            },
-            _ => ProcessError::Spawn {
-                name: name.clone(),
-                program: command.program().to_path_buf(),
-                source,
-            },
-        })?;
+    } = spawned.map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => ProcessError::ProgramNotFound {
+            name: name.clone(),
+            program: command.program().to_path_buf(),
+        },
+        _ => ProcessError::Spawn {
+            name: name.clone(),
+            program: command.program().to_path_buf(),
+            source,
+        },
+    })?;
     let pid = child
         .id()
         .expect("a child that was not waited for has a pid");
@@ -64,9 +77,9 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Process, P
         pump(stdout, stdout_file, Stream::Stdout, hub.clone()),
         pump(stderr, stderr_file, Stream::Stderr, hub.clone()),
     ];
-    let control = Arc::new(Control::new(ProcessGroup::led_by(pid)));
-    supervise(child, control.clone(), pumps);
-    tracing::debug!(process = %name, pid, "spawned");
+    let control = Arc::new(Control::new(ProcessGroup::led_by(pid), cgroup));
+    supervise(child, control.clone(), pumps, marker);
+    tracing::debug!(process = %name, pid, %containment, "spawned");
     Ok(Process::new(Parts {
         forked_at,
         name,
@@ -75,12 +88,49 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Process, P
         logs,
         control,
         hub,
+        containment,
     }))
 }
 
+/// A value of [`SPAWN_MARKER_VAR`] unique to this spawn: this program's pid and a number.
+fn spawn_marker() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let number = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{number}", std::process::id())
+}
+
+/// The cgroup `command` will run in (with its `cgroup.procs` open for the child to enter it), or
+/// none, and what holds the program either way. A cgroup that cannot be created is logged and
+/// the program is held by its process group.
+fn contain(command: &Command, name: &str) -> (Option<(Cgroup, File)>, Containment) {
+    if !command.get_cgroup() {
+        let why = "cgroup turned off for this command".to_owned();
+        return (None, Containment::ProcessGroup(why));
+    }
+    let session = match cgroup::session() {
+        Ok(session) => session,
+        Err(why) => {
+            let why = format!("cgroup v2 not available: {why}");
+            return (None, Containment::ProcessGroup(why));
+        }
+    };
+    match session.create_cgroup(name) {
+        Ok((cgroup, procs)) => {
+            let containment = Containment::Cgroup(cgroup.dir().to_path_buf());
+            (Some((cgroup, procs)), containment)
+        }
+        Err(error) => {
+            tracing::warn!(process = %name, %error, "cannot create a cgroup; using the process group only");
+            let why = format!("cannot create its cgroup: {error}");
+            (None, Containment::ProcessGroup(why))
+        }
+    }
+}
+
 /// The OS command for `command`: no shell, stdin closed, output piped, a process group of its
-/// own, and death with the program that spawned it.
-fn os_command(command: &Command) -> tokio::process::Command {
+/// own, the spawn marker, its cgroup entered before `exec` (through `procs`, its open
+/// `cgroup.procs`, which the OS command owns), and death with the program that spawned it.
+fn os_command(command: &Command, marker: &str, procs: Option<File>) -> tokio::process::Command {
     let mut os = tokio::process::Command::new(command.program());
     os.args(command.get_args());
     if let Some(cwd) = command.get_cwd() {
@@ -92,6 +142,7 @@ fn os_command(command: &Command) -> tokio::process::Command {
             None => os.env_remove(key),
         };
     }
+    os.env(SPAWN_MARKER_VAR, marker);
     os.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -100,5 +151,8 @@ fn os_command(command: &Command) -> tokio::process::Command {
         .kill_on_drop(true);
     parent_death::die_with_parent(&mut os);
     default_signals::restore_in_child(&mut os);
+    if let Some(procs) = procs {
+        cgroup::enter_before_exec(&mut os, procs);
+    }
     os
 }

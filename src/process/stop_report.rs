@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Exit, Kind, Process};
+use super::{Exit, Kind, Process, Survivor};
 
 /// How each process of a [`ProcessMonitor`](super::ProcessMonitor) ended, in spawn order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -23,6 +23,10 @@ pub struct StoppedProcess {
     pub exit: Exit,
     /// How long it ran.
     pub run_time: Duration,
+    /// The CPU time of everything that ran in its cgroup (`None` without a cgroup).
+    pub cpu_time: Option<Duration>,
+    /// Descendants still alive after it ended (see [`Process::survivors`]).
+    pub survivors: Vec<Survivor>,
 }
 
 impl StopReport {
@@ -33,6 +37,8 @@ impl StopReport {
             kind: process.kind(),
             exit,
             run_time: process.run_time(),
+            cpu_time: process.cpu_time(),
+            survivors: process.survivors(),
         });
     }
 

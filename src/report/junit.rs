@@ -4,8 +4,8 @@ use super::{Outcome, Report};
 
 impl Report {
     /// The report as JUnit XML: one `testsuite` for the environment, a `testcase`
-    /// per driver (its setup + teardown, failed when it recorded errors) and per
-    /// test case.
+    /// per driver (its setup + teardown, failed when it recorded errors, its log
+    /// tail as `system-out` and its warnings as `system-err`) and per test case.
     pub fn to_junit_xml(&self) -> String {
         let mut cases = String::new();
         let (mut tests, mut failures, mut skipped) = (0, 0, 0);
@@ -37,6 +37,18 @@ impl Report {
                     cases,
                     "\n      <system-out>{}</system-out>",
                     escape(&driver.log_tail.join("\n"))
+                );
+            }
+            if !driver.warnings.is_empty() {
+                let warnings: Vec<String> = driver
+                    .warnings
+                    .iter()
+                    .map(|warning| format!("warning: {warning}"))
+                    .collect();
+                let _ = write!(
+                    cases,
+                    "\n      <system-err>{}</system-err>",
+                    escape(&warnings.join("\n"))
                 );
             }
             cases.push_str("\n    </testcase>\n");

@@ -61,6 +61,14 @@ pub struct DriverReport {
     pub log_tail: Vec<String>,
     /// Its directory.
     pub runpath: PathBuf,
+    /// The CPU time its processes used, where measured (an `App` in a cgroup: the program and
+    /// every descendant, over all its runs).
+    #[serde(default, with = "super::seconds_opt")]
+    pub cpu_time: Option<Duration>,
+    /// What the report points out without it being an error, one line each: e.g. processes
+    /// still alive after its program ended, or cgroups not available to hold them.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// One test case's outcome.
@@ -111,6 +119,8 @@ impl Report {
                     errors: r.errors(),
                     log_tail: driver.log_tail(),
                     runpath: r.runpath().to_owned(),
+                    cpu_time: driver.cpu_time(),
+                    warnings: driver.warnings(),
                 }
             })
             .collect();

@@ -44,7 +44,13 @@ impl fmt::Display for Summary<'_> {
             for (key, value) in &d.exports {
                 write!(f, "  {key}={value}")?;
             }
+            if d.cpu_time.is_some() {
+                write!(f, "  cpu {}", human(d.cpu_time))?;
+            }
             writeln!(f)?;
+            for warning in &d.warnings {
+                writeln!(f, "    warning: {warning}")?;
+            }
             for error in &d.errors {
                 for (i, line) in error.message.lines().enumerate() {
                     let mark = if i == 0 { "!" } else { " " };

@@ -20,9 +20,9 @@ const LOOK_AGAIN: Duration = Duration::from_millis(5);
 /// let sleeper = Process::spawn(Command::new("sleep").arg("1000"), &runpath).await.unwrap();
 /// let identity = ProcessIdentity::of(sleeper.pid()).expect("it runs");
 ///
-/// sleeper.pause().unwrap();
+/// sleeper.pause().await.unwrap();
 /// assert!(identity.wait_stopped(Duration::from_secs(5)).await);
-/// sleeper.resume().unwrap();
+/// sleeper.resume().await.unwrap();
 /// assert!(identity.wait_continued(Duration::from_secs(5)).await);
 ///
 /// sleeper.kill().unwrap();
@@ -58,10 +58,13 @@ impl ProcessIdentity {
         self.stat().is_some_and(|stat| !stat.is_dead())
     }
 
-    /// Whether the process is alive and stopped by a signal (`SIGSTOP`, `SIGTSTP`…), as
+    /// Whether the process is alive and stopped by a signal (`SIGSTOP`, `SIGTSTP`…) or frozen by
+    /// its cgroup v2 (`cgroup.freeze`), as
     /// [`Process::pause`](crate::process::Process::pause) leaves it.
     pub fn is_stopped(self) -> bool {
-        self.stat().is_some_and(|stat| stat.state == 'T')
+        self.stat().is_some_and(|stat| {
+            stat.state == 'T' || (!stat.is_dead() && crate::process::frozen_pid(self.pid))
+        })
     }
 
     /// Waits up to `within` for the process to be gone; whether it is.

@@ -157,7 +157,7 @@ async fn pause_freezes_the_whole_group_and_resume_lets_it_continue() {
     let leader = ProcessIdentity::of(shell.pid()).unwrap();
     let grandchild = ProcessIdentity::of(grandchild).expect("the grandchild runs");
 
-    shell.pause().unwrap();
+    shell.pause().await.unwrap();
     assert_eq!(shell.state(), ProcessState::Paused);
     assert!(
         leader.wait_stopped(5 * SECOND).await,
@@ -168,7 +168,7 @@ async fn pause_freezes_the_whole_group_and_resume_lets_it_continue() {
         "the grandchild is not stopped"
     );
 
-    shell.resume().unwrap();
+    shell.resume().await.unwrap();
     assert_eq!(shell.state(), ProcessState::Running);
     assert!(
         leader.wait_continued(5 * SECOND).await,
@@ -188,7 +188,7 @@ async fn a_paused_process_is_woken_up_to_be_stopped() {
     let scratch = Scratch::new("a_paused_process_is_woken_up_to_be_stopped");
     let sleeper = scratch.spawn(Command::new("sleep").arg("1000")).await;
     let identity = ProcessIdentity::of(sleeper.pid()).unwrap();
-    sleeper.pause().unwrap();
+    sleeper.pause().await.unwrap();
     assert!(identity.wait_stopped(5 * SECOND).await);
     let started = Instant::now();
     assert_eq!(
@@ -207,7 +207,7 @@ async fn pausing_a_process_that_ended_is_an_error_saying_how_it_ended() {
     let scratch = Scratch::new("pausing_a_process_that_ended_is_an_error");
     let task = scratch.spawn(Command::shell("exit 3").name("quick")).await;
     task.exited().await;
-    let error = task.pause().unwrap_err();
+    let error = task.pause().await.unwrap_err();
     assert!(
         matches!(
             error,

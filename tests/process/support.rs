@@ -98,7 +98,7 @@ pub mod helper {
     use std::io::Write;
     use std::time::Duration;
 
-    use testrig::process::{Command, Pattern, ProcessMonitor};
+    use testrig::process::{CGROUP_VAR, Command, Pattern, ProcessMonitor};
     use testrig::testing::HelperProgram;
 
     const HELPER: HelperProgram = HelperProgram::new("helper_program", "TESTRIG_PROCESS_HELPER");
@@ -117,10 +117,27 @@ pub mod helper {
         command(&format!("lines {count} {width}"))
     }
 
-    /// Starts `sleep 1000` as a daemon of its own `ProcessMonitor`, prints `daemon pid <pid>`,
-    /// then waits (30 s at most) to be killed.
+    /// Runs the helper without cgroups, for it or for what it spawns: a cgroup would take its
+    /// descendants along when it is killed, and the test would not see whether the parent-death
+    /// signal and the process-group guardian did their part.
+    fn without_cgroups(command: Command) -> Command {
+        command.cgroup(false).env(CGROUP_VAR, "0")
+    }
+
+    /// Starts `sleep 1000` as a daemon of its own `ProcessMonitor` (no cgroups), prints
+    /// `daemon pid <pid>`, then waits (30 s at most) to be killed.
     pub fn daemon_parent(runpath: &std::path::Path) -> Command {
-        command("daemon-parent").env(RUNPATH, runpath)
+        without_cgroups(command("daemon-parent").env(RUNPATH, runpath))
+    }
+
+    /// Runs (outside any cgroup of the test's) `sh -c 'setsid sleep 1000 & …; wait'` through
+    /// testrig in a cgroup, prints `escapee <pid> session <dir>` (the sleep, out of the shell's
+    /// process group, and the helper's session cgroup) once the sleep runs, then waits (30 s at
+    /// most) to be killed.
+    pub fn escaper_parent(runpath: &std::path::Path) -> Command {
+        command("escaper-parent")
+            .env(RUNPATH, runpath)
+            .cgroup(false)
     }
 
     /// How [`grandchild_parent`] ends once it printed its line.
@@ -132,15 +149,15 @@ pub mod helper {
         ExitAtOnce,
     }
 
-    /// Runs `sh -c 'sleep 1000 & …; wait'` as a daemon through testrig (a shell whose background
-    /// child is a grandchild of the helper), prints `grandchild <pid> guardian <pid>` (the
+    /// Runs `sh -c 'sleep 1000 & …; wait'` as a daemon through testrig, without cgroups (a shell
+    /// whose background child is a grandchild of the helper), prints `grandchild <pid> guardian <pid>` (the
     /// guardian testrig started for the helper), then ends as `ending` says.
     pub fn grandchild_parent(runpath: &std::path::Path, ending: Ending) -> Command {
         let ending = match ending {
             Ending::WaitToBeKilled => "wait",
             Ending::ExitAtOnce => "exit",
         };
-        command(&format!("grandchild-parent {ending}")).env(RUNPATH, runpath)
+        without_cgroups(command(&format!("grandchild-parent {ending}")).env(RUNPATH, runpath))
     }
 
     /// The lines `lines_on_stderr(count, width)` prints.
@@ -167,6 +184,7 @@ pub mod helper {
                 std::process::exit(0);
             }
             ["daemon-parent"] => daemon_parent_main(),
+            ["escaper-parent"] => escaper_parent_main(),
             ["grandchild-parent", ending] => grandchild_parent_main(ending),
             _ => panic!("unknown helper mode `{mode}`"),
         }
@@ -182,6 +200,36 @@ pub mod helper {
                 .await
                 .expect("spawn the daemon");
             println!("daemon pid {}", daemon.pid());
+            std::io::stdout().flush().unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        std::process::exit(0);
+    }
+
+    fn escaper_parent_main() {
+        let runpath = std::env::var(RUNPATH).expect("runpath");
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let mut monitor = ProcessMonitor::new(runpath);
+            let shell = monitor
+                .run(
+                    Command::shell("setsid sleep 1000 & echo \"escapee $!\"; wait")
+                        .daemon()
+                        .ready_when(Pattern::stdout(r"^escapee (?P<pid>\d+)$").unwrap()),
+                )
+                .await
+                .expect("spawn the shell");
+            let captures = shell.ready(Duration::from_secs(10)).await.expect("ready");
+            let escapee = super::pid_after("pid", &captures);
+            assert!(
+                super::wait_for_command(escapee, "sleep 1000").await,
+                "setsid did not run"
+            );
+            let session = match shell.containment().cgroup() {
+                Some(cgroup) => cgroup.parent().unwrap().display().to_string(),
+                None => "none".to_owned(),
+            };
+            println!("escapee {escapee} session {session}");
             std::io::stdout().flush().unwrap();
             tokio::time::sleep(Duration::from_secs(30)).await;
         });
@@ -219,12 +267,25 @@ pub mod helper {
 
     /// The pid of the guardian testrig started for this program: its child running the
     /// guardian's shell script.
+    ///
+    /// Looked for again for up to a second: proc(5) calls the `children` files reliable only
+    /// when the children are stopped, and the guardian was once not found on a loaded machine.
     fn guardian_pid() -> u32 {
+        let give_up = std::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            if let Some(guardian) = find_guardian() {
+                return guardian;
+            }
+            assert!(std::time::Instant::now() < give_up, "no guardian runs");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn find_guardian() -> Option<u32> {
         let children = std::fs::read_dir("/proc/self/task")
             .unwrap()
-            .map(|task| {
-                std::fs::read_to_string(task.unwrap().path().join("children")).unwrap_or_default()
-            })
+            .flatten()
+            .map(|task| std::fs::read_to_string(task.path().join("children")).unwrap_or_default())
             .collect::<Vec<String>>()
             .join(" ");
         children
@@ -234,6 +295,42 @@ pub mod helper {
                 std::fs::read(format!("/proc/{pid}/cmdline"))
                     .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("trap '' INT"))
             })
-            .expect("a guardian runs")
+    }
+}
+
+/// Whether `process` runs in a cgroup of its own. If not, prints a skip line naming why, and
+/// fails when `CI` is set: the machines CI runs on have a writable cgroup v2.
+pub fn in_cgroup_or_skip(test: &str, process: &testrig::process::Process) -> bool {
+    if process.containment().cgroup().is_some() {
+        return true;
+    }
+    let why = process.containment().to_string();
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: cgroup v2 is required on CI, but the program is held by its {why}"
+    );
+    println!("skip: {test}: cgroup v2 is not writable here ({why})");
+    false
+}
+
+/// Waits (5 s at most) until the command line of `pid` reads `command` (arguments joined by
+/// spaces), e.g. a background `setsid sleep 1000` that has run `setsid` and then `exec`ed
+/// `sleep`; whether it did. Looks at `/proc` every 5 ms: a test-side wait, with no event to wait on.
+pub async fn wait_for_command(pid: u32, command: &str) -> bool {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|&byte| byte == 0)
+            .filter(|arg| !arg.is_empty())
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect();
+        if args.join(" ") == command {
+            return true;
+        }
+        if std::time::Instant::now() >= give_up {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }

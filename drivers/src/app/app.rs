@@ -4,7 +4,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use testrig::process::{Command, Exit, Process, ProcessError};
+use testrig::process::{Command, Containment, Exit, Process, ProcessError};
 use testrig::{BoxError, ConnectionInfo, Driver, Exports, RefKey, StartContext};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -23,12 +23,13 @@ const UNBOUNDED: Duration = Duration::from_secs(365 * 24 * 3600);
 /// directory, readiness by a regex on stdout, stderr or a log file the program
 /// writes, named groups of that regex exported (e.g. a `port` the program prints),
 /// an expected exit code for task-like programs, stop signal and stop timeout,
-/// pause/resume with `SIGSTOP`/`SIGCONT`.
+/// pause/resume.
 ///
-/// The program runs in a process group of its own, with stdout and stderr written to
-/// `<name>.stdout.log` / `<name>.stderr.log` in the driver's runpath; a restart
-/// archives the previous run's files (`<name>.stdout.1.log`…). It never outlives the
-/// test program, even one killed with `SIGKILL`.
+/// The program runs in a process group of its own and, where cgroup v2 is writable,
+/// in a cgroup of its own (see [`AppBuilder::cgroup`]), with stdout and stderr
+/// written to `<name>.stdout.log` / `<name>.stderr.log` in the driver's runpath; a
+/// restart archives the previous run's files (`<name>.stdout.1.log`…). It never
+/// outlives the test program, even one killed with `SIGKILL`.
 ///
 /// - **Start** spawns the program; readiness waits for the regex (event-driven: the
 ///   line wakes the wait), under the driver's start timeout. A program that ends
@@ -45,8 +46,16 @@ const UNBOUNDED: Duration = Duration::from_secs(365 * 24 * 3600);
 ///   timeout; a program still running then is killed with `SIGKILL` and the stop
 ///   fails with [`AppError::StopTimedOut`]: the engine records it (the driver ends
 ///   `Failed`, the environment's stop reports it with the log tail). Use
-///   `stop_signal(Signal::KILL)` for a program meant to be killed.
-/// - **Abort** kills the process group synchronously.
+///   `stop_signal(Signal::KILL)` for a program meant to be killed. Once the program
+///   has ended, whatever it left running is killed: its whole cgroup
+///   (`cgroup.kill`, which reaches descendants that left the process group with
+///   `setsid`), or without a cgroup its process group — and then any descendant
+///   still alive is named in the report's warnings.
+/// - **Abort** kills the cgroup (or the process group) synchronously.
+/// - **Pause/resume** freeze and thaw the cgroup (`cgroup.freeze`, resolving once
+///   the kernel reports it done), or send `SIGSTOP`/`SIGCONT` to the process group.
+/// - **Report**: the CPU time of the cgroup (the program and every descendant, over
+///   all runs) and the warnings above.
 ///
 /// # Examples
 /// ```no_run
@@ -79,6 +88,8 @@ pub struct App {
     name: String,
     config: Config,
     run: Mutex<Run>,
+    /// The programs of earlier runs (before a restart), for the report.
+    earlier: Mutex<Vec<Process>>,
 }
 
 /// What the driver holds.
@@ -125,6 +136,7 @@ impl App {
             name,
             config,
             run: Mutex::new(Run::Idle),
+            earlier: Mutex::new(Vec::new()),
         }
     }
 
@@ -215,6 +227,17 @@ impl App {
         self.run.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn earlier_runs(&self) -> MutexGuard<'_, Vec<Process>> {
+        self.earlier.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The programs of every run, earliest first.
+    fn every_run(&self) -> Vec<Process> {
+        let mut processes = self.earlier_runs().clone();
+        processes.extend(self.process());
+        processes
+    }
+
     fn process_error(&self, source: ProcessError) -> AppError {
         AppError::Process {
             driver: self.name.clone(),
@@ -246,7 +269,8 @@ impl App {
             .cwd(cwd)
             .kind(config.expectation.kind())
             .stop_signal(config.stop_signal)
-            .tail_lines(config.tail_lines);
+            .tail_lines(config.tail_lines)
+            .cgroup(config.cgroup);
         for (i, arg) in config.args.iter().enumerate() {
             command = command.arg(render(format!("arg {}", i + 1), arg)?);
         }
@@ -383,11 +407,17 @@ impl Driver for App {
             ctx.supervisor(),
             cancel.clone(),
         );
-        *self.lock() = Run::Live {
-            spawned: Spawned { process, log_file },
-            extracted: BTreeMap::new(),
-            _supervision: cancel.drop_guard(),
-        };
+        let previous = std::mem::replace(
+            &mut *self.lock(),
+            Run::Live {
+                spawned: Spawned { process, log_file },
+                extracted: BTreeMap::new(),
+                _supervision: cancel.drop_guard(),
+            },
+        );
+        if let Run::Live { spawned, .. } | Run::Ended(spawned) = previous {
+            self.earlier_runs().push(spawned.process);
+        }
         Ok(())
     }
 
@@ -476,7 +506,11 @@ impl Driver for App {
 
     async fn pause(&self) -> Result<(), BoxError> {
         let spawned = self.live()?;
-        spawned.process.pause().map_err(|e| self.process_error(e))?;
+        spawned
+            .process
+            .pause()
+            .await
+            .map_err(|e| self.process_error(e))?;
         Ok(())
     }
 
@@ -485,6 +519,7 @@ impl Driver for App {
         spawned
             .process
             .resume()
+            .await
             .map_err(|e| self.process_error(e))?;
         Ok(())
     }
@@ -517,6 +552,42 @@ impl Driver for App {
             false => format!("{host}:{port}"),
         };
         vec![ConnectionInfo::listening("tcp", address)]
+    }
+
+    fn cpu_time(&self) -> Option<Duration> {
+        self.every_run()
+            .iter()
+            .filter_map(Process::cpu_time)
+            .reduce(|total, run| total + run)
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for process in self.every_run() {
+            if let Containment::ProcessGroup(why) = process.containment()
+                && self.config.cgroup
+            {
+                let warning = format!(
+                    "held by its process group only ({why}): a descendant that leaves \
+                     the group (setsid) is not killed with it"
+                );
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+            let why = match process.containment() {
+                Containment::Cgroup(_) => "even cgroup.kill did not end it in time",
+                _ => "it left the process group and no cgroup holds it",
+            };
+            for survivor in process.survivors() {
+                warnings.push(format!(
+                    "{survivor}, started by the program (pid {}), is still alive after \
+                     the program ended: {why}",
+                    process.pid()
+                ));
+            }
+        }
+        warnings
     }
 
     fn log_tail(&self) -> Vec<String> {

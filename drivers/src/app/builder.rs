@@ -49,6 +49,7 @@ pub struct AppBuilder {
     stop_signal: Signal,
     stop_timeout: Duration,
     tail_lines: usize,
+    cgroup: bool,
 }
 
 /// An [`App`]'s validated settings.
@@ -63,6 +64,7 @@ pub(super) struct Config {
     pub(super) stop_signal: Signal,
     pub(super) stop_timeout: Duration,
     pub(super) tail_lines: usize,
+    pub(super) cgroup: bool,
 }
 
 impl AppBuilder {
@@ -78,6 +80,7 @@ impl AppBuilder {
             stop_signal: Signal::TERM,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             tail_lines: DEFAULT_TAIL_LINES,
+            cgroup: true,
         }
     }
 
@@ -191,6 +194,18 @@ impl AppBuilder {
         self
     }
 
+    /// Whether to run the program in a cgroup v2 of its own where one can be
+    /// created (default `true`): stop and abort then kill every descendant
+    /// (`cgroup.kill`), even one that left the process group with `setsid`, pause
+    /// freezes them all, and the report shows their CPU time. `false` holds the
+    /// program by its process group only, as where cgroups are not available; a
+    /// descendant still alive after the program ended is then named in the report's
+    /// warnings. See [`Containment`](testrig::process::Containment).
+    pub fn cgroup(mut self, enabled: bool) -> AppBuilder {
+        self.cgroup = enabled;
+        self
+    }
+
     /// Validates the settings and builds the driver.
     pub fn build(self) -> Result<App, AppError> {
         let name = self.name;
@@ -223,6 +238,7 @@ impl AppBuilder {
             stop_signal: self.stop_signal,
             stop_timeout: self.stop_timeout,
             tail_lines: self.tail_lines,
+            cgroup: self.cgroup,
         };
         Ok(App::from_config(name, config))
     }

@@ -81,6 +81,20 @@ pub fn send_signal(pid: u32, signal: i32) {
     );
 }
 
+/// Whether `containment` is a cgroup. If not, prints a skip line naming why, and fails when
+/// `CI` is set: the machines CI runs on have a writable cgroup v2.
+pub fn in_cgroup_or_skip(test: &str, containment: &testrig::process::Containment) -> bool {
+    if containment.cgroup().is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: cgroup v2 is required on CI, but the program is held by its {containment}"
+    );
+    println!("skip: {test}: cgroup v2 is not writable here ({containment})");
+    false
+}
+
 /// The helper program: this test binary, re-executed to run `helper_program` only.
 pub mod helper {
     use std::io::{Read, Write};
@@ -96,6 +110,12 @@ pub mod helper {
     /// echoes whatever each connection sends.
     pub const LISTEN: &str = "listen";
 
+    /// Mode `report-warnings`: runs an environment with two `App`s (`sleep 1000`, started and
+    /// stopped) and prints each warning of the report as `warning: <driver>: <text>` on stdout.
+    /// Run it with `TESTRIG_CGROUP=0` to see what the report says where cgroups are not
+    /// available.
+    pub const REPORT_WARNINGS: &str = "report-warnings";
+
     /// The helper program's entry point.
     pub fn main() {
         let Some(mode) = HELPER.mode() else {
@@ -103,8 +123,36 @@ pub mod helper {
         };
         match mode.as_str() {
             LISTEN => listen(),
+            REPORT_WARNINGS => report_warnings(),
             _ => panic!("unknown helper mode `{mode}`"),
         }
+    }
+
+    fn report_warnings() -> ! {
+        use testrig_drivers::app::App;
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let report = runtime.block_on(async {
+            let runpath = std::env::temp_dir().join(format!("app-helper-{}", std::process::id()));
+            let env = testrig::Environment::builder("warnings")
+                .runpath(&runpath)
+                .driver(App::builder("first", "sleep").arg("1000").build().unwrap())
+                .driver(App::builder("second", "sleep").arg("1000").build().unwrap())
+                .build()
+                .unwrap();
+            env.run(|_env| async { Ok::<_, testrig::Error>(()) })
+                .await
+                .unwrap();
+            let _ = std::fs::remove_dir_all(&runpath);
+            env.report()
+        });
+        let mut stdout = std::io::stdout().lock();
+        for driver in &report.drivers {
+            for warning in &driver.warnings {
+                writeln!(stdout, "warning: {}: {warning}", driver.name).unwrap();
+            }
+        }
+        stdout.flush().unwrap();
+        std::process::exit(0);
     }
 
     fn listen() -> ! {
@@ -128,5 +176,27 @@ pub mod helper {
                 return;
             }
         }
+    }
+}
+
+/// Waits (5 s at most) until the command line of `pid` reads `command` (arguments joined by
+/// spaces), e.g. a background `setsid sleep 1000` that has run `setsid` and then `exec`ed
+/// `sleep`; whether it did. Looks at `/proc` every 5 ms: a test-side wait, with no event to wait on.
+pub async fn wait_for_command(pid: u32, command: &str) -> bool {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|&byte| byte == 0)
+            .filter(|arg| !arg.is_empty())
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect();
+        if args.join(" ") == command {
+            return true;
+        }
+        if std::time::Instant::now() >= give_up {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }

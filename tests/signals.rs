@@ -1,4 +1,4 @@
-//! SIGINT/SIGTERM stop an environment cleanly. Its own binary: signal handlers
+//! SIGINT/SIGTERM/SIGHUP stop an environment cleanly. Its own binary: signal handlers
 //! are process-wide, and its tests take turns (a signal reaches every listener).
 
 use std::time::Duration;
@@ -10,9 +10,13 @@ use testrig::{Environment, Error, Status};
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn send_sigterm_to_self() {
+    send_to_self(libc::SIGTERM);
+}
+
+fn send_to_self(signal: libc::c_int) {
     // SAFETY: kill(2) on our own pid with a valid signal number has no
     // memory-safety preconditions.
-    let rc = unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+    let rc = unsafe { libc::kill(libc::getpid(), signal) };
     assert_eq!(rc, 0);
 }
 
@@ -36,6 +40,31 @@ async fn sigterm_during_the_body_tears_the_environment_down() {
     assert_eq!(
         error.to_string(),
         "environment `signalled` was interrupted by SIGTERM"
+    );
+    assert_eq!(env.status("server").unwrap(), Status::Stopped);
+    assert_eq!(journal.count("server", Event::StopDone), 1);
+}
+
+#[tokio::test]
+async fn sighup_the_terminal_closing_tears_the_environment_down_too() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let journal = Journal::new();
+    let env = Environment::builder("hung-up")
+        .driver(ScriptedDriver::new("server").listen().journal(&journal))
+        .handle_signals()
+        .build()
+        .unwrap();
+    let error = env
+        .run(|_env| async move {
+            send_to_self(libc::SIGHUP);
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok::<_, Error>(())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "environment `hung-up` was interrupted by SIGHUP"
     );
     assert_eq!(env.status("server").unwrap(), Status::Stopped);
     assert_eq!(journal.count("server", Event::StopDone), 1);

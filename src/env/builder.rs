@@ -83,7 +83,7 @@ impl EnvironmentBuilder {
         self
     }
 
-    /// Makes [`Environment::run`] stop the environment cleanly on SIGINT/SIGTERM
+    /// Makes [`Environment::run`] stop the environment cleanly on SIGINT/SIGTERM/SIGHUP
     /// (during the start too: it is cancelled and what started is stopped)
     /// and return [`Error::Interrupted`](crate::Error::Interrupted).
     pub fn handle_signals(mut self) -> Self {

@@ -1,24 +1,45 @@
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
-/// Resolves with the name of the first SIGINT or SIGTERM received.
+/// The signals that ask a run to stop: SIGINT (Ctrl-C), SIGTERM, and SIGHUP (the terminal
+/// was closed), listened for together.
+#[derive(Debug)]
+pub(crate) struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl StopSignals {
+    /// Starts listening; must be called inside the runtime.
+    pub(crate) fn listen() -> std::io::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Resolves with the name of the next one received.
+    pub(crate) async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.hangup.recv() => "SIGHUP",
+        }
+    }
+}
+
+/// Resolves with the name of the first SIGINT, SIGTERM or SIGHUP received.
 ///
 /// Note that once listened for, tokio keeps these signals handled for the rest of
 /// the process: they no longer kill it by default. Programs that use this should
 /// exit after their teardown.
 pub async fn shutdown_signal() -> &'static str {
-    let (interrupt, terminate) = match (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::warn!(error = %e, "cannot listen for SIGINT/SIGTERM; signals will not stop the environment");
-            return std::future::pending().await;
+    match StopSignals::listen() {
+        Ok(mut signals) => signals.recv().await,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGINT/SIGTERM/SIGHUP; signals will not stop the environment");
+            std::future::pending().await
         }
-    };
-    let (mut interrupt, mut terminate) = (interrupt, terminate);
-    tokio::select! {
-        _ = interrupt.recv() => "SIGINT",
-        _ = terminate.recv() => "SIGTERM",
     }
 }

@@ -1,6 +1,6 @@
-use tokio::signal::unix::{Signal, SignalKind, signal};
+use crate::env::StopSignals;
 
-/// SIGINT and SIGTERM, listened for from the first setup of a run to its end, so
+/// SIGINT, SIGTERM and SIGHUP, listened for from the first setup of a run to its end, so
 /// a signal that arrives between two cases is seen by the next wait.
 ///
 /// Once tokio listens for these signals they no longer kill the process: the
@@ -8,20 +8,17 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 /// remaining case as not run.
 #[derive(Debug)]
 pub(crate) struct Interrupt {
-    signals: Option<(Signal, Signal)>,
+    signals: Option<StopSignals>,
     received: Option<&'static str>,
 }
 
 impl Interrupt {
     /// Starts listening; must be called inside the runtime.
     pub(crate) fn listen() -> Self {
-        let signals = match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(interrupt), Ok(terminate)) => Some((interrupt, terminate)),
-            (Err(error), _) | (_, Err(error)) => {
-                tracing::warn!(%error, "cannot listen for SIGINT/SIGTERM; a signal will kill the suite without teardown");
+        let signals = match StopSignals::listen() {
+            Ok(signals) => Some(signals),
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGINT/SIGTERM/SIGHUP; a signal will kill the suite without teardown");
                 None
             }
         };
@@ -44,17 +41,14 @@ impl Interrupt {
         }
     }
 
-    /// Resolves with the name of the first SIGINT or SIGTERM (at once if one
+    /// Resolves with the name of the first SIGINT, SIGTERM or SIGHUP (at once if one
     /// was already received; never, when not listening).
     pub(crate) async fn recv(&mut self) -> &'static str {
         if let Some(signal) = self.received {
             return signal;
         }
         let signal = match &mut self.signals {
-            Some((interrupt, terminate)) => tokio::select! {
-                _ = interrupt.recv() => "SIGINT",
-                _ = terminate.recv() => "SIGTERM",
-            },
+            Some(signals) => signals.recv().await,
             None => std::future::pending().await,
         };
         self.received = Some(signal);

@@ -9,7 +9,7 @@ mod delivery;
 mod error;
 mod hangups;
 mod options;
-mod probe;
+pub(crate) mod probe;
 mod server;
 mod stream;
 mod transport;

@@ -16,10 +16,12 @@
 //! be known; the wait then ends when everything sent was acknowledged.
 
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::tcp::probe::unacknowledged;
 
 /// The first pause between two looks; it doubles up to [`MAX_PAUSE`]. Nothing announces
 /// that a peer read its socket, so this is a poll, kept short while draining is fast.
@@ -44,7 +46,7 @@ pub(crate) enum Drained {
 }
 
 /// Waits until every stream in `streams` is drained, or `deadline` passes.
-pub(crate) async fn until_taken<S: AsRawFd>(
+pub(crate) async fn until_taken<S: AsFd>(
     streams: &[SentStream<'_, S>],
     deadline: Duration,
 ) -> Drained {
@@ -66,22 +68,12 @@ pub(crate) async fn until_taken<S: AsRawFd>(
 
 /// Bytes of one stream not yet acknowledged, plus those the peer has not read yet where
 /// its socket is visible.
-fn pending_bytes<S: AsRawFd>(stream: &SentStream<'_, S>) -> u64 {
-    let unacked = unacknowledged(stream.socket).unwrap_or(0);
+fn pending_bytes<S: AsFd>(stream: &SentStream<'_, S>) -> u64 {
+    let unacked = unacknowledged(stream.socket.as_fd()).unwrap_or(0);
     if unacked > 0 {
         return unacked;
     }
     peer_unread(stream.local, stream.remote).unwrap_or(0)
-}
-
-/// The bytes the kernel still holds for a TCP socket: sent but unacknowledged, or not sent
-/// yet (`SIOCOUTQ`). `None` where the OS cannot say.
-pub(crate) fn unacknowledged(socket: &impl AsRawFd) -> Option<u64> {
-    let mut queued: libc::c_int = 0;
-    // SAFETY: the fd is a live socket borrowed for the call; SIOCOUTQ (= TIOCOUTQ) writes one
-    // int into `queued`, which is valid and writable.
-    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
-    (rc == 0).then(|| u64::try_from(queued).unwrap_or(0))
 }
 
 /// The bytes waiting unread in the receive queue of the peer's socket (the one whose local
@@ -138,6 +130,7 @@ fn proc_address(addr: SocketAddr, v6_table: bool) -> Option<String> {
 mod tests {
     use super::*;
     use std::io::{Read, Write};
+    use std::os::fd::AsFd;
 
     #[test]
     fn addresses_are_written_as_the_kernel_prints_them() {
@@ -174,7 +167,7 @@ mod tests {
         let mut buffer = [0u8; 1000];
         server.read_exact(&mut buffer).unwrap();
         assert_eq!(peer_unread(local, remote), Some(0));
-        assert_eq!(unacknowledged(&client), Some(0));
+        assert_eq!(unacknowledged(client.as_fd()).ok(), Some(0));
     }
 
     #[test]

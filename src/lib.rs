@@ -52,6 +52,7 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 pub mod context;
+pub mod deadline;
 pub mod driver;
 pub mod env;
 pub mod error;

@@ -120,7 +120,7 @@ impl ProcessMonitor {
     ///
     /// The wait is event-driven: it wakes on a process's end or a deadline, never polls.
     pub async fn keep_running(&mut self, timeout: Duration) -> Result<Progress, ProcessError> {
-        let end = Instant::now() + timeout;
+        let end = crate::deadline::deadline(Instant::now(), timeout);
         loop {
             if let Some(broken) = self.violations().into_iter().next() {
                 return Err(broken);
@@ -199,7 +199,7 @@ impl ProcessMonitor {
             Vec::new()
         };
         let processes = mem::take(&mut self.processes);
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline::deadline(Instant::now(), timeout);
         for process in &processes {
             if let Err(error) = process.request_stop() {
                 errors.push(error);

@@ -297,7 +297,7 @@ impl Process {
     /// its group, waits up to `timeout` for the end, then sends `SIGKILL`. Returns how it ended;
     /// for a process that had already ended, how it ended then.
     pub async fn stop(&self, timeout: Duration) -> Result<Exit, ProcessError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline::deadline(Instant::now(), timeout);
         self.request_stop()?;
         self.finish_stop(deadline).await
     }

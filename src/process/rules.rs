@@ -54,7 +54,10 @@ pub(crate) fn task_deadline(process: &Process) -> Option<Instant> {
             false,
         ) => {
             let left = timeout.saturating_sub(process.run_time());
-            Some(Instant::now() + left + Duration::from_micros(1))
+            Some(crate::deadline::deadline(
+                Instant::now(),
+                left.saturating_add(Duration::from_micros(1)),
+            ))
         }
         _ => None,
     }

@@ -58,9 +58,7 @@ fn line_text(mut bytes: Vec<u8>) -> String {
 /// `Duration::MAX`) means "effectively forever": a deadline 30 years away, as
 /// tokio's own `timeout` does, never an overflow panic.
 fn deadline_after(timeout: Duration) -> tokio::time::Instant {
-    let now = tokio::time::Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
+    testrig::deadline::deadline(tokio::time::Instant::now(), timeout)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use testrig::deadline::deadline;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::deadline::within;
@@ -196,10 +197,11 @@ impl NativeClient {
         let c = &self.config;
         let omit = Duration::from_secs(run.params().omit);
         let (end_at, give_up_at) = match c.length {
-            TestLength::Duration(d) => (Some(started + omit + d), None),
-            TestLength::Bytes(_) | TestLength::Blocks(_) => {
-                (None, Some(started + omit + c.max_open_ended))
-            }
+            TestLength::Duration(d) => (Some(deadline(started, omit.saturating_add(d))), None),
+            TestLength::Bytes(_) | TestLength::Blocks(_) => (
+                None,
+                Some(deadline(started, omit.saturating_add(c.max_open_ended))),
+            ),
         };
         let mut ticker = c.interval.map(|i| ticker_from(started, i));
         loop {

@@ -240,9 +240,10 @@ async fn run_until_test_end(
     let params = run.params();
     let limit = match params.time {
         0 => config.max_open_ended_test,
-        secs => Duration::from_secs(secs + params.omit) + config.grace,
+        // The client's figures: a huge one must not overflow the clock here.
+        secs => Duration::from_secs(secs.saturating_add(params.omit)).saturating_add(config.grace),
     };
-    let deadline = started + limit;
+    let deadline = testrig::deadline::deadline(started, limit);
     let mut ticker = config.interval.map(|i| ticker_from(started, i));
     loop {
         let omit_at = run.omit_deadline();

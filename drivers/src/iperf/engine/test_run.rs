@@ -314,9 +314,9 @@ impl TestRun {
     /// When the omitted warm-up ends, if there is one.
     pub(crate) fn omit_deadline(&self) -> Option<Instant> {
         let clock = self.clock?;
-        clock
-            .omitting
-            .then(|| clock.started + Duration::from_secs(self.params.omit))
+        clock.omitting.then(|| {
+            testrig::deadline::deadline(clock.started, Duration::from_secs(self.params.omit))
+        })
     }
 
     fn snapshot_all(&self) -> Vec<CounterSnapshot> {

@@ -40,10 +40,25 @@ async fn assert_serves_a_test(server: &mut ServerHandle) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_client_is_denied_while_a_test_runs() {
     let server = iperf_support::native_server().await;
-    let first = client(&server, Duration::from_millis(800));
-    let running = tokio::spawn(async move { first.run().await });
-    // Let the first test get going, then try a second one.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first = NativeClient::new(
+        ClientConfig::builder("127.0.0.1", server.local_addr().port())
+            .duration(Duration::from_secs(2))
+            .interval(Some(Duration::from_millis(100)))
+            .build()
+            .unwrap(),
+    );
+    let (going, mut is_going) = tokio::sync::mpsc::unbounded_channel();
+    let running = tokio::spawn(async move {
+        first
+            .run_with_intervals(move |_| {
+                let _ = going.send(());
+            })
+            .await
+    });
+    // Once the first test reports an interval it is surely running: try a second one.
+    tokio::time::timeout(Duration::from_secs(10), is_going.recv())
+        .await
+        .expect("the first test reports an interval");
     let second = client(&server, Duration::from_millis(100)).run().await;
     assert!(
         matches!(second, Err(IperfError::AccessDenied)),

@@ -27,6 +27,33 @@ async fn strict_server() -> ServerHandle {
     NativeServer::bind_with(addr, config).await.unwrap().spawn()
 }
 
+/// Starts a native client's test of `duration` and returns once it is surely running (it
+/// reported an interval), with the task that finishes it.
+async fn running_test(
+    server: &ServerHandle,
+    duration: Duration,
+) -> tokio::task::JoinHandle<Result<testrig_drivers::iperf::IperfResult, IperfError>> {
+    let first = NativeClient::new(
+        ClientConfig::builder("127.0.0.1", server.local_addr().port())
+            .duration(duration)
+            .interval(Some(Duration::from_millis(100)))
+            .build()
+            .unwrap(),
+    );
+    let (going, mut is_going) = tokio::sync::mpsc::unbounded_channel();
+    let running = tokio::spawn(async move {
+        first
+            .run_with_intervals(move |_| {
+                let _ = going.send(());
+            })
+            .await
+    });
+    tokio::time::timeout(Duration::from_secs(10), is_going.recv())
+        .await
+        .expect("the test reports an interval within 10 s");
+    running
+}
+
 /// A valid 37-byte cookie.
 const COOKIE: &[u8; 37] = b"abcdefghijklmnopqrstuvwxyz234567abcd\0";
 
@@ -40,25 +67,7 @@ async fn assert_serves_a_test(server: &mut ServerHandle) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_client_is_denied_while_a_test_runs() {
     let server = iperf_support::native_server().await;
-    let first = NativeClient::new(
-        ClientConfig::builder("127.0.0.1", server.local_addr().port())
-            .duration(Duration::from_secs(2))
-            .interval(Some(Duration::from_millis(100)))
-            .build()
-            .unwrap(),
-    );
-    let (going, mut is_going) = tokio::sync::mpsc::unbounded_channel();
-    let running = tokio::spawn(async move {
-        first
-            .run_with_intervals(move |_| {
-                let _ = going.send(());
-            })
-            .await
-    });
-    // Once the first test reports an interval it is surely running: try a second one.
-    tokio::time::timeout(Duration::from_secs(10), is_going.recv())
-        .await
-        .expect("the first test reports an interval");
+    let running = running_test(&server, Duration::from_secs(2)).await;
     let second = client(&server, Duration::from_millis(100)).run().await;
     assert!(
         matches!(second, Err(IperfError::AccessDenied)),
@@ -73,9 +82,7 @@ async fn a_second_client_is_denied_while_a_test_runs() {
 async fn the_real_iperf3_is_told_the_native_server_is_busy() {
     let binary = iperf3_or_skip!();
     let server = iperf_support::native_server().await;
-    let first = client(&server, Duration::from_millis(1500));
-    let running = tokio::spawn(async move { first.run().await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let running = running_test(&server, Duration::from_secs(2)).await;
     let output = tokio::process::Command::new(&binary)
         .args([
             "-c",
@@ -103,9 +110,7 @@ async fn the_real_iperf3_is_told_the_native_server_is_busy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_vanishes_mid_test_leaves_the_server_serving() {
     let mut server = strict_server().await;
-    let doomed = client(&server, Duration::from_secs(5));
-    let running = tokio::spawn(async move { doomed.run().await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let running = running_test(&server, Duration::from_secs(5)).await;
     running.abort(); // drops the control connection and every data stream mid-test
     let _ = running.await;
     let served = server.next_test(Duration::from_secs(5)).await.unwrap();

@@ -11,6 +11,7 @@ mod payload_file;
 mod read_batching;
 mod server;
 mod session;
+mod sock_diag;
 mod sockets;
 mod stream_io;
 mod tcp_info;

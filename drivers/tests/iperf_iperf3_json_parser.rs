@@ -31,6 +31,19 @@ fn a_tcp_client_run_parses_with_intervals_sums_and_retransmits() {
     assert_eq!(r.sender_tcp_congestion.as_deref(), Some("bbr"));
     assert_eq!(r.timestamp, Some(1_795_316_154));
     assert_eq!(r.connected[0].remote_port, 5301);
+    let start = r
+        .start_info
+        .as_ref()
+        .expect("iperf3 3.12 writes its start facts");
+    assert_eq!(start.cookie, "bdimnjjbsn5hpzoe54kukjlxz7oh42y27uzz");
+    assert!(
+        start.system_info.starts_with("Linux "),
+        "{}",
+        start.system_info
+    );
+    assert_eq!(start.tcp_mss_default, Some(32768));
+    assert_eq!((start.sndbuf_actual, start.rcvbuf_actual), (16384, 131072));
+    assert_eq!((start.target_bitrate, start.sock_bufsize), (0, 0));
 }
 
 #[test]

@@ -38,5 +38,5 @@ pub use error::{IperfError, Phase};
 pub use iperf_test::{BothDirections, Endpoint, Gate, IperfTest, IperfTestError};
 pub use result::{
     Connection, CpuUtilization, DirectionSummary, IntervalReport, Iperf3JsonError, IperfResult,
-    Measurement, Role, StreamMeasurement, StreamSummary, Summary, TestSettings,
+    Measurement, Role, StartInfo, StreamMeasurement, StreamSummary, Summary, TestSettings,
 };

@@ -99,6 +99,7 @@ impl NativeClient {
             .await?;
 
         let mut run = TestRun::new(params, Role::Client);
+        run.set_control_facts(cookie.text(), control.mss());
         let total = run.params().streams * run.params().direction_count();
         for _ in 0..total {
             match c.protocol {

@@ -58,6 +58,7 @@ pub(crate) async fn serve_session(
     let total = (params.streams * params.direction_count()) as usize;
     let protocol = params.protocol;
     let mut run = TestRun::new(params, Role::Server);
+    run.set_control_facts(cookie.text(), control.mss());
     let created = match protocol {
         Protocol::Tcp => {
             let (tx, mut rx) = mpsc::channel(total);

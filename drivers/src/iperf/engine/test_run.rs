@@ -23,7 +23,7 @@ use crate::iperf::protocol::{ExchangedResults, ExchangedStream, TestParameters};
 use crate::iperf::result::loss_percent;
 use crate::iperf::result::{
     Connection, CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Measurement, Role,
-    StreamMeasurement, StreamSummary, Summary, TestSettings,
+    StartInfo, StreamMeasurement, StreamSummary, Summary, TestSettings,
 };
 
 /// Which way a stream's data flows.
@@ -100,11 +100,14 @@ pub(crate) struct TestRun {
     receiver_end: Option<Vec<CounterSnapshot>>,
     timestamp: u64,
     local_congestion: Option<String>,
+    /// What `start` reports besides the settings; the host is filled in at the end.
+    start_info: StartInfo,
 }
 
 impl TestRun {
     pub(crate) fn new(params: TestParameters, role: Role) -> Self {
         let omitting = params.omit > 0;
+        let target_bitrate = params.bitrate;
         // Both sides' senders stop at the limit, as iperf3's do; only the client ends the
         // test on it (see `spawn_streams`).
         let budget = match (params.bytes, params.blocks) {
@@ -137,7 +140,17 @@ impl TestRun {
             receiver_end: None,
             timestamp: 0,
             local_congestion: None,
+            start_info: StartInfo {
+                target_bitrate,
+                ..StartInfo::default()
+            },
         }
+    }
+
+    /// Records the test's cookie and the control connection's MSS for the report's `start`.
+    pub(crate) fn set_control_facts(&mut self, cookie: String, mss: Option<u32>) {
+        self.start_info.cookie = cookie;
+        self.start_info.tcp_mss_default = mss.filter(|_| self.params.protocol == Protocol::Tcp);
     }
 
     pub(crate) fn params(&self) -> &TestParameters {
@@ -187,6 +200,15 @@ impl TestRun {
     }
 
     fn push(&mut self, socket: StreamSocket, local: SocketAddr, remote: SocketAddr) {
+        if self.streams.is_empty() {
+            // As iperf3: the first data socket's buffers, as the kernel reports them.
+            let sock = match &socket {
+                StreamSocket::Tcp(s) => socket2::SockRef::from(s.as_ref()),
+                StreamSocket::Udp(s) => socket2::SockRef::from(s.as_ref()),
+            };
+            self.start_info.sndbuf_actual = sock.send_buffer_size().unwrap_or(0) as u64;
+            self.start_info.rcvbuf_actual = sock.recv_buffer_size().unwrap_or(0) as u64;
+        }
         let (flow, sending) = self.plan(self.streams.len() as u32);
         self.streams.push(Stream {
             id: self.next_id(),
@@ -731,6 +753,10 @@ impl TestRun {
                 })
                 .collect(),
             timestamp: (self.timestamp > 0).then_some(self.timestamp),
+            start_info: Some(StartInfo {
+                system_info: StartInfo::this_system(),
+                ..self.start_info.clone()
+            }),
             intervals: std::mem::take(&mut self.intervals),
             summary,
             cpu,

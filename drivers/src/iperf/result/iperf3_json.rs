@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::{
-    CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Measurement, Role,
+    CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Measurement, Role, StartInfo,
     StreamSummary, Summary, TestSettings,
 };
 use crate::iperf::config::{Direction, Protocol};
@@ -149,6 +149,7 @@ impl IperfResult {
             cpu,
             sender_tcp_congestion: text_of("sender_tcp_congestion"),
             receiver_tcp_congestion: text_of("receiver_tcp_congestion"),
+            start_info: parse_start_info(start),
         })
     }
 
@@ -169,14 +170,40 @@ impl IperfResult {
             "tos": 0,
             "target_bitrate": t.target_bitrate,
         });
-        let mut start = json!({
-            "connected": self.connected,
-            "version": concat!("testrig ", env!("CARGO_PKG_VERSION"), " (iperf 3.12 protocol)"),
-            "test_start": test_start,
-        });
-        if let Some(secs) = self.timestamp {
-            start["timestamp"] = json!({ "time": http_date(secs), "timesecs": secs });
+        // In iperf3's order: who is connected, the version and host, when, then the test's
+        // cookie and sockets, then its settings (`connecting_to`/`accepted_connection` are
+        // the caller's, who knows the peer's name).
+        let mut start = Map::new();
+        start.insert("connected".into(), json!(self.connected));
+        start.insert(
+            "version".into(),
+            json!(concat!(
+                "testrig ",
+                env!("CARGO_PKG_VERSION"),
+                " (iperf 3.12 protocol)"
+            )),
+        );
+        if let Some(info) = &self.start_info {
+            start.insert("system_info".into(), json!(info.system_info));
         }
+        if let Some(secs) = self.timestamp {
+            start.insert(
+                "timestamp".into(),
+                json!({ "time": http_date(secs), "timesecs": secs }),
+            );
+        }
+        if let Some(info) = &self.start_info {
+            start.insert("cookie".into(), json!(info.cookie));
+            if let Some(mss) = info.tcp_mss_default {
+                start.insert("tcp_mss_default".into(), json!(mss));
+            }
+            start.insert("target_bitrate".into(), json!(info.target_bitrate));
+            start.insert("sock_bufsize".into(), json!(info.sock_bufsize));
+            start.insert("sndbuf_actual".into(), json!(info.sndbuf_actual));
+            start.insert("rcvbuf_actual".into(), json!(info.rcvbuf_actual));
+        }
+        start.insert("test_start".into(), test_start);
+        let start = Value::Object(start);
         let mut end = Map::new();
         let streams: Vec<Value> = self
             .summary
@@ -320,6 +347,28 @@ fn udp_stream_sum(d: &DirectionSummary) -> Measurement {
         out_of_order: None,
         ..d.received.clone()
     }
+}
+
+/// The `start` facts beside the settings, where iperf3 wrote them (3.12 does, always).
+fn parse_start_info(start: &Map<String, Value>) -> Option<StartInfo> {
+    let cookie = start.get("cookie")?.as_str()?.to_owned();
+    let count = |key: &str| start.get(key).and_then(Value::as_u64).unwrap_or(0);
+    Some(StartInfo {
+        cookie,
+        system_info: start
+            .get("system_info")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        tcp_mss_default: start
+            .get("tcp_mss_default")
+            .and_then(Value::as_u64)
+            .and_then(|m| u32::try_from(m).ok()),
+        target_bitrate: count("target_bitrate"),
+        sock_bufsize: count("sock_bufsize"),
+        sndbuf_actual: count("sndbuf_actual"),
+        rcvbuf_actual: count("rcvbuf_actual"),
+    })
 }
 
 fn parse_test_start(

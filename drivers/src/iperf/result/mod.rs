@@ -10,6 +10,6 @@ pub use iperf3_json::Iperf3JsonError;
 pub(crate) use measurement::loss_percent;
 pub use measurement::{Measurement, StreamMeasurement};
 pub use report::{
-    Connection, CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Role, StreamSummary,
-    Summary, TestSettings,
+    Connection, CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Role, StartInfo,
+    StreamSummary, Summary, TestSettings,
 };

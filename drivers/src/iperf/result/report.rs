@@ -153,6 +153,63 @@ pub struct IperfResult {
     /// TCP congestion control of the receiver, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receiver_tcp_congestion: Option<String>,
+    /// What iperf3 writes at the start besides the settings, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_info: Option<StartInfo>,
+}
+
+/// What iperf3 writes in `start` besides the test's settings: the test's cookie, the host
+/// it ran on and its sockets' sizes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StartInfo {
+    /// The test's cookie (36 characters).
+    pub cookie: String,
+    /// The host, as `uname -a` prints it without the OS name at the end.
+    pub system_info: String,
+    /// The control connection's MSS (TCP tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_mss_default: Option<u32>,
+    /// The target bitrate asked for, bits/s (0: none).
+    pub target_bitrate: u64,
+    /// The socket buffer size asked for (`-w`), bytes (0: the system's).
+    pub sock_bufsize: u64,
+    /// A data socket's send buffer, as the kernel reports it.
+    pub sndbuf_actual: u64,
+    /// A data socket's receive buffer, as the kernel reports it.
+    pub rcvbuf_actual: u64,
+}
+
+impl StartInfo {
+    /// This host as iperf3 describes it: `uname`'s system, node, release, version and
+    /// machine, space-separated.
+    pub(crate) fn this_system() -> String {
+        // SAFETY: a zeroed `utsname` is valid plain data; `uname` fills it with
+        // NUL-terminated arrays and touches nothing else.
+        let name = unsafe {
+            let mut name: libc::utsname = std::mem::zeroed();
+            (libc::uname(&mut name) == 0).then_some(name)
+        };
+        let Some(name) = name else {
+            return String::new();
+        };
+        let field = |chars: &[libc::c_char]| {
+            let bytes: Vec<u8> = chars
+                .iter()
+                .take_while(|&&c| c != 0)
+                .map(|&c| c as u8)
+                .collect();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        [
+            field(&name.sysname),
+            field(&name.nodename),
+            field(&name.release),
+            field(&name.version),
+            field(&name.machine),
+        ]
+        .join(" ")
+    }
 }
 
 impl IperfResult {

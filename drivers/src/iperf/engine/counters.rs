@@ -31,6 +31,8 @@ pub(crate) struct CounterSnapshot {
     pub(crate) jitter: f64,
     /// TCP sender: retransmits so far (from the kernel), when known.
     pub(crate) retransmits: Option<u64>,
+    /// TCP sender: the kernel's view at the snapshot (gauges, kept as they are by `since`).
+    pub(crate) tcp: Option<super::tcp_info::TcpInfoSample>,
 }
 
 impl StreamCounters {
@@ -76,6 +78,7 @@ impl StreamCounters {
             out_of_order: self.out_of_order.load(Relaxed),
             jitter: f64::from_bits(self.jitter.load(Relaxed)),
             retransmits: None,
+            tcp: None,
         }
     }
 }
@@ -94,6 +97,7 @@ impl CounterSnapshot {
                 (Some(now), Some(before)) => Some(now.saturating_sub(before)),
                 (now, _) => now,
             },
+            tcp: self.tcp,
         }
     }
 }

@@ -3,10 +3,19 @@
 
 use std::os::fd::AsRawFd;
 
-/// What a sender reports from `TCP_INFO`.
+/// What a sender reports from `TCP_INFO`: a count, and gauges iperf3 writes per interval.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct TcpInfoSample {
     pub(crate) total_retransmits: u64,
+    /// Congestion window in bytes (segments × MSS, as iperf3 computes it).
+    pub(crate) snd_cwnd: u64,
+    /// The peer's advertised receive window, bytes.
+    pub(crate) snd_wnd: u64,
+    /// Smoothed round-trip time and its variation, microseconds.
+    pub(crate) rtt: u64,
+    pub(crate) rttvar: u64,
+    /// Path MTU, bytes.
+    pub(crate) pmtu: u64,
 }
 
 /// Reads `TCP_INFO` of a connected TCP socket; `None` where the OS cannot say.
@@ -31,6 +40,11 @@ pub(crate) fn sample(socket: &impl AsRawFd) -> Option<TcpInfoSample> {
     let info = unsafe { info.assume_init() };
     Some(TcpInfoSample {
         total_retransmits: u64::from(info.tcpi_total_retrans),
+        snd_cwnd: u64::from(info.tcpi_snd_cwnd) * u64::from(info.tcpi_snd_mss),
+        snd_wnd: u64::from(info.tcpi_snd_wnd),
+        rtt: u64::from(info.tcpi_rtt),
+        rttvar: u64::from(info.tcpi_rttvar),
+        pmtu: u64::from(info.tcpi_pmtu),
     })
 }
 

@@ -48,6 +48,45 @@ struct Stream {
     counters: Arc<StreamCounters>,
     local: SocketAddr,
     remote: SocketAddr,
+    /// A TCP sender's kernel figures over the intervals so far.
+    seen: SenderFigures,
+}
+
+/// The extremes and mean of a TCP sender's figures over its interval samples, as iperf3
+/// reports them at the end (`max_snd_cwnd`, `max_snd_wnd`, `max_rtt`, `min_rtt`, `mean_rtt`).
+#[derive(Debug, Default, Clone, Copy)]
+struct SenderFigures {
+    samples: u64,
+    max_snd_cwnd: u64,
+    max_snd_wnd: u64,
+    max_rtt: u64,
+    min_rtt: u64,
+    rtt_sum: u64,
+}
+
+impl SenderFigures {
+    fn add(&mut self, info: &tcp_info::TcpInfoSample) {
+        self.min_rtt = if self.samples == 0 {
+            info.rtt
+        } else {
+            self.min_rtt.min(info.rtt)
+        };
+        self.samples += 1;
+        self.max_snd_cwnd = self.max_snd_cwnd.max(info.snd_cwnd);
+        self.max_snd_wnd = self.max_snd_wnd.max(info.snd_wnd);
+        self.max_rtt = self.max_rtt.max(info.rtt);
+        self.rtt_sum += info.rtt;
+    }
+
+    /// Writes the figures into a TCP stream's end `sender` record: zeros where none were
+    /// sampled, as iperf3 writes them for a side that only receives.
+    fn apply(&self, end: &mut Measurement) {
+        end.max_snd_cwnd = Some(self.max_snd_cwnd);
+        end.max_snd_wnd = Some(self.max_snd_wnd);
+        end.max_rtt = Some(self.max_rtt);
+        end.min_rtt = Some(self.min_rtt);
+        end.mean_rtt = Some(self.rtt_sum.checked_div(self.samples).unwrap_or(0));
+    }
 }
 
 /// The first failure among a test's stream tasks.
@@ -218,6 +257,7 @@ impl TestRun {
             counters: Arc::new(StreamCounters::default()),
             local,
             remote,
+            seen: SenderFigures::default(),
         });
     }
 
@@ -342,14 +382,20 @@ impl TestRun {
     }
 
     fn snapshot_all(&self) -> Vec<CounterSnapshot> {
+        // As iperf3: the kernel's figures are sampled on every TCP stream of a side that
+        // sends (in a bidirectional test its receiving streams too), on none of a side
+        // that only receives.
+        let sends = self.streams.iter().any(|s| s.sending);
         self.streams
             .iter()
             .map(|s| {
                 let mut snap = s.counters.snapshot();
-                if s.sending
-                    && let Some(StreamSocket::Tcp(tcp)) = &s.socket
-                {
-                    snap.retransmits = tcp_info::sample(tcp.as_ref()).map(|i| i.total_retransmits);
+                if sends && let Some(StreamSocket::Tcp(tcp)) = &s.socket {
+                    let info = tcp_info::sample(tcp.as_ref());
+                    if s.sending {
+                        snap.retransmits = info.map(|i| i.total_retransmits);
+                    }
+                    snap.tcp = info;
                 }
                 snap
             })
@@ -388,7 +434,14 @@ impl TestRun {
         let mut reverse_count = 0;
         for ((stream, now_snap), before) in self.streams.iter().zip(&current).zip(&self.last) {
             let delta = now_snap.since(before);
-            let m = self.measurement(stream, &delta, start, end, Some(clock.omitting));
+            let mut m = self.measurement(stream, &delta, start, end, Some(clock.omitting));
+            if let Some(info) = now_snap.tcp.filter(|_| stream.sending) {
+                m.snd_cwnd = Some(info.snd_cwnd);
+                m.snd_wnd = Some(info.snd_wnd);
+                m.rtt = Some(info.rtt);
+                m.rttvar = Some(info.rttvar);
+                m.pmtu = Some(info.pmtu);
+            }
             if stream.flow == self.main_flow() {
                 report.sum.accumulate(&m);
                 report.sum.sender = m.sender;
@@ -416,6 +469,11 @@ impl TestRun {
         }
         if self.params.direction == Direction::Bidirectional {
             report.sum_bidir_reverse = Some(reverse_sum);
+        }
+        for (stream, snap) in self.streams.iter_mut().zip(&current) {
+            if let Some(info) = snap.tcp {
+                stream.seen.add(&info);
+            }
         }
         self.last = current;
         self.last_at = Some(now);
@@ -460,6 +518,7 @@ impl TestRun {
             out_of_order: receiving_udp.then_some(delta.out_of_order),
             omitted,
             sender: stream.sending,
+            ..Measurement::default()
         }
     }
 
@@ -658,6 +717,7 @@ impl TestRun {
                     out_of_order: None,
                     omitted: None,
                     sender: stream.sending,
+                    ..Measurement::default()
                 }
             });
             let (mut sender, mut receiver) = match (stream.sending, peer_m) {
@@ -667,6 +727,9 @@ impl TestRun {
             };
             sender.sender = stream.sending;
             receiver.sender = stream.sending;
+            if !udp {
+                stream.seen.apply(&mut sender);
+            }
             sender.jitter_ms = None;
             sender.lost_packets = None;
             sender.lost_percent = None;

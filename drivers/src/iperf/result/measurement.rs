@@ -38,6 +38,36 @@ pub struct Measurement {
     /// Whether the span falls in the omitted warm-up (`-O`); intervals only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub omitted: Option<bool>,
+    /// TCP sender, per interval: congestion window, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snd_cwnd: Option<u64>,
+    /// TCP sender, per interval: the peer's advertised window, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snd_wnd: Option<u64>,
+    /// TCP sender, per interval: smoothed round-trip time, microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt: Option<u64>,
+    /// TCP sender, per interval: round-trip time variation, microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rttvar: Option<u64>,
+    /// TCP sender, per interval: path MTU, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pmtu: Option<u64>,
+    /// TCP sender, whole test: the largest congestion window seen, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_snd_cwnd: Option<u64>,
+    /// TCP sender, whole test: the largest advertised window seen, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_snd_wnd: Option<u64>,
+    /// TCP sender, whole test: the largest round-trip time seen, microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rtt: Option<u64>,
+    /// TCP sender, whole test: the smallest round-trip time seen, microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_rtt: Option<u64>,
+    /// TCP sender, whole test: the mean of the round-trip times seen, microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_rtt: Option<u64>,
     /// iperf3's `sender` flag: whether the reporting host sent the data measured here.
     #[serde(default)]
     pub sender: bool,

@@ -14,7 +14,6 @@ mod commands;
 mod exit;
 mod progress;
 mod rig;
-mod signals;
 mod stderr;
 
 use std::process::ExitCode;

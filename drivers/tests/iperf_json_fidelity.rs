@@ -162,17 +162,7 @@ const CASES: &[Case] = &[
 ];
 
 async fn iperf3_json(binary: &std::path::Path, port: u16, args: &[&str]) -> Value {
-    let output = tokio::time::timeout(
-        Duration::from_secs(30),
-        tokio::process::Command::new(binary)
-            .args(["-c", "127.0.0.1", "-p", &port.to_string(), "-J"])
-            .args(args)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("iperf3 -c finishes within 30 s")
-    .expect("iperf3 -c runs");
+    let output = iperf_support::iperf3_client_output(binary, port, args).await;
     serde_json::from_slice(&output.stdout).expect("iperf3 -J prints JSON")
 }
 

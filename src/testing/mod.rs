@@ -8,7 +8,9 @@
 //!   gone) without mistaking a recycled pid for it; and [`HelperProgram`], the test binary run
 //!   again as a helper program that behaves exactly as a test needs.
 //! - [`ScratchDir`]: a fresh directory for a test's files, kept when the test fails.
+//! - [`wait_for_command_line`]: waits until a process has `exec`ed a given command.
 
+mod command_line;
 mod helper_program;
 mod journal;
 mod process_identity;
@@ -16,6 +18,7 @@ mod process_tracker;
 mod scratch_dir;
 mod scripted;
 
+pub use command_line::wait_for_command_line;
 pub use helper_program::HelperProgram;
 pub use journal::{Entry, Event, Journal};
 pub use process_identity::ProcessIdentity;

@@ -7,8 +7,8 @@ use testrig::Environment;
 use crate::exit::Outcome;
 use crate::progress::{Progress, Style};
 use crate::rig::Rig;
-use crate::signals::Signals;
 use crate::stderr;
+use testrig::env::StopSignals;
 
 /// A loaded rig with its environment, its progress display and its signal
 /// listener: what `up` and `run` share.
@@ -17,7 +17,7 @@ pub(crate) struct Session {
     pub(crate) rig: Rig,
     pub(crate) env: Environment,
     pub(crate) progress: Progress,
-    pub(crate) signals: Signals,
+    pub(crate) signals: StopSignals,
     /// The first SIGINT, SIGTERM or SIGHUP seen while something could not be abandoned.
     pub(crate) interrupted: Option<&'static str>,
 }
@@ -31,7 +31,7 @@ impl Session {
             stderr::line(format_args!("error: {}", error.render()));
             Outcome::BadRig
         })?;
-        let signals = Signals::install().map_err(|error| {
+        let signals = StopSignals::listen().map_err(|error| {
             stderr::line(format_args!(
                 "error: cannot listen for SIGINT, SIGTERM and SIGHUP: {error}"
             ));

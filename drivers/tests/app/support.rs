@@ -179,24 +179,7 @@ pub mod helper {
     }
 }
 
-/// Waits (5 s at most) until the command line of `pid` reads `command` (arguments joined by
-/// spaces), e.g. a background `setsid sleep 1000` that has run `setsid` and then `exec`ed
-/// `sleep`; whether it did. Looks at `/proc` every 5 ms: a test-side wait, with no event to wait on.
+/// Waits (5 s at most) until the command line of `pid` reads `command`; whether it did.
 pub async fn wait_for_command(pid: u32, command: &str) -> bool {
-    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let args: Vec<String> = cmdline
-            .split(|&byte| byte == 0)
-            .filter(|arg| !arg.is_empty())
-            .map(|arg| String::from_utf8_lossy(arg).into_owned())
-            .collect();
-        if args.join(" ") == command {
-            return true;
-        }
-        if std::time::Instant::now() >= give_up {
-            return false;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    testrig::testing::wait_for_command_line(pid, command, std::time::Duration::from_secs(5)).await
 }

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use testrig_drivers::iperf::{IperfResult, NativeServer, ServerHandle};
@@ -142,9 +142,9 @@ impl Drop for Iperf3Server {
     }
 }
 
-/// Runs `iperf3 -c 127.0.0.1 -p PORT -J <args>` and parses its output.
-pub async fn iperf3_client(binary: &PathBuf, port: u16, args: &[&str]) -> IperfResult {
-    let output = tokio::time::timeout(
+/// Runs `iperf3 -c 127.0.0.1 -p PORT -J <args>` (30 s at most) and returns what it printed.
+pub async fn iperf3_client_output(binary: &Path, port: u16, args: &[&str]) -> Output {
+    tokio::time::timeout(
         Duration::from_secs(30),
         Command::new(binary)
             .args(["-c", "127.0.0.1", "-p", &port.to_string(), "-J"])
@@ -154,7 +154,12 @@ pub async fn iperf3_client(binary: &PathBuf, port: u16, args: &[&str]) -> IperfR
     )
     .await
     .expect("iperf3 -c finishes within 30 s")
-    .expect("iperf3 -c runs");
+    .expect("iperf3 -c runs")
+}
+
+/// Runs `iperf3 -c 127.0.0.1 -p PORT -J <args>` and parses its output.
+pub async fn iperf3_client(binary: &Path, port: u16, args: &[&str]) -> IperfResult {
+    let output = iperf3_client_output(binary, port, args).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     IperfResult::from_iperf3_json(&stdout).unwrap_or_else(|e| {
         panic!(

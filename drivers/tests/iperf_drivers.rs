@@ -13,11 +13,6 @@ use testrig_drivers::iperf::{
 const MIB: u64 = 1 << 20;
 const RUN_DEADLINE: Duration = Duration::from_secs(20);
 
-/// The iperf3 engine, or `None` (after printing why) when iperf3 is not installed.
-fn iperf3_engine() -> Option<Engine> {
-    iperf_support::iperf3().map(Engine::iperf3_at)
-}
-
 /// Runs one measurement with `client` against a server on `server_engine`, in an
 /// environment that starts and stops both.
 async fn measure(server_engine: Engine, client: IperfClient) -> IperfResult {
@@ -59,27 +54,21 @@ async fn native_client_measures_a_native_server_whose_port_it_references() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_measures_an_iperf3_server() {
-    let Some(iperf3) = iperf3_engine() else {
-        return;
-    };
+    let iperf3 = Engine::iperf3_at(iperf3_or_skip!());
     let result = measure(iperf3, client(Engine::Native).bytes(20 * MIB)).await;
     assert_tcp_bytes(&result, 20 * MIB);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iperf3_client_measures_a_native_server() {
-    let Some(iperf3) = iperf3_engine() else {
-        return;
-    };
+    let iperf3 = Engine::iperf3_at(iperf3_or_skip!());
     let result = measure(Engine::Native, client(iperf3).bytes(20 * MIB)).await;
     assert_tcp_bytes(&result, 20 * MIB);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iperf3_client_measures_an_iperf3_server() {
-    let Some(iperf3) = iperf3_engine() else {
-        return;
-    };
+    let iperf3 = Engine::iperf3_at(iperf3_or_skip!());
     let result = measure(iperf3.clone(), client(iperf3).bytes(20 * MIB).parallel(2)).await;
     assert_tcp_bytes(&result, 20 * MIB);
     assert_eq!(result.test.num_streams, 2);
@@ -87,9 +76,7 @@ async fn iperf3_client_measures_an_iperf3_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iperf3_client_sends_udp_at_its_bitrate_to_a_native_server() {
-    let Some(iperf3) = iperf3_engine() else {
-        return;
-    };
+    let iperf3 = Engine::iperf3_at(iperf3_or_skip!());
     let result = measure(
         Engine::Native,
         client(iperf3)
@@ -163,9 +150,7 @@ async fn a_restarted_server_listens_on_the_same_port_and_serves_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_iperf3_server_that_dies_while_started_fails_the_driver() {
-    let Some(iperf3) = iperf3_engine() else {
-        return;
-    };
+    let iperf3 = Engine::iperf3_at(iperf3_or_skip!());
     let env = Environment::builder("dies")
         .driver(IperfServer::new("server").engine(iperf3))
         .build()

@@ -8,14 +8,15 @@ use testrig_drivers::iperf::{ClientConfig, Direction, IperfResult, NativeClient,
 
 const BLOCK: u64 = 128 * 1024;
 
-async fn run_against_iperf3(configure: impl FnOnce(u16) -> ClientConfig) -> Option<IperfResult> {
-    let binary = iperf_support::iperf3()?;
-    let server = iperf_support::Iperf3Server::start(&binary).await;
-    let result = NativeClient::new(configure(server.port))
+async fn run_against_iperf3(
+    binary: &std::path::Path,
+    configure: impl FnOnce(u16) -> ClientConfig,
+) -> IperfResult {
+    let server = iperf_support::Iperf3Server::start(&binary.to_path_buf()).await;
+    NativeClient::new(configure(server.port))
         .run()
         .await
-        .expect("native client test against iperf3 -s");
-    Some(result)
+        .expect("native client test against iperf3 -s")
 }
 
 fn config(port: u16) -> testrig_drivers::iperf::ClientConfigBuilder {
@@ -24,9 +25,8 @@ fn config(port: u16) -> testrig_drivers::iperf::ClientConfigBuilder {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_sends_tcp_to_iperf3_and_iperf3_counts_what_was_sent() {
-    let Some(result) = run_against_iperf3(|p| config(p).build().unwrap()).await else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
+    let result = run_against_iperf3(&binary, |p| config(p).build().unwrap()).await;
     assert!(result.bytes_sent() > 10 * BLOCK, "{result:?}");
     // The client waits for iperf3 to read every byte before TEST_END, so iperf3 counts all.
     assert_eq!(result.bytes_received(), result.bytes_sent());
@@ -42,9 +42,8 @@ async fn native_client_sends_tcp_to_iperf3_and_iperf3_counts_what_was_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_runs_four_parallel_streams_with_iperf3_ids() {
-    let Some(result) = run_against_iperf3(|p| config(p).parallel(4).build().unwrap()).await else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
+    let result = run_against_iperf3(&binary, |p| config(p).parallel(4).build().unwrap()).await;
     let ids: Vec<u32> = result.summary.streams.iter().map(|s| s.id).collect();
     assert_eq!(ids, [1, 3, 4, 5]);
     for stream in &result.summary.streams {
@@ -59,9 +58,8 @@ async fn native_client_runs_four_parallel_streams_with_iperf3_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_receives_from_iperf3_in_reverse_and_counts_every_byte_sent() {
-    let Some(result) = run_against_iperf3(|p| config(p).reverse().build().unwrap()).await else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
+    let result = run_against_iperf3(&binary, |p| config(p).reverse().build().unwrap()).await;
     assert_eq!(result.test.direction, Direction::Reverse);
     assert!(result.bytes_received() > 10 * BLOCK);
     iperf_support::assert_close(
@@ -78,10 +76,8 @@ async fn native_client_receives_from_iperf3_in_reverse_and_counts_every_byte_sen
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_runs_bidirectional_with_iperf3_and_both_directions_agree() {
-    let Some(result) = run_against_iperf3(|p| config(p).bidirectional().build().unwrap()).await
-    else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
+    let result = run_against_iperf3(&binary, |p| config(p).bidirectional().build().unwrap()).await;
     let reverse = result
         .summary
         .bidir_reverse
@@ -102,17 +98,15 @@ async fn native_client_runs_bidirectional_with_iperf3_and_both_directions_agree(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_sends_udp_at_100_mbits_to_iperf3_with_jitter_and_loss() {
-    let Some(result) = run_against_iperf3(|p| {
+    let binary = iperf3_or_skip!();
+    let result = run_against_iperf3(&binary, |p| {
         config(p)
             .protocol(Protocol::Udp)
             .bitrate(100_000_000)
             .build()
             .unwrap()
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let rate = result.sent_bits_per_second();
     assert!((80e6..120e6).contains(&rate), "sent at {rate} bit/s");
     let received = &result.summary.main.received;
@@ -132,7 +126,8 @@ async fn native_client_sends_udp_at_100_mbits_to_iperf3_with_jitter_and_loss() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_receives_udp_from_iperf3_in_reverse() {
-    let Some(result) = run_against_iperf3(|p| {
+    let binary = iperf3_or_skip!();
+    let result = run_against_iperf3(&binary, |p| {
         config(p)
             .udp()
             .bitrate(100_000_000)
@@ -140,10 +135,7 @@ async fn native_client_receives_udp_from_iperf3_in_reverse() {
             .build()
             .unwrap()
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let received = &result.summary.main.received;
     assert!(received.bytes > 1_000_000, "{received:?}");
     assert!(received.jitter_ms.is_some());
@@ -155,16 +147,14 @@ async fn native_client_receives_udp_from_iperf3_in_reverse() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_stops_after_the_requested_bytes() {
-    let Some(result) = run_against_iperf3(|p| {
+    let binary = iperf3_or_skip!();
+    let result = run_against_iperf3(&binary, |p| {
         ClientConfig::builder("127.0.0.1", p)
             .bytes(10 * 1024 * 1024)
             .build()
             .unwrap()
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     assert_eq!(
         result.bytes_sent(),
         10 * 1024 * 1024,

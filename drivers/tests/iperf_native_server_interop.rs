@@ -9,24 +9,25 @@ use testrig_drivers::iperf::{Direction, IperfResult, Protocol, ServerHandle};
 const BLOCK: u64 = 128 * 1024;
 
 /// Runs `iperf3 -c` with `args` against a fresh native server; returns both views.
-async fn iperf3_against_native(args: &[&str]) -> Option<(IperfResult, IperfResult)> {
-    let binary = iperf_support::iperf3()?;
+async fn iperf3_against_native(
+    binary: &std::path::Path,
+    args: &[&str],
+) -> (IperfResult, IperfResult) {
     let mut server: ServerHandle = iperf_support::native_server().await;
-    let client = iperf_support::iperf3_client(&binary, server.local_addr().port(), args).await;
+    let client = iperf_support::iperf3_client(binary, server.local_addr().port(), args).await;
     let served = server
         .next_test(Duration::from_secs(10))
         .await
         .expect("the native server reports the test");
     let server_view = served.outcome.expect("the native server served the test");
     server.shutdown().await;
-    Some((client, server_view))
+    (client, server_view)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iperf3_client_sends_tcp_to_the_native_server_which_counts_every_byte_sent() {
-    let Some((client, server)) = iperf3_against_native(&["-t", "1"]).await else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
+    let (client, server) = iperf3_against_native(&binary, &["-t", "1"]).await;
     assert!(client.bytes_sent() > 10 * BLOCK);
     // The native server drains until it has counted what the client reports it sent.
     assert_eq!(client.bytes_received(), client.bytes_sent());
@@ -38,9 +39,8 @@ async fn iperf3_client_sends_tcp_to_the_native_server_which_counts_every_byte_se
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iperf3_client_runs_four_parallel_streams_against_the_native_server() {
-    let Some((client, server)) = iperf3_against_native(&["-t", "1", "-P", "4"]).await else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
+    let (client, server) = iperf3_against_native(&binary, &["-t", "1", "-P", "4"]).await;
     assert_eq!(client.summary.streams.len(), 4);
     let ids: Vec<u32> = server.summary.streams.iter().map(|s| s.id).collect();
     assert_eq!(ids, [1, 3, 4, 5]);
@@ -55,9 +55,8 @@ async fn iperf3_client_runs_four_parallel_streams_against_the_native_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iperf3_client_receives_from_the_native_server_in_reverse() {
-    let Some((client, server)) = iperf3_against_native(&["-t", "1", "-R"]).await else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
+    let (client, server) = iperf3_against_native(&binary, &["-t", "1", "-R"]).await;
     assert_eq!(server.test.direction, Direction::Reverse);
     assert!(client.bytes_received() > 10 * BLOCK);
     assert_eq!(server.bytes_sent(), client.bytes_sent());
@@ -72,9 +71,8 @@ async fn iperf3_client_receives_from_the_native_server_in_reverse() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iperf3_client_runs_bidirectional_against_the_native_server() {
-    let Some((client, server)) = iperf3_against_native(&["-t", "1", "--bidir"]).await else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
+    let (client, server) = iperf3_against_native(&binary, &["-t", "1", "--bidir"]).await;
     let client_reverse = client
         .summary
         .bidir_reverse
@@ -98,10 +96,8 @@ async fn iperf3_client_runs_bidirectional_against_the_native_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iperf3_client_sends_udp_at_100_mbits_to_the_native_server() {
-    let Some((client, server)) = iperf3_against_native(&["-t", "1", "-u", "-b", "100M"]).await
-    else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
+    let (client, server) = iperf3_against_native(&binary, &["-t", "1", "-u", "-b", "100M"]).await;
     assert_eq!(server.test.protocol, Protocol::Udp);
     let received = &client.summary.main.received;
     assert!(received.bytes > 5_000_000, "{received:?}");
@@ -117,11 +113,9 @@ async fn iperf3_client_sends_udp_at_100_mbits_to_the_native_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iperf3_client_receives_udp_from_the_native_server_in_reverse() {
-    let Some((client, _server)) =
-        iperf3_against_native(&["-t", "1", "-u", "-b", "100M", "-R"]).await
-    else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
+    let (client, _server) =
+        iperf3_against_native(&binary, &["-t", "1", "-u", "-b", "100M", "-R"]).await;
     let received = &client.summary.main.received;
     let rate = received.bits_per_second;
     assert!((80e6..120e6).contains(&rate), "received at {rate} bit/s");
@@ -133,9 +127,8 @@ async fn iperf3_client_receives_udp_from_the_native_server_in_reverse() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iperf3_client_sends_a_byte_count_to_the_native_server() {
-    let Some((client, server)) = iperf3_against_native(&["-n", "8M", "-P", "2"]).await else {
-        return;
-    };
+    let binary = iperf3_or_skip!();
+    let (client, server) = iperf3_against_native(&binary, &["-n", "8M", "-P", "2"]).await;
     assert!(client.bytes_sent() >= 8 * 1024 * 1024);
     assert_eq!(server.test.bytes, 8 * 1024 * 1024);
     assert_eq!(server.bytes_received(), client.bytes_sent());
@@ -151,9 +144,8 @@ async fn the_native_server_sends_exactly_the_bytes_a_reverse_client_asks_for() {
             1_000_000u64.div_ceil(BLOCK) * BLOCK,
         ),
     ] {
-        let Some((client, server)) = iperf3_against_native(args).await else {
-            return;
-        };
+        let binary = iperf3_or_skip!();
+        let (client, server) = iperf3_against_native(&binary, args).await;
         assert_eq!(
             server.bytes_sent(),
             total,

@@ -20,8 +20,9 @@ fn send_to_self(signal: libc::c_int) {
     assert_eq!(rc, 0);
 }
 
-#[tokio::test]
-async fn sigterm_during_the_body_tears_the_environment_down() {
+/// Sends `signal` to this process during the body of a run with `handle_signals`, and
+/// checks the environment was torn down and the run says which signal stopped it.
+async fn a_signal_during_the_body_tears_down(signal: libc::c_int, name: &str) {
     let _turn = ONE_AT_A_TIME.lock().await;
     let journal = Journal::new();
     let env = Environment::builder("signalled")
@@ -31,7 +32,7 @@ async fn sigterm_during_the_body_tears_the_environment_down() {
         .unwrap();
     let error = env
         .run(|_env| async move {
-            send_sigterm_to_self();
+            send_to_self(signal);
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Ok::<_, Error>(())
         })
@@ -39,35 +40,20 @@ async fn sigterm_during_the_body_tears_the_environment_down() {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "environment `signalled` was interrupted by SIGTERM"
+        format!("environment `signalled` was interrupted by {name}")
     );
     assert_eq!(env.status("server").unwrap(), Status::Stopped);
     assert_eq!(journal.count("server", Event::StopDone), 1);
 }
 
 #[tokio::test]
+async fn sigterm_during_the_body_tears_the_environment_down() {
+    a_signal_during_the_body_tears_down(libc::SIGTERM, "SIGTERM").await;
+}
+
+#[tokio::test]
 async fn sighup_the_terminal_closing_tears_the_environment_down_too() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let journal = Journal::new();
-    let env = Environment::builder("hung-up")
-        .driver(ScriptedDriver::new("server").listen().journal(&journal))
-        .handle_signals()
-        .build()
-        .unwrap();
-    let error = env
-        .run(|_env| async move {
-            send_to_self(libc::SIGHUP);
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            Ok::<_, Error>(())
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "environment `hung-up` was interrupted by SIGHUP"
-    );
-    assert_eq!(env.status("server").unwrap(), Status::Stopped);
-    assert_eq!(journal.count("server", Event::StopDone), 1);
+    a_signal_during_the_body_tears_down(libc::SIGHUP, "SIGHUP").await;
 }
 
 /// Runs an environment whose `slow` driver takes an hour to start, sends

@@ -1,5 +1,7 @@
-//! The quick start: a TCP server, a reconnecting client wired to the server's
-//! kernel-assigned port, a test body that survives a server restart, and the report.
+//! The quick start, the same environment as `examples/rigs/quickstart.toml`: a TCP
+//! server, a reconnecting client wired to the server's kernel-assigned port, a test body
+//! that survives a server restart; next to them an iperf server and client (testrig's
+//! native engine, no binary needed) and a 16 MiB throughput measurement; then the report.
 //!
 //! Run: `cargo run --release --example quickstart`
 
@@ -7,13 +9,13 @@ use std::time::Duration;
 
 use testrig::service::RetryPolicy;
 use testrig::{Environment, Error, Ref};
+use testrig_drivers::iperf::{IperfClient, IperfServer};
 use testrig_drivers::tcp::{TcpClient, TcpServer};
 
 const SECOND: Duration = Duration::from_secs(1);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let report_dir = std::env::temp_dir().join("testrig-quickstart");
     let env = Environment::builder("quickstart")
         // Binds 127.0.0.1:0; exports `host`, `port` and `address`.
         .driver(TcpServer::new("server"))
@@ -22,7 +24,8 @@ async fn main() -> Result<(), Error> {
             TcpClient::new("client", Ref::export("server", "port"))
                 .auto_reconnect(|| RetryPolicy::constant(Duration::from_millis(20))),
         )
-        .report_dir(&report_dir)
+        .driver(IperfServer::new("receiver"))
+        .driver(IperfClient::new("sender", Ref::export("receiver", "port")).bytes(16 << 20))
         .handle_signals()
         .build()?;
 
@@ -47,12 +50,24 @@ async fn main() -> Result<(), Error> {
         let conn = server.accept_connection(SECOND).await?;
         assert_eq!(server.receive_line(conn, SECOND).await?, "still here");
         println!("the client reconnected after a server restart");
+
+        let throughput = env.get::<IperfClient>("sender")?.run(10 * SECOND).await?;
+        println!(
+            "throughput: {:.2} Gbit/s, {} bytes received",
+            throughput.received_bits_per_second() / 1e9,
+            throughput.bytes_received()
+        );
         Ok::<_, Error>(())
     })
     .await?;
 
     let report = env.report();
     print!("{}", report.summary());
-    println!("reports: {}", report_dir.display());
+    // Each run has a fresh directory of its own; the reports go next to the drivers' files.
+    let files = report.write_to(env.runpath())?;
+    println!(
+        "reports: {}",
+        files.json.parent().unwrap_or(env.runpath()).display()
+    );
     Ok(())
 }

@@ -407,7 +407,8 @@ impl fmt::Display for LogTail {
         if self.0.is_empty() {
             return Ok(());
         }
-        write!(f, "\n  last {} lines of its log:", self.0.len())?;
+        let heading = crate::process::tail::last_lines(self.0.len());
+        write!(f, "\n  {heading} of its log:")?;
         for line in &self.0 {
             write!(f, "\n    | {line}")?;
         }

@@ -82,7 +82,7 @@ mod stats;
 mod stop_report;
 mod supervisor;
 mod survivor;
-mod tail;
+pub(crate) mod tail;
 
 pub use cgroup::CGROUP_VAR;
 pub(crate) use cgroup::frozen_pid;

@@ -55,11 +55,19 @@ impl fmt::Display for Tail {
         if self.lines.is_empty() {
             return f.write_str("(no output)");
         }
-        write!(f, "last {} lines of output:", self.lines.len())?;
+        write!(f, "{} of output:", last_lines(self.lines.len()))?;
         for line in &self.lines {
             write!(f, "\n  {}| {}", line.stream, line.text)?;
         }
         Ok(())
+    }
+}
+
+/// "last line" or "last N lines", for a heading over `n` lines of a log.
+pub(crate) fn last_lines(n: usize) -> String {
+    match n {
+        1 => "last line".to_owned(),
+        n => format!("last {n} lines"),
     }
 }
 
@@ -144,6 +152,16 @@ mod tests {
         let tail = buffer.snapshot();
         let kept = &tail.lines()[0].text;
         assert!(kept.len() <= MAX_TAIL_LINE && kept.len() >= MAX_TAIL_LINE - 1);
+    }
+
+    #[test]
+    fn one_line_of_tail_is_called_the_last_line() {
+        let mut buffer = TailBuffer::new(5);
+        buffer.push(stdout("only"));
+        assert_eq!(
+            buffer.snapshot().to_string(),
+            "last line of output:\n  stdout| only"
+        );
     }
 
     #[test]

@@ -99,9 +99,22 @@ fn print_drivers(session: &Session, env: &Environment) {
             .collect::<Vec<_>>()
             .join(" ");
         let label = format!("{} ({})", decl.name.get_ref(), decl.options.kind());
+        let parts: Vec<String> = [connections, exports_phrase(&exports)]
+            .into_iter()
+            .filter(|part| !part.is_empty())
+            .collect();
         session
             .progress
-            .note(&format!("{label:width$}  {connections}; exports {exports}"));
+            .note(&format!("{label:width$}  {}", parts.join("; ")));
+    }
+}
+
+/// "exports k=v …", or nothing for a driver that exports nothing.
+fn exports_phrase(exports: &str) -> String {
+    if exports.is_empty() {
+        String::new()
+    } else {
+        format!("exports {exports}")
     }
 }
 

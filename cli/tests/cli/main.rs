@@ -4,6 +4,7 @@
 mod app;
 mod bad_rigs;
 mod check;
+mod doc_samples;
 mod hangup;
 mod iperf;
 mod paths;

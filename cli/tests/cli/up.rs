@@ -178,6 +178,16 @@ depends_on = ["server", "steady"]
             .unwrap()
     };
     let steady = exported("steady (app)", "pid=");
+    let steady_line = lines
+        .seen
+        .iter()
+        .find(|l| l.contains("steady (app)"))
+        .unwrap();
+    let after_label = steady_line.split("(app)").nth(1).unwrap().trim_start();
+    assert!(
+        after_label.starts_with("exports pid="),
+        "an app connects nowhere: its line goes straight to its exports: {steady_line}"
+    );
     let port = exported("server (tcp_server)", "port=") as u16;
     assert!(
         group_alive(steady),

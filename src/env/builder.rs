@@ -134,16 +134,16 @@ impl EnvironmentBuilder {
             graph.add(a, b);
         }
         for spec in &self.specs {
-            if let Some((field, own)) = spec.driver.own_stop_timeout() {
-                if own >= spec.options.stop_timeout {
-                    return Err(BuildError::StopTimeoutNotBelow {
-                        environment: env.clone(),
-                        driver: spec.name().to_owned(),
-                        field,
-                        own,
-                        spec: spec.options.stop_timeout,
-                    });
-                }
+            if let Some((field, own)) = spec.driver.own_stop_timeout()
+                && own >= spec.options.stop_timeout
+            {
+                return Err(BuildError::StopTimeoutNotBelow {
+                    environment: env.clone(),
+                    driver: spec.name().to_owned(),
+                    field,
+                    own,
+                    spec: spec.options.stop_timeout,
+                });
             }
         }
         for (i, spec) in self.specs.iter().enumerate() {

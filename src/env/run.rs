@@ -172,10 +172,10 @@ impl Environment {
             .report_dir
             .clone()
             .or_else(super::report_dir_from_var);
-        if let Some(dir) = dir {
-            if let Err(error) = self.report().write_to(&dir) {
-                tracing::warn!(environment = %self.name(), %error, "cannot write the report");
-            }
+        if let Some(dir) = dir
+            && let Err(error) = self.report().write_to(&dir)
+        {
+            tracing::warn!(environment = %self.name(), %error, "cannot write the report");
         }
     }
 }

@@ -65,13 +65,13 @@ fn contains(table: &DeTable<'_>, span: &Range<usize>) -> bool {
 fn key_path(table: &DeTable<'_>, span: &Range<usize>) -> Option<String> {
     for (k, v) in table {
         let key = k.get_ref().as_ref();
-        if let DeValue::Table(inner) = v.get_ref() {
-            if contains(inner, span) {
-                return Some(match key_path(inner, span) {
-                    Some(rest) => format!("{key}.{rest}"),
-                    None => key.to_owned(),
-                });
-            }
+        if let DeValue::Table(inner) = v.get_ref()
+            && contains(inner, span)
+        {
+            return Some(match key_path(inner, span) {
+                Some(rest) => format!("{key}.{rest}"),
+                None => key.to_owned(),
+            });
         }
         if covers(&v.span(), span) {
             return Some(key.to_owned());

@@ -852,10 +852,10 @@ impl Driver for TcpClient {
         let mut state = self.lock();
         state.cancel.cancel();
         state.draining = None;
-        if let Some(active) = state.connection.take() {
-            if let Some(handle) = active.service_handle {
-                handle.close();
-            }
+        if let Some(active) = state.connection.take()
+            && let Some(handle) = active.service_handle
+        {
+            handle.close();
         }
         // Dropping the service closes its connection and ends its task.
         state.service = None;

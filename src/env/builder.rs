@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use super::environment::RunSettings;
 use super::graph::Graph;
 use super::{Environment, runpath::default_runpath_root};
 use crate::driver::DriverSpec;
@@ -34,8 +35,7 @@ pub struct EnvironmentBuilder {
     specs: Vec<DriverSpec>,
     dependencies: Vec<(String, String)>,
     runpath: Option<PathBuf>,
-    report_dir: Option<PathBuf>,
-    handle_signals: bool,
+    run: RunSettings,
 }
 
 impl EnvironmentBuilder {
@@ -45,8 +45,7 @@ impl EnvironmentBuilder {
             specs: Vec::new(),
             dependencies: Vec::new(),
             runpath: None,
-            report_dir: None,
-            handle_signals: false,
+            run: RunSettings::default(),
         }
     }
 
@@ -79,7 +78,7 @@ impl EnvironmentBuilder {
     /// `run` writes them to `$TESTRIG_REPORT_DIR` when that is set (and not
     /// empty), else nowhere; set, it wins over the variable.
     pub fn report_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.report_dir = Some(dir.into());
+        self.run.report_dir = Some(dir.into());
         self
     }
 
@@ -87,7 +86,15 @@ impl EnvironmentBuilder {
     /// (during the start too: it is cancelled and what started is stopped)
     /// and return [`Error::Interrupted`](crate::Error::Interrupted).
     pub fn handle_signals(mut self) -> Self {
-        self.handle_signals = true;
+        self.run.handle_signals = true;
+        self
+    }
+
+    /// The name [`Environment::run`] gives the body's case in the report (and the
+    /// JUnit `testcase`). Default: the name of the test running it (libtest names
+    /// each test's thread after it, as `module::test`), else the environment's name.
+    pub fn case_name(mut self, name: impl Into<String>) -> Self {
+        self.run.case_name = Some(name.into());
         self
     }
 
@@ -179,13 +186,7 @@ impl EnvironmentBuilder {
 
         let runpath = self.runpath.unwrap_or_else(|| default_runpath_root(env));
         Ok(Environment::assemble(
-            self.name,
-            self.specs,
-            index,
-            graph,
-            runpath,
-            self.report_dir,
-            self.handle_signals,
+            self.name, self.specs, index, graph, runpath, self.run,
         ))
     }
 }

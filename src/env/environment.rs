@@ -32,12 +32,22 @@ pub(crate) struct EnvInner {
     graph: Graph,
     values: ValueTable,
     runpath: PathBuf,
-    pub(super) report_dir: Option<PathBuf>,
-    pub(super) handle_signals: bool,
+    pub(super) run: RunSettings,
     events: broadcast::Sender<StatusEvent>,
     /// Serializes `start` and `stop` of the whole environment.
     operation: tokio::sync::Mutex<()>,
     pub(super) state: Mutex<EnvState>,
+}
+
+/// How [`Environment::run`] runs a body: what the builder set.
+#[derive(Debug, Default)]
+pub(crate) struct RunSettings {
+    /// Where the reports go (else `$TESTRIG_REPORT_DIR`, else nowhere).
+    pub(crate) report_dir: Option<PathBuf>,
+    /// Whether SIGINT/SIGTERM/SIGHUP stop the run.
+    pub(crate) handle_signals: bool,
+    /// The body's name in the report (else the test's, else the environment's).
+    pub(crate) case_name: Option<String>,
 }
 
 /// Environment-level facts for the report.
@@ -65,8 +75,7 @@ impl Environment {
         index: HashMap<String, usize>,
         graph: Graph,
         runpath: PathBuf,
-        report_dir: Option<PathBuf>,
-        handle_signals: bool,
+        run: RunSettings,
     ) -> Self {
         let values = ValueTable::new();
         let (events, _) = broadcast::channel(256);
@@ -85,8 +94,7 @@ impl Environment {
                 graph,
                 values,
                 runpath,
-                report_dir,
-                handle_signals,
+                run,
                 events,
                 operation: tokio::sync::Mutex::new(()),
                 state: Mutex::new(EnvState::default()),
@@ -106,7 +114,7 @@ impl Environment {
 
     /// Where the reports go, when the builder set a report directory.
     pub fn report_dir(&self) -> Option<&Path> {
-        self.inner.report_dir.as_deref()
+        self.inner.run.report_dir.as_deref()
     }
 
     /// The drivers' names, in the order they were added.

@@ -81,7 +81,7 @@ impl Environment {
         // One listener for the whole run: a signal during the start cancels it,
         // one during the body ends it.
         let mut signal = std::pin::pin!(async {
-            if self.inner.handle_signals {
+            if self.inner.run.handle_signals {
                 super::shutdown_signal().await
             } else {
                 std::future::pending().await
@@ -131,7 +131,7 @@ impl Environment {
         };
         let message = failed.case_message(&name, own_failure);
         self.record_case(CaseReport {
-            name: "body".to_owned(),
+            name: self.case_name(),
             outcome: if message.is_some() {
                 Outcome::Failed
             } else {
@@ -164,11 +164,28 @@ impl Environment {
         }
     }
 
+    /// The body's case name: the builder's, else the running test's, else the
+    /// environment's.
+    fn case_name(&self) -> String {
+        if let Some(name) = &self.inner.run.case_name {
+            return name.clone();
+        }
+        // libtest runs each test on a thread named after it; a runtime's own
+        // threads and `main` are not test names.
+        match std::thread::current().name() {
+            Some(thread) if thread != "main" && !thread.starts_with("tokio-runtime") => {
+                thread.to_owned()
+            }
+            _ => self.name().to_owned(),
+        }
+    }
+
     /// Writes the report to the builder's report directory, else to
     /// `$TESTRIG_REPORT_DIR`; neither set, writes nothing.
     fn write_report_if_asked(&self) {
         let dir = self
             .inner
+            .run
             .report_dir
             .clone()
             .or_else(super::report_dir_from_var);

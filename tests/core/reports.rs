@@ -39,7 +39,13 @@ async fn json_and_junit_reports_are_valid_and_carry_the_durations() {
     assert!(server.exports.contains_key("port"));
     assert_eq!(server.connections[0].protocol, "tcp");
     assert_eq!(report.drivers[2].errors[0].phase, Phase::Stop);
-    assert_eq!(report.cases[0].name, "body");
+    assert!(
+        report.cases[0]
+            .name
+            .ends_with("json_and_junit_reports_are_valid_and_carry_the_durations"),
+        "the body's case is named after the test: {}",
+        report.cases[0].name
+    );
     assert_eq!(report.cases[0].outcome, Outcome::Passed);
 
     let xml = std::fs::read_to_string(dir.join("reported.junit.xml")).unwrap();
@@ -49,20 +55,27 @@ async fn json_and_junit_reports_are_valid_and_carry_the_durations() {
         .find(|n| n.has_tag_name("testsuite"))
         .unwrap();
     assert_eq!(suite.attribute("name"), Some("reported"));
-    assert_eq!(suite.attribute("tests"), Some("4"));
+    // Only the body is a test case, and the failed teardown one, so a CI sees it;
+    // the drivers are properties and output of the suite.
+    assert_eq!(suite.attribute("tests"), Some("2"));
     assert_eq!(suite.attribute("failures"), Some("1"));
     let cases: Vec<_> = suite
         .children()
         .filter(|n| n.has_tag_name("testcase"))
         .collect();
-    assert_eq!(cases.len(), 4);
-    for case in &cases {
-        let time: f64 = case.attribute("time").unwrap().parse().unwrap();
-        assert!(time >= 0.0);
-    }
-    let server_time: f64 = cases[0].attribute("time").unwrap().parse().unwrap();
-    assert!(server_time > 0.0);
-    let failure = cases[2]
+    let names: Vec<_> = cases.iter().filter_map(|c| c.attribute("name")).collect();
+    let this_test = "reports::json_and_junit_reports_are_valid_and_carry_the_durations";
+    assert!(names[0].ends_with(this_test), "{names:?}");
+    assert_eq!(names[1], "teardown");
+    assert!(
+        cases
+            .iter()
+            .all(|c| c.attribute("classname") == Some("reported"))
+    );
+    let body_time: f64 = cases[0].attribute("time").unwrap().parse().unwrap();
+    assert!(body_time > 0.0);
+    assert!(cases[0].children().all(|n| !n.has_tag_name("failure")));
+    let failure = cases[1]
         .children()
         .find(|n| n.has_tag_name("failure"))
         .unwrap();
@@ -70,8 +83,18 @@ async fn json_and_junit_reports_are_valid_and_carry_the_durations() {
         failure
             .attribute("message")
             .unwrap()
-            .contains("driver `flaky` failed in stop")
+            .contains("driver `flaky` failed in stop"),
+        "{xml}"
     );
+    let property = |name: &str| {
+        suite
+            .descendants()
+            .find(|n| n.has_tag_name("property") && n.attribute("name") == Some(name))
+            .and_then(|n| n.attribute("value"))
+    };
+    assert_eq!(property("driver.server.status"), Some("stopped"), "{xml}");
+    assert_eq!(property("driver.flaky.status"), Some("failed"), "{xml}");
+    assert!(property("driver.server.setup_s").is_some(), "{xml}");
 
     let svg = std::fs::read_to_string(dir.join("reported.timeline.svg")).unwrap();
     let picture = roxmltree::Document::parse(&svg).expect("the timeline is well-formed XML");
@@ -116,7 +139,30 @@ async fn a_report_of_a_failed_start_lists_the_failure_and_escapes_markup() {
     assert_eq!(report.outcome, Outcome::Failed);
     assert!(report.errors[0].contains("environment `bad` failed to start"));
     let doc_text = report.to_junit_xml();
-    roxmltree::Document::parse(&doc_text).unwrap();
+    let doc = roxmltree::Document::parse(&doc_text).unwrap();
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(
+        cases.len(),
+        1,
+        "a failed start is a failed case: {doc_text}"
+    );
+    assert_eq!(cases[0].attribute("name"), Some("setup"));
+    assert!(cases[0].children().any(|n| n.has_tag_name("failure")));
+}
+
+#[tokio::test]
+async fn the_case_name_is_settable() {
+    let env = Environment::builder("named")
+        .case_name("my case")
+        .build()
+        .unwrap();
+    env.run(|_env| async move { Ok::<_, Error>(()) })
+        .await
+        .unwrap();
+    assert_eq!(env.report().cases[0].name, "my case");
 }
 
 /// This test binary run again as a program whose environment has

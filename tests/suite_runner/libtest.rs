@@ -95,7 +95,7 @@ fn the_sample_suite_passes_and_reports_every_case_with_its_duration() {
     let xml = roxmltree::Document::parse(&junit).expect("the JUnit report parses");
     let cases: Vec<&str> = xml
         .descendants()
-        .filter(|n| n.has_tag_name("testcase") && n.attribute("classname") == Some("echo.cases"))
+        .filter(|n| n.has_tag_name("testcase") && n.attribute("classname") == Some("echo"))
         .filter_map(|n| n.attribute("name"))
         .collect();
     assert_eq!(

@@ -227,9 +227,67 @@ async fn readiness_that_never_comes_fails_at_the_start_timeout_naming_what_it_wa
         "{error}"
     );
     assert!(error.contains("stdout| booting"), "{error}");
+    assert!(
+        error.contains("it printed nothing on stderr in that time (only on the other stream"),
+        "{error}"
+    );
     let app = env.get::<App>("app").unwrap();
     // The failed start stopped the program.
     assert_eq!(app.exit(), Some(Exit::Terminated(Signal::TERM)));
+    scratch.track(app.process().unwrap().pid());
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_silent_program_that_never_gets_ready_is_suspected_of_buffering_its_output() {
+    let scratch = Scratch::new("readiness_silent");
+    // What a block-buffered program looks like from outside: nothing arrives.
+    let app = App::shell("app", "exec sleep 1000")
+        .ready_on_stdout("serving")
+        .build()
+        .unwrap();
+    let env = scratch
+        .env("silent")
+        .driver(DriverSpec::new(app).start_timeout(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(
+        error.contains(
+            "waiting for a line matching `serving` on stdout, and it printed nothing on stdout \
+             in that time: is its output block-buffered"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("PYTHONUNBUFFERED=1") && error.contains("stdbuf -oL"),
+        "{error}"
+    );
+    let app = env.get::<App>("app").unwrap();
+    scratch.track(app.process().unwrap().pid());
+    scratch.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_program_whose_lines_do_not_match_shows_them_under_the_timeout() {
+    let scratch = Scratch::new("readiness_mismatch");
+    let app = App::shell("app", "echo 'serving on :8000'; exec sleep 1000")
+        .ready_on_stdout(r"listening on port (?P<port>\d+)")
+        .build()
+        .unwrap();
+    let env = scratch
+        .env("mismatch")
+        .driver(DriverSpec::new(app).start_timeout(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(
+        error.contains("on stdout; the lines it printed (below) did not match"),
+        "{error}"
+    );
+    assert!(error.contains("last line of its log:"), "{error}");
+    assert!(error.contains("stdout| serving on :8000"), "{error}");
+    let app = env.get::<App>("app").unwrap();
     scratch.track(app.process().unwrap().pid());
     scratch.assert_nothing_left().await;
 }

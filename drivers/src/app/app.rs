@@ -451,8 +451,41 @@ impl Driver for App {
     }
 
     fn readiness(&self) -> String {
-        let log_file = self.spawned().and_then(|spawned| spawned.log_file);
-        self.config.readiness.describe(log_file.as_deref())
+        let spawned = self.spawned();
+        let log_file = spawned
+            .as_ref()
+            .and_then(|spawned| spawned.log_file.clone());
+        let waited_for = self.config.readiness.describe(log_file.as_deref());
+        let (Readiness::Line { stream, .. }, Some(spawned)) = (&self.config.readiness, spawned)
+        else {
+            return waited_for;
+        };
+        // What was seen on the watched stream(s) says why nothing matched.
+        let tail = spawned.process.tail();
+        let seen = tail
+            .lines()
+            .iter()
+            .filter(|line| stream.is_none_or(|watched| line.stream == watched))
+            .count();
+        let watched = match stream {
+            Some(stream) => stream.to_string(),
+            None => "stdout or stderr".to_owned(),
+        };
+        let elsewhere = tail.lines().len() - seen;
+        if seen == 0 && elsewhere > 0 {
+            format!(
+                "{waited_for}, and it printed nothing on {watched} in that time (only on the \
+                 other stream, below)"
+            )
+        } else if seen == 0 {
+            format!(
+                "{waited_for}, and it printed nothing on {watched} in that time: is its output \
+                 block-buffered when not on a terminal? (Python: set PYTHONUNBUFFERED=1; \
+                 C stdio programs: run them under `stdbuf -oL`)"
+            )
+        } else {
+            format!("{waited_for}; the lines it printed (below) did not match")
+        }
     }
 
     async fn stop(&self) -> Result<(), BoxError> {

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{broadcast, watch};
+use tracing::Instrument;
 
 use super::spec::Options;
 use super::{
@@ -30,6 +31,9 @@ pub(crate) struct ResourceInner {
     name: String,
     driver: RwLock<Arc<dyn Driver>>,
     tracker: StatusTracker,
+    /// `driver{name, kind}`: the lifecycle's events, and what the driver logs while
+    /// it starts, stops or switches, belong to it.
+    span: tracing::Span,
     options: Options,
     runpath: PathBuf,
     values: ValueTable,
@@ -71,9 +75,11 @@ impl Resource {
         events: Option<broadcast::Sender<StatusEvent>>,
     ) -> Self {
         let name = spec.driver.name().to_owned();
+        let span = tracing::info_span!("driver", name = %name, kind = %spec.driver.kind());
         Self {
             inner: Arc::new(ResourceInner {
-                tracker: StatusTracker::with_events(name.clone(), events),
+                tracker: StatusTracker::with_events(name.clone(), events).with_span(span.clone()),
+                span,
                 name,
                 driver: RwLock::new(spec.driver),
                 options: spec.options,
@@ -159,7 +165,7 @@ impl Resource {
     /// replacement, if any, is started instead.
     pub async fn start(&self) -> Result<(), LifecycleError> {
         let _operation = self.inner.operation.lock().await;
-        self.start_locked(None).await
+        self.start_locked(None).instrument(self.span()).await
     }
 
     /// Stops the driver: pre-stop hook, `stop` under the stop timeout (then
@@ -169,26 +175,38 @@ impl Resource {
     /// it only releases what the driver still holds.
     pub async fn stop(&self) -> Result<(), LifecycleError> {
         let _operation = self.inner.operation.lock().await;
-        self.stop_locked(None).await
+        self.stop_locked(None).instrument(self.span()).await
     }
 
     /// Stops then starts the driver.
     pub async fn restart(&self) -> Result<(), LifecycleError> {
         let _operation = self.inner.operation.lock().await;
-        self.stop_locked(Some("restart")).await?;
-        self.start_locked(Some("restart")).await
+        async {
+            self.stop_locked(Some("restart")).await?;
+            self.start_locked(Some("restart")).await
+        }
+        .instrument(self.span())
+        .await
     }
 
     /// Freezes a started driver (`Paused`).
     pub async fn pause(&self) -> Result<(), LifecycleError> {
         let _operation = self.inner.operation.lock().await;
-        self.switch(Status::Started, Status::Paused, "pause").await
+        self.switch(Status::Started, Status::Paused, "pause")
+            .instrument(self.span())
+            .await
     }
 
     /// Unfreezes a paused driver (`Started`).
     pub async fn resume(&self) -> Result<(), LifecycleError> {
         let _operation = self.inner.operation.lock().await;
-        self.switch(Status::Paused, Status::Started, "resume").await
+        self.switch(Status::Paused, Status::Started, "resume")
+            .instrument(self.span())
+            .await
+    }
+
+    fn span(&self) -> tracing::Span {
+        self.inner.span.clone()
     }
 
     /// Kills the driver at once and makes it `Aborted` (terminal: a later start is

@@ -60,6 +60,9 @@ pub(crate) struct Shared<C: Connector> {
     /// Created by the first subscriber, so unobserved services pay nothing for it.
     pub(crate) events: OnceLock<broadcast::Sender<ServiceEvent>>,
     pub(crate) target: Arc<str>,
+    /// The span current where the service was made (a driver's, when a driver made
+    /// it): the actor's events belong to it, whoever's send woke the actor.
+    span: tracing::Span,
 }
 
 pub(crate) struct Control<C: Connector> {
@@ -124,6 +127,7 @@ impl<C: Connector> ClientService<C> {
             state: AtomicU8::new(ServiceState::Init as u8),
             events: OnceLock::new(),
             target,
+            span: tracing::Span::current(),
         });
         let actor = Box::new(Actor::new(Arc::clone(&shared), settings));
         shared.lock().slot = Slot::Parked(actor);
@@ -215,7 +219,8 @@ impl<C: Connector> ClientService<C> {
                 // The actor is ours to drive now; other callers queue behind us.
                 drop(control);
                 if let Some(actor) = actor.process_commands() {
-                    tokio::spawn(actor.run());
+                    let span = self.shared.span.clone();
+                    tokio::spawn(tracing::Instrument::instrument(actor.run(), span));
                 }
             }
             Slot::Dead => {

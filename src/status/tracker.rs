@@ -18,6 +18,9 @@ pub struct StatusTracker {
     history: Mutex<History>,
     sender: watch::Sender<Status>,
     events: Option<broadcast::Sender<StatusEvent>>,
+    /// The driver's span (`driver{name, kind}`): each change is an event in it.
+    /// Disabled for a tracker of its own, which emits nothing.
+    span: tracing::Span,
 }
 
 /// A status change of one driver, as seen by environment-wide listeners.
@@ -56,7 +59,14 @@ impl StatusTracker {
             }),
             sender,
             events,
+            span: tracing::Span::none(),
         }
+    }
+
+    /// Makes every change a `tracing` event in `span` (info; error for `failed`).
+    pub(crate) fn with_span(mut self, span: tracing::Span) -> Self {
+        self.span = span;
+        self
     }
 
     /// The name of the driver this tracker belongs to.
@@ -108,6 +118,14 @@ impl StatusTracker {
         history.transitions.push(transition.clone());
         drop(history);
         self.sender.send_replace(to);
+        if !self.span.is_none() {
+            let note = transition.note.as_deref();
+            if to == Status::Failed {
+                tracing::error!(parent: &self.span, %from, note, "{to}");
+            } else {
+                tracing::info!(parent: &self.span, %from, note, "{to}");
+            }
+        }
         if let Some(events) = &self.events {
             // Nobody listening is fine.
             let _ = events.send(StatusEvent {

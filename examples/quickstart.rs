@@ -27,6 +27,9 @@ async fn main() -> Result<(), Error> {
         .driver(IperfServer::new("receiver"))
         .driver(IperfClient::new("sender", Ref::export("receiver", "port")).bytes(16 << 20))
         .handle_signals()
+        // Its run directory (the drivers' files, and the reports written below)
+        // outlives the run; by default a clean run's directory is removed.
+        .keep_runpath(true)
         .build()?;
 
     env.run(|env| async move {

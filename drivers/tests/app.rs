@@ -811,7 +811,7 @@ async fn without_a_cgroup_the_report_warns_of_a_descendant_still_alive_after_the
             .contains(&format!("warning: pid {escapee} (`sleep 1000`)"))
     );
     assert!(report.to_junit_xml().contains(&format!(
-        "<system-err>warning: pid {escapee} (`sleep 1000`)"
+        "<system-err>driver `app`: warning: pid {escapee} (`sleep 1000`)"
     )));
     // testrig no longer holds it: the test ends it itself.
     let survivor = ProcessIdentity::of(escapee).expect("the survivor is alive");

@@ -68,7 +68,11 @@ impl EnvironmentBuilder {
     }
 
     /// The directory for this run's files; each driver gets `<dir>/<driver>`.
-    /// Default: a fresh directory under `$TESTRIG_RUNPATH` or the temp directory.
+    /// Default: a fresh directory under `$TESTRIG_RUNPATH` or the temp directory,
+    /// removed when the environment is dropped after a clean run (every driver
+    /// stopped without an error, no failed case) and kept otherwise, its path
+    /// printed on stderr; see [`keep_runpath`](Self::keep_runpath). A directory
+    /// given here is never removed.
     pub fn runpath(mut self, dir: impl Into<PathBuf>) -> Self {
         self.runpath = Some(dir.into());
         self
@@ -87,6 +91,13 @@ impl EnvironmentBuilder {
     /// and return [`Error::Interrupted`](crate::Error::Interrupted).
     pub fn handle_signals(mut self) -> Self {
         self.run.handle_signals = true;
+        self
+    }
+
+    /// Keeps the fresh run directory after a clean run too (as `$TESTRIG_KEEP_RUNS=1`
+    /// does for every environment).
+    pub fn keep_runpath(mut self, keep: bool) -> Self {
+        self.run.keep_runpath = keep;
         self
     }
 
@@ -184,9 +195,11 @@ impl EnvironmentBuilder {
             });
         }
 
+        let mut run = self.run;
+        run.runpath_is_fresh = self.runpath.is_none();
         let runpath = self.runpath.unwrap_or_else(|| default_runpath_root(env));
         Ok(Environment::assemble(
-            self.name, self.specs, index, graph, runpath, self.run,
+            self.name, self.specs, index, graph, runpath, run,
         ))
     }
 }

@@ -48,6 +48,11 @@ pub(crate) struct RunSettings {
     pub(crate) handle_signals: bool,
     /// The body's name in the report (else the test's, else the environment's).
     pub(crate) case_name: Option<String>,
+    /// Whether the run directory was made for this environment (not the builder's):
+    /// then it is removed when the environment is dropped after a clean run.
+    pub(crate) runpath_is_fresh: bool,
+    /// Keep the fresh run directory even after a clean run.
+    pub(crate) keep_runpath: bool,
 }
 
 /// Environment-level facts for the report.
@@ -478,6 +483,43 @@ impl EnvInner {
     }
 }
 
+impl EnvInner {
+    /// Whether everything went well: every driver idle or stopped with no error
+    /// recorded, no environment error, no failed case.
+    fn ran_cleanly(&self) -> bool {
+        let state = self.state();
+        state.errors.is_empty()
+            && state
+                .cases
+                .iter()
+                .all(|case| case.outcome != crate::report::Outcome::Failed)
+            && self.resources.iter().all(|resource| {
+                matches!(resource.status(), Status::Idle | Status::Stopped)
+                    && resource.errors().is_empty()
+            })
+    }
+
+    /// Removes a fresh run directory after a clean run; after any other, keeps it
+    /// and says where it is.
+    fn tidy_runpath(&self) {
+        if !self.run.runpath_is_fresh || !self.runpath.exists() {
+            return;
+        }
+        let keep = self.run.keep_runpath || super::runpath::keep_runs_from_var();
+        if self.ran_cleanly() && !keep {
+            if let Err(error) = std::fs::remove_dir_all(&self.runpath) {
+                tracing::warn!(environment = %self.name, path = %self.runpath.display(), %error, "cannot remove the run directory");
+            }
+        } else if !keep {
+            eprintln!(
+                "testrig: environment `{}` did not run cleanly; its files are kept in {}",
+                self.name,
+                self.runpath.display()
+            );
+        }
+    }
+}
+
 impl Drop for EnvInner {
     fn drop(&mut self) {
         let mut killed = Vec::new();
@@ -493,6 +535,7 @@ impl Drop for EnvInner {
                 killed.join(", ")
             );
         }
+        self.tidy_runpath();
     }
 }
 

@@ -11,3 +11,8 @@ pub(crate) fn default_runpath_root(name: &str) -> PathBuf {
     let run = RUNS.fetch_add(1, Ordering::Relaxed);
     base.join(format!("{name}-{}-{run}", std::process::id()))
 }
+
+/// `$TESTRIG_KEEP_RUNS` set to anything but empty or `0`: keep every run directory.
+pub(crate) fn keep_runs_from_var() -> bool {
+    std::env::var_os("TESTRIG_KEEP_RUNS").is_some_and(|value| !value.is_empty() && value != "0")
+}

@@ -8,7 +8,7 @@ use crate::stderr;
 /// `testrig check RIG`: reads the rig and builds its environment without
 /// starting anything.
 pub(crate) fn check(path: &Path) -> Outcome {
-    let checked = Rig::load(path).and_then(|rig| rig.environment().map(|_| rig));
+    let checked = Rig::load(path).and_then(|rig| rig.environment(None).map(|_| rig));
     match checked {
         Ok(rig) => {
             let drivers = rig

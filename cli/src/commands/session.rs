@@ -25,8 +25,17 @@ pub(crate) struct Session {
 impl Session {
     /// Loads the rig at `path` and builds its environment; on failure prints
     /// why and returns the exit outcome.
-    pub(crate) fn open(path: &Path, style: Style, began: Instant) -> Result<Self, Outcome> {
-        let loaded = Rig::load(path).and_then(|rig| rig.environment().map(|env| (rig, env)));
+    ///
+    /// `report_dir`: where the reports and step results go (else the run's
+    /// directory, which is then kept).
+    pub(crate) fn open(
+        path: &Path,
+        report_dir: Option<&Path>,
+        style: Style,
+        began: Instant,
+    ) -> Result<Self, Outcome> {
+        let loaded =
+            Rig::load(path).and_then(|rig| rig.environment(report_dir).map(|env| (rig, env)));
         let (rig, env) = loaded.map_err(|error| {
             stderr::line(format_args!("error: {}", error.render()));
             Outcome::BadRig

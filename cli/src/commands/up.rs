@@ -24,7 +24,7 @@ pub(crate) async fn up(
     if let Err(outcome) = report_dir.map_or(Ok(()), prepare_report_dir) {
         return outcome;
     }
-    let mut session = match Session::open(path, style, began) {
+    let mut session = match Session::open(path, report_dir, style, began) {
         Ok(session) => session,
         Err(outcome) => return outcome,
     };

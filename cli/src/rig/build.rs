@@ -1,4 +1,5 @@
 use std::ops::Range;
+use std::path::Path;
 
 use testrig::{BuildError, Environment};
 
@@ -9,9 +10,14 @@ impl Rig {
     /// Builds the rig's environment without starting it, and checks the steps
     /// against it. Every problem the environment builder finds (an unknown
     /// driver, a key not exported, a cycle, a duplicate name) is reported at the
-    /// place in the file that causes it.
-    pub(crate) fn environment(&self) -> Result<Environment, RigError> {
-        let mut builder = Environment::builder(&self.name);
+    /// place in the file that causes it. A clean run's directory is removed when
+    /// the environment is dropped; without a `report_dir` the reports go in it, so
+    /// it is kept.
+    pub(crate) fn environment(&self, report_dir: Option<&Path>) -> Result<Environment, RigError> {
+        let mut builder = Environment::builder(&self.name).keep_runpath(report_dir.is_none());
+        if let Some(dir) = report_dir {
+            builder = builder.report_dir(dir);
+        }
         for decl in &self.drivers {
             let mut spec = decl
                 .options

@@ -245,7 +245,7 @@ fn load(path: &Path, bytes: Vec<u8>) -> Result<Loaded, String> {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let loaded = Source::from_bytes(&path, bytes)
                 .and_then(Rig::parse)
-                .and_then(|rig| rig.environment().map(|_| rig));
+                .and_then(|rig| rig.environment(None).map(|_| rig));
             match loaded {
                 Ok(_) => Ok(Loaded::Valid),
                 Err(error @ RigError::Invalid { .. }) => Ok(Loaded::Invalid(error.render())),

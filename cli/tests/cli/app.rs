@@ -8,7 +8,7 @@ use testrig::{Outcome, Status};
 
 use crate::support::{
     Lines, case_outcomes, group_alive, printed, read_reports, run, scratch, send_signal, spawn,
-    wait_with_deadline,
+    testrig, wait_with_deadline,
 };
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -28,12 +28,16 @@ fn run_rig(dir: &Path, name: &str, text: &str) -> std::process::Output {
 #[test]
 fn run_of_the_app_rig_wires_the_port_exports_the_session_and_passes() {
     let dir = scratch("app-run");
-    let output = run(&[
+    // The programs' logs are read below: keep the run's directory.
+    let output = testrig(&[
         "run",
         "examples/rigs/app.toml",
         "--report-dir",
         dir.to_str().unwrap(),
-    ]);
+    ])
+    .env("TESTRIG_KEEP_RUNS", "1")
+    .output()
+    .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

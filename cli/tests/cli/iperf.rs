@@ -66,6 +66,10 @@ fn an_iperf_step_measures_prints_the_throughput_and_writes_the_result_as_json() 
     let result = result_file(&stdout);
     assert_eq!(result["test"]["num_streams"], 2);
     assert!(result["summary"]["main"]["sent"]["bytes"].as_u64().unwrap() >= 8 << 20);
+    assert!(
+        dir.join("client/iperf-result-1.json").is_file(),
+        "with --report-dir the result is with the reports: {stdout}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -33,7 +33,27 @@ fn run_of_the_tcp_rig_passes_and_writes_json_and_junit_reports() {
         ("server", Status::Stopped)
     );
     assert!(server.exports.contains_key("port"));
+    assert!(
+        !report.runpath.exists(),
+        "a clean run's directory is removed when the reports went elsewhere: {}",
+        report.runpath.display()
+    );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn without_a_report_dir_the_reports_are_in_the_runs_directory_and_it_is_kept() {
+    let output = run(&["run", "examples/rigs/tcp.toml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let json = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("reports: "))
+        .and_then(|paths| paths.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the reports line:\n{stdout}"));
+    let run_dir = std::path::Path::new(json).parent().unwrap().to_owned();
+    assert!(std::path::Path::new(json).is_file(), "{json}");
+    std::fs::remove_dir_all(run_dir).unwrap();
 }
 
 #[test]

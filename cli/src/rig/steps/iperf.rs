@@ -59,7 +59,13 @@ impl Iperf {
                 notes.note(&format!("  {name}  {}", interval_line(interval)))
             })
             .await?;
-        let path = write_result(env.resource(name)?.runpath(), &result)?;
+        // With a report directory the result goes with the reports (the run's own
+        // directory is removed after a clean run); else next to the client's files.
+        let dir = match env.report_dir() {
+            Some(reports) => reports.join(name),
+            None => env.resource(name)?.runpath().to_owned(),
+        };
+        let path = write_result(&dir, &result)?;
         let received = result.received_bits_per_second();
         if let Some(wanted) = self.min_bitrate
             && received < wanted.0 as f64

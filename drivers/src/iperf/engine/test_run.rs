@@ -261,6 +261,20 @@ impl TestRun {
         });
     }
 
+    /// The data connections made so far, in the order they were made.
+    pub(crate) fn connections(&self) -> Vec<Connection> {
+        self.streams
+            .iter()
+            .map(|s| Connection {
+                socket: s.id,
+                local_host: s.local.ip().to_canonical().to_string(),
+                local_port: s.local.port(),
+                remote_host: s.remote.ip().to_canonical().to_string(),
+                remote_port: s.remote.port(),
+            })
+            .collect()
+    }
+
     /// `TEST_START`: the clock starts.
     pub(crate) fn mark_start(&mut self) {
         let now = Instant::now();
@@ -804,17 +818,7 @@ impl TestRun {
                 blocks: p.blocks,
                 target_bitrate: p.bitrate,
             },
-            connected: self
-                .streams
-                .iter()
-                .map(|s| Connection {
-                    socket: s.id,
-                    local_host: s.local.ip().to_canonical().to_string(),
-                    local_port: s.local.port(),
-                    remote_host: s.remote.ip().to_canonical().to_string(),
-                    remote_port: s.remote.port(),
-                })
-                .collect(),
+            connected: self.connections(),
             timestamp: (self.timestamp > 0).then_some(self.timestamp),
             start_info: Some(StartInfo {
                 system_info: StartInfo::this_system(),

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use testrig_drivers::iperf::cli::{
-    CliCommand, ClientCommand, HumanReport, Printed, ReportOptions, ServerCommand, TextOutput, USAGE, VERSION,
-    open_output, parse_args, run_client_text, server_test_text,
+    CliCommand, ClientCommand, HumanReport, Printed, ReportOptions, ServerCommand, TextOutput,
+    USAGE, VERSION, open_output, parse_args, run_client_text, server_test_text,
 };
 use testrig_drivers::iperf::{NativeClient, NativeServer, ServedTest, ServerConfig};
 
@@ -199,7 +199,10 @@ fn write_json(report: &ReportOptions, text: &str) {
         .open(path)
         .and_then(|mut file| file.write_all(format!("{text}\n").as_bytes()));
     if let Err(error) = written {
-        eprintln!("iperf3: error - unable to write {}: {error}", path.display());
+        eprintln!(
+            "iperf3: error - unable to write {}: {error}",
+            path.display()
+        );
     }
 }
 

@@ -97,7 +97,7 @@ fn fold_repeats(lines: &mut Vec<String>) {
 fn assert_same_layout(case: &str, ours: &str, real: [&str; 2]) {
     let mine = normalize(ours);
     let references = real.map(normalize);
-    if references.iter().any(|r| *r == mine) {
+    if references.contains(&mine) {
         return;
     }
     let mut report = format!("{case}: our text differs from iperf3's\n--- ours (normalized):\n");
@@ -230,7 +230,11 @@ async fn our_server_text(binary: &Path, verbose: bool, args: &[&str]) -> String 
         .expect("native server binds");
     let port = server.local_addr().port();
     let mut handle = server.spawn();
-    let line = if verbose { vec!["-s", "-V"] } else { vec!["-s"] };
+    let line = if verbose {
+        vec!["-s", "-V"]
+    } else {
+        vec!["-s"]
+    };
     let Ok(CliCommand::Server(command)) = parse_args(line) else {
         panic!("not a server command line");
     };
@@ -311,16 +315,7 @@ async fn client_verbose_udp_reverse_two_streams() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_title_timestamps_and_format() {
-    client_side_matches(&[
-        "-n",
-        "20M",
-        "-T",
-        "run 1",
-        "--timestamps=%s ",
-        "-f",
-        "k",
-    ])
-    .await;
+    client_side_matches(&["-n", "20M", "-T", "run 1", "--timestamps=%s ", "-f", "k"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -558,7 +558,10 @@ mod tests {
     #[test]
     fn a_bad_format_a_server_title_and_a_client_daemon_are_refused() {
         let error = parse_args(["-c", "h", "-f", "x"]).unwrap_err().to_string();
-        assert!(error.contains("--format") && error.contains("\"x\""), "{error}");
+        assert!(
+            error.contains("--format") && error.contains("\"x\""),
+            "{error}"
+        );
         assert!(matches!(
             parse_args(["-s", "-T", "t"]),
             Err(CliError::ClientOnly { .. })

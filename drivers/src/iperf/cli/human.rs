@@ -530,7 +530,11 @@ impl HumanReport {
                         )));
                     }
                 } else {
-                    out.push(Printed::Report(self.summary_sender(&id, sending, &stream.sender)));
+                    out.push(Printed::Report(self.summary_sender(
+                        &id,
+                        sending,
+                        &stream.sender,
+                    )));
                 }
                 if server && local_sends {
                     if self.verbose {
@@ -559,7 +563,9 @@ impl HumanReport {
                             ));
                         }
                     } else {
-                        out.push(Printed::Report(self.summary_sender("SUM", sending, &d.sent)));
+                        out.push(Printed::Report(
+                            self.summary_sender("SUM", sending, &d.sent),
+                        ));
                     }
                     if server && sending {
                         if self.verbose {
@@ -653,9 +659,15 @@ impl HumanReport {
                 _ => self.role == Role::Client,
             };
             let (local, remote) = if main_local_sends {
-                (&result.sender_tcp_congestion, &result.receiver_tcp_congestion)
+                (
+                    &result.sender_tcp_congestion,
+                    &result.receiver_tcp_congestion,
+                )
             } else {
-                (&result.receiver_tcp_congestion, &result.sender_tcp_congestion)
+                (
+                    &result.receiver_tcp_congestion,
+                    &result.sender_tcp_congestion,
+                )
             };
             // A server prints before it learns the client's algorithm.
             let remote = remote.as_ref().filter(|_| self.role == Role::Client);
@@ -703,7 +715,11 @@ pub fn iperf3_socket_number(role: Role, protocol: Protocol, index: usize) -> u32
     match index {
         0..=2 => firsts[index as usize],
         n => {
-            let jump = if (role, protocol) == (Role::Server, Protocol::Tcp) { 2 } else { 3 };
+            let jump = if (role, protocol) == (Role::Server, Protocol::Tcp) {
+                2
+            } else {
+                3
+            };
             firsts[2] + jump + 2 * (n - 3)
         }
     }

@@ -176,12 +176,21 @@ mod tests {
         assert_eq!(bytes_text(655_360.0), " 640 KBytes");
         assert_eq!(bytes_text(0.0), "0.00 Bytes");
         assert_eq!(bytes_text(1023.0 * 1024.0), "1023 KBytes");
-        assert_eq!(bytes_text(1.5 * 1024.0 * 1024.0 * 1024.0 * 1024.0), "1.50 TBytes");
+        assert_eq!(
+            bytes_text(1.5 * 1024.0 * 1024.0 * 1024.0 * 1024.0),
+            "1.50 TBytes"
+        );
         assert_eq!(bytes_text(3_650_355_200.0), "3.40 GBytes");
         assert_eq!(rate_text(100e6, UnitFormat::AdaptiveBits), " 100 Mbits/sec");
-        assert_eq!(rate_text(99.9e6, UnitFormat::AdaptiveBits), "99.9 Mbits/sec");
+        assert_eq!(
+            rate_text(99.9e6, UnitFormat::AdaptiveBits),
+            "99.9 Mbits/sec"
+        );
         assert_eq!(rate_text(0.0, UnitFormat::AdaptiveBits), "0.00 bits/sec");
-        assert_eq!(rate_text(2.5e13, UnitFormat::AdaptiveBits), "25.0 Tbits/sec");
+        assert_eq!(
+            rate_text(2.5e13, UnitFormat::AdaptiveBits),
+            "25.0 Tbits/sec"
+        );
         assert_eq!(
             rate_text(16_680_469_000.0, UnitFormat::Bits('k')),
             "16680469 Kbits/sec"

@@ -171,10 +171,10 @@ impl NativeClient {
         self.expect(&mut control, TestState::TestStart, Phase::TestStart)
             .await?;
         on_progress(ClientProgress::Connected(&StreamsConnected {
-                connections: run.connections(),
-                cookie: cookie.text(),
-                control_mss: control.mss(),
-                block_size: run.params().block_size,
+            connections: run.connections(),
+            cookie: cookie.text(),
+            control_mss: control.mss(),
+            block_size: run.params().block_size,
         }));
         run.mark_start();
         self.expect(&mut control, TestState::TestRunning, Phase::TestStart)

@@ -143,7 +143,7 @@ async fn run_client(command: ClientCommand) -> ExitCode {
     };
     let outcome = tokio::select! {
         outcome = run_client_text(&command, &mut output) => outcome,
-        _ = tokio::signal::ctrl_c() => {
+        _ = terminated() => {
             eprintln!("iperf3: interrupt - the client has terminated");
             return ExitCode::FAILURE;
         }
@@ -163,7 +163,7 @@ async fn run_client_json(command: ClientCommand) -> ExitCode {
     let client = NativeClient::new(config);
     let outcome = tokio::select! {
         outcome = client.run() => outcome,
-        _ = tokio::signal::ctrl_c() => {
+        _ = terminated() => {
             eprintln!("iperf3: interrupt - the client has terminated");
             return ExitCode::FAILURE;
         }
@@ -237,7 +237,7 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
         }
         let served = tokio::select! {
             served = next_test(&mut handle) => served,
-            _ = tokio::signal::ctrl_c() => {
+            _ = terminated() => {
                 eprintln!("iperf3: interrupt - the server has terminated");
                 handle.shutdown().await;
                 return ExitCode::FAILURE;
@@ -254,6 +254,26 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
         }
     }
     ExitCode::SUCCESS
+}
+
+/// SIGINT, SIGTERM or SIGHUP: iperf3 ends on each, cleaning up (its pid file too).
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut streams = Vec::new();
+    for kind in [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ] {
+        if let Ok(stream) = signal(kind) {
+            streams.push(stream);
+        }
+    }
+    if streams.is_empty() {
+        return std::future::pending().await;
+    }
+    let waits = streams.iter_mut().map(|s| Box::pin(s.recv()));
+    futures_util::future::select_all(waits).await;
 }
 
 async fn next_test(handle: &mut testrig_drivers::iperf::ServerHandle) -> ServedTest {

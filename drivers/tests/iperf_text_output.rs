@@ -156,16 +156,17 @@ async fn our_client_text(port: u16, args: &[&str]) -> String {
     captured.text()
 }
 
-/// The client side: two real `iperf3 -c` runs and ours against one real `iperf3 -s`.
-async fn client_side_matches(args: &[&str]) {
-    let binary = iperf3_or_skip!();
-    let server = Iperf3Server::start(&binary).await;
-    let first = real_client_text(&binary, server.port, args).await;
+/// The client side: two real `iperf3 -c` runs and ours against one real `iperf3 -s`;
+/// returns our text.
+async fn client_side_matches(binary: &PathBuf, args: &[&str]) -> String {
+    let server = Iperf3Server::start(binary).await;
+    let first = real_client_text(binary, server.port, args).await;
     server.listening_after(1, RUN_DEADLINE).await;
-    let second = real_client_text(&binary, server.port, args).await;
+    let second = real_client_text(binary, server.port, args).await;
     server.listening_after(2, RUN_DEADLINE).await;
     let ours = our_client_text(server.port, args).await;
     assert_same_layout(&format!("client {args:?}"), &ours, [&first, &second]);
+    ours
 }
 
 /// `iperf3 -s -1 <server args>` serving one `iperf3 -c <args>`: what the server printed.
@@ -260,12 +261,11 @@ async fn our_server_text(binary: &Path, verbose: bool, args: &[&str]) -> String 
 }
 
 /// The server side: what `iperf3 -s` prints for `iperf3 -c <args>`, twice, and ours.
-async fn server_side_matches(verbose: bool, args: &[&str]) {
-    let binary = iperf3_or_skip!();
+async fn server_side_matches(binary: &PathBuf, verbose: bool, args: &[&str]) {
     let server_args: &[&str] = if verbose { &["-V"] } else { &[] };
-    let first = real_server_text(&binary, server_args, args).await;
-    let second = real_server_text(&binary, server_args, args).await;
-    let ours = our_server_text(&binary, verbose, args).await;
+    let first = real_server_text(binary, server_args, args).await;
+    let second = real_server_text(binary, server_args, args).await;
+    let ours = our_server_text(binary, verbose, args).await;
     assert_same_layout(
         &format!("server {server_args:?} for client {args:?}"),
         &ours,
@@ -275,82 +275,110 @@ async fn server_side_matches(verbose: bool, args: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_tcp_bytes() {
-    client_side_matches(&["-n", "20M"]).await;
+    client_side_matches(&iperf3_or_skip!(), &["-n", "20M"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_udp() {
-    client_side_matches(&["-u", "-k", "40", "-b", "200M"]).await;
+    client_side_matches(&iperf3_or_skip!(), &["-u", "-k", "40", "-b", "200M"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_two_streams() {
-    client_side_matches(&["-n", "20M", "-P", "2"]).await;
+    client_side_matches(&iperf3_or_skip!(), &["-n", "20M", "-P", "2"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_reverse() {
-    client_side_matches(&["-n", "20M", "-R"]).await;
+    client_side_matches(&iperf3_or_skip!(), &["-n", "20M", "-R"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_bidirectional_two_streams() {
-    client_side_matches(&["-k", "100", "--bidir", "-P", "2"]).await;
+    client_side_matches(&iperf3_or_skip!(), &["-k", "100", "--bidir", "-P", "2"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_blocks_without_intervals() {
-    client_side_matches(&["-k", "100", "-i", "0"]).await;
+    client_side_matches(&iperf3_or_skip!(), &["-k", "100", "-i", "0"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_verbose() {
-    client_side_matches(&["-n", "20M", "-V"]).await;
+    client_side_matches(&iperf3_or_skip!(), &["-n", "20M", "-V"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_verbose_udp_reverse_two_streams() {
-    client_side_matches(&["-u", "-k", "40", "-b", "200M", "-R", "-P", "2", "-V"]).await;
+    client_side_matches(
+        &iperf3_or_skip!(),
+        &["-u", "-k", "40", "-b", "200M", "-R", "-P", "2", "-V"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_title_timestamps_and_format() {
-    client_side_matches(&["-n", "20M", "-T", "run 1", "--timestamps=%s ", "-f", "k"]).await;
+    let args = ["-n", "20M", "-T", "run 1", "--timestamps=%s ", "-f", "k"];
+    let ours = client_side_matches(&iperf3_or_skip!(), &args).await;
+    // What the layout comparison masks: the prefix on every line, the fixed unit.
+    let prefix = regex::Regex::new(r"^[0-9]{10} run 1:  ").unwrap();
+    for line in ours.lines() {
+        assert!(prefix.is_match(line), "no timestamp and title: {line:?}");
+        if line.contains("/sec") {
+            assert!(line.contains(" Kbits/sec"), "not in Kbits/sec: {line:?}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_omitting_a_second() {
-    client_side_matches(&["-t", "1", "-O", "1"]).await;
+    client_side_matches(&iperf3_or_skip!(), &["-t", "1", "-O", "1"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_tcp_bytes() {
-    server_side_matches(false, &["-n", "20M"]).await;
+    server_side_matches(&iperf3_or_skip!(), false, &["-n", "20M"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_udp_two_streams() {
-    server_side_matches(false, &["-u", "-k", "40", "-b", "200M", "-P", "2"]).await;
+    server_side_matches(
+        &iperf3_or_skip!(),
+        false,
+        &["-u", "-k", "40", "-b", "200M", "-P", "2"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_reverse() {
-    server_side_matches(false, &["-n", "20M", "-R"]).await;
+    server_side_matches(&iperf3_or_skip!(), false, &["-n", "20M", "-R"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_bidirectional_two_streams() {
-    server_side_matches(false, &["-k", "100", "--bidir", "-P", "2"]).await;
+    server_side_matches(
+        &iperf3_or_skip!(),
+        false,
+        &["-k", "100", "--bidir", "-P", "2"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_verbose() {
-    server_side_matches(true, &["-n", "20M", "-P", "2"]).await;
+    server_side_matches(&iperf3_or_skip!(), true, &["-n", "20M", "-P", "2"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_verbose_udp_reverse() {
-    server_side_matches(true, &["-u", "-k", "40", "-b", "200M", "-R"]).await;
+    server_side_matches(
+        &iperf3_or_skip!(),
+        true,
+        &["-u", "-k", "40", "-b", "200M", "-R"],
+    )
+    .await;
 }
 
 #[test]

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use testrig_drivers::iperf::cli::{
-    CliCommand, ClientCommand, HumanReport, Printed, ReportOptions, ServerCommand, TextOutput,
-    USAGE, VERSION, open_output, parse_args, run_client_text, server_test_text,
+    CliCommand, ClientCommand, HumanReport, Printed, ReportOptions, ServerCommand, ServerText,
+    TextOutput, USAGE, VERSION, open_output, parse_args, run_client_text,
 };
 use testrig_drivers::iperf::{NativeClient, NativeServer, ServedTest, ServerConfig};
 
@@ -210,7 +210,12 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
     let ip = command
         .bind
         .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
-    let config = ServerConfig::default().interval(command.interval);
+    let (progress, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let mut config = ServerConfig::default().interval(command.interval);
+    if !command.json {
+        // The text is printed as each test goes, as iperf3's server prints it.
+        config = config.progress(progress);
+    }
     let mut bound = NativeServer::bind_with((ip, command.port).into(), config.clone()).await;
     if bound.is_err() && command.bind.is_none() {
         // No IPv6 here: fall back to IPv4, as iperf3 does.
@@ -230,20 +235,30 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
         testrig_drivers::iperf::Direction::Forward,
     )
     .verbose(command.report.verbose);
+    let mut text = ServerText::new(&command.report);
     for test_number in 1.. {
         if !command.json {
             let _ = output.emit(&banner.version_banner());
             let _ = output.emit(&HumanReport::server_listening(port, test_number));
         }
-        let served = tokio::select! {
-            served = next_test(&mut handle) => served,
-            _ = terminated() => {
-                eprintln!("iperf3: interrupt - the server has terminated");
-                handle.shutdown().await;
-                return ExitCode::FAILURE;
+        let served = loop {
+            tokio::select! {
+                Some(event) = events.recv() => {
+                    let _ = output.emit(&text.progress(&event));
+                }
+                served = next_test(&mut handle) => break served,
+                _ = terminated() => {
+                    eprintln!("iperf3: interrupt - the server has terminated");
+                    handle.shutdown().await;
+                    return ExitCode::FAILURE;
+                }
             }
         };
-        let ok = report_served(&served, &command, &mut output);
+        // The test's progress was sent before its end: print what is left of it first.
+        while let Ok(event) = events.try_recv() {
+            let _ = output.emit(&text.progress(&event));
+        }
+        let ok = report_served(&served, &command, &mut text, &mut output);
         if command.one_off {
             handle.shutdown().await;
             return if ok {
@@ -284,7 +299,12 @@ async fn next_test(handle: &mut testrig_drivers::iperf::ServerHandle) -> ServedT
     }
 }
 
-fn report_served(served: &ServedTest, command: &ServerCommand, output: &mut TextOutput) -> bool {
+fn report_served(
+    served: &ServedTest,
+    command: &ServerCommand,
+    text: &mut ServerText,
+    output: &mut TextOutput,
+) -> bool {
     match (&served.outcome, command.json) {
         (Ok(result), true) => {
             let mut doc = result.to_iperf3_json();
@@ -296,7 +316,7 @@ fn report_served(served: &ServedTest, command: &ServerCommand, output: &mut Text
             true
         }
         (Ok(_), false) => {
-            let _ = output.emit(&server_test_text(served, &command.report));
+            let _ = output.emit(&text.served(served));
             true
         }
         (Err(error), true) => {
@@ -304,6 +324,7 @@ fn report_served(served: &ServedTest, command: &ServerCommand, output: &mut Text
             false
         }
         (Err(error), false) => {
+            let _ = text.served(served);
             eprintln!("iperf3: error - {error}");
             false
         }

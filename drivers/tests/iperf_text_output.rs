@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use testrig_drivers::iperf::cli::{
-    CliCommand, HumanReport, TextOutput, parse_args, run_client_text, server_test_text,
+    CliCommand, HumanReport, ServerText, TextOutput, parse_args, run_client_text,
 };
-use testrig_drivers::iperf::{NativeServer, ServerConfig};
+use testrig_drivers::iperf::{NativeServer, ServerConfig, ServerProgress};
 use tokio::process::Command;
 
 use iperf_support::Iperf3Server;
@@ -223,14 +223,9 @@ async fn real_server_text(binary: &PathBuf, server_args: &[&str], args: &[&str])
     panic!("iperf3 -s -1 served no test on any of 5 free ports");
 }
 
-/// Our server's text for one test `iperf3 -c <args>` runs against it, as the example
-/// binary prints it.
+/// Our server's text for one test `iperf3 -c <args>` runs against it, printed as the
+/// example binary prints it: as the test goes, from the server's progress.
 async fn our_server_text(binary: &Path, verbose: bool, args: &[&str]) -> String {
-    let server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), ServerConfig::default())
-        .await
-        .expect("native server binds");
-    let port = server.local_addr().port();
-    let mut handle = server.spawn();
     let line = if verbose {
         vec!["-s", "-V"]
     } else {
@@ -239,6 +234,13 @@ async fn our_server_text(binary: &Path, verbose: bool, args: &[&str]) -> String 
     let Ok(CliCommand::Server(command)) = parse_args(line) else {
         panic!("not a server command line");
     };
+    let (progress, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let config = ServerConfig::default().progress(progress);
+    let server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .expect("native server binds");
+    let port = server.local_addr().port();
+    let mut handle = server.spawn();
     let captured = Captured::default();
     let mut output = TextOutput::new(Box::new(captured.clone()));
     let banner = HumanReport::new(
@@ -250,12 +252,37 @@ async fn our_server_text(binary: &Path, verbose: bool, args: &[&str]) -> String 
     output
         .emit(&HumanReport::server_listening(port, 1))
         .unwrap();
-    let client = real_client_text(binary, port, args).await;
+    let mut text = ServerText::new(&command.report);
+    let mut started = 0;
+    let (served, client) = {
+        let client = real_client_text(binary, port, args);
+        let served = handle.next_test(RUN_DEADLINE);
+        tokio::pin!(client, served);
+        let mut client_done = None;
+        let served = loop {
+            tokio::select! {
+                biased;
+                Some(event) = events.recv() => {
+                    started += usize::from(matches!(event, ServerProgress::Started { .. }));
+                    output.emit(&text.progress(&event)).unwrap();
+                }
+                out = &mut client, if client_done.is_none() => client_done = Some(out),
+                served = &mut served => break served.expect("a served test"),
+            }
+        };
+        let client = match client_done {
+            Some(out) => out,
+            None => (&mut client).await,
+        };
+        (served, client)
+    };
+    // The test's progress was sent before its end: what is left of it comes first.
+    while let Ok(event) = events.try_recv() {
+        output.emit(&text.progress(&event)).unwrap();
+    }
+    assert_eq!(started, 1, "the test's start was reported while it ran");
+    output.emit(&text.served(&served)).unwrap();
     assert!(client.contains("iperf Done."), "{client}");
-    let served = handle.next_test(RUN_DEADLINE).await.expect("a served test");
-    output
-        .emit(&server_test_text(&served, &command.report))
-        .unwrap();
     handle.shutdown().await;
     captured.text()
 }

@@ -35,7 +35,7 @@ pub use config::{
 pub use driver::{ClientOptions, Engine, IperfClient, IperfDriverError, IperfServer};
 pub use engine::{
     ClientProgress, NativeClient, NativeServer, ServedTest, ServerConfig, ServerHandle,
-    StreamsConnected,
+    ServerProgress, StreamsConnected,
 };
 pub use error::{IperfError, Phase};
 pub use iperf_test::{BothDirections, Endpoint, Gate, IperfTest, IperfTestError};

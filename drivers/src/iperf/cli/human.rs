@@ -9,7 +9,7 @@ use super::units::{UnitFormat, bytes_text, percent_g2, rate_text};
 use crate::iperf::config::{ClientConfig, Direction, Protocol, TestLength};
 use crate::iperf::engine::StreamsConnected;
 use crate::iperf::result::{
-    Connection, IntervalReport, IperfResult, Measurement, Role, StreamSummary,
+    Connection, IntervalReport, IperfResult, Measurement, Role, StreamSummary, TestSettings,
 };
 
 /// The version iperf3 prints first with `-V` and `-v`, and in `-J`'s `start.version`:
@@ -99,10 +99,15 @@ impl HumanReport {
     /// A server's report for the test `result` describes (the server learns the test's
     /// settings from the client, so its report is built once they are known).
     pub fn for_server(result: &IperfResult) -> Self {
-        let mut report = Self::new(result.test.protocol, result.test.direction);
+        Self::for_server_test(&result.test, &result.connected)
+    }
+
+    /// A server's report for a test with these settings and connections.
+    pub fn for_server_test(test: &TestSettings, connections: &[Connection]) -> Self {
+        let mut report = Self::new(test.protocol, test.direction);
         report.role = Role::Server;
-        report.streams_per_direction = result.test.num_streams.max(1);
-        report.order = result.connected.iter().map(|c| c.socket).collect();
+        report.streams_per_direction = test.num_streams.max(1);
+        report.order = connections.iter().map(|c| c.socket).collect();
         report
     }
 
@@ -201,9 +206,36 @@ impl HumanReport {
     /// The server's lines for one served test, all of them: `Accepted connection`, the
     /// `connected` lines, `-V`'s extras, the intervals and the summary.
     pub fn server_test(&mut self, peer: SocketAddr, result: &IperfResult) -> Vec<Printed> {
+        let cookie = result.start_info.as_ref().map(|s| s.cookie.as_str());
+        let secs = result.timestamp.map_or_else(clock::now_secs, |t| t as i64);
+        let mut out = self.server_started(
+            peer,
+            &result.test,
+            &result.connected,
+            cookie.unwrap_or_default(),
+            secs,
+        );
+        for interval in &result.intervals {
+            out.extend(self.interval(interval));
+        }
+        out.extend(self.summary(result));
+        out
+    }
+
+    /// The server's lines once a test's streams are connected, up to its start:
+    /// `Accepted connection`, the `connected` lines and `-V`'s extras (`secs`: the test's
+    /// time, for `-V`'s `Time:`).
+    pub fn server_started(
+        &mut self,
+        peer: SocketAddr,
+        test: &TestSettings,
+        connections: &[Connection],
+        cookie: &str,
+        secs: i64,
+    ) -> Vec<Printed> {
+        self.order = connections.iter().map(|c| c.socket).collect();
         let mut out = Vec::new();
         if self.verbose {
-            let secs = result.timestamp.map_or_else(clock::now_secs, |t| t as i64);
             out.push(Printed::Report(format!("Time: {}\n", clock::rfc1123(secs))));
         }
         out.push(Printed::Report(format!(
@@ -212,37 +244,28 @@ impl HumanReport {
             peer.port()
         )));
         if self.verbose {
-            let cookie = result.start_info.as_ref().map(|s| s.cookie.as_str());
-            out.push(Printed::Report(format!(
-                "      Cookie: {}\n",
-                cookie.unwrap_or_default()
-            )));
+            out.push(Printed::Report(format!("      Cookie: {cookie}\n")));
             if self.protocol == Protocol::Tcp {
                 // iperf3's server never asks its control socket for the MSS.
                 out.push(Printed::Report("      TCP MSS: 0 (default)\n".to_owned()));
             }
-            if result.test.target_bitrate > 0 {
+            if test.target_bitrate > 0 {
                 out.push(Printed::Report(format!(
                     "      Target Bitrate: {}\n",
-                    result.test.target_bitrate
+                    test.target_bitrate
                 )));
             }
         }
-        out.extend(self.connected_lines(&result.connected));
+        out.extend(self.connected_lines(connections));
         if self.verbose {
-            let t = &result.test;
             out.push(self.starting_test(
-                t.blksize,
-                t.omit as u64,
-                t.bytes,
-                t.blocks,
-                t.duration as u64,
+                test.blksize,
+                test.omit as u64,
+                test.bytes,
+                test.blocks,
+                test.duration as u64,
             ));
         }
-        for interval in &result.intervals {
-            out.extend(self.interval(interval));
-        }
-        out.extend(self.summary(result));
         out
     }
 

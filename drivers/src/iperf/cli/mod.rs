@@ -17,5 +17,5 @@ pub use human::{
     HumanReport, Printed, VERSION, format_bitrate, format_bytes, iperf3_socket_number,
 };
 pub use output::TextOutput;
-pub use text_run::{open_output, run_client_text, server_test_text};
+pub use text_run::{ServerText, open_output, run_client_text};
 pub use units::{UnitFormat, parse_bitrate, parse_size};

@@ -19,4 +19,4 @@ mod test_run;
 mod udp_receive;
 
 pub use client::{ClientProgress, NativeClient, StreamsConnected};
-pub use server::{NativeServer, ServedTest, ServerConfig, ServerHandle};
+pub use server::{NativeServer, ServedTest, ServerConfig, ServerHandle, ServerProgress};

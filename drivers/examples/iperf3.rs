@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::json;
 use testrig_drivers::iperf::cli::{
     CliCommand, ClientCommand, HumanReport, Printed, ReportOptions, ServerCommand, ServerText,
-    TextOutput, USAGE, VERSION, open_output, parse_args, run_client_text,
+    TextOutput, USAGE, UnitFormat, VERSION, open_output, parse_args, run_client_text,
 };
 use testrig_drivers::iperf::{NativeClient, NativeServer, ServedTest, ServerConfig};
 
@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    json_warnings(&command);
     match command {
         CliCommand::Client(client) => {
             let pidfile = client.pidfile.clone().map(Pidfile::create);
@@ -63,6 +64,21 @@ fn main() -> ExitCode {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// iperf3's warnings, on standard error, for text options given with `-J`.
+fn json_warnings(command: &CliCommand) {
+    let (json, report) = match command {
+        CliCommand::Client(c) => (c.json, &c.report),
+        CliCommand::Server(s) => (s.json, &s.report),
+        _ => return,
+    };
+    if json && report.format != UnitFormat::AdaptiveBits {
+        eprintln!("warning: Report format (-f) flag ignored with JSON output (-J)");
+    }
+    if json && report.verbose {
+        eprintln!("warning: Verbose output (-v) may interfere with JSON output (-J)");
     }
 }
 

@@ -4,37 +4,141 @@
 //! cargo run --release --example iperf3 -- -s -1
 //! cargo run --release --example iperf3 -- -c 127.0.0.1 -t 2 -P 2 -J
 //! ```
-//! With `-J` the output has iperf3's JSON layout, so scripts written for iperf3 read it.
+//! The text output is iperf3 3.12's, line for line, and with `-J` the output has iperf3's
+//! JSON layout, so scripts written for iperf3 read either.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::json;
 use testrig_drivers::iperf::cli::{
-    CliCommand, ClientCommand, HumanReport, ServerCommand, USAGE, parse_args,
+    CliCommand, ClientCommand, HumanReport, Printed, ReportOptions, ServerCommand, ServerText,
+    TextOutput, USAGE, UnitFormat, VERSION, open_output, parse_args, run_client_text,
 };
-use testrig_drivers::iperf::{IperfResult, NativeClient, NativeServer, ServedTest, ServerConfig};
+use testrig_drivers::iperf::{NativeClient, NativeServer, ServedTest, ServerConfig};
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match parse_args(std::env::args().skip(1)) {
-        Ok(CliCommand::Client(client)) => run_client(client).await,
-        Ok(CliCommand::Server(server)) => run_server(server).await,
-        Ok(_) => {
+fn main() -> ExitCode {
+    let command = match parse_args(std::env::args().skip(1)) {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("iperf3: {error}\n\n{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    json_warnings(&command);
+    match command {
+        CliCommand::Client(client) => {
+            let pidfile = client.pidfile.clone().map(Pidfile::create);
+            let code = runtime().block_on(run_client(client));
+            drop(pidfile);
+            code
+        }
+        CliCommand::Server(server) => {
+            // The output is opened first, so a relative --logfile is the caller's.
+            let output = match open_output(&server.report, false) {
+                Ok(output) => output,
+                Err(error) => {
+                    eprintln!("iperf3: error - {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            // Forking must happen before the runtime's threads exist.
+            if server.daemon && !daemonize() {
+                return ExitCode::FAILURE;
+            }
+            let pidfile = server.pidfile.clone().map(Pidfile::create);
+            let code = runtime().block_on(run_server(server, output));
+            drop(pidfile);
+            code
+        }
+        CliCommand::Version => {
+            println!(
+                "{VERSION}\n{}\nOptional features available: sendfile / zerocopy",
+                system_info()
+            );
+            ExitCode::SUCCESS
+        }
+        _ => {
             print!("{USAGE}");
             ExitCode::SUCCESS
         }
-        Err(error) => {
-            eprintln!("iperf3: {error}\n\n{USAGE}");
-            ExitCode::FAILURE
+    }
+}
+
+/// iperf3's warnings, on standard error, for text options given with `-J`.
+fn json_warnings(command: &CliCommand) {
+    let (json, report) = match command {
+        CliCommand::Client(c) => (c.json, &c.report),
+        CliCommand::Server(s) => (s.json, &s.report),
+        _ => return,
+    };
+    if json && report.format != UnitFormat::AdaptiveBits {
+        eprintln!("warning: Report format (-f) flag ignored with JSON output (-J)");
+    }
+    if json && report.verbose {
+        eprintln!("warning: Verbose output (-v) may interfere with JSON output (-J)");
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// `-D`: into the background as iperf3 does (`daemon(3)`: a new session, the working
+/// directory `/`, standard input, output and error on `/dev/null`).
+fn daemonize() -> bool {
+    // SAFETY: called before any other thread exists; daemon(3) forks and the parent exits.
+    if unsafe { libc::daemon(0, 0) } != 0 {
+        eprintln!(
+            "iperf3: error - unable to become a daemon: {}",
+            std::io::Error::last_os_error()
+        );
+        return false;
+    }
+    true
+}
+
+/// `-I`: the process id in a file while the program runs.
+struct Pidfile(PathBuf);
+
+impl Pidfile {
+    fn create(path: PathBuf) -> Self {
+        // Absolute, so that removing it works after -D changed the working directory.
+        let path = std::path::absolute(&path).unwrap_or(path);
+        if let Err(error) = std::fs::write(&path, format!("{}", std::process::id())) {
+            eprintln!("iperf3: error - unable to write PID file: {error}");
         }
+        Self(path)
+    }
+}
+
+impl Drop for Pidfile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn system_info() -> String {
+    let mut report = HumanReport::new(
+        testrig_drivers::iperf::Protocol::Tcp,
+        testrig_drivers::iperf::Direction::Forward,
+    )
+    .verbose(true)
+    .version_banner();
+    match report.pop() {
+        Some(Printed::Report(line)) => line.trim_end().to_owned(),
+        _ => String::new(),
     }
 }
 
 fn error_json(message: &str) -> String {
     let doc = json!({
-        "start": { "connected": [], "version": version() },
+        "start": { "connected": [], "version": VERSION },
         "intervals": [],
         "end": {},
         "error": message,
@@ -42,66 +146,92 @@ fn error_json(message: &str) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
-fn version() -> &'static str {
-    concat!(
-        "testrig ",
-        env!("CARGO_PKG_VERSION"),
-        " (iperf 3.12 protocol)"
-    )
-}
-
 async fn run_client(command: ClientCommand) -> ExitCode {
-    let config = command.config;
-    let (host, port) = (config.host().to_owned(), config.port());
-    let mut human = HumanReport::new(config.protocol(), config.direction());
-    if !command.json {
-        println!("Connecting to host {host}, port {port}");
+    if command.json {
+        return run_client_json(command).await;
     }
-    let client = NativeClient::new(config);
-    let run = client.run_with_intervals(|interval| {
-        if !command.json {
-            print!("{}", human.interval(interval));
-            let _ = std::io::stdout().flush();
+    let mut output = match open_output(&command.report, true) {
+        Ok(output) => output,
+        Err(error) => {
+            eprintln!("iperf3: error - {error}");
+            return ExitCode::FAILURE;
         }
-    });
+    };
     let outcome = tokio::select! {
-        outcome = run => outcome,
-        _ = tokio::signal::ctrl_c() => {
+        outcome = run_client_text(&command, &mut output) => outcome,
+        _ = terminated() => {
             eprintln!("iperf3: interrupt - the client has terminated");
             return ExitCode::FAILURE;
         }
     };
-    match (outcome, command.json) {
-        (Ok(result), true) => {
-            let mut doc = result.to_iperf3_json();
-            doc["start"]["connecting_to"] = json!({ "host": host, "port": port });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-            ExitCode::SUCCESS
-        }
-        (Ok(result), false) => {
-            print!(
-                "{}",
-                HumanReport::new(result.test.protocol, result.test.direction).summary(&result)
-            );
-            println!("\niperf Done.");
-            ExitCode::SUCCESS
-        }
-        (Err(error), true) => {
-            println!("{}", error_json(&error.to_string()));
-            ExitCode::FAILURE
-        }
-        (Err(error), false) => {
+    match outcome {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
             eprintln!("iperf3: error - {error}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run_server(command: ServerCommand) -> ExitCode {
+async fn run_client_json(command: ClientCommand) -> ExitCode {
+    let config = command.config;
+    let (host, port) = (config.host().to_owned(), config.port());
+    let client = NativeClient::new(config);
+    let outcome = tokio::select! {
+        outcome = client.run() => outcome,
+        _ = terminated() => {
+            eprintln!("iperf3: interrupt - the client has terminated");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (text, code) = match outcome {
+        Ok(result) => {
+            let mut doc = result.to_iperf3_json();
+            doc["start"]["connecting_to"] = json!({ "host": host, "port": port });
+            // iperf3 adds -T's title at the top level, after `end`.
+            if let Some(title) = &command.report.title {
+                doc["title"] = json!(title);
+            }
+            (
+                serde_json::to_string_pretty(&doc).unwrap_or_default(),
+                ExitCode::SUCCESS,
+            )
+        }
+        Err(error) => (error_json(&error.to_string()), ExitCode::FAILURE),
+    };
+    write_json(&command.report, &text);
+    code
+}
+
+/// `-J`'s document, appended to `--logfile` when given, as iperf3 does.
+fn write_json(report: &ReportOptions, text: &str) {
+    let Some(path) = &report.logfile else {
+        println!("{text}");
+        return;
+    };
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(format!("{text}\n").as_bytes()));
+    if let Err(error) = written {
+        eprintln!(
+            "iperf3: error - unable to write {}: {error}",
+            path.display()
+        );
+    }
+}
+
+async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode {
     let ip = command
         .bind
         .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
-    let config = ServerConfig::default().interval(command.interval);
+    let (progress, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let mut config = ServerConfig::default().interval(command.interval);
+    if !command.json {
+        // The text is printed as each test goes, as iperf3's server prints it.
+        config = config.progress(progress);
+    }
     let mut bound = NativeServer::bind_with((ip, command.port).into(), config.clone()).await;
     if bound.is_err() && command.bind.is_none() {
         // No IPv6 here: fall back to IPv4, as iperf3 does.
@@ -116,22 +246,35 @@ async fn run_server(command: ServerCommand) -> ExitCode {
     };
     let port = server.local_addr().port();
     let mut handle = server.spawn();
+    let banner = HumanReport::new(
+        testrig_drivers::iperf::Protocol::Tcp,
+        testrig_drivers::iperf::Direction::Forward,
+    )
+    .verbose(command.report.verbose);
+    let mut text = ServerText::new(&command.report);
     for test_number in 1.. {
         if !command.json {
-            println!("-----------------------------------------------------------");
-            println!("Server listening on {port} (test #{test_number})");
-            println!("-----------------------------------------------------------");
-            let _ = std::io::stdout().flush();
+            let _ = output.emit(&banner.version_banner());
+            let _ = output.emit(&HumanReport::server_listening(port, test_number));
         }
-        let served = tokio::select! {
-            served = next_test(&mut handle) => served,
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("iperf3: interrupt - the server has terminated");
-                handle.shutdown().await;
-                return ExitCode::FAILURE;
+        let served = loop {
+            tokio::select! {
+                Some(event) = events.recv() => {
+                    let _ = output.emit(&text.progress(&event));
+                }
+                served = next_test(&mut handle) => break served,
+                _ = terminated() => {
+                    eprintln!("iperf3: interrupt - the server has terminated");
+                    handle.shutdown().await;
+                    return ExitCode::FAILURE;
+                }
             }
         };
-        let ok = report_served(&served, command.json);
+        // The test's progress was sent before its end: print what is left of it first.
+        while let Ok(event) = events.try_recv() {
+            let _ = output.emit(&text.progress(&event));
+        }
+        let ok = report_served(&served, &command, &mut text, &mut output);
         if command.one_off {
             handle.shutdown().await;
             return if ok {
@@ -144,6 +287,26 @@ async fn run_server(command: ServerCommand) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// SIGINT, SIGTERM or SIGHUP: iperf3 ends on each, cleaning up (its pid file too).
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut streams = Vec::new();
+    for kind in [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ] {
+        if let Ok(stream) = signal(kind) {
+            streams.push(stream);
+        }
+    }
+    if streams.is_empty() {
+        return std::future::pending().await;
+    }
+    let waits = streams.iter_mut().map(|s| Box::pin(s.recv()));
+    futures_util::future::select_all(waits).await;
+}
+
 async fn next_test(handle: &mut testrig_drivers::iperf::ServerHandle) -> ServedTest {
     loop {
         if let Ok(served) = handle.next_test(Duration::from_secs(3600)).await {
@@ -152,38 +315,34 @@ async fn next_test(handle: &mut testrig_drivers::iperf::ServerHandle) -> ServedT
     }
 }
 
-fn report_served(served: &ServedTest, json: bool) -> bool {
-    match (&served.outcome, json) {
+fn report_served(
+    served: &ServedTest,
+    command: &ServerCommand,
+    text: &mut ServerText,
+    output: &mut TextOutput,
+) -> bool {
+    match (&served.outcome, command.json) {
         (Ok(result), true) => {
             let mut doc = result.to_iperf3_json();
             doc["start"]["accepted_connection"] = json!({ "host": served.peer.ip().to_canonical().to_string(), "port": served.peer.port() });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            write_json(
+                &command.report,
+                &serde_json::to_string_pretty(&doc).unwrap_or_default(),
+            );
             true
         }
-        (Ok(result), false) => {
-            println!(
-                "Accepted connection from {}, port {}",
-                served.peer.ip().to_canonical(),
-                served.peer.port()
-            );
-            print_server_result(result);
+        (Ok(_), false) => {
+            let _ = output.emit(&text.served(served));
             true
         }
         (Err(error), true) => {
-            println!("{}", error_json(&error.to_string()));
+            write_json(&command.report, &error_json(&error.to_string()));
             false
         }
         (Err(error), false) => {
+            let _ = text.served(served);
             eprintln!("iperf3: error - {error}");
             false
         }
     }
-}
-
-fn print_server_result(result: &IperfResult) {
-    let mut human = HumanReport::new(result.test.protocol, result.test.direction);
-    for interval in &result.intervals {
-        print!("{}", human.interval(interval));
-    }
-    print!("{}", human.summary(result));
 }

@@ -33,7 +33,10 @@ pub use config::{
     ClientConfig, ClientConfigBuilder, DEFAULT_PORT, Direction, Protocol, TestLength,
 };
 pub use driver::{ClientOptions, Engine, IperfClient, IperfDriverError, IperfServer};
-pub use engine::{NativeClient, NativeServer, ServedTest, ServerConfig, ServerHandle};
+pub use engine::{
+    ClientProgress, NativeClient, NativeServer, ServedTest, ServerConfig, ServerHandle,
+    ServerProgress, StreamsConnected,
+};
 pub use error::{IperfError, Phase};
 pub use iperf_test::{BothDirections, Endpoint, Gate, IperfTest, IperfTestError};
 pub use result::{

@@ -1,9 +1,11 @@
 //! Parsing iperf3's command-line flags.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use super::units::{parse_bitrate, parse_size};
+use super::clock::DEFAULT_TIMESTAMP_FORMAT;
+use super::units::{UnitFormat, parse_bitrate, parse_size};
 use crate::iperf::config::{ClientConfig, DEFAULT_PORT, Direction, Protocol};
 use crate::iperf::error::IperfError;
 
@@ -14,11 +16,19 @@ Server or Client:
   -p, --port      #         server port to listen on/connect to (default 5201)
   -i, --interval  #         seconds between periodic reports (0 disables)
   -B, --bind      <host>    bind to the interface associated with the address <host>
+  -f, --format   [kmgtKMGT] format to report: Kbits, Mbits, Gbits, Tbits
+  -I, --pidfile file        write PID file
+  -V, --verbose             more detailed output
   -J, --json                output in JSON format
-      --forceflush          accepted for compatibility (output is always flushed)
+  --logfile f               send output to a log file
+  --forceflush              force flushing output at every interval (always done here)
+  --timestamps<=format>     emit a timestamp at the start of each output line
+                            (optional \"=\" and format string as per strftime(3))
+  -v, --version             show version information and quit
   -h, --help                show this message and quit
 Server specific:
   -s, --server              run in server mode
+  -D, --daemon              run the server as a daemon
   -1, --one-off             handle one client connection then exit
 Client specific:
   -c, --client    <host>    run in client mode, connecting to <host>
@@ -34,6 +44,7 @@ Client specific:
   -O, --omit      #         omit the first n seconds
   -Z, --zerocopy            send with sendfile(2), sparing a copy (the default here)
       --no-zerocopy         send with plain writes, as iperf3 does without -Z
+  -T, --title str           prefix every output line with this string
 ";
 
 /// A parsed command line.
@@ -42,6 +53,8 @@ Client specific:
 pub enum CliCommand {
     /// `-h`.
     Help,
+    /// `-v`.
+    Version,
     /// `-s`.
     Server(ServerCommand),
     /// `-c HOST`.
@@ -61,6 +74,29 @@ pub struct ServerCommand {
     pub json: bool,
     /// `-i` (`None`: no interval reports).
     pub interval: Option<Duration>,
+    /// How the text report looks and where it goes.
+    pub report: ReportOptions,
+    /// `-D`: fork into the background.
+    pub daemon: bool,
+    /// `-I`: write the process id here while running.
+    pub pidfile: Option<PathBuf>,
+}
+
+/// The output-only options (`-V -T -f --logfile --timestamps --forceflush`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReportOptions {
+    /// `-V`.
+    pub verbose: bool,
+    /// `-T` (client only).
+    pub title: Option<String>,
+    /// `-f`.
+    pub format: UnitFormat,
+    /// `--logfile`: append the report to this file instead of standard output.
+    pub logfile: Option<PathBuf>,
+    /// `--timestamps[=FORMAT]`: the `strftime(3)` format before each line.
+    pub timestamps: Option<String>,
+    /// `--forceflush` (output is flushed at every report anyway).
+    pub force_flush: bool,
 }
 
 /// What `-c HOST` asks for.
@@ -70,6 +106,10 @@ pub struct ClientCommand {
     pub config: ClientConfig,
     /// `-J`.
     pub json: bool,
+    /// How the text report looks and where it goes.
+    pub report: ReportOptions,
+    /// `-I`: write the process id here while running.
+    pub pidfile: Option<PathBuf>,
 }
 
 /// A command line that cannot be run.
@@ -131,6 +171,10 @@ const VALUED: &[(&str, &str)] = &[
     ("-l", "--length"),
     ("-i", "--interval"),
     ("-O", "--omit"),
+    ("-f", "--format"),
+    ("-T", "--title"),
+    ("", "--logfile"),
+    ("-I", "--pidfile"),
 ];
 
 /// Flags without a value.
@@ -145,6 +189,9 @@ const SWITCHES: &[(&str, &str)] = &[
     ("", "--forceflush"),
     ("-Z", "--zerocopy"),
     ("", "--no-zerocopy"),
+    ("-V", "--verbose"),
+    ("-v", "--version"),
+    ("-D", "--daemon"),
 ];
 
 /// Parses iperf3-style arguments (without the program name).
@@ -176,6 +223,11 @@ where
     if has("--help") {
         return Ok(CliCommand::Help);
     }
+    if has("--version") {
+        return Ok(CliCommand::Version);
+    }
+    let report = report_options(&flags)?;
+    let pidfile = get("--pidfile").map(PathBuf::from);
     let port = match get("--port") {
         Some(v) => parse_number::<u16>("--port", &v, "a port number 1-65535")
             .and_then(|p| non_zero("--port", &v, p))?,
@@ -201,7 +253,8 @@ where
         (true, Some(_)) => Err(CliError::BothRoles),
         (false, None) => Err(CliError::NoRole),
         (true, None) => {
-            const CLIENT_ONLY: [&str; 13] = [
+            const CLIENT_ONLY: [&str; 14] = [
+                "--title",
                 "--time",
                 "--bytes",
                 "--blockcount",
@@ -228,9 +281,15 @@ where
                 one_off: has("--one-off"),
                 json,
                 interval,
+                report,
+                daemon: has("--daemon"),
+                pidfile,
             }))
         }
         (false, Some(host)) => {
+            if has("--daemon") {
+                return Err(CliError::Conflict("option -D is server-only"));
+            }
             let mut b = ClientConfig::builder(host, port).interval(interval);
             if let Some(ip) = bind {
                 b = b.bind(ip);
@@ -305,6 +364,8 @@ where
             Ok(CliCommand::Client(ClientCommand {
                 config: b.build()?,
                 json,
+                report,
+                pidfile,
             }))
         }
     }
@@ -326,7 +387,10 @@ fn split_flags(args: Vec<String>) -> Result<Vec<(String, Option<String>)>, CliEr
                 .find(|(short, long)| (!short.is_empty() && *short == name) || *long == name)
                 .map(|(_, long)| (*long).to_owned())
         };
-        if let Some(long) = long_of(VALUED, &name) {
+        if name == "--timestamps" {
+            // An optional value, attached only (`--timestamps=%s `), as getopt takes it.
+            flags.push((name, inline));
+        } else if let Some(long) = long_of(VALUED, &name) {
             let value = match inline {
                 Some(v) => v,
                 None => rest
@@ -348,6 +412,34 @@ fn split_flags(args: Vec<String>) -> Result<Vec<(String, Option<String>)>, CliEr
         }
     }
     Ok(flags)
+}
+
+/// The output-only options, shared by both roles.
+fn report_options(flags: &[(String, Option<String>)]) -> Result<ReportOptions, CliError> {
+    let last = |long: &str| {
+        flags
+            .iter()
+            .rev()
+            .find(|(f, _)| f == long)
+            .map(|(_, v)| v.clone())
+    };
+    let format = match last("--format").flatten() {
+        Some(v) => UnitFormat::from_flag(&v).ok_or(CliError::BadValue {
+            flag: "--format".into(),
+            value: v.clone(),
+            reason: "one of the formats k m g t K M G T",
+        })?,
+        None => UnitFormat::AdaptiveBits,
+    };
+    Ok(ReportOptions {
+        verbose: last("--verbose").is_some(),
+        title: last("--title").flatten(),
+        format,
+        logfile: last("--logfile").flatten().map(PathBuf::from),
+        timestamps: last("--timestamps")
+            .map(|v| v.unwrap_or_else(|| DEFAULT_TIMESTAMP_FORMAT.to_owned())),
+        force_flush: last("--forceflush").is_some(),
+    })
 }
 
 fn parse_number<T: std::str::FromStr>(
@@ -427,6 +519,57 @@ mod tests {
             c.config.length(),
             TestLength::Duration(Duration::from_secs(2))
         );
+    }
+
+    #[test]
+    fn output_options_are_parsed_for_both_roles() {
+        let c = client(&[
+            "-c",
+            "h",
+            "-V",
+            "-T",
+            "run 1",
+            "-f",
+            "K",
+            "--logfile",
+            "/tmp/x.log",
+            "--timestamps",
+            "--forceflush",
+        ]);
+        assert!(c.report.verbose);
+        assert_eq!(c.report.title.as_deref(), Some("run 1"));
+        assert_eq!(c.report.format, UnitFormat::Bytes('K'));
+        assert_eq!(c.report.logfile, Some(PathBuf::from("/tmp/x.log")));
+        assert_eq!(c.report.timestamps.as_deref(), Some("%c "));
+        assert!(c.report.force_flush);
+        let c = client(&["-c", "h", "--timestamps=%s "]);
+        assert_eq!(c.report.timestamps.as_deref(), Some("%s "));
+        let Ok(CliCommand::Server(s)) =
+            parse_args(["-s", "-V", "-D", "-I", "/tmp/pid", "--logfile=/tmp/s.log"])
+        else {
+            panic!("server flags refused")
+        };
+        assert!(s.report.verbose && s.daemon);
+        assert_eq!(s.pidfile, Some(PathBuf::from("/tmp/pid")));
+        assert_eq!(s.report.logfile, Some(PathBuf::from("/tmp/s.log")));
+        assert!(matches!(parse_args(["-v"]), Ok(CliCommand::Version)));
+    }
+
+    #[test]
+    fn a_bad_format_a_server_title_and_a_client_daemon_are_refused() {
+        let error = parse_args(["-c", "h", "-f", "x"]).unwrap_err().to_string();
+        assert!(
+            error.contains("--format") && error.contains("\"x\""),
+            "{error}"
+        );
+        assert!(matches!(
+            parse_args(["-s", "-T", "t"]),
+            Err(CliError::ClientOnly { .. })
+        ));
+        assert!(matches!(
+            parse_args(["-c", "h", "-D"]),
+            Err(CliError::Conflict(_))
+        ));
     }
 
     #[test]

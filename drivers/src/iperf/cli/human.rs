@@ -1,196 +1,765 @@
-//! iperf3's human-readable report: interval lines while the test runs, then the summary.
+//! iperf3's human-readable report, line for line as iperf3 3.12 prints it: the preamble
+//! (`Connecting to host`, the `connected` lines, `-V`'s extras), interval lines while the
+//! test runs, then the summary — for the client and for the server.
 
-use std::fmt::Write;
+use std::net::SocketAddr;
 
-use super::units::adaptive;
-use crate::iperf::config::{Direction, Protocol};
-use crate::iperf::result::{IntervalReport, IperfResult, Measurement};
+use super::clock;
+use super::units::{UnitFormat, bytes_text, percent_g2, rate_text};
+use crate::iperf::config::{ClientConfig, Direction, Protocol, TestLength};
+use crate::iperf::engine::StreamsConnected;
+use crate::iperf::result::{
+    Connection, IntervalReport, IperfResult, Measurement, Role, StreamSummary, TestSettings,
+};
+
+/// The version iperf3 prints first with `-V` and `-v`, and in `-J`'s `start.version`:
+/// iperf3's own form (`iperf 3.12`), so a consumer parsing `iperf 3.x` reads the protocol
+/// version, followed by what is really speaking.
+pub const VERSION: &str = concat!(
+    "iperf 3.12 (testrig ",
+    env!("CARGO_PKG_VERSION"),
+    " native engine, speaking the iperf 3.12 protocol)"
+);
 
 /// `3.39 GBytes`: binary units, as iperf3 prints transfers.
 pub fn format_bytes(bytes: f64) -> String {
-    const UNITS: [&str; 4] = ["Bytes", "KBytes", "MBytes", "GBytes"];
-    let mut value = bytes;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{} {}", adaptive(value), UNITS[unit])
+    bytes_text(bytes)
 }
 
-/// `29.1 Gbits/sec`: decimal units, as iperf3 prints bitrates.
+/// `29.1 Gbits/sec`: adaptive decimal units, as iperf3 prints bitrates by default.
 pub fn format_bitrate(bits_per_second: f64) -> String {
-    const UNITS: [&str; 4] = ["bits/sec", "Kbits/sec", "Mbits/sec", "Gbits/sec"];
-    let mut value = bits_per_second;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{} {}", adaptive(value), UNITS[unit])
+    rate_text(bits_per_second, UnitFormat::AdaptiveBits)
 }
 
-const SEPARATOR: &str = "- - - - - - - - - - - - - - - - - - - - - - - - -";
+const SEPARATOR: &str = "- - - - - - - - - - - - - - - - - - - - - - - - -\n";
 
-/// Formats a test's reports as iperf3 prints them.
+/// One piece of iperf3 output, as one of its print calls made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Printed {
+    /// Through `iperf_printf`: to the output (or `--logfile`), after the `--timestamps`
+    /// time and the `-T` title. Usually one whole line; `-V`'s system line comes after an
+    /// empty call, which prints the prefix alone (iperf3 doubles the prefix there).
+    Report(String),
+    /// Through plain `printf`: always to standard output, never prefixed (`-V`'s
+    /// `Control connection MSS`).
+    Stdout(String),
+}
+
+/// Formats a test's reports as iperf3 3.12 prints them, from the client's or the server's
+/// side.
 ///
 /// # Examples
 ///
 /// ```
-/// use testrig_drivers::iperf::cli::HumanReport;
+/// use testrig_drivers::iperf::cli::{HumanReport, Printed};
 /// use testrig_drivers::iperf::{Direction, IntervalReport, Protocol};
 ///
 /// let mut report = HumanReport::new(Protocol::Tcp, Direction::Forward);
-/// let text = report.interval(&IntervalReport::default());
-/// assert!(text.starts_with("[ ID] Interval"));
+/// let printed = report.interval(&IntervalReport::default());
+/// assert!(matches!(&printed[0], Printed::Report(line) if line.starts_with("[ ID] Interval")));
 /// ```
 #[derive(Debug, Clone)]
 pub struct HumanReport {
+    role: Role,
     protocol: Protocol,
     direction: Direction,
+    streams_per_direction: u32,
+    verbose: bool,
+    format: UnitFormat,
+    /// Stream ids in the order the connections were made (the display number follows it).
+    order: Vec<u32>,
     header_done: bool,
+    omit_note_pending: bool,
 }
 
 impl HumanReport {
-    /// A report for a test of this protocol and direction.
+    /// A client's report for a test of this protocol and direction, one stream each way.
     pub fn new(protocol: Protocol, direction: Direction) -> Self {
         Self {
+            role: Role::Client,
             protocol,
             direction,
+            streams_per_direction: 1,
+            verbose: false,
+            format: UnitFormat::AdaptiveBits,
+            order: Vec::new(),
             header_done: false,
+            omit_note_pending: false,
         }
     }
 
-    /// The lines for one interval (with the column header before the first).
-    pub fn interval(&mut self, interval: &IntervalReport) -> String {
-        let mut out = String::new();
+    /// A client's report for this configuration.
+    pub fn for_client(config: &ClientConfig) -> Self {
+        let mut report = Self::new(config.protocol(), config.direction());
+        report.streams_per_direction = config.streams();
+        report.omit_note_pending = config.interval().is_none() && !config.omit().is_zero();
+        report
+    }
+
+    /// A server's report for the test `result` describes (the server learns the test's
+    /// settings from the client, so its report is built once they are known).
+    pub fn for_server(result: &IperfResult) -> Self {
+        Self::for_server_test(&result.test, &result.connected)
+    }
+
+    /// A server's report for a test with these settings and connections.
+    pub fn for_server_test(test: &TestSettings, connections: &[Connection]) -> Self {
+        let mut report = Self::new(test.protocol, test.direction);
+        report.role = Role::Server;
+        report.streams_per_direction = test.num_streams.max(1);
+        report.order = connections.iter().map(|c| c.socket).collect();
+        report
+    }
+
+    /// `-V`: iperf3's verbose lines.
+    #[must_use]
+    pub fn verbose(mut self, verbose: bool) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
+    /// `-f`: the unit of rates.
+    #[must_use]
+    pub fn format(mut self, format: UnitFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// `-V`'s first lines (client, and server before each test): the version and the
+    /// system.
+    pub fn version_banner(&self) -> Vec<Printed> {
+        if !self.verbose {
+            return Vec::new();
+        }
+        vec![
+            Printed::Report(format!("{VERSION}\n")),
+            Printed::Report(String::new()),
+            Printed::Report(format!("{}\n", system_info())),
+        ]
+    }
+
+    /// The client's lines once the data connections are made, up to the test's start:
+    /// `Connecting to host`, `Reverse mode`, the `connected` lines and `-V`'s extras.
+    pub fn client_connected(
+        &mut self,
+        config: &ClientConfig,
+        connected: &StreamsConnected,
+    ) -> Vec<Printed> {
+        self.order = connected.connections.iter().map(|c| c.socket).collect();
+        let mut out = Vec::new();
+        let tcp = self.protocol == Protocol::Tcp;
+        if self.verbose {
+            out.push(Printed::Stdout(format!(
+                "Control connection MSS {}\n",
+                connected.control_mss.unwrap_or(0)
+            )));
+            if !tcp && config.block_size.is_none() {
+                out.push(Printed::Stdout(format!(
+                    "Setting UDP block size to {}\n",
+                    connected.block_size
+                )));
+            }
+            out.push(Printed::Report(format!(
+                "Time: {}\n",
+                clock::rfc1123(clock::now_secs())
+            )));
+        }
+        out.push(Printed::Report(format!(
+            "Connecting to host {}, port {}\n",
+            config.host(),
+            config.port()
+        )));
+        if self.direction == Direction::Reverse {
+            out.push(Printed::Report(format!(
+                "Reverse mode, remote host {} is sending\n",
+                config.host()
+            )));
+        }
+        if self.verbose {
+            out.push(Printed::Report(format!(
+                "      Cookie: {}\n",
+                connected.cookie
+            )));
+            if tcp {
+                out.push(Printed::Report(format!(
+                    "      TCP MSS: {} (default)\n",
+                    connected.control_mss.unwrap_or(0)
+                )));
+            }
+            if let Some(rate) = config.bitrate() {
+                out.push(Printed::Report(format!("      Target Bitrate: {rate}\n")));
+            }
+        }
+        out.extend(self.connected_lines(&connected.connections));
+        if self.verbose {
+            let (bytes, blocks, secs) = match config.length() {
+                TestLength::Bytes(n) => (n, 0, 0),
+                TestLength::Blocks(n) => (0, n, 0),
+                TestLength::Duration(d) => (0, 0, d.as_secs()),
+            };
+            let omit = config.omit().as_secs();
+            out.push(self.starting_test(connected.block_size, omit, bytes, blocks, secs));
+        }
+        out
+    }
+
+    /// The server's lines for one served test, all of them: `Accepted connection`, the
+    /// `connected` lines, `-V`'s extras, the intervals and the summary.
+    pub fn server_test(&mut self, peer: SocketAddr, result: &IperfResult) -> Vec<Printed> {
+        let cookie = result.start_info.as_ref().map(|s| s.cookie.as_str());
+        let secs = result.timestamp.map_or_else(clock::now_secs, |t| t as i64);
+        let mut out = self.server_started(
+            peer,
+            &result.test,
+            &result.connected,
+            cookie.unwrap_or_default(),
+            secs,
+        );
+        for interval in &result.intervals {
+            out.extend(self.interval(interval));
+        }
+        out.extend(self.summary(result));
+        out
+    }
+
+    /// The server's lines once a test's streams are connected, up to its start:
+    /// `Accepted connection`, the `connected` lines and `-V`'s extras (`secs`: the test's
+    /// time, for `-V`'s `Time:`).
+    pub fn server_started(
+        &mut self,
+        peer: SocketAddr,
+        test: &TestSettings,
+        connections: &[Connection],
+        cookie: &str,
+        secs: i64,
+    ) -> Vec<Printed> {
+        self.order = connections.iter().map(|c| c.socket).collect();
+        let mut out = Vec::new();
+        if self.verbose {
+            out.push(Printed::Report(format!("Time: {}\n", clock::rfc1123(secs))));
+        }
+        out.push(Printed::Report(format!(
+            "Accepted connection from {}, port {}\n",
+            peer.ip().to_canonical(),
+            peer.port()
+        )));
+        if self.verbose {
+            out.push(Printed::Report(format!("      Cookie: {cookie}\n")));
+            if self.protocol == Protocol::Tcp {
+                // iperf3's server never asks its control socket for the MSS.
+                out.push(Printed::Report("      TCP MSS: 0 (default)\n".to_owned()));
+            }
+            if test.target_bitrate > 0 {
+                out.push(Printed::Report(format!(
+                    "      Target Bitrate: {}\n",
+                    test.target_bitrate
+                )));
+            }
+        }
+        out.extend(self.connected_lines(connections));
+        if self.verbose {
+            out.push(self.starting_test(
+                test.blksize,
+                test.omit as u64,
+                test.bytes,
+                test.blocks,
+                test.duration as u64,
+            ));
+        }
+        out
+    }
+
+    /// The server's banner while it waits for test number `test_number`.
+    pub fn server_listening(port: u16, test_number: u64) -> Vec<Printed> {
+        let rule = "-----------------------------------------------------------\n";
+        vec![
+            Printed::Report(rule.to_owned()),
+            Printed::Report(format!(
+                "Server listening on {port} (test #{test_number})\n"
+            )),
+            Printed::Report(rule.to_owned()),
+        ]
+    }
+
+    /// The client's last lines.
+    pub fn done() -> Vec<Printed> {
+        vec![
+            Printed::Report("\n".to_owned()),
+            Printed::Report("iperf Done.\n".to_owned()),
+        ]
+    }
+
+    fn starting_test(
+        &self,
+        block_size: u32,
+        omit: u64,
+        bytes: u64,
+        blocks: u64,
+        secs: u64,
+    ) -> Printed {
+        let what = if bytes > 0 {
+            format!("{bytes} bytes to send")
+        } else if blocks > 0 {
+            format!("{blocks} blocks to send")
+        } else {
+            format!("{secs} second test")
+        };
+        Printed::Report(format!(
+            "Starting Test: protocol: {}, {} streams, {block_size} byte blocks, omitting {omit} seconds, {what}, tos 0\n",
+            match self.protocol {
+                Protocol::Tcp => "TCP",
+                Protocol::Udp => "UDP",
+            },
+            self.streams_per_direction,
+        ))
+    }
+
+    fn connected_lines(&self, connections: &[Connection]) -> Vec<Printed> {
+        connections
+            .iter()
+            .map(|c| {
+                Printed::Report(format!(
+                    "[{:3}] local {} port {} connected to {} port {}\n",
+                    self.display_id(c.socket),
+                    c.local_host,
+                    c.local_port,
+                    c.remote_host,
+                    c.remote_port
+                ))
+            })
+            .collect()
+    }
+
+    /// The number iperf3 would show for a stream: its socket's file descriptor, which
+    /// follows from the order the connections were made.
+    fn display_id(&self, stream_id: u32) -> u32 {
+        let index = self
+            .order
+            .iter()
+            .position(|&id| id == stream_id)
+            .unwrap_or(stream_id.saturating_sub(1) as usize);
+        iperf3_socket_number(self.role, self.protocol, index)
+    }
+
+    fn bidir(&self) -> bool {
+        self.direction == Direction::Bidirectional
+    }
+
+    /// `[TX-C]`, `[RX-S]`… in bidirectional tests, nothing otherwise.
+    fn tag(&self, sending: bool) -> String {
+        if !self.bidir() {
+            return String::new();
+        }
+        format!(
+            "[{}-{}]",
+            if sending { "TX" } else { "RX" },
+            if self.role == Role::Client { "C" } else { "S" }
+        )
+    }
+
+    /// Whether iperf3 would count this side's TCP sending (`sender_has_retransmits`) while
+    /// the test runs: a client always does, a server when it sends.
+    fn interval_retransmits(&self) -> bool {
+        self.protocol == Protocol::Tcp
+            && (self.role == Role::Client || self.direction != Direction::Forward)
+    }
+
+    /// The streams in iperf3's print order: the client's sending streams first, the
+    /// server's receiving streams first (both: the client-to-server streams).
+    fn groups(&self) -> Vec<bool> {
+        let first_sends = self.role == Role::Client;
+        match self.direction {
+            Direction::Bidirectional => vec![first_sends, !first_sends],
+            Direction::Forward => vec![self.role == Role::Client],
+            Direction::Reverse => vec![self.role == Role::Server],
+        }
+    }
+
+    /// The lines for one interval (the column header before the first, a separator
+    /// before the others when there are several streams).
+    pub fn interval(&mut self, interval: &IntervalReport) -> Vec<Printed> {
+        let mut out = Vec::new();
+        if std::mem::take(&mut self.omit_note_pending) && self.verbose {
+            out.push(Printed::Report(
+                "Finished omit period, starting real test\n".to_owned(),
+            ));
+        }
         if !self.header_done {
             self.header_done = true;
-            out.push_str(&self.header(false, interval.sum.sender));
+            out.push(Printed::Report(self.interval_header()));
+        } else if self.streams_per_direction > 1 {
+            out.push(Printed::Report(SEPARATOR.to_owned()));
         }
-        for stream in &interval.streams {
-            let tag = self.tag(stream.measurement.sender);
-            let line = self.line(&format!("{:3}", stream.id), &tag, &stream.measurement, None);
-            out.push_str(&line);
-        }
-        let many = interval.streams.len() > usize::from(interval.sum_bidir_reverse.is_some()) + 1;
-        if many {
-            for sum in std::iter::once(&interval.sum).chain(&interval.sum_bidir_reverse) {
-                out.push_str(&self.line("SUM", &self.tag(sum.sender), sum, None));
+        let groups = self.groups();
+        for sending in groups {
+            let streams: Vec<_> = self
+                .ordered(&interval.streams, |s| s.id)
+                .into_iter()
+                .filter(|s| s.measurement.sender == sending || !self.bidir())
+                .collect();
+            for stream in &streams {
+                let id = format!("{:3}", self.display_id(stream.id));
+                out.push(Printed::Report(self.interval_line(
+                    &id,
+                    &stream.measurement,
+                    stream.measurement.sender,
+                )));
+            }
+            if self.streams_per_direction > 1 {
+                let sum = std::iter::once(&interval.sum)
+                    .chain(&interval.sum_bidir_reverse)
+                    .find(|s| s.sender == sending || !self.bidir());
+                if let Some(sum) = sum {
+                    out.push(Printed::Report(self.interval_sum(sum, sending)));
+                }
             }
         }
         out
     }
 
-    /// The closing summary: per stream as sent and as received, then the sums.
-    pub fn summary(&self, result: &IperfResult) -> String {
-        let mut out = format!("{SEPARATOR}\n");
-        out.push_str(&self.header(true, result.summary.main.sent.sender));
-        for stream in &result.summary.streams {
-            let id = format!("{:3}", stream.id);
-            let tag = self.tag(stream.sender.sender);
-            match self.protocol {
-                Protocol::Tcp => {
-                    out.push_str(&self.line(&id, &tag, &stream.sender, Some("sender")));
-                    out.push_str(&self.line(&id, &tag, &stream.receiver, Some("receiver")));
-                }
-                Protocol::Udp => {
-                    out.push_str(&self.line(&id, &tag, &stream.sender, Some("sender")));
-                    out.push_str(&self.line(&id, &tag, &stream.receiver, Some("receiver")));
-                }
-            }
-        }
-        let streams_per_direction = result.test.num_streams.max(1) as usize;
-        if streams_per_direction > 1 {
-            let directions =
-                std::iter::once(&result.summary.main).chain(&result.summary.bidir_reverse);
-            for d in directions {
-                let tag = self.tag(d.sent.sender);
-                out.push_str(&self.line("SUM", &tag, &d.sent, Some("sender")));
-                out.push_str(&self.line("SUM", &tag, &d.received, Some("receiver")));
-            }
-        }
-        if let Some(cpu) = &result.cpu {
-            let _ = writeln!(
-                out,
-                "CPU Utilization: local/{} {:.1}% ({:.1}%u/{:.1}%s), remote/{} {:.1}% ({:.1}%u/{:.1}%s)",
-                if result.summary.main.sent.sender {
-                    "sender"
-                } else {
-                    "receiver"
-                },
-                cpu.host_total,
-                cpu.host_user,
-                cpu.host_system,
-                if result.summary.main.sent.sender {
-                    "receiver"
-                } else {
-                    "sender"
-                },
-                cpu.remote_total,
-                cpu.remote_user,
-                cpu.remote_system,
-            );
-        }
-        out
+    fn ordered<'a, T>(&self, items: &'a [T], id: impl Fn(&T) -> u32) -> Vec<&'a T> {
+        let mut items: Vec<&T> = items.iter().collect();
+        items.sort_by_key(|item| {
+            let stream = id(item);
+            self.order
+                .iter()
+                .position(|&o| o == stream)
+                .unwrap_or(stream as usize)
+        });
+        items
     }
 
-    fn tag(&self, local_sends: bool) -> String {
-        match (self.direction, local_sends) {
-            (Direction::Bidirectional, true) => "[TX-C]".to_owned(),
-            (Direction::Bidirectional, false) => "[RX-C]".to_owned(),
-            _ => String::new(),
-        }
-    }
-
-    fn header(&self, summary: bool, sender: bool) -> String {
-        let tail = match (self.protocol, summary, sender) {
-            (Protocol::Tcp, _, true) => "  Retr",
-            (Protocol::Tcp, _, false) => "",
-            (Protocol::Udp, false, true) => "  Total Datagrams",
-            (Protocol::Udp, _, _) => "  Jitter    Lost/Total Datagrams",
+    fn interval_header(&self) -> String {
+        let role = if self.bidir() { "[ ID][Role]" } else { "[ ID]" };
+        let only_sends = !self.bidir() && self.groups() == [true];
+        let tail = match self.protocol {
+            Protocol::Tcp if self.interval_retransmits() => "         Retr  Cwnd",
+            Protocol::Tcp => "",
+            Protocol::Udp if only_sends => "         Total Datagrams",
+            Protocol::Udp => "         Jitter    Lost/Total Datagrams",
         };
-        format!("[ ID] Interval           Transfer     Bitrate       {tail}\n")
+        format!("{role} Interval           Transfer     Bitrate{tail}\n")
     }
 
-    fn line(&self, id: &str, tag: &str, m: &Measurement, role: Option<&str>) -> String {
-        let mut line = format!(
-            "[{id}]{tag} {:6.2}-{:<6.2} sec  {}  {}",
+    fn span(&self, id: &str, sending: bool, m: &Measurement) -> String {
+        format!(
+            "[{id}]{} {:6.2}-{:<6.2} sec  {}  {}",
+            self.tag(sending),
             m.start,
             m.end,
-            format_bytes(m.bytes as f64),
-            format_bitrate(m.bits_per_second)
-        );
-        match (self.protocol, m.jitter_ms, m.packets) {
-            (Protocol::Udp, Some(jitter), packets) => {
-                let lost = m.lost_packets.unwrap_or(0);
-                let total = packets.unwrap_or(0);
-                let percent = m.lost_percent.unwrap_or(0.0);
-                let _ = write!(line, "  {jitter:.3} ms  {lost}/{total} ({percent:.2}%)");
+            bytes_text(m.bytes as f64),
+            rate_text(m.bits_per_second, self.format)
+        )
+    }
+
+    fn omitted(m: &Measurement) -> &'static str {
+        if m.omitted == Some(true) {
+            "(omitted)"
+        } else {
+            ""
+        }
+    }
+
+    fn zbuf(&self) -> &'static str {
+        if self.bidir() { "          " } else { "" }
+    }
+
+    fn interval_line(&self, id: &str, m: &Measurement, sending: bool) -> String {
+        let span = self.span(id, sending, m);
+        let omitted = Self::omitted(m);
+        match self.protocol {
+            Protocol::Tcp if sending && self.interval_retransmits() => format!(
+                "{span}  {:3}   {}       {omitted}\n",
+                m.retransmits.unwrap_or(0),
+                bytes_text(m.snd_cwnd.unwrap_or(0) as f64)
+            ),
+            Protocol::Tcp => format!("{span}                  {omitted}\n"),
+            Protocol::Udp if sending => format!(
+                "{span} {} {}  {omitted}\n",
+                self.zbuf(),
+                m.packets.unwrap_or(0)
+            ),
+            Protocol::Udp => {
+                let (lost, packets) = (m.lost_packets.unwrap_or(0), m.packets.unwrap_or(0));
+                format!(
+                    "{span}  {:5.3} ms  {lost}/{packets} ({}%)  {omitted}\n",
+                    m.jitter_ms.unwrap_or(0.0),
+                    percent_g2(percent(lost, packets))
+                )
             }
-            (Protocol::Udp, None, Some(packets)) => {
-                let _ = write!(line, "  {packets}");
+        }
+    }
+
+    fn interval_sum(&self, m: &Measurement, sending: bool) -> String {
+        let span = self.span("SUM", sending, m);
+        let omitted = Self::omitted(m);
+        match self.protocol {
+            Protocol::Tcp if sending && self.interval_retransmits() => format!(
+                "{span}  {:3}             {omitted}\n",
+                m.retransmits.unwrap_or(0)
+            ),
+            Protocol::Tcp => format!("{span}                  {omitted}\n"),
+            Protocol::Udp if sending => format!(
+                "{span} {} {}  {omitted}\n",
+                self.zbuf(),
+                m.packets.unwrap_or(0)
+            ),
+            Protocol::Udp => {
+                let (lost, packets) = (m.lost_packets.unwrap_or(0), m.packets.unwrap_or(0));
+                format!(
+                    "{span}  {:5.3} ms  {lost}/{packets} ({}%)  {omitted}\n",
+                    m.jitter_ms.unwrap_or(0.0),
+                    percent_g2(percent(lost, packets))
+                )
             }
-            (Protocol::Tcp, _, _) => {
-                if let Some(retransmits) = m.retransmits {
-                    let _ = write!(line, "  {retransmits:4}");
-                } else if role == Some("receiver") {
-                    line.push_str("      ");
+        }
+    }
+
+    /// The closing summary: a separator, the header, each stream as sent and as received
+    /// (a server only the side it saw), the sums with several streams, and `-V`'s CPU and
+    /// congestion lines.
+    pub fn summary(&self, result: &IperfResult) -> Vec<Printed> {
+        let mut out = vec![Printed::Report(SEPARATOR.to_owned())];
+        if self.verbose {
+            out.push(Printed::Report(
+                "Test Complete. Summary Results:\n".to_owned(),
+            ));
+        }
+        let role = if self.bidir() { "[ ID][Role]" } else { "[ ID]" };
+        let server_forward = self.role == Role::Server && self.direction == Direction::Forward;
+        let tail = match self.protocol {
+            Protocol::Tcp if server_forward => "",
+            Protocol::Tcp => "         Retr",
+            Protocol::Udp => "         Jitter    Lost/Total Datagrams",
+        };
+        out.push(Printed::Report(format!(
+            "{role} Interval           Transfer     Bitrate{tail}\n"
+        )));
+        let server = self.role == Role::Server;
+        for sending in self.groups() {
+            let streams: Vec<&StreamSummary> = self
+                .ordered(&result.summary.streams, |s| s.id)
+                .into_iter()
+                .filter(|s| s.sender.sender == sending || !self.bidir())
+                .collect();
+            for stream in &streams {
+                let n = self.display_id(stream.id);
+                let id = format!("{n:3}");
+                let local_sends = stream.sender.sender;
+                if server && !local_sends {
+                    if self.verbose {
+                        out.push(Printed::Report(format!(
+                            "[{n:3}] (sender statistics not available)\n"
+                        )));
+                    }
+                } else {
+                    out.push(Printed::Report(self.summary_sender(
+                        &id,
+                        sending,
+                        &stream.sender,
+                    )));
+                }
+                if server && local_sends {
+                    if self.verbose {
+                        out.push(Printed::Report(format!(
+                            "[{n:3}] (receiver statistics not available)\n"
+                        )));
+                    }
+                } else {
+                    out.push(Printed::Report(self.summary_receiver(
+                        &id,
+                        sending,
+                        &stream.receiver,
+                        stream.sender.packets,
+                    )));
                 }
             }
-            _ => {}
+            if self.streams_per_direction > 1 {
+                let direction = std::iter::once(&result.summary.main)
+                    .chain(&result.summary.bidir_reverse)
+                    .find(|d| d.sent.sender == sending || !self.bidir());
+                if let Some(d) = direction {
+                    if server && !sending {
+                        if self.verbose {
+                            out.push(Printed::Report(
+                                "[SUM] (sender statistics not available)\n".to_owned(),
+                            ));
+                        }
+                    } else {
+                        out.push(Printed::Report(
+                            self.summary_sender("SUM", sending, &d.sent),
+                        ));
+                    }
+                    if server && sending {
+                        if self.verbose {
+                            out.push(Printed::Report(
+                                "[SUM] (receiver statistics not available)\n".to_owned(),
+                            ));
+                        }
+                    } else {
+                        out.push(Printed::Report(self.summary_receiver(
+                            "SUM",
+                            sending,
+                            &d.received,
+                            d.sent.packets,
+                        )));
+                    }
+                }
+            }
+            if self.verbose {
+                out.extend(self.cpu_and_congestion(result, sending));
+            }
         }
-        if let Some(role) = role {
-            let _ = write!(line, "  {role:>12}");
+        out
+    }
+
+    fn summary_sender(&self, id: &str, sending: bool, m: &Measurement) -> String {
+        let span = self.span(id, sending, m);
+        match self.protocol {
+            Protocol::Tcp => format!(
+                "{span}  {:3}             sender\n",
+                m.retransmits.unwrap_or(0)
+            ),
+            Protocol::Udp => format!(
+                "{span}  {:5.3} ms  0/{} (0%)  sender\n",
+                0.0,
+                m.packets.unwrap_or(0)
+            ),
         }
-        line.push('\n');
-        line
+    }
+
+    fn summary_receiver(
+        &self,
+        id: &str,
+        sending: bool,
+        m: &Measurement,
+        sent_packets: Option<u64>,
+    ) -> String {
+        let span = self.span(id, sending, m);
+        match self.protocol {
+            Protocol::Tcp => format!("{span}                  receiver\n"),
+            Protocol::Udp => {
+                let (lost, packets) = (m.lost_packets.unwrap_or(0), m.packets.unwrap_or(0));
+                // A sum's share is of the packets sent when they are known.
+                let base = if id == "SUM" {
+                    sent_packets.filter(|&p| p > 0).unwrap_or(packets)
+                } else {
+                    packets
+                };
+                format!(
+                    "{span}  {:5.3} ms  {lost}/{packets} ({}%)  receiver\n",
+                    m.jitter_ms.unwrap_or(0.0),
+                    percent_g2(percent(lost, base))
+                )
+            }
+        }
+    }
+
+    /// `-V`: the CPU line(s) after the sending group, and the congestion algorithms known.
+    fn cpu_and_congestion(&self, result: &IperfResult, sending: bool) -> Vec<Printed> {
+        let mut out = Vec::new();
+        if sending {
+            let cpu = result.cpu.clone().unwrap_or_default();
+            let line = |local: &str, remote: &str| {
+                Printed::Report(format!(
+                    "CPU Utilization: local/{local} {:.1}% ({:.1}%u/{:.1}%s), remote/{remote} {:.1}% ({:.1}%u/{:.1}%s)\n",
+                    cpu.host_total,
+                    cpu.host_user,
+                    cpu.host_system,
+                    cpu.remote_total,
+                    cpu.remote_user,
+                    cpu.remote_system,
+                ))
+            };
+            out.push(line("sender", "receiver"));
+            if self.bidir() {
+                out.push(line("receiver", "sender"));
+            }
+        }
+        if self.protocol == Protocol::Tcp {
+            let main_local_sends = match self.direction {
+                Direction::Reverse => self.role == Role::Server,
+                _ => self.role == Role::Client,
+            };
+            let (local, remote) = if main_local_sends {
+                (
+                    &result.sender_tcp_congestion,
+                    &result.receiver_tcp_congestion,
+                )
+            } else {
+                (
+                    &result.receiver_tcp_congestion,
+                    &result.sender_tcp_congestion,
+                )
+            };
+            // A server prints before it learns the client's algorithm.
+            let remote = remote.as_ref().filter(|_| self.role == Role::Client);
+            let (snd, rcv) = if sending {
+                (local.as_ref(), remote)
+            } else {
+                (remote, local.as_ref())
+            };
+            if let Some(snd) = snd {
+                out.push(Printed::Report(format!("snd_tcp_congestion {snd}\n")));
+            }
+            if let Some(rcv) = rcv {
+                out.push(Printed::Report(format!("rcv_tcp_congestion {rcv}\n")));
+            }
+        }
+        out
+    }
+}
+
+fn percent(lost: u64, packets: u64) -> f64 {
+    if packets == 0 {
+        0.0
+    } else {
+        100.0 * lost as f64 / packets as f64
+    }
+}
+
+/// The host as iperf3's `-V` describes it (`uname`'s fields).
+fn system_info() -> String {
+    crate::iperf::result::StartInfo::this_system()
+}
+
+/// The number iperf3 3.12 on Linux shows for the `index`-th data stream (in connection
+/// order): the stream socket's file descriptor. Each stream also holds its payload file
+/// open, and a few descriptors are taken early on, hence the gaps (measured with the real
+/// iperf3: a client shows 5, 7, 9, 12, 14…; a TCP server 5, 8, 11, 13…; a UDP server 5, 6,
+/// 9, 12, 14…).
+pub fn iperf3_socket_number(role: Role, protocol: Protocol, index: usize) -> u32 {
+    let index = index as u32;
+    let firsts: [u32; 3] = match (role, protocol) {
+        (Role::Client, _) => [5, 7, 9],
+        (Role::Server, Protocol::Tcp) => [5, 8, 11],
+        (Role::Server, Protocol::Udp) => [5, 6, 9],
+    };
+    match index {
+        0..=2 => firsts[index as usize],
+        n => {
+            let jump = if (role, protocol) == (Role::Server, Protocol::Tcp) {
+                2
+            } else {
+                3
+            };
+            firsts[2] + jump + 2 * (n - 3)
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lines(printed: &[Printed]) -> Vec<String> {
+        printed
+            .iter()
+            .map(|p| match p {
+                Printed::Report(s) | Printed::Stdout(s) => s.trim_end_matches('\n').to_owned(),
+            })
+            .collect()
+    }
 
     #[test]
     fn units_follow_iperf3() {
@@ -201,29 +770,57 @@ mod tests {
     }
 
     #[test]
-    fn an_interval_line_looks_like_iperf3s() {
+    fn socket_numbers_are_the_ones_iperf3_shows() {
+        let numbers = |role, protocol| {
+            (0..10)
+                .map(|i| iperf3_socket_number(role, protocol, i))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            numbers(Role::Client, Protocol::Tcp),
+            [5, 7, 9, 12, 14, 16, 18, 20, 22, 24]
+        );
+        assert_eq!(
+            numbers(Role::Client, Protocol::Udp),
+            [5, 7, 9, 12, 14, 16, 18, 20, 22, 24]
+        );
+        assert_eq!(
+            numbers(Role::Server, Protocol::Tcp),
+            [5, 8, 11, 13, 15, 17, 19, 21, 23, 25]
+        );
+        assert_eq!(
+            numbers(Role::Server, Protocol::Udp),
+            [5, 6, 9, 12, 14, 16, 18, 20, 22, 24]
+        );
+    }
+
+    #[test]
+    fn a_sending_tcp_interval_line_has_retransmits_and_cwnd() {
         let mut report = HumanReport::new(Protocol::Tcp, Direction::Forward);
+        report.order = vec![1];
         let interval = IntervalReport {
             streams: vec![crate::iperf::result::StreamMeasurement {
                 id: 1,
                 measurement: Measurement {
                     start: 0.0,
-                    end: 1.0,
-                    seconds: 1.0,
-                    bytes: 3_650_355_200,
-                    bits_per_second: 29_202_841_600.0,
-                    retransmits: Some(0),
+                    end: 0.07,
+                    seconds: 0.07,
+                    bytes: 100 * 1024 * 1024,
+                    bits_per_second: 12.1e9,
+                    retransmits: Some(2),
+                    snd_cwnd: Some(895 * 1024),
                     sender: true,
                     ..Measurement::default()
                 },
             }],
             ..IntervalReport::default()
         };
-        let text = report.interval(&interval);
-        let line = text.lines().nth(1).unwrap();
         assert_eq!(
-            line,
-            "[  1]   0.00-1.00   sec  3.40 GBytes  29.2 Gbits/sec     0"
+            lines(&report.interval(&interval)),
+            [
+                "[ ID] Interval           Transfer     Bitrate         Retr  Cwnd",
+                "[  5]   0.00-0.07   sec   100 MBytes  12.1 Gbits/sec    2    895 KBytes       ",
+            ]
         );
     }
 }

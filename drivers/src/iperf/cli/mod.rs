@@ -3,9 +3,19 @@
 //! runs it.
 
 mod args;
+mod clock;
 mod human;
+mod output;
+mod text_run;
 mod units;
 
-pub use args::{CliCommand, CliError, ClientCommand, ServerCommand, USAGE, parse_args};
-pub use human::{HumanReport, format_bitrate, format_bytes};
-pub use units::{parse_bitrate, parse_size};
+pub use args::{
+    CliCommand, CliError, ClientCommand, ReportOptions, ServerCommand, USAGE, parse_args,
+};
+pub use clock::DEFAULT_TIMESTAMP_FORMAT;
+pub use human::{
+    HumanReport, Printed, VERSION, format_bitrate, format_bytes, iperf3_socket_number,
+};
+pub use output::TextOutput;
+pub use text_run::{ServerText, open_output, run_client_text};
+pub use units::{UnitFormat, parse_bitrate, parse_size};

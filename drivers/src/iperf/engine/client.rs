@@ -17,7 +17,7 @@ use crate::iperf::protocol::{
     ControlChannel, Cookie, DEFAULT_TCP_BLOCK, DEFAULT_UDP_BLOCK, ExchangedResults,
     MAX_RESULTS_JSON, TestParameters, TestState,
 };
-use crate::iperf::result::{IntervalReport, IperfResult, Role};
+use crate::iperf::result::{Connection, IntervalReport, IperfResult, Role};
 
 /// How long a receiving client waits, after the server announced the results exchange, for
 /// the server to close the data streams it was sending on.
@@ -26,6 +26,32 @@ const RECEIVE_DRAIN: Duration = Duration::from_secs(2);
 /// How long a sending client waits, before `TEST_END`, for the server to take what was sent
 /// (iperf3's server stops counting at `TEST_END`; see `drain`).
 const SEND_DRAIN: Duration = Duration::from_secs(5);
+
+/// What a running client reports before its end result, in order: the connections once,
+/// then each interval.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum ClientProgress<'a> {
+    /// The data connections are made; the test is about to start.
+    Connected(&'a StreamsConnected),
+    /// An interval closed.
+    Interval(&'a IntervalReport),
+}
+
+/// The test's connections, as iperf3 prints them before the test starts (`-V` adds the
+/// cookie and the control connection's MSS).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StreamsConnected {
+    /// The data connections, in the order they were made.
+    pub connections: Vec<Connection>,
+    /// The test's cookie.
+    pub cookie: String,
+    /// The control connection's MSS, when the kernel told it.
+    pub control_mss: Option<u32>,
+    /// Bytes per write or datagram.
+    pub block_size: u32,
+}
 
 /// A native iperf3 client.
 ///
@@ -74,6 +100,24 @@ impl NativeClient {
     pub async fn run_with_intervals(
         &self,
         mut on_interval: impl FnMut(&IntervalReport) + Send,
+    ) -> Result<IperfResult, IperfError> {
+        self.run_with_progress(|progress| {
+            if let ClientProgress::Interval(report) = progress {
+                on_interval(report);
+            }
+        })
+        .await
+    }
+
+    /// Runs one test, calling `on_progress` when the data connections are made (before the
+    /// test starts) and with each interval report as it closes: what iperf3 prints as it
+    /// goes.
+    ///
+    /// Dropping the future aborts the test, as with
+    /// [`run_with_intervals`](Self::run_with_intervals).
+    pub async fn run_with_progress(
+        &self,
+        mut on_progress: impl FnMut(ClientProgress<'_>) + Send,
     ) -> Result<IperfResult, IperfError> {
         let c = &self.config;
         let server = resolve(c).await?;
@@ -126,20 +170,26 @@ impl NativeClient {
 
         self.expect(&mut control, TestState::TestStart, Phase::TestStart)
             .await?;
+        on_progress(ClientProgress::Connected(&StreamsConnected {
+            connections: run.connections(),
+            cookie: cookie.text(),
+            control_mss: control.mss(),
+            block_size: run.params().block_size,
+        }));
         run.mark_start();
         self.expect(&mut control, TestState::TestRunning, Phase::TestStart)
             .await?;
         run.spawn_streams(ReceiveEnd::UntilClosed, c.zero_copy);
         let started = Instant::now();
 
-        self.run_until_done(&mut control, &mut run, started, &mut on_interval)
+        self.run_until_done(&mut control, &mut run, started, &mut on_progress)
             .await?;
 
         run.stop_senders().await;
         // The last interval, however short; with intervals off (`-i 0`) the only one.
         let interval = c.interval.unwrap_or(Duration::ZERO);
         if let Some(report) = run.sample_interval(Some(interval)) {
-            on_interval(&report);
+            on_progress(ClientProgress::Interval(&report));
         }
         if let Drained::TimedOut { pending } = run
             .until_sent_is_taken(SEND_DRAIN.min(c.phase_timeout))
@@ -193,7 +243,7 @@ impl NativeClient {
         control: &mut ControlChannel,
         run: &mut TestRun,
         started: Instant,
-        on_interval: &mut (impl FnMut(&IntervalReport) + Send),
+        on_progress: &mut (impl FnMut(ClientProgress<'_>) + Send),
     ) -> Result<(), IperfError> {
         let c = &self.config;
         let omit = Duration::from_secs(run.params().omit);
@@ -223,7 +273,7 @@ impl NativeClient {
                     if let Some(interval) = c.interval
                         && let Some(report) = run.sample_interval(Some(interval))
                     {
-                        on_interval(&report);
+                        on_progress(ClientProgress::Interval(&report));
                     }
                     run.end_omit();
                     ticker = c.interval.map(|i| ticker_from(Instant::now(), i));
@@ -237,7 +287,7 @@ impl NativeClient {
                         end.saturating_duration_since(Instant::now()) < sliver
                     });
                     if !ends_now && let Some(report) = run.sample_interval(None) {
-                        on_interval(&report);
+                        on_progress(ClientProgress::Interval(&report));
                     }
                 }
                 state = control.read_state(Phase::TestRunning) => {

@@ -18,5 +18,5 @@ mod tcp_info;
 mod test_run;
 mod udp_receive;
 
-pub use client::NativeClient;
-pub use server::{NativeServer, ServedTest, ServerConfig, ServerHandle};
+pub use client::{ClientProgress, NativeClient, StreamsConnected};
+pub use server::{NativeServer, ServedTest, ServerConfig, ServerHandle, ServerProgress};

@@ -14,7 +14,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use super::session::serve_session;
 use crate::iperf::error::{IperfError, Phase};
 use crate::iperf::protocol::{COOKIE_SIZE, Cookie, TestState};
-use crate::iperf::result::IperfResult;
+use crate::iperf::result::{Connection, IntervalReport, IperfResult, TestSettings};
 
 /// Limits and deadlines of a native server.
 #[derive(Debug, Clone)]
@@ -27,6 +27,28 @@ pub struct ServerConfig {
     pub(crate) interval: Option<Duration>,
     pub(crate) results_capacity: usize,
     pub(crate) zero_copy: bool,
+    pub(crate) progress: Option<mpsc::UnboundedSender<ServerProgress>>,
+}
+
+/// What a serving server reports while a test runs (see [`ServerConfig::progress`]); the
+/// end of each test comes as a [`ServedTest`] from [`ServerHandle::next_test`], after the
+/// test's progress.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ServerProgress {
+    /// A test's data connections are made; it is about to start.
+    Started {
+        /// The client's control-connection address.
+        peer: SocketAddr,
+        /// What runs.
+        test: TestSettings,
+        /// The data connections, in the order they were made.
+        connections: Vec<Connection>,
+        /// The test's cookie.
+        cookie: String,
+    },
+    /// An interval of the running test closed.
+    Interval(Box<IntervalReport>),
 }
 
 impl Default for ServerConfig {
@@ -39,6 +61,7 @@ impl Default for ServerConfig {
             interval: Some(Duration::from_secs(1)),
             results_capacity: 64,
             zero_copy: true,
+            progress: None,
         }
     }
 }
@@ -71,6 +94,14 @@ impl ServerConfig {
     /// default 10 minutes.
     pub fn max_open_ended_test(mut self, limit: Duration) -> Self {
         self.max_open_ended_test = limit;
+        self
+    }
+
+    /// Sends each test's progress (its start, then each interval as it closes) on
+    /// `progress`, so that a report can be printed as the test goes, as iperf3's server
+    /// prints; default none.
+    pub fn progress(mut self, progress: mpsc::UnboundedSender<ServerProgress>) -> Self {
+        self.progress = Some(progress);
         self
     }
 

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::client::{sleep_until_opt, tick_opt, ticker_from};
 use super::deadline::within;
-use super::server::{AdmittedStream, ServerConfig, SessionSlot};
+use super::server::{AdmittedStream, ServerConfig, ServerProgress, SessionSlot};
 use super::sockets::bind_udp_shared;
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;
@@ -20,7 +20,7 @@ use crate::iperf::protocol::{
     ControlChannel, ExchangedResults, MAX_PARAMS_JSON, MAX_RESULTS_JSON, TestParameters, TestState,
     UDP_CONNECT_REPLY, is_connect_msg,
 };
-use crate::iperf::result::{IperfResult, Role};
+use crate::iperf::result::{IntervalReport, IperfResult, Role};
 
 /// How long the server waits for receivers to read what is already queued at `TEST_END`.
 const RECEIVE_DRAIN: Duration = Duration::from_secs(2);
@@ -33,6 +33,7 @@ pub(crate) async fn serve_session(
     config: &ServerConfig,
 ) -> Result<IperfResult, IperfError> {
     let t = config.phase_timeout;
+    let peer = socket.peer_addr().unwrap_or(local_addr);
     let mut control = ControlChannel::new(socket);
     let cookie = within(t, Phase::Cookie, control.read_cookie()).await?;
     within(
@@ -119,6 +120,14 @@ pub(crate) async fn serve_session(
             .await;
         return Err(error);
     }
+    if let Some(progress) = &config.progress {
+        let _ = progress.send(ServerProgress::Started {
+            peer,
+            test: run.settings(),
+            connections: run.connections(),
+            cookie: cookie.text(),
+        });
+    }
 
     within(
         t,
@@ -138,7 +147,8 @@ pub(crate) async fn serve_session(
     run_until_test_end(&mut control, &mut run, config).await?;
 
     run.stop_senders().await;
-    run.sample_interval(Some(config.interval.unwrap_or(Duration::ZERO)));
+    let last = run.sample_interval(Some(config.interval.unwrap_or(Duration::ZERO)));
+    report_interval(config, last);
     run.close_sending_sockets();
     // The client reports what it sent before it reads our results: the receivers drain
     // until they have counted exactly that, instead of waiting for the streams to go quiet.
@@ -173,6 +183,13 @@ pub(crate) async fn serve_session(
     })
     .await;
     Ok(run.into_result(Some(&remote)))
+}
+
+/// Passes a closed interval on to whoever follows the server's progress.
+fn report_interval(config: &ServerConfig, interval: Option<IntervalReport>) {
+    if let (Some(progress), Some(interval)) = (&config.progress, interval) {
+        let _ = progress.send(ServerProgress::Interval(Box::new(interval)));
+    }
 }
 
 /// Runs `step` within `timeout` while watching the control connection: a client that closes
@@ -259,13 +276,15 @@ async fn run_until_test_end(
             }
             _ = sleep_until_opt(omit_at), if omit_at.is_some() => {
                 if let Some(interval) = config.interval {
-                    run.sample_interval(Some(interval));
+                    let omitted = run.sample_interval(Some(interval));
+                    report_interval(config, omitted);
                 }
                 run.end_omit();
                 ticker = config.interval.map(|i| ticker_from(Instant::now(), i));
             }
             _ = tick_opt(&mut ticker) => {
-                run.sample_interval(None);
+                let interval = run.sample_interval(None);
+                report_interval(config, interval);
             }
             state = control.read_state(Phase::TestRunning) => match state {
                 Ok(TestState::TestEnd) => return Ok(()),

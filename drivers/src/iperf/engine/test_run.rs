@@ -261,6 +261,36 @@ impl TestRun {
         });
     }
 
+    /// What runs, as the results describe it.
+    pub(crate) fn settings(&self) -> TestSettings {
+        let p = &self.params;
+        TestSettings {
+            protocol: p.protocol,
+            direction: p.direction,
+            num_streams: p.streams,
+            blksize: p.block_size,
+            omit: p.omit as f64,
+            duration: p.time as f64,
+            bytes: p.bytes,
+            blocks: p.blocks,
+            target_bitrate: p.bitrate,
+        }
+    }
+
+    /// The data connections made so far, in the order they were made.
+    pub(crate) fn connections(&self) -> Vec<Connection> {
+        self.streams
+            .iter()
+            .map(|s| Connection {
+                socket: s.id,
+                local_host: s.local.ip().to_canonical().to_string(),
+                local_port: s.local.port(),
+                remote_host: s.remote.ip().to_canonical().to_string(),
+                remote_port: s.remote.port(),
+            })
+            .collect()
+    }
+
     /// `TEST_START`: the clock starts.
     pub(crate) fn mark_start(&mut self) {
         let now = Instant::now();
@@ -790,31 +820,10 @@ impl TestRun {
             Protocol::Tcp if local_sends_main => (self.local_congestion.clone(), remote_congestion),
             Protocol::Tcp => (remote_congestion, self.local_congestion.clone()),
         };
-        let p = &self.params;
         IperfResult {
             role: self.role,
-            test: TestSettings {
-                protocol: p.protocol,
-                direction: p.direction,
-                num_streams: p.streams,
-                blksize: p.block_size,
-                omit: p.omit as f64,
-                duration: p.time as f64,
-                bytes: p.bytes,
-                blocks: p.blocks,
-                target_bitrate: p.bitrate,
-            },
-            connected: self
-                .streams
-                .iter()
-                .map(|s| Connection {
-                    socket: s.id,
-                    local_host: s.local.ip().to_canonical().to_string(),
-                    local_port: s.local.port(),
-                    remote_host: s.remote.ip().to_canonical().to_string(),
-                    remote_port: s.remote.port(),
-                })
-                .collect(),
+            test: self.settings(),
+            connected: self.connections(),
             timestamp: (self.timestamp > 0).then_some(self.timestamp),
             start_info: Some(StartInfo {
                 system_info: StartInfo::this_system(),

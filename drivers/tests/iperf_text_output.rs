@@ -1,0 +1,432 @@
+//! The human-readable (non `-J`) output of the `iperf3` example binary against the real
+//! iperf3 3.12's, line for line, in both roles.
+//!
+//! The text is rendered by the same library functions the binary prints through
+//! (`run_client_text`, `server_test_text`), with a real `NativeClient` against a real
+//! `iperf3 -s`, and a real `iperf3 -c` against a `NativeServer`. Numbers, cookies and unit
+//! prefixes are masked; two runs of the real iperf3 define the noise that is allowed (a
+//! timed test may have one more interval, a block of interval lines may repeat).
+//!
+//! UDP tests where iperf3 receives are timed (`-t 1`), not counted (`-k`): a receiving
+//! iperf3 client waits for every block, so one datagram lost on a busy machine would hang
+//! it.
+
+mod iperf_support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use testrig_drivers::iperf::cli::{
+    CliCommand, HumanReport, ServerText, TextOutput, parse_args, run_client_text,
+};
+use testrig_drivers::iperf::{NativeServer, ServerConfig, ServerProgress};
+use tokio::process::Command;
+
+use iperf_support::Iperf3Server;
+
+/// What one iperf3 run may take at most.
+const RUN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A writer whose bytes the test reads back.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// The text with what legitimately varies masked: every number (with the spaces that pad
+/// it, since its width varies), the cookie, the unit prefixes of adaptive units, and the
+/// words in our version line after iperf3's `iperf 3.12`; then blocks of lines repeated
+/// back to back (interval lines) folded into one.
+fn normalize(text: &str) -> Vec<String> {
+    let number = regex::Regex::new(r" *[0-9]+(\.[0-9]+)?(e[+-][0-9]+)?").unwrap();
+    let cookie = regex::Regex::new(r"Cookie: [a-z0-9]+").unwrap();
+    let bytes_unit = regex::Regex::new(r"[KMGT]?Bytes").unwrap();
+    let bits_unit = regex::Regex::new(r"[KMGT]?bits/sec").unwrap();
+    let version = regex::Regex::new(r"^(.*iperf 3\.12)( \(testrig [^)]*\))$").unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let line = version.replace(line, "$1");
+            let line = cookie.replace_all(&line, "Cookie: C");
+            let line = bytes_unit.replace_all(&line, "_Bytes");
+            let line = bits_unit.replace_all(&line, "_bits/sec");
+            number.replace_all(&line, " N").into_owned()
+        })
+        .collect();
+    fold_repeats(&mut lines);
+    lines
+}
+
+/// Removes a block of up to 8 lines that repeats the block just before it, until none
+/// does.
+fn fold_repeats(lines: &mut Vec<String>) {
+    loop {
+        let mut changed = false;
+        for period in 1..=8 {
+            let mut i = 0;
+            while i + 2 * period <= lines.len() {
+                if lines[i..i + period] == lines[i + period..i + 2 * period] {
+                    lines.drain(i + period..i + 2 * period);
+                    changed = true;
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        if !changed {
+            return;
+        }
+    }
+}
+
+/// Asserts ours matches one of the two real runs once normalized, printing all three when
+/// it does not.
+fn assert_same_layout(case: &str, ours: &str, real: [&str; 2]) {
+    let mine = normalize(ours);
+    let references = real.map(normalize);
+    if references.contains(&mine) {
+        return;
+    }
+    let mut report = format!("{case}: our text differs from iperf3's\n--- ours (normalized):\n");
+    for line in &mine {
+        report.push_str(&format!("{line}|\n"));
+    }
+    report.push_str("--- iperf3 (normalized):\n");
+    for line in &references[0] {
+        report.push_str(&format!("{line}|\n"));
+    }
+    report.push_str(&format!(
+        "--- ours (raw):\n{ours}\n--- iperf3 (raw):\n{}\n",
+        real[0]
+    ));
+    panic!("{report}");
+}
+
+/// `iperf3 -c 127.0.0.1 -p PORT <args>` without `-J`: what it printed on standard output.
+async fn real_client_text(binary: &Path, port: u16, args: &[&str]) -> String {
+    let output = tokio::time::timeout(
+        RUN_DEADLINE,
+        Command::new(binary)
+            .args(["-c", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("iperf3 -c finishes in time")
+    .expect("iperf3 -c runs");
+    assert!(
+        output.status.success(),
+        "iperf3 -c {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Our client's text for the same command line, rendered as the example binary prints it.
+async fn our_client_text(port: u16, args: &[&str]) -> String {
+    let port = port.to_string();
+    let line = ["-c", "127.0.0.1", "-p", &port]
+        .into_iter()
+        .chain(args.iter().copied());
+    let Ok(CliCommand::Client(command)) = parse_args(line) else {
+        panic!("{args:?} is not a client command line");
+    };
+    let captured = Captured::default();
+    let mut output = TextOutput::new(Box::new(captured.clone()))
+        .title(command.report.title.clone())
+        .timestamps(command.report.timestamps.clone());
+    tokio::time::timeout(RUN_DEADLINE, run_client_text(&command, &mut output))
+        .await
+        .expect("our client finishes in time")
+        .unwrap_or_else(|e| panic!("our client {args:?} failed: {e}"));
+    captured.text()
+}
+
+/// The client side: two real `iperf3 -c` runs and ours against one real `iperf3 -s`;
+/// returns our text.
+async fn client_side_matches(binary: &PathBuf, args: &[&str]) -> String {
+    let server = Iperf3Server::start(binary).await;
+    let first = real_client_text(binary, server.port, args).await;
+    server.listening_after(1, RUN_DEADLINE).await;
+    let second = real_client_text(binary, server.port, args).await;
+    server.listening_after(2, RUN_DEADLINE).await;
+    let ours = our_client_text(server.port, args).await;
+    assert_same_layout(&format!("client {args:?}"), &ours, [&first, &second]);
+    ours
+}
+
+/// `iperf3 -s -1 <server args>` serving one `iperf3 -c <args>`: what the server printed.
+async fn real_server_text(binary: &PathBuf, server_args: &[&str], args: &[&str]) -> String {
+    for _attempt in 0..5 {
+        let port = iperf_support::free_port().to_string();
+        let mut server = Command::new(binary)
+            .args(["-s", "-1", "-B", "127.0.0.1", "-p", &port])
+            .args(server_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("iperf3 -s spawns");
+        let mut stdout = server.stdout.take().expect("piped");
+        // A refused connection is not a test to a one-off server: the client retries until
+        // the server listens, or the server is gone (its port was taken).
+        let mut served = false;
+        for _try in 0..250 {
+            if server.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            let output = tokio::time::timeout(
+                RUN_DEADLINE,
+                Command::new(binary)
+                    .args(["-c", "127.0.0.1", "-p", &port])
+                    .args(args)
+                    .kill_on_drop(true)
+                    .output(),
+            )
+            .await
+            .expect("iperf3 -c finishes in time")
+            .expect("iperf3 -c runs");
+            if output.status.success() {
+                served = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if !served {
+            let _ = server.kill().await;
+            continue;
+        }
+        let mut text = String::new();
+        tokio::time::timeout(RUN_DEADLINE, async {
+            use tokio::io::AsyncReadExt;
+            stdout.read_to_string(&mut text).await
+        })
+        .await
+        .expect("iperf3 -s -1 ends after its test")
+        .expect("iperf3 -s output reads");
+        return text;
+    }
+    panic!("iperf3 -s -1 served no test on any of 5 free ports");
+}
+
+/// Our server's text for one test `iperf3 -c <args>` runs against it, printed as the
+/// example binary prints it: as the test goes, from the server's progress.
+async fn our_server_text(binary: &Path, verbose: bool, args: &[&str]) -> String {
+    let line = if verbose {
+        vec!["-s", "-V"]
+    } else {
+        vec!["-s"]
+    };
+    let Ok(CliCommand::Server(command)) = parse_args(line) else {
+        panic!("not a server command line");
+    };
+    let (progress, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let config = ServerConfig::default().progress(progress);
+    let server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .expect("native server binds");
+    let port = server.local_addr().port();
+    let mut handle = server.spawn();
+    let captured = Captured::default();
+    let mut output = TextOutput::new(Box::new(captured.clone()));
+    let banner = HumanReport::new(
+        testrig_drivers::iperf::Protocol::Tcp,
+        testrig_drivers::iperf::Direction::Forward,
+    )
+    .verbose(verbose);
+    output.emit(&banner.version_banner()).unwrap();
+    output
+        .emit(&HumanReport::server_listening(port, 1))
+        .unwrap();
+    let mut text = ServerText::new(&command.report);
+    let mut started = 0;
+    let (served, client) = {
+        let client = real_client_text(binary, port, args);
+        let served = handle.next_test(RUN_DEADLINE);
+        tokio::pin!(client, served);
+        let mut client_done = None;
+        let served = loop {
+            tokio::select! {
+                biased;
+                Some(event) = events.recv() => {
+                    started += usize::from(matches!(event, ServerProgress::Started { .. }));
+                    output.emit(&text.progress(&event)).unwrap();
+                }
+                out = &mut client, if client_done.is_none() => client_done = Some(out),
+                served = &mut served => break served.expect("a served test"),
+            }
+        };
+        let client = match client_done {
+            Some(out) => out,
+            None => (&mut client).await,
+        };
+        (served, client)
+    };
+    // The test's progress was sent before its end: what is left of it comes first.
+    while let Ok(event) = events.try_recv() {
+        output.emit(&text.progress(&event)).unwrap();
+    }
+    assert_eq!(started, 1, "the test's start was reported while it ran");
+    output.emit(&text.served(&served)).unwrap();
+    assert!(client.contains("iperf Done."), "{client}");
+    handle.shutdown().await;
+    captured.text()
+}
+
+/// The server side: what `iperf3 -s` prints for `iperf3 -c <args>`, twice, and ours.
+async fn server_side_matches(binary: &PathBuf, verbose: bool, args: &[&str]) {
+    let server_args: &[&str] = if verbose { &["-V"] } else { &[] };
+    let first = real_server_text(binary, server_args, args).await;
+    let second = real_server_text(binary, server_args, args).await;
+    let ours = our_server_text(binary, verbose, args).await;
+    assert_same_layout(
+        &format!("server {server_args:?} for client {args:?}"),
+        &ours,
+        [&first, &second],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_tcp_bytes() {
+    client_side_matches(&iperf3_or_skip!(), &["-n", "20M"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_udp() {
+    client_side_matches(&iperf3_or_skip!(), &["-u", "-k", "40", "-b", "200M"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_two_streams() {
+    client_side_matches(&iperf3_or_skip!(), &["-n", "20M", "-P", "2"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_reverse() {
+    client_side_matches(&iperf3_or_skip!(), &["-n", "20M", "-R"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_bidirectional_two_streams() {
+    client_side_matches(&iperf3_or_skip!(), &["-k", "100", "--bidir", "-P", "2"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_blocks_without_intervals() {
+    client_side_matches(&iperf3_or_skip!(), &["-k", "100", "-i", "0"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_verbose() {
+    client_side_matches(&iperf3_or_skip!(), &["-n", "20M", "-V"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_verbose_udp_reverse_two_streams() {
+    client_side_matches(
+        &iperf3_or_skip!(),
+        &["-u", "-t", "1", "-b", "10M", "-R", "-P", "2", "-V"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_title_timestamps_and_format() {
+    let args = ["-n", "20M", "-T", "run 1", "--timestamps=%s ", "-f", "k"];
+    let ours = client_side_matches(&iperf3_or_skip!(), &args).await;
+    // What the layout comparison masks: the prefix on every line, the fixed unit.
+    let prefix = regex::Regex::new(r"^[0-9]{10} run 1:  ").unwrap();
+    for line in ours.lines() {
+        assert!(prefix.is_match(line), "no timestamp and title: {line:?}");
+        if line.contains("/sec") {
+            assert!(line.contains(" Kbits/sec"), "not in Kbits/sec: {line:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_omitting_a_second() {
+    client_side_matches(&iperf3_or_skip!(), &["-t", "1", "-O", "1"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_tcp_bytes() {
+    server_side_matches(&iperf3_or_skip!(), false, &["-n", "20M"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_udp_two_streams() {
+    server_side_matches(
+        &iperf3_or_skip!(),
+        false,
+        &["-u", "-k", "40", "-b", "200M", "-P", "2"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_reverse() {
+    server_side_matches(&iperf3_or_skip!(), false, &["-n", "20M", "-R"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_bidirectional_two_streams() {
+    server_side_matches(
+        &iperf3_or_skip!(),
+        false,
+        &["-k", "100", "--bidir", "-P", "2"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_verbose() {
+    server_side_matches(&iperf3_or_skip!(), true, &["-n", "20M", "-P", "2"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_verbose_udp_reverse() {
+    server_side_matches(
+        &iperf3_or_skip!(),
+        true,
+        &["-u", "-t", "1", "-b", "10M", "-R"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_omitting_a_second() {
+    server_side_matches(
+        &iperf3_or_skip!(),
+        false,
+        &["-t", "1", "-O", "1", "-P", "2"],
+    )
+    .await;
+}
+
+#[test]
+fn repeated_interval_blocks_fold_into_one() {
+    let mut lines: Vec<String> = ["h", "a", "b", "-", "a", "b", "-", "s"]
+        .map(String::from)
+        .to_vec();
+    fold_repeats(&mut lines);
+    assert_eq!(lines, ["h", "a", "b", "-", "s"]);
+}

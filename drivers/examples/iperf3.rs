@@ -10,11 +10,13 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use serde_json::json;
 use testrig_drivers::iperf::cli::{
-    CliCommand, ClientCommand, HumanReport, ServerCommand, USAGE, parse_args,
+    CliCommand, ClientCommand, HumanReport, ServerCommand, USAGE, parse_args, server_report_text,
 };
-use testrig_drivers::iperf::{IperfResult, NativeClient, NativeServer, ServedTest, ServerConfig};
+use testrig_drivers::iperf::{
+    NativeClient, NativeServer, ServedTest, ServerConfig, ServerOutput, iperf3_error_json,
+    iperf3_json_text,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -32,22 +34,10 @@ async fn main() -> ExitCode {
     }
 }
 
-fn error_json(message: &str) -> String {
-    let doc = json!({
-        "start": { "connected": [], "version": version() },
-        "intervals": [],
-        "end": {},
-        "error": message,
-    });
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
-}
-
-fn version() -> &'static str {
-    concat!(
-        "testrig ",
-        env!("CARGO_PKG_VERSION"),
-        " (iperf 3.12 protocol)"
-    )
+/// Prints a `-J` document as iperf3 does (cJSON's layout, then a newline).
+fn print_json(doc: &serde_json::Value) {
+    println!("{}", iperf3_json_text(doc));
+    let _ = std::io::stdout().flush();
 }
 
 async fn run_client(command: ClientCommand) -> ExitCode {
@@ -73,9 +63,7 @@ async fn run_client(command: ClientCommand) -> ExitCode {
     };
     match (outcome, command.json) {
         (Ok(result), true) => {
-            let mut doc = result.to_iperf3_json();
-            doc["start"]["connecting_to"] = json!({ "host": host, "port": port });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            print_json(&result.to_iperf3_json());
             ExitCode::SUCCESS
         }
         (Ok(result), false) => {
@@ -83,12 +71,22 @@ async fn run_client(command: ClientCommand) -> ExitCode {
                 "{}",
                 HumanReport::new(result.test.protocol, result.test.direction).summary(&result)
             );
+            // As iperf3's client: the server's report, when asked for, before "iperf Done.".
+            match &result.server_output {
+                Some(ServerOutput::Json(doc)) => {
+                    println!("\nServer JSON output:\n{}", iperf3_json_text(doc));
+                }
+                Some(ServerOutput::Text(text)) => println!("\nServer output:\n{text}"),
+                _ => {}
+            }
             println!("\niperf Done.");
             ExitCode::SUCCESS
         }
+        // iperf3 3.12 with -J reports a failed test in the document's `error` key and exits
+        // with status 0.
         (Err(error), true) => {
-            println!("{}", error_json(&error.to_string()));
-            ExitCode::FAILURE
+            print_json(&iperf3_error_json(&error.iperf3_message()));
+            ExitCode::SUCCESS
         }
         (Err(error), false) => {
             eprintln!("iperf3: error - {error}");
@@ -101,7 +99,9 @@ async fn run_server(command: ServerCommand) -> ExitCode {
     let ip = command
         .bind
         .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
-    let config = ServerConfig::default().interval(command.interval);
+    let config = ServerConfig::default()
+        .interval(command.interval)
+        .json_output(command.json);
     let mut bound = NativeServer::bind_with((ip, command.port).into(), config.clone()).await;
     if bound.is_err() && command.bind.is_none() {
         // No IPv6 here: fall back to IPv4, as iperf3 does.
@@ -109,8 +109,19 @@ async fn run_server(command: ServerCommand) -> ExitCode {
     }
     let server = match bound {
         Ok(server) => server,
+        // As iperf3's server: with -J the failure goes in the document's `error` key (with
+        // its "error - " prefix), then "iperf3: exiting" on stderr, status 1.
+        Err(error) if command.json => {
+            print_json(&iperf3_error_json(&format!(
+                "error - {}",
+                error.iperf3_message()
+            )));
+            eprintln!("iperf3: exiting");
+            return ExitCode::FAILURE;
+        }
         Err(error) => {
-            eprintln!("iperf3: error - {error}");
+            eprintln!("iperf3: error - {}", error.iperf3_message());
+            eprintln!("iperf3: exiting");
             return ExitCode::FAILURE;
         }
     };
@@ -155,22 +166,18 @@ async fn next_test(handle: &mut testrig_drivers::iperf::ServerHandle) -> ServedT
 fn report_served(served: &ServedTest, json: bool) -> bool {
     match (&served.outcome, json) {
         (Ok(result), true) => {
-            let mut doc = result.to_iperf3_json();
-            doc["start"]["accepted_connection"] = json!({ "host": served.peer.ip().to_canonical().to_string(), "port": served.peer.port() });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            print_json(&result.to_iperf3_json());
             true
         }
         (Ok(result), false) => {
-            println!(
-                "Accepted connection from {}, port {}",
-                served.peer.ip().to_canonical(),
-                served.peer.port()
-            );
-            print_server_result(result);
+            print!("{}", server_report_text(result));
             true
         }
         (Err(error), true) => {
-            println!("{}", error_json(&error.to_string()));
+            print_json(&iperf3_error_json(&format!(
+                "error - {}",
+                error.iperf3_message()
+            )));
             false
         }
         (Err(error), false) => {
@@ -178,12 +185,4 @@ fn report_served(served: &ServedTest, json: bool) -> bool {
             false
         }
     }
-}
-
-fn print_server_result(result: &IperfResult) {
-    let mut human = HumanReport::new(result.test.protocol, result.test.direction);
-    for interval in &result.intervals {
-        print!("{}", human.interval(interval));
-    }
-    print!("{}", human.summary(result));
 }

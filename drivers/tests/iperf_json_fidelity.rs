@@ -1,14 +1,23 @@
-//! The native client's `-J` document against the real iperf3's, test by test: the same key
-//! paths with the same JSON types. Two runs of iperf3 itself give the noise to ignore (a
-//! rate that happens to be integral prints as an integer).
+//! The native engine's `-J` documents against the real iperf3's, test by test, in both
+//! roles: the same key paths with the same JSON types, and the same quantities in them.
+//! Two runs of iperf3 itself give the noise to ignore (a rate that happens to be integral
+//! prints as an integer). Also `--get-server-output` both ways, and the document of a
+//! refused connection.
 
 mod iperf_support;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use testrig_drivers::iperf::{ClientConfig, ClientConfigBuilder, NativeClient};
+use serde_json::Value;
+use testrig_drivers::iperf::{
+    ClientConfig, ClientConfigBuilder, NativeClient, NativeServer, ServerConfig, ServerOutput,
+    iperf3_json_text,
+};
+use tokio::process::Command;
 
 /// Key paths iperf3 writes that the native engine does not write yet (none left for the
 /// client's documents of these tests). A gap found later goes here until it is closed; the
@@ -19,6 +28,8 @@ const NOT_YET_WRITTEN: &[&str] = &[];
 /// integral: a CPU share of exactly 0 in a short test, or a rate of 0 when iperf3's own
 /// server lost the end-of-test race (esnet/iperf#382). Any number is right there.
 const REAL_VALUED: &[&str] = &[
+    // An interval's start: integral only for the first.
+    "start",
     "bits_per_second",
     "seconds",
     "end",
@@ -70,8 +81,10 @@ fn differences(reference: &[Value; 2], ours: &Value) -> Vec<String> {
     let mut found = Vec::new();
     for (path, kinds) in &theirs {
         let gap = NOT_YET_WRITTEN.contains(&path.as_str());
+        // A path only one of iperf3's runs wrote is timing (an interval record or not).
+        let in_both = a.contains_key(path) && b.contains_key(path);
         match ours.get(path) {
-            None if gap => {}
+            None if gap || !in_both => {}
             None => found.push(format!("missing {path} ({kinds:?})")),
             Some(_) if gap => found.push(format!("{path} is written now: take it off the list")),
             Some(mine) => {
@@ -189,9 +202,7 @@ async fn the_clients_json_has_iperf3s_key_paths_and_types() {
             .unwrap();
         let result = NativeClient::new(config).run().await.unwrap();
         tests_done += 1;
-        // As the iperf3 command does: the client's document names where it connected.
-        let mut ours = result.to_iperf3_json();
-        ours["start"]["connecting_to"] = json!({ "host": "127.0.0.1", "port": server.port });
+        let ours = result.to_iperf3_json();
         // Same machine, same test: the same facts in `start`. (The cookie is random, and
         // the buffers are each engine's own: the native one enlarges its sockets'.)
         for key in [
@@ -213,6 +224,253 @@ async fn the_clients_json_has_iperf3s_key_paths_and_types() {
         for difference in differences(&reference, &ours) {
             report.push(format!("{:?}: {difference}", case.args));
         }
+    }
+    assert!(report.is_empty(), "{}", report.join("\n"));
+}
+
+/// `iperf3 -s -1 -J` on a free port and `iperf3 -c … -J <args>` against it: the server's
+/// document and the client's.
+async fn iperf3_server_and_client(binary: &Path, args: &[&str]) -> (Value, Value) {
+    for _attempt in 0..5 {
+        let port = iperf_support::free_port();
+        let server = Command::new(binary)
+            .args(["-s", "-1", "-J", "-p", &port.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("iperf3 -s starts");
+        let Some(client) = client_when_listening(binary, port, args).await else {
+            // Someone else took the port first: another one.
+            continue;
+        };
+        let output = tokio::time::timeout(Duration::from_secs(20), server.wait_with_output())
+            .await
+            .expect("iperf3 -s -1 ends after its test")
+            .expect("iperf3 -s runs");
+        let doc: Value = serde_json::from_slice(&output.stdout).expect("iperf3 -s -J prints JSON");
+        return (doc, client);
+    }
+    panic!("no free port for iperf3 -s in 5 attempts");
+}
+
+/// Runs `iperf3 -c` until the server listens (a refused connection does not reach it);
+/// `None` if it never does within 10 s.
+async fn client_when_listening(binary: &Path, port: u16, args: &[&str]) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let output = iperf_support::iperf3_client_output(binary, port, args).await;
+        let doc: Value = serde_json::from_slice(&output.stdout).expect("iperf3 -c prints JSON");
+        let refused = doc["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Connection refused"));
+        if !refused {
+            return Some(doc);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+/// The native server as the example `iperf3 -s -1 -J` runs it, and `iperf3 -c … -J <args>`
+/// against it: the document the example prints (`to_iperf3_json` of the served test) and
+/// the client's.
+async fn native_server_and_iperf3_client(binary: &Path, args: &[&str]) -> (Value, Value) {
+    let config = ServerConfig::default().json_output(true);
+    let server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .expect("native server binds");
+    let port = server.local_addr().port();
+    let mut handle = server.spawn();
+    let output = iperf_support::iperf3_client_output(binary, port, args).await;
+    let client: Value = serde_json::from_slice(&output.stdout).expect("iperf3 -c prints JSON");
+    let served = handle
+        .next_test(Duration::from_secs(20))
+        .await
+        .expect("the native server serves the test");
+    handle.shutdown().await;
+    let result = served.outcome.expect("the test succeeds");
+    (result.to_iperf3_json(), client)
+}
+
+fn bytes_at(doc: &Value, path: &[&str]) -> u64 {
+    let mut v = doc;
+    for key in path {
+        v = &v[*key];
+    }
+    v.as_u64()
+        .unwrap_or_else(|| panic!("no byte count at {path:?}"))
+}
+
+/// Every `sender` flag of a document, by its path with array indices.
+fn sender_flags(value: &Value) -> BTreeMap<String, bool> {
+    fn walk(v: &Value, at: String, out: &mut BTreeMap<String, bool>) {
+        match v {
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .for_each(|(i, item)| walk(item, format!("{at}[{i}]"), out)),
+            Value::Object(map) => {
+                for (k, item) in map {
+                    match item {
+                        Value::Bool(b) if k == "sender" => {
+                            out.insert(format!("{at}.{k}"), *b);
+                        }
+                        _ => walk(item, format!("{at}.{k}"), out),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(value, String::new(), &mut out);
+    out
+}
+
+/// What differs in meaning between iperf3's server document and ours for one test.
+fn server_meaning_differences(
+    args: &[&str],
+    reference: &Value,
+    ours: &Value,
+    client: &Value,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    for key in [
+        "protocol",
+        "num_streams",
+        "blksize",
+        "omit",
+        "duration",
+        "bytes",
+        "blocks",
+        "reverse",
+        "tos",
+        "target_bitrate",
+    ] {
+        let (theirs, mine) = (
+            &reference["start"]["test_start"][key],
+            &ours["start"]["test_start"][key],
+        );
+        if theirs != mine {
+            found.push(format!(
+                "start.test_start.{key}: iperf3 {theirs}, ours {mine}"
+            ));
+        }
+    }
+    for key in ["remote_total", "remote_user", "remote_system"] {
+        let mine = &ours["end"]["cpu_utilization_percent"][key];
+        if mine.as_f64() != Some(0.0) {
+            found.push(format!(
+                "end.cpu_utilization_percent.{key}: iperf3's server writes 0, ours {mine}"
+            ));
+        }
+    }
+    // The same flags wherever both have one (how many intervals there are is timing).
+    let (theirs, mine) = (sender_flags(reference), sender_flags(ours));
+    for (path, flag) in &theirs {
+        match mine.get(path) {
+            Some(m) if m != flag => {
+                found.push(format!("{path}: iperf3 {flag}, ours {m}"));
+            }
+            None if path.starts_with(".end") => found.push(format!("{path}: not ours")),
+            _ => {}
+        }
+    }
+    // Which directions the server received and sent in, by the names both sides use.
+    let reverse = args.contains(&"-R");
+    let bidir = args.contains(&"--bidir");
+    let udp = args.contains(&"-u");
+    let mut directions = vec![("", !reverse)];
+    if bidir {
+        directions.push(("_bidir_reverse", false));
+    }
+    for (suffix, server_receives) in directions {
+        let sent = format!("sum_sent{suffix}");
+        let received = format!("sum_received{suffix}");
+        let (unmeasured, measured) = if server_receives {
+            (&sent, &received)
+        } else {
+            (&received, &sent)
+        };
+        // The side only the client measured: 0 bytes in iperf3's server report and ours.
+        for (who, doc) in [("iperf3", reference), ("ours", ours)] {
+            let bytes = bytes_at(doc, &["end", unmeasured, "bytes"]);
+            if bytes != 0 {
+                found.push(format!(
+                    "end.{unmeasured}.bytes: {who} {bytes}, iperf3's server writes 0"
+                ));
+            }
+        }
+        let mine = bytes_at(ours, &["end", measured, "bytes"]);
+        if server_receives {
+            // What the client sent, all counted (UDP may lose a datagram).
+            let client_sent = bytes_at(client, &["end", &sent, "bytes"]);
+            let agrees = if udp {
+                mine <= client_sent && mine > 0
+            } else {
+                mine == client_sent
+            };
+            if !agrees {
+                found.push(format!(
+                    "end.{measured}.bytes: ours {mine}, the client sent {client_sent}"
+                ));
+            }
+            // A byte or block limit is exact.
+            let limit = match args {
+                ["-n", "1M", ..] => Some(1 << 20),
+                ["-k", "10", "-P", "2"] => Some(10 * 128 * 1024),
+                _ => None,
+            };
+            if let Some(limit) = limit.filter(|&limit| mine != limit) {
+                found.push(format!(
+                    "end.{measured}.bytes: ours {mine}, the limit {limit}"
+                ));
+            }
+        } else {
+            let client_received = bytes_at(client, &["end", &received, "bytes"]);
+            if mine == 0 || mine < client_received {
+                found.push(format!(
+                    "end.{measured}.bytes: ours {mine}, the client received {client_received}"
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_json_has_iperf3s_key_paths_types_and_meanings() {
+    let binary: PathBuf = iperf3_or_skip!();
+    // Three tests at a time: quick, and light enough for a busy machine.
+    let slots = Arc::new(tokio::sync::Semaphore::new(3));
+    let mut runs = tokio::task::JoinSet::new();
+    for case in CASES {
+        let (binary, slots) = (binary.clone(), slots.clone());
+        runs.spawn(async move {
+            let _slot = slots.acquire_owned().await.unwrap();
+            let (first, _) = iperf3_server_and_client(&binary, case.args).await;
+            let (second, _) = iperf3_server_and_client(&binary, case.args).await;
+            let (ours, client) = native_server_and_iperf3_client(&binary, case.args).await;
+            let mut report = Vec::new();
+            for difference in differences(&[first.clone(), second], &ours) {
+                report.push(format!("{:?}: {difference}", case.args));
+            }
+            for difference in server_meaning_differences(case.args, &first, &ours, &client) {
+                report.push(format!("{:?}: {difference}", case.args));
+            }
+            let peer = &ours["start"]["accepted_connection"];
+            if peer["host"] != "127.0.0.1" || !peer["port"].is_u64() {
+                report.push(format!("{:?}: accepted_connection {peer}", case.args));
+            }
+            report
+        });
+    }
+    let mut report = Vec::new();
+    while let Some(found) = runs.join_next().await {
+        report.extend(found.expect("a case panicked"));
     }
     assert!(report.is_empty(), "{}", report.join("\n"));
 }

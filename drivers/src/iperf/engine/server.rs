@@ -27,6 +27,7 @@ pub struct ServerConfig {
     pub(crate) interval: Option<Duration>,
     pub(crate) results_capacity: usize,
     pub(crate) zero_copy: bool,
+    pub(crate) json_output: bool,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +40,7 @@ impl Default for ServerConfig {
             interval: Some(Duration::from_secs(1)),
             results_capacity: 64,
             zero_copy: true,
+            json_output: false,
         }
     }
 }
@@ -50,6 +52,14 @@ impl ServerConfig {
     /// iperf3 does by default.
     pub fn zero_copy(mut self, enabled: bool) -> Self {
         self.zero_copy = enabled;
+        self
+    }
+
+    /// Whether this server reports in iperf3's `-J` layout rather than its text (default:
+    /// text). It decides what a client asking for the server's report
+    /// (`--get-server-output`) gets: the JSON document, or the text iperf3's server prints.
+    pub fn json_output(mut self, enabled: bool) -> Self {
+        self.json_output = enabled;
         self
     }
 

@@ -22,8 +22,8 @@ use crate::iperf::error::IperfError;
 use crate::iperf::protocol::{ExchangedResults, ExchangedStream, TestParameters};
 use crate::iperf::result::loss_percent;
 use crate::iperf::result::{
-    Connection, CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Measurement, Role,
-    StartInfo, StreamMeasurement, StreamSummary, Summary, TestSettings,
+    Connection, ControlPeer, CpuUtilization, DirectionSummary, IntervalReport, IperfResult,
+    Measurement, Role, StartInfo, StreamMeasurement, StreamSummary, Summary, TestSettings,
 };
 
 /// Which way a stream's data flows.
@@ -186,10 +186,17 @@ impl TestRun {
         }
     }
 
-    /// Records the test's cookie and the control connection's MSS for the report's `start`.
-    pub(crate) fn set_control_facts(&mut self, cookie: String, mss: Option<u32>) {
+    /// Records the test's cookie, the control connection's MSS and its other end for the
+    /// report's `start`.
+    pub(crate) fn set_control_facts(
+        &mut self,
+        cookie: String,
+        mss: Option<u32>,
+        peer: Option<ControlPeer>,
+    ) {
         self.start_info.cookie = cookie;
         self.start_info.tcp_mss_default = mss.filter(|_| self.params.protocol == Protocol::Tcp);
+        self.start_info.control_peer = peer;
     }
 
     pub(crate) fn params(&self) -> &TestParameters {
@@ -648,6 +655,8 @@ impl TestRun {
             cpu_util_system: self.cpu.system,
             sender_has_retransmits,
             congestion_used: self.local_congestion.clone().filter(|_| tcp),
+            server_output_json: None,
+            server_output_text: None,
             streams,
         }
     }
@@ -680,7 +689,12 @@ impl TestRun {
     }
 
     /// The whole test's result from this side's view, merged with the peer's counts.
-    pub(crate) fn into_result(mut self, remote: Option<&ExchangedResults>) -> IperfResult {
+    pub(crate) fn into_result(self, remote: Option<&ExchangedResults>) -> IperfResult {
+        self.result(remote)
+    }
+
+    /// The whole test's result so far from this side's view, merged with the peer's counts.
+    pub(crate) fn result(&self, remote: Option<&ExchangedResults>) -> IperfResult {
         let local_seconds = self.measured_seconds();
         let udp = self.params.protocol == Protocol::Udp;
         let main_flow = self.main_flow();
@@ -820,11 +834,12 @@ impl TestRun {
                 system_info: StartInfo::this_system(),
                 ..self.start_info.clone()
             }),
-            intervals: std::mem::take(&mut self.intervals),
+            intervals: self.intervals.clone(),
             summary,
             cpu,
             sender_tcp_congestion: sender_cc,
             receiver_tcp_congestion: receiver_cc,
+            server_output: None,
         }
     }
 }

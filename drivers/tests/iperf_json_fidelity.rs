@@ -107,8 +107,14 @@ fn differences(reference: &[Value; 2], ours: &Value) -> Vec<String> {
             }
         }
     }
+    // A run of iperf3 with no interval at all lost the end-of-test race (esnet/iperf#382: it
+    // handled `TEST_END` before reading a short test's data); ours then has more.
+    let iperf3_lost_race = reference
+        .iter()
+        .any(|r| r["intervals"].as_array().is_some_and(Vec::is_empty));
     for path in ours.keys() {
-        if !theirs.contains_key(path) {
+        let raced = iperf3_lost_race && path.starts_with(".intervals[]");
+        if !theirs.contains_key(path) && !raced {
             found.push(format!("extra {path}: iperf3 does not write it"));
         }
     }

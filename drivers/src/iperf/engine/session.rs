@@ -22,6 +22,10 @@ use crate::iperf::protocol::{
 };
 use crate::iperf::result::{ControlPeer, IperfResult, Role};
 
+/// How long the server waits at `TEST_END` for its receivers to read what is queued before it
+/// closes the last interval.
+const QUEUED_READ: Duration = Duration::from_millis(200);
+
 /// How long the server waits for receivers to read what is already queued at `TEST_END`.
 const RECEIVE_DRAIN: Duration = Duration::from_secs(2);
 
@@ -144,6 +148,7 @@ pub(crate) async fn serve_session(
     run_until_test_end(&mut control, &mut run, config).await?;
 
     run.stop_senders().await;
+    run.until_queued_is_read(QUEUED_READ.min(t)).await;
     run.sample_interval(Some(config.interval.unwrap_or(Duration::ZERO)));
     run.close_sending_sockets();
     // The client reports what it sent before it reads our results: the receivers drain

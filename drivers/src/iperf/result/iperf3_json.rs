@@ -434,14 +434,14 @@ fn remove_everywhere(value: &mut Value, key: &str) {
 /// Writes numbers as iperf3 does. iperf3 builds its JSON with cJSON, which keeps every number
 /// as a double and prints one without a fraction as an integer (`"duration": 2`, `"start": 0`,
 /// `"lost_percent": 0`), so strict decoders expect integers there; serde_json would print
-/// `2.0`. Integral values up to 10^15 (where cJSON's `%1.15g` still prints every digit) become
+/// `2.0`. Integral values within `i64` (where iperf3's cJSON keeps its integer copy) become
 /// integers; everything else stays as it is.
 fn as_cjson_numbers(value: &mut Value) {
     match value {
         Value::Number(n) if n.is_f64() => {
             if let Some(f) = n.as_f64()
                 && f.fract() == 0.0
-                && f.abs() < 1e15
+                && f.abs() < 9.2e18
             {
                 *value = json!(f as i64);
             }

@@ -587,3 +587,96 @@ async fn a_refused_connection_gives_iperf3s_error_document() {
     ours_as_theirs["start"]["version"] = Value::from(version);
     assert_eq!(format!("{}\n", iperf3_json_text(&ours_as_theirs)), text);
 }
+
+/// The example `iperf3` command, built now if it is not up to date (a no-op when it is).
+fn example_iperf3() -> PathBuf {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "--example",
+            "iperf3",
+            "-p",
+            "testrig-drivers",
+            "--message-format=json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo builds the iperf3 example");
+    assert!(
+        output.status.success(),
+        "cargo build --example iperf3 failed"
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|m| m["target"]["name"] == "iperf3")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo names the iperf3 example's executable")
+}
+
+/// Runs an `iperf3`-style command line to its end (20 s at most).
+async fn run_to_end(program: &Path, args: &[&str]) -> std::process::Output {
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        Command::new(program).args(args).kill_on_drop(true).output(),
+    )
+    .await
+    .expect("the command ends within 20 s")
+    .expect("the command runs")
+}
+
+/// The example's output with its version where iperf3 writes its own.
+fn as_iperf3_text(ours: &[u8], theirs: &[u8]) -> String {
+    let version = |text: &str| {
+        text.lines()
+            .find(|l| l.contains("\"version\":"))
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    let (ours, theirs) = (
+        String::from_utf8_lossy(ours).into_owned(),
+        String::from_utf8_lossy(theirs),
+    );
+    ours.replace(&version(&ours), &version(&theirs))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_fails_with_json_as_iperf3_does() {
+    let binary = iperf3_or_skip!();
+    let example = example_iperf3();
+    // A client whose connection is refused: the document on stdout, nothing on stderr,
+    // status 0.
+    let port = iperf_support::free_port().to_string();
+    let args = ["-c", "127.0.0.1", "-p", &port, "-J", "-t", "1"];
+    let (theirs, ours) = (
+        run_to_end(&binary, &args).await,
+        run_to_end(&example, &args).await,
+    );
+    assert_eq!(ours.status.code(), theirs.status.code(), "{ours:?}");
+    assert_eq!(ours.stderr, theirs.stderr);
+    assert_eq!(
+        as_iperf3_text(&ours.stdout, &theirs.stdout),
+        String::from_utf8_lossy(&theirs.stdout)
+    );
+    // A server whose port is taken: the document with "error - …" on stdout, "iperf3:
+    // exiting" on stderr, status 1.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let args = ["-s", "-1", "-J", "-p", &port];
+    let (theirs, ours) = (
+        run_to_end(&binary, &args).await,
+        run_to_end(&example, &args).await,
+    );
+    assert_eq!(theirs.status.code(), Some(1), "{theirs:?}");
+    assert_eq!(ours.status.code(), theirs.status.code(), "{ours:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&ours.stderr),
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    assert_eq!(
+        as_iperf3_text(&ours.stdout, &theirs.stdout),
+        String::from_utf8_lossy(&theirs.stdout)
+    );
+}

@@ -174,12 +174,20 @@ impl IperfResult {
             // iperf3's interval records carry no out-of-order count.
             remove_everywhere(&mut intervals, "out_of_order");
         }
+        // iperf3 keeps its clock in microseconds: the bounds of every span, and an end
+        // record's length, are whole microseconds (an interval's length is its own figure).
+        for_each_record(&mut intervals, &mut |record| {
+            to_microseconds(record, &["start", "end"]);
+        });
         doc.insert("intervals".into(), intervals);
-        let end = if server {
+        let mut end = if server {
             self.server_view().iperf3_end()
         } else {
             self.iperf3_end()
         };
+        for_each_record(&mut end, &mut |record| {
+            to_microseconds(record, &["start", "end", "seconds"]);
+        });
         doc.insert("end".into(), end);
         match &self.server_output {
             Some(ServerOutput::Json(output)) => {
@@ -417,6 +425,29 @@ pub fn iperf3_error_json(message: &str) -> Value {
         "end": {},
         "error": message,
     })
+}
+
+/// Calls `f` on every object in `value` that has a `bytes` figure (a measurement record).
+fn for_each_record(value: &mut Value, f: &mut impl FnMut(&mut Map<String, Value>)) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|v| for_each_record(v, f)),
+        Value::Object(map) => {
+            if map.contains_key("bytes") {
+                f(map);
+            }
+            map.values_mut().for_each(|v| for_each_record(v, f));
+        }
+        _ => {}
+    }
+}
+
+/// Rounds the figures at `keys` (seconds) to whole microseconds.
+fn to_microseconds(record: &mut Map<String, Value>, keys: &[&str]) {
+    for key in keys {
+        if let Some(seconds) = record.get(*key).and_then(Value::as_f64) {
+            record.insert((*key).into(), json!((seconds * 1e6).round() / 1e6));
+        }
+    }
 }
 
 /// Removes `key` from every object in `value`, however deep.

@@ -707,4 +707,50 @@ async fn the_example_fails_with_json_as_iperf3_does() {
         as_iperf3_text(&ours.stdout, &theirs.stdout),
         String::from_utf8_lossy(&theirs.stdout)
     );
+    // A one-off server whose client connects and goes away: the document with iperf3's
+    // "error - unable to receive parameters from client: ", status 0. (iperf3 also prints
+    // a warning about the empty read before it, which is not repeated.)
+    let mut outputs = Vec::new();
+    for program in [&binary, &example] {
+        let port = iperf_support::free_port();
+        let server = Command::new(program)
+            .args(["-s", "-1", "-J", "-p", &port.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the server starts");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        // A refused connection does not reach the server; the first accepted one is the test.
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server never listened"
+            );
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        let output = tokio::time::timeout(Duration::from_secs(20), server.wait_with_output())
+            .await
+            .expect("the one-off server ends")
+            .expect("the server runs");
+        outputs.push(output);
+    }
+    let (theirs, ours) = (&outputs[0], &outputs[1]);
+    assert_eq!(theirs.status.code(), Some(0), "{theirs:?}");
+    assert_eq!(ours.status.code(), theirs.status.code(), "{ours:?}");
+    assert_eq!(ours.stderr, theirs.stderr);
+    let without_warning = |text: &[u8]| {
+        String::from_utf8_lossy(text)
+            .lines()
+            .filter(|l| !l.starts_with("WARNING:"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    assert_eq!(
+        without_warning(as_iperf3_text(&ours.stdout, &theirs.stdout).as_bytes()),
+        without_warning(&theirs.stdout)
+    );
 }

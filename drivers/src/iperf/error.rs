@@ -185,6 +185,16 @@ impl IperfError {
                 "unable to start listener for connections: {}",
                 os_text(source)
             ),
+            // iperf3's server reads a missing cookie as an empty one and then fails on the
+            // parameters, with no OS error to name.
+            Self::PeerClosed {
+                phase: Phase::Cookie | Phase::ParamExchange,
+            } => "unable to receive parameters from client: ".to_owned(),
+            Self::PeerClosed { .. } => "control socket has closed unexpectedly".to_owned(),
+            Self::ClientTerminated { .. } => "the client has terminated".to_owned(),
+            Self::ServerTerminated { .. } => "the server has terminated".to_owned(),
+            Self::AccessDenied => "the server is busy running a test. try again later".to_owned(),
+            Self::ServerError { message, .. } => message.clone(),
             other => {
                 let text = other.to_string();
                 text.strip_prefix("iperf: ").unwrap_or(&text).to_owned()

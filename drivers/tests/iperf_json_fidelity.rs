@@ -754,3 +754,39 @@ async fn the_example_fails_with_json_as_iperf3_does() {
         without_warning(&theirs.stdout)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_client_prints_the_server_output_where_iperf3_does() {
+    let binary = iperf3_or_skip!();
+    let example = example_iperf3();
+    let args = ["-n", "1M", "--get-server-output"];
+    // The example's client against `iperf3 -s -1`, and iperf3's against the example's
+    // server, both printing text: the server's text after the summary, before "iperf Done.".
+    for (server, client) in [(&binary, &example), (&example, &binary)] {
+        let port = iperf_support::free_port().to_string();
+        let server = Command::new(server)
+            .args(["-s", "-1", "-p", &port])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the server starts");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let output = loop {
+            let mut line = vec!["-c", "127.0.0.1", "-p", &port];
+            line.extend(args);
+            let output = run_to_end(client, &line).await;
+            let refused = String::from_utf8_lossy(&output.stderr).contains("refused");
+            if !refused || tokio::time::Instant::now() >= deadline {
+                break output;
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), server.wait_with_output()).await;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let at = text
+            .find("\nServer output:\nAccepted connection from 127.0.0.1, port ")
+            .unwrap_or_else(|| panic!("{} prints no server output:\n{text}", client.display()));
+        assert!(text[at..].contains("receiver\n"), "{text}");
+        assert!(text.ends_with("\n\niperf Done.\n"), "{text}");
+    }
+}

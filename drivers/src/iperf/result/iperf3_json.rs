@@ -374,12 +374,18 @@ impl IperfResult {
             cpu.remote_user = 0.0;
             cpu.remote_system = 0.0;
         }
-        // The server's own algorithm: ours as the receiver of a forward test, as the
-        // sender otherwise (in a bidirectional test iperf3's server reports its sending
-        // streams' side last, and only that one names an algorithm it knows).
+        // The server's own algorithm, written as the receiver's in a forward test and as
+        // the sender's otherwise (in a bidirectional test iperf3's server reports its
+        // sending streams' side last, and only that one names an algorithm it knows). The
+        // engine's server result holds it as the receiver's but in a reverse test; one read
+        // from iperf3's server output, where iperf3 wrote it.
         let own = match self.test.direction {
             Direction::Reverse => self.sender_tcp_congestion.clone(),
-            _ => self.receiver_tcp_congestion.clone(),
+            Direction::Forward => self.receiver_tcp_congestion.clone(),
+            Direction::Bidirectional => self
+                .receiver_tcp_congestion
+                .clone()
+                .or_else(|| self.sender_tcp_congestion.clone()),
         };
         (view.sender_tcp_congestion, view.receiver_tcp_congestion) = match self.test.direction {
             Direction::Forward => (None, own),

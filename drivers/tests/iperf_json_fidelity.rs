@@ -530,43 +530,61 @@ async fn the_servers_json_has_iperf3s_key_paths_types_and_meanings() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_output_is_asked_for_and_given_both_ways() {
     let binary = iperf3_or_skip!();
-    // The native client asks a real `iperf3 -s -1 -J`: its document comes back whole and
-    // sits where iperf3's client puts it.
-    let port = iperf_support::free_port();
-    let mut server = Command::new(&binary)
-        .args(["-s", "-1", "-J", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("iperf3 -s starts");
-    let config = ClientConfig::builder("127.0.0.1", port)
-        .bytes(1 << 20)
-        .get_server_output(true)
-        .connect_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let result = {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            match NativeClient::new(config.clone()).run().await {
-                Ok(result) => break result,
-                Err(error) if tokio::time::Instant::now() < deadline => {
-                    assert!(error.to_string().contains("refused"), "{error}");
-                    tokio::time::sleep(Duration::from_millis(30)).await;
-                }
-                Err(error) => panic!("{error}"),
-            }
+    // The native client asks a real `iperf3 -s -1 -J`, then a real `iperf3 -s -1`: the
+    // document or the text comes back whole and sits where iperf3's client puts it.
+    for json in [true, false] {
+        let port = iperf_support::free_port();
+        let mut line = vec!["-s", "-1", "-p"];
+        let port_text = port.to_string();
+        line.push(&port_text);
+        if json {
+            line.push("-J");
         }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(10), server.wait()).await;
-    let Some(ServerOutput::Json(output)) = &result.server_output else {
-        panic!("no server JSON: {:?}", result.server_output);
-    };
-    assert_eq!(output["end"]["sum_received"]["sender"], false);
-    assert!(output["start"]["accepted_connection"].is_object());
-    let doc = result.to_iperf3_json();
-    let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["start", "intervals", "end", "server_output_json"]);
+        let mut server = Command::new(&binary)
+            .args(&line)
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("iperf3 -s starts");
+        let config = ClientConfig::builder("127.0.0.1", port)
+            .bytes(1 << 20)
+            .get_server_output(true)
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let result = {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                match NativeClient::new(config.clone()).run().await {
+                    Ok(result) => break result,
+                    Err(error) if tokio::time::Instant::now() < deadline => {
+                        assert!(error.to_string().contains("refused"), "{error}");
+                        tokio::time::sleep(Duration::from_millis(30)).await;
+                    }
+                    Err(error) => panic!("{error}"),
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), server.wait()).await;
+        let key = match &result.server_output {
+            Some(ServerOutput::Json(output)) if json => {
+                assert_eq!(output["end"]["sum_received"]["sender"], false);
+                assert!(output["start"]["accepted_connection"].is_object());
+                "server_output_json"
+            }
+            Some(ServerOutput::Text(text)) if !json => {
+                assert!(
+                    text.starts_with("Accepted connection from 127.0.0.1"),
+                    "{text}"
+                );
+                "server_output_text"
+            }
+            other => panic!("iperf3 -s (json: {json}) gave {other:?}"),
+        };
+        let doc = result.to_iperf3_json();
+        let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["start", "intervals", "end", key]);
+    }
 
     // A real `iperf3 -c --get-server-output` asks the native server, printing JSON and then
     // text: the server's document, exactly what its `-J` prints, or its text.

@@ -12,12 +12,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use serde_json::json;
 use testrig_drivers::iperf::cli::{
     CliCommand, ClientCommand, HumanReport, Printed, ReportOptions, ServerCommand, ServerText,
     TextOutput, USAGE, UnitFormat, VERSION, open_output, parse_args, run_client_text,
 };
-use testrig_drivers::iperf::{NativeClient, NativeServer, ServedTest, ServerConfig};
+use testrig_drivers::iperf::{
+    NativeClient, NativeServer, ServedTest, ServerConfig, iperf3_error_json, iperf3_json_text,
+};
 
 fn main() -> ExitCode {
     let command = match parse_args(std::env::args().skip(1)) {
@@ -136,14 +137,9 @@ fn system_info() -> String {
     }
 }
 
-fn error_json(message: &str) -> String {
-    let doc = json!({
-        "start": { "connected": [], "version": VERSION },
-        "intervals": [],
-        "end": {},
-        "error": message,
-    });
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
+/// `-J`'s document as iperf3 prints it (cJSON's layout).
+fn json_text(doc: &serde_json::Value) -> String {
+    iperf3_json_text(doc)
 }
 
 async fn run_client(command: ClientCommand) -> ExitCode {
@@ -174,9 +170,7 @@ async fn run_client(command: ClientCommand) -> ExitCode {
 }
 
 async fn run_client_json(command: ClientCommand) -> ExitCode {
-    let config = command.config;
-    let (host, port) = (config.host().to_owned(), config.port());
-    let client = NativeClient::new(config);
+    let client = NativeClient::new(command.config.clone());
     let outcome = tokio::select! {
         outcome = client.run() => outcome,
         _ = terminated() => {
@@ -184,23 +178,18 @@ async fn run_client_json(command: ClientCommand) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (text, code) = match outcome {
-        Ok(result) => {
-            let mut doc = result.to_iperf3_json();
-            doc["start"]["connecting_to"] = json!({ "host": host, "port": port });
-            // iperf3 adds -T's title at the top level, after `end`.
-            if let Some(title) = &command.report.title {
-                doc["title"] = json!(title);
-            }
-            (
-                serde_json::to_string_pretty(&doc).unwrap_or_default(),
-                ExitCode::SUCCESS,
-            )
-        }
-        Err(error) => (error_json(&error.to_string()), ExitCode::FAILURE),
+    // iperf3 3.12 with -J reports a failed test in the document's `error` key and exits
+    // with status 0.
+    let mut doc = match outcome {
+        Ok(result) => result.to_iperf3_json(),
+        Err(error) => iperf3_error_json(&error.iperf3_message()),
     };
-    write_json(&command.report, &text);
-    code
+    // iperf3 adds -T's title at the top level, after `end`.
+    if let (Some(title), Some(map)) = (&command.report.title, doc.as_object_mut()) {
+        map.insert("title".to_owned(), serde_json::Value::from(title.as_str()));
+    }
+    write_json(&command.report, &json_text(&doc));
+    ExitCode::SUCCESS
 }
 
 /// `-J`'s document, appended to `--logfile` when given, as iperf3 does.
@@ -226,12 +215,16 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
     let ip = command
         .bind
         .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+    let config = ServerConfig::default()
+        .interval(command.interval)
+        .json_output(command.json);
     let (progress, mut events) = tokio::sync::mpsc::unbounded_channel();
-    let mut config = ServerConfig::default().interval(command.interval);
-    if !command.json {
+    let config = if command.json {
+        config
+    } else {
         // The text is printed as each test goes, as iperf3's server prints it.
-        config = config.progress(progress);
-    }
+        config.progress(progress)
+    };
     let mut bound = NativeServer::bind_with((ip, command.port).into(), config.clone()).await;
     if bound.is_err() && command.bind.is_none() {
         // No IPv6 here: fall back to IPv4, as iperf3 does.
@@ -239,8 +232,22 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
     }
     let server = match bound {
         Ok(server) => server,
+        // As iperf3's server: with -J the failure goes in the document's `error` key (with
+        // its "error - " prefix), then "iperf3: exiting" on stderr, status 1.
+        Err(error) if command.json => {
+            write_json(
+                &command.report,
+                &json_text(&iperf3_error_json(&format!(
+                    "error - {}",
+                    error.iperf3_message()
+                ))),
+            );
+            eprintln!("iperf3: exiting");
+            return ExitCode::FAILURE;
+        }
         Err(error) => {
-            eprintln!("iperf3: error - {error}");
+            eprintln!("iperf3: error - {}", error.iperf3_message());
+            eprintln!("iperf3: exiting");
             return ExitCode::FAILURE;
         }
     };
@@ -274,14 +281,12 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
         while let Ok(event) = events.try_recv() {
             let _ = output.emit(&text.progress(&event));
         }
-        let ok = report_served(&served, &command, &mut text, &mut output);
+        report_served(&served, &command, &mut text, &mut output);
         if command.one_off {
+            // As iperf3 3.12: a one-off server whose test failed has reported it and
+            // exits with status 0 all the same.
             handle.shutdown().await;
-            return if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            };
+            return ExitCode::SUCCESS;
         }
     }
     ExitCode::SUCCESS
@@ -320,29 +325,22 @@ fn report_served(
     command: &ServerCommand,
     text: &mut ServerText,
     output: &mut TextOutput,
-) -> bool {
+) {
     match (&served.outcome, command.json) {
-        (Ok(result), true) => {
-            let mut doc = result.to_iperf3_json();
-            doc["start"]["accepted_connection"] = json!({ "host": served.peer.ip().to_canonical().to_string(), "port": served.peer.port() });
-            write_json(
-                &command.report,
-                &serde_json::to_string_pretty(&doc).unwrap_or_default(),
-            );
-            true
-        }
+        (Ok(result), true) => write_json(&command.report, &json_text(&result.to_iperf3_json())),
         (Ok(_), false) => {
             let _ = output.emit(&text.served(served));
-            true
         }
-        (Err(error), true) => {
-            write_json(&command.report, &error_json(&error.to_string()));
-            false
-        }
+        (Err(error), true) => write_json(
+            &command.report,
+            &json_text(&iperf3_error_json(&format!(
+                "error - {}",
+                error.iperf3_message()
+            ))),
+        ),
         (Err(error), false) => {
             let _ = text.served(served);
-            eprintln!("iperf3: error - {error}");
-            false
+            eprintln!("iperf3: error - {}", error.iperf3_message());
         }
     }
 }

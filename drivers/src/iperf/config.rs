@@ -89,6 +89,7 @@ pub struct ClientConfig {
     pub(crate) max_open_ended: Duration,
     pub(crate) udp_counters_64bit: bool,
     pub(crate) zero_copy: bool,
+    pub(crate) get_server_output: bool,
 }
 
 impl ClientConfig {
@@ -113,6 +114,7 @@ impl ClientConfig {
                 max_open_ended: Duration::from_secs(600),
                 udp_counters_64bit: false,
                 zero_copy: true,
+                get_server_output: false,
             },
         }
     }
@@ -165,6 +167,12 @@ impl ClientConfig {
     /// The time at the start whose data is not counted (`-O`).
     pub fn omit(&self) -> Duration {
         self.omit
+    }
+
+    /// Whether the server's own report is asked for; see
+    /// [`ClientConfigBuilder::get_server_output`].
+    pub fn get_server_output(&self) -> bool {
+        self.get_server_output
     }
 
     /// Whether TCP data is sent zero-copy (`sendfile(2)`); see
@@ -281,6 +289,13 @@ impl ClientConfigBuilder {
     /// (a stalled peer would otherwise never let it finish); default 10 minutes.
     pub fn max_open_ended(mut self, limit: Duration) -> Self {
         self.config.max_open_ended = limit;
+        self
+    }
+
+    /// Asks the server for its own report of the test (`--get-server-output`): it comes
+    /// back in [`IperfResult::server_output`](crate::iperf::IperfResult::server_output).
+    pub fn get_server_output(mut self, enabled: bool) -> Self {
+        self.config.get_server_output = enabled;
         self
     }
 

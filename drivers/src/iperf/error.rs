@@ -170,6 +170,38 @@ pub enum IperfError {
 }
 
 impl IperfError {
+    /// This failure in iperf3 3.12's words where iperf3 has them (what it writes in a `-J`
+    /// document's `error` key and after `iperf3: error - `), e.g. "unable to connect to
+    /// server: Connection refused"; else this error's own message.
+    pub fn iperf3_message(&self) -> String {
+        match self {
+            Self::Connect { source, .. } => {
+                format!("unable to connect to server: {}", os_text(source))
+            }
+            Self::Resolve { source, .. } => {
+                format!("unable to connect to server: {}", os_text(source))
+            }
+            Self::Bind { source, .. } => format!(
+                "unable to start listener for connections: {}",
+                os_text(source)
+            ),
+            // iperf3's server reads a missing cookie as an empty one and then fails on the
+            // parameters, with no OS error to name.
+            Self::PeerClosed {
+                phase: Phase::Cookie | Phase::ParamExchange,
+            } => "unable to receive parameters from client: ".to_owned(),
+            Self::PeerClosed { .. } => "control socket has closed unexpectedly".to_owned(),
+            Self::ClientTerminated { .. } => "the client has terminated".to_owned(),
+            Self::ServerTerminated { .. } => "the server has terminated".to_owned(),
+            Self::AccessDenied => "the server is busy running a test. try again later".to_owned(),
+            Self::ServerError { message, .. } => message.clone(),
+            other => {
+                let text = other.to_string();
+                text.strip_prefix("iperf: ").unwrap_or(&text).to_owned()
+            }
+        }
+    }
+
     pub(crate) fn io(phase: Phase) -> impl FnOnce(io::Error) -> Self {
         move |source| Self::Io { phase, source }
     }
@@ -196,6 +228,19 @@ impl IperfError {
             errno,
             message: iperf3_error_text(code).to_owned(),
         }
+    }
+}
+
+/// An OS error as C's `strerror` (or `gai_strerror`) says it, without Rust's
+/// " (os error N)" or the resolver's "failed to lookup address information: ".
+fn os_text(error: &io::Error) -> String {
+    let text = error.to_string();
+    let text = text
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text);
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_owned(),
+        _ => text.to_owned(),
     }
 }
 

@@ -40,6 +40,7 @@ pub use engine::{
 pub use error::{IperfError, Phase};
 pub use iperf_test::{BothDirections, Endpoint, Gate, IperfTest, IperfTestError};
 pub use result::{
-    Connection, CpuUtilization, DirectionSummary, IntervalReport, Iperf3JsonError, IperfResult,
-    Measurement, Role, StartInfo, StreamMeasurement, StreamSummary, Summary, TestSettings,
+    Connection, ControlPeer, CpuUtilization, DirectionSummary, IntervalReport, Iperf3JsonError,
+    IperfResult, Measurement, Role, ServerOutput, StartInfo, StreamMeasurement, StreamSummary,
+    Summary, TestSettings, iperf3_error_json, iperf3_json_text,
 };

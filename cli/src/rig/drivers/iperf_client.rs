@@ -41,6 +41,7 @@ pub(crate) struct IperfClientOptions {
     interval: Option<RigDuration>,
     bind: Option<String>,
     connect_timeout: Option<RigDuration>,
+    get_server_output: Option<bool>,
 }
 
 impl IperfClientOptions {
@@ -129,6 +130,9 @@ impl IperfClientOptions {
         }
         if let Some(timeout) = self.connect_timeout {
             options = options.connect_timeout(timeout.0);
+        }
+        if let Some(enabled) = self.get_server_output {
+            options = options.get_server_output(enabled);
         }
         if let Some(bind) = &self.bind {
             let address: IpAddr = bind.parse().map_err(|_| {

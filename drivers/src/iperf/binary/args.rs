@@ -61,6 +61,9 @@ pub(crate) fn client_args(config: &ClientConfig) -> Vec<String> {
         Direction::Reverse => args.push("-R".to_owned()),
         Direction::Bidirectional => args.push("--bidir".to_owned()),
     }
+    if config.get_server_output {
+        args.push("--get-server-output".to_owned());
+    }
     args
 }
 
@@ -93,12 +96,13 @@ mod tests {
             .omit(Duration::from_millis(500))
             .interval(Some(Duration::from_millis(500)))
             .bidirectional()
+            .get_server_output(true)
             .build()
             .unwrap();
         assert_eq!(
             client_args(&config).join(" "),
             "-c h -p 1 -J -B 127.0.0.1 -t 2 -P 4 -l 1200 -b 100000000 -O 1 -i 0.5 \
-             --connect-timeout 10000 -u --bidir"
+             --connect-timeout 10000 -u --bidir --get-server-output"
         );
     }
 

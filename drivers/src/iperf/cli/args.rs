@@ -42,6 +42,7 @@ Client specific:
   -R, --reverse             run in reverse mode (server sends, client receives)
       --bidir               run in bidirectional mode
   -O, --omit      #         omit the first n seconds
+  --get-server-output       get results from server
   -Z, --zerocopy            send with sendfile(2), sparing a copy (the default here)
       --no-zerocopy         send with plain writes, as iperf3 does without -Z
   -T, --title str           prefix every output line with this string
@@ -192,6 +193,7 @@ const SWITCHES: &[(&str, &str)] = &[
     ("-V", "--verbose"),
     ("-v", "--version"),
     ("-D", "--daemon"),
+    ("", "--get-server-output"),
 ];
 
 /// Parses iperf3-style arguments (without the program name).
@@ -253,7 +255,7 @@ where
         (true, Some(_)) => Err(CliError::BothRoles),
         (false, None) => Err(CliError::NoRole),
         (true, None) => {
-            const CLIENT_ONLY: [&str; 14] = [
+            const CLIENT_ONLY: &[&str] = &[
                 "--title",
                 "--time",
                 "--bytes",
@@ -268,6 +270,7 @@ where
                 "--client",
                 "--zerocopy",
                 "--no-zerocopy",
+                "--get-server-output",
             ];
             if let Some((flag, _)) = flags
                 .iter()
@@ -361,6 +364,7 @@ where
                 (false, false) => Direction::Forward,
             };
             b = b.direction(direction);
+            b = b.get_server_output(has("--get-server-output"));
             Ok(CliCommand::Client(ClientCommand {
                 config: b.build()?,
                 json,
@@ -570,6 +574,18 @@ mod tests {
             parse_args(["-c", "h", "-D"]),
             Err(CliError::Conflict(_))
         ));
+    }
+
+    #[test]
+    fn get_server_output_is_a_client_switch() {
+        assert!(!client(&["-c", "h"]).config.get_server_output());
+        assert!(
+            client(&["-c", "h", "--get-server-output"])
+                .config
+                .get_server_output()
+        );
+        let error = parse_args(["-s", "--get-server-output"]).unwrap_err();
+        assert!(error.to_string().contains("--get-server-output"), "{error}");
     }
 
     #[test]

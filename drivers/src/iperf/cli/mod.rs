@@ -6,6 +6,7 @@ mod args;
 mod clock;
 mod human;
 mod output;
+mod server_report;
 mod text_run;
 mod units;
 
@@ -17,5 +18,6 @@ pub use human::{
     HumanReport, Printed, VERSION, format_bitrate, format_bytes, iperf3_socket_number,
 };
 pub use output::TextOutput;
+pub use server_report::server_report_text;
 pub use text_run::{ServerText, open_output, run_client_text};
 pub use units::{UnitFormat, parse_bitrate, parse_size};

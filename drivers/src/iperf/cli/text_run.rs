@@ -10,7 +10,7 @@ use super::human::{HumanReport, Printed};
 use super::output::TextOutput;
 use crate::iperf::engine::{ClientProgress, NativeClient, ServedTest, ServerProgress};
 use crate::iperf::error::IperfError;
-use crate::iperf::result::IperfResult;
+use crate::iperf::result::{IperfResult, ServerOutput, iperf3_json_text};
 
 /// Runs the client's test, writing iperf3's text report to `output` as it goes: `-V`'s
 /// banner, the connections, each interval, the summary and `iperf Done.`.
@@ -49,6 +49,17 @@ pub async fn run_client_text(
         })
         .await?;
     let _ = output.emit(&report.summary(&result));
+    // As iperf3's client: the server's report, when asked for, before "iperf Done.".
+    match &result.server_output {
+        Some(ServerOutput::Json(doc)) => {
+            let text = format!("\nServer JSON output:\n{}\n", iperf3_json_text(doc));
+            let _ = output.emit(&[Printed::Report(text)]);
+        }
+        Some(ServerOutput::Text(text)) => {
+            let _ = output.emit(&[Printed::Report(format!("\nServer output:\n{text}\n"))]);
+        }
+        _ => {}
+    }
     let _ = output.emit(&HumanReport::done());
     Ok(result)
 }

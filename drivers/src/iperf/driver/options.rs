@@ -40,6 +40,7 @@ pub struct ClientOptions {
     interval: Option<Duration>,
     bind: Option<IpAddr>,
     connect_timeout: Duration,
+    get_server_output: bool,
 }
 
 impl Default for ClientOptions {
@@ -55,6 +56,7 @@ impl Default for ClientOptions {
             interval: Some(Duration::from_secs(1)),
             bind: None,
             connect_timeout: Duration::from_secs(10),
+            get_server_output: false,
         }
     }
 }
@@ -158,6 +160,13 @@ impl ClientOptions {
         self
     }
 
+    /// Asks the server for its own report of the test (`--get-server-output`); it comes
+    /// back in the result's [`server_output`](crate::iperf::IperfResult::server_output).
+    pub fn get_server_output(mut self, enabled: bool) -> Self {
+        self.get_server_output = enabled;
+        self
+    }
+
     /// When the test ends.
     pub fn test_length(&self) -> TestLength {
         self.length
@@ -176,7 +185,8 @@ impl ClientOptions {
             .parallel(self.streams)
             .omit(self.omit)
             .interval(self.interval)
-            .connect_timeout(self.connect_timeout);
+            .connect_timeout(self.connect_timeout)
+            .get_server_output(self.get_server_output);
         builder = match self.length {
             TestLength::Duration(d) => builder.duration(d),
             TestLength::Bytes(n) => builder.bytes(n),

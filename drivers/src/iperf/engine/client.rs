@@ -17,7 +17,9 @@ use crate::iperf::protocol::{
     ControlChannel, Cookie, DEFAULT_TCP_BLOCK, DEFAULT_UDP_BLOCK, ExchangedResults,
     MAX_RESULTS_JSON, TestParameters, TestState,
 };
-use crate::iperf::result::{Connection, IntervalReport, IperfResult, Role};
+use crate::iperf::result::{
+    Connection, ControlPeer, IntervalReport, IperfResult, Role, ServerOutput,
+};
 
 /// How long a receiving client waits, after the server announced the results exchange, for
 /// the server to close the data streams it was sending on.
@@ -143,7 +145,11 @@ impl NativeClient {
             .await?;
 
         let mut run = TestRun::new(params, Role::Client);
-        run.set_control_facts(cookie.text(), control.mss());
+        let peer = ControlPeer {
+            host: c.host.clone(),
+            port: c.port,
+        };
+        run.set_control_facts(cookie.text(), control.mss(), Some(peer));
         let total = run.params().streams * run.params().direction_count();
         for _ in 0..total {
             match c.protocol {
@@ -233,7 +239,21 @@ impl NativeClient {
         )
         .await?;
         control.shutdown().await;
-        Ok(run.into_result(Some(&remote)))
+        let mut result = run.into_result(Some(&remote));
+        if c.get_server_output {
+            result.server_output = match remote {
+                ExchangedResults {
+                    server_output_json: Some(json),
+                    ..
+                } => Some(ServerOutput::Json(json)),
+                ExchangedResults {
+                    server_output_text: Some(text),
+                    ..
+                } => Some(ServerOutput::Text(text)),
+                _ => None,
+            };
+        }
+        Ok(result)
     }
 
     /// Moves data until the duration passes or the byte/block limit is reached, reporting
@@ -367,6 +387,7 @@ impl NativeClient {
             block_size,
             bitrate: c.bitrate().unwrap_or(0),
             udp_counters_64bit: c.udp_counters_64bit,
+            get_server_output: c.get_server_output,
         }
     }
 }

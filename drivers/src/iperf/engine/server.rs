@@ -28,6 +28,7 @@ pub struct ServerConfig {
     pub(crate) results_capacity: usize,
     pub(crate) zero_copy: bool,
     pub(crate) progress: Option<mpsc::UnboundedSender<ServerProgress>>,
+    pub(crate) json_output: bool,
 }
 
 /// What a serving server reports while a test runs (see [`ServerConfig::progress`]); the
@@ -62,6 +63,7 @@ impl Default for ServerConfig {
             results_capacity: 64,
             zero_copy: true,
             progress: None,
+            json_output: false,
         }
     }
 }
@@ -73,6 +75,14 @@ impl ServerConfig {
     /// iperf3 does by default.
     pub fn zero_copy(mut self, enabled: bool) -> Self {
         self.zero_copy = enabled;
+        self
+    }
+
+    /// Whether this server reports in iperf3's `-J` layout rather than its text (default:
+    /// text). It decides what a client asking for the server's report
+    /// (`--get-server-output`) gets: the JSON document, or the text iperf3's server prints.
+    pub fn json_output(mut self, enabled: bool) -> Self {
+        self.json_output = enabled;
         self
     }
 

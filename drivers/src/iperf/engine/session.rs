@@ -20,7 +20,11 @@ use crate::iperf::protocol::{
     ControlChannel, ExchangedResults, MAX_PARAMS_JSON, MAX_RESULTS_JSON, TestParameters, TestState,
     UDP_CONNECT_REPLY, is_connect_msg,
 };
-use crate::iperf::result::{IntervalReport, IperfResult, Role};
+use crate::iperf::result::{ControlPeer, IntervalReport, IperfResult, Role};
+
+/// How long the server waits at `TEST_END` for its receivers to read what is queued before it
+/// closes the last interval.
+const QUEUED_READ: Duration = Duration::from_millis(200);
 
 /// How long the server waits for receivers to read what is already queued at `TEST_END`.
 const RECEIVE_DRAIN: Duration = Duration::from_secs(2);
@@ -34,6 +38,10 @@ pub(crate) async fn serve_session(
 ) -> Result<IperfResult, IperfError> {
     let t = config.phase_timeout;
     let peer = socket.peer_addr().unwrap_or(local_addr);
+    let control_peer = Some(ControlPeer {
+        host: peer.ip().to_canonical().to_string(),
+        port: peer.port(),
+    });
     let mut control = ControlChannel::new(socket);
     let cookie = within(t, Phase::Cookie, control.read_cookie()).await?;
     within(
@@ -59,7 +67,9 @@ pub(crate) async fn serve_session(
     let total = (params.streams * params.direction_count()) as usize;
     let protocol = params.protocol;
     let mut run = TestRun::new(params, Role::Server);
-    run.set_control_facts(cookie.text(), control.mss());
+    // As iperf3's server: it does not measure the control connection's MSS (its
+    // `tcp_mss_default` is 0).
+    run.set_control_facts(cookie.text(), None, control_peer);
     let created = match protocol {
         Protocol::Tcp => {
             let (tx, mut rx) = mpsc::channel(total);
@@ -147,6 +157,7 @@ pub(crate) async fn serve_session(
     run_until_test_end(&mut control, &mut run, config).await?;
 
     run.stop_senders().await;
+    run.until_queued_is_read(QUEUED_READ.min(t)).await;
     let last = run.sample_interval(Some(config.interval.unwrap_or(Duration::ZERO)));
     report_interval(config, last);
     run.close_sending_sockets();
@@ -166,10 +177,19 @@ pub(crate) async fn serve_session(
     .await?;
     run.expect_received(&remote);
     run.stop_receivers(RECEIVE_DRAIN.min(t)).await;
+    let result = run.result(Some(&remote));
+    let mut local = run.local_results();
+    if run.params().get_server_output {
+        // What this server reports of the test, as iperf3's server sends it to a client
+        // that asked: its -J document, or the text it prints.
+        if config.json_output {
+            local.server_output_json = Some(result.to_iperf3_json());
+        } else {
+            local.server_output_text = Some(crate::iperf::cli::server_report_text(&result));
+        }
+    }
     within(t, Phase::ExchangeResults, async {
-        control
-            .write_json(&run.local_results(), Phase::ExchangeResults)
-            .await?;
+        control.write_json(&local, Phase::ExchangeResults).await?;
         control
             .write_state(TestState::DisplayResults, Phase::ExchangeResults)
             .await
@@ -182,7 +202,7 @@ pub(crate) async fn serve_session(
         }
     })
     .await;
-    Ok(run.into_result(Some(&remote)))
+    Ok(result)
 }
 
 /// Passes a closed interval on to whoever follows the server's progress.

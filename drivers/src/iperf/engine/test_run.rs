@@ -22,8 +22,8 @@ use crate::iperf::error::IperfError;
 use crate::iperf::protocol::{ExchangedResults, ExchangedStream, TestParameters};
 use crate::iperf::result::loss_percent;
 use crate::iperf::result::{
-    Connection, CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Measurement, Role,
-    StartInfo, StreamMeasurement, StreamSummary, Summary, TestSettings,
+    Connection, ControlPeer, CpuUtilization, DirectionSummary, IntervalReport, IperfResult,
+    Measurement, Role, StartInfo, StreamMeasurement, StreamSummary, Summary, TestSettings,
 };
 
 /// Which way a stream's data flows.
@@ -186,10 +186,17 @@ impl TestRun {
         }
     }
 
-    /// Records the test's cookie and the control connection's MSS for the report's `start`.
-    pub(crate) fn set_control_facts(&mut self, cookie: String, mss: Option<u32>) {
+    /// Records the test's cookie, the control connection's MSS and its other end for the
+    /// report's `start`.
+    pub(crate) fn set_control_facts(
+        &mut self,
+        cookie: String,
+        mss: Option<u32>,
+        peer: Option<ControlPeer>,
+    ) {
         self.start_info.cookie = cookie;
         self.start_info.tcp_mss_default = mss.filter(|_| self.params.protocol == Protocol::Tcp);
+        self.start_info.control_peer = peer;
     }
 
     pub(crate) fn params(&self) -> &TestParameters {
@@ -582,6 +589,38 @@ impl TestRun {
         drain::until_taken(&sent, deadline).await
     }
 
+    /// Waits up to `deadline` until this side's TCP receivers have read what their kernel
+    /// queues hold, so the last interval counts what arrived before `TEST_END` (a busy
+    /// machine may not have run them yet).
+    pub(crate) async fn until_queued_is_read(&self, deadline: Duration) {
+        let queued = || {
+            self.streams
+                .iter()
+                .filter(|s| !s.sending)
+                .any(|s| match &s.socket {
+                    Some(StreamSocket::Tcp(tcp)) => {
+                        let mut pending: libc::c_int = 0;
+                        // SAFETY: FIONREAD writes one int through the pointer given.
+                        let rc = unsafe {
+                            libc::ioctl(
+                                std::os::fd::AsRawFd::as_raw_fd(tcp.as_ref()),
+                                libc::FIONREAD,
+                                &mut pending,
+                            )
+                        };
+                        rc == 0 && pending > 0
+                    }
+                    _ => false,
+                })
+        };
+        let _ = tokio::time::timeout(deadline, async {
+            while queued() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+    }
+
     /// Closes the sending streams' sockets (after [`stop_senders`](Self::stop_senders)), so
     /// the peer's receivers see the end of their streams. iperf3 clients need that in
     /// reverse mode: after `TEST_END` they read their streams with blocking full-block reads
@@ -678,6 +717,8 @@ impl TestRun {
             cpu_util_system: self.cpu.system,
             sender_has_retransmits,
             congestion_used: self.local_congestion.clone().filter(|_| tcp),
+            server_output_json: None,
+            server_output_text: None,
             streams,
         }
     }
@@ -710,7 +751,12 @@ impl TestRun {
     }
 
     /// The whole test's result from this side's view, merged with the peer's counts.
-    pub(crate) fn into_result(mut self, remote: Option<&ExchangedResults>) -> IperfResult {
+    pub(crate) fn into_result(self, remote: Option<&ExchangedResults>) -> IperfResult {
+        self.result(remote)
+    }
+
+    /// The whole test's result so far from this side's view, merged with the peer's counts.
+    pub(crate) fn result(&self, remote: Option<&ExchangedResults>) -> IperfResult {
         let local_seconds = self.measured_seconds();
         let udp = self.params.protocol == Protocol::Udp;
         let main_flow = self.main_flow();
@@ -829,11 +875,12 @@ impl TestRun {
                 system_info: StartInfo::this_system(),
                 ..self.start_info.clone()
             }),
-            intervals: std::mem::take(&mut self.intervals),
+            intervals: self.intervals.clone(),
             summary,
             cpu,
             sender_tcp_congestion: sender_cc,
             receiver_tcp_congestion: receiver_cc,
+            server_output: None,
         }
     }
 }

@@ -27,6 +27,8 @@ pub(crate) struct TestParameters {
     /// Bits per second per stream; 0 is unlimited.
     pub(crate) bitrate: u64,
     pub(crate) udp_counters_64bit: bool,
+    /// The client wants the server's report in the results (`--get-server-output`).
+    pub(crate) get_server_output: bool,
 }
 
 /// Why a server refuses a parameter document: iperf3's error code and our words.
@@ -64,6 +66,9 @@ impl TestParameters {
             doc.insert("bandwidth".into(), json!(self.bitrate));
         }
         doc.insert("pacing_timer".into(), json!(1000));
+        if self.get_server_output {
+            doc.insert("get_server_output".into(), json!(1));
+        }
         if self.udp_counters_64bit {
             doc.insert("udp_counters_64bit".into(), json!(1));
         }
@@ -145,6 +150,7 @@ impl TestParameters {
             block_size: block_size as u32,
             bitrate: number(map, "bandwidth")?.unwrap_or(0),
             udp_counters_64bit: map.contains_key("udp_counters_64bit"),
+            get_server_output: map.contains_key("get_server_output"),
         })
     }
 
@@ -193,6 +199,7 @@ mod tests {
             block_size: 1400,
             bitrate: 100_000_000,
             udp_counters_64bit: true,
+            get_server_output: true,
         }
     }
 

@@ -16,6 +16,12 @@ pub(crate) struct ExchangedResults {
     pub(crate) sender_has_retransmits: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) congestion_used: Option<String>,
+    /// A server's `-J` document, for a client that asked (`get_server_output`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) server_output_json: Option<serde_json::Value>,
+    /// What a text-printing server printed for the test, for a client that asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) server_output_text: Option<String>,
     pub(crate) streams: Vec<ExchangedStream>,
 }
 

@@ -5,8 +5,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::{
-    CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Measurement, Role, StartInfo,
-    StreamSummary, Summary, TestSettings,
+    ControlPeer, CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Measurement, Role,
+    ServerOutput, StartInfo, StreamSummary, Summary, TestSettings,
 };
 use crate::iperf::config::{Direction, Protocol};
 
@@ -150,12 +150,62 @@ impl IperfResult {
             sender_tcp_congestion: text_of("sender_tcp_congestion"),
             receiver_tcp_congestion: text_of("receiver_tcp_congestion"),
             start_info: parse_start_info(start),
+            server_output: match (top.get("server_output_json"), top.get("server_output_text")) {
+                (Some(json), _) => Some(ServerOutput::Json(json.clone())),
+                (None, Some(Value::String(text))) => Some(ServerOutput::Text(text.clone())),
+                _ => None,
+            },
         })
     }
 
-    /// This result in iperf3's `-J` layout (`start`, `intervals`, `end`).
+    /// This result in iperf3's `-J` layout (`start`, `intervals`, `end`), as iperf3 3.12
+    /// writes it from the same side: the keys in its order, with its types.
+    ///
+    /// A server's document is what iperf3's server writes: it reports when the test ends,
+    /// before the client's counts arrive, so what only the client measured (the bytes of a
+    /// stream the server received, as the client sent them; the client's CPU and congestion
+    /// control) is zero or absent there, and so it is here.
     pub fn to_iperf3_json(&self) -> Value {
+        let server = self.role == Role::Server;
+        let mut doc = Map::new();
+        doc.insert("start".into(), self.iperf3_start());
+        let mut intervals = json!(self.intervals);
+        if self.test.protocol == Protocol::Udp {
+            // iperf3's interval records carry no out-of-order count.
+            remove_everywhere(&mut intervals, "out_of_order");
+        }
+        // iperf3 keeps its clock in microseconds: the bounds of every span, and an end
+        // record's length, are whole microseconds (an interval's length is its own figure).
+        for_each_record(&mut intervals, &mut |record| {
+            to_microseconds(record, &["start", "end"]);
+        });
+        doc.insert("intervals".into(), intervals);
+        let mut end = if server {
+            self.server_view().iperf3_end()
+        } else {
+            self.iperf3_end()
+        };
+        for_each_record(&mut end, &mut |record| {
+            to_microseconds(record, &["start", "end", "seconds"]);
+        });
+        doc.insert("end".into(), end);
+        match &self.server_output {
+            Some(ServerOutput::Json(output)) => {
+                doc.insert("server_output_json".into(), output.clone());
+            }
+            Some(ServerOutput::Text(output)) => {
+                doc.insert("server_output_text".into(), json!(output));
+            }
+            None => {}
+        }
+        let mut doc = Value::Object(doc);
+        as_cjson_numbers(&mut doc);
+        doc
+    }
+
+    fn iperf3_start(&self) -> Value {
         let t = &self.test;
+        let tcp = t.protocol == Protocol::Tcp;
         // iperf3 3.12 writes no `bidir` here; a bidirectional test shows in `end`'s
         // `*_bidir_reverse` sums.
         let test_start = json!({
@@ -170,9 +220,10 @@ impl IperfResult {
             "tos": 0,
             "target_bitrate": t.target_bitrate,
         });
-        // In iperf3's order: who is connected, the version and host, when, then the test's
-        // cookie and sockets, then its settings (`connecting_to`/`accepted_connection` are
-        // the caller's, who knows the peer's name).
+        // In iperf3's order, which differs by role: a server learns the test's settings
+        // (and sizes a TCP test's sockets) before it writes who connected; a client writes
+        // its sockets' sizes last. iperf3's server writes `target_bitrate` twice when a rate
+        // is set; a JSON object keeps one, in the first place.
         let mut start = Map::new();
         start.insert("connected".into(), json!(self.connected));
         start.insert(
@@ -183,8 +234,22 @@ impl IperfResult {
                 " (iperf 3.12 protocol)"
             )),
         );
-        if let Some(info) = &self.start_info {
-            start.insert("system_info".into(), json!(info.system_info));
+        let Some(info) = &self.start_info else {
+            start.insert("test_start".into(), test_start);
+            return Value::Object(start);
+        };
+        start.insert("system_info".into(), json!(info.system_info));
+        let buffers = |start: &mut Map<String, Value>| {
+            start.insert("sock_bufsize".into(), json!(info.sock_bufsize));
+            start.insert("sndbuf_actual".into(), json!(info.sndbuf_actual));
+            start.insert("rcvbuf_actual".into(), json!(info.rcvbuf_actual));
+        };
+        let server = self.role == Role::Server;
+        if server && t.target_bitrate > 0 {
+            start.insert("target_bitrate".into(), json!(info.target_bitrate));
+        }
+        if server && tcp {
+            buffers(&mut start);
         }
         if let Some(secs) = self.timestamp {
             start.insert(
@@ -192,18 +257,32 @@ impl IperfResult {
                 json!({ "time": http_date(secs), "timesecs": secs }),
             );
         }
-        if let Some(info) = &self.start_info {
-            start.insert("cookie".into(), json!(info.cookie));
-            if let Some(mss) = info.tcp_mss_default {
-                start.insert("tcp_mss_default".into(), json!(mss));
-            }
-            start.insert("target_bitrate".into(), json!(info.target_bitrate));
-            start.insert("sock_bufsize".into(), json!(info.sock_bufsize));
-            start.insert("sndbuf_actual".into(), json!(info.sndbuf_actual));
-            start.insert("rcvbuf_actual".into(), json!(info.rcvbuf_actual));
+        if let Some(peer) = &info.control_peer {
+            let key = if server {
+                "accepted_connection"
+            } else {
+                "connecting_to"
+            };
+            start.insert(key.into(), json!({ "host": peer.host, "port": peer.port }));
+        }
+        start.insert("cookie".into(), json!(info.cookie));
+        if tcp {
+            start.insert(
+                "tcp_mss_default".into(),
+                json!(info.tcp_mss_default.unwrap_or(0)),
+            );
+        }
+        start.insert("target_bitrate".into(), json!(info.target_bitrate));
+        if !(server && tcp) {
+            buffers(&mut start);
         }
         start.insert("test_start".into(), test_start);
-        let start = Value::Object(start);
+        Value::Object(start)
+    }
+
+    fn iperf3_end(&self) -> Value {
+        let t = &self.test;
+        let udp = t.protocol == Protocol::Udp;
         let mut end = Map::new();
         let streams: Vec<Value> = self
             .summary
@@ -218,27 +297,20 @@ impl IperfResult {
             })
             .collect();
         end.insert("streams".into(), Value::Array(streams));
-        if t.protocol == Protocol::Udp {
-            end.insert("sum".into(), json!(udp_stream_sum(&self.summary.main)));
-        }
-        if t.protocol == Protocol::Udp {
-            let (sent, received) = udp_sent_and_received(&self.summary.main);
-            end.insert("sum_sent".into(), sent);
-            end.insert("sum_received".into(), received);
-        } else {
-            end.insert("sum_sent".into(), json!(self.summary.main.sent));
-            end.insert("sum_received".into(), json!(self.summary.main.received));
-        }
-        if let Some(reverse) = &self.summary.bidir_reverse {
-            if t.protocol == Protocol::Udp {
-                end.insert("sum_bidir_reverse".into(), json!(udp_stream_sum(reverse)));
-                let (sent, received) = udp_sent_and_received(reverse);
-                end.insert("sum_sent_bidir_reverse".into(), sent);
-                end.insert("sum_received_bidir_reverse".into(), received);
+        let mut sums = |suffix: &str, d: &DirectionSummary| {
+            if udp {
+                end.insert(format!("sum{suffix}"), json!(udp_stream_sum(d)));
+                let (sent, received) = udp_sent_and_received(d);
+                end.insert(format!("sum_sent{suffix}"), sent);
+                end.insert(format!("sum_received{suffix}"), received);
             } else {
-                end.insert("sum_sent_bidir_reverse".into(), json!(reverse.sent));
-                end.insert("sum_received_bidir_reverse".into(), json!(reverse.received));
+                end.insert(format!("sum_sent{suffix}"), json!(d.sent));
+                end.insert(format!("sum_received{suffix}"), json!(d.received));
             }
+        };
+        sums("", &self.summary.main);
+        if let Some(reverse) = &self.summary.bidir_reverse {
+            sums("_bidir_reverse", reverse);
         }
         if let Some(cpu) = &self.cpu {
             end.insert("cpu_utilization_percent".into(), json!(cpu));
@@ -249,14 +321,138 @@ impl IperfResult {
         if let Some(c) = &self.receiver_tcp_congestion {
             end.insert("receiver_tcp_congestion".into(), json!(c));
         }
-        let mut intervals = json!(self.intervals);
-        if t.protocol == Protocol::Udp {
-            // iperf3's interval records carry no out-of-order count.
-            remove_everywhere(&mut intervals, "out_of_order");
+        Value::Object(end)
+    }
+
+    /// The server's figures as iperf3's server has them when it writes its report (at
+    /// `TEST_END`, before the results exchange): its own side of each stream; the client's
+    /// side as zeros; no client CPU; only its own congestion control, named as the
+    /// sender's whenever it sends.
+    fn server_view(&self) -> Self {
+        let mut view = self.clone();
+        let udp = self.test.protocol == Protocol::Udp;
+        for s in &mut view.summary.streams {
+            if s.sender.sender {
+                s.receiver = unmeasured(&s.sender);
+                if udp {
+                    // The client's loss and jitter are not known yet: zeros.
+                    s.receiver.jitter_ms = Some(0.0);
+                    s.receiver.lost_packets = Some(0);
+                    s.receiver.lost_percent = Some(0.0);
+                    s.receiver.out_of_order = Some(0);
+                }
+            } else {
+                s.sender = unmeasured(&s.receiver);
+                if udp {
+                    // Without the client's count of packets sent, iperf3 counts the packets
+                    // received and takes no loss share.
+                    s.sender.packets = s.receiver.packets;
+                    s.receiver.lost_percent = Some(0.0);
+                }
+            }
         }
-        let mut doc = json!({ "start": start, "intervals": intervals, "end": end });
-        as_cjson_numbers(&mut doc);
-        doc
+        let server_sends = |d: &DirectionSummary| d.sent.sender;
+        for d in std::iter::once(&mut view.summary.main).chain(view.summary.bidir_reverse.as_mut())
+        {
+            if server_sends(d) {
+                d.received = unmeasured(&d.sent);
+                if udp {
+                    d.received.jitter_ms = Some(0.0);
+                    d.received.lost_packets = Some(0);
+                    d.received.lost_percent = Some(0.0);
+                    d.received.packets = Some(0);
+                }
+            } else {
+                d.sent = unmeasured(&d.received);
+                if udp {
+                    d.sent.packets = Some(0);
+                }
+            }
+        }
+        if let Some(cpu) = &mut view.cpu {
+            cpu.remote_total = 0.0;
+            cpu.remote_user = 0.0;
+            cpu.remote_system = 0.0;
+        }
+        // The server's own algorithm, written as the receiver's in a forward test and as
+        // the sender's otherwise (in a bidirectional test iperf3's server reports its
+        // sending streams' side last, and only that one names an algorithm it knows). The
+        // engine's server result holds it as the receiver's but in a reverse test; one read
+        // from iperf3's server output, where iperf3 wrote it.
+        let own = match self.test.direction {
+            Direction::Reverse => self.sender_tcp_congestion.clone(),
+            Direction::Forward => self.receiver_tcp_congestion.clone(),
+            Direction::Bidirectional => self
+                .receiver_tcp_congestion
+                .clone()
+                .or_else(|| self.sender_tcp_congestion.clone()),
+        };
+        (view.sender_tcp_congestion, view.receiver_tcp_congestion) = match self.test.direction {
+            Direction::Forward => (None, own),
+            _ => (own, None),
+        };
+        view
+    }
+}
+
+/// The side of a measurement a host did not measure, as iperf3 writes it: the same span,
+/// nothing moved.
+fn unmeasured(measured: &Measurement) -> Measurement {
+    Measurement {
+        start: measured.start,
+        end: measured.end,
+        seconds: measured.seconds,
+        sender: measured.sender,
+        ..Measurement::default()
+    }
+}
+
+/// The document iperf3 3.12 prints with `-J` when a test fails before it has anything to
+/// report (a refused connection, a port in use): the start it has so far, empty intervals
+/// and end, and its message in `error`.
+///
+/// # Examples
+///
+/// ```
+/// use testrig_drivers::iperf::iperf3_error_json;
+///
+/// let doc = iperf3_error_json("unable to connect to server: Connection refused");
+/// assert_eq!(doc["start"]["connected"], serde_json::json!([]));
+/// assert_eq!(doc["error"], "unable to connect to server: Connection refused");
+/// ```
+pub fn iperf3_error_json(message: &str) -> Value {
+    json!({
+        "start": {
+            "connected": [],
+            "version": concat!("testrig ", env!("CARGO_PKG_VERSION"), " (iperf 3.12 protocol)"),
+            "system_info": StartInfo::this_system(),
+        },
+        "intervals": [],
+        "end": {},
+        "error": message,
+    })
+}
+
+/// Calls `f` on every object in `value` that has a `bytes` figure (a measurement record).
+fn for_each_record(value: &mut Value, f: &mut impl FnMut(&mut Map<String, Value>)) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|v| for_each_record(v, f)),
+        Value::Object(map) => {
+            if map.contains_key("bytes") {
+                f(map);
+            }
+            map.values_mut().for_each(|v| for_each_record(v, f));
+        }
+        _ => {}
+    }
+}
+
+/// Rounds the figures at `keys` (seconds) to whole microseconds.
+fn to_microseconds(record: &mut Map<String, Value>, keys: &[&str]) {
+    for key in keys {
+        if let Some(seconds) = record.get(*key).and_then(Value::as_f64) {
+            record.insert((*key).into(), json!((seconds * 1e6).round() / 1e6));
+        }
     }
 }
 
@@ -265,7 +461,7 @@ fn remove_everywhere(value: &mut Value, key: &str) {
     match value {
         Value::Array(items) => items.iter_mut().for_each(|v| remove_everywhere(v, key)),
         Value::Object(map) => {
-            map.remove(key);
+            map.shift_remove(key);
             map.values_mut().for_each(|v| remove_everywhere(v, key));
         }
         _ => {}
@@ -275,14 +471,14 @@ fn remove_everywhere(value: &mut Value, key: &str) {
 /// Writes numbers as iperf3 does. iperf3 builds its JSON with cJSON, which keeps every number
 /// as a double and prints one without a fraction as an integer (`"duration": 2`, `"start": 0`,
 /// `"lost_percent": 0`), so strict decoders expect integers there; serde_json would print
-/// `2.0`. Integral values up to 10^15 (where cJSON's `%1.15g` still prints every digit) become
+/// `2.0`. Integral values within `i64` (where iperf3's cJSON keeps its integer copy) become
 /// integers; everything else stays as it is.
 fn as_cjson_numbers(value: &mut Value) {
     match value {
         Value::Number(n) if n.is_f64() => {
             if let Some(f) = n.as_f64()
                 && f.fract() == 0.0
-                && f.abs() < 1e15
+                && f.abs() < 9.2e18
             {
                 *value = json!(f as i64);
             }
@@ -340,10 +536,14 @@ fn udp_sent_and_received(d: &DirectionSummary) -> (Value, Value) {
     (json!(sent), json!(received))
 }
 
-/// iperf3's UDP `end.sum`: received figures with the sender's packet count.
+/// iperf3's UDP `end.sum`: the bytes and rate sent over the receiver's span, the
+/// receiver's jitter and loss, and the sender's packet count where known (else the
+/// receiver's).
 fn udp_stream_sum(d: &DirectionSummary) -> Measurement {
     Measurement {
-        packets: d.sent.packets.or(d.received.packets),
+        bytes: d.sent.bytes,
+        bits_per_second: d.sent.bits_per_second,
+        packets: d.sent.packets.filter(|&p| p > 0).or(d.received.packets),
         out_of_order: None,
         ..d.received.clone()
     }
@@ -368,6 +568,15 @@ fn parse_start_info(start: &Map<String, Value>) -> Option<StartInfo> {
         sock_bufsize: count("sock_bufsize"),
         sndbuf_actual: count("sndbuf_actual"),
         rcvbuf_actual: count("rcvbuf_actual"),
+        control_peer: ["connecting_to", "accepted_connection"]
+            .iter()
+            .find_map(|key| start.get(*key))
+            .and_then(|peer| {
+                Some(ControlPeer {
+                    host: peer.get("host")?.as_str()?.to_owned(),
+                    port: u16::try_from(peer.get("port")?.as_u64()?).ok()?,
+                })
+            }),
     })
 }
 

@@ -156,6 +156,34 @@ pub struct IperfResult {
     /// What iperf3 writes at the start besides the settings, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_info: Option<StartInfo>,
+    /// The server's own report of the test, when the client asked for it
+    /// (`--get-server-output`) and the server sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_output: Option<ServerOutput>,
+}
+
+/// The server's report of a test as it sends it to a client that asked for it
+/// (`--get-server-output`): its `-J` document, or the text it printed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ServerOutput {
+    /// A server running with `-J`: its JSON document (iperf3's `server_output_json`).
+    Json(serde_json::Value),
+    /// A server printing text: what it printed for the test (iperf3's
+    /// `server_output_text`).
+    Text(String),
+}
+
+/// The other end of a test's control connection, as iperf3 names it in `start`: where a
+/// client connected (`connecting_to`, the host as given) or whom a server accepted
+/// (`accepted_connection`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlPeer {
+    /// The host: as the client was given it, or the address the server saw.
+    pub host: String,
+    /// The port.
+    pub port: u16,
 }
 
 /// What iperf3 writes in `start` besides the test's settings: the test's cookie, the host
@@ -178,6 +206,9 @@ pub struct StartInfo {
     pub sndbuf_actual: u64,
     /// A data socket's receive buffer, as the kernel reports it.
     pub rcvbuf_actual: u64,
+    /// The other end of the control connection, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_peer: Option<ControlPeer>,
 }
 
 impl StartInfo {

@@ -1,5 +1,5 @@
 use std::any::Any;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
@@ -126,6 +126,12 @@ pub trait Driver: Any + Send + Sync {
     /// (e.g. processes left alive after the driver's program ended).
     fn warnings(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// When the driver's own work ended while it stays `Started` (a task that exited
+    /// with its expected code), for the report's timeline; `None` while it works on.
+    fn finished_at(&self) -> Option<SystemTime> {
+        None
     }
 }
 

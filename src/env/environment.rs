@@ -467,7 +467,10 @@ impl Environment {
     }
 
     /// Adds a test case outcome to the report.
-    pub fn record_case(&self, case: CaseReport) {
+    pub fn record_case(&self, mut case: CaseReport) {
+        if case.started_at.is_none() {
+            case.started_at = SystemTime::now().checked_sub(case.duration);
+        }
         self.inner.state().cases.push(case);
     }
 

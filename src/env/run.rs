@@ -139,6 +139,7 @@ impl Environment {
             },
             duration: began.elapsed(),
             message,
+            started_at: None,
         });
 
         let stopped = self.stop_reporting().await;

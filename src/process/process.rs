@@ -146,6 +146,12 @@ impl Process {
         self.inner.parts.hub.tail()
     }
 
+    /// When its end was recorded (wall-clock time, for reports).
+    pub fn ended_at(&self) -> Option<std::time::SystemTime> {
+        let ended = self.control().ended_at()?;
+        std::time::SystemTime::now().checked_sub(ended.elapsed())
+    }
+
     /// How long it has run, from its fork until now, or until its end was recorded.
     pub fn run_time(&self) -> Duration {
         let end = self.control().ended_at().unwrap_or_else(Instant::now);

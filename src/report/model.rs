@@ -69,6 +69,14 @@ pub struct DriverReport {
     /// still alive after its program ended, or cgroups not available to hold them.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// When its own work ended while it stayed started (a task that exited as
+    /// expected); see [`Driver::finished_at`](crate::Driver::finished_at).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::rfc3339_opt"
+    )]
+    pub finished_at: Option<SystemTime>,
 }
 
 /// One test case's outcome.
@@ -84,6 +92,14 @@ pub struct CaseReport {
     /// The failure message, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// When it began (set by [`Environment::record_case`](crate::Environment::record_case)
+    /// from the duration when not given).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::rfc3339_opt"
+    )]
+    pub started_at: Option<SystemTime>,
 }
 
 /// How something ended.
@@ -121,6 +137,7 @@ impl Report {
                     runpath: r.runpath().to_owned(),
                     cpu_time: driver.cpu_time(),
                     warnings: driver.warnings(),
+                    finished_at: driver.finished_at(),
                 }
             })
             .collect();

@@ -157,6 +157,7 @@ impl Session {
                     },
                     duration: began.elapsed(),
                     message: message.clone(),
+                    started_at: None,
                 });
                 message.map_or(Ok(()), Err)
             }
@@ -167,6 +168,7 @@ impl Session {
                         outcome: Outcome::NotRun,
                         duration: Duration::ZERO,
                         message: Some(reason.clone()),
+                        started_at: None,
                     });
                 }
                 Err(format!("not run: {reason}"))

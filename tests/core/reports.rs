@@ -1,4 +1,6 @@
 use testrig::testing::{HelperProgram, ScratchDir, ScriptedDriver};
+
+use crate::support::Picture;
 use testrig::{Environment, Error, Outcome, Phase, Report, Status};
 
 #[tokio::test]
@@ -97,6 +99,12 @@ async fn json_and_junit_reports_are_valid_and_carry_the_durations() {
     assert!(property("driver.server.setup_s").is_some(), "{xml}");
 
     let svg = std::fs::read_to_string(dir.join("reported.timeline.svg")).unwrap();
+    // As a picture: the drivers' started phases, the failed stop, the passing case.
+    let rendered = Picture::render(&svg);
+    assert!(rendered.count(STARTED) > 1000, "started phases are drawn");
+    assert!(rendered.count(FAILED) > 0, "the failed stop shows in red");
+    let rows = rendered.rows_with(STARTED, 20);
+    assert!(!rows.is_empty());
     let picture = roxmltree::Document::parse(&svg).expect("the timeline is well-formed XML");
     assert_eq!(picture.root_element().tag_name().name(), "svg");
     let texts: Vec<&str> = picture.descendants().filter_map(|n| n.text()).collect();
@@ -218,4 +226,75 @@ fn the_builders_report_dir_wins_over_the_report_dir_variable() {
     run_helper_with_report_dir_var(&format!("builder-dir {}", builder.display()), &variable);
     assert!(builder.join("from-variable.json").is_file());
     assert!(!variable.exists());
+}
+
+const STARTED: (u8, u8, u8) = (92, 184, 92);
+const FAILED: (u8, u8, u8) = (217, 83, 79);
+const NOT_RUN: (u8, u8, u8) = (190, 190, 190);
+
+#[tokio::test]
+async fn the_timeline_shows_each_driver_and_each_case_and_a_failed_case_in_red() {
+    let env = Environment::builder("pictured")
+        .driver(ScriptedDriver::new("server").listen())
+        .driver(ScriptedDriver::new("client").connect_to(testrig::Ref::export("server", "port")))
+        .build()
+        .unwrap();
+    env.run(|_env| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    env.record_case(testrig::report::CaseReport {
+        name: "a failing check".to_owned(),
+        outcome: Outcome::Failed,
+        duration: std::time::Duration::from_millis(10),
+        message: Some("it failed".to_owned()),
+        started_at: None,
+    });
+    env.record_case(testrig::report::CaseReport {
+        name: "never ran".to_owned(),
+        outcome: Outcome::NotRun,
+        duration: std::time::Duration::from_millis(5),
+        message: None,
+        started_at: None,
+    });
+    let svg = env.report().timeline_svg();
+    let picture = roxmltree::Document::parse(&svg).unwrap();
+    let texts: Vec<&str> = picture
+        .descendants()
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    for label in ["server", "client", "cases"] {
+        assert!(
+            texts.contains(&label),
+            "the row `{label}` is labelled: {texts:?}"
+        );
+    }
+    assert!(
+        texts.iter().any(|t| t.contains("pictured FAILED")),
+        "the title says the run failed: {texts:?}"
+    );
+
+    let rendered = Picture::render(&svg);
+    // Three rows of bars: two drivers' started phases and the passing case, each a band
+    // of green; the failed case is red and the one not run grey, in the last row.
+    let green_rows = rendered.rows_with(STARTED, 30);
+    let red_rows = rendered.rows_with(FAILED, 3);
+    let grey_rows = rendered.rows_with(NOT_RUN, 3);
+    assert!(!red_rows.is_empty(), "the failed case shows in red");
+    assert!(
+        !grey_rows.is_empty(),
+        "the case that did not run shows in grey"
+    );
+    let bands = green_rows.windows(2).filter(|w| w[1] > w[0] + 1).count() + 1;
+    assert_eq!(
+        bands, 3,
+        "a green band per driver and one for the passing case: {green_rows:?}"
+    );
+    assert!(
+        red_rows[0] > green_rows[0],
+        "the cases' row is below the drivers'"
+    );
 }

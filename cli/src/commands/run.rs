@@ -85,6 +85,7 @@ pub(crate) async fn run(
             },
             duration: took,
             message: result.err(),
+            started_at: None,
         });
     }
 
@@ -106,5 +107,6 @@ fn not_run(name: &str, why: &str) -> CaseReport {
         outcome: CaseOutcome::NotRun,
         duration: Duration::ZERO,
         message: Some(why.to_owned()),
+        started_at: None,
     }
 }

@@ -60,6 +60,7 @@ pub(crate) async fn up(
                     outcome: CaseOutcome::Failed,
                     duration: held.elapsed(),
                     message: Some(message),
+                    started_at: None,
                 });
                 failure = Some(driver);
             }

@@ -623,6 +623,11 @@ impl Driver for App {
         warnings
     }
 
+    fn finished_at(&self) -> Option<std::time::SystemTime> {
+        // A task that exited as expected stays started: its end is when its work ended.
+        self.process().and_then(|process| process.ended_at())
+    }
+
     fn log_tail(&self) -> Vec<String> {
         let Some(spawned) = self.spawned() else {
             return Vec::new();

@@ -14,7 +14,9 @@ use serde_json::json;
 use testrig_drivers::iperf::cli::{
     CliCommand, ClientCommand, HumanReport, ServerCommand, USAGE, parse_args,
 };
-use testrig_drivers::iperf::{IperfResult, NativeClient, NativeServer, ServedTest, ServerConfig};
+use testrig_drivers::iperf::{
+    AddressFamily, IperfResult, NativeClient, NativeServer, ServedTest, ServerConfig,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -98,12 +100,13 @@ async fn run_client(command: ClientCommand) -> ExitCode {
 }
 
 async fn run_server(command: ServerCommand) -> ExitCode {
-    let ip = command
-        .bind
-        .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+    let ip = command.bind.unwrap_or(match command.family {
+        AddressFamily::V4 => std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        _ => std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    });
     let config = ServerConfig::default().interval(command.interval);
     let mut bound = NativeServer::bind_with((ip, command.port).into(), config.clone()).await;
-    if bound.is_err() && command.bind.is_none() {
+    if bound.is_err() && command.bind.is_none() && command.family == AddressFamily::Any {
         // No IPv6 here: fall back to IPv4, as iperf3 does.
         bound = NativeServer::bind_with(([0, 0, 0, 0], command.port).into(), config).await;
     }

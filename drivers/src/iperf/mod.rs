@@ -28,9 +28,10 @@ mod error;
 mod iperf_test;
 mod protocol;
 mod result;
+mod stream_options;
 
 pub use config::{
-    ClientConfig, ClientConfigBuilder, DEFAULT_PORT, Direction, Protocol, TestLength,
+    AddressFamily, ClientConfig, ClientConfigBuilder, DEFAULT_PORT, Direction, Protocol, TestLength,
 };
 pub use driver::{ClientOptions, Engine, IperfClient, IperfDriverError, IperfServer};
 pub use engine::{NativeClient, NativeServer, ServedTest, ServerConfig, ServerHandle};
@@ -40,3 +41,4 @@ pub use result::{
     Connection, CpuUtilization, DirectionSummary, IntervalReport, Iperf3JsonError, IperfResult,
     Measurement, Role, StartInfo, StreamMeasurement, StreamSummary, Summary, TestSettings,
 };
+pub use stream_options::StreamOptions;

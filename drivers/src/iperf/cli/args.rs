@@ -4,8 +4,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::units::{parse_bitrate, parse_size};
-use crate::iperf::config::{ClientConfig, DEFAULT_PORT, Direction, Protocol};
+use crate::iperf::config::{AddressFamily, ClientConfig, DEFAULT_PORT, Direction, Protocol};
 use crate::iperf::error::IperfError;
+use crate::iperf::stream_options::{MAX_MSS, StreamOptions, dscp_to_tos, parse_c_integer};
 
 /// Usage text, in iperf3's words for the flags supported here.
 pub const USAGE: &str = "\
@@ -23,17 +24,36 @@ Server specific:
 Client specific:
   -c, --client    <host>    run in client mode, connecting to <host>
   -u, --udp                 use UDP rather than TCP
-  -b, --bitrate   #[KMG]    target bitrate in bits/sec (0 for unlimited; UDP default 1 Mbit/sec)
+  --connect-timeout #       timeout for control connection setup (ms)
+  -b, --bitrate #[KMG][/#]  target bitrate in bits/sec (0 for unlimited; UDP default 1 Mbit/sec)
+                            (optional slash and packet count for burst mode)
+  --pacing-timer #[KMG]     set the timing for pacing, in microseconds (default 1000)
+  --fq-rate #[KMG]          enable fair-queuing based socket pacing in bits/sec
   -t, --time      #         time in seconds to transmit for (default 10 secs)
   -n, --bytes     #[KMG]    number of bytes to transmit (instead of -t)
   -k, --blockcount #[KMG]   number of blocks (packets) to transmit (instead of -t or -n)
   -l, --length    #[KMG]    length of buffer to read or write (TCP 128 KB, UDP the path MSS)
+  --cport         <port>    bind to a specific client port (TCP and UDP, default: ephemeral port)
   -P, --parallel  #         number of parallel client streams to run
   -R, --reverse             run in reverse mode (server sends, client receives)
       --bidir               run in bidirectional mode
+  -w, --window    #[KMG]    set send/receive socket buffer sizes
+  -C, --congestion <algo>   set TCP congestion control algorithm
+  -M, --set-mss   #         set TCP maximum segment size (MTU - 40 bytes)
+  -N, --no-delay            set TCP no delay, disabling Nagle's Algorithm
+  -4, --version4            only use IPv4
+  -6, --version6            only use IPv6
+  -S, --tos N               set the IP type of service, 0-255 (52, 064 and 0x34 are the same)
+      --dscp N or --dscp val  set the IP dscp value, either 0-63 or symbolic
   -O, --omit      #         omit the first n seconds
   -Z, --zerocopy            send with sendfile(2), sparing a copy (the default here)
       --no-zerocopy         send with plain writes, as iperf3 does without -Z
+      --extra-data str      data string to include in client and server JSON
+      --udp-counters-64bit  use 64-bit counters in UDP test packets
+      --repeating-payload   use repeating pattern in payload, instead of randomized payload
+      --dont-fragment       set IPv4 Don't Fragment flag
+Refused by this engine (iperf3 has them): -A (CPU affinity), -L (IPv6 flow label), -F
+(file transfer), --sctp, --username/--rsa-public-key-path (authentication).
 ";
 
 /// A parsed command line.
@@ -61,6 +81,8 @@ pub struct ServerCommand {
     pub json: bool,
     /// `-i` (`None`: no interval reports).
     pub interval: Option<Duration>,
+    /// `-4`/`-6`: listen on IPv4 or IPv6 only (without `-B`).
+    pub family: AddressFamily,
 }
 
 /// What `-c HOST` asks for.
@@ -110,6 +132,14 @@ pub enum CliError {
         /// The flag.
         flag: String,
     },
+    /// A flag iperf3 has that this engine does not implement.
+    #[error("option {flag} is not supported by testrig's native iperf3 engine: {reason}")]
+    Unsupported {
+        /// The flag.
+        flag: String,
+        /// What it would do and why it is not done.
+        reason: &'static str,
+    },
     /// Flags that contradict each other.
     #[error("parameter error - {0}")]
     Conflict(&'static str),
@@ -131,6 +161,21 @@ const VALUED: &[(&str, &str)] = &[
     ("-l", "--length"),
     ("-i", "--interval"),
     ("-O", "--omit"),
+    ("-w", "--window"),
+    ("-M", "--set-mss"),
+    ("-C", "--congestion"),
+    ("-S", "--tos"),
+    ("", "--dscp"),
+    ("", "--extra-data"),
+    ("", "--connect-timeout"),
+    ("", "--fq-rate"),
+    ("", "--pacing-timer"),
+    ("", "--cport"),
+    ("-A", "--affinity"),
+    ("-L", "--flowlabel"),
+    ("-F", "--file"),
+    ("", "--username"),
+    ("", "--rsa-public-key-path"),
 ];
 
 /// Flags without a value.
@@ -145,6 +190,29 @@ const SWITCHES: &[(&str, &str)] = &[
     ("", "--forceflush"),
     ("-Z", "--zerocopy"),
     ("", "--no-zerocopy"),
+    ("-N", "--no-delay"),
+    ("-4", "--version4"),
+    ("-6", "--version6"),
+    ("", "--repeating-payload"),
+    ("", "--udp-counters-64bit"),
+    ("", "--dont-fragment"),
+    ("", "--sctp"),
+];
+
+/// iperf3 flags this engine refuses, with what they would do.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "--affinity",
+        "CPU affinity; the native engine runs its streams on a shared thread pool",
+    ),
+    ("--flowlabel", "IPv6 flow labels are not implemented"),
+    ("--file", "file transfer (-F) is not implemented"),
+    ("--sctp", "SCTP is not implemented"),
+    ("--username", "authentication (RSA) is not implemented"),
+    (
+        "--rsa-public-key-path",
+        "authentication (RSA) is not implemented",
+    ),
 ];
 
 /// Parses iperf3-style arguments (without the program name).
@@ -176,6 +244,12 @@ where
     if has("--help") {
         return Ok(CliCommand::Help);
     }
+    if let Some((flag, reason)) = UNSUPPORTED.iter().find(|(flag, _)| has(flag)) {
+        return Err(CliError::Unsupported {
+            flag: (*flag).to_owned(),
+            reason,
+        });
+    }
     let port = match get("--port") {
         Some(v) => parse_number::<u16>("--port", &v, "a port number 1-65535")
             .and_then(|p| non_zero("--port", &v, p))?,
@@ -201,7 +275,7 @@ where
         (true, Some(_)) => Err(CliError::BothRoles),
         (false, None) => Err(CliError::NoRole),
         (true, None) => {
-            const CLIENT_ONLY: [&str; 13] = [
+            const CLIENT_ONLY: [&str; 26] = [
                 "--time",
                 "--bytes",
                 "--blockcount",
@@ -215,6 +289,19 @@ where
                 "--client",
                 "--zerocopy",
                 "--no-zerocopy",
+                "--window",
+                "--set-mss",
+                "--congestion",
+                "--tos",
+                "--dscp",
+                "--extra-data",
+                "--connect-timeout",
+                "--fq-rate",
+                "--pacing-timer",
+                "--cport",
+                "--no-delay",
+                "--repeating-payload",
+                "--dont-fragment",
             ];
             if let Some((flag, _)) = flags
                 .iter()
@@ -222,12 +309,19 @@ where
             {
                 return Err(CliError::ClientOnly { flag: flag.clone() });
             }
+            let family = match (has("--version4"), has("--version6")) {
+                (true, true) => return Err(CliError::Conflict("-4 and -6 contradict each other")),
+                (true, false) => AddressFamily::V4,
+                (false, true) => AddressFamily::V6,
+                (false, false) => AddressFamily::Any,
+            };
             Ok(CliCommand::Server(ServerCommand {
                 bind,
                 port,
                 one_off: has("--one-off"),
                 json,
                 interval,
+                family,
             }))
         }
         (false, Some(host)) => {
@@ -267,6 +361,10 @@ where
                 b = b.block_size(len);
             }
             if let Some(v) = get("--bitrate") {
+                // `-b rate/burst`: the burst count is a stream option (see `client_extras`).
+                let v = v
+                    .split_once('/')
+                    .map_or(v.clone(), |(rate, _)| rate.to_owned());
                 let rate = parse_bitrate(&v).ok_or_else(|| CliError::BadValue {
                     flag: "--bitrate".into(),
                     value: v.clone(),
@@ -302,12 +400,131 @@ where
                 (false, false) => Direction::Forward,
             };
             b = b.direction(direction);
+            b = client_extras(b, &get, &has)?;
             Ok(CliCommand::Client(ClientCommand {
                 config: b.build()?,
                 json,
             }))
         }
     }
+}
+
+/// The client flags beyond the basic test shape: stream options, address family, ports,
+/// extra data, timeouts.
+fn client_extras(
+    mut b: crate::iperf::ClientConfigBuilder,
+    get: &impl Fn(&str) -> Option<String>,
+    has: &impl Fn(&str) -> bool,
+) -> Result<crate::iperf::ClientConfigBuilder, CliError> {
+    let bad = |flag: &str, value: &str, reason: &'static str| CliError::BadValue {
+        flag: flag.into(),
+        value: value.into(),
+        reason,
+    };
+    let mut o = StreamOptions::new();
+    if let Some(v) = get("--window") {
+        let window = size("--window", &v)?;
+        if window > crate::iperf::stream_options::MAX_WINDOW {
+            return Err(bad(
+                "--window",
+                &v,
+                "socket buffer size too large (maximum = 536870912 bytes)",
+            ));
+        }
+        o = o.window(window);
+    }
+    if let Some(v) = get("--set-mss") {
+        let mss = parse_number::<u32>("--set-mss", &v, "a segment size in bytes")?;
+        if mss > MAX_MSS {
+            return Err(bad(
+                "--set-mss",
+                &v,
+                "TCP MSS too large (maximum = 9216 bytes)",
+            ));
+        }
+        o = o.mss(mss);
+    }
+    if let Some(v) = get("--congestion") {
+        o = o.congestion(v);
+    }
+    if has("--no-delay") {
+        o = o.no_delay(true);
+    }
+    // As in iperf3, the later of -S and --dscp wins; both set the TOS byte.
+    let tos_flag = ["--tos", "--dscp"]
+        .into_iter()
+        .filter_map(|f| get(f).map(|v| (f, v)))
+        .last();
+    if let Some((flag, v)) = tos_flag {
+        let tos = match flag {
+            "--tos" => parse_c_integer(&v)
+                .and_then(|t| u8::try_from(t).ok())
+                .ok_or_else(|| {
+                    bad(
+                        flag,
+                        &v,
+                        "bad TOS value (must be between 0 and 255 inclusive)",
+                    )
+                })?,
+            _ => dscp_to_tos(&v).ok_or_else(|| {
+                bad(
+                    flag,
+                    &v,
+                    "bad TOS value (a DSCP 0-63 or a name such as af11, ef, cs1)",
+                )
+            })?,
+        };
+        o = o.tos(tos);
+    }
+    if let Some(v) = get("--fq-rate") {
+        let rate = parse_bitrate(&v).ok_or_else(|| bad("--fq-rate", &v, "a rate such as 100M"))?;
+        o = o.fq_rate(rate);
+    }
+    if let Some(v) = get("--pacing-timer") {
+        let micros =
+            parse_size(&v).ok_or_else(|| bad("--pacing-timer", &v, "microseconds, e.g. 1000"))?;
+        o = o.pacing_timer(Duration::from_micros(micros));
+    }
+    if let Some(v) = get("--bitrate")
+        && let Some((_, burst)) = v.split_once('/')
+    {
+        let burst =
+            parse_number::<u32>("--bitrate", burst, "a rate and a burst count, e.g. 10M/5")?;
+        if burst > crate::iperf::stream_options::MAX_BURST {
+            return Err(bad("--bitrate", &v, "invalid burst count (maximum = 1000)"));
+        }
+        o = o.burst(burst);
+    }
+    o = o
+        .repeating_payload(has("--repeating-payload"))
+        .dont_fragment(has("--dont-fragment"));
+    b = b.stream_options(o);
+    b = b.udp_counters_64bit(has("--udp-counters-64bit"));
+    match (has("--version4"), has("--version6")) {
+        (true, true) => return Err(CliError::Conflict("-4 and -6 contradict each other")),
+        (true, false) => b = b.family(AddressFamily::V4),
+        (false, true) => b = b.family(AddressFamily::V6),
+        (false, false) => {}
+    }
+    if let Some(v) = get("--cport") {
+        let port = parse_number::<u16>(
+            "--cport",
+            &v,
+            "port number must be between 1 and 65535 inclusive",
+        )
+        .and_then(|p| non_zero("--cport", &v, p))?;
+        b = b.client_port(port);
+    }
+    if let Some(v) = get("--extra-data") {
+        b = b.extra_data(v);
+    }
+    if let Some(v) = get("--connect-timeout") {
+        let millis = parse_size(&v)
+            .filter(|&ms| ms > 0)
+            .ok_or_else(|| bad("--connect-timeout", &v, "milliseconds, more than 0"))?;
+        b = b.connect_timeout(Duration::from_millis(millis));
+    }
+    Ok(b)
 }
 
 /// Splits arguments into (long flag, value) pairs, accepting `-t 1`, `-t1`, `--time 1` and

@@ -8,10 +8,10 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::deadline::within;
 use super::drain::Drained;
-use super::sockets::{connect_tcp, connect_udp};
+use super::sockets::{Side, apply_ip_options, connect_tcp, connect_udp, set_congestion};
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;
-use crate::iperf::config::{ClientConfig, Protocol, TestLength};
+use crate::iperf::config::{AddressFamily, ClientConfig, Protocol, TestLength};
 use crate::iperf::error::{IperfError, Phase};
 use crate::iperf::protocol::{
     ControlChannel, Cookie, DEFAULT_TCP_BLOCK, DEFAULT_UDP_BLOCK, ExchangedResults,
@@ -78,7 +78,7 @@ impl NativeClient {
         let c = &self.config;
         let server = resolve(c).await?;
         let mut control =
-            ControlChannel::new(connect_tcp(server, c.bind, c.connect_timeout).await?);
+            ControlChannel::new(connect_tcp(server, c.bind, None, None, c.connect_timeout).await?);
         let cookie = Cookie::random();
         within(
             c.phase_timeout,
@@ -101,10 +101,21 @@ impl NativeClient {
         let mut run = TestRun::new(params, Role::Client);
         run.set_control_facts(cookie.text(), control.mss());
         let total = run.params().streams * run.params().direction_count();
-        for _ in 0..total {
+        let options = &c.stream_options;
+        for index in 0..total {
+            // iperf3's `--cport`: stream i from port cport + i.
+            let local_port = c.client_port.map(|p| p + index as u16);
             match c.protocol {
                 Protocol::Tcp => {
-                    let mut stream = connect_tcp(server, c.bind, c.connect_timeout).await?;
+                    let mut stream =
+                        connect_tcp(server, c.bind, local_port, Some(options), c.connect_timeout)
+                            .await?;
+                    let sock = socket2::SockRef::from(&stream);
+                    set_congestion(&sock, options, Side::Client)?;
+                    let local = stream
+                        .local_addr()
+                        .map_err(IperfError::io(Phase::CreateStreams))?;
+                    apply_ip_options(&sock, options, local, false)?;
                     within(c.phase_timeout, Phase::CreateStreams, async {
                         use tokio::io::AsyncWriteExt;
                         stream
@@ -117,7 +128,8 @@ impl NativeClient {
                         .map_err(IperfError::io(Phase::CreateStreams))?;
                 }
                 Protocol::Udp => {
-                    let socket = connect_udp(server, c.bind, c.connect_timeout).await?;
+                    let socket =
+                        connect_udp(server, c.bind, local_port, options, c.connect_timeout).await?;
                     run.add_udp(socket)
                         .map_err(IperfError::io(Phase::CreateStreams))?;
                 }
@@ -317,6 +329,9 @@ impl NativeClient {
             block_size,
             bitrate: c.bitrate().unwrap_or(0),
             udp_counters_64bit: c.udp_counters_64bit,
+            stream_options: c.stream_options.clone(),
+            extra_data: c.extra_data.clone(),
+            server_affinity: None,
         }
     }
 }
@@ -345,7 +360,14 @@ async fn resolve(c: &ClientConfig) -> Result<SocketAddr, IperfError> {
         Some(ip) => a.is_ipv4() == ip.is_ipv4(),
         None => true,
     };
-    let all: Vec<SocketAddr> = addrs.by_ref().collect();
+    let all: Vec<SocketAddr> = addrs
+        .by_ref()
+        .filter(|a| match c.family {
+            AddressFamily::Any => true,
+            AddressFamily::V4 => a.is_ipv4(),
+            AddressFamily::V6 => a.is_ipv6(),
+        })
+        .collect();
     all.iter()
         .copied()
         .find(preferred)
@@ -353,7 +375,11 @@ async fn resolve(c: &ClientConfig) -> Result<SocketAddr, IperfError> {
         .ok_or_else(|| {
             error(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
-                "no address for this host",
+                match c.family {
+                    AddressFamily::Any => "no address for this host",
+                    AddressFamily::V4 => "no IPv4 address for this host (-4)",
+                    AddressFamily::V6 => "no IPv6 address for this host (-6)",
+                },
             ))
         })
 }

@@ -263,6 +263,8 @@ async fn serve(server: NativeServer, cancel: CancellationToken, results: mpsc::S
         local_addr,
         config,
     } = server;
+    // Shared with the session, which sets the client's MSS on it while streams connect.
+    let listener = Arc::new(listener);
     let slot = SessionSlot(Arc::new(Mutex::new(Slot::Idle)));
     let handshakes = Arc::new(Semaphore::new(config.max_pending_handshakes));
     let mut sessions = JoinSet::new();
@@ -287,9 +289,11 @@ async fn serve(server: NativeServer, cancel: CancellationToken, results: mpsc::S
                     Slot::Idle => {
                         slot.set(Slot::Busy);
                         let (slot, config, results) = (slot.clone(), config.clone(), results.clone());
+                        let listener = listener.clone();
                         sessions.spawn(async move {
                             let free_on_exit = FreeOnDrop(slot.clone());
-                            let outcome = serve_session(socket, local_addr, &slot, &config).await;
+                            let outcome =
+                                serve_session(socket, &listener, local_addr, &slot, &config).await;
                             if let Err(error) = &outcome {
                                 tracing::debug!(%peer, %error, "iperf test failed");
                             }

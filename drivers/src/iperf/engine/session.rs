@@ -4,14 +4,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::client::{sleep_until_opt, tick_opt, ticker_from};
 use super::deadline::within;
 use super::server::{AdmittedStream, ServerConfig, SessionSlot};
-use super::sockets::bind_udp_shared;
+use super::sockets::{apply_server_tcp, apply_udp, bind_udp_shared, set_listener_mss};
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;
 use crate::iperf::config::Protocol;
@@ -28,6 +28,7 @@ const RECEIVE_DRAIN: Duration = Duration::from_secs(2);
 /// Serves one test on an accepted control connection.
 pub(crate) async fn serve_session(
     socket: TcpStream,
+    listener: &TcpListener,
     local_addr: SocketAddr,
     slot: &SessionSlot,
     config: &ServerConfig,
@@ -54,13 +55,41 @@ pub(crate) async fn serve_session(
             return Err(IperfError::protocol(Phase::ParamExchange, refusal.reason));
         }
     };
+    if let Some(cpu) = params.server_affinity {
+        // iperf3's server pins its process to the CPU asked for; this one runs inside a
+        // test process whose other work it must not pin, so it refuses as iperf3 does when
+        // pinning fails.
+        let _ = tokio::time::timeout(
+            t,
+            control.write_server_error(iperf3_code::AFFINITY, libc::EPERM),
+        )
+        .await;
+        return Err(IperfError::protocol(
+            Phase::ParamExchange,
+            format!(
+                "the client asked to pin the server to CPU {cpu} (-A n,{cpu}); the native server does not pin CPUs"
+            ),
+        ));
+    }
 
     let total = (params.streams * params.direction_count()) as usize;
     let protocol = params.protocol;
     let mut run = TestRun::new(params, Role::Server);
     run.set_control_facts(cookie.text(), control.mss());
+    let options = run.params().stream_options.clone();
     let created = match protocol {
         Protocol::Tcp => {
+            // iperf3 sets the MSS on its listener, where it shapes the streams' handshakes.
+            let mss_set = options
+                .mss
+                .map(|mss| set_listener_mss(listener, mss))
+                .transpose();
+            if let Err(error) = mss_set {
+                let _ =
+                    tokio::time::timeout(t, control.write_server_error(iperf3_code::SET_MSS, 0))
+                        .await;
+                return Err(error);
+            }
             let (tx, mut rx) = mpsc::channel(total);
             slot.accept_streams(cookie, tx);
             within(
@@ -79,6 +108,7 @@ pub(crate) async fn serve_session(
                 }
                 admitted.sort_by_key(|a| a.accepted);
                 for a in admitted {
+                    apply_server_tcp(&a.stream, &options)?;
                     run.add_tcp(a.stream)
                         .map_err(IperfError::io(Phase::CreateStreams))?;
                 }
@@ -86,6 +116,11 @@ pub(crate) async fn serve_session(
             };
             let created = watch_control(&mut control, t, Phase::CreateStreams, accept_all).await;
             slot.busy();
+            if options.mss.is_some()
+                && let Err(error) = set_listener_mss(listener, 0)
+            {
+                tracing::warn!(%error, "could not reset the listener's MSS");
+            }
             created
         }
         Protocol::Udp => {
@@ -115,8 +150,14 @@ pub(crate) async fn serve_session(
         }
     };
     if let Err(error) = created {
-        let _ = tokio::time::timeout(t, control.write_server_error(iperf3_code::STREAM_ACCEPT, 0))
-            .await;
+        let (code, errno) = match &error {
+            IperfError::SocketOption { code, source, .. } => (
+                *code,
+                source.as_ref().and_then(|s| s.raw_os_error()).unwrap_or(0),
+            ),
+            _ => (iperf3_code::STREAM_ACCEPT, 0),
+        };
+        let _ = tokio::time::timeout(t, control.write_server_error(code, errno)).await;
         return Err(error);
     }
 
@@ -224,6 +265,7 @@ async fn accept_udp_streams(
             .await
             .map_err(IperfError::io(Phase::CreateStreams))?;
         let stream = std::mem::replace(&mut listener, next);
+        apply_udp(&stream, &run.params().stream_options)?;
         run.add_udp(stream)
             .map_err(IperfError::io(Phase::CreateStreams))?;
     }

@@ -147,6 +147,9 @@ impl TestRun {
     pub(crate) fn new(params: TestParameters, role: Role) -> Self {
         let omitting = params.omit > 0;
         let target_bitrate = params.bitrate;
+        let sock_bufsize = params.stream_options.window.unwrap_or(0);
+        let tos = params.stream_options.tos;
+        let extra_data = params.extra_data.clone();
         // Both sides' senders stop at the limit, as iperf3's do; only the client ends the
         // test on it (see `spawn_streams`).
         let budget = match (params.bytes, params.blocks) {
@@ -181,6 +184,9 @@ impl TestRun {
             local_congestion: None,
             start_info: StartInfo {
                 target_bitrate,
+                sock_bufsize,
+                tos,
+                extra_data,
                 ..StartInfo::default()
             },
         }
@@ -298,6 +304,9 @@ impl TestRun {
                     stop: self.stop_senders.clone(),
                     udp_counters_64bit: self.params.udp_counters_64bit,
                     zero_copy,
+                    repeating_payload: self.params.stream_options.repeating_payload,
+                    pacing_tick: self.params.stream_options.pacing_tick(),
+                    burst: self.params.stream_options.burst,
                 };
                 let failure = self.failure.clone();
                 match socket {

@@ -149,7 +149,13 @@ impl IperfResult {
             cpu,
             sender_tcp_congestion: text_of("sender_tcp_congestion"),
             receiver_tcp_congestion: text_of("receiver_tcp_congestion"),
-            start_info: parse_start_info(start),
+            start_info: parse_start_info(start).map(|info| StartInfo {
+                extra_data: top
+                    .get("extra_data")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                ..info
+            }),
         })
     }
 
@@ -167,7 +173,7 @@ impl IperfResult {
             "bytes": t.bytes,
             "blocks": t.blocks,
             "reverse": u8::from(t.direction == Direction::Reverse),
-            "tos": 0,
+            "tos": self.start_info.as_ref().map_or(0, |info| info.tos),
             "target_bitrate": t.target_bitrate,
         });
         // In iperf3's order: who is connected, the version and host, when, then the test's
@@ -255,6 +261,9 @@ impl IperfResult {
             remove_everywhere(&mut intervals, "out_of_order");
         }
         let mut doc = json!({ "start": start, "intervals": intervals, "end": end });
+        if let Some(text) = self.start_info.as_ref().and_then(|i| i.extra_data.as_ref()) {
+            doc["extra_data"] = json!(text);
+        }
         as_cjson_numbers(&mut doc);
         doc
     }
@@ -368,6 +377,13 @@ fn parse_start_info(start: &Map<String, Value>) -> Option<StartInfo> {
         sock_bufsize: count("sock_bufsize"),
         sndbuf_actual: count("sndbuf_actual"),
         rcvbuf_actual: count("rcvbuf_actual"),
+        tos: start
+            .get("test_start")
+            .and_then(|t| t.get("tos"))
+            .and_then(Value::as_u64)
+            .and_then(|t| u8::try_from(t).ok())
+            .unwrap_or(0),
+        extra_data: None,
     })
 }
 

@@ -178,6 +178,12 @@ pub struct StartInfo {
     pub sndbuf_actual: u64,
     /// A data socket's receive buffer, as the kernel reports it.
     pub rcvbuf_actual: u64,
+    /// The IP TOS byte the test asked for (`-S`/`--dscp`; `test_start.tos`).
+    #[serde(default)]
+    pub tos: u8,
+    /// The client's `--extra-data` text (iperf3 writes it at the top of the document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_data: Option<String>,
 }
 
 impl StartInfo {

@@ -656,6 +656,114 @@ mod tests {
     }
 
     #[test]
+    fn stream_flags_map_onto_the_stream_options() {
+        let c = client(&[
+            "-c",
+            "h",
+            "-w",
+            "256K",
+            "-N",
+            "-M",
+            "1200",
+            "-C",
+            "reno",
+            "-S",
+            "0x28",
+            "--fq-rate",
+            "8M",
+            "--pacing-timer",
+            "2000",
+            "--repeating-payload",
+            "--dont-fragment",
+            "-b",
+            "10M/4",
+        ]);
+        let o = c.config.stream_options();
+        assert_eq!(o.window_size(), Some(256 * 1024));
+        assert!(o.is_no_delay());
+        assert_eq!(o.mss_value(), Some(1200));
+        assert_eq!(o.congestion_algorithm(), Some("reno"));
+        assert_eq!(o.tos_value(), 0x28);
+        assert_eq!(o.fq_rate_value(), Some(8_000_000));
+        assert_eq!(o.pacing_timer_value(), Some(Duration::from_micros(2000)));
+        assert!(o.is_repeating_payload());
+        assert!(o.is_dont_fragment());
+        assert_eq!(o.burst, Some(4));
+        assert_eq!(c.config.bitrate(), Some(10_000_000));
+    }
+
+    #[test]
+    fn connection_flags_map_onto_the_configuration() {
+        let c = client(&[
+            "-c",
+            "h",
+            "-4",
+            "--cport",
+            "5000",
+            "--extra-data",
+            "run 7",
+            "--connect-timeout",
+            "1500",
+            "-u",
+            "--udp-counters-64bit",
+        ]);
+        assert_eq!(c.config.family(), AddressFamily::V4);
+        assert_eq!(c.config.client_port(), Some(5000));
+        assert_eq!(c.config.extra_data(), Some("run 7"));
+        assert_eq!(c.config.connect_timeout, Duration::from_millis(1500));
+        assert!(c.config.udp_counters_64bit);
+        assert_eq!(
+            client(&["-c", "h", "-6"]).config.family(),
+            AddressFamily::V6
+        );
+    }
+
+    #[test]
+    fn tos_and_dscp_read_like_iperf3_and_the_last_one_wins() {
+        let tos = |args: &[&str]| client(args).config.stream_options().tos_value();
+        assert_eq!(tos(&["-c", "h", "-S", "52"]), 52);
+        assert_eq!(tos(&["-c", "h", "-S", "064"]), 52);
+        assert_eq!(tos(&["-c", "h", "--dscp", "af11"]), 0x28);
+        assert_eq!(tos(&["-c", "h", "--dscp", "46"]), 46 << 2);
+        assert_eq!(tos(&["-c", "h", "-S", "4", "--dscp", "ef"]), 0xb8);
+    }
+
+    #[test]
+    fn options_iperf3_has_but_this_engine_lacks_are_refused_by_name() {
+        for flag in [
+            &["-A", "1"][..],
+            &["-L", "5"],
+            &["-F", "file"],
+            &["--sctp"],
+            &["--username", "me"],
+            &["--rsa-public-key-path", "key.pem"],
+        ] {
+            let mut args = vec!["-c", "h"];
+            args.extend_from_slice(flag);
+            let error = parse_args(args.iter().copied()).unwrap_err().to_string();
+            assert!(error.contains("not supported"), "{flag:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn bad_stream_option_values_get_iperf3s_reasons() {
+        let cases: [(&[&str], &str); 8] = [
+            (&["-c", "h", "-S", "300"], "bad TOS value"),
+            (&["-c", "h", "--dscp", "64"], "bad TOS value"),
+            (&["-c", "h", "-M", "10000"], "TCP MSS too large"),
+            (&["-c", "h", "-w", "1G"], "socket buffer size too large"),
+            (&["-c", "h", "--cport", "0"], "--cport"),
+            (&["-c", "h", "-b", "10M/2000"], "invalid burst count"),
+            (&["-c", "h", "-4", "-6"], "contradict"),
+            (&["-s", "-C", "reno"], "option --congestion is client-only"),
+        ];
+        for (args, expected) in cases {
+            let error = parse_args(args.iter().copied()).unwrap_err().to_string();
+            assert!(error.contains(expected), "{args:?}: {error}");
+        }
+    }
+
+    #[test]
     fn server_flags_parse() {
         let parsed = parse_args(["-s", "-p", "6000", "-1", "-B", "127.0.0.1"]).unwrap();
         let CliCommand::Server(s) = parsed else {

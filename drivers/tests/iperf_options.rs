@@ -9,8 +9,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use iperf_support::{Iperf3Server, free_port, iperf3_client_output, native_server};
+use testrig::{Environment, Ref};
 use testrig_drivers::iperf::{
-    AddressFamily, ClientConfig, IperfError, IperfResult, NativeClient, NativeServer, StreamOptions,
+    AddressFamily, ClientConfig, Engine, IperfClient, IperfError, IperfResult, IperfServer,
+    NativeClient, NativeServer, StreamOptions,
 };
 use tokio::process::Command;
 
@@ -426,4 +428,60 @@ async fn version4_and_version6_choose_the_address_family() {
     let error = run("::1", AddressFamily::V4).await.unwrap_err();
     assert!(error.to_string().contains("no IPv4 address"), "{error}");
     server.shutdown().await;
+}
+
+/// One measurement by an `IperfClient` driver on `client_engine` against an `IperfServer`
+/// driver on `server_engine`, with the stream options and extra data set on the driver.
+async fn driver_measurement(client_engine: Engine, server_engine: Engine) -> IperfResult {
+    let client = IperfClient::new("client", Ref::export("server", "port"))
+        .engine(client_engine)
+        .bytes(4 << 20)
+        .stream_options(
+            StreamOptions::new()
+                .congestion("reno")
+                .tos(0x28)
+                .window(256 * 1024),
+        )
+        .extra_data("via the driver");
+    let env = Environment::builder("iperf-options")
+        .driver(IperfServer::new("server").engine(server_engine))
+        .driver(client)
+        .build()
+        .expect("the environment builds");
+    env.run(|env| async move {
+        let client = env.get::<IperfClient>("client")?;
+        Ok::<_, testrig::Error>(client.run(Duration::from_secs(20)).await?)
+    })
+    .await
+    .expect("the measurement runs")
+}
+
+fn assert_driver_options_applied(engines: &str, result: &IperfResult) {
+    assert_eq!(
+        result.sender_tcp_congestion.as_deref(),
+        Some("reno"),
+        "{engines}"
+    );
+    assert_eq!(
+        result.receiver_tcp_congestion.as_deref(),
+        Some("reno"),
+        "{engines}"
+    );
+    let info = result.start_info.as_ref().expect("start info");
+    assert_eq!(
+        info.extra_data.as_deref(),
+        Some("via the driver"),
+        "{engines}"
+    );
+    assert_eq!(info.tos, 0x28, "{engines}");
+    assert_eq!(info.sock_bufsize, 256 * 1024, "{engines}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_options_set_on_the_driver_reach_both_engines() {
+    let iperf3 = Engine::iperf3_at(iperf3_or_skip!());
+    let native_to_iperf3 = driver_measurement(Engine::Native, iperf3.clone()).await;
+    assert_driver_options_applied("native client, iperf3 server", &native_to_iperf3);
+    let iperf3_to_native = driver_measurement(iperf3, Engine::Native).await;
+    assert_driver_options_applied("iperf3 client, native server", &iperf3_to_native);
 }

@@ -180,6 +180,36 @@ const BAD_CLIENTS: &[(&str, &str, &str, &[&str])] = &[
             "10ms is refused: must be 0.1 to 60 seconds",
         ],
     ),
+    (
+        "a TOS beyond a byte",
+        "tos = 300",
+        "13:7",
+        &[
+            "driver `client`, key `tos`",
+            "300 is refused: bad TOS value (must be between 0 and 255 inclusive)",
+        ],
+    ),
+    (
+        "an unknown DSCP name",
+        "dscp = \"bogus\"",
+        "13:8",
+        &["driver `client`, key `dscp`", "\"bogus\" is refused"],
+    ),
+    (
+        "an MSS beyond iperf3's limit",
+        "mss = 10000",
+        "13:7",
+        &[
+            "driver `client`, key `mss`",
+            "10000 is refused: TCP MSS too large (maximum = 9216 bytes)",
+        ],
+    ),
+    (
+        "an IP version that does not exist",
+        "ip_version = 5",
+        "13:14",
+        &["driver `client`, key `ip_version`", "5 is refused"],
+    ),
 ];
 
 #[test]

@@ -128,6 +128,13 @@ impl StreamOptions {
         self
     }
 
+    /// The TOS byte of a DSCP given as iperf3's `--dscp` takes it: a number 0-63 (decimal,
+    /// `0x` hex or leading-0 octal) or a name such as `af11`, `ef`, `cs1`; `None` if it is
+    /// neither.
+    pub fn dscp_tos(text: &str) -> Option<u8> {
+        dscp_to_tos(text)
+    }
+
     /// The socket buffer size asked for, if any.
     pub fn window_size(&self) -> Option<u64> {
         self.window

@@ -103,7 +103,8 @@ pub struct ClientConfig {
     pub(crate) max_open_ended: Duration,
     pub(crate) udp_counters_64bit: bool,
     pub(crate) zero_copy: bool,
-    pub(crate) stream_options: StreamOptions,
+    /// Boxed: it is large and rarely set, and a config travels by value.
+    pub(crate) stream_options: Box<StreamOptions>,
     pub(crate) family: AddressFamily,
     pub(crate) client_port: Option<u16>,
     pub(crate) extra_data: Option<String>,
@@ -131,7 +132,7 @@ impl ClientConfig {
                 max_open_ended: Duration::from_secs(600),
                 udp_counters_64bit: false,
                 zero_copy: true,
-                stream_options: StreamOptions::default(),
+                stream_options: Box::default(),
                 family: AddressFamily::Any,
                 client_port: None,
                 extra_data: None,
@@ -345,7 +346,7 @@ impl ClientConfigBuilder {
     /// streams, which the server applies to its side too (`-w -N -M -C -S --fq-rate
     /// --pacing-timer --repeating-payload --dont-fragment`).
     pub fn stream_options(mut self, options: StreamOptions) -> Self {
-        self.config.stream_options = options;
+        self.config.stream_options = Box::new(options);
         self
     }
 

@@ -299,7 +299,7 @@ pub(crate) fn dscp_to_tos(text: &str) -> Option<u8> {
         return Some(*tos);
     }
     let code = parse_c_integer(text)?;
-    (0..=63).contains(&code).then(|| (code as u8) << 2)
+    (0..=63).contains(&code).then_some((code as u8) << 2)
 }
 
 /// The iperf3 repeating payload: ASCII `0` to `9`, over and over.

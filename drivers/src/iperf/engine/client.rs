@@ -329,7 +329,7 @@ impl NativeClient {
             block_size,
             bitrate: c.bitrate().unwrap_or(0),
             udp_counters_64bit: c.udp_counters_64bit,
-            stream_options: c.stream_options.clone(),
+            stream_options: (*c.stream_options).clone(),
             extra_data: c.extra_data.clone(),
             server_affinity: None,
         }

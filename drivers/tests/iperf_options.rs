@@ -124,6 +124,13 @@ async fn what_the_native_client_asks_for_shows_on_the_real_iperf3_servers_socket
     assert_eq!(doc["extra_data"], "run 7");
     assert_eq!(doc["start"]["test_start"]["tos"], 0x28);
     assert_eq!(doc["start"]["sock_bufsize"], 256 * 1024);
+    // As iperf3 with -M: the MSS asked for, instead of the default.
+    assert_eq!(doc["start"]["tcp_mss"], 1200);
+    assert!(
+        doc["start"].get("tcp_mss_default").is_none(),
+        "{}",
+        doc["start"]
+    );
 }
 
 #[tokio::test]
@@ -484,4 +491,51 @@ async fn stream_options_set_on_the_driver_reach_both_engines() {
     assert_driver_options_applied("native client, iperf3 server", &native_to_iperf3);
     let iperf3_to_native = driver_measurement(iperf3, Engine::Native).await;
     assert_driver_options_applied("iperf3 client, native server", &iperf3_to_native);
+}
+
+#[tokio::test]
+async fn a_client_asking_to_pin_the_native_server_to_a_cpu_is_refused_with_iperf3s_error() {
+    let binary = iperf3_or_skip!();
+    let mut server = native_server().await;
+    let port = server.local_addr().port();
+    let output = iperf3_client_output(&binary, port, &["-n", "1M", "-A", "0,0"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        doc["error"].as_str(),
+        Some("unable to set CPU affinity: Operation not permitted"),
+        "{doc}"
+    );
+    let served = server.next_test(Duration::from_secs(10)).await.unwrap();
+    let error = served.outcome.unwrap_err().to_string();
+    assert!(error.contains("pin the server to CPU 0"), "{error}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_native_server_sets_the_tos_a_real_udp_client_asks_for() {
+    let binary = iperf3_or_skip!();
+    let server = native_server().await;
+    let port = server.local_addr().port();
+    let args = [
+        "-u",
+        "-b",
+        "10M",
+        "-t",
+        "1",
+        "-S",
+        "0x10",
+        "--dont-fragment",
+    ];
+    let run = tokio::spawn(async move { iperf3_client_output(&binary, port, &args).await });
+    let socket = ss_socket(&["-uni", "--tos"], &format!("( sport = :{port} )"), |s| {
+        s.contains("tos:0x10")
+    })
+    .await;
+    // A stream socket, connected to the client (not the shared listening one).
+    assert!(!socket.contains("*:*"), "{socket}");
+    let output = run.await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let result = IperfResult::from_iperf3_json(&stdout).expect("iperf3 -c -u succeeds");
+    assert!(result.summary.main.received.packets.unwrap_or(0) > 0);
+    server.shutdown().await;
 }

@@ -382,3 +382,48 @@ pub(crate) fn set_listener_mss(
     )
     .map_err(|e| IperfError::socket_option("mss", mss, iperf3_code::SET_MSS, Some(e)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn connected_pair() -> (TcpStream, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        (client.unwrap(), accepted.unwrap().0)
+    }
+
+    #[tokio::test]
+    async fn an_unknown_algorithm_fails_a_client_but_a_server_keeps_its_default() {
+        let (client, server) = connected_pair().await;
+        let asked = StreamOptions::new().congestion("no-such-cc");
+        let default = congestion_of(&SockRef::from(&server)).unwrap();
+        let used = set_congestion(&SockRef::from(&server), &asked, Side::Server).unwrap();
+        assert_eq!(used.as_deref(), Some(default.as_str()));
+        match set_congestion(&SockRef::from(&client), &asked, Side::Client) {
+            Err(IperfError::SocketOption { code, .. }) => {
+                assert_eq!(code, iperf3_code::SET_CONGESTION);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_server_side_options_are_what_the_kernel_reports_afterwards() {
+        let (_client, server) = connected_pair().await;
+        let asked = StreamOptions::new()
+            .congestion("reno")
+            .no_delay(true)
+            .window(128 * 1024)
+            .tos(0x28);
+        let used = apply_server_tcp(&server, &asked).unwrap();
+        assert_eq!(used.as_deref(), Some("reno"));
+        let sock = SockRef::from(&server);
+        assert!(sock.tcp_nodelay().unwrap());
+        assert_eq!(sock.tos_v4().unwrap(), 0x28);
+        // Linux doubles the size asked for, to leave room for its bookkeeping.
+        assert_eq!(sock.recv_buffer_size().unwrap(), 256 * 1024);
+        assert_eq!(sock.send_buffer_size().unwrap(), 256 * 1024);
+    }
+}

@@ -195,7 +195,10 @@ impl TestRun {
     /// Records the test's cookie and the control connection's MSS for the report's `start`.
     pub(crate) fn set_control_facts(&mut self, cookie: String, mss: Option<u32>) {
         self.start_info.cookie = cookie;
-        self.start_info.tcp_mss_default = mss.filter(|_| self.params.protocol == Protocol::Tcp);
+        let tcp = self.params.protocol == Protocol::Tcp;
+        // As iperf3: the MSS asked for (`-M`) if any, else the control connection's.
+        self.start_info.tcp_mss = self.params.stream_options.mss.filter(|_| tcp);
+        self.start_info.tcp_mss_default = mss.filter(|_| tcp && self.start_info.tcp_mss.is_none());
     }
 
     pub(crate) fn params(&self) -> &TestParameters {

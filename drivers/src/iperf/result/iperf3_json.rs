@@ -200,8 +200,14 @@ impl IperfResult {
         }
         if let Some(info) = &self.start_info {
             start.insert("cookie".into(), json!(info.cookie));
-            if let Some(mss) = info.tcp_mss_default {
-                start.insert("tcp_mss_default".into(), json!(mss));
+            match (info.tcp_mss, info.tcp_mss_default) {
+                (Some(mss), _) => {
+                    start.insert("tcp_mss".into(), json!(mss));
+                }
+                (None, Some(mss)) => {
+                    start.insert("tcp_mss_default".into(), json!(mss));
+                }
+                (None, None) => {}
             }
             start.insert("target_bitrate".into(), json!(info.target_bitrate));
             start.insert("sock_bufsize".into(), json!(info.sock_bufsize));
@@ -371,6 +377,10 @@ fn parse_start_info(start: &Map<String, Value>) -> Option<StartInfo> {
             .to_owned(),
         tcp_mss_default: start
             .get("tcp_mss_default")
+            .and_then(Value::as_u64)
+            .and_then(|m| u32::try_from(m).ok()),
+        tcp_mss: start
+            .get("tcp_mss")
             .and_then(Value::as_u64)
             .and_then(|m| u32::try_from(m).ok()),
         target_bitrate: count("target_bitrate"),

@@ -170,6 +170,9 @@ pub struct StartInfo {
     /// The control connection's MSS (TCP tests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_mss_default: Option<u32>,
+    /// The MSS the test asked for (`-M`; iperf3 writes it instead of `tcp_mss_default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_mss: Option<u32>,
     /// The target bitrate asked for, bits/s (0: none).
     pub target_bitrate: u64,
     /// The socket buffer size asked for (`-w`), bytes (0: the system's).

@@ -21,8 +21,18 @@ use testrig_drivers::iperf::{
 #[tokio::main]
 async fn main() -> ExitCode {
     match parse_args(std::env::args().skip(1)) {
-        Ok(CliCommand::Client(client)) => run_client(client).await,
-        Ok(CliCommand::Server(server)) => run_server(server).await,
+        Ok(CliCommand::Client(client)) => {
+            let Some(_pidfile) = PidFile::write(client.pidfile.clone()) else {
+                return ExitCode::FAILURE;
+            };
+            run_client(client).await
+        }
+        Ok(CliCommand::Server(server)) => {
+            let Some(_pidfile) = PidFile::write(server.pidfile.clone()) else {
+                return ExitCode::FAILURE;
+            };
+            run_server(server).await
+        }
         Ok(_) => {
             print!("{USAGE}");
             ExitCode::SUCCESS
@@ -30,6 +40,33 @@ async fn main() -> ExitCode {
         Err(error) => {
             eprintln!("iperf3: {error}\n\n{USAGE}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// iperf3's `-I`: the process id in a file while the program runs, removed at exit.
+struct PidFile(Option<std::path::PathBuf>);
+
+impl PidFile {
+    /// Writes the file (`None` without `-I`); `None` after printing iperf3's error.
+    fn write(path: Option<std::path::PathBuf>) -> Option<Self> {
+        if let Some(path) = &path
+            && let Err(error) = std::fs::write(path, std::process::id().to_string())
+        {
+            eprintln!(
+                "iperf3: error - unable to write PID file {}: {error}",
+                path.display()
+            );
+            return None;
+        }
+        Some(Self(path))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
         }
     }
 }

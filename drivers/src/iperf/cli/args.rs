@@ -1,6 +1,7 @@
 //! Parsing iperf3's command-line flags.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::units::{parse_bitrate, parse_size};
@@ -14,6 +15,7 @@ Usage: iperf3 [-s|-c host] [options]
 Server or Client:
   -p, --port      #         server port to listen on/connect to (default 5201)
   -i, --interval  #         seconds between periodic reports (0 disables)
+  -I, --pidfile file        write PID file
   -B, --bind      <host>    bind to the interface associated with the address <host>
   -J, --json                output in JSON format
       --forceflush          accepted for compatibility (output is always flushed)
@@ -83,6 +85,8 @@ pub struct ServerCommand {
     pub interval: Option<Duration>,
     /// `-4`/`-6`: listen on IPv4 or IPv6 only (without `-B`).
     pub family: AddressFamily,
+    /// `-I`: where to write the process id while running.
+    pub pidfile: Option<PathBuf>,
 }
 
 /// What `-c HOST` asks for.
@@ -92,6 +96,8 @@ pub struct ClientCommand {
     pub config: ClientConfig,
     /// `-J`.
     pub json: bool,
+    /// `-I`: where to write the process id while running.
+    pub pidfile: Option<PathBuf>,
 }
 
 /// A command line that cannot be run.
@@ -161,6 +167,7 @@ const VALUED: &[(&str, &str)] = &[
     ("-l", "--length"),
     ("-i", "--interval"),
     ("-O", "--omit"),
+    ("-I", "--pidfile"),
     ("-w", "--window"),
     ("-M", "--set-mss"),
     ("-C", "--congestion"),
@@ -322,6 +329,7 @@ where
                 json,
                 interval,
                 family,
+                pidfile: get("--pidfile").map(PathBuf::from),
             }))
         }
         (false, Some(host)) => {
@@ -404,6 +412,7 @@ where
             Ok(CliCommand::Client(ClientCommand {
                 config: b.build()?,
                 json,
+                pidfile: get("--pidfile").map(PathBuf::from),
             }))
         }
     }
@@ -708,6 +717,9 @@ mod tests {
             "--udp-counters-64bit",
         ]);
         assert_eq!(c.config.family(), AddressFamily::V4);
+        assert_eq!(c.pidfile, None);
+        let with_pidfile = client(&["-c", "h", "-I", "/run/x.pid"]);
+        assert_eq!(with_pidfile.pidfile, Some(PathBuf::from("/run/x.pid")));
         assert_eq!(c.config.client_port(), Some(5000));
         assert_eq!(c.config.extra_data(), Some("run 7"));
         assert_eq!(c.config.connect_timeout, Duration::from_millis(1500));

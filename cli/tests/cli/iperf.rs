@@ -70,6 +70,26 @@ fn an_iperf_step_measures_prints_the_throughput_and_writes_the_result_as_json() 
 }
 
 #[test]
+fn stream_options_in_a_rig_reach_both_sides_of_the_measurement() {
+    let dir = scratch("iperf-stream-options");
+    let rig = measuring_rig("native", "native", "").replace(
+        "parallel = 2\n",
+        "parallel = 2\ncongestion = \"reno\"\ndscp = \"af11\"\nwindow = \"256K\"\n\
+         no_delay = true\nextra_data = \"from the rig\"\n",
+    );
+    let rig = rig_file(&dir, "options", &rig);
+    let output = run(&["run", &rig, "--report-dir", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
+    let result = result_file(&String::from_utf8_lossy(&output.stdout));
+    assert_eq!(result["sender_tcp_congestion"], "reno");
+    assert_eq!(result["receiver_tcp_congestion"], "reno");
+    assert_eq!(result["start_info"]["tos"], 0x28);
+    assert_eq!(result["start_info"]["sock_bufsize"], 256 * 1024);
+    assert_eq!(result["start_info"]["extra_data"], "from the rig");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn an_iperf_rig_on_the_iperf3_engine_measures_too() {
     if std::process::Command::new("iperf3")
         .arg("--version")

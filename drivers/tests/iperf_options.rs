@@ -167,6 +167,8 @@ async fn what_a_real_iperf3_client_asks_for_shows_on_the_native_servers_socket()
     .await;
     assert!(socket.contains("tos:0x28"), "{socket}");
     assert!(ss_number(&socket, " mss:") <= 1200, "{socket}");
+    // What the server advertised in its handshake: the MSS set on its listener.
+    assert!(ss_number(&socket, "advmss:") <= 1200, "{socket}");
     assert_eq!(ss_number(&socket, "rb"), 512 * 1024, "{socket}");
 
     let output = run.await.unwrap();
@@ -539,5 +541,30 @@ async fn the_native_server_sets_the_tos_a_real_udp_client_asks_for() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let result = IperfResult::from_iperf3_json(&stdout).expect("iperf3 -c -u succeeds");
     assert!(result.summary.main.received.packets.unwrap_or(0) > 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_mss_one_test_asks_for_does_not_stay_on_the_native_servers_listener() {
+    let binary = iperf3_or_skip!();
+    let server = native_server().await;
+    let port = server.local_addr().port();
+    let first = iperf3_client_output(&binary, port, &["-n", "1M", "-M", "1200"]).await;
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    // The next test asks for no MSS; reno marks its data socket for `ss`.
+    let args = ["-t", "1", "-b", "10M", "-C", "reno"];
+    let run = tokio::spawn(async move { iperf3_client_output(&binary, port, &args).await });
+    let socket = ss_socket(
+        &["-tni", "state", "established"],
+        &format!("( sport = :{port} )"),
+        |s| s.contains("reno"),
+    )
+    .await;
+    assert!(ss_number(&socket, "advmss:") > 1200, "{socket}");
+    assert!(run.await.unwrap().status.success());
     server.shutdown().await;
 }

@@ -79,17 +79,20 @@ pub(crate) async fn serve_session(
     let options = run.params().stream_options.clone();
     let created = match protocol {
         Protocol::Tcp => {
-            // iperf3 sets the MSS on its listener, where it shapes the streams' handshakes.
-            let mss_set = options
-                .mss
-                .map(|mss| set_listener_mss(listener, mss))
-                .transpose();
-            if let Err(error) = mss_set {
-                let _ =
-                    tokio::time::timeout(t, control.write_server_error(iperf3_code::SET_MSS, 0))
-                        .await;
-                return Err(error);
-            }
+            // iperf3 sets the MSS on its listener, where it shapes the streams' handshakes;
+            // the guard puts the default back however this step ends.
+            let _listener_mss = match options.mss.map(|mss| ListenerMss::set(listener, mss)) {
+                Some(Err(error)) => {
+                    let _ = tokio::time::timeout(
+                        t,
+                        control.write_server_error(iperf3_code::SET_MSS, 0),
+                    )
+                    .await;
+                    return Err(error);
+                }
+                Some(Ok(guard)) => Some(guard),
+                None => None,
+            };
             let (tx, mut rx) = mpsc::channel(total);
             slot.accept_streams(cookie, tx);
             within(
@@ -116,11 +119,6 @@ pub(crate) async fn serve_session(
             };
             let created = watch_control(&mut control, t, Phase::CreateStreams, accept_all).await;
             slot.busy();
-            if options.mss.is_some()
-                && let Err(error) = set_listener_mss(listener, 0)
-            {
-                tracing::warn!(%error, "could not reset the listener's MSS");
-            }
             created
         }
         Protocol::Udp => {
@@ -214,6 +212,25 @@ pub(crate) async fn serve_session(
     })
     .await;
     Ok(run.into_result(Some(&remote)))
+}
+
+/// The client's MSS on the server's listener while a test's streams connect; the default
+/// again when dropped.
+struct ListenerMss<'a>(&'a TcpListener);
+
+impl<'a> ListenerMss<'a> {
+    fn set(listener: &'a TcpListener, mss: u32) -> Result<Self, IperfError> {
+        set_listener_mss(listener, mss)?;
+        Ok(Self(listener))
+    }
+}
+
+impl Drop for ListenerMss<'_> {
+    fn drop(&mut self) {
+        if let Err(error) = set_listener_mss(self.0, 0) {
+            tracing::warn!(%error, "could not reset the listener's MSS");
+        }
+    }
 }
 
 /// Runs `step` within `timeout` while watching the control connection: a client that closes

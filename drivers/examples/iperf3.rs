@@ -141,7 +141,10 @@ async fn run_server(command: ServerCommand) -> ExitCode {
         AddressFamily::V4 => std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
         _ => std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
     });
-    let config = ServerConfig::default().interval(command.interval);
+    let mut config = ServerConfig::default().interval(command.interval);
+    if let Some(timeout) = command.send_timeout {
+        config = config.send_timeout(timeout);
+    }
     let mut bound = NativeServer::bind_with((ip, command.port).into(), config.clone()).await;
     if bound.is_err() && command.bind.is_none() && command.family == AddressFamily::Any {
         // No IPv6 here: fall back to IPv4, as iperf3 does.

@@ -251,6 +251,7 @@ pub(crate) mod iperf3_code {
     pub(crate) const SET_CONGESTION: i32 = 134;
     pub(crate) const SET_BUF2: i32 = 141;
     pub(crate) const SET_DONT_FRAGMENT: i32 = 145;
+    pub(crate) const SET_USER_TIMEOUT: i32 = 148;
     pub(crate) const STREAM_LISTEN: i32 = 202;
     pub(crate) const STREAM_ACCEPT: i32 = 204;
 }
@@ -283,6 +284,8 @@ fn iperf3_error_text(code: i32) -> &'static str {
         }
         141 => "socket buffer size not set correctly",
         145 => "unable to set IP Do-Not-Fragment flag",
+        // Sic: iperf3 3.12 says this for TCP_USER_TIMEOUT (our message adds the option).
+        148 => "unable to set TCP/SCTP MSS",
         142 => "test authorization failed",
         202 => "unable to start stream listener",
         204 => "unable to accept stream connection",

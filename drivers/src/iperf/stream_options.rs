@@ -51,6 +51,8 @@ pub struct StreamOptions {
     pub(crate) repeating_payload: bool,
     pub(crate) dont_fragment: bool,
     pub(crate) burst: Option<u32>,
+    /// This side's own: not sent to the peer (iperf3 does not send it either).
+    pub(crate) send_timeout: Option<Duration>,
 }
 
 impl StreamOptions {
@@ -125,6 +127,15 @@ impl StreamOptions {
     /// 1000), both sides.
     pub fn burst(mut self, blocks: u32) -> Self {
         self.burst = (blocks > 0).then_some(blocks);
+        self
+    }
+
+    /// How long sent data may stay unacknowledged before this side's TCP gives the
+    /// connection up (`--snd-timeout`, `TCP_USER_TIMEOUT`, at most 86400 s). Unlike the
+    /// other options it is not sent to the server, as in iperf3: a server has its own
+    /// ([`ServerConfig::send_timeout`](crate::iperf::ServerConfig::send_timeout)).
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = Some(timeout);
         self
     }
 
@@ -229,6 +240,15 @@ impl StreamOptions {
                 "burst",
                 burst,
                 "invalid burst count (maximum = 1000)",
+            ));
+        }
+        if let Some(timeout) = self.send_timeout
+            && timeout > Duration::from_secs(86_400)
+        {
+            return Err(IperfError::invalid(
+                "send_timeout",
+                format!("{timeout:?}"),
+                "must be at most 86400 seconds",
             ));
         }
         if let Some(tick) = self.pacing_timer

@@ -52,6 +52,7 @@ pub(crate) struct IperfClientOptions {
     dscp: Option<String>,
     fq_rate: Option<RigBitrate>,
     pacing_timer: Option<RigDuration>,
+    send_timeout: Option<RigDuration>,
     burst: Option<u32>,
     repeating_payload: Option<bool>,
     dont_fragment: Option<bool>,
@@ -226,6 +227,9 @@ impl IperfClientOptions {
         }
         if let Some(tick) = self.pacing_timer {
             o = o.pacing_timer(tick.0);
+        }
+        if let Some(timeout) = self.send_timeout {
+            o = o.send_timeout(timeout.0);
         }
         if let Some(burst) = self.burst {
             o = o.burst(burst);

@@ -18,6 +18,8 @@ Server or Client:
   -I, --pidfile file        write PID file
   -B, --bind      <host>    bind to the interface associated with the address <host>
   -J, --json                output in JSON format
+  --snd-timeout #           timeout for unacknowledged TCP data
+                            (in ms, default is system settings)
       --forceflush          accepted for compatibility (output is always flushed)
   -h, --help                show this message and quit
 Server specific:
@@ -87,6 +89,8 @@ pub struct ServerCommand {
     pub family: AddressFamily,
     /// `-I`: where to write the process id while running.
     pub pidfile: Option<PathBuf>,
+    /// `--snd-timeout`: `TCP_USER_TIMEOUT` on the data streams.
+    pub send_timeout: Option<Duration>,
 }
 
 /// What `-c HOST` asks for.
@@ -168,6 +172,7 @@ const VALUED: &[(&str, &str)] = &[
     ("-i", "--interval"),
     ("-O", "--omit"),
     ("-I", "--pidfile"),
+    ("", "--snd-timeout"),
     ("-w", "--window"),
     ("-M", "--set-mss"),
     ("-C", "--congestion"),
@@ -282,7 +287,7 @@ where
         (true, Some(_)) => Err(CliError::BothRoles),
         (false, None) => Err(CliError::NoRole),
         (true, None) => {
-            const CLIENT_ONLY: [&str; 26] = [
+            const CLIENT_ONLY: [&str; 25] = [
                 "--time",
                 "--bytes",
                 "--blockcount",
@@ -305,7 +310,6 @@ where
                 "--connect-timeout",
                 "--fq-rate",
                 "--pacing-timer",
-                "--cport",
                 "--no-delay",
                 "--repeating-payload",
                 "--dont-fragment",
@@ -330,6 +334,7 @@ where
                 interval,
                 family,
                 pidfile: get("--pidfile").map(PathBuf::from),
+                send_timeout: send_timeout(get("--snd-timeout"))?,
             }))
         }
         (false, Some(host)) => {
@@ -504,6 +509,9 @@ fn client_extras(
         }
         o = o.burst(burst);
     }
+    if let Some(timeout) = send_timeout(get("--snd-timeout"))? {
+        o = o.send_timeout(timeout);
+    }
     o = o
         .repeating_payload(has("--repeating-payload"))
         .dont_fragment(has("--dont-fragment"));
@@ -534,6 +542,26 @@ fn client_extras(
         b = b.connect_timeout(Duration::from_millis(millis));
     }
     Ok(b)
+}
+
+/// `--snd-timeout MS`, 0 to 86400000 as iperf3 allows (0: the system's).
+fn send_timeout(value: Option<String>) -> Result<Option<Duration>, CliError> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    let millis = parse_number::<u64>(
+        "--snd-timeout",
+        &v,
+        "send timeout value is incorrect or not in range",
+    )?;
+    if millis > 86_400_000 {
+        return Err(CliError::BadValue {
+            flag: "--snd-timeout".into(),
+            value: v,
+            reason: "send timeout value is incorrect or not in range",
+        });
+    }
+    Ok((millis > 0).then(|| Duration::from_millis(millis)))
 }
 
 /// Splits arguments into (long flag, value) pairs, accepting `-t 1`, `-t1`, `--time 1` and
@@ -698,6 +726,11 @@ mod tests {
         assert!(o.is_repeating_payload());
         assert!(o.is_dont_fragment());
         assert_eq!(o.burst, Some(4));
+        let timed = client(&["-c", "h", "--snd-timeout", "1500"]);
+        assert_eq!(
+            timed.config.stream_options().send_timeout,
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(c.config.bitrate(), Some(10_000_000));
     }
 
@@ -759,7 +792,7 @@ mod tests {
 
     #[test]
     fn bad_stream_option_values_get_iperf3s_reasons() {
-        let cases: [(&[&str], &str); 8] = [
+        let cases: [(&[&str], &str); 9] = [
             (&["-c", "h", "-S", "300"], "bad TOS value"),
             (&["-c", "h", "--dscp", "64"], "bad TOS value"),
             (&["-c", "h", "-M", "10000"], "TCP MSS too large"),
@@ -767,6 +800,10 @@ mod tests {
             (&["-c", "h", "--cport", "0"], "--cport"),
             (&["-c", "h", "-b", "10M/2000"], "invalid burst count"),
             (&["-c", "h", "-4", "-6"], "contradict"),
+            (
+                &["-c", "h", "--snd-timeout", "-5"],
+                "send timeout value is incorrect",
+            ),
             (&["-s", "-C", "reno"], "option --congestion is client-only"),
         ];
         for (args, expected) in cases {

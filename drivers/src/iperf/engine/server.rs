@@ -27,6 +27,7 @@ pub struct ServerConfig {
     pub(crate) interval: Option<Duration>,
     pub(crate) results_capacity: usize,
     pub(crate) zero_copy: bool,
+    pub(crate) send_timeout: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +40,7 @@ impl Default for ServerConfig {
             interval: Some(Duration::from_secs(1)),
             results_capacity: 64,
             zero_copy: true,
+            send_timeout: None,
         }
     }
 }
@@ -50,6 +52,14 @@ impl ServerConfig {
     /// iperf3 does by default.
     pub fn zero_copy(mut self, enabled: bool) -> Self {
         self.zero_copy = enabled;
+        self
+    }
+
+    /// How long data the server sends may stay unacknowledged before its TCP gives the
+    /// stream up (iperf3's `--snd-timeout` on `-s`, `TCP_USER_TIMEOUT`); default: the
+    /// system's.
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = Some(timeout);
         self
     }
 

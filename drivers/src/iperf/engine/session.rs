@@ -76,7 +76,9 @@ pub(crate) async fn serve_session(
     let protocol = params.protocol;
     let mut run = TestRun::new(params, Role::Server);
     run.set_control_facts(cookie.text(), control.mss());
-    let options = run.params().stream_options.clone();
+    let mut options = run.params().stream_options.clone();
+    // The server's own: iperf3 does not send it.
+    options.send_timeout = config.send_timeout;
     let created = match protocol {
         Protocol::Tcp => {
             // iperf3 sets the MSS on its listener, where it shapes the streams' handshakes;

@@ -216,8 +216,25 @@ pub(crate) fn prepare_tcp(sock: &SockRef<'_>, o: &StreamOptions) -> Result<(), I
         .map_err(|e| IperfError::socket_option("mss", mss, iperf3_code::SET_MSS, Some(e)))?;
     }
     set_window(sock, o)?;
+    set_send_timeout(sock, o)?;
     set_fq_rate(sock, o);
     Ok(())
+}
+
+/// `TCP_USER_TIMEOUT` in milliseconds (`--snd-timeout`).
+fn set_send_timeout(sock: &SockRef<'_>, o: &StreamOptions) -> Result<(), IperfError> {
+    let Some(timeout) = o.send_timeout else {
+        return Ok(());
+    };
+    let millis = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    set_int(sock, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, millis).map_err(|e| {
+        IperfError::socket_option(
+            "send_timeout",
+            format!("{timeout:?}"),
+            iperf3_code::SET_USER_TIMEOUT,
+            Some(e),
+        )
+    })
 }
 
 /// `SO_SNDBUF`/`SO_RCVBUF` to the window asked for, then read back: less than asked is
@@ -337,7 +354,7 @@ pub(crate) fn apply_ip_options(
 }
 
 /// Applies the server's side of the options to an accepted TCP data socket: Nagle, the
-/// buffers and pacing, the congestion control algorithm and the IP options (the MSS is
+/// buffers, its send timeout and pacing, the congestion control algorithm and the IP options (the MSS is
 /// set on the listener, where it shapes the handshake). Returns the algorithm in use.
 pub(crate) fn apply_server_tcp(
     stream: &TcpStream,
@@ -348,6 +365,7 @@ pub(crate) fn apply_server_tcp(
         IperfError::socket_option("no_delay", o.no_delay, iperf3_code::SET_NODELAY, Some(e))
     })?;
     set_window(&sock, o)?;
+    set_send_timeout(&sock, o)?;
     set_fq_rate(&sock, o);
     let local = stream
         .local_addr()
@@ -410,10 +428,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_client_side_options_are_set_before_connecting() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let asked = StreamOptions::new()
+            .mss(1200)
+            .no_delay(true)
+            .window(64 * 1024)
+            .send_timeout(Duration::from_millis(2500));
+        let (stream, _) = tokio::join!(
+            connect_tcp(
+                listener.local_addr().unwrap(),
+                None,
+                None,
+                Some(&asked),
+                Duration::from_secs(5)
+            ),
+            listener.accept()
+        );
+        let stream = stream.unwrap();
+        let sock = SockRef::from(&stream);
+        assert!(sock.tcp_nodelay().unwrap());
+        assert!(sock.tcp_mss().unwrap() <= 1200);
+        assert_eq!(sock.recv_buffer_size().unwrap(), 128 * 1024);
+        assert_eq!(
+            sock.tcp_user_timeout().unwrap(),
+            Some(Duration::from_millis(2500))
+        );
+    }
+
+    #[tokio::test]
     async fn the_server_side_options_are_what_the_kernel_reports_afterwards() {
         let (_client, server) = connected_pair().await;
         let asked = StreamOptions::new()
             .congestion("reno")
+            .send_timeout(Duration::from_millis(1500))
             .no_delay(true)
             .window(128 * 1024)
             .tos(0x28);
@@ -421,6 +469,10 @@ mod tests {
         assert_eq!(used.as_deref(), Some("reno"));
         let sock = SockRef::from(&server);
         assert!(sock.tcp_nodelay().unwrap());
+        assert_eq!(
+            sock.tcp_user_timeout().unwrap(),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(sock.tos_v4().unwrap(), 0x28);
         // Linux doubles the size asked for, to leave room for its bookkeeping.
         assert_eq!(sock.recv_buffer_size().unwrap(), 256 * 1024);

@@ -12,7 +12,7 @@ use iperf_support::{Iperf3Server, free_port, iperf3_client_output, native_server
 use testrig::{Environment, Ref};
 use testrig_drivers::iperf::{
     AddressFamily, ClientConfig, Engine, IperfClient, IperfError, IperfResult, IperfServer,
-    NativeClient, NativeServer, StreamOptions,
+    NativeClient, NativeServer, ServerConfig, StreamOptions,
 };
 use tokio::process::Command;
 
@@ -566,5 +566,70 @@ async fn the_mss_one_test_asks_for_does_not_stay_on_the_native_servers_listener(
     .await;
     assert!(ss_number(&socket, "advmss:") > 1200, "{socket}");
     assert!(run.await.unwrap().status.success());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_receiving_client_gives_up_on_idle_streams_as_iperf3_does() {
+    let binary = iperf3_or_skip!();
+    let server = Iperf3Server::start(&binary).await;
+    // -b 1 bit/s in reverse: the server sends one block, then nothing for ages.
+    let args = ["-R", "-b", "1", "-t", "10", "--rcv-timeout", "1000"];
+    let output = iperf3_client_output(&binary, server.port, &args).await;
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let iperf3_says = doc["error"].as_str().expect("iperf3 gives up").to_owned();
+    server.listening_after(1, Duration::from_secs(10)).await;
+
+    let config = client(server.port)
+        .reverse()
+        .bitrate(1)
+        .duration(Duration::from_secs(10))
+        .stream_options(StreamOptions::new().receive_timeout(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let error = NativeClient::new(config).run().await.unwrap_err();
+    assert!(matches!(error, IperfError::ReceiveIdle { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains(&iperf3_says),
+        "ours: {error}\niperf3: {iperf3_says}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_receiving_native_server_gives_up_on_idle_streams() {
+    let binary = iperf3_or_skip!();
+    let config = ServerConfig::default().receive_timeout(Duration::from_secs(1));
+    let mut server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap()
+        .spawn();
+    let port = server.local_addr().port();
+    let started = std::time::Instant::now();
+    let run =
+        tokio::spawn(
+            async move { iperf3_client_output(&binary, port, &["-b", "1", "-t", "10"]).await },
+        );
+    let served = server.next_test(Duration::from_secs(10)).await.unwrap();
+    let error = served.outcome.unwrap_err();
+    assert!(matches!(error, IperfError::ReceiveIdle { .. }), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // What a real iperf3 client says when the real iperf3 server gives up the same way.
+    let output = run.await.unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        doc["error"].as_str(),
+        Some("control socket has closed unexpectedly"),
+        "{doc}"
+    );
     server.shutdown().await;
 }

@@ -225,6 +225,15 @@ const BAD_CLIENTS: &[(&str, &str, &str, &[&str])] = &[
         ],
     ),
     (
+        "a receive timeout for a client that only sends",
+        "receive_timeout = \"5s\"",
+        "13:19",
+        &[
+            "driver `client`, key `receive_timeout`",
+            "client receive timeout is valid only in receiving mode",
+        ],
+    ),
+    (
         "an IP version that does not exist",
         "ip_version = 5",
         "13:14",

@@ -439,6 +439,15 @@ impl ClientConfigBuilder {
             ));
         }
         c.stream_options.check()?;
+        if let Some(timeout) = c.stream_options.receive_timeout
+            && c.direction == Direction::Forward
+        {
+            return Err(IperfError::invalid(
+                "receive_timeout",
+                format!("{timeout:?}"),
+                "client receive timeout is valid only in receiving mode (reverse or bidirectional)",
+            ));
+        }
         if let Some(port) = c.client_port {
             let streams = c.streams
                 * if c.direction == Direction::Bidirectional {

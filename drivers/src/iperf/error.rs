@@ -164,6 +164,13 @@ pub enum IperfError {
         #[source]
         source: io::Error,
     },
+    /// Nothing arrived on the streams this side receives for the receive timeout (iperf3's
+    /// `--rcv-timeout`, `IENOMSG`).
+    #[error("iperf: idle timeout for receiving data: nothing received for {after:?}")]
+    ReceiveIdle {
+        /// The timeout.
+        after: Duration,
+    },
     /// A data socket could not be set up as the test asks (iperf3's `IESET…` errors).
     #[error("iperf: {message} (asked for {option} {value})")]
     SocketOption {

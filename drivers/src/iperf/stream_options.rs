@@ -15,6 +15,8 @@ pub(crate) const MAX_WINDOW: u64 = 512 * 1024 * 1024;
 pub(crate) const MAX_MSS: u32 = 9 * 1024;
 /// iperf3's default `--pacing-timer`, in microseconds.
 pub(crate) const DEFAULT_PACING_TIMER_US: u64 = 1000;
+/// iperf3's default `--rcv-timeout` (`DEFAULT_NO_MSG_RCVD_TIMEOUT`).
+pub(crate) const DEFAULT_RECEIVE_TIMEOUT: Duration = Duration::from_secs(120);
 /// iperf3's largest burst (`MAX_BURST`).
 pub(crate) const MAX_BURST: u32 = 1000;
 
@@ -53,6 +55,8 @@ pub struct StreamOptions {
     pub(crate) burst: Option<u32>,
     /// This side's own: not sent to the peer (iperf3 does not send it either).
     pub(crate) send_timeout: Option<Duration>,
+    /// This side's own, like `send_timeout`.
+    pub(crate) receive_timeout: Option<Duration>,
 }
 
 impl StreamOptions {
@@ -137,6 +141,21 @@ impl StreamOptions {
     pub fn send_timeout(mut self, timeout: Duration) -> Self {
         self.send_timeout = Some(timeout);
         self
+    }
+
+    /// How long a side that receives waits for data while the test runs before it fails
+    /// with iperf3's "idle timeout for receiving data" (`--rcv-timeout`; iperf3's default
+    /// 120 s; 100 ms to 86400 s). This side's own, as
+    /// [`send_timeout`](Self::send_timeout); the server has
+    /// [`ServerConfig::receive_timeout`](crate::iperf::ServerConfig::receive_timeout).
+    pub fn receive_timeout(mut self, timeout: Duration) -> Self {
+        self.receive_timeout = Some(timeout);
+        self
+    }
+
+    /// The receive idle timeout: the one asked for, else iperf3's 120 s.
+    pub(crate) fn receive_idle(&self) -> Duration {
+        self.receive_timeout.unwrap_or(DEFAULT_RECEIVE_TIMEOUT)
     }
 
     /// The TOS byte of a DSCP given as iperf3's `--dscp` takes it: a number 0-63 (decimal,
@@ -249,6 +268,15 @@ impl StreamOptions {
                 "send_timeout",
                 format!("{timeout:?}"),
                 "must be at most 86400 seconds",
+            ));
+        }
+        if let Some(timeout) = self.receive_timeout
+            && (timeout < Duration::from_millis(100) || timeout > Duration::from_secs(86_400))
+        {
+            return Err(IperfError::invalid(
+                "receive_timeout",
+                format!("{timeout:?}"),
+                "receive timeout value is incorrect or not in range (100 ms to 86400 s)",
             ));
         }
         if let Some(tick) = self.pacing_timer

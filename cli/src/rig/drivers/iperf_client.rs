@@ -53,6 +53,7 @@ pub(crate) struct IperfClientOptions {
     fq_rate: Option<RigBitrate>,
     pacing_timer: Option<RigDuration>,
     send_timeout: Option<RigDuration>,
+    receive_timeout: Option<RigDuration>,
     burst: Option<u32>,
     repeating_payload: Option<bool>,
     dont_fragment: Option<bool>,
@@ -230,6 +231,9 @@ impl IperfClientOptions {
         }
         if let Some(timeout) = self.send_timeout {
             o = o.send_timeout(timeout.0);
+        }
+        if let Some(timeout) = self.receive_timeout {
+            o = o.receive_timeout(timeout.0);
         }
         if let Some(burst) = self.burst {
             o = o.burst(burst);

@@ -99,6 +99,9 @@ fn stream_args(config: &ClientConfig, args: &mut Vec<String>) {
     if let Some(timeout) = o.send_timeout {
         push("--snd-timeout", Some(timeout.as_millis().to_string()));
     }
+    if let Some(timeout) = o.receive_timeout {
+        push("--rcv-timeout", Some(timeout.as_millis().to_string()));
+    }
     if o.repeating_payload {
         push("--repeating-payload", None);
     }

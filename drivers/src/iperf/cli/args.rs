@@ -18,6 +18,7 @@ Server or Client:
   -I, --pidfile file        write PID file
   -B, --bind      <host>    bind to the interface associated with the address <host>
   -J, --json                output in JSON format
+  --rcv-timeout #           idle timeout for receiving data (default 120000 ms)
   --snd-timeout #           timeout for unacknowledged TCP data
                             (in ms, default is system settings)
       --forceflush          accepted for compatibility (output is always flushed)
@@ -91,6 +92,8 @@ pub struct ServerCommand {
     pub pidfile: Option<PathBuf>,
     /// `--snd-timeout`: `TCP_USER_TIMEOUT` on the data streams.
     pub send_timeout: Option<Duration>,
+    /// `--rcv-timeout`: how long the server waits for data while it receives.
+    pub receive_timeout: Option<Duration>,
 }
 
 /// What `-c HOST` asks for.
@@ -173,6 +176,7 @@ const VALUED: &[(&str, &str)] = &[
     ("-O", "--omit"),
     ("-I", "--pidfile"),
     ("", "--snd-timeout"),
+    ("", "--rcv-timeout"),
     ("-w", "--window"),
     ("-M", "--set-mss"),
     ("-C", "--congestion"),
@@ -335,6 +339,7 @@ where
                 family,
                 pidfile: get("--pidfile").map(PathBuf::from),
                 send_timeout: send_timeout(get("--snd-timeout"))?,
+                receive_timeout: receive_timeout(get("--rcv-timeout"))?,
             }))
         }
         (false, Some(host)) => {
@@ -512,6 +517,10 @@ fn client_extras(
     if let Some(timeout) = send_timeout(get("--snd-timeout"))? {
         o = o.send_timeout(timeout);
     }
+    if let Some(timeout) = receive_timeout(get("--rcv-timeout"))? {
+        // A client that only sends is refused when the configuration is built.
+        o = o.receive_timeout(timeout);
+    }
     o = o
         .repeating_payload(has("--repeating-payload"))
         .dont_fragment(has("--dont-fragment"));
@@ -562,6 +571,23 @@ fn send_timeout(value: Option<String>) -> Result<Option<Duration>, CliError> {
         });
     }
     Ok((millis > 0).then(|| Duration::from_millis(millis)))
+}
+
+/// `--rcv-timeout MS`, 100 to 86400000 as iperf3 allows.
+fn receive_timeout(value: Option<String>) -> Result<Option<Duration>, CliError> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    let reason = "receive timeout value is incorrect or not in range";
+    let millis = parse_number::<u64>("--rcv-timeout", &v, reason)?;
+    if !(100..=86_400_000).contains(&millis) {
+        return Err(CliError::BadValue {
+            flag: "--rcv-timeout".into(),
+            value: v,
+            reason,
+        });
+    }
+    Ok(Some(Duration::from_millis(millis)))
 }
 
 /// Splits arguments into (long flag, value) pairs, accepting `-t 1`, `-t1`, `--time 1` and
@@ -726,11 +752,18 @@ mod tests {
         assert!(o.is_repeating_payload());
         assert!(o.is_dont_fragment());
         assert_eq!(o.burst, Some(4));
-        let timed = client(&["-c", "h", "--snd-timeout", "1500"]);
-        assert_eq!(
-            timed.config.stream_options().send_timeout,
-            Some(Duration::from_millis(1500))
-        );
+        let timed = client(&[
+            "-c",
+            "h",
+            "-R",
+            "--snd-timeout",
+            "1500",
+            "--rcv-timeout",
+            "2000",
+        ]);
+        let o = timed.config.stream_options();
+        assert_eq!(o.send_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(o.receive_timeout, Some(Duration::from_millis(2000)));
         assert_eq!(c.config.bitrate(), Some(10_000_000));
     }
 
@@ -792,7 +825,7 @@ mod tests {
 
     #[test]
     fn bad_stream_option_values_get_iperf3s_reasons() {
-        let cases: [(&[&str], &str); 9] = [
+        let cases: [(&[&str], &str); 11] = [
             (&["-c", "h", "-S", "300"], "bad TOS value"),
             (&["-c", "h", "--dscp", "64"], "bad TOS value"),
             (&["-c", "h", "-M", "10000"], "TCP MSS too large"),
@@ -803,6 +836,14 @@ mod tests {
             (
                 &["-c", "h", "--snd-timeout", "-5"],
                 "send timeout value is incorrect",
+            ),
+            (
+                &["-c", "h", "-R", "--rcv-timeout", "50"],
+                "receive timeout value is incorrect",
+            ),
+            (
+                &["-c", "h", "--rcv-timeout", "500"],
+                "valid only in receiving mode",
             ),
             (&["-s", "-C", "reno"], "option --congestion is client-only"),
         ];

@@ -8,6 +8,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::deadline::within;
 use super::drain::Drained;
+use super::receive_idle::ReceiveIdle;
 use super::sockets::{Side, apply_ip_options, connect_tcp, connect_udp, set_congestion};
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;
@@ -217,6 +218,12 @@ impl NativeClient {
             ),
         };
         let mut ticker = c.interval.map(|i| ticker_from(started, i));
+        // As iperf3's client: only a side that receives watches for idle streams.
+        let mut idle = ReceiveIdle::new(
+            c.stream_options.receive_idle(),
+            run.received_bytes(),
+            started,
+        );
         loop {
             let omit_at = run.omit_deadline();
             tokio::select! {
@@ -254,6 +261,17 @@ impl NativeClient {
                 }
                 state = control.read_state(Phase::TestRunning) => {
                     return Err(self.unexpected(control, state, Phase::TestRunning).await);
+                }
+                _ = sleep_until_opt(idle.as_ref().map(ReceiveIdle::check_at)) => {
+                    let received = run.received_bytes().unwrap_or(0);
+                    if let Some(watch) = idle.as_mut()
+                        && watch.stalled(received, Instant::now())
+                    {
+                        let _ = control
+                            .write_state(TestState::ClientTerminate, Phase::TestRunning)
+                            .await;
+                        return Err(IperfError::ReceiveIdle { after: watch.idle() });
+                    }
                 }
                 _ = run.stream_failed() => {
                     let _ = control

@@ -28,6 +28,7 @@ pub struct ServerConfig {
     pub(crate) results_capacity: usize,
     pub(crate) zero_copy: bool,
     pub(crate) send_timeout: Option<Duration>,
+    pub(crate) receive_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +42,7 @@ impl Default for ServerConfig {
             results_capacity: 64,
             zero_copy: true,
             send_timeout: None,
+            receive_timeout: crate::iperf::stream_options::DEFAULT_RECEIVE_TIMEOUT,
         }
     }
 }
@@ -60,6 +62,14 @@ impl ServerConfig {
     /// system's.
     pub fn send_timeout(mut self, timeout: Duration) -> Self {
         self.send_timeout = Some(timeout);
+        self
+    }
+
+    /// How long the server, while it receives, waits for data before it ends the test with
+    /// iperf3's "idle timeout for receiving data" (`--rcv-timeout` on `-s`); default 120 s
+    /// as in iperf3.
+    pub fn receive_timeout(mut self, timeout: Duration) -> Self {
+        self.receive_timeout = timeout;
         self
     }
 

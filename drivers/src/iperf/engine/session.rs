@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::client::{sleep_until_opt, tick_opt, ticker_from};
 use super::deadline::within;
+use super::receive_idle::ReceiveIdle;
 use super::server::{AdmittedStream, ServerConfig, SessionSlot};
 use super::sockets::{apply_server_tcp, apply_udp, bind_udp_shared, set_listener_mss};
 use super::stream_io::ReceiveEnd;
@@ -307,6 +308,7 @@ async fn run_until_test_end(
     };
     let deadline = testrig::deadline::deadline(started, limit);
     let mut ticker = config.interval.map(|i| ticker_from(started, i));
+    let mut idle = ReceiveIdle::new(config.receive_timeout, run.received_bytes(), started);
     loop {
         let omit_at = run.omit_deadline();
         tokio::select! {
@@ -343,6 +345,15 @@ async fn run_until_test_end(
                 }
                 Err(error) => return Err(error),
             },
+            _ = sleep_until_opt(idle.as_ref().map(ReceiveIdle::check_at)) => {
+                let received = run.received_bytes().unwrap_or(0);
+                if let Some(watch) = idle.as_mut()
+                    && watch.stalled(received, Instant::now())
+                {
+                    // As iperf3's server: the test ends without a word to the client.
+                    return Err(IperfError::ReceiveIdle { after: watch.idle() });
+                }
+            }
             _ = run.stream_failed() => {
                 let _ = tokio::time::timeout(
                     config.phase_timeout,

@@ -345,6 +345,19 @@ impl TestRun {
         }
     }
 
+    /// Bytes received so far on this side's receiving streams; `None` if it only sends.
+    pub(crate) fn received_bytes(&self) -> Option<u64> {
+        let receiving = self.streams.iter().filter(|s| !s.sending);
+        let mut any = false;
+        let total = receiving
+            .map(|s| {
+                any = true;
+                s.counters.snapshot().bytes
+            })
+            .sum();
+        any.then_some(total)
+    }
+
     /// Completes when the byte or block limit is reached (never, without one).
     pub(crate) async fn limit_reached(&self) {
         match &self.budget {

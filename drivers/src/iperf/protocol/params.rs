@@ -212,6 +212,7 @@ impl TestParameters {
         let stream_options = StreamOptions {
             burst: burst.map(|b| b as u32),
             send_timeout: None,
+            receive_timeout: None,
             window: window.filter(|&w| w > 0),
             no_delay: map.contains_key("nodelay"),
             mss: mss.map(|m| m as u32),

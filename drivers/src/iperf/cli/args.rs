@@ -18,9 +18,8 @@ Server or Client:
   -I, --pidfile file        write PID file
   -B, --bind      <host>    bind to the interface associated with the address <host>
   -J, --json                output in JSON format
-  --rcv-timeout #           idle timeout for receiving data (default 120000 ms)
-  --snd-timeout #           timeout for unacknowledged TCP data
-                            (in ms, default is system settings)
+      --rcv-timeout #       idle timeout for receiving data (default 120000 ms)
+      --snd-timeout #       timeout for unacknowledged TCP data (ms, default: the system's)
       --forceflush          accepted for compatibility (output is always flushed)
   -h, --help                show this message and quit
 Server specific:
@@ -29,16 +28,16 @@ Server specific:
 Client specific:
   -c, --client    <host>    run in client mode, connecting to <host>
   -u, --udp                 use UDP rather than TCP
-  --connect-timeout #       timeout for control connection setup (ms)
+      --connect-timeout #   timeout for control connection setup (ms)
   -b, --bitrate #[KMG][/#]  target bitrate in bits/sec (0 for unlimited; UDP default 1 Mbit/sec)
                             (optional slash and packet count for burst mode)
-  --pacing-timer #[KMG]     set the timing for pacing, in microseconds (default 1000)
-  --fq-rate #[KMG]          enable fair-queuing based socket pacing in bits/sec
+      --pacing-timer #[KMG] set the timing for pacing, in microseconds (default 1000)
+      --fq-rate #[KMG]      enable fair-queuing based socket pacing in bits/sec
   -t, --time      #         time in seconds to transmit for (default 10 secs)
   -n, --bytes     #[KMG]    number of bytes to transmit (instead of -t)
   -k, --blockcount #[KMG]   number of blocks (packets) to transmit (instead of -t or -n)
   -l, --length    #[KMG]    length of buffer to read or write (TCP 128 KB, UDP the path MSS)
-  --cport         <port>    bind to a specific client port (TCP and UDP, default: ephemeral port)
+      --cport     <port>    bind to a specific client port (TCP and UDP, default: ephemeral port)
   -P, --parallel  #         number of parallel client streams to run
   -R, --reverse             run in reverse mode (server sends, client receives)
       --bidir               run in bidirectional mode

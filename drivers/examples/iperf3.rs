@@ -148,6 +148,9 @@ async fn run_server(command: ServerCommand) -> ExitCode {
     if let Some(timeout) = command.receive_timeout {
         config = config.receive_timeout(timeout);
     }
+    if let Some(device) = &command.bind_device {
+        config = config.bind_device(device.clone());
+    }
     let mut bound = NativeServer::bind_with((ip, command.port).into(), config.clone()).await;
     if bound.is_err() && command.bind.is_none() && command.family == AddressFamily::Any {
         // No IPv6 here: fall back to IPv4, as iperf3 does.

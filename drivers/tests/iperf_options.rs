@@ -633,3 +633,44 @@ async fn a_receiving_native_server_gives_up_on_idle_streams() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn bind_device_binds_the_native_clients_and_servers_sockets_to_the_interface() {
+    let binary = iperf3_or_skip!();
+    // The client: control and data sockets on `lo`.
+    let server = Iperf3Server::start(&binary).await;
+    let config = client(server.port)
+        .duration(Duration::from_secs(1))
+        .bitrate(5_000_000)
+        .bind_device("lo")
+        .build()
+        .unwrap();
+    let run = tokio::spawn(async move { NativeClient::new(config).run().await });
+    let filter = format!("( dport = :{} )", server.port);
+    let socket = ss_socket(&["-tn", "state", "established"], &filter, |s| {
+        s.contains("%lo:")
+    })
+    .await;
+    assert!(socket.contains("127.0.0.1%lo:"), "{socket}");
+    run.await.unwrap().expect("the test runs");
+
+    // The server: its listener, so the streams it accepts, on `lo`.
+    let config = ServerConfig::default().bind_device("lo");
+    let server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap()
+        .spawn();
+    let port = server.local_addr().port();
+    let listening = ss_socket(&["-tln"], &format!("( sport = :{port} )"), |s| {
+        s.contains("%lo:")
+    })
+    .await;
+    assert!(listening.contains("127.0.0.1%lo:"), "{listening}");
+    let output = iperf3_client_output(&binary, port, &["-n", "1M"]).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    server.shutdown().await;
+}

@@ -108,6 +108,7 @@ pub struct ClientConfig {
     pub(crate) family: AddressFamily,
     pub(crate) client_port: Option<u16>,
     pub(crate) extra_data: Option<String>,
+    pub(crate) bind_device: Option<String>,
 }
 
 impl ClientConfig {
@@ -136,6 +137,7 @@ impl ClientConfig {
                 family: AddressFamily::Any,
                 client_port: None,
                 extra_data: None,
+                bind_device: None,
             },
         }
     }
@@ -209,6 +211,11 @@ impl ClientConfig {
     /// The first local port of the data streams (`--cport`), if any.
     pub fn client_port(&self) -> Option<u16> {
         self.client_port
+    }
+
+    /// The network device the client's sockets are bound to (`--bind-dev`), if any.
+    pub fn bind_device(&self) -> Option<&str> {
+        self.bind_device.as_deref()
     }
 
     /// The text sent as `extra_data` (`--extra-data`), if any.
@@ -370,6 +377,13 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// Bind the client's sockets, control and data, to this network device
+    /// (`--bind-dev`, `SO_BINDTODEVICE`; `-c host%dev`).
+    pub fn bind_device(mut self, device: impl Into<String>) -> Self {
+        self.config.bind_device = Some(device.into());
+        self
+    }
+
     /// Checks every value and returns the configuration.
     pub fn build(self) -> Result<ClientConfig, IperfError> {
         let c = self.config;
@@ -439,6 +453,15 @@ impl ClientConfigBuilder {
             ));
         }
         c.stream_options.check()?;
+        if let Some(device) = &c.bind_device
+            && (device.is_empty() || device.len() > 15 || device.contains(['\0', '/']))
+        {
+            return Err(IperfError::invalid(
+                "bind_device",
+                device,
+                "must be a network device name of 1 to 15 characters, such as \"eth0\"",
+            ));
+        }
         if let Some(timeout) = c.stream_options.receive_timeout
             && c.direction == Direction::Forward
         {

@@ -61,6 +61,7 @@ pub(crate) struct IperfClientOptions {
     client_port: Option<u16>,
     extra_data: Option<String>,
     udp_counters_64bit: Option<bool>,
+    bind_device: Option<String>,
 }
 
 impl IperfClientOptions {
@@ -179,6 +180,9 @@ impl IperfClientOptions {
         }
         if let Some(enabled) = self.udp_counters_64bit {
             options = options.udp_counters_64bit(enabled);
+        }
+        if let Some(device) = &self.bind_device {
+            options = options.bind_device(device.clone());
         }
         Ok(options)
     }

@@ -119,6 +119,9 @@ fn stream_args(config: &ClientConfig, args: &mut Vec<String>) {
     if let Some(text) = &config.extra_data {
         push("--extra-data", Some(text.clone()));
     }
+    if let Some(device) = &config.bind_device {
+        push("--bind-dev", Some(device.clone()));
+    }
 }
 
 fn whole_seconds(d: Duration) -> u64 {

@@ -17,6 +17,8 @@ Server or Client:
   -i, --interval  #         seconds between periodic reports (0 disables)
   -I, --pidfile file        write PID file
   -B, --bind      <host>    bind to the interface associated with the address <host>
+      --bind-dev  <dev>     bind to the network interface with SO_BINDTODEVICE
+                            (also `-B <host>%<dev>`, `-c <host>%<dev>`)
   -J, --json                output in JSON format
       --rcv-timeout #       idle timeout for receiving data (default 120000 ms)
       --snd-timeout #       timeout for unacknowledged TCP data (ms, default: the system's)
@@ -93,6 +95,8 @@ pub struct ServerCommand {
     pub send_timeout: Option<Duration>,
     /// `--rcv-timeout`: how long the server waits for data while it receives.
     pub receive_timeout: Option<Duration>,
+    /// `--bind-dev` (or `-B addr%dev`): listen on this network device only.
+    pub bind_device: Option<String>,
 }
 
 /// What `-c HOST` asks for.
@@ -165,6 +169,7 @@ const VALUED: &[(&str, &str)] = &[
     ("-c", "--client"),
     ("-p", "--port"),
     ("-B", "--bind"),
+    ("", "--bind-dev"),
     ("-t", "--time"),
     ("-n", "--bytes"),
     ("-k", "--blockcount"),
@@ -270,7 +275,11 @@ where
             .and_then(|p| non_zero("--port", &v, p))?,
         None => DEFAULT_PORT,
     };
-    let bind = match get("--bind") {
+    // `-B addr%dev` and `-c host%dev` are shorthands for `--bind-dev dev`.
+    let (bind_text, bind_dev) = split_device(get("--bind"));
+    let (host, host_dev) = split_device(get("--client"));
+    let bind_device = get("--bind-dev").or(host_dev).or(bind_dev);
+    let bind = match bind_text {
         Some(v) => Some(v.parse::<IpAddr>().map_err(|_| CliError::BadValue {
             flag: "--bind".into(),
             value: v.clone(),
@@ -286,7 +295,7 @@ where
         None => Some(Duration::from_secs(1)),
     };
     let json = has("--json");
-    match (has("--server"), get("--client")) {
+    match (has("--server"), host) {
         (true, Some(_)) => Err(CliError::BothRoles),
         (false, None) => Err(CliError::NoRole),
         (true, None) => {
@@ -339,10 +348,14 @@ where
                 pidfile: get("--pidfile").map(PathBuf::from),
                 send_timeout: send_timeout(get("--snd-timeout"))?,
                 receive_timeout: receive_timeout(get("--rcv-timeout"))?,
+                bind_device,
             }))
         }
         (false, Some(host)) => {
             let mut b = ClientConfig::builder(host, port).interval(interval);
+            if let Some(device) = &bind_device {
+                b = b.bind_device(device.clone());
+            }
             if let Some(ip) = bind {
                 b = b.bind(ip);
             }
@@ -550,6 +563,24 @@ fn client_extras(
         b = b.connect_timeout(Duration::from_millis(millis));
     }
     Ok(b)
+}
+
+/// Splits iperf3's `<host>%<dev>`; an IPv6 link-local literal keeps its `%scope`.
+fn split_device(value: Option<String>) -> (Option<String>, Option<String>) {
+    let Some(value) = value else {
+        return (None, None);
+    };
+    match value.split_once('%') {
+        Some((host, device))
+            if !device.is_empty()
+                && !host
+                    .parse::<std::net::Ipv6Addr>()
+                    .is_ok_and(|ip| ip.is_unicast_link_local()) =>
+        {
+            (Some(host.to_owned()), Some(device.to_owned()))
+        }
+        _ => (Some(value), None),
+    }
 }
 
 /// `--snd-timeout MS`, 0 to 86400000 as iperf3 allows (0: the system's).
@@ -793,6 +824,29 @@ mod tests {
             client(&["-c", "h", "-6"]).config.family(),
             AddressFamily::V6
         );
+    }
+
+    #[test]
+    fn a_device_after_percent_or_bind_dev_binds_to_it() {
+        let c = client(&["-c", "127.0.0.1%lo"]);
+        assert_eq!(
+            (c.config.host(), c.config.bind_device()),
+            ("127.0.0.1", Some("lo"))
+        );
+        let c = client(&["-c", "h", "-B", "127.0.0.1%lo"]);
+        assert_eq!(c.config.bind_device(), Some("lo"));
+        assert_eq!(c.config.bind, Some("127.0.0.1".parse().unwrap()));
+        let c = client(&["-c", "h", "--bind-dev", "eth0"]);
+        assert_eq!(c.config.bind_device(), Some("eth0"));
+        let c = client(&["-c", "fe80::1%eth0"]);
+        assert_eq!(
+            (c.config.host(), c.config.bind_device()),
+            ("fe80::1%eth0", None)
+        );
+        let CliCommand::Server(s) = parse_args(["-s", "--bind-dev", "lo"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.bind_device.as_deref(), Some("lo"));
     }
 
     #[test]

@@ -221,6 +221,13 @@ impl IperfClient {
         self.map_options(|o| o.connect_timeout(timeout))
     }
 
+    /// Bind the client's sockets to this network device (`--bind-dev`).
+    #[must_use]
+    pub fn bind_device(self, device: impl Into<String>) -> Self {
+        let device = device.into();
+        self.map_options(|o| o.bind_device(device))
+    }
+
     /// 64-bit UDP packet counters (`--udp-counters-64bit`).
     #[must_use]
     pub fn udp_counters_64bit(self, enabled: bool) -> Self {

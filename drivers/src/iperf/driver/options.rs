@@ -46,6 +46,7 @@ pub struct ClientOptions {
     client_port: Option<u16>,
     extra_data: Option<String>,
     udp_counters_64bit: bool,
+    bind_device: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -66,6 +67,7 @@ impl Default for ClientOptions {
             client_port: None,
             extra_data: None,
             udp_counters_64bit: false,
+            bind_device: None,
         }
     }
 }
@@ -201,6 +203,12 @@ impl ClientOptions {
         self
     }
 
+    /// Bind the client's sockets to this network device (`--bind-dev`).
+    pub fn bind_device(mut self, device: impl Into<String>) -> Self {
+        self.bind_device = Some(device.into());
+        self
+    }
+
     /// The data streams' socket and payload options.
     pub fn stream_settings(&self) -> &StreamOptions {
         &self.stream_options
@@ -233,6 +241,9 @@ impl ClientOptions {
         }
         if let Some(text) = &self.extra_data {
             builder = builder.extra_data(text.clone());
+        }
+        if let Some(device) = &self.bind_device {
+            builder = builder.bind_device(device.clone());
         }
         builder = match self.length {
             TestLength::Duration(d) => builder.duration(d),

@@ -9,7 +9,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 use super::deadline::within;
 use super::drain::Drained;
 use super::receive_idle::ReceiveIdle;
-use super::sockets::{Side, apply_ip_options, connect_tcp, connect_udp, set_congestion};
+use super::sockets::{LocalEnd, Side, apply_ip_options, connect_tcp, connect_udp, set_congestion};
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;
 use crate::iperf::config::{AddressFamily, ClientConfig, Protocol, TestLength};
@@ -78,8 +78,9 @@ impl NativeClient {
     ) -> Result<IperfResult, IperfError> {
         let c = &self.config;
         let server = resolve(c).await?;
-        let mut control =
-            ControlChannel::new(connect_tcp(server, c.bind, None, None, c.connect_timeout).await?);
+        let mut control = ControlChannel::new(
+            connect_tcp(server, c.local_end(None), None, c.connect_timeout).await?,
+        );
         let cookie = Cookie::random();
         within(
             c.phase_timeout,
@@ -108,9 +109,13 @@ impl NativeClient {
             let local_port = c.client_port.map(|p| p + index as u16);
             match c.protocol {
                 Protocol::Tcp => {
-                    let mut stream =
-                        connect_tcp(server, c.bind, local_port, Some(options), c.connect_timeout)
-                            .await?;
+                    let mut stream = connect_tcp(
+                        server,
+                        c.local_end(local_port),
+                        Some(options),
+                        c.connect_timeout,
+                    )
+                    .await?;
                     let sock = socket2::SockRef::from(&stream);
                     set_congestion(&sock, options, Side::Client)?;
                     let local = stream
@@ -130,7 +135,8 @@ impl NativeClient {
                 }
                 Protocol::Udp => {
                     let socket =
-                        connect_udp(server, c.bind, local_port, options, c.connect_timeout).await?;
+                        connect_udp(server, c.local_end(local_port), options, c.connect_timeout)
+                            .await?;
                     run.add_udp(socket)
                         .map_err(IperfError::io(Phase::CreateStreams))?;
                 }
@@ -350,6 +356,17 @@ impl NativeClient {
             stream_options: (*c.stream_options).clone(),
             extra_data: c.extra_data.clone(),
             server_affinity: None,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Where this client's sockets connect from; `port` for a data stream's `--cport`.
+    fn local_end(&self, port: Option<u16>) -> LocalEnd<'_> {
+        LocalEnd {
+            ip: self.bind,
+            port,
+            device: self.bind_device.as_deref(),
         }
     }
 }

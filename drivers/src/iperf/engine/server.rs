@@ -29,6 +29,7 @@ pub struct ServerConfig {
     pub(crate) zero_copy: bool,
     pub(crate) send_timeout: Option<Duration>,
     pub(crate) receive_timeout: Duration,
+    pub(crate) bind_device: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +44,7 @@ impl Default for ServerConfig {
             zero_copy: true,
             send_timeout: None,
             receive_timeout: crate::iperf::stream_options::DEFAULT_RECEIVE_TIMEOUT,
+            bind_device: None,
         }
     }
 }
@@ -70,6 +72,13 @@ impl ServerConfig {
     /// as in iperf3.
     pub fn receive_timeout(mut self, timeout: Duration) -> Self {
         self.receive_timeout = timeout;
+        self
+    }
+
+    /// Listen (and bind UDP streams) on this network device only (iperf3's `--bind-dev`
+    /// on `-s`, `SO_BINDTODEVICE`).
+    pub fn bind_device(mut self, device: impl Into<String>) -> Self {
+        self.bind_device = Some(device.into());
         self
     }
 
@@ -150,6 +159,9 @@ impl NativeServer {
         }
         .map_err(error)?;
         socket.set_reuseaddr(true).map_err(error)?;
+        if let Some(device) = &config.bind_device {
+            socket.bind_device(Some(device.as_bytes())).map_err(error)?;
+        }
         socket.bind(addr).map_err(error)?;
         let listener = socket.listen(1024).map_err(error)?;
         let local_addr = listener.local_addr().map_err(error)?;

@@ -125,7 +125,7 @@ pub(crate) async fn serve_session(
             created
         }
         Protocol::Udp => {
-            let listener = match bind_udp_shared(local_addr) {
+            let listener = match bind_udp_shared(local_addr, config.bind_device.as_deref()) {
                 Ok(listener) => listener,
                 Err(source) => {
                     let errno = source.raw_os_error().unwrap_or(0);
@@ -146,7 +146,13 @@ pub(crate) async fn serve_session(
                 control.write_state(TestState::CreateStreams, Phase::CreateStreams),
             )
             .await?;
-            let accept_all = accept_udp_streams(&mut run, listener, local_addr, total);
+            let accept_all = accept_udp_streams(
+                &mut run,
+                listener,
+                local_addr,
+                config.bind_device.as_deref(),
+                total,
+            );
             watch_control(&mut control, t, Phase::CreateStreams, accept_all).await
         }
     };
@@ -264,6 +270,7 @@ async fn accept_udp_streams(
     run: &mut TestRun,
     mut listener: tokio::net::UdpSocket,
     local_addr: SocketAddr,
+    device: Option<&str>,
     total: usize,
 ) -> Result<(), IperfError> {
     let mut datagram = [0u8; 64];
@@ -279,7 +286,8 @@ async fn accept_udp_streams(
             .connect(peer)
             .await
             .map_err(IperfError::io(Phase::CreateStreams))?;
-        let next = bind_udp_shared(local_addr).map_err(IperfError::io(Phase::CreateStreams))?;
+        let next =
+            bind_udp_shared(local_addr, device).map_err(IperfError::io(Phase::CreateStreams))?;
         listener
             .send(&UDP_CONNECT_REPLY.to_ne_bytes())
             .await

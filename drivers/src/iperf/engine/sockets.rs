@@ -23,12 +23,32 @@ fn unspecified_like(addr: &SocketAddr) -> IpAddr {
     }
 }
 
-/// Connects a TCP socket to `server` within `timeout`, from `bind` and `local_port` if
-/// given; a data stream's socket gets `options` set before it connects, as iperf3 sets them.
+/// Where a client socket connects from: a local address (`-B`), port (`--cport`) and
+/// network device (`--bind-dev`), each if given.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LocalEnd<'a> {
+    pub(crate) ip: Option<IpAddr>,
+    pub(crate) port: Option<u16>,
+    pub(crate) device: Option<&'a str>,
+}
+
+impl LocalEnd<'_> {
+    /// The address to bind, if any part of it was asked for.
+    fn address(&self, server: &SocketAddr) -> Option<SocketAddr> {
+        (self.ip.is_some() || self.port.is_some()).then(|| {
+            SocketAddr::new(
+                self.ip.unwrap_or_else(|| unspecified_like(server)),
+                self.port.unwrap_or(0),
+            )
+        })
+    }
+}
+
+/// Connects a TCP socket to `server` within `timeout`, from `local`; a data stream's
+/// socket gets `options` set before it connects, as iperf3 sets them.
 pub(crate) async fn connect_tcp(
     server: SocketAddr,
-    bind: Option<IpAddr>,
-    local_port: Option<u16>,
+    local: LocalEnd<'_>,
     options: Option<&StreamOptions>,
     timeout: Duration,
 ) -> Result<TcpStream, IperfError> {
@@ -41,11 +61,11 @@ pub(crate) async fn connect_tcp(
         SocketAddr::V6(_) => TcpSocket::new_v6(),
     }
     .map_err(error)?;
-    if bind.is_some() || local_port.is_some() {
-        let ip = bind.unwrap_or_else(|| unspecified_like(&server));
-        socket
-            .bind(SocketAddr::new(ip, local_port.unwrap_or(0)))
-            .map_err(error)?;
+    if let Some(device) = local.device {
+        socket.bind_device(Some(device.as_bytes())).map_err(error)?;
+    }
+    if let Some(address) = local.address(&server) {
+        socket.bind(address).map_err(error)?;
     }
     if let Some(options) = options {
         prepare_tcp(&SockRef::from(&socket), options)?;
@@ -64,8 +84,7 @@ pub(crate) async fn connect_tcp(
 /// the server's reply, within `timeout`.
 pub(crate) async fn connect_udp(
     server: SocketAddr,
-    bind: Option<IpAddr>,
-    local_port: Option<u16>,
+    local: LocalEnd<'_>,
     options: &StreamOptions,
     timeout: Duration,
 ) -> Result<UdpSocket, IperfError> {
@@ -73,11 +92,21 @@ pub(crate) async fn connect_udp(
         addr: server,
         source,
     };
-    let local = SocketAddr::new(
-        bind.unwrap_or_else(|| unspecified_like(&server)),
-        local_port.unwrap_or(0),
-    );
-    let socket = UdpSocket::bind(local).await.map_err(error)?;
+    let address = local
+        .address(&server)
+        .unwrap_or_else(|| SocketAddr::new(unspecified_like(&server), 0));
+    let socket = Socket::new(
+        Domain::for_address(server),
+        Type::DGRAM,
+        Some(SockProtocol::UDP),
+    )
+    .map_err(error)?;
+    if let Some(device) = local.device {
+        socket.bind_device(Some(device.as_bytes())).map_err(error)?;
+    }
+    socket.set_nonblocking(true).map_err(error)?;
+    socket.bind(&address.into()).map_err(error)?;
+    let socket = UdpSocket::from_std(socket.into()).map_err(error)?;
     socket.connect(server).await.map_err(error)?;
     enlarge_buffers(&socket);
     apply_udp(&socket, options)?;
@@ -109,14 +138,20 @@ pub(crate) async fn connect_udp(
     }
 }
 
-/// A UDP socket bound to `addr` with `SO_REUSEADDR`, so the server can keep one per stream
-/// on the test port, as iperf3 does.
-pub(crate) fn bind_udp_shared(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+/// A UDP socket bound to `addr` (and `device`, if given) with `SO_REUSEADDR`, so the
+/// server can keep one per stream on the test port, as iperf3 does.
+pub(crate) fn bind_udp_shared(
+    addr: SocketAddr,
+    device: Option<&str>,
+) -> std::io::Result<UdpSocket> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::DGRAM,
         Some(SockProtocol::UDP),
     )?;
+    if let Some(device) = device {
+        socket.bind_device(Some(device.as_bytes()))?;
+    }
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
@@ -438,8 +473,7 @@ mod tests {
         let (stream, _) = tokio::join!(
             connect_tcp(
                 listener.local_addr().unwrap(),
-                None,
-                None,
+                LocalEnd::default(),
                 Some(&asked),
                 Duration::from_secs(5)
             ),

@@ -17,7 +17,8 @@ use testrig_drivers::iperf::cli::{
     TextOutput, USAGE, UnitFormat, VERSION, open_output, parse_args, run_client_text,
 };
 use testrig_drivers::iperf::{
-    NativeClient, NativeServer, ServedTest, ServerConfig, iperf3_error_json, iperf3_json_text,
+    AddressFamily, NativeClient, NativeServer, ServedTest, ServerConfig, iperf3_error_json,
+    iperf3_json_text,
 };
 
 fn main() -> ExitCode {
@@ -184,12 +185,31 @@ async fn run_client_json(command: ClientCommand) -> ExitCode {
         Ok(result) => result.to_iperf3_json(),
         Err(error) => iperf3_error_json(&error.iperf3_message()),
     };
-    // iperf3 adds -T's title at the top level, after `end`.
-    if let (Some(title), Some(map)) = (&command.report.title, doc.as_object_mut()) {
-        map.insert("title".to_owned(), serde_json::Value::from(title.as_str()));
+    if let Some(title) = &command.report.title {
+        doc = with_title(doc, title);
     }
     write_json(&command.report, &json_text(&doc));
     ExitCode::SUCCESS
+}
+
+/// The document with -T's title where iperf3 puts it: at the top level right after `end`
+/// (before `extra_data` and the server's output).
+fn with_title(doc: serde_json::Value, title: &str) -> serde_json::Value {
+    let serde_json::Value::Object(map) = doc else {
+        return doc;
+    };
+    let mut titled = serde_json::Map::new();
+    for (key, value) in map {
+        let after_end = key == "end";
+        titled.insert(key, value);
+        if after_end {
+            titled.insert("title".to_owned(), serde_json::Value::from(title));
+        }
+    }
+    if !titled.contains_key("title") {
+        titled.insert("title".to_owned(), serde_json::Value::from(title));
+    }
+    serde_json::Value::Object(titled)
 }
 
 /// `-J`'s document, appended to `--logfile` when given, as iperf3 does.
@@ -212,12 +232,22 @@ fn write_json(report: &ReportOptions, text: &str) {
 }
 
 async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode {
-    let ip = command
-        .bind
-        .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
-    let config = ServerConfig::default()
+    let ip = command.bind.unwrap_or(match command.family {
+        AddressFamily::V4 => std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        _ => std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    });
+    let mut config = ServerConfig::default()
         .interval(command.interval)
         .json_output(command.json);
+    if let Some(timeout) = command.send_timeout {
+        config = config.send_timeout(timeout);
+    }
+    if let Some(timeout) = command.receive_timeout {
+        config = config.receive_timeout(timeout);
+    }
+    if let Some(device) = &command.bind_device {
+        config = config.bind_device(device.clone());
+    }
     let (progress, mut events) = tokio::sync::mpsc::unbounded_channel();
     let config = if command.json {
         config
@@ -226,7 +256,7 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
         config.progress(progress)
     };
     let mut bound = NativeServer::bind_with((ip, command.port).into(), config.clone()).await;
-    if bound.is_err() && command.bind.is_none() {
+    if bound.is_err() && command.bind.is_none() && command.family == AddressFamily::Any {
         // No IPv6 here: fall back to IPv4, as iperf3 does.
         bound = NativeServer::bind_with(([0, 0, 0, 0], command.port).into(), config).await;
     }

@@ -74,6 +74,26 @@ fn an_iperf_step_measures_prints_the_throughput_and_writes_the_result_as_json() 
 }
 
 #[test]
+fn stream_options_in_a_rig_reach_both_sides_of_the_measurement() {
+    let dir = scratch("iperf-stream-options");
+    let rig = measuring_rig("native", "native", "").replace(
+        "parallel = 2\n",
+        "parallel = 2\ncongestion = \"reno\"\ndscp = \"af11\"\nwindow = \"256K\"\n\
+         no_delay = true\nextra_data = \"from the rig\"\n",
+    );
+    let rig = rig_file(&dir, "options", &rig);
+    let output = run(&["run", &rig, "--report-dir", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
+    let result = result_file(&String::from_utf8_lossy(&output.stdout));
+    assert_eq!(result["sender_tcp_congestion"], "reno");
+    assert_eq!(result["receiver_tcp_congestion"], "reno");
+    assert_eq!(result["start_info"]["tos"], 0x28);
+    assert_eq!(result["start_info"]["sock_bufsize"], 256 * 1024);
+    assert_eq!(result["start_info"]["extra_data"], "from the rig");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn an_iperf_rig_on_the_iperf3_engine_measures_too() {
     if std::process::Command::new("iperf3")
         .arg("--version")
@@ -116,7 +136,7 @@ fn a_measurement_below_min_bitrate_fails_the_step_with_exit_code_1() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("step 1/1 measure  FAILED"), "{stdout}");
     assert!(
-        stdout.contains("below min_bitrate 900000 Gbits/sec"),
+        stdout.contains("below min_bitrate 900 Tbits/sec"),
         "{stdout}"
     );
     std::fs::remove_dir_all(dir).unwrap();
@@ -183,6 +203,45 @@ const BAD_CLIENTS: &[(&str, &str, &str, &[&str])] = &[
             "driver `client`, key `interval`",
             "10ms is refused: must be 0.1 to 60 seconds",
         ],
+    ),
+    (
+        "a TOS beyond a byte",
+        "tos = 300",
+        "13:7",
+        &[
+            "driver `client`, key `tos`",
+            "300 is refused: bad TOS value (must be between 0 and 255 inclusive)",
+        ],
+    ),
+    (
+        "an unknown DSCP name",
+        "dscp = \"bogus\"",
+        "13:8",
+        &["driver `client`, key `dscp`", "\"bogus\" is refused"],
+    ),
+    (
+        "an MSS beyond iperf3's limit",
+        "mss = 10000",
+        "13:7",
+        &[
+            "driver `client`, key `mss`",
+            "10000 is refused: TCP MSS too large (maximum = 9216 bytes)",
+        ],
+    ),
+    (
+        "a receive timeout for a client that only sends",
+        "receive_timeout = \"5s\"",
+        "13:19",
+        &[
+            "driver `client`, key `receive_timeout`",
+            "client receive timeout is valid only in receiving mode",
+        ],
+    ),
+    (
+        "an IP version that does not exist",
+        "ip_version = 5",
+        "13:14",
+        &["driver `client`, key `ip_version`", "5 is refused"],
     ),
 ];
 

@@ -9,6 +9,7 @@ use super::error::IperfError;
 use super::protocol::{
     DEFAULT_UDP_RATE, MAX_DURATION_SECS, MAX_STREAMS, MAX_TCP_BLOCK, MAX_UDP_BLOCK, MIN_UDP_BLOCK,
 };
+use super::stream_options::StreamOptions;
 
 /// iperf3's default port.
 pub const DEFAULT_PORT: u16 = 5201;
@@ -35,6 +36,19 @@ pub enum Direction {
     Reverse,
     /// Both send at once on separate streams (`--bidir`).
     Bidirectional,
+}
+
+/// Which IP version the client connects with (`-4`, `-6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressFamily {
+    /// Whichever the host name resolves to first (iperf3's default).
+    #[default]
+    Any,
+    /// IPv4 only (`-4`).
+    V4,
+    /// IPv6 only (`-6`).
+    V6,
 }
 
 /// When a test ends.
@@ -90,6 +104,12 @@ pub struct ClientConfig {
     pub(crate) udp_counters_64bit: bool,
     pub(crate) zero_copy: bool,
     pub(crate) get_server_output: bool,
+    /// Boxed: it is large and rarely set, and a config travels by value.
+    pub(crate) stream_options: Box<StreamOptions>,
+    pub(crate) family: AddressFamily,
+    pub(crate) client_port: Option<u16>,
+    pub(crate) extra_data: Option<String>,
+    pub(crate) bind_device: Option<String>,
 }
 
 impl ClientConfig {
@@ -115,6 +135,11 @@ impl ClientConfig {
                 udp_counters_64bit: false,
                 zero_copy: true,
                 get_server_output: false,
+                stream_options: Box::default(),
+                family: AddressFamily::Any,
+                client_port: None,
+                extra_data: None,
+                bind_device: None,
             },
         }
     }
@@ -179,6 +204,31 @@ impl ClientConfig {
     /// [`ClientConfigBuilder::zero_copy`].
     pub fn zero_copy(&self) -> bool {
         self.zero_copy
+    }
+
+    /// How the data streams' sockets and payload are set up.
+    pub fn stream_options(&self) -> &StreamOptions {
+        &self.stream_options
+    }
+
+    /// The IP version the client connects with.
+    pub fn family(&self) -> AddressFamily {
+        self.family
+    }
+
+    /// The first local port of the data streams (`--cport`), if any.
+    pub fn client_port(&self) -> Option<u16> {
+        self.client_port
+    }
+
+    /// The network device the client's sockets are bound to (`--bind-dev`), if any.
+    pub fn bind_device(&self) -> Option<&str> {
+        self.bind_device.as_deref()
+    }
+
+    /// The text sent as `extra_data` (`--extra-data`), if any.
+    pub fn extra_data(&self) -> Option<&str> {
+        self.extra_data.as_deref()
     }
 }
 
@@ -314,6 +364,41 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// Socket buffers, Nagle, MSS, congestion control, TOS, pacing and payload of the data
+    /// streams, which the server applies to its side too (`-w -N -M -C -S --fq-rate
+    /// --pacing-timer --repeating-payload --dont-fragment`).
+    pub fn stream_options(mut self, options: StreamOptions) -> Self {
+        self.config.stream_options = Box::new(options);
+        self
+    }
+
+    /// Connect over IPv4 only or IPv6 only (`-4`, `-6`).
+    pub fn family(mut self, family: AddressFamily) -> Self {
+        self.config.family = family;
+        self
+    }
+
+    /// Bind the data streams to local ports from `port` on (`--cport`), as iperf3 does:
+    /// stream *i* uses `port + i`; in a bidirectional test the receiving streams follow the
+    /// sending ones. The control connection keeps an ephemeral port.
+    pub fn client_port(mut self, port: u16) -> Self {
+        self.config.client_port = Some(port);
+        self
+    }
+
+    /// Text for the server and both `-J` documents (`--extra-data`).
+    pub fn extra_data(mut self, text: impl Into<String>) -> Self {
+        self.config.extra_data = Some(text.into());
+        self
+    }
+
+    /// Bind the client's sockets, control and data, to this network device
+    /// (`--bind-dev`, `SO_BINDTODEVICE`; `-c host%dev`).
+    pub fn bind_device(mut self, device: impl Into<String>) -> Self {
+        self.config.bind_device = Some(device.into());
+        self
+    }
+
     /// Checks every value and returns the configuration.
     pub fn build(self) -> Result<ClientConfig, IperfError> {
         let c = self.config;
@@ -381,6 +466,49 @@ impl ClientConfigBuilder {
                 format!("{:?}/{:?}", c.connect_timeout, c.phase_timeout),
                 "connect, phase and open-ended-test timeouts must be more than 0",
             ));
+        }
+        c.stream_options.check()?;
+        if let Some(device) = &c.bind_device
+            && (device.is_empty() || device.len() > 15 || device.contains(['\0', '/']))
+        {
+            return Err(IperfError::invalid(
+                "bind_device",
+                device,
+                "must be a network device name of 1 to 15 characters, such as \"eth0\"",
+            ));
+        }
+        if let Some(timeout) = c.stream_options.receive_timeout
+            && c.direction == Direction::Forward
+        {
+            return Err(IperfError::invalid(
+                "receive_timeout",
+                format!("{timeout:?}"),
+                "client receive timeout is valid only in receiving mode (reverse or bidirectional)",
+            ));
+        }
+        if let Some(port) = c.client_port {
+            let streams = c.streams
+                * if c.direction == Direction::Bidirectional {
+                    2
+                } else {
+                    1
+                };
+            if port == 0 || u32::from(port) + streams - 1 > 65535 {
+                return Err(IperfError::invalid(
+                    "client_port",
+                    port,
+                    "port number must be between 1 and 65535 inclusive, for every stream",
+                ));
+            }
+        }
+        match (c.family, c.bind) {
+            (AddressFamily::V4, Some(ip)) if ip.is_ipv6() => {
+                return Err(IperfError::invalid("bind", ip, "is not IPv4, as -4 asks"));
+            }
+            (AddressFamily::V6, Some(ip)) if ip.is_ipv4() => {
+                return Err(IperfError::invalid("bind", ip, "is not IPv6, as -6 asks"));
+            }
+            _ => {}
         }
         Ok(c)
     }

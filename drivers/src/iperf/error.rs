@@ -164,6 +164,28 @@ pub enum IperfError {
         #[source]
         source: io::Error,
     },
+    /// Nothing arrived on the streams this side receives for the receive timeout (iperf3's
+    /// `--rcv-timeout`, `IENOMSG`).
+    #[error("iperf: idle timeout for receiving data: nothing received for {after:?}")]
+    ReceiveIdle {
+        /// The timeout.
+        after: Duration,
+    },
+    /// A data socket could not be set up as the test asks (iperf3's `IESET…` errors).
+    #[error("iperf: {message} (asked for {option} {value})")]
+    SocketOption {
+        /// The option (`"congestion"`, `"window"`, `"tos"`, …).
+        option: &'static str,
+        /// The value asked for.
+        value: String,
+        /// iperf3's error number for this failure.
+        code: i32,
+        /// iperf3's text for it.
+        message: String,
+        /// The OS error, if the kernel refused the option.
+        #[source]
+        source: Option<io::Error>,
+    },
     /// iperf3's JSON output could not be read.
     #[error(transparent)]
     Iperf3Json(#[from] Iperf3JsonError),
@@ -221,6 +243,21 @@ impl IperfError {
         }
     }
 
+    pub(crate) fn socket_option(
+        option: &'static str,
+        value: impl fmt::Display,
+        code: i32,
+        source: Option<io::Error>,
+    ) -> Self {
+        Self::SocketOption {
+            option,
+            value: value.to_string(),
+            code,
+            message: iperf3_error_text(code).to_owned(),
+            source,
+        }
+    }
+
     /// The `SERVER_ERROR` error for iperf3 codes, with iperf3's message for the common ones.
     pub(crate) fn server_error(code: i32, errno: i32) -> Self {
         Self::ServerError {
@@ -249,10 +286,24 @@ pub(crate) mod iperf3_code {
     pub(crate) const DURATION: i32 = 5;
     pub(crate) const NUM_STREAMS: i32 = 6;
     pub(crate) const BLOCK_SIZE: i32 = 7;
+    pub(crate) const BUF_SIZE: i32 = 8;
+    pub(crate) const MSS: i32 = 10;
+    pub(crate) const BURST: i32 = 15;
+    pub(crate) const BAD_TOS: i32 = 21;
     pub(crate) const UDP_BLOCK_SIZE: i32 = 20;
     pub(crate) const REVERSE_BIDIR: i32 = 25;
     pub(crate) const RECV_PARAMS: i32 = 114;
+    pub(crate) const SET_NODELAY: i32 = 122;
+    pub(crate) const SET_MSS: i32 = 123;
+    pub(crate) const SET_BUF: i32 = 124;
+    pub(crate) const SET_TOS: i32 = 125;
+    pub(crate) const SET_COS: i32 = 126;
     pub(crate) const PROTOCOL: i32 = 131;
+    pub(crate) const AFFINITY: i32 = 132;
+    pub(crate) const SET_CONGESTION: i32 = 134;
+    pub(crate) const SET_BUF2: i32 = 141;
+    pub(crate) const SET_DONT_FRAGMENT: i32 = 145;
+    pub(crate) const SET_USER_TIMEOUT: i32 = 148;
     pub(crate) const STREAM_LISTEN: i32 = 202;
     pub(crate) const STREAM_ACCEPT: i32 = 204;
 }
@@ -262,13 +313,31 @@ fn iperf3_error_text(code: i32) -> &'static str {
         5 => "test duration too long (maximum 86400 seconds)",
         6 => "number of parallel streams too large (maximum 128)",
         7 => "block size too large",
+        8 => "socket buffer size too large (maximum = 536870912 bytes)",
+        10 => "TCP MSS too large (maximum = 9216 bytes)",
+        15 => "invalid burst count (maximum = 1000)",
         20 => "block size invalid",
+        21 => "bad TOS value (must be between 0 and 255 inclusive)",
         25 => "cannot be both reverse and bidirectional",
         27 => "total required bandwidth is larger than server limit",
         101 => "test initialization failed",
         102 => "unable to start listener for connections",
         114 => "unable to receive parameters from client",
+        122 => "unable to set TCP/SCTP NODELAY",
+        123 => "unable to set TCP/SCTP MSS",
+        124 => "unable to set socket buffer size",
+        125 => "unable to set IP TOS",
+        126 => "unable to set IPv6 traffic class",
         131 => "protocol does not exist",
+        132 => "unable to set CPU affinity",
+        134 => {
+            "unable to set TCP_CONGESTION: Supplied congestion control algorithm not supported \
+             on this host"
+        }
+        141 => "socket buffer size not set correctly",
+        145 => "unable to set IP Do-Not-Fragment flag",
+        // Sic: iperf3 3.12 says this for TCP_USER_TIMEOUT (our message adds the option).
+        148 => "unable to set TCP/SCTP MSS",
         142 => "test authorization failed",
         202 => "unable to start stream listener",
         204 => "unable to accept stream connection",

@@ -28,9 +28,10 @@ mod error;
 mod iperf_test;
 mod protocol;
 mod result;
+mod stream_options;
 
 pub use config::{
-    ClientConfig, ClientConfigBuilder, DEFAULT_PORT, Direction, Protocol, TestLength,
+    AddressFamily, ClientConfig, ClientConfigBuilder, DEFAULT_PORT, Direction, Protocol, TestLength,
 };
 pub use driver::{ClientOptions, Engine, IperfClient, IperfDriverError, IperfServer};
 pub use engine::{
@@ -44,3 +45,4 @@ pub use result::{
     IperfResult, Measurement, Role, ServerOutput, StartInfo, StreamMeasurement, StreamSummary,
     Summary, TestSettings, iperf3_error_json, iperf3_json_text,
 };
+pub use stream_options::StreamOptions;

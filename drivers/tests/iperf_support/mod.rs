@@ -63,6 +63,11 @@ pub struct Iperf3Server {
 impl Iperf3Server {
     /// Starts `iperf3 -s` on a free port and waits for "Server listening".
     pub async fn start(binary: &PathBuf) -> Iperf3Server {
+        Self::start_with(binary, &[]).await
+    }
+
+    /// Starts `iperf3 -s <extra>` on a free port and waits for "Server listening".
+    pub async fn start_with(binary: &PathBuf, extra: &[&str]) -> Iperf3Server {
         for _attempt in 0..5 {
             let port = free_port();
             let mut child = Command::new(binary)
@@ -74,6 +79,7 @@ impl Iperf3Server {
                     &port.to_string(),
                     "--forceflush",
                 ])
+                .args(extra)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .kill_on_drop(true)

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use testrig::{DriverSpec, Param};
-use testrig_drivers::iperf::{ClientOptions, IperfClient, IperfDriverError};
+use testrig_drivers::iperf::{
+    AddressFamily, ClientOptions, IperfClient, IperfDriverError, StreamOptions,
+};
 
 use super::InvalidOption;
 use super::iperf_engine::{EngineName, engine};
@@ -20,6 +22,7 @@ use crate::rig::fields::{PortParam, Program, RigBitrate, RigDuration, RigSize, T
 /// port = "${iperf-server.port}"   # required: a number or a reference
 /// duration = "1s"                 # or bytes = "10M", or blocks = 100
 /// parallel = 2
+/// congestion = "reno"             # and window, no_delay, mss, tos/dscp, fq_rate, …
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +45,24 @@ pub(crate) struct IperfClientOptions {
     bind: Option<String>,
     connect_timeout: Option<RigDuration>,
     get_server_output: Option<bool>,
+    window: Option<RigSize>,
+    no_delay: Option<bool>,
+    mss: Option<u32>,
+    congestion: Option<String>,
+    tos: Option<i64>,
+    dscp: Option<String>,
+    fq_rate: Option<RigBitrate>,
+    pacing_timer: Option<RigDuration>,
+    send_timeout: Option<RigDuration>,
+    receive_timeout: Option<RigDuration>,
+    burst: Option<u32>,
+    repeating_payload: Option<bool>,
+    dont_fragment: Option<bool>,
+    ip_version: Option<u8>,
+    client_port: Option<u16>,
+    extra_data: Option<String>,
+    udp_counters_64bit: Option<bool>,
+    bind_device: Option<String>,
 }
 
 impl IperfClientOptions {
@@ -143,6 +164,94 @@ impl IperfClientOptions {
             })?;
             options = options.bind(address);
         }
+        options = options.stream_options(self.stream_options()?);
+        match self.ip_version {
+            None => {}
+            Some(4) => options = options.family(AddressFamily::V4),
+            Some(6) => options = options.family(AddressFamily::V6),
+            Some(other) => {
+                return Err(InvalidOption::new(
+                    "ip_version",
+                    format!("{other} is refused: 4 (IPv4 only, `-4`) or 6 (IPv6 only, `-6`)"),
+                ));
+            }
+        }
+        if let Some(port) = self.client_port {
+            options = options.client_port(port);
+        }
+        if let Some(text) = &self.extra_data {
+            options = options.extra_data(text.clone());
+        }
+        if let Some(enabled) = self.udp_counters_64bit {
+            options = options.udp_counters_64bit(enabled);
+        }
+        if let Some(device) = &self.bind_device {
+            options = options.bind_device(device.clone());
+        }
         Ok(options)
+    }
+
+    /// The data streams' options (`-w -N -M -C -S/--dscp --fq-rate --pacing-timer
+    /// -b rate/burst --repeating-payload --dont-fragment`).
+    fn stream_options(&self) -> Result<StreamOptions, InvalidOption> {
+        let mut o = StreamOptions::new();
+        if let Some(window) = self.window {
+            o = o.window(window.0);
+        }
+        if let Some(enabled) = self.no_delay {
+            o = o.no_delay(enabled);
+        }
+        if let Some(mss) = self.mss {
+            o = o.mss(mss);
+        }
+        if let Some(algorithm) = &self.congestion {
+            o = o.congestion(algorithm.clone());
+        }
+        let tos = match (self.tos, &self.dscp) {
+            (Some(_), Some(_)) => {
+                return Err(InvalidOption::new(
+                    "dscp",
+                    "`tos` and `dscp` both set the TOS byte: give one",
+                ));
+            }
+            (Some(tos), None) => Some(u8::try_from(tos).map_err(|_| {
+                InvalidOption::new(
+                    "tos",
+                    format!("{tos} is refused: bad TOS value (must be between 0 and 255 inclusive)"),
+                )
+            })?),
+            (None, Some(dscp)) => Some(StreamOptions::dscp_tos(dscp).ok_or_else(|| {
+                InvalidOption::new(
+                    "dscp",
+                    format!("\"{dscp}\" is refused: a DSCP 0-63 or a name such as \"af11\", \"ef\", \"cs1\""),
+                )
+            })?),
+            (None, None) => None,
+        };
+        if let Some(tos) = tos {
+            o = o.tos(tos);
+        }
+        if let Some(rate) = self.fq_rate {
+            o = o.fq_rate(rate.0);
+        }
+        if let Some(tick) = self.pacing_timer {
+            o = o.pacing_timer(tick.0);
+        }
+        if let Some(timeout) = self.send_timeout {
+            o = o.send_timeout(timeout.0);
+        }
+        if let Some(timeout) = self.receive_timeout {
+            o = o.receive_timeout(timeout.0);
+        }
+        if let Some(burst) = self.burst {
+            o = o.burst(burst);
+        }
+        if let Some(enabled) = self.repeating_payload {
+            o = o.repeating_payload(enabled);
+        }
+        if let Some(enabled) = self.dont_fragment {
+            o = o.dont_fragment(enabled);
+        }
+        Ok(o)
     }
 }

@@ -39,7 +39,8 @@ pub(crate) enum DriverOptions {
     /// `kind = "iperf_server"`
     IperfServer(IperfServerOptions),
     /// `kind = "iperf_client"`
-    IperfClient(IperfClientOptions),
+    /// (Boxed: it has many optional keys.)
+    IperfClient(Box<IperfClientOptions>),
     /// `kind = "app"`
     App(AppOptions),
 }
@@ -67,7 +68,8 @@ impl DriverOptions {
             "tcp_server" => TcpServerOptions::deserialize(table).map(Self::TcpServer),
             "tcp_client" => TcpClientOptions::deserialize(table).map(Self::TcpClient),
             "iperf_server" => IperfServerOptions::deserialize(table).map(Self::IperfServer),
-            "iperf_client" => IperfClientOptions::deserialize(table).map(Self::IperfClient),
+            "iperf_client" => IperfClientOptions::deserialize(table)
+                .map(|options| Self::IperfClient(Box::new(options))),
             "app" => AppOptions::deserialize(table).map(Self::App),
             _ => return None,
         })

@@ -3,7 +3,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use testrig::{BoxError, Environment};
-use testrig_drivers::iperf::cli::{format_bitrate, format_bytes};
+use testrig_drivers::iperf::cli;
+
+/// A rate in iperf3's units, without iperf3's column padding.
+fn format_bitrate(bits_per_second: f64) -> String {
+    cli::format_bitrate(bits_per_second).trim().to_owned()
+}
+
+/// A byte count in iperf3's units, without iperf3's column padding.
+fn format_bytes(bytes: f64) -> String {
+    cli::format_bytes(bytes).trim().to_owned()
+}
 use testrig_drivers::iperf::{IntervalReport, IperfClient, IperfResult};
 use toml::Spanned;
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::iperf::config::{ClientConfig, Direction, Protocol, TestLength};
+use crate::iperf::config::{AddressFamily, ClientConfig, Direction, Protocol, TestLength};
 
 /// The arguments of `iperf3 -c … -J` for `config`.
 ///
@@ -34,8 +34,11 @@ pub(crate) fn client_args(config: &ClientConfig) -> Vec<String> {
     if let Some(len) = config.block_size {
         push("-l", len.to_string());
     }
-    if let Some(rate) = config.bitrate {
-        push("-b", rate.to_string());
+    let o = &config.stream_options;
+    match (config.bitrate, o.burst) {
+        (_, Some(burst)) => push("-b", format!("{}/{burst}", config.bitrate().unwrap_or(0))),
+        (Some(rate), None) => push("-b", rate.to_string()),
+        (None, None) => {}
     }
     if !config.omit.is_zero() {
         push("-O", whole_seconds(config.omit).to_string());
@@ -64,7 +67,64 @@ pub(crate) fn client_args(config: &ClientConfig) -> Vec<String> {
     if config.get_server_output {
         args.push("--get-server-output".to_owned());
     }
+    stream_args(config, &mut args);
     args
+}
+
+/// The stream options, address family, ports and extra data as iperf3 flags.
+fn stream_args(config: &ClientConfig, args: &mut Vec<String>) {
+    let mut push = |flag: &str, value: Option<String>| {
+        args.push(flag.to_owned());
+        args.extend(value);
+    };
+    let o = &config.stream_options;
+    if let Some(window) = o.window {
+        push("-w", Some(window.to_string()));
+    }
+    if o.no_delay {
+        push("-N", None);
+    }
+    if let Some(mss) = o.mss {
+        push("-M", Some(mss.to_string()));
+    }
+    if let Some(algorithm) = &o.congestion {
+        push("-C", Some(algorithm.clone()));
+    }
+    if o.tos > 0 {
+        push("-S", Some(o.tos.to_string()));
+    }
+    if let Some(rate) = o.fq_rate {
+        push("--fq-rate", Some(rate.to_string()));
+    }
+    if let Some(tick) = o.pacing_timer {
+        push("--pacing-timer", Some(tick.as_micros().to_string()));
+    }
+    if let Some(timeout) = o.send_timeout {
+        push("--snd-timeout", Some(timeout.as_millis().to_string()));
+    }
+    if let Some(timeout) = o.receive_timeout {
+        push("--rcv-timeout", Some(timeout.as_millis().to_string()));
+    }
+    if o.repeating_payload {
+        push("--repeating-payload", None);
+    }
+    if o.dont_fragment {
+        push("--dont-fragment", None);
+    }
+    match config.family {
+        AddressFamily::Any => {}
+        AddressFamily::V4 => push("-4", None),
+        AddressFamily::V6 => push("-6", None),
+    }
+    if let Some(port) = config.client_port {
+        push("--cport", Some(port.to_string()));
+    }
+    if let Some(text) = &config.extra_data {
+        push("--extra-data", Some(text.clone()));
+    }
+    if let Some(device) = &config.bind_device {
+        push("--bind-dev", Some(device.clone()));
+    }
 }
 
 fn whole_seconds(d: Duration) -> u64 {
@@ -104,6 +164,59 @@ mod tests {
             "-c h -p 1 -J -B 127.0.0.1 -t 2 -P 4 -l 1200 -b 100000000 -O 1 -i 0.5 \
              --connect-timeout 10000 -u --bidir --get-server-output"
         );
+    }
+
+    #[test]
+    fn stream_options_family_ports_and_extra_data_map_to_their_iperf3_flags() {
+        use crate::iperf::StreamOptions;
+        let config = ClientConfig::builder("h", 1)
+            .bitrate(10_000_000)
+            .stream_options(
+                StreamOptions::new()
+                    .window(262_144)
+                    .no_delay(true)
+                    .mss(1200)
+                    .congestion("reno")
+                    .tos(40)
+                    .fq_rate(8_000_000)
+                    .pacing_timer(Duration::from_micros(2000))
+                    .repeating_payload(true)
+                    .dont_fragment(true)
+                    .burst(4),
+            )
+            .family(crate::iperf::AddressFamily::V4)
+            .client_port(6000)
+            .extra_data("run 7")
+            .build()
+            .unwrap();
+        let args = client_args(&config);
+        let tail = &args[args.len() - 20..];
+        assert_eq!(
+            tail,
+            [
+                "-w",
+                "262144",
+                "-N",
+                "-M",
+                "1200",
+                "-C",
+                "reno",
+                "-S",
+                "40",
+                "--fq-rate",
+                "8000000",
+                "--pacing-timer",
+                "2000",
+                "--repeating-payload",
+                "--dont-fragment",
+                "-4",
+                "--cport",
+                "6000",
+                "--extra-data",
+                "run 7",
+            ]
+        );
+        assert!(args.join(" ").contains("-b 10000000/4"), "{args:?}");
     }
 
     #[test]

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::clock::DEFAULT_TIMESTAMP_FORMAT;
 use super::units::{UnitFormat, parse_bitrate, parse_size};
-use crate::iperf::config::{ClientConfig, DEFAULT_PORT, Direction, Protocol};
+use crate::iperf::config::{AddressFamily, ClientConfig, DEFAULT_PORT, Direction, Protocol};
 use crate::iperf::error::IperfError;
+use crate::iperf::stream_options::{MAX_MSS, StreamOptions, dscp_to_tos, parse_c_integer};
 
 /// Usage text, in iperf3's words for the flags supported here.
 pub const USAGE: &str = "\
@@ -15,9 +16,9 @@ Usage: iperf3 [-s|-c host] [options]
 Server or Client:
   -p, --port      #         server port to listen on/connect to (default 5201)
   -i, --interval  #         seconds between periodic reports (0 disables)
+  -I, --pidfile file        write PID file
   -B, --bind      <host>    bind to the interface associated with the address <host>
   -f, --format   [kmgtKMGT] format to report: Kbits, Mbits, Gbits, Tbits
-  -I, --pidfile file        write PID file
   -V, --verbose             more detailed output
   -J, --json                output in JSON format
   --logfile f               send output to a log file
@@ -25,6 +26,10 @@ Server or Client:
   --timestamps<=format>     emit a timestamp at the start of each output line
                             (optional \"=\" and format string as per strftime(3))
   -v, --version             show version information and quit
+      --bind-dev  <dev>     bind to the network interface with SO_BINDTODEVICE
+                            (also `-B <host>%<dev>`, `-c <host>%<dev>`)
+      --rcv-timeout #       idle timeout for receiving data (default 120000 ms)
+      --snd-timeout #       timeout for unacknowledged TCP data (ms, default: the system's)
   -h, --help                show this message and quit
 Server specific:
   -s, --server              run in server mode
@@ -33,19 +38,38 @@ Server specific:
 Client specific:
   -c, --client    <host>    run in client mode, connecting to <host>
   -u, --udp                 use UDP rather than TCP
-  -b, --bitrate   #[KMG]    target bitrate in bits/sec (0 for unlimited; UDP default 1 Mbit/sec)
+      --connect-timeout #   timeout for control connection setup (ms)
+  -b, --bitrate #[KMG][/#]  target bitrate in bits/sec (0 for unlimited; UDP default 1 Mbit/sec)
+                            (optional slash and packet count for burst mode)
+      --pacing-timer #[KMG] set the timing for pacing, in microseconds (default 1000)
+      --fq-rate #[KMG]      enable fair-queuing based socket pacing in bits/sec
   -t, --time      #         time in seconds to transmit for (default 10 secs)
   -n, --bytes     #[KMG]    number of bytes to transmit (instead of -t)
   -k, --blockcount #[KMG]   number of blocks (packets) to transmit (instead of -t or -n)
   -l, --length    #[KMG]    length of buffer to read or write (TCP 128 KB, UDP the path MSS)
+      --cport     <port>    bind to a specific client port (TCP and UDP, default: ephemeral port)
   -P, --parallel  #         number of parallel client streams to run
   -R, --reverse             run in reverse mode (server sends, client receives)
       --bidir               run in bidirectional mode
+  -w, --window    #[KMG]    set send/receive socket buffer sizes
+  -C, --congestion <algo>   set TCP congestion control algorithm
+  -M, --set-mss   #         set TCP maximum segment size (MTU - 40 bytes)
+  -N, --no-delay            set TCP no delay, disabling Nagle's Algorithm
+  -4, --version4            only use IPv4
+  -6, --version6            only use IPv6
+  -S, --tos N               set the IP type of service, 0-255 (52, 064 and 0x34 are the same)
+      --dscp N or --dscp val  set the IP dscp value, either 0-63 or symbolic
   -O, --omit      #         omit the first n seconds
   --get-server-output       get results from server
   -Z, --zerocopy            send with sendfile(2), sparing a copy (the default here)
       --no-zerocopy         send with plain writes, as iperf3 does without -Z
   -T, --title str           prefix every output line with this string
+      --extra-data str      data string to include in client and server JSON
+      --udp-counters-64bit  use 64-bit counters in UDP test packets
+      --repeating-payload   use repeating pattern in payload, instead of randomized payload
+      --dont-fragment       set IPv4 Don't Fragment flag
+Refused by this engine (iperf3 has them): -A (CPU affinity), -L (IPv6 flow label), -F
+(file transfer), --sctp, --username/--rsa-public-key-path (authentication).
 ";
 
 /// A parsed command line.
@@ -81,6 +105,14 @@ pub struct ServerCommand {
     pub daemon: bool,
     /// `-I`: write the process id here while running.
     pub pidfile: Option<PathBuf>,
+    /// `-4`/`-6`: listen on IPv4 or IPv6 only (without `-B`).
+    pub family: AddressFamily,
+    /// `--snd-timeout`: `TCP_USER_TIMEOUT` on the data streams.
+    pub send_timeout: Option<Duration>,
+    /// `--rcv-timeout`: how long the server waits for data while it receives.
+    pub receive_timeout: Option<Duration>,
+    /// `--bind-dev` (or `-B addr%dev`): listen on this network device only.
+    pub bind_device: Option<String>,
 }
 
 /// The output-only options (`-V -T -f --logfile --timestamps --forceflush`).
@@ -151,6 +183,14 @@ pub enum CliError {
         /// The flag.
         flag: String,
     },
+    /// A flag iperf3 has that this engine does not implement.
+    #[error("option {flag} is not supported by testrig's native iperf3 engine: {reason}")]
+    Unsupported {
+        /// The flag.
+        flag: String,
+        /// What it would do and why it is not done.
+        reason: &'static str,
+    },
     /// Flags that contradict each other.
     #[error("parameter error - {0}")]
     Conflict(&'static str),
@@ -164,6 +204,7 @@ const VALUED: &[(&str, &str)] = &[
     ("-c", "--client"),
     ("-p", "--port"),
     ("-B", "--bind"),
+    ("", "--bind-dev"),
     ("-t", "--time"),
     ("-n", "--bytes"),
     ("-k", "--blockcount"),
@@ -176,6 +217,23 @@ const VALUED: &[(&str, &str)] = &[
     ("-T", "--title"),
     ("", "--logfile"),
     ("-I", "--pidfile"),
+    ("", "--snd-timeout"),
+    ("", "--rcv-timeout"),
+    ("-w", "--window"),
+    ("-M", "--set-mss"),
+    ("-C", "--congestion"),
+    ("-S", "--tos"),
+    ("", "--dscp"),
+    ("", "--extra-data"),
+    ("", "--connect-timeout"),
+    ("", "--fq-rate"),
+    ("", "--pacing-timer"),
+    ("", "--cport"),
+    ("-A", "--affinity"),
+    ("-L", "--flowlabel"),
+    ("-F", "--file"),
+    ("", "--username"),
+    ("", "--rsa-public-key-path"),
 ];
 
 /// Flags without a value.
@@ -194,6 +252,29 @@ const SWITCHES: &[(&str, &str)] = &[
     ("-v", "--version"),
     ("-D", "--daemon"),
     ("", "--get-server-output"),
+    ("-N", "--no-delay"),
+    ("-4", "--version4"),
+    ("-6", "--version6"),
+    ("", "--repeating-payload"),
+    ("", "--udp-counters-64bit"),
+    ("", "--dont-fragment"),
+    ("", "--sctp"),
+];
+
+/// iperf3 flags this engine refuses, with what they would do.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "--affinity",
+        "CPU affinity; the native engine runs its streams on a shared thread pool",
+    ),
+    ("--flowlabel", "IPv6 flow labels are not implemented"),
+    ("--file", "file transfer (-F) is not implemented"),
+    ("--sctp", "SCTP is not implemented"),
+    ("--username", "authentication (RSA) is not implemented"),
+    (
+        "--rsa-public-key-path",
+        "authentication (RSA) is not implemented",
+    ),
 ];
 
 /// Parses iperf3-style arguments (without the program name).
@@ -230,12 +311,22 @@ where
     }
     let report = report_options(&flags)?;
     let pidfile = get("--pidfile").map(PathBuf::from);
+    if let Some((flag, reason)) = UNSUPPORTED.iter().find(|(flag, _)| has(flag)) {
+        return Err(CliError::Unsupported {
+            flag: (*flag).to_owned(),
+            reason,
+        });
+    }
     let port = match get("--port") {
         Some(v) => parse_number::<u16>("--port", &v, "a port number 1-65535")
             .and_then(|p| non_zero("--port", &v, p))?,
         None => DEFAULT_PORT,
     };
-    let bind = match get("--bind") {
+    // `-B addr%dev` and `-c host%dev` are shorthands for `--bind-dev dev`.
+    let (bind_text, bind_dev) = split_device(get("--bind"));
+    let (host, host_dev) = split_device(get("--client"));
+    let bind_device = get("--bind-dev").or(host_dev).or(bind_dev);
+    let bind = match bind_text {
         Some(v) => Some(v.parse::<IpAddr>().map_err(|_| CliError::BadValue {
             flag: "--bind".into(),
             value: v.clone(),
@@ -251,7 +342,7 @@ where
         None => Some(Duration::from_secs(1)),
     };
     let json = has("--json");
-    match (has("--server"), get("--client")) {
+    match (has("--server"), host) {
         (true, Some(_)) => Err(CliError::BothRoles),
         (false, None) => Err(CliError::NoRole),
         (true, None) => {
@@ -271,6 +362,18 @@ where
                 "--zerocopy",
                 "--no-zerocopy",
                 "--get-server-output",
+                "--window",
+                "--set-mss",
+                "--congestion",
+                "--tos",
+                "--dscp",
+                "--extra-data",
+                "--connect-timeout",
+                "--fq-rate",
+                "--pacing-timer",
+                "--no-delay",
+                "--repeating-payload",
+                "--dont-fragment",
             ];
             if let Some((flag, _)) = flags
                 .iter()
@@ -278,6 +381,12 @@ where
             {
                 return Err(CliError::ClientOnly { flag: flag.clone() });
             }
+            let family = match (has("--version4"), has("--version6")) {
+                (true, true) => return Err(CliError::Conflict("-4 and -6 contradict each other")),
+                (true, false) => AddressFamily::V4,
+                (false, true) => AddressFamily::V6,
+                (false, false) => AddressFamily::Any,
+            };
             Ok(CliCommand::Server(ServerCommand {
                 bind,
                 port,
@@ -286,7 +395,11 @@ where
                 interval,
                 report,
                 daemon: has("--daemon"),
+                family,
                 pidfile,
+                send_timeout: send_timeout(get("--snd-timeout"))?,
+                receive_timeout: receive_timeout(get("--rcv-timeout"))?,
+                bind_device,
             }))
         }
         (false, Some(host)) => {
@@ -294,6 +407,9 @@ where
                 return Err(CliError::Conflict("option -D is server-only"));
             }
             let mut b = ClientConfig::builder(host, port).interval(interval);
+            if let Some(device) = &bind_device {
+                b = b.bind_device(device.clone());
+            }
             if let Some(ip) = bind {
                 b = b.bind(ip);
             }
@@ -329,6 +445,10 @@ where
                 b = b.block_size(len);
             }
             if let Some(v) = get("--bitrate") {
+                // `-b rate/burst`: the burst count is a stream option (see `client_extras`).
+                let v = v
+                    .split_once('/')
+                    .map_or(v.clone(), |(rate, _)| rate.to_owned());
                 let rate = parse_bitrate(&v).ok_or_else(|| CliError::BadValue {
                     flag: "--bitrate".into(),
                     value: v.clone(),
@@ -365,6 +485,7 @@ where
             };
             b = b.direction(direction);
             b = b.get_server_output(has("--get-server-output"));
+            b = client_extras(b, &get, &has)?;
             Ok(CliCommand::Client(ClientCommand {
                 config: b.build()?,
                 json,
@@ -373,6 +494,186 @@ where
             }))
         }
     }
+}
+
+/// The client flags beyond the basic test shape: stream options, address family, ports,
+/// extra data, timeouts.
+fn client_extras(
+    mut b: crate::iperf::ClientConfigBuilder,
+    get: &impl Fn(&str) -> Option<String>,
+    has: &impl Fn(&str) -> bool,
+) -> Result<crate::iperf::ClientConfigBuilder, CliError> {
+    let bad = |flag: &str, value: &str, reason: &'static str| CliError::BadValue {
+        flag: flag.into(),
+        value: value.into(),
+        reason,
+    };
+    let mut o = StreamOptions::new();
+    if let Some(v) = get("--window") {
+        let window = size("--window", &v)?;
+        if window > crate::iperf::stream_options::MAX_WINDOW {
+            return Err(bad(
+                "--window",
+                &v,
+                "socket buffer size too large (maximum = 536870912 bytes)",
+            ));
+        }
+        o = o.window(window);
+    }
+    if let Some(v) = get("--set-mss") {
+        let mss = parse_number::<u32>("--set-mss", &v, "a segment size in bytes")?;
+        if mss > MAX_MSS {
+            return Err(bad(
+                "--set-mss",
+                &v,
+                "TCP MSS too large (maximum = 9216 bytes)",
+            ));
+        }
+        o = o.mss(mss);
+    }
+    if let Some(v) = get("--congestion") {
+        o = o.congestion(v);
+    }
+    if has("--no-delay") {
+        o = o.no_delay(true);
+    }
+    // As in iperf3, the later of -S and --dscp wins; both set the TOS byte.
+    let tos_flag = ["--tos", "--dscp"]
+        .into_iter()
+        .filter_map(|f| get(f).map(|v| (f, v)))
+        .last();
+    if let Some((flag, v)) = tos_flag {
+        let tos = match flag {
+            "--tos" => parse_c_integer(&v)
+                .and_then(|t| u8::try_from(t).ok())
+                .ok_or_else(|| {
+                    bad(
+                        flag,
+                        &v,
+                        "bad TOS value (must be between 0 and 255 inclusive)",
+                    )
+                })?,
+            _ => dscp_to_tos(&v).ok_or_else(|| {
+                bad(
+                    flag,
+                    &v,
+                    "bad TOS value (a DSCP 0-63 or a name such as af11, ef, cs1)",
+                )
+            })?,
+        };
+        o = o.tos(tos);
+    }
+    if let Some(v) = get("--fq-rate") {
+        let rate = parse_bitrate(&v).ok_or_else(|| bad("--fq-rate", &v, "a rate such as 100M"))?;
+        o = o.fq_rate(rate);
+    }
+    if let Some(v) = get("--pacing-timer") {
+        let micros =
+            parse_size(&v).ok_or_else(|| bad("--pacing-timer", &v, "microseconds, e.g. 1000"))?;
+        o = o.pacing_timer(Duration::from_micros(micros));
+    }
+    if let Some(v) = get("--bitrate")
+        && let Some((_, burst)) = v.split_once('/')
+    {
+        let burst =
+            parse_number::<u32>("--bitrate", burst, "a rate and a burst count, e.g. 10M/5")?;
+        if burst > crate::iperf::stream_options::MAX_BURST {
+            return Err(bad("--bitrate", &v, "invalid burst count (maximum = 1000)"));
+        }
+        o = o.burst(burst);
+    }
+    if let Some(timeout) = send_timeout(get("--snd-timeout"))? {
+        o = o.send_timeout(timeout);
+    }
+    if let Some(timeout) = receive_timeout(get("--rcv-timeout"))? {
+        // A client that only sends is refused when the configuration is built.
+        o = o.receive_timeout(timeout);
+    }
+    o = o
+        .repeating_payload(has("--repeating-payload"))
+        .dont_fragment(has("--dont-fragment"));
+    b = b.stream_options(o);
+    b = b.udp_counters_64bit(has("--udp-counters-64bit"));
+    match (has("--version4"), has("--version6")) {
+        (true, true) => return Err(CliError::Conflict("-4 and -6 contradict each other")),
+        (true, false) => b = b.family(AddressFamily::V4),
+        (false, true) => b = b.family(AddressFamily::V6),
+        (false, false) => {}
+    }
+    if let Some(v) = get("--cport") {
+        let port = parse_number::<u16>(
+            "--cport",
+            &v,
+            "port number must be between 1 and 65535 inclusive",
+        )
+        .and_then(|p| non_zero("--cport", &v, p))?;
+        b = b.client_port(port);
+    }
+    if let Some(v) = get("--extra-data") {
+        b = b.extra_data(v);
+    }
+    if let Some(v) = get("--connect-timeout") {
+        let millis = parse_size(&v)
+            .filter(|&ms| ms > 0)
+            .ok_or_else(|| bad("--connect-timeout", &v, "milliseconds, more than 0"))?;
+        b = b.connect_timeout(Duration::from_millis(millis));
+    }
+    Ok(b)
+}
+
+/// Splits iperf3's `<host>%<dev>`; an IPv6 link-local literal keeps its `%scope`.
+fn split_device(value: Option<String>) -> (Option<String>, Option<String>) {
+    let Some(value) = value else {
+        return (None, None);
+    };
+    match value.split_once('%') {
+        Some((host, device))
+            if !device.is_empty()
+                && !host
+                    .parse::<std::net::Ipv6Addr>()
+                    .is_ok_and(|ip| ip.is_unicast_link_local()) =>
+        {
+            (Some(host.to_owned()), Some(device.to_owned()))
+        }
+        _ => (Some(value), None),
+    }
+}
+
+/// `--snd-timeout MS`, 0 to 86400000 as iperf3 allows (0: the system's).
+fn send_timeout(value: Option<String>) -> Result<Option<Duration>, CliError> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    let millis = parse_number::<u64>(
+        "--snd-timeout",
+        &v,
+        "send timeout value is incorrect or not in range",
+    )?;
+    if millis > 86_400_000 {
+        return Err(CliError::BadValue {
+            flag: "--snd-timeout".into(),
+            value: v,
+            reason: "send timeout value is incorrect or not in range",
+        });
+    }
+    Ok((millis > 0).then(|| Duration::from_millis(millis)))
+}
+
+/// `--rcv-timeout MS`, 100 to 86400000 as iperf3 allows.
+fn receive_timeout(value: Option<String>) -> Result<Option<Duration>, CliError> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    let reason = "receive timeout value is incorrect or not in range";
+    let millis = parse_number::<u64>("--rcv-timeout", &v, reason)?;
+    if !(100..=86_400_000).contains(&millis) {
+        return Err(CliError::BadValue {
+            flag: "--rcv-timeout".into(),
+            value: v,
+            reason,
+        });
+    }
+    Ok(Some(Duration::from_millis(millis)))
 }
 
 /// Splits arguments into (long flag, value) pairs, accepting `-t 1`, `-t1`, `--time 1` and
@@ -595,6 +896,164 @@ mod tests {
         assert!(!client(&["-c", "h", "--no-zerocopy"]).config.zero_copy());
         let error = parse_args(["-c", "h", "-Z", "--no-zerocopy"]).unwrap_err();
         assert!(error.to_string().contains("contradict"), "{error}");
+    }
+
+    #[test]
+    fn stream_flags_map_onto_the_stream_options() {
+        let c = client(&[
+            "-c",
+            "h",
+            "-w",
+            "256K",
+            "-N",
+            "-M",
+            "1200",
+            "-C",
+            "reno",
+            "-S",
+            "0x28",
+            "--fq-rate",
+            "8M",
+            "--pacing-timer",
+            "2000",
+            "--repeating-payload",
+            "--dont-fragment",
+            "-b",
+            "10M/4",
+        ]);
+        let o = c.config.stream_options();
+        assert_eq!(o.window_size(), Some(256 * 1024));
+        assert!(o.is_no_delay());
+        assert_eq!(o.mss_value(), Some(1200));
+        assert_eq!(o.congestion_algorithm(), Some("reno"));
+        assert_eq!(o.tos_value(), 0x28);
+        assert_eq!(o.fq_rate_value(), Some(8_000_000));
+        assert_eq!(o.pacing_timer_value(), Some(Duration::from_micros(2000)));
+        assert!(o.is_repeating_payload());
+        assert!(o.is_dont_fragment());
+        assert_eq!(o.burst, Some(4));
+        let timed = client(&[
+            "-c",
+            "h",
+            "-R",
+            "--snd-timeout",
+            "1500",
+            "--rcv-timeout",
+            "2000",
+        ]);
+        let o = timed.config.stream_options();
+        assert_eq!(o.send_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(o.receive_timeout, Some(Duration::from_millis(2000)));
+        assert_eq!(c.config.bitrate(), Some(10_000_000));
+    }
+
+    #[test]
+    fn connection_flags_map_onto_the_configuration() {
+        let c = client(&[
+            "-c",
+            "h",
+            "-4",
+            "--cport",
+            "5000",
+            "--extra-data",
+            "run 7",
+            "--connect-timeout",
+            "1500",
+            "-u",
+            "--udp-counters-64bit",
+        ]);
+        assert_eq!(c.config.family(), AddressFamily::V4);
+        assert_eq!(c.pidfile, None);
+        let with_pidfile = client(&["-c", "h", "-I", "/run/x.pid"]);
+        assert_eq!(with_pidfile.pidfile, Some(PathBuf::from("/run/x.pid")));
+        assert_eq!(c.config.client_port(), Some(5000));
+        assert_eq!(c.config.extra_data(), Some("run 7"));
+        assert_eq!(c.config.connect_timeout, Duration::from_millis(1500));
+        assert!(c.config.udp_counters_64bit);
+        assert_eq!(
+            client(&["-c", "h", "-6"]).config.family(),
+            AddressFamily::V6
+        );
+    }
+
+    #[test]
+    fn a_device_after_percent_or_bind_dev_binds_to_it() {
+        let c = client(&["-c", "127.0.0.1%lo"]);
+        assert_eq!(
+            (c.config.host(), c.config.bind_device()),
+            ("127.0.0.1", Some("lo"))
+        );
+        let c = client(&["-c", "h", "-B", "127.0.0.1%lo"]);
+        assert_eq!(c.config.bind_device(), Some("lo"));
+        assert_eq!(c.config.bind, Some("127.0.0.1".parse().unwrap()));
+        let c = client(&["-c", "h", "--bind-dev", "eth0"]);
+        assert_eq!(c.config.bind_device(), Some("eth0"));
+        let c = client(&["-c", "fe80::1%eth0"]);
+        assert_eq!(
+            (c.config.host(), c.config.bind_device()),
+            ("fe80::1%eth0", None)
+        );
+        let CliCommand::Server(s) = parse_args(["-s", "--bind-dev", "lo"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.bind_device.as_deref(), Some("lo"));
+    }
+
+    #[test]
+    fn tos_and_dscp_read_like_iperf3_and_the_last_one_wins() {
+        let tos = |args: &[&str]| client(args).config.stream_options().tos_value();
+        assert_eq!(tos(&["-c", "h", "-S", "52"]), 52);
+        assert_eq!(tos(&["-c", "h", "-S", "064"]), 52);
+        assert_eq!(tos(&["-c", "h", "--dscp", "af11"]), 0x28);
+        assert_eq!(tos(&["-c", "h", "--dscp", "46"]), 46 << 2);
+        assert_eq!(tos(&["-c", "h", "-S", "4", "--dscp", "ef"]), 0xb8);
+    }
+
+    #[test]
+    fn options_iperf3_has_but_this_engine_lacks_are_refused_by_name() {
+        for flag in [
+            &["-A", "1"][..],
+            &["-L", "5"],
+            &["-F", "file"],
+            &["--sctp"],
+            &["--username", "me"],
+            &["--rsa-public-key-path", "key.pem"],
+        ] {
+            let mut args = vec!["-c", "h"];
+            args.extend_from_slice(flag);
+            let error = parse_args(args.iter().copied()).unwrap_err().to_string();
+            assert!(error.contains("not supported"), "{flag:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn bad_stream_option_values_get_iperf3s_reasons() {
+        let cases: [(&[&str], &str); 11] = [
+            (&["-c", "h", "-S", "300"], "bad TOS value"),
+            (&["-c", "h", "--dscp", "64"], "bad TOS value"),
+            (&["-c", "h", "-M", "10000"], "TCP MSS too large"),
+            (&["-c", "h", "-w", "1G"], "socket buffer size too large"),
+            (&["-c", "h", "--cport", "0"], "--cport"),
+            (&["-c", "h", "-b", "10M/2000"], "invalid burst count"),
+            (&["-c", "h", "-4", "-6"], "contradict"),
+            (
+                &["-c", "h", "--snd-timeout", "-5"],
+                "send timeout value is incorrect",
+            ),
+            (
+                &["-c", "h", "-R", "--rcv-timeout", "50"],
+                "receive timeout value is incorrect",
+            ),
+            (
+                &["-c", "h", "--rcv-timeout", "500"],
+                "valid only in receiving mode",
+            ),
+            (&["-s", "-C", "reno"], "option --congestion is client-only"),
+        ];
+        for (args, expected) in cases {
+            let error = parse_args(args.iter().copied()).unwrap_err().to_string();
+            assert!(error.contains(expected), "{args:?}: {error}");
+        }
     }
 
     #[test]

@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ClientOptions, Engine, IperfDriverError};
 use crate::iperf::binary::{Iperf3BinaryError, Iperf3Client};
-use crate::iperf::config::{ClientConfig, Protocol};
+use crate::iperf::config::{AddressFamily, ClientConfig, Protocol};
 use crate::iperf::engine::NativeClient;
 use crate::iperf::result::{IntervalReport, IperfResult};
+use crate::iperf::stream_options::StreamOptions;
 
 /// An iperf3 client driver: targets `host:port` (either may reference a server's exports,
 /// which makes the server start first) and runs a measurement each time
@@ -185,6 +186,52 @@ impl IperfClient {
     #[must_use]
     pub fn bind(self, address: IpAddr) -> Self {
         self.map_options(|o| o.bind(address))
+    }
+
+    /// Socket buffers, Nagle, MSS, congestion control, TOS, pacing and payload of the data
+    /// streams (`-w -N -M -C -S --fq-rate --pacing-timer --repeating-payload
+    /// --dont-fragment`, `-b rate/burst`).
+    #[must_use]
+    pub fn stream_options(self, options: StreamOptions) -> Self {
+        self.map_options(|o| o.stream_options(options))
+    }
+
+    /// Connect over IPv4 or IPv6 only (`-4`, `-6`).
+    #[must_use]
+    pub fn family(self, family: AddressFamily) -> Self {
+        self.map_options(|o| o.family(family))
+    }
+
+    /// Bind the data streams to local ports from `port` on (`--cport`).
+    #[must_use]
+    pub fn client_port(self, port: u16) -> Self {
+        self.map_options(|o| o.client_port(port))
+    }
+
+    /// Text for both sides' `-J` documents (`--extra-data`).
+    #[must_use]
+    pub fn extra_data(self, text: impl Into<String>) -> Self {
+        let text = text.into();
+        self.map_options(|o| o.extra_data(text))
+    }
+
+    /// Deadline of the control connection's connect (`--connect-timeout`; default 10 s).
+    #[must_use]
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
+        self.map_options(|o| o.connect_timeout(timeout))
+    }
+
+    /// Bind the client's sockets to this network device (`--bind-dev`).
+    #[must_use]
+    pub fn bind_device(self, device: impl Into<String>) -> Self {
+        let device = device.into();
+        self.map_options(|o| o.bind_device(device))
+    }
+
+    /// 64-bit UDP packet counters (`--udp-counters-64bit`).
+    #[must_use]
+    pub fn udp_counters_64bit(self, enabled: bool) -> Self {
+        self.map_options(|o| o.udp_counters_64bit(enabled))
     }
 
     fn map_options(mut self, f: impl FnOnce(ClientOptions) -> ClientOptions) -> Self {

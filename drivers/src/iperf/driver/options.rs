@@ -5,8 +5,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::iperf::config::{ClientConfig, Direction, Protocol, TestLength};
+use crate::iperf::config::{AddressFamily, ClientConfig, Direction, Protocol, TestLength};
 use crate::iperf::error::IperfError;
+use crate::iperf::stream_options::StreamOptions;
 
 /// The measurement options of an iperf client; defaults are iperf3's (TCP, forward, one
 /// stream, 10 seconds, 1-second intervals). Checked when a target is known
@@ -41,6 +42,12 @@ pub struct ClientOptions {
     bind: Option<IpAddr>,
     connect_timeout: Duration,
     get_server_output: bool,
+    stream_options: StreamOptions,
+    family: AddressFamily,
+    client_port: Option<u16>,
+    extra_data: Option<String>,
+    udp_counters_64bit: bool,
+    bind_device: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -57,6 +64,12 @@ impl Default for ClientOptions {
             bind: None,
             connect_timeout: Duration::from_secs(10),
             get_server_output: false,
+            stream_options: StreamOptions::default(),
+            family: AddressFamily::Any,
+            client_port: None,
+            extra_data: None,
+            udp_counters_64bit: false,
+            bind_device: None,
         }
     }
 }
@@ -167,6 +180,49 @@ impl ClientOptions {
         self
     }
 
+    /// Socket buffers, Nagle, MSS, congestion control, TOS, pacing and payload of the data
+    /// streams, applied by both sides (`-w -N -M -C -S --fq-rate --pacing-timer
+    /// --repeating-payload --dont-fragment`, `-b rate/burst`).
+    pub fn stream_options(mut self, options: StreamOptions) -> Self {
+        self.stream_options = options;
+        self
+    }
+
+    /// Connect over IPv4 or IPv6 only (`-4`, `-6`).
+    pub fn family(mut self, family: AddressFamily) -> Self {
+        self.family = family;
+        self
+    }
+
+    /// Bind the data streams to local ports from `port` on (`--cport`).
+    pub fn client_port(mut self, port: u16) -> Self {
+        self.client_port = Some(port);
+        self
+    }
+
+    /// Text for both sides' `-J` documents (`--extra-data`).
+    pub fn extra_data(mut self, text: impl Into<String>) -> Self {
+        self.extra_data = Some(text.into());
+        self
+    }
+
+    /// 64-bit UDP packet counters (`--udp-counters-64bit`).
+    pub fn udp_counters_64bit(mut self, enabled: bool) -> Self {
+        self.udp_counters_64bit = enabled;
+        self
+    }
+
+    /// Bind the client's sockets to this network device (`--bind-dev`).
+    pub fn bind_device(mut self, device: impl Into<String>) -> Self {
+        self.bind_device = Some(device.into());
+        self
+    }
+
+    /// The data streams' socket and payload options.
+    pub fn stream_settings(&self) -> &StreamOptions {
+        &self.stream_options
+    }
+
     /// When the test ends.
     pub fn test_length(&self) -> TestLength {
         self.length
@@ -186,7 +242,19 @@ impl ClientOptions {
             .omit(self.omit)
             .interval(self.interval)
             .connect_timeout(self.connect_timeout)
-            .get_server_output(self.get_server_output);
+            .get_server_output(self.get_server_output)
+            .stream_options(self.stream_options.clone())
+            .family(self.family)
+            .udp_counters_64bit(self.udp_counters_64bit);
+        if let Some(port) = self.client_port {
+            builder = builder.client_port(port);
+        }
+        if let Some(text) = &self.extra_data {
+            builder = builder.extra_data(text.clone());
+        }
+        if let Some(device) = &self.bind_device {
+            builder = builder.bind_device(device.clone());
+        }
         builder = match self.length {
             TestLength::Duration(d) => builder.duration(d),
             TestLength::Bytes(n) => builder.bytes(n),

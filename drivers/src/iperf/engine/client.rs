@@ -8,10 +8,11 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use super::deadline::within;
 use super::drain::Drained;
-use super::sockets::{connect_tcp, connect_udp};
+use super::receive_idle::ReceiveIdle;
+use super::sockets::{LocalEnd, Side, apply_ip_options, connect_tcp, connect_udp, set_congestion};
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;
-use crate::iperf::config::{ClientConfig, Protocol, TestLength};
+use crate::iperf::config::{AddressFamily, ClientConfig, Protocol, TestLength};
 use crate::iperf::error::{IperfError, Phase};
 use crate::iperf::protocol::{
     ControlChannel, Cookie, DEFAULT_TCP_BLOCK, DEFAULT_UDP_BLOCK, ExchangedResults,
@@ -123,8 +124,9 @@ impl NativeClient {
     ) -> Result<IperfResult, IperfError> {
         let c = &self.config;
         let server = resolve(c).await?;
-        let mut control =
-            ControlChannel::new(connect_tcp(server, c.bind, c.connect_timeout).await?);
+        let mut control = ControlChannel::new(
+            connect_tcp(server, c.local_end(None), None, c.connect_timeout).await?,
+        );
         let cookie = Cookie::random();
         within(
             c.phase_timeout,
@@ -151,10 +153,25 @@ impl NativeClient {
         };
         run.set_control_facts(cookie.text(), control.mss(), Some(peer));
         let total = run.params().streams * run.params().direction_count();
-        for _ in 0..total {
+        let options = &c.stream_options;
+        for index in 0..total {
+            // iperf3's `--cport`: stream i from port cport + i.
+            let local_port = c.client_port.map(|p| p + index as u16);
             match c.protocol {
                 Protocol::Tcp => {
-                    let mut stream = connect_tcp(server, c.bind, c.connect_timeout).await?;
+                    let mut stream = connect_tcp(
+                        server,
+                        c.local_end(local_port),
+                        Some(options),
+                        c.connect_timeout,
+                    )
+                    .await?;
+                    let sock = socket2::SockRef::from(&stream);
+                    set_congestion(&sock, options, Side::Client)?;
+                    let local = stream
+                        .local_addr()
+                        .map_err(IperfError::io(Phase::CreateStreams))?;
+                    apply_ip_options(&sock, options, local, false)?;
                     within(c.phase_timeout, Phase::CreateStreams, async {
                         use tokio::io::AsyncWriteExt;
                         stream
@@ -167,7 +184,9 @@ impl NativeClient {
                         .map_err(IperfError::io(Phase::CreateStreams))?;
                 }
                 Protocol::Udp => {
-                    let socket = connect_udp(server, c.bind, c.connect_timeout).await?;
+                    let socket =
+                        connect_udp(server, c.local_end(local_port), options, c.connect_timeout)
+                            .await?;
                     run.add_udp(socket)
                         .map_err(IperfError::io(Phase::CreateStreams))?;
                 }
@@ -275,6 +294,12 @@ impl NativeClient {
             ),
         };
         let mut ticker = c.interval.map(|i| ticker_from(started, i));
+        // As iperf3's client: only a side that receives watches for idle streams.
+        let mut idle = ReceiveIdle::new(
+            c.stream_options.receive_idle(),
+            run.received_bytes(),
+            started,
+        );
         loop {
             let omit_at = run.omit_deadline();
             tokio::select! {
@@ -312,6 +337,17 @@ impl NativeClient {
                 }
                 state = control.read_state(Phase::TestRunning) => {
                     return Err(self.unexpected(control, state, Phase::TestRunning).await);
+                }
+                _ = sleep_until_opt(idle.as_ref().map(ReceiveIdle::check_at)) => {
+                    let received = run.received_bytes().unwrap_or(0);
+                    if let Some(watch) = idle.as_mut()
+                        && watch.stalled(received, Instant::now())
+                    {
+                        let _ = control
+                            .write_state(TestState::ClientTerminate, Phase::TestRunning)
+                            .await;
+                        return Err(IperfError::ReceiveIdle { after: watch.idle() });
+                    }
                 }
                 _ = run.stream_failed() => {
                     let _ = control
@@ -388,6 +424,20 @@ impl NativeClient {
             bitrate: c.bitrate().unwrap_or(0),
             udp_counters_64bit: c.udp_counters_64bit,
             get_server_output: c.get_server_output,
+            stream_options: (*c.stream_options).clone(),
+            extra_data: c.extra_data.clone(),
+            server_affinity: None,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Where this client's sockets connect from; `port` for a data stream's `--cport`.
+    fn local_end(&self, port: Option<u16>) -> LocalEnd<'_> {
+        LocalEnd {
+            ip: self.bind,
+            port,
+            device: self.bind_device.as_deref(),
         }
     }
 }
@@ -416,7 +466,14 @@ async fn resolve(c: &ClientConfig) -> Result<SocketAddr, IperfError> {
         Some(ip) => a.is_ipv4() == ip.is_ipv4(),
         None => true,
     };
-    let all: Vec<SocketAddr> = addrs.by_ref().collect();
+    let all: Vec<SocketAddr> = addrs
+        .by_ref()
+        .filter(|a| match c.family {
+            AddressFamily::Any => true,
+            AddressFamily::V4 => a.is_ipv4(),
+            AddressFamily::V6 => a.is_ipv6(),
+        })
+        .collect();
     all.iter()
         .copied()
         .find(preferred)
@@ -424,7 +481,11 @@ async fn resolve(c: &ClientConfig) -> Result<SocketAddr, IperfError> {
         .ok_or_else(|| {
             error(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
-                "no address for this host",
+                match c.family {
+                    AddressFamily::Any => "no address for this host",
+                    AddressFamily::V4 => "no IPv4 address for this host (-4)",
+                    AddressFamily::V6 => "no IPv6 address for this host (-6)",
+                },
             ))
         })
 }

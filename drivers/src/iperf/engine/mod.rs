@@ -9,6 +9,7 @@ mod drain;
 mod pacer;
 mod payload_file;
 mod read_batching;
+mod receive_idle;
 mod server;
 mod session;
 mod sock_diag;

@@ -15,6 +15,12 @@ pub(crate) struct Pacer {
     bits_per_second: u64,
     start: Instant,
     sent_bytes: u64,
+    /// Send what is due only on ticks of this period from the start (iperf3's
+    /// `--pacing-timer`), instead of each block when it is due.
+    tick: Option<Duration>,
+    /// Blocks per burst (`-b rate/burst`) and how many of the current burst may still go.
+    burst: u32,
+    burst_left: u32,
 }
 
 impl Pacer {
@@ -23,7 +29,22 @@ impl Pacer {
             bits_per_second,
             start,
             sent_bytes: 0,
+            tick: None,
+            burst: 1,
+            burst_left: 0,
         }
+    }
+
+    /// Sends `blocks` back to back each time the schedule allows one (iperf3's burst mode).
+    pub(crate) fn with_burst(mut self, blocks: Option<u32>) -> Self {
+        self.burst = blocks.unwrap_or(1).max(1);
+        self
+    }
+
+    /// Paces on ticks of `tick` (none: each block when due).
+    pub(crate) fn with_tick(mut self, tick: Option<Duration>) -> Self {
+        self.tick = tick.filter(|t| !t.is_zero());
+        self
     }
 
     pub(crate) fn record(&mut self, bytes: u64) {
@@ -32,15 +53,29 @@ impl Pacer {
 
     /// When the next block may go, or `None` if it may go now.
     pub(crate) fn next_send_at(&mut self, now: Instant) -> Option<Instant> {
+        if self.burst_left > 0 {
+            self.burst_left -= 1;
+            return None;
+        }
         let due = self.start + self.time_for(self.sent_bytes);
         if due > now {
-            return Some(due);
+            return Some(match self.tick {
+                // The first tick at or after the block is due.
+                Some(tick) => {
+                    let since = due.duration_since(self.start).as_nanos();
+                    let ticks = since.div_ceil(tick.as_nanos());
+                    let at = self.start + Duration::from_nanos((ticks * tick.as_nanos()) as u64);
+                    at.max(due)
+                }
+                None => due,
+            });
         }
         let behind = now.duration_since(due);
         if behind > MAX_CATCH_UP {
             // Shift the schedule so that only MAX_CATCH_UP of backlog remains.
             self.start += behind - MAX_CATCH_UP;
         }
+        self.burst_left = self.burst - 1;
         None
     }
 
@@ -73,6 +108,32 @@ mod tests {
         let mut pacer = Pacer::new(8_000_000, start);
         pacer.record(1_000);
         assert_eq!(pacer.next_send_at(start + Duration::from_secs(1)), None);
+    }
+
+    #[test]
+    fn with_a_pacing_timer_blocks_go_on_its_ticks() {
+        let start = Instant::now();
+        // 1000 bytes per second, 100 ms ticks: a block due at 250 ms waits for 300 ms.
+        let mut pacer = Pacer::new(8_000, start).with_tick(Some(Duration::from_millis(100)));
+        pacer.record(250);
+        assert_eq!(
+            pacer.next_send_at(start),
+            Some(start + Duration::from_millis(300))
+        );
+    }
+
+    #[test]
+    fn a_burst_goes_back_to_back_then_waits_for_the_schedule() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(8_000, start).with_burst(Some(3));
+        for _ in 0..3 {
+            assert_eq!(pacer.next_send_at(start), None);
+            pacer.record(100);
+        }
+        assert_eq!(
+            pacer.next_send_at(start),
+            Some(start + Duration::from_millis(300))
+        );
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct ServerConfig {
     pub(crate) zero_copy: bool,
     pub(crate) progress: Option<mpsc::UnboundedSender<ServerProgress>>,
     pub(crate) json_output: bool,
+    pub(crate) send_timeout: Option<Duration>,
+    pub(crate) receive_timeout: Duration,
+    pub(crate) bind_device: Option<String>,
 }
 
 /// What a serving server reports while a test runs (see [`ServerConfig::progress`]); the
@@ -64,6 +67,9 @@ impl Default for ServerConfig {
             zero_copy: true,
             progress: None,
             json_output: false,
+            send_timeout: None,
+            receive_timeout: crate::iperf::stream_options::DEFAULT_RECEIVE_TIMEOUT,
+            bind_device: None,
         }
     }
 }
@@ -83,6 +89,29 @@ impl ServerConfig {
     /// (`--get-server-output`) gets: the JSON document, or the text iperf3's server prints.
     pub fn json_output(mut self, enabled: bool) -> Self {
         self.json_output = enabled;
+        self
+    }
+
+    /// How long data the server sends may stay unacknowledged before its TCP gives the
+    /// stream up (iperf3's `--snd-timeout` on `-s`, `TCP_USER_TIMEOUT`); default: the
+    /// system's.
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = Some(timeout);
+        self
+    }
+
+    /// How long the server, while it receives, waits for data before it ends the test with
+    /// iperf3's "idle timeout for receiving data" (`--rcv-timeout` on `-s`); default 120 s
+    /// as in iperf3.
+    pub fn receive_timeout(mut self, timeout: Duration) -> Self {
+        self.receive_timeout = timeout;
+        self
+    }
+
+    /// Listen (and bind UDP streams) on this network device only (iperf3's `--bind-dev`
+    /// on `-s`, `SO_BINDTODEVICE`).
+    pub fn bind_device(mut self, device: impl Into<String>) -> Self {
+        self.bind_device = Some(device.into());
         self
     }
 
@@ -171,6 +200,9 @@ impl NativeServer {
         }
         .map_err(error)?;
         socket.set_reuseaddr(true).map_err(error)?;
+        if let Some(device) = &config.bind_device {
+            socket.bind_device(Some(device.as_bytes())).map_err(error)?;
+        }
         socket.bind(addr).map_err(error)?;
         let listener = socket.listen(1024).map_err(error)?;
         let local_addr = listener.local_addr().map_err(error)?;
@@ -304,6 +336,8 @@ async fn serve(server: NativeServer, cancel: CancellationToken, results: mpsc::S
         local_addr,
         config,
     } = server;
+    // Shared with the session, which sets the client's MSS on it while streams connect.
+    let listener = Arc::new(listener);
     let slot = SessionSlot(Arc::new(Mutex::new(Slot::Idle)));
     let handshakes = Arc::new(Semaphore::new(config.max_pending_handshakes));
     let mut sessions = JoinSet::new();
@@ -328,9 +362,11 @@ async fn serve(server: NativeServer, cancel: CancellationToken, results: mpsc::S
                     Slot::Idle => {
                         slot.set(Slot::Busy);
                         let (slot, config, results) = (slot.clone(), config.clone(), results.clone());
+                        let listener = listener.clone();
                         sessions.spawn(async move {
                             let free_on_exit = FreeOnDrop(slot.clone());
-                            let outcome = serve_session(socket, local_addr, &slot, &config).await;
+                            let outcome =
+                                serve_session(socket, &listener, local_addr, &slot, &config).await;
                             if let Err(error) = &outcome {
                                 tracing::debug!(%peer, %error, "iperf test failed");
                             }

@@ -4,14 +4,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::client::{sleep_until_opt, tick_opt, ticker_from};
 use super::deadline::within;
+use super::receive_idle::ReceiveIdle;
 use super::server::{AdmittedStream, ServerConfig, ServerProgress, SessionSlot};
-use super::sockets::bind_udp_shared;
+use super::sockets::{apply_server_tcp, apply_udp, bind_udp_shared, set_listener_mss};
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;
 use crate::iperf::config::Protocol;
@@ -32,6 +33,7 @@ const RECEIVE_DRAIN: Duration = Duration::from_secs(2);
 /// Serves one test on an accepted control connection.
 pub(crate) async fn serve_session(
     socket: TcpStream,
+    listener: &TcpListener,
     local_addr: SocketAddr,
     slot: &SessionSlot,
     config: &ServerConfig,
@@ -63,6 +65,22 @@ pub(crate) async fn serve_session(
             return Err(IperfError::protocol(Phase::ParamExchange, refusal.reason));
         }
     };
+    if let Some(cpu) = params.server_affinity {
+        // iperf3's server pins its process to the CPU asked for; this one runs inside a
+        // test process whose other work it must not pin, so it refuses as iperf3 does when
+        // pinning fails.
+        let _ = tokio::time::timeout(
+            t,
+            control.write_server_error(iperf3_code::AFFINITY, libc::EPERM),
+        )
+        .await;
+        return Err(IperfError::protocol(
+            Phase::ParamExchange,
+            format!(
+                "the client asked to pin the server to CPU {cpu} (-A n,{cpu}); the native server does not pin CPUs"
+            ),
+        ));
+    }
 
     let total = (params.streams * params.direction_count()) as usize;
     let protocol = params.protocol;
@@ -70,8 +88,25 @@ pub(crate) async fn serve_session(
     // As iperf3's server: it does not measure the control connection's MSS (its
     // `tcp_mss_default` is 0).
     run.set_control_facts(cookie.text(), None, control_peer);
+    let mut options = run.params().stream_options.clone();
+    // The server's own: iperf3 does not send it.
+    options.send_timeout = config.send_timeout;
     let created = match protocol {
         Protocol::Tcp => {
+            // iperf3 sets the MSS on its listener, where it shapes the streams' handshakes;
+            // the guard puts the default back however this step ends.
+            let _listener_mss = match options.mss.map(|mss| ListenerMss::set(listener, mss)) {
+                Some(Err(error)) => {
+                    let _ = tokio::time::timeout(
+                        t,
+                        control.write_server_error(iperf3_code::SET_MSS, 0),
+                    )
+                    .await;
+                    return Err(error);
+                }
+                Some(Ok(guard)) => Some(guard),
+                None => None,
+            };
             let (tx, mut rx) = mpsc::channel(total);
             slot.accept_streams(cookie, tx);
             within(
@@ -90,6 +125,7 @@ pub(crate) async fn serve_session(
                 }
                 admitted.sort_by_key(|a| a.accepted);
                 for a in admitted {
+                    apply_server_tcp(&a.stream, &options)?;
                     run.add_tcp(a.stream)
                         .map_err(IperfError::io(Phase::CreateStreams))?;
                 }
@@ -100,7 +136,7 @@ pub(crate) async fn serve_session(
             created
         }
         Protocol::Udp => {
-            let listener = match bind_udp_shared(local_addr) {
+            let listener = match bind_udp_shared(local_addr, config.bind_device.as_deref()) {
                 Ok(listener) => listener,
                 Err(source) => {
                     let errno = source.raw_os_error().unwrap_or(0);
@@ -121,13 +157,25 @@ pub(crate) async fn serve_session(
                 control.write_state(TestState::CreateStreams, Phase::CreateStreams),
             )
             .await?;
-            let accept_all = accept_udp_streams(&mut run, listener, local_addr, total);
+            let accept_all = accept_udp_streams(
+                &mut run,
+                listener,
+                local_addr,
+                config.bind_device.as_deref(),
+                total,
+            );
             watch_control(&mut control, t, Phase::CreateStreams, accept_all).await
         }
     };
     if let Err(error) = created {
-        let _ = tokio::time::timeout(t, control.write_server_error(iperf3_code::STREAM_ACCEPT, 0))
-            .await;
+        let (code, errno) = match &error {
+            IperfError::SocketOption { code, source, .. } => (
+                *code,
+                source.as_ref().and_then(|s| s.raw_os_error()).unwrap_or(0),
+            ),
+            _ => (iperf3_code::STREAM_ACCEPT, 0),
+        };
+        let _ = tokio::time::timeout(t, control.write_server_error(code, errno)).await;
         return Err(error);
     }
     if let Some(progress) = &config.progress {
@@ -212,6 +260,25 @@ fn report_interval(config: &ServerConfig, interval: Option<IntervalReport>) {
     }
 }
 
+/// The client's MSS on the server's listener while a test's streams connect; the default
+/// again when dropped.
+struct ListenerMss<'a>(&'a TcpListener);
+
+impl<'a> ListenerMss<'a> {
+    fn set(listener: &'a TcpListener, mss: u32) -> Result<Self, IperfError> {
+        set_listener_mss(listener, mss)?;
+        Ok(Self(listener))
+    }
+}
+
+impl Drop for ListenerMss<'_> {
+    fn drop(&mut self) {
+        if let Err(error) = set_listener_mss(self.0, 0) {
+            tracing::warn!(%error, "could not reset the listener's MSS");
+        }
+    }
+}
+
 /// Runs `step` within `timeout` while watching the control connection: a client that closes
 /// it or sends anything meanwhile ends the step at once.
 async fn watch_control<T>(
@@ -240,6 +307,7 @@ async fn accept_udp_streams(
     run: &mut TestRun,
     mut listener: tokio::net::UdpSocket,
     local_addr: SocketAddr,
+    device: Option<&str>,
     total: usize,
 ) -> Result<(), IperfError> {
     let mut datagram = [0u8; 64];
@@ -255,12 +323,14 @@ async fn accept_udp_streams(
             .connect(peer)
             .await
             .map_err(IperfError::io(Phase::CreateStreams))?;
-        let next = bind_udp_shared(local_addr).map_err(IperfError::io(Phase::CreateStreams))?;
+        let next =
+            bind_udp_shared(local_addr, device).map_err(IperfError::io(Phase::CreateStreams))?;
         listener
             .send(&UDP_CONNECT_REPLY.to_ne_bytes())
             .await
             .map_err(IperfError::io(Phase::CreateStreams))?;
         let stream = std::mem::replace(&mut listener, next);
+        apply_udp(&stream, &run.params().stream_options)?;
         run.add_udp(stream)
             .map_err(IperfError::io(Phase::CreateStreams))?;
     }
@@ -283,6 +353,7 @@ async fn run_until_test_end(
     };
     let deadline = testrig::deadline::deadline(started, limit);
     let mut ticker = config.interval.map(|i| ticker_from(started, i));
+    let mut idle = ReceiveIdle::new(config.receive_timeout, run.received_bytes(), started);
     loop {
         let omit_at = run.omit_deadline();
         tokio::select! {
@@ -321,6 +392,15 @@ async fn run_until_test_end(
                 }
                 Err(error) => return Err(error),
             },
+            _ = sleep_until_opt(idle.as_ref().map(ReceiveIdle::check_at)) => {
+                let received = run.received_bytes().unwrap_or(0);
+                if let Some(watch) = idle.as_mut()
+                    && watch.stalled(received, Instant::now())
+                {
+                    // As iperf3's server: the test ends without a word to the client.
+                    return Err(IperfError::ReceiveIdle { after: watch.idle() });
+                }
+            }
             _ = run.stream_failed() => {
                 let _ = tokio::time::timeout(
                     config.phase_timeout,

@@ -37,6 +37,12 @@ pub(crate) struct SendJob {
     pub(crate) udp_counters_64bit: bool,
     /// TCP: send with `sendfile(2)` from an in-memory file instead of copying from a buffer.
     pub(crate) zero_copy: bool,
+    /// Send iperf3's repeating digit pattern instead of random bytes.
+    pub(crate) repeating_payload: bool,
+    /// Send what is due once per tick (`--pacing-timer`) instead of each block when due.
+    pub(crate) pacing_tick: Option<Duration>,
+    /// Blocks per burst (`-b rate/burst`).
+    pub(crate) burst: Option<u32>,
 }
 
 impl SendJob {
@@ -81,10 +87,15 @@ pub(crate) struct ReceiveJob {
     pub(crate) udp_counters_64bit: bool,
 }
 
-/// A buffer of `len` random bytes (random so compression on the path cannot flatter results).
-fn payload(len: usize) -> Vec<u8> {
+/// A buffer of `len` random bytes (random so compression on the path cannot flatter
+/// results), or of iperf3's repeating pattern when asked (`--repeating-payload`).
+fn payload(len: usize, repeating: bool) -> Vec<u8> {
     let mut buf = vec![0u8; len];
-    crate::iperf::protocol::fill_random(&mut buf);
+    if repeating {
+        crate::iperf::stream_options::fill_repeating(&mut buf);
+    } else {
+        crate::iperf::protocol::fill_random(&mut buf);
+    }
     buf
 }
 
@@ -100,7 +111,7 @@ async fn pace(pacer: &mut Option<Pacer>, stop: &CancellationToken) -> bool {
 }
 
 pub(crate) async fn tcp_send(stream: Arc<TcpStream>, job: SendJob) -> io::Result<()> {
-    let buf = payload(job.block_size);
+    let buf = payload(job.block_size, job.repeating_payload);
     // Where the in-memory file cannot be made, plain writes do the same job, slower.
     let mut file = if job.zero_copy {
         PayloadFile::new(&buf).ok()
@@ -108,7 +119,11 @@ pub(crate) async fn tcp_send(stream: Arc<TcpStream>, job: SendJob) -> io::Result
         None
     };
     let mut offset = 0;
-    let mut pacer = job.bitrate.map(|rate| Pacer::new(rate, Instant::now()));
+    let mut pacer = job.bitrate.map(|rate| {
+        Pacer::new(rate, Instant::now())
+            .with_tick(job.pacing_tick)
+            .with_burst(job.burst)
+    });
     // Whether the block being written (from `offset` on) was claimed from the budget.
     let mut block_claimed = false;
     loop {
@@ -226,8 +241,12 @@ const SEND_QUEUE_FULL_BACKOFF: Duration = Duration::from_micros(50);
 /// send a paced stream in bursts that overflow a slow receiver's socket buffer; a thread
 /// sleeping to the microsecond spaces datagrams evenly, as iperf3 does by spinning.
 pub(crate) fn udp_send_blocking(socket: Arc<UdpSocket>, job: SendJob) -> io::Result<()> {
-    let mut buf = payload(job.block_size);
-    let mut pacer = job.bitrate.map(|rate| Pacer::new(rate, Instant::now()));
+    let mut buf = payload(job.block_size, job.repeating_payload);
+    let mut pacer = job.bitrate.map(|rate| {
+        Pacer::new(rate, Instant::now())
+            .with_tick(job.pacing_tick)
+            .with_burst(job.burst)
+    });
     let mut seq: u64 = 0;
     let mut block_claimed = false;
     loop {

@@ -147,6 +147,9 @@ impl TestRun {
     pub(crate) fn new(params: TestParameters, role: Role) -> Self {
         let omitting = params.omit > 0;
         let target_bitrate = params.bitrate;
+        let sock_bufsize = params.stream_options.window.unwrap_or(0);
+        let tos = params.stream_options.tos;
+        let extra_data = params.extra_data.clone();
         // Both sides' senders stop at the limit, as iperf3's do; only the client ends the
         // test on it (see `spawn_streams`).
         let budget = match (params.bytes, params.blocks) {
@@ -181,6 +184,9 @@ impl TestRun {
             local_congestion: None,
             start_info: StartInfo {
                 target_bitrate,
+                sock_bufsize,
+                tos,
+                extra_data,
                 ..StartInfo::default()
             },
         }
@@ -195,7 +201,10 @@ impl TestRun {
         peer: Option<ControlPeer>,
     ) {
         self.start_info.cookie = cookie;
-        self.start_info.tcp_mss_default = mss.filter(|_| self.params.protocol == Protocol::Tcp);
+        let tcp = self.params.protocol == Protocol::Tcp;
+        // As iperf3: the MSS asked for (`-M`) if any, else the control connection's.
+        self.start_info.tcp_mss = self.params.stream_options.mss.filter(|_| tcp);
+        self.start_info.tcp_mss_default = mss.filter(|_| tcp && self.start_info.tcp_mss.is_none());
         self.start_info.control_peer = peer;
     }
 
@@ -335,6 +344,9 @@ impl TestRun {
                     stop: self.stop_senders.clone(),
                     udp_counters_64bit: self.params.udp_counters_64bit,
                     zero_copy,
+                    repeating_payload: self.params.stream_options.repeating_payload,
+                    pacing_tick: self.params.stream_options.pacing_tick(),
+                    burst: self.params.stream_options.burst,
                 };
                 let failure = self.failure.clone();
                 match socket {
@@ -368,6 +380,19 @@ impl TestRun {
                 };
             }
         }
+    }
+
+    /// Bytes received so far on this side's receiving streams; `None` if it only sends.
+    pub(crate) fn received_bytes(&self) -> Option<u64> {
+        let receiving = self.streams.iter().filter(|s| !s.sending);
+        let mut any = false;
+        let total = receiving
+            .map(|s| {
+                any = true;
+                s.counters.snapshot().bytes
+            })
+            .sum();
+        any.then_some(total)
     }
 
     /// Completes when the byte or block limit is reached (never, without one).

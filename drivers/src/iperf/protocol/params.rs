@@ -8,6 +8,7 @@ use super::{
 };
 use crate::iperf::config::{Direction, Protocol};
 use crate::iperf::error::iperf3_code;
+use crate::iperf::stream_options::{MAX_BURST, MAX_MSS, MAX_WINDOW, StreamOptions};
 
 /// The version string this engine announces; servers only log it.
 const CLIENT_VERSION: &str = "3.12";
@@ -29,6 +30,12 @@ pub(crate) struct TestParameters {
     pub(crate) udp_counters_64bit: bool,
     /// The client wants the server's report in the results (`--get-server-output`).
     pub(crate) get_server_output: bool,
+    /// Socket and payload options both sides apply to their data streams.
+    pub(crate) stream_options: StreamOptions,
+    /// `extra_data`: text for both sides' `-J` documents.
+    pub(crate) extra_data: Option<String>,
+    /// `server_affinity`: the CPU the client asks the server to pin itself to.
+    pub(crate) server_affinity: Option<u64>,
 }
 
 /// Why a server refuses a parameter document: iperf3's error code and our words.
@@ -47,10 +54,20 @@ impl TestParameters {
             Protocol::Udp => "udp",
         };
         doc.insert(protocol_key.into(), Value::Bool(true));
+        let o = &self.stream_options;
         doc.insert("omit".into(), json!(self.omit));
+        if let Some(cpu) = self.server_affinity {
+            doc.insert("server_affinity".into(), json!(cpu));
+        }
         doc.insert("time".into(), json!(self.time));
         doc.insert("num".into(), json!(self.bytes));
         doc.insert("blockcount".into(), json!(self.blocks));
+        if let Some(mss) = o.mss {
+            doc.insert("MSS".into(), json!(mss));
+        }
+        if o.no_delay {
+            doc.insert("nodelay".into(), Value::Bool(true));
+        }
         doc.insert("parallel".into(), json!(self.streams));
         match self.direction {
             Direction::Forward => {}
@@ -61,16 +78,40 @@ impl TestParameters {
                 doc.insert("bidirectional".into(), Value::Bool(true));
             }
         }
+        if let Some(window) = o.window {
+            doc.insert("window".into(), json!(window));
+        }
         doc.insert("len".into(), json!(self.block_size));
         if self.bitrate > 0 {
             doc.insert("bandwidth".into(), json!(self.bitrate));
         }
-        doc.insert("pacing_timer".into(), json!(1000));
+        if let Some(rate) = o.fq_rate {
+            doc.insert("fqrate".into(), json!(rate));
+        }
+        doc.insert("pacing_timer".into(), json!(o.pacing_timer_us()));
+        if let Some(burst) = o.burst {
+            doc.insert("burst".into(), json!(burst));
+        }
+        if o.tos > 0 {
+            doc.insert("TOS".into(), json!(o.tos));
+        }
+        if let Some(text) = &self.extra_data {
+            doc.insert("extra_data".into(), json!(text));
+        }
+        if let Some(algorithm) = &o.congestion {
+            doc.insert("congestion".into(), json!(algorithm));
+        }
         if self.get_server_output {
             doc.insert("get_server_output".into(), json!(1));
         }
         if self.udp_counters_64bit {
             doc.insert("udp_counters_64bit".into(), json!(1));
+        }
+        if o.repeating_payload {
+            doc.insert("repeating_payload".into(), json!(1));
+        }
+        if o.dont_fragment {
+            doc.insert("dont_fragment".into(), json!(1));
         }
         doc.insert("client_version".into(), json!(CLIENT_VERSION));
         Value::Object(doc)
@@ -139,6 +180,54 @@ impl TestParameters {
                 reason: format!("block size {block_size} (allowed {min_len} to {max_len})"),
             });
         }
+        let window = number(map, "window")?;
+        if window.is_some_and(|w| w > MAX_WINDOW) {
+            return Err(Refusal {
+                code: iperf3_code::BUF_SIZE,
+                reason: format!(
+                    "socket buffer size {} (at most {MAX_WINDOW})",
+                    window.unwrap_or(0)
+                ),
+            });
+        }
+        let mss = number(map, "MSS")?.filter(|&m| m > 0);
+        if mss.is_some_and(|m| m > u64::from(MAX_MSS)) {
+            return Err(Refusal {
+                code: iperf3_code::MSS,
+                reason: format!("MSS {} (at most {MAX_MSS})", mss.unwrap_or(0)),
+            });
+        }
+        let tos = number(map, "TOS")?.unwrap_or(0);
+        if tos > 255 {
+            return Err(Refusal {
+                code: iperf3_code::BAD_TOS,
+                reason: format!("TOS {tos} (0 to 255 allowed)"),
+            });
+        }
+        let pacing_timer = number(map, "pacing_timer")?
+            .filter(|&t| t > 0)
+            .map(|t| std::time::Duration::from_micros(t.min(1_000_000)));
+        let burst = number(map, "burst")?.filter(|&b| b > 0);
+        if burst.is_some_and(|b| b > u64::from(MAX_BURST)) {
+            return Err(Refusal {
+                code: iperf3_code::BURST,
+                reason: format!("burst {} (at most {MAX_BURST})", burst.unwrap_or(0)),
+            });
+        }
+        let stream_options = StreamOptions {
+            burst: burst.map(|b| b as u32),
+            send_timeout: None,
+            receive_timeout: None,
+            window: window.filter(|&w| w > 0),
+            no_delay: map.contains_key("nodelay"),
+            mss: mss.map(|m| m as u32),
+            congestion: text(map, "congestion")?,
+            tos: tos as u8,
+            fq_rate: number(map, "fqrate")?.filter(|&r| r > 0),
+            pacing_timer,
+            repeating_payload: map.contains_key("repeating_payload"),
+            dont_fragment: number(map, "dont_fragment")?.is_some_and(|d| d > 0),
+        };
         Ok(Self {
             protocol,
             direction,
@@ -151,6 +240,9 @@ impl TestParameters {
             bitrate: number(map, "bandwidth")?.unwrap_or(0),
             udp_counters_64bit: map.contains_key("udp_counters_64bit"),
             get_server_output: map.contains_key("get_server_output"),
+            stream_options,
+            extra_data: text(map, "extra_data")?,
+            server_affinity: number(map, "server_affinity")?,
         })
     }
 
@@ -173,6 +265,18 @@ fn number(map: &Map<String, Value>, key: &str) -> Result<Option<u64>, Refusal> {
             _ => Err(bad_number(key, n)),
         },
         Some(other) => Err(bad_number(key, other)),
+    }
+}
+
+/// A string parameter.
+fn text(map: &Map<String, Value>, key: &str) -> Result<Option<String>, Refusal> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(Refusal {
+            code: iperf3_code::RECV_PARAMS,
+            reason: format!("parameter {key:?} is {other}, not a string"),
+        }),
     }
 }
 
@@ -200,6 +304,19 @@ mod tests {
             bitrate: 100_000_000,
             udp_counters_64bit: true,
             get_server_output: true,
+            stream_options: StreamOptions::new()
+                .window(262_144)
+                .no_delay(true)
+                .mss(1200)
+                .congestion("reno")
+                .tos(0x28)
+                .fq_rate(50_000_000)
+                .pacing_timer(std::time::Duration::from_micros(2000))
+                .repeating_payload(true)
+                .dont_fragment(true)
+                .burst(4),
+            extra_data: Some("run 7".into()),
+            server_affinity: None,
         }
     }
 
@@ -224,6 +341,26 @@ mod tests {
     }
 
     #[test]
+    fn every_stream_option_is_written_under_iperf3s_key() {
+        let doc = params().to_json();
+        for (key, value) in [
+            ("window", json!(262_144)),
+            ("nodelay", json!(true)),
+            ("MSS", json!(1200)),
+            ("congestion", json!("reno")),
+            ("TOS", json!(0x28)),
+            ("fqrate", json!(50_000_000)),
+            ("pacing_timer", json!(2000)),
+            ("repeating_payload", json!(1)),
+            ("dont_fragment", json!(1)),
+            ("extra_data", json!("run 7")),
+            ("burst", json!(4)),
+        ] {
+            assert_eq!(doc.get(key), Some(&value), "{key} in {doc}");
+        }
+    }
+
+    #[test]
     fn hostile_values_are_refused_with_iperf3_codes() {
         let cases = [
             (
@@ -244,6 +381,10 @@ mod tests {
             ),
             (r#"{"tcp":true,"num":-5}"#, iperf3_code::RECV_PARAMS),
             (r#"[1,2,3]"#, iperf3_code::RECV_PARAMS),
+            (r#"{"tcp":true,"window":1073741824}"#, iperf3_code::BUF_SIZE),
+            (r#"{"tcp":true,"MSS":10000}"#, iperf3_code::MSS),
+            (r#"{"tcp":true,"TOS":256}"#, iperf3_code::BAD_TOS),
+            (r#"{"tcp":true,"congestion":5}"#, iperf3_code::RECV_PARAMS),
         ];
         for (doc, code) in cases {
             let doc: Value = serde_json::from_str(doc).unwrap();

@@ -149,7 +149,13 @@ impl IperfResult {
             cpu,
             sender_tcp_congestion: text_of("sender_tcp_congestion"),
             receiver_tcp_congestion: text_of("receiver_tcp_congestion"),
-            start_info: parse_start_info(start),
+            start_info: parse_start_info(start).map(|info| StartInfo {
+                extra_data: top
+                    .get("extra_data")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                ..info
+            }),
             server_output: match (top.get("server_output_json"), top.get("server_output_text")) {
                 (Some(json), _) => Some(ServerOutput::Json(json.clone())),
                 (None, Some(Value::String(text))) => Some(ServerOutput::Text(text.clone())),
@@ -189,6 +195,10 @@ impl IperfResult {
             to_microseconds(record, &["start", "end", "seconds"]);
         });
         doc.insert("end".into(), end);
+        // After `end`, as iperf3: (the title,) the extra data, the server's output.
+        if let Some(text) = self.start_info.as_ref().and_then(|i| i.extra_data.as_ref()) {
+            doc.insert("extra_data".into(), json!(text));
+        }
         match &self.server_output {
             Some(ServerOutput::Json(output)) => {
                 doc.insert("server_output_json".into(), output.clone());
@@ -217,7 +227,7 @@ impl IperfResult {
             "bytes": t.bytes,
             "blocks": t.blocks,
             "reverse": u8::from(t.direction == Direction::Reverse),
-            "tos": 0,
+            "tos": self.start_info.as_ref().map_or(0, |info| info.tos),
             "target_bitrate": t.target_bitrate,
         });
         // In iperf3's order, which differs by role: a server learns the test's settings
@@ -267,10 +277,14 @@ impl IperfResult {
         }
         start.insert("cookie".into(), json!(info.cookie));
         if tcp {
-            start.insert(
-                "tcp_mss_default".into(),
-                json!(info.tcp_mss_default.unwrap_or(0)),
-            );
+            // As iperf3: the MSS asked for (`-M`) as `tcp_mss`, else `tcp_mss_default`.
+            match info.tcp_mss {
+                Some(mss) => start.insert("tcp_mss".into(), json!(mss)),
+                None => start.insert(
+                    "tcp_mss_default".into(),
+                    json!(info.tcp_mss_default.unwrap_or(0)),
+                ),
+            };
         }
         start.insert("target_bitrate".into(), json!(info.target_bitrate));
         if !(server && tcp) {
@@ -564,6 +578,10 @@ fn parse_start_info(start: &Map<String, Value>) -> Option<StartInfo> {
             .get("tcp_mss_default")
             .and_then(Value::as_u64)
             .and_then(|m| u32::try_from(m).ok()),
+        tcp_mss: start
+            .get("tcp_mss")
+            .and_then(Value::as_u64)
+            .and_then(|m| u32::try_from(m).ok()),
         target_bitrate: count("target_bitrate"),
         sock_bufsize: count("sock_bufsize"),
         sndbuf_actual: count("sndbuf_actual"),
@@ -577,6 +595,13 @@ fn parse_start_info(start: &Map<String, Value>) -> Option<StartInfo> {
                     port: u16::try_from(peer.get("port")?.as_u64()?).ok()?,
                 })
             }),
+        tos: start
+            .get("test_start")
+            .and_then(|t| t.get("tos"))
+            .and_then(Value::as_u64)
+            .and_then(|t| u8::try_from(t).ok())
+            .unwrap_or(0),
+        extra_data: None,
     })
 }
 

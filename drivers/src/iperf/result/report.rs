@@ -198,6 +198,9 @@ pub struct StartInfo {
     /// The control connection's MSS (TCP tests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_mss_default: Option<u32>,
+    /// The MSS the test asked for (`-M`; iperf3 writes it instead of `tcp_mss_default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_mss: Option<u32>,
     /// The target bitrate asked for, bits/s (0: none).
     pub target_bitrate: u64,
     /// The socket buffer size asked for (`-w`), bytes (0: the system's).
@@ -209,6 +212,12 @@ pub struct StartInfo {
     /// The other end of the control connection, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_peer: Option<ControlPeer>,
+    /// The IP TOS byte the test asked for (`-S`/`--dscp`; `test_start.tos`).
+    #[serde(default)]
+    pub tos: u8,
+    /// The client's `--extra-data` text (iperf3 writes it at the top of the document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_data: Option<String>,
 }
 
 impl StartInfo {

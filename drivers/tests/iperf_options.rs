@@ -674,3 +674,112 @@ async fn bind_device_binds_the_native_clients_and_servers_sockets_to_the_interfa
     );
     server.shutdown().await;
 }
+
+/// The server's own options set on the `IperfServer` driver reach either engine: its
+/// listener is bound to the device (read back with `ss`) and a test still runs.
+async fn server_options_on_the_driver(engine: Engine, binary: &std::path::Path) {
+    let env = Environment::builder("iperf-server-options")
+        .driver(
+            IperfServer::new("server")
+                .engine(engine)
+                .bind_device("lo")
+                .receive_timeout(Duration::from_secs(30))
+                .send_timeout(Duration::from_secs(5)),
+        )
+        .build()
+        .expect("the environment builds");
+    let binary = binary.to_owned();
+    env.run(|env| async move {
+        let server = env.get::<IperfServer>("server")?;
+        let port = server.local_addr().expect("started").port();
+        let listening = ss_socket(&["-tln"], &format!("( sport = :{port} )"), |s| {
+            s.contains("%lo:")
+        })
+        .await;
+        assert!(listening.contains("%lo:"), "{listening}");
+        if let Some(pid) = server.pid() {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            for flag in ["--snd-timeout 5000", "--rcv-timeout 30000", "--bind-dev lo"] {
+                assert!(cmdline.contains(flag), "iperf3 -s gets {flag}: {cmdline}");
+            }
+        }
+        let output = iperf3_client_output(&binary, port, &["-n", "1M"]).await;
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        Ok::<_, testrig::Error>(())
+    })
+    .await
+    .expect("the server serves");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_options_set_on_the_driver_reach_both_engines() {
+    let binary = iperf3_or_skip!();
+    server_options_on_the_driver(Engine::Native, &binary).await;
+    server_options_on_the_driver(Engine::iperf3_at(binary.clone()), &binary).await;
+}
+
+/// The keys after `end` in a document, in order.
+fn keys_after_end(doc: &serde_json::Value) -> Vec<String> {
+    let keys: Vec<String> = doc.as_object().unwrap().keys().cloned().collect();
+    let end = keys.iter().position(|k| k == "end").expect("an end");
+    keys[end + 1..].to_vec()
+}
+
+#[tokio::test]
+async fn a_title_reaches_both_sides_documents_after_end_as_iperf3_writes_it() {
+    let binary = iperf3_or_skip!();
+    // A real client's -T and --extra-data, in the native server's document.
+    let mut server = native_server().await;
+    let port = server.local_addr().port();
+    let output = iperf3_client_output(
+        &binary,
+        port,
+        &["-n", "1M", "-T", "real client", "--extra-data", "ed"],
+    )
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    let served = server.next_test(Duration::from_secs(10)).await.unwrap();
+    let doc = served.outcome.expect("served").to_iperf3_json();
+    assert_eq!(doc["title"], "real client");
+    assert_eq!(keys_after_end(&doc), ["title", "extra_data"]);
+    server.shutdown().await;
+
+    // The native client's title, in the real server's document and in its own.
+    let port = free_port();
+    let real = Command::new(&binary)
+        .args(["-s", "-1", "-J", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let config = client(port)
+        .bytes(1 << 20)
+        .title("native client")
+        .build()
+        .unwrap();
+    let mut result = None;
+    for _ in 0..100 {
+        // The real server listens a moment after it is spawned.
+        match NativeClient::new(config.clone()).run().await {
+            Ok(done) => {
+                result = Some(done);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    let ours = result.expect("the native client ran").to_iperf3_json();
+    assert_eq!(ours["title"], "native client");
+    assert_eq!(keys_after_end(&ours), ["title"]);
+    let output = tokio::time::timeout(Duration::from_secs(10), real.wait_with_output())
+        .await
+        .expect("the one-off server ends")
+        .unwrap();
+    let theirs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(theirs["title"], "native client");
+}

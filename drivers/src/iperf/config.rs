@@ -109,6 +109,7 @@ pub struct ClientConfig {
     pub(crate) family: AddressFamily,
     pub(crate) client_port: Option<u16>,
     pub(crate) extra_data: Option<String>,
+    pub(crate) title: Option<String>,
     pub(crate) bind_device: Option<String>,
 }
 
@@ -139,6 +140,7 @@ impl ClientConfig {
                 family: AddressFamily::Any,
                 client_port: None,
                 extra_data: None,
+                title: None,
                 bind_device: None,
             },
         }
@@ -229,6 +231,11 @@ impl ClientConfig {
     /// The text sent as `extra_data` (`--extra-data`), if any.
     pub fn extra_data(&self) -> Option<&str> {
         self.extra_data.as_deref()
+    }
+
+    /// The test's title (`-T`), if any.
+    pub fn title(&self) -> Option<&str> {
+        self.title.as_deref()
     }
 }
 
@@ -389,6 +396,12 @@ impl ClientConfigBuilder {
     /// Text for the server and both `-J` documents (`--extra-data`).
     pub fn extra_data(mut self, text: impl Into<String>) -> Self {
         self.config.extra_data = Some(text.into());
+        self
+    }
+
+    /// The test's title (`-T`): sent to the server, and `title` in both `-J` documents.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.config.title = Some(title.into());
         self
     }
 

@@ -61,6 +61,7 @@ pub(crate) struct IperfClientOptions {
     ip_version: Option<u8>,
     client_port: Option<u16>,
     extra_data: Option<String>,
+    title: Option<String>,
     udp_counters_64bit: Option<bool>,
     bind_device: Option<String>,
 }
@@ -178,6 +179,9 @@ impl IperfClientOptions {
         }
         if let Some(port) = self.client_port {
             options = options.client_port(port);
+        }
+        if let Some(title) = &self.title {
+            options = options.title(title.clone());
         }
         if let Some(text) = &self.extra_data {
             options = options.extra_data(text.clone());

@@ -6,7 +6,7 @@ use testrig_drivers::iperf::IperfServer;
 
 use super::InvalidOption;
 use super::iperf_engine::{EngineName, engine};
-use crate::rig::fields::{PortParam, Program, TextParam};
+use crate::rig::fields::{PortParam, Program, RigDuration, TextParam};
 
 /// `kind = "iperf_server"`: an [`IperfServer`]. Exports `host`, `port`, `address` (and
 /// `pid` with `engine = "iperf3"`).
@@ -17,6 +17,9 @@ use crate::rig::fields::{PortParam, Program, TextParam};
 /// kind = "iperf_server"
 /// engine = "native"   # default; "iperf3" runs the real program
 /// port = 0            # default: a free port (a restart keeps it)
+/// send_timeout = "5s"     # TCP_USER_TIMEOUT on its streams (iperf3's --snd-timeout)
+/// receive_timeout = "30s" # give a test up after this long without data (--rcv-timeout)
+/// bind_device = "eth0"    # listen on this device only (--bind-dev)
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +28,9 @@ pub(crate) struct IperfServerOptions {
     port: Option<PortParam>,
     engine: Option<EngineName>,
     iperf3_program: Option<Program>,
+    send_timeout: Option<RigDuration>,
+    receive_timeout: Option<RigDuration>,
+    bind_device: Option<String>,
 }
 
 impl IperfServerOptions {
@@ -39,6 +45,15 @@ impl IperfServerOptions {
         }
         if let Some(port) = &self.port {
             server = server.port(port.0.clone());
+        }
+        if let Some(timeout) = self.send_timeout {
+            server = server.send_timeout(timeout.0);
+        }
+        if let Some(timeout) = self.receive_timeout {
+            server = server.receive_timeout(timeout.0);
+        }
+        if let Some(device) = &self.bind_device {
+            server = server.bind_device(device.clone());
         }
         Ok(DriverSpec::new(server))
     }

@@ -122,6 +122,9 @@ fn stream_args(config: &ClientConfig, args: &mut Vec<String>) {
     if let Some(text) = &config.extra_data {
         push("--extra-data", Some(text.clone()));
     }
+    if let Some(title) = &config.title {
+        push("--title", Some(title.clone()));
+    }
     if let Some(device) = &config.bind_device {
         push("--bind-dev", Some(device.clone()));
     }

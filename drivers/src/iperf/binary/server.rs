@@ -60,6 +60,9 @@ pub struct Iperf3ServerBuilder {
     ready_timeout: Duration,
     attempts: u32,
     picker: PortPicker,
+    /// Flags for iperf3's own server options (`--snd-timeout`, `--rcv-timeout`,
+    /// `--bind-dev`).
+    options: Vec<String>,
 }
 
 impl fmt::Debug for Iperf3ServerBuilder {
@@ -84,6 +87,7 @@ impl Iperf3Server {
             ready_timeout: Duration::from_secs(10),
             attempts: DEFAULT_PORT_ATTEMPTS,
             picker: Box::new(pick_free_port),
+            options: Vec::new(),
         }
     }
 
@@ -154,6 +158,30 @@ impl Iperf3ServerBuilder {
         self
     }
 
+    /// The server options the native engine's [`ServerConfig`](crate::iperf::ServerConfig)
+    /// sets too, as iperf3's flags: `--snd-timeout` and `--rcv-timeout` (in milliseconds),
+    /// `--bind-dev`.
+    pub fn server_options(
+        mut self,
+        send_timeout: Option<Duration>,
+        receive_timeout: Option<Duration>,
+        bind_device: Option<&str>,
+    ) -> Self {
+        if let Some(timeout) = send_timeout {
+            self.options
+                .extend(["--snd-timeout".to_owned(), timeout.as_millis().to_string()]);
+        }
+        if let Some(timeout) = receive_timeout {
+            self.options
+                .extend(["--rcv-timeout".to_owned(), timeout.as_millis().to_string()]);
+        }
+        if let Some(device) = bind_device {
+            self.options
+                .extend(["--bind-dev".to_owned(), device.to_owned()]);
+        }
+        self
+    }
+
     /// Spawns the server with its logs in `runpath` and waits for `Server listening`.
     pub async fn start(
         mut self,
@@ -221,6 +249,7 @@ impl Iperf3ServerBuilder {
                 "-p".to_owned(),
                 port.to_string(),
             ])
+            .args(self.options.iter().cloned())
             .name("iperf3-server")
             .daemon()
             .ready_when(Pattern::stdout(LISTENING)?))

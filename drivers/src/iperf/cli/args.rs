@@ -485,6 +485,9 @@ where
             };
             b = b.direction(direction);
             b = b.get_server_output(has("--get-server-output"));
+            if let Some(title) = &report.title {
+                b = b.title(title.clone());
+            }
             b = client_extras(b, &get, &has)?;
             Ok(CliCommand::Client(ClientCommand {
                 config: b.build()?,

@@ -208,6 +208,13 @@ impl IperfClient {
         self.map_options(|o| o.client_port(port))
     }
 
+    /// The test's title (`-T`), in both sides' `-J` documents.
+    #[must_use]
+    pub fn title(self, title: impl Into<String>) -> Self {
+        let title = title.into();
+        self.map_options(|o| o.title(title))
+    }
+
     /// Text for both sides' `-J` documents (`--extra-data`).
     #[must_use]
     pub fn extra_data(self, text: impl Into<String>) -> Self {

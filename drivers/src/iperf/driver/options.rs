@@ -46,6 +46,7 @@ pub struct ClientOptions {
     family: AddressFamily,
     client_port: Option<u16>,
     extra_data: Option<String>,
+    title: Option<String>,
     udp_counters_64bit: bool,
     bind_device: Option<String>,
 }
@@ -68,6 +69,7 @@ impl Default for ClientOptions {
             family: AddressFamily::Any,
             client_port: None,
             extra_data: None,
+            title: None,
             udp_counters_64bit: false,
             bind_device: None,
         }
@@ -206,6 +208,12 @@ impl ClientOptions {
         self
     }
 
+    /// The test's title (`-T`): `title` in both sides' `-J` documents.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
     /// 64-bit UDP packet counters (`--udp-counters-64bit`).
     pub fn udp_counters_64bit(mut self, enabled: bool) -> Self {
         self.udp_counters_64bit = enabled;
@@ -251,6 +259,9 @@ impl ClientOptions {
         }
         if let Some(text) = &self.extra_data {
             builder = builder.extra_data(text.clone());
+        }
+        if let Some(title) = &self.title {
+            builder = builder.title(title.clone());
         }
         if let Some(device) = &self.bind_device {
             builder = builder.bind_device(device.clone());

@@ -64,6 +64,8 @@ pub struct IperfServer {
     port: Param<u16>,
     engine: Engine,
     native: ServerConfig,
+    /// Whether `receive_timeout` was set (iperf3 then gets `--rcv-timeout`).
+    receive_timeout_set: bool,
     stop_timeout: Duration,
     state: Mutex<State>,
     served: tokio::sync::Mutex<Option<mpsc::Receiver<ServedTest>>>,
@@ -109,6 +111,7 @@ impl IperfServer {
             port: Param::Value(0),
             engine: Engine::Native,
             native: ServerConfig::default(),
+            receive_timeout_set: false,
             stop_timeout: STOP_TIMEOUT,
             state: Mutex::new(State::default()),
             served: tokio::sync::Mutex::new(None),
@@ -141,6 +144,31 @@ impl IperfServer {
     #[must_use]
     pub fn native_config(mut self, config: ServerConfig) -> Self {
         self.native = config;
+        self
+    }
+
+    /// How long data the server sends may stay unacknowledged before TCP gives the stream
+    /// up (`TCP_USER_TIMEOUT`; iperf3's `--snd-timeout` on `-s`), on either engine.
+    #[must_use]
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.native = self.native.send_timeout(timeout);
+        self
+    }
+
+    /// How long the server, while it receives, waits for data before it ends the test
+    /// (iperf3's `--rcv-timeout` on `-s`; default 120 s), on either engine.
+    #[must_use]
+    pub fn receive_timeout(mut self, timeout: Duration) -> Self {
+        self.native = self.native.receive_timeout(timeout);
+        self.receive_timeout_set = true;
+        self
+    }
+
+    /// Listens on this network device only (`SO_BINDTODEVICE`; iperf3's `--bind-dev`), on
+    /// either engine.
+    #[must_use]
+    pub fn bind_device(mut self, device: impl Into<String>) -> Self {
+        self.native = self.native.bind_device(device);
         self
     }
 
@@ -250,6 +278,12 @@ impl IperfServer {
             .program(program)
             .host(address.ip())
             .port(address.port())
+            .server_options(
+                self.native.send_timeout,
+                self.receive_timeout_set
+                    .then_some(self.native.receive_timeout),
+                self.native.bind_device.as_deref(),
+            )
             .start(ctx.runpath()?)
             .await
             .map_err(|e| IperfDriverError::binary(&self.name, e))?;

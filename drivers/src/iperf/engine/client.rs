@@ -426,6 +426,7 @@ impl NativeClient {
             get_server_output: c.get_server_output,
             stream_options: (*c.stream_options).clone(),
             extra_data: c.extra_data.clone(),
+            title: c.title.clone(),
             server_affinity: None,
         }
     }

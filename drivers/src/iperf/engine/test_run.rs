@@ -150,6 +150,7 @@ impl TestRun {
         let sock_bufsize = params.stream_options.window.unwrap_or(0);
         let tos = params.stream_options.tos;
         let extra_data = params.extra_data.clone();
+        let title = params.title.clone();
         // Both sides' senders stop at the limit, as iperf3's do; only the client ends the
         // test on it (see `spawn_streams`).
         let budget = match (params.bytes, params.blocks) {
@@ -187,6 +188,7 @@ impl TestRun {
                 sock_bufsize,
                 tos,
                 extra_data,
+                title,
                 ..StartInfo::default()
             },
         }

@@ -34,6 +34,8 @@ pub(crate) struct TestParameters {
     pub(crate) stream_options: StreamOptions,
     /// `extra_data`: text for both sides' `-J` documents.
     pub(crate) extra_data: Option<String>,
+    /// `title`: the client's `-T`, for both sides' `-J` documents.
+    pub(crate) title: Option<String>,
     /// `server_affinity`: the CPU the client asks the server to pin itself to.
     pub(crate) server_affinity: Option<u64>,
 }
@@ -97,6 +99,9 @@ impl TestParameters {
         }
         if let Some(text) = &self.extra_data {
             doc.insert("extra_data".into(), json!(text));
+        }
+        if let Some(title) = &self.title {
+            doc.insert("title".into(), json!(title));
         }
         if let Some(algorithm) = &o.congestion {
             doc.insert("congestion".into(), json!(algorithm));
@@ -242,6 +247,7 @@ impl TestParameters {
             get_server_output: map.contains_key("get_server_output"),
             stream_options,
             extra_data: text(map, "extra_data")?,
+            title: text(map, "title")?,
             server_affinity: number(map, "server_affinity")?,
         })
     }
@@ -316,6 +322,7 @@ mod tests {
                 .dont_fragment(true)
                 .burst(4),
             extra_data: Some("run 7".into()),
+            title: Some("the title".into()),
             server_affinity: None,
         }
     }

@@ -154,6 +154,7 @@ impl IperfResult {
                     .get("extra_data")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
+                title: top.get("title").and_then(Value::as_str).map(str::to_owned),
                 ..info
             }),
             server_output: match (top.get("server_output_json"), top.get("server_output_text")) {
@@ -195,7 +196,10 @@ impl IperfResult {
             to_microseconds(record, &["start", "end", "seconds"]);
         });
         doc.insert("end".into(), end);
-        // After `end`, as iperf3: (the title,) the extra data, the server's output.
+        // After `end`, as iperf3: the title, the extra data, the server's output.
+        if let Some(title) = self.start_info.as_ref().and_then(|i| i.title.as_ref()) {
+            doc.insert("title".into(), json!(title));
+        }
         if let Some(text) = self.start_info.as_ref().and_then(|i| i.extra_data.as_ref()) {
             doc.insert("extra_data".into(), json!(text));
         }
@@ -602,6 +606,7 @@ fn parse_start_info(start: &Map<String, Value>) -> Option<StartInfo> {
             .and_then(|t| u8::try_from(t).ok())
             .unwrap_or(0),
         extra_data: None,
+        title: None,
     })
 }
 

@@ -218,6 +218,9 @@ pub struct StartInfo {
     /// The client's `--extra-data` text (iperf3 writes it at the top of the document).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_data: Option<String>,
+    /// The client's `-T` title (iperf3 writes it at the top of the document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 impl StartInfo {

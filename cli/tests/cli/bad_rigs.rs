@@ -82,6 +82,31 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "tcp_exchange_connect_and_client.toml",
+        "16:11",
+        &[
+            "step 1, key `connect`",
+            "`connect` talks to an address on its own: leave out `client` and `server`",
+        ],
+    ),
+    (
+        "tcp_exchange_nobody_to_talk_to.toml",
+        "8:1",
+        &[
+            "step 1",
+            "needs `client` and `server`",
+            "or `connect` (an address",
+        ],
+    ),
+    (
+        "tcp_exchange_connect_with_reply.toml",
+        "12:9",
+        &[
+            "step 1, key `reply`",
+            "with `connect` no server driver checks what arrives or replies",
+        ],
+    ),
+    (
         "step_driver_of_wrong_kind.toml",
         "15:10",
         &[

@@ -4,6 +4,7 @@
 mod app;
 mod bad_rigs;
 mod check;
+mod connect;
 mod doc_samples;
 mod hangup;
 mod iperf;

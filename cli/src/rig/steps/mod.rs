@@ -86,7 +86,7 @@ impl StepAction {
     /// header, for problems that are about the whole step.
     pub(crate) fn check(&self, table: Range<usize>, check: &StepCheck) -> Result<(), Problem> {
         match self {
-            Self::TcpExchange(step) => step.check(check),
+            Self::TcpExchange(step) => step.check(table, check),
             Self::Wait(step) => step.check(table, check),
             Self::Restart(step) => step.check(check),
             Self::Iperf(step) => step.check(check),

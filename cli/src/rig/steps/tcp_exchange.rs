@@ -1,9 +1,12 @@
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::time::Duration;
 
 use serde::Deserialize;
 use testrig::{BoxError, Environment, ValueTable};
 use testrig_drivers::tcp::{TcpClient, TcpError, TcpServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use toml::Spanned;
 
 use super::StepCheck;
@@ -30,11 +33,25 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// reply = "pong\n"
 /// timeout = "2s"
 /// ```
+///
+/// Or, to talk to a server testrig did not start (an `app`'s exported port, anything
+/// listening): `connect` to an address instead of `client` and `server`; the step
+/// connects, sends `send`, and the `expect_reply` bytes must come back.
+///
+/// ```toml
+/// [[step]]
+/// kind = "tcp_exchange"
+/// connect = "127.0.0.1:${echo.port}"
+/// send = "ping\n"
+/// expect_reply = "ping\n"
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TcpExchange {
-    client: Spanned<String>,
-    server: Spanned<String>,
+    client: Option<Spanned<String>>,
+    server: Option<Spanned<String>>,
+    /// `host:port` to connect to, instead of a client and a server driver.
+    connect: Option<Spanned<TemplateText>>,
     send: Spanned<TemplateText>,
     expect: Option<Spanned<TemplateText>>,
     reply: Option<Spanned<TemplateText>>,
@@ -52,9 +69,40 @@ struct Mismatch {
 }
 
 impl TcpExchange {
-    pub(crate) fn check(&self, check: &StepCheck) -> Result<(), Problem> {
-        check.driver(&self.client, &["tcp_client"])?;
-        check.driver(&self.server, &["tcp_server"])?;
+    pub(crate) fn check(&self, table: Range<usize>, check: &StepCheck) -> Result<(), Problem> {
+        match (&self.connect, &self.client, &self.server) {
+            (Some(connect), None, None) => {
+                check.text(connect)?;
+                let server_side = [("expect", &self.expect), ("reply", &self.reply)];
+                if let Some((key, Some(text))) = server_side.iter().find(|(_, t)| t.is_some()) {
+                    return Err(Problem::new(
+                        text.span(),
+                        format!(
+                            "with `connect` no server driver checks what arrives or replies, \
+                             so `{key}` means nothing: `expect_reply` is what must come back"
+                        ),
+                    ));
+                }
+            }
+            (Some(connect), _, _) => {
+                return Err(Problem::new(
+                    connect.span(),
+                    "`connect` talks to an address on its own: leave out `client` and `server`",
+                ));
+            }
+            (None, Some(client), Some(server)) => {
+                check.driver(client, &["tcp_client"])?;
+                check.driver(server, &["tcp_server"])?;
+            }
+            (None, _, _) => {
+                return Err(Problem::new(
+                    table,
+                    "a `tcp_exchange` step needs `client` and `server` (a `tcp_client` and a \
+                     `tcp_server` driver) or `connect` (an address, e.g. \
+                     \"127.0.0.1:${app.port}\")",
+                ));
+            }
+        }
         let texts = [
             Some(&self.send),
             self.expect.as_ref(),
@@ -64,7 +112,7 @@ impl TcpExchange {
         for text in texts.into_iter().flatten() {
             check.text(text)?;
         }
-        if let (Some(expect_reply), None) = (&self.expect_reply, &self.reply) {
+        if let (Some(expect_reply), None, None) = (&self.expect_reply, &self.reply, &self.connect) {
             return Err(Problem::new(
                 expect_reply.span(),
                 "`expect_reply` needs a `reply` for the server to send",
@@ -75,7 +123,10 @@ impl TcpExchange {
 
     pub(crate) async fn run(&self, env: &Environment) -> Result<String, BoxError> {
         let timeout = self.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
-        let (client_name, server_name) = (self.client.get_ref(), self.server.get_ref());
+        let (Some(client_name), Some(server_name)) = (&self.client, &self.server) else {
+            return self.exchange_with_address(env, timeout).await;
+        };
+        let (client_name, server_name) = (client_name.get_ref(), server_name.get_ref());
         let client = env.get::<TcpClient>(client_name)?;
         let server = env.get::<TcpServer>(server_name)?;
         let values = env.values();
@@ -109,6 +160,54 @@ impl TcpExchange {
             "{} bytes to `{server_name}`, {} bytes back",
             send.len(),
             reply.len()
+        ))
+    }
+}
+
+impl TcpExchange {
+    /// `connect`: the step's own connection to the address, `send`, then the
+    /// `expect_reply` bytes back.
+    async fn exchange_with_address(
+        &self,
+        env: &Environment,
+        timeout: Duration,
+    ) -> Result<String, BoxError> {
+        let values = env.values();
+        let connect = self.connect.as_ref().expect("checked: `connect` is set");
+        let address = render(connect, values)?;
+        let send = render(&self.send, values)?;
+        let io_error = |what: &str, error: std::io::Error| -> BoxError {
+            format!("{what} {address}: {error}").into()
+        };
+        let timed_out = |what: &str| -> BoxError {
+            format!("{what} {address} timed out after {timeout:?}").into()
+        };
+        let mut stream = tokio::time::timeout(timeout, TcpStream::connect(address.as_str()))
+            .await
+            .map_err(|_| timed_out("connecting to"))?
+            .map_err(|e| io_error("cannot connect to", e))?;
+        stream
+            .write_all(send.as_bytes())
+            .await
+            .map_err(|e| io_error("cannot send to", e))?;
+        let Some(expect_reply) = &self.expect_reply else {
+            let _ = stream.shutdown().await;
+            return Ok(format!("{} bytes to {address}", send.len()));
+        };
+        let expect_reply = render(expect_reply, values)?;
+        let mut received = vec![0; expect_reply.len()];
+        let read = tokio::time::timeout(timeout, stream.read_exact(&mut received)).await;
+        match read {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(io_error("the reply did not arrive from", e)),
+            Err(_) => return Err(timed_out("waiting for the reply from")),
+        }
+        compare(address.clone(), &expect_reply, &received)?;
+        let _ = stream.shutdown().await;
+        Ok(format!(
+            "{} bytes to {address}, {} bytes back",
+            send.len(),
+            expect_reply.len()
         ))
     }
 }

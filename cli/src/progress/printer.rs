@@ -1,6 +1,9 @@
 use std::future::Future;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use testrig::status::StatusEvent;
 use testrig::{Environment, Status};
@@ -26,6 +29,43 @@ pub(crate) struct Progress {
     began: Instant,
     /// The longest driver name, to align the columns.
     width: usize,
+    /// On a terminal (not in CI): the live line of the running step.
+    live: Option<LiveLine>,
+}
+
+/// The running step's live line at the bottom of a terminal (elapsed time, and what
+/// the step reports as it goes, e.g. the current throughput); the other lines are
+/// printed above it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LiveLine(Arc<Mutex<Option<ProgressBar>>>);
+
+impl LiveLine {
+    /// Live lines on a terminal, unless `CI` is set or `TERM=dumb`: plain lines in logs.
+    fn detect() -> Option<Self> {
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        (std::io::stdout().is_terminal() && !ci && !dumb).then(Self::default)
+    }
+
+    fn bar(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn begin(&self, prefix: String) {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
+        let style = ProgressStyle::with_template("{prefix} {spinner} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.set_prefix(prefix);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        *self.bar() = Some(bar);
+    }
+
+    fn end(&self) {
+        if let Some(bar) = self.bar().take() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 impl Progress {
@@ -43,6 +83,7 @@ impl Progress {
             style,
             began,
             width: width.max(8),
+            live: LiveLine::detect(),
         }
     }
 
@@ -88,6 +129,9 @@ impl Progress {
     /// A step begins.
     pub(crate) fn step_started(&self, number: usize, total: usize, name: &str, kind: &str) {
         self.line(&format!("step {number}/{total} {name} ({kind})"));
+        if let Some(live) = &self.live {
+            live.begin(format!("{:>8}  step {number}/{total} {name}", ""));
+        }
     }
 
     /// A step ended after `took`: `Ok(detail)` or `Err(message)`.
@@ -99,6 +143,9 @@ impl Progress {
         took: Duration,
         result: &Result<String, String>,
     ) {
+        if let Some(live) = &self.live {
+            live.end();
+        }
         let (verdict, tone, text) = match result {
             Ok(detail) => ("ok", Tone::Good, detail.as_str()),
             Err(message) => ("FAILED", Tone::Bad, message.as_str()),
@@ -164,7 +211,10 @@ impl Progress {
 
     /// A handle that prints timed lines while a step runs (e.g. iperf intervals).
     pub(crate) fn notes(&self) -> Notes {
-        Notes { began: self.began }
+        Notes {
+            began: self.began,
+            live: self.live.clone(),
+        }
     }
 
     fn line(&self, text: &str) {
@@ -174,18 +224,31 @@ impl Progress {
 
 /// Prints timed progress lines, in the same form as [`Progress`], from inside a
 /// running step.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Notes {
     began: Instant,
+    live: Option<LiveLine>,
 }
 
 impl Notes {
-    /// A line of its own, with the time.
+    /// A line of its own, with the time (above the live line, on a terminal).
     pub(crate) fn note(&self, text: &str) {
         let elapsed = self.began.elapsed().as_secs_f64();
+        let line = format!("{elapsed:8.3}s  {text}");
+        if let Some(bar) = self.live.as_ref().and_then(|live| live.bar().clone()) {
+            bar.println(line);
+            return;
+        }
         let mut out = std::io::stdout().lock();
         // A closed stdout must not stop the teardown.
-        let _ = writeln!(out, "{elapsed:8.3}s  {text}");
+        let _ = writeln!(out, "{line}");
+    }
+
+    /// What the running step is doing now, on its live line (a terminal only).
+    pub(crate) fn live(&self, text: &str) {
+        if let Some(bar) = self.live.as_ref().and_then(|live| live.bar().clone()) {
+            bar.set_message(text.to_owned());
+        }
     }
 }
 

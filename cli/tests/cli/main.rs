@@ -8,6 +8,7 @@ mod connect;
 mod doc_samples;
 mod hangup;
 mod iperf;
+mod live;
 mod paths;
 mod report_dir;
 mod rig_files;

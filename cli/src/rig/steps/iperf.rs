@@ -66,6 +66,10 @@ impl Iperf {
         // them when its run ends).
         let result = client
             .run_with_intervals(timeout, |interval| {
+                notes.live(&format!(
+                    "{} now",
+                    format_bitrate(interval.sum.bits_per_second)
+                ));
                 notes.note(&format!("  {name}  {}", interval_line(interval)))
             })
             .await?;

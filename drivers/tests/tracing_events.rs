@@ -118,3 +118,37 @@ async fn a_reconnecting_clients_retries_are_in_its_drivers_span() {
         "the address is still there: {lost}"
     );
 }
+
+#[tokio::test]
+async fn a_running_iperf_measurement_logs_each_interval_as_it_closes() {
+    use testrig_drivers::iperf::{IperfClient, IperfServer};
+    let (captured, _guard) = capture();
+    let env = Environment::builder("iperf-progress")
+        .driver(IperfServer::new("server"))
+        .driver(
+            IperfClient::new("client", Ref::export("server", "port"))
+                .duration(Duration::from_millis(300))
+                .interval(Some(Duration::from_millis(100)))
+                .bitrate(50_000_000),
+        )
+        .build()
+        .unwrap();
+    env.run(|env| async move {
+        env.get::<IperfClient>("client")?
+            .run(Duration::from_secs(10))
+            .await?;
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+    let lines = captured.lines();
+    let intervals: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("iperf interval") && l.contains("driver=\"client\""))
+        .collect();
+    assert!(
+        intervals.len() >= 2,
+        "an event per interval:\n{}",
+        lines.join("\n")
+    );
+}

@@ -283,11 +283,29 @@ impl IperfClient {
     /// interval closes with the native engine; after the test with the iperf3 binary, which
     /// prints its JSON at the end). Fails if it does not finish within `timeout`, or when the
     /// driver is stopped meanwhile.
+    ///
+    /// Each interval is also a `tracing` event (info, target `testrig_drivers::iperf`, with
+    /// the driver's name), so a test with a subscriber sees a long measurement progress.
     pub async fn run_with_intervals(
         &self,
         timeout: Duration,
-        on_interval: impl FnMut(&IntervalReport) + Send,
+        mut on_interval: impl FnMut(&IntervalReport) + Send,
     ) -> Result<IperfResult, IperfDriverError> {
+        let name = self.name.as_str();
+        let on_interval = move |interval: &IntervalReport| {
+            let sum = &interval.sum;
+            tracing::info!(
+                driver = name,
+                start = sum.start,
+                end = sum.end,
+                bits_per_second = sum.bits_per_second,
+                "iperf interval {:.2}-{:.2} s: {:.3} Gbit/s",
+                sum.start,
+                sum.end,
+                sum.bits_per_second / 1e9
+            );
+            on_interval(interval);
+        };
         let prepared =
             self.lock()
                 .prepared

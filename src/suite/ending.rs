@@ -1,6 +1,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::panic_capture::PanicSite;
 use crate::error::BoxError;
 
 /// How a case body or a hook ended.
@@ -29,11 +30,20 @@ impl Ending {
 
     /// The ending of a step whose task panicked.
     pub(crate) fn panicked(payload: &(dyn std::any::Any + Send)) -> Self {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a non-text panic payload".to_owned());
+        Ending::Panicked(payload_text(payload))
+    }
+
+    /// The ending of a step that panicked at `site`: "at FILE:LINE:COL: message", then
+    /// the backtrace when one was taken (`RUST_BACKTRACE`).
+    pub(crate) fn panicked_at(payload: &(dyn std::any::Any + Send), site: PanicSite) -> Self {
+        let mut message = match site.location {
+            Some(location) => format!("at {location}: {}", payload_text(payload)),
+            None => payload_text(payload),
+        };
+        if let Some(backtrace) = site.backtrace {
+            message.push_str("\nstack backtrace:\n");
+            message.push_str(backtrace.trim_end());
+        }
         Ending::Panicked(message)
     }
 
@@ -53,6 +63,14 @@ impl fmt::Display for Ending {
             Ending::Interrupted(signal) => write!(f, "interrupted by {signal} and cancelled"),
         }
     }
+}
+
+fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic payload".to_owned())
 }
 
 /// An error's message followed by each cause its message does not already show.

@@ -26,6 +26,7 @@ mod error;
 mod harness;
 mod hook;
 mod interrupt;
+mod panic_capture;
 mod report_stem;
 mod runner;
 mod session;

@@ -197,7 +197,11 @@ impl Runner {
         lock(&harness).sessions = sessions;
 
         let execute = move || {
+            // A case's panic goes under `failures:` with its location, not in the middle
+            // of the `test … FAILED` line.
+            let hook = super::panic_capture::Hook::install();
             let conclusion = libtest_mimic::run(&args, trials);
+            drop(hook);
             let mut harness_now = lock(&harness);
             for problem in harness_now.finish_all() {
                 eprintln!("error: {problem}");

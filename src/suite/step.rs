@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::ending::Ending;
 use super::interrupt::Interrupt;
+use super::panic_capture::capturing;
 use crate::env::Environment;
 use crate::error::BoxError;
 
@@ -38,11 +39,15 @@ impl Step {
         timeout: Duration,
         interrupt: Option<&mut Interrupt>,
     ) -> Ending {
-        let mut task = tokio::spawn((self.0)(env));
+        let (panic_site, step) = capturing((self.0)(env));
+        let mut task = tokio::spawn(step);
         let ending = tokio::select! {
             joined = &mut task => return match joined {
                 Ok(result) => Ending::returned(result),
-                Err(error) if error.is_panic() => Ending::panicked(&*error.into_panic()),
+                Err(error) if error.is_panic() => {
+                    let site = panic_site.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    Ending::panicked_at(&*error.into_panic(), site.unwrap_or_default())
+                }
                 Err(_) => Ending::Failed("its task was cancelled".to_owned()),
             },
             () = tokio::time::sleep(timeout) => Ending::TimedOut(timeout),

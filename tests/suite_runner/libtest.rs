@@ -160,11 +160,28 @@ fn a_failing_case_fails_the_run_with_its_message_and_the_others_still_run() {
     assert_eq!(run.verdict("failing::panics_on_a_wrong_reply"), "FAILED");
     assert_eq!(run.verdict("failing::returns_an_error"), "FAILED");
     let stdout = run.stdout();
-    // A panic (a failed assert) is caught and its message shown.
+    // A panic (a failed assert) is caught and its message shown under `failures:`,
+    // with where it happened; nothing is printed in the middle of the test lines.
     assert!(
-        stdout
-            .contains("panicked: assertion `left == right` failed: the client sent the wrong word"),
+        stdout.contains(
+            "panicked: at tests/sample_suite_failing.rs:56:17: assertion `left == right` failed: \
+             the client sent the wrong word"
+        ),
         "{stdout}"
+    );
+    let failures = stdout.find("failures:").expect("a failures section");
+    let verdict = stdout
+        .find("failing::panics_on_a_wrong_reply ... FAILED")
+        .expect("the verdict line");
+    assert!(
+        !stdout[..failures].contains("sample_suite_failing.rs:56"),
+        "the panic is not printed before the failures section:\n{stdout}"
+    );
+    assert!(verdict < failures);
+    assert!(
+        !run.all_output().contains("thread '"),
+        "no panic message from the default hook:\n{}",
+        run.all_output()
     );
     // An error returned by the case is shown as it reads.
     assert!(

@@ -278,8 +278,14 @@ fn a_failing_hook_marks_the_cases_not_run_and_still_stops_the_environment() {
     let run = failing_run();
     assert_eq!(run.verdict("failing_hook::never_runs"), "FAILED");
     let expected = "not run: the after_start hook of suite `failing_hook` failed: panicked: \
-                    assertion `left == right` failed: expected two clients";
+                    at tests/sample_suite_failing.rs:";
     assert!(run.stdout().contains(expected), "{}", run.all_output());
+    assert!(
+        run.stdout()
+            .contains("assertion `left == right` failed: expected two clients"),
+        "{}",
+        run.all_output()
+    );
 
     let report = run.report("failing_hook");
     assert_eq!(outcomes(&report), [("never_runs", Outcome::NotRun)]);

@@ -61,7 +61,9 @@ async fn accept_connection_hands_out_indexes_in_arrival_order_and_times_out() {
             assert_eq!(server.accept_connection(T).await?, 0); // the client driver's
             let mut raw = Vec::new();
             for i in 1..=3u8 {
-                let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+                let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .unwrap();
                 stream.write_all(&[i]).await.unwrap();
                 assert_eq!(server.accept_connection(T).await?, usize::from(i));
                 raw.push(stream);
@@ -71,10 +73,10 @@ async fn accept_connection_hands_out_indexes_in_arrival_order_and_times_out() {
             }
             assert_eq!(server.latest_connection(), Some(3));
             let error = server.accept_connection(ms(50)).await.unwrap_err();
-            assert!(matches!(error, TcpError::Timeout { .. }));
+            assert!(matches!(error, TcpError::AcceptTimeout { .. }));
             assert_eq!(
                 error.to_string(),
-                "driver `server`: accept_connection timed out after 50ms (0 byte(s) kept for the next receive)"
+                "driver `server`: no new connection arrived within 50ms"
             );
             Ok::<_, Error>(())
         })
@@ -92,7 +94,7 @@ async fn bytes_read_before_a_timeout_are_kept_for_the_next_receive() {
             let conn = server.accept_connection(T).await?;
             let error = server.receive_exact(conn, 4, ms(100)).await.unwrap_err();
             assert!(
-                matches!(error, TcpError::Timeout { buffered: 2, .. }),
+                matches!(error, TcpError::ReceiveTimeout { buffered: 2, .. }),
                 "{error}"
             );
             client.send(b"cd").await?;
@@ -407,7 +409,7 @@ async fn send_and_receive_default_to_the_latest_connection() {
             );
             // The first connection heard nothing of it.
             let silent = client.receive(1, ms(50)).await.unwrap_err();
-            assert!(matches!(silent, TcpError::Timeout { .. }));
+            assert!(matches!(silent, TcpError::ReceiveTimeout { .. }));
             Ok::<_, Error>(())
         })
         .await
@@ -492,7 +494,7 @@ async fn two_concurrent_receives_each_end_by_their_own_overall_deadline() {
             let ((first, first_took), (second, second_took)) = tokio::join!(timed(), timed());
             for (result, took) in [(first, first_took), (second, second_took)] {
                 assert!(
-                    matches!(result, Err(TcpError::Timeout { .. })),
+                    matches!(result, Err(TcpError::ReceiveTimeout { .. })),
                     "{result:?}"
                 );
                 assert!(took >= timeout, "gave up early: {took:?}");
@@ -596,7 +598,14 @@ mod auto_reconnect {
                 let client = env.get::<TcpClient>("client")?;
                 server.stop().await?;
                 let error = client.when_connected(ms(100)).await.unwrap_err();
-                assert!(matches!(error, TcpError::Timeout { .. }), "{error}");
+                assert!(
+                    matches!(error, TcpError::ConnectionWaitTimeout { .. }),
+                    "{error}"
+                );
+                assert_eq!(
+                    error.to_string(),
+                    "driver `client`: when_connected waited 100ms for a connection and none came"
+                );
                 server.start().await?;
                 client.when_connected(Duration::from_secs(5)).await?;
                 client.send(b"ok").await?;

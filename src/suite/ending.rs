@@ -55,20 +55,7 @@ impl fmt::Display for Ending {
     }
 }
 
-/// An error's message followed by each cause its message does not already show.
-pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str("\n  caused by: ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
-}
+pub(crate) use crate::error::describe;
 
 #[cfg(test)]
 mod tests {

@@ -513,6 +513,48 @@ async fn a_server_that_is_not_started_says_so() {
     assert_eq!(error.to_string(), "driver `idle` is not started");
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn once_a_stop_has_begun_the_server_answers_as_stopped_everywhere() {
+    use futures_util::FutureExt;
+    use testrig::Driver;
+
+    let env = Environment::builder("window")
+        .driver(TcpServer::new("server"))
+        .build()
+        .unwrap();
+    env.run(|env| async move {
+        let server = env.get::<TcpServer>("server")?;
+        let port = server.bound_port().unwrap();
+        let _peer = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let conn = server.accept_connection(T).await?;
+        // The driver's own stop, polled once: it has begun and now waits for its
+        // accept loop, which cannot run before this (single-threaded) test yields.
+        let mut stop = std::pin::pin!(server.stop());
+        assert!(stop.as_mut().now_or_never().is_none(), "stop did not wait");
+        assert_eq!(server.local_addr(), None);
+        assert_eq!(
+            (server.connection_count(), server.open_connection_count()),
+            (0, 0)
+        );
+        assert_eq!(server.latest_connection(), None);
+        for error in [
+            server.send(conn, b"late").await.unwrap_err(),
+            server.receive(conn, 1, ms(10)).await.unwrap_err(),
+            server.peer_addr(conn).unwrap_err(),
+            server.accept_connection(ms(10)).await.unwrap_err(),
+        ] {
+            assert!(matches!(error, TcpError::NotStarted { .. }), "{error}");
+        }
+        stop.await.map_err(Error::other)?;
+        assert!(refused(port).await, "the listener outlived the stop");
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
+}
+
 mod auto_reconnect {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -668,3 +668,98 @@ fn is_peer_gone(e: &std::io::Error) -> bool {
         ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_survives_its_encoding() {
+        for unacknowledged in [
+            None,
+            Some(0),
+            Some(1),
+            Some(123_456),
+            Some(StateCell::COUNT),
+        ] {
+            for state in [
+                State::Open,
+                State::PeerClosed { unacknowledged },
+                State::Closed { unacknowledged },
+            ] {
+                assert_eq!(StateCell::decode(StateCell::encode(state)), state);
+            }
+        }
+        // A count too large for the word saturates instead of changing the variant.
+        let huge = State::PeerClosed {
+            unacknowledged: Some(u64::MAX),
+        };
+        assert_eq!(
+            StateCell::decode(StateCell::encode(huge)),
+            State::PeerClosed {
+                unacknowledged: Some(StateCell::COUNT)
+            }
+        );
+    }
+
+    async fn connection() -> (Connection, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let addresses = (stream.local_addr().unwrap(), stream.peer_addr().unwrap());
+        let connection = Connection::new(
+            "server",
+            "connection 0".to_owned(),
+            super::super::transport::owned(stream),
+            addresses,
+        );
+        (connection, peer)
+    }
+
+    #[tokio::test]
+    async fn a_peer_close_then_a_close_here_keeps_the_count_first_measured() {
+        let (connection, peer) = connection().await;
+        assert_eq!(connection.state(), State::Open);
+        drop(peer);
+        assert_eq!(
+            connection.state_now(),
+            State::PeerClosed {
+                unacknowledged: Some(0)
+            }
+        );
+        connection.close().await;
+        assert_eq!(
+            connection.state(),
+            State::Closed {
+                unacknowledged: Some(0)
+            }
+        );
+        // It only moves forward.
+        assert!(matches!(
+            connection.mark_peer_closed(),
+            State::Closed { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_close_here_ends_a_receive_under_way_and_every_later_call() {
+        let (connection, _peer) = connection().await;
+        let receive = connection.receive(1, Duration::from_secs(30));
+        let close = async {
+            tokio::task::yield_now().await;
+            connection.close().await;
+        };
+        let (received, ()) = tokio::join!(receive, close);
+        assert!(
+            matches!(received, Err(TcpError::Closed { .. })),
+            "{received:?}"
+        );
+        assert!(matches!(
+            connection.send(b"x", Duration::from_secs(1)).await,
+            Err(SendFailure::Failed(TcpError::Closed { .. }))
+        ));
+        assert!(!connection.is_usable_now());
+    }
+}

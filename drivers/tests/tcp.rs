@@ -513,6 +513,51 @@ async fn a_server_that_is_not_started_says_so() {
     assert_eq!(error.to_string(), "driver `idle` is not started");
 }
 
+#[tokio::test]
+async fn prepare_connection_without_auto_reconnect_is_refused_at_start_naming_both() {
+    let env = Environment::builder("no-handshake")
+        .driver(TcpServer::new("server"))
+        .driver(
+            TcpClient::new("client", Ref::export("server", "port"))
+                .prepare_connection(|_connection| async { Ok::<_, std::io::Error>(()) }),
+        )
+        .build()
+        .unwrap();
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(
+        error.contains(
+            "driver `client`: option `prepare_connection` needs `auto_reconnect`: \
+             only a reconnecting client runs it"
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_error_names_what_failed_and_gives_its_cause_as_its_source_once() {
+    let env = Environment::builder("taken")
+        .driver(TcpServer::new("first"))
+        .driver(TcpServer::new("second").port(Ref::export("first", "port")))
+        .build()
+        .unwrap();
+    let error = env.start().await.unwrap_err();
+    let Error::Start(start) = &error else {
+        panic!("{error}")
+    };
+    let lifecycle: &dyn std::error::Error = &start.failures[0].error;
+    let tcp = lifecycle.source().unwrap();
+    let message = tcp.to_string();
+    assert!(
+        message.starts_with("driver `second`: bind 127.0.0.1:") && message.ends_with(" failed"),
+        "{message}"
+    );
+    let cause = tcp.source().unwrap().to_string();
+    assert!(cause.contains("in use"), "{cause}");
+    // The environment's message shows the cause once, below what failed.
+    let shown = error.to_string();
+    assert_eq!(shown.matches(&cause).count(), 1, "{shown}");
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn once_a_stop_has_begun_the_server_answers_as_stopped_everywhere() {
     use futures_util::FutureExt;

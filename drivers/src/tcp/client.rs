@@ -228,7 +228,8 @@ impl TcpClient {
         self
     }
 
-    /// Deadline of one connect (default 5 s).
+    /// Deadline of one connect (default 5 s); a connect that takes longer fails
+    /// with [`TcpError::ConnectTimeout`].
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
@@ -263,8 +264,9 @@ impl TcpClient {
     }
 
     /// Run `prepare` on every new connection of a reconnecting client (a
-    /// handshake); an error counts as a failed attempt. Implies nothing without
-    /// [`auto_reconnect`](Self::auto_reconnect).
+    /// handshake); an error counts as a failed attempt. Needs
+    /// [`auto_reconnect`](Self::auto_reconnect): without it the start fails with
+    /// [`TcpError::InvalidOption`] naming the driver and this option.
     #[must_use]
     pub fn prepare_connection<F, Fut, E>(mut self, prepare: F) -> Self
     where
@@ -363,6 +365,9 @@ impl TcpClient {
     /// Waits up to `timeout` until the client holds a live connection. For a
     /// reconnecting client this is the service's newest connection (one found
     /// already closed by the peer is dropped, so the service reconnects).
+    /// A reconnecting client still without one when `timeout` passes fails with
+    /// [`TcpError::ConnectionWaitTimeout`]; a direct client answers at once
+    /// ([`TcpError::NotConnected`] without a live connection).
     pub async fn when_connected(&self, timeout: Duration) -> Result<(), TcpError> {
         let deadline = super::deadline_after(timeout);
         self.connected_by(deadline, "when_connected", timeout).await

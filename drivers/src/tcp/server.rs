@@ -30,7 +30,8 @@ const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 /// index, in arrival order.
 ///
 /// Exports `host`, `port` and `address`. A restart binds the same port again.
-/// Stop closes the listener and every connection at once.
+/// Stop closes the listener and every connection at once; from the moment it
+/// begins the server answers as not started ([`TcpError::NotStarted`]).
 ///
 /// A connection is released (its descriptor and buffers freed) as soon as its
 /// peer has closed it and every byte it sent has been received, or when

@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::probe::{self, Peer};
-use super::stream::{Connection, DEFAULT_SEND_TIMEOUT, SendFailure};
+use super::stream::{Connection, DEFAULT_SEND_TIMEOUT, SendFailure, Want};
 use super::{Loss, Sent, SocketOptions, TcpError, resolve, transport};
 
 /// Default deadline of one connect.
@@ -562,17 +562,13 @@ impl TcpClient {
 
     /// Receives at least one and at most `max` bytes.
     pub async fn receive(&self, max: usize, timeout: Duration) -> Result<Vec<u8>, TcpError> {
-        let (connection, number) = self.receiving_connection().await?;
-        let received = connection.receive(max, timeout).await;
-        self.received(&connection, number, received)
+        self.receive_wanted(Want::AtMost(max), timeout).await
     }
 
     /// Receives exactly `n` bytes within `timeout` overall; on timeout the bytes
     /// read so far are kept for the next call.
     pub async fn receive_exact(&self, n: usize, timeout: Duration) -> Result<Vec<u8>, TcpError> {
-        let (connection, number) = self.receiving_connection().await?;
-        let received = connection.receive_exact(n, timeout).await;
-        self.received(&connection, number, received)
+        self.receive_wanted(Want::Exactly(n), timeout).await
     }
 
     /// Receives up to and including `delimiter` (within `limit` bytes).
@@ -582,16 +578,13 @@ impl TcpClient {
         limit: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, TcpError> {
-        let (connection, number) = self.receiving_connection().await?;
-        let received = connection.receive_until(delimiter, limit, timeout).await;
-        self.received(&connection, number, received)
+        self.receive_wanted(Want::Until(delimiter, limit), timeout)
+            .await
     }
 
     /// Receives one `\n`-terminated line (without the terminator) as UTF-8 text.
     pub async fn receive_line(&self, timeout: Duration) -> Result<String, TcpError> {
-        let bytes = self
-            .receive_until(b"\n", super::LINE_LIMIT, timeout)
-            .await?;
+        let bytes = self.receive_wanted(Want::LINE, timeout).await?;
         Ok(super::line_text(bytes))
     }
 
@@ -685,17 +678,14 @@ impl TcpClient {
         }
     }
 
-    /// The outcome of a receive on connection `number`; a peer close is recorded,
-    /// and ends a lost connection's draining.
-    fn received(
-        &self,
-        connection: &Connection,
-        number: u64,
-        received: Result<Vec<u8>, TcpError>,
-    ) -> Result<Vec<u8>, TcpError> {
+    /// What `want` asks for, from the connection a receive reads; a peer close
+    /// is recorded, and ends a lost connection's draining.
+    async fn receive_wanted(&self, want: Want<'_>, timeout: Duration) -> Result<Vec<u8>, TcpError> {
+        let (connection, number) = self.receiving_connection().await?;
+        let received = connection.receive(want, timeout).await;
         if let Err(TcpError::PeerClosed { .. }) = &received {
             let mut state = self.lock();
-            state.note_loss(connection, number);
+            state.note_loss(&connection, number);
             if let Some(run) = state.run.as_mut()
                 && run.draining.as_ref().is_some_and(|(_, n)| *n == number)
             {

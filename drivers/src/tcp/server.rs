@@ -12,8 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::hangups::Hangups;
-use super::stream::Connection;
-use super::stream::DEFAULT_SEND_TIMEOUT;
+use super::stream::{Connection, DEFAULT_SEND_TIMEOUT, Want};
 use super::transport;
 use super::{ConnectionIndex, SocketOptions, TcpError, resolve};
 
@@ -325,7 +324,8 @@ impl TcpServer {
         max: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, TcpError> {
-        self.connection(conn.into())?.receive(max, timeout).await
+        self.receive_wanted(conn.into(), Want::AtMost(max), timeout)
+            .await
     }
 
     /// Receives exactly `n` bytes from connection `conn`, within `timeout`
@@ -336,8 +336,7 @@ impl TcpServer {
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, TcpError> {
-        self.connection(conn.into())?
-            .receive_exact(n, timeout)
+        self.receive_wanted(conn.into(), Want::Exactly(n), timeout)
             .await
     }
 
@@ -349,8 +348,7 @@ impl TcpServer {
         limit: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, TcpError> {
-        self.connection(conn.into())?
-            .receive_until(delimiter, limit, timeout)
+        self.receive_wanted(conn.into(), Want::Until(delimiter, limit), timeout)
             .await
     }
 
@@ -361,8 +359,7 @@ impl TcpServer {
         timeout: Duration,
     ) -> Result<String, TcpError> {
         let bytes = self
-            .connection(conn.into())?
-            .receive_until(b"\n", super::LINE_LIMIT, timeout)
+            .receive_wanted(conn.into(), Want::LINE, timeout)
             .await?;
         Ok(super::line_text(bytes))
     }
@@ -395,6 +392,15 @@ impl TcpServer {
             Found::Live(_, connection) => Ok(connection.peer()),
             Found::Released { peer, .. } => Ok(peer),
         }
+    }
+
+    async fn receive_wanted(
+        &self,
+        conn: ConnectionIndex,
+        want: Want<'_>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TcpError> {
+        self.connection(conn)?.receive(want, timeout).await
     }
 
     fn connection(&self, conn: ConnectionIndex) -> Result<Arc<Connection>, TcpError> {

@@ -10,9 +10,9 @@ use futures_util::lock::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::TcpError;
 use super::probe::{self, Peer};
 use super::transport::{Reader, Socket, Writer};
+use super::{LINE_LIMIT, TcpError};
 
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -153,11 +153,34 @@ struct ReadSide {
     buffer: BytesMut,
 }
 
-/// What a read loop wants before it returns.
-enum Want<'a> {
+/// What a receive wants before it returns.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Want<'a> {
+    /// Exactly this many bytes (`receive_exact`).
     Exactly(usize),
+    /// At least one byte and at most this many (`receive`).
     AtMost(usize),
+    /// Everything up to and including the delimiter, which must come within the
+    /// limit (`receive_until`).
     Until(&'a [u8], usize),
+}
+
+impl Want<'static> {
+    /// One `\n`-terminated line (`receive_line`).
+    pub(crate) const LINE: Self = Want::Until(b"\n", LINE_LIMIT);
+}
+
+impl Want<'_> {
+    /// The call that asked, for errors.
+    fn describe(&self) -> String {
+        match *self {
+            Want::Exactly(n) => format!("receive_exact({n})"),
+            Want::AtMost(max) => format!("receive({max})"),
+            Want::Until(delimiter, _) => {
+                format!("receive_until({:?})", String::from_utf8_lossy(delimiter))
+            }
+        }
+    }
 }
 
 impl Connection {
@@ -365,58 +388,24 @@ impl Connection {
         }
     }
 
-    /// Exactly `n` bytes.
-    pub(crate) async fn receive_exact(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<Vec<u8>, TcpError> {
-        self.receive_with(Want::Exactly(n), timeout, || format!("receive_exact({n})"))
-            .await
-    }
-
-    /// At least one and at most `max` bytes.
-    pub(crate) async fn receive(&self, max: usize, timeout: Duration) -> Result<Vec<u8>, TcpError> {
-        self.receive_with(Want::AtMost(max.max(1)), timeout, || {
-            format!("receive({max})")
-        })
-        .await
-    }
-
-    /// Everything up to and including `delimiter`, which must come within `limit` bytes.
-    pub(crate) async fn receive_until(
-        &self,
-        delimiter: &[u8],
-        limit: usize,
-        timeout: Duration,
-    ) -> Result<Vec<u8>, TcpError> {
-        assert!(
-            !delimiter.is_empty(),
-            "receive_until needs a non-empty delimiter"
-        );
-        self.receive_with(Want::Until(delimiter, limit), timeout, || {
-            format!("receive_until({:?})", String::from_utf8_lossy(delimiter))
-        })
-        .await
-    }
-
-    async fn receive_with(
+    /// The bytes `want` asks for, within `timeout` overall.
+    pub(crate) async fn receive(
         &self,
         want: Want<'_>,
         timeout: Duration,
-        describe: impl Fn() -> String,
     ) -> Result<Vec<u8>, TcpError> {
-        let received = self.receive_locked(want, timeout, describe).await;
+        if let Want::Until(delimiter, _) = want {
+            assert!(
+                !delimiter.is_empty(),
+                "receive_until needs a non-empty delimiter"
+            );
+        }
+        let received = self.receive_locked(want, timeout).await;
         self.progress.notify_one();
         received
     }
 
-    async fn receive_locked(
-        &self,
-        want: Want<'_>,
-        timeout: Duration,
-        describe: impl Fn() -> String,
-    ) -> Result<Vec<u8>, TcpError> {
+    async fn receive_locked(&self, want: Want<'_>, timeout: Duration) -> Result<Vec<u8>, TcpError> {
         // Set on the first wait, so the fast path never reads the clock; nothing
         // before that point waits, so the deadline still covers the whole call.
         let mut deadline: Option<Instant> = None;
@@ -428,7 +417,7 @@ impl Connection {
                     guard = self.reader.lock() => guard,
                     () = tokio::time::sleep_until(at) => return Err(TcpError::ReceiveTimeout {
                         driver: self.driver.clone(),
-                        operation: format!("{} on {} (another receive held it)", describe(), self.label),
+                        operation: format!("{} on {} (another receive held it)", want.describe(), self.label),
                         after: timeout,
                         buffered: 0,
                     }),
@@ -464,13 +453,13 @@ impl Connection {
                     Err(e) if is_peer_gone(&e) => return Err(self.peer_closed(buffer.len())),
                     Err(source) => return Err(TcpError::Io {
                         driver: self.driver.clone(),
-                        operation: format!("{} on {}", describe(), self.label),
+                        operation: format!("{} on {}", want.describe(), self.label),
                         source,
                     }),
                 },
                 () = tokio::time::sleep_until(*deadline.get_or_insert_with(|| super::deadline_after(timeout))) => return Err(TcpError::ReceiveTimeout {
                     driver: self.driver.clone(),
-                    operation: format!("{} on {}", describe(), self.label),
+                    operation: format!("{} on {}", want.describe(), self.label),
                     after: timeout,
                     buffered: buffer.len(),
                 }),
@@ -484,7 +473,7 @@ impl Connection {
         match *want {
             Want::Exactly(n) if buffer.len() >= n => Ok(Some(take_front(buffer, n))),
             Want::AtMost(max) if !buffer.is_empty() => {
-                let n = max.min(buffer.len());
+                let n = max.clamp(1, buffer.len());
                 Ok(Some(take_front(buffer, n)))
             }
             Want::Until(delimiter, limit) => {
@@ -746,7 +735,7 @@ mod tests {
     #[tokio::test]
     async fn a_close_here_ends_a_receive_under_way_and_every_later_call() {
         let (connection, _peer) = connection().await;
-        let receive = connection.receive(1, Duration::from_secs(30));
+        let receive = connection.receive(Want::AtMost(1), Duration::from_secs(30));
         let close = async {
             tokio::task::yield_now().await;
             connection.close().await;

@@ -124,9 +124,10 @@ struct Active {
 
 /// The connection a call uses now.
 enum Current {
-    /// A direct client's connection, used as it is (after a peer close too, so
-    /// the bytes left on it stay readable).
-    Direct(Arc<Connection>, u64),
+    /// This one, as it is: a direct client's (after a peer close too, so the
+    /// bytes left on it stay readable), or for a receive, a reconnecting client's
+    /// lost one that still holds unread bytes.
+    Held(Arc<Connection>, u64),
     /// A reconnecting client's usable connection, or `None`: wait for the
     /// service's next one.
     Reconnecting(Option<(Arc<Connection>, u64)>),
@@ -484,7 +485,7 @@ impl TcpClient {
     /// [`last_loss`](Self::last_loss) says whether any were still unacknowledged.
     pub async fn send(&self, data: &[u8]) -> Result<Sent, TcpError> {
         match self.current(false)? {
-            Current::Direct(connection, number) => {
+            Current::Held(connection, number) => {
                 let sent = connection.send(data, self.send_timeout).await;
                 self.sent(&connection, number, sent)
             }
@@ -600,14 +601,14 @@ impl TcpClient {
         let state = self.lock();
         let run = state.run.as_ref().ok_or_else(|| self.not_started())?;
         if receiving && let Some((connection, number)) = &run.draining {
-            return Ok(Current::Direct(connection.clone(), *number));
+            return Ok(Current::Held(connection.clone(), *number));
         }
         let current = run
             .connection
             .as_ref()
             .map(|active| (active.wrapper.clone(), active.number));
         match (&run.mode, current) {
-            (Mode::Direct, Some((connection, number))) => Ok(Current::Direct(connection, number)),
+            (Mode::Direct, Some((connection, number))) => Ok(Current::Held(connection, number)),
             (Mode::Direct, None) => Err(TcpError::NotConnected {
                 driver: self.name.clone(),
             }),
@@ -639,7 +640,7 @@ impl TcpClient {
     /// is gone, the service's next one (within the connect timeout).
     async fn receiving_connection(&self) -> Result<(Arc<Connection>, u64), TcpError> {
         match self.current(true)? {
-            Current::Direct(connection, number)
+            Current::Held(connection, number)
             | Current::Reconnecting(Some((connection, number))) => Ok((connection, number)),
             Current::Reconnecting(None) => {
                 let deadline = super::deadline_after(self.connect_timeout);

@@ -574,10 +574,17 @@ async fn once_a_stop_has_begun_the_server_answers_as_stopped_everywhere() {
             .await
             .unwrap();
         let conn = server.accept_connection(T).await?;
+        let mut waiting = std::pin::pin!(server.accept_connection(T));
+        assert!(waiting.as_mut().now_or_never().is_none(), "nothing arrived");
         // The driver's own stop, polled once: it has begun and now waits for its
         // accept loop, which cannot run before this (single-threaded) test yields.
         let mut stop = std::pin::pin!(server.stop());
         assert!(stop.as_mut().now_or_never().is_none(), "stop did not wait");
+        let waited = waiting.now_or_never().expect("the wait ended with the run");
+        assert!(
+            matches!(waited, Err(TcpError::NotStarted { .. })),
+            "{waited:?}"
+        );
         assert_eq!(server.local_addr(), None);
         assert_eq!(
             (server.connection_count(), server.open_connection_count()),

@@ -141,16 +141,6 @@ impl Run {
             self.released.notify_one();
         }
     }
-
-    /// The live connections, for closing.
-    fn into_live(self) -> impl Iterator<Item = Arc<Connection>> {
-        self.connections
-            .into_iter()
-            .filter_map(|entry| match entry {
-                Entry::Live(connection) => Some(connection),
-                Entry::Released { .. } => None,
-            })
-    }
 }
 
 /// The run of `slot` whose loops `cancel` ends, unless it is over.
@@ -457,13 +447,31 @@ impl TcpServer {
         }
     }
 
-    /// Ends the run: from here on the server answers as not started. Its loops
-    /// are cancelled under the same lock, so none of them adds to a run that is
-    /// over.
-    fn take_run(&self) -> Option<Run> {
-        let run = self.lock().run.take()?;
-        run.cancel.cancel();
-        Some(run)
+    /// Ends the run: from here on the server answers as not started, and every
+    /// wait for a connection ends. Its loops are cancelled under the same lock,
+    /// so none of them adds to a run that is over. Returns what is left to
+    /// close: the accept task (which owns the listener) and the live connections.
+    fn end_run(&self) -> Option<(JoinHandle<()>, Vec<Arc<Connection>>)> {
+        let run = {
+            let mut slot = self.lock();
+            let run = slot.run.take()?;
+            run.cancel.cancel();
+            run
+        };
+        // The rest, the arrivals sender with it, goes now.
+        let Run {
+            accept_task,
+            connections,
+            ..
+        } = run;
+        let live = connections
+            .into_iter()
+            .filter_map(|entry| match entry {
+                Entry::Live(connection) => Some(connection),
+                Entry::Released { .. } => None,
+            })
+            .collect();
+        Some((accept_task, live))
     }
 
     fn not_started(&self) -> TcpError {
@@ -566,21 +574,21 @@ impl Driver for TcpServer {
     }
 
     async fn stop(&self) -> Result<(), BoxError> {
-        let Some(mut run) = self.take_run() else {
+        let Some((accept_task, connections)) = self.end_run() else {
             return Ok(());
         };
         // The accept loop owns the listener: once it ends, the port is closed.
-        let _ = (&mut run.accept_task).await;
-        for connection in run.into_live() {
+        let _ = accept_task.await;
+        for connection in connections {
             connection.close().await;
         }
         Ok(())
     }
 
     fn abort(&self) {
-        if let Some(run) = self.take_run() {
-            run.accept_task.abort();
-            for connection in run.into_live() {
+        if let Some((accept_task, connections)) = self.end_run() {
+            accept_task.abort();
+            for connection in connections {
                 connection.shut();
             }
         }

@@ -514,6 +514,24 @@ async fn a_server_that_is_not_started_says_so() {
 }
 
 #[tokio::test]
+async fn a_client_that_is_not_started_says_so_in_either_mode() {
+    let direct = TcpClient::new("direct", 1);
+    let reconnecting =
+        TcpClient::new("reconnecting", 1).auto_reconnect(testrig::service::RetryPolicy::immediate);
+    for client in [direct, reconnecting] {
+        for error in [
+            client.send(b"x").await.unwrap_err(),
+            client.receive(1, ms(10)).await.unwrap_err(),
+            client.connect().await.unwrap_err(),
+            client.when_connected(ms(10)).await.unwrap_err(),
+        ] {
+            assert!(matches!(error, TcpError::NotStarted { .. }), "{error}");
+        }
+        assert!(!client.is_connected());
+    }
+}
+
+#[tokio::test]
 async fn prepare_connection_without_auto_reconnect_is_refused_at_start_naming_both() {
     let env = Environment::builder("no-handshake")
         .driver(TcpServer::new("server"))

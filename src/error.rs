@@ -507,7 +507,7 @@ fn start_error_message(e: &StartError) -> String {
         e.failures.len()
     );
     for failure in &e.failures {
-        out.push_str(&format!("\n- {}", indent(&failure.error.to_string())));
+        out.push_str(&format!("\n- {}", indent(&describe(&failure.error))));
     }
     if !e.skipped.is_empty() {
         out.push_str(&format!(
@@ -518,7 +518,7 @@ fn start_error_message(e: &StartError) -> String {
     if !e.teardown.is_empty() {
         out.push_str("\nteardown problems:");
         for failure in &e.teardown {
-            out.push_str(&format!("\n- {}", indent(&failure.error.to_string())));
+            out.push_str(&format!("\n- {}", indent(&describe(&failure.error))));
         }
     }
     out
@@ -531,7 +531,7 @@ fn stop_error_message(e: &StopError) -> String {
         e.failures.len()
     );
     for failure in &e.failures {
-        out.push_str(&format!("\n- {}", indent(&failure.error.to_string())));
+        out.push_str(&format!("\n- {}", indent(&describe(&failure.error))));
     }
     out
 }
@@ -572,6 +572,21 @@ pub(crate) fn failed_drivers_list(drivers: &[FailedDriver]) -> String {
         .iter()
         .map(|d| format!("\n- {}", indent(&d.error)))
         .collect()
+}
+
+/// An error's message followed by each cause its message does not already show.
+pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str("\n  caused by: ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }
 
 fn indent(text: &str) -> String {

@@ -61,7 +61,9 @@ async fn accept_connection_hands_out_indexes_in_arrival_order_and_times_out() {
             assert_eq!(server.accept_connection(T).await?, 0); // the client driver's
             let mut raw = Vec::new();
             for i in 1..=3u8 {
-                let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+                let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .unwrap();
                 stream.write_all(&[i]).await.unwrap();
                 assert_eq!(server.accept_connection(T).await?, usize::from(i));
                 raw.push(stream);
@@ -71,10 +73,10 @@ async fn accept_connection_hands_out_indexes_in_arrival_order_and_times_out() {
             }
             assert_eq!(server.latest_connection(), Some(3));
             let error = server.accept_connection(ms(50)).await.unwrap_err();
-            assert!(matches!(error, TcpError::Timeout { .. }));
+            assert!(matches!(error, TcpError::AcceptTimeout { .. }));
             assert_eq!(
                 error.to_string(),
-                "driver `server`: accept_connection timed out after 50ms (0 byte(s) kept for the next receive)"
+                "driver `server`: no new connection arrived within 50ms"
             );
             Ok::<_, Error>(())
         })
@@ -92,7 +94,7 @@ async fn bytes_read_before_a_timeout_are_kept_for_the_next_receive() {
             let conn = server.accept_connection(T).await?;
             let error = server.receive_exact(conn, 4, ms(100)).await.unwrap_err();
             assert!(
-                matches!(error, TcpError::Timeout { buffered: 2, .. }),
+                matches!(error, TcpError::ReceiveTimeout { buffered: 2, .. }),
                 "{error}"
             );
             client.send(b"cd").await?;
@@ -407,7 +409,7 @@ async fn send_and_receive_default_to_the_latest_connection() {
             );
             // The first connection heard nothing of it.
             let silent = client.receive(1, ms(50)).await.unwrap_err();
-            assert!(matches!(silent, TcpError::Timeout { .. }));
+            assert!(matches!(silent, TcpError::ReceiveTimeout { .. }));
             Ok::<_, Error>(())
         })
         .await
@@ -492,7 +494,7 @@ async fn two_concurrent_receives_each_end_by_their_own_overall_deadline() {
             let ((first, first_took), (second, second_took)) = tokio::join!(timed(), timed());
             for (result, took) in [(first, first_took), (second, second_took)] {
                 assert!(
-                    matches!(result, Err(TcpError::Timeout { .. })),
+                    matches!(result, Err(TcpError::ReceiveTimeout { .. })),
                     "{result:?}"
                 );
                 assert!(took >= timeout, "gave up early: {took:?}");
@@ -509,6 +511,118 @@ async fn a_server_that_is_not_started_says_so() {
     let server = TcpServer::new("idle");
     let error = server.accept_connection(ms(10)).await.unwrap_err();
     assert_eq!(error.to_string(), "driver `idle` is not started");
+}
+
+#[tokio::test]
+async fn a_client_that_is_not_started_says_so_in_either_mode() {
+    let direct = TcpClient::new("direct", 1);
+    let reconnecting =
+        TcpClient::new("reconnecting", 1).auto_reconnect(testrig::service::RetryPolicy::immediate);
+    for client in [direct, reconnecting] {
+        for error in [
+            client.send(b"x").await.unwrap_err(),
+            client.receive(1, ms(10)).await.unwrap_err(),
+            client.connect().await.unwrap_err(),
+            client.when_connected(ms(10)).await.unwrap_err(),
+        ] {
+            assert!(matches!(error, TcpError::NotStarted { .. }), "{error}");
+        }
+        assert!(!client.is_connected());
+    }
+}
+
+#[tokio::test]
+async fn prepare_connection_without_auto_reconnect_is_refused_at_start_naming_both() {
+    let env = Environment::builder("no-handshake")
+        .driver(TcpServer::new("server"))
+        .driver(
+            TcpClient::new("client", Ref::export("server", "port"))
+                .prepare_connection(|_connection| async { Ok::<_, std::io::Error>(()) }),
+        )
+        .build()
+        .unwrap();
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(
+        error.contains(
+            "driver `client`: option `prepare_connection` needs `auto_reconnect`: \
+             only a reconnecting client runs it"
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_error_names_what_failed_and_gives_its_cause_as_its_source_once() {
+    let env = Environment::builder("taken")
+        .driver(TcpServer::new("first"))
+        .driver(TcpServer::new("second").port(Ref::export("first", "port")))
+        .build()
+        .unwrap();
+    let error = env.start().await.unwrap_err();
+    let Error::Start(start) = &error else {
+        panic!("{error}")
+    };
+    let lifecycle: &dyn std::error::Error = &start.failures[0].error;
+    let tcp = lifecycle.source().unwrap();
+    let message = tcp.to_string();
+    assert!(
+        message.starts_with("driver `second`: bind 127.0.0.1:") && message.ends_with(" failed"),
+        "{message}"
+    );
+    let cause = tcp.source().unwrap().to_string();
+    assert!(cause.contains("in use"), "{cause}");
+    // The environment's message shows the cause once, below what failed.
+    let shown = error.to_string();
+    assert_eq!(shown.matches(&cause).count(), 1, "{shown}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn once_a_stop_has_begun_the_server_answers_as_stopped_everywhere() {
+    use futures_util::FutureExt;
+    use testrig::Driver;
+
+    let env = Environment::builder("window")
+        .driver(TcpServer::new("server"))
+        .build()
+        .unwrap();
+    env.run(|env| async move {
+        let server = env.get::<TcpServer>("server")?;
+        let port = server.bound_port().unwrap();
+        let _peer = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let conn = server.accept_connection(T).await?;
+        let mut waiting = std::pin::pin!(server.accept_connection(T));
+        assert!(waiting.as_mut().now_or_never().is_none(), "nothing arrived");
+        // The driver's own stop, polled once: it has begun and now waits for its
+        // accept loop, which cannot run before this (single-threaded) test yields.
+        let mut stop = std::pin::pin!(server.stop());
+        assert!(stop.as_mut().now_or_never().is_none(), "stop did not wait");
+        let waited = waiting.now_or_never().expect("the wait ended with the run");
+        assert!(
+            matches!(waited, Err(TcpError::NotStarted { .. })),
+            "{waited:?}"
+        );
+        assert_eq!(server.local_addr(), None);
+        assert_eq!(
+            (server.connection_count(), server.open_connection_count()),
+            (0, 0)
+        );
+        assert_eq!(server.latest_connection(), None);
+        for error in [
+            server.send(conn, b"late").await.unwrap_err(),
+            server.receive(conn, 1, ms(10)).await.unwrap_err(),
+            server.peer_addr(conn).unwrap_err(),
+            server.accept_connection(ms(10)).await.unwrap_err(),
+        ] {
+            assert!(matches!(error, TcpError::NotStarted { .. }), "{error}");
+        }
+        stop.await.map_err(Error::other)?;
+        assert!(refused(port).await, "the listener outlived the stop");
+        Ok::<_, Error>(())
+    })
+    .await
+    .unwrap();
 }
 
 mod auto_reconnect {
@@ -596,7 +710,14 @@ mod auto_reconnect {
                 let client = env.get::<TcpClient>("client")?;
                 server.stop().await?;
                 let error = client.when_connected(ms(100)).await.unwrap_err();
-                assert!(matches!(error, TcpError::Timeout { .. }), "{error}");
+                assert!(
+                    matches!(error, TcpError::ConnectionWaitTimeout { .. }),
+                    "{error}"
+                );
+                assert_eq!(
+                    error.to_string(),
+                    "driver `client`: when_connected waited 100ms for a connection and none came"
+                );
                 server.start().await?;
                 client.when_connected(Duration::from_secs(5)).await?;
                 client.send(b"ok").await?;

@@ -81,7 +81,7 @@ async fn out_of_descriptors_in_this_process() -> Result<(), Error> {
             match server.accept_connection(Duration::from_millis(200)).await {
                 Ok(index) => accepted.push(index),
                 Err(TcpError::AcceptStalled { condition, .. }) => break condition,
-                Err(TcpError::Timeout { .. }) => {}
+                Err(TcpError::AcceptTimeout { .. }) => {}
                 Err(other) => return Err(other.into()),
             }
         };

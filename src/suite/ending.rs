@@ -73,20 +73,7 @@ fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a non-text panic payload".to_owned())
 }
 
-/// An error's message followed by each cause its message does not already show.
-pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str("\n  caused by: ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
-}
+pub(crate) use crate::error::describe;
 
 #[cfg(test)]
 mod tests {

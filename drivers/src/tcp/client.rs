@@ -14,10 +14,9 @@ use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartCon
 use tokio::net::TcpSocket;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use super::probe::{self, Peer};
-use super::stream::{Connection, DEFAULT_SEND_TIMEOUT, SendFailure};
+use super::stream::{Connection, DEFAULT_SEND_TIMEOUT, SendFailure, Want};
 use super::{Loss, Sent, SocketOptions, TcpError, resolve, transport};
 
 /// Default deadline of one connect.
@@ -86,17 +85,33 @@ pub struct TcpClient {
 
 #[derive(Default)]
 struct State {
+    /// The resolved target of the latest start (kept after a stop, for reports).
     target: Option<SocketAddr>,
-    /// The connection in use (for a reconnecting client, the service's current one).
-    connection: Option<Active>,
-    cancel: CancellationToken,
-    service: Option<Arc<ClientService<TcpConnector>>>,
+    /// The run under way, from `start` until `stop` or `abort`.
+    run: Option<Run>,
     /// How many connections the client has used (the number of the newest).
     connections_used: u64,
     last_loss: Option<Loss>,
+}
+
+/// One run of the client: how it holds its connection, and the connection.
+struct Run {
+    mode: Mode,
+    /// The connection in use (for a reconnecting client, the service's current one).
+    connection: Option<Active>,
     /// A reconnecting client's previous connection, lost with received bytes not
     /// yet taken: receives take them (then its `PeerClosed`) before moving on.
     draining: Option<(Arc<Connection>, u64)>,
+}
+
+/// How a started client holds its connection.
+#[derive(Clone)]
+enum Mode {
+    /// It opens its own, at start or on [`TcpClient::connect`]; a lost one stays
+    /// until the test connects again.
+    Direct,
+    /// A reconnecting service keeps one ([`TcpClient::auto_reconnect`]).
+    Reconnecting(Arc<ClientService<TcpConnector>>),
 }
 
 struct Active {
@@ -107,15 +122,44 @@ struct Active {
     number: u64,
 }
 
+/// The connection a call uses now.
+enum Current {
+    /// This one, as it is: a direct client's (after a peer close too, so the
+    /// bytes left on it stay readable), or for a receive, a reconnecting client's
+    /// lost one that still holds unread bytes.
+    Held(Arc<Connection>, u64),
+    /// A reconnecting client's usable connection, or `None`: wait for the
+    /// service's next one.
+    Reconnecting(Option<(Arc<Connection>, u64)>),
+}
+
 impl State {
-    /// Makes `wrapper` the connection in use, with the next number.
-    fn use_connection(&mut self, wrapper: Connection, service_handle: Option<TcpConnection>) {
-        self.connections_used += 1;
-        self.connection = Some(Active {
+    fn active(&self) -> Option<&Active> {
+        self.run.as_ref()?.connection.as_ref()
+    }
+
+    /// Makes `wrapper` the connection in use, with the next number; `false` (and
+    /// nothing changed) when the client is no longer started.
+    fn use_connection(
+        &mut self,
+        wrapper: Connection,
+        service_handle: Option<TcpConnection>,
+    ) -> bool {
+        let State {
+            run,
+            connections_used,
+            ..
+        } = self;
+        let Some(run) = run else {
+            return false;
+        };
+        *connections_used += 1;
+        run.connection = Some(Active {
             wrapper: Arc::new(wrapper),
             service_handle,
-            number: self.connections_used,
+            number: *connections_used,
         });
+        true
     }
 
     /// Records connection `number` as lost by the peer (once).
@@ -123,7 +167,7 @@ impl State {
         if self.last_loss.is_some_and(|loss| loss.connection >= number) {
             return;
         }
-        wrapper.mark_peer_gone();
+        wrapper.mark_peer_closed();
         self.last_loss = Some(Loss {
             connection: number,
             unacknowledged_bytes: wrapper.unacknowledged_at_end(),
@@ -133,12 +177,14 @@ impl State {
     /// A reconnecting client leaves its current connection, lost by the peer;
     /// unread bytes on it stay readable.
     fn retire_current(&mut self) {
-        let Some(active) = self.connection.take() else {
+        let Some(active) = self.run.as_mut().and_then(|run| run.connection.take()) else {
             return;
         };
         self.note_loss(&active.wrapper, active.number);
-        if active.wrapper.has_unread() {
-            self.draining = Some((active.wrapper, active.number));
+        if active.wrapper.has_unread()
+            && let Some(run) = self.run.as_mut()
+        {
+            run.draining = Some((active.wrapper, active.number));
         }
     }
 }
@@ -183,7 +229,8 @@ impl TcpClient {
         self
     }
 
-    /// Deadline of one connect (default 5 s).
+    /// Deadline of one connect (default 5 s); a connect that takes longer fails
+    /// with [`TcpError::ConnectTimeout`].
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
@@ -218,8 +265,9 @@ impl TcpClient {
     }
 
     /// Run `prepare` on every new connection of a reconnecting client (a
-    /// handshake); an error counts as a failed attempt. Implies nothing without
-    /// [`auto_reconnect`](Self::auto_reconnect).
+    /// handshake); an error counts as a failed attempt. Needs
+    /// [`auto_reconnect`](Self::auto_reconnect): without it the start fails with
+    /// [`TcpError::InvalidOption`] naming the driver and this option.
     #[must_use]
     pub fn prepare_connection<F, Fut, E>(mut self, prepare: F) -> Self
     where
@@ -241,22 +289,21 @@ impl TcpClient {
 
     /// The local address of the connection, while connected.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.lock().connection.as_ref().map(|c| c.wrapper.local())
+        self.lock().active().map(|active| active.wrapper.local())
     }
 
     /// Whether it holds an open connection (asking the kernel now, so a close by
     /// the peer that arrived since the last send or receive counts).
     pub fn is_connected(&self) -> bool {
         self.lock()
-            .connection
-            .as_ref()
-            .is_some_and(|c| c.wrapper.is_usable_now())
+            .active()
+            .is_some_and(|active| active.wrapper.is_usable_now())
     }
 
     /// The number of the connection in use (1, 2, 3…, as in [`Sent::connection`]),
     /// while there is one.
     pub fn connection_number(&self) -> Option<u64> {
-        self.lock().connection.as_ref().map(|active| active.number)
+        self.lock().active().map(|active| active.number)
     }
 
     /// The newest connection this client lost to its peer (a close or reset it
@@ -279,41 +326,49 @@ impl TcpClient {
     /// Connects to the target (closing any previous connection). For a
     /// reconnecting client, (re)starts the service and waits for its connection.
     pub async fn connect(&self) -> Result<(), TcpError> {
-        if let Some(service) = self.service() {
+        if let Mode::Reconnecting(service) = self.mode()? {
             service.start();
             return self.when_connected(self.connect_timeout).await;
         }
-        let (target, cancel, previous) = {
+        let (target, previous) = {
             let mut state = self.lock();
             let target = state.target.ok_or_else(|| self.not_started())?;
-            (target, state.cancel.clone(), state.connection.take())
+            let previous = state.run.as_mut().and_then(|run| run.connection.take());
+            (target, previous)
         };
         if let Some(previous) = previous {
             previous.wrapper.close().await;
         }
         let stream = self.open(target).await?;
-        let addresses = (stream.local_addr(), stream.peer_addr());
-        let (Ok(local), Ok(peer)) = addresses else {
-            return Err(TcpError::PeerClosed {
-                driver: self.name.clone(),
-                connection: "the connection".to_owned(),
-                buffered: 0,
-            });
+        let (local, peer) = match (stream.local_addr(), stream.peer_addr()) {
+            (Ok(local), Ok(peer)) => (local, peer),
+            (Err(source), _) | (_, Err(source)) => {
+                return Err(TcpError::Addresses {
+                    driver: self.name.clone(),
+                    address: target.to_string(),
+                    source,
+                });
+            }
         };
         let wrapper = Connection::new(
             &self.name,
             "the connection".to_owned(),
             transport::owned(stream),
             (local, peer),
-            &cancel,
         );
-        self.lock().use_connection(wrapper, None);
-        Ok(())
+        if self.lock().use_connection(wrapper, None) {
+            Ok(())
+        } else {
+            Err(self.not_started())
+        }
     }
 
     /// Waits up to `timeout` until the client holds a live connection. For a
     /// reconnecting client this is the service's newest connection (one found
     /// already closed by the peer is dropped, so the service reconnects).
+    /// A reconnecting client still without one when `timeout` passes fails with
+    /// [`TcpError::ConnectionWaitTimeout`]; a direct client answers at once
+    /// ([`TcpError::NotConnected`] without a live connection).
     pub async fn when_connected(&self, timeout: Duration) -> Result<(), TcpError> {
         let deadline = super::deadline_after(timeout);
         self.connected_by(deadline, "when_connected", timeout).await
@@ -327,7 +382,7 @@ impl TcpClient {
         operation: &str,
         timeout: Duration,
     ) -> Result<(), TcpError> {
-        let Some(service) = self.service() else {
+        let Mode::Reconnecting(service) = self.mode()? else {
             return if self.is_connected() {
                 Ok(())
             } else {
@@ -336,11 +391,10 @@ impl TcpClient {
                 })
             };
         };
-        let timed_out = || TcpError::Timeout {
+        let timed_out = || TcpError::ConnectionWaitTimeout {
             driver: self.name.clone(),
             operation: operation.to_owned(),
             after: timeout,
-            buffered: 0,
         };
         loop {
             // Subscribed before asking, so the loss of the connection handed out
@@ -358,17 +412,17 @@ impl TcpClient {
                 Err(_) => return Err(timed_out()),
             };
             if matches!(probe::peer(handle.as_fd()), Peer::Open { .. }) {
-                self.adopt(handle);
-                return Ok(());
+                return if self.adopt(handle) {
+                    Ok(())
+                } else {
+                    Err(self.not_started())
+                };
             }
             // The service has not seen the loss yet: make it see it now, and wait
             // until it has left the connected state before asking again.
             {
                 let mut state = self.lock();
-                let current = state
-                    .connection
-                    .as_ref()
-                    .and_then(|a| a.service_handle.as_ref());
+                let current = state.active().and_then(|a| a.service_handle.as_ref());
                 if current.is_some_and(|h| h.same_as(&handle)) {
                     state.retire_current();
                 }
@@ -383,25 +437,34 @@ impl TcpClient {
     /// Closes the connection and connects again (a reconnecting client drops its
     /// connection and waits for the service's next one).
     pub async fn reconnect(&self) -> Result<(), TcpError> {
-        if self.service().is_some() {
-            let current = self.lock().connection.take();
-            if let Some(active) = current {
-                active.wrapper.close().await;
+        match self.mode()? {
+            Mode::Direct => self.connect().await,
+            Mode::Reconnecting(_) => {
+                let current = self
+                    .lock()
+                    .run
+                    .as_mut()
+                    .and_then(|run| run.connection.take());
+                if let Some(active) = current {
+                    active.wrapper.close().await;
+                }
+                self.when_connected(self.connect_timeout).await
             }
-            return self.when_connected(self.connect_timeout).await;
         }
-        self.connect().await
     }
 
     /// Closes the connection on this side (a reconnecting client also stops
     /// reconnecting until [`connect`](Self::connect)).
     pub async fn close(&self) {
-        let (connection, service) = {
+        let (connection, mode) = {
             let mut state = self.lock();
-            state.draining = None;
-            (state.connection.take(), state.service.clone())
+            let Some(run) = state.run.as_mut() else {
+                return;
+            };
+            run.draining = None;
+            (run.connection.take(), run.mode.clone())
         };
-        if let Some(service) = service {
+        if let Mode::Reconnecting(service) = mode {
             service.stop().await;
         }
         if let Some(active) = connection {
@@ -421,19 +484,25 @@ impl TcpClient {
     /// bytes the kernel accepted before the peer died are lost with it —
     /// [`last_loss`](Self::last_loss) says whether any were still unacknowledged.
     pub async fn send(&self, data: &[u8]) -> Result<Sent, TcpError> {
-        if self.reconnect.is_none() {
-            let (connection, number) = self.connection().await?;
-            let sent = connection.send(data, self.send_timeout).await;
-            return self.sent(&connection, number, sent);
-        }
-        let deadline = super::deadline_after(self.send_timeout);
-        loop {
-            let (connection, number) = self.connection_by(deadline, "send").await?;
-            let left = deadline.saturating_duration_since(Instant::now());
-            match connection.send(data, left).await {
-                // Nothing of it was written there: the next connection carries it.
-                Err(SendFailure::Unsent(_)) => self.retire(number),
-                sent => return self.sent(&connection, number, sent),
+        match self.current(false)? {
+            Current::Held(connection, number) => {
+                let sent = connection.send(data, self.send_timeout).await;
+                self.sent(&connection, number, sent)
+            }
+            Current::Reconnecting(mut ready) => {
+                let deadline = super::deadline_after(self.send_timeout);
+                loop {
+                    let (connection, number) = match ready.take() {
+                        Some(ready) => ready,
+                        None => self.next_connection(deadline, "send").await?,
+                    };
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match connection.send(data, left).await {
+                        // Nothing of it was written there: the next connection carries it.
+                        Err(SendFailure::Unsent(_)) => self.retire(number),
+                        sent => return self.sent(&connection, number, sent),
+                    }
+                }
             }
         }
     }
@@ -460,14 +529,11 @@ impl TcpClient {
     pub async fn send_acked(&self, data: &[u8]) -> Result<Sent, TcpError> {
         let deadline = super::deadline_after(self.send_timeout);
         let sent = self.send(data).await?;
-        let connection = {
-            let state = self.lock();
-            state
-                .connection
-                .as_ref()
-                .filter(|active| active.number == sent.connection)
-                .map(|active| active.wrapper.clone())
-        };
+        let connection = self
+            .lock()
+            .active()
+            .filter(|active| active.number == sent.connection)
+            .map(|active| active.wrapper.clone());
         match connection {
             Some(connection) => {
                 connection.acknowledged(deadline, self.send_timeout).await?;
@@ -497,17 +563,13 @@ impl TcpClient {
 
     /// Receives at least one and at most `max` bytes.
     pub async fn receive(&self, max: usize, timeout: Duration) -> Result<Vec<u8>, TcpError> {
-        let (connection, number) = self.receiving_connection().await?;
-        let received = connection.receive(max, timeout).await;
-        self.received(&connection, number, received)
+        self.receive_wanted(Want::AtMost(max), timeout).await
     }
 
     /// Receives exactly `n` bytes within `timeout` overall; on timeout the bytes
     /// read so far are kept for the next call.
     pub async fn receive_exact(&self, n: usize, timeout: Duration) -> Result<Vec<u8>, TcpError> {
-        let (connection, number) = self.receiving_connection().await?;
-        let received = connection.receive_exact(n, timeout).await;
-        self.received(&connection, number, received)
+        self.receive_wanted(Want::Exactly(n), timeout).await
     }
 
     /// Receives up to and including `delimiter` (within `limit` bytes).
@@ -517,14 +579,13 @@ impl TcpClient {
         limit: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, TcpError> {
-        let (connection, number) = self.receiving_connection().await?;
-        let received = connection.receive_until(delimiter, limit, timeout).await;
-        self.received(&connection, number, received)
+        self.receive_wanted(Want::Until(delimiter, limit), timeout)
+            .await
     }
 
     /// Receives one `\n`-terminated line (without the terminator) as UTF-8 text.
     pub async fn receive_line(&self, timeout: Duration) -> Result<String, TcpError> {
-        let bytes = self.receive_until(b"\n", 1 << 20, timeout).await?;
+        let bytes = self.receive_wanted(Want::LINE, timeout).await?;
         Ok(super::line_text(bytes))
     }
 
@@ -534,55 +595,40 @@ impl TcpClient {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
-    /// The connection to use and its number: the current one; for a reconnecting
-    /// client whose connection is gone, the service's next one (within the
-    /// connect timeout).
-    async fn connection(&self) -> Result<(Arc<Connection>, u64), TcpError> {
-        // The usual case needs no wait, so no clock read.
-        if let Some(ready) = self.ready_connection()? {
-            return Ok(ready);
-        }
-        let deadline = super::deadline_after(self.connect_timeout);
-        self.connection_by(deadline, "waiting for a connection")
-            .await
-    }
-
-    /// The connection to use if there is one now: `None` when a reconnecting
-    /// client must wait for its next one.
-    fn ready_connection(&self) -> Result<Option<(Arc<Connection>, u64)>, TcpError> {
+    /// The connection a call uses now; `receiving`: a lost connection still
+    /// holding unread bytes comes first.
+    fn current(&self, receiving: bool) -> Result<Current, TcpError> {
         let state = self.lock();
-        let current = state
+        let run = state.run.as_ref().ok_or_else(|| self.not_started())?;
+        if receiving && let Some((connection, number)) = &run.draining {
+            return Ok(Current::Held(connection.clone(), *number));
+        }
+        let current = run
             .connection
             .as_ref()
             .map(|active| (active.wrapper.clone(), active.number));
-        match (current, &state.service) {
-            // A direct client keeps its connection until told otherwise, so
-            // bytes left after a peer close stay readable.
-            (Some(current), None) => Ok(Some(current)),
-            (None, None) => Err(TcpError::NotConnected {
+        match (&run.mode, current) {
+            (Mode::Direct, Some((connection, number))) => Ok(Current::Held(connection, number)),
+            (Mode::Direct, None) => Err(TcpError::NotConnected {
                 driver: self.name.clone(),
             }),
-            (Some(current), Some(_)) if current.0.is_usable() => Ok(Some(current)),
-            (_, Some(_)) => Ok(None),
+            (Mode::Reconnecting(_), current) => Ok(Current::Reconnecting(
+                current.filter(|(connection, _)| connection.is_usable()),
+            )),
         }
     }
 
-    /// [`connection`](Self::connection) with an absolute deadline; `operation`
-    /// names the caller in a timeout error.
-    async fn connection_by(
+    /// A reconnecting client's next connection, waited for until `deadline`;
+    /// `operation` names the caller in a timeout error.
+    async fn next_connection(
         &self,
         deadline: Instant,
         operation: &str,
     ) -> Result<(Arc<Connection>, u64), TcpError> {
-        if let Some(ready) = self.ready_connection()? {
-            return Ok(ready);
-        }
         let timeout = deadline.saturating_duration_since(Instant::now());
-        let operation = format!("{operation} (waiting for the next connection)");
-        self.connected_by(deadline, &operation, timeout).await?;
+        self.connected_by(deadline, operation, timeout).await?;
         self.lock()
-            .connection
-            .as_ref()
+            .active()
             .map(|active| (active.wrapper.clone(), active.number))
             .ok_or_else(|| TcpError::NotConnected {
                 driver: self.name.clone(),
@@ -590,22 +636,23 @@ impl TcpClient {
     }
 
     /// The connection a receive reads: a lost one still holding unread bytes
-    /// first, else [`connection`](Self::connection).
+    /// first, else the current one; for a reconnecting client whose connection
+    /// is gone, the service's next one (within the connect timeout).
     async fn receiving_connection(&self) -> Result<(Arc<Connection>, u64), TcpError> {
-        if let Some(draining) = self.lock().draining.clone() {
-            return Ok(draining);
+        match self.current(true)? {
+            Current::Held(connection, number)
+            | Current::Reconnecting(Some((connection, number))) => Ok((connection, number)),
+            Current::Reconnecting(None) => {
+                let deadline = super::deadline_after(self.connect_timeout);
+                self.next_connection(deadline, "receive").await
+            }
         }
-        self.connection().await
     }
 
     /// A reconnecting client leaves connection `number`, lost by its peer.
     fn retire(&self, number: u64) {
         let mut state = self.lock();
-        if state
-            .connection
-            .as_ref()
-            .is_some_and(|a| a.number == number)
-        {
+        if state.active().is_some_and(|active| active.number == number) {
             state.retire_current();
         }
     }
@@ -632,34 +679,38 @@ impl TcpClient {
         }
     }
 
-    /// The outcome of a receive on connection `number`; a peer close is recorded,
-    /// and ends a lost connection's draining.
-    fn received(
-        &self,
-        connection: &Connection,
-        number: u64,
-        received: Result<Vec<u8>, TcpError>,
-    ) -> Result<Vec<u8>, TcpError> {
+    /// What `want` asks for, from the connection a receive reads; a peer close
+    /// is recorded, and ends a lost connection's draining.
+    async fn receive_wanted(&self, want: Want<'_>, timeout: Duration) -> Result<Vec<u8>, TcpError> {
+        let (connection, number) = self.receiving_connection().await?;
+        let received = connection.receive(want, timeout).await;
         if let Err(TcpError::PeerClosed { .. }) = &received {
             let mut state = self.lock();
-            state.note_loss(connection, number);
-            if state.draining.as_ref().is_some_and(|(_, n)| *n == number) {
-                state.draining = None;
+            state.note_loss(&connection, number);
+            if let Some(run) = state.run.as_mut()
+                && run.draining.as_ref().is_some_and(|(_, n)| *n == number)
+            {
+                run.draining = None;
             }
         }
         received
     }
 
-    /// Makes `handle` the connection in use, unless it already is.
-    fn adopt(&self, handle: TcpConnection) {
+    /// Makes `handle` the connection in use, unless it already is; `false` (and
+    /// `handle` closed) when the client is no longer started.
+    fn adopt(&self, handle: TcpConnection) -> bool {
         let mut state = self.lock();
-        if let Some(active) = &state.connection {
+        if state.run.is_none() {
+            handle.close();
+            return false;
+        }
+        if let Some(active) = state.active() {
             let same = active
                 .service_handle
                 .as_ref()
                 .is_some_and(|h| h.same_as(&handle));
             if same && active.wrapper.is_usable() {
-                return;
+                return true;
             }
             if !same {
                 // The service replaced it: the peer closed it.
@@ -667,32 +718,30 @@ impl TcpClient {
             }
         }
         let (Ok(local), Ok(peer)) = (handle.local_addr(), handle.peer_addr()) else {
+            // Lost as soon as it was made: the service notices and reconnects.
             handle.close();
-            return;
+            return true;
         };
         let wrapper = Connection::new(
             &self.name,
             "the connection".to_owned(),
             transport::service(handle.clone()),
             (local, peer),
-            &state.cancel,
         );
-        state.use_connection(wrapper, Some(handle));
+        state.use_connection(wrapper, Some(handle))
     }
 
-    fn service(&self) -> Option<Arc<ClientService<TcpConnector>>> {
-        self.lock().service.clone()
+    /// How the client holds its connection, while started.
+    fn mode(&self) -> Result<Mode, TcpError> {
+        self.lock()
+            .run
+            .as_ref()
+            .map(|run| run.mode.clone())
+            .ok_or_else(|| self.not_started())
     }
 
     async fn open(&self, target: SocketAddr) -> Result<tokio::net::TcpStream, TcpError> {
-        let io = |operation: String| {
-            let driver = self.name.clone();
-            move |source| TcpError::Io {
-                driver,
-                operation,
-                source,
-            }
-        };
+        let io = |operation: String| TcpError::io(&self.name, operation);
         let socket = if target.is_ipv4() {
             TcpSocket::new_v4()
         } else {
@@ -718,11 +767,10 @@ impl TcpClient {
             }
             Ok(Err(e)) => return Err(io(format!("connect to {target}"))(e)),
             Err(_) => {
-                return Err(TcpError::Timeout {
+                return Err(TcpError::ConnectTimeout {
                     driver: self.name.clone(),
-                    operation: format!("connect to {target}"),
+                    address: target.to_string(),
                     after: self.connect_timeout,
-                    buffered: 0,
                 });
             }
         };
@@ -785,10 +833,6 @@ impl Driver for TcpClient {
         &self.name
     }
 
-    fn kind(&self) -> &'static str {
-        "TcpClient"
-    }
-
     fn references(&self) -> Vec<RefKey> {
         [self.host.references(), self.port.references()].concat()
     }
@@ -798,6 +842,14 @@ impl Driver for TcpClient {
     }
 
     async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
+        if self.prepare.is_some() && self.reconnect.is_none() {
+            return Err(TcpError::InvalidOption {
+                driver: self.name.clone(),
+                option: "prepare_connection",
+                reason: "needs `auto_reconnect`: only a reconnecting client runs it",
+            }
+            .into());
+        }
         let host = ctx.param(&self.host)?;
         let port = ctx.param(&self.port)?;
         if port == 0 {
@@ -810,55 +862,63 @@ impl Driver for TcpClient {
             .into());
         }
         let target = resolve(&self.name, &host, port).await?;
-        let service = self
-            .reconnect
-            .as_ref()
-            .map(|policy| self.start_service(target, policy));
+        let mode = match &self.reconnect {
+            Some(policy) => Mode::Reconnecting(self.start_service(target, policy)),
+            None => Mode::Direct,
+        };
         {
             let mut state = self.lock();
             state.target = Some(target);
-            state.cancel = CancellationToken::new();
-            state.service = service.clone();
+            state.run = Some(Run {
+                mode: mode.clone(),
+                connection: None,
+                draining: None,
+            });
         }
-        match (service, self.connect_at_start) {
-            (Some(service), true) => {
-                service.start();
-                self.when_connected(FIRST_CONNECTION_WAIT).await?;
+        if self.connect_at_start {
+            match mode {
+                Mode::Reconnecting(service) => {
+                    service.start();
+                    self.when_connected(FIRST_CONNECTION_WAIT).await?;
+                }
+                Mode::Direct => self.connect().await?,
             }
-            (Some(_), false) => {}
-            (None, true) => self.connect().await?,
-            (None, false) => {}
         }
         Ok(())
     }
 
     async fn stop(&self) -> Result<(), BoxError> {
-        let (connection, service) = {
-            let mut state = self.lock();
-            state.cancel.cancel();
-            state.draining = None;
-            (state.connection.take(), state.service.take())
+        let Some(run) = self.lock().run.take() else {
+            return Ok(());
         };
-        if let Some(service) = service {
+        // Every call and wait on its connections ends now.
+        let connections = run.connection.iter().map(|active| &active.wrapper);
+        for connection in connections.chain(run.draining.iter().map(|(connection, _)| connection)) {
+            connection.shut();
+        }
+        if let Mode::Reconnecting(service) = &run.mode {
             service.stop().await;
         }
-        if let Some(active) = connection {
+        if let Some(active) = run.connection {
             active.wrapper.close().await;
         }
         Ok(())
     }
 
     fn abort(&self) {
-        let mut state = self.lock();
-        state.cancel.cancel();
-        state.draining = None;
-        if let Some(active) = state.connection.take()
-            && let Some(handle) = active.service_handle
-        {
-            handle.close();
+        let Some(run) = self.lock().run.take() else {
+            return;
+        };
+        if let Some((draining, _)) = run.draining {
+            draining.shut();
+        }
+        if let Some(active) = run.connection {
+            active.wrapper.shut();
+            if let Some(handle) = active.service_handle {
+                handle.close();
+            }
         }
         // Dropping the service closes its connection and ends its task.
-        state.service = None;
     }
 
     fn exports(&self) -> Exports {
@@ -868,7 +928,7 @@ impl Driver for TcpClient {
             exports.insert("host".into(), target.ip().into());
             exports.insert("port".into(), target.port().into());
         }
-        if let Some(active) = &state.connection {
+        if let Some(active) = state.active() {
             exports.insert("local_port".into(), active.wrapper.local().port().into());
         }
         exports

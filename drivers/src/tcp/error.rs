@@ -1,22 +1,58 @@
 use std::time::Duration;
 
 /// What went wrong in a TCP driver operation, naming the driver.
+///
+/// A message says what failed; the underlying cause (an OS error, the
+/// reconnecting service's error) is its [`source`](std::error::Error::source),
+/// printed once by whatever walks the chain.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TcpError {
-    /// The deadline passed first. Bytes already read are kept for the next call.
+    /// A receive's deadline passed first. Bytes already read are kept for the
+    /// next call.
     #[error(
         "driver `{driver}`: {operation} timed out after {after:?} ({buffered} byte(s) kept for the next receive)"
     )]
-    Timeout {
+    ReceiveTimeout {
         /// The driver.
         driver: String,
-        /// What timed out (`receive_exact(4)`, `accept_connection`…).
+        /// What timed out (`receive_exact(4) on connection 0`…).
         operation: String,
         /// The deadline.
         after: Duration,
         /// Bytes received so far and kept.
         buffered: usize,
+    },
+    /// No new connection arrived before [`accept_connection`](super::TcpServer::accept_connection)'s
+    /// deadline.
+    #[error("driver `{driver}`: no new connection arrived within {after:?}")]
+    AcceptTimeout {
+        /// The driver.
+        driver: String,
+        /// The deadline.
+        after: Duration,
+    },
+    /// A connect did not complete within the client's connect timeout.
+    #[error("driver `{driver}`: connecting to {address} timed out after {after:?}")]
+    ConnectTimeout {
+        /// The driver.
+        driver: String,
+        /// The address it connected to.
+        address: String,
+        /// The connect timeout.
+        after: Duration,
+    },
+    /// A reconnecting client had no live connection before the deadline of a
+    /// call that needs one ([`when_connected`](super::TcpClient::when_connected),
+    /// or a send or receive waiting for the next connection).
+    #[error("driver `{driver}`: {operation} waited {after:?} for a connection and none came")]
+    ConnectionWaitTimeout {
+        /// The driver.
+        driver: String,
+        /// The call that waited (`when_connected`, `send`, `receive`).
+        operation: String,
+        /// Its deadline.
+        after: Duration,
     },
     /// The peer closed the connection.
     #[error(
@@ -112,7 +148,7 @@ pub enum TcpError {
         driver: String,
     },
     /// A host name that does not resolve.
-    #[error("driver `{driver}`: host `{host}` does not resolve: {source}")]
+    #[error("driver `{driver}`: host `{host}` does not resolve")]
     Resolve {
         /// The driver.
         driver: String,
@@ -121,6 +157,31 @@ pub enum TcpError {
         /// The resolver's error.
         #[source]
         source: std::io::Error,
+    },
+    /// A new connection's addresses could not be read: it was lost (reset) as
+    /// soon as it was made.
+    #[error(
+        "driver `{driver}`: the new connection to {address} was lost before its addresses could be read"
+    )]
+    Addresses {
+        /// The driver.
+        driver: String,
+        /// The address it connected to.
+        address: String,
+        /// The error of `getsockname` or `getpeername`.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An option that needs another option, or that a driver cannot use as
+    /// configured.
+    #[error("driver `{driver}`: option `{option}` {reason}")]
+    InvalidOption {
+        /// The driver.
+        driver: String,
+        /// The option (`prepare_connection`).
+        option: &'static str,
+        /// Why it cannot be used.
+        reason: &'static str,
     },
     /// A port that cannot be used.
     #[error("driver `{driver}`: {field} {value} is invalid: {reason}")]
@@ -153,7 +214,7 @@ pub enum TcpError {
         limit: usize,
     },
     /// The reconnecting service gave up or was stopped.
-    #[error("driver `{driver}`: {source}")]
+    #[error("driver `{driver}`: its reconnecting service gave no connection")]
     Service {
         /// The driver.
         driver: String,
@@ -162,7 +223,7 @@ pub enum TcpError {
         source: testrig::service::ServiceError,
     },
     /// Any other socket error.
-    #[error("driver `{driver}`: {operation} failed: {source}")]
+    #[error("driver `{driver}`: {operation} failed")]
     Io {
         /// The driver.
         driver: String,
@@ -177,5 +238,20 @@ pub enum TcpError {
 impl From<TcpError> for testrig::Error {
     fn from(error: TcpError) -> Self {
         testrig::Error::other(error)
+    }
+}
+
+impl TcpError {
+    /// An [`Io`](Self::Io) error of `driver` doing `operation`, for `map_err`.
+    pub(crate) fn io(
+        driver: &str,
+        operation: impl Into<String>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let (driver, operation) = (driver.to_owned(), operation.into());
+        move |source| TcpError::Io {
+            driver,
+            operation,
+            source,
+        }
     }
 }

@@ -43,6 +43,9 @@ async fn resolve(driver: &str, host: &str, port: u16) -> Result<SocketAddr, TcpE
     })
 }
 
+/// How long a line `receive_line` takes may be.
+const LINE_LIMIT: usize = 1 << 20;
+
 /// A received line without its `\n` (and `\r`), as text.
 fn line_text(mut bytes: Vec<u8>) -> String {
     if bytes.last() == Some(&b'\n') {

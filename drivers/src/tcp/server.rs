@@ -12,8 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::hangups::Hangups;
-use super::stream::Connection;
-use super::stream::DEFAULT_SEND_TIMEOUT;
+use super::stream::{Connection, DEFAULT_SEND_TIMEOUT, Want};
 use super::transport;
 use super::{ConnectionIndex, SocketOptions, TcpError, resolve};
 
@@ -30,7 +29,8 @@ const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 /// index, in arrival order.
 ///
 /// Exports `host`, `port` and `address`. A restart binds the same port again.
-/// Stop closes the listener and every connection at once.
+/// Stop closes the listener and every connection at once; from the moment it
+/// begins the server answers as not started ([`TcpError::NotStarted`]).
 ///
 /// A connection is released (its descriptor and buffers freed) as soon as its
 /// peer has closed it and every byte it sent has been received, or when
@@ -66,18 +66,39 @@ pub struct TcpServer {
     port: Param<u16>,
     options: SocketOptions,
     send_timeout: Duration,
-    state: Mutex<State>,
-    /// The connections of the current run, shared with its accept loop. Kept
-    /// apart from `state` so a send or receive takes one lock.
-    table: Arc<Mutex<Table>>,
+    /// Shared with the run's accept and release loops. One lock: a send or
+    /// receive takes it once, and a run's listener and connections appear and
+    /// go together.
+    slot: Arc<Mutex<Slot>>,
 }
 
 #[derive(Debug, Default)]
-struct Table {
-    /// Whether a run is under way (connections may be used and added).
-    open: bool,
-    /// By index, in arrival order.
+struct Slot {
+    /// The port of the last run, bound again on restart when `port` is 0.
+    last_port: Option<u16>,
+    /// The run under way, from `start` until `stop` or `abort`.
+    run: Option<Run>,
+}
+
+/// One run of the server: its listener (owned by the accept loop it runs) and
+/// the connections it accepted. Taken out of the slot as a whole when it stops,
+/// so nothing answers for a run that is over.
+#[derive(Debug)]
+struct Run {
+    local: SocketAddr,
+    /// Every connection accepted, by index in arrival order.
     connections: Vec<Entry>,
+    /// How many indexes `accept_connection` has handed out.
+    handed_out: usize,
+    /// Why accepting is stuck, while it is.
+    stalled: Option<String>,
+    /// Changed on each arrival; dropped with the run, which ends the waits.
+    arrivals: watch::Sender<()>,
+    /// Wakes the accept loop when a descriptor is freed.
+    released: Arc<Notify>,
+    /// Ends the run's loops; cancelled under the slot's lock as the run is taken.
+    cancel: CancellationToken,
+    accept_task: JoinHandle<()>,
 }
 
 /// One accepted connection: live, or released with what its index still answers.
@@ -105,51 +126,45 @@ enum Found {
     },
 }
 
-/// Replaces entry `index` by its tombstone, if it still holds `connection` (a
-/// restart starts a new table), and drops the table's handle to it.
-fn release(table: &Mutex<Table>, index: usize, connection: &Arc<Connection>, by: ClosedBy) {
-    let mut table = table.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(entry) = table.connections.get_mut(index) else {
-        return;
-    };
-    if matches!(entry, Entry::Live(held) if Arc::ptr_eq(held, connection)) {
-        *entry = Entry::Released {
-            peer: connection.peer(),
-            by,
+impl Run {
+    /// Replaces entry `index` by its tombstone, if it still holds `connection`,
+    /// and wakes the accept loop: a descriptor is free.
+    fn release(&mut self, index: usize, connection: &Arc<Connection>, by: ClosedBy) {
+        let Some(entry) = self.connections.get_mut(index) else {
+            return;
         };
+        if matches!(entry, Entry::Live(held) if Arc::ptr_eq(held, connection)) {
+            *entry = Entry::Released {
+                peer: connection.peer(),
+                by,
+            };
+            self.released.notify_one();
+        }
     }
 }
 
-/// What the accept loop publishes to `accept_connection`.
-#[derive(Debug, Clone, Default)]
-struct Arrivals {
-    /// Connections accepted in this run.
-    count: usize,
-    /// Why accepting is stuck, while it is.
-    stalled: Option<Stall>,
+/// The run of `slot` whose loops `cancel` ends, unless it is over.
+fn run_of<'a>(slot: &'a mut Slot, cancel: &CancellationToken) -> Option<&'a mut Run> {
+    // A run is cancelled under the lock as it is taken: not cancelled means it
+    // is still the slot's run.
+    if cancel.is_cancelled() {
+        return None;
+    }
+    slot.run.as_mut()
 }
 
-#[derive(Debug, Clone)]
-struct Stall {
-    condition: String,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// The port of the last run, bound again on restart when `port` is 0.
-    last_port: Option<u16>,
-    running: Option<Running>,
-}
-
-#[derive(Debug)]
-struct Running {
-    local: SocketAddr,
-    arrivals: watch::Receiver<Arrivals>,
-    handed_out: usize,
-    /// Wakes the accept loop when a descriptor is freed.
-    released: Arc<Notify>,
-    cancel: CancellationToken,
-    accept_task: JoinHandle<()>,
+/// Releases connection `index` of the run `cancel` belongs to, if it is still held.
+fn release(
+    slot: &Mutex<Slot>,
+    cancel: &CancellationToken,
+    index: usize,
+    connection: &Arc<Connection>,
+    by: ClosedBy,
+) {
+    let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(run) = run_of(&mut slot, cancel) {
+        run.release(index, connection, by);
+    }
 }
 
 impl TcpServer {
@@ -161,8 +176,7 @@ impl TcpServer {
             port: Param::Value(0),
             options: SocketOptions::default(),
             send_timeout: DEFAULT_SEND_TIMEOUT,
-            state: Mutex::new(State::default()),
-            table: Arc::new(Mutex::new(Table::default())),
+            slot: Arc::new(Mutex::new(Slot::default())),
         }
     }
 
@@ -199,7 +213,7 @@ impl TcpServer {
 
     /// The bound address, while started.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.lock().running.as_ref().map(|r| r.local)
+        self.lock().run.as_ref().map(|run| run.local)
     }
 
     /// The bound port, while started.
@@ -210,20 +224,20 @@ impl TcpServer {
     /// How many connections have been accepted in this run.
     pub fn connection_count(&self) -> usize {
         self.lock()
-            .running
+            .run
             .as_ref()
-            .map_or(0, |r| r.arrivals.borrow().count)
+            .map_or(0, |run| run.connections.len())
     }
 
     /// How many accepted connections are still held (not released: their peer has
     /// not closed them, or bytes they sent wait to be received).
     pub fn open_connection_count(&self) -> usize {
-        let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        table
-            .connections
-            .iter()
-            .filter(|entry| matches!(entry, Entry::Live(_)))
-            .count()
+        self.lock().run.as_ref().map_or(0, |run| {
+            run.connections
+                .iter()
+                .filter(|entry| matches!(entry, Entry::Live(_)))
+                .count()
+        })
     }
 
     /// The index of the newest accepted connection.
@@ -237,45 +251,44 @@ impl TcpServer {
     /// If the listener cannot accept when the deadline passes, because the process
     /// or the system is out of file descriptors (`EMFILE`/`ENFILE`) or socket
     /// memory, the error is [`TcpError::AcceptStalled`] naming the condition, not a
-    /// plain timeout: connections then wait in the listen backlog, and the server
-    /// accepts them as soon as descriptors are freed (releasing or closing its own
-    /// connections frees them).
+    /// plain [`TcpError::AcceptTimeout`]: connections then wait in the listen
+    /// backlog, and the server accepts them as soon as descriptors are freed
+    /// (releasing or closing its own connections frees them).
     pub async fn accept_connection(&self, timeout: Duration) -> Result<usize, TcpError> {
         let deadline = super::deadline_after(timeout);
+        let mut waited: Option<watch::Receiver<()>> = None;
         loop {
-            let (mut arrivals, wanted) = {
-                let state = self.lock();
-                let running = state.running.as_ref().ok_or_else(|| self.not_started())?;
-                (running.arrivals.clone(), running.handed_out)
+            let mut arrivals = {
+                let mut slot = self.lock();
+                let run = slot.run.as_mut().ok_or_else(|| self.not_started())?;
+                // The run waited on is over (its sender went with it), even if
+                // another has started since.
+                if waited.is_some_and(|w| w.has_changed().is_err()) {
+                    return Err(self.not_started());
+                }
+                if run.handed_out < run.connections.len() {
+                    run.handed_out += 1;
+                    return Ok(run.handed_out - 1);
+                }
+                // Subscribed under the lock: an arrival after this look is seen.
+                run.arrivals.subscribe()
             };
-            let arrived =
-                tokio::time::timeout_at(deadline, arrivals.wait_for(|a| a.count > wanted))
-                    .await
-                    .map(|waited| waited.map(drop));
-            match arrived {
-                Ok(Ok(_)) => {}
+            match tokio::time::timeout_at(deadline, arrivals.changed()).await {
+                Ok(Ok(())) => waited = Some(arrivals),
                 Ok(Err(_)) => return Err(self.not_started()),
                 Err(_) => {
-                    if let Some(stall) = &arrivals.borrow().stalled {
-                        return Err(TcpError::AcceptStalled {
+                    let stalled = self.lock().run.as_ref().and_then(|run| run.stalled.clone());
+                    return Err(match stalled {
+                        Some(condition) => TcpError::AcceptStalled {
                             driver: self.name.clone(),
-                            condition: stall.condition.clone(),
-                        });
-                    }
-                    return Err(TcpError::Timeout {
-                        driver: self.name.clone(),
-                        operation: "accept_connection".to_owned(),
-                        after: timeout,
-                        buffered: 0,
+                            condition,
+                        },
+                        None => TcpError::AcceptTimeout {
+                            driver: self.name.clone(),
+                            after: timeout,
+                        },
                     });
                 }
-            }
-            let mut state = self.lock();
-            let running = state.running.as_mut().ok_or_else(|| self.not_started())?;
-            // Another caller may have taken it meanwhile; then wait for the next.
-            if running.handed_out == wanted {
-                running.handed_out += 1;
-                return Ok(wanted);
             }
         }
     }
@@ -301,7 +314,8 @@ impl TcpServer {
         max: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, TcpError> {
-        self.connection(conn.into())?.receive(max, timeout).await
+        self.receive_wanted(conn.into(), Want::AtMost(max), timeout)
+            .await
     }
 
     /// Receives exactly `n` bytes from connection `conn`, within `timeout`
@@ -312,8 +326,7 @@ impl TcpServer {
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, TcpError> {
-        self.connection(conn.into())?
-            .receive_exact(n, timeout)
+        self.receive_wanted(conn.into(), Want::Exactly(n), timeout)
             .await
     }
 
@@ -325,8 +338,7 @@ impl TcpServer {
         limit: usize,
         timeout: Duration,
     ) -> Result<Vec<u8>, TcpError> {
-        self.connection(conn.into())?
-            .receive_until(delimiter, limit, timeout)
+        self.receive_wanted(conn.into(), Want::Until(delimiter, limit), timeout)
             .await
     }
 
@@ -337,8 +349,7 @@ impl TcpServer {
         timeout: Duration,
     ) -> Result<String, TcpError> {
         let bytes = self
-            .connection(conn.into())?
-            .receive_until(b"\n", 1 << 20, timeout)
+            .receive_wanted(conn.into(), Want::LINE, timeout)
             .await?;
         Ok(super::line_text(bytes))
     }
@@ -359,10 +370,8 @@ impl TcpServer {
     pub async fn close_connection(&self, conn: impl Into<ConnectionIndex>) -> Result<(), TcpError> {
         let (index, connection) = self.entry(conn.into())?;
         connection.close().await;
-        release(&self.table, index, &connection, ClosedBy::Here);
-        drop(connection);
-        if let Some(running) = &self.lock().running {
-            running.released.notify_one();
+        if let Some(run) = self.lock().run.as_mut() {
+            run.release(index, &connection, ClosedBy::Here);
         }
         Ok(())
     }
@@ -373,6 +382,15 @@ impl TcpServer {
             Found::Live(_, connection) => Ok(connection.peer()),
             Found::Released { peer, .. } => Ok(peer),
         }
+    }
+
+    async fn receive_wanted(
+        &self,
+        conn: ConnectionIndex,
+        want: Want<'_>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TcpError> {
+        self.connection(conn)?.receive(want, timeout).await
     }
 
     fn connection(&self, conn: ConnectionIndex) -> Result<Arc<Connection>, TcpError> {
@@ -388,11 +406,9 @@ impl TcpServer {
     }
 
     fn find(&self, conn: ConnectionIndex) -> Result<Found, TcpError> {
-        let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        if !table.open {
-            return Err(self.not_started());
-        }
-        let connections = &table.connections;
+        let slot = self.lock();
+        let run = slot.run.as_ref().ok_or_else(|| self.not_started())?;
+        let connections = &run.connections;
         let index = match conn {
             ConnectionIndex::At(index) => index,
             ConnectionIndex::Latest => {
@@ -431,17 +447,31 @@ impl TcpServer {
         }
     }
 
-    /// Ends the run's table; returns its live connections.
-    fn close_table(&self) -> Vec<Arc<Connection>> {
-        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        table.open = false;
-        std::mem::take(&mut table.connections)
+    /// Ends the run: from here on the server answers as not started, and every
+    /// wait for a connection ends. Its loops are cancelled under the same lock,
+    /// so none of them adds to a run that is over. Returns what is left to
+    /// close: the accept task (which owns the listener) and the live connections.
+    fn end_run(&self) -> Option<(JoinHandle<()>, Vec<Arc<Connection>>)> {
+        let run = {
+            let mut slot = self.lock();
+            let run = slot.run.take()?;
+            run.cancel.cancel();
+            run
+        };
+        // The rest, the arrivals sender with it, goes now.
+        let Run {
+            accept_task,
+            connections,
+            ..
+        } = run;
+        let live = connections
             .into_iter()
             .filter_map(|entry| match entry {
                 Entry::Live(connection) => Some(connection),
                 Entry::Released { .. } => None,
             })
-            .collect()
+            .collect();
+        Some((accept_task, live))
     }
 
     fn not_started(&self) -> TcpError {
@@ -450,19 +480,12 @@ impl TcpServer {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn bind(&self, address: SocketAddr) -> Result<TcpListener, TcpError> {
-        let io = |operation: String| {
-            let driver = self.name.clone();
-            move |source| TcpError::Io {
-                driver,
-                operation,
-                source,
-            }
-        };
+        let io = |operation: String| TcpError::io(&self.name, operation);
         let socket = Socket::new(
             Domain::for_address(address),
             Type::STREAM,
@@ -491,10 +514,6 @@ impl Driver for TcpServer {
         &self.name
     }
 
-    fn kind(&self) -> &'static str {
-        "TcpServer"
-    }
-
     fn references(&self) -> Vec<RefKey> {
         [self.host.references(), self.port.references()].concat()
     }
@@ -512,45 +531,42 @@ impl Driver for TcpServer {
         };
         let address = resolve(&self.name, &host, port).await?;
         let listener = self.bind(address)?;
-        let local = listener.local_addr()?;
+        let local = listener.local_addr().map_err(TcpError::io(
+            &self.name,
+            format!("read the address bound for {address}"),
+        ))?;
+        let hangups = Arc::new(Hangups::new().map_err(TcpError::io(
+            &self.name,
+            "create an epoll set to watch connections",
+        ))?);
         let cancel = CancellationToken::new();
-        {
-            let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-            table.open = true;
-            table.connections.clear();
-        }
-        let (arrivals_tx, arrivals) = watch::channel(Arrivals::default());
-        let hangups = Arc::new(Hangups::new().map_err(|source| TcpError::Io {
-            driver: self.name.clone(),
-            operation: "create an epoll set to watch connections".to_owned(),
-            source,
-        })?);
         let released = Arc::new(Notify::new());
+        let mut slot = self.lock();
+        // The loops lock the slot before touching the run: they start working
+        // once it is in place.
         tokio::spawn(release_loop(ReleaseLoop {
-            table: self.table.clone(),
+            slot: self.slot.clone(),
             hangups: hangups.clone(),
-            released: released.clone(),
             cancel: cancel.clone(),
         }));
-        let released_here = released.clone();
         let accept_task = tokio::spawn(accept_loop(AcceptLoop {
             driver: self.name.clone(),
             listener,
             options: self.options,
-            table: self.table.clone(),
-            arrivals: arrivals_tx,
+            slot: self.slot.clone(),
             hangups,
-            released,
+            released: released.clone(),
             cancel: cancel.clone(),
             supervisor: ctx.supervisor(),
         }));
-        let mut state = self.lock();
-        state.last_port = Some(local.port());
-        state.running = Some(Running {
+        slot.last_port = Some(local.port());
+        slot.run = Some(Run {
             local,
-            arrivals,
+            connections: Vec::new(),
             handed_out: 0,
-            released: released_here,
+            stalled: None,
+            arrivals: watch::Sender::new(()),
+            released,
             cancel,
             accept_task,
         });
@@ -558,13 +574,11 @@ impl Driver for TcpServer {
     }
 
     async fn stop(&self) -> Result<(), BoxError> {
-        let Some(running) = self.lock().running.take() else {
+        let Some((accept_task, connections)) = self.end_run() else {
             return Ok(());
         };
-        running.cancel.cancel();
         // The accept loop owns the listener: once it ends, the port is closed.
-        let _ = running.accept_task.await;
-        let connections = self.close_table();
+        let _ = accept_task.await;
         for connection in connections {
             connection.close().await;
         }
@@ -572,10 +586,11 @@ impl Driver for TcpServer {
     }
 
     fn abort(&self) {
-        if let Some(running) = self.lock().running.take() {
-            running.cancel.cancel();
-            running.accept_task.abort();
-            self.close_table();
+        if let Some((accept_task, connections)) = self.end_run() {
+            accept_task.abort();
+            for connection in connections {
+                connection.shut();
+            }
         }
     }
 
@@ -594,8 +609,7 @@ struct AcceptLoop {
     driver: String,
     listener: TcpListener,
     options: SocketOptions,
-    table: Arc<Mutex<Table>>,
-    arrivals: watch::Sender<Arrivals>,
+    slot: Arc<Mutex<Slot>>,
     /// Where each accepted connection is watched for its peer's close.
     hangups: Arc<Hangups>,
     /// Signalled when a connection is released (a descriptor was freed).
@@ -607,9 +621,8 @@ struct AcceptLoop {
 /// Releases the connections of a run whose peers closed them, once their bytes
 /// have been received.
 struct ReleaseLoop {
-    table: Arc<Mutex<Table>>,
+    slot: Arc<Mutex<Slot>>,
     hangups: Arc<Hangups>,
-    released: Arc<Notify>,
     cancel: CancellationToken,
 }
 
@@ -630,8 +643,8 @@ async fn release_loop(l: ReleaseLoop) {
                 continue;
             };
             let live = {
-                let table = l.table.lock().unwrap_or_else(|e| e.into_inner());
-                match table.connections.get(index) {
+                let mut slot = l.slot.lock().unwrap_or_else(|e| e.into_inner());
+                match run_of(&mut slot, &l.cancel).and_then(|run| run.connections.get(index)) {
                     Some(Entry::Live(connection)) => Some(connection.clone()),
                     _ => None,
                 }
@@ -640,18 +653,14 @@ async fn release_loop(l: ReleaseLoop) {
                 continue;
             };
             if connection.is_drained_after_peer_close() {
-                release(&l.table, index, &connection, ClosedBy::Peer);
-                drop(connection);
-                l.released.notify_one();
+                release(&l.slot, &l.cancel, index, &connection, ClosedBy::Peer);
                 continue;
             }
             // Bytes wait for a receive: release once a receive has taken them.
-            let (table, released) = (l.table.clone(), l.released.clone());
+            let (slot, cancel) = (l.slot.clone(), l.cancel.clone());
             tokio::spawn(async move {
                 if connection.drained_after_peer_close().await {
-                    release(&table, index, &connection, ClosedBy::Peer);
-                    drop(connection);
-                    released.notify_one();
+                    release(&slot, &cancel, index, &connection, ClosedBy::Peer);
                 }
             });
         }
@@ -681,8 +690,10 @@ async fn accept_loop(l: AcceptLoop) {
                 let condition = describe_shortage(&e);
                 if failed_attempts == 0 {
                     tracing::warn!(driver = %l.driver, %condition, "cannot accept connections; they wait in the backlog until descriptors are freed");
-                    l.arrivals
-                        .send_modify(|a| a.stalled = Some(Stall { condition }));
+                    let mut slot = l.slot.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(run) = run_of(&mut slot, &l.cancel) {
+                        run.stalled = Some(condition);
+                    }
                 } else {
                     tracing::debug!(driver = %l.driver, %condition, failed_attempts, "still cannot accept connections");
                 }
@@ -708,7 +719,7 @@ async fn accept_loop(l: AcceptLoop) {
 }
 
 impl AcceptLoop {
-    /// Adds an accepted connection to the table and watches it for release;
+    /// Adds an accepted connection to the run and watches it for release;
     /// `false` once the run is over.
     fn accepted(&self, stream: tokio::net::TcpStream) -> bool {
         if let Err(e) = self.options.apply(&stream) {
@@ -722,29 +733,24 @@ impl AcceptLoop {
                 return true;
             }
         };
-        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        if !table.open {
+        let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(run) = run_of(&mut slot, &self.cancel) else {
             return false;
-        }
-        let index = table.connections.len();
-        let halves = transport::owned(stream);
+        };
+        let index = run.connections.len();
         let connection = Arc::new(Connection::new(
             &self.driver,
             format!("connection {index}"),
-            halves,
+            transport::owned(stream),
             (local, peer),
-            &self.cancel,
         ));
-        table.connections.push(Entry::Live(connection.clone()));
-        let count = table.connections.len();
-        drop(table);
+        // Watched before anyone can take it: a release needs the run's lock.
         if let Err(e) = self.hangups.watch(connection.fd(), index as u64) {
             tracing::warn!(driver = %self.driver, error = %e, "cannot watch a connection for its peer's close; it is kept until stop");
         }
-        self.arrivals.send_modify(|a| {
-            a.count = count;
-            a.stalled = None;
-        });
+        run.connections.push(Entry::Live(connection));
+        run.stalled = None;
+        run.arrivals.send_replace(());
         true
     }
 }

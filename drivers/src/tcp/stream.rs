@@ -1,5 +1,5 @@
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -9,11 +9,10 @@ use bytes::BytesMut;
 use futures_util::lock::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
-use super::TcpError;
 use super::probe::{self, Peer};
 use super::transport::{Reader, Socket, Writer};
+use super::{LINE_LIMIT, TcpError};
 
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -33,27 +32,101 @@ pub(crate) struct Connection {
     peer: SocketAddr,
     local: SocketAddr,
     reader: Mutex<ReadSide>,
-    writer: Mutex<Option<Writer>>,
+    writer: Mutex<Writer>,
     /// The socket, for non-blocking questions beside reads and writes.
     socket: Socket,
-    /// Cancelled when this side closes the connection or the driver stops: wakes
-    /// every wait on it.
-    closed: CancellationToken,
-    /// How the connection ended, set once, by whichever end was first known.
-    ended: OnceLock<Ended>,
+    /// Open, closed by the peer, or closed here: what every question about the
+    /// connection reads.
+    state: StateCell,
+    /// Woken when the state becomes [`State::Closed`], so every wait on the
+    /// connection ends.
+    closing: Notify,
     /// Signalled after every receive, so a watcher waiting for unread bytes to be
     /// taken looks again.
     progress: Notify,
 }
 
-/// How a connection ended, as first known.
-#[derive(Debug, Clone, Copy)]
-struct Ended {
-    /// `true`: the peer closed or reset it (or a write found it gone); `false`:
-    /// closed on this side.
-    by_peer: bool,
-    /// Bytes written that the peer had not acknowledged at that moment.
-    unacknowledged: Option<u64>,
+/// Where a connection is in its life. It only moves forward: `Open` →
+/// `PeerClosed` → `Closed`, or `Open` → `Closed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Both directions carry data.
+    Open,
+    /// The peer closed its side or reset the connection (a read, a write or a
+    /// look at the socket found out): the bytes it sent before stay readable, and
+    /// nothing more is sent.
+    PeerClosed {
+        /// Bytes written that the peer had not acknowledged at that moment.
+        unacknowledged: Option<u64>,
+    },
+    /// Closed on this side (`close`, or its driver stopped): every call on it
+    /// fails as closed, and every wait on it ends.
+    Closed {
+        /// Bytes written that the peer had not acknowledged when the connection
+        /// ended (closed here, or earlier by the peer).
+        unacknowledged: Option<u64>,
+    },
+}
+
+/// A [`State`] in one atomic word, so the hot paths read it without a lock:
+/// the variant in the top two bits, then whether the count is known, then the
+/// count (saturated; socket buffers are far smaller).
+#[derive(Debug)]
+struct StateCell(AtomicU64);
+
+impl StateCell {
+    const VARIANT_SHIFT: u32 = 62;
+    const KNOWN: u64 = 1 << 61;
+    const COUNT: u64 = Self::KNOWN - 1;
+
+    fn new() -> Self {
+        Self(AtomicU64::new(Self::encode(State::Open)))
+    }
+
+    fn get(&self) -> State {
+        Self::decode(self.0.load(Ordering::Acquire))
+    }
+
+    /// Moves to `step(current)` unless it answers `None`; returns the state after.
+    /// `step` may run more than once when another thread moves it meanwhile.
+    fn advance(&self, step: impl Fn(State) -> Option<State>) -> State {
+        let mut current = self.0.load(Ordering::Acquire);
+        loop {
+            let Some(next) = step(Self::decode(current)) else {
+                return Self::decode(current);
+            };
+            let word = Self::encode(next);
+            match self
+                .0
+                .compare_exchange_weak(current, word, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return next,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    fn encode(state: State) -> u64 {
+        let count = |unacknowledged: Option<u64>| {
+            unacknowledged.map_or(0, |n| Self::KNOWN | n.min(Self::COUNT))
+        };
+        match state {
+            State::Open => 0,
+            State::PeerClosed { unacknowledged } => {
+                (1 << Self::VARIANT_SHIFT) | count(unacknowledged)
+            }
+            State::Closed { unacknowledged } => (2 << Self::VARIANT_SHIFT) | count(unacknowledged),
+        }
+    }
+
+    fn decode(word: u64) -> State {
+        let unacknowledged = (word & Self::KNOWN != 0).then_some(word & Self::COUNT);
+        match word >> Self::VARIANT_SHIFT {
+            0 => State::Open,
+            1 => State::PeerClosed { unacknowledged },
+            _ => State::Closed { unacknowledged },
+        }
+    }
 }
 
 /// Why a send failed, and whether its bytes may be sent elsewhere.
@@ -76,16 +149,38 @@ impl From<SendFailure> for TcpError {
 
 #[derive(Debug)]
 struct ReadSide {
-    half: Option<Reader>,
+    half: Reader,
     buffer: BytesMut,
-    eof: bool,
 }
 
-/// What a read loop wants before it returns.
-enum Want<'a> {
+/// What a receive wants before it returns.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Want<'a> {
+    /// Exactly this many bytes (`receive_exact`).
     Exactly(usize),
+    /// At least one byte and at most this many (`receive`).
     AtMost(usize),
+    /// Everything up to and including the delimiter, which must come within the
+    /// limit (`receive_until`).
     Until(&'a [u8], usize),
+}
+
+impl Want<'static> {
+    /// One `\n`-terminated line (`receive_line`).
+    pub(crate) const LINE: Self = Want::Until(b"\n", LINE_LIMIT);
+}
+
+impl Want<'_> {
+    /// The call that asked, for errors.
+    fn describe(&self) -> String {
+        match *self {
+            Want::Exactly(n) => format!("receive_exact({n})"),
+            Want::AtMost(max) => format!("receive({max})"),
+            Want::Until(delimiter, _) => {
+                format!("receive_until({:?})", String::from_utf8_lossy(delimiter))
+            }
+        }
+    }
 }
 
 impl Connection {
@@ -94,7 +189,6 @@ impl Connection {
         label: String,
         (read, write, socket): (Reader, Writer, Socket),
         (local, peer): (SocketAddr, SocketAddr),
-        parent: &CancellationToken,
     ) -> Self {
         Self {
             driver: driver.to_owned(),
@@ -102,15 +196,14 @@ impl Connection {
             peer,
             local,
             reader: Mutex::new(ReadSide {
-                half: Some(read),
+                half: read,
                 // Grown by the first receive: an idle connection costs no buffer.
                 buffer: BytesMut::new(),
-                eof: false,
             }),
-            writer: Mutex::new(Some(write)),
+            writer: Mutex::new(write),
             socket,
-            closed: parent.child_token(),
-            ended: OnceLock::new(),
+            state: StateCell::new(),
+            closing: Notify::new(),
             progress: Notify::new(),
         }
     }
@@ -127,32 +220,41 @@ impl Connection {
         self.local
     }
 
-    /// Whether it can still carry data: not closed here, peer not known gone.
-    pub(crate) fn is_usable(&self) -> bool {
-        !self.closed.is_cancelled() && self.ended.get().is_none()
+    /// Where it is in its life, as last known (no system call).
+    pub(crate) fn state(&self) -> State {
+        self.state.get()
     }
 
-    /// Whether it can still carry data, asking the kernel now (the peer's FIN or
-    /// reset may have arrived since the last read).
+    /// Where it is in its life, asking the kernel now while it is open (the
+    /// peer's FIN or reset may have arrived since the last read).
+    pub(crate) fn state_now(&self) -> State {
+        match self.state() {
+            State::Open => match probe::peer(self.socket.fd()) {
+                Peer::Open { .. } => State::Open,
+                Peer::Gone { .. } => self.mark_peer_closed(),
+            },
+            known => known,
+        }
+    }
+
+    /// Whether it can still carry data, as last known.
+    pub(crate) fn is_usable(&self) -> bool {
+        self.state() == State::Open
+    }
+
+    /// Whether it can still carry data, asking the kernel now.
     pub(crate) fn is_usable_now(&self) -> bool {
-        if !self.is_usable() {
-            return false;
-        }
-        match probe::peer(self.socket.fd()) {
-            Peer::Open { .. } => true,
-            Peer::Gone { .. } => {
-                self.mark_peer_gone();
-                false
-            }
-        }
+        self.state_now() == State::Open
     }
 
     /// Bytes written that the peer had not acknowledged when this connection was
     /// first known to be lost or was closed here (while it is open: now).
     pub(crate) fn unacknowledged_at_end(&self) -> Option<u64> {
-        match self.ended.get() {
-            Some(ended) => ended.unacknowledged,
-            None => self.socket.unacknowledged(),
+        match self.state() {
+            State::Open => self.socket.unacknowledged(),
+            State::PeerClosed { unacknowledged } | State::Closed { unacknowledged } => {
+                unacknowledged
+            }
         }
     }
 
@@ -170,17 +272,43 @@ impl Connection {
             }
     }
 
-    /// Records that the peer is gone, with the bytes it had not acknowledged.
-    pub(crate) fn mark_peer_gone(&self) {
-        self.end(true);
+    /// Records that the peer closed or reset it, with the bytes it had not
+    /// acknowledged (unless its end is already known); returns the state after.
+    pub(crate) fn mark_peer_closed(&self) -> State {
+        self.state.advance(|state| match state {
+            State::Open => Some(State::PeerClosed {
+                unacknowledged: self.socket.unacknowledged(),
+            }),
+            State::PeerClosed { .. } | State::Closed { .. } => None,
+        })
     }
 
-    /// Records how it ended, unless an end is already known.
-    fn end(&self, by_peer: bool) {
-        self.ended.get_or_init(|| Ended {
-            by_peer,
-            unacknowledged: self.socket.unacknowledged(),
+    /// Marks it closed on this side and wakes every wait on it, at once and
+    /// without a system call on the socket (a driver's `abort` may call it);
+    /// [`close`](Self::close) also sends the FIN.
+    pub(crate) fn shut(&self) {
+        self.state.advance(|state| match state {
+            State::Open => Some(State::Closed {
+                unacknowledged: self.socket.unacknowledged(),
+            }),
+            State::PeerClosed { unacknowledged } => Some(State::Closed { unacknowledged }),
+            State::Closed { .. } => None,
         });
+        self.closing.notify_waiters();
+    }
+
+    /// Resolves once the connection is closed on this side.
+    async fn closed_here(&self) {
+        loop {
+            // Enabled before looking, so a close meanwhile is not missed.
+            let closing = self.closing.notified();
+            tokio::pin!(closing);
+            closing.as_mut().enable();
+            if let State::Closed { .. } = self.state() {
+                return;
+            }
+            closing.await;
+        }
     }
 
     /// Sends all of `data` within `timeout` overall (the wait for the write
@@ -194,29 +322,27 @@ impl Connection {
         // nothing before that point waits, so the deadline still covers the call.
         let mut deadline: Option<Instant> = None;
         // Uncontended is the rule; `try_lock` skips the future machinery.
-        let mut writer = match self.writer.try_lock() {
+        let mut half = match self.writer.try_lock() {
             Some(guard) => guard,
             None => {
                 let at = *deadline.get_or_insert_with(|| super::deadline_after(timeout));
                 tokio::select! {
                     guard = self.writer.lock() => guard,
                     () = tokio::time::sleep_until(at) => return Err(SendFailure::Failed(self.send_timeout(timeout, 0, data.len()))),
-                    () = self.closed.cancelled() => return Err(SendFailure::Failed(self.closed_error())),
+                    () = self.closed_here() => return Err(SendFailure::Failed(self.closed_error())),
                 }
             }
         };
-        let Some(half) = writer.as_mut() else {
-            return Err(SendFailure::Failed(self.closed_error()));
-        };
         // Bytes written after the peer's FIN or reset are lost: look first (one
         // `poll(2)` with a zero timeout).
-        if !self.is_usable_now() {
-            let closed_here =
-                self.closed.is_cancelled() || self.ended.get().is_some_and(|ended| !ended.by_peer);
-            if closed_here {
-                return Err(SendFailure::Failed(self.closed_error()));
+        match self.state_now() {
+            State::Open => {}
+            State::PeerClosed { .. } => {
+                return Err(SendFailure::Unsent(
+                    self.peer_closed_error(self.unread_hint()),
+                ));
             }
-            return Err(SendFailure::Unsent(self.peer_closed(self.unread_hint())));
+            State::Closed { .. } => return Err(SendFailure::Failed(self.closed_error())),
         }
         // Fast path: the socket buffer usually takes the whole message at once,
         // with no future, timer or wake-up involved.
@@ -226,9 +352,7 @@ impl Connection {
                 Ok(n) => written += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 // The kernel took none of it: the peer reset or closed meanwhile.
-                Err(e) if written == 0 && is_peer_gone(&e) => {
-                    return Err(SendFailure::Unsent(self.peer_closed(0)));
-                }
+                Err(e) if written == 0 && is_peer_gone(&e) => return Err(self.lost(0)),
                 Err(_) => break, // the slow path below reports it
             }
         }
@@ -242,8 +366,7 @@ impl Connection {
                 wrote = half.write(&data[written..]) => match wrote {
                     Ok(0) => return Err(SendFailure::Failed(self.peer_closed(0))),
                     Ok(n) => written += n,
-                    Err(e) if is_peer_gone(&e) && written == 0 => return Err(SendFailure::Unsent(self.peer_closed(0))),
-                    Err(e) if is_peer_gone(&e) => return Err(SendFailure::Failed(self.peer_closed(0))),
+                    Err(e) if is_peer_gone(&e) => return Err(self.lost(written)),
                     Err(source) => return Err(SendFailure::Failed(TcpError::Io {
                         driver: self.driver.clone(),
                         operation: format!("send on {}", self.label),
@@ -251,64 +374,38 @@ impl Connection {
                     })),
                 },
                 () = tokio::time::sleep_until(at) => return Err(SendFailure::Failed(self.send_timeout(timeout, written, data.len()))),
-                () = self.closed.cancelled() => return Err(SendFailure::Failed(self.closed_error())),
+                () = self.closed_here() => return Err(SendFailure::Failed(self.closed_error())),
             }
         }
         Ok(data.len())
     }
 
-    /// Exactly `n` bytes.
-    pub(crate) async fn receive_exact(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> Result<Vec<u8>, TcpError> {
-        self.receive_with(Want::Exactly(n), timeout, || format!("receive_exact({n})"))
-            .await
+    /// A write found the connection gone after `written` bytes of the message.
+    fn lost(&self, written: usize) -> SendFailure {
+        match self.peer_closed(0) {
+            error @ TcpError::PeerClosed { .. } if written == 0 => SendFailure::Unsent(error),
+            error => SendFailure::Failed(error),
+        }
     }
 
-    /// At least one and at most `max` bytes.
-    pub(crate) async fn receive(&self, max: usize, timeout: Duration) -> Result<Vec<u8>, TcpError> {
-        self.receive_with(Want::AtMost(max.max(1)), timeout, || {
-            format!("receive({max})")
-        })
-        .await
-    }
-
-    /// Everything up to and including `delimiter`, which must come within `limit` bytes.
-    pub(crate) async fn receive_until(
-        &self,
-        delimiter: &[u8],
-        limit: usize,
-        timeout: Duration,
-    ) -> Result<Vec<u8>, TcpError> {
-        assert!(
-            !delimiter.is_empty(),
-            "receive_until needs a non-empty delimiter"
-        );
-        self.receive_with(Want::Until(delimiter, limit), timeout, || {
-            format!("receive_until({:?})", String::from_utf8_lossy(delimiter))
-        })
-        .await
-    }
-
-    async fn receive_with(
+    /// The bytes `want` asks for, within `timeout` overall.
+    pub(crate) async fn receive(
         &self,
         want: Want<'_>,
         timeout: Duration,
-        describe: impl Fn() -> String,
     ) -> Result<Vec<u8>, TcpError> {
-        let received = self.receive_locked(want, timeout, describe).await;
+        if let Want::Until(delimiter, _) = want {
+            assert!(
+                !delimiter.is_empty(),
+                "receive_until needs a non-empty delimiter"
+            );
+        }
+        let received = self.receive_locked(want, timeout).await;
         self.progress.notify_one();
         received
     }
 
-    async fn receive_locked(
-        &self,
-        want: Want<'_>,
-        timeout: Duration,
-        describe: impl Fn() -> String,
-    ) -> Result<Vec<u8>, TcpError> {
+    async fn receive_locked(&self, want: Want<'_>, timeout: Duration) -> Result<Vec<u8>, TcpError> {
         // Set on the first wait, so the fast path never reads the clock; nothing
         // before that point waits, so the deadline still covers the whole call.
         let mut deadline: Option<Instant> = None;
@@ -318,13 +415,13 @@ impl Connection {
                 let at = *deadline.get_or_insert_with(|| super::deadline_after(timeout));
                 tokio::select! {
                     guard = self.reader.lock() => guard,
-                    () = tokio::time::sleep_until(at) => return Err(TcpError::Timeout {
+                    () = tokio::time::sleep_until(at) => return Err(TcpError::ReceiveTimeout {
                         driver: self.driver.clone(),
-                        operation: format!("{} on {} (another receive held it)", describe(), self.label),
+                        operation: format!("{} on {} (another receive held it)", want.describe(), self.label),
                         after: timeout,
                         buffered: 0,
                     }),
-                    () = self.closed.cancelled() => return Err(self.closed_error()),
+                    () = self.closed_here() => return Err(self.closed_error()),
                 }
             }
         };
@@ -332,48 +429,41 @@ impl Connection {
             if let Some(taken) = self.take(&mut side.buffer, &want)? {
                 return Ok(taken);
             }
-            if side.eof {
-                return Err(self.peer_closed(side.buffer.len()));
-            }
-            let ReadSide { half, buffer, eof } = &mut *side;
-            let Some(half) = half.as_mut() else {
+            // Bytes the peer sent before its close are read until the end of the
+            // stream; after a close here nothing more is.
+            if let State::Closed { .. } = self.state() {
                 return Err(self.closed_error());
-            };
+            }
+            let ReadSide { half, buffer } = &mut *side;
             buffer.reserve(READ_CHUNK.min(want_hint(&want)));
             // Fast path: data already in the socket buffer needs no timer and no
             // trip through the scheduler.
             match half.read_now(buffer, fast_chunk(&want, buffer.len())) {
-                Ok(0) => {
-                    *eof = true;
-                    continue;
-                }
+                Ok(0) => return Err(self.peer_closed(buffer.len())),
                 Ok(_) => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) if is_peer_gone(&e) => {
-                    *eof = true;
-                    continue;
-                }
+                Err(e) if is_peer_gone(&e) => return Err(self.peer_closed(buffer.len())),
                 Err(_) => {} // the slow path below reports it
             }
             // `read_buf` is cancel-safe: a timeout or close loses no bytes.
             tokio::select! {
                 read = half.read_buf(buffer) => match read {
-                    Ok(0) => *eof = true,
+                    Ok(0) => return Err(self.peer_closed(buffer.len())),
                     Ok(_) => {}
-                    Err(e) if is_peer_gone(&e) => *eof = true,
+                    Err(e) if is_peer_gone(&e) => return Err(self.peer_closed(buffer.len())),
                     Err(source) => return Err(TcpError::Io {
                         driver: self.driver.clone(),
-                        operation: format!("{} on {}", describe(), self.label),
+                        operation: format!("{} on {}", want.describe(), self.label),
                         source,
                     }),
                 },
-                () = tokio::time::sleep_until(*deadline.get_or_insert_with(|| super::deadline_after(timeout))) => return Err(TcpError::Timeout {
+                () = tokio::time::sleep_until(*deadline.get_or_insert_with(|| super::deadline_after(timeout))) => return Err(TcpError::ReceiveTimeout {
                     driver: self.driver.clone(),
-                    operation: format!("{} on {}", describe(), self.label),
+                    operation: format!("{} on {}", want.describe(), self.label),
                     after: timeout,
                     buffered: buffer.len(),
                 }),
-                () = self.closed.cancelled() => return Err(self.closed_error()),
+                () = self.closed_here() => return Err(self.closed_error()),
             }
         }
     }
@@ -383,7 +473,7 @@ impl Connection {
         match *want {
             Want::Exactly(n) if buffer.len() >= n => Ok(Some(take_front(buffer, n))),
             Want::AtMost(max) if !buffer.is_empty() => {
-                let n = max.min(buffer.len());
+                let n = max.clamp(1, buffer.len());
                 Ok(Some(take_front(buffer, n)))
             }
             Want::Until(delimiter, limit) => {
@@ -404,27 +494,23 @@ impl Connection {
 
     /// Closes both directions now; pending operations fail as closed.
     pub(crate) async fn close(&self) {
-        self.end(false);
-        // Every send and receive holding a lock gives it up once `closed` is
-        // cancelled, so these lock waits end promptly without a deadline of their own.
-        self.closed.cancel();
-        let mut writer = self.writer.lock().await;
-        if let Some(half) = writer.take() {
-            half.close();
-        }
-        drop(writer);
-        self.reader.lock().await.half = None;
+        self.shut();
+        // Every send and receive holding a lock gives it up once it is closed, so
+        // these lock waits end promptly without a deadline of their own.
+        self.writer.lock().await.close();
+        // Receives under way have ended.
+        drop(self.reader.lock().await);
     }
 
     /// Whether the peer has closed the connection (FIN or reset) and every byte
     /// it sent has been taken by a receive, so it holds nothing a test could
     /// still want (asking the kernel now).
     pub(crate) fn is_drained_after_peer_close(&self) -> bool {
-        let drained = self.is_usable_or_gone_by_peer()
+        let drained = !matches!(self.state(), State::Closed { .. })
             && matches!(probe::peer(self.socket.fd()), Peer::Gone { unread: 0 })
             && self.nothing_buffered();
         if drained {
-            self.mark_peer_gone();
+            self.mark_peer_closed();
         }
         drained
     }
@@ -443,14 +529,10 @@ impl Connection {
             }
             tokio::select! {
                 biased;
-                () = self.closed.cancelled() => return false,
+                () = self.closed_here() => return false,
                 () = progress => {}
             }
         }
-    }
-
-    fn is_usable_or_gone_by_peer(&self) -> bool {
-        !self.closed.is_cancelled() && self.ended.get().is_none_or(|ended| ended.by_peer)
     }
 
     /// Whether no received byte waits in this side's buffer (a receive under way
@@ -466,8 +548,16 @@ impl Connection {
         self.reader.try_lock().map_or(0, |side| side.buffer.len())
     }
 
+    /// What a read or write that found the peer gone reports: the peer's close,
+    /// recorded, or the close here that came first.
     fn peer_closed(&self, buffered: usize) -> TcpError {
-        self.mark_peer_gone();
+        match self.mark_peer_closed() {
+            State::Closed { .. } => self.closed_error(),
+            State::Open | State::PeerClosed { .. } => self.peer_closed_error(buffered),
+        }
+    }
+
+    fn peer_closed_error(&self, buffered: usize) -> TcpError {
         TcpError::PeerClosed {
             driver: self.driver.clone(),
             connection: self.label.clone(),
@@ -516,7 +606,7 @@ impl Connection {
             } else {
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_millis(1)) => continue,
-                    () = self.closed.cancelled() => continue,
+                    () = self.closed_here() => continue,
                 }
             };
             return Err(TcpError::Unacknowledged {
@@ -527,7 +617,6 @@ impl Connection {
             });
         }
     }
-
     fn closed_error(&self) -> TcpError {
         TcpError::Closed {
             driver: self.driver.clone(),
@@ -536,8 +625,6 @@ impl Connection {
     }
 }
 
-/// How much the fast path reads at once: what is still missing for an exact
-/// read (as plain `read_exact` would), else a page.
 /// The first `n` bytes, removed from `buffer`. Copy then advance: unlike
 /// `split_to`, this never turns the buffer into a shared one.
 fn take_front(buffer: &mut BytesMut, n: usize) -> Vec<u8> {
@@ -546,6 +633,8 @@ fn take_front(buffer: &mut BytesMut, n: usize) -> Vec<u8> {
     front
 }
 
+/// How much the fast path reads at once: what is still missing for an exact
+/// read (as plain `read_exact` would), else a page.
 fn fast_chunk(want: &Want<'_>, buffered: usize) -> usize {
     match *want {
         Want::Exactly(n) => n.saturating_sub(buffered).clamp(1, READ_CHUNK),
@@ -567,4 +656,99 @@ fn is_peer_gone(e: &std::io::Error) -> bool {
         e.kind(),
         ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_survives_its_encoding() {
+        for unacknowledged in [
+            None,
+            Some(0),
+            Some(1),
+            Some(123_456),
+            Some(StateCell::COUNT),
+        ] {
+            for state in [
+                State::Open,
+                State::PeerClosed { unacknowledged },
+                State::Closed { unacknowledged },
+            ] {
+                assert_eq!(StateCell::decode(StateCell::encode(state)), state);
+            }
+        }
+        // A count too large for the word saturates instead of changing the variant.
+        let huge = State::PeerClosed {
+            unacknowledged: Some(u64::MAX),
+        };
+        assert_eq!(
+            StateCell::decode(StateCell::encode(huge)),
+            State::PeerClosed {
+                unacknowledged: Some(StateCell::COUNT)
+            }
+        );
+    }
+
+    async fn connection() -> (Connection, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let addresses = (stream.local_addr().unwrap(), stream.peer_addr().unwrap());
+        let connection = Connection::new(
+            "server",
+            "connection 0".to_owned(),
+            super::super::transport::owned(stream),
+            addresses,
+        );
+        (connection, peer)
+    }
+
+    #[tokio::test]
+    async fn a_peer_close_then_a_close_here_keeps_the_count_first_measured() {
+        let (connection, peer) = connection().await;
+        assert_eq!(connection.state(), State::Open);
+        drop(peer);
+        assert_eq!(
+            connection.state_now(),
+            State::PeerClosed {
+                unacknowledged: Some(0)
+            }
+        );
+        connection.close().await;
+        assert_eq!(
+            connection.state(),
+            State::Closed {
+                unacknowledged: Some(0)
+            }
+        );
+        // It only moves forward.
+        assert!(matches!(
+            connection.mark_peer_closed(),
+            State::Closed { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_close_here_ends_a_receive_under_way_and_every_later_call() {
+        let (connection, _peer) = connection().await;
+        let receive = connection.receive(Want::AtMost(1), Duration::from_secs(30));
+        let close = async {
+            tokio::task::yield_now().await;
+            connection.close().await;
+        };
+        let (received, ()) = tokio::join!(receive, close);
+        assert!(
+            matches!(received, Err(TcpError::Closed { .. })),
+            "{received:?}"
+        );
+        assert!(matches!(
+            connection.send(b"x", Duration::from_secs(1)).await,
+            Err(SendFailure::Failed(TcpError::Closed { .. }))
+        ));
+        assert!(!connection.is_usable_now());
+    }
 }

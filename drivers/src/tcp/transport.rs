@@ -153,11 +153,12 @@ impl Writer {
     }
 
     /// Closes the connection (for a service connection, the service notices).
-    pub(crate) fn close(self) {
+    /// Closing again does nothing more.
+    pub(crate) fn close(&self) {
         match self {
             // FIN now; the descriptor goes with the last handle.
             Writer::Owned(stream) => {
-                let _ = SockRef::from(&*stream).shutdown(Shutdown::Write);
+                let _ = SockRef::from(&**stream).shutdown(Shutdown::Write);
             }
             Writer::Service(connection) => connection.close(),
         }

@@ -62,6 +62,7 @@ pub mod service;
 pub mod status;
 #[cfg(feature = "suite")]
 pub mod suite;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use context::{Exports, FromValue, Param, Ref, RefKey, Template, Value, ValueTable};

@@ -1,19 +1,40 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{broadcast, watch};
 use tracing::Instrument;
 
 use super::spec::Options;
+use super::supervisor::Supervised;
 use super::{
     ConnectionInfo, Driver, DriverSpec, Hook, HookContext, StartContext, Supervisor, Unsupported,
 };
 use crate::context::{Exports, ValueTable};
 use crate::error::{LifecycleError, LogTail, Phase};
 use crate::status::{Status, StatusEvent, StatusTracker, Transition};
+
+// Here rather than in spec.rs, so that the resource depends on the spec and not the
+// other way round.
+impl DriverSpec {
+    /// A standalone lifecycle engine for this driver, outside any environment,
+    /// with its runpath under the system temp directory.
+    pub fn into_resource(self) -> Resource {
+        let runpath = crate::env::default_runpath_root(self.name()).join(self.name());
+        Resource::new(self, runpath, ValueTable::new(), None)
+    }
+
+    pub(crate) fn into_resource_at(
+        self,
+        runpath: PathBuf,
+        values: ValueTable,
+        events: broadcast::Sender<StatusEvent>,
+    ) -> Resource {
+        Resource::new(self, runpath, values, Some(events))
+    }
+}
 
 /// The lifecycle engine around one driver: status, timeouts, hooks, restart,
 /// pause/resume, abort, failover and supervision.
@@ -313,7 +334,10 @@ impl Resource {
             inner.name.clone(),
             inner.runpath.clone(),
             inner.values.clone(),
-            Supervisor::new(&self.inner, generation),
+            Supervisor::new(
+                Arc::downgrade(&self.inner) as Weak<dyn Supervised>,
+                generation,
+            ),
         );
         self.run_hook(driver, Phase::PreStart).await?;
 
@@ -572,9 +596,20 @@ impl ResourceInner {
             _ => None,
         }
     }
+}
 
+impl fmt::Debug for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resource")
+            .field("name", &self.inner.name)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Supervised for ResourceInner {
     /// A supervised death report; see [`Supervisor::died`].
-    pub(super) fn died(&self, generation: u64, reason: String) -> bool {
+    fn died(&self, generation: u64, reason: String) -> bool {
         if generation != self.generation.load(Ordering::SeqCst) {
             return false;
         }
@@ -612,15 +647,6 @@ impl ResourceInner {
                 false
             }
         }
-    }
-}
-
-impl fmt::Debug for Resource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Resource")
-            .field("name", &self.inner.name)
-            .field("status", &self.status())
-            .finish_non_exhaustive()
     }
 }
 

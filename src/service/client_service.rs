@@ -7,7 +7,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::actor::{Actor, Command, Settings, SharedState};
 use super::shared::{Shared, Slot};
-use super::{ClientServiceBuilder, Connector, ServiceError, ServiceEvent, ServiceState};
+use super::{Connector, ServiceError, ServiceEvent, ServiceState};
 
 /// Events kept for a subscriber that falls behind.
 const EVENT_CAPACITY: usize = 128;
@@ -51,11 +51,6 @@ pub struct ClientService<C: Connector> {
 }
 
 impl<C: Connector> ClientService<C> {
-    /// Configure a service for `connector`.
-    pub fn builder(connector: C) -> ClientServiceBuilder<C> {
-        ClientServiceBuilder::new(connector)
-    }
-
     pub(crate) fn from_settings(settings: Settings<C>) -> Self {
         let shared = Arc::new(Shared::new(Arc::from(settings.connector.describe())));
         let actor = Box::new(Actor::new(Arc::clone(&shared), settings));

@@ -270,7 +270,7 @@ impl Resource {
         let _ = self.inner.tracker.set_if(
             |s| s.can_become(Status::Failed),
             Status::Failed,
-            Some(error.to_string()),
+            Some(error.full_message()),
         );
         error
     }
@@ -293,8 +293,9 @@ impl Resource {
         self.inner.tracker.set(
             Status::Starting,
             Some(format!(
-                "failover to a {} after: {error}",
-                replacement.kind()
+                "failover to a {} after: {}",
+                replacement.kind(),
+                error.full_message()
             )),
         )?;
         self.attempt(&replacement, began).await
@@ -315,7 +316,7 @@ impl Resource {
                 let _ = self.inner.tracker.set_if(
                     |s| s.can_become(Status::Failed),
                     Status::Failed,
-                    Some(error.to_string()),
+                    Some(error.full_message()),
                 );
                 self.clean_up(driver).await;
                 Err(error)
@@ -455,7 +456,7 @@ impl Resource {
                 self.inner.remember(Phase::Stop, &error);
                 self.inner
                     .tracker
-                    .set(Status::Failed, Some(error.to_string()))?;
+                    .set(Status::Failed, Some(error.full_message()))?;
                 Err(error)
             }
         };
@@ -582,7 +583,7 @@ impl ResourceInner {
         self.record().errors.push(RecordedError {
             at: SystemTime::now(),
             phase,
-            message: error.to_string(),
+            message: error.full_message(),
         });
     }
 
@@ -635,11 +636,11 @@ impl Supervised for ResourceInner {
         let moved = self.tracker.set_if(
             |s| matches!(s, Status::Started | Status::Paused),
             Status::Failed,
-            Some(error.to_string()),
+            Some(error.full_message()),
         );
         match moved {
             Ok(Some(_)) => {
-                tracing::warn!(driver = %self.name, "{error}");
+                tracing::warn!(driver = %self.name, "{}", error.full_message());
                 true
             }
             _ => {

@@ -353,7 +353,7 @@ impl Environment {
         let mut message = format!("{error} while starting");
         for failure in &teardown {
             message.push_str("; teardown: ");
-            message.push_str(&failure.error.to_string());
+            message.push_str(&failure.error.full_message());
         }
         self.inner.state().errors.push(message);
         error

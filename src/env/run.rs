@@ -124,7 +124,7 @@ impl Environment {
         let name = self.name().to_owned();
         let own_failure = match &ending {
             Ending::Returned(Ok(_)) => None,
-            Ending::Returned(Err(e)) => Some(e.to_string()),
+            Ending::Returned(Err(e)) => Some(body_error_message(e)),
             Ending::Panicked(payload) => Some(format!("panicked: {}", payload_message(&**payload))),
             Ending::TimedOut(after) => Some(format!("timed out after {after:?}")),
             Ending::Interrupted(signal) => Some(format!("interrupted by {signal}")),
@@ -194,5 +194,19 @@ impl Environment {
         {
             tracing::warn!(environment = %self.name(), %error, "cannot write the report");
         }
+    }
+}
+
+/// A body's error with its causes, as the report shows it: testrig's errors and boxed
+/// errors with each cause their message does not already show; others (anyhow's, eyre's)
+/// as their alternate form prints them, which is their chain.
+fn body_error_message<E: Display + 'static>(error: &E) -> String {
+    let any: &dyn std::any::Any = error;
+    if let Some(error) = any.downcast_ref::<Error>() {
+        crate::error::full_message(error)
+    } else if let Some(error) = any.downcast_ref::<crate::BoxError>() {
+        crate::error::full_message(&**error)
+    } else {
+        format!("{error:#}")
     }
 }

@@ -559,10 +559,14 @@ impl<C: Connector> Actor<C> {
                 service = %self.shared.target,
                 attempt = self.failures,
                 ?delay,
-                %error,
+                error = %crate::error::full_message(&error),
                 "scheduling a retry"
             ),
-            None => tracing::warn!(service = %self.shared.target, %error, "retry policy gave up"),
+            None => tracing::warn!(
+                service = %self.shared.target,
+                error = %crate::error::full_message(&error),
+                "retry policy gave up"
+            ),
         }
         self.emit(ServiceEvent::AttemptFailed {
             error: error.clone(),

@@ -17,24 +17,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Its `Debug` form reads like its chain of causes (the message, then `Caused by:`
 /// lines, as anyhow prints them), because that is what `main` and `#[tokio::test]`
-/// print for an `Err`; `{:#?}` shows the structure.
-#[derive(thiserror::Error)]
+/// print for an `Err`; `{:#?}` shows the structure. Its alternate `Display` (`{:#}`)
+/// is the chain on one line, `message: cause: cause`, as anyhow prints it.
 #[non_exhaustive]
 pub enum Error {
     /// The environment description is invalid.
-    #[error(transparent)]
-    Build(#[from] BuildError),
+    Build(BuildError),
     /// The environment could not start.
-    #[error(transparent)]
-    Start(#[from] StartError),
+    Start(StartError),
     /// Some drivers did not stop cleanly.
-    #[error(transparent)]
-    Stop(#[from] StopError),
+    Stop(StopError),
     /// One driver's lifecycle operation failed.
-    #[error(transparent)]
-    Lifecycle(#[from] LifecycleError),
+    Lifecycle(LifecycleError),
     /// No driver of that name.
-    #[error("environment `{environment}` has no driver named `{name}`")]
     UnknownDriver {
         /// The environment asked.
         environment: String,
@@ -42,7 +37,6 @@ pub enum Error {
         name: String,
     },
     /// A driver was asked for as the wrong type.
-    #[error("driver `{driver}` is a {actual}, not a {requested}")]
     WrongType {
         /// The driver.
         driver: String,
@@ -52,7 +46,6 @@ pub enum Error {
         actual: &'static str,
     },
     /// The test body did not finish in time; the environment was torn down.
-    #[error("the test body of environment `{environment}` did not finish within {after:?}")]
     BodyTimeout {
         /// The environment.
         environment: String,
@@ -63,7 +56,6 @@ pub enum Error {
     /// (died, or failed a restart or a stop) and were still `Failed` when it
     /// ended. Declare a deliberate failure with
     /// [`Environment::expect_failure`](crate::Environment::expect_failure).
-    #[error("{}", drivers_failed_message(environment, drivers, teardown))]
     DriversFailed {
         /// The environment.
         environment: String,
@@ -73,7 +65,6 @@ pub enum Error {
         teardown: Vec<DriverFailure>,
     },
     /// A signal interrupted the run; the environment was torn down.
-    #[error("environment `{environment}` was interrupted by {signal}")]
     Interrupted {
         /// The environment.
         environment: String,
@@ -81,17 +72,103 @@ pub enum Error {
         signal: &'static str,
     },
     /// Writing a report failed.
-    #[error("cannot write report to {path}")]
     Report {
         /// Where the report was going.
         path: PathBuf,
         /// The I/O error.
-        #[source]
         source: std::io::Error,
     },
     /// Anything else, e.g. an error from a test body or a driver's own API.
-    #[error(transparent)]
     Other(BoxError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            return f.write_str(&match self {
+                // The log tail last, after the causes.
+                Error::Lifecycle(e) => e.full_message(),
+                other => full_message(other),
+            });
+        }
+        match self {
+            Error::Build(e) => fmt::Display::fmt(e, f),
+            Error::Start(e) => fmt::Display::fmt(e, f),
+            Error::Stop(e) => fmt::Display::fmt(e, f),
+            Error::Lifecycle(e) => fmt::Display::fmt(e, f),
+            Error::UnknownDriver { environment, name } => {
+                write!(
+                    f,
+                    "environment `{environment}` has no driver named `{name}`"
+                )
+            }
+            Error::WrongType {
+                driver,
+                requested,
+                actual,
+            } => write!(f, "driver `{driver}` is a {actual}, not a {requested}"),
+            Error::BodyTimeout { environment, after } => write!(
+                f,
+                "the test body of environment `{environment}` did not finish within {after:?}"
+            ),
+            Error::DriversFailed {
+                environment,
+                drivers,
+                teardown,
+            } => f.write_str(&drivers_failed_message(environment, drivers, teardown)),
+            Error::Interrupted {
+                environment,
+                signal,
+            } => write!(f, "environment `{environment}` was interrupted by {signal}"),
+            Error::Report { path, .. } => {
+                write!(f, "cannot write report to {}", path.display())
+            }
+            Error::Other(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Transparent: the wrapped error's own message is this one's.
+            Error::Build(e) => e.source(),
+            Error::Start(e) => e.source(),
+            Error::Stop(e) => e.source(),
+            Error::Lifecycle(e) => e.source(),
+            Error::Other(e) => e.source(),
+            Error::Report { source, .. } => Some(source),
+            Error::UnknownDriver { .. }
+            | Error::WrongType { .. }
+            | Error::BodyTimeout { .. }
+            | Error::DriversFailed { .. }
+            | Error::Interrupted { .. } => None,
+        }
+    }
+}
+
+impl From<BuildError> for Error {
+    fn from(error: BuildError) -> Self {
+        Error::Build(error)
+    }
+}
+
+impl From<StartError> for Error {
+    fn from(error: StartError) -> Self {
+        Error::Start(error)
+    }
+}
+
+impl From<StopError> for Error {
+    fn from(error: StopError) -> Self {
+        Error::Stop(error)
+    }
+}
+
+impl From<LifecycleError> for Error {
+    fn from(error: LifecycleError) -> Self {
+        Error::Lifecycle(error)
+    }
 }
 
 impl fmt::Debug for Error {
@@ -762,6 +839,22 @@ mod tests {
              Caused by:\n    \
              0: connecting to 127.0.0.1:1 failed (consecutive failure 2)\n    \
              1: refused"
+        );
+    }
+
+    #[test]
+    fn alternate_display_is_the_chain_on_one_line() {
+        let error = Error::Report {
+            path: "/nowhere/report.json".into(),
+            source: std::io::Error::other("read-only file system"),
+        };
+        assert_eq!(
+            error.to_string(),
+            "cannot write report to /nowhere/report.json"
+        );
+        assert_eq!(
+            format!("{error:#}"),
+            "cannot write report to /nowhere/report.json: read-only file system"
         );
     }
 

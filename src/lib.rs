@@ -48,6 +48,11 @@
 //! println!("{}", env.report().summary());
 //! # Ok(()) }
 //! ```
+//!
+//! # Cargo features
+//! - `suite` (default): `testrig::suite`, test suites run by a `harness = false` test target.
+//! - `testing`: `testrig::testing`, helpers for tests (scripted drivers, process trackers,
+//!   scratch directories); turn it on under `[dev-dependencies]`.
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 

@@ -192,21 +192,18 @@ impl Environment {
         if let Some(dir) = dir
             && let Err(error) = self.report().write_to(&dir)
         {
-            tracing::warn!(environment = %self.name(), %error, "cannot write the report");
+            tracing::warn!(environment = %self.name(), error = format_args!("{error:#}"), "cannot write the report");
         }
     }
 }
 
-/// A body's error with its causes, as the report shows it: testrig's errors and boxed
-/// errors with each cause their message does not already show; others (anyhow's, eyre's)
-/// as their alternate form prints them, which is their chain.
+/// A body's error with its causes, as the report shows it: a boxed error with each
+/// cause its message does not already show; others (testrig's, anyhow's, eyre's) as
+/// their alternate form prints them, which is their chain on one line.
 fn body_error_message<E: Display + 'static>(error: &E) -> String {
     let any: &dyn std::any::Any = error;
-    if let Some(error) = any.downcast_ref::<Error>() {
-        crate::error::full_message(error)
-    } else if let Some(error) = any.downcast_ref::<crate::BoxError>() {
-        crate::error::full_message(&**error)
-    } else {
-        format!("{error:#}")
+    match any.downcast_ref::<crate::BoxError>() {
+        Some(error) => crate::error::full_message(&**error),
+        None => format!("{error:#}"),
     }
 }

@@ -14,23 +14,22 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything testrig can report, from building an environment to tearing it down.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Debug` form reads like its chain of causes (the message, then `Caused by:`
+/// lines, as anyhow prints them), because that is what `main` and `#[tokio::test]`
+/// print for an `Err`; `{:#?}` shows the structure. Its alternate `Display` (`{:#}`)
+/// is the chain on one line, `message: cause: cause`, as anyhow prints it.
 #[non_exhaustive]
 pub enum Error {
     /// The environment description is invalid.
-    #[error(transparent)]
-    Build(#[from] BuildError),
+    Build(BuildError),
     /// The environment could not start.
-    #[error(transparent)]
-    Start(#[from] StartError),
+    Start(StartError),
     /// Some drivers did not stop cleanly.
-    #[error(transparent)]
-    Stop(#[from] StopError),
+    Stop(StopError),
     /// One driver's lifecycle operation failed.
-    #[error(transparent)]
-    Lifecycle(#[from] LifecycleError),
+    Lifecycle(LifecycleError),
     /// No driver of that name.
-    #[error("environment `{environment}` has no driver named `{name}`")]
     UnknownDriver {
         /// The environment asked.
         environment: String,
@@ -38,7 +37,6 @@ pub enum Error {
         name: String,
     },
     /// A driver was asked for as the wrong type.
-    #[error("driver `{driver}` is a {actual}, not a {requested}")]
     WrongType {
         /// The driver.
         driver: String,
@@ -48,7 +46,6 @@ pub enum Error {
         actual: &'static str,
     },
     /// The test body did not finish in time; the environment was torn down.
-    #[error("the test body of environment `{environment}` did not finish within {after:?}")]
     BodyTimeout {
         /// The environment.
         environment: String,
@@ -59,7 +56,6 @@ pub enum Error {
     /// (died, or failed a restart or a stop) and were still `Failed` when it
     /// ended. Declare a deliberate failure with
     /// [`Environment::expect_failure`](crate::Environment::expect_failure).
-    #[error("{}", drivers_failed_message(environment, drivers, teardown))]
     DriversFailed {
         /// The environment.
         environment: String,
@@ -69,7 +65,6 @@ pub enum Error {
         teardown: Vec<DriverFailure>,
     },
     /// A signal interrupted the run; the environment was torn down.
-    #[error("environment `{environment}` was interrupted by {signal}")]
     Interrupted {
         /// The environment.
         environment: String,
@@ -77,20 +72,187 @@ pub enum Error {
         signal: &'static str,
     },
     /// Writing a report failed.
-    #[error("cannot write report to {path}: {source}")]
     Report {
         /// Where the report was going.
         path: PathBuf,
         /// The I/O error.
-        #[source]
         source: std::io::Error,
     },
     /// Anything else, e.g. an error from a test body or a driver's own API.
-    #[error(transparent)]
     Other(BoxError),
 }
 
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            return f.write_str(&match self {
+                // The log tail last, after the causes.
+                Error::Lifecycle(e) => e.full_message(),
+                other => full_message(other),
+            });
+        }
+        match self {
+            Error::Build(e) => fmt::Display::fmt(e, f),
+            Error::Start(e) => fmt::Display::fmt(e, f),
+            Error::Stop(e) => fmt::Display::fmt(e, f),
+            Error::Lifecycle(e) => fmt::Display::fmt(e, f),
+            Error::UnknownDriver { environment, name } => {
+                write!(
+                    f,
+                    "environment `{environment}` has no driver named `{name}`"
+                )
+            }
+            Error::WrongType {
+                driver,
+                requested,
+                actual,
+            } => write!(f, "driver `{driver}` is a {actual}, not a {requested}"),
+            Error::BodyTimeout { environment, after } => write!(
+                f,
+                "the test body of environment `{environment}` did not finish within {after:?}"
+            ),
+            Error::DriversFailed {
+                environment,
+                drivers,
+                teardown,
+            } => f.write_str(&drivers_failed_message(environment, drivers, teardown)),
+            Error::Interrupted {
+                environment,
+                signal,
+            } => write!(f, "environment `{environment}` was interrupted by {signal}"),
+            Error::Report { path, .. } => {
+                write!(f, "cannot write report to {}", path.display())
+            }
+            Error::Other(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Transparent: the wrapped error's own message is this one's.
+            Error::Build(e) => e.source(),
+            Error::Start(e) => e.source(),
+            Error::Stop(e) => e.source(),
+            Error::Lifecycle(e) => e.source(),
+            Error::Other(e) => e.source(),
+            Error::Report { source, .. } => Some(source),
+            Error::UnknownDriver { .. }
+            | Error::WrongType { .. }
+            | Error::BodyTimeout { .. }
+            | Error::DriversFailed { .. }
+            | Error::Interrupted { .. } => None,
+        }
+    }
+}
+
+impl From<BuildError> for Error {
+    fn from(error: BuildError) -> Self {
+        Error::Build(error)
+    }
+}
+
+impl From<StartError> for Error {
+    fn from(error: StartError) -> Self {
+        Error::Start(error)
+    }
+}
+
+impl From<StopError> for Error {
+    fn from(error: StopError) -> Self {
+        Error::Stop(error)
+    }
+}
+
+impl From<LifecycleError> for Error {
+    fn from(error: LifecycleError) -> Self {
+        Error::Lifecycle(error)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            return self.fmt_structure(f);
+        }
+        write!(f, "{self}")?;
+        let causes: Vec<&(dyn std::error::Error + 'static)> =
+            std::iter::successors(std::error::Error::source(self), |cause| cause.source())
+                .collect();
+        match causes.as_slice() {
+            [] => Ok(()),
+            [cause] => write!(
+                f,
+                "\n\nCaused by:\n    {}",
+                indent_by(&cause.to_string(), 4)
+            ),
+            causes => {
+                f.write_str("\n\nCaused by:")?;
+                for (i, cause) in causes.iter().enumerate() {
+                    write!(f, "\n    {i}: {}", indent_by(&cause.to_string(), 7))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 impl Error {
+    /// The derived `Debug` output: the variant and its fields.
+    fn fmt_structure(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Build(e) => f.debug_tuple("Build").field(e).finish(),
+            Error::Start(e) => f.debug_tuple("Start").field(e).finish(),
+            Error::Stop(e) => f.debug_tuple("Stop").field(e).finish(),
+            Error::Lifecycle(e) => f.debug_tuple("Lifecycle").field(e).finish(),
+            Error::UnknownDriver { environment, name } => f
+                .debug_struct("UnknownDriver")
+                .field("environment", environment)
+                .field("name", name)
+                .finish(),
+            Error::WrongType {
+                driver,
+                requested,
+                actual,
+            } => f
+                .debug_struct("WrongType")
+                .field("driver", driver)
+                .field("requested", requested)
+                .field("actual", actual)
+                .finish(),
+            Error::BodyTimeout { environment, after } => f
+                .debug_struct("BodyTimeout")
+                .field("environment", environment)
+                .field("after", after)
+                .finish(),
+            Error::DriversFailed {
+                environment,
+                drivers,
+                teardown,
+            } => f
+                .debug_struct("DriversFailed")
+                .field("environment", environment)
+                .field("drivers", drivers)
+                .field("teardown", teardown)
+                .finish(),
+            Error::Interrupted {
+                environment,
+                signal,
+            } => f
+                .debug_struct("Interrupted")
+                .field("environment", environment)
+                .field("signal", signal)
+                .finish(),
+            Error::Report { path, source } => f
+                .debug_struct("Report")
+                .field("path", path)
+                .field("source", source)
+                .finish(),
+            Error::Other(e) => f.debug_tuple("Other").field(e).finish(),
+        }
+    }
+
     /// Wraps any error.
     pub fn other(error: impl Into<BoxError>) -> Self {
         Error::Other(error.into())
@@ -215,7 +377,7 @@ pub enum LifecycleError {
         after: Duration,
     },
     /// `start`, readiness or a start hook returned an error.
-    #[error("driver `{driver}` failed in {phase}: {source}{log_tail}")]
+    #[error("driver `{driver}` failed in {phase}{log_tail}")]
     StartFailed {
         /// The driver.
         driver: String,
@@ -240,7 +402,7 @@ pub enum LifecycleError {
         log_tail: LogTail,
     },
     /// `stop` or a stop hook returned an error; the driver was aborted.
-    #[error("driver `{driver}` failed in {phase}: {source}{log_tail}")]
+    #[error("driver `{driver}` failed in {phase}{log_tail}")]
     StopFailed {
         /// The driver.
         driver: String,
@@ -302,7 +464,7 @@ pub enum LifecycleError {
         operation: &'static str,
     },
     /// `pause` or `resume` returned an error.
-    #[error("driver `{driver}` failed in {operation}: {source}")]
+    #[error("driver `{driver}` failed in {operation}")]
     OperationFailed {
         /// The driver.
         driver: String,
@@ -325,6 +487,37 @@ pub enum LifecycleError {
 }
 
 impl LifecycleError {
+    /// The message with the driver's error inline (`…: cause`) and the log tail last:
+    /// how lists of failures and reports show it.
+    pub(crate) fn full_message(&self) -> String {
+        match self {
+            LifecycleError::StartFailed {
+                driver,
+                phase,
+                source,
+                log_tail,
+            }
+            | LifecycleError::StopFailed {
+                driver,
+                phase,
+                source,
+                log_tail,
+            } => format!(
+                "driver `{driver}` failed in {phase}: {}{log_tail}",
+                full_message(&**source)
+            ),
+            LifecycleError::OperationFailed {
+                driver,
+                operation,
+                source,
+            } => format!(
+                "driver `{driver}` failed in {operation}: {}",
+                full_message(&**source)
+            ),
+            other => full_message(other),
+        }
+    }
+
     /// The driver this error is about.
     pub fn driver(&self) -> &str {
         match self {
@@ -507,7 +700,7 @@ fn start_error_message(e: &StartError) -> String {
         e.failures.len()
     );
     for failure in &e.failures {
-        out.push_str(&format!("\n- {}", indent(&describe(&failure.error))));
+        out.push_str(&format!("\n- {}", indent(&failure.error.full_message())));
     }
     if !e.skipped.is_empty() {
         out.push_str(&format!(
@@ -518,7 +711,7 @@ fn start_error_message(e: &StartError) -> String {
     if !e.teardown.is_empty() {
         out.push_str("\nteardown problems:");
         for failure in &e.teardown {
-            out.push_str(&format!("\n- {}", indent(&describe(&failure.error))));
+            out.push_str(&format!("\n- {}", indent(&failure.error.full_message())));
         }
     }
     out
@@ -531,7 +724,7 @@ fn stop_error_message(e: &StopError) -> String {
         e.failures.len()
     );
     for failure in &e.failures {
-        out.push_str(&format!("\n- {}", indent(&describe(&failure.error))));
+        out.push_str(&format!("\n- {}", indent(&failure.error.full_message())));
     }
     out
 }
@@ -560,7 +753,7 @@ fn drivers_failed_message(
     if !teardown.is_empty() {
         out.push_str("\nand the teardown failed too:");
         for failure in teardown {
-            out.push_str(&format!("\n- {}", indent(&failure.error.to_string())));
+            out.push_str(&format!("\n- {}", indent(&failure.error.full_message())));
         }
     }
     out
@@ -590,7 +783,27 @@ pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn indent(text: &str) -> String {
-    text.replace('\n', "\n  ")
+    indent_by(text, 2)
+}
+
+fn indent_by(text: &str, spaces: usize) -> String {
+    text.replace('\n', &format!("\n{:spaces$}", ""))
+}
+
+/// An error's message followed by each cause its message does not already show, as
+/// `message: cause: cause`: the one-line form lists of failures and reports use.
+pub(crate) fn full_message(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }
 
 fn list(items: &[String]) -> String {
@@ -598,5 +811,89 @@ fn list(items: &[String]) -> String {
         "nothing".to_owned()
     } else {
         items.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start_failed(source: BoxError) -> LifecycleError {
+        LifecycleError::StartFailed {
+            driver: "server".into(),
+            phase: Phase::Start,
+            source,
+            log_tail: LogTail(vec!["listening".into()]),
+        }
+    }
+
+    #[test]
+    fn debug_of_the_error_reads_like_its_chain() {
+        let error = Error::from(start_failed(Box::new(std::io::Error::other("port taken"))));
+        assert_eq!(
+            format!("{error:?}"),
+            "driver `server` failed in start\n  last line of its log:\n    | listening\n\n\
+             Caused by:\n    port taken"
+        );
+    }
+
+    #[test]
+    fn debug_numbers_the_causes_when_there_are_several() {
+        let lost = crate::service::ServiceError::ConnectFailed {
+            target: "127.0.0.1:1".into(),
+            failures: 2,
+            source: std::sync::Arc::new(std::io::Error::other("refused")),
+        };
+        let error = Error::other(crate::service::ServiceError::GaveUp {
+            target: "127.0.0.1:1".into(),
+            last: Box::new(lost),
+        });
+        assert_eq!(
+            format!("{error:?}"),
+            "gave up connecting to 127.0.0.1:1: the retry policy allows no further attempt\n\n\
+             Caused by:\n    \
+             0: connecting to 127.0.0.1:1 failed (consecutive failure 2)\n    \
+             1: refused"
+        );
+    }
+
+    #[test]
+    fn alternate_display_is_the_chain_on_one_line() {
+        let error = Error::Report {
+            path: "/nowhere/report.json".into(),
+            source: std::io::Error::other("read-only file system"),
+        };
+        assert_eq!(
+            error.to_string(),
+            "cannot write report to /nowhere/report.json"
+        );
+        assert_eq!(
+            format!("{error:#}"),
+            "cannot write report to /nowhere/report.json: read-only file system"
+        );
+    }
+
+    #[test]
+    fn alternate_debug_shows_the_structure() {
+        let error = Error::UnknownDriver {
+            environment: "env".into(),
+            name: "nope".into(),
+        };
+        assert!(format!("{error:#?}").starts_with("UnknownDriver {"));
+    }
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let error = start_failed(Box::new(std::io::Error::other("port taken")));
+        let display = error.to_string();
+        let source = std::error::Error::source(&error)
+            .expect("a source")
+            .to_string();
+        assert!(!display.contains(&source), "{display}");
+        // Lists of failures and reports show it inline, with the log tail last.
+        assert_eq!(
+            error.full_message(),
+            "driver `server` failed in start: port taken\n  last line of its log:\n    | listening"
+        );
     }
 }

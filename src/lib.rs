@@ -48,6 +48,11 @@
 //! println!("{}", env.report().summary());
 //! # Ok(()) }
 //! ```
+//!
+//! # Cargo features
+//! - `suite` (default): `testrig::suite`, test suites run by a `harness = false` test target.
+//! - `testing`: `testrig::testing`, helpers for tests (scripted drivers, process trackers,
+//!   scratch directories); turn it on under `[dev-dependencies]`.
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
@@ -62,6 +67,7 @@ pub mod service;
 pub mod status;
 #[cfg(feature = "suite")]
 pub mod suite;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use context::{Exports, FromValue, Param, Ref, RefKey, Template, Value, ValueTable};

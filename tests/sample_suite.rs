@@ -42,7 +42,7 @@ fn echo() -> Suite {
         let server = env.get::<TcpServer>("server")?;
         server.accept_connection(WAIT).await?;
         assert!(env.get::<TcpClient>("client")?.is_connected());
-        Ok::<_, testrig::Error>(())
+        Ok(())
     })
     .case("ping_pong", |env| async move {
         let (server, client) = (
@@ -54,7 +54,7 @@ fn echo() -> Suite {
         assert_eq!(server.receive_exact(conn, 4, WAIT).await?, b"ping");
         server.send(conn, b"pong").await?;
         assert_eq!(client.receive_exact(4, WAIT).await?, b"pong");
-        Ok::<_, testrig::Error>(())
+        Ok(())
     })
     .case("lines_arrive_one_by_one", |env| async move {
         let (server, client) = (
@@ -65,7 +65,7 @@ fn echo() -> Suite {
         client.send(b"hello\nworld\n").await?;
         assert_eq!(server.receive_line(conn, WAIT).await?, "hello");
         assert_eq!(server.receive_line(conn, WAIT).await?, "world");
-        Ok::<_, testrig::Error>(())
+        Ok(())
     })
     .case_with_timeout(
         "a_late_reply_within_the_case_timeout",
@@ -82,7 +82,7 @@ fn echo() -> Suite {
             });
             assert_eq!(client.receive_exact(4, WAIT).await?, b"late");
             reply.await.expect("the reply task")?;
-            Ok::<_, testrig::Error>(())
+            Ok(())
         },
     )
 }
@@ -107,7 +107,7 @@ fn two_clients() -> Suite {
         *port_seen.lock().unwrap() = server.bound_port();
         assert_eq!(server.accept_connection(WAIT).await?, 0);
         assert_eq!(server.accept_connection(WAIT).await?, 1);
-        Ok::<_, testrig::Error>(())
+        Ok(())
     })
     .case("the_server_tells_the_clients_apart", |env| async move {
         let server = env.get::<TcpServer>("server")?;
@@ -115,7 +115,7 @@ fn two_clients() -> Suite {
         env.get::<TcpClient>("first")?.send(b"1").await?;
         assert_eq!(server.receive_exact(0, 1, WAIT).await?, b"1");
         assert_eq!(server.receive_exact(1, 1, WAIT).await?, b"2");
-        Ok::<_, testrig::Error>(())
+        Ok(())
     })
     .case("the_server_replies_to_each_client", |env| async move {
         let server = env.get::<TcpServer>("server")?;
@@ -125,12 +125,12 @@ fn two_clients() -> Suite {
         let second = env.get::<TcpClient>("second")?;
         assert_eq!(first.receive_exact(8, WAIT).await?, b"to first");
         assert_eq!(second.receive_exact(9, WAIT).await?, b"to second");
-        Ok::<_, testrig::Error>(())
+        Ok(())
     })
     .before_stop(|env| async move {
         let server = env.get::<TcpServer>("server")?;
         assert_eq!(server.connection_count(), 2, "no connection was lost");
-        Ok::<_, testrig::Error>(())
+        Ok(())
     })
     .after_stop(move |_env| async move {
         let port = port_checked
@@ -139,6 +139,6 @@ fn two_clients() -> Suite {
             .expect("after_start saw the port");
         let refused = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
         assert!(refused.is_err(), "nothing listens on {port} after the stop");
-        Ok::<_, testrig::Error>(())
+        Ok(())
     })
 }

@@ -38,14 +38,14 @@ fn failing() -> Suite {
             env.get::<TcpServer>("server")?
                 .accept_connection(WAIT)
                 .await?;
-            Ok::<_, testrig::Error>(())
+            Ok(())
         })
         .case("passes", |env| async move {
             let server = env.get::<TcpServer>("server")?;
             env.get::<TcpClient>("client")?.send(b"ping").await?;
             let conn = server.latest_connection().expect("accepted by after_start");
             assert_eq!(server.receive_exact(conn, 4, WAIT).await?, b"ping");
-            Ok::<_, testrig::Error>(())
+            Ok(())
         })
         .add_case(
             Case::new("panics_on_a_wrong_reply", |env| async move {
@@ -54,7 +54,7 @@ fn failing() -> Suite {
                 let conn = server.latest_connection().expect("accepted by after_start");
                 let got = server.receive_exact(conn, 4, WAIT).await?;
                 assert_eq!(got, b"pong", "the client sent the wrong word");
-                Ok::<_, testrig::Error>(())
+                Ok(())
             })
             .ignored(),
         )
@@ -66,7 +66,7 @@ fn failing() -> Suite {
                 server
                     .receive_exact(conn, 4, Duration::from_millis(50))
                     .await?;
-                Ok::<_, testrig::Error>(())
+                Ok(())
             })
             .ignored(),
         )
@@ -75,7 +75,7 @@ fn failing() -> Suite {
                 // No second client ever connects: the case timeout cancels the wait.
                 let server = env.get::<TcpServer>("server")?;
                 server.accept_connection(Duration::from_secs(30)).await?;
-                Ok::<_, testrig::Error>(())
+                Ok(())
             })
             .timeout(Duration::from_millis(200))
             .ignored(),
@@ -91,13 +91,8 @@ fn broken_start() -> Suite {
             .driver(TcpServer::new("second").port(Ref::export("first", "port")))
             .build()
     })
-    .add_case(Case::new("never_runs", |_env| async { Ok::<_, testrig::Error>(()) }).ignored())
-    .add_case(
-        Case::new("never_runs_either", |_env| async {
-            Ok::<_, testrig::Error>(())
-        })
-        .ignored(),
-    )
+    .add_case(Case::new("never_runs", |_env| async { Ok(()) }).ignored())
+    .add_case(Case::new("never_runs_either", |_env| async { Ok(()) }).ignored())
 }
 
 /// The `after_start` hook asserts something false: the cases do not run and
@@ -107,9 +102,9 @@ fn failing_hook() -> Suite {
         .after_start(|env| async move {
             let server = env.get::<TcpServer>("server")?;
             assert_eq!(server.connection_count(), 2, "expected two clients");
-            Ok::<_, testrig::Error>(())
+            Ok(())
         })
-        .add_case(Case::new("never_runs", |_env| async { Ok::<_, testrig::Error>(()) }).ignored())
+        .add_case(Case::new("never_runs", |_env| async { Ok(()) }).ignored())
 }
 
 /// The case waits until a signal cancels it; the environment is then torn down
@@ -122,7 +117,7 @@ fn interrupted() -> Suite {
             println!("waiting for a signal");
             // No second client ever connects.
             server.accept_connection(Duration::from_secs(30)).await?;
-            Ok::<_, testrig::Error>(())
+            Ok(())
         })
         .ignored(),
     )

@@ -663,8 +663,10 @@ async fn bad_settings_are_errors_naming_the_driver_the_field_and_the_value() {
         .start()
         .await
         .unwrap_err();
+    // `{:#}`: the message with its causes (the driver's error) on one line.
+    let error = format!("{:#}", testrig::Error::from(error));
     assert!(
-        error.to_string().contains(
+        error.contains(
             "driver `app`: env PORT `${server.port}`: cannot resolve `server.port`: driver `server` has not started"
         ),
         "{error}"

@@ -1,19 +1,40 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{broadcast, watch};
 use tracing::Instrument;
 
 use super::spec::Options;
+use super::supervisor::Supervised;
 use super::{
     ConnectionInfo, Driver, DriverSpec, Hook, HookContext, StartContext, Supervisor, Unsupported,
 };
 use crate::context::{Exports, ValueTable};
 use crate::error::{LifecycleError, LogTail, Phase};
 use crate::status::{Status, StatusEvent, StatusTracker, Transition};
+
+// Here rather than in spec.rs, so that the resource depends on the spec and not the
+// other way round.
+impl DriverSpec {
+    /// A standalone lifecycle engine for this driver, outside any environment,
+    /// with its runpath under the system temp directory.
+    pub fn into_resource(self) -> Resource {
+        let runpath = crate::env::default_runpath_root(self.name()).join(self.name());
+        Resource::new(self, runpath, ValueTable::new(), None)
+    }
+
+    pub(crate) fn into_resource_at(
+        self,
+        runpath: PathBuf,
+        values: ValueTable,
+        events: broadcast::Sender<StatusEvent>,
+    ) -> Resource {
+        Resource::new(self, runpath, values, Some(events))
+    }
+}
 
 /// The lifecycle engine around one driver: status, timeouts, hooks, restart,
 /// pause/resume, abort, failover and supervision.
@@ -249,7 +270,7 @@ impl Resource {
         let _ = self.inner.tracker.set_if(
             |s| s.can_become(Status::Failed),
             Status::Failed,
-            Some(error.to_string()),
+            Some(error.full_message()),
         );
         error
     }
@@ -272,8 +293,9 @@ impl Resource {
         self.inner.tracker.set(
             Status::Starting,
             Some(format!(
-                "failover to a {} after: {error}",
-                replacement.kind()
+                "failover to a {} after: {}",
+                replacement.kind(),
+                error.full_message()
             )),
         )?;
         self.attempt(&replacement, began).await
@@ -294,7 +316,7 @@ impl Resource {
                 let _ = self.inner.tracker.set_if(
                     |s| s.can_become(Status::Failed),
                     Status::Failed,
-                    Some(error.to_string()),
+                    Some(error.full_message()),
                 );
                 self.clean_up(driver).await;
                 Err(error)
@@ -313,7 +335,10 @@ impl Resource {
             inner.name.clone(),
             inner.runpath.clone(),
             inner.values.clone(),
-            Supervisor::new(&self.inner, generation),
+            Supervisor::new(
+                Arc::downgrade(&self.inner) as Weak<dyn Supervised>,
+                generation,
+            ),
         );
         self.run_hook(driver, Phase::PreStart).await?;
 
@@ -431,7 +456,7 @@ impl Resource {
                 self.inner.remember(Phase::Stop, &error);
                 self.inner
                     .tracker
-                    .set(Status::Failed, Some(error.to_string()))?;
+                    .set(Status::Failed, Some(error.full_message()))?;
                 Err(error)
             }
         };
@@ -558,7 +583,7 @@ impl ResourceInner {
         self.record().errors.push(RecordedError {
             at: SystemTime::now(),
             phase,
-            message: error.to_string(),
+            message: error.full_message(),
         });
     }
 
@@ -572,9 +597,20 @@ impl ResourceInner {
             _ => None,
         }
     }
+}
 
+impl fmt::Debug for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resource")
+            .field("name", &self.inner.name)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Supervised for ResourceInner {
     /// A supervised death report; see [`Supervisor::died`].
-    pub(super) fn died(&self, generation: u64, reason: String) -> bool {
+    fn died(&self, generation: u64, reason: String) -> bool {
         if generation != self.generation.load(Ordering::SeqCst) {
             return false;
         }
@@ -600,11 +636,11 @@ impl ResourceInner {
         let moved = self.tracker.set_if(
             |s| matches!(s, Status::Started | Status::Paused),
             Status::Failed,
-            Some(error.to_string()),
+            Some(error.full_message()),
         );
         match moved {
             Ok(Some(_)) => {
-                tracing::warn!(driver = %self.name, "{error}");
+                tracing::warn!(driver = %self.name, "{}", error.full_message());
                 true
             }
             _ => {
@@ -612,15 +648,6 @@ impl ResourceInner {
                 false
             }
         }
-    }
-}
-
-impl fmt::Debug for Resource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Resource")
-            .field("name", &self.inner.name)
-            .field("status", &self.status())
-            .finish_non_exhaustive()
     }
 }
 

@@ -1,15 +1,11 @@
 use std::fmt;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::hooks::Hooks;
-use super::{Driver, Hook, HookContext, Resource};
-use crate::context::ValueTable;
+use super::{Driver, Hook, HookContext};
 use crate::error::BoxError;
-use crate::status::StatusEvent;
-use tokio::sync::broadcast;
 
 /// Default deadline for `start` + readiness.
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -165,22 +161,6 @@ impl DriverSpec {
     {
         self.options.failover = Some(Arc::new(make));
         self
-    }
-
-    /// A standalone lifecycle engine for this driver, outside any environment,
-    /// with its runpath under the system temp directory.
-    pub fn into_resource(self) -> Resource {
-        let runpath = crate::env::default_runpath_root(self.name()).join(self.name());
-        Resource::new(self, runpath, ValueTable::new(), None)
-    }
-
-    pub(crate) fn into_resource_at(
-        self,
-        runpath: PathBuf,
-        values: ValueTable,
-        events: broadcast::Sender<StatusEvent>,
-    ) -> Resource {
-        Resource::new(self, runpath, values, Some(events))
     }
 }
 

@@ -1,6 +1,22 @@
-use std::sync::{Arc, Weak};
+use std::fmt;
+use std::sync::Weak;
 
-use super::resource::ResourceInner;
+/// What a [`Supervisor`] reports to: the lifecycle engine of the driver it watches.
+pub(super) trait Supervised: Send + Sync + fmt::Debug {
+    /// Takes a death report from the driver's run number `generation`; returns whether it
+    /// was taken.
+    fn died(&self, generation: u64, reason: String) -> bool;
+}
+
+/// The target of a detached supervisor; never upgraded to.
+#[derive(Debug)]
+struct Nowhere;
+
+impl Supervised for Nowhere {
+    fn died(&self, _: u64, _: String) -> bool {
+        false
+    }
+}
 
 /// Lets a started driver report that it died (its process exited, its listener failed).
 ///
@@ -9,14 +25,14 @@ use super::resource::ResourceInner;
 /// restart) is ignored, and so is one after the driver was stopped.
 #[derive(Clone, Debug)]
 pub struct Supervisor {
-    resource: Weak<ResourceInner>,
+    resource: Weak<dyn Supervised>,
     generation: u64,
 }
 
 impl Supervisor {
-    pub(super) fn new(resource: &Arc<ResourceInner>, generation: u64) -> Self {
+    pub(super) fn new(resource: Weak<dyn Supervised>, generation: u64) -> Self {
         Self {
-            resource: Arc::downgrade(resource),
+            resource,
             generation,
         }
     }
@@ -24,7 +40,7 @@ impl Supervisor {
     /// A supervisor attached to nothing: reports go nowhere.
     pub fn detached() -> Self {
         Self {
-            resource: Weak::new(),
+            resource: Weak::<Nowhere>::new(),
             generation: 0,
         }
     }

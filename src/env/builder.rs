@@ -38,8 +38,17 @@ pub struct EnvironmentBuilder {
     run: RunSettings,
 }
 
+// Here rather than in environment.rs, so that the builder depends on the environment and
+// not the other way round.
+impl Environment {
+    /// Starts describing an environment called `name`.
+    pub fn builder(name: impl Into<String>) -> EnvironmentBuilder {
+        EnvironmentBuilder::new(name)
+    }
+}
+
 impl EnvironmentBuilder {
-    pub(super) fn new(name: impl Into<String>) -> Self {
+    fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             specs: Vec::new(),

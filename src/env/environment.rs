@@ -7,12 +7,11 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 
-use super::EnvironmentBuilder;
 use super::graph::Graph;
 use crate::context::ValueTable;
 use crate::driver::{Driver, DriverSpec, Resource};
 use crate::error::{DriverFailure, Error, LifecycleError, Phase, StartError, StopError};
-use crate::report::{CaseReport, Report};
+use crate::report::{CaseReport, DriverReport, Report};
 use crate::status::{Status, StatusEvent};
 
 /// A set of drivers started in dependency order and always torn down.
@@ -69,11 +68,6 @@ pub(crate) struct EnvState {
 }
 
 impl Environment {
-    /// Starts describing an environment called `name`.
-    pub fn builder(name: impl Into<String>) -> EnvironmentBuilder {
-        EnvironmentBuilder::new(name)
-    }
-
     pub(super) fn assemble(
         name: String,
         specs: Vec<DriverSpec>,
@@ -359,7 +353,7 @@ impl Environment {
         let mut message = format!("{error} while starting");
         for failure in &teardown {
             message.push_str("; teardown: ");
-            message.push_str(&failure.error.to_string());
+            message.push_str(&failure.error.full_message());
         }
         self.inner.state().errors.push(message);
         error
@@ -476,7 +470,19 @@ impl Environment {
 
     /// A report of everything so far.
     pub fn report(&self) -> Report {
-        Report::of(self)
+        let drivers = self.resources().iter().map(DriverReport::of).collect();
+        let state = self.inner.state();
+        Report {
+            environment: self.name().to_owned(),
+            outcome: Report::outcome_of(&state.errors, &state.cases),
+            started_at: state.started_at,
+            setup: state.setup,
+            teardown: state.teardown,
+            runpath: self.runpath().to_owned(),
+            drivers,
+            cases: state.cases.clone(),
+            errors: state.errors.clone(),
+        }
     }
 }
 

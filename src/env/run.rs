@@ -124,7 +124,7 @@ impl Environment {
         let name = self.name().to_owned();
         let own_failure = match &ending {
             Ending::Returned(Ok(_)) => None,
-            Ending::Returned(Err(e)) => Some(e.to_string()),
+            Ending::Returned(Err(e)) => Some(body_error_message(e)),
             Ending::Panicked(payload) => Some(format!("panicked: {}", payload_message(&**payload))),
             Ending::TimedOut(after) => Some(format!("timed out after {after:?}")),
             Ending::Interrupted(signal) => Some(format!("interrupted by {signal}")),
@@ -193,7 +193,18 @@ impl Environment {
         if let Some(dir) = dir
             && let Err(error) = self.report().write_to(&dir)
         {
-            tracing::warn!(environment = %self.name(), %error, "cannot write the report");
+            tracing::warn!(environment = %self.name(), error = format_args!("{error:#}"), "cannot write the report");
         }
+    }
+}
+
+/// A body's error with its causes, as the report shows it: a boxed error with each
+/// cause its message does not already show; others (testrig's, anyhow's, eyre's) as
+/// their alternate form prints them, which is their chain on one line.
+fn body_error_message<E: Display + 'static>(error: &E) -> String {
+    let any: &dyn std::any::Any = error;
+    match any.downcast_ref::<crate::BoxError>() {
+        Some(error) => crate::error::full_message(&**error),
+        None => format!("{error:#}"),
     }
 }

@@ -13,7 +13,7 @@ use super::{Exit, Signal, Tail};
 #[non_exhaustive]
 pub enum ProcessError {
     /// A regex given for a [`Pattern`](super::Pattern) does not compile.
-    #[error("invalid pattern `{pattern}`: {source}")]
+    #[error("invalid pattern `{pattern}`")]
     InvalidPattern {
         /// The regex as given.
         pattern: String,
@@ -48,7 +48,7 @@ pub enum ProcessError {
     },
 
     /// The program could not be started for another reason (not executable, …).
-    #[error("process `{name}`: cannot start `{}`: {source}", program.display())]
+    #[error("process `{name}`: cannot start `{}`", program.display())]
     Spawn {
         /// The process.
         name: String,
@@ -60,7 +60,7 @@ pub enum ProcessError {
     },
 
     /// The log files could not be created in the runpath.
-    #[error("process `{name}`: cannot create its log file {}: {source}", path.display())]
+    #[error("process `{name}`: cannot create its log file {}", path.display())]
     Logs {
         /// The process.
         name: String,
@@ -210,7 +210,7 @@ pub enum ProcessError {
     },
 
     /// A signal could not be sent to the process group.
-    #[error("process `{name}` (pid {pid}): cannot send {signal} to its process group: {source}")]
+    #[error("process `{name}` (pid {pid}): cannot send {signal} to its process group")]
     Signal {
         /// The process.
         name: String,
@@ -224,7 +224,7 @@ pub enum ProcessError {
     },
 
     /// Writing to the program's cgroup failed (`freeze`, `thaw`, `kill`), or waiting on it did.
-    #[error("process `{name}` (pid {pid}): cannot {action} its cgroup {}: {source}", cgroup.display())]
+    #[error("process `{name}` (pid {pid}): cannot {action} its cgroup {}", cgroup.display())]
     Cgroup {
         /// The process.
         name: String,
@@ -255,7 +255,7 @@ pub enum ProcessError {
     },
 
     /// Several processes broke the rules at once (reported by `stop`).
-    #[error("{} processes failed:\n{}", errors.len(), errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    #[error("{} processes failed:\n{}", errors.len(), errors.iter().map(|error| crate::error::full_message(error)).collect::<Vec<_>>().join("\n"))]
     Many {
         /// Every error, in the order of the processes.
         errors: Vec<ProcessError>,

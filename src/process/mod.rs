@@ -85,6 +85,7 @@ mod survivor;
 pub(crate) mod tail;
 
 pub use cgroup::CGROUP_VAR;
+#[cfg(feature = "testing")]
 pub(crate) use cgroup::frozen_pid;
 pub use command::{Command, DEFAULT_TAIL_LINES};
 pub use containment::Containment;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::control::{Control, ControlError};
-use super::line_hub::LineHub;
+use super::spawn::{Parts, spawn};
 use super::state::{Event, Refusal};
 use super::{
     Captures, Command, Containment, Exit, Kind, LogFiles, Pattern, ProcessError, ProcessState,
@@ -60,18 +60,6 @@ pub struct Process {
     inner: Arc<Inner>,
 }
 
-/// What a successful spawn produced.
-pub(crate) struct Parts {
-    pub(crate) forked_at: Instant,
-    pub(crate) name: String,
-    pub(crate) pid: u32,
-    pub(crate) command: Command,
-    pub(crate) logs: LogFiles,
-    pub(crate) control: Arc<Control>,
-    pub(crate) hub: Arc<LineHub>,
-    pub(crate) containment: Containment,
-}
-
 struct Inner {
     parts: Parts,
     started_at_wall: SystemTime,
@@ -94,10 +82,10 @@ impl Process {
         command: Command,
         runpath: impl AsRef<Path>,
     ) -> Result<Process, ProcessError> {
-        super::spawn::spawn(command, runpath.as_ref()).await
+        spawn(command, runpath.as_ref()).await.map(Process::new)
     }
 
-    pub(crate) fn new(parts: Parts) -> Process {
+    fn new(parts: Parts) -> Process {
         Process {
             inner: Arc::new(Inner {
                 started_at_wall: SystemTime::now() - parts.forked_at.elapsed(),

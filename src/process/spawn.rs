@@ -15,16 +15,27 @@ use super::cgroup::{self, Cgroup};
 use super::control::Control;
 use super::group::ProcessGroup;
 use super::line_hub::LineHub;
-use super::process::Parts;
 use super::pump::pump;
 use super::supervisor::supervise;
 use super::{
-    Command, Containment, LogFiles, Process, ProcessError, SPAWN_MARKER_VAR, Stream,
-    default_signals, parent_death, spawner,
+    Command, Containment, LogFiles, ProcessError, SPAWN_MARKER_VAR, Stream, default_signals,
+    parent_death, spawner,
 };
 
-/// Spawns `command` with its logs in `runpath`; see [`Process::spawn`].
-pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Process, ProcessError> {
+/// What a successful spawn produced: the parts a [`Process`](super::Process) is made of.
+pub(crate) struct Parts {
+    pub(crate) forked_at: Instant,
+    pub(crate) name: String,
+    pub(crate) pid: u32,
+    pub(crate) command: Command,
+    pub(crate) logs: LogFiles,
+    pub(crate) control: Arc<Control>,
+    pub(crate) hub: Arc<LineHub>,
+    pub(crate) containment: Containment,
+}
+
+/// Spawns `command` with its logs in `runpath`; see `Process::spawn`.
+pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, ProcessError> {
     let name = command.display_name();
     let runtime =
         Handle::try_current().map_err(|_| ProcessError::NoRuntime { name: name.clone() })?;
@@ -80,7 +91,7 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Process, P
     let control = Arc::new(Control::new(ProcessGroup::led_by(pid), cgroup));
     supervise(child, control.clone(), pumps, marker);
     tracing::debug!(process = %name, pid, %containment, "spawned");
-    Ok(Process::new(Parts {
+    Ok(Parts {
         forked_at,
         name,
         pid,
@@ -89,7 +100,7 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Process, P
         control,
         hub,
         containment,
-    }))
+    })
 }
 
 /// A value of [`SPAWN_MARKER_VAR`] unique to this spawn: this program's pid and a number.

@@ -4,8 +4,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::context::Exports;
-use crate::driver::{ConnectionInfo, RecordedError};
-use crate::env::Environment;
+use crate::driver::{ConnectionInfo, RecordedError, Resource};
 use crate::status::{Status, Transition};
 
 /// Everything that happened in one environment's run.
@@ -116,48 +115,36 @@ pub enum Outcome {
 }
 
 impl Report {
-    /// The report of `env` as it is now.
-    pub fn of(env: &Environment) -> Self {
-        let drivers = env
-            .resources()
-            .iter()
-            .map(|r| {
-                let driver = r.driver();
-                DriverReport {
-                    name: r.name().to_owned(),
-                    kind: driver.kind().to_owned(),
-                    status: r.status(),
-                    transitions: r.history(),
-                    setup: r.setup_duration(),
-                    teardown: r.teardown_duration(),
-                    exports: r.exports(),
-                    connections: r.connections(),
-                    errors: r.errors(),
-                    log_tail: driver.log_tail(),
-                    runpath: r.runpath().to_owned(),
-                    cpu_time: driver.cpu_time(),
-                    warnings: driver.warnings(),
-                    finished_at: driver.finished_at(),
-                }
-            })
-            .collect();
-        let state = env.inner.state();
-        let failed =
-            !state.errors.is_empty() || state.cases.iter().any(|c| c.outcome == Outcome::Failed);
-        Report {
-            environment: env.name().to_owned(),
-            outcome: if failed {
-                Outcome::Failed
-            } else {
-                Outcome::Passed
-            },
-            started_at: state.started_at,
-            setup: state.setup,
-            teardown: state.teardown,
-            runpath: env.runpath().to_owned(),
-            drivers,
-            cases: state.cases.clone(),
-            errors: state.errors.clone(),
+    /// The outcome of a run with these environment-level `errors` and `cases`: failed if
+    /// there is an error or a failed case.
+    pub(crate) fn outcome_of(errors: &[String], cases: &[CaseReport]) -> Outcome {
+        if !errors.is_empty() || cases.iter().any(|case| case.outcome == Outcome::Failed) {
+            Outcome::Failed
+        } else {
+            Outcome::Passed
+        }
+    }
+}
+
+impl DriverReport {
+    /// The report of the driver `resource` runs, as it is now.
+    pub(crate) fn of(resource: &Resource) -> Self {
+        let driver = resource.driver();
+        DriverReport {
+            name: resource.name().to_owned(),
+            kind: driver.kind().to_owned(),
+            status: resource.status(),
+            transitions: resource.history(),
+            setup: resource.setup_duration(),
+            teardown: resource.teardown_duration(),
+            exports: resource.exports(),
+            connections: resource.connections(),
+            errors: resource.errors(),
+            log_tail: driver.log_tail(),
+            runpath: resource.runpath().to_owned(),
+            cpu_time: driver.cpu_time(),
+            warnings: driver.warnings(),
+            finished_at: driver.finished_at(),
         }
     }
 }

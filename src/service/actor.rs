@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
-use super::client_service::{Shared, Slot};
+use super::shared::{Shared, Slot};
 use super::{Connection, Connector, RetryPolicy, ServiceError, ServiceEvent, ServiceState};
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -27,6 +27,8 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type PrepareHook<Conn> =
     Box<dyn Fn(Conn) -> BoxFuture<Result<(), BoxError>> + Send + Sync>;
 pub(crate) type Reply<Conn> = oneshot::Sender<Result<Conn, ServiceError>>;
+/// What a service's handle and its actor share.
+pub(crate) type SharedState<C> = Shared<Command<C>, Actor<C>>;
 
 /// What a handle asks of the actor.
 pub(crate) enum Command<C: Connector> {
@@ -61,7 +63,13 @@ enum Phase<C: Connector> {
     Connected(Live<C::Connection>),
     Disconnecting(Live<C::Connection>),
     Restarting(Live<C::Connection>),
-    Stopped,
+    /// Idle after a stop, or because the retry policy gave up (`gave_up` says why, and
+    /// `when_connected` fails with it until the next start).
+    Stopped {
+        gave_up: Option<ServiceError>,
+    },
+    /// The handle is gone: the actor ends without parking. Terminal.
+    ShutDown,
 }
 
 impl<C: Connector> Phase<C> {
@@ -73,7 +81,7 @@ impl<C: Connector> Phase<C> {
             Self::Connected(_) => ServiceState::Connected,
             Self::Disconnecting(_) => ServiceState::Disconnecting,
             Self::Restarting(_) => ServiceState::Restarting,
-            Self::Stopped => ServiceState::Stopped,
+            Self::Stopped { .. } | Self::ShutDown => ServiceState::Stopped,
         }
     }
 }
@@ -139,7 +147,7 @@ struct Waiter<Conn> {
 }
 
 pub(crate) struct Actor<C: Connector> {
-    shared: Arc<Shared<C>>,
+    shared: Arc<SharedState<C>>,
     settings: Settings<C>,
     phase: Phase<C>,
     /// Consecutive failed attempts (Twisted's `_failedAttempts`).
@@ -148,15 +156,11 @@ pub(crate) struct Actor<C: Connector> {
     generation: u64,
     waiters: Vec<Waiter<C::Connection>>,
     stop_waiters: Vec<oneshot::Sender<()>>,
-    /// Why the service is stopped, when it stopped on its own (the policy gave up).
-    gave_up: Option<ServiceError>,
-    /// The handle is gone: end without parking.
-    shut_down: bool,
     inbox: VecDeque<Command<C>>,
 }
 
 impl<C: Connector> Actor<C> {
-    pub(crate) fn new(shared: Arc<Shared<C>>, settings: Settings<C>) -> Self {
+    pub(crate) fn new(shared: Arc<SharedState<C>>, settings: Settings<C>) -> Self {
         Self {
             shared,
             settings,
@@ -165,14 +169,12 @@ impl<C: Connector> Actor<C> {
             generation: 0,
             waiters: Vec::new(),
             stop_waiters: Vec::new(),
-            gave_up: None,
-            shut_down: false,
             inbox: VecDeque::new(),
         }
     }
 
     fn is_idle(&self) -> bool {
-        matches!(self.phase, Phase::Init | Phase::Stopped)
+        matches!(self.phase, Phase::Init | Phase::Stopped { .. })
     }
 
     /// Process queued commands until the queue is empty; then park if idle (returns
@@ -184,7 +186,7 @@ impl<C: Connector> Actor<C> {
             let mut control = shared.lock();
             if control.queue.is_empty() {
                 custody.release();
-                if self.shut_down {
+                if matches!(self.phase, Phase::ShutDown) {
                     return None;
                 }
                 if self.is_idle() {
@@ -217,10 +219,11 @@ impl<C: Connector> Actor<C> {
     }
 
     async fn next_event(&mut self) -> Event<C> {
-        let shared: &Shared<C> = &self.shared;
+        let shared: &SharedState<C> = &self.shared;
         let commands = shared.wakeup.notified();
         match &mut self.phase {
-            Phase::Init | Phase::Stopped => {
+            // A shut-down actor is never driven again; it waits like an idle one.
+            Phase::Init | Phase::Stopped { .. } | Phase::ShutDown => {
                 commands.await;
                 Event::Commands
             }
@@ -280,7 +283,7 @@ impl<C: Connector> Actor<C> {
 
     fn on_command(&mut self, command: Command<C>) {
         let from = self.phase.state();
-        let phase = mem::replace(&mut self.phase, Phase::Stopped);
+        let phase = mem::replace(&mut self.phase, Phase::ShutDown);
         self.phase = match (phase, command) {
             (
                 phase,
@@ -293,11 +296,10 @@ impl<C: Connector> Actor<C> {
                 phase
             }
 
-            (Phase::Init | Phase::Stopped, Command::Start) => {
+            (Phase::Init | Phase::Stopped { .. }, Command::Start) => {
                 // Twisted keeps the count across stop/start; a fresh start here starts a
-                // fresh backoff.
+                // fresh backoff (and forgets why the last run gave up).
                 self.failures = 0;
-                self.gave_up = None;
                 self.connect()
             }
             (Phase::Disconnecting(live), Command::Start) => {
@@ -315,22 +317,32 @@ impl<C: Connector> Actor<C> {
                 phase
             }
 
-            (Phase::Init | Phase::Stopped, Command::Stop(done)) => {
+            (Phase::Init, Command::Stop(done)) => {
                 // Twisted leaves waiters of a never-started service pending forever.
                 self.cancel_waiters();
                 let _ = done.send(());
-                Phase::Stopped
+                Phase::Stopped { gave_up: None }
+            }
+            (Phase::Stopped { gave_up }, Command::Stop(done)) => {
+                self.cancel_waiters();
+                let _ = done.send(());
+                Phase::Stopped { gave_up }
+            }
+            (Phase::ShutDown, Command::Start | Command::Shutdown) => Phase::ShutDown,
+            (Phase::ShutDown, Command::Stop(done)) => {
+                let _ = done.send(());
+                Phase::ShutDown
             }
             (Phase::Connecting(attempt), Command::Stop(done)) => {
                 attempt.cancel();
                 self.cancel_waiters();
                 let _ = done.send(());
-                Phase::Stopped
+                Phase::Stopped { gave_up: None }
             }
             (Phase::Waiting { .. }, Command::Stop(done)) => {
                 self.cancel_waiters();
                 let _ = done.send(());
-                Phase::Stopped
+                Phase::Stopped { gave_up: None }
             }
             (Phase::Connected(live), Command::Stop(done)) => {
                 self.stop_waiters.push(done);
@@ -341,18 +353,29 @@ impl<C: Connector> Actor<C> {
                 Phase::Disconnecting(live)
             }
 
-            (phase, Command::Shutdown) => {
+            (
+                phase @ (Phase::Init
+                | Phase::Connecting(_)
+                | Phase::Waiting { .. }
+                | Phase::Connected(_)
+                | Phase::Disconnecting(_)
+                | Phase::Restarting(_)
+                | Phase::Stopped { .. }),
+                Command::Shutdown,
+            ) => {
                 match phase {
                     Phase::Connecting(attempt) => attempt.cancel(),
                     Phase::Connected(live)
                     | Phase::Disconnecting(live)
                     | Phase::Restarting(live) => live.connection.close(),
-                    Phase::Init | Phase::Waiting { .. } | Phase::Stopped => {}
+                    Phase::Init
+                    | Phase::Waiting { .. }
+                    | Phase::Stopped { .. }
+                    | Phase::ShutDown => {}
                 }
                 self.cancel_waiters();
                 self.finish_stopping();
-                self.shut_down = true;
-                Phase::Stopped
+                Phase::ShutDown
             }
         };
         self.announce(from);
@@ -360,7 +383,7 @@ impl<C: Connector> Actor<C> {
 
     fn on_event(&mut self, event: Event<C>) {
         let from = self.phase.state();
-        let phase = mem::replace(&mut self.phase, Phase::Stopped);
+        let phase = mem::replace(&mut self.phase, Phase::ShutDown);
         self.phase = match (phase, event) {
             (phase, Event::Commands) => phase,
 
@@ -439,7 +462,7 @@ impl<C: Connector> Actor<C> {
                 live.connection.close();
                 self.cancel_waiters();
                 self.finish_stopping();
-                Phase::Stopped
+                Phase::Stopped { gave_up: None }
             }
             (Phase::Restarting(live), Event::Lost { generation })
                 if live.generation == generation =>
@@ -479,9 +502,12 @@ impl<C: Connector> Actor<C> {
             Phase::Connected(live) => {
                 let _ = reply.send(Ok(live.connection.clone()));
             }
-            Phase::Stopped => {
-                let error = self.gave_up.clone().unwrap_or_else(|| self.cancelled());
+            Phase::Stopped { gave_up } => {
+                let error = gave_up.clone().unwrap_or_else(|| self.cancelled());
                 let _ = reply.send(Err(error));
+            }
+            Phase::ShutDown => {
+                let _ = reply.send(Err(self.cancelled()));
             }
             Phase::Init
             | Phase::Connecting(_)
@@ -533,10 +559,14 @@ impl<C: Connector> Actor<C> {
                 service = %self.shared.target,
                 attempt = self.failures,
                 ?delay,
-                %error,
+                error = %crate::error::full_message(&error),
                 "scheduling a retry"
             ),
-            None => tracing::warn!(service = %self.shared.target, %error, "retry policy gave up"),
+            None => tracing::warn!(
+                service = %self.shared.target,
+                error = %crate::error::full_message(&error),
+                "retry policy gave up"
+            ),
         }
         self.emit(ServiceEvent::AttemptFailed {
             error: error.clone(),
@@ -559,8 +589,9 @@ impl<C: Connector> Actor<C> {
                 for waiter in mem::take(&mut self.waiters) {
                     let _ = waiter.reply.send(Err(gave_up.clone()));
                 }
-                self.gave_up = Some(gave_up);
-                Phase::Stopped
+                Phase::Stopped {
+                    gave_up: Some(gave_up),
+                }
             }
         }
     }
@@ -631,12 +662,12 @@ impl<C: Connector> Actor<C> {
 /// panics, or a runtime shut down under a running service. Queued and later commands are
 /// then dropped, so their callers see "cancelled" / "stopped" instead of waiting forever.
 struct Custody<C: Connector> {
-    shared: Arc<Shared<C>>,
+    shared: Arc<SharedState<C>>,
     armed: bool,
 }
 
 impl<C: Connector> Custody<C> {
-    fn new(shared: &Arc<Shared<C>>) -> Self {
+    fn new(shared: &Arc<SharedState<C>>) -> Self {
         Self {
             shared: Arc::clone(shared),
             armed: true,

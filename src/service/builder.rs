@@ -34,6 +34,15 @@ pub struct ClientServiceBuilder<C: Connector> {
     settings: Settings<C>,
 }
 
+// Here rather than in client_service.rs, so that the builder depends on the service and
+// not the other way round.
+impl<C: Connector> ClientService<C> {
+    /// Configure a service for `connector`.
+    pub fn builder(connector: C) -> ClientServiceBuilder<C> {
+        ClientServiceBuilder::new(connector)
+    }
+}
+
 impl<C: Connector> ClientServiceBuilder<C> {
     pub(crate) fn new(connector: C) -> Self {
         Self {

@@ -1,14 +1,13 @@
 //! The handle to a reconnecting client service.
 
-use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::Arc;
 
-use tokio::sync::{Notify, broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot};
 
-use super::actor::{Actor, Command};
-use super::{ClientServiceBuilder, Connector, ServiceError, ServiceEvent, ServiceState};
+use super::actor::{Actor, Command, Settings, SharedState};
+use super::shared::{Shared, Slot};
+use super::{Connector, ServiceError, ServiceEvent, ServiceState};
 
 /// Events kept for a subscriber that falls behind.
 const EVENT_CAPACITY: usize = 128;
@@ -48,87 +47,12 @@ const EVENT_CAPACITY: usize = 128;
 /// # }
 /// ```
 pub struct ClientService<C: Connector> {
-    shared: Arc<Shared<C>>,
-}
-
-/// What a handle and its actor share.
-pub(crate) struct Shared<C: Connector> {
-    control: Mutex<Control<C>>,
-    /// Wakes the actor when commands are queued.
-    pub(crate) wakeup: Notify,
-    state: AtomicU8,
-    /// Created by the first subscriber, so unobserved services pay nothing for it.
-    pub(crate) events: OnceLock<broadcast::Sender<ServiceEvent>>,
-    pub(crate) target: Arc<str>,
-    /// The span current where the service was made (a driver's, when a driver made
-    /// it): the actor's events belong to it, whoever's send woke the actor.
-    span: tracing::Span,
-}
-
-pub(crate) struct Control<C: Connector> {
-    pub(crate) queue: VecDeque<Command<C>>,
-    pub(crate) slot: Slot<C>,
-}
-
-/// Where the actor is.
-pub(crate) enum Slot<C: Connector> {
-    /// Its task is running and will drain the queue.
-    Running,
-    /// Idle (`init` or `stopped`) and taskless; the next command is processed by the
-    /// caller.
-    Parked(Box<Actor<C>>),
-    /// The handle was dropped.
-    Closed,
-    /// The actor was lost (a panic in a connector or hook, or the runtime shut down):
-    /// commands are dropped, which their callers see as cancelled / stopped.
-    Dead,
-}
-
-impl<C: Connector> Shared<C> {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Control<C>> {
-        // Nothing panics while holding the lock, but a poisoned queue is still usable.
-        self.control
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    pub(crate) fn set_state(&self, state: ServiceState) {
-        self.state.store(state as u8, Ordering::Release);
-    }
-
-    fn state(&self) -> ServiceState {
-        const STATES: [ServiceState; 7] = [
-            ServiceState::Init,
-            ServiceState::Connecting,
-            ServiceState::Waiting,
-            ServiceState::Connected,
-            ServiceState::Disconnecting,
-            ServiceState::Restarting,
-            ServiceState::Stopped,
-        ];
-        STATES[usize::from(self.state.load(Ordering::Acquire))]
-    }
+    shared: Arc<SharedState<C>>,
 }
 
 impl<C: Connector> ClientService<C> {
-    /// Configure a service for `connector`.
-    pub fn builder(connector: C) -> ClientServiceBuilder<C> {
-        ClientServiceBuilder::new(connector)
-    }
-
-    pub(crate) fn from_settings(settings: super::actor::Settings<C>) -> Self {
-        let target: Arc<str> = Arc::from(settings.connector.describe());
-        let shared = Arc::new(Shared {
-            control: Mutex::new(Control {
-                queue: VecDeque::new(),
-                slot: Slot::Closed,
-            }),
-            wakeup: Notify::new(),
-            state: AtomicU8::new(ServiceState::Init as u8),
-            events: OnceLock::new(),
-            target,
-            span: tracing::Span::current(),
-        });
+    pub(crate) fn from_settings(settings: Settings<C>) -> Self {
+        let shared = Arc::new(Shared::new(Arc::from(settings.connector.describe())));
         let actor = Box::new(Actor::new(Arc::clone(&shared), settings));
         shared.lock().slot = Slot::Parked(actor);
         Self { shared }

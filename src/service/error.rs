@@ -14,7 +14,7 @@ pub type SharedError = Arc<dyn Error + Send + Sync>;
 #[non_exhaustive]
 pub enum ServiceError {
     /// A connection attempt failed.
-    #[error("connecting to {target} failed (consecutive failure {failures}): {source}")]
+    #[error("connecting to {target} failed (consecutive failure {failures})")]
     ConnectFailed {
         /// What the service connects to.
         target: Arc<str>,
@@ -39,7 +39,7 @@ pub enum ServiceError {
     /// `prepare_connection` returned an error: the connection was closed and the attempt
     /// counts as failed.
     #[error(
-        "prepare_connection rejected the connection to {target} (consecutive failure {failures}): {source}"
+        "prepare_connection rejected the connection to {target} (consecutive failure {failures})"
     )]
     PrepareFailed {
         /// What the service connects to.
@@ -58,9 +58,7 @@ pub enum ServiceError {
         target: Arc<str>,
     },
     /// The retry policy gave up after the failure it carries; the service is stopped.
-    #[error(
-        "gave up connecting to {target}: the retry policy allows no further attempt after: {last}"
-    )]
+    #[error("gave up connecting to {target}: the retry policy allows no further attempt")]
     GaveUp {
         /// What the service connects to.
         target: Arc<str>,

@@ -14,6 +14,7 @@ mod error;
 mod event;
 mod jitter;
 mod policy;
+mod shared;
 mod state;
 mod tcp;
 

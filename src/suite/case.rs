@@ -20,7 +20,7 @@ use crate::error::BoxError;
 ///
 /// let case = Case::new("slow_handshake", |env| async move {
 ///     assert!(env.driver_names().contains(&"server"));
-///     Ok::<_, testrig::Error>(())
+///     Ok(())
 /// })
 /// .timeout(Duration::from_secs(5))
 /// .ignored();
@@ -35,16 +35,16 @@ pub struct Case {
 }
 
 impl Case {
-    /// A case called `name` running `body`. The body fails the case by returning
-    /// an error (any error type: `testrig::Error`, `std::io::Error`, a `String`…)
-    /// or by panicking (an `assert!`). A driver that fails during the case and
+    /// A case called `name` running `body`. The body returns
+    /// `Result<(), BoxError>`: a plain `Ok(())` passes, and `?` takes any error
+    /// (`testrig::Error`, `std::io::Error`, a `String`…). It fails the case by returning
+    /// an error or by panicking (an `assert!`). A driver that fails during the case and
     /// is still `Failed` at its end fails it too, unless the case declared it
     /// with [`Environment::expect_failure`].
-    pub fn new<F, Fut, E>(name: impl Into<String>, body: F) -> Self
+    pub fn new<F, Fut>(name: impl Into<String>, body: F) -> Self
     where
         F: FnOnce(Environment) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<BoxError>,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
         Self {
             name: name.into(),

@@ -30,7 +30,7 @@ pub use crate::env::REPORT_DIR_VAR;
 ///
 /// fn main() -> std::process::ExitCode {
 ///     run_suites([Suite::new("empty", || Environment::builder("empty").build())
-///         .case("nothing_to_see", |_env| async { Ok::<_, testrig::Error>(()) })])
+///         .case("nothing_to_see", |_env| async { Ok(()) })])
 /// }
 /// ```
 pub fn run_suites(suites: impl IntoIterator<Item = Suite>) -> ExitCode {
@@ -66,7 +66,7 @@ pub fn run_suites(suites: impl IntoIterator<Item = Suite>) -> ExitCode {
 /// use testrig::Environment;
 ///
 /// let suite = Suite::new("empty", || Environment::builder("empty").build())
-///     .case("nothing_to_see", |_env| async { Ok::<_, testrig::Error>(()) });
+///     .case("nothing_to_see", |_env| async { Ok(()) });
 /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 /// let conclusion = Runner::new()
 ///     .suite(suite)

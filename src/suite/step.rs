@@ -19,15 +19,12 @@ const RELEASE_GRACE: Duration = Duration::from_secs(1);
 pub(crate) struct Step(Box<dyn FnOnce(Environment) -> StepFuture + Send>);
 
 impl Step {
-    pub(crate) fn new<F, Fut, E>(body: F) -> Self
+    pub(crate) fn new<F, Fut>(body: F) -> Self
     where
         F: FnOnce(Environment) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<BoxError>,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
-        Step(Box::new(move |env| {
-            Box::pin(async move { body(env).await.map_err(Into::into) })
-        }))
+        Step(Box::new(move |env| Box::pin(body(env))))
     }
 
     /// Runs the step on its own task (so a panic is caught as a failure), and

@@ -51,14 +51,14 @@ pub(crate) type EnvironmentFactory = Box<dyn FnOnce() -> Result<Environment, Box
 ///     .after_start(|env| async move {
 ///         let client = env.get::<TcpClient>("client")?;
 ///         assert!(client.is_connected(), "the client connects at start");
-///         Ok::<_, testrig::Error>(())
+///         Ok(())
 ///     })
 ///     .case("ping_pong", |env| async move {
 ///         let (server, client) = (env.get::<TcpServer>("server")?, env.get::<TcpClient>("client")?);
 ///         client.send(b"ping").await?;
 ///         let conn = server.accept_connection(Duration::from_secs(1)).await?;
 ///         assert_eq!(server.receive_exact(conn, 4, Duration::from_secs(1)).await?, b"ping");
-///         Ok::<_, testrig::Error>(())
+///         Ok(())
 ///     })
 /// }
 ///
@@ -101,17 +101,16 @@ impl Suite {
     }
 
     /// Adds a case running `body` against the started environment.
-    pub fn case<F, Fut, E>(self, name: impl Into<String>, body: F) -> Self
+    pub fn case<F, Fut>(self, name: impl Into<String>, body: F) -> Self
     where
         F: FnOnce(Environment) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<BoxError>,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
         self.add_case(Case::new(name, body))
     }
 
     /// Adds a case that fails (and is cancelled) when it runs longer than `timeout`.
-    pub fn case_with_timeout<F, Fut, E>(
+    pub fn case_with_timeout<F, Fut>(
         self,
         name: impl Into<String>,
         timeout: Duration,
@@ -119,8 +118,7 @@ impl Suite {
     ) -> Self
     where
         F: FnOnce(Environment) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<BoxError>,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
         self.add_case(Case::new(name, body).timeout(timeout))
     }
@@ -132,42 +130,38 @@ impl Suite {
     }
 
     /// Runs `hook` after the drivers are built, before they start.
-    pub fn before_start<F, Fut, E>(self, hook: F) -> Self
+    pub fn before_start<F, Fut>(self, hook: F) -> Self
     where
         F: FnOnce(Environment) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<BoxError>,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
         self.hook(Stage::BeforeStart, Step::new(hook))
     }
 
     /// Runs `hook` once every driver started, before the first case.
-    pub fn after_start<F, Fut, E>(self, hook: F) -> Self
+    pub fn after_start<F, Fut>(self, hook: F) -> Self
     where
         F: FnOnce(Environment) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<BoxError>,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
         self.hook(Stage::AfterStart, Step::new(hook))
     }
 
     /// Runs `hook` after the last case, before the environment stops (only if
     /// it started).
-    pub fn before_stop<F, Fut, E>(self, hook: F) -> Self
+    pub fn before_stop<F, Fut>(self, hook: F) -> Self
     where
         F: FnOnce(Environment) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<BoxError>,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
         self.hook(Stage::BeforeStop, Step::new(hook))
     }
 
     /// Runs `hook` after the environment stopped (also when the setup failed).
-    pub fn after_stop<F, Fut, E>(self, hook: F) -> Self
+    pub fn after_stop<F, Fut>(self, hook: F) -> Self
     where
         F: FnOnce(Environment) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<BoxError>,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
         self.hook(Stage::AfterStop, Step::new(hook))
     }

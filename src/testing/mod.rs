@@ -1,5 +1,13 @@
 //! Helpers for tests, testrig's own and its users'.
 //!
+//! Behind the `testing` cargo feature (off by default), so they stay out of the API a
+//! program links: turn it on for tests only,
+//!
+//! ```toml
+//! [dev-dependencies]
+//! testrig = { version = "0.1", features = ["testing"] }
+//! ```
+//!
 //! - Scripted drivers ([`ScriptedDriver`], recording into a [`Journal`]): behaviour a test
 //!   scripts (slow, failing, dying) over real sockets, for testing environments and writing
 //!   examples.

@@ -158,9 +158,11 @@ async fn hooks_run_in_order_and_a_failing_post_start_hook_fails_the_start() {
         .post_start(|_| async { Err::<(), _>("handshake refused") })
         .into_resource();
     let error = failing.start().await.unwrap_err();
+    // What failed, then why (the hook's error, as the error's source).
+    assert_eq!(error.to_string(), "driver `f` failed in post-start hook");
     assert_eq!(
-        error.to_string(),
-        "driver `f` failed in post-start hook: handshake refused"
+        std::error::Error::source(&error).unwrap().to_string(),
+        "handshake refused"
     );
     assert_eq!(failing.status(), Status::Failed);
     assert!(!failing.get::<ScriptedDriver>().unwrap().holds_sockets());

@@ -159,7 +159,11 @@ async fn event_stream_reports_state_changes_and_failures_in_order() {
         seen.push(match event {
             ServiceEvent::StateChanged { from, to } => format!("{from} -> {to}"),
             ServiceEvent::AttemptFailed { error, retry_in } => {
-                format!("failed ({error}), retry in {retry_in:?}")
+                // What failed, then why (the error's source).
+                let why = std::error::Error::source(&error)
+                    .map(|cause| format!(": {cause}"))
+                    .unwrap_or_default();
+                format!("failed ({error}{why}), retry in {retry_in:?}")
             }
             other => format!("{other:?}"),
         });
@@ -237,7 +241,8 @@ async fn policy_that_gives_up_stops_the_service_and_fails_every_waiter() {
     connector.next_attempt().await.fail("two");
     match resolved(&mut waiter).await {
         Err(ServiceError::GaveUp { last, .. }) => {
-            assert!(last.to_string().contains("two"), "{last}");
+            let why = std::error::Error::source(&*last).expect("the connector's error");
+            assert_eq!(why.to_string(), "two");
         }
         other => panic!("expected the policy to give up, got {other:?}"),
     }

@@ -51,7 +51,7 @@ fn logged_suite(name: &str, journal: &Journal, log: &Log, fail_start: bool) -> S
         let log = log.clone();
         move |env: Environment| async move {
             log.note(what, &env);
-            Ok::<_, testrig::Error>(())
+            Ok(())
         }
     };
     Suite::new(name, move || {
@@ -124,9 +124,9 @@ fn after_stop_runs_when_the_start_failed_and_before_stop_does_not() {
 fn a_failing_teardown_hook_fails_the_last_case_run_and_the_report() {
     let reports = report_dir("teardown-hook");
     let suite = Suite::new("busy", || Environment::builder("busy").build())
-        .case("a", |_env| async { Ok::<_, testrig::Error>(()) })
-        .case("b", |_env| async { Ok::<_, testrig::Error>(()) })
-        .before_stop(|_env| async { Err("still busy") });
+        .case("a", |_env| async { Ok(()) })
+        .case("b", |_env| async { Ok(()) })
+        .before_stop(|_env| async { Err("still busy".into()) });
     let conclusion = Runner::new()
         .suite(suite)
         .args(args(&reports))
@@ -166,22 +166,22 @@ fn a_driver_that_dies_in_a_case_fails_that_case_only_unless_the_case_expected_it
             .build()
     })
     .case("kills_the_server", |env| async move {
-        kill(&env, "server", "listener closed")
+        Ok(kill(&env, "server", "listener closed")?)
     })
     .case("finds_it_dead", |env| async move {
         // Already failed before this case: not this case's failure.
         assert_eq!(env.status("server")?, Status::Failed);
-        Ok::<_, testrig::Error>(())
+        Ok(())
     })
     .case("kills_it_on_purpose", |env| async move {
         env.restart("server").await?;
         env.expect_failure("server")?;
-        kill(&env, "server", "fault injected")
+        Ok(kill(&env, "server", "fault injected")?)
     })
     .case("kills_it_again", |env| async move {
         // The expectation of the case before ended with it.
         env.restart("server").await?;
-        kill(&env, "server", "died again")
+        Ok(kill(&env, "server", "died again")?)
     });
     let conclusion = Runner::new()
         .suite(suite)
@@ -224,7 +224,7 @@ fn an_environment_that_does_not_build_fails_its_cases_with_the_build_error() {
             .depends_on("client", "nobody")
             .build()
     })
-    .case("a", |_env| async { Ok::<_, testrig::Error>(()) });
+    .case("a", |_env| async { Ok(()) });
     let conclusion = Runner::new()
         .suite(suite)
         .args(args(&reports))
@@ -245,8 +245,8 @@ fn a_panicking_environment_factory_fails_the_cases_with_its_message() {
     let suite = Suite::new("panicky", || -> testrig::Result<Environment> {
         panic!("no config file")
     })
-    .case("a", |_env| async { Ok::<_, testrig::Error>(()) })
-    .case("b", |_env| async { Ok::<_, testrig::Error>(()) });
+    .case("a", |_env| async { Ok(()) })
+    .case("b", |_env| async { Ok(()) });
     let conclusion = Runner::new()
         .suite(suite)
         .args(args(&reports))
@@ -289,7 +289,7 @@ async fn a_runner_called_inside_a_runtime_runs_its_suites_on_a_thread_of_its_own
             .port()
             .expect("listening");
         tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-        Ok::<_, testrig::BoxError>(())
+        Ok(())
     });
     let conclusion = Runner::new()
         .suite(suite)

@@ -30,7 +30,7 @@ pub(crate) fn finish(env: &Environment, report_dir: Option<&Path>) -> bool {
         }
         Err(error) => {
             stderr::line(format_args!(
-                "error: the reports could not be written: {error}"
+                "error: the reports could not be written: {error:#}"
             ));
             false
         }

@@ -17,4 +17,6 @@ mod session;
 pub(crate) use cgroup::Cgroup;
 pub(crate) use enter::enter_before_exec;
 pub use session::CGROUP_VAR;
-pub(crate) use session::{frozen_pid, session};
+#[cfg(feature = "testing")]
+pub(crate) use session::frozen_pid;
+pub(crate) use session::session;

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Cgroup;
 use super::cgroup::remove_tree;
-use super::events::{self, EventKey};
 use crate::process::guardian;
 
 /// The environment variable that turns cgroups off for every program spawned by this test
@@ -218,12 +217,15 @@ fn own_cgroup(mount: &Path) -> Option<PathBuf> {
 }
 
 /// Whether the process `pid` is in a frozen cgroup v2 (paused by `cgroup.freeze`).
+#[cfg(feature = "testing")]
 pub(crate) fn frozen_pid(pid: u32) -> bool {
     let Some(dir) = mount().and_then(|mount| cgroup_of(mount, &pid.to_string())) else {
         return false;
     };
     File::open(dir.join("cgroup.events"))
-        .and_then(|mut events| events::read_key(&mut events, EventKey::Frozen))
+        .and_then(|mut events| {
+            super::events::read_key(&mut events, super::events::EventKey::Frozen)
+        })
         .unwrap_or(false)
 }
 

@@ -39,6 +39,7 @@ pub struct ScriptedDriver {
     stop_delay: Duration,
     fail_in: Option<Phase>,
     listen: bool,
+    writes_files: bool,
     pausable: bool,
     connect_to: Option<Param<u16>>,
     needs: Vec<RefKey>,
@@ -68,6 +69,7 @@ impl ScriptedDriver {
             stop_delay: Duration::ZERO,
             fail_in: None,
             listen: false,
+            writes_files: false,
             pausable: false,
             connect_to: None,
             needs: Vec::new(),
@@ -102,6 +104,14 @@ impl ScriptedDriver {
     #[must_use]
     pub fn fail_in(mut self, phase: Phase) -> Self {
         self.fail_in = Some(phase);
+        self
+    }
+
+    /// Write a file `started` into its runpath in `start`, as a driver with files of its
+    /// own does (by default it has none, and its runpath is never created).
+    #[must_use]
+    pub fn writes_files(mut self) -> Self {
+        self.writes_files = true;
         self
     }
 
@@ -238,7 +248,9 @@ impl Driver for ScriptedDriver {
             resolved.insert(key.to_string(), ctx.values_get(key)?);
         }
         self.live().resolved = resolved;
-        std::fs::write(ctx.runpath()?.join("started"), b"started\n")?;
+        if self.writes_files {
+            std::fs::write(ctx.runpath()?.join("started"), b"started\n")?;
+        }
         if self.listen {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             let port = listener.local_addr()?.port();

@@ -258,8 +258,8 @@ async fn pause_and_resume_move_between_started_and_paused() {
 async fn each_driver_gets_its_own_runpath_under_the_environments() {
     let root = std::env::temp_dir().join(format!("testrig-runpath-{}", std::process::id()));
     let env = Environment::builder("paths")
-        .driver(ScriptedDriver::new("one"))
-        .driver(ScriptedDriver::new("two"))
+        .driver(ScriptedDriver::new("one").writes_files())
+        .driver(ScriptedDriver::new("two").writes_files())
         .runpath(&root)
         .build()
         .unwrap();
@@ -274,6 +274,23 @@ async fn each_driver_gets_its_own_runpath_under_the_environments() {
     }
     env.stop().await.unwrap();
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[tokio::test]
+async fn a_driver_that_writes_no_files_gets_no_runpath_directory() {
+    let root = std::env::temp_dir().join(format!("testrig-no-runpath-{}", std::process::id()));
+    let env = Environment::builder("no-files")
+        .driver(ScriptedDriver::new("quiet"))
+        .runpath(&root)
+        .build()
+        .unwrap();
+    env.start().await.unwrap();
+    assert!(
+        !root.exists(),
+        "nothing asked for a directory, so none was made: {}",
+        root.display()
+    );
+    env.stop().await.unwrap();
 }
 
 #[tokio::test]

@@ -397,8 +397,10 @@ impl TestRun {
             }
         }
         if let Some(clock) = self.clock {
-            self.fine =
-                FineSampling::Running(FineSampler::spawn(clock.started, self.flow_counters()));
+            self.fine = FineSampling::Running(FineSampler::spawn(
+                clock.started.into_std(),
+                self.flow_counters(),
+            ));
         }
     }
 

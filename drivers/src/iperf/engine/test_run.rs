@@ -110,7 +110,7 @@ impl Failure {
 }
 
 /// The fine samples for the throughput picture: none before the streams run, then the
-/// task taking them, then what it took.
+/// thread taking them, then what it took.
 #[derive(Debug, Default)]
 enum FineSampling {
     #[default]

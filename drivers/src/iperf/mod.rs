@@ -41,8 +41,8 @@ pub use engine::{
 pub use error::{IperfError, Phase};
 pub use iperf_test::{BothDirections, Endpoint, Gate, IperfTest, IperfTestError};
 pub use result::{
-    Connection, ControlPeer, CpuUtilization, DirectionSummary, IntervalReport, Iperf3JsonError,
-    IperfResult, Measurement, Role, ServerOutput, StartInfo, StreamMeasurement, StreamSummary,
-    Summary, TestSettings, iperf3_error_json, iperf3_json_text,
+    Connection, ControlPeer, CpuUtilization, DirectionSummary, FineSample, IntervalReport,
+    Iperf3JsonError, IperfResult, Measurement, Role, ServerOutput, StartInfo, StreamMeasurement,
+    StreamSummary, Summary, TestSettings, iperf3_error_json, iperf3_json_text,
 };
 pub use stream_options::StreamOptions;

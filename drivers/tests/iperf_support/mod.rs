@@ -208,3 +208,42 @@ pub fn assert_iperf3_received(what: &str, sent: u64, received: u64, min_share: f
         min_share * 100.0
     );
 }
+
+/// An SVG picture rendered to pixels (shapes only: the test renderer has no fonts), to
+/// check it as a picture: not blank, and showing the colors of its series.
+pub struct Picture(resvg::tiny_skia::Pixmap);
+
+impl Picture {
+    pub fn render(svg: &str) -> Self {
+        let tree = resvg::usvg::Tree::from_str(svg, &resvg::usvg::Options::default())
+            .expect("the SVG parses");
+        let size = tree.size().to_int_size();
+        let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height())
+            .expect("a picture of some size");
+        resvg::render(&tree, Default::default(), &mut pixmap.as_mut());
+        Self(pixmap)
+    }
+
+    /// The columns (x) where `rgb` shows (opaque, within 2 of each channel), left to right.
+    pub fn columns_with(&self, rgb: (u8, u8, u8)) -> Vec<u32> {
+        let (width, height) = (self.0.width(), self.0.height());
+        (0..width)
+            .filter(|&x| {
+                (0..height).any(|y| {
+                    let p = self.0.pixel(x, y).unwrap();
+                    p.alpha() == 255
+                        && p.red().abs_diff(rgb.0) <= 2
+                        && p.green().abs_diff(rgb.1) <= 2
+                        && p.blue().abs_diff(rgb.2) <= 2
+                })
+            })
+            .collect()
+    }
+
+    /// Whether a line of `rgb` runs across most of the picture: far wider than its legend
+    /// entry, so the series itself is drawn.
+    pub fn has_line_across(&self, rgb: (u8, u8, u8)) -> bool {
+        let columns = self.columns_with(rgb);
+        columns.len() > self.0.width() as usize / 2
+    }
+}

@@ -216,6 +216,7 @@ impl NativeClient {
         if let Some(report) = run.sample_interval(Some(interval)) {
             on_progress(ClientProgress::Interval(&report));
         }
+        run.stop_fine_sampling().await;
         if let Drained::TimedOut { pending } = run
             .until_sent_is_taken(SEND_DRAIN.min(c.phase_timeout))
             .await

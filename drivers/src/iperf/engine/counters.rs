@@ -69,6 +69,11 @@ impl StreamCounters {
         }
     }
 
+    /// The bytes counted so far (one relaxed load, for samplers that need nothing else).
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes.load(Relaxed)
+    }
+
     pub(crate) fn snapshot(&self) -> CounterSnapshot {
         CounterSnapshot {
             bytes: self.bytes.load(Relaxed),

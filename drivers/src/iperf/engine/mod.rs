@@ -6,6 +6,7 @@ mod counters;
 mod cpu;
 mod deadline;
 mod drain;
+mod fine_sampler;
 mod pacer;
 mod payload_file;
 mod read_batching;

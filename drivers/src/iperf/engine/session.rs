@@ -208,6 +208,7 @@ pub(crate) async fn serve_session(
     run.until_queued_is_read(QUEUED_READ.min(t)).await;
     let last = run.sample_interval(Some(config.interval.unwrap_or(Duration::ZERO)));
     report_interval(config, last);
+    run.stop_fine_sampling().await;
     run.close_sending_sockets();
     // The client reports what it sent before it reads our results: the receivers drain
     // until they have counted exactly that, instead of waiting for the streams to go quiet.

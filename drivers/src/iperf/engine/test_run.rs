@@ -15,6 +15,7 @@ use super::budget::{Budget, LimitKind};
 use super::counters::{CounterSnapshot, StreamCounters};
 use super::cpu::{CpuPercent, CpuSample};
 use super::drain::{self, Drained, SentStream};
+use super::fine_sampler::{FineSampler, FlowCounters};
 use super::stream_io::{self, ReceiveEnd, ReceiveJob, SendJob};
 use super::tcp_info;
 use crate::iperf::config::{Direction, Protocol};
@@ -22,8 +23,9 @@ use crate::iperf::error::IperfError;
 use crate::iperf::protocol::{ExchangedResults, ExchangedStream, TestParameters};
 use crate::iperf::result::loss_percent;
 use crate::iperf::result::{
-    Connection, ControlPeer, CpuUtilization, DirectionSummary, IntervalReport, IperfResult,
-    Measurement, Role, StartInfo, StreamMeasurement, StreamSummary, Summary, TestSettings,
+    Connection, ControlPeer, CpuUtilization, DirectionSummary, FineSample, IntervalReport,
+    IperfResult, Measurement, Role, StartInfo, StreamMeasurement, StreamSummary, Summary,
+    TestSettings,
 };
 
 /// Which way a stream's data flows.
@@ -107,6 +109,16 @@ impl Failure {
     }
 }
 
+/// The fine samples for the throughput picture: none before the streams run, then the
+/// thread taking them, then what it took.
+#[derive(Debug, Default)]
+enum FineSampling {
+    #[default]
+    NotStarted,
+    Running(FineSampler),
+    Finished(Vec<FineSample>),
+}
+
 /// The test's clock once `TEST_START` has happened.
 #[derive(Debug, Clone, Copy)]
 struct Clock {
@@ -133,6 +145,7 @@ pub(crate) struct TestRun {
     last: Vec<CounterSnapshot>,
     last_at: Option<Instant>,
     intervals: Vec<IntervalReport>,
+    fine: FineSampling,
     cpu_start: Option<CpuSample>,
     cpu: CpuPercent,
     sender_end: Option<(Instant, Vec<CounterSnapshot>)>,
@@ -177,6 +190,7 @@ impl TestRun {
             last: Vec::new(),
             last_at: None,
             intervals: Vec::new(),
+            fine: FineSampling::NotStarted,
             cpu_start: None,
             cpu: CpuPercent::default(),
             sender_end: None,
@@ -382,6 +396,82 @@ impl TestRun {
                 };
             }
         }
+        if let Some(clock) = self.clock {
+            self.fine = FineSampling::Running(FineSampler::spawn(
+                clock.started.into_std(),
+                self.flow_counters(),
+            ));
+        }
+    }
+
+    /// Every stream's counters, per direction, for the fine sampler.
+    fn flow_counters(&self) -> FlowCounters {
+        let main_flow = self.main_flow();
+        let of = |main: bool| {
+            self.streams
+                .iter()
+                .filter(|s| (s.flow == main_flow) == main)
+                .map(|s| s.counters.clone())
+                .collect()
+        };
+        FlowCounters {
+            main: of(true),
+            reverse: (self.params.direction == Direction::Bidirectional).then(|| of(false)),
+        }
+    }
+
+    /// Stops the fine sampling for the picture (after the last interval closed) and keeps
+    /// what it took.
+    pub(crate) async fn stop_fine_sampling(&mut self) {
+        self.fine = match std::mem::take(&mut self.fine) {
+            FineSampling::Running(sampler) => {
+                FineSampling::Finished(sampler.finish().await.into_vec())
+            }
+            other => other,
+        };
+    }
+
+    /// The fine samples from where measuring started (the end of an omitted warm-up), in
+    /// bytes counted since then.
+    fn measured_fine_samples(&self) -> Vec<FineSample> {
+        let (FineSampling::Finished(samples), Some(clock)) = (&self.fine, self.clock) else {
+            return Vec::new();
+        };
+        let omitted = clock
+            .measure_from
+            .saturating_duration_since(clock.started)
+            .as_secs_f64();
+        let main_flow = self.main_flow();
+        let baseline = |main: bool| -> u64 {
+            self.streams
+                .iter()
+                .zip(&self.baseline)
+                .filter(|(s, _)| (s.flow == main_flow) == main)
+                .map(|(_, b)| b.bytes)
+                .sum()
+        };
+        let (main_base, reverse_base) = (baseline(true), baseline(false));
+        let mut measured: Vec<FineSample> = samples
+            .iter()
+            .filter(|s| s.seconds >= omitted)
+            .map(|s| FineSample {
+                seconds: s.seconds - omitted,
+                main_bytes: s.main_bytes.saturating_sub(main_base),
+                reverse_bytes: s.reverse_bytes.map(|b| b.saturating_sub(reverse_base)),
+            })
+            .collect();
+        if let Some(first) = measured.first()
+            && first.seconds > 0.0
+        {
+            // Nothing counts before measuring starts.
+            let start = FineSample {
+                seconds: 0.0,
+                main_bytes: 0,
+                reverse_bytes: first.reverse_bytes.map(|_| 0),
+            };
+            measured.insert(0, start);
+        }
+        measured
     }
 
     /// Bytes received so far on this side's receiving streams; `None` if it only sends.
@@ -903,6 +993,7 @@ impl TestRun {
                 ..self.start_info.clone()
             }),
             intervals: self.intervals.clone(),
+            fine_samples: self.measured_fine_samples(),
             summary,
             cpu,
             sender_tcp_congestion: sender_cc,

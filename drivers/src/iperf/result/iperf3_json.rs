@@ -145,6 +145,7 @@ impl IperfResult {
             connected,
             timestamp,
             intervals,
+            fine_samples: Vec::new(),
             summary,
             cpu,
             sender_tcp_congestion: text_of("sender_tcp_congestion"),

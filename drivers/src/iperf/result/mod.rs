@@ -12,6 +12,6 @@ pub use iperf3_json::{Iperf3JsonError, iperf3_error_json};
 pub(crate) use measurement::loss_percent;
 pub use measurement::{Measurement, StreamMeasurement};
 pub use report::{
-    Connection, ControlPeer, CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Role,
-    ServerOutput, StartInfo, StreamSummary, Summary, TestSettings,
+    Connection, ControlPeer, CpuUtilization, DirectionSummary, FineSample, IntervalReport,
+    IperfResult, Role, ServerOutput, StartInfo, StreamSummary, Summary, TestSettings,
 };

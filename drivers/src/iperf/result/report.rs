@@ -67,6 +67,21 @@ pub struct IntervalReport {
     pub sum_bidir_reverse: Option<Measurement>,
 }
 
+/// This side's byte counts at one instant of a test, summed per direction: taken every
+/// millisecond at first and less often as the test goes on, so a test of any length keeps
+/// about a thousand of them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct FineSample {
+    /// Seconds since measuring started (after any omitted warm-up).
+    pub seconds: f64,
+    /// Bytes moved since measuring started on the main direction's streams (client →
+    /// server, or server → client with `-R`), as this side counted them.
+    pub main_bytes: u64,
+    /// Bidirectional tests: the same for the server → client streams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse_bytes: Option<u64>,
+}
+
 /// One stream's totals as its sender and its receiver counted them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct StreamSummary {
@@ -142,6 +157,12 @@ pub struct IperfResult {
     pub timestamp: Option<u64>,
     /// Interval reports in order.
     pub intervals: Vec<IntervalReport>,
+    /// The native engine's fine byte counts while the test ran, oldest first, for the
+    /// throughput picture of a test too short for its intervals to show anything (a 16 MiB
+    /// transfer on loopback takes milliseconds). Empty from the iperf3 binary; never part of
+    /// the `-J` document.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fine_samples: Vec<FineSample>,
     /// The end summary.
     pub summary: Summary,
     /// CPU use, when known.

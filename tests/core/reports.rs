@@ -298,3 +298,36 @@ async fn the_timeline_shows_each_driver_and_each_case_and_a_failed_case_in_red()
         "the cases' row is below the drivers'"
     );
 }
+
+#[test]
+fn the_pictures_the_readme_shows_are_there_and_show_their_series() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for picture in ["quickstart.timeline.svg", "quickstart.throughput.svg"] {
+        assert!(
+            readme.contains(&format!("(docs/images/{picture})")),
+            "the README shows {picture}"
+        );
+    }
+    let timeline =
+        std::fs::read_to_string(root.join("docs/images/quickstart.timeline.svg")).unwrap();
+    let rendered = Picture::render(&timeline);
+    let bands = rendered.rows_with(STARTED, 30);
+    let count = bands.windows(2).filter(|w| w[1] > w[0] + 1).count() + 1;
+    assert_eq!(
+        count, 5,
+        "four drivers and the cases, each a green band: {bands:?}"
+    );
+
+    let throughput =
+        std::fs::read_to_string(root.join("docs/images/quickstart.throughput.svg")).unwrap();
+    let rendered = Picture::render(&throughput);
+    // The sum is a thick (4 px) black line: three or more adjacent rows with a long
+    // black run, which the 1 px axes alone never give.
+    let black_rows = rendered.rows_with((0, 0, 0), 200);
+    let thick = black_rows.windows(3).any(|w| w[2] == w[0] + 2);
+    assert!(
+        thick,
+        "the throughput picture has its sum line: {black_rows:?}"
+    );
+}

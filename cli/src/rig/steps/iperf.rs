@@ -79,7 +79,7 @@ impl Iperf {
             Some(reports) => reports.join(name),
             None => env.resource(name)?.runpath().to_owned(),
         };
-        let path = write_result(&dir, &result)?;
+        let path = write_result(&dir, name, &result)?;
         let received = result.received_bits_per_second();
         if let Some(wanted) = self.min_bitrate
             && received < wanted.0 as f64
@@ -129,14 +129,15 @@ fn interval_line(interval: &IntervalReport) -> String {
 
 /// Writes `result` as `iperf-result-N.json` (the first free N) in `dir`, and its
 /// throughput over time next to it as `iperf-result-N.throughput.svg`.
-fn write_result(dir: &Path, result: &IperfResult) -> Result<PathBuf, BoxError> {
+fn write_result(dir: &Path, client: &str, result: &IperfResult) -> Result<PathBuf, BoxError> {
     std::fs::create_dir_all(dir)?;
     let path = (1..)
         .map(|n| dir.join(format!("iperf-result-{n}.json")))
         .find(|path| !path.exists())
         .expect("some file number is free");
     std::fs::write(&path, serde_json::to_vec_pretty(result)?)?;
-    let title = format!("iperf throughput ({})", path.display());
+    let file = path.file_stem().unwrap_or_default().to_string_lossy();
+    let title = format!("iperf throughput of `{client}` ({file})");
     std::fs::write(
         path.with_extension("throughput.svg"),
         result.throughput_svg(&title),

@@ -6,6 +6,7 @@ mod describe;
 mod drivers;
 mod error;
 mod fields;
+mod kinds;
 mod load;
 #[cfg(test)]
 mod loader_fuzz;

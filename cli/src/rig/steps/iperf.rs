@@ -17,7 +17,7 @@ fn format_bytes(bytes: f64) -> String {
 use testrig_drivers::iperf::{IntervalReport, IperfClient, IperfResult};
 use toml::Spanned;
 
-use super::StepCheck;
+use super::{StepCheck, StepKind, StepRun};
 use crate::rig::Problem;
 use crate::rig::fields::{RigBitrate, RigDuration};
 
@@ -142,4 +142,14 @@ fn write_result(dir: &Path, result: &IperfResult) -> Result<PathBuf, BoxError> {
         result.throughput_svg(&title),
     )?;
     Ok(path)
+}
+
+impl StepKind for Iperf {
+    fn check(&self, _table: std::ops::Range<usize>, check: &StepCheck) -> Result<(), Problem> {
+        Self::check(self, check)
+    }
+
+    fn run<'a>(&'a self, env: &'a Environment, notes: crate::progress::Notes) -> StepRun<'a> {
+        Box::pin(Self::run(self, env, notes))
+    }
 }

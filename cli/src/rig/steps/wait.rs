@@ -5,7 +5,7 @@ use serde::Deserialize;
 use testrig::{BoxError, Environment, Status};
 use toml::Spanned;
 
-use super::StepCheck;
+use super::{StepCheck, StepKind, StepRun};
 use crate::rig::Problem;
 use crate::rig::fields::RigDuration;
 
@@ -102,5 +102,15 @@ impl Wait {
                 Ok(format!("`{driver}` is {status}"))
             }
         }
+    }
+}
+
+impl StepKind for Wait {
+    fn check(&self, table: std::ops::Range<usize>, check: &StepCheck) -> Result<(), Problem> {
+        Self::check(self, table, check)
+    }
+
+    fn run<'a>(&'a self, env: &'a Environment, _notes: crate::progress::Notes) -> StepRun<'a> {
+        Box::pin(Self::run(self, env))
     }
 }

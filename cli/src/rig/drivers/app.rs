@@ -222,8 +222,8 @@ impl DriverKind for AppOptions {
     fn spec(
         &self,
         name: &str,
-        stop_timeout: Option<std::time::Duration>,
-        rig_dir: &std::path::Path,
+        stop_timeout: Option<Duration>,
+        rig_dir: &Path,
     ) -> Result<DriverSpec, InvalidOption> {
         Self::spec(self, name, stop_timeout, rig_dir)
     }

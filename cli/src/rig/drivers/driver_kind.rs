@@ -1,3 +1,5 @@
+//! The trait every kind of driver's options implements.
+
 use std::fmt::Debug;
 use std::path::Path;
 use std::time::Duration;

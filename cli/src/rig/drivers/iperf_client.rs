@@ -264,8 +264,8 @@ impl DriverKind for IperfClientOptions {
     fn spec(
         &self,
         name: &str,
-        _stop_timeout: Option<std::time::Duration>,
-        rig_dir: &std::path::Path,
+        _stop_timeout: Option<Duration>,
+        rig_dir: &Path,
     ) -> Result<DriverSpec, InvalidOption> {
         Self::spec(self, name, rig_dir)
     }

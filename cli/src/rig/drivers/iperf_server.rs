@@ -1,4 +1,5 @@
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 use testrig::DriverSpec;
@@ -63,8 +64,8 @@ impl DriverKind for IperfServerOptions {
     fn spec(
         &self,
         name: &str,
-        _stop_timeout: Option<std::time::Duration>,
-        rig_dir: &std::path::Path,
+        _stop_timeout: Option<Duration>,
+        rig_dir: &Path,
     ) -> Result<DriverSpec, InvalidOption> {
         Self::spec(self, name, rig_dir)
     }

@@ -44,6 +44,7 @@ pub(crate) const COMING: &[&str] = &[];
 /// The options of one `[[driver]]`, with its kind.
 pub(crate) type DriverOptions = Declared<dyn DriverKind>;
 
+/// Reads the own keys of a driver of kind `O`: each row's reader.
 fn read<O: DriverKind + DeserializeOwned + 'static>(
     table: ValueDeserializer<'_>,
 ) -> Result<Box<dyn DriverKind>, toml::de::Error> {

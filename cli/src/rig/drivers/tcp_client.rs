@@ -1,4 +1,6 @@
 use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 use testrig::{DriverSpec, Param};
@@ -76,8 +78,8 @@ impl DriverKind for TcpClientOptions {
     fn spec(
         &self,
         name: &str,
-        _stop_timeout: Option<std::time::Duration>,
-        _rig_dir: &std::path::Path,
+        _stop_timeout: Option<Duration>,
+        _rig_dir: &Path,
     ) -> Result<DriverSpec, InvalidOption> {
         Self::spec(self, name)
     }

@@ -1,3 +1,6 @@
+use std::path::Path;
+use std::time::Duration;
+
 use serde::Deserialize;
 use testrig::DriverSpec;
 use testrig_drivers::tcp::TcpServer;
@@ -46,8 +49,8 @@ impl DriverKind for TcpServerOptions {
     fn spec(
         &self,
         name: &str,
-        _stop_timeout: Option<std::time::Duration>,
-        _rig_dir: &std::path::Path,
+        _stop_timeout: Option<Duration>,
+        _rig_dir: &Path,
     ) -> Result<DriverSpec, InvalidOption> {
         Self::spec(self, name)
     }

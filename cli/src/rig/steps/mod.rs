@@ -41,6 +41,7 @@ pub(crate) const COMING: &[&str] = &[];
 /// What one `[[step]]` does, with its kind.
 pub(crate) type StepAction = Declared<dyn StepKind>;
 
+/// Reads the own keys of a step of kind `O`: each row's reader.
 fn read<O: StepKind + DeserializeOwned + 'static>(
     table: ValueDeserializer<'_>,
 ) -> Result<Box<dyn StepKind>, toml::de::Error> {

@@ -1,8 +1,11 @@
+use std::ops::Range;
+
 use serde::Deserialize;
 use testrig::{BoxError, Environment};
 use toml::Spanned;
 
 use super::{StepCheck, StepKind, StepRun};
+use crate::progress::Notes;
 use crate::rig::Problem;
 
 /// `kind = "restart"`: stops a driver and starts it again (a TCP server keeps
@@ -31,11 +34,11 @@ impl Restart {
 }
 
 impl StepKind for Restart {
-    fn check(&self, _table: std::ops::Range<usize>, check: &StepCheck) -> Result<(), Problem> {
+    fn check(&self, _table: Range<usize>, check: &StepCheck) -> Result<(), Problem> {
         Self::check(self, check)
     }
 
-    fn run<'a>(&'a self, env: &'a Environment, _notes: crate::progress::Notes) -> StepRun<'a> {
+    fn run<'a>(&'a self, env: &'a Environment, _notes: Notes) -> StepRun<'a> {
         Box::pin(Self::run(self, env))
     }
 }

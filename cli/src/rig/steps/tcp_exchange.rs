@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 use toml::Spanned;
 
 use super::{StepCheck, StepKind, StepRun};
+use crate::progress::Notes;
 use crate::rig::Problem;
 use crate::rig::fields::{RigDuration, TemplateText};
 
@@ -253,11 +254,11 @@ async fn connection_from(
 }
 
 impl StepKind for TcpExchange {
-    fn check(&self, table: std::ops::Range<usize>, check: &StepCheck) -> Result<(), Problem> {
+    fn check(&self, table: Range<usize>, check: &StepCheck) -> Result<(), Problem> {
         Self::check(self, table, check)
     }
 
-    fn run<'a>(&'a self, env: &'a Environment, _notes: crate::progress::Notes) -> StepRun<'a> {
+    fn run<'a>(&'a self, env: &'a Environment, _notes: Notes) -> StepRun<'a> {
         Box::pin(Self::run(self, env))
     }
 }

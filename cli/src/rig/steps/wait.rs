@@ -6,6 +6,7 @@ use testrig::{BoxError, Environment, Status};
 use toml::Spanned;
 
 use super::{StepCheck, StepKind, StepRun};
+use crate::progress::Notes;
 use crate::rig::Problem;
 use crate::rig::fields::RigDuration;
 
@@ -106,11 +107,11 @@ impl Wait {
 }
 
 impl StepKind for Wait {
-    fn check(&self, table: std::ops::Range<usize>, check: &StepCheck) -> Result<(), Problem> {
+    fn check(&self, table: Range<usize>, check: &StepCheck) -> Result<(), Problem> {
         Self::check(self, table, check)
     }
 
-    fn run<'a>(&'a self, env: &'a Environment, _notes: crate::progress::Notes) -> StepRun<'a> {
+    fn run<'a>(&'a self, env: &'a Environment, _notes: Notes) -> StepRun<'a> {
         Box::pin(Self::run(self, env))
     }
 }

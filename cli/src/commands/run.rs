@@ -5,7 +5,6 @@ use testrig::Outcome as CaseOutcome;
 use testrig::report::CaseReport;
 
 use super::finish::finish;
-use super::report_dir::prepare_report_dir;
 use super::session::Session;
 use crate::exit::Outcome;
 use crate::progress::Style;
@@ -19,26 +18,19 @@ pub(crate) async fn run(
     style: Style,
     began: Instant,
 ) -> Outcome {
-    if let Err(outcome) = report_dir.map_or(Ok(()), prepare_report_dir) {
-        return outcome;
-    }
-    let mut session = match Session::open(path, report_dir, style, began) {
+    let mut session = match Session::start(path, report_dir, style, began, |session| {
+        for step in &session.rig.steps {
+            session
+                .env
+                .record_case(not_run(&step.name, "the rig did not start"));
+        }
+    })
+    .await
+    {
         Ok(session) => session,
         Err(outcome) => return outcome,
     };
     let env = session.env.clone();
-    if let Err(error) = session.complete(env.start()).await {
-        stderr::line(format_args!(
-            "error: rig `{}` could not start:\n{error}",
-            session.rig.name
-        ));
-        for step in &session.rig.steps {
-            env.record_case(not_run(&step.name, "the rig did not start"));
-        }
-        // The start failed: exit code 2 says so, written reports or not.
-        let _ = finish(&env, report_dir);
-        return Outcome::StartFailed;
-    }
 
     let total = session.rig.steps.len();
     let mut failed = false;

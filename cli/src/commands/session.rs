@@ -4,6 +4,8 @@ use std::time::Instant;
 
 use testrig::Environment;
 
+use super::finish::finish;
+use super::report_dir::prepare_report_dir;
 use crate::exit::Outcome;
 use crate::progress::{Progress, Style};
 use crate::rig::Rig;
@@ -23,12 +25,41 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// What `run` and `up` do first: prepares the report directory, loads the
+    /// rig at `path` and starts it. When the start fails, prints why, lets
+    /// `not_started` record what the command reports then (`run`: its steps as
+    /// not run), writes the reports and returns `StartFailed` (exit code 2,
+    /// written reports or not); on any other failure, the exit outcome.
+    pub(crate) async fn start(
+        path: &Path,
+        report_dir: Option<&Path>,
+        style: Style,
+        began: Instant,
+        not_started: impl FnOnce(&Self),
+    ) -> Result<Self, Outcome> {
+        if let Some(dir) = report_dir {
+            prepare_report_dir(dir)?;
+        }
+        let mut session = Self::open(path, report_dir, style, began)?;
+        let env = session.env.clone();
+        if let Err(error) = session.complete(env.start()).await {
+            stderr::line(format_args!(
+                "error: rig `{}` could not start:\n{error}",
+                session.rig.name
+            ));
+            not_started(&session);
+            let _ = finish(&env, report_dir);
+            return Err(Outcome::StartFailed);
+        }
+        Ok(session)
+    }
+
     /// Loads the rig at `path` and builds its environment; on failure prints
     /// why and returns the exit outcome.
     ///
     /// `report_dir`: where the reports and step results go (else the run's
     /// directory, which is then kept).
-    pub(crate) fn open(
+    fn open(
         path: &Path,
         report_dir: Option<&Path>,
         style: Style,

@@ -5,7 +5,6 @@ use testrig::report::CaseReport;
 use testrig::{Environment, Outcome as CaseOutcome};
 
 use super::finish::finish;
-use super::report_dir::prepare_report_dir;
 use super::session::Session;
 use crate::exit::Outcome;
 use crate::progress::Style;
@@ -21,23 +20,11 @@ pub(crate) async fn up(
     style: Style,
     began: Instant,
 ) -> Outcome {
-    if let Err(outcome) = report_dir.map_or(Ok(()), prepare_report_dir) {
-        return outcome;
-    }
-    let mut session = match Session::open(path, report_dir, style, began) {
+    let mut session = match Session::start(path, report_dir, style, began, |_| {}).await {
         Ok(session) => session,
         Err(outcome) => return outcome,
     };
     let env = session.env.clone();
-    if let Err(error) = session.complete(env.start()).await {
-        stderr::line(format_args!(
-            "error: rig `{}` could not start:\n{error}",
-            session.rig.name
-        ));
-        // The start failed: exit code 2 says so, written reports or not.
-        let _ = finish(&env, report_dir);
-        return Outcome::StartFailed;
-    }
 
     let mut failure = None;
     if session.interrupted.is_none() {

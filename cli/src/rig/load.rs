@@ -6,10 +6,11 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::describe::{describe, owner};
-use super::drivers::DriverOptions;
+use super::drivers;
 use super::fields::RigDuration;
+use super::kinds::Kind;
 use super::read::read_rig_file;
-use super::steps::StepAction;
+use super::steps;
 use super::{DriverDecl, Rig, RigError, Source, StepDecl, TableSpans};
 
 /// Keys every `[[driver]]` has, whatever its kind.
@@ -190,11 +191,11 @@ impl<'s> Loader<'s> {
             &item.span(),
             &spans.owner,
             "driver",
-            DriverOptions::KINDS,
-            DriverOptions::COMING,
+            drivers::KINDS,
+            drivers::COMING,
         )?;
-        let options = DriverOptions::deserialize(kind.get_ref(), deserializer(item.span(), own))
-            .expect("the kind was checked against the list of kinds")
+        let options = kind
+            .read(deserializer(item.span(), own))
             .map_err(|e| self.toml_error(&e, root, DRIVER_KEYS))?;
         Ok(DriverDecl {
             name,
@@ -221,11 +222,11 @@ impl<'s> Loader<'s> {
             &item.span(),
             &spans.owner,
             "step",
-            StepAction::KINDS,
-            StepAction::COMING,
+            steps::KINDS,
+            steps::COMING,
         )?;
-        let action = StepAction::deserialize(kind.get_ref(), deserializer(item.span(), own))
-            .expect("the kind was checked against the list of kinds")
+        let action = kind
+            .read(deserializer(item.span(), own))
             .map_err(|e| self.toml_error(&e, root, STEP_KEYS))?;
         Ok(StepDecl {
             name: header
@@ -236,19 +237,19 @@ impl<'s> Loader<'s> {
         })
     }
 
-    /// The `kind` of a driver or step, which must be one of `kinds`.
-    fn kind(
+    /// The `kind` of a driver or step: its row of `kinds`.
+    fn kind<T: ?Sized>(
         &self,
         kind: Option<Spanned<String>>,
         table: &Range<usize>,
         owner: &str,
         what: &str,
-        kinds: &[&str],
+        kinds: &'static [Kind<T>],
         coming: &[&str],
-    ) -> Result<Spanned<String>, RigError> {
+    ) -> Result<&'static Kind<T>, RigError> {
         let listed = kinds
             .iter()
-            .map(|k| format!("`{k}`"))
+            .map(|k| format!("`{}`", k.name))
             .collect::<Vec<_>>()
             .join(", ");
         let Some(kind) = kind else {
@@ -258,8 +259,8 @@ impl<'s> Loader<'s> {
                 format!("a {what} needs a `kind`: one of {listed}"),
             ));
         };
-        if kinds.contains(&kind.get_ref().as_str()) {
-            return Ok(kind);
+        if let Some(found) = kinds.iter().find(|k| k.name == kind.get_ref()) {
+            return Ok(found);
         }
         let message = if coming.contains(&kind.get_ref().as_str()) {
             format!(

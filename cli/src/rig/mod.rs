@@ -6,9 +6,11 @@ mod describe;
 mod drivers;
 mod error;
 mod fields;
+mod kinds;
 mod load;
 #[cfg(test)]
 mod loader_fuzz;
+mod location;
 mod model;
 mod read;
 mod source;
@@ -17,7 +19,8 @@ mod steps;
 
 pub(crate) use error::{Problem, RigError};
 pub(crate) use fields::MAX_DURATION;
+pub(crate) use location::Location;
 pub(crate) use model::{DriverDecl, Rig, StepDecl};
 pub(crate) use read::not_regular;
-pub(crate) use source::{Location, Source};
+pub(crate) use source::Source;
 pub(crate) use spans::TableSpans;

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use testrig::DriverSpec;
 use testrig_drivers::app::{App, AppBuilder, AppError};
 
-use super::InvalidOption;
+use super::{DriverKind, InvalidOption};
 use crate::rig::fields::{Program, RigPath, RigRegex, StopSignal, TemplateText};
 
 /// How much longer than an app's own `stop_timeout` the engine waits for its
@@ -215,6 +215,21 @@ fn invalid_setting(error: AppError, readiness_key: Option<&'static str>) -> Inva
             ),
         ),
         other => InvalidOption::new(key, other.to_string()),
+    }
+}
+
+impl DriverKind for AppOptions {
+    fn spec(
+        &self,
+        name: &str,
+        stop_timeout: Option<Duration>,
+        rig_dir: &Path,
+    ) -> Result<DriverSpec, InvalidOption> {
+        Self::spec(self, name, stop_timeout, rig_dir)
+    }
+
+    fn stop_deadline(&self, stop_timeout: Duration) -> Duration {
+        stop_timeout.saturating_add(KILL_GRACE)
     }
 }
 

@@ -8,8 +8,8 @@ use testrig_drivers::iperf::{
     AddressFamily, ClientOptions, IperfClient, IperfDriverError, StreamOptions,
 };
 
-use super::InvalidOption;
 use super::iperf_engine::{EngineName, engine};
+use super::{DriverKind, InvalidOption};
 use crate::rig::fields::{PortParam, Program, RigBitrate, RigDuration, RigSize, TextParam};
 
 /// `kind = "iperf_client"`: an [`IperfClient`], measuring on each `iperf` step. Exports
@@ -257,5 +257,16 @@ impl IperfClientOptions {
             o = o.dont_fragment(enabled);
         }
         Ok(o)
+    }
+}
+
+impl DriverKind for IperfClientOptions {
+    fn spec(
+        &self,
+        name: &str,
+        _stop_timeout: Option<Duration>,
+        rig_dir: &Path,
+    ) -> Result<DriverSpec, InvalidOption> {
+        Self::spec(self, name, rig_dir)
     }
 }

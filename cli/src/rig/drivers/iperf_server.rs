@@ -1,11 +1,12 @@
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 use testrig::DriverSpec;
 use testrig_drivers::iperf::IperfServer;
 
-use super::InvalidOption;
 use super::iperf_engine::{EngineName, engine};
+use super::{DriverKind, InvalidOption};
 use crate::rig::fields::{PortParam, Program, RigDuration, TextParam};
 
 /// `kind = "iperf_server"`: an [`IperfServer`]. Exports `host`, `port`, `address` (and
@@ -56,5 +57,16 @@ impl IperfServerOptions {
             server = server.bind_device(device.clone());
         }
         Ok(DriverSpec::new(server))
+    }
+}
+
+impl DriverKind for IperfServerOptions {
+    fn spec(
+        &self,
+        name: &str,
+        _stop_timeout: Option<Duration>,
+        rig_dir: &Path,
+    ) -> Result<DriverSpec, InvalidOption> {
+        Self::spec(self, name, rig_dir)
     }
 }

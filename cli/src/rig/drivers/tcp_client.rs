@@ -1,11 +1,13 @@
 use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 use testrig::{DriverSpec, Param};
 use testrig_drivers::tcp::TcpClient;
 
 use super::socket::socket_options;
-use super::{InvalidOption, ReconnectOptions};
+use super::{DriverKind, InvalidOption, ReconnectOptions};
 use crate::rig::fields::{PortParam, RigDuration, TextParam};
 
 /// `kind = "tcp_client"`: a [`TcpClient`]. Exports `host`, `port`, `local_port`.
@@ -69,5 +71,16 @@ impl TcpClientOptions {
             client = client.auto_reconnect(move || reconnect.policy());
         }
         Ok(DriverSpec::new(client))
+    }
+}
+
+impl DriverKind for TcpClientOptions {
+    fn spec(
+        &self,
+        name: &str,
+        _stop_timeout: Option<Duration>,
+        _rig_dir: &Path,
+    ) -> Result<DriverSpec, InvalidOption> {
+        Self::spec(self, name)
     }
 }

@@ -1,9 +1,12 @@
+use std::path::Path;
+use std::time::Duration;
+
 use serde::Deserialize;
 use testrig::DriverSpec;
 use testrig_drivers::tcp::TcpServer;
 
-use super::InvalidOption;
 use super::socket::socket_options;
+use super::{DriverKind, InvalidOption};
 use crate::rig::fields::{PortParam, RigDuration, TextParam};
 
 /// `kind = "tcp_server"`: a [`TcpServer`]. Exports `host`, `port`, `address`.
@@ -39,5 +42,16 @@ impl TcpServerOptions {
             server = server.port(port.0.clone());
         }
         Ok(DriverSpec::new(server))
+    }
+}
+
+impl DriverKind for TcpServerOptions {
+    fn spec(
+        &self,
+        name: &str,
+        _stop_timeout: Option<Duration>,
+        _rig_dir: &Path,
+    ) -> Result<DriverSpec, InvalidOption> {
+        Self::spec(self, name)
     }
 }

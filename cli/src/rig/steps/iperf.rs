@@ -1,9 +1,16 @@
-use crate::progress::Notes;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use testrig::{BoxError, Environment};
 use testrig_drivers::iperf::cli;
+use testrig_drivers::iperf::{IntervalReport, IperfClient, IperfResult};
+use toml::Spanned;
+
+use super::{StepCheck, StepKind, StepRun};
+use crate::progress::Notes;
+use crate::rig::Problem;
+use crate::rig::fields::{RigBitrate, RigDuration};
 
 /// A rate in iperf3's units, without iperf3's column padding.
 fn format_bitrate(bits_per_second: f64) -> String {
@@ -14,12 +21,6 @@ fn format_bitrate(bits_per_second: f64) -> String {
 fn format_bytes(bytes: f64) -> String {
     cli::format_bytes(bytes).trim().to_owned()
 }
-use testrig_drivers::iperf::{IntervalReport, IperfClient, IperfResult};
-use toml::Spanned;
-
-use super::StepCheck;
-use crate::rig::Problem;
-use crate::rig::fields::{RigBitrate, RigDuration};
 
 /// `kind = "iperf"`: the `iperf_client` runs one measurement against its server, within
 /// `timeout` (default: the test's duration plus 30 s). The step's result lists the summary
@@ -143,4 +144,14 @@ fn write_result(dir: &Path, client: &str, result: &IperfResult) -> Result<PathBu
         result.throughput_svg(&title),
     )?;
     Ok(path)
+}
+
+impl StepKind for Iperf {
+    fn check(&self, _table: Range<usize>, check: &StepCheck) -> Result<(), Problem> {
+        Self::check(self, check)
+    }
+
+    fn run<'a>(&'a self, env: &'a Environment, notes: Notes) -> StepRun<'a> {
+        Box::pin(Self::run(self, env, notes))
+    }
 }

@@ -1,8 +1,11 @@
+use std::ops::Range;
+
 use serde::Deserialize;
 use testrig::{BoxError, Environment};
 use toml::Spanned;
 
-use super::StepCheck;
+use super::{StepCheck, StepKind, StepRun};
+use crate::progress::Notes;
 use crate::rig::Problem;
 
 /// `kind = "restart"`: stops a driver and starts it again (a TCP server keeps
@@ -27,5 +30,15 @@ impl Restart {
     pub(crate) async fn run(&self, env: &Environment) -> Result<String, BoxError> {
         env.restart(self.driver.get_ref()).await?;
         Ok(format!("restarted `{}`", self.driver.get_ref()))
+    }
+}
+
+impl StepKind for Restart {
+    fn check(&self, _table: Range<usize>, check: &StepCheck) -> Result<(), Problem> {
+        Self::check(self, check)
+    }
+
+    fn run<'a>(&'a self, env: &'a Environment, _notes: Notes) -> StepRun<'a> {
+        Box::pin(Self::run(self, env))
     }
 }

@@ -9,7 +9,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use toml::Spanned;
 
-use super::StepCheck;
+use super::{StepCheck, StepKind, StepRun};
+use crate::progress::Notes;
 use crate::rig::Problem;
 use crate::rig::fields::{RigDuration, TemplateText};
 
@@ -249,5 +250,15 @@ async fn connection_from(
         if server.peer_addr(index).is_ok_and(|p| p == peer) {
             return Ok(index);
         }
+    }
+}
+
+impl StepKind for TcpExchange {
+    fn check(&self, table: Range<usize>, check: &StepCheck) -> Result<(), Problem> {
+        Self::check(self, table, check)
+    }
+
+    fn run<'a>(&'a self, env: &'a Environment, _notes: Notes) -> StepRun<'a> {
+        Box::pin(Self::run(self, env))
     }
 }

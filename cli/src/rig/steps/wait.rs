@@ -5,7 +5,8 @@ use serde::Deserialize;
 use testrig::{BoxError, Environment, Status};
 use toml::Spanned;
 
-use super::StepCheck;
+use super::{StepCheck, StepKind, StepRun};
+use crate::progress::Notes;
 use crate::rig::Problem;
 use crate::rig::fields::RigDuration;
 
@@ -102,5 +103,15 @@ impl Wait {
                 Ok(format!("`{driver}` is {status}"))
             }
         }
+    }
+}
+
+impl StepKind for Wait {
+    fn check(&self, table: Range<usize>, check: &StepCheck) -> Result<(), Problem> {
+        Self::check(self, table, check)
+    }
+
+    fn run<'a>(&'a self, env: &'a Environment, _notes: Notes) -> StepRun<'a> {
+        Box::pin(Self::run(self, env))
     }
 }

@@ -1,5 +1,6 @@
 use std::future::{Future, poll_fn};
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::task::Poll;
 use std::time::Duration;
@@ -11,7 +12,8 @@ use testrig::{BoxError, Environment};
 use testrig_drivers::app::{App, Expectation};
 use toml::Spanned;
 
-use super::StepCheck;
+use super::{StepCheck, StepKind, StepRun};
+use crate::progress::Notes;
 use crate::rig::Problem;
 use crate::rig::fields::{RegexTemplate, RegexTemplateError, RigDuration};
 
@@ -244,6 +246,16 @@ fn matching_line(path: &Path, regex: &Regex, ended: bool) -> io::Result<Option<S
         .lines()
         .find(|line| regex.is_match(line))
         .map(str::to_owned))
+}
+
+impl StepKind for WaitForProcess {
+    fn check(&self, _table: Range<usize>, check: &StepCheck) -> Result<(), Problem> {
+        Self::check(self, check)
+    }
+
+    fn run<'a>(&'a self, env: &'a Environment, _notes: Notes) -> StepRun<'a> {
+        Box::pin(Self::run(self, env))
+    }
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@ use super::receive_idle::ReceiveIdle;
 use super::sockets::{LocalEnd, Side, apply_ip_options, connect_tcp, connect_udp, set_congestion};
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;
-use crate::iperf::config::{AddressFamily, ClientConfig, Protocol, TestLength};
+use crate::iperf::config::ClientConfig;
 use crate::iperf::error::{IperfError, Phase};
+use crate::iperf::kinds::{AddressFamily, Protocol, TestLength};
 use crate::iperf::protocol::{
     ControlChannel, Cookie, DEFAULT_TCP_BLOCK, DEFAULT_UDP_BLOCK, ExchangedResults,
     MAX_RESULTS_JSON, TestParameters, TestState,

@@ -17,8 +17,8 @@ use super::cpu::{CpuPercent, CpuSample};
 use super::drain::{self, Drained, SentStream};
 use super::stream_io::{self, ReceiveEnd, ReceiveJob, SendJob};
 use super::tcp_info;
-use crate::iperf::config::{Direction, Protocol};
 use crate::iperf::error::IperfError;
+use crate::iperf::kinds::{Direction, Protocol};
 use crate::iperf::protocol::{ExchangedResults, ExchangedStream, TestParameters};
 use crate::iperf::result::loss_percent;
 use crate::iperf::result::{

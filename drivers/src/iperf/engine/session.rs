@@ -8,8 +8,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::client::{sleep_until_opt, tick_opt, ticker_from};
 use super::deadline::within;
+use super::deadline::{sleep_until_opt, tick_opt, ticker_from};
 use super::receive_idle::ReceiveIdle;
 use super::server::{AdmittedStream, ServerConfig, ServerProgress, SessionSlot};
 use super::sockets::{apply_server_tcp, apply_udp, bind_udp_shared, set_listener_mss};

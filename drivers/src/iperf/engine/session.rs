@@ -8,10 +8,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::admission::{AdmittedStream, SessionSlot};
 use super::deadline::within;
 use super::deadline::{sleep_until_opt, tick_opt, ticker_from};
 use super::receive_idle::ReceiveIdle;
-use super::server::{AdmittedStream, ServerConfig, ServerProgress, SessionSlot};
+use super::server_config::{ServerConfig, ServerProgress};
 use super::sockets::{apply_server_tcp, apply_udp, bind_udp_shared, set_listener_mss};
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;

@@ -335,10 +335,6 @@ impl Driver for App {
         &self.name
     }
 
-    fn kind(&self) -> &'static str {
-        "App"
-    }
-
     fn references(&self) -> Vec<RefKey> {
         let config = &self.config;
         config

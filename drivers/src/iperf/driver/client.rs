@@ -360,10 +360,6 @@ impl Driver for IperfClient {
         &self.name
     }
 
-    fn kind(&self) -> &'static str {
-        "IperfClient"
-    }
-
     fn references(&self) -> Vec<RefKey> {
         [self.host.references(), self.port.references()].concat()
     }

@@ -25,6 +25,14 @@ fn helper_program() {
     helper::main();
 }
 
+/// An `App` reports its type name as its kind (the `Driver` default).
+#[test]
+fn an_app_reports_its_kind_as_app() {
+    use testrig::Driver;
+    let app = App::builder("web", "true").build().unwrap();
+    assert_eq!(app.kind(), "App");
+}
+
 /// The helper that binds a real port and prints it.
 fn listening_helper(name: &str) -> App {
     use helper::{HELPER, LISTEN};

@@ -13,6 +13,14 @@ use testrig_drivers::iperf::{
 const MIB: u64 = 1 << 20;
 const RUN_DEADLINE: Duration = Duration::from_secs(20);
 
+/// The drivers report their type names as their kinds (the `Driver` default).
+#[test]
+fn the_drivers_report_their_type_names_as_kinds() {
+    use testrig::Driver;
+    assert_eq!(IperfServer::new("server").kind(), "IperfServer");
+    assert_eq!(IperfClient::new("client", 5201).kind(), "IperfClient");
+}
+
 /// Runs one measurement with `client` against a server on `server_engine`, in an
 /// environment that starts and stops both.
 async fn measure(server_engine: Engine, client: IperfClient) -> IperfResult {

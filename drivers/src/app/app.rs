@@ -8,11 +8,11 @@ use testrig::process::{Command, Containment, Exit, Process, ProcessError};
 use testrig::{BoxError, ConnectionInfo, Driver, Exports, RefKey, StartContext};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::builder::Config;
+use super::config::Config;
 use super::log_watch::LogFileWatch;
 use super::readiness::Readiness;
 use super::supervision::supervise;
-use super::{AppBuilder, AppError, Expectation, log_file};
+use super::{AppError, Expectation, log_file};
 
 /// How long the process layer is asked to wait for the readiness line: the driver's
 /// start timeout, enforced by the lifecycle engine, ends the wait long before.
@@ -26,10 +26,10 @@ const UNBOUNDED: Duration = Duration::from_secs(365 * 24 * 3600);
 /// pause/resume.
 ///
 /// The program runs in a process group of its own and, where cgroup v2 is writable,
-/// in a cgroup of its own (see [`AppBuilder::cgroup`]), with stdout and stderr
-/// written to `<name>.stdout.log` / `<name>.stderr.log` in the driver's runpath; a
-/// restart archives the previous run's files (`<name>.stdout.1.log`…). It never
-/// outlives the test program, even one killed with `SIGKILL`.
+/// in a cgroup of its own (see [`AppBuilder::cgroup`](super::AppBuilder::cgroup)),
+/// with stdout and stderr written to `<name>.stdout.log` / `<name>.stderr.log` in the
+/// driver's runpath; a restart archives the previous run's files (`<name>.stdout.1.log`…).
+/// It never outlives the test program, even one killed with `SIGKILL`.
 ///
 /// - **Start** spawns the program; readiness waits for the regex (event-driven: the
 ///   line wakes the wait), under the driver's start timeout. A program that ends
@@ -117,20 +117,6 @@ struct Spawned {
 }
 
 impl App {
-    /// Starts building a driver named `name` that runs `binary` (a path, or a name
-    /// looked up in `PATH`; a relative path with a `/` is taken from the test's
-    /// working directory).
-    pub fn builder(name: impl Into<String>, binary: impl Into<PathBuf>) -> AppBuilder {
-        AppBuilder::new(name.into(), binary.into())
-    }
-
-    /// Starts building a driver that runs `script` with `/bin/sh -c`: the only way
-    /// an `App` involves a shell. The script may hold `${driver.key}` placeholders;
-    /// write `$$` for a literal `$` (so the shell's `$$` is `$$$$`).
-    pub fn shell(name: impl Into<String>, script: impl Into<String>) -> AppBuilder {
-        App::builder(name, "/bin/sh").arg("-c").arg(script)
-    }
-
     pub(super) fn from_config(name: String, config: Config) -> App {
         App {
             name,
@@ -347,10 +333,6 @@ impl App {
 impl Driver for App {
     fn name(&self) -> &str {
         &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        "App"
     }
 
     fn references(&self) -> Vec<RefKey> {

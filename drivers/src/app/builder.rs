@@ -4,7 +4,8 @@ use std::time::Duration;
 use testrig::Template;
 use testrig::process::{DEFAULT_TAIL_LINES, Signal, Stream};
 
-use super::readiness::{Readiness, ReadinessSpec};
+use super::config::Config;
+use super::readiness::ReadinessSpec;
 use super::{App, AppError, Expectation};
 
 /// How long a program has to exit after the stop signal before it is killed,
@@ -52,23 +53,26 @@ pub struct AppBuilder {
     cgroup: bool,
 }
 
-/// An [`App`]'s validated settings.
-#[derive(Debug)]
-pub(super) struct Config {
-    pub(super) binary: PathBuf,
-    pub(super) args: Vec<Template>,
-    pub(super) env: Vec<(String, Template)>,
-    pub(super) working_dir: Option<PathBuf>,
-    pub(super) readiness: Readiness,
-    pub(super) expectation: Expectation,
-    pub(super) stop_signal: Signal,
-    pub(super) stop_timeout: Duration,
-    pub(super) tail_lines: usize,
-    pub(super) cgroup: bool,
+// Here rather than in app.rs, so that the builder depends on the driver and not the
+// other way round.
+impl App {
+    /// Starts building a driver named `name` that runs `binary` (a path, or a name
+    /// looked up in `PATH`; a relative path with a `/` is taken from the test's
+    /// working directory).
+    pub fn builder(name: impl Into<String>, binary: impl Into<PathBuf>) -> AppBuilder {
+        AppBuilder::new(name.into(), binary.into())
+    }
+
+    /// Starts building a driver that runs `script` with `/bin/sh -c`: the only way
+    /// an `App` involves a shell. The script may hold `${driver.key}` placeholders;
+    /// write `$$` for a literal `$` (so the shell's `$$` is `$$$$`).
+    pub fn shell(name: impl Into<String>, script: impl Into<String>) -> AppBuilder {
+        App::builder(name, "/bin/sh").arg("-c").arg(script)
+    }
 }
 
 impl AppBuilder {
-    pub(super) fn new(name: String, binary: PathBuf) -> AppBuilder {
+    fn new(name: String, binary: PathBuf) -> AppBuilder {
         AppBuilder {
             name,
             binary,

@@ -32,6 +32,7 @@
 #[allow(clippy::module_inception)]
 mod app;
 mod builder;
+mod config;
 mod error;
 mod expectation;
 mod inotify;

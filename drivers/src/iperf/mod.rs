@@ -26,13 +26,12 @@ mod driver;
 mod engine;
 mod error;
 mod iperf_test;
+mod kinds;
 mod protocol;
 mod result;
 mod stream_options;
 
-pub use config::{
-    AddressFamily, ClientConfig, ClientConfigBuilder, DEFAULT_PORT, Direction, Protocol, TestLength,
-};
+pub use config::{ClientConfig, ClientConfigBuilder, DEFAULT_PORT};
 pub use driver::{ClientOptions, Engine, IperfClient, IperfDriverError, IperfServer};
 pub use engine::{
     ClientProgress, NativeClient, NativeServer, ServedTest, ServerConfig, ServerHandle,
@@ -40,6 +39,7 @@ pub use engine::{
 };
 pub use error::{IperfError, Phase};
 pub use iperf_test::{BothDirections, Endpoint, Gate, IperfTest, IperfTestError};
+pub use kinds::{AddressFamily, Direction, Protocol, TestLength};
 pub use result::{
     Connection, ControlPeer, CpuUtilization, DirectionSummary, FineSample, IntervalReport,
     Iperf3JsonError, IperfResult, Measurement, Role, ServerOutput, StartInfo, StreamMeasurement,

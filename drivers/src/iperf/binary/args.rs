@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::iperf::config::{AddressFamily, ClientConfig, Direction, Protocol, TestLength};
+use crate::iperf::config::ClientConfig;
+use crate::iperf::kinds::{AddressFamily, Direction, Protocol, TestLength};
 
 /// The arguments of `iperf3 -c … -J` for `config`.
 ///

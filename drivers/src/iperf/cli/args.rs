@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::clock::DEFAULT_TIMESTAMP_FORMAT;
 use super::units::{UnitFormat, parse_bitrate, parse_size};
-use crate::iperf::config::{AddressFamily, ClientConfig, DEFAULT_PORT, Direction, Protocol};
+use crate::iperf::config::{ClientConfig, DEFAULT_PORT};
 use crate::iperf::error::IperfError;
+use crate::iperf::kinds::{AddressFamily, Direction, Protocol};
 use crate::iperf::stream_options::{MAX_MSS, StreamOptions, dscp_to_tos, parse_c_integer};
 
 /// Usage text, in iperf3's words for the flags supported here.
@@ -784,7 +785,7 @@ fn size(flag: &str, value: &str) -> Result<u64, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iperf::config::TestLength;
+    use crate::iperf::kinds::TestLength;
 
     fn client(args: &[&str]) -> ClientCommand {
         match parse_args(args.iter().copied()) {

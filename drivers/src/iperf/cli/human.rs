@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 
 use super::clock;
 use super::units::{UnitFormat, bytes_text, percent_g2, rate_text};
-use crate::iperf::config::{ClientConfig, Direction, Protocol, TestLength};
+use crate::iperf::config::ClientConfig;
 use crate::iperf::engine::StreamsConnected;
+use crate::iperf::kinds::{Direction, Protocol, TestLength};
 use crate::iperf::result::{
     Connection, IntervalReport, IperfResult, Measurement, Role, StreamSummary, TestSettings,
 };

@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ClientOptions, Engine, IperfDriverError};
 use crate::iperf::binary::{Iperf3BinaryError, Iperf3Client};
-use crate::iperf::config::{AddressFamily, ClientConfig, Protocol};
+use crate::iperf::config::ClientConfig;
 use crate::iperf::engine::NativeClient;
+use crate::iperf::kinds::{AddressFamily, Protocol};
 use crate::iperf::result::{IntervalReport, IperfResult};
 use crate::iperf::stream_options::StreamOptions;
 
@@ -357,10 +358,6 @@ impl IperfClient {
 impl Driver for IperfClient {
     fn name(&self) -> &str {
         &self.name
-    }
-
-    fn kind(&self) -> &'static str {
-        "IperfClient"
     }
 
     fn references(&self) -> Vec<RefKey> {

@@ -5,8 +5,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::iperf::config::{AddressFamily, ClientConfig, Direction, Protocol, TestLength};
+use crate::iperf::config::ClientConfig;
 use crate::iperf::error::IperfError;
+use crate::iperf::kinds::{AddressFamily, Direction, Protocol, TestLength};
 use crate::iperf::stream_options::StreamOptions;
 
 /// The measurement options of an iperf client; defaults are iperf3's (TCP, forward, one

@@ -318,10 +318,6 @@ impl Driver for IperfServer {
         &self.name
     }
 
-    fn kind(&self) -> &'static str {
-        "IperfServer"
-    }
-
     fn references(&self) -> Vec<RefKey> {
         [self.host.references(), self.port.references()].concat()
     }

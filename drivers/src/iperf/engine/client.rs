@@ -4,16 +4,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use testrig::deadline::deadline;
-use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio::time::Instant;
 
-use super::deadline::within;
+use super::deadline::{sleep_until_opt, tick_opt, ticker_from, within};
 use super::drain::Drained;
 use super::receive_idle::ReceiveIdle;
 use super::sockets::{LocalEnd, Side, apply_ip_options, connect_tcp, connect_udp, set_congestion};
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;
-use crate::iperf::config::{AddressFamily, ClientConfig, Protocol, TestLength};
+use crate::iperf::config::ClientConfig;
 use crate::iperf::error::{IperfError, Phase};
+use crate::iperf::kinds::{AddressFamily, Protocol, TestLength};
 use crate::iperf::protocol::{
     ControlChannel, Cookie, DEFAULT_TCP_BLOCK, DEFAULT_UDP_BLOCK, ExchangedResults,
     MAX_RESULTS_JSON, TestParameters, TestState,
@@ -494,26 +495,4 @@ async fn resolve(c: &ClientConfig) -> Result<SocketAddr, IperfError> {
 
 fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
-}
-
-pub(crate) fn ticker_from(start: Instant, period: Duration) -> Interval {
-    let mut ticker = tokio::time::interval_at(start + period, period);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    ticker
-}
-
-pub(crate) async fn tick_opt(ticker: &mut Option<Interval>) {
-    match ticker {
-        Some(t) => {
-            t.tick().await;
-        }
-        None => std::future::pending().await,
-    }
-}
-
-pub(crate) async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }

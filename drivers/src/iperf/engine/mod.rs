@@ -1,5 +1,6 @@
 //! The native engine: an iperf3-compatible client and server on tokio.
 
+mod admission;
 mod budget;
 mod client;
 mod counters;
@@ -12,6 +13,7 @@ mod payload_file;
 mod read_batching;
 mod receive_idle;
 mod server;
+mod server_config;
 mod session;
 mod sock_diag;
 mod sockets;
@@ -21,4 +23,5 @@ mod test_run;
 mod udp_receive;
 
 pub use client::{ClientProgress, NativeClient, StreamsConnected};
-pub use server::{NativeServer, ServedTest, ServerConfig, ServerHandle, ServerProgress};
+pub use server::{NativeServer, ServedTest, ServerHandle};
+pub use server_config::{ServerConfig, ServerProgress};

@@ -8,15 +8,16 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::client::{sleep_until_opt, tick_opt, ticker_from};
+use super::admission::{AdmittedStream, SessionSlot};
 use super::deadline::within;
+use super::deadline::{sleep_until_opt, tick_opt, ticker_from};
 use super::receive_idle::ReceiveIdle;
-use super::server::{AdmittedStream, ServerConfig, ServerProgress, SessionSlot};
+use super::server_config::{ServerConfig, ServerProgress};
 use super::sockets::{apply_server_tcp, apply_udp, bind_udp_shared, set_listener_mss};
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;
-use crate::iperf::config::Protocol;
 use crate::iperf::error::{IperfError, Phase, iperf3_code};
+use crate::iperf::kinds::Protocol;
 use crate::iperf::protocol::{
     ControlChannel, ExchangedResults, MAX_PARAMS_JSON, MAX_RESULTS_JSON, TestParameters, TestState,
     UDP_CONNECT_REPLY, is_connect_msg,

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::budget::Budget;
-use super::client::sleep_until_opt;
 use super::counters::StreamCounters;
+use super::deadline::sleep_until_opt;
 use super::pacer::Pacer;
 use super::payload_file::{self, PayloadFile};
 use super::read_batching::{MAX_LOW_WATER, ReadBatching, STALL};

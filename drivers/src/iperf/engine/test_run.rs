@@ -18,8 +18,8 @@ use super::drain::{self, Drained, SentStream};
 use super::fine_sampler::{FineSampler, FlowCounters};
 use super::stream_io::{self, ReceiveEnd, ReceiveJob, SendJob};
 use super::tcp_info;
-use crate::iperf::config::{Direction, Protocol};
 use crate::iperf::error::IperfError;
+use crate::iperf::kinds::{Direction, Protocol};
 use crate::iperf::protocol::{ExchangedResults, ExchangedStream, TestParameters};
 use crate::iperf::result::loss_percent;
 use crate::iperf::result::{

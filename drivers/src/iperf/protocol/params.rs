@@ -6,8 +6,8 @@ use super::{
     DEFAULT_TCP_BLOCK, DEFAULT_UDP_BLOCK, MAX_DURATION_SECS, MAX_STREAMS, MAX_TCP_BLOCK,
     MAX_UDP_BLOCK, MIN_UDP_BLOCK,
 };
-use crate::iperf::config::{Direction, Protocol};
 use crate::iperf::error::iperf3_code;
+use crate::iperf::kinds::{Direction, Protocol};
 use crate::iperf::stream_options::{MAX_BURST, MAX_MSS, MAX_WINDOW, StreamOptions};
 
 /// The version string this engine announces; servers only log it.

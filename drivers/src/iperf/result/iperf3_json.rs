@@ -8,7 +8,7 @@ use super::{
     ControlPeer, CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Measurement, Role,
     ServerOutput, StartInfo, StreamSummary, Summary, TestSettings,
 };
-use crate::iperf::config::{Direction, Protocol};
+use crate::iperf::kinds::{Direction, Protocol};
 
 /// Why iperf3's JSON output could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Measurement, StreamMeasurement};
-use crate::iperf::config::{Direction, Protocol};
+use crate::iperf::kinds::{Direction, Protocol};
 
 /// Whose view a result is: iperf3 reports differ slightly between client and server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

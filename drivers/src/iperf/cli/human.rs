@@ -466,38 +466,23 @@ impl HumanReport {
     }
 
     fn interval_line(&self, id: &str, m: &Measurement, sending: bool) -> String {
-        let span = self.span(id, sending, m);
-        let omitted = Self::omitted(m);
-        match self.protocol {
-            Protocol::Tcp if sending && self.interval_retransmits() => format!(
-                "{span}  {:3}   {}       {omitted}\n",
-                m.retransmits.unwrap_or(0),
-                bytes_text(m.snd_cwnd.unwrap_or(0) as f64)
-            ),
-            Protocol::Tcp => format!("{span}                  {omitted}\n"),
-            Protocol::Udp if sending => format!(
-                "{span} {} {}  {omitted}\n",
-                self.zbuf(),
-                m.packets.unwrap_or(0)
-            ),
-            Protocol::Udp => {
-                let (lost, packets) = (m.lost_packets.unwrap_or(0), m.packets.unwrap_or(0));
-                format!(
-                    "{span}  {:5.3} ms  {lost}/{packets} ({}%)  {omitted}\n",
-                    m.jitter_ms.unwrap_or(0.0),
-                    percent_g2(percent(lost, packets))
-                )
-            }
-        }
+        let cwnd = bytes_text(m.snd_cwnd.unwrap_or(0) as f64);
+        self.interval_columns(self.span(id, sending, m), m, sending, &cwnd)
     }
 
     fn interval_sum(&self, m: &Measurement, sending: bool) -> String {
-        let span = self.span("SUM", sending, m);
+        // iperf3's `[SUM]` line has no congestion window: its column stays blank.
+        self.interval_columns(self.span("SUM", sending, m), m, sending, "   ")
+    }
+
+    /// The columns after an interval line's span, as iperf3 prints them; `cwnd` is the
+    /// TCP sender's congestion window column (blank on a `[SUM]` line).
+    fn interval_columns(&self, span: String, m: &Measurement, sending: bool, cwnd: &str) -> String {
         let omitted = Self::omitted(m);
         match self.protocol {
             Protocol::Tcp if sending && self.interval_retransmits() => format!(
-                "{span}  {:3}             {omitted}\n",
-                m.retransmits.unwrap_or(0)
+                "{span}  {:3}   {cwnd}       {omitted}\n",
+                m.retransmits.unwrap_or(0),
             ),
             Protocol::Tcp => format!("{span}                  {omitted}\n"),
             Protocol::Udp if sending => format!(

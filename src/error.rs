@@ -767,8 +767,15 @@ pub(crate) fn failed_drivers_list(drivers: &[FailedDriver]) -> String {
         .collect()
 }
 
-/// An error's message followed by each cause its message does not already show.
-pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+/// An error's message followed by each cause its message does not already show, one
+/// `caused by:` line each: what a person reads when only the text of an error is kept
+/// (a report, a step's failure line).
+///
+/// ```
+/// let error = std::io::Error::other("connection reset");
+/// assert_eq!(testrig::error::describe(&error), "connection reset");
+/// ```
+pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

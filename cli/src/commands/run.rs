@@ -52,7 +52,7 @@ pub(crate) async fn run(
             result = {
                 let notes = session.progress.notes();
                 session.progress.follow(step.action.run(&env, notes))
-            } => result.map_err(|e| with_causes(&*e)),
+            } => result.map_err(|e| testrig::error::describe(&*e)),
             signal = session.signals.recv() => {
                 session.interrupted = Some(signal);
                 Err(format!("interrupted by {signal}"))
@@ -103,25 +103,9 @@ fn not_run(name: &str, why: &str) -> CaseReport {
     }
 }
 
-/// An error's message followed by each cause its message does not already say, so a
-/// step's failure shows why (an I/O error's OS reason, say).
-fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
-}
-
 #[cfg(test)]
 mod tests {
-    use super::with_causes;
+    use testrig::error::describe as with_causes;
 
     #[derive(Debug, thiserror::Error)]
     #[error("driver `server`: receive failed")]
@@ -132,7 +116,7 @@ mod tests {
         let error = Outer(std::io::Error::other("connection reset by peer"));
         assert_eq!(
             with_causes(&error),
-            "driver `server`: receive failed: connection reset by peer"
+            "driver `server`: receive failed\n  caused by: connection reset by peer"
         );
         let plain = std::io::Error::other("timed out");
         assert_eq!(with_causes(&plain), "timed out");

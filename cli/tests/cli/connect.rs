@@ -1,6 +1,8 @@
 //! Steps that talk to servers testrig did not start: `tcp_exchange` with `connect` to an
 //! app's exported port, and the iperf step through a client wired to an app's port.
 
+use std::path::PathBuf;
+
 use testrig::Outcome;
 use testrig::testing::HelperProgram;
 
@@ -69,9 +71,10 @@ ready_stdout = '{ready}'
     )
 }
 
-#[test]
-fn tcp_exchange_connects_to_an_apps_exported_port_and_checks_the_reply() {
-    let dir = scratch("connect-echo");
+/// Runs a rig of an echo `app` and one `tcp_exchange` step connecting to it that sends
+/// `send` and expects `expect_reply` back.
+fn run_echo_rig(test: &str, send: &str, expect_reply: &str) -> (std::process::Output, PathBuf) {
+    let dir = scratch(test);
     let rig = dir.join("echo.toml");
     std::fs::write(
         &rig,
@@ -84,8 +87,8 @@ name = "echo"
 name = "echoed"
 kind = "tcp_exchange"
 connect = "127.0.0.1:${{echo.port}}"
-send = "hello from the rig\n"
-expect_reply = "hello from the rig\n"
+send = {send:?}
+expect_reply = {expect_reply:?}
 timeout = "5s"
 "#,
             app = helper_app("echo", "echo", r"echo on (?P<port>\d+)")
@@ -98,6 +101,13 @@ timeout = "5s"
         "--report-dir",
         dir.to_str().unwrap(),
     ]);
+    (output, dir)
+}
+
+#[test]
+fn tcp_exchange_connects_to_an_apps_exported_port_and_checks_the_reply() {
+    let line = "hello from the rig\n";
+    let (output, dir) = run_echo_rig("connect-echo", line, line);
     assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("19 bytes to 127.0.0.1:"), "{stdout}");
@@ -109,38 +119,14 @@ timeout = "5s"
 
 #[test]
 fn a_reply_that_differs_fails_the_connect_step_naming_the_address() {
-    let dir = scratch("connect-mismatch");
-    let rig = dir.join("mismatch.toml");
-    std::fs::write(
-        &rig,
-        format!(
-            r#"[rig]
-name = "mismatch"
-
-{app}
-[[step]]
-name = "echoed"
-kind = "tcp_exchange"
-connect = "127.0.0.1:${{echo.port}}"
-send = "ping\n"
-expect_reply = "pong\n"
-"#,
-            app = helper_app("echo", "echo", r"echo on (?P<port>\d+)")
-        ),
-    )
-    .unwrap();
-    let output = run(&[
-        "run",
-        rig.to_str().unwrap(),
-        "--report-dir",
-        dir.to_str().unwrap(),
-    ]);
+    let (output, dir) = run_echo_rig("connect-mismatch", "ping\n", "pong\n");
     assert_eq!(output.status.code(), Some(1), "{}", printed(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains(r#"expected "pong\n" but received "ping\n""#),
         "{stdout}"
     );
+    assert!(stdout.contains("127.0.0.1:"), "{stdout}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

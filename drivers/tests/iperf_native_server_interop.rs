@@ -136,11 +136,13 @@ async fn iperf3_client_sends_a_byte_count_to_the_native_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_native_server_sends_exactly_the_bytes_a_reverse_client_asks_for() {
-    for (args, total) in [
-        (&["-R", "-n", "10M"][..], 10 * 1024 * 1024),
-        (&["-R", "-P", "2", "-n", "8M"][..], 8 * 1024 * 1024),
+    // (arguments, bytes asked for, bytes the server sends: whole blocks, as iperf3's).
+    for (args, asked, total) in [
+        (&["-R", "-n", "10M"][..], 10 << 20, 10 * 1024 * 1024),
+        (&["-R", "-P", "2", "-n", "8M"][..], 8 << 20, 8 * 1024 * 1024),
         (
             &["-R", "-n", "1000000"][..],
+            1_000_000,
             1_000_000u64.div_ceil(BLOCK) * BLOCK,
         ),
     ] {
@@ -152,6 +154,12 @@ async fn the_native_server_sends_exactly_the_bytes_a_reverse_client_asks_for() {
             "{args:?}: the server's own count"
         );
         assert_eq!(client.bytes_sent(), total, "{args:?}: what iperf3 was told");
-        assert_eq!(client.bytes_received(), total, "{args:?}: what iperf3 read");
+        // iperf3's client ends the test as soon as it has read what it asked for, so of a
+        // last block it may leave the tail unread.
+        let read = client.bytes_received();
+        assert!(
+            (asked..=total).contains(&read),
+            "{args:?}: iperf3 read {read}, between {asked} and {total} expected"
+        );
     }
 }

@@ -6,7 +6,7 @@ mod iperf_support;
 
 use std::time::Duration;
 
-use iperf_support::Picture;
+use testrig::testing::Picture;
 use testrig_drivers::iperf::{ClientConfig, ClientConfigBuilder, IperfResult, NativeClient};
 
 /// The sum's color, and the reverse sum's.

@@ -21,6 +21,7 @@
 mod command_line;
 mod helper_program;
 mod journal;
+mod picture;
 mod process_identity;
 mod process_tracker;
 mod scratch_dir;
@@ -29,6 +30,7 @@ mod scripted;
 pub use command_line::wait_for_command_line;
 pub use helper_program::HelperProgram;
 pub use journal::{Entry, Event, Journal};
+pub use picture::Picture;
 pub use process_identity::ProcessIdentity;
 pub use process_tracker::ProcessTracker;
 pub use scratch_dir::ScratchDir;

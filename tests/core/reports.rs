@@ -1,6 +1,4 @@
-use testrig::testing::{HelperProgram, ScratchDir, ScriptedDriver};
-
-use crate::support::Picture;
+use testrig::testing::{HelperProgram, Picture, ScratchDir, ScriptedDriver};
 use testrig::{Environment, Error, Outcome, Phase, Report, Status};
 
 #[tokio::test]

@@ -70,7 +70,7 @@ pub mod suite;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use context::{Exports, FromValue, Param, Ref, RefKey, Template, Value, ValueTable};
+pub use context::{Endpoint, Exports, FromValue, Param, Ref, RefKey, Template, Value, ValueTable};
 pub use driver::{
     ConnectionInfo, Driver, DriverSpec, HookContext, Resource, StartContext, Supervisor,
 };

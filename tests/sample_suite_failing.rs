@@ -88,7 +88,7 @@ fn broken_start() -> Suite {
     Suite::new("broken_start", || {
         Environment::builder("broken_start")
             .driver(TcpServer::new("first"))
-            .driver(TcpServer::new("second").port(Ref::export("first", "port")))
+            .driver(TcpServer::new("second").listen(Ref::export("first", "port")))
             .build()
     })
     .add_case(Case::new("never_runs", |_env| async { Ok(()) }).ignored())

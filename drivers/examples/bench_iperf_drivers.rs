@@ -12,9 +12,7 @@
 use std::time::{Duration, Instant};
 
 use testrig::{Environment, Ref};
-use testrig_drivers::iperf::{
-    ClientOptions, Endpoint, Engine, IperfClient, IperfServer, IperfTest,
-};
+use testrig_drivers::iperf::{ClientOptions, Engine, IperfClient, IperfServer, IperfTest, Peer};
 
 type BenchError = Box<dyn std::error::Error>;
 
@@ -81,7 +79,7 @@ async fn client_start(engine: &Engine, runs: usize) -> Result<Vec<Duration>, Ben
 /// A whole `IperfTest` of 1 MiB on loopback.
 async fn iperf_test(engine: &Engine, runs: usize) -> Result<Vec<Duration>, BenchError> {
     let test = IperfTest::new(ClientOptions::new().bytes(1 << 20)).engine(engine.clone());
-    let (dut, peer) = (Endpoint::loopback("dut"), Endpoint::loopback("peer"));
+    let (dut, peer) = (Peer::loopback("dut"), Peer::loopback("peer"));
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let began = Instant::now();

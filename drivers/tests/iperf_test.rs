@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use testrig_drivers::iperf::{ClientOptions, Endpoint, Engine, Gate, IperfTest, IperfTestError};
+use testrig_drivers::iperf::{ClientOptions, Engine, Gate, IperfTest, IperfTestError, Peer};
 
 const MIB: u64 = 1 << 20;
 
-fn endpoints() -> (Endpoint, Endpoint) {
-    (Endpoint::loopback("dut"), Endpoint::loopback("peer"))
+fn endpoints() -> (Peer, Peer) {
+    (Peer::loopback("dut"), Peer::loopback("peer"))
 }
 
 fn bytes_test() -> IperfTest {
@@ -126,7 +126,7 @@ async fn a_notified_gate_opens_on_a_permit_given_before_the_wait() {
 async fn a_server_that_cannot_start_fails_the_test_naming_its_direction() {
     let (dut, _) = endpoints();
     // A peer whose address nothing can bind: the server cannot start.
-    let unreachable = Endpoint::new("peer", "192.0.2.1".parse().unwrap());
+    let unreachable = Peer::new("peer", "192.0.2.1".parse().unwrap());
     let error = bytes_test().upstream(&dut, &unreachable).await.unwrap_err();
     let text = error.to_string();
     assert!(text.starts_with("iperf test dut → peer: "), "{text}");

@@ -315,7 +315,7 @@ async fn a_client_that_connects_later_can_connect_on_demand() {
 #[tokio::test]
 async fn an_unresolvable_host_fails_the_start_naming_driver_and_host() {
     let env = Environment::builder("badhost")
-        .driver(TcpClient::new("client", 80).host("no-such-host.invalid"))
+        .driver(TcpClient::new("client", ("no-such-host.invalid", 80)))
         .build()
         .unwrap();
     let error = env.start().await.unwrap_err().to_string();
@@ -555,7 +555,7 @@ async fn prepare_connection_without_auto_reconnect_is_refused_at_start_naming_bo
 async fn an_error_names_what_failed_and_gives_its_cause_as_its_source_once() {
     let env = Environment::builder("taken")
         .driver(TcpServer::new("first"))
-        .driver(TcpServer::new("second").port(Ref::export("first", "port")))
+        .driver(TcpServer::new("second").listen(Ref::export("first", "port")))
         .build()
         .unwrap();
     let error = env.start().await.unwrap_err();

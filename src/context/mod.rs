@@ -1,12 +1,12 @@
 //! Values drivers export, and the references and templates that consume them.
 
-mod address;
+mod endpoint;
 mod reference;
 mod template;
 mod value;
 mod values;
 
-pub use address::{ADDRESS_EXPORT_KEYS, address_exports};
+pub use endpoint::Endpoint;
 pub use reference::{Param, Ref, RefKey};
 pub use template::{Template, TemplateError};
 pub use value::{Exports, FromValue, Value};

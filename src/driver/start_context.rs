@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::Supervisor;
-use crate::context::{FromValue, Param, Ref, Template, ValueTable};
+use crate::context::{Endpoint, FromValue, Param, Ref, Template, ValueTable};
 use crate::error::ResolveError;
 
 /// What a driver gets when it starts: its runpath, other drivers' values, and a
@@ -68,6 +68,11 @@ impl StartContext {
             Param::Value(v) => Ok(v.clone()),
             Param::Ref(r) => self.resolve(r),
         }
+    }
+
+    /// An endpoint's host and port: the literals, or the resolved references.
+    pub fn endpoint(&self, endpoint: &Endpoint) -> Result<(String, u16), ResolveError> {
+        Ok((self.param(&endpoint.host)?, self.param(&endpoint.port)?))
     }
 
     /// The raw value behind an untyped reference.

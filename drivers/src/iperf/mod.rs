@@ -38,7 +38,7 @@ pub use engine::{
     ServerProgress, StreamsConnected,
 };
 pub use error::{IperfError, Phase};
-pub use iperf_test::{BothDirections, Endpoint, Gate, IperfTest, IperfTestError};
+pub use iperf_test::{BothDirections, Gate, IperfTest, IperfTestError, Peer};
 pub use kinds::{AddressFamily, Direction, Protocol, TestLength};
 pub use result::{
     Connection, ControlPeer, CpuUtilization, DirectionSummary, FineSample, IntervalReport,

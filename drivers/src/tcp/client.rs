@@ -10,7 +10,7 @@ use testrig::service::{
     ClientService, Connection as _, RetryPolicy, ServiceEvent, ServiceState, TcpConnection,
     TcpConnector,
 };
-use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartContext};
+use testrig::{BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, StartContext};
 use tokio::net::TcpSocket;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -71,8 +71,7 @@ type PrepareFn = Arc<
 /// ```
 pub struct TcpClient {
     name: String,
-    host: Param<String>,
-    port: Param<u16>,
+    endpoint: Endpoint,
     interface: Option<SocketAddr>,
     connect_at_start: bool,
     connect_timeout: Duration,
@@ -192,11 +191,10 @@ impl State {
 impl TcpClient {
     /// A client of `127.0.0.1:<port>`; `port` may be a reference such as
     /// `Ref::export("server", "port")`.
-    pub fn new(name: impl Into<String>, port: impl Into<Param<u16>>) -> Self {
+    pub fn new(name: impl Into<String>, target: impl Into<Endpoint>) -> Self {
         Self {
             name: name.into(),
-            host: Param::Value("127.0.0.1".to_owned()),
-            port: port.into(),
+            endpoint: target.into(),
             interface: None,
             connect_at_start: true,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -206,13 +204,6 @@ impl TcpClient {
             prepare: None,
             state: Mutex::new(State::default()),
         }
-    }
-
-    /// The host to connect to (default `127.0.0.1`).
-    #[must_use]
-    pub fn host(mut self, host: impl Into<Param<String>>) -> Self {
-        self.host = host.into();
-        self
     }
 
     /// Bind this local address (interface and port; port 0 = any) before connecting.
@@ -834,7 +825,7 @@ impl Driver for TcpClient {
     }
 
     fn references(&self) -> Vec<RefKey> {
-        [self.host.references(), self.port.references()].concat()
+        self.endpoint.references()
     }
 
     fn export_keys(&self) -> Vec<String> {
@@ -850,8 +841,7 @@ impl Driver for TcpClient {
             }
             .into());
         }
-        let host = ctx.param(&self.host)?;
-        let port = ctx.param(&self.port)?;
+        let (host, port) = ctx.endpoint(&self.endpoint)?;
         if port == 0 {
             return Err(TcpError::InvalidPort {
                 driver: self.name.clone(),

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use socket2::{Domain, Protocol, Socket, Type};
-use testrig::context::{ADDRESS_EXPORT_KEYS, address_exports};
-use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartContext, Supervisor};
+use testrig::{
+    BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, StartContext, Supervisor,
+};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -62,8 +63,7 @@ const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub struct TcpServer {
     name: String,
-    host: Param<String>,
-    port: Param<u16>,
+    endpoint: Endpoint,
     options: SocketOptions,
     send_timeout: Duration,
     /// Shared with the run's accept and release loops. One lock: a send or
@@ -172,26 +172,19 @@ impl TcpServer {
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
-            host: Param::Value("127.0.0.1".to_owned()),
-            port: Param::Value(0),
+            endpoint: Endpoint::default(),
             options: SocketOptions::default(),
             send_timeout: DEFAULT_SEND_TIMEOUT,
             slot: Arc::new(Mutex::new(Slot::default())),
         }
     }
 
-    /// The host or address to bind (default `127.0.0.1`; never all interfaces
-    /// unless asked).
+    /// The address to bind: `127.0.0.1`, port 0 (the kernel picks) by default; never all
+    /// interfaces unless asked (`Endpoint::new("0.0.0.0", 0)`). Host and port may each be a
+    /// reference.
     #[must_use]
-    pub fn host(mut self, host: impl Into<Param<String>>) -> Self {
-        self.host = host.into();
-        self
-    }
-
-    /// The port to bind (default 0: the kernel picks).
-    #[must_use]
-    pub fn port(mut self, port: impl Into<Param<u16>>) -> Self {
-        self.port = port.into();
+    pub fn listen(mut self, endpoint: impl Into<Endpoint>) -> Self {
+        self.endpoint = endpoint.into();
         self
     }
 
@@ -515,16 +508,15 @@ impl Driver for TcpServer {
     }
 
     fn references(&self) -> Vec<RefKey> {
-        [self.host.references(), self.port.references()].concat()
+        self.endpoint.references()
     }
 
     fn export_keys(&self) -> Vec<String> {
-        ADDRESS_EXPORT_KEYS.map(String::from).into()
+        Endpoint::EXPORT_KEYS.map(String::from).into()
     }
 
     async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
-        let host = ctx.param(&self.host)?;
-        let configured = ctx.param(&self.port)?;
+        let (host, configured) = ctx.endpoint(&self.endpoint)?;
         let port = match (configured, self.lock().last_port) {
             (0, Some(last)) => last,
             (port, _) => port,
@@ -595,7 +587,7 @@ impl Driver for TcpServer {
     }
 
     fn exports(&self) -> Exports {
-        self.local_addr().map(address_exports).unwrap_or_default()
+        self.local_addr().map(Endpoint::exports).unwrap_or_default()
     }
 
     fn connections(&self) -> Vec<ConnectionInfo> {

@@ -8,6 +8,7 @@ use testrig_drivers::iperf::{
     AddressFamily, ClientOptions, IperfClient, IperfDriverError, StreamOptions,
 };
 
+use super::endpoint::endpoint;
 use super::iperf_engine::{EngineName, engine};
 use super::{DriverKind, InvalidOption};
 use crate::rig::fields::{PortParam, Program, RigBitrate, RigDuration, RigSize, TextParam};
@@ -74,12 +75,9 @@ impl IperfClientOptions {
                 "a client needs the server's port, not 0",
             ));
         }
-        let mut client = IperfClient::new(name, self.port.0.clone())
+        let client = IperfClient::new(name, endpoint(self.host.as_ref(), Some(&self.port)))
             .engine(engine(self.engine, self.iperf3_program.as_ref(), rig_dir)?)
             .options(self.options()?);
-        if let Some(host) = &self.host {
-            client = client.host(host.0.clone());
-        }
         client.check().map_err(|error| match error {
             IperfDriverError::InvalidOption {
                 field,

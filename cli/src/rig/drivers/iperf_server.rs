@@ -5,6 +5,7 @@ use serde::Deserialize;
 use testrig::DriverSpec;
 use testrig_drivers::iperf::IperfServer;
 
+use super::endpoint::endpoint;
 use super::iperf_engine::{EngineName, engine};
 use super::{DriverKind, InvalidOption};
 use crate::rig::fields::{PortParam, Program, RigDuration, TextParam};
@@ -41,12 +42,7 @@ impl IperfServerOptions {
             self.iperf3_program.as_ref(),
             rig_dir,
         )?);
-        if let Some(host) = &self.host {
-            server = server.host(host.0.clone());
-        }
-        if let Some(port) = &self.port {
-            server = server.port(port.0.clone());
-        }
+        server = server.listen(endpoint(self.host.as_ref(), self.port.as_ref()));
         if let Some(timeout) = self.send_timeout {
             server = server.send_timeout(timeout.0);
         }

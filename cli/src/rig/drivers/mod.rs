@@ -6,6 +6,7 @@
 
 mod app;
 mod driver_kind;
+mod endpoint;
 mod invalid_option;
 mod iperf_client;
 mod iperf_engine;

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use testrig::{DriverSpec, Param};
 use testrig_drivers::tcp::TcpClient;
 
+use super::endpoint::endpoint;
 use super::socket::socket_options;
 use super::{DriverKind, InvalidOption, ReconnectOptions};
 use crate::rig::fields::{PortParam, RigDuration, TextParam};
@@ -40,14 +41,8 @@ impl TcpClientOptions {
                 "a client needs the server's port, not 0",
             ));
         }
-        let mut client = TcpClient::new(name, self.port.0.clone()).socket_options(socket_options(
-            self.nodelay,
-            self.keepalive,
-            None,
-        )?);
-        if let Some(host) = &self.host {
-            client = client.host(host.0.clone());
-        }
+        let mut client = TcpClient::new(name, endpoint(self.host.as_ref(), Some(&self.port)))
+            .socket_options(socket_options(self.nodelay, self.keepalive, None)?);
         if let Some(interface) = &self.interface {
             let local: SocketAddr = interface.parse().map_err(|_| {
                 InvalidOption::new(

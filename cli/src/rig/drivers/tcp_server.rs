@@ -5,6 +5,7 @@ use serde::Deserialize;
 use testrig::DriverSpec;
 use testrig_drivers::tcp::TcpServer;
 
+use super::endpoint::endpoint;
 use super::socket::socket_options;
 use super::{DriverKind, InvalidOption};
 use crate::rig::fields::{PortParam, RigDuration, TextParam};
@@ -35,12 +36,7 @@ impl TcpServerOptions {
             self.keepalive,
             self.reuse_address,
         )?);
-        if let Some(host) = &self.host {
-            server = server.host(host.0.clone());
-        }
-        if let Some(port) = &self.port {
-            server = server.port(port.0.clone());
-        }
+        server = server.listen(endpoint(self.host.as_ref(), self.port.as_ref()));
         Ok(DriverSpec::new(server))
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartContext};
+use testrig::{BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, StartContext};
 use tokio_util::sync::CancellationToken;
 
 use super::{ClientOptions, Engine, IperfDriverError};
@@ -60,8 +60,7 @@ use crate::iperf::stream_options::StreamOptions;
 #[derive(Debug)]
 pub struct IperfClient {
     name: String,
-    host: Param<String>,
-    port: Param<u16>,
+    endpoint: Endpoint,
     options: ClientOptions,
     engine: Engine,
     state: Mutex<State>,
@@ -84,23 +83,14 @@ struct Prepared {
 impl IperfClient {
     /// A native client of `127.0.0.1:<port>`; `port` may be a reference such as
     /// `Ref::export("server", "port")`. Options default to iperf3's (TCP, 10 s).
-    pub fn new(name: impl Into<String>, port: impl Into<Param<u16>>) -> Self {
+    pub fn new(name: impl Into<String>, target: impl Into<Endpoint>) -> Self {
         Self {
             name: name.into(),
-            host: Param::Value("127.0.0.1".to_owned()),
-            port: port.into(),
+            endpoint: target.into(),
             options: ClientOptions::default(),
             engine: Engine::Native,
             state: Mutex::new(State::default()),
         }
-    }
-
-    /// The server's host (default `127.0.0.1`); may be a reference such as
-    /// `Ref::export("server", "host")`.
-    #[must_use]
-    pub fn host(mut self, host: impl Into<Param<String>>) -> Self {
-        self.host = host.into();
-        self
     }
 
     /// The engine (default [`Engine::Native`]).
@@ -361,7 +351,7 @@ impl Driver for IperfClient {
     }
 
     fn references(&self) -> Vec<RefKey> {
-        [self.host.references(), self.port.references()].concat()
+        self.endpoint.references()
     }
 
     fn export_keys(&self) -> Vec<String> {
@@ -373,8 +363,7 @@ impl Driver for IperfClient {
     }
 
     async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
-        let host = ctx.param(&self.host)?;
-        let port = ctx.param(&self.port)?;
+        let (host, port) = ctx.endpoint(&self.endpoint)?;
         let config = self
             .options
             .config(&host, port)

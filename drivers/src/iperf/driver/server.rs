@@ -5,8 +5,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use testrig::context::{ADDRESS_EXPORT_KEYS, address_exports};
-use testrig::{BoxError, ConnectionInfo, Driver, Exports, Param, RefKey, StartContext, Supervisor};
+use testrig::{
+    BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, StartContext, Supervisor,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -60,8 +61,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct IperfServer {
     name: String,
-    host: Param<String>,
-    port: Param<u16>,
+    endpoint: Endpoint,
     engine: Engine,
     native: ServerConfig,
     /// Whether `receive_timeout` was set (iperf3 then gets `--rcv-timeout`).
@@ -107,8 +107,7 @@ impl IperfServer {
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
-            host: Param::Value("127.0.0.1".to_owned()),
-            port: Param::Value(0),
+            endpoint: Endpoint::default(),
             engine: Engine::Native,
             native: ServerConfig::default(),
             receive_timeout_set: false,
@@ -118,18 +117,12 @@ impl IperfServer {
         }
     }
 
-    /// The address to listen on (default `127.0.0.1`).
+    /// The address to bind: `127.0.0.1`, port 0 (the kernel picks) by default; never all
+    /// interfaces unless asked (`Endpoint::new("0.0.0.0", 0)`). Host and port may each be a
+    /// reference.
     #[must_use]
-    pub fn host(mut self, host: impl Into<Param<String>>) -> Self {
-        self.host = host.into();
-        self
-    }
-
-    /// The port (default 0: the kernel picks for the native engine; for iperf3, which
-    /// refuses 0, a free port is picked and retried on "address in use").
-    #[must_use]
-    pub fn port(mut self, port: impl Into<Param<u16>>) -> Self {
-        self.port = port.into();
+    pub fn listen(mut self, endpoint: impl Into<Endpoint>) -> Self {
+        self.endpoint = endpoint.into();
         self
     }
 
@@ -319,11 +312,11 @@ impl Driver for IperfServer {
     }
 
     fn references(&self) -> Vec<RefKey> {
-        [self.host.references(), self.port.references()].concat()
+        self.endpoint.references()
     }
 
     fn export_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = ADDRESS_EXPORT_KEYS.map(String::from).into();
+        let mut keys: Vec<String> = Endpoint::EXPORT_KEYS.map(String::from).into();
         if let Engine::Iperf3Binary { .. } = self.engine {
             keys.push("pid".into());
         }
@@ -338,8 +331,8 @@ impl Driver for IperfServer {
     }
 
     async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
-        let host = ctx.param(&self.host)?;
-        let port = match (ctx.param(&self.port)?, self.lock().last_port) {
+        let (host, configured) = ctx.endpoint(&self.endpoint)?;
+        let port = match (configured, self.lock().last_port) {
             (0, Some(last)) => last,
             (port, _) => port,
         };
@@ -404,7 +397,7 @@ impl Driver for IperfServer {
         let Some(running) = &state.running else {
             return Exports::new();
         };
-        let mut exports = address_exports(running.local());
+        let mut exports = Endpoint::exports(running.local());
         if let Running::Binary { server, .. } = running {
             exports.insert("pid".into(), server.process().pid().into());
         }

@@ -15,9 +15,9 @@ pub enum IperfTestError {
          the client was not started"
     )]
     GateTimeout {
-        /// The sending endpoint's name.
+        /// The sending peer's name.
         sender: String,
-        /// The receiving endpoint's name.
+        /// The receiving peer's name.
         receiver: String,
         /// The gate's name.
         gate: String,
@@ -27,9 +27,9 @@ pub enum IperfTestError {
     /// The measurement failed.
     #[error("iperf test {sender} → {receiver}: {source}")]
     Measurement {
-        /// The sending endpoint's name.
+        /// The sending peer's name.
         sender: String,
-        /// The receiving endpoint's name.
+        /// The receiving peer's name.
         receiver: String,
         /// The client's error.
         #[source]
@@ -38,9 +38,9 @@ pub enum IperfTestError {
     /// The server or the client could not be built, started or stopped.
     #[error("iperf test {sender} → {receiver}: {source}")]
     Environment {
-        /// The sending endpoint's name.
+        /// The sending peer's name.
         sender: String,
-        /// The receiving endpoint's name.
+        /// The receiving peer's name.
         receiver: String,
         /// The environment's error (with every driver's failure and log tail).
         #[source]
@@ -48,7 +48,7 @@ pub enum IperfTestError {
     },
 }
 
-/// A failure inside one measurement, before the endpoints' names are added.
+/// A failure inside one measurement, before the peers' names are added.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum Failure {
     #[error("gate `{gate}` did not open within {after:?}")]

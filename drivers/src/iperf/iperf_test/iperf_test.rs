@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use testrig::{Environment, Ref};
+use testrig::{Endpoint, Environment};
 
 use super::error::Failure;
-use super::{BothDirections, Endpoint, Gate, IperfTestError};
+use super::{BothDirections, Gate, IperfTestError, Peer};
 use crate::iperf::driver::{ClientOptions, Engine, IperfClient, IperfServer};
 use crate::iperf::result::IperfResult;
 
@@ -15,8 +15,8 @@ const SERVER: &str = "server";
 const CLIENT: &str = "client";
 
 /// Runs one iperf measurement end to end, as apetools' `IperfTest` and tuna's `Iperf` do:
-/// start the server on the receiving endpoint and wait for its readiness (an event, not a
-/// fixed sleep), wait for the optional [`Gate`], run the client on the sending endpoint
+/// start the server on the receiving peer and wait for its readiness (an event, not a
+/// fixed sleep), wait for the optional [`Gate`], run the client on the sending peer
 /// with a deadline, stop the server, return the client's result.
 ///
 /// Everything runs in an [`Environment`] of its own, so whatever was started is stopped
@@ -33,11 +33,11 @@ const CLIENT: &str = "client";
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use testrig_drivers::iperf::{ClientOptions, Endpoint, IperfTest};
+/// use testrig_drivers::iperf::{ClientOptions, Peer, IperfTest};
 ///
 /// # async fn demo() -> Result<(), testrig_drivers::iperf::IperfTestError> {
 /// let test = IperfTest::new(ClientOptions::new().duration(Duration::from_secs(1)));
-/// let (dut, peer) = (Endpoint::loopback("dut"), Endpoint::loopback("peer"));
+/// let (dut, peer) = (Peer::loopback("dut"), Peer::loopback("peer"));
 /// let both = test.both(&dut, &peer).await?;
 /// println!(
 ///     "up {:.2} Gbit/s, down {:.2} Gbit/s",
@@ -113,29 +113,17 @@ impl IperfTest {
     }
 
     /// The DUT sends to its peer: client on `dut`, server on `peer`.
-    pub async fn upstream(
-        &self,
-        dut: &Endpoint,
-        peer: &Endpoint,
-    ) -> Result<IperfResult, IperfTestError> {
+    pub async fn upstream(&self, dut: &Peer, peer: &Peer) -> Result<IperfResult, IperfTestError> {
         self.run(dut, peer).await
     }
 
     /// The DUT receives from its peer: server on `dut`, client on `peer`.
-    pub async fn downstream(
-        &self,
-        dut: &Endpoint,
-        peer: &Endpoint,
-    ) -> Result<IperfResult, IperfTestError> {
+    pub async fn downstream(&self, dut: &Peer, peer: &Peer) -> Result<IperfResult, IperfTestError> {
         self.run(peer, dut).await
     }
 
     /// Upstream, then downstream; both results, or the first failure.
-    pub async fn both(
-        &self,
-        dut: &Endpoint,
-        peer: &Endpoint,
-    ) -> Result<BothDirections, IperfTestError> {
+    pub async fn both(&self, dut: &Peer, peer: &Peer) -> Result<BothDirections, IperfTestError> {
         Ok(BothDirections {
             upstream: self.upstream(dut, peer).await?,
             downstream: self.downstream(dut, peer).await?,
@@ -143,21 +131,13 @@ impl IperfTest {
     }
 
     /// One measurement from `sender` (the client) to `receiver` (the server).
-    pub async fn run(
-        &self,
-        sender: &Endpoint,
-        receiver: &Endpoint,
-    ) -> Result<IperfResult, IperfTestError> {
+    pub async fn run(&self, sender: &Peer, receiver: &Peer) -> Result<IperfResult, IperfTestError> {
         self.measure(sender, receiver)
             .await
             .map_err(|failure| failure.named(sender.name(), receiver.name()))
     }
 
-    async fn measure(
-        &self,
-        sender: &Endpoint,
-        receiver: &Endpoint,
-    ) -> Result<IperfResult, Failure> {
+    async fn measure(&self, sender: &Peer, receiver: &Peer) -> Result<IperfResult, Failure> {
         let env = self.environment(sender, receiver)?;
         let gate = self.gate.clone();
         let deadline = self
@@ -176,7 +156,7 @@ impl IperfTest {
         .await
     }
 
-    fn environment(&self, sender: &Endpoint, receiver: &Endpoint) -> Result<Environment, Failure> {
+    fn environment(&self, sender: &Peer, receiver: &Peer) -> Result<Environment, Failure> {
         static MEASUREMENTS: AtomicU64 = AtomicU64::new(0);
         let name = format!(
             "iperf-{}-to-{}",
@@ -184,14 +164,13 @@ impl IperfTest {
             file_safe(receiver.name())
         );
         let server = IperfServer::new(SERVER)
-            .host(receiver.address().to_string())
+            .listen((receiver.address(), 0))
             .engine(self.server_engine.clone());
         let mut options = self.options.clone();
         if let Some(bind) = sender.bind_address() {
             options = options.bind(bind);
         }
-        let client = IperfClient::new(CLIENT, Ref::export(SERVER, "port"))
-            .host(receiver.address().to_string())
+        let client = IperfClient::new(CLIENT, Endpoint::of(SERVER))
             .engine(self.client_engine.clone())
             .options(options);
         let mut builder = Environment::builder(&name).driver(server).driver(client);

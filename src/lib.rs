@@ -61,6 +61,7 @@ pub mod deadline;
 pub mod driver;
 pub mod env;
 pub mod error;
+pub mod network;
 pub mod process;
 pub mod report;
 pub mod service;

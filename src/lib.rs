@@ -100,6 +100,11 @@ struct ReconnectGuideDoctests;
 #[doc = include_str!("../docs/writing-a-driver.md")]
 struct DriverGuideDoctests;
 
+/// The networks guide's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/networks.md")]
+struct NetworksGuideDoctests;
+
 /// The suites guide's code blocks, compiled as doctests.
 #[cfg(all(doctest, feature = "suite"))]
 #[doc = include_str!("../docs/suites.md")]

@@ -143,7 +143,8 @@ impl Host {
     /// (`tokio::net::TcpStream::from_std`).
     ///
     /// # Errors
-    /// [`NetworkError::State`] once the network is stopped.
+    /// [`NetworkError::State`] once the network is stopped; [`NetworkError::Io`] when the job
+    /// panicked (the host carries on).
     pub async fn run<F, R>(&self, job: F) -> Result<R, NetworkError>
     where
         F: FnOnce() -> R + Send + 'static,
@@ -154,7 +155,7 @@ impl Host {
             .namespace
             .run(job)
             .map_err(|_| self.closed("run"))?;
-        answer.await.map_err(|_| self.closed("run"))
+        answer.await.map_err(|_| self.panicked())
     }
 
     /// [`run`](Host::run) for code outside a runtime: blocks the calling thread until the
@@ -172,9 +173,15 @@ impl Host {
             .namespace
             .run(job)
             .map_err(|_| self.closed("run_blocking"))?;
-        answer
-            .blocking_recv()
-            .map_err(|_| self.closed("run_blocking"))
+        answer.blocking_recv().map_err(|_| self.panicked())
+    }
+
+    fn panicked(&self) -> NetworkError {
+        NetworkError::Io {
+            action: "run a job".into(),
+            namespace: format!("{}/{}", self.inner.network, self.inner.name),
+            source: io::Error::other("the job panicked"),
+        }
     }
 
     /// A command that runs `program` inside the host's namespace (it enters it between fork

@@ -30,6 +30,9 @@ struct Open {
     fd: Arc<OwnedFd>,
     /// Dropped by the thread when it ends.
     ended: oneshot::Receiver<()>,
+    /// The thread's id: its `/proc/self/task/TID` goes only once the thread has left the
+    /// namespace for good.
+    thread: libc::pid_t,
 }
 
 /// The namespace was closed (its network stopped).
@@ -39,7 +42,7 @@ pub(crate) struct Closed;
 impl Namespace {
     /// A new namespace, held by a new thread named after `label` (the host or switch).
     pub(crate) async fn create(label: &str) -> io::Result<Namespace> {
-        let (ready_tx, ready_rx) = oneshot::channel::<io::Result<(OwnedFd, u64)>>();
+        let (ready_tx, ready_rx) = oneshot::channel::<io::Result<(OwnedFd, u64, libc::pid_t)>>();
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         let (ended_tx, ended_rx) = oneshot::channel::<()>();
         thread::Builder::new()
@@ -47,8 +50,10 @@ impl Namespace {
             .spawn(move || {
                 let _ended = ended_tx;
                 match enter_new_namespace() {
-                    Ok(entered) => {
-                        if ready_tx.send(Ok(entered)).is_err() {
+                    Ok((fd, inode)) => {
+                        // SAFETY: gettid has no preconditions.
+                        let thread = unsafe { libc::gettid() };
+                        if ready_tx.send(Ok((fd, inode, thread))).is_err() {
                             return;
                         }
                     }
@@ -59,10 +64,12 @@ impl Namespace {
                 }
                 // Until every sender is gone: the network closed this namespace.
                 while let Ok(job) = jobs_rx.recv() {
-                    job();
+                    // A job that panics drops its answer (its caller hears of it); the
+                    // namespace's thread, which holds the namespace, carries on.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                 }
             })?;
-        let (fd, inode) = ready_rx
+        let (fd, inode, thread) = ready_rx
             .await
             .map_err(|_| io::Error::other("the namespace thread ended before it was ready"))??;
         Ok(Namespace {
@@ -72,6 +79,7 @@ impl Namespace {
                 jobs: jobs_tx,
                 fd: Arc::new(fd),
                 ended: ended_rx,
+                thread,
             })),
         })
     }
@@ -110,15 +118,31 @@ impl Namespace {
 
     /// Lets go of the namespace: the thread ends once its current job is done, the descriptor
     /// is closed (unless a `Command` prepared for it still holds a copy). Waits at most
-    /// `deadline` for the thread; `false` if it did not end in time.
+    /// `deadline` until the thread is gone (its `/proc/self/task` entry too); `false` if it
+    /// was not gone in time.
     pub(crate) async fn close(&self, deadline: Duration) -> bool {
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner()).take();
         match open {
             None => true,
-            Some(Open { jobs, fd, ended }) => {
+            Some(Open {
+                jobs,
+                fd,
+                ended,
+                thread,
+            }) => {
                 drop(jobs);
                 drop(fd);
-                tokio::time::timeout(deadline, ended).await.is_ok()
+                tokio::time::timeout(deadline, async {
+                    let _ = ended.await;
+                    // The thread's last job is done; the kernel takes it out of the
+                    // namespace as it exits, a moment later.
+                    let task = format!("/proc/self/task/{thread}");
+                    while std::path::Path::new(&task).exists() {
+                        tokio::time::sleep(Duration::from_micros(100)).await;
+                    }
+                })
+                .await
+                .is_ok()
             }
         }
     }

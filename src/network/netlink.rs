@@ -19,7 +19,8 @@ use super::plan::RoutePlan;
 pub(crate) struct Netlink {
     namespace: String,
     handle: Handle,
-    connection: tokio::task::JoinHandle<()>,
+    /// The task serving the socket; `None` once closed.
+    connection: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Netlink {
@@ -45,8 +46,22 @@ impl Netlink {
         Ok(Netlink {
             namespace: label,
             handle,
-            connection: tokio::spawn(connection),
+            connection: std::sync::Mutex::new(Some(tokio::spawn(connection))),
         })
+    }
+
+    /// Closes the socket, which holds a reference to the namespace: done when the task
+    /// serving it is gone, not merely told to go.
+    pub(crate) async fn close(&self) {
+        let task = self
+            .connection
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
     }
 
     fn failed(&self, action: String) -> impl FnOnce(rtnetlink::Error) -> NetworkError + '_ {
@@ -121,15 +136,6 @@ impl Netlink {
             .execute()
             .await
             .map_err(self.failed(format!("set {name} {state}")))
-    }
-
-    pub(crate) async fn delete_link(&self, index: u32, name: &str) -> Result<()> {
-        self.handle
-            .link()
-            .del(index)
-            .execute()
-            .await
-            .map_err(self.failed(format!("delete {name}")))
     }
 
     /// Adds `address` to interface `index`; `replace` if it may be there already.
@@ -219,7 +225,9 @@ impl Netlink {
 impl Drop for Netlink {
     fn drop(&mut self) {
         // The socket closes with the task: the namespace is no longer held by it.
-        self.connection.abort();
+        if let Some(task) = self.connection.get_mut().unwrap_or_else(|e| e.into_inner()) {
+            task.abort();
+        }
     }
 }
 

@@ -132,3 +132,22 @@ async fn a_process_spawned_in_a_host_sees_only_its_interfaces() {
     let error = a.command("true").unwrap_err();
     assert!(error.to_string().contains("stopped"), "{error}");
 }
+
+#[tokio::test]
+async fn a_job_that_panics_is_reported_and_the_host_carries_on() {
+    if !networks_available() {
+        return;
+    }
+    let network = Network::builder("panic")
+        .host("a")
+        .host("b")
+        .link(Link::new("a", "b"))
+        .build()
+        .unwrap();
+    network.start().await.unwrap();
+    let a = network.host("a").unwrap();
+    let error = a.run(|| -> () { panic!("on purpose") }).await.unwrap_err();
+    assert!(error.to_string().contains("panic/a"), "{error}");
+    assert_eq!(a.run(|| 7).await.unwrap(), 7);
+    network.stop().await.unwrap();
+}

@@ -1,9 +1,24 @@
 use std::time::Duration;
 
+use super::declaration::{Declaration, Link, Switch};
 use super::error::NetworkError;
 use super::network::Network;
 use super::plan::Plan;
-use super::shaping::{Netem, Shaper};
+
+impl Network {
+    /// Declares a network named `name` (in errors and thread names).
+    pub fn builder(name: impl Into<String>) -> NetworkBuilder {
+        NetworkBuilder {
+            declaration: Declaration {
+                name: name.into(),
+                hosts: Vec::new(),
+                links: Vec::new(),
+                switches: Vec::new(),
+                timeout: Duration::from_secs(10),
+            },
+        }
+    }
+}
 
 /// Declares a [`Network`]: its hosts, the links and switches between them. Checked by
 /// [`build`](NetworkBuilder::build), which refuses unknown hosts, overlapping or too small
@@ -29,46 +44,32 @@ use super::shaping::{Netem, Shaper};
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct NetworkBuilder {
-    pub(crate) name: String,
-    pub(crate) hosts: Vec<String>,
-    pub(crate) links: Vec<Link>,
-    pub(crate) switches: Vec<Switch>,
-    pub(crate) timeout: Duration,
+    declaration: Declaration,
 }
 
 impl NetworkBuilder {
-    pub(crate) fn new(name: impl Into<String>) -> NetworkBuilder {
-        NetworkBuilder {
-            name: name.into(),
-            hosts: Vec::new(),
-            links: Vec::new(),
-            switches: Vec::new(),
-            timeout: Duration::from_secs(10),
-        }
-    }
-
     /// A host: a network namespace of its own, with a loopback interface up.
     pub fn host(mut self, name: impl Into<String>) -> NetworkBuilder {
-        self.hosts.push(name.into());
+        self.declaration.hosts.push(name.into());
         self
     }
 
     /// A link between two hosts: a veth pair, one end in each.
     pub fn link(mut self, link: Link) -> NetworkBuilder {
-        self.links.push(link);
+        self.declaration.links.push(link);
         self
     }
 
     /// A switch: a bridge joining several hosts, each by a veth pair.
     pub fn switch(mut self, switch: Switch) -> NetworkBuilder {
-        self.switches.push(switch);
+        self.declaration.switches.push(switch);
         self
     }
 
     /// The deadline of [`Network::start`], [`Network::stop`] and of each fault (10 s unless
     /// told).
     pub fn timeout(mut self, timeout: Duration) -> NetworkBuilder {
-        self.timeout = timeout;
+        self.declaration.timeout = timeout;
         self
     }
 
@@ -77,182 +78,228 @@ impl NetworkBuilder {
     /// # Errors
     /// [`NetworkError::Invalid`] naming the host, link or switch, the field and the value.
     pub fn build(self) -> Result<Network, NetworkError> {
-        Ok(Network::new(Plan::new(self)?))
+        Ok(Network::new(Plan::new(self.declaration)?))
     }
 }
 
-/// A setting of one direction of a link, or of both (`from` is `None`).
-#[derive(Debug, Clone)]
-pub(crate) struct DirectionSetting<T> {
-    pub(crate) from: Option<String>,
-    pub(crate) value: T,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A link between two hosts, declared for [`NetworkBuilder::link`]: a veth pair.
-///
-/// Addresses come from the link's subnets (one IPv4, one IPv6 at most), in the order the
-/// hosts are named (`a` first), except those given with [`address`](Link::address). A link
-/// given no subnet and no address gets an IPv4 /24 and an IPv6 /64 of its own.
-///
-/// Rates and netem apply to one direction (`*_from(host, …)`: the packets `host` sends on
-/// the link) or to both.
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct Link {
-    pub(crate) a: String,
-    pub(crate) b: String,
-    pub(crate) subnets: Vec<String>,
-    pub(crate) addresses: Vec<(String, String)>,
-    pub(crate) rates: Vec<DirectionSetting<String>>,
-    pub(crate) netems: Vec<DirectionSetting<Netem>>,
-    pub(crate) shaper: Shaper,
-}
+    fn plan(builder: NetworkBuilder) -> Result<Plan, NetworkError> {
+        Plan::new(builder.declaration)
+    }
 
-impl Link {
-    /// A link between hosts `a` and `b`. Its name, in errors and faults, is `a-b`.
-    pub fn new(a: impl Into<String>, b: impl Into<String>) -> Link {
-        Link {
-            a: a.into(),
-            b: b.into(),
-            subnets: Vec::new(),
-            addresses: Vec::new(),
-            rates: Vec::new(),
-            netems: Vec::new(),
-            shaper: Shaper::default(),
+    fn chain(n: usize) -> NetworkBuilder {
+        let mut builder = Network::builder("chain");
+        for i in 0..n {
+            builder = builder.host(format!("h{i}"));
         }
-    }
-
-    /// A subnet the link's addresses come from, e.g. `10.0.0.0/24` or `fd00::/64`.
-    pub fn subnet(mut self, subnet: impl Into<String>) -> Link {
-        self.subnets.push(subnet.into());
-        self
-    }
-
-    /// `host`'s address on this link, with its prefix (`10.0.0.7/24`), instead of the next
-    /// free one of the subnet.
-    pub fn address(mut self, host: impl Into<String>, address: impl Into<String>) -> Link {
-        self.addresses.push((host.into(), address.into()));
-        self
-    }
-
-    /// Limits both directions to `rate` (`100mbit`, see [`Rate`](super::Rate)).
-    pub fn rate(mut self, rate: impl Into<String>) -> Link {
-        self.rates.push(DirectionSetting {
-            from: None,
-            value: rate.into(),
-        });
-        self
-    }
-
-    /// Limits what `host` sends on this link to `rate`.
-    pub fn rate_from(mut self, host: impl Into<String>, rate: impl Into<String>) -> Link {
-        self.rates.push(DirectionSetting {
-            from: Some(host.into()),
-            value: rate.into(),
-        });
-        self
-    }
-
-    /// Emulates `netem` in both directions.
-    pub fn netem(mut self, netem: Netem) -> Link {
-        self.netems.push(DirectionSetting {
-            from: None,
-            value: netem,
-        });
-        self
-    }
-
-    /// Emulates `netem` on what `host` sends on this link.
-    pub fn netem_from(mut self, host: impl Into<String>, netem: Netem) -> Link {
-        self.netems.push(DirectionSetting {
-            from: Some(host.into()),
-            value: netem,
-        });
-        self
-    }
-
-    /// How rates are enforced (`tbf` unless told).
-    pub fn shaper(mut self, shaper: Shaper) -> Link {
-        self.shaper = shaper;
-        self
-    }
-
-    pub(crate) fn name(&self) -> String {
-        format!("{}-{}", self.a, self.b)
-    }
-}
-
-/// A switch, declared for [`NetworkBuilder::switch`]: a bridge in a namespace of its own,
-/// joined to each of its hosts by a veth pair. Its addresses work as a [`Link`]'s.
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct Switch {
-    pub(crate) name: String,
-    pub(crate) hosts: Vec<String>,
-    pub(crate) subnets: Vec<String>,
-    pub(crate) addresses: Vec<(String, String)>,
-    pub(crate) rate: Option<String>,
-    pub(crate) netem: Option<Netem>,
-    pub(crate) shaper: Shaper,
-}
-
-impl Switch {
-    /// A switch named `name` (distinct from every host's name).
-    pub fn new(name: impl Into<String>) -> Switch {
-        Switch {
-            name: name.into(),
-            hosts: Vec::new(),
-            subnets: Vec::new(),
-            addresses: Vec::new(),
-            rate: None,
-            netem: None,
-            shaper: Shaper::default(),
+        for i in 1..n {
+            builder = builder.link(Link::new(format!("h{}", i - 1), format!("h{i}")));
         }
+        builder
     }
 
-    /// Joins `host` to the switch.
-    pub fn host(mut self, host: impl Into<String>) -> Switch {
-        self.hosts.push(host.into());
-        self
+    #[test]
+    fn a_link_gets_addresses_from_its_subnet_in_host_order() {
+        let plan = plan(
+            Network::builder("n").host("a").host("b").link(
+                Link::new("a", "b")
+                    .subnet("10.9.0.0/24")
+                    .subnet("fd00:9::/64"),
+            ),
+        )
+        .unwrap();
+        let a = &plan.hosts[0].interfaces[0];
+        assert_eq!((a.name.as_str(), a.index), ("eth0", 2));
+        let text: Vec<String> = a.addresses.iter().map(ToString::to_string).collect();
+        assert_eq!(text, ["10.9.0.1/24", "fd00:9::1/64"]);
+        assert_eq!(
+            plan.hosts[1].interfaces[0].addresses[0].to_string(),
+            "10.9.0.2/24"
+        );
+        assert!(plan.hosts[0].routes.is_empty());
     }
 
-    /// Joins each of `hosts` to the switch.
-    pub fn hosts<I>(mut self, hosts: I) -> Switch
-    where
-        I: IntoIterator,
-        I::Item: Into<String>,
-    {
-        self.hosts.extend(hosts.into_iter().map(Into::into));
-        self
+    #[test]
+    fn given_addresses_are_kept_and_skipped_by_the_others() {
+        let plan = plan(
+            Network::builder("n").host("a").host("b").link(
+                Link::new("a", "b")
+                    .subnet("10.9.0.0/24")
+                    .address("b", "10.9.0.1/24"),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            plan.hosts[0].interfaces[0].addresses[0].to_string(),
+            "10.9.0.2/24"
+        );
+        assert_eq!(
+            plan.hosts[1].interfaces[0].addresses[0].to_string(),
+            "10.9.0.1/24"
+        );
     }
 
-    /// A subnet the switch's addresses come from.
-    pub fn subnet(mut self, subnet: impl Into<String>) -> Switch {
-        self.subnets.push(subnet.into());
-        self
+    #[test]
+    fn links_without_subnets_get_distinct_default_ones() {
+        let plan = plan(chain(3)).unwrap();
+        assert_eq!(plan.segments[0].subnets[0].to_string(), "10.100.0.0/24");
+        assert_eq!(plan.segments[1].subnets[0].to_string(), "10.100.1.0/24");
+        assert_eq!(
+            plan.segments[1].subnets[1].to_string(),
+            "fd00:7e57:0:1::/64"
+        );
     }
 
-    /// `host`'s address on this switch, with its prefix.
-    pub fn address(mut self, host: impl Into<String>, address: impl Into<String>) -> Switch {
-        self.addresses.push((host.into(), address.into()));
-        self
+    #[test]
+    fn a_chain_routes_every_subnet_through_the_next_host() {
+        let plan = plan(chain(4)).unwrap();
+        let first = &plan.hosts[0];
+        let v4: Vec<String> = first
+            .routes
+            .iter()
+            .filter(|r| r.destination.is_ipv4())
+            .map(|r| format!("{} via {}", r.destination, r.via))
+            .collect();
+        assert_eq!(
+            v4,
+            [
+                "10.100.1.0/24 via 10.100.0.2",
+                "10.100.2.0/24 via 10.100.0.2"
+            ]
+        );
+        assert!(!first.forwarding);
+        assert!(plan.hosts[1].forwarding);
+        let last = &plan.hosts[3];
+        assert!(
+            last.routes
+                .iter()
+                .any(|r| r.destination.to_string() == "fd00:7e57::/64"
+                    && r.via.to_string() == "fd00:7e57:0:2::1")
+        );
     }
 
-    /// Limits every port, both directions, to `rate`.
-    pub fn rate(mut self, rate: impl Into<String>) -> Switch {
-        self.rate = Some(rate.into());
-        self
+    #[test]
+    fn a_switch_numbers_its_ports_after_the_bridge() {
+        let plan = plan(
+            Network::builder("n").host("a").host("b").host("c").switch(
+                Switch::new("lan")
+                    .hosts(["a", "b", "c"])
+                    .subnet("192.168.5.0/29"),
+            ),
+        )
+        .unwrap();
+        let switch = &plan.switches[0];
+        assert_eq!(switch.bridge_index, 2);
+        assert_eq!(switch.ports[2].name, "p2");
+        assert_eq!(switch.ports[2].index, 5);
+        assert_eq!(
+            plan.hosts[2].interfaces[0].addresses[0].to_string(),
+            "192.168.5.3/29"
+        );
+        assert_eq!(plan.find_segment("b", "lan").unwrap().1, vec![(1, 0)]);
     }
 
-    /// Emulates `netem` on every port, both directions.
-    pub fn netem(mut self, netem: Netem) -> Switch {
-        self.netem = Some(netem);
-        self
+    fn refused(builder: NetworkBuilder) -> String {
+        plan(builder).unwrap_err().to_string()
     }
 
-    /// How rates are enforced (`tbf` unless told).
-    pub fn shaper(mut self, shaper: Shaper) -> Switch {
-        self.shaper = shaper;
-        self
+    #[test]
+    fn an_unknown_host_is_named_with_the_link_and_the_field() {
+        let error = refused(
+            Network::builder("n")
+                .host("a")
+                .link(Link::new("a", "ghost")),
+        );
+        assert_eq!(
+            error,
+            "network `n`: link `a-ghost`: b = `ghost`: no such host (the hosts are: a)"
+        );
+    }
+
+    #[test]
+    fn overlapping_subnets_are_refused_naming_both() {
+        let error = refused(
+            Network::builder("n")
+                .host("a")
+                .host("b")
+                .host("c")
+                .link(Link::new("a", "b").subnet("10.0.0.0/16"))
+                .link(Link::new("b", "c").subnet("10.0.3.0/24")),
+        );
+        assert!(
+            error
+                .contains("link `b-c`: subnet = `10.0.3.0/24`: overlaps 10.0.0.0/16 of link `a-b`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_subnet_too_small_for_its_hosts_is_refused() {
+        let error = refused(
+            Network::builder("n").host("a").host("b").host("c").switch(
+                Switch::new("lan")
+                    .hosts(["a", "b", "c"])
+                    .subnet("10.0.0.0/31"),
+            ),
+        );
+        assert!(
+            error.contains(
+                "switch `lan`: subnet = `10.0.0.0/31`: too small: room for 2 addresses, 3 hosts"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_bad_rate_is_refused_with_its_value() {
+        let error = refused(
+            Network::builder("n")
+                .host("a")
+                .host("b")
+                .link(Link::new("a", "b").rate("fast")),
+        );
+        assert!(
+            error.contains("link `a-b`: rate = `fast`: `fast` is not a rate"),
+            "{error}"
+        );
+        let error = refused(
+            Network::builder("n")
+                .host("a")
+                .host("b")
+                .link(Link::new("a", "b").rate_from("c", "1mbit")),
+        );
+        assert!(
+            error.contains("rate_from = `c`: not one of the link's two hosts"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_address_outside_the_subnet_is_refused() {
+        let error = refused(
+            Network::builder("n").host("a").host("b").link(
+                Link::new("a", "b")
+                    .subnet("10.0.0.0/24")
+                    .address("a", "10.1.0.1/24"),
+            ),
+        );
+        assert!(
+            error.contains(
+                "address = `10.1.0.1/24`: not an address of the link's subnet 10.0.0.0/24"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn duplicate_hosts_and_self_links_are_refused() {
+        assert!(refused(Network::builder("n").host("a").host("a")).contains("declared twice"));
+        assert!(
+            refused(Network::builder("n").host("a").link(Link::new("a", "a")))
+                .contains("joins two hosts")
+        );
     }
 }

@@ -47,6 +47,7 @@
 
 mod address;
 mod builder;
+mod declaration;
 mod error;
 mod host;
 mod namespace;
@@ -59,7 +60,8 @@ mod qdisc;
 mod shaping;
 
 pub use address::{Cidr, CidrParseError};
-pub use builder::{Link, NetworkBuilder, Switch};
+pub use builder::NetworkBuilder;
+pub use declaration::{Link, Switch};
 pub use error::{InvalidDeclaration, NetworkError};
 pub use host::{Host, Interface};
 pub use network::Network;

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::try_join_all;
 
-use super::builder::NetworkBuilder;
 use super::error::{InvalidDeclaration, NetworkError, Result};
 use super::host::{Host, Interface};
 use super::namespace::Namespace;
@@ -94,11 +93,6 @@ enum Side {
 }
 
 impl Network {
-    /// Declares a network named `name` (in errors and thread names).
-    pub fn builder(name: impl Into<String>) -> NetworkBuilder {
-        NetworkBuilder::new(name)
-    }
-
     pub(crate) fn new(plan: Plan) -> Network {
         Network {
             plan,

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use testrig::network::{Link, Network};
+use testrig::network::{Link, Network, Rate, Switch};
 
 use crate::support::{
     DEADLINE, connect, echo, echo_across, listen, networks_available, serve_echo,
@@ -114,4 +114,61 @@ async fn a_fault_on_a_link_that_does_not_exist_names_it() {
     network.stop().await.unwrap();
     let error = network.link_up("a", "b").await.unwrap_err();
     assert!(error.to_string().contains("is stopped"), "{error}");
+}
+
+#[tokio::test]
+async fn a_switch_port_goes_down_alone_and_its_rate_changes_alone() {
+    if !networks_available() {
+        return;
+    }
+    let network = Network::builder("port")
+        .host("a")
+        .host("b")
+        .host("c")
+        .switch(
+            Switch::new("lan")
+                .hosts(["a", "b", "c"])
+                .subnet("10.8.3.0/24"),
+        )
+        .build()
+        .unwrap();
+    network.start().await.unwrap();
+    let (a, b, c) = (
+        network.host("a").unwrap(),
+        network.host("b").unwrap(),
+        network.host("c").unwrap(),
+    );
+    let to_c = SocketAddr::new(c.ipv4().unwrap().into(), 0);
+    let listener = listen(&c, to_c).await;
+    let to_c = listener.local_addr().unwrap();
+    let _server = serve_echo(listener);
+
+    network.link_down("c", "lan").await.unwrap();
+    let attempt = tokio::time::timeout(STALL, connect(&a, to_c)).await;
+    assert!(
+        !matches!(attempt, Ok(Ok(_))),
+        "a reached c through a port that is down"
+    );
+    echo_across(&a, &b, SocketAddr::new(b.ipv4().unwrap().into(), 0), 1024).await;
+
+    network.link_up("lan", "c").await.unwrap();
+    let mut stream = tokio::time::timeout(DEADLINE, connect(&a, to_c))
+        .await
+        .unwrap()
+        .unwrap();
+    echo(&mut stream, 4096, DEADLINE).await.unwrap();
+
+    // The switch's side of c's port, and c's own side: both directions can be shaped.
+    network
+        .set_rate("lan", "c", Some(Rate::mbit(50)))
+        .await
+        .unwrap();
+    network
+        .set_rate("c", "lan", Some(Rate::mbit(50)))
+        .await
+        .unwrap();
+    echo(&mut stream, 4096, DEADLINE).await.unwrap();
+    let error = network.set_rate("a", "c", None).await.unwrap_err();
+    assert_eq!(error.to_string(), "network `port` has no link `a-c`");
+    network.stop().await.unwrap();
 }

@@ -61,6 +61,7 @@ pub mod deadline;
 pub mod driver;
 pub mod env;
 pub mod error;
+pub mod network;
 pub mod process;
 pub mod report;
 pub mod service;
@@ -98,6 +99,11 @@ struct ReconnectGuideDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/writing-a-driver.md")]
 struct DriverGuideDoctests;
+
+/// The networks guide's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/networks.md")]
+struct NetworksGuideDoctests;
 
 /// The suites guide's code blocks, compiled as doctests.
 #[cfg(all(doctest, feature = "suite"))]

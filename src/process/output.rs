@@ -22,8 +22,9 @@ impl fmt::Display for Stream {
 }
 
 /// One line of output, without its line ending (`\n` or `\r\n`), decoded as UTF-8 (invalid bytes
-/// become `U+FFFD`). The log files keep the exact bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// become `U+FFFD`). The log files keep the exact bytes. Line callbacks see each line as it
+/// arrives; a [`Tail`](super::Tail) lists the last ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Line<'a> {
     /// The stream the line came from.
     pub stream: Stream,

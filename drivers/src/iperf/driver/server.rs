@@ -416,7 +416,6 @@ impl Driver for IperfServer {
                 .process()
                 .tail()
                 .lines()
-                .iter()
                 .map(|line| format!("{}| {}", line.stream, line.text))
                 .collect(),
             _ => Vec::new(),

@@ -122,7 +122,7 @@ async fn arguments_and_environment_take_values_from_another_driver() {
     env.run(|env| async move {
         let app = env.get::<App>("app")?;
         pids.track(app.pid().unwrap());
-        let port = env.get::<TcpServer>("server")?.bound_port().unwrap();
+        let port = env.get::<TcpServer>("server")?.local_addr().unwrap().port();
         assert_eq!(app.extracted("arg"), Some(port.to_string()));
         assert_eq!(app.extracted("env"), Some(format!("127.0.0.1:{port}")));
         Ok::<_, Error>(())

@@ -22,7 +22,7 @@ fn pair(name: &str, client: TcpClient) -> Environment {
 #[tokio::test]
 async fn a_send_right_after_a_server_restart_is_carried_by_the_next_connection() {
     let client = TcpClient::new("client", Ref::export("server", "port"))
-        .auto_reconnect(RetryPolicy::immediate)
+        .auto_reconnect(|| RetryPolicy::constant(Duration::ZERO))
         .send_timeout(PATIENCE);
     pair("restart-then-send", client)
         .run(|env| async move {
@@ -78,7 +78,7 @@ async fn without_auto_reconnect_a_send_on_a_connection_the_peer_closed_fails() {
 #[tokio::test]
 async fn every_send_that_returned_ok_arrives_exactly_once_in_order_across_20_restarts() {
     let client = TcpClient::new("client", Ref::export("server", "port"))
-        .auto_reconnect(RetryPolicy::immediate)
+        .auto_reconnect(|| RetryPolicy::constant(Duration::ZERO))
         .send_timeout(PATIENCE);
     pair("thousand-sends", client)
         .run(|env| async move {
@@ -199,7 +199,7 @@ async fn sends_racing_the_server_closing_connections_arrive_exactly_once_in_orde
     });
 
     let client = TcpClient::new("client", port)
-        .auto_reconnect(RetryPolicy::immediate)
+        .auto_reconnect(|| RetryPolicy::constant(Duration::ZERO))
         .send_timeout(PATIENCE);
     let env = Environment::builder("racing-closes")
         .driver(client)
@@ -302,7 +302,7 @@ async fn send_acked_fails_naming_the_unacknowledged_bytes_when_the_peer_never_ta
 #[tokio::test]
 async fn bytes_a_lost_connection_still_held_are_received_before_the_next_connections() {
     let client = TcpClient::new("client", Ref::export("server", "port"))
-        .auto_reconnect(RetryPolicy::immediate)
+        .auto_reconnect(|| RetryPolicy::constant(Duration::ZERO))
         .send_timeout(PATIENCE);
     pair("draining", client)
         .run(|env| async move {

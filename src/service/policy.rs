@@ -64,16 +64,12 @@ impl RetryPolicy {
         ExponentialBuilder::default()
     }
 
-    /// The same delay before every attempt, forever.
+    /// The same delay before every attempt, forever. `constant(Duration::ZERO)` retries at
+    /// once: reconnection still goes through the `waiting` state, but without arming a timer.
+    /// Against a target that keeps refusing, that retries in a busy loop: meant for benchmarks
+    /// and for targets known to come back quickly.
     pub fn constant(delay: Duration) -> Self {
         Self::from_fn(move |_| Some(delay))
-    }
-
-    /// Retry at once, forever. Reconnection still goes through the `waiting` state, but
-    /// without arming a timer. Against a target that keeps refusing, this retries in a
-    /// busy loop: meant for benchmarks and for targets known to come back quickly.
-    pub fn immediate() -> Self {
-        Self::constant(Duration::ZERO)
     }
 
     /// Never retry: the first failed attempt (or lost connection) stops the service.
@@ -237,25 +233,14 @@ impl fmt::Debug for ExponentialBuilder {
 
 impl ExponentialBuilder {
     /// The delay before the first retry, before growth (default 1 s).
-    pub fn initial(self, initial: Duration) -> Self {
-        self.initial_secs(initial.as_secs_f64())
-    }
-
-    /// [`initial`](Self::initial) in seconds, as read from a configuration file;
-    /// validated by [`build`](Self::build).
-    pub fn initial_secs(mut self, initial: f64) -> Self {
-        self.initial = initial;
+    pub fn initial(mut self, initial: Duration) -> Self {
+        self.initial = initial.as_secs_f64();
         self
     }
 
     /// The cap on the grown delay, before jitter is added (default 60 s).
-    pub fn max(self, max: Duration) -> Self {
-        self.max_secs(max.as_secs_f64())
-    }
-
-    /// [`max`](Self::max) in seconds; validated by [`build`](Self::build).
-    pub fn max_secs(mut self, max: f64) -> Self {
-        self.max = max;
+    pub fn max(mut self, max: Duration) -> Self {
+        self.max = max.as_secs_f64();
         self
     }
 
@@ -266,13 +251,8 @@ impl ExponentialBuilder {
     }
 
     /// Add a jitter uniform in `[0, max)` after the cap (default 1 s; zero disables it).
-    pub fn jitter(self, max: Duration) -> Self {
-        self.jitter_secs(max.as_secs_f64())
-    }
-
-    /// [`jitter`](Self::jitter) in seconds; validated by [`build`](Self::build).
-    pub fn jitter_secs(mut self, max: f64) -> Self {
-        self.jitter_max = max;
+    pub fn jitter(mut self, max: Duration) -> Self {
+        self.jitter_max = max.as_secs_f64();
         self.custom_jitter = None;
         self
     }
@@ -470,10 +450,13 @@ mod tests {
 
     #[test]
     fn negative_initial_is_rejected_naming_the_field() {
-        let error = RetryPolicy::exponential()
-            .initial_secs(-1.0)
-            .build()
-            .unwrap_err();
+        // Durations cannot be negative: a value read in seconds could (set here directly).
+        let error = ExponentialBuilder {
+            initial: -1.0,
+            ..ExponentialBuilder::default()
+        }
+        .build()
+        .unwrap_err();
         assert_eq!(
             error,
             InvalidRetryPolicy::Seconds {
@@ -487,10 +470,12 @@ mod tests {
 
     #[test]
     fn nan_max_is_rejected() {
-        let error = RetryPolicy::exponential()
-            .max_secs(f64::NAN)
-            .build()
-            .unwrap_err();
+        let error = ExponentialBuilder {
+            max: f64::NAN,
+            ..ExponentialBuilder::default()
+        }
+        .build()
+        .unwrap_err();
         assert!(
             matches!(error, InvalidRetryPolicy::Seconds { field: "max", value } if value.is_nan())
         );
@@ -498,10 +483,12 @@ mod tests {
 
     #[test]
     fn infinite_jitter_is_rejected() {
-        let error = RetryPolicy::exponential()
-            .jitter_secs(f64::INFINITY)
-            .build()
-            .unwrap_err();
+        let error = ExponentialBuilder {
+            jitter_max: f64::INFINITY,
+            ..ExponentialBuilder::default()
+        }
+        .build()
+        .unwrap_err();
         assert!(matches!(
             error,
             InvalidRetryPolicy::Seconds {

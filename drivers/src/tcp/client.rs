@@ -291,12 +291,6 @@ impl TcpClient {
             .is_some_and(|active| active.wrapper.is_usable_now())
     }
 
-    /// The number of the connection in use (1, 2, 3…, as in [`Sent::connection`]),
-    /// while there is one.
-    pub fn connection_number(&self) -> Option<u64> {
-        self.lock().active().map(|active| active.number)
-    }
-
     /// The newest connection this client lost to its peer (a close or reset it
     /// learned of through a send, a receive, [`when_connected`](Self::when_connected)
     /// or the reconnecting service), with the bytes the peer had not acknowledged
@@ -414,7 +408,7 @@ impl TcpClient {
             {
                 let mut state = self.lock();
                 let current = state.active().and_then(|a| a.service_handle.as_ref());
-                if current.is_some_and(|h| h.same_as(&handle)) {
+                if current.is_some_and(|h| *h == handle) {
                     state.retire_current();
                 }
             }
@@ -475,10 +469,11 @@ impl TcpClient {
     /// bytes the kernel accepted before the peer died are lost with it —
     /// [`last_loss`](Self::last_loss) says whether any were still unacknowledged.
     pub async fn send(&self, data: &[u8]) -> Result<Sent, TcpError> {
+        let started_at = SystemTime::now();
         match self.current(false)? {
             Current::Held(connection, number) => {
                 let sent = connection.send(data, self.send_timeout).await;
-                self.sent(&connection, number, sent)
+                self.sent(&connection, number, started_at, sent)
             }
             Current::Reconnecting(mut ready) => {
                 let deadline = super::deadline_after(self.send_timeout);
@@ -491,7 +486,7 @@ impl TcpClient {
                     match connection.send(data, left).await {
                         // Nothing of it was written there: the next connection carries it.
                         Err(SendFailure::Unsent(_)) => self.retire(number),
-                        sent => return self.sent(&connection, number, sent),
+                        sent => return self.sent(&connection, number, started_at, sent),
                     }
                 }
             }
@@ -543,15 +538,6 @@ impl TcpClient {
         }
     }
 
-    /// Sends all of `data` as [`send`](Self::send) does and returns the time the
-    /// send began too (testplan's `send_tsp`; for a reconnecting client that must
-    /// first wait for a connection, the time before that wait).
-    pub async fn send_tsp(&self, data: &[u8]) -> Result<(SystemTime, Sent), TcpError> {
-        let at = SystemTime::now();
-        let sent = self.send(data).await?;
-        Ok((at, sent))
-    }
-
     /// Receives at least one and at most `max` bytes.
     pub async fn receive(&self, max: usize, timeout: Duration) -> Result<Vec<u8>, TcpError> {
         self.receive_wanted(Want::AtMost(max), timeout).await
@@ -578,12 +564,6 @@ impl TcpClient {
     pub async fn receive_line(&self, timeout: Duration) -> Result<String, TcpError> {
         let bytes = self.receive_wanted(Want::LINE, timeout).await?;
         Ok(super::line_text(bytes))
-    }
-
-    /// Receives up to `max` bytes as (lossy) UTF-8 text.
-    pub async fn receive_text(&self, max: usize, timeout: Duration) -> Result<String, TcpError> {
-        let bytes = self.receive(max, timeout).await?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// The connection a call uses now; `receiving`: a lost connection still
@@ -653,12 +633,14 @@ impl TcpClient {
         &self,
         connection: &Connection,
         number: u64,
+        started_at: SystemTime,
         sent: Result<usize, SendFailure>,
     ) -> Result<Sent, TcpError> {
         match sent {
             Ok(bytes) => Ok(Sent {
                 bytes,
                 connection: number,
+                started_at,
             }),
             Err(failure) => {
                 let error = TcpError::from(failure);
@@ -696,10 +678,7 @@ impl TcpClient {
             return false;
         }
         if let Some(active) = state.active() {
-            let same = active
-                .service_handle
-                .as_ref()
-                .is_some_and(|h| h.same_as(&handle));
+            let same = active.service_handle.as_ref().is_some_and(|h| *h == handle);
             if same && active.wrapper.is_usable() {
                 return true;
             }

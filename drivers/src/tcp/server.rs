@@ -204,17 +204,13 @@ impl TcpServer {
         self
     }
 
-    /// The bound address, while started.
+    /// The bound address (and so the bound port: `local_addr()?.port()`), while started.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.lock().run.as_ref().map(|run| run.local)
     }
 
-    /// The bound port, while started.
-    pub fn bound_port(&self) -> Option<u16> {
-        self.local_addr().map(|a| a.port())
-    }
-
-    /// How many connections have been accepted in this run.
+    /// How many connections have been accepted in this run (the newest has index
+    /// `connection_count() - 1`; [`ConnectionIndex::Latest`] names it).
     pub fn connection_count(&self) -> usize {
         self.lock()
             .run
@@ -231,11 +227,6 @@ impl TcpServer {
                 .filter(|entry| matches!(entry, Entry::Live(_)))
                 .count()
         })
-    }
-
-    /// The index of the newest accepted connection.
-    pub fn latest_connection(&self) -> Option<usize> {
-        self.connection_count().checked_sub(1)
     }
 
     /// Waits up to `timeout` for the next connection not yet handed out and
@@ -345,17 +336,6 @@ impl TcpServer {
             .receive_wanted(conn.into(), Want::LINE, timeout)
             .await?;
         Ok(super::line_text(bytes))
-    }
-
-    /// Receives up to `max` bytes as (lossy) UTF-8 text.
-    pub async fn receive_text(
-        &self,
-        conn: impl Into<ConnectionIndex>,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<String, TcpError> {
-        let bytes = self.receive(conn, max, timeout).await?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// Closes connection `conn` on this side and releases it; its index then

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use testrig::testing::ScriptedDriver;
 use testrig::{Environment, Error, Ref, Status};
-use testrig_drivers::tcp::{ConnectionIndex, TcpClient, TcpError, TcpServer};
+use testrig_drivers::tcp::{ConnectionIndex, SocketOptions, TcpClient, TcpError, TcpServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const T: Duration = Duration::from_secs(2);
@@ -443,7 +443,10 @@ async fn the_latest_connection_before_any_is_a_clear_error() {
 async fn a_send_to_a_peer_that_never_reads_fails_with_a_timeout_within_the_deadline() {
     let timeout = ms(200);
     Environment::builder("stuck")
-        .driver(TcpServer::new("server").send_timeout(timeout))
+        .driver(TcpServer::new("server").socket_options(SocketOptions {
+            send_timeout: timeout,
+            ..SocketOptions::default()
+        }))
         .build()
         .unwrap()
         .run(|env| async move {

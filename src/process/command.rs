@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Kind, Line, Pattern, Signal};
+use super::{Kind, Pattern, Signal, Stream};
 
 /// A callback that sees every output line.
-pub(crate) type LineCallback = Arc<dyn Fn(Line<'_>) + Send + Sync>;
+pub(crate) type LineCallback = Arc<dyn Fn(Stream, &str) + Send + Sync>;
 
 /// How many output lines a process keeps in memory for error messages unless told otherwise.
 pub const DEFAULT_TAIL_LINES: usize = 50;
@@ -143,10 +143,12 @@ impl Command {
         self
     }
 
-    /// Calls `callback` with every output line, as it arrives, on the task reading the output.
+    /// Calls `callback` with every output line — its stream and its text, without the line
+    /// ending (`\n` or `\r\n`), decoded as UTF-8 (invalid bytes become `U+FFFD`; the log files
+    /// keep the exact bytes) — as it arrives, on the task reading the output.
     /// Keep it quick: the program's output is not read while a callback runs. A callback that
     /// panics is logged (`tracing` error) and the output keeps flowing.
-    pub fn on_line(mut self, callback: impl Fn(Line<'_>) + Send + Sync + 'static) -> Command {
+    pub fn on_line(mut self, callback: impl Fn(Stream, &str) + Send + Sync + 'static) -> Command {
         self.callbacks.push(Arc::new(callback));
         self
     }

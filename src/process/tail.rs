@@ -24,12 +24,11 @@ pub struct Tail {
 }
 
 impl Tail {
-    /// The lines, oldest first (each cut at 1 KiB).
-    pub fn lines(&self) -> impl ExactSizeIterator<Item = Line<'_>> {
-        self.lines.iter().map(|(stream, text)| Line {
-            stream: *stream,
-            text,
-        })
+    /// The lines, oldest first: the stream each came from and its text (cut at 1 KiB).
+    pub fn lines(&self) -> impl ExactSizeIterator<Item = (Stream, &str)> {
+        self.lines
+            .iter()
+            .map(|(stream, text)| (*stream, text.as_str()))
     }
 
     /// Whether any line of the tail contains `text`.
@@ -40,7 +39,7 @@ impl Tail {
 
 impl serde::Serialize for Tail {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.lines())
+        serializer.collect_seq(self.lines().map(|(stream, text)| Line { stream, text }))
     }
 }
 
@@ -130,7 +129,7 @@ mod tests {
         let texts: Vec<_> = buffer
             .snapshot()
             .lines()
-            .map(|l| l.text.to_owned())
+            .map(|(_, text)| text.to_owned())
             .collect();
         assert_eq!(texts, ["two", "three"]);
     }
@@ -141,7 +140,7 @@ mod tests {
         let long = "é".repeat(MAX_TAIL_LINE);
         buffer.push(stdout(&long));
         let tail = buffer.snapshot();
-        let kept = tail.lines().next().unwrap().text;
+        let (_, kept) = tail.lines().next().unwrap();
         assert!(kept.len() <= MAX_TAIL_LINE && kept.len() >= MAX_TAIL_LINE - 1);
     }
 

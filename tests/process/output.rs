@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use testrig::process::{Command, Exit, Line, Pattern, ProcessError, Stream};
+use testrig::process::{Command, Exit, Pattern, ProcessError, Stream};
 
 use crate::support::{Scratch, helper};
 
@@ -17,11 +17,8 @@ struct Collected(Arc<Mutex<Vec<(Stream, String)>>>);
 impl Collected {
     fn collecting(&self, command: Command) -> Command {
         let lines = self.0.clone();
-        command.on_line(move |line: Line<'_>| {
-            lines
-                .lock()
-                .unwrap()
-                .push((line.stream, line.text.to_owned()));
+        command.on_line(move |stream, text| {
+            lines.lock().unwrap().push((stream, text.to_owned()));
         })
     }
 
@@ -207,7 +204,7 @@ async fn the_tail_in_errors_holds_only_the_last_lines() {
     let ProcessError::ExitedBeforeLine { tail, .. } = error else {
         panic!("{error:?}");
     };
-    let texts: Vec<&str> = tail.lines().map(|line| line.text).collect();
+    let texts: Vec<&str> = tail.lines().map(|(_, text)| text).collect();
     assert_eq!(texts, ["line 4", "line 5", "line 6"]);
     scratch.assert_nothing_left().await;
 }
@@ -232,11 +229,8 @@ async fn spawning_the_same_name_again_archives_the_previous_logs() {
 async fn a_panicking_callback_does_not_stop_the_output_from_flowing() {
     let scratch = Scratch::new("a_panicking_callback_does_not_stop_the_output_from_flowing");
     let collected = Collected::default();
-    let command = Command::shell("seq 1 3000").on_line(|line: Line<'_>| {
-        assert_ne!(
-            line.text, "10",
-            "this callback panics on purpose on line 10"
-        );
+    let command = Command::shell("seq 1 3000").on_line(|_, text| {
+        assert_ne!(text, "10", "this callback panics on purpose on line 10");
     });
     let seq = scratch.spawn(collected.collecting(command)).await;
     assert_eq!(seq.wait(10 * SECOND).await.unwrap(), Exit::Code(0));

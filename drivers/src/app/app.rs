@@ -446,7 +446,7 @@ impl Driver for App {
         let tail = spawned.process.tail();
         let seen = tail
             .lines()
-            .filter(|line| stream.is_none_or(|watched| line.stream == watched))
+            .filter(|(seen, _)| stream.is_none_or(|watched| *seen == watched))
             .count();
         let watched = match stream {
             Some(stream) => stream.to_string(),
@@ -617,7 +617,7 @@ impl Driver for App {
             .process
             .tail()
             .lines()
-            .map(|line| format!("{}| {}", line.stream, line.text))
+            .map(|(stream, text)| format!("{stream}| {text}"))
             .collect();
         if let Some(path) = &spawned.log_file {
             let label = path.file_name().unwrap_or_default().to_string_lossy();

@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::probe::{self, Peer};
-use super::stream::{Connection, DEFAULT_SEND_TIMEOUT, SendFailure, Want};
+use super::stream::{Connection, SendFailure, Want};
 use super::{Loss, Sent, SocketOptions, TcpError, resolve, transport};
 
 /// Default deadline of one connect.
@@ -75,7 +75,6 @@ pub struct TcpClient {
     interface: Option<SocketAddr>,
     connect_at_start: bool,
     connect_timeout: Duration,
-    send_timeout: Duration,
     options: SocketOptions,
     reconnect: Option<PolicyFactory>,
     prepare: Option<PrepareFn>,
@@ -198,7 +197,6 @@ impl TcpClient {
             interface: None,
             connect_at_start: true,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            send_timeout: DEFAULT_SEND_TIMEOUT,
             options: SocketOptions::default(),
             reconnect: None,
             prepare: None,
@@ -225,15 +223,6 @@ impl TcpClient {
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
-        self
-    }
-
-    /// How long a send may wait for the peer to take its bytes (default
-    /// [`DEFAULT_SEND_TIMEOUT`](super::DEFAULT_SEND_TIMEOUT), 10 s); then it fails
-    /// with [`TcpError::SendTimeout`].
-    #[must_use]
-    pub fn send_timeout(mut self, timeout: Duration) -> Self {
-        self.send_timeout = timeout;
         self
     }
 
@@ -457,7 +446,7 @@ impl TcpClient {
         }
     }
 
-    /// Sends all of `data` within the driver's [`send_timeout`](Self::send_timeout)
+    /// Sends all of `data` within the driver's [`send_timeout`](SocketOptions::send_timeout)
     /// and says which connection carried it.
     ///
     /// A send never answers `Ok` for a connection the client knows, or sees with a
@@ -472,11 +461,11 @@ impl TcpClient {
         let started_at = SystemTime::now();
         match self.current(false)? {
             Current::Held(connection, number) => {
-                let sent = connection.send(data, self.send_timeout).await;
+                let sent = connection.send(data, self.options.send_timeout).await;
                 self.sent(&connection, number, started_at, sent)
             }
             Current::Reconnecting(mut ready) => {
-                let deadline = super::deadline_after(self.send_timeout);
+                let deadline = super::deadline_after(self.options.send_timeout);
                 loop {
                     let (connection, number) = match ready.take() {
                         Some(ready) => ready,
@@ -495,7 +484,7 @@ impl TcpClient {
 
     /// Sends all of `data` as [`send`](Self::send) does, then waits until the
     /// peer's kernel has acknowledged every byte written to the connection so
-    /// far, all within the driver's [`send_timeout`](Self::send_timeout).
+    /// far, all within the driver's [`send_timeout`](SocketOptions::send_timeout).
     ///
     /// `Ok` then means the bytes reached the peer's kernel, not only ours: a peer
     /// that dies after this still had them. That costs up to a round trip and the
@@ -513,7 +502,7 @@ impl TcpClient {
     /// # Ok(()) }
     /// ```
     pub async fn send_acked(&self, data: &[u8]) -> Result<Sent, TcpError> {
-        let deadline = super::deadline_after(self.send_timeout);
+        let deadline = super::deadline_after(self.options.send_timeout);
         let sent = self.send(data).await?;
         let connection = self
             .lock()
@@ -522,7 +511,9 @@ impl TcpClient {
             .map(|active| active.wrapper.clone());
         match connection {
             Some(connection) => {
-                connection.acknowledged(deadline, self.send_timeout).await?;
+                connection
+                    .acknowledged(deadline, self.options.send_timeout)
+                    .await?;
                 Ok(sent)
             }
             // Replaced meanwhile: it was lost (or closed here) after the write.

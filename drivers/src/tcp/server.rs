@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::hangups::Hangups;
-use super::stream::{Connection, DEFAULT_SEND_TIMEOUT, Want};
+use super::stream::{Connection, Want};
 use super::transport;
 use super::{ConnectionIndex, SocketOptions, TcpError, resolve};
 
@@ -65,7 +65,6 @@ pub struct TcpServer {
     name: String,
     endpoint: Endpoint,
     options: SocketOptions,
-    send_timeout: Duration,
     /// Shared with the run's accept and release loops. One lock: a send or
     /// receive takes it once, and a run's listener and connections appear and
     /// go together.
@@ -174,7 +173,6 @@ impl TcpServer {
             name: name.into(),
             endpoint: Endpoint::default(),
             options: SocketOptions::default(),
-            send_timeout: DEFAULT_SEND_TIMEOUT,
             slot: Arc::new(Mutex::new(Slot::default())),
         }
     }
@@ -192,15 +190,6 @@ impl TcpServer {
     #[must_use]
     pub fn socket_options(mut self, options: SocketOptions) -> Self {
         self.options = options;
-        self
-    }
-
-    /// How long a send may wait for the peer to take its bytes (default
-    /// [`DEFAULT_SEND_TIMEOUT`](super::DEFAULT_SEND_TIMEOUT), 10 s); then it fails
-    /// with [`TcpError::SendTimeout`].
-    #[must_use]
-    pub fn send_timeout(mut self, timeout: Duration) -> Self {
-        self.send_timeout = timeout;
         self
     }
 
@@ -279,7 +268,7 @@ impl TcpServer {
 
     /// Sends all of `data` on connection `conn` (an index, or
     /// [`ConnectionIndex::Latest`]) within the driver's
-    /// [`send_timeout`](Self::send_timeout); returns the byte count.
+    /// [`send_timeout`](SocketOptions::send_timeout); returns the byte count.
     pub async fn send(
         &self,
         conn: impl Into<ConnectionIndex>,
@@ -287,7 +276,7 @@ impl TcpServer {
     ) -> Result<usize, TcpError> {
         Ok(self
             .connection(conn.into())?
-            .send(data, self.send_timeout)
+            .send(data, self.options.send_timeout)
             .await?)
     }
 

@@ -127,8 +127,8 @@ impl Iperf3Client {
                 stderr: process
                     .tail()
                     .lines()
-                    .filter(|line| line.stream == Stream::Stderr)
-                    .map(|line| line.text.to_owned())
+                    .filter(|(stream, _)| *stream == Stream::Stderr)
+                    .map(|(_, text)| text.to_owned())
                     .collect(),
             })?;
         for interval in &result.intervals {

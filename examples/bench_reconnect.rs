@@ -70,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn measure() -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let service = ClientService::builder(TcpConnector::new(listener.local_addr()?))
-        .retry_policy(RetryPolicy::immediate())
+        .retry_policy(RetryPolicy::constant(Duration::ZERO))
         .start();
     let mut events = service.subscribe();
     let (mut server_side, _) = listener.accept().await?;

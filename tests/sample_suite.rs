@@ -49,7 +49,7 @@ fn echo() -> Suite {
             env.get::<TcpServer>("server")?,
             env.get::<TcpClient>("client")?,
         );
-        let conn = server.latest_connection().expect("accepted by after_start");
+        let conn = latest_connection(&server);
         client.send(b"ping").await?;
         assert_eq!(server.receive_exact(conn, 4, WAIT).await?, b"ping");
         server.send(conn, b"pong").await?;
@@ -61,7 +61,7 @@ fn echo() -> Suite {
             env.get::<TcpServer>("server")?,
             env.get::<TcpClient>("client")?,
         );
-        let conn = server.latest_connection().expect("accepted by after_start");
+        let conn = latest_connection(&server);
         client.send(b"hello\nworld\n").await?;
         assert_eq!(server.receive_line(conn, WAIT).await?, "hello");
         assert_eq!(server.receive_line(conn, WAIT).await?, "world");
@@ -75,7 +75,7 @@ fn echo() -> Suite {
                 env.get::<TcpServer>("server")?,
                 env.get::<TcpClient>("client")?,
             );
-            let conn = server.latest_connection().expect("accepted by after_start");
+            let conn = latest_connection(&server);
             let reply = tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 server.send(conn, b"late").await
@@ -104,7 +104,7 @@ fn two_clients() -> Suite {
     })
     .after_start(move |env| async move {
         let server = env.get::<TcpServer>("server")?;
-        *port_seen.lock().unwrap() = server.bound_port();
+        *port_seen.lock().unwrap() = server.local_addr().map(|a| a.port());
         assert_eq!(server.accept_connection(WAIT).await?, 0);
         assert_eq!(server.accept_connection(WAIT).await?, 1);
         Ok(())
@@ -141,4 +141,10 @@ fn two_clients() -> Suite {
         assert!(refused.is_err(), "nothing listens on {port} after the stop");
         Ok(())
     })
+}
+
+/// The index of the newest connection the server accepted (`after_start` made it).
+fn latest_connection(server: &TcpServer) -> usize {
+    let accepted = server.connection_count();
+    accepted.checked_sub(1).expect("accepted by after_start")
 }

@@ -5,9 +5,10 @@
 #[path = "app/support.rs"]
 mod support;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use testrig::process::{Exit, Signal};
+use testrig::process::{Exit, Signal, Stream};
 use testrig::testing::ProcessIdentity;
 use testrig::{BuildError, ConnectionInfo, DriverSpec, Error, Phase, Ref, Status, Value};
 use testrig_drivers::app::{App, AppError, Expectation};
@@ -121,7 +122,7 @@ async fn arguments_and_environment_take_values_from_another_driver() {
     env.run(|env| async move {
         let app = env.get::<App>("app")?;
         pids.track(app.pid().unwrap());
-        let port = env.get::<TcpServer>("server")?.bound_port().unwrap();
+        let port = env.get::<TcpServer>("server")?.local_addr().unwrap().port();
         assert_eq!(app.extracted("arg"), Some(port.to_string()));
         assert_eq!(app.extracted("env"), Some(format!("127.0.0.1:{port}")));
         Ok::<_, Error>(())
@@ -750,7 +751,12 @@ async fn in_a_cgroup_a_descendant_that_left_the_process_group_dies_with_the_app_
                 wait_for_command(escapee, "sleep 1000").await,
                 "setsid did not run"
             );
-            let containment = app.process().unwrap().containment().clone();
+            let containment = app
+                .process()
+                .unwrap()
+                .cgroup()
+                .map(Path::to_path_buf)
+                .map_err(str::to_owned);
             Ok::<_, Error>((escapee, containment))
         })
         .await
@@ -845,7 +851,7 @@ async fn where_cgroups_are_not_available_the_report_says_so_for_each_app() {
     .unwrap();
     scratch.track(helper.pid());
     assert_eq!(helper.wait(30 * T).await.unwrap(), Exit::Code(0));
-    let stdout = std::fs::read_to_string(helper.logs().stdout()).unwrap();
+    let stdout = std::fs::read_to_string(helper.log_file(Stream::Stdout)).unwrap();
     let warnings: Vec<&str> = stdout
         .lines()
         .filter(|line| line.starts_with("warning: "))

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use testrig::service::RetryPolicy;
 use testrig::{Environment, Error, Ref};
-use testrig_drivers::tcp::{TcpClient, TcpError, TcpServer};
+use testrig_drivers::tcp::{SocketOptions, TcpClient, TcpError, TcpServer};
 
 /// Deadlines for waits that end on an event: generous, so a busy machine only
 /// makes the test slower, never wrong.
@@ -22,8 +22,8 @@ fn pair(name: &str, client: TcpClient) -> Environment {
 #[tokio::test]
 async fn a_send_right_after_a_server_restart_is_carried_by_the_next_connection() {
     let client = TcpClient::new("client", Ref::export("server", "port"))
-        .auto_reconnect(RetryPolicy::immediate)
-        .send_timeout(PATIENCE);
+        .auto_reconnect(|| RetryPolicy::constant(Duration::ZERO))
+        .socket_options(sending_within(PATIENCE));
     pair("restart-then-send", client)
         .run(|env| async move {
             let server = env.get::<TcpServer>("server")?;
@@ -78,8 +78,8 @@ async fn without_auto_reconnect_a_send_on_a_connection_the_peer_closed_fails() {
 #[tokio::test]
 async fn every_send_that_returned_ok_arrives_exactly_once_in_order_across_20_restarts() {
     let client = TcpClient::new("client", Ref::export("server", "port"))
-        .auto_reconnect(RetryPolicy::immediate)
-        .send_timeout(PATIENCE);
+        .auto_reconnect(|| RetryPolicy::constant(Duration::ZERO))
+        .socket_options(sending_within(PATIENCE));
     pair("thousand-sends", client)
         .run(|env| async move {
             let server = env.get::<TcpServer>("server")?;
@@ -199,8 +199,8 @@ async fn sends_racing_the_server_closing_connections_arrive_exactly_once_in_orde
     });
 
     let client = TcpClient::new("client", port)
-        .auto_reconnect(RetryPolicy::immediate)
-        .send_timeout(PATIENCE);
+        .auto_reconnect(|| RetryPolicy::constant(Duration::ZERO))
+        .socket_options(sending_within(PATIENCE));
     let env = Environment::builder("racing-closes")
         .driver(client)
         .build()
@@ -273,7 +273,8 @@ async fn send_acked_fails_naming_the_unacknowledged_bytes_when_the_peer_never_ta
         .set_recv_buffer_size(4096)
         .unwrap();
     let port = listener.local_addr().unwrap().port();
-    let client = TcpClient::new("client", port).send_timeout(Duration::from_millis(300));
+    let client =
+        TcpClient::new("client", port).socket_options(sending_within(Duration::from_millis(300)));
     let env = Environment::builder("unacked")
         .driver(client)
         .build()
@@ -302,8 +303,8 @@ async fn send_acked_fails_naming_the_unacknowledged_bytes_when_the_peer_never_ta
 #[tokio::test]
 async fn bytes_a_lost_connection_still_held_are_received_before_the_next_connections() {
     let client = TcpClient::new("client", Ref::export("server", "port"))
-        .auto_reconnect(RetryPolicy::immediate)
-        .send_timeout(PATIENCE);
+        .auto_reconnect(|| RetryPolicy::constant(Duration::ZERO))
+        .socket_options(sending_within(PATIENCE));
     pair("draining", client)
         .run(|env| async move {
             let server = env.get::<TcpServer>("server")?;
@@ -326,4 +327,12 @@ async fn bytes_a_lost_connection_still_held_are_received_before_the_next_connect
         })
         .await
         .unwrap();
+}
+
+/// The default socket options with sends given `timeout`.
+fn sending_within(timeout: Duration) -> SocketOptions {
+    SocketOptions {
+        send_timeout: timeout,
+        ..SocketOptions::default()
+    }
 }

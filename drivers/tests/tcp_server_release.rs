@@ -41,7 +41,7 @@ async fn waves_of_peers_that_reset_or_close_leave_the_descriptor_count_at_its_ba
         .build()?;
     env.run(|env| async move {
         let server = env.get::<TcpServer>("server")?;
-        let port = server.bound_port().unwrap();
+        let port = server.local_addr().unwrap().port();
         let baseline = open_descriptors();
         for wave in 0..RESET_WAVES + FIN_WAVES {
             let mut peers = Vec::with_capacity(PEERS_PER_WAVE);

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Kind, Line, Pattern, Signal};
+use super::{Kind, Pattern, Signal, Stream};
 
 /// A callback that sees every output line.
-pub(crate) type LineCallback = Arc<dyn Fn(Line<'_>) + Send + Sync>;
+pub(crate) type LineCallback = Arc<dyn Fn(Stream, &str) + Send + Sync>;
 
 /// How many output lines a process keeps in memory for error messages unless told otherwise.
 pub const DEFAULT_TAIL_LINES: usize = 50;
@@ -34,8 +34,7 @@ pub const DEFAULT_TAIL_LINES: usize = 50;
 ///     .ready_when(Pattern::stdout(r"port (?P<port>\d+)")?);
 /// let client = Command::shell("curl -s localhost:8000 | grep -q html")
 ///     .task_timeout(Duration::from_secs(10));
-/// assert_eq!(server.display_name(), "web");
-/// assert_eq!(client.display_name(), "sh");
+/// # let _ = (server, client);
 /// # Ok::<(), testrig::process::ProcessError>(())
 /// ```
 #[derive(Clone)]
@@ -118,7 +117,8 @@ impl Command {
         self
     }
 
-    /// Sets what a monitor expects of the process.
+    /// Sets what a monitor expects of the process (default: [`Kind::TASK`], a task with no time
+    /// limit, expected to exit with code 0).
     pub fn kind(mut self, kind: Kind) -> Command {
         self.kind = kind;
         self
@@ -127,11 +127,6 @@ impl Command {
     /// A daemon: must keep running for the whole test.
     pub fn daemon(self) -> Command {
         self.kind(Kind::Daemon)
-    }
-
-    /// A task with no time limit: expected to exit with code 0 (the default kind).
-    pub fn task(self) -> Command {
-        self.kind(Kind::TASK)
     }
 
     /// A task that must exit with code 0 within `timeout` of its spawn.
@@ -148,10 +143,12 @@ impl Command {
         self
     }
 
-    /// Calls `callback` with every output line, as it arrives, on the task reading the output.
+    /// Calls `callback` with every output line — its stream and its text, without the line
+    /// ending (`\n` or `\r\n`), decoded as UTF-8 (invalid bytes become `U+FFFD`; the log files
+    /// keep the exact bytes) — as it arrives, on the task reading the output.
     /// Keep it quick: the program's output is not read while a callback runs. A callback that
     /// panics is logged (`tracing` error) and the output keeps flowing.
-    pub fn on_line(mut self, callback: impl Fn(Line<'_>) + Send + Sync + 'static) -> Command {
+    pub fn on_line(mut self, callback: impl Fn(Stream, &str) + Send + Sync + 'static) -> Command {
         self.callbacks.push(Arc::new(callback));
         self
     }
@@ -170,19 +167,19 @@ impl Command {
 
     /// Whether to run the program in a cgroup v2 of its own where one can be created (the
     /// default: `true`). `false` holds it by its process group only, as where cgroups are not
-    /// available; see [`Containment`](super::Containment).
+    /// available; see [`Process::cgroup`](super::Process::cgroup).
     pub fn cgroup(mut self, enabled: bool) -> Command {
         self.cgroup = enabled;
         self
     }
 
     /// Whether the program is to run in a cgroup of its own where one can be created.
-    pub fn get_cgroup(&self) -> bool {
+    pub(crate) fn get_cgroup(&self) -> bool {
         self.cgroup
     }
 
     /// The name used in errors and log files: the one given, else the program's file name.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         if let Some(name) = &self.name {
             return name.clone();
         }
@@ -191,49 +188,49 @@ impl Command {
     }
 
     /// Whether a name was given with [`Command::name`].
-    pub fn has_explicit_name(&self) -> bool {
+    pub(crate) fn has_explicit_name(&self) -> bool {
         self.name.is_some()
     }
 
     /// The program to run.
-    pub fn program(&self) -> &Path {
+    pub(crate) fn program(&self) -> &Path {
         &self.program
     }
 
     /// The arguments.
-    pub fn get_args(&self) -> impl Iterator<Item = &OsStr> {
+    pub(crate) fn get_args(&self) -> impl Iterator<Item = &OsStr> {
         self.args.iter().map(OsString::as_os_str)
     }
 
     /// The working directory, if one was set.
-    pub fn get_cwd(&self) -> Option<&Path> {
+    pub(crate) fn get_cwd(&self) -> Option<&Path> {
         self.cwd.as_deref()
     }
 
     /// The environment changes in order: `Some(value)` sets, `None` removes.
-    pub fn get_env(&self) -> impl Iterator<Item = (&OsStr, Option<&OsStr>)> {
+    pub(crate) fn get_env(&self) -> impl Iterator<Item = (&OsStr, Option<&OsStr>)> {
         self.env
             .iter()
             .map(|(key, value)| (key.as_os_str(), value.as_deref()))
     }
 
     /// What a monitor expects of the process.
-    pub fn get_kind(&self) -> Kind {
+    pub(crate) fn get_kind(&self) -> Kind {
         self.kind
     }
 
     /// The readiness pattern, if one was set.
-    pub fn readiness(&self) -> Option<&Pattern> {
+    pub(crate) fn readiness(&self) -> Option<&Pattern> {
         self.readiness.as_ref()
     }
 
     /// The signal `stop` sends first.
-    pub fn get_stop_signal(&self) -> Signal {
+    pub(crate) fn get_stop_signal(&self) -> Signal {
         self.stop_signal
     }
 
     /// How many output lines are kept in memory.
-    pub fn get_tail_lines(&self) -> usize {
+    pub(crate) fn get_tail_lines(&self) -> usize {
         self.tail_lines
     }
 

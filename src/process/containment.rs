@@ -12,10 +12,8 @@ use std::path::PathBuf;
 /// [`Command::cgroup(false)`](super::Command::cgroup), or `TESTRIG_CGROUP=0` in the environment —
 /// the program is held by its **process group** only, and a descendant that leaves it survives:
 /// it is reported as a [`Survivor`](super::Survivor) after the program ends.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Containment {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Containment {
     /// A cgroup v2 of its own: its directory.
     Cgroup(PathBuf),
     /// Its process group only, and why not a cgroup.
@@ -23,11 +21,11 @@ pub enum Containment {
 }
 
 impl Containment {
-    /// The cgroup's directory, if the program has one.
-    pub fn cgroup(&self) -> Option<&std::path::Path> {
+    /// The cgroup's directory, or why the program has none.
+    pub(crate) fn cgroup(&self) -> Result<&std::path::Path, &str> {
         match self {
-            Containment::Cgroup(dir) => Some(dir),
-            Containment::ProcessGroup(_) => None,
+            Containment::Cgroup(dir) => Ok(dir),
+            Containment::ProcessGroup(why) => Err(why),
         }
     }
 }

@@ -17,7 +17,6 @@ use super::Signal;
 /// assert_eq!(Exit::Terminated(Signal::TERM).status_code(), -15);
 /// assert_eq!(Exit::Killed.status_code(), -9);
 /// assert!(Exit::Killed.was_requested());
-/// assert!(!Exit::Code(3).is_success());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
@@ -46,7 +45,7 @@ impl Exit {
     }
 
     /// Whether the program exited on its own with code 0.
-    pub fn is_success(self) -> bool {
+    pub(crate) fn is_success(self) -> bool {
         self == Exit::Code(0)
     }
 

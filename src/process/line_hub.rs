@@ -50,7 +50,7 @@ impl LineHub {
         for callback in &self.callbacks {
             // A panicking callback must not stop the output from being read: the program would
             // block on a full pipe, or die of SIGPIPE. The panic is logged, the line goes on.
-            if panic::catch_unwind(AssertUnwindSafe(|| callback(line))).is_err() {
+            if panic::catch_unwind(AssertUnwindSafe(|| callback(line.stream, line.text))).is_err() {
                 tracing::error!(line = line.text, "an output line callback panicked");
             }
         }

@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 /// previous files are kept as `<name>.stdout.<n>.log` / `<name>.stderr.<n>.log`, `n` counting
 /// up from 1 (the oldest run).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct LogFiles {
+pub(crate) struct LogFiles {
     stdout: PathBuf,
     stderr: PathBuf,
 }
 
 impl LogFiles {
     /// The paths for a process named `name` in `runpath` (nothing is created).
-    pub fn in_runpath(runpath: &Path, name: &str) -> LogFiles {
+    pub(crate) fn in_runpath(runpath: &Path, name: &str) -> LogFiles {
         let stem = file_stem(name);
         LogFiles {
             stdout: runpath.join(format!("{stem}.stdout.log")),
@@ -27,17 +27,17 @@ impl LogFiles {
     }
 
     /// The file receiving stdout.
-    pub fn stdout(&self) -> &Path {
+    pub(crate) fn stdout(&self) -> &Path {
         &self.stdout
     }
 
     /// The file receiving stderr.
-    pub fn stderr(&self) -> &Path {
+    pub(crate) fn stderr(&self) -> &Path {
         &self.stderr
     }
 
     /// The archived files of run `n` (1 is the oldest).
-    pub fn archived(&self, n: u32) -> LogFiles {
+    pub(crate) fn archived(&self, n: u32) -> LogFiles {
         LogFiles {
             stdout: numbered(&self.stdout, n),
             stderr: numbered(&self.stderr, n),

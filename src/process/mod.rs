@@ -4,7 +4,8 @@
 //!   [`Command::shell`]), as a [`Kind::Daemon`] or a [`Kind::Task`], with a readiness
 //!   [`Pattern`] and line callbacks.
 //! - [`Process::spawn`] runs it: in a process group of its own, killed with the program that
-//!   spawned it (even by `SIGKILL`), its output written to [`LogFiles`] and streamed line by line.
+//!   spawned it (even by `SIGKILL`), its output written to log files ([`Process::log_file`]) and
+//!   streamed line by line; [`Process::stats`] is one snapshot of it.
 //! - [`ProcessMonitor`] runs several and enforces the daemon/task rules (dummynet parity).
 //!
 //! # What testrig guarantees, and where that ends
@@ -26,7 +27,7 @@
 //! - **cgroups.** Where cgroup v2 is writable, each program also runs in a cgroup of its own,
 //!   entered before `exec`: its end, a kill and the guardian reach every descendant through
 //!   `cgroup.kill` — even one that left the process group (`setsid`) — pause freezes the cgroup,
-//!   and the CPU time of the whole tree is measured (see [`Containment`]).
+//!   and the CPU time of the whole tree is measured (see [`Process::cgroup`]).
 //! - **Limits.** Without a cgroup, a descendant that leaves the group (`setsid`, `setpgid`)
 //!   escapes group signals and the guardian, so it may outlive the test: it is looked for (by the
 //!   [`SPAWN_MARKER_VAR`] it inherits) after the program ends, logged and reported as a
@@ -41,13 +42,14 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use testrig::process::{Command, ProcessMonitor, Progress};
+//! use testrig::process::{Command, ProcessMonitor};
 //!
 //! # async fn run() -> Result<(), testrig::process::ProcessError> {
 //! let mut monitor = ProcessMonitor::new("/tmp/run");
 //! monitor.run(Command::new("sleep").arg("1000").daemon()).await?;
-//! monitor.run(Command::new("sleep").arg("0.2").task()).await?;
-//! assert_eq!(monitor.keep_running(Duration::from_secs(5)).await?, Progress::TasksDone);
+//! monitor.run(Command::new("sleep").arg("0.2")).await?; // a task, the default kind
+//! let still_running = monitor.keep_running(Duration::from_secs(5)).await?;
+//! assert!(!still_running);
 //! monitor.stop(true, Duration::from_secs(1)).await?;
 //! # Ok(()) }
 //! ```
@@ -70,7 +72,6 @@ mod parent_death;
 mod pattern;
 #[allow(clippy::module_inception)]
 mod process;
-mod progress;
 mod pump;
 mod rules;
 mod signal;
@@ -79,7 +80,6 @@ mod spawner;
 mod splitter;
 mod state;
 mod stats;
-mod stop_report;
 mod supervisor;
 mod survivor;
 pub(crate) mod tail;
@@ -88,19 +88,16 @@ pub use cgroup::CGROUP_VAR;
 #[cfg(feature = "testing")]
 pub(crate) use cgroup::frozen_pid;
 pub use command::{Command, DEFAULT_TAIL_LINES};
-pub use containment::Containment;
 pub use error::ProcessError;
 pub use exit::Exit;
 pub use kind::Kind;
-pub use logs::LogFiles;
 pub use monitor::ProcessMonitor;
-pub use output::{Line, Stream};
+pub(crate) use output::Line;
+pub use output::Stream;
 pub use pattern::{Captures, Pattern};
 pub use process::Process;
-pub use progress::Progress;
 pub use signal::Signal;
 pub use state::ProcessState;
-pub use stats::{ProcessStats, ResourceUsage};
-pub use stop_report::{StopReport, StoppedProcess};
+pub use stats::ProcessStats;
 pub use survivor::{SPAWN_MARKER_VAR, Survivor};
-pub use tail::{Tail, TailLine};
+pub use tail::Tail;

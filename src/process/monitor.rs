@@ -2,12 +2,12 @@
 
 use std::future::{Future, poll_fn};
 use std::mem;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use super::{Command, Exit, Kind, Process, ProcessError, Progress, StopReport, rules};
+use super::{Command, Exit, Kind, Process, ProcessError, ProcessStats, rules};
 
 /// Coordinates the processes of a test, as dummynet's `ProcessMonitor` does: **daemons** must keep
 /// running for the whole test, **tasks** must exit with code 0 (within their timeout, if they
@@ -22,17 +22,19 @@ use super::{Command, Exit, Kind, Process, ProcessError, Progress, StopReport, ru
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use testrig::process::{Command, ProcessMonitor, Progress};
+/// use testrig::process::{Command, ProcessMonitor};
 ///
 /// # async fn run() -> Result<(), testrig::process::ProcessError> {
 /// let mut monitor = ProcessMonitor::new("/tmp/run");
 /// monitor.run(Command::new("iperf3").arg("-s").daemon()).await?;
 /// monitor
-///     .run(Command::new("iperf3").args(["-c", "127.0.0.1", "-t", "1"]).task())
+///     .run(Command::new("iperf3").args(["-c", "127.0.0.1", "-t", "1"]))
 ///     .await?;
-/// assert_eq!(monitor.keep_running(Duration::from_secs(10)).await?, Progress::TasksDone);
-/// let report = monitor.stop(true, Duration::from_secs(1)).await?;
-/// println!("{:?}", report.exit_of("iperf3"));
+/// let still_running = monitor.keep_running(Duration::from_secs(10)).await?;
+/// assert!(!still_running, "the client task is done");
+/// for process in monitor.stop(true, Duration::from_secs(1)).await? {
+///     println!("{} {}", process.name, process.state);
+/// }
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -48,11 +50,6 @@ impl ProcessMonitor {
             runpath: runpath.into(),
             processes: Vec::new(),
         }
-    }
-
-    /// The directory receiving the log files.
-    pub fn runpath(&self) -> &Path {
-        &self.runpath
     }
 
     /// Spawns `command` and watches it. A command without an explicit name that would clash with
@@ -91,14 +88,6 @@ impl ProcessMonitor {
         &self.processes
     }
 
-    /// The most recently spawned process named `name`.
-    pub fn get(&self, name: &str) -> Option<&Process> {
-        self.processes
-            .iter()
-            .rev()
-            .find(|process| process.name() == name)
-    }
-
     /// Checks every process against the rules: no daemon has exited, no task has failed or run
     /// past its timeout. A task still running is fine.
     pub fn validate(&self) -> Result<(), ProcessError> {
@@ -112,14 +101,15 @@ impl ProcessMonitor {
             .collect()
     }
 
-    /// Waits until every task has exited with code 0 ([`Progress::TasksDone`]) or `timeout`
-    /// passes with tasks still running ([`Progress::StillRunning`]). Fails as soon as a rule is
+    /// Tells whether tasks are still running, as dummynet's `keep_running` does: waits until
+    /// every task has exited with code 0 (`Ok(false)`) or `timeout` passes with tasks still
+    /// running, all rules kept (`Ok(true)`). Fails as soon as a rule is
     /// broken — a daemon exits, a task fails or outlives its timeout — naming the process, how it
     /// ended and the tail of its output. With daemons but no task it fails at once: it could never
     /// finish.
     ///
     /// The wait is event-driven: it wakes on a process's end or a deadline, never polls.
-    pub async fn keep_running(&mut self, timeout: Duration) -> Result<Progress, ProcessError> {
+    pub async fn keep_running(&mut self, timeout: Duration) -> Result<bool, ProcessError> {
         let end = crate::deadline::deadline(Instant::now(), timeout);
         loop {
             if let Some(broken) = self.violations().into_iter().next() {
@@ -130,7 +120,7 @@ impl ProcessMonitor {
                 let daemons: Vec<String> =
                     self.processes.iter().map(|p| p.name().to_owned()).collect();
                 if daemons.is_empty() {
-                    return Ok(Progress::TasksDone);
+                    return Ok(false);
                 }
                 return Err(ProcessError::OnlyDaemons { daemons });
             }
@@ -140,7 +130,7 @@ impl ProcessMonitor {
                 .filter(is_task)
                 .filter(|process| !process.state().has_exited());
             if running_tasks.next().is_none() {
-                return Ok(Progress::TasksDone);
+                return Ok(false);
             }
             let wake = self
                 .processes
@@ -153,7 +143,7 @@ impl ProcessMonitor {
                     if Instant::now() >= end {
                         return match self.violations().into_iter().next() {
                             Some(broken) => Err(broken),
-                            None => Ok(Progress::StillRunning),
+                            None => Ok(true),
                         };
                     }
                 }
@@ -173,7 +163,7 @@ impl ProcessMonitor {
     }
 
     /// Stops `process` and spawns its command again under the same name; the previous log files
-    /// are archived (see [`LogFiles`](super::LogFiles)).
+    /// are archived (see [`Process::log_file`](super::Process::log_file)).
     pub async fn restart(
         &mut self,
         process: &Process,
@@ -187,12 +177,13 @@ impl ProcessMonitor {
     /// only after everything is stopped — then sends each process group its stop signal at once,
     /// waits up to `timeout` for them, and kills those still running with `SIGKILL`.
     ///
-    /// Returns how each process ended; the monitor is empty afterwards.
+    /// Returns how each process ended, in spawn order: its [`ProcessStats`], whose `state` is
+    /// `Exited` with how it ended. The monitor is empty afterwards.
     pub async fn stop(
         &mut self,
         validate: bool,
         timeout: Duration,
-    ) -> Result<StopReport, ProcessError> {
+    ) -> Result<Vec<ProcessStats>, ProcessError> {
         let mut errors = if validate {
             self.violations()
         } else {
@@ -205,10 +196,10 @@ impl ProcessMonitor {
                 errors.push(error);
             }
         }
-        let mut report = StopReport::default();
+        let mut report = Vec::with_capacity(processes.len());
         for process in &processes {
             match process.finish_stop(deadline).await {
-                Ok(exit) => report.push(process, exit),
+                Ok(_) => report.push(process.stats()),
                 Err(error) => errors.push(error),
             }
         }
@@ -217,7 +208,7 @@ impl ProcessMonitor {
 
     /// Kills every process held, now, with `SIGKILL` to each group, and forgets them. Synchronous:
     /// the backstop for `Drop`.
-    pub fn kill_all(&mut self) {
+    fn kill_all(&mut self) {
         for process in self.processes.drain(..) {
             if let Err(error) = process.kill() {
                 tracing::warn!(%error, "killing a process failed");

@@ -1,4 +1,4 @@
-//! `Stream` and `Line`: one line of a process's output, as callbacks and patterns see it.
+//! `Stream`, and `Line`: one line of a process's output, as callbacks and patterns see it.
 
 use std::fmt;
 
@@ -23,10 +23,10 @@ impl fmt::Display for Stream {
 
 /// One line of output, without its line ending (`\n` or `\r\n`), decoded as UTF-8 (invalid bytes
 /// become `U+FFFD`). The log files keep the exact bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Line<'a> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Line<'a> {
     /// The stream the line came from.
-    pub stream: Stream,
+    pub(crate) stream: Stream,
     /// The text of the line.
-    pub text: &'a str,
+    pub(crate) text: &'a str,
 }

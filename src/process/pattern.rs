@@ -46,11 +46,6 @@ impl Pattern {
         Pattern { regex, stream }
     }
 
-    /// The regex source text.
-    pub fn as_str(&self) -> &str {
-        self.regex.as_str()
-    }
-
     fn compile(regex: &str, stream: Option<Stream>) -> Result<Pattern, ProcessError> {
         let compiled = Regex::new(regex).map_err(|source| ProcessError::InvalidPattern {
             pattern: regex.to_owned(),
@@ -106,24 +101,16 @@ impl fmt::Display for Pattern {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Captures {
-    line: String,
-    groups: BTreeMap<String, String>,
+    /// The whole line that matched (empty when nothing was waited for).
+    pub line: String,
+    /// Every named group that took part in the match, by name.
+    pub groups: BTreeMap<String, String>,
 }
 
 impl Captures {
     /// The value of the named group `name`, if it took part in the match.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.groups.get(name).map(String::as_str)
-    }
-
-    /// The whole line that matched (empty when nothing was waited for).
-    pub fn line(&self) -> &str {
-        &self.line
-    }
-
-    /// Every named group that took part in the match, by name.
-    pub fn groups(&self) -> &BTreeMap<String, String> {
-        &self.groups
     }
 }
 
@@ -143,7 +130,7 @@ mod tests {
             .unwrap();
         assert_eq!(captures.get("port"), Some("8080"));
         assert_eq!(captures.get("tls"), None);
-        assert_eq!(captures.line(), "listening on port 8080");
+        assert_eq!(captures.line, "listening on port 8080");
     }
 
     #[test]

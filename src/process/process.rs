@@ -9,9 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 use super::control::{Control, ControlError};
 use super::spawn::{Parts, spawn};
 use super::state::{Event, Refusal};
+use super::stats::ResourceUsage;
 use super::{
-    Captures, Command, Containment, Exit, Kind, LogFiles, Pattern, ProcessError, ProcessState,
-    ProcessStats, ResourceUsage, Survivor, Tail,
+    Captures, Command, Exit, Kind, Pattern, ProcessError, ProcessState, ProcessStats, Stream,
+    Survivor, Tail,
 };
 
 /// How long the end of a process is awaited after `SIGKILL` before giving up on it.
@@ -25,7 +26,7 @@ const FREEZE_DEADLINE: Duration = Duration::from_secs(5);
 ///
 /// The program runs in a process group of its own; every signal goes to the whole group, and
 /// when the program ends, whatever it left running in its group is killed with it. Where cgroup
-/// v2 is writable it also runs in a cgroup of its own (see [`Containment`]): pause freezes the
+/// v2 is writable it also runs in a cgroup of its own (see [`Process::cgroup`]): pause freezes the
 /// cgroup, kills and the program's end kill the whole cgroup — descendants that left the group
 /// too — and its CPU time is measured. The program also dies if the program that spawned it
 /// dies, even by `SIGKILL`.
@@ -74,7 +75,7 @@ impl Drop for Inner {
 
 impl Process {
     /// Spawns `command`, writing its output to log files in `runpath` (created if needed; see
-    /// [`LogFiles`]) while streaming it line by line to the command's callbacks and patterns.
+    /// [`Process::log_file`]) while streaming it line by line to the command's callbacks and patterns.
     ///
     /// Must be called within a tokio runtime (with IO and time enabled). A missing program or
     /// working directory is an error naming it.
@@ -105,7 +106,7 @@ impl Process {
     }
 
     /// Daemon or task.
-    pub fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> Kind {
         self.inner.parts.command.get_kind()
     }
 
@@ -114,19 +115,18 @@ impl Process {
         &self.inner.parts.command
     }
 
-    /// Where its output is written.
-    pub fn logs(&self) -> &LogFiles {
-        &self.inner.parts.logs
+    /// The log file receiving its `stream` (`<runpath>/<name>.stdout.log` or `….stderr.log`; the
+    /// files of an earlier spawn under the same name are archived as `<name>.stdout.1.log`, …).
+    pub fn log_file(&self, stream: Stream) -> &Path {
+        match stream {
+            Stream::Stdout => self.inner.parts.logs.stdout(),
+            Stream::Stderr => self.inner.parts.logs.stderr(),
+        }
     }
 
     /// Its state now. `Exited` appears once the output has been read to its end.
     pub fn state(&self) -> ProcessState {
         self.control().current()
-    }
-
-    /// How it ended, once it has.
-    pub fn exit(&self) -> Option<Exit> {
-        self.state().exit()
     }
 
     /// The last lines it printed.
@@ -135,38 +135,55 @@ impl Process {
     }
 
     /// When its end was recorded (wall-clock time, for reports).
-    pub fn ended_at(&self) -> Option<std::time::SystemTime> {
+    fn ended_at(&self) -> Option<std::time::SystemTime> {
         let ended = self.control().ended_at()?;
         std::time::SystemTime::now().checked_sub(ended.elapsed())
     }
 
     /// How long it has run, from its fork until now, or until its end was recorded.
-    pub fn run_time(&self) -> Duration {
+    pub(crate) fn run_time(&self) -> Duration {
         let end = self.control().ended_at().unwrap_or_else(Instant::now);
         end.saturating_duration_since(self.inner.parts.forked_at)
     }
 
-    /// Its statistics (cheap: no system call).
+    /// A snapshot of it: name, pid, kind, state, times, CPU and memory use (read from its cgroup
+    /// and `/proc` while it runs), survivors once it has ended.
     pub fn stats(&self) -> ProcessStats {
+        let state = self.state();
+        let usage = if state.has_exited() {
+            None
+        } else {
+            ResourceUsage::of_pid(self.pid()).ok()
+        };
         ProcessStats {
             name: self.name().to_owned(),
             pid: self.pid(),
             kind: self.kind(),
-            state: self.state(),
+            state,
             started_at: self.inner.started_at_wall,
+            ended_at: self.ended_at(),
             run_time: self.run_time(),
+            cpu_time: self.cpu_time(),
+            user_cpu: usage.map(|usage| usage.user_cpu),
+            system_cpu: usage.map(|usage| usage.system_cpu),
+            rss_bytes: usage.map(|usage| usage.rss_bytes),
+            survivors: self.survivors(),
         }
     }
 
-    /// What holds it and everything it starts: a cgroup of its own, or its process group only
-    /// (and why).
-    pub fn containment(&self) -> &Containment {
-        &self.inner.parts.containment
+    /// What holds it and everything it starts: `Ok` with the directory of a cgroup v2 of its
+    /// own, or `Err` with why it is held by its process group only (cgroups not writable,
+    /// [`Command::cgroup(false)`](super::Command::cgroup), `TESTRIG_CGROUP=0`).
+    ///
+    /// With a cgroup, stop and kill reach every descendant (`cgroup.kill`), even one that left
+    /// the process group with `setsid`; pause freezes them all (`cgroup.freeze`); the CPU time of
+    /// the whole tree is measured. With its process group only, a descendant that leaves the
+    /// group survives: it is listed in [`ProcessStats::survivors`] after the program ends.
+    pub fn cgroup(&self) -> Result<&Path, &str> {
+        self.inner.parts.containment.cgroup()
     }
 
-    /// The CPU time (user and system) of everything that ran in its cgroup — the program and
-    /// every descendant — so far, or in total once it has ended. `None` without a cgroup.
-    pub fn cpu_time(&self) -> Option<Duration> {
+    fn cpu_time(&self) -> Option<Duration> {
         if let Some(aftermath) = self.control().aftermath() {
             return aftermath.cpu_time;
         }
@@ -175,23 +192,11 @@ impl Process {
             .and_then(|cgroup| cgroup.cpu_time().ok())
     }
 
-    /// Descendants found alive after the program ended and its leftovers were killed: those that
-    /// left its process group where no cgroup holds them (or, rarely, that even `cgroup.kill`
-    /// did not end in time). They are logged as a warning; testrig does not kill them (they are
-    /// no longer known to be the program's). Empty while the program runs.
-    pub fn survivors(&self) -> Vec<Survivor> {
+    fn survivors(&self) -> Vec<Survivor> {
         self.control()
             .aftermath()
             .map(|aftermath| aftermath.survivors.clone())
             .unwrap_or_default()
-    }
-
-    /// Its CPU time and memory, read from `/proc`; `None` once it has ended.
-    pub fn resource_usage(&self) -> Option<ResourceUsage> {
-        if self.state().has_exited() {
-            return None;
-        }
-        ResourceUsage::of_pid(self.pid()).ok()
     }
 
     /// Waits until a line matches the readiness pattern set with
@@ -392,11 +397,7 @@ impl Process {
                 name: name(),
                 pid,
                 action,
-                cgroup: self
-                    .containment()
-                    .cgroup()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default(),
+                cgroup: self.cgroup().map(Path::to_path_buf).unwrap_or_default(),
                 source,
             }),
         }

@@ -12,14 +12,15 @@ use std::time::Instant;
 use tokio::runtime::Handle;
 
 use super::cgroup::{self, Cgroup};
+use super::containment::Containment;
 use super::control::Control;
 use super::group::ProcessGroup;
 use super::line_hub::LineHub;
+use super::logs::LogFiles;
 use super::pump::pump;
 use super::supervisor::supervise;
 use super::{
-    Command, Containment, LogFiles, ProcessError, SPAWN_MARKER_VAR, Stream, default_signals,
-    parent_death, spawner,
+    Command, ProcessError, SPAWN_MARKER_VAR, Stream, default_signals, parent_death, spawner,
 };
 
 /// What a successful spawn produced: the parts a [`Process`](super::Process) is made of.

@@ -47,7 +47,7 @@ impl ProcessState {
     }
 
     /// Whether the process has ended.
-    pub fn has_exited(self) -> bool {
+    pub(crate) fn has_exited(self) -> bool {
         matches!(self, ProcessState::Exited(_))
     }
 

@@ -1,13 +1,30 @@
-//! `ProcessStats` and `ResourceUsage`: what a process cost, from testrig's records and `/proc`.
+//! `ProcessStats`: one snapshot of a process — who it is, where it is in its life, what it cost.
 
 use std::fs;
 use std::io;
 use std::time::{Duration, SystemTime};
 
-use super::{Kind, ProcessState};
+use super::{Kind, ProcessState, Survivor};
 
-/// What testrig knows about a process without asking the kernel: cheap to get at any time.
+/// A snapshot of a process, from [`Process::stats`](super::Process::stats) or, for each process a
+/// monitor stopped, from [`ProcessMonitor::stop`](super::ProcessMonitor::stop).
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use testrig::process::{Command, Process};
+///
+/// # async fn run() -> Result<(), testrig::process::ProcessError> {
+/// let sleeper = Process::spawn(Command::new("sleep").arg("10").daemon(), "/tmp/run").await?;
+/// let stats = sleeper.stats();
+/// println!("{} (pid {}) is {}, rss {:?}", stats.name, stats.pid, stats.state, stats.rss_bytes);
+/// sleeper.stop(Duration::from_secs(1)).await?;
+/// assert_eq!(sleeper.stats().rss_bytes, None); // `/proc` is read only while it runs
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct ProcessStats {
     /// The process's name.
     pub name: String,
@@ -15,24 +32,39 @@ pub struct ProcessStats {
     pub pid: u32,
     /// Daemon or task.
     pub kind: Kind,
-    /// Its state (`Exited` carries the exit status).
+    /// Its state (`Exited` carries how it ended: [`ProcessState::exit`]).
     pub state: ProcessState,
     /// When it was spawned (wall clock, for reports).
     pub started_at: SystemTime,
+    /// When its end was recorded (wall clock), once it has ended.
+    pub ended_at: Option<SystemTime>,
     /// How long it has run: until now, or until its end was recorded.
     pub run_time: Duration,
+    /// The CPU time (user and system) of everything that ran in its cgroup — the program and
+    /// every descendant — so far, or in total once it has ended. `None` without a cgroup.
+    pub cpu_time: Option<Duration>,
+    /// CPU time the program itself (not its children) spent in user mode, read from
+    /// `/proc/<pid>/stat`; `None` once it has ended.
+    pub user_cpu: Option<Duration>,
+    /// CPU time the kernel spent on the program's behalf (`/proc/<pid>/stat`); `None` once it
+    /// has ended.
+    pub system_cpu: Option<Duration>,
+    /// The program's resident memory in bytes (`/proc/<pid>/status`); `None` once it has ended.
+    pub rss_bytes: Option<u64>,
+    /// Descendants found alive after the program ended and its leftovers were killed: those that
+    /// left its process group where no cgroup holds them (or, rarely, that even `cgroup.kill`
+    /// did not end in time). They are logged as a warning; testrig does not kill them (they are
+    /// no longer known to be the program's). Empty while the program runs.
+    pub survivors: Vec<Survivor>,
 }
 
 /// CPU time and memory of a running program (itself, not its children), read from
 /// `/proc/<pid>/stat` and `/proc/<pid>/status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct ResourceUsage {
-    /// CPU time spent in user mode.
-    pub user_cpu: Duration,
-    /// CPU time spent in the kernel on its behalf.
-    pub system_cpu: Duration,
-    /// Resident memory, in bytes.
-    pub rss_bytes: u64,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResourceUsage {
+    pub(crate) user_cpu: Duration,
+    pub(crate) system_cpu: Duration,
+    pub(crate) rss_bytes: u64,
 }
 
 /// The unit of the CPU times in `/proc/<pid>/stat`. `sysconf(_SC_CLK_TCK)` returns this USER_HZ,
@@ -41,7 +73,7 @@ const TICKS_PER_SECOND: u64 = 100;
 
 impl ResourceUsage {
     /// Reads the usage of the running process `pid`.
-    pub fn of_pid(pid: u32) -> io::Result<ResourceUsage> {
+    pub(crate) fn of_pid(pid: u32) -> io::Result<ResourceUsage> {
         let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
         let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
         ResourceUsage::parse(&stat, &status)

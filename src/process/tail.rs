@@ -18,35 +18,28 @@ const MAX_TAIL_LINE: usize = 1024;
 ///
 /// assert_eq!(Tail::default().to_string(), "(no output)");
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tail {
-    lines: Vec<TailLine>,
-}
-
-/// One line of a [`Tail`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct TailLine {
-    /// The stream the line came from.
-    pub stream: Stream,
-    /// The text of the line (cut at 1 KiB).
-    pub text: String,
+    lines: Vec<(Stream, String)>,
 }
 
 impl Tail {
-    /// The lines, oldest first.
-    pub fn lines(&self) -> &[TailLine] {
-        &self.lines
-    }
-
-    /// Whether the process printed nothing (yet).
-    pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+    /// The lines, oldest first: the stream each came from and its text (cut at 1 KiB).
+    pub fn lines(&self) -> impl ExactSizeIterator<Item = (Stream, &str)> {
+        self.lines
+            .iter()
+            .map(|(stream, text)| (*stream, text.as_str()))
     }
 
     /// Whether any line of the tail contains `text`.
     pub fn contains(&self, text: &str) -> bool {
-        self.lines.iter().any(|line| line.text.contains(text))
+        self.lines.iter().any(|(_, line)| line.contains(text))
+    }
+}
+
+impl serde::Serialize for Tail {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.lines().map(|(stream, text)| Line { stream, text }))
     }
 }
 
@@ -56,8 +49,8 @@ impl fmt::Display for Tail {
             return f.write_str("(no output)");
         }
         write!(f, "{} of output:", last_lines(self.lines.len()))?;
-        for line in &self.lines {
-            write!(f, "\n  {}| {}", line.stream, line.text)?;
+        for (stream, text) in &self.lines {
+            write!(f, "\n  {stream}| {text}")?;
         }
         Ok(())
     }
@@ -75,7 +68,7 @@ pub(crate) fn last_lines(n: usize) -> String {
 #[derive(Debug)]
 pub(crate) struct TailBuffer {
     capacity: usize,
-    lines: VecDeque<TailLine>,
+    lines: VecDeque<(Stream, String)>,
 }
 
 impl TailBuffer {
@@ -93,10 +86,8 @@ impl TailBuffer {
         if self.lines.len() == self.capacity {
             self.lines.pop_front();
         }
-        self.lines.push_back(TailLine {
-            stream: line.stream,
-            text: cut(line.text, MAX_TAIL_LINE).to_owned(),
-        });
+        self.lines
+            .push_back((line.stream, cut(line.text, MAX_TAIL_LINE).to_owned()));
     }
 
     pub(crate) fn snapshot(&self) -> Tail {
@@ -138,8 +129,7 @@ mod tests {
         let texts: Vec<_> = buffer
             .snapshot()
             .lines()
-            .iter()
-            .map(|l| l.text.clone())
+            .map(|(_, text)| text.to_owned())
             .collect();
         assert_eq!(texts, ["two", "three"]);
     }
@@ -150,7 +140,7 @@ mod tests {
         let long = "é".repeat(MAX_TAIL_LINE);
         buffer.push(stdout(&long));
         let tail = buffer.snapshot();
-        let kept = &tail.lines()[0].text;
+        let (_, kept) = tail.lines().next().unwrap();
         assert!(kept.len() <= MAX_TAIL_LINE && kept.len() >= MAX_TAIL_LINE - 1);
     }
 

@@ -23,7 +23,7 @@ pub const DEFAULT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let service = ClientService::builder(TcpConnector::new("127.0.0.1:5000".parse()?))
-///     .retry_policy(RetryPolicy::exponential().initial(Duration::from_millis(50)).build()?)
+///     .retry_policy(RetryPolicy::exponential(Duration::from_millis(50), 1.5, Duration::from_secs(2))?)
 ///     .connect_timeout(Duration::from_secs(2))
 ///     .start();
 /// # Ok(())

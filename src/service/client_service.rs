@@ -115,11 +115,6 @@ impl<C: Connector> ClientService<C> {
         self.shared.state()
     }
 
-    /// What the service connects to, as its connector describes it.
-    pub fn target(&self) -> &str {
-        &self.shared.target
-    }
-
     /// Every state change and failed attempt from now on, in order.
     ///
     /// A subscriber that falls more than 128 events behind misses the oldest ones

@@ -18,6 +18,10 @@ use super::jitter::Jitter;
 /// [`when_connected`](super::ClientService::when_connected) fails with
 /// [`ServiceError::GaveUp`](super::ServiceError::GaveUp).
 ///
+/// A policy built from a function or an iterator gives its delays as they are; an
+/// exponential one (Twisted's) is validated when it is made. [`jitter`](Self::jitter) adds a
+/// random wait to the delays of any policy.
+///
 /// # Examples
 ///
 /// ```
@@ -28,12 +32,7 @@ use super::jitter::Jitter;
 /// let default = RetryPolicy::twisted();
 ///
 /// // Faster, for tests: 50 ms doubling up to 2 s, no jitter.
-/// let fast = RetryPolicy::exponential()
-///     .initial(Duration::from_millis(50))
-///     .max(Duration::from_secs(2))
-///     .factor(2.0)
-///     .jitter(Duration::ZERO)
-///     .build()?;
+/// let fast = RetryPolicy::exponential(Duration::from_millis(50), 2.0, Duration::from_secs(2))?;
 ///
 /// // Any cloneable iterator of delays: three retries, then give up.
 /// let mut three = RetryPolicy::from_delays([Duration::from_millis(10); 3]);
@@ -43,6 +42,7 @@ use super::jitter::Jitter;
 /// ```
 pub struct RetryPolicy {
     kind: Kind,
+    jitter: Option<JitterSource>,
 }
 
 enum Kind {
@@ -54,35 +54,43 @@ impl RetryPolicy {
     /// Twisted's default policy: `min(1 s · 1.5^min(attempt, 100), 60 s)` plus a jitter
     /// uniform in `[0, 1 s)` added after the cap (so delays reach at most 61 s).
     pub fn twisted() -> Self {
-        Self::exponential()
-            .build()
+        Self::exponential(Duration::from_secs(1), 1.5, Duration::from_secs(60))
             .expect("the default exponential policy is valid")
+            .jitter(Duration::from_secs(1))
     }
 
-    /// An exponential backoff to configure; it starts from Twisted's default values.
-    pub fn exponential() -> ExponentialBuilder {
-        ExponentialBuilder::default()
+    /// An exponential backoff: `delay(attempt) = min(initial · factor^min(attempt, 100), max)`,
+    /// without jitter (add one with [`jitter`](Self::jitter); [`twisted`](Self::twisted) is
+    /// this with 1 s, 1.5, 60 s and a jitter of up to 1 s).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidRetryPolicy`] naming the field and its value when the factor is not a finite
+    /// number of at least 1, when `max` is below `initial`, or when a duration is too large
+    /// to compute with.
+    pub fn exponential(
+        initial: Duration,
+        factor: f64,
+        max: Duration,
+    ) -> Result<Self, InvalidRetryPolicy> {
+        let exponential = Exponential::new(initial.as_secs_f64(), factor, max.as_secs_f64())?;
+        Ok(Self {
+            kind: Kind::Exponential(exponential),
+            jitter: None,
+        })
     }
 
-    /// The same delay before every attempt, forever.
+    /// The same delay before every attempt, forever. `constant(Duration::ZERO)` retries at
+    /// once: reconnection still goes through the `waiting` state, but without arming a timer.
+    /// Against a target that keeps refusing, that retries in a busy loop: meant for benchmarks
+    /// and for targets known to come back quickly.
     pub fn constant(delay: Duration) -> Self {
         Self::from_fn(move |_| Some(delay))
     }
 
-    /// Retry at once, forever. Reconnection still goes through the `waiting` state, but
-    /// without arming a timer. Against a target that keeps refusing, this retries in a
-    /// busy loop: meant for benchmarks and for targets known to come back quickly.
-    pub fn immediate() -> Self {
-        Self::constant(Duration::ZERO)
-    }
-
-    /// Never retry: the first failed attempt (or lost connection) stops the service.
-    pub fn never() -> Self {
-        Self::from_fn(|_| None)
-    }
-
     /// The `n`-th consecutive failure waits for the `n`-th delay of the iterator; when the
-    /// iterator is exhausted the service gives up.
+    /// iterator is exhausted the service gives up (so `from_delays([])` never retries: the
+    /// first failed attempt, or lost connection, stops the service).
     ///
     /// The iterator must be `Clone` because the sequence starts again from its first
     /// element whenever the failure counter is reset (a connection was made). For an
@@ -127,15 +135,35 @@ impl RetryPolicy {
     pub fn from_fn(policy: impl FnMut(u32) -> Option<Duration> + Send + 'static) -> Self {
         Self {
             kind: Kind::Function(Box::new(policy)),
+            jitter: None,
         }
+    }
+
+    /// Adds a wait uniform in `[0, max)` to every delay of the policy (after an exponential
+    /// policy's cap, as Twisted does), so that many clients do not retry in step. A zero
+    /// `max` removes the jitter.
+    pub fn jitter(mut self, max: Duration) -> Self {
+        self.jitter = (!max.is_zero()).then(|| JitterSource::Uniform(Jitter::uniform(max)));
+        self
+    }
+
+    /// Adds the wait `jitter` returns to every delay instead (for example a fixed value in
+    /// tests).
+    pub fn jitter_with(mut self, jitter: impl FnMut() -> Duration + Send + 'static) -> Self {
+        self.jitter = Some(JitterSource::Custom(Box::new(jitter)));
+        self
     }
 
     /// The delay before the next attempt after `failed_attempts` consecutive failures, or
     /// `None` to give up.
     pub fn delay(&mut self, failed_attempts: u32) -> Option<Duration> {
-        match &mut self.kind {
-            Kind::Exponential(exponential) => Some(exponential.delay(failed_attempts)),
-            Kind::Function(policy) => policy(failed_attempts),
+        let delay = match &mut self.kind {
+            Kind::Exponential(exponential) => exponential.delay(failed_attempts),
+            Kind::Function(policy) => policy(failed_attempts)?,
+        };
+        match &mut self.jitter {
+            Some(jitter) => Some(delay.saturating_add(jitter.next())),
+            None => Some(delay),
         }
     }
 }
@@ -148,14 +176,23 @@ impl Default for RetryPolicy {
 
 impl fmt::Debug for RetryPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let jitter = match &self.jitter {
+            None => "none".to_owned(),
+            Some(JitterSource::Uniform(jitter)) => format!("uniform, {jitter:?}"),
+            Some(JitterSource::Custom(_)) => "custom".to_owned(),
+        };
         match &self.kind {
             Kind::Exponential(exponential) => f
                 .debug_struct("RetryPolicy::Exponential")
                 .field("initial_secs", &exponential.initial)
                 .field("max_secs", &exponential.max)
                 .field("factor", &exponential.factor)
+                .field("jitter", &jitter)
+                .finish(),
+            Kind::Function(_) => f
+                .debug_struct("RetryPolicy::Function")
+                .field("jitter", &jitter)
                 .finish_non_exhaustive(),
-            Kind::Function(_) => f.write_str("RetryPolicy::Function"),
         }
     }
 }
@@ -164,22 +201,41 @@ impl fmt::Debug for RetryPolicy {
 /// and clamping keeps the computation finite for a huge attempt count.
 const MAX_EXPONENT: u32 = 100;
 
+/// `min(initial · factor^min(attempt, 100), max)`, in seconds.
 struct Exponential {
     initial: f64,
     max: f64,
     factor: f64,
-    jitter: JitterSource,
 }
 
 impl Exponential {
-    fn delay(&mut self, attempt: u32) -> Duration {
+    /// Validates the inputs (in seconds, as a configuration file may give them).
+    fn new(initial: f64, factor: f64, max: f64) -> Result<Self, InvalidRetryPolicy> {
+        let initial_duration = seconds("initial", initial)?;
+        let max_duration = seconds("max", max)?;
+        if !(factor.is_finite() && factor >= 1.0) {
+            return Err(InvalidRetryPolicy::Factor { value: factor });
+        }
+        if max_duration < initial_duration {
+            return Err(InvalidRetryPolicy::MaxBelowInitial {
+                initial: initial_duration,
+                max: max_duration,
+            });
+        }
+        Ok(Self {
+            initial,
+            max,
+            factor,
+        })
+    }
+
+    fn delay(&self, attempt: u32) -> Duration {
         let exponent = attempt.min(MAX_EXPONENT) as i32;
         let grown = self.initial * self.factor.powi(exponent);
         // An overflow gives +inf, which `min` turns into the cap, as Twisted's
         // `except OverflowError: delay = maxDelay` does.
         let capped = grown.min(self.max);
-        let base = Duration::try_from_secs_f64(capped).unwrap_or(Duration::MAX);
-        base.saturating_add(self.jitter.next())
+        Duration::try_from_secs_f64(capped).unwrap_or(Duration::MAX)
     }
 }
 
@@ -194,123 +250,6 @@ impl JitterSource {
             Self::Uniform(jitter) => jitter.next(),
             Self::Custom(jitter) => jitter(),
         }
-    }
-}
-
-/// Builds an exponential [`RetryPolicy`]:
-/// `delay(attempt) = min(initial · factor^min(attempt, 100), max) + jitter`.
-///
-/// Starts from Twisted's defaults (initial 1 s, factor 1.5, max 60 s, jitter uniform in
-/// `[0, 1 s)`); inputs are validated by [`build`](Self::build).
-#[must_use]
-pub struct ExponentialBuilder {
-    initial: f64,
-    max: f64,
-    factor: f64,
-    jitter_max: f64,
-    custom_jitter: Option<Box<dyn FnMut() -> Duration + Send>>,
-}
-
-impl Default for ExponentialBuilder {
-    fn default() -> Self {
-        Self {
-            initial: 1.0,
-            max: 60.0,
-            factor: 1.5,
-            jitter_max: 1.0,
-            custom_jitter: None,
-        }
-    }
-}
-
-impl fmt::Debug for ExponentialBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExponentialBuilder")
-            .field("initial_secs", &self.initial)
-            .field("max_secs", &self.max)
-            .field("factor", &self.factor)
-            .field("jitter_max_secs", &self.jitter_max)
-            .field("custom_jitter", &self.custom_jitter.is_some())
-            .finish()
-    }
-}
-
-impl ExponentialBuilder {
-    /// The delay before the first retry, before growth (default 1 s).
-    pub fn initial(self, initial: Duration) -> Self {
-        self.initial_secs(initial.as_secs_f64())
-    }
-
-    /// [`initial`](Self::initial) in seconds, as read from a configuration file;
-    /// validated by [`build`](Self::build).
-    pub fn initial_secs(mut self, initial: f64) -> Self {
-        self.initial = initial;
-        self
-    }
-
-    /// The cap on the grown delay, before jitter is added (default 60 s).
-    pub fn max(self, max: Duration) -> Self {
-        self.max_secs(max.as_secs_f64())
-    }
-
-    /// [`max`](Self::max) in seconds; validated by [`build`](Self::build).
-    pub fn max_secs(mut self, max: f64) -> Self {
-        self.max = max;
-        self
-    }
-
-    /// The growth factor per failed attempt (default 1.5); must be finite and at least 1.
-    pub fn factor(mut self, factor: f64) -> Self {
-        self.factor = factor;
-        self
-    }
-
-    /// Add a jitter uniform in `[0, max)` after the cap (default 1 s; zero disables it).
-    pub fn jitter(self, max: Duration) -> Self {
-        self.jitter_secs(max.as_secs_f64())
-    }
-
-    /// [`jitter`](Self::jitter) in seconds; validated by [`build`](Self::build).
-    pub fn jitter_secs(mut self, max: f64) -> Self {
-        self.jitter_max = max;
-        self.custom_jitter = None;
-        self
-    }
-
-    /// Compute the jitter with a function instead (for example a fixed value in tests).
-    pub fn jitter_with(mut self, jitter: impl FnMut() -> Duration + Send + 'static) -> Self {
-        self.custom_jitter = Some(Box::new(jitter));
-        self
-    }
-
-    /// Validate the inputs and make the policy.
-    ///
-    /// # Errors
-    ///
-    /// [`InvalidRetryPolicy`] naming the field and its value when a duration is negative,
-    /// NaN, infinite or too large, when the factor is not a finite number of at least 1,
-    /// or when `max` is below `initial`.
-    pub fn build(self) -> Result<RetryPolicy, InvalidRetryPolicy> {
-        let initial = seconds("initial", self.initial)?;
-        let max = seconds("max", self.max)?;
-        if !(self.factor.is_finite() && self.factor >= 1.0) {
-            return Err(InvalidRetryPolicy::Factor { value: self.factor });
-        }
-        if max < initial {
-            return Err(InvalidRetryPolicy::MaxBelowInitial { initial, max });
-        }
-        let jitter = match self.custom_jitter {
-            Some(custom) => JitterSource::Custom(custom),
-            None => JitterSource::Uniform(Jitter::uniform(seconds("jitter", self.jitter_max)?)),
-        };
-        Ok(RetryPolicy {
-            kind: Kind::Exponential(Exponential {
-                initial: self.initial,
-                max: self.max,
-                factor: self.factor,
-                jitter,
-            }),
-        })
     }
 }
 
@@ -330,7 +269,7 @@ pub enum InvalidRetryPolicy {
         "invalid retry policy: `{field}` must be a finite, non-negative number of seconds, got {value}"
     )]
     Seconds {
-        /// The builder field: `initial`, `max` or `jitter`.
+        /// The field: `initial`, `max` or `jitter`.
         field: &'static str,
         /// The rejected value, in seconds.
         value: f64,
@@ -390,10 +329,7 @@ mod tests {
     use super::*;
 
     fn twisted_with_jitter_of_one_second() -> RetryPolicy {
-        RetryPolicy::exponential()
-            .jitter_with(|| Duration::from_secs(1))
-            .build()
-            .unwrap()
+        RetryPolicy::twisted().jitter_with(|| Duration::from_secs(1))
     }
 
     fn assert_secs(actual: Option<Duration>, expected: f64) {
@@ -446,11 +382,10 @@ mod tests {
 
     #[test]
     fn factor_1e10_at_attempt_1751_is_capped_at_61_seconds() {
-        let mut policy = RetryPolicy::exponential()
-            .factor(1e10)
-            .jitter_with(|| Duration::from_secs(1))
-            .build()
-            .unwrap();
+        let mut policy =
+            RetryPolicy::exponential(Duration::from_secs(1), 1e10, Duration::from_secs(60))
+                .unwrap()
+                .jitter_with(|| Duration::from_secs(1));
         assert_secs(policy.delay(1751), 61.0);
     }
 
@@ -470,10 +405,8 @@ mod tests {
 
     #[test]
     fn negative_initial_is_rejected_naming_the_field() {
-        let error = RetryPolicy::exponential()
-            .initial_secs(-1.0)
-            .build()
-            .unwrap_err();
+        // Durations cannot be negative: a value read in seconds could (set here directly).
+        let error = Exponential::new(-1.0, 1.5, 60.0).err().unwrap();
         assert_eq!(
             error,
             InvalidRetryPolicy::Seconds {
@@ -487,10 +420,7 @@ mod tests {
 
     #[test]
     fn nan_max_is_rejected() {
-        let error = RetryPolicy::exponential()
-            .max_secs(f64::NAN)
-            .build()
-            .unwrap_err();
+        let error = Exponential::new(1.0, 1.5, f64::NAN).err().unwrap();
         assert!(
             matches!(error, InvalidRetryPolicy::Seconds { field: "max", value } if value.is_nan())
         );
@@ -498,10 +428,8 @@ mod tests {
 
     #[test]
     fn infinite_jitter_is_rejected() {
-        let error = RetryPolicy::exponential()
-            .jitter_secs(f64::INFINITY)
-            .build()
-            .unwrap_err();
+        // A jitter is a `Duration` now; a value read in seconds goes through this check.
+        let error = seconds("jitter", f64::INFINITY).unwrap_err();
         assert!(matches!(
             error,
             InvalidRetryPolicy::Seconds {
@@ -513,10 +441,7 @@ mod tests {
 
     #[test]
     fn max_below_initial_is_rejected() {
-        let error = RetryPolicy::exponential()
-            .initial(Duration::from_secs(10))
-            .max(Duration::from_secs(5))
-            .build()
+        let error = RetryPolicy::exponential(Duration::from_secs(10), 1.5, Duration::from_secs(5))
             .unwrap_err();
         assert_eq!(
             error,
@@ -530,10 +455,9 @@ mod tests {
     #[test]
     fn factor_below_one_nan_or_infinite_is_rejected() {
         for factor in [0.5, -2.0, f64::NAN, f64::INFINITY] {
-            let error = RetryPolicy::exponential()
-                .factor(factor)
-                .build()
-                .unwrap_err();
+            let error =
+                RetryPolicy::exponential(Duration::from_secs(1), factor, Duration::from_secs(60))
+                    .unwrap_err();
             assert!(
                 matches!(error, InvalidRetryPolicy::Factor { .. }),
                 "{factor}: {error}"
@@ -544,11 +468,9 @@ mod tests {
 
     #[test]
     fn zero_initial_and_zero_jitter_give_zero_delays() {
-        let mut policy = RetryPolicy::exponential()
-            .initial(Duration::ZERO)
-            .jitter(Duration::ZERO)
-            .build()
-            .unwrap();
+        let mut policy = RetryPolicy::exponential(Duration::ZERO, 1.5, Duration::from_secs(60))
+            .unwrap()
+            .jitter(Duration::ZERO);
         assert_eq!(policy.delay(5), Some(Duration::ZERO));
     }
 
@@ -561,7 +483,7 @@ mod tests {
 
     #[test]
     fn never_policy_gives_up_at_once() {
-        assert_eq!(RetryPolicy::never().delay(1), None);
+        assert_eq!(RetryPolicy::from_delays([]).delay(1), None);
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub enum ServiceState {
 
 impl ServiceState {
     /// The state's name in lower case, as in Twisted (`"connecting"`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Init => "init",
             Self::Connecting => "connecting",

@@ -197,6 +197,15 @@ struct Inner {
     unacknowledged_at_close: OnceLock<Option<u64>>,
 }
 
+/// Two handles are equal when they are clones of the same connection.
+impl PartialEq for TcpConnection {
+    fn eq(&self, other: &TcpConnection) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for TcpConnection {}
+
 impl TcpConnection {
     fn new(stream: TcpStream) -> Self {
         Self {
@@ -217,11 +226,6 @@ impl TcpConnection {
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.stream.local_addr()
-    }
-
-    /// Whether `other` is a handle to this same connection.
-    pub fn same_as(&self, other: &TcpConnection) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     fn measure_unacknowledged(&self) -> Option<u64> {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use testrig::process::{Command, Containment, Exit, Pattern, Process, Signal};
+use testrig::process::{Command, Exit, Pattern, Process, ProcessState, Signal};
 use testrig::testing::ProcessIdentity;
 
 use crate::support::{Scratch, helper, in_cgroup_or_skip, pid_after, wait_for_command};
@@ -31,7 +31,7 @@ async fn in_a_cgroup_a_descendant_that_left_the_process_group_dies_with_the_prog
         let _ = nix_kill(escapee);
         return scratch.assert_nothing_left().await;
     }
-    let cgroup = shell.containment().cgroup().unwrap().to_path_buf();
+    let cgroup = shell.cgroup().unwrap().to_path_buf();
     assert!(cgroup.is_dir());
     // `sleep` runs once `setsid` has moved it out of the group.
     assert!(
@@ -48,7 +48,7 @@ async fn in_a_cgroup_a_descendant_that_left_the_process_group_dies_with_the_prog
         escapee_identity.wait_gone(5 * SECOND).await,
         "the descendant that left the group (pid {escapee}) survived the stop"
     );
-    assert_eq!(shell.survivors(), []);
+    assert_eq!(shell.stats().survivors, []);
     assert!(!cgroup.exists(), "the cgroup {cgroup:?} was not removed");
     scratch.assert_nothing_left().await;
 }
@@ -84,7 +84,7 @@ async fn without_a_cgroup_a_descendant_that_left_the_process_group_is_named_as_a
         .await;
     let escapee = pid_after("pid", &shell.ready(5 * SECOND).await.unwrap());
     scratch.track_pid(escapee);
-    assert!(matches!(shell.containment(), Containment::ProcessGroup(_)));
+    assert!(shell.cgroup().is_err());
     // `sleep` runs once `setsid` has moved it out of the group.
     assert!(
         wait_for_command(escapee, "sleep 1000").await,
@@ -92,8 +92,11 @@ async fn without_a_cgroup_a_descendant_that_left_the_process_group_is_named_as_a
     );
 
     let report = monitor.stop(true, 5 * SECOND).await.unwrap();
-    let stopped = &report.processes()[0];
-    assert_eq!(stopped.exit, Exit::Terminated(Signal::TERM));
+    let stopped = &report[0];
+    assert_eq!(
+        stopped.state,
+        ProcessState::Exited(Exit::Terminated(Signal::TERM))
+    );
     assert_eq!(stopped.cpu_time, None);
     let survivor = stopped
         .survivors
@@ -105,7 +108,7 @@ async fn without_a_cgroup_a_descendant_that_left_the_process_group_is_named_as_a
         survivor.to_string(),
         format!("pid {escapee} (`sleep 1000`)")
     );
-    assert_eq!(shell.survivors(), stopped.survivors);
+    assert_eq!(shell.stats().survivors, stopped.survivors);
 
     // testrig no longer holds it: the test ends it itself.
     let escapee = ProcessIdentity::of(escapee).expect("the survivor is alive");
@@ -138,11 +141,11 @@ async fn in_a_cgroup_pause_freezes_a_busy_program_so_its_cpu_time_stands_still_u
 
     busy.pause().await.unwrap();
     assert!(identity.is_stopped(), "pause resolved before the freeze");
-    let frozen_at = busy.cpu_time().unwrap();
+    let frozen_at = busy.stats().cpu_time.unwrap();
     // A window to measure in, not a wait for an event: a frozen cgroup gets no CPU at all.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        busy.cpu_time().unwrap(),
+        busy.stats().cpu_time.unwrap(),
         frozen_at,
         "CPU time advanced while frozen"
     );
@@ -196,16 +199,16 @@ async fn in_a_cgroup_the_cpu_time_of_every_descendant_is_recorded() {
         return scratch.assert_nothing_left().await;
     }
     assert_eq!(burner.wait(60 * SECOND).await.unwrap(), Exit::Code(0));
-    let cpu_time = burner.cpu_time().expect("a cgroup measures CPU time");
+    let cpu_time = burner.stats().cpu_time.expect("a cgroup measures CPU time");
     // 200 000 shell iterations take about 0.3 s of CPU; the count does not depend on load.
     assert!(cpu_time >= Duration::from_millis(50), "{cpu_time:?}");
     assert!(
-        cpu_time <= burner.run_time() * 2,
+        cpu_time <= burner.stats().run_time * 2,
         "{cpu_time:?} over {:?}",
-        burner.run_time()
+        burner.stats().run_time
     );
     let report = monitor.stop(true, 5 * SECOND).await.unwrap();
-    assert_eq!(report.processes()[0].cpu_time, Some(cpu_time));
+    assert_eq!(report[0].cpu_time, Some(cpu_time));
     scratch.assert_nothing_left().await;
 }
 
@@ -260,7 +263,7 @@ async fn a_program_killed_with_sigkill_takes_its_cgroups_along_setsid_descendant
 /// Waits (5 s at most) until the CPU time of `process` passes `mark`; whether it did.
 async fn cpu_time_passes(process: &Process, mark: Duration) -> bool {
     let give_up = Instant::now() + 5 * SECOND;
-    while process.cpu_time().is_none_or(|used| used <= mark) {
+    while process.stats().cpu_time.is_none_or(|used| used <= mark) {
         if Instant::now() >= give_up {
             return false;
         }

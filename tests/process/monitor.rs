@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use testrig::process::{Command, Exit, Kind, Pattern, ProcessError, Progress, Signal};
+use testrig::process::{Command, Exit, Kind, Pattern, ProcessError, ProcessStats, Signal, Stream};
 use testrig::testing::ProcessIdentity;
 
 use crate::support::Scratch;
@@ -88,10 +88,8 @@ async fn keep_running_with_daemons_but_no_task_is_an_error() {
 #[tokio::test]
 async fn keep_running_with_nothing_to_watch_is_done() {
     let mut monitor = Scratch::new("keep_running_with_nothing_to_watch_is_done").monitor();
-    assert_eq!(
-        monitor.keep_running(SECOND).await.unwrap(),
-        Progress::TasksDone
-    );
+    let still_running = monitor.keep_running(SECOND).await.unwrap();
+    assert!(!still_running, "tasks done");
 }
 
 #[tokio::test]
@@ -127,7 +125,7 @@ async fn a_task_that_outlives_its_timeout_is_an_error_when_the_timeout_passes() 
     let error = monitor.keep_running(30 * SECOND).await.unwrap_err();
     let elapsed = started.elapsed();
     // The limit runs from the fork, which a loaded machine may take a while to return from.
-    let age = slow.run_time();
+    let age = slow.stats().run_time;
     assert!(age >= Duration::from_millis(200), "{age:?}");
     assert!(elapsed < 5 * SECOND, "{elapsed:?}");
     assert!(
@@ -153,11 +151,11 @@ async fn keep_running_says_still_running_when_its_timeout_passes_first() {
         .run(&mut monitor, Command::new("sleep").arg("1000"))
         .await;
     let started = Instant::now();
-    let progress = monitor
+    let still_running = monitor
         .keep_running(Duration::from_millis(200))
         .await
         .unwrap();
-    assert_eq!(progress, Progress::StillRunning);
+    assert!(still_running, "tasks still running");
     assert!(started.elapsed() >= Duration::from_millis(200));
     monitor.stop(true, SECOND).await.unwrap();
     scratch.assert_nothing_left().await;
@@ -175,25 +173,25 @@ async fn keep_running_wakes_when_the_last_task_exits_not_at_its_timeout() {
         .run(&mut monitor, Command::new("sleep").arg("0.2"))
         .await;
     let started = Instant::now();
-    let progress = monitor.keep_running(30 * SECOND).await.unwrap();
-    assert_eq!(progress, Progress::TasksDone);
+    let still_running = monitor.keep_running(30 * SECOND).await.unwrap();
+    assert!(!still_running, "tasks done");
     let elapsed = started.elapsed();
     // Woken by the last task's end (its run time counts from its fork: on a loaded machine the
     // spawn itself may take a good part of the 200 ms), not at the 30 s timeout.
-    assert_eq!(last.exit(), Some(Exit::Code(0)));
+    assert_eq!(last.state().exit(), Some(Exit::Code(0)));
     assert!(
-        last.run_time() >= Duration::from_millis(200),
+        last.stats().run_time >= Duration::from_millis(200),
         "{:?}",
-        last.run_time()
+        last.stats().run_time
     );
     assert!(elapsed < 5 * SECOND, "{elapsed:?}");
     let report = monitor.stop(true, SECOND).await.unwrap();
     assert_eq!(
-        report.exit_of("sleep"),
+        exit_of(&report, "sleep"),
         Some(Exit::Terminated(Signal::TERM))
     );
-    assert_eq!(report.exit_of("sleep-2"), Some(Exit::Code(0)));
-    assert_eq!(report.exit_of("sleep-3"), Some(Exit::Code(0)));
+    assert_eq!(exit_of(&report, "sleep-2"), Some(Exit::Code(0)));
+    assert_eq!(exit_of(&report, "sleep-3"), Some(Exit::Code(0)));
     scratch.assert_nothing_left().await;
 }
 
@@ -253,12 +251,12 @@ async fn stop_without_validation_reports_how_each_process_ended() {
     crashed.exited().await;
     scratch.run(&mut monitor, daemon().name("healthy")).await;
     let report = monitor.stop(false, SECOND).await.unwrap();
-    assert_eq!(report.exit_of("crashed"), Some(Exit::Code(3)));
+    assert_eq!(exit_of(&report, "crashed"), Some(Exit::Code(3)));
     assert_eq!(
-        report.exit_of("healthy"),
+        exit_of(&report, "healthy"),
         Some(Exit::Terminated(Signal::TERM))
     );
-    assert_eq!(report.processes()[1].kind, Kind::Daemon);
+    assert_eq!(report[1].kind, Kind::Daemon);
     scratch.assert_nothing_left().await;
 }
 
@@ -272,10 +270,8 @@ async fn a_daemon_stopped_through_the_monitor_breaks_no_rule() {
         .await;
     let exit = monitor.stop_process(&server, SECOND).await.unwrap();
     assert_eq!(exit, Exit::Terminated(Signal::TERM));
-    assert_eq!(
-        monitor.keep_running(30 * SECOND).await.unwrap(),
-        Progress::TasksDone
-    );
+    let still_running = monitor.keep_running(30 * SECOND).await.unwrap();
+    assert!(!still_running, "tasks done");
     monitor.stop(true, SECOND).await.unwrap();
     scratch.assert_nothing_left().await;
 }
@@ -296,20 +292,17 @@ async fn restart_spawns_the_same_command_and_keeps_the_previous_logs() {
     second.ready(5 * SECOND).await.unwrap();
     assert_eq!(second.name(), "server");
     assert_ne!(second.pid(), first.pid());
-    assert_eq!(first.exit(), Some(Exit::Terminated(Signal::TERM)));
+    assert_eq!(first.state().exit(), Some(Exit::Terminated(Signal::TERM)));
     assert_eq!(monitor.processes().len(), 1);
     monitor.stop(true, SECOND).await.unwrap();
 
-    let logs = second.logs();
+    let stdout = second.log_file(Stream::Stdout);
     let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap();
     assert_eq!(
-        read(logs.archived(1).stdout()),
+        read(&stdout.with_file_name("server.stdout.1.log")),
         format!("started as {}\n", first.pid())
     );
-    assert_eq!(
-        read(logs.stdout()),
-        format!("started as {}\n", second.pid())
-    );
+    assert_eq!(read(stdout), format!("started as {}\n", second.pid()));
     scratch.assert_nothing_left().await;
 }
 
@@ -338,4 +331,10 @@ async fn dropping_the_monitor_kills_what_it_still_holds() {
     assert_eq!(server.exited().await, Exit::Killed);
     assert!(identity.wait_gone(5 * SECOND).await);
     scratch.assert_nothing_left().await;
+}
+
+/// How the process named `name` ended, in what `ProcessMonitor::stop` returned.
+fn exit_of(report: &[ProcessStats], name: &str) -> Option<Exit> {
+    let stopped = report.iter().find(|process| process.name == name)?;
+    stopped.state.exit()
 }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use testrig::process::{Command, Exit, Line, Pattern, ProcessError, Stream};
+use testrig::process::{Command, Exit, Pattern, ProcessError, Stream};
 
 use crate::support::{Scratch, helper};
 
@@ -17,11 +17,8 @@ struct Collected(Arc<Mutex<Vec<(Stream, String)>>>);
 impl Collected {
     fn collecting(&self, command: Command) -> Command {
         let lines = self.0.clone();
-        command.on_line(move |line: Line<'_>| {
-            lines
-                .lock()
-                .unwrap()
-                .push((line.stream, line.text.to_owned()));
+        command.on_line(move |stream, text| {
+            lines.lock().unwrap().push((stream, text.to_owned()));
         })
     }
 
@@ -50,7 +47,7 @@ async fn forty_kib_of_output_is_intact_in_the_file_and_in_the_stream() {
     assert_eq!(program.wait(10 * SECOND).await.unwrap(), Exit::Code(0));
 
     let expected = helper::expected_lines(count, width);
-    let file = std::fs::read_to_string(program.logs().stderr()).unwrap();
+    let file = std::fs::read_to_string(program.log_file(Stream::Stderr)).unwrap();
     assert!(file.len() >= 40 * 1024);
     assert_eq!(file, joined(&expected));
     assert_eq!(collected.on(Stream::Stderr), expected);
@@ -68,7 +65,7 @@ async fn a_mebibyte_printed_faster_than_it_is_read_is_intact_and_never_blocks_th
     assert_eq!(seq.wait(10 * SECOND).await.unwrap(), Exit::Code(0));
 
     let expected: Vec<String> = (1..=150_000).map(|i| format!("{i:06}")).collect();
-    let file = std::fs::read_to_string(seq.logs().stdout()).unwrap();
+    let file = std::fs::read_to_string(seq.log_file(Stream::Stdout)).unwrap();
     assert!(file.len() > 1024 * 1024);
     assert_eq!(file, joined(&expected));
     assert_eq!(collected.on(Stream::Stdout), expected);
@@ -86,7 +83,7 @@ async fn every_line_reaches_the_callbacks_in_order_with_its_stream() {
     assert_eq!(shell.wait(5 * SECOND).await.unwrap(), Exit::Code(0));
     assert_eq!(collected.on(Stream::Stdout), ["out1", "out2", "no newline"]);
     assert_eq!(collected.on(Stream::Stderr), ["err1", "err2"]);
-    let file = std::fs::read(shell.logs().stdout()).unwrap();
+    let file = std::fs::read(shell.log_file(Stream::Stdout)).unwrap();
     assert_eq!(
         file, b"out1\nout2\r\nno newline",
         "the file keeps the exact bytes"
@@ -110,7 +107,7 @@ async fn readiness_extracts_named_groups_from_the_matching_line() {
     let captures = server.ready(5 * SECOND).await.unwrap();
     assert_eq!(captures.get("host"), Some("127.0.0.1"));
     assert_eq!(captures.get("port"), Some("4242"));
-    assert_eq!(captures.line(), "listening on 127.0.0.1:4242");
+    assert_eq!(captures.line, "listening on 127.0.0.1:4242");
     // Asking again after the fact resolves at once with the same values.
     assert_eq!(server.ready(Duration::ZERO).await.unwrap(), captures);
     server.stop(SECOND).await.unwrap();
@@ -207,7 +204,7 @@ async fn the_tail_in_errors_holds_only_the_last_lines() {
     let ProcessError::ExitedBeforeLine { tail, .. } = error else {
         panic!("{error:?}");
     };
-    let texts: Vec<&str> = tail.lines().iter().map(|line| line.text.as_str()).collect();
+    let texts: Vec<&str> = tail.lines().map(|(_, text)| text).collect();
     assert_eq!(texts, ["line 4", "line 5", "line 6"]);
     scratch.assert_nothing_left().await;
 }
@@ -220,12 +217,11 @@ async fn spawning_the_same_name_again_archives_the_previous_logs() {
         let process = scratch.spawn(command).await;
         assert_eq!(process.wait(5 * SECOND).await.unwrap(), Exit::Code(0));
     }
-    let logs = testrig::process::LogFiles::in_runpath(scratch.runpath(), "app");
-    let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap();
-    assert_eq!(read(logs.stdout()), "run 3\n");
-    assert_eq!(read(logs.archived(1).stdout()), "run 1\n");
-    assert_eq!(read(logs.archived(2).stdout()), "run 2\n");
-    assert_eq!(read(logs.archived(2).stderr()), "err 2\n");
+    let read = |name: &str| std::fs::read_to_string(scratch.runpath().join(name)).unwrap();
+    assert_eq!(read("app.stdout.log"), "run 3\n");
+    assert_eq!(read("app.stdout.1.log"), "run 1\n");
+    assert_eq!(read("app.stdout.2.log"), "run 2\n");
+    assert_eq!(read("app.stderr.2.log"), "err 2\n");
     scratch.assert_nothing_left().await;
 }
 
@@ -233,11 +229,8 @@ async fn spawning_the_same_name_again_archives_the_previous_logs() {
 async fn a_panicking_callback_does_not_stop_the_output_from_flowing() {
     let scratch = Scratch::new("a_panicking_callback_does_not_stop_the_output_from_flowing");
     let collected = Collected::default();
-    let command = Command::shell("seq 1 3000").on_line(|line: Line<'_>| {
-        assert_ne!(
-            line.text, "10",
-            "this callback panics on purpose on line 10"
-        );
+    let command = Command::shell("seq 1 3000").on_line(|_, text| {
+        assert_ne!(text, "10", "this callback panics on purpose on line 10");
     });
     let seq = scratch.spawn(collected.collecting(command)).await;
     assert_eq!(seq.wait(10 * SECOND).await.unwrap(), Exit::Code(0));

@@ -151,19 +151,21 @@ async fn a_program_killed_with_sigkill_leaves_no_child_behind() {
 async fn statistics_report_the_run_time_and_resources_from_proc() {
     let scratch = Scratch::new("statistics_report_the_run_time_and_resources_from_proc");
     let sleeper = scratch.spawn(Command::new("sleep").arg("0.2")).await;
-    let usage = sleeper.resource_usage().expect("readable while running");
-    assert!(usage.rss_bytes > 0);
+    let running = sleeper.stats();
+    assert!(running.rss_bytes.expect("readable while running") > 0);
+    assert!(running.user_cpu.is_some() && running.system_cpu.is_some());
     assert_eq!(sleeper.wait(5 * SECOND).await.unwrap(), Exit::Code(0));
     let stats = sleeper.stats();
     assert_eq!(stats.state, ProcessState::Exited(Exit::Code(0)));
     assert!(stats.run_time >= Duration::from_millis(200), "{stats:?}");
     assert!(stats.run_time < 5 * SECOND, "{stats:?}");
     assert_eq!(
-        sleeper.run_time(),
+        sleeper.stats().run_time,
         stats.run_time,
         "the run time stops at the end"
     );
-    assert!(sleeper.resource_usage().is_none());
+    assert_eq!(stats.rss_bytes, None);
+    assert!(stats.ended_at.is_some());
     scratch.assert_nothing_left().await;
 }
 

@@ -267,7 +267,7 @@ async fn policy_that_gives_up_stops_the_service_and_fails_every_waiter() {
 async fn zero_delay_policy_reconnects_without_waiting() {
     let connector = ScriptedConnector::immediate();
     let service = ClientService::builder(connector.clone())
-        .retry_policy(RetryPolicy::immediate())
+        .retry_policy(RetryPolicy::constant(Duration::ZERO))
         .start();
     run_until_idle().await;
     let before = tokio::time::Instant::now();
@@ -363,7 +363,7 @@ async fn when_connected_with_zero_failures_allowed_fails_on_the_first_failure_as
 async fn zero_delay_policy_against_a_target_that_fails_at_once_lets_other_tasks_run() {
     let connector = ScriptedConnector::refusing();
     let service = ClientService::builder(connector.clone())
-        .retry_policy(RetryPolicy::immediate())
+        .retry_policy(RetryPolicy::constant(Duration::ZERO))
         .start();
     // On this single-threaded runtime, these yields return only if the retry loop yields.
     for _ in 0..3 {

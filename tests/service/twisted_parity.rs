@@ -292,10 +292,8 @@ async fn client_connection_failed_retries_after_exactly_the_policy_delay() {
     // Twisted's default with the jitter fixed at 0.5 s: the first retry asks for
     // attempt 1, so it waits 1 s · 1.5 + 0.5 s = 2 s; the second 2.25 s + 0.5 s.
     let connector = ScriptedConnector::manual();
-    let policy = testrig::service::RetryPolicy::exponential()
-        .jitter_with(|| std::time::Duration::from_millis(500))
-        .build()
-        .unwrap();
+    let policy = testrig::service::RetryPolicy::twisted()
+        .jitter_with(|| std::time::Duration::from_millis(500));
     let service = ClientService::builder(connector.clone())
         .retry_policy(policy)
         .build();

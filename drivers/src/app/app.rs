@@ -4,7 +4,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use testrig::process::{Command, Containment, Exit, Process, ProcessError};
+use testrig::process::{Command, Exit, Process, ProcessError};
 use testrig::{BoxError, ConnectionInfo, Driver, Exports, RefKey, StartContext};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -155,7 +155,7 @@ impl App {
 
     /// How the program of the current or last run ended, once it has.
     pub fn exit(&self) -> Option<Exit> {
-        self.process().and_then(|process| process.exit())
+        self.process().and_then(|process| process.state().exit())
     }
 
     /// The log file readiness watches, resolved against the working directory (once
@@ -409,7 +409,7 @@ impl Driver for App {
         let extracted = match &self.config.readiness {
             Readiness::Immediate => BTreeMap::new(),
             Readiness::Line { .. } => match process.ready(UNBOUNDED).await {
-                Ok(captures) => captures.groups().clone(),
+                Ok(captures) => captures.groups,
                 Err(ProcessError::ExitedBeforeLine { exit, .. }) => {
                     return Err(self.exited_while_starting(&spawned, exit).into());
                 }
@@ -418,7 +418,7 @@ impl Driver for App {
             Readiness::LogFile { regex, .. } => self.log_file_ready(&spawned, regex).await?,
         };
         // A program that printed its line and died at once is not started.
-        if let Some(exit) = process.exit()
+        if let Some(exit) = process.state().exit()
             && !self.config.expectation.accepts(exit)
         {
             return Err(self.exited_while_starting(&spawned, exit).into());
@@ -446,8 +446,7 @@ impl Driver for App {
         let tail = spawned.process.tail();
         let seen = tail
             .lines()
-            .iter()
-            .filter(|line| stream.is_none_or(|watched| line.stream == watched))
+            .filter(|(seen, _)| stream.is_none_or(|watched| *seen == watched))
             .count();
         let watched = match stream {
             Some(stream) => stream.to_string(),
@@ -572,14 +571,14 @@ impl Driver for App {
     fn cpu_time(&self) -> Option<Duration> {
         self.every_run()
             .iter()
-            .filter_map(Process::cpu_time)
+            .filter_map(|process| process.stats().cpu_time)
             .reduce(|total, run| total + run)
     }
 
     fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         for process in self.every_run() {
-            if let Containment::ProcessGroup(why) = process.containment()
+            if let Err(why) = process.cgroup()
                 && self.config.cgroup
             {
                 let warning = format!(
@@ -590,11 +589,11 @@ impl Driver for App {
                     warnings.push(warning);
                 }
             }
-            let why = match process.containment() {
-                Containment::Cgroup(_) => "even cgroup.kill did not end it in time",
-                _ => "it left the process group and no cgroup holds it",
+            let why = match process.cgroup() {
+                Ok(_) => "even cgroup.kill did not end it in time",
+                Err(_) => "it left the process group and no cgroup holds it",
             };
-            for survivor in process.survivors() {
+            for survivor in process.stats().survivors {
                 warnings.push(format!(
                     "{survivor}, started by the program (pid {}), is still alive after \
                      the program ended: {why}",
@@ -607,7 +606,7 @@ impl Driver for App {
 
     fn finished_at(&self) -> Option<std::time::SystemTime> {
         // A task that exited as expected stays started: its end is when its work ended.
-        self.process().and_then(|process| process.ended_at())
+        self.process().and_then(|process| process.stats().ended_at)
     }
 
     fn log_tail(&self) -> Vec<String> {
@@ -618,8 +617,7 @@ impl Driver for App {
             .process
             .tail()
             .lines()
-            .iter()
-            .map(|line| format!("{}| {}", line.stream, line.text))
+            .map(|(stream, text)| format!("{stream}| {text}"))
             .collect();
         if let Some(path) = &spawned.log_file {
             let label = path.file_name().unwrap_or_default().to_string_lossy();

@@ -204,7 +204,7 @@ impl AppBuilder {
     /// freezes them all, and the report shows their CPU time. `false` holds the
     /// program by its process group only, as where cgroups are not available; a
     /// descendant still alive after the program ended is then named in the report's
-    /// warnings. See [`Containment`](testrig::process::Containment).
+    /// warnings. See [`Process::cgroup`](testrig::process::Process::cgroup).
     pub fn cgroup(mut self, enabled: bool) -> AppBuilder {
         self.cgroup = enabled;
         self

@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::probe::{self, Peer};
-use super::stream::{Connection, DEFAULT_SEND_TIMEOUT, SendFailure, Want};
+use super::stream::{Connection, SendFailure, Want};
 use super::{Loss, Sent, SocketOptions, TcpError, resolve, transport};
 
 /// Default deadline of one connect.
@@ -75,7 +75,6 @@ pub struct TcpClient {
     interface: Option<SocketAddr>,
     connect_at_start: bool,
     connect_timeout: Duration,
-    send_timeout: Duration,
     options: SocketOptions,
     reconnect: Option<PolicyFactory>,
     prepare: Option<PrepareFn>,
@@ -198,7 +197,6 @@ impl TcpClient {
             interface: None,
             connect_at_start: true,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            send_timeout: DEFAULT_SEND_TIMEOUT,
             options: SocketOptions::default(),
             reconnect: None,
             prepare: None,
@@ -225,15 +223,6 @@ impl TcpClient {
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
-        self
-    }
-
-    /// How long a send may wait for the peer to take its bytes (default
-    /// [`DEFAULT_SEND_TIMEOUT`](super::DEFAULT_SEND_TIMEOUT), 10 s); then it fails
-    /// with [`TcpError::SendTimeout`].
-    #[must_use]
-    pub fn send_timeout(mut self, timeout: Duration) -> Self {
-        self.send_timeout = timeout;
         self
     }
 
@@ -289,12 +278,6 @@ impl TcpClient {
         self.lock()
             .active()
             .is_some_and(|active| active.wrapper.is_usable_now())
-    }
-
-    /// The number of the connection in use (1, 2, 3…, as in [`Sent::connection`]),
-    /// while there is one.
-    pub fn connection_number(&self) -> Option<u64> {
-        self.lock().active().map(|active| active.number)
     }
 
     /// The newest connection this client lost to its peer (a close or reset it
@@ -414,7 +397,7 @@ impl TcpClient {
             {
                 let mut state = self.lock();
                 let current = state.active().and_then(|a| a.service_handle.as_ref());
-                if current.is_some_and(|h| h.same_as(&handle)) {
+                if current.is_some_and(|h| *h == handle) {
                     state.retire_current();
                 }
             }
@@ -463,7 +446,7 @@ impl TcpClient {
         }
     }
 
-    /// Sends all of `data` within the driver's [`send_timeout`](Self::send_timeout)
+    /// Sends all of `data` within the driver's [`send_timeout`](SocketOptions::send_timeout)
     /// and says which connection carried it.
     ///
     /// A send never answers `Ok` for a connection the client knows, or sees with a
@@ -475,13 +458,14 @@ impl TcpClient {
     /// bytes the kernel accepted before the peer died are lost with it —
     /// [`last_loss`](Self::last_loss) says whether any were still unacknowledged.
     pub async fn send(&self, data: &[u8]) -> Result<Sent, TcpError> {
+        let started_at = SystemTime::now();
         match self.current(false)? {
             Current::Held(connection, number) => {
-                let sent = connection.send(data, self.send_timeout).await;
-                self.sent(&connection, number, sent)
+                let sent = connection.send(data, self.options.send_timeout).await;
+                self.sent(&connection, number, started_at, sent)
             }
             Current::Reconnecting(mut ready) => {
-                let deadline = super::deadline_after(self.send_timeout);
+                let deadline = super::deadline_after(self.options.send_timeout);
                 loop {
                     let (connection, number) = match ready.take() {
                         Some(ready) => ready,
@@ -491,7 +475,7 @@ impl TcpClient {
                     match connection.send(data, left).await {
                         // Nothing of it was written there: the next connection carries it.
                         Err(SendFailure::Unsent(_)) => self.retire(number),
-                        sent => return self.sent(&connection, number, sent),
+                        sent => return self.sent(&connection, number, started_at, sent),
                     }
                 }
             }
@@ -500,7 +484,7 @@ impl TcpClient {
 
     /// Sends all of `data` as [`send`](Self::send) does, then waits until the
     /// peer's kernel has acknowledged every byte written to the connection so
-    /// far, all within the driver's [`send_timeout`](Self::send_timeout).
+    /// far, all within the driver's [`send_timeout`](SocketOptions::send_timeout).
     ///
     /// `Ok` then means the bytes reached the peer's kernel, not only ours: a peer
     /// that dies after this still had them. That costs up to a round trip and the
@@ -518,7 +502,7 @@ impl TcpClient {
     /// # Ok(()) }
     /// ```
     pub async fn send_acked(&self, data: &[u8]) -> Result<Sent, TcpError> {
-        let deadline = super::deadline_after(self.send_timeout);
+        let deadline = super::deadline_after(self.options.send_timeout);
         let sent = self.send(data).await?;
         let connection = self
             .lock()
@@ -527,7 +511,9 @@ impl TcpClient {
             .map(|active| active.wrapper.clone());
         match connection {
             Some(connection) => {
-                connection.acknowledged(deadline, self.send_timeout).await?;
+                connection
+                    .acknowledged(deadline, self.options.send_timeout)
+                    .await?;
                 Ok(sent)
             }
             // Replaced meanwhile: it was lost (or closed here) after the write.
@@ -541,15 +527,6 @@ impl TcpClient {
                 why: "before the connection was lost or closed".to_owned(),
             }),
         }
-    }
-
-    /// Sends all of `data` as [`send`](Self::send) does and returns the time the
-    /// send began too (testplan's `send_tsp`; for a reconnecting client that must
-    /// first wait for a connection, the time before that wait).
-    pub async fn send_tsp(&self, data: &[u8]) -> Result<(SystemTime, Sent), TcpError> {
-        let at = SystemTime::now();
-        let sent = self.send(data).await?;
-        Ok((at, sent))
     }
 
     /// Receives at least one and at most `max` bytes.
@@ -578,12 +555,6 @@ impl TcpClient {
     pub async fn receive_line(&self, timeout: Duration) -> Result<String, TcpError> {
         let bytes = self.receive_wanted(Want::LINE, timeout).await?;
         Ok(super::line_text(bytes))
-    }
-
-    /// Receives up to `max` bytes as (lossy) UTF-8 text.
-    pub async fn receive_text(&self, max: usize, timeout: Duration) -> Result<String, TcpError> {
-        let bytes = self.receive(max, timeout).await?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// The connection a call uses now; `receiving`: a lost connection still
@@ -653,12 +624,14 @@ impl TcpClient {
         &self,
         connection: &Connection,
         number: u64,
+        started_at: SystemTime,
         sent: Result<usize, SendFailure>,
     ) -> Result<Sent, TcpError> {
         match sent {
             Ok(bytes) => Ok(Sent {
                 bytes,
                 connection: number,
+                started_at,
             }),
             Err(failure) => {
                 let error = TcpError::from(failure);
@@ -696,10 +669,7 @@ impl TcpClient {
             return false;
         }
         if let Some(active) = state.active() {
-            let same = active
-                .service_handle
-                .as_ref()
-                .is_some_and(|h| h.same_as(&handle));
+            let same = active.service_handle.as_ref().is_some_and(|h| *h == handle);
             if same && active.wrapper.is_usable() {
                 return true;
             }

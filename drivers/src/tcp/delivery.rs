@@ -1,5 +1,6 @@
 /// What a [`TcpClient::send`](super::TcpClient::send) did: how many bytes the
-/// kernel took, and which of the client's connections carried them.
+/// kernel took, which of the client's connections carried them, and when the send
+/// began (testplan's `send_tsp`).
 ///
 /// Connections are numbered 1, 2, 3… in the order the client starts using them
 /// (a reconnect, automatic or not, starts the next number), so a test can tell
@@ -20,6 +21,9 @@ pub struct Sent {
     pub bytes: usize,
     /// The number of the connection that carried them.
     pub connection: u64,
+    /// When the send began (wall clock); for a reconnecting client that had to wait
+    /// for a connection first, the time before that wait.
+    pub started_at: std::time::SystemTime,
 }
 
 /// A connection a [`TcpClient`](super::TcpClient) lost (closed or reset by the

@@ -2,7 +2,10 @@ use std::time::Duration;
 
 use socket2::{SockRef, TcpKeepalive};
 
-/// Socket options applied to every connection of a TCP driver (through socket2).
+use super::DEFAULT_SEND_TIMEOUT;
+
+/// Socket options applied to every connection of a TCP driver (through socket2), and the
+/// deadline of its sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SocketOptions {
     /// `TCP_NODELAY` (default on: test traffic is small messages).
@@ -11,6 +14,10 @@ pub struct SocketOptions {
     pub keepalive: Option<Duration>,
     /// `SO_REUSEADDR` on listeners (default on, so a restart can rebind its port).
     pub reuse_address: bool,
+    /// How long a send may wait for the peer to take its bytes (default
+    /// [`DEFAULT_SEND_TIMEOUT`], 10 s); then it fails with
+    /// [`TcpError::SendTimeout`](super::TcpError::SendTimeout).
+    pub send_timeout: Duration,
 }
 
 impl Default for SocketOptions {
@@ -19,6 +26,7 @@ impl Default for SocketOptions {
             nodelay: true,
             keepalive: None,
             reuse_address: true,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
         }
     }
 }

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::hangups::Hangups;
-use super::stream::{Connection, DEFAULT_SEND_TIMEOUT, Want};
+use super::stream::{Connection, Want};
 use super::transport;
 use super::{ConnectionIndex, SocketOptions, TcpError, resolve};
 
@@ -65,7 +65,6 @@ pub struct TcpServer {
     name: String,
     endpoint: Endpoint,
     options: SocketOptions,
-    send_timeout: Duration,
     /// Shared with the run's accept and release loops. One lock: a send or
     /// receive takes it once, and a run's listener and connections appear and
     /// go together.
@@ -174,7 +173,6 @@ impl TcpServer {
             name: name.into(),
             endpoint: Endpoint::default(),
             options: SocketOptions::default(),
-            send_timeout: DEFAULT_SEND_TIMEOUT,
             slot: Arc::new(Mutex::new(Slot::default())),
         }
     }
@@ -195,26 +193,13 @@ impl TcpServer {
         self
     }
 
-    /// How long a send may wait for the peer to take its bytes (default
-    /// [`DEFAULT_SEND_TIMEOUT`](super::DEFAULT_SEND_TIMEOUT), 10 s); then it fails
-    /// with [`TcpError::SendTimeout`].
-    #[must_use]
-    pub fn send_timeout(mut self, timeout: Duration) -> Self {
-        self.send_timeout = timeout;
-        self
-    }
-
-    /// The bound address, while started.
+    /// The bound address (and so the bound port: `local_addr()?.port()`), while started.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.lock().run.as_ref().map(|run| run.local)
     }
 
-    /// The bound port, while started.
-    pub fn bound_port(&self) -> Option<u16> {
-        self.local_addr().map(|a| a.port())
-    }
-
-    /// How many connections have been accepted in this run.
+    /// How many connections have been accepted in this run (the newest has index
+    /// `connection_count() - 1`; [`ConnectionIndex::Latest`] names it).
     pub fn connection_count(&self) -> usize {
         self.lock()
             .run
@@ -231,11 +216,6 @@ impl TcpServer {
                 .filter(|entry| matches!(entry, Entry::Live(_)))
                 .count()
         })
-    }
-
-    /// The index of the newest accepted connection.
-    pub fn latest_connection(&self) -> Option<usize> {
-        self.connection_count().checked_sub(1)
     }
 
     /// Waits up to `timeout` for the next connection not yet handed out and
@@ -288,7 +268,7 @@ impl TcpServer {
 
     /// Sends all of `data` on connection `conn` (an index, or
     /// [`ConnectionIndex::Latest`]) within the driver's
-    /// [`send_timeout`](Self::send_timeout); returns the byte count.
+    /// [`send_timeout`](SocketOptions::send_timeout); returns the byte count.
     pub async fn send(
         &self,
         conn: impl Into<ConnectionIndex>,
@@ -296,7 +276,7 @@ impl TcpServer {
     ) -> Result<usize, TcpError> {
         Ok(self
             .connection(conn.into())?
-            .send(data, self.send_timeout)
+            .send(data, self.options.send_timeout)
             .await?)
     }
 
@@ -345,17 +325,6 @@ impl TcpServer {
             .receive_wanted(conn.into(), Want::LINE, timeout)
             .await?;
         Ok(super::line_text(bytes))
-    }
-
-    /// Receives up to `max` bytes as (lossy) UTF-8 text.
-    pub async fn receive_text(
-        &self,
-        conn: impl Into<ConnectionIndex>,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<String, TcpError> {
-        let bytes = self.receive(conn, max, timeout).await?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// Closes connection `conn` on this side and releases it; its index then

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use serde::Deserialize;
 use testrig::service::{InvalidRetryPolicy, RetryPolicy};
 
@@ -58,20 +60,16 @@ impl ReconnectOptions {
         if let Some(delay) = self.delay {
             return Ok(RetryPolicy::constant(delay.0));
         }
-        let mut builder = RetryPolicy::exponential();
-        if let Some(initial) = self.initial {
-            builder = builder.initial(initial.0);
-        }
-        if let Some(max) = self.max {
-            builder = builder.max(max.0);
-        }
-        if let Some(factor) = self.factor {
-            builder = builder.factor(factor);
-        }
-        if let Some(jitter) = self.jitter {
-            builder = builder.jitter(jitter.0);
-        }
-        builder.build()
+        // Twisted's defaults for the keys left out.
+        let seconds = |value: Option<RigDuration>, default: u64| {
+            value.map_or(Duration::from_secs(default), |value| value.0)
+        };
+        let policy = RetryPolicy::exponential(
+            seconds(self.initial, 1),
+            self.factor.unwrap_or(1.5),
+            seconds(self.max, 60),
+        )?;
+        Ok(policy.jitter(seconds(self.jitter, 1)))
     }
 }
 

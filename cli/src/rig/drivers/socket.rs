@@ -36,5 +36,6 @@ pub(crate) fn socket_options(
         nodelay: nodelay.unwrap_or(default.nodelay),
         keepalive: keepalive.map(|d| d.0).or(default.keepalive),
         reuse_address: reuse_address.unwrap_or(default.reuse_address),
+        ..default
     })
 }

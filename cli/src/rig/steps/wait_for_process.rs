@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use regex::Regex;
 use serde::Deserialize;
-use testrig::process::{Exit, Pattern, Process, Tail};
+use testrig::process::{Exit, Pattern, Process, Stream, Tail};
 use testrig::{BoxError, Environment};
 use testrig_drivers::app::{App, Expectation};
 use toml::Spanned;
@@ -199,15 +199,15 @@ async fn wait_for_output(
     // line is handed out), so no line falls between the two.
     let first = poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx))).await;
     if let Poll::Ready(Ok(captures)) = &first {
-        return Ok(captures.line().to_owned());
+        return Ok(captures.line.clone());
     }
-    let ended = process.exit().is_some();
+    let ended = process.state().exit().is_some();
     if let Some(line) = printed_line(process, regex, ended)? {
         return Ok(line);
     }
     match first {
-        Poll::Ready(result) => Ok(result?.line().to_owned()),
-        Poll::Pending => Ok(wait.await?.line().to_owned()),
+        Poll::Ready(result) => Ok(result?.line),
+        Poll::Pending => Ok(wait.await?.line),
     }
 }
 
@@ -219,8 +219,8 @@ fn printed_line(
     regex: &Regex,
     ended: bool,
 ) -> Result<Option<String>, WaitError> {
-    let logs = process.logs();
-    for path in [logs.stdout(), logs.stderr()] {
+    for stream in [Stream::Stdout, Stream::Stderr] {
+        let path = process.log_file(stream);
         if let Some(line) =
             matching_line(path, regex, ended).map_err(|source| WaitError::Output {
                 driver: process.name().to_owned(),

@@ -95,8 +95,7 @@ impl Iperf3Client {
         }
         let command = Command::new(&self.program)
             .args(self.args())
-            .name("iperf3-client")
-            .task();
+            .name("iperf3-client");
         let process =
             Process::spawn(command, runpath.as_ref())
                 .await
@@ -117,7 +116,7 @@ impl Iperf3Client {
                 });
             }
         };
-        let path = process.logs().stdout().to_path_buf();
+        let path = process.log_file(Stream::Stdout).to_path_buf();
         let output = tokio::fs::read_to_string(&path)
             .await
             .map_err(|source| Iperf3BinaryError::ReadOutput { path, source })?;
@@ -128,9 +127,8 @@ impl Iperf3Client {
                 stderr: process
                     .tail()
                     .lines()
-                    .iter()
-                    .filter(|line| line.stream == Stream::Stderr)
-                    .map(|line| line.text.clone())
+                    .filter(|(stream, _)| *stream == Stream::Stderr)
+                    .map(|(_, text)| text.to_owned())
                     .collect(),
             })?;
         for interval in &result.intervals {

@@ -416,8 +416,7 @@ impl Driver for IperfServer {
                 .process()
                 .tail()
                 .lines()
-                .iter()
-                .map(|line| format!("{}| {}", line.stream, line.text))
+                .map(|(stream, text)| format!("{stream}| {text}"))
                 .collect(),
             _ => Vec::new(),
         }

@@ -77,7 +77,7 @@ pub use driver::{
 pub use env::{Environment, EnvironmentBuilder};
 pub use error::{BoxError, BuildError, Error, LifecycleError, Phase, ResolveError, Result};
 pub use report::{Outcome, Report};
-pub use status::{Status, StatusTracker};
+pub use status::Status;
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]

@@ -95,13 +95,6 @@ impl Template {
         Ok(Self { parts })
     }
 
-    /// A template that is only `text`, with no placeholders.
-    pub fn literal(text: impl Into<String>) -> Self {
-        Self {
-            parts: vec![Part::Text(text.into())],
-        }
-    }
-
     /// The references this template needs, in order of appearance.
     pub fn references(&self) -> Vec<RefKey> {
         self.parts

@@ -138,4 +138,4 @@ pub trait Driver: Any + Send + Sync {
 /// Returned by the default `pause`/`resume`.
 #[derive(Debug, thiserror::Error)]
 #[error("operation not supported by this driver")]
-pub struct Unsupported;
+pub(crate) struct Unsupported;

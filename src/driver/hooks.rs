@@ -12,11 +12,11 @@ type HookFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 ///
 /// Built from any `Fn(HookContext) -> impl Future<Output = Result<(), E>>`.
 #[derive(Clone)]
-pub struct Hook(Arc<dyn Fn(HookContext) -> HookFuture + Send + Sync>);
+pub(crate) struct Hook(Arc<dyn Fn(HookContext) -> HookFuture + Send + Sync>);
 
 impl Hook {
     /// Wraps an async closure.
-    pub fn new<F, Fut, E>(f: F) -> Self
+    pub(crate) fn new<F, Fut, E>(f: F) -> Self
     where
         F: Fn(HookContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,

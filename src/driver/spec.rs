@@ -73,11 +73,6 @@ impl DriverSpec {
         Self::from_arc(Arc::new(driver))
     }
 
-    /// A spec for an already boxed driver.
-    pub fn from_box(driver: Box<dyn Driver>) -> Self {
-        Self::from_arc(Arc::from(driver))
-    }
-
     fn from_arc(driver: Arc<dyn Driver>) -> Self {
         Self {
             driver,
@@ -182,6 +177,6 @@ impl<D: Driver> From<D> for DriverSpec {
 
 impl From<Box<dyn Driver>> for DriverSpec {
     fn from(driver: Box<dyn Driver>) -> Self {
-        DriverSpec::from_box(driver)
+        DriverSpec::from_arc(Arc::from(driver))
     }
 }

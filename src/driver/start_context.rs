@@ -33,14 +33,9 @@ impl StartContext {
     }
 
     /// A context outside any environment: no references resolve, deaths go nowhere.
-    /// Useful to unit-test a driver.
-    pub fn detached(driver: impl Into<String>, runpath: impl Into<PathBuf>) -> Self {
-        Self::new(
-            driver.into(),
-            runpath.into(),
-            ValueTable::new(),
-            Supervisor::detached(),
-        )
+    #[cfg(feature = "testing")]
+    pub(crate) fn detached(driver: String, runpath: PathBuf) -> Self {
+        Self::new(driver, runpath, ValueTable::new(), Supervisor::detached())
     }
 
     /// The name of the driver being started.

@@ -39,7 +39,7 @@ impl StopSignals {
 /// Note that once listened for, tokio keeps these signals handled for the rest of
 /// the process: they no longer kill it by default. Programs that use this should
 /// exit after their teardown.
-pub async fn shutdown_signal() -> &'static str {
+pub(crate) async fn shutdown_signal() -> &'static str {
     match StopSignals::listen() {
         Ok(mut signals) => signals.recv().await,
         Err(e) => {

@@ -9,5 +9,5 @@ mod write;
 
 pub use model::{CaseReport, DriverReport, Outcome, Report};
 pub use summary::Summary;
-pub use time::{rfc3339, rfc3339_opt, seconds, seconds_opt};
+pub(crate) use time::{rfc3339, rfc3339_opt, seconds, seconds_opt};
 pub use write::ReportFiles;

@@ -6,5 +6,6 @@ mod tracker;
 mod transition;
 
 pub use status::Status;
-pub use tracker::{StatusEvent, StatusTracker};
+pub use tracker::StatusEvent;
+pub(crate) use tracker::StatusTracker;
 pub use transition::Transition;

@@ -177,7 +177,8 @@ impl Suite {
     }
 
     /// The test names of its cases, `<suite>::<case>`, in declaration order.
-    pub fn test_names(&self) -> Vec<String> {
+    #[cfg(test)]
+    pub(crate) fn test_names(&self) -> Vec<String> {
         self.cases
             .iter()
             .map(|case| test_name(&self.name, &case.name))

@@ -74,7 +74,7 @@ pub use context::{Endpoint, Exports, FromValue, Param, Ref, RefKey, Template, Va
 pub use driver::{
     ConnectionInfo, Driver, DriverSpec, HookContext, Resource, StartContext, Supervisor,
 };
-pub use env::{Environment, EnvironmentBuilder};
+pub use env::{DriverName, Environment, EnvironmentBuilder, Handle};
 pub use error::{BoxError, BuildError, Error, LifecycleError, Phase, ResolveError, Result};
 pub use report::{Outcome, Report};
 pub use status::Status;

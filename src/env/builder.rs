@@ -1,10 +1,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use super::Handle;
 use super::environment::RunSettings;
 use super::graph::Graph;
 use super::{Environment, runpath::default_runpath_root};
-use crate::driver::DriverSpec;
+use crate::driver::{Driver, DriverSpec};
 use crate::error::BuildError;
 
 /// Describes an environment: its drivers, their dependencies, where files go.
@@ -64,15 +65,34 @@ impl EnvironmentBuilder {
         self
     }
 
+    /// Adds a driver and hands back its typed [`Handle`], for
+    /// [`Environment::get`], [`Environment::resource`] and [`Handle::export`].
+    ///
+    /// # Examples
+    /// ```
+    /// # fn main() -> testrig::Result<()> {
+    /// use testrig::Environment;
+    /// use testrig::testing::ScriptedDriver;
+    ///
+    /// let mut builder = Environment::builder("demo");
+    /// let server = builder.add(ScriptedDriver::new("server").listen());
+    /// builder.add(ScriptedDriver::new("client").connect_to(server.export("port")));
+    /// let env = builder.build()?;
+    /// # drop(env); Ok(()) }
+    /// ```
+    pub fn add<D: Driver>(&mut self, driver: D) -> Handle<D> {
+        let handle = Handle::new(driver.name());
+        self.specs.push(DriverSpec::new(driver));
+        handle
+    }
+
     /// Declares that `dependent` starts only after `dependency` is started (and
     /// stops before it).
-    pub fn depends_on(
-        mut self,
-        dependent: impl Into<String>,
-        dependency: impl Into<String>,
-    ) -> Self {
-        self.dependencies
-            .push((dependent.into(), dependency.into()));
+    pub fn depends_on(mut self, dependent: impl AsRef<str>, dependency: impl AsRef<str>) -> Self {
+        self.dependencies.push((
+            dependent.as_ref().to_owned(),
+            dependency.as_ref().to_owned(),
+        ));
         self
     }
 

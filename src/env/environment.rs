@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 
+use super::DriverName;
 use super::graph::Graph;
 use crate::context::ValueTable;
 use crate::driver::{Driver, DriverSpec, Resource};
@@ -121,8 +122,10 @@ impl Environment {
         self.inner.resources.iter().map(Resource::name).collect()
     }
 
-    /// The lifecycle engine of driver `name`.
-    pub fn resource(&self, name: &str) -> Result<&Resource, Error> {
+    /// The lifecycle of a driver (status, restart, pause, wait…), by its
+    /// [`Handle`](super::Handle) or its name.
+    pub fn resource(&self, driver: impl AsRef<str>) -> Result<&Resource, Error> {
+        let name = driver.as_ref();
         self.inner
             .index
             .get(name)
@@ -138,8 +141,10 @@ impl Environment {
         &self.inner.resources
     }
 
-    /// Driver `name` as its concrete type.
-    pub fn get<T: Driver>(&self, name: &str) -> Result<Arc<T>, Error> {
+    /// A driver as its concrete type, by its [`Handle`](super::Handle)
+    /// (`env.get(&server)`) or by its name and type (`env.get::<TcpServer>("server")`).
+    pub fn get<T: Driver>(&self, driver: &(impl DriverName<T> + ?Sized)) -> Result<Arc<T>, Error> {
+        let name = driver.as_ref();
         let resource = self.resource(name)?;
         resource.get::<T>().ok_or_else(|| Error::WrongType {
             driver: name.to_owned(),

@@ -329,6 +329,18 @@ pub enum BuildError {
         /// The cycle, first driver repeated at the end: `a -> b -> a`.
         cycle: Vec<String>,
     },
+    /// A driver refused its own configuration ([`Driver::check`](crate::Driver::check)):
+    /// an invalid regex, a malformed placeholder…
+    #[error("environment `{environment}`: driver `{driver}`: {reason}")]
+    InvalidDriver {
+        /// The environment.
+        environment: String,
+        /// The driver.
+        driver: String,
+        /// What is wrong, with its causes (the field and the value, as the driver
+        /// says it).
+        reason: String,
+    },
     /// A driver's own stop deadline is not below the stop timeout the
     /// environment gives it: the environment would abort it mid-stop.
     #[error(

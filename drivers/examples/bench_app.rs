@@ -21,6 +21,7 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use testrig::process::Stream;
 use testrig::{Environment, Status};
 use testrig_drivers::app::App;
 
@@ -98,14 +99,11 @@ async fn measure(readiness: Readiness) -> Vec<Sample> {
     let regex = r"^ready at (?P<at>\d+)$";
     let mut samples = Vec::with_capacity(RUNS);
     for run in 0..RUNS {
-        let builder = App::builder("child", &me);
-        let builder = builder.env(MODE, readiness.child_mode());
+        let app = App::new("child", &me).env(MODE, readiness.child_mode());
         let app = match readiness {
-            Readiness::StdoutAtOnce | Readiness::StdoutLater => builder.ready_on_stdout(regex),
-            Readiness::LogFileLater => builder.ready_on_log_file("child.log", regex),
-        }
-        .build()
-        .expect("a valid app");
+            Readiness::StdoutAtOnce | Readiness::StdoutLater => app.ready_on(Stream::Stdout, regex),
+            Readiness::LogFileLater => app.ready_on_log_file("child.log", regex),
+        };
         let env = Environment::builder("bench")
             .runpath(root.join(run.to_string()))
             .driver(app)

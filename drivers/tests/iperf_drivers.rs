@@ -146,7 +146,7 @@ async fn a_restarted_server_listens_on_the_same_port_and_serves_again() {
     env.run(|env| async move {
         let server = env.get::<IperfServer>("server")?;
         let before = server.local_addr();
-        env.restart("server").await?;
+        env.resource("server")?.restart().await?;
         assert_eq!(server.local_addr(), before);
         let result = env.get::<IperfClient>("client")?.run(RUN_DEADLINE).await?;
         assert!(result.bytes_received() > 0);

@@ -251,7 +251,7 @@ async fn a_restarted_server_keeps_its_port_and_a_client_reconnects() {
             let server = env.get::<TcpServer>("server")?;
             let client = env.get::<TcpClient>("client")?;
             let port = server.bound_port().unwrap();
-            env.restart("server").await?;
+            env.resource("server")?.restart().await?;
             assert_eq!(server.bound_port(), Some(port));
             assert!(matches!(
                 client.receive(1, T).await.unwrap_err(),
@@ -339,7 +339,7 @@ async fn a_refused_connect_fails_the_start_naming_driver_and_address() {
         )),
         "{error}"
     );
-    assert_eq!(env.status("client").unwrap(), Status::Failed);
+    assert_eq!(env.resource("client").unwrap().status(), Status::Failed);
 }
 
 #[tokio::test]
@@ -655,7 +655,7 @@ mod auto_reconnect {
                 let conn = server.accept_connection(T).await?;
                 assert_eq!(server.receive_exact(conn, 3, T).await?, b"one");
 
-                env.restart("server").await?;
+                env.resource("server")?.restart().await?;
                 assert_eq!(server.bound_port(), Some(port));
                 client.when_connected(Duration::from_secs(5)).await?;
                 client.send(b"two").await?;
@@ -689,7 +689,7 @@ mod auto_reconnect {
                 let client = env.get::<TcpClient>("client")?;
                 let conn = server.accept_connection(T).await?;
                 assert_eq!(server.receive_line(conn, T).await?, "HELLO");
-                env.restart("server").await?;
+                env.resource("server")?.restart().await?;
                 client.when_connected(Duration::from_secs(5)).await?;
                 let conn = server.accept_connection(T).await?;
                 assert_eq!(server.receive_line(conn, T).await?, "HELLO");

@@ -57,6 +57,17 @@ pub trait Driver: Any + Send + Sync {
         Vec::new()
     }
 
+    /// Checks the driver's own configuration (a regex, a placeholder…), before
+    /// anything starts: [`Environment::build`](crate::Environment::build) refuses
+    /// a driver that returns an error, with
+    /// [`BuildError::InvalidDriver`](crate::BuildError::InvalidDriver) naming it and
+    /// saying why. Defaults to valid.
+    ///
+    /// `references` and `export_keys` are asked only of a driver that passed.
+    fn check(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
+
     /// The keys `exports` will hold once started.
     fn export_keys(&self) -> Vec<String> {
         Vec::new()

@@ -27,7 +27,8 @@ use crate::error::BuildError;
 ///     .depends_on("app", "database")
 ///     .build()
 ///     .unwrap();
-/// assert_eq!(env.driver_names(), ["database", "app"]);
+/// let names: Vec<&str> = env.resources().iter().map(|r| r.name()).collect();
+/// assert_eq!(names, ["database", "app"]);
 /// ```
 #[must_use]
 #[derive(Debug)]
@@ -140,7 +141,8 @@ impl EnvironmentBuilder {
 
     /// Checks the description and builds the environment.
     ///
-    /// Errors name what is wrong: an invalid or duplicate name, a dependency or
+    /// Errors name what is wrong: a driver's invalid configuration
+    /// ([`Driver::check`](crate::Driver::check)), an invalid or duplicate name, a dependency or
     /// reference to an unknown driver, a reference to a key the driver does not
     /// export, a dependency cycle, a driver whose own stop deadline
     /// ([`Driver::own_stop_timeout`](crate::Driver::own_stop_timeout)) is not
@@ -181,6 +183,18 @@ impl EnvironmentBuilder {
             graph.add(a, b);
         }
         for spec in &self.specs {
+            if let Err(error) = spec.driver.check() {
+                let driver = spec.name();
+                let reason = crate::error::full_message(&*error);
+                // The driver's error may name the driver itself; the variant does.
+                let prefix = format!("driver `{driver}`: ");
+                let reason = reason.strip_prefix(&prefix).unwrap_or(&reason).to_owned();
+                return Err(BuildError::InvalidDriver {
+                    environment: env.clone(),
+                    driver: driver.to_owned(),
+                    reason,
+                });
+            }
             if let Some((field, own)) = spec.driver.own_stop_timeout()
                 && own >= spec.options.stop_timeout
             {

@@ -117,11 +117,6 @@ impl Environment {
         self.inner.run.report_dir.as_deref()
     }
 
-    /// The drivers' names, in the order they were added.
-    pub fn driver_names(&self) -> Vec<&str> {
-        self.inner.resources.iter().map(Resource::name).collect()
-    }
-
     /// The lifecycle of a driver (status, restart, pause, wait…), by its
     /// [`Handle`](super::Handle) or its name.
     pub fn resource(&self, driver: impl AsRef<str>) -> Result<&Resource, Error> {
@@ -151,11 +146,6 @@ impl Environment {
             requested: short_type_name::<T>(),
             actual: resource.driver().kind(),
         })
-    }
-
-    /// The status of driver `name`.
-    pub fn status(&self, name: &str) -> Result<Status, Error> {
-        Ok(self.resource(name)?.status())
     }
 
     /// The values every started driver exports.
@@ -442,27 +432,6 @@ impl Environment {
         let mut state = self.inner.state();
         state.teardown = Some(state.teardown.unwrap_or_default() + began.elapsed());
         failures
-    }
-
-    /// Stops then starts driver `name`.
-    pub async fn restart(&self, name: &str) -> Result<(), Error> {
-        Ok(self.resource(name)?.restart().await?)
-    }
-
-    /// Pauses driver `name`.
-    pub async fn pause(&self, name: &str) -> Result<(), Error> {
-        Ok(self.resource(name)?.pause().await?)
-    }
-
-    /// Resumes driver `name`.
-    pub async fn resume(&self, name: &str) -> Result<(), Error> {
-        Ok(self.resource(name)?.resume().await?)
-    }
-
-    /// Aborts driver `name` (terminal).
-    pub fn abort(&self, name: &str) -> Result<(), Error> {
-        self.resource(name)?.abort();
-        Ok(())
     }
 
     /// Adds a test case outcome to the report.

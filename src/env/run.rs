@@ -42,7 +42,7 @@ impl Environment {
     ///
     /// let env = Environment::builder("empty").build()?;
     /// let answer = env.run(|env| async move {
-    ///     assert!(env.driver_names().is_empty());
+    ///     assert!(env.resources().is_empty());
     ///     Ok::<_, testrig::Error>(42)
     /// }).await?;
     /// assert_eq!(answer, 42);

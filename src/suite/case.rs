@@ -19,7 +19,7 @@ use crate::error::BoxError;
 /// use testrig::suite::Case;
 ///
 /// let case = Case::new("slow_handshake", |env| async move {
-///     assert!(env.driver_names().contains(&"server"));
+///     assert!(env.resource("server").is_ok());
 ///     Ok(())
 /// })
 /// .timeout(Duration::from_secs(5))

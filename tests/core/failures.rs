@@ -104,9 +104,9 @@ async fn a_failure_in_readiness_stops_everything_started_and_skips_dependents() 
         "{text}"
     );
     assert_eq!(error.skipped, ["c"]);
-    assert_eq!(env.status("b").unwrap(), Status::Failed);
-    assert_eq!(env.status("a").unwrap(), Status::Stopped);
-    assert_eq!(env.status("d").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("b").unwrap().status(), Status::Failed);
+    assert_eq!(env.resource("a").unwrap().status(), Status::Stopped);
+    assert_eq!(env.resource("d").unwrap().status(), Status::Stopped);
     assert_everything_started_was_stopped(&env, &journal).await;
 }
 
@@ -135,9 +135,9 @@ async fn a_failure_in_stop_aborts_that_driver_and_stops_the_rest() {
         text.contains("driver `b` failed in stop: scripted failure in stop"),
         "{text}"
     );
-    assert_eq!(env.status("a").unwrap(), Status::Stopped);
-    assert_eq!(env.status("b").unwrap(), Status::Failed);
-    assert_eq!(env.status("c").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("a").unwrap().status(), Status::Stopped);
+    assert_eq!(env.resource("b").unwrap().status(), Status::Failed);
+    assert_eq!(env.resource("c").unwrap().status(), Status::Stopped);
     assert_eq!(journal.count("b", Event::Aborted), 1);
     // Its dependency still stopped, after it.
     assert!(
@@ -167,7 +167,7 @@ async fn two_independent_failures_are_both_reported() {
     failed.sort();
     assert_eq!(failed, ["x", "y"]);
     assert!(error.to_string().contains("2 driver(s) failed"));
-    assert_eq!(env.status("z").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("z").unwrap().status(), Status::Stopped);
 }
 
 #[tokio::test(start_paused = true)]
@@ -194,7 +194,7 @@ async fn a_readiness_after_the_deadline_is_a_failure_not_a_late_success() {
         "driver `late` timed out after 100ms waiting for scripted readiness (500ms)"
     );
     tokio::time::sleep(ms(1000)).await;
-    assert_eq!(env.status("late").unwrap(), Status::Failed);
+    assert_eq!(env.resource("late").unwrap().status(), Status::Failed);
     assert_eq!(journal.count("late", Event::Ready), 0);
 }
 
@@ -221,7 +221,7 @@ async fn a_stop_that_overruns_its_timeout_is_aborted_and_recorded() {
         "{error}"
     );
     assert_eq!(journal.count("slow", Event::Aborted), 1);
-    assert_eq!(env.status("slow").unwrap(), Status::Failed);
+    assert_eq!(env.resource("slow").unwrap().status(), Status::Failed);
     let recorded = env.resource("slow").unwrap().errors();
     assert_eq!(recorded[0].phase, Phase::Stop);
 }
@@ -239,12 +239,12 @@ async fn a_failure_in_a_second_start_lists_the_dependents_stopped_by_the_first_a
         .unwrap();
     env.start().await.unwrap();
     env.stop().await.unwrap();
-    assert_eq!(env.status("b").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("b").unwrap().status(), Status::Stopped);
     drop(listener);
 
     let error = start_error(env.start().await.unwrap_err());
     assert_eq!(error.failures.len(), 1);
     assert_eq!(error.failures[0].driver, "a");
     assert_eq!(error.skipped, ["b"]);
-    assert_eq!(env.status("b").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("b").unwrap().status(), Status::Stopped);
 }

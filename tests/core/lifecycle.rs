@@ -105,7 +105,7 @@ async fn a_driver_that_dies_while_started_becomes_failed_and_the_environment_see
             .starts_with("driver `server` died while started: listener closed")
     );
     env.stop().await.unwrap();
-    assert_eq!(env.status("other").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("other").unwrap().status(), Status::Stopped);
 }
 
 #[tokio::test]
@@ -238,18 +238,18 @@ async fn pause_and_resume_move_between_started_and_paused() {
         .build()
         .unwrap();
     env.start().await.unwrap();
-    env.pause("p").await.unwrap();
-    assert_eq!(env.status("p").unwrap(), Status::Paused);
-    let error = env.pause("p").await.unwrap_err();
+    env.resource("p").unwrap().pause().await.unwrap();
+    assert_eq!(env.resource("p").unwrap().status(), Status::Paused);
+    let error = env.resource("p").unwrap().pause().await.unwrap_err();
     assert_eq!(
         error.to_string(),
         "driver `p`: illegal status change paused -> paused"
     );
-    env.resume("p").await.unwrap();
-    assert_eq!(env.status("p").unwrap(), Status::Started);
-    env.pause("p").await.unwrap();
+    env.resource("p").unwrap().resume().await.unwrap();
+    assert_eq!(env.resource("p").unwrap().status(), Status::Started);
+    env.resource("p").unwrap().pause().await.unwrap();
     env.stop().await.unwrap();
-    assert_eq!(env.status("p").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("p").unwrap().status(), Status::Stopped);
     assert_eq!(journal.count("p", Event::Paused), 2);
     assert_eq!(journal.count("p", Event::Resumed), 1);
 }

@@ -26,7 +26,7 @@ struct Log(Arc<Mutex<Vec<String>>>);
 impl Log {
     /// Records `what` and the server's status at that moment.
     fn note(&self, what: &str, env: &Environment) {
-        let status = env.status("server").expect("a server driver");
+        let status = env.resource("server").expect("a server driver").status();
         self.0
             .lock()
             .unwrap()
@@ -170,17 +170,17 @@ fn a_driver_that_dies_in_a_case_fails_that_case_only_unless_the_case_expected_it
     })
     .case("finds_it_dead", |env| async move {
         // Already failed before this case: not this case's failure.
-        assert_eq!(env.status("server")?, Status::Failed);
+        assert_eq!(env.resource("server")?.status(), Status::Failed);
         Ok(())
     })
     .case("kills_it_on_purpose", |env| async move {
-        env.restart("server").await?;
+        env.resource("server")?.restart().await?;
         env.expect_failure("server")?;
         Ok(kill(&env, "server", "fault injected")?)
     })
     .case("kills_it_again", |env| async move {
         // The expectation of the case before ended with it.
-        env.restart("server").await?;
+        env.resource("server")?.restart().await?;
         Ok(kill(&env, "server", "died again")?)
     });
     let conclusion = Runner::new()
@@ -283,7 +283,7 @@ async fn a_runner_called_inside_a_runtime_runs_its_suites_on_a_thread_of_its_own
             .build()
     })
     .case("sees_the_server", |env| async move {
-        assert_eq!(env.status("server")?, Status::Started);
+        assert_eq!(env.resource("server")?.status(), Status::Started);
         let port = env
             .get::<ScriptedDriver>("server")?
             .port()

@@ -72,9 +72,9 @@ impl Progress {
     /// Follows `env` from now on.
     pub(crate) fn new(env: &Environment, style: Style, began: Instant) -> Self {
         let width = env
-            .driver_names()
+            .resources()
             .iter()
-            .map(|n| n.len())
+            .map(|r| r.name().len())
             .max()
             .unwrap_or(0);
         Self {

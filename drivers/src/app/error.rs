@@ -183,27 +183,6 @@ pub enum AppError {
     },
 }
 
-impl AppError {
-    /// The driver this error is about.
-    pub fn driver(&self) -> &str {
-        match self {
-            AppError::InvalidRegex { driver, .. }
-            | AppError::ReservedGroup { driver, .. }
-            | AppError::InvalidTemplate { driver, .. }
-            | AppError::Unresolved { driver, .. }
-            | AppError::BinaryNotFound { driver, .. }
-            | AppError::WorkingDir { driver, .. }
-            | AppError::File { driver, .. }
-            | AppError::ExitedWhileStarting { driver, .. }
-            | AppError::UnexpectedExit { driver, .. }
-            | AppError::StillRunning { driver, .. }
-            | AppError::StopTimedOut { driver, .. }
-            | AppError::NotStarted { driver }
-            | AppError::Process { driver, .. } => driver,
-        }
-    }
-}
-
 impl From<AppError> for testrig::Error {
     fn from(error: AppError) -> Self {
         testrig::Error::other(error)

@@ -29,7 +29,7 @@ pub enum Expectation {
 impl Expectation {
     /// Whether a program that ended with `exit` did what was expected. An end
     /// testrig asked for (stop, kill) is always accepted.
-    pub fn accepts(self, exit: Exit) -> bool {
+    pub(super) fn accepts(self, exit: Exit) -> bool {
         if exit.was_requested() {
             return true;
         }

@@ -70,7 +70,7 @@ async fn main() -> Result<(), Error> {
     let files = report.write_to(env.runpath())?;
     println!(
         "reports: {}",
-        files.json.parent().unwrap_or(env.runpath()).display()
+        files[0].parent().unwrap_or(env.runpath()).display()
     );
     Ok(())
 }

@@ -111,7 +111,7 @@ async fn measure(readiness: Readiness) -> Vec<Sample> {
             .expect("a valid environment");
         env.start().await.expect("the child starts");
         let resource = env.resource("child").expect("the child driver");
-        let history = resource.history();
+        let history = resource.report().transitions;
         let at = |status| {
             history
                 .iter()

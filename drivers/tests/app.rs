@@ -75,7 +75,7 @@ async fn a_port_printed_by_the_program_is_exported_and_a_client_connects_to_it()
         assert_eq!(exports["pid"], Value::from(pid));
         assert_eq!(exports["port"].to_string(), port.to_string());
         assert_eq!(
-            resource.connections(),
+            resource.report().connections,
             [ConnectionInfo::listening(
                 "tcp",
                 format!("127.0.0.1:{port}")
@@ -425,7 +425,7 @@ async fn a_started_program_that_dies_moves_the_driver_to_failed_with_its_output(
     scratch.track(pid);
     send_signal(pid, libc::SIGKILL);
     assert_eq!(env.wait_for_failure(T).await.as_deref(), Some("app"));
-    let errors = env.resource("app").unwrap().errors();
+    let errors = env.resource("app").unwrap().report().errors;
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].phase, Phase::Run);
     let message = &errors[0].message;
@@ -451,7 +451,7 @@ async fn a_daemon_that_exits_with_code_0_has_died_too() {
     scratch.track(pid);
     send_signal(pid, libc::SIGUSR1);
     assert_eq!(env.wait_for_failure(T).await.as_deref(), Some("app"));
-    let message = &env.resource("app").unwrap().errors()[0].message;
+    let message = &env.resource("app").unwrap().report().errors[0].message;
     assert!(
         message.contains("exited with code 0; expected: it keeps running"),
         "{message}"
@@ -471,7 +471,7 @@ async fn a_deliberate_stop_is_not_a_death() {
     env.stop().await.unwrap();
     assert_eq!(env.resource("app").unwrap().status(), Status::Stopped);
     assert_eq!(env.wait_for_failure(Duration::from_millis(100)).await, None);
-    assert!(env.resource("app").unwrap().errors().is_empty());
+    assert!(env.resource("app").unwrap().report().errors.is_empty());
     assert_eq!(
         app.process().and_then(|process| process.exit()),
         Some(Exit::Terminated(Signal::TERM))
@@ -504,7 +504,7 @@ async fn a_program_ignoring_the_stop_signal_is_killed_after_the_stop_timeout_and
     );
     let resource = env.resource("app").unwrap();
     assert_eq!(resource.status(), Status::Failed);
-    assert_eq!(resource.errors()[0].phase, Phase::Stop);
+    assert_eq!(resource.report().errors[0].phase, Phase::Stop);
     scratch.assert_nothing_left().await;
 }
 

@@ -174,7 +174,7 @@ async fn an_iperf3_server_that_dies_while_started_fails_the_driver() {
         .wait(Status::Failed, Duration::from_secs(5))
         .await
         .expect("the driver fails when its iperf3 dies");
-    let history = resource.history();
+    let history = resource.report().transitions;
     let failed = history.last().expect("the failure is recorded");
     let message = failed.note.as_deref().unwrap_or_default();
     assert!(

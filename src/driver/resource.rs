@@ -14,6 +14,7 @@ use super::{
 };
 use crate::context::{Exports, ValueTable};
 use crate::error::{LifecycleError, LogTail, Phase};
+use crate::report::{DriverReport, RecordedError};
 use crate::status::{Status, StatusEvent, StatusTracker, Transition};
 
 // Here rather than in spec.rs, so that the resource depends on the spec and not the
@@ -76,18 +77,6 @@ struct Record {
     connections: Vec<ConnectionInfo>,
 }
 
-/// An error kept for the report.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RecordedError {
-    /// When it happened.
-    #[serde(with = "crate::report::rfc3339")]
-    pub at: SystemTime,
-    /// The lifecycle step.
-    pub phase: Phase,
-    /// The full message (including the log tail, when there is one).
-    pub message: String,
-}
-
 impl Resource {
     pub(crate) fn new(
         spec: DriverSpec,
@@ -136,7 +125,7 @@ impl Resource {
     }
 
     /// Every status change so far, with timestamps.
-    pub fn history(&self) -> Vec<Transition> {
+    pub(crate) fn history(&self) -> Vec<Transition> {
         self.inner.tracker.history()
     }
 
@@ -156,18 +145,40 @@ impl Resource {
     }
 
     /// Errors recorded so far (start, stop, hooks, death), oldest first.
-    pub fn errors(&self) -> Vec<RecordedError> {
+    pub(crate) fn errors(&self) -> Vec<RecordedError> {
         self.inner.record().errors.clone()
     }
 
     /// How long the last start took, hooks included.
-    pub fn setup_duration(&self) -> Option<Duration> {
+    pub(crate) fn setup_duration(&self) -> Option<Duration> {
         self.inner.record().setup
     }
 
     /// How long the last stop took, hooks included.
-    pub fn teardown_duration(&self) -> Option<Duration> {
+    pub(crate) fn teardown_duration(&self) -> Option<Duration> {
         self.inner.record().teardown
+    }
+
+    /// The driver's part of the report, as it is now: status changes, recorded
+    /// errors, setup and teardown durations, exports, connections, log tail…
+    pub fn report(&self) -> DriverReport {
+        let driver = self.driver();
+        DriverReport {
+            name: self.name().to_owned(),
+            kind: driver.kind().to_owned(),
+            status: self.status(),
+            transitions: self.history(),
+            setup: self.setup_duration(),
+            teardown: self.teardown_duration(),
+            exports: self.exports(),
+            connections: self.connections(),
+            errors: self.errors(),
+            log_tail: driver.log_tail(),
+            runpath: self.runpath().to_owned(),
+            cpu_time: driver.cpu_time(),
+            warnings: driver.warnings(),
+            finished_at: driver.finished_at(),
+        }
     }
 
     /// The exports captured when the driver last started.
@@ -176,7 +187,7 @@ impl Resource {
     }
 
     /// The connection info captured when the driver last started.
-    pub fn connections(&self) -> Vec<ConnectionInfo> {
+    pub(crate) fn connections(&self) -> Vec<ConnectionInfo> {
         self.inner.record().connections.clone()
     }
 

@@ -12,7 +12,7 @@ use super::graph::Graph;
 use crate::context::ValueTable;
 use crate::driver::{Driver, DriverSpec, Resource};
 use crate::error::{DriverFailure, Error, LifecycleError, Phase, StartError, StopError};
-use crate::report::{CaseReport, DriverReport, Report};
+use crate::report::{CaseReport, Report};
 use crate::status::{Status, StatusEvent};
 
 /// A set of drivers started in dependency order and always torn down.
@@ -444,7 +444,7 @@ impl Environment {
 
     /// A report of everything so far.
     pub fn report(&self) -> Report {
-        let drivers = self.resources().iter().map(DriverReport::of).collect();
+        let drivers = self.resources().iter().map(Resource::report).collect();
         let state = self.inner.state();
         Report {
             environment: self.name().to_owned(),

@@ -222,7 +222,7 @@ async fn a_stop_that_overruns_its_timeout_is_aborted_and_recorded() {
     );
     assert_eq!(journal.count("slow", Event::Aborted), 1);
     assert_eq!(env.resource("slow").unwrap().status(), Status::Failed);
-    let recorded = env.resource("slow").unwrap().errors();
+    let recorded = env.resource("slow").unwrap().report().errors;
     assert_eq!(recorded[0].phase, Phase::Stop);
 }
 

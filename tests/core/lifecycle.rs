@@ -24,7 +24,7 @@ async fn stop_of_an_idle_driver_is_a_no_op() {
     let resource = DriverSpec::new(ScriptedDriver::new("a").journal(&journal)).into_resource();
     resource.stop().await.unwrap();
     assert_eq!(resource.status(), Status::Idle);
-    assert!(resource.history().is_empty());
+    assert!(resource.report().transitions.is_empty());
     assert_eq!(journal.count("a", Event::StopCalled), 0);
 }
 
@@ -49,7 +49,12 @@ async fn restart_goes_through_stopped_and_gets_a_new_port() {
     let resource = DriverSpec::new(ScriptedDriver::new("s").listen()).into_resource();
     resource.start().await.unwrap();
     resource.restart().await.unwrap();
-    let path: Vec<(Status, Status)> = resource.history().iter().map(|t| (t.from, t.to)).collect();
+    let path: Vec<(Status, Status)> = resource
+        .report()
+        .transitions
+        .iter()
+        .map(|t| (t.from, t.to))
+        .collect();
     assert_eq!(
         path,
         [
@@ -61,7 +66,10 @@ async fn restart_goes_through_stopped_and_gets_a_new_port() {
             (Status::Starting, Status::Started),
         ]
     );
-    assert_eq!(resource.history()[2].note.as_deref(), Some("restart"));
+    assert_eq!(
+        resource.report().transitions[2].note.as_deref(),
+        Some("restart")
+    );
     assert!(resource.get::<ScriptedDriver>().unwrap().port().is_some());
     resource.stop().await.unwrap();
 }
@@ -195,7 +203,7 @@ async fn a_failed_start_fails_over_to_the_replacement_under_the_same_name() {
         let primary = env.get::<ScriptedDriver>("primary")?;
         let client = env.get::<ScriptedDriver>("client")?;
         assert_eq!(client.connected_port(), primary.port());
-        let history = env.resource("primary")?.history();
+        let history = env.resource("primary")?.report().transitions;
         let statuses: Vec<Status> = history.iter().map(|t| t.to).collect();
         assert_eq!(
             statuses,

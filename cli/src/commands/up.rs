@@ -118,7 +118,7 @@ async fn first_failure(env: &Environment) -> String {
 fn last_error(env: &Environment, driver: &str) -> String {
     env.resource(driver)
         .ok()
-        .and_then(|r| r.errors().pop())
+        .and_then(|r| r.report().errors.pop())
         .map(|e| format!(": {}", e.message))
         .unwrap_or_default()
 }

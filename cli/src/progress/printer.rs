@@ -196,7 +196,8 @@ impl Progress {
             return String::new();
         };
         resource
-            .connections()
+            .report()
+            .connections
             .iter()
             .map(|c| {
                 let direction = match c.direction {

@@ -23,10 +23,25 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The environment description is invalid.
     Build(BuildError),
-    /// The environment could not start.
-    Start(StartError),
-    /// Some drivers did not stop cleanly.
-    Stop(StopError),
+    /// The environment could not start. Everything that had started was stopped.
+    Start {
+        /// The environment.
+        environment: String,
+        /// Every driver that failed to start, in the order they failed (each
+        /// error names its driver: [`LifecycleError::driver`]).
+        failures: Vec<LifecycleError>,
+        /// Drivers never started because of the failures.
+        skipped: Vec<String>,
+        /// Drivers that then failed to stop during the teardown.
+        teardown: Vec<LifecycleError>,
+    },
+    /// Some drivers did not stop cleanly; each was aborted.
+    Stop {
+        /// The environment.
+        environment: String,
+        /// Every failure, in the order they happened.
+        failures: Vec<LifecycleError>,
+    },
     /// One driver's lifecycle operation failed.
     Lifecycle(LifecycleError),
     /// No driver of that name.
@@ -62,7 +77,7 @@ pub enum Error {
         /// Each driver that failed, with why, in the order the drivers were added.
         drivers: Vec<FailedDriver>,
         /// Drivers that then did not stop cleanly during the teardown.
-        teardown: Vec<DriverFailure>,
+        teardown: Vec<LifecycleError>,
     },
     /// A signal interrupted the run; the environment was torn down.
     Interrupted {
@@ -93,8 +108,21 @@ impl fmt::Display for Error {
         }
         match self {
             Error::Build(e) => fmt::Display::fmt(e, f),
-            Error::Start(e) => fmt::Display::fmt(e, f),
-            Error::Stop(e) => fmt::Display::fmt(e, f),
+            Error::Start {
+                environment,
+                failures,
+                skipped,
+                teardown,
+            } => f.write_str(&start_error_message(
+                environment,
+                failures,
+                skipped,
+                teardown,
+            )),
+            Error::Stop {
+                environment,
+                failures,
+            } => f.write_str(&stop_error_message(environment, failures)),
             Error::Lifecycle(e) => fmt::Display::fmt(e, f),
             Error::UnknownDriver { environment, name } => {
                 write!(
@@ -133,12 +161,12 @@ impl std::error::Error for Error {
         match self {
             // Transparent: the wrapped error's own message is this one's.
             Error::Build(e) => e.source(),
-            Error::Start(e) => e.source(),
-            Error::Stop(e) => e.source(),
             Error::Lifecycle(e) => e.source(),
             Error::Other(e) => e.source(),
             Error::Report { source, .. } => Some(source),
-            Error::UnknownDriver { .. }
+            Error::Start { .. }
+            | Error::Stop { .. }
+            | Error::UnknownDriver { .. }
             | Error::WrongType { .. }
             | Error::BodyTimeout { .. }
             | Error::DriversFailed { .. }
@@ -150,18 +178,6 @@ impl std::error::Error for Error {
 impl From<BuildError> for Error {
     fn from(error: BuildError) -> Self {
         Error::Build(error)
-    }
-}
-
-impl From<StartError> for Error {
-    fn from(error: StartError) -> Self {
-        Error::Start(error)
-    }
-}
-
-impl From<StopError> for Error {
-    fn from(error: StopError) -> Self {
-        Error::Stop(error)
     }
 }
 
@@ -203,8 +219,26 @@ impl Error {
     fn fmt_structure(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Build(e) => f.debug_tuple("Build").field(e).finish(),
-            Error::Start(e) => f.debug_tuple("Start").field(e).finish(),
-            Error::Stop(e) => f.debug_tuple("Stop").field(e).finish(),
+            Error::Start {
+                environment,
+                failures,
+                skipped,
+                teardown,
+            } => f
+                .debug_struct("Start")
+                .field("environment", environment)
+                .field("failures", failures)
+                .field("skipped", skipped)
+                .field("teardown", teardown)
+                .finish(),
+            Error::Stop {
+                environment,
+                failures,
+            } => f
+                .debug_struct("Stop")
+                .field("environment", environment)
+                .field("failures", failures)
+                .finish(),
             Error::Lifecycle(e) => f.debug_tuple("Lifecycle").field(e).finish(),
             Error::UnknownDriver { environment, name } => f
                 .debug_struct("UnknownDriver")
@@ -389,7 +423,7 @@ pub enum LifecycleError {
         after: Duration,
     },
     /// `start`, readiness or a start hook returned an error.
-    #[error("driver `{driver}` failed in {phase}{log_tail}")]
+    #[error("driver `{driver}` failed in {phase}{}", Tail(log_tail))]
     StartFailed {
         /// The driver.
         driver: String,
@@ -399,10 +433,13 @@ pub enum LifecycleError {
         #[source]
         source: BoxError,
         /// The end of the driver's logs.
-        log_tail: LogTail,
+        log_tail: Vec<String>,
     },
     /// `start` + readiness did not finish within the start timeout.
-    #[error("driver `{driver}` timed out after {after:?} waiting for {waited_for}{log_tail}")]
+    #[error(
+        "driver `{driver}` timed out after {after:?} waiting for {waited_for}{}",
+        Tail(log_tail)
+    )]
     StartTimeout {
         /// The driver.
         driver: String,
@@ -411,10 +448,10 @@ pub enum LifecycleError {
         /// The start timeout.
         after: Duration,
         /// The end of the driver's logs.
-        log_tail: LogTail,
+        log_tail: Vec<String>,
     },
     /// `stop` or a stop hook returned an error; the driver was aborted.
-    #[error("driver `{driver}` failed in {phase}{log_tail}")]
+    #[error("driver `{driver}` failed in {phase}{}", Tail(log_tail))]
     StopFailed {
         /// The driver.
         driver: String,
@@ -424,17 +461,20 @@ pub enum LifecycleError {
         #[source]
         source: BoxError,
         /// The end of the driver's logs.
-        log_tail: LogTail,
+        log_tail: Vec<String>,
     },
     /// `stop` overran the stop timeout; the driver was aborted (killed).
-    #[error("driver `{driver}` did not stop within {after:?} and was aborted{log_tail}")]
+    #[error(
+        "driver `{driver}` did not stop within {after:?} and was aborted{}",
+        Tail(log_tail)
+    )]
     StopTimeout {
         /// The driver.
         driver: String,
         /// The stop timeout.
         after: Duration,
         /// The end of the driver's logs.
-        log_tail: LogTail,
+        log_tail: Vec<String>,
     },
     /// A hook did not finish in time.
     #[error("driver `{driver}`: {phase} did not finish within {after:?}")]
@@ -447,25 +487,28 @@ pub enum LifecycleError {
         after: Duration,
     },
     /// The driver died while started (its process exited, its listener failed).
-    #[error("driver `{driver}` died while started: {reason}{log_tail}")]
+    #[error("driver `{driver}` died while started: {reason}{}", Tail(log_tail))]
     Died {
         /// The driver.
         driver: String,
         /// What the driver reported.
         reason: String,
         /// The end of the driver's logs.
-        log_tail: LogTail,
+        log_tail: Vec<String>,
     },
     /// The driver reported its death after it was ready but before it was
     /// `Started`: the start fails.
-    #[error("driver `{driver}` died while starting, after it was ready: {reason}{log_tail}")]
+    #[error(
+        "driver `{driver}` died while starting, after it was ready: {reason}{}",
+        Tail(log_tail)
+    )]
     DiedStarting {
         /// The driver.
         driver: String,
         /// What the driver reported.
         reason: String,
         /// The end of the driver's logs.
-        log_tail: LogTail,
+        log_tail: Vec<String>,
     },
     /// The driver does not support the operation (e.g. `pause`).
     #[error("driver `{driver}` does not support {operation}")]
@@ -515,8 +558,9 @@ impl LifecycleError {
                 source,
                 log_tail,
             } => format!(
-                "driver `{driver}` failed in {phase}: {}{log_tail}",
-                full_message(&**source)
+                "driver `{driver}` failed in {phase}: {}{}",
+                full_message(&**source),
+                Tail(log_tail)
             ),
             LifecycleError::OperationFailed {
                 driver,
@@ -556,7 +600,7 @@ impl LifecycleError {
             | LifecycleError::StopFailed { log_tail, .. }
             | LifecycleError::StopTimeout { log_tail, .. }
             | LifecycleError::Died { log_tail, .. }
-            | LifecycleError::DiedStarting { log_tail, .. } => &log_tail.0,
+            | LifecycleError::DiedStarting { log_tail, .. } => log_tail,
             _ => &[],
         }
     }
@@ -604,17 +648,16 @@ impl fmt::Display for Phase {
 }
 
 /// The last lines of a driver's logs, shown under an error message.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LogTail(pub Vec<String>);
+struct Tail<'a>(&'a [String]);
 
-impl fmt::Display for LogTail {
+impl fmt::Display for Tail<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_empty() {
             return Ok(());
         }
         let heading = crate::process::tail::last_lines(self.0.len());
         write!(f, "\n  {heading} of its log:")?;
-        for line in &self.0 {
+        for line in self.0 {
             write!(f, "\n    | {line}")?;
         }
         Ok(())
@@ -651,15 +694,6 @@ pub enum ResolveError {
     },
 }
 
-/// One driver's failure within an environment operation.
-#[derive(Debug)]
-pub struct DriverFailure {
-    /// The driver.
-    pub driver: String,
-    /// What happened.
-    pub error: LifecycleError,
-}
-
 /// A driver that failed while a test body or case ran and was still `Failed`
 /// when it ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -681,62 +715,38 @@ impl FailedDriver {
     }
 }
 
-/// An environment that could not start. Everything that had started was stopped.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", start_error_message(self))]
-pub struct StartError {
-    /// The environment.
-    pub environment: String,
-    /// Every driver that failed to start, in the order they failed.
-    pub failures: Vec<DriverFailure>,
-    /// Drivers never started because of the failures.
-    pub skipped: Vec<String>,
-    /// Drivers that then failed to stop during the teardown.
-    pub teardown: Vec<DriverFailure>,
-}
-
-/// Drivers that did not stop cleanly; each was aborted.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", stop_error_message(self))]
-pub struct StopError {
-    /// The environment.
-    pub environment: String,
-    /// Every failure, in the order they happened.
-    pub failures: Vec<DriverFailure>,
-}
-
-fn start_error_message(e: &StartError) -> String {
+fn start_error_message(
+    environment: &str,
+    failures: &[LifecycleError],
+    skipped: &[String],
+    teardown: &[LifecycleError],
+) -> String {
     let mut out = format!(
-        "environment `{}` failed to start: {} driver(s) failed",
-        e.environment,
-        e.failures.len()
+        "environment `{environment}` failed to start: {} driver(s) failed",
+        failures.len()
     );
-    for failure in &e.failures {
-        out.push_str(&format!("\n- {}", indent(&failure.error.full_message())));
+    for failure in failures {
+        out.push_str(&format!("\n- {}", indent(&failure.full_message())));
     }
-    if !e.skipped.is_empty() {
-        out.push_str(&format!(
-            "\nskipped (not started): {}",
-            e.skipped.join(", ")
-        ));
+    if !skipped.is_empty() {
+        out.push_str(&format!("\nskipped (not started): {}", skipped.join(", ")));
     }
-    if !e.teardown.is_empty() {
+    if !teardown.is_empty() {
         out.push_str("\nteardown problems:");
-        for failure in &e.teardown {
-            out.push_str(&format!("\n- {}", indent(&failure.error.full_message())));
+        for failure in teardown {
+            out.push_str(&format!("\n- {}", indent(&failure.full_message())));
         }
     }
     out
 }
 
-fn stop_error_message(e: &StopError) -> String {
+fn stop_error_message(environment: &str, failures: &[LifecycleError]) -> String {
     let mut out = format!(
-        "environment `{}`: {} driver(s) did not stop cleanly",
-        e.environment,
-        e.failures.len()
+        "environment `{environment}`: {} driver(s) did not stop cleanly",
+        failures.len()
     );
-    for failure in &e.failures {
-        out.push_str(&format!("\n- {}", indent(&failure.error.full_message())));
+    for failure in failures {
+        out.push_str(&format!("\n- {}", indent(&failure.full_message())));
     }
     out
 }
@@ -744,7 +754,7 @@ fn stop_error_message(e: &StopError) -> String {
 fn drivers_failed_message(
     environment: &str,
     drivers: &[FailedDriver],
-    teardown: &[DriverFailure],
+    teardown: &[LifecycleError],
 ) -> String {
     let names: Vec<String> = drivers.iter().map(|d| format!("`{}`", d.driver)).collect();
     let mut out = format!(
@@ -765,7 +775,7 @@ fn drivers_failed_message(
     if !teardown.is_empty() {
         out.push_str("\nand the teardown failed too:");
         for failure in teardown {
-            out.push_str(&format!("\n- {}", indent(&failure.error.full_message())));
+            out.push_str(&format!("\n- {}", indent(&failure.full_message())));
         }
     }
     out
@@ -842,7 +852,7 @@ mod tests {
             driver: "server".into(),
             phase: Phase::Start,
             source,
-            log_tail: LogTail(vec!["listening".into()]),
+            log_tail: vec!["listening".into()],
         }
     }
 

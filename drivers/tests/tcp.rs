@@ -559,10 +559,10 @@ async fn an_error_names_what_failed_and_gives_its_cause_as_its_source_once() {
         .build()
         .unwrap();
     let error = env.start().await.unwrap_err();
-    let Error::Start(start) = &error else {
+    let Error::Start { failures, .. } = &error else {
         panic!("{error}")
     };
-    let lifecycle: &dyn std::error::Error = &start.failures[0].error;
+    let lifecycle: &dyn std::error::Error = &failures[0];
     let tcp = lifecycle.source().unwrap();
     let message = tcp.to_string();
     assert!(

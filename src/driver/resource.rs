@@ -13,7 +13,7 @@ use super::{
     ConnectionInfo, Driver, DriverSpec, Hook, HookContext, StartContext, Supervisor, Unsupported,
 };
 use crate::context::{Exports, ValueTable};
-use crate::error::{LifecycleError, LogTail, Phase};
+use crate::error::{LifecycleError, Phase};
 use crate::report::{DriverReport, RecordedError};
 use crate::status::{Status, StatusEvent, StatusTracker, Transition};
 
@@ -369,7 +369,7 @@ impl Resource {
                         driver: inner.name.clone(),
                         phase,
                         source,
-                        log_tail: LogTail(driver.log_tail()),
+                        log_tail: driver.log_tail(),
                     },
                 ));
             }
@@ -385,7 +385,7 @@ impl Resource {
                         driver: inner.name.clone(),
                         waited_for,
                         after: inner.options.start_timeout,
-                        log_tail: LogTail(driver.log_tail()),
+                        log_tail: driver.log_tail(),
                     },
                 ));
             }
@@ -397,7 +397,7 @@ impl Resource {
                 LifecycleError::DiedStarting {
                     driver: inner.name.clone(),
                     reason,
-                    log_tail: LogTail(driver.log_tail()),
+                    log_tail: driver.log_tail(),
                 },
             ));
         }
@@ -449,12 +449,12 @@ impl Resource {
                 driver: self.inner.name.clone(),
                 phase: Phase::Stop,
                 source,
-                log_tail: LogTail(driver.log_tail()),
+                log_tail: driver.log_tail(),
             }),
             Err(_) => Err(LifecycleError::StopTimeout {
                 driver: self.inner.name.clone(),
                 after: timeout,
-                log_tail: LogTail(driver.log_tail()),
+                log_tail: driver.log_tail(),
             }),
         };
         let result = match stopped {
@@ -556,14 +556,14 @@ impl Resource {
                     driver: self.inner.name.clone(),
                     phase,
                     source,
-                    log_tail: LogTail::default(),
+                    log_tail: Vec::new(),
                 }
             }
             Ok(Err(source)) => LifecycleError::StopFailed {
                 driver: self.inner.name.clone(),
                 phase,
                 source,
-                log_tail: LogTail::default(),
+                log_tail: Vec::new(),
             },
             Err(_) => LifecycleError::HookTimeout {
                 driver: self.inner.name.clone(),
@@ -636,7 +636,7 @@ impl Supervised for ResourceInner {
         let error = LifecycleError::Died {
             driver: self.name.clone(),
             reason,
-            log_tail: LogTail(self.driver().log_tail()),
+            log_tail: self.driver().log_tail(),
         };
         if !matches!(self.tracker.get(), Status::Started | Status::Paused) {
             return false;

@@ -11,7 +11,7 @@ use super::DriverName;
 use super::graph::Graph;
 use crate::context::ValueTable;
 use crate::driver::{Driver, DriverSpec, Resource};
-use crate::error::{DriverFailure, Error, LifecycleError, Phase, StartError, StopError};
+use crate::error::{Error, LifecycleError, Phase};
 use crate::report::{CaseReport, Report};
 use crate::status::{Status, StatusEvent};
 
@@ -296,10 +296,7 @@ impl Environment {
                     }
                 }
                 Ok(()) => {}
-                Err(error) => failures.push(DriverFailure {
-                    driver: self.inner.resources[i].name().to_owned(),
-                    error,
-                }),
+                Err(error) => failures.push(error),
             }
         }
         self.inner.state().setup = Some(began.elapsed());
@@ -318,14 +315,14 @@ impl Environment {
             .map(|(_, r)| r.name().to_owned())
             .collect();
         let teardown = self.stop_all().await;
-        let error = StartError {
+        let error = Error::Start {
             environment: self.inner.name.clone(),
             failures,
             skipped,
             teardown,
         };
         self.inner.state().errors.push(error.to_string());
-        Err(error.into())
+        Err(error)
     }
 
     /// Cancels the starts under way and stops everything started; the
@@ -348,7 +345,7 @@ impl Environment {
         let mut message = format!("{error} while starting");
         for failure in &teardown {
             message.push_str("; teardown: ");
-            message.push_str(&failure.error.full_message());
+            message.push_str(&failure.full_message());
         }
         self.inner.state().errors.push(message);
         error
@@ -371,17 +368,12 @@ impl Environment {
     /// Best effort: a driver that fails or overruns is aborted and the stop goes
     /// on; the error lists every such driver. Idempotent.
     pub async fn stop(&self) -> Result<(), Error> {
-        Ok(self.stop_reporting().await?)
-    }
-
-    /// [`stop`](Self::stop), with its error as it is.
-    pub(super) async fn stop_reporting(&self) -> Result<(), StopError> {
         let _operation = self.inner.operation.lock().await;
         let failures = self.stop_all().await;
         if failures.is_empty() {
             return Ok(());
         }
-        let error = StopError {
+        let error = Error::Stop {
             environment: self.inner.name.clone(),
             failures,
         };
@@ -389,7 +381,7 @@ impl Environment {
         Err(error)
     }
 
-    async fn stop_all(&self) -> Vec<DriverFailure> {
+    async fn stop_all(&self) -> Vec<LifecycleError> {
         let began = Instant::now();
         let count = self.inner.resources.len();
         let mut waiting_on: Vec<usize> = self.inner.graph.dependents.iter().map(Vec::len).collect();
@@ -417,10 +409,7 @@ impl Environment {
                 }
             };
             if let Err(error) = outcome {
-                failures.push(DriverFailure {
-                    driver: self.inner.resources[i].name().to_owned(),
-                    error,
-                });
+                failures.push(error);
             }
             for &dependency in &self.inner.graph.dependencies[i] {
                 waiting_on[dependency] -= 1;

@@ -253,7 +253,7 @@ async fn a_dead_driver_comes_first_and_a_failed_teardown_is_added_to_it() {
     assert_eq!(drivers.len(), 1);
     assert_eq!(drivers[0].driver, "server");
     assert_eq!(teardown.len(), 1);
-    assert_eq!(teardown[0].driver, "stubborn");
+    assert_eq!(teardown[0].driver(), "stubborn");
     let text = error.to_string();
     assert!(
         text.contains("\nand the teardown failed too:\n- driver `stubborn` failed in stop"),

@@ -58,7 +58,7 @@ async fn a_failure_in_start_stops_everything_started_and_skips_dependents() {
     let text = error.to_string();
     let error = start_error(error);
     assert_eq!(error.failures.len(), 1);
-    assert_eq!(error.failures[0].driver, "b");
+    assert_eq!(error.failures[0].driver(), "b");
     assert_eq!(error.skipped, ["c"]);
     assert!(
         text.contains("driver `b` failed in start: scripted failure in start"),
@@ -91,9 +91,9 @@ async fn a_failure_in_readiness_stops_everything_started_and_skips_dependents() 
     let (env, journal, error) = one_failure_in(Phase::Ready).await;
     let text = error.to_string();
     let error = start_error(error);
-    assert_eq!(error.failures[0].driver, "b");
+    assert_eq!(error.failures[0].driver(), "b");
     assert!(matches!(
-        error.failures[0].error,
+        error.failures[0],
         LifecycleError::StartFailed {
             phase: Phase::Ready,
             ..
@@ -163,7 +163,7 @@ async fn two_independent_failures_are_both_reported() {
         .build()
         .unwrap();
     let error = start_error(env.start().await.unwrap_err());
-    let mut failed: Vec<&str> = error.failures.iter().map(|f| f.driver.as_str()).collect();
+    let mut failed: Vec<&str> = error.failures.iter().map(|f| f.driver()).collect();
     failed.sort();
     assert_eq!(failed, ["x", "y"]);
     assert!(error.to_string().contains("2 driver(s) failed"));
@@ -186,11 +186,11 @@ async fn a_readiness_after_the_deadline_is_a_failure_not_a_late_success() {
         .unwrap();
     let error = start_error(env.start().await.unwrap_err());
     assert!(matches!(
-        error.failures[0].error,
+        error.failures[0],
         LifecycleError::StartTimeout { .. }
     ));
     assert_eq!(
-        error.failures[0].error.to_string().lines().next().unwrap(),
+        error.failures[0].to_string().lines().next().unwrap(),
         "driver `late` timed out after 100ms waiting for scripted readiness (500ms)"
     );
     tokio::time::sleep(ms(1000)).await;
@@ -244,7 +244,7 @@ async fn a_failure_in_a_second_start_lists_the_dependents_stopped_by_the_first_a
 
     let error = start_error(env.start().await.unwrap_err());
     assert_eq!(error.failures.len(), 1);
-    assert_eq!(error.failures[0].driver, "a");
+    assert_eq!(error.failures[0].driver(), "a");
     assert_eq!(error.skipped, ["b"]);
     assert_eq!(env.resource("b").unwrap().status(), Status::Stopped);
 }

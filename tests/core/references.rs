@@ -134,7 +134,7 @@ async fn a_value_of_the_wrong_type_fails_the_start_naming_the_reference() {
         .build()
         .unwrap();
     let error = start_error(env.start().await.unwrap_err());
-    assert_eq!(error.failures[0].driver, "client");
+    assert_eq!(error.failures[0].driver(), "client");
     let text = error.to_string();
     assert!(
         text.contains(

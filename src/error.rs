@@ -591,19 +591,6 @@ impl LifecycleError {
             | LifecycleError::Panicked { driver, .. } => driver,
         }
     }
-
-    /// The log tail carried by this error (empty when it has none).
-    pub fn log_tail(&self) -> &[String] {
-        match self {
-            LifecycleError::StartFailed { log_tail, .. }
-            | LifecycleError::StartTimeout { log_tail, .. }
-            | LifecycleError::StopFailed { log_tail, .. }
-            | LifecycleError::StopTimeout { log_tail, .. }
-            | LifecycleError::Died { log_tail, .. }
-            | LifecycleError::DiedStarting { log_tail, .. } => log_tail,
-            _ => &[],
-        }
-    }
 }
 
 /// A step of a driver's lifecycle, for error messages and reports.

@@ -69,7 +69,7 @@ pub fn run_suites(suites: impl IntoIterator<Item = Suite>) -> ExitCode {
 ///     .case("nothing_to_see", |_env| async { Ok(()) });
 /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 /// let conclusion = Runner::new()
-///     .suite(suite)
+///     .suites([suite])
 ///     .args(Arguments::from_iter(["suite-binary", "--exact", "empty::nothing_to_see"]))
 ///     .report_dir("target/testrig-reports")
 ///     .runtime(runtime)
@@ -104,12 +104,6 @@ impl Runner {
             runtime: None,
             handle_signals: true,
         }
-    }
-
-    /// Adds a suite.
-    pub fn suite(mut self, suite: Suite) -> Self {
-        self.suites.push(suite);
-        self
     }
 
     /// Adds suites.

@@ -109,21 +109,8 @@ impl Suite {
         self.add_case(Case::new(name, body))
     }
 
-    /// Adds a case that fails (and is cancelled) when it runs longer than `timeout`.
-    pub fn case_with_timeout<F, Fut>(
-        self,
-        name: impl Into<String>,
-        timeout: Duration,
-        body: F,
-    ) -> Self
-    where
-        F: FnOnce(Environment) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-    {
-        self.add_case(Case::new(name, body).timeout(timeout))
-    }
-
-    /// Adds a case built with [`Case`] (per-case timeout, ignored).
+    /// Adds a case built with [`Case`]: one with a timeout of its own (it fails,
+    /// and is cancelled, when it runs longer), or ignored.
     pub fn add_case(mut self, case: Case) -> Self {
         self.cases.push(case);
         self

@@ -70,7 +70,7 @@ fn hooks_and_cases_run_in_order_around_one_start_and_one_stop() {
     let reports = report_dir("in-order");
     let (journal, log) = (Journal::new(), Log::default());
     let conclusion = Runner::new()
-        .suite(logged_suite("ordered", &journal, &log, false))
+        .suites([logged_suite("ordered", &journal, &log, false)])
         .args(args(&reports))
         .handle_signals(false)
         .report_dir(&reports)
@@ -102,7 +102,7 @@ fn after_stop_runs_when_the_start_failed_and_before_stop_does_not() {
     let reports = report_dir("failed-start-hooks");
     let (journal, log) = (Journal::new(), Log::default());
     let conclusion = Runner::new()
-        .suite(logged_suite("unstartable", &journal, &log, true))
+        .suites([logged_suite("unstartable", &journal, &log, true)])
         .args(args(&reports))
         .handle_signals(false)
         .report_dir(&reports)
@@ -128,7 +128,7 @@ fn a_failing_teardown_hook_fails_the_last_case_run_and_the_report() {
         .case("b", |_env| async { Ok(()) })
         .before_stop(|_env| async { Err("still busy".into()) });
     let conclusion = Runner::new()
-        .suite(suite)
+        .suites([suite])
         .args(args(&reports))
         .handle_signals(false)
         .report_dir(&reports)
@@ -184,7 +184,7 @@ fn a_driver_that_dies_in_a_case_fails_that_case_only_unless_the_case_expected_it
         Ok(kill(&env, "server", "died again")?)
     });
     let conclusion = Runner::new()
-        .suite(suite)
+        .suites([suite])
         .args(args(&reports))
         .handle_signals(false)
         .report_dir(&reports)
@@ -226,7 +226,7 @@ fn an_environment_that_does_not_build_fails_its_cases_with_the_build_error() {
     })
     .case("a", |_env| async { Ok(()) });
     let conclusion = Runner::new()
-        .suite(suite)
+        .suites([suite])
         .args(args(&reports))
         .handle_signals(false)
         .run()
@@ -248,7 +248,7 @@ fn a_panicking_environment_factory_fails_the_cases_with_its_message() {
     .case("a", |_env| async { Ok(()) })
     .case("b", |_env| async { Ok(()) });
     let conclusion = Runner::new()
-        .suite(suite)
+        .suites([suite])
         .args(args(&reports))
         .handle_signals(false)
         .run()
@@ -292,7 +292,7 @@ async fn a_runner_called_inside_a_runtime_runs_its_suites_on_a_thread_of_its_own
         Ok(())
     });
     let conclusion = Runner::new()
-        .suite(suite)
+        .suites([suite])
         .args(args(&reports))
         .handle_signals(false)
         .run()

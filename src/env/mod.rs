@@ -18,5 +18,5 @@ pub use handle::{DriverName, Handle};
 pub use report_dir_var::REPORT_DIR_VAR;
 pub(crate) use report_dir_var::report_dir_from_var;
 pub(crate) use runpath::default_runpath_root;
-pub use signals::StopSignals;
-pub(crate) use signals::shutdown_signal;
+
+pub(crate) use signals::{StopSignals, shutdown_signal};

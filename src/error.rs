@@ -299,7 +299,9 @@ impl From<ResolveError> for Error {
     }
 }
 
-/// An invalid environment, found at build time.
+/// An invalid description, found before anything runs: of an environment
+/// ([`EnvironmentBuilder::build`](crate::EnvironmentBuilder::build)), of a template
+/// ([`Template::parse`](crate::Template::parse)), of suites (the suite runner).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -374,6 +376,46 @@ pub enum BuildError {
         /// What is wrong, with its causes (the field and the value, as the driver
         /// says it).
         reason: String,
+    },
+    /// A template's `${` without a closing `}`.
+    #[error("`{text}`: `${{` at byte {at} is never closed")]
+    UnclosedPlaceholder {
+        /// The whole template text.
+        text: String,
+        /// Byte offset of the `${`.
+        at: usize,
+    },
+    /// A template's placeholder that is not `driver.key`.
+    #[error("`{text}`: placeholder `${{{inner}}}` must be `${{driver.key}}`")]
+    MalformedPlaceholder {
+        /// The whole template text.
+        text: String,
+        /// What was inside the braces.
+        inner: String,
+    },
+    /// A suite or case name that cannot be used in a test name.
+    #[error("{what} name `{name}` is invalid: {reason}")]
+    InvalidTestName {
+        /// `"suite"` or `"case"` (with its suite: `"case of suite `echo`"`).
+        what: String,
+        /// The name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Two suites of one binary share a name.
+    #[error("two suites are named `{name}`")]
+    DuplicateSuite {
+        /// The repeated name.
+        name: String,
+    },
+    /// Two cases of one suite share a name.
+    #[error("suite `{suite}` has two cases named `{case}`")]
+    DuplicateCase {
+        /// The suite.
+        suite: String,
+        /// The repeated case name.
+        case: String,
     },
     /// A driver's own stop deadline is not below the stop timeout the
     /// environment gives it: the environment would abort it mid-stop.

@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use libtest_mimic::{Arguments, Conclusion, Trial};
 use tokio::runtime::Runtime;
 
-use super::error::SuiteError;
 use super::harness::Harness;
 use super::report_stem::report_stem;
 use super::session::Session;
 use super::suite::{Suite, test_name};
+use crate::error::BuildError;
 
 /// The environment variable naming the directory where suites write their
 /// reports (when [`Runner::report_dir`] is not set).
@@ -142,12 +142,12 @@ impl Runner {
 
     /// Runs the selected cases (or lists them with `--list`) and prints the
     /// results as libtest does. Refuses ill-defined suites before running any.
-    pub fn run(self) -> Result<Conclusion, SuiteError> {
+    pub fn run(self) -> Result<Conclusion, BuildError> {
         let mut names = HashSet::new();
         for suite in &self.suites {
             suite.validate()?;
             if !names.insert(suite.name.as_str()) {
-                return Err(SuiteError::DuplicateSuite {
+                return Err(BuildError::DuplicateSuite {
                     name: suite.name.clone(),
                 });
             }

@@ -4,11 +4,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::case::Case;
-use super::error::{SuiteError, invalid_name};
+use super::error::invalid_name;
 use super::hook::{Hooks, Stage};
 use super::step::Step;
 use crate::env::Environment;
 use crate::error::BoxError;
+use crate::error::BuildError;
 
 /// The default timeout of a case (and of a hook).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -173,9 +174,9 @@ impl Suite {
     }
 
     /// Checks the suite's own name and its cases' names.
-    pub(crate) fn validate(&self) -> Result<(), SuiteError> {
+    pub(crate) fn validate(&self) -> Result<(), BuildError> {
         if let Some(reason) = invalid_name(&self.name) {
-            return Err(SuiteError::InvalidName {
+            return Err(BuildError::InvalidTestName {
                 what: "suite".to_owned(),
                 name: self.name.clone(),
                 reason,
@@ -184,14 +185,14 @@ impl Suite {
         let mut seen = HashSet::new();
         for case in &self.cases {
             if let Some(reason) = invalid_name(&case.name) {
-                return Err(SuiteError::InvalidName {
+                return Err(BuildError::InvalidTestName {
                     what: format!("case of suite `{}`", self.name),
                     name: case.name.clone(),
                     reason,
                 });
             }
             if !seen.insert(case.name.as_str()) {
-                return Err(SuiteError::DuplicateCase {
+                return Err(BuildError::DuplicateCase {
                     suite: self.name.clone(),
                     case: case.name.clone(),
                 });

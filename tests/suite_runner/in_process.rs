@@ -5,8 +5,9 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use testrig::BuildError;
 use testrig::report::Outcome;
-use testrig::suite::{Arguments, Runner, Suite, SuiteError};
+use testrig::suite::{Arguments, Runner, Suite};
 use testrig::testing::{Event, Journal, ScriptedDriver};
 use testrig::{Environment, Phase, Status};
 
@@ -268,7 +269,7 @@ fn two_suites_with_one_name_are_refused_before_anything_runs() {
         .run();
     assert_eq!(
         refused.unwrap_err(),
-        SuiteError::DuplicateSuite {
+        BuildError::DuplicateSuite {
             name: "twice".to_owned()
         }
     );

@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use testrig::BuildError;
 use testrig::ResolveError;
-use testrig::context::TemplateError;
 use testrig::process::{Exit, ProcessError, Signal, Tail};
 
 use super::Expectation;
@@ -55,7 +55,7 @@ pub enum AppError {
         field: String,
         /// Why it does not parse (it quotes the value).
         #[source]
-        source: TemplateError,
+        source: BuildError,
     },
 
     /// A placeholder whose value could not be found when the driver started.

@@ -1,11 +1,12 @@
 use std::any::Any;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::{ConnectionInfo, StartContext};
 use crate::context::{Exports, RefKey};
 use crate::error::BoxError;
+use crate::report::DriverReport;
 
 /// A thing that runs during a test: a server, a client, a process.
 ///
@@ -127,23 +128,15 @@ pub trait Driver: Any + Send + Sync {
         Vec::new()
     }
 
-    /// The CPU time the driver's processes used, for the report (`None`: not
-    /// measured).
-    fn cpu_time(&self) -> Option<Duration> {
-        None
-    }
-
-    /// What the report should point out without it being an error, one line each
-    /// (e.g. processes left alive after the driver's program ended).
-    fn warnings(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    /// When the driver's own work ended while it stays `Started` (a task that exited
-    /// with its expected code), for the report's timeline; `None` while it works on.
-    fn finished_at(&self) -> Option<SystemTime> {
-        None
-    }
+    /// Adds what only the driver knows to its part of the report, which the
+    /// lifecycle engine has filled in (status, transitions, exports, connections,
+    /// log tail…): the CPU time its processes used
+    /// ([`cpu_time`](DriverReport::cpu_time)), what the report should point out
+    /// without it being an error ([`warnings`](DriverReport::warnings), e.g.
+    /// processes left alive after its program ended), when its own work ended while
+    /// it stays `Started` ([`finished_at`](DriverReport::finished_at), a task that
+    /// exited with its expected code). Adds nothing by default.
+    fn report(&self, _report: &mut DriverReport) {}
 }
 
 /// Returned by the default `pause`/`resume`.

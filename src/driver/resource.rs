@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 use tracing::Instrument;
 
 use super::spec::Options;
@@ -129,11 +129,6 @@ impl Resource {
         self.inner.tracker.history()
     }
 
-    /// A receiver that sees every later status.
-    pub fn subscribe(&self) -> watch::Receiver<Status> {
-        self.inner.tracker.subscribe()
-    }
-
     /// Waits until the status is `status`, for at most `timeout`.
     pub async fn wait(&self, status: Status, timeout: Duration) -> Result<(), LifecycleError> {
         self.inner.tracker.wait(status, timeout).await
@@ -163,7 +158,7 @@ impl Resource {
     /// errors, setup and teardown durations, exports, connections, log tail…
     pub fn report(&self) -> DriverReport {
         let driver = self.driver();
-        DriverReport {
+        let mut report = DriverReport {
             name: self.name().to_owned(),
             kind: driver.kind().to_owned(),
             status: self.status(),
@@ -175,10 +170,12 @@ impl Resource {
             errors: self.errors(),
             log_tail: driver.log_tail(),
             runpath: self.runpath().to_owned(),
-            cpu_time: driver.cpu_time(),
-            warnings: driver.warnings(),
-            finished_at: driver.finished_at(),
-        }
+            cpu_time: None,
+            warnings: Vec::new(),
+            finished_at: None,
+        };
+        driver.report(&mut report);
+        report
     }
 
     /// The exports captured when the driver last started.

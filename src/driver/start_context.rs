@@ -53,7 +53,7 @@ impl StartContext {
     }
 
     /// The value behind a reference.
-    pub fn resolve<T: FromValue>(&self, reference: &Ref<T>) -> Result<T, ResolveError> {
+    fn resolve<T: FromValue>(&self, reference: &Ref<T>) -> Result<T, ResolveError> {
         self.values.resolve(reference.key())
     }
 
@@ -71,7 +71,7 @@ impl StartContext {
     }
 
     /// The raw value behind an untyped reference.
-    pub fn values_get(
+    pub(crate) fn values_get(
         &self,
         key: &crate::context::RefKey,
     ) -> Result<crate::context::Value, ResolveError> {

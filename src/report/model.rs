@@ -70,7 +70,7 @@ pub struct DriverReport {
     #[serde(default)]
     pub warnings: Vec<String>,
     /// When its own work ended while it stayed started (a task that exited as
-    /// expected); see [`Driver::finished_at`](crate::Driver::finished_at).
+    /// expected); see [`Driver::report`](crate::Driver::report).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

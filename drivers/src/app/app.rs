@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use testrig::process::{Command, Containment, Exit, Process, ProcessError};
+use testrig::report::DriverReport;
 use testrig::{BoxError, ConnectionInfo, Driver, Exports, RefKey, StartContext};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -233,6 +234,37 @@ impl App {
         let mut processes = self.earlier_runs().clone();
         processes.extend(self.process());
         processes
+    }
+
+    /// What the report points out: a program held by its process group only, and
+    /// descendants still alive after it ended.
+    fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for process in self.every_run() {
+            if let Containment::ProcessGroup(why) = process.containment()
+                && self.settings.cgroup
+            {
+                let warning = format!(
+                    "held by its process group only ({why}): a descendant that leaves \
+                     the group (setsid) is not killed with it"
+                );
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+            let why = match process.containment() {
+                Containment::Cgroup(_) => "even cgroup.kill did not end it in time",
+                _ => "it left the process group and no cgroup holds it",
+            };
+            for survivor in process.survivors() {
+                warnings.push(format!(
+                    "{survivor}, started by the program (pid {}), is still alive after \
+                     the program ended: {why}",
+                    process.pid()
+                ));
+            }
+        }
+        warnings
     }
 
     fn process_error(&self, source: ProcessError) -> AppError {
@@ -596,45 +628,15 @@ impl Driver for App {
         vec![ConnectionInfo::listening("tcp", address)]
     }
 
-    fn cpu_time(&self) -> Option<Duration> {
-        self.every_run()
+    fn report(&self, report: &mut DriverReport) {
+        report.cpu_time = self
+            .every_run()
             .iter()
             .filter_map(Process::cpu_time)
-            .reduce(|total, run| total + run)
-    }
-
-    fn warnings(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
-        for process in self.every_run() {
-            if let Containment::ProcessGroup(why) = process.containment()
-                && self.settings.cgroup
-            {
-                let warning = format!(
-                    "held by its process group only ({why}): a descendant that leaves \
-                     the group (setsid) is not killed with it"
-                );
-                if !warnings.contains(&warning) {
-                    warnings.push(warning);
-                }
-            }
-            let why = match process.containment() {
-                Containment::Cgroup(_) => "even cgroup.kill did not end it in time",
-                _ => "it left the process group and no cgroup holds it",
-            };
-            for survivor in process.survivors() {
-                warnings.push(format!(
-                    "{survivor}, started by the program (pid {}), is still alive after \
-                     the program ended: {why}",
-                    process.pid()
-                ));
-            }
-        }
-        warnings
-    }
-
-    fn finished_at(&self) -> Option<std::time::SystemTime> {
+            .reduce(|total, run| total + run);
+        report.warnings = self.warnings();
         // A task that exited as expected stays started: its end is when its work ended.
-        self.process().and_then(|process| process.ended_at())
+        report.finished_at = self.process().and_then(|process| process.ended_at());
     }
 
     fn log_tail(&self) -> Vec<String> {

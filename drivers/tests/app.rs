@@ -646,8 +646,7 @@ async fn bad_settings_are_errors_naming_the_driver_the_field_and_the_value() {
 
     // Outside an environment nothing provides `server.port`.
     let unresolved = App::new("app", "echo").env("PORT", "${server.port}");
-    let error = DriverSpec::new(unresolved)
-        .into_resource()
+    let error = testrig::testing::resource(unresolved)
         .start()
         .await
         .unwrap_err();

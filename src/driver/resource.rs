@@ -22,7 +22,8 @@ use crate::status::{Status, StatusEvent, StatusTracker, Transition};
 impl DriverSpec {
     /// A standalone lifecycle engine for this driver, outside any environment,
     /// with its runpath under the system temp directory.
-    pub fn into_resource(self) -> Resource {
+    #[cfg(feature = "testing")]
+    pub(crate) fn into_resource(self) -> Resource {
         let runpath = crate::env::default_runpath_root(self.name()).join(self.name());
         Resource::new(self, runpath, ValueTable::new(), None)
     }
@@ -40,8 +41,8 @@ impl DriverSpec {
 /// The lifecycle engine around one driver: status, timeouts, hooks, restart,
 /// pause/resume, abort, failover and supervision.
 ///
-/// Cheap to clone (shared). Environments hold one per driver; a driver can also
-/// be run alone with [`DriverSpec::into_resource`].
+/// Cheap to clone (shared). Environments hold one per driver
+/// ([`Environment::resource`](crate::Environment::resource)).
 ///
 /// Operations are serialized: a `stop` issued while a `start` runs waits for it.
 #[derive(Clone)]

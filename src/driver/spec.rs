@@ -81,7 +81,7 @@ impl DriverSpec {
     }
 
     /// The driver's name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.driver.name()
     }
 

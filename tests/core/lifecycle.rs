@@ -1,13 +1,13 @@
 use std::sync::{Arc, Mutex};
 
-use testrig::testing::{Event, Journal, ScriptedDriver};
+use testrig::testing::{Event, Journal, ScriptedDriver, resource};
 use testrig::{BoxError, DriverSpec, Environment, Error, LifecycleError, Phase, Status};
 
 use crate::support::ms;
 
 #[tokio::test]
 async fn start_after_abort_is_refused() {
-    let resource = DriverSpec::new(ScriptedDriver::new("a")).into_resource();
+    let resource = resource(DriverSpec::new(ScriptedDriver::new("a")));
     resource.start().await.unwrap();
     resource.abort();
     assert_eq!(resource.status(), Status::Aborted);
@@ -21,7 +21,7 @@ async fn start_after_abort_is_refused() {
 #[tokio::test]
 async fn stop_of_an_idle_driver_is_a_no_op() {
     let journal = Journal::new();
-    let resource = DriverSpec::new(ScriptedDriver::new("a").journal(&journal)).into_resource();
+    let resource = resource(DriverSpec::new(ScriptedDriver::new("a").journal(&journal)));
     resource.stop().await.unwrap();
     assert_eq!(resource.status(), Status::Idle);
     assert!(resource.report().transitions.is_empty());
@@ -30,7 +30,7 @@ async fn stop_of_an_idle_driver_is_a_no_op() {
 
 #[tokio::test]
 async fn starting_a_started_driver_is_an_illegal_transition() {
-    let resource = DriverSpec::new(ScriptedDriver::new("a")).into_resource();
+    let resource = resource(DriverSpec::new(ScriptedDriver::new("a")));
     resource.start().await.unwrap();
     let error = resource.start().await.unwrap_err();
     assert!(matches!(
@@ -46,7 +46,7 @@ async fn starting_a_started_driver_is_an_illegal_transition() {
 
 #[tokio::test]
 async fn restart_goes_through_stopped_and_gets_a_new_port() {
-    let resource = DriverSpec::new(ScriptedDriver::new("s").listen()).into_resource();
+    let resource = resource(DriverSpec::new(ScriptedDriver::new("s").listen()));
     resource.start().await.unwrap();
     resource.restart().await.unwrap();
     let path: Vec<(Status, Status)> = resource
@@ -76,7 +76,7 @@ async fn restart_goes_through_stopped_and_gets_a_new_port() {
 
 #[tokio::test]
 async fn pause_of_a_driver_without_pause_is_unsupported_and_changes_nothing() {
-    let resource = DriverSpec::new(ScriptedDriver::new("a")).into_resource();
+    let resource = resource(DriverSpec::new(ScriptedDriver::new("a")));
     resource.start().await.unwrap();
     let error = resource.pause().await.unwrap_err();
     assert_eq!(error.to_string(), "driver `a` does not support pause");
@@ -118,7 +118,7 @@ async fn a_driver_that_dies_while_started_becomes_failed_and_the_environment_see
 
 #[tokio::test]
 async fn a_death_reported_by_an_earlier_run_is_ignored_after_a_restart() {
-    let resource = DriverSpec::new(ScriptedDriver::new("s")).into_resource();
+    let resource = resource(DriverSpec::new(ScriptedDriver::new("s")));
     resource.start().await.unwrap();
     let driver = resource.get::<ScriptedDriver>().unwrap();
     let first_run = driver
@@ -148,12 +148,12 @@ async fn hooks_run_in_order_and_a_failing_post_start_hook_fails_the_start() {
             }
         }
     };
-    let resource = DriverSpec::new(ScriptedDriver::new("h"))
+    let spec = DriverSpec::new(ScriptedDriver::new("h"))
         .pre_start(hook("pre_start"))
         .post_start(hook("post_start"))
         .pre_stop(hook("pre_stop"))
-        .post_stop(hook("post_stop"))
-        .into_resource();
+        .post_stop(hook("post_stop"));
+    let resource = resource(spec);
     resource.start().await.unwrap();
     resource.stop().await.unwrap();
     assert_eq!(
@@ -162,9 +162,10 @@ async fn hooks_run_in_order_and_a_failing_post_start_hook_fails_the_start() {
     );
 
     let journal = Journal::new();
-    let failing = DriverSpec::new(ScriptedDriver::new("f").listen().journal(&journal))
-        .post_start(|_| async { Err::<(), _>("handshake refused") })
-        .into_resource();
+    let failing = testrig::testing::resource(
+        DriverSpec::new(ScriptedDriver::new("f").listen().journal(&journal))
+            .post_start(|_| async { Err::<(), _>("handshake refused") }),
+    );
     let error = failing.start().await.unwrap_err();
     // What failed, then why (the hook's error, as the error's source).
     assert_eq!(error.to_string(), "driver `f` failed in post-start hook");
@@ -228,7 +229,9 @@ async fn a_failed_start_fails_over_to_the_replacement_under_the_same_name() {
 
 #[tokio::test]
 async fn wait_for_a_status_is_woken_by_the_change() {
-    let resource = DriverSpec::new(ScriptedDriver::new("w").start_delay(ms(50))).into_resource();
+    let resource = resource(DriverSpec::new(
+        ScriptedDriver::new("w").start_delay(ms(50)),
+    ));
     let starter = {
         let resource = resource.clone();
         tokio::spawn(async move { resource.start().await })
@@ -304,7 +307,9 @@ async fn a_driver_that_writes_no_files_gets_no_runpath_directory() {
 #[tokio::test]
 async fn a_death_reported_while_starting_fails_the_start_instead_of_being_lost() {
     // `ready` of the scripted driver takes 100 ms; the death comes during it.
-    let resource = DriverSpec::new(ScriptedDriver::new("d").ready_delay(ms(100))).into_resource();
+    let resource = resource(DriverSpec::new(
+        ScriptedDriver::new("d").ready_delay(ms(100)),
+    ));
     let starting = {
         let resource = resource.clone();
         tokio::spawn(async move { resource.start().await })

@@ -251,10 +251,9 @@ mod tests {
     fn named_groups_of_the_readiness_regex_are_exported_with_the_pid() {
         let web =
             spec("binary = 'sh'\nready_stdout = 'port (?P<port>\\d+) (?P<host>\\S+)'").unwrap();
-        assert_eq!(web.name(), "web");
-        let app = spec("shell = 'echo ${server.port}'\nready_log_file = { path = 'a.log', regex = '(?P<token>\\w+)' }")
-            .unwrap()
-            .into_resource()
+        assert_eq!(testrig::testing::resource(web).name(), "web");
+        let app = testrig::testing::resource(spec("shell = 'echo ${server.port}'\nready_log_file = { path = 'a.log', regex = '(?P<token>\\w+)' }")
+            .unwrap())
             .driver();
         assert_eq!(app.export_keys(), ["pid", "token"]);
         assert_eq!(app.references()[0].to_string(), "server.port");

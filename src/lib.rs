@@ -71,9 +71,7 @@ pub mod suite;
 pub mod testing;
 
 pub use context::{Endpoint, Exports, FromValue, Param, Ref, RefKey, Template, Value, ValueTable};
-pub use driver::{
-    ConnectionInfo, Driver, DriverSpec, HookContext, Resource, StartContext, Supervisor,
-};
+pub use driver::{ConnectionInfo, Driver, DriverSpec, Resource, StartContext, Supervisor};
 pub use env::{DriverName, Environment, EnvironmentBuilder, Handle};
 pub use error::{BoxError, BuildError, Error, LifecycleError, Phase, ResolveError, Result};
 pub use report::{Outcome, Report};

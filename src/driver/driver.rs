@@ -1,4 +1,5 @@
 use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -137,6 +138,25 @@ pub trait Driver: Any + Send + Sync {
     /// it stays `Started` ([`finished_at`](DriverReport::finished_at), a task that
     /// exited with its expected code). Adds nothing by default.
     fn report(&self, _report: &mut DriverReport) {}
+}
+
+impl dyn Driver {
+    /// This driver as its concrete type, if it is a `T` (e.g. in a hook, which
+    /// gets the driver as an `Arc<dyn Driver>`).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::sync::Arc;
+    /// use testrig::Driver;
+    /// use testrig::testing::ScriptedDriver;
+    ///
+    /// let driver: Arc<dyn Driver> = Arc::new(ScriptedDriver::new("server"));
+    /// assert!(driver.downcast::<ScriptedDriver>().is_some());
+    /// ```
+    pub fn downcast<T: Driver>(self: Arc<Self>) -> Option<Arc<T>> {
+        let any: Arc<dyn Any + Send + Sync> = self;
+        any.downcast::<T>().ok()
+    }
 }
 
 /// Returned by the default `pause`/`resume`.

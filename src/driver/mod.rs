@@ -13,7 +13,6 @@ pub use connection::{ConnectionInfo, Direction};
 pub use driver::Driver;
 pub(crate) use driver::Unsupported;
 pub(crate) use hooks::Hook;
-pub use hooks::HookContext;
 pub use resource::Resource;
 pub use spec::{DEFAULT_HOOK_TIMEOUT, DEFAULT_START_TIMEOUT, DEFAULT_STOP_TIMEOUT, DriverSpec};
 pub use start_context::StartContext;

@@ -9,9 +9,7 @@ use tracing::Instrument;
 
 use super::spec::Options;
 use super::supervisor::Supervised;
-use super::{
-    ConnectionInfo, Driver, DriverSpec, Hook, HookContext, StartContext, Supervisor, Unsupported,
-};
+use super::{ConnectionInfo, Driver, DriverSpec, Hook, StartContext, Supervisor, Unsupported};
 use crate::context::{Exports, ValueTable};
 use crate::error::{LifecycleError, Phase};
 use crate::report::{DriverReport, RecordedError};
@@ -112,12 +110,6 @@ impl Resource {
     /// The current driver (the failover replacement, after a failover).
     pub fn driver(&self) -> Arc<dyn Driver> {
         self.inner.driver()
-    }
-
-    /// The current driver as its concrete type, if it is a `T`.
-    pub fn get<T: Driver>(&self) -> Option<Arc<T>> {
-        let any: Arc<dyn std::any::Any + Send + Sync> = self.driver();
-        any.downcast::<T>().ok()
     }
 
     /// The current status.
@@ -545,8 +537,7 @@ impl Resource {
         };
         let Some(hook) = hook else { return Ok(()) };
         let after = self.inner.options.hook_timeout;
-        let outcome =
-            tokio::time::timeout(after, hook.call(HookContext::new(driver.clone()))).await;
+        let outcome = tokio::time::timeout(after, hook.call(driver.clone())).await;
         let error = match outcome {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(source)) if matches!(phase, Phase::PreStart | Phase::PostStart) => {

@@ -141,11 +141,14 @@ impl Environment {
     pub fn get<T: Driver>(&self, driver: &(impl DriverName<T> + ?Sized)) -> Result<Arc<T>, Error> {
         let name = driver.as_ref();
         let resource = self.resource(name)?;
-        resource.get::<T>().ok_or_else(|| Error::WrongType {
-            driver: name.to_owned(),
-            requested: short_type_name::<T>(),
-            actual: resource.driver().kind(),
-        })
+        resource
+            .driver()
+            .downcast::<T>()
+            .ok_or_else(|| Error::WrongType {
+                driver: name.to_owned(),
+                requested: short_type_name::<T>(),
+                actual: resource.driver().kind(),
+            })
     }
 
     /// The values every started driver exports.

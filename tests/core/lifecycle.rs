@@ -70,7 +70,14 @@ async fn restart_goes_through_stopped_and_gets_a_new_port() {
         resource.report().transitions[2].note.as_deref(),
         Some("restart")
     );
-    assert!(resource.get::<ScriptedDriver>().unwrap().port().is_some());
+    assert!(
+        resource
+            .driver()
+            .downcast::<ScriptedDriver>()
+            .unwrap()
+            .port()
+            .is_some()
+    );
     resource.stop().await.unwrap();
 }
 
@@ -120,7 +127,7 @@ async fn a_driver_that_dies_while_started_becomes_failed_and_the_environment_see
 async fn a_death_reported_by_an_earlier_run_is_ignored_after_a_restart() {
     let resource = resource(DriverSpec::new(ScriptedDriver::new("s")));
     resource.start().await.unwrap();
-    let driver = resource.get::<ScriptedDriver>().unwrap();
+    let driver = resource.driver().downcast::<ScriptedDriver>().unwrap();
     let first_run = driver
         .supervisor()
         .expect("a started driver keeps its supervisor");
@@ -136,14 +143,14 @@ async fn hooks_run_in_order_and_a_failing_post_start_hook_fails_the_start() {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let hook = |label: &'static str| {
         let calls = calls.clone();
-        move |ctx: testrig::HookContext| {
+        move |driver: Arc<dyn testrig::Driver>| {
             let calls = calls.clone();
             async move {
                 calls
                     .lock()
                     .unwrap()
-                    .push(format!("{label} {}", ctx.name()));
-                assert!(ctx.driver::<ScriptedDriver>().is_some());
+                    .push(format!("{label} {}", driver.name()));
+                assert!(driver.clone().downcast::<ScriptedDriver>().is_some());
                 Ok::<_, BoxError>(())
             }
         }
@@ -174,7 +181,13 @@ async fn hooks_run_in_order_and_a_failing_post_start_hook_fails_the_start() {
         "handshake refused"
     );
     assert_eq!(failing.status(), Status::Failed);
-    assert!(!failing.get::<ScriptedDriver>().unwrap().holds_sockets());
+    assert!(
+        !failing
+            .driver()
+            .downcast::<ScriptedDriver>()
+            .unwrap()
+            .holds_sockets()
+    );
 }
 
 #[tokio::test]
@@ -315,7 +328,7 @@ async fn a_death_reported_while_starting_fails_the_start_instead_of_being_lost()
         tokio::spawn(async move { resource.start().await })
     };
     resource.wait(Status::Starting, ms(1000)).await.unwrap();
-    let driver = resource.get::<ScriptedDriver>().unwrap();
+    let driver = resource.driver().downcast::<ScriptedDriver>().unwrap();
     // The supervisor is handed out at the top of `start`; wait until it is there.
     let supervisor = loop {
         if let Some(s) = driver.supervisor() {

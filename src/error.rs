@@ -60,6 +60,27 @@ pub enum Error {
         /// The driver's kind.
         actual: &'static str,
     },
+    /// A reference to a driver that has exported nothing (it is not started).
+    NotStarted {
+        /// The reference.
+        reference: RefKey,
+    },
+    /// A reference to a key the (started) driver does not export.
+    MissingValue {
+        /// The reference.
+        reference: RefKey,
+        /// What the driver does export.
+        available: Vec<String>,
+    },
+    /// A referenced value that does not convert to the type asked for.
+    WrongValueType {
+        /// The reference.
+        reference: RefKey,
+        /// The value found.
+        value: Value,
+        /// Why it does not fit.
+        reason: String,
+    },
     /// The test body did not finish in time; the environment was torn down.
     BodyTimeout {
         /// The environment.
@@ -135,6 +156,26 @@ impl fmt::Display for Error {
                 requested,
                 actual,
             } => write!(f, "driver `{driver}` is a {actual}, not a {requested}"),
+            Error::NotStarted { reference } => write!(
+                f,
+                "cannot resolve `{reference}`: driver `{}` has not started",
+                reference.driver
+            ),
+            Error::MissingValue {
+                reference,
+                available,
+            } => write!(
+                f,
+                "cannot resolve `{reference}`: `{}` exports no `{}` (it exports: {})",
+                reference.driver,
+                reference.key,
+                list(available)
+            ),
+            Error::WrongValueType {
+                reference,
+                value,
+                reason,
+            } => write!(f, "cannot resolve `{reference}`: value {value}: {reason}"),
             Error::BodyTimeout { environment, after } => write!(
                 f,
                 "the test body of environment `{environment}` did not finish within {after:?}"
@@ -168,6 +209,9 @@ impl std::error::Error for Error {
             | Error::Stop { .. }
             | Error::UnknownDriver { .. }
             | Error::WrongType { .. }
+            | Error::NotStarted { .. }
+            | Error::MissingValue { .. }
+            | Error::WrongValueType { .. }
             | Error::BodyTimeout { .. }
             | Error::DriversFailed { .. }
             | Error::Interrupted { .. } => None,
@@ -255,6 +299,28 @@ impl Error {
                 .field("requested", requested)
                 .field("actual", actual)
                 .finish(),
+            Error::NotStarted { reference } => f
+                .debug_struct("NotStarted")
+                .field("reference", reference)
+                .finish(),
+            Error::MissingValue {
+                reference,
+                available,
+            } => f
+                .debug_struct("MissingValue")
+                .field("reference", reference)
+                .field("available", available)
+                .finish(),
+            Error::WrongValueType {
+                reference,
+                value,
+                reason,
+            } => f
+                .debug_struct("WrongValueType")
+                .field("reference", reference)
+                .field("value", value)
+                .field("reason", reason)
+                .finish(),
             Error::BodyTimeout { environment, after } => f
                 .debug_struct("BodyTimeout")
                 .field("environment", environment)
@@ -290,12 +356,6 @@ impl Error {
     /// Wraps any error.
     pub fn other(error: impl Into<BoxError>) -> Self {
         Error::Other(error.into())
-    }
-}
-
-impl From<ResolveError> for Error {
-    fn from(error: ResolveError) -> Self {
-        Error::other(error)
     }
 }
 
@@ -691,36 +751,6 @@ impl fmt::Display for Tail<'_> {
         }
         Ok(())
     }
-}
-
-/// A reference that could not be resolved when its driver started.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ResolveError {
-    /// The referenced driver has exported nothing (it is not started).
-    #[error("cannot resolve `{reference}`: driver `{}` has not started", reference.driver)]
-    NotStarted {
-        /// The reference.
-        reference: RefKey,
-    },
-    /// The referenced driver is started but does not export the key.
-    #[error("cannot resolve `{reference}`: `{}` exports no `{}` (it exports: {})", reference.driver, reference.key, list(available))]
-    Missing {
-        /// The reference.
-        reference: RefKey,
-        /// What it does export.
-        available: Vec<String>,
-    },
-    /// The value does not convert to the type asked for.
-    #[error("cannot resolve `{reference}`: value {value}: {reason}")]
-    WrongType {
-        /// The reference.
-        reference: RefKey,
-        /// The value found.
-        value: Value,
-        /// Why it does not fit.
-        reason: String,
-    },
 }
 
 /// A driver that failed while a test body or case ran and was still `Failed`

@@ -73,7 +73,7 @@ pub mod testing;
 pub use context::{Endpoint, Exports, FromValue, Param, Ref, RefKey, Template, Value, ValueTable};
 pub use driver::{ConnectionInfo, Driver, DriverSpec, Resource, StartContext, Supervisor};
 pub use env::{DriverName, Environment, EnvironmentBuilder, Handle};
-pub use error::{BoxError, BuildError, Error, LifecycleError, Phase, ResolveError, Result};
+pub use error::{BoxError, BuildError, Error, LifecycleError, Phase, Result};
 pub use report::{Outcome, Report};
 pub use status::Status;
 

@@ -1,7 +1,7 @@
 use std::fmt;
 
 use super::{RefKey, ValueTable};
-use crate::error::{BuildError, ResolveError};
+use crate::error::{BuildError, Error};
 
 /// Text with `${driver.key}` placeholders, filled in from other drivers' exports.
 ///
@@ -87,7 +87,7 @@ impl Template {
     }
 
     /// Fills in every placeholder from `values`.
-    pub fn render(&self, values: &ValueTable) -> Result<String, ResolveError> {
+    pub fn render(&self, values: &ValueTable) -> Result<String, Error> {
         let mut out = String::new();
         for part in &self.parts {
             match part {

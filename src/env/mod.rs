@@ -17,6 +17,7 @@ pub(crate) use failure_watch::FailureWatch;
 pub use handle::{DriverName, Handle};
 pub use report_dir_var::REPORT_DIR_VAR;
 pub(crate) use report_dir_var::report_dir_from_var;
+#[cfg(feature = "testing")]
 pub(crate) use runpath::default_runpath_root;
 
 pub(crate) use signals::{StopSignals, shutdown_signal};

@@ -2,7 +2,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use testrig::BuildError;
-use testrig::ResolveError;
 use testrig::process::{Exit, ProcessError, Signal, Tail};
 
 use super::Expectation;
@@ -69,7 +68,7 @@ pub enum AppError {
         value: String,
         /// Why the reference did not resolve.
         #[source]
-        source: Box<ResolveError>,
+        source: Box<testrig::Error>,
     },
 
     /// The binary does not exist (not a path to a file, nor a name found in `PATH`).

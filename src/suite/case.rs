@@ -24,7 +24,6 @@ use crate::error::BoxError;
 /// })
 /// .timeout(Duration::from_secs(5))
 /// .ignored();
-/// assert_eq!(case.name(), "slow_handshake");
 /// ```
 #[must_use]
 pub struct Case {
@@ -66,11 +65,6 @@ impl Case {
     pub fn ignored(mut self) -> Self {
         self.ignored = true;
         self
-    }
-
-    /// The case's name (without the suite prefix).
-    pub fn name(&self) -> &str {
-        &self.name
     }
 }
 

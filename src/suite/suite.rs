@@ -159,11 +159,6 @@ impl Suite {
         self
     }
 
-    /// The suite's name, the prefix of its test names.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// The test names of its cases, `<suite>::<case>`, in declaration order.
     #[cfg(test)]
     pub(crate) fn test_names(&self) -> Vec<String> {

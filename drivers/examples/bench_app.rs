@@ -120,7 +120,7 @@ async fn measure(readiness: Readiness) -> Vec<Sample> {
                 .clone()
         };
         let (starting, started) = (at(Status::Starting), at(Status::Started));
-        let printed_ns: u64 = resource.exports()["at"]
+        let printed_ns: u64 = resource.report().exports["at"]
             .to_string()
             .parse()
             .expect("a timestamp");

@@ -71,7 +71,7 @@ async fn a_port_printed_by_the_program_is_exported_and_a_client_connects_to_it()
         client.send(b"ping\n").await?;
         assert_eq!(client.receive_line(T).await?, "ping");
         let resource = env.resource("app")?;
-        let exports = resource.exports();
+        let exports = resource.report().exports;
         assert_eq!(exports["pid"], Value::from(pid));
         assert_eq!(exports["port"].to_string(), port.to_string());
         assert_eq!(
@@ -331,7 +331,7 @@ async fn a_restart_archives_the_previous_logs_and_reads_the_log_file_of_the_new_
     )
     .ready_on_log_file("app.log", r"ready run (?P<run>\d+)");
     let env = scratch.env("restart").driver(app).build().unwrap();
-    let runpath = env.resource("app").unwrap().runpath().to_path_buf();
+    let runpath = env.resource("app").unwrap().report().runpath;
     env.run(|env| async move {
         let app = env.get::<App>("app")?;
         pids.track(app.pid().unwrap());
@@ -366,7 +366,10 @@ async fn readiness_on_a_log_file_follows_appended_lines_and_exports_their_groups
     env.run(|env| async move {
         let app = env.get::<App>("app")?;
         pids.track(app.pid().unwrap());
-        assert_eq!(env.resource("app")?.exports()["port"].to_string(), "4242");
+        assert_eq!(
+            env.resource("app")?.report().exports["port"].to_string(),
+            "4242"
+        );
         assert!(app.log_file().unwrap().ends_with("app/logs/server.log"));
         let tail = testrig::Driver::log_tail(&*app);
         assert_eq!(

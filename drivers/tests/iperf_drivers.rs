@@ -127,7 +127,7 @@ async fn a_native_server_hands_out_its_view_of_each_test() {
             "the server sent with -R"
         );
         assert_eq!(
-            env.resource("server")?.exports()["port"],
+            env.resource("server")?.report().exports["port"],
             client.config().unwrap().port().into()
         );
         Ok::<_, testrig::Error>(())
@@ -166,7 +166,10 @@ async fn an_iperf3_server_that_dies_while_started_fails_the_driver() {
     env.start().await.unwrap();
     let server = env.get::<IperfServer>("server").unwrap();
     let pid = server.pid().expect("a binary server has a pid");
-    assert_eq!(env.resource("server").unwrap().exports()["pid"], pid.into());
+    assert_eq!(
+        env.resource("server").unwrap().report().exports["pid"],
+        pid.into()
+    );
     // SAFETY: kill(2) on the pid of the iperf3 child this test started.
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
     let resource = env.resource("server").unwrap();

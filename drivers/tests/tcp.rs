@@ -43,7 +43,7 @@ async fn a_client_referencing_the_server_port_exchanges_messages_both_ways() {
             assert_eq!(server.receive_exact(conn, 4, T).await?, b"ping");
             server.send(conn, b"pong\n").await?;
             assert_eq!(client.receive_line(T).await?, "pong");
-            let exports = env.resource("server")?.exports();
+            let exports = env.resource("server")?.report().exports;
             assert_eq!(exports["host"].to_string(), "127.0.0.1");
             assert_ne!(exports["port"].to_string(), "0");
             Ok::<_, Error>(())

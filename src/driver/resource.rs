@@ -128,7 +128,7 @@ impl Resource {
     }
 
     /// The driver's directory for logs and files (created when the driver first uses it).
-    pub fn runpath(&self) -> &Path {
+    pub(crate) fn runpath(&self) -> &Path {
         &self.inner.runpath
     }
 
@@ -172,7 +172,7 @@ impl Resource {
     }
 
     /// The exports captured when the driver last started.
-    pub fn exports(&self) -> Exports {
+    pub(crate) fn exports(&self) -> Exports {
         self.inner.record().exports.clone()
     }
 

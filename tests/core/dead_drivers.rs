@@ -84,7 +84,7 @@ async fn a_driver_that_dies_while_the_body_runs_fails_a_run_whose_body_returned_
     assert_eq!(env.resource("client").unwrap().status(), Status::Stopped);
     assert_eq!(env.resource("server").unwrap().status(), Status::Failed);
     assert_eq!(journal.count("client", Event::StopDone), 1);
-    let port: u16 = env.resource("server").unwrap().exports()["port"]
+    let port: u16 = env.resource("server").unwrap().report().exports["port"]
         .to_string()
         .parse()
         .unwrap();

@@ -48,7 +48,7 @@ async fn assert_everything_started_was_stopped(env: &Environment, journal: &Jour
     }
     assert_eq!(journal.count("c", Event::StartCalled), 0);
     // `a` listened on a real port; nothing listens there now.
-    let a_port = env.resource("a").unwrap().exports()["port"].to_string();
+    let a_port = env.resource("a").unwrap().report().exports["port"].to_string();
     assert!(refused(a_port.parse().unwrap()).await);
 }
 

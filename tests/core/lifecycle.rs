@@ -289,7 +289,7 @@ async fn each_driver_gets_its_own_runpath_under_the_environments() {
         .unwrap();
     env.start().await.unwrap();
     for name in ["one", "two"] {
-        let path = env.resource(name).unwrap().runpath().to_owned();
+        let path = env.resource(name).unwrap().report().runpath;
         assert_eq!(path, root.join(name));
         assert_eq!(
             std::fs::read_to_string(path.join("started")).unwrap(),

@@ -39,7 +39,7 @@ async fn teardown_happens_after_a_panicking_body_and_the_panic_goes_on() {
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"the body panicked"));
     assert_eq!(env.resource("server").unwrap().status(), Status::Stopped);
     assert_eq!(env.resource("client").unwrap().status(), Status::Stopped);
-    let port: u16 = env.resource("server").unwrap().exports()["port"]
+    let port: u16 = env.resource("server").unwrap().report().exports["port"]
         .to_string()
         .parse()
         .unwrap();

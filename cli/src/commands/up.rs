@@ -81,7 +81,8 @@ fn print_drivers(session: &Session, env: &Environment) {
         };
         let connections = session.progress.connections(decl.name.get_ref());
         let exports = resource
-            .exports()
+            .report()
+            .exports
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()

@@ -75,7 +75,7 @@ impl Status {
     }
 
     /// The lowercase name used in reports and messages.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Idle => "idle",
             Status::Starting => "starting",

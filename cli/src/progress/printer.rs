@@ -178,7 +178,7 @@ impl Progress {
         let line = format!(
             "{:width$}  {}  {detail}",
             event.driver,
-            self.style.paint(status.as_str(), tone, 8),
+            self.style.paint(&status.to_string(), tone, 8),
             width = self.width
         );
         self.line(line.trim_end());

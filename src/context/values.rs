@@ -24,13 +24,8 @@ impl ValueTable {
         self.write().insert(driver.to_owned(), exports);
     }
 
-    /// The exports of `driver`, if it has published any.
-    pub fn exports(&self, driver: &str) -> Option<Exports> {
-        self.read().get(driver).cloned()
-    }
-
     /// The raw value at `key`.
-    pub fn get(&self, key: &RefKey) -> Result<Value, Error> {
+    pub(crate) fn get(&self, key: &RefKey) -> Result<Value, Error> {
         let table = self.read();
         let exports = table.get(&key.driver).ok_or_else(|| Error::NotStarted {
             reference: key.clone(),

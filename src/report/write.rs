@@ -5,7 +5,7 @@ use crate::error::Error;
 
 impl Report {
     /// The report as pretty JSON.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report always serializes")
     }
 

@@ -23,7 +23,8 @@ async fn a_client_receives_the_servers_real_port() {
         assert_ne!(port, 0);
         assert_eq!(client.connected_port(), Some(port));
         assert_eq!(
-            env.values().exports("server").unwrap()["port"],
+            env.values()
+                .resolve::<Value>(Ref::<u16>::export("server", "port").key())?,
             Value::from(port)
         );
         Ok::<_, Error>(())

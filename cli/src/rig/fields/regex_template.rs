@@ -53,7 +53,7 @@ impl RegexTemplate {
         let escaped = self
             .filled(|key| {
                 values
-                    .get(key)
+                    .resolve::<Value>(key)
                     .map(|value| regex::escape(&value.to_string()))
             })
             .map_err(|source| RegexTemplateError::Unresolved {

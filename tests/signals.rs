@@ -62,7 +62,7 @@ async fn sigterm_while_starting(env: &Environment) -> Error {
     let mut events = env.events();
     let signaller = tokio::spawn(async move {
         while let Ok(event) = events.recv().await {
-            if event.driver == "slow" && event.transition.to == Status::Starting {
+            if event.driver == "slow" && event.to == Status::Starting {
                 send_sigterm_to_self();
                 return;
             }

@@ -13,7 +13,7 @@ use super::{ConnectionInfo, Driver, DriverSpec, Hook, StartContext, Supervisor, 
 use crate::context::{Exports, ValueTable};
 use crate::error::{LifecycleError, Phase};
 use crate::report::{DriverReport, RecordedError};
-use crate::status::{Status, StatusEvent, StatusTracker, Transition};
+use crate::status::{Status, StatusTracker, Transition};
 
 // Here rather than in spec.rs, so that the resource depends on the spec and not the
 // other way round.
@@ -30,7 +30,7 @@ impl DriverSpec {
         self,
         runpath: PathBuf,
         values: ValueTable,
-        events: broadcast::Sender<StatusEvent>,
+        events: broadcast::Sender<Transition>,
     ) -> Resource {
         Resource::new(self, runpath, values, Some(events))
     }
@@ -81,7 +81,7 @@ impl Resource {
         spec: DriverSpec,
         runpath: PathBuf,
         values: ValueTable,
-        events: Option<broadcast::Sender<StatusEvent>>,
+        events: Option<broadcast::Sender<Transition>>,
     ) -> Self {
         let name = spec.driver.name().to_owned();
         let span = tracing::info_span!("driver", name = %name, kind = %spec.driver.kind());

@@ -13,7 +13,7 @@ use crate::context::ValueTable;
 use crate::driver::{Driver, DriverSpec, Resource};
 use crate::error::{Error, LifecycleError, Phase};
 use crate::report::{CaseReport, Report};
-use crate::status::{Status, StatusEvent};
+use crate::status::{Status, Transition};
 
 /// A set of drivers started in dependency order and always torn down.
 ///
@@ -33,7 +33,7 @@ pub(crate) struct EnvInner {
     values: ValueTable,
     runpath: PathBuf,
     pub(super) run: RunSettings,
-    events: broadcast::Sender<StatusEvent>,
+    events: broadcast::Sender<Transition>,
     /// Serializes `start` and `stop` of the whole environment.
     operation: tokio::sync::Mutex<()>,
     pub(super) state: Mutex<EnvState>,
@@ -157,7 +157,7 @@ impl Environment {
     }
 
     /// Every later status change of every driver.
-    pub fn events(&self) -> broadcast::Receiver<StatusEvent> {
+    pub fn events(&self) -> broadcast::Receiver<Transition> {
         self.inner.events.subscribe()
     }
 
@@ -223,7 +223,7 @@ impl Environment {
         let found = tokio::time::timeout(timeout, async {
             loop {
                 match events.recv().await {
-                    Ok(event) if event.transition.to == Status::Failed => {
+                    Ok(event) if event.to == Status::Failed => {
                         return Some(event.driver);
                     }
                     Ok(_) => {}

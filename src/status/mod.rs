@@ -6,6 +6,5 @@ mod tracker;
 mod transition;
 
 pub use status::Status;
-pub use tracker::StatusEvent;
 pub(crate) use tracker::StatusTracker;
 pub use transition::Transition;

@@ -17,19 +17,10 @@ pub(crate) struct StatusTracker {
     created: Instant,
     history: Mutex<History>,
     sender: watch::Sender<Status>,
-    events: Option<broadcast::Sender<StatusEvent>>,
+    events: Option<broadcast::Sender<Transition>>,
     /// The driver's span (`driver{name, kind}`): each change is an event in it.
     /// Disabled for a tracker of its own, which emits nothing.
     span: tracing::Span,
-}
-
-/// A status change of one driver, as seen by environment-wide listeners.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StatusEvent {
-    /// The driver.
-    pub driver: String,
-    /// The change.
-    pub transition: Transition,
 }
 
 #[derive(Debug)]
@@ -48,7 +39,7 @@ impl StatusTracker {
     /// A tracker that also announces every change on `events`.
     pub(crate) fn with_events(
         driver: impl Into<String>,
-        events: Option<broadcast::Sender<StatusEvent>>,
+        events: Option<broadcast::Sender<Transition>>,
     ) -> Self {
         let (sender, _) = watch::channel(Status::Idle);
         Self {
@@ -108,6 +99,7 @@ impl StatusTracker {
             });
         }
         let transition = Transition {
+            driver: self.driver.clone(),
             from,
             to,
             at: SystemTime::now(),
@@ -128,10 +120,7 @@ impl StatusTracker {
         }
         if let Some(events) = &self.events {
             // Nobody listening is fine.
-            let _ = events.send(StatusEvent {
-                driver: self.driver.clone(),
-                transition: transition.clone(),
-            });
+            let _ = events.send(transition.clone());
         }
         Ok(Some(transition))
     }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use testrig::status::StatusEvent;
+use testrig::status::Transition;
 use testrig::{Environment, Status};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
@@ -24,7 +24,7 @@ use super::style::Tone;
 #[derive(Debug)]
 pub(crate) struct Progress {
     env: Environment,
-    events: broadcast::Receiver<StatusEvent>,
+    events: broadcast::Receiver<Transition>,
     style: Style,
     began: Instant,
     /// The longest driver name, to align the columns.
@@ -162,15 +162,15 @@ impl Progress {
         }
     }
 
-    fn event(&self, event: &StatusEvent) {
-        let status = event.transition.to;
+    fn event(&self, event: &Transition) {
+        let status = event.to;
         let tone = match status {
             Status::Started => Tone::Good,
             Status::Starting | Status::Stopping => Tone::Busy,
             Status::Failed | Status::Aborted => Tone::Bad,
             _ => Tone::Neutral,
         };
-        let detail = match (status, &event.transition.note) {
+        let detail = match (status, &event.note) {
             (Status::Started, _) => self.connections(&event.driver),
             (_, Some(note)) => note.lines().next().unwrap_or("").to_owned(),
             (_, None) => String::new(),

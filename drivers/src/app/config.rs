@@ -58,7 +58,7 @@ impl Settings {
             Template::parse(text).map_err(|source| AppError::InvalidTemplate {
                 driver: driver.to_owned(),
                 field,
-                source,
+                source: Box::new(source),
             })
         };
         let args = self

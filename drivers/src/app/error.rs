@@ -54,7 +54,7 @@ pub enum AppError {
         field: String,
         /// Why it does not parse (it quotes the value).
         #[source]
-        source: BuildError,
+        source: Box<BuildError>,
     },
 
     /// A placeholder whose value could not be found when the driver started.

@@ -47,7 +47,7 @@ async fn main() -> Result<(), Error> {
         assert_eq!(client.receive_line(SECOND).await?, "pong");
 
         // The server goes away and comes back on the same port; the client reconnects.
-        env.restart("server").await?;
+        env.resource("server")?.restart().await?;
         client.when_connected(5 * SECOND).await?;
         client.send(b"still here\n").await?;
         let conn = server.accept_connection(SECOND).await?;
@@ -70,7 +70,7 @@ async fn main() -> Result<(), Error> {
     let files = report.write_to(env.runpath())?;
     println!(
         "reports: {}",
-        files.json.parent().unwrap_or(env.runpath()).display()
+        files[0].parent().unwrap_or(env.runpath()).display()
     );
     Ok(())
 }

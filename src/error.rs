@@ -23,10 +23,25 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The environment description is invalid.
     Build(BuildError),
-    /// The environment could not start.
-    Start(StartError),
-    /// Some drivers did not stop cleanly.
-    Stop(StopError),
+    /// The environment could not start. Everything that had started was stopped.
+    Start {
+        /// The environment.
+        environment: String,
+        /// Every driver that failed to start, in the order they failed (each
+        /// error names its driver: [`LifecycleError::driver`]).
+        failures: Vec<LifecycleError>,
+        /// Drivers never started because of the failures.
+        skipped: Vec<String>,
+        /// Drivers that then failed to stop during the teardown.
+        teardown: Vec<LifecycleError>,
+    },
+    /// Some drivers did not stop cleanly; each was aborted.
+    Stop {
+        /// The environment.
+        environment: String,
+        /// Every failure, in the order they happened.
+        failures: Vec<LifecycleError>,
+    },
     /// One driver's lifecycle operation failed.
     Lifecycle(LifecycleError),
     /// No driver of that name.
@@ -45,6 +60,27 @@ pub enum Error {
         /// The driver's kind.
         actual: &'static str,
     },
+    /// A reference to a driver that has exported nothing (it is not started).
+    NotStarted {
+        /// The reference.
+        reference: RefKey,
+    },
+    /// A reference to a key the (started) driver does not export.
+    MissingValue {
+        /// The reference.
+        reference: RefKey,
+        /// What the driver does export.
+        available: Vec<String>,
+    },
+    /// A referenced value that does not convert to the type asked for.
+    WrongValueType {
+        /// The reference.
+        reference: RefKey,
+        /// The value found.
+        value: Value,
+        /// Why it does not fit.
+        reason: String,
+    },
     /// The test body did not finish in time; the environment was torn down.
     BodyTimeout {
         /// The environment.
@@ -62,7 +98,7 @@ pub enum Error {
         /// Each driver that failed, with why, in the order the drivers were added.
         drivers: Vec<FailedDriver>,
         /// Drivers that then did not stop cleanly during the teardown.
-        teardown: Vec<DriverFailure>,
+        teardown: Vec<LifecycleError>,
     },
     /// A signal interrupted the run; the environment was torn down.
     Interrupted {
@@ -93,8 +129,21 @@ impl fmt::Display for Error {
         }
         match self {
             Error::Build(e) => fmt::Display::fmt(e, f),
-            Error::Start(e) => fmt::Display::fmt(e, f),
-            Error::Stop(e) => fmt::Display::fmt(e, f),
+            Error::Start {
+                environment,
+                failures,
+                skipped,
+                teardown,
+            } => f.write_str(&start_error_message(
+                environment,
+                failures,
+                skipped,
+                teardown,
+            )),
+            Error::Stop {
+                environment,
+                failures,
+            } => f.write_str(&stop_error_message(environment, failures)),
             Error::Lifecycle(e) => fmt::Display::fmt(e, f),
             Error::UnknownDriver { environment, name } => {
                 write!(
@@ -107,6 +156,26 @@ impl fmt::Display for Error {
                 requested,
                 actual,
             } => write!(f, "driver `{driver}` is a {actual}, not a {requested}"),
+            Error::NotStarted { reference } => write!(
+                f,
+                "cannot resolve `{reference}`: driver `{}` has not started",
+                reference.driver
+            ),
+            Error::MissingValue {
+                reference,
+                available,
+            } => write!(
+                f,
+                "cannot resolve `{reference}`: `{}` exports no `{}` (it exports: {})",
+                reference.driver,
+                reference.key,
+                list(available)
+            ),
+            Error::WrongValueType {
+                reference,
+                value,
+                reason,
+            } => write!(f, "cannot resolve `{reference}`: value {value}: {reason}"),
             Error::BodyTimeout { environment, after } => write!(
                 f,
                 "the test body of environment `{environment}` did not finish within {after:?}"
@@ -133,13 +202,16 @@ impl std::error::Error for Error {
         match self {
             // Transparent: the wrapped error's own message is this one's.
             Error::Build(e) => e.source(),
-            Error::Start(e) => e.source(),
-            Error::Stop(e) => e.source(),
             Error::Lifecycle(e) => e.source(),
             Error::Other(e) => e.source(),
             Error::Report { source, .. } => Some(source),
-            Error::UnknownDriver { .. }
+            Error::Start { .. }
+            | Error::Stop { .. }
+            | Error::UnknownDriver { .. }
             | Error::WrongType { .. }
+            | Error::NotStarted { .. }
+            | Error::MissingValue { .. }
+            | Error::WrongValueType { .. }
             | Error::BodyTimeout { .. }
             | Error::DriversFailed { .. }
             | Error::Interrupted { .. } => None,
@@ -150,18 +222,6 @@ impl std::error::Error for Error {
 impl From<BuildError> for Error {
     fn from(error: BuildError) -> Self {
         Error::Build(error)
-    }
-}
-
-impl From<StartError> for Error {
-    fn from(error: StartError) -> Self {
-        Error::Start(error)
-    }
-}
-
-impl From<StopError> for Error {
-    fn from(error: StopError) -> Self {
-        Error::Stop(error)
     }
 }
 
@@ -203,8 +263,26 @@ impl Error {
     fn fmt_structure(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Build(e) => f.debug_tuple("Build").field(e).finish(),
-            Error::Start(e) => f.debug_tuple("Start").field(e).finish(),
-            Error::Stop(e) => f.debug_tuple("Stop").field(e).finish(),
+            Error::Start {
+                environment,
+                failures,
+                skipped,
+                teardown,
+            } => f
+                .debug_struct("Start")
+                .field("environment", environment)
+                .field("failures", failures)
+                .field("skipped", skipped)
+                .field("teardown", teardown)
+                .finish(),
+            Error::Stop {
+                environment,
+                failures,
+            } => f
+                .debug_struct("Stop")
+                .field("environment", environment)
+                .field("failures", failures)
+                .finish(),
             Error::Lifecycle(e) => f.debug_tuple("Lifecycle").field(e).finish(),
             Error::UnknownDriver { environment, name } => f
                 .debug_struct("UnknownDriver")
@@ -220,6 +298,28 @@ impl Error {
                 .field("driver", driver)
                 .field("requested", requested)
                 .field("actual", actual)
+                .finish(),
+            Error::NotStarted { reference } => f
+                .debug_struct("NotStarted")
+                .field("reference", reference)
+                .finish(),
+            Error::MissingValue {
+                reference,
+                available,
+            } => f
+                .debug_struct("MissingValue")
+                .field("reference", reference)
+                .field("available", available)
+                .finish(),
+            Error::WrongValueType {
+                reference,
+                value,
+                reason,
+            } => f
+                .debug_struct("WrongValueType")
+                .field("reference", reference)
+                .field("value", value)
+                .field("reason", reason)
                 .finish(),
             Error::BodyTimeout { environment, after } => f
                 .debug_struct("BodyTimeout")
@@ -259,13 +359,9 @@ impl Error {
     }
 }
 
-impl From<ResolveError> for Error {
-    fn from(error: ResolveError) -> Self {
-        Error::other(error)
-    }
-}
-
-/// An invalid environment, found at build time.
+/// An invalid description, found before anything runs: of an environment
+/// ([`EnvironmentBuilder::build`](crate::EnvironmentBuilder::build)), of a template
+/// ([`Template::parse`](crate::Template::parse)), of suites (the suite runner).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -329,6 +425,58 @@ pub enum BuildError {
         /// The cycle, first driver repeated at the end: `a -> b -> a`.
         cycle: Vec<String>,
     },
+    /// A driver refused its own configuration ([`Driver::check`](crate::Driver::check)):
+    /// an invalid regex, a malformed placeholder…
+    #[error("environment `{environment}`: driver `{driver}`: {reason}")]
+    InvalidDriver {
+        /// The environment.
+        environment: String,
+        /// The driver.
+        driver: String,
+        /// What is wrong, with its causes (the field and the value, as the driver
+        /// says it).
+        reason: String,
+    },
+    /// A template's `${` without a closing `}`.
+    #[error("`{text}`: `${{` at byte {at} is never closed")]
+    UnclosedPlaceholder {
+        /// The whole template text.
+        text: String,
+        /// Byte offset of the `${`.
+        at: usize,
+    },
+    /// A template's placeholder that is not `driver.key`.
+    #[error("`{text}`: placeholder `${{{inner}}}` must be `${{driver.key}}`")]
+    MalformedPlaceholder {
+        /// The whole template text.
+        text: String,
+        /// What was inside the braces.
+        inner: String,
+    },
+    /// A suite or case name that cannot be used in a test name.
+    #[error("{what} name `{name}` is invalid: {reason}")]
+    InvalidTestName {
+        /// `"suite"` or `"case"` (with its suite: `"case of suite `echo`"`).
+        what: String,
+        /// The name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Two suites of one binary share a name.
+    #[error("two suites are named `{name}`")]
+    DuplicateSuite {
+        /// The repeated name.
+        name: String,
+    },
+    /// Two cases of one suite share a name.
+    #[error("suite `{suite}` has two cases named `{case}`")]
+    DuplicateCase {
+        /// The suite.
+        suite: String,
+        /// The repeated case name.
+        case: String,
+    },
     /// A driver's own stop deadline is not below the stop timeout the
     /// environment gives it: the environment would abort it mid-stop.
     #[error(
@@ -377,7 +525,7 @@ pub enum LifecycleError {
         after: Duration,
     },
     /// `start`, readiness or a start hook returned an error.
-    #[error("driver `{driver}` failed in {phase}{log_tail}")]
+    #[error("driver `{driver}` failed in {phase}{}", Tail(log_tail))]
     StartFailed {
         /// The driver.
         driver: String,
@@ -387,10 +535,13 @@ pub enum LifecycleError {
         #[source]
         source: BoxError,
         /// The end of the driver's logs.
-        log_tail: LogTail,
+        log_tail: Vec<String>,
     },
     /// `start` + readiness did not finish within the start timeout.
-    #[error("driver `{driver}` timed out after {after:?} waiting for {waited_for}{log_tail}")]
+    #[error(
+        "driver `{driver}` timed out after {after:?} waiting for {waited_for}{}",
+        Tail(log_tail)
+    )]
     StartTimeout {
         /// The driver.
         driver: String,
@@ -399,10 +550,10 @@ pub enum LifecycleError {
         /// The start timeout.
         after: Duration,
         /// The end of the driver's logs.
-        log_tail: LogTail,
+        log_tail: Vec<String>,
     },
     /// `stop` or a stop hook returned an error; the driver was aborted.
-    #[error("driver `{driver}` failed in {phase}{log_tail}")]
+    #[error("driver `{driver}` failed in {phase}{}", Tail(log_tail))]
     StopFailed {
         /// The driver.
         driver: String,
@@ -412,17 +563,20 @@ pub enum LifecycleError {
         #[source]
         source: BoxError,
         /// The end of the driver's logs.
-        log_tail: LogTail,
+        log_tail: Vec<String>,
     },
     /// `stop` overran the stop timeout; the driver was aborted (killed).
-    #[error("driver `{driver}` did not stop within {after:?} and was aborted{log_tail}")]
+    #[error(
+        "driver `{driver}` did not stop within {after:?} and was aborted{}",
+        Tail(log_tail)
+    )]
     StopTimeout {
         /// The driver.
         driver: String,
         /// The stop timeout.
         after: Duration,
         /// The end of the driver's logs.
-        log_tail: LogTail,
+        log_tail: Vec<String>,
     },
     /// A hook did not finish in time.
     #[error("driver `{driver}`: {phase} did not finish within {after:?}")]
@@ -435,25 +589,28 @@ pub enum LifecycleError {
         after: Duration,
     },
     /// The driver died while started (its process exited, its listener failed).
-    #[error("driver `{driver}` died while started: {reason}{log_tail}")]
+    #[error("driver `{driver}` died while started: {reason}{}", Tail(log_tail))]
     Died {
         /// The driver.
         driver: String,
         /// What the driver reported.
         reason: String,
         /// The end of the driver's logs.
-        log_tail: LogTail,
+        log_tail: Vec<String>,
     },
     /// The driver reported its death after it was ready but before it was
     /// `Started`: the start fails.
-    #[error("driver `{driver}` died while starting, after it was ready: {reason}{log_tail}")]
+    #[error(
+        "driver `{driver}` died while starting, after it was ready: {reason}{}",
+        Tail(log_tail)
+    )]
     DiedStarting {
         /// The driver.
         driver: String,
         /// What the driver reported.
         reason: String,
         /// The end of the driver's logs.
-        log_tail: LogTail,
+        log_tail: Vec<String>,
     },
     /// The driver does not support the operation (e.g. `pause`).
     #[error("driver `{driver}` does not support {operation}")]
@@ -503,8 +660,9 @@ impl LifecycleError {
                 source,
                 log_tail,
             } => format!(
-                "driver `{driver}` failed in {phase}: {}{log_tail}",
-                full_message(&**source)
+                "driver `{driver}` failed in {phase}: {}{}",
+                full_message(&**source),
+                Tail(log_tail)
             ),
             LifecycleError::OperationFailed {
                 driver,
@@ -533,19 +691,6 @@ impl LifecycleError {
             | LifecycleError::Unsupported { driver, .. }
             | LifecycleError::OperationFailed { driver, .. }
             | LifecycleError::Panicked { driver, .. } => driver,
-        }
-    }
-
-    /// The log tail carried by this error (empty when it has none).
-    pub fn log_tail(&self) -> &[String] {
-        match self {
-            LifecycleError::StartFailed { log_tail, .. }
-            | LifecycleError::StartTimeout { log_tail, .. }
-            | LifecycleError::StopFailed { log_tail, .. }
-            | LifecycleError::StopTimeout { log_tail, .. }
-            | LifecycleError::Died { log_tail, .. }
-            | LifecycleError::DiedStarting { log_tail, .. } => &log_tail.0,
-            _ => &[],
         }
     }
 }
@@ -592,60 +737,20 @@ impl fmt::Display for Phase {
 }
 
 /// The last lines of a driver's logs, shown under an error message.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LogTail(pub Vec<String>);
+struct Tail<'a>(&'a [String]);
 
-impl fmt::Display for LogTail {
+impl fmt::Display for Tail<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_empty() {
             return Ok(());
         }
         let heading = crate::process::tail::last_lines(self.0.len());
         write!(f, "\n  {heading} of its log:")?;
-        for line in &self.0 {
+        for line in self.0 {
             write!(f, "\n    | {line}")?;
         }
         Ok(())
     }
-}
-
-/// A reference that could not be resolved when its driver started.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ResolveError {
-    /// The referenced driver has exported nothing (it is not started).
-    #[error("cannot resolve `{reference}`: driver `{}` has not started", reference.driver)]
-    NotStarted {
-        /// The reference.
-        reference: RefKey,
-    },
-    /// The referenced driver is started but does not export the key.
-    #[error("cannot resolve `{reference}`: `{}` exports no `{}` (it exports: {})", reference.driver, reference.key, list(available))]
-    Missing {
-        /// The reference.
-        reference: RefKey,
-        /// What it does export.
-        available: Vec<String>,
-    },
-    /// The value does not convert to the type asked for.
-    #[error("cannot resolve `{reference}`: value {value}: {reason}")]
-    WrongType {
-        /// The reference.
-        reference: RefKey,
-        /// The value found.
-        value: Value,
-        /// Why it does not fit.
-        reason: String,
-    },
-}
-
-/// One driver's failure within an environment operation.
-#[derive(Debug)]
-pub struct DriverFailure {
-    /// The driver.
-    pub driver: String,
-    /// What happened.
-    pub error: LifecycleError,
 }
 
 /// A driver that failed while a test body or case ran and was still `Failed`
@@ -669,62 +774,38 @@ impl FailedDriver {
     }
 }
 
-/// An environment that could not start. Everything that had started was stopped.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", start_error_message(self))]
-pub struct StartError {
-    /// The environment.
-    pub environment: String,
-    /// Every driver that failed to start, in the order they failed.
-    pub failures: Vec<DriverFailure>,
-    /// Drivers never started because of the failures.
-    pub skipped: Vec<String>,
-    /// Drivers that then failed to stop during the teardown.
-    pub teardown: Vec<DriverFailure>,
-}
-
-/// Drivers that did not stop cleanly; each was aborted.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", stop_error_message(self))]
-pub struct StopError {
-    /// The environment.
-    pub environment: String,
-    /// Every failure, in the order they happened.
-    pub failures: Vec<DriverFailure>,
-}
-
-fn start_error_message(e: &StartError) -> String {
+fn start_error_message(
+    environment: &str,
+    failures: &[LifecycleError],
+    skipped: &[String],
+    teardown: &[LifecycleError],
+) -> String {
     let mut out = format!(
-        "environment `{}` failed to start: {} driver(s) failed",
-        e.environment,
-        e.failures.len()
+        "environment `{environment}` failed to start: {} driver(s) failed",
+        failures.len()
     );
-    for failure in &e.failures {
-        out.push_str(&format!("\n- {}", indent(&failure.error.full_message())));
+    for failure in failures {
+        out.push_str(&format!("\n- {}", indent(&failure.full_message())));
     }
-    if !e.skipped.is_empty() {
-        out.push_str(&format!(
-            "\nskipped (not started): {}",
-            e.skipped.join(", ")
-        ));
+    if !skipped.is_empty() {
+        out.push_str(&format!("\nskipped (not started): {}", skipped.join(", ")));
     }
-    if !e.teardown.is_empty() {
+    if !teardown.is_empty() {
         out.push_str("\nteardown problems:");
-        for failure in &e.teardown {
-            out.push_str(&format!("\n- {}", indent(&failure.error.full_message())));
+        for failure in teardown {
+            out.push_str(&format!("\n- {}", indent(&failure.full_message())));
         }
     }
     out
 }
 
-fn stop_error_message(e: &StopError) -> String {
+fn stop_error_message(environment: &str, failures: &[LifecycleError]) -> String {
     let mut out = format!(
-        "environment `{}`: {} driver(s) did not stop cleanly",
-        e.environment,
-        e.failures.len()
+        "environment `{environment}`: {} driver(s) did not stop cleanly",
+        failures.len()
     );
-    for failure in &e.failures {
-        out.push_str(&format!("\n- {}", indent(&failure.error.full_message())));
+    for failure in failures {
+        out.push_str(&format!("\n- {}", indent(&failure.full_message())));
     }
     out
 }
@@ -732,7 +813,7 @@ fn stop_error_message(e: &StopError) -> String {
 fn drivers_failed_message(
     environment: &str,
     drivers: &[FailedDriver],
-    teardown: &[DriverFailure],
+    teardown: &[LifecycleError],
 ) -> String {
     let names: Vec<String> = drivers.iter().map(|d| format!("`{}`", d.driver)).collect();
     let mut out = format!(
@@ -753,7 +834,7 @@ fn drivers_failed_message(
     if !teardown.is_empty() {
         out.push_str("\nand the teardown failed too:");
         for failure in teardown {
-            out.push_str(&format!("\n- {}", indent(&failure.error.full_message())));
+            out.push_str(&format!("\n- {}", indent(&failure.full_message())));
         }
     }
     out
@@ -830,7 +911,7 @@ mod tests {
             driver: "server".into(),
             phase: Phase::Start,
             source,
-            log_tail: LogTail(vec!["listening".into()]),
+            log_tail: vec!["listening".into()],
         }
     }
 

@@ -72,13 +72,11 @@ pub mod suite;
 pub mod testing;
 
 pub use context::{Endpoint, Exports, FromValue, Param, Ref, RefKey, Template, Value, ValueTable};
-pub use driver::{
-    ConnectionInfo, Driver, DriverSpec, HookContext, Resource, StartContext, Supervisor,
-};
-pub use env::{Environment, EnvironmentBuilder};
-pub use error::{BoxError, BuildError, Error, LifecycleError, Phase, ResolveError, Result};
+pub use driver::{ConnectionInfo, Driver, DriverSpec, Resource, StartContext, Supervisor};
+pub use env::{DriverName, Environment, EnvironmentBuilder, Handle};
+pub use error::{BoxError, BuildError, Error, LifecycleError, Phase, Result};
 pub use report::{Outcome, Report};
-pub use status::{Status, StatusTracker};
+pub use status::Status;
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]

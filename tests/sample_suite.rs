@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use testrig::suite::{Suite, run_suites};
+use testrig::suite::{Case, Suite, run_suites};
 use testrig::{Environment, Ref};
 use testrig_drivers::tcp::{TcpClient, TcpServer};
 
@@ -67,10 +67,8 @@ fn echo() -> Suite {
         assert_eq!(server.receive_line(conn, WAIT).await?, "world");
         Ok(())
     })
-    .case_with_timeout(
-        "a_late_reply_within_the_case_timeout",
-        Duration::from_secs(2),
-        |env| async move {
+    .add_case(
+        Case::new("a_late_reply_within_the_case_timeout", |env| async move {
             let (server, client) = (
                 env.get::<TcpServer>("server")?,
                 env.get::<TcpClient>("client")?,
@@ -83,7 +81,8 @@ fn echo() -> Suite {
             assert_eq!(client.receive_exact(4, WAIT).await?, b"late");
             reply.await.expect("the reply task")?;
             Ok(())
-        },
+        })
+        .timeout(Duration::from_secs(2)),
     )
 }
 

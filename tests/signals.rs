@@ -42,7 +42,7 @@ async fn a_signal_during_the_body_tears_down(signal: libc::c_int, name: &str) {
         error.to_string(),
         format!("environment `signalled` was interrupted by {name}")
     );
-    assert_eq!(env.status("server").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("server").unwrap().status(), Status::Stopped);
     assert_eq!(journal.count("server", Event::StopDone), 1);
 }
 
@@ -62,7 +62,7 @@ async fn sigterm_while_starting(env: &Environment) -> Error {
     let mut events = env.events();
     let signaller = tokio::spawn(async move {
         while let Ok(event) = events.recv().await {
-            if event.driver == "slow" && event.transition.to == Status::Starting {
+            if event.driver == "slow" && event.to == Status::Starting {
                 send_sigterm_to_self();
                 return;
             }
@@ -103,9 +103,9 @@ async fn sigterm_during_the_start_cancels_it_tears_down_and_writes_the_report() 
             matches!(&error, Error::Interrupted { environment, signal: "SIGTERM" } if environment == "starting"),
             "{error}"
         );
-        assert_eq!(env.status("fast").unwrap(), Status::Stopped);
+        assert_eq!(env.resource("fast").unwrap().status(), Status::Stopped);
         // Its start was cancelled midway.
-        assert_eq!(env.status("slow").unwrap(), Status::Failed);
+        assert_eq!(env.resource("slow").unwrap().status(), Status::Failed);
         assert!(journal.count("slow", Event::StartDone) == 0);
     }
     assert_eq!(journal.count("fast", Event::StopDone), 2);

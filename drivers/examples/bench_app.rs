@@ -21,6 +21,7 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use testrig::process::Stream;
 use testrig::{Environment, Status};
 use testrig_drivers::app::App;
 
@@ -98,14 +99,11 @@ async fn measure(readiness: Readiness) -> Vec<Sample> {
     let regex = r"^ready at (?P<at>\d+)$";
     let mut samples = Vec::with_capacity(RUNS);
     for run in 0..RUNS {
-        let builder = App::builder("child", &me);
-        let builder = builder.env(MODE, readiness.child_mode());
+        let app = App::new("child", &me).env(MODE, readiness.child_mode());
         let app = match readiness {
-            Readiness::StdoutAtOnce | Readiness::StdoutLater => builder.ready_on_stdout(regex),
-            Readiness::LogFileLater => builder.ready_on_log_file("child.log", regex),
-        }
-        .build()
-        .expect("a valid app");
+            Readiness::StdoutAtOnce | Readiness::StdoutLater => app.ready_on(Stream::Stdout, regex),
+            Readiness::LogFileLater => app.ready_on_log_file("child.log", regex),
+        };
         let env = Environment::builder("bench")
             .runpath(root.join(run.to_string()))
             .driver(app)
@@ -113,7 +111,7 @@ async fn measure(readiness: Readiness) -> Vec<Sample> {
             .expect("a valid environment");
         env.start().await.expect("the child starts");
         let resource = env.resource("child").expect("the child driver");
-        let history = resource.history();
+        let history = resource.report().transitions;
         let at = |status| {
             history
                 .iter()
@@ -122,7 +120,7 @@ async fn measure(readiness: Readiness) -> Vec<Sample> {
                 .clone()
         };
         let (starting, started) = (at(Status::Starting), at(Status::Started));
-        let printed_ns: u64 = resource.exports()["at"]
+        let printed_ns: u64 = resource.report().exports["at"]
             .to_string()
             .parse()
             .expect("a timestamp");

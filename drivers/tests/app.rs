@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use testrig::process::{Exit, Signal, Stream};
 use testrig::testing::ProcessIdentity;
-use testrig::{BuildError, ConnectionInfo, DriverSpec, Error, Phase, Ref, Status, Value};
+use testrig::{BuildError, ConnectionInfo, Driver, DriverSpec, Error, Phase, Ref, Status, Value};
 use testrig_drivers::app::{App, AppError, Expectation};
 use testrig_drivers::tcp::{TcpClient, TcpServer};
 
@@ -29,30 +29,27 @@ fn helper_program() {
 /// An `App` reports its type name as its kind (the `Driver` default).
 #[test]
 fn an_app_reports_its_kind_as_app() {
-    use testrig::Driver;
-    let app = App::builder("web", "true").build().unwrap();
+    let app = App::new("web", "true");
     assert_eq!(app.kind(), "App");
 }
 
 /// The helper that binds a real port and prints it.
 fn listening_helper(name: &str) -> App {
     use helper::{HELPER, LISTEN};
-    App::builder(name, HELPER.program())
+    App::new(name, HELPER.program())
         .args(HELPER.args())
         .env(HELPER.variable(), LISTEN)
-        .ready_on_stdout(r"^listening on port (?P<port>\d+)$")
-        .build()
-        .unwrap()
+        .ready_on(Stream::Stdout, r"^listening on port (?P<port>\d+)$")
 }
 
 /// A shell script that prints `ready`, then waits (in short sleeps, so a trap runs promptly)
 /// until `SIGUSR1`, on which it runs `on_usr1`.
-fn until_usr1(name: &str, on_usr1: &str) -> testrig_drivers::app::AppBuilder {
+fn until_usr1(name: &str, on_usr1: &str) -> App {
     App::shell(
         name,
         format!("trap '{on_usr1}' USR1; echo ready; while :; do sleep 0.02; done"),
     )
-    .ready_on_stdout("^ready$")
+    .ready_on(Stream::Stdout, "^ready$")
 }
 
 #[tokio::test]
@@ -75,11 +72,11 @@ async fn a_port_printed_by_the_program_is_exported_and_a_client_connects_to_it()
         client.send(b"ping\n").await?;
         assert_eq!(client.receive_line(T).await?, "ping");
         let resource = env.resource("app")?;
-        let exports = resource.exports();
+        let exports = resource.report().exports;
         assert_eq!(exports["pid"], Value::from(pid));
         assert_eq!(exports["port"].to_string(), port.to_string());
         assert_eq!(
-            resource.connections(),
+            resource.report().connections,
             [ConnectionInfo::listening(
                 "tcp",
                 format!("127.0.0.1:{port}")
@@ -96,7 +93,7 @@ async fn a_port_printed_by_the_program_is_exported_and_a_client_connects_to_it()
 async fn arguments_and_environment_take_values_from_another_driver() {
     let scratch = Scratch::new("arguments_and_environment_take_values");
     let pids = scratch.pids();
-    let app = App::builder("app", "/bin/sh")
+    let app = App::new("app", "/bin/sh")
         .args([
             "-c",
             r#"echo "arg $1 env $SERVER_ADDRESS"; exec sleep 1000"#,
@@ -104,9 +101,10 @@ async fn arguments_and_environment_take_values_from_another_driver() {
             "--port=${server.port}",
         ])
         .env("SERVER_ADDRESS", "${server.host}:${server.port}")
-        .ready_on_stdout(r"^arg --port=(?P<arg>\d+) env (?P<env>\S+)$")
-        .build()
-        .unwrap();
+        .ready_on(
+            Stream::Stdout,
+            r"^arg --port=(?P<arg>\d+) env (?P<env>\S+)$",
+        );
     let references: Vec<String> = testrig::Driver::references(&app)
         .iter()
         .map(ToString::to_string)
@@ -139,18 +137,8 @@ async fn readiness_can_watch_stderr_or_either_stream() {
     let script = "echo 'noise 1'; echo 'up on 7' >&2; exec sleep 1000";
     let env = scratch
         .env("streams")
-        .driver(
-            App::shell("err", script)
-                .ready_on_stderr(r"(?P<n>\d+)$")
-                .build()
-                .unwrap(),
-        )
-        .driver(
-            App::shell("any", script)
-                .ready_on_output(r"up on (?P<n>\d+)")
-                .build()
-                .unwrap(),
-        )
+        .driver(App::shell("err", script).ready_on(Stream::Stderr, r"(?P<n>\d+)$"))
+        .driver(App::shell("any", script).ready_on(None, r"up on (?P<n>\d+)"))
         .build()
         .unwrap();
     env.run(|env| async move {
@@ -189,9 +177,7 @@ async fn a_program_that_exits_before_it_is_ready_fails_the_start_at_once_with_it
         "app",
         "echo loading config; echo 'fatal: bad config' >&2; exit 3",
     )
-    .ready_on_stdout("never printed")
-    .build()
-    .unwrap();
+    .ready_on(Stream::Stdout, "never printed");
     let env = scratch
         .env("early")
         .driver(DriverSpec::new(app).start_timeout(Duration::from_secs(20)))
@@ -209,8 +195,11 @@ async fn a_program_that_exits_before_it_is_ready_fails_the_start_at_once_with_it
     assert!(error.contains("stderr| fatal: bad config"), "{error}");
     assert!(error.contains("stdout| loading config"), "{error}");
     let app = env.get::<App>("app").unwrap();
-    assert_eq!(app.exit(), Some(Exit::Code(3)));
-    assert_eq!(env.status("app").unwrap(), Status::Failed);
+    assert_eq!(
+        app.process().and_then(|process| process.state().exit()),
+        Some(Exit::Code(3))
+    );
+    assert_eq!(env.resource("app").unwrap().status(), Status::Failed);
     scratch.track(app.process().unwrap().pid());
     scratch.assert_nothing_left().await;
 }
@@ -219,9 +208,7 @@ async fn a_program_that_exits_before_it_is_ready_fails_the_start_at_once_with_it
 async fn readiness_that_never_comes_fails_at_the_start_timeout_naming_what_it_waited_for() {
     let scratch = Scratch::new("readiness_never_comes");
     let app = App::shell("app", "echo booting; exec sleep 1000")
-        .ready_on_stderr(r"listening on (?P<port>\d+)")
-        .build()
-        .unwrap();
+        .ready_on(Stream::Stderr, r"listening on (?P<port>\d+)");
     let env = scratch
         .env("deadline")
         // Covers the spawn too, which alone took over 300 ms on a loaded machine.
@@ -242,7 +229,10 @@ async fn readiness_that_never_comes_fails_at_the_start_timeout_naming_what_it_wa
     );
     let app = env.get::<App>("app").unwrap();
     // The failed start stopped the program.
-    assert_eq!(app.exit(), Some(Exit::Terminated(Signal::TERM)));
+    assert_eq!(
+        app.process().and_then(|process| process.state().exit()),
+        Some(Exit::Terminated(Signal::TERM))
+    );
     scratch.track(app.process().unwrap().pid());
     scratch.assert_nothing_left().await;
 }
@@ -251,10 +241,7 @@ async fn readiness_that_never_comes_fails_at_the_start_timeout_naming_what_it_wa
 async fn a_silent_program_that_never_gets_ready_is_suspected_of_buffering_its_output() {
     let scratch = Scratch::new("readiness_silent");
     // What a block-buffered program looks like from outside: nothing arrives.
-    let app = App::shell("app", "exec sleep 1000")
-        .ready_on_stdout("serving")
-        .build()
-        .unwrap();
+    let app = App::shell("app", "exec sleep 1000").ready_on(Stream::Stdout, "serving");
     let env = scratch
         .env("silent")
         .driver(DriverSpec::new(app).start_timeout(Duration::from_secs(1)))
@@ -281,9 +268,7 @@ async fn a_silent_program_that_never_gets_ready_is_suspected_of_buffering_its_ou
 async fn a_program_whose_lines_do_not_match_shows_them_under_the_timeout() {
     let scratch = Scratch::new("readiness_mismatch");
     let app = App::shell("app", "echo 'serving on :8000'; exec sleep 1000")
-        .ready_on_stdout(r"listening on port (?P<port>\d+)")
-        .build()
-        .unwrap();
+        .ready_on(Stream::Stdout, r"listening on port (?P<port>\d+)");
     let env = scratch
         .env("mismatch")
         .driver(DriverSpec::new(app).start_timeout(Duration::from_secs(1)))
@@ -305,30 +290,33 @@ async fn a_program_whose_lines_do_not_match_shows_them_under_the_timeout() {
 async fn pause_freezes_the_program_resume_lets_it_run_and_a_paused_program_still_stops() {
     let scratch = Scratch::new("pause_resume");
     let pids = scratch.pids();
-    let app = App::builder("app", "sleep").arg("1000").build().unwrap();
+    let app = App::new("app", "sleep").args(["1000"]);
     let env = scratch.env("pause").driver(app).build().unwrap();
     env.run(|env| async move {
         let pid = env.get::<App>("app")?.pid().unwrap();
         pids.track(pid);
         let process = ProcessIdentity::of(pid).unwrap();
-        env.pause("app").await?;
-        assert_eq!(env.status("app")?, Status::Paused);
+        env.resource("app")?.pause().await?;
+        assert_eq!(env.resource("app")?.status(), Status::Paused);
         assert!(process.wait_stopped(T).await, "not stopped after pause");
-        env.resume("app").await?;
-        assert_eq!(env.status("app")?, Status::Started);
+        env.resource("app")?.resume().await?;
+        assert_eq!(env.resource("app")?.status(), Status::Started);
         assert!(
             process.wait_continued(T).await,
             "still stopped after resume"
         );
         // Left paused: the teardown must still stop it with its stop signal.
-        env.pause("app").await?;
+        env.resource("app")?.pause().await?;
         Ok::<_, Error>(())
     })
     .await
     .unwrap();
     let app = env.get::<App>("app").unwrap();
-    assert_eq!(app.exit(), Some(Exit::Terminated(Signal::TERM)));
-    assert_eq!(env.status("app").unwrap(), Status::Stopped);
+    assert_eq!(
+        app.process().and_then(|process| process.state().exit()),
+        Some(Exit::Terminated(Signal::TERM))
+    );
+    assert_eq!(env.resource("app").unwrap().status(), Status::Stopped);
     scratch.assert_nothing_left().await;
 }
 
@@ -342,16 +330,14 @@ async fn a_restart_archives_the_previous_logs_and_reads_the_log_file_of_the_new_
         "n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; \
          echo run $n; echo run $n >&2; echo ready run $n >> app.log; exec sleep 1000",
     )
-    .ready_on_log_file("app.log", r"ready run (?P<run>\d+)")
-    .build()
-    .unwrap();
+    .ready_on_log_file("app.log", r"ready run (?P<run>\d+)");
     let env = scratch.env("restart").driver(app).build().unwrap();
-    let runpath = env.resource("app").unwrap().runpath().to_path_buf();
+    let runpath = env.resource("app").unwrap().report().runpath;
     env.run(|env| async move {
         let app = env.get::<App>("app")?;
         pids.track(app.pid().unwrap());
         assert_eq!(app.extracted("run").as_deref(), Some("1"));
-        env.restart("app").await?;
+        env.resource("app")?.restart().await?;
         pids.track(app.pid().unwrap());
         assert_eq!(app.extracted("run").as_deref(), Some("2"));
         Ok::<_, Error>(())
@@ -376,14 +362,15 @@ async fn readiness_on_a_log_file_follows_appended_lines_and_exports_their_groups
         "echo booting > logs/server.log; sleep 0.1; echo 'warming up' >> logs/server.log; \
          sleep 0.1; echo 'ready on port 4242' >> logs/server.log; exec sleep 1000",
     )
-    .ready_on_log_file("logs/server.log", r"ready on port (?P<port>\d+)")
-    .build()
-    .unwrap();
+    .ready_on_log_file("logs/server.log", r"ready on port (?P<port>\d+)");
     let env = scratch.env("log").driver(app).build().unwrap();
     env.run(|env| async move {
         let app = env.get::<App>("app")?;
         pids.track(app.pid().unwrap());
-        assert_eq!(env.resource("app")?.exports()["port"].to_string(), "4242");
+        assert_eq!(
+            env.resource("app")?.report().exports["port"].to_string(),
+            "4242"
+        );
         assert!(app.log_file().unwrap().ends_with("app/logs/server.log"));
         let tail = testrig::Driver::log_tail(&*app);
         assert_eq!(
@@ -408,9 +395,7 @@ async fn a_program_that_exits_before_its_log_file_line_fails_the_start_at_once()
         "app",
         "echo starting > app.log; echo 'no license' >&2; exit 2",
     )
-    .ready_on_log_file("app.log", "^ready$")
-    .build()
-    .unwrap();
+    .ready_on_log_file("app.log", "^ready$");
     let env = scratch
         .env("early-log")
         .driver(DriverSpec::new(app).start_timeout(Duration::from_secs(20)))
@@ -436,17 +421,15 @@ async fn a_program_that_exits_before_its_log_file_line_fails_the_start_at_once()
 #[tokio::test]
 async fn a_started_program_that_dies_moves_the_driver_to_failed_with_its_output() {
     let scratch = Scratch::new("dies");
-    let app = App::shell("app", "echo serving; exec sleep 1000")
-        .ready_on_stdout("serving")
-        .build()
-        .unwrap();
+    let app =
+        App::shell("app", "echo serving; exec sleep 1000").ready_on(Stream::Stdout, "serving");
     let env = scratch.env("dies").driver(app).build().unwrap();
     env.start().await.unwrap();
     let pid = env.get::<App>("app").unwrap().pid().unwrap();
     scratch.track(pid);
     send_signal(pid, libc::SIGKILL);
     assert_eq!(env.wait_for_failure(T).await.as_deref(), Some("app"));
-    let errors = env.resource("app").unwrap().errors();
+    let errors = env.resource("app").unwrap().report().errors;
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].phase, Phase::Run);
     let message = &errors[0].message;
@@ -465,14 +448,14 @@ async fn a_started_program_that_dies_moves_the_driver_to_failed_with_its_output(
 #[tokio::test]
 async fn a_daemon_that_exits_with_code_0_has_died_too() {
     let scratch = Scratch::new("daemon_exit_0");
-    let app = until_usr1("app", "exit 0").build().unwrap();
+    let app = until_usr1("app", "exit 0");
     let env = scratch.env("exit0").driver(app).build().unwrap();
     env.start().await.unwrap();
     let pid = env.get::<App>("app").unwrap().pid().unwrap();
     scratch.track(pid);
     send_signal(pid, libc::SIGUSR1);
     assert_eq!(env.wait_for_failure(T).await.as_deref(), Some("app"));
-    let message = &env.resource("app").unwrap().errors()[0].message;
+    let message = &env.resource("app").unwrap().report().errors[0].message;
     assert!(
         message.contains("exited with code 0; expected: it keeps running"),
         "{message}"
@@ -484,16 +467,19 @@ async fn a_daemon_that_exits_with_code_0_has_died_too() {
 #[tokio::test]
 async fn a_deliberate_stop_is_not_a_death() {
     let scratch = Scratch::new("deliberate_stop");
-    let app = App::builder("app", "sleep").arg("1000").build().unwrap();
+    let app = App::new("app", "sleep").args(["1000"]);
     let env = scratch.env("stop").driver(app).build().unwrap();
     env.start().await.unwrap();
     let app = env.get::<App>("app").unwrap();
     scratch.track(app.pid().unwrap());
     env.stop().await.unwrap();
-    assert_eq!(env.status("app").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("app").unwrap().status(), Status::Stopped);
     assert_eq!(env.wait_for_failure(Duration::from_millis(100)).await, None);
-    assert!(env.resource("app").unwrap().errors().is_empty());
-    assert_eq!(app.exit(), Some(Exit::Terminated(Signal::TERM)));
+    assert!(env.resource("app").unwrap().report().errors.is_empty());
+    assert_eq!(
+        app.process().and_then(|process| process.state().exit()),
+        Some(Exit::Terminated(Signal::TERM))
+    );
     assert_eq!(app.pid(), None);
     scratch.assert_nothing_left().await;
 }
@@ -502,10 +488,8 @@ async fn a_deliberate_stop_is_not_a_death() {
 async fn a_program_ignoring_the_stop_signal_is_killed_after_the_stop_timeout_and_the_stop_fails() {
     let scratch = Scratch::new("ignores_sigterm");
     let app = App::shell("app", r#"trap "" TERM; echo ready; exec sleep 1000"#)
-        .ready_on_stdout("ready")
-        .stop_timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+        .ready_on(Stream::Stdout, "ready")
+        .stop_timeout(Duration::from_millis(200));
     let env = scratch.env("stubborn").driver(app).build().unwrap();
     env.start().await.unwrap();
     let app = env.get::<App>("app").unwrap();
@@ -518,38 +502,38 @@ async fn a_program_ignoring_the_stop_signal_is_killed_after_the_stop_timeout_and
         "{error}"
     );
     assert!(error.contains("stdout| ready"), "{error}");
-    assert_eq!(app.exit(), Some(Exit::Killed));
+    assert_eq!(
+        app.process().and_then(|process| process.state().exit()),
+        Some(Exit::Killed)
+    );
     let resource = env.resource("app").unwrap();
     assert_eq!(resource.status(), Status::Failed);
-    assert_eq!(resource.errors()[0].phase, Phase::Stop);
+    assert_eq!(resource.report().errors[0].phase, Phase::Stop);
     scratch.assert_nothing_left().await;
 }
 
 #[tokio::test]
 async fn the_stop_signal_can_be_chosen_and_a_graceful_exit_on_it_is_a_clean_stop() {
     let scratch = Scratch::new("stop_signal");
-    let app = until_usr1("app", "echo bye; exit 0")
-        .stop_signal(Signal::USR1)
-        .build()
-        .unwrap();
+    let app = until_usr1("app", "echo bye; exit 0").stop_signal(Signal::USR1);
     let env = scratch.env("graceful").driver(app).build().unwrap();
     env.start().await.unwrap();
     let app = env.get::<App>("app").unwrap();
     scratch.track(app.pid().unwrap());
     env.stop().await.unwrap();
-    assert_eq!(app.exit(), Some(Exit::ExitedOnStop(0)));
+    assert_eq!(
+        app.process().and_then(|process| process.state().exit()),
+        Some(Exit::ExitedOnStop(0))
+    );
     assert!(app.process().unwrap().tail().contains("bye"));
-    assert_eq!(env.status("app").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("app").unwrap().status(), Status::Stopped);
     scratch.assert_nothing_left().await;
 }
 
 #[tokio::test]
 async fn a_task_that_exits_with_its_expected_code_stays_started() {
     let scratch = Scratch::new("task_expected_code");
-    let app = until_usr1("task", "echo done; exit 3")
-        .expect_exit(3)
-        .build()
-        .unwrap();
+    let app = until_usr1("task", "echo done; exit 3").expect_exit(3);
     assert_eq!(app.expectation(), Expectation::ExitsWith(3));
     let env = scratch.env("task").driver(app).build().unwrap();
     env.start().await.unwrap();
@@ -558,19 +542,16 @@ async fn a_task_that_exits_with_its_expected_code_stays_started() {
     send_signal(app.pid().unwrap(), libc::SIGUSR1);
     assert_eq!(app.wait_exit(T).await.unwrap(), Exit::Code(3));
     assert_eq!(env.wait_for_failure(Duration::from_millis(100)).await, None);
-    assert_eq!(env.status("task").unwrap(), Status::Started);
+    assert_eq!(env.resource("task").unwrap().status(), Status::Started);
     env.stop().await.unwrap();
-    assert_eq!(env.status("task").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("task").unwrap().status(), Status::Stopped);
     scratch.assert_nothing_left().await;
 }
 
 #[tokio::test]
 async fn a_task_that_exits_with_another_code_fails_the_driver() {
     let scratch = Scratch::new("task_wrong_code");
-    let app = until_usr1("task", "echo oops >&2; exit 5")
-        .expect_exit(0)
-        .build()
-        .unwrap();
+    let app = until_usr1("task", "echo oops >&2; exit 5").expect_exit(0);
     let env = scratch.env("task").driver(app).build().unwrap();
     env.start().await.unwrap();
     let app = env.get::<App>("task").unwrap();
@@ -606,16 +587,14 @@ async fn a_task_that_exits_with_another_code_fails_the_driver() {
 async fn abort_kills_the_whole_process_group_at_once() {
     let scratch = Scratch::new("abort");
     let app = App::shell("app", r#"sleep 1000 & echo "child $!"; wait"#)
-        .ready_on_stdout(r"^child (?P<child>\d+)$")
-        .build()
-        .unwrap();
+        .ready_on(Stream::Stdout, r"^child (?P<child>\d+)$");
     let env = scratch.env("abort").driver(app).build().unwrap();
     env.start().await.unwrap();
     let app = env.get::<App>("app").unwrap();
     scratch.track(app.pid().unwrap());
     scratch.track(app.extracted("child").unwrap().parse().unwrap());
-    env.abort("app").unwrap();
-    assert_eq!(env.status("app").unwrap(), Status::Aborted);
+    env.resource("app").unwrap().abort();
+    assert_eq!(env.resource("app").unwrap().status(), Status::Aborted);
     scratch.assert_nothing_left().await;
     // An end testrig caused is what a daemon is allowed.
     assert_eq!(app.wait_exit(T).await.unwrap(), Exit::Killed);
@@ -624,28 +603,38 @@ async fn abort_kills_the_whole_process_group_at_once() {
 #[tokio::test]
 async fn bad_settings_are_errors_naming_the_driver_the_field_and_the_value() {
     let scratch = Scratch::new("bad_settings");
-    let template = App::builder("app", "echo")
-        .args(["ok", "${server.port"])
-        .build()
-        .unwrap_err();
+    // The driver's own check names the field and the value, and the environment's
+    // build refuses the driver with it.
+    let template = App::new("app", "echo").args(["ok", "${server.port"]);
     assert_eq!(
-        template.to_string(),
+        template.check().unwrap_err().to_string(),
         "driver `app`: arg 2 `${server.port`: `${` at byte 0 is never closed"
     );
-    let regex = App::builder("app", "echo")
-        .ready_on_log_file("a.log", "(")
+    let error = scratch
+        .env("template")
+        .driver(template)
         .build()
         .unwrap_err();
     assert!(
-        regex
+        matches!(&error, BuildError::InvalidDriver { driver, .. } if driver == "app"),
+        "{error:?}"
+    );
+    assert!(
+        error
             .to_string()
-            .starts_with("driver `app`: readiness on log file `(` is not a valid regex"),
-        "{regex}"
+            .ends_with("driver `app`: arg 2 `${server.port`: `${` at byte 0 is never closed"),
+        "{error}"
+    );
+    let regex = App::new("app", "echo").ready_on_log_file("a.log", "(");
+    let error = scratch.env("regex").driver(regex).build().unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("driver `app`: readiness on log file `(` is not a valid regex"),
+        "{error}"
     );
 
-    let missing = App::builder("app", "no-such-binary-testrig")
-        .build()
-        .unwrap();
+    let missing = App::new("app", "no-such-binary-testrig");
     let env = scratch.env("missing").driver(missing).build().unwrap();
     let error = env.start().await.unwrap_err().to_string();
     assert!(
@@ -653,22 +642,15 @@ async fn bad_settings_are_errors_naming_the_driver_the_field_and_the_value() {
         "{error}"
     );
 
-    let no_dir = App::builder("app", "true")
-        .working_dir(scratch.dir().join("nowhere"))
-        .build()
-        .unwrap();
+    let no_dir = App::new("app", "true").working_dir(scratch.dir().join("nowhere"));
     let env = scratch.env("no-dir").driver(no_dir).build().unwrap();
     let error = env.start().await.unwrap_err().to_string();
     assert!(error.contains("driver `app`: working directory"), "{error}");
     assert!(error.contains("nowhere is not a directory"), "{error}");
 
     // Outside an environment nothing provides `server.port`.
-    let unresolved = App::builder("app", "echo")
-        .env("PORT", "${server.port}")
-        .build()
-        .unwrap();
-    let error = DriverSpec::new(unresolved)
-        .into_resource()
+    let unresolved = App::new("app", "echo").env("PORT", "${server.port}");
+    let error = testrig::testing::resource(unresolved)
         .start()
         .await
         .unwrap_err();
@@ -686,11 +668,9 @@ async fn bad_settings_are_errors_naming_the_driver_the_field_and_the_value() {
 #[test]
 fn an_app_stop_timeout_not_below_the_drivers_stop_timeout_is_refused_by_the_environment() {
     let app = |stop: Duration| {
-        App::builder("slow-stop", "sleep")
-            .arg("60")
+        App::new("slow-stop", "sleep")
+            .args(["60"])
             .stop_timeout(stop)
-            .build()
-            .unwrap()
     };
     let error = testrig::Environment::builder("stop-timeouts")
         .driver(DriverSpec::new(app(Duration::from_secs(3))).stop_timeout(Duration::from_secs(3)))
@@ -724,9 +704,9 @@ fn an_app_stop_timeout_not_below_the_drivers_stop_timeout_is_refused_by_the_envi
 
 /// An app whose shell starts `sleep 1000` in a session of its own (`setsid`: out of its
 /// process group), exports its pid as `escapee`, and waits for it.
-fn app_with_escaping_child() -> testrig_drivers::app::AppBuilder {
+fn app_with_escaping_child() -> App {
     App::shell("app", r#"setsid sleep 1000 & echo "escaped $!"; wait"#)
-        .ready_on_stdout(r"^escaped (?P<escapee>\d+)$")
+        .ready_on(Stream::Stdout, r"^escaped (?P<escapee>\d+)$")
 }
 
 #[tokio::test]
@@ -737,7 +717,7 @@ async fn in_a_cgroup_a_descendant_that_left_the_process_group_dies_with_the_app_
     let pids = scratch.pids();
     let env = scratch
         .env("cgroup")
-        .driver(app_with_escaping_child().build().unwrap())
+        .driver(app_with_escaping_child())
         .build()
         .unwrap();
     let escapee = env
@@ -788,7 +768,7 @@ async fn without_a_cgroup_the_report_warns_of_a_descendant_still_alive_after_the
     let pids = scratch.pids();
     let env = scratch
         .env("fallback")
-        .driver(app_with_escaping_child().cgroup(false).build().unwrap())
+        .driver(app_with_escaping_child().cgroup(false))
         .build()
         .unwrap();
     let escapee = env

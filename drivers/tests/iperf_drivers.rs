@@ -127,7 +127,7 @@ async fn a_native_server_hands_out_its_view_of_each_test() {
             "the server sent with -R"
         );
         assert_eq!(
-            env.resource("server")?.exports()["port"],
+            env.resource("server")?.report().exports["port"],
             client.config().unwrap().port().into()
         );
         Ok::<_, testrig::Error>(())
@@ -146,7 +146,7 @@ async fn a_restarted_server_listens_on_the_same_port_and_serves_again() {
     env.run(|env| async move {
         let server = env.get::<IperfServer>("server")?;
         let before = server.local_addr();
-        env.restart("server").await?;
+        env.resource("server")?.restart().await?;
         assert_eq!(server.local_addr(), before);
         let result = env.get::<IperfClient>("client")?.run(RUN_DEADLINE).await?;
         assert!(result.bytes_received() > 0);
@@ -166,7 +166,10 @@ async fn an_iperf3_server_that_dies_while_started_fails_the_driver() {
     env.start().await.unwrap();
     let server = env.get::<IperfServer>("server").unwrap();
     let pid = server.pid().expect("a binary server has a pid");
-    assert_eq!(env.resource("server").unwrap().exports()["pid"], pid.into());
+    assert_eq!(
+        env.resource("server").unwrap().report().exports["pid"],
+        pid.into()
+    );
     // SAFETY: kill(2) on the pid of the iperf3 child this test started.
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
     let resource = env.resource("server").unwrap();
@@ -174,7 +177,7 @@ async fn an_iperf3_server_that_dies_while_started_fails_the_driver() {
         .wait(Status::Failed, Duration::from_secs(5))
         .await
         .expect("the driver fails when its iperf3 dies");
-    let history = resource.history();
+    let history = resource.report().transitions;
     let failed = history.last().expect("the failure is recorded");
     let message = failed.note.as_deref().unwrap_or_default();
     assert!(

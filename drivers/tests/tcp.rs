@@ -43,7 +43,7 @@ async fn a_client_referencing_the_server_port_exchanges_messages_both_ways() {
             assert_eq!(server.receive_exact(conn, 4, T).await?, b"ping");
             server.send(conn, b"pong\n").await?;
             assert_eq!(client.receive_line(T).await?, "pong");
-            let exports = env.resource("server")?.exports();
+            let exports = env.resource("server")?.report().exports;
             assert_eq!(exports["host"].to_string(), "127.0.0.1");
             assert_ne!(exports["port"].to_string(), "0");
             Ok::<_, Error>(())
@@ -252,7 +252,7 @@ async fn a_restarted_server_keeps_its_port_and_a_client_reconnects() {
             let server = env.get::<TcpServer>("server")?;
             let client = env.get::<TcpClient>("client")?;
             let port = server.local_addr().unwrap().port();
-            env.restart("server").await?;
+            env.resource("server")?.restart().await?;
             assert_eq!(server.local_addr().map(|a| a.port()), Some(port));
             assert!(matches!(
                 client.receive(1, T).await.unwrap_err(),
@@ -340,7 +340,7 @@ async fn a_refused_connect_fails_the_start_naming_driver_and_address() {
         )),
         "{error}"
     );
-    assert_eq!(env.status("client").unwrap(), Status::Failed);
+    assert_eq!(env.resource("client").unwrap().status(), Status::Failed);
 }
 
 #[tokio::test]
@@ -563,10 +563,10 @@ async fn an_error_names_what_failed_and_gives_its_cause_as_its_source_once() {
         .build()
         .unwrap();
     let error = env.start().await.unwrap_err();
-    let Error::Start(start) = &error else {
+    let Error::Start { failures, .. } = &error else {
         panic!("{error}")
     };
-    let lifecycle: &dyn std::error::Error = &start.failures[0].error;
+    let lifecycle: &dyn std::error::Error = &failures[0];
     let tcp = lifecycle.source().unwrap();
     let message = tcp.to_string();
     assert!(
@@ -659,7 +659,7 @@ mod auto_reconnect {
                 let conn = server.accept_connection(T).await?;
                 assert_eq!(server.receive_exact(conn, 3, T).await?, b"one");
 
-                env.restart("server").await?;
+                env.resource("server")?.restart().await?;
                 assert_eq!(server.local_addr().map(|a| a.port()), Some(port));
                 client.when_connected(Duration::from_secs(5)).await?;
                 client.send(b"two").await?;
@@ -693,7 +693,7 @@ mod auto_reconnect {
                 let client = env.get::<TcpClient>("client")?;
                 let conn = server.accept_connection(T).await?;
                 assert_eq!(server.receive_line(conn, T).await?, "HELLO");
-                env.restart("server").await?;
+                env.resource("server")?.restart().await?;
                 client.when_connected(Duration::from_secs(5)).await?;
                 let conn = server.accept_connection(T).await?;
                 assert_eq!(server.receive_line(conn, T).await?, "HELLO");

@@ -32,7 +32,7 @@ async fn a_send_right_after_a_server_restart_is_carried_by_the_next_connection()
             let conn = server.accept_connection(PATIENCE).await?;
             assert_eq!(server.receive_line(conn, PATIENCE).await?, "before");
 
-            env.restart("server").await?;
+            env.resource("server")?.restart().await?;
             let sent = client.send(b"during-reconnect\n").await?;
             assert_eq!(sent.bytes, 17);
             assert_eq!(sent.connection, first.connection + 1);
@@ -118,7 +118,7 @@ async fn every_send_that_returned_ok_arrives_exactly_once_in_order_across_20_res
                     while received.len() < promised.len() {
                         received.extend(server.receive(reading, 1 << 16, PATIENCE).await?);
                     }
-                    env.restart("server").await?;
+                    env.resource("server")?.restart().await?;
                     conn = None;
                 }
             }
@@ -311,7 +311,7 @@ async fn bytes_a_lost_connection_still_held_are_received_before_the_next_connect
             let client = env.get::<TcpClient>("client")?;
             let conn = server.accept_connection(PATIENCE).await?;
             server.send(conn, b"last words\n").await?;
-            env.restart("server").await?;
+            env.resource("server")?.restart().await?;
             // The send moves on to the next connection…
             let sent = client.send(b"hello again\n").await?;
             assert_eq!(sent.connection, 2);

@@ -98,7 +98,7 @@ async fn a_reconnecting_clients_retries_are_in_its_drivers_span() {
     env.run(|env| async move {
         let client = env.get::<TcpClient>("client")?;
         client.when_connected(Duration::from_secs(5)).await?;
-        env.restart("server").await?;
+        env.resource("server")?.restart().await?;
         client.send(b"after the restart").await?;
         client.when_connected(Duration::from_secs(5)).await?;
         Ok::<_, Error>(())

@@ -8,6 +8,6 @@ mod values;
 
 pub use endpoint::Endpoint;
 pub use reference::{Param, Ref, RefKey};
-pub use template::{Template, TemplateError};
+pub use template::Template;
 pub use value::{Exports, FromValue, Value};
 pub use values::ValueTable;

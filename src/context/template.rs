@@ -1,7 +1,7 @@
 use std::fmt;
 
 use super::{RefKey, ValueTable};
-use crate::error::ResolveError;
+use crate::error::{BuildError, Error};
 
 /// Text with `${driver.key}` placeholders, filled in from other drivers' exports.
 ///
@@ -30,31 +30,9 @@ enum Part {
     Ref(RefKey),
 }
 
-/// Why a template could not be parsed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum TemplateError {
-    /// `${` without a closing `}`.
-    #[error("`{text}`: `${{` at byte {at} is never closed")]
-    Unclosed {
-        /// The whole template text.
-        text: String,
-        /// Byte offset of the `${`.
-        at: usize,
-    },
-    /// A placeholder that is not `driver.key`.
-    #[error("`{text}`: placeholder `${{{inner}}}` must be `${{driver.key}}`")]
-    Malformed {
-        /// The whole template text.
-        text: String,
-        /// What was inside the braces.
-        inner: String,
-    },
-}
-
 impl Template {
     /// Parses `text`.
-    pub fn parse(text: &str) -> Result<Self, TemplateError> {
+    pub fn parse(text: &str) -> Result<Self, BuildError> {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
@@ -67,12 +45,14 @@ impl Template {
                 offset += i + 2;
                 rest = tail;
             } else if let Some(body) = after.strip_prefix('{') {
-                let end = body.find('}').ok_or_else(|| TemplateError::Unclosed {
-                    text: text.to_owned(),
-                    at: offset + i,
-                })?;
+                let end = body
+                    .find('}')
+                    .ok_or_else(|| BuildError::UnclosedPlaceholder {
+                        text: text.to_owned(),
+                        at: offset + i,
+                    })?;
                 let inner = &body[..end];
-                let key = split_key(inner).ok_or_else(|| TemplateError::Malformed {
+                let key = split_key(inner).ok_or_else(|| BuildError::MalformedPlaceholder {
                     text: text.to_owned(),
                     inner: inner.to_owned(),
                 })?;
@@ -95,13 +75,6 @@ impl Template {
         Ok(Self { parts })
     }
 
-    /// A template that is only `text`, with no placeholders.
-    pub fn literal(text: impl Into<String>) -> Self {
-        Self {
-            parts: vec![Part::Text(text.into())],
-        }
-    }
-
     /// The references this template needs, in order of appearance.
     pub fn references(&self) -> Vec<RefKey> {
         self.parts
@@ -114,7 +87,7 @@ impl Template {
     }
 
     /// Fills in every placeholder from `values`.
-    pub fn render(&self, values: &ValueTable) -> Result<String, ResolveError> {
+    pub fn render(&self, values: &ValueTable) -> Result<String, Error> {
         let mut out = String::new();
         for part in &self.parts {
             match part {

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::{Exports, FromValue, RefKey, Value};
-use crate::error::ResolveError;
+use crate::error::Error;
 
 /// The exported values of every started driver of one environment.
 ///
@@ -24,32 +24,25 @@ impl ValueTable {
         self.write().insert(driver.to_owned(), exports);
     }
 
-    /// The exports of `driver`, if it has published any.
-    pub fn exports(&self, driver: &str) -> Option<Exports> {
-        self.read().get(driver).cloned()
-    }
-
     /// The raw value at `key`.
-    pub fn get(&self, key: &RefKey) -> Result<Value, ResolveError> {
+    pub(crate) fn get(&self, key: &RefKey) -> Result<Value, Error> {
         let table = self.read();
-        let exports = table
-            .get(&key.driver)
-            .ok_or_else(|| ResolveError::NotStarted {
-                reference: key.clone(),
-            })?;
+        let exports = table.get(&key.driver).ok_or_else(|| Error::NotStarted {
+            reference: key.clone(),
+        })?;
         exports
             .get(&key.key)
             .cloned()
-            .ok_or_else(|| ResolveError::Missing {
+            .ok_or_else(|| Error::MissingValue {
                 reference: key.clone(),
                 available: exports.keys().cloned().collect(),
             })
     }
 
     /// The value at `key`, converted to `T`.
-    pub fn resolve<T: FromValue>(&self, key: &RefKey) -> Result<T, ResolveError> {
+    pub fn resolve<T: FromValue>(&self, key: &RefKey) -> Result<T, Error> {
         let value = self.get(key)?;
-        T::from_value(&value).map_err(|reason| ResolveError::WrongType {
+        T::from_value(&value).map_err(|reason| Error::WrongValueType {
             reference: key.clone(),
             value,
             reason,

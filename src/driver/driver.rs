@@ -1,11 +1,13 @@
 use std::any::Any;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::{ConnectionInfo, StartContext};
 use crate::context::{Exports, RefKey};
 use crate::error::BoxError;
+use crate::report::DriverReport;
 
 /// A thing that runs during a test: a server, a client, a process.
 ///
@@ -55,6 +57,17 @@ pub trait Driver: Any + Send + Sync {
     /// Values of other drivers this driver needs; each implies a dependency.
     fn references(&self) -> Vec<RefKey> {
         Vec::new()
+    }
+
+    /// Checks the driver's own configuration (a regex, a placeholder…), before
+    /// anything starts: [`Environment::build`](crate::Environment::build) refuses
+    /// a driver that returns an error, with
+    /// [`BuildError::InvalidDriver`](crate::BuildError::InvalidDriver) naming it and
+    /// saying why. Defaults to valid.
+    ///
+    /// `references` and `export_keys` are asked only of a driver that passed.
+    fn check(&self) -> Result<(), BoxError> {
+        Ok(())
     }
 
     /// The keys `exports` will hold once started.
@@ -116,26 +129,37 @@ pub trait Driver: Any + Send + Sync {
         Vec::new()
     }
 
-    /// The CPU time the driver's processes used, for the report (`None`: not
-    /// measured).
-    fn cpu_time(&self) -> Option<Duration> {
-        None
-    }
+    /// Adds what only the driver knows to its part of the report, which the
+    /// lifecycle engine has filled in (status, transitions, exports, connections,
+    /// log tail…): the CPU time its processes used
+    /// ([`cpu_time`](DriverReport::cpu_time)), what the report should point out
+    /// without it being an error ([`warnings`](DriverReport::warnings), e.g.
+    /// processes left alive after its program ended), when its own work ended while
+    /// it stays `Started` ([`finished_at`](DriverReport::finished_at), a task that
+    /// exited with its expected code). Adds nothing by default.
+    fn report(&self, _report: &mut DriverReport) {}
+}
 
-    /// What the report should point out without it being an error, one line each
-    /// (e.g. processes left alive after the driver's program ended).
-    fn warnings(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    /// When the driver's own work ended while it stays `Started` (a task that exited
-    /// with its expected code), for the report's timeline; `None` while it works on.
-    fn finished_at(&self) -> Option<SystemTime> {
-        None
+impl dyn Driver {
+    /// This driver as its concrete type, if it is a `T` (e.g. in a hook, which
+    /// gets the driver as an `Arc<dyn Driver>`).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::sync::Arc;
+    /// use testrig::Driver;
+    /// use testrig::testing::ScriptedDriver;
+    ///
+    /// let driver: Arc<dyn Driver> = Arc::new(ScriptedDriver::new("server"));
+    /// assert!(driver.downcast::<ScriptedDriver>().is_some());
+    /// ```
+    pub fn downcast<T: Driver>(self: Arc<Self>) -> Option<Arc<T>> {
+        let any: Arc<dyn Any + Send + Sync> = self;
+        any.downcast::<T>().ok()
     }
 }
 
 /// Returned by the default `pause`/`resume`.
 #[derive(Debug, thiserror::Error)]
 #[error("operation not supported by this driver")]
-pub struct Unsupported;
+pub(crate) struct Unsupported;

@@ -10,15 +10,16 @@ type HookFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
 
 /// An async closure run at a point of a driver's lifecycle.
 ///
-/// Built from any `Fn(HookContext) -> impl Future<Output = Result<(), E>>`.
+/// Built from any `Fn(Arc<dyn Driver>) -> impl Future<Output = Result<(), E>>`:
+/// the hook gets the driver it runs for.
 #[derive(Clone)]
-pub struct Hook(Arc<dyn Fn(HookContext) -> HookFuture + Send + Sync>);
+pub(crate) struct Hook(Arc<dyn Fn(Arc<dyn Driver>) -> HookFuture + Send + Sync>);
 
 impl Hook {
     /// Wraps an async closure.
-    pub fn new<F, Fut, E>(f: F) -> Self
+    pub(crate) fn new<F, Fut, E>(f: F) -> Self
     where
-        F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+        F: Fn(Arc<dyn Driver>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError>,
     {
@@ -28,45 +29,14 @@ impl Hook {
         }))
     }
 
-    pub(crate) fn call(&self, ctx: HookContext) -> HookFuture {
-        (self.0)(ctx)
+    pub(crate) fn call(&self, driver: Arc<dyn Driver>) -> HookFuture {
+        (self.0)(driver)
     }
 }
 
 impl fmt::Debug for Hook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Hook")
-    }
-}
-
-/// What a hook receives: the driver it runs for.
-#[derive(Clone)]
-pub struct HookContext {
-    driver: Arc<dyn Driver>,
-}
-
-impl HookContext {
-    pub(crate) fn new(driver: Arc<dyn Driver>) -> Self {
-        Self { driver }
-    }
-
-    /// The driver's name.
-    pub fn name(&self) -> &str {
-        self.driver.name()
-    }
-
-    /// The driver as its concrete type, if it is a `T`.
-    pub fn driver<T: Driver>(&self) -> Option<Arc<T>> {
-        let any: Arc<dyn std::any::Any + Send + Sync> = self.driver.clone();
-        any.downcast::<T>().ok()
-    }
-}
-
-impl fmt::Debug for HookContext {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HookContext")
-            .field("driver", &self.driver.name())
-            .finish()
     }
 }
 

@@ -10,9 +10,10 @@ mod start_context;
 mod supervisor;
 
 pub use connection::{ConnectionInfo, Direction};
-pub use driver::{Driver, Unsupported};
-pub use hooks::{Hook, HookContext};
-pub use resource::{RecordedError, Resource};
+pub use driver::Driver;
+pub(crate) use driver::Unsupported;
+pub(crate) use hooks::Hook;
+pub use resource::Resource;
 pub use spec::{DEFAULT_HOOK_TIMEOUT, DEFAULT_START_TIMEOUT, DEFAULT_STOP_TIMEOUT, DriverSpec};
 pub use start_context::StartContext;
 pub use supervisor::Supervisor;

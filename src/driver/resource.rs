@@ -4,24 +4,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 use tracing::Instrument;
 
 use super::spec::Options;
 use super::supervisor::Supervised;
-use super::{
-    ConnectionInfo, Driver, DriverSpec, Hook, HookContext, StartContext, Supervisor, Unsupported,
-};
+use super::{ConnectionInfo, Driver, DriverSpec, Hook, StartContext, Supervisor, Unsupported};
 use crate::context::{Exports, ValueTable};
-use crate::error::{LifecycleError, LogTail, Phase};
-use crate::status::{Status, StatusEvent, StatusTracker, Transition};
+use crate::error::{LifecycleError, Phase};
+use crate::report::{DriverReport, RecordedError};
+use crate::status::{Status, StatusTracker, Transition};
 
 // Here rather than in spec.rs, so that the resource depends on the spec and not the
 // other way round.
 impl DriverSpec {
     /// A standalone lifecycle engine for this driver, outside any environment,
     /// with its runpath under the system temp directory.
-    pub fn into_resource(self) -> Resource {
+    #[cfg(feature = "testing")]
+    pub(crate) fn into_resource(self) -> Resource {
         let runpath = crate::env::default_runpath_root(self.name()).join(self.name());
         Resource::new(self, runpath, ValueTable::new(), None)
     }
@@ -30,7 +30,7 @@ impl DriverSpec {
         self,
         runpath: PathBuf,
         values: ValueTable,
-        events: broadcast::Sender<StatusEvent>,
+        events: broadcast::Sender<Transition>,
     ) -> Resource {
         Resource::new(self, runpath, values, Some(events))
     }
@@ -39,8 +39,8 @@ impl DriverSpec {
 /// The lifecycle engine around one driver: status, timeouts, hooks, restart,
 /// pause/resume, abort, failover and supervision.
 ///
-/// Cheap to clone (shared). Environments hold one per driver; a driver can also
-/// be run alone with [`DriverSpec::into_resource`].
+/// Cheap to clone (shared). Environments hold one per driver
+/// ([`Environment::resource`](crate::Environment::resource)).
 ///
 /// Operations are serialized: a `stop` issued while a `start` runs waits for it.
 #[derive(Clone)]
@@ -76,24 +76,12 @@ struct Record {
     connections: Vec<ConnectionInfo>,
 }
 
-/// An error kept for the report.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RecordedError {
-    /// When it happened.
-    #[serde(with = "crate::report::rfc3339")]
-    pub at: SystemTime,
-    /// The lifecycle step.
-    pub phase: Phase,
-    /// The full message (including the log tail, when there is one).
-    pub message: String,
-}
-
 impl Resource {
     pub(crate) fn new(
         spec: DriverSpec,
         runpath: PathBuf,
         values: ValueTable,
-        events: Option<broadcast::Sender<StatusEvent>>,
+        events: Option<broadcast::Sender<Transition>>,
     ) -> Self {
         let name = spec.driver.name().to_owned();
         let span = tracing::info_span!("driver", name = %name, kind = %spec.driver.kind());
@@ -124,25 +112,14 @@ impl Resource {
         self.inner.driver()
     }
 
-    /// The current driver as its concrete type, if it is a `T`.
-    pub fn get<T: Driver>(&self) -> Option<Arc<T>> {
-        let any: Arc<dyn std::any::Any + Send + Sync> = self.driver();
-        any.downcast::<T>().ok()
-    }
-
     /// The current status.
     pub fn status(&self) -> Status {
         self.inner.tracker.get()
     }
 
     /// Every status change so far, with timestamps.
-    pub fn history(&self) -> Vec<Transition> {
+    pub(crate) fn history(&self) -> Vec<Transition> {
         self.inner.tracker.history()
-    }
-
-    /// A receiver that sees every later status.
-    pub fn subscribe(&self) -> watch::Receiver<Status> {
-        self.inner.tracker.subscribe()
     }
 
     /// Waits until the status is `status`, for at most `timeout`.
@@ -151,32 +128,56 @@ impl Resource {
     }
 
     /// The driver's directory for logs and files (created when the driver first uses it).
-    pub fn runpath(&self) -> &Path {
+    pub(crate) fn runpath(&self) -> &Path {
         &self.inner.runpath
     }
 
     /// Errors recorded so far (start, stop, hooks, death), oldest first.
-    pub fn errors(&self) -> Vec<RecordedError> {
+    pub(crate) fn errors(&self) -> Vec<RecordedError> {
         self.inner.record().errors.clone()
     }
 
     /// How long the last start took, hooks included.
-    pub fn setup_duration(&self) -> Option<Duration> {
+    pub(crate) fn setup_duration(&self) -> Option<Duration> {
         self.inner.record().setup
     }
 
     /// How long the last stop took, hooks included.
-    pub fn teardown_duration(&self) -> Option<Duration> {
+    pub(crate) fn teardown_duration(&self) -> Option<Duration> {
         self.inner.record().teardown
     }
 
+    /// The driver's part of the report, as it is now: status changes, recorded
+    /// errors, setup and teardown durations, exports, connections, log tail…
+    pub fn report(&self) -> DriverReport {
+        let driver = self.driver();
+        let mut report = DriverReport {
+            name: self.name().to_owned(),
+            kind: driver.kind().to_owned(),
+            status: self.status(),
+            transitions: self.history(),
+            setup: self.setup_duration(),
+            teardown: self.teardown_duration(),
+            exports: self.exports(),
+            connections: self.connections(),
+            errors: self.errors(),
+            log_tail: driver.log_tail(),
+            runpath: self.runpath().to_owned(),
+            cpu_time: None,
+            warnings: Vec::new(),
+            finished_at: None,
+        };
+        driver.report(&mut report);
+        report
+    }
+
     /// The exports captured when the driver last started.
-    pub fn exports(&self) -> Exports {
+    pub(crate) fn exports(&self) -> Exports {
         self.inner.record().exports.clone()
     }
 
     /// The connection info captured when the driver last started.
-    pub fn connections(&self) -> Vec<ConnectionInfo> {
+    pub(crate) fn connections(&self) -> Vec<ConnectionInfo> {
         self.inner.record().connections.clone()
     }
 
@@ -358,7 +359,7 @@ impl Resource {
                         driver: inner.name.clone(),
                         phase,
                         source,
-                        log_tail: LogTail(driver.log_tail()),
+                        log_tail: driver.log_tail(),
                     },
                 ));
             }
@@ -374,7 +375,7 @@ impl Resource {
                         driver: inner.name.clone(),
                         waited_for,
                         after: inner.options.start_timeout,
-                        log_tail: LogTail(driver.log_tail()),
+                        log_tail: driver.log_tail(),
                     },
                 ));
             }
@@ -386,7 +387,7 @@ impl Resource {
                 LifecycleError::DiedStarting {
                     driver: inner.name.clone(),
                     reason,
-                    log_tail: LogTail(driver.log_tail()),
+                    log_tail: driver.log_tail(),
                 },
             ));
         }
@@ -438,12 +439,12 @@ impl Resource {
                 driver: self.inner.name.clone(),
                 phase: Phase::Stop,
                 source,
-                log_tail: LogTail(driver.log_tail()),
+                log_tail: driver.log_tail(),
             }),
             Err(_) => Err(LifecycleError::StopTimeout {
                 driver: self.inner.name.clone(),
                 after: timeout,
-                log_tail: LogTail(driver.log_tail()),
+                log_tail: driver.log_tail(),
             }),
         };
         let result = match stopped {
@@ -536,8 +537,7 @@ impl Resource {
         };
         let Some(hook) = hook else { return Ok(()) };
         let after = self.inner.options.hook_timeout;
-        let outcome =
-            tokio::time::timeout(after, hook.call(HookContext::new(driver.clone()))).await;
+        let outcome = tokio::time::timeout(after, hook.call(driver.clone())).await;
         let error = match outcome {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(source)) if matches!(phase, Phase::PreStart | Phase::PostStart) => {
@@ -545,14 +545,14 @@ impl Resource {
                     driver: self.inner.name.clone(),
                     phase,
                     source,
-                    log_tail: LogTail::default(),
+                    log_tail: Vec::new(),
                 }
             }
             Ok(Err(source)) => LifecycleError::StopFailed {
                 driver: self.inner.name.clone(),
                 phase,
                 source,
-                log_tail: LogTail::default(),
+                log_tail: Vec::new(),
             },
             Err(_) => LifecycleError::HookTimeout {
                 driver: self.inner.name.clone(),
@@ -625,7 +625,7 @@ impl Supervised for ResourceInner {
         let error = LifecycleError::Died {
             driver: self.name.clone(),
             reason,
-            log_tail: LogTail(self.driver().log_tail()),
+            log_tail: self.driver().log_tail(),
         };
         if !matches!(self.tracker.get(), Status::Started | Status::Paused) {
             return false;

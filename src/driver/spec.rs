@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::hooks::Hooks;
-use super::{Driver, Hook, HookContext};
+use super::{Driver, Hook};
 use crate::error::BoxError;
 
 /// Default deadline for `start` + readiness.
@@ -35,8 +35,8 @@ pub(crate) type Failover = Arc<dyn Fn() -> Box<dyn Driver> + Send + Sync>;
 ///
 /// let spec = DriverSpec::new(Server)
 ///     .start_timeout(Duration::from_secs(2))
-///     .post_start(|ctx| async move {
-///         println!("{} is up", ctx.name());
+///     .post_start(|server| async move {
+///         println!("{} is up", server.name());
 ///         Ok::<_, BoxError>(())
 ///     });
 /// ```
@@ -73,11 +73,6 @@ impl DriverSpec {
         Self::from_arc(Arc::new(driver))
     }
 
-    /// A spec for an already boxed driver.
-    pub fn from_box(driver: Box<dyn Driver>) -> Self {
-        Self::from_arc(Arc::from(driver))
-    }
-
     fn from_arc(driver: Arc<dyn Driver>) -> Self {
         Self {
             driver,
@@ -86,7 +81,7 @@ impl DriverSpec {
     }
 
     /// The driver's name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.driver.name()
     }
 
@@ -112,7 +107,7 @@ impl DriverSpec {
     /// Runs before `start`; an error fails the start.
     pub fn pre_start<F, Fut, E>(mut self, hook: F) -> Self
     where
-        F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+        F: Fn(Arc<dyn Driver>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError>,
     {
@@ -123,7 +118,7 @@ impl DriverSpec {
     /// Runs once the driver is started; an error fails the start.
     pub fn post_start<F, Fut, E>(mut self, hook: F) -> Self
     where
-        F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+        F: Fn(Arc<dyn Driver>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError>,
     {
@@ -134,7 +129,7 @@ impl DriverSpec {
     /// Runs before `stop`; an error is recorded and the stop goes on.
     pub fn pre_stop<F, Fut, E>(mut self, hook: F) -> Self
     where
-        F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+        F: Fn(Arc<dyn Driver>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError>,
     {
@@ -145,7 +140,7 @@ impl DriverSpec {
     /// Runs after `stop`; an error is recorded and returned by the stop.
     pub fn post_stop<F, Fut, E>(mut self, hook: F) -> Self
     where
-        F: Fn(HookContext) -> Fut + Send + Sync + 'static,
+        F: Fn(Arc<dyn Driver>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError>,
     {
@@ -182,6 +177,6 @@ impl<D: Driver> From<D> for DriverSpec {
 
 impl From<Box<dyn Driver>> for DriverSpec {
     fn from(driver: Box<dyn Driver>) -> Self {
-        DriverSpec::from_box(driver)
+        DriverSpec::from_arc(Arc::from(driver))
     }
 }

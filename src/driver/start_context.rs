@@ -3,7 +3,7 @@ use std::sync::OnceLock;
 
 use super::Supervisor;
 use crate::context::{Endpoint, FromValue, Param, Ref, Template, ValueTable};
-use crate::error::ResolveError;
+use crate::error::Error;
 
 /// What a driver gets when it starts: its runpath, other drivers' values, and a
 /// way to report its own death.
@@ -33,14 +33,9 @@ impl StartContext {
     }
 
     /// A context outside any environment: no references resolve, deaths go nowhere.
-    /// Useful to unit-test a driver.
-    pub fn detached(driver: impl Into<String>, runpath: impl Into<PathBuf>) -> Self {
-        Self::new(
-            driver.into(),
-            runpath.into(),
-            ValueTable::new(),
-            Supervisor::detached(),
-        )
+    #[cfg(feature = "testing")]
+    pub(crate) fn detached(driver: String, runpath: PathBuf) -> Self {
+        Self::new(driver, runpath, ValueTable::new(), Supervisor::detached())
     }
 
     /// The name of the driver being started.
@@ -58,12 +53,12 @@ impl StartContext {
     }
 
     /// The value behind a reference.
-    pub fn resolve<T: FromValue>(&self, reference: &Ref<T>) -> Result<T, ResolveError> {
+    fn resolve<T: FromValue>(&self, reference: &Ref<T>) -> Result<T, Error> {
         self.values.resolve(reference.key())
     }
 
     /// A parameter's value: the literal, or the resolved reference.
-    pub fn param<T: FromValue + Clone>(&self, param: &Param<T>) -> Result<T, ResolveError> {
+    pub fn param<T: FromValue + Clone>(&self, param: &Param<T>) -> Result<T, Error> {
         match param {
             Param::Value(v) => Ok(v.clone()),
             Param::Ref(r) => self.resolve(r),
@@ -71,20 +66,21 @@ impl StartContext {
     }
 
     /// An endpoint's host and port: the literals, or the resolved references.
-    pub fn endpoint(&self, endpoint: &Endpoint) -> Result<(String, u16), ResolveError> {
+    pub fn endpoint(&self, endpoint: &Endpoint) -> Result<(String, u16), Error> {
         Ok((self.param(&endpoint.host)?, self.param(&endpoint.port)?))
     }
 
     /// The raw value behind an untyped reference.
-    pub fn values_get(
+    #[cfg(feature = "testing")]
+    pub(crate) fn values_get(
         &self,
         key: &crate::context::RefKey,
-    ) -> Result<crate::context::Value, ResolveError> {
+    ) -> Result<crate::context::Value, Error> {
         self.values.get(key)
     }
 
     /// A template with its placeholders filled in.
-    pub fn render(&self, template: &Template) -> Result<String, ResolveError> {
+    pub fn render(&self, template: &Template) -> Result<String, Error> {
         template.render(&self.values)
     }
 

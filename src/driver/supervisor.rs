@@ -9,9 +9,11 @@ pub(super) trait Supervised: Send + Sync + fmt::Debug {
 }
 
 /// The target of a detached supervisor; never upgraded to.
+#[cfg(feature = "testing")]
 #[derive(Debug)]
 struct Nowhere;
 
+#[cfg(feature = "testing")]
 impl Supervised for Nowhere {
     fn died(&self, _: u64, _: String) -> bool {
         false
@@ -38,7 +40,8 @@ impl Supervisor {
     }
 
     /// A supervisor attached to nothing: reports go nowhere.
-    pub fn detached() -> Self {
+    #[cfg(feature = "testing")]
+    pub(crate) fn detached() -> Self {
         Self {
             resource: Weak::<Nowhere>::new(),
             generation: 0,

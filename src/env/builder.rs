@@ -1,10 +1,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use super::Handle;
 use super::environment::RunSettings;
 use super::graph::Graph;
 use super::{Environment, runpath::default_runpath_root};
-use crate::driver::DriverSpec;
+use crate::driver::{Driver, DriverSpec};
 use crate::error::BuildError;
 
 /// Describes an environment: its drivers, their dependencies, where files go.
@@ -26,7 +27,8 @@ use crate::error::BuildError;
 ///     .depends_on("app", "database")
 ///     .build()
 ///     .unwrap();
-/// assert_eq!(env.driver_names(), ["database", "app"]);
+/// let names: Vec<&str> = env.resources().iter().map(|r| r.name()).collect();
+/// assert_eq!(names, ["database", "app"]);
 /// ```
 #[must_use]
 #[derive(Debug)]
@@ -64,15 +66,34 @@ impl EnvironmentBuilder {
         self
     }
 
+    /// Adds a driver and hands back its typed [`Handle`], for
+    /// [`Environment::get`], [`Environment::resource`] and [`Handle::export`].
+    ///
+    /// # Examples
+    /// ```
+    /// # fn main() -> testrig::Result<()> {
+    /// use testrig::Environment;
+    /// use testrig::testing::ScriptedDriver;
+    ///
+    /// let mut builder = Environment::builder("demo");
+    /// let server = builder.add(ScriptedDriver::new("server").listen());
+    /// builder.add(ScriptedDriver::new("client").connect_to(server.export("port")));
+    /// let env = builder.build()?;
+    /// # drop(env); Ok(()) }
+    /// ```
+    pub fn add<D: Driver>(&mut self, driver: D) -> Handle<D> {
+        let handle = Handle::new(driver.name());
+        self.specs.push(DriverSpec::new(driver));
+        handle
+    }
+
     /// Declares that `dependent` starts only after `dependency` is started (and
     /// stops before it).
-    pub fn depends_on(
-        mut self,
-        dependent: impl Into<String>,
-        dependency: impl Into<String>,
-    ) -> Self {
-        self.dependencies
-            .push((dependent.into(), dependency.into()));
+    pub fn depends_on(mut self, dependent: impl AsRef<str>, dependency: impl AsRef<str>) -> Self {
+        self.dependencies.push((
+            dependent.as_ref().to_owned(),
+            dependency.as_ref().to_owned(),
+        ));
         self
     }
 
@@ -120,7 +141,8 @@ impl EnvironmentBuilder {
 
     /// Checks the description and builds the environment.
     ///
-    /// Errors name what is wrong: an invalid or duplicate name, a dependency or
+    /// Errors name what is wrong: a driver's invalid configuration
+    /// ([`Driver::check`](crate::Driver::check)), an invalid or duplicate name, a dependency or
     /// reference to an unknown driver, a reference to a key the driver does not
     /// export, a dependency cycle, a driver whose own stop deadline
     /// ([`Driver::own_stop_timeout`](crate::Driver::own_stop_timeout)) is not
@@ -161,6 +183,18 @@ impl EnvironmentBuilder {
             graph.add(a, b);
         }
         for spec in &self.specs {
+            if let Err(error) = spec.driver.check() {
+                let driver = spec.name();
+                let reason = crate::error::full_message(&*error);
+                // The driver's error may name the driver itself; the variant does.
+                let prefix = format!("driver `{driver}`: ");
+                let reason = reason.strip_prefix(&prefix).unwrap_or(&reason).to_owned();
+                return Err(BuildError::InvalidDriver {
+                    environment: env.clone(),
+                    driver: driver.to_owned(),
+                    reason,
+                });
+            }
             if let Some((field, own)) = spec.driver.own_stop_timeout()
                 && own >= spec.options.stop_timeout
             {

@@ -7,12 +7,13 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 
+use super::DriverName;
 use super::graph::Graph;
 use crate::context::ValueTable;
 use crate::driver::{Driver, DriverSpec, Resource};
-use crate::error::{DriverFailure, Error, LifecycleError, Phase, StartError, StopError};
-use crate::report::{CaseReport, DriverReport, Report};
-use crate::status::{Status, StatusEvent};
+use crate::error::{Error, LifecycleError, Phase};
+use crate::report::{CaseReport, Report};
+use crate::status::{Status, Transition};
 
 /// A set of drivers started in dependency order and always torn down.
 ///
@@ -32,7 +33,7 @@ pub(crate) struct EnvInner {
     values: ValueTable,
     runpath: PathBuf,
     pub(super) run: RunSettings,
-    events: broadcast::Sender<StatusEvent>,
+    events: broadcast::Sender<Transition>,
     /// Serializes `start` and `stop` of the whole environment.
     operation: tokio::sync::Mutex<()>,
     pub(super) state: Mutex<EnvState>,
@@ -116,13 +117,10 @@ impl Environment {
         self.inner.run.report_dir.as_deref()
     }
 
-    /// The drivers' names, in the order they were added.
-    pub fn driver_names(&self) -> Vec<&str> {
-        self.inner.resources.iter().map(Resource::name).collect()
-    }
-
-    /// The lifecycle engine of driver `name`.
-    pub fn resource(&self, name: &str) -> Result<&Resource, Error> {
+    /// The lifecycle of a driver (status, restart, pause, wait…), by its
+    /// [`Handle`](super::Handle) or its name.
+    pub fn resource(&self, driver: impl AsRef<str>) -> Result<&Resource, Error> {
+        let name = driver.as_ref();
         self.inner
             .index
             .get(name)
@@ -138,19 +136,19 @@ impl Environment {
         &self.inner.resources
     }
 
-    /// Driver `name` as its concrete type.
-    pub fn get<T: Driver>(&self, name: &str) -> Result<Arc<T>, Error> {
+    /// A driver as its concrete type, by its [`Handle`](super::Handle)
+    /// (`env.get(&server)`) or by its name and type (`env.get::<TcpServer>("server")`).
+    pub fn get<T: Driver>(&self, driver: &(impl DriverName<T> + ?Sized)) -> Result<Arc<T>, Error> {
+        let name = driver.as_ref();
         let resource = self.resource(name)?;
-        resource.get::<T>().ok_or_else(|| Error::WrongType {
-            driver: name.to_owned(),
-            requested: short_type_name::<T>(),
-            actual: resource.driver().kind(),
-        })
-    }
-
-    /// The status of driver `name`.
-    pub fn status(&self, name: &str) -> Result<Status, Error> {
-        Ok(self.resource(name)?.status())
+        resource
+            .driver()
+            .downcast::<T>()
+            .ok_or_else(|| Error::WrongType {
+                driver: name.to_owned(),
+                requested: short_type_name::<T>(),
+                actual: resource.driver().kind(),
+            })
     }
 
     /// The values every started driver exports.
@@ -159,7 +157,7 @@ impl Environment {
     }
 
     /// Every later status change of every driver.
-    pub fn events(&self) -> broadcast::Receiver<StatusEvent> {
+    pub fn events(&self) -> broadcast::Receiver<Transition> {
         self.inner.events.subscribe()
     }
 
@@ -225,7 +223,7 @@ impl Environment {
         let found = tokio::time::timeout(timeout, async {
             loop {
                 match events.recv().await {
-                    Ok(event) if event.transition.to == Status::Failed => {
+                    Ok(event) if event.to == Status::Failed => {
                         return Some(event.driver);
                     }
                     Ok(_) => {}
@@ -301,10 +299,7 @@ impl Environment {
                     }
                 }
                 Ok(()) => {}
-                Err(error) => failures.push(DriverFailure {
-                    driver: self.inner.resources[i].name().to_owned(),
-                    error,
-                }),
+                Err(error) => failures.push(error),
             }
         }
         self.inner.state().setup = Some(began.elapsed());
@@ -323,14 +318,14 @@ impl Environment {
             .map(|(_, r)| r.name().to_owned())
             .collect();
         let teardown = self.stop_all().await;
-        let error = StartError {
+        let error = Error::Start {
             environment: self.inner.name.clone(),
             failures,
             skipped,
             teardown,
         };
         self.inner.state().errors.push(error.to_string());
-        Err(error.into())
+        Err(error)
     }
 
     /// Cancels the starts under way and stops everything started; the
@@ -353,7 +348,7 @@ impl Environment {
         let mut message = format!("{error} while starting");
         for failure in &teardown {
             message.push_str("; teardown: ");
-            message.push_str(&failure.error.full_message());
+            message.push_str(&failure.full_message());
         }
         self.inner.state().errors.push(message);
         error
@@ -376,17 +371,12 @@ impl Environment {
     /// Best effort: a driver that fails or overruns is aborted and the stop goes
     /// on; the error lists every such driver. Idempotent.
     pub async fn stop(&self) -> Result<(), Error> {
-        Ok(self.stop_reporting().await?)
-    }
-
-    /// [`stop`](Self::stop), with its error as it is.
-    pub(super) async fn stop_reporting(&self) -> Result<(), StopError> {
         let _operation = self.inner.operation.lock().await;
         let failures = self.stop_all().await;
         if failures.is_empty() {
             return Ok(());
         }
-        let error = StopError {
+        let error = Error::Stop {
             environment: self.inner.name.clone(),
             failures,
         };
@@ -394,7 +384,7 @@ impl Environment {
         Err(error)
     }
 
-    async fn stop_all(&self) -> Vec<DriverFailure> {
+    async fn stop_all(&self) -> Vec<LifecycleError> {
         let began = Instant::now();
         let count = self.inner.resources.len();
         let mut waiting_on: Vec<usize> = self.inner.graph.dependents.iter().map(Vec::len).collect();
@@ -422,10 +412,7 @@ impl Environment {
                 }
             };
             if let Err(error) = outcome {
-                failures.push(DriverFailure {
-                    driver: self.inner.resources[i].name().to_owned(),
-                    error,
-                });
+                failures.push(error);
             }
             for &dependency in &self.inner.graph.dependencies[i] {
                 waiting_on[dependency] -= 1;
@@ -439,27 +426,6 @@ impl Environment {
         failures
     }
 
-    /// Stops then starts driver `name`.
-    pub async fn restart(&self, name: &str) -> Result<(), Error> {
-        Ok(self.resource(name)?.restart().await?)
-    }
-
-    /// Pauses driver `name`.
-    pub async fn pause(&self, name: &str) -> Result<(), Error> {
-        Ok(self.resource(name)?.pause().await?)
-    }
-
-    /// Resumes driver `name`.
-    pub async fn resume(&self, name: &str) -> Result<(), Error> {
-        Ok(self.resource(name)?.resume().await?)
-    }
-
-    /// Aborts driver `name` (terminal).
-    pub fn abort(&self, name: &str) -> Result<(), Error> {
-        self.resource(name)?.abort();
-        Ok(())
-    }
-
     /// Adds a test case outcome to the report.
     pub fn record_case(&self, mut case: CaseReport) {
         if case.started_at.is_none() {
@@ -470,7 +436,7 @@ impl Environment {
 
     /// A report of everything so far.
     pub fn report(&self) -> Report {
-        let drivers = self.resources().iter().map(DriverReport::of).collect();
+        let drivers = self.resources().iter().map(Resource::report).collect();
         let state = self.inner.state();
         Report {
             environment: self.name().to_owned(),

@@ -1,5 +1,5 @@
 use super::Environment;
-use crate::error::{DriverFailure, Error, FailedDriver, failed_drivers_list};
+use crate::error::{Error, FailedDriver, LifecycleError, failed_drivers_list};
 use crate::status::Status;
 
 /// Watches the drivers of an environment while one test body (or suite case)
@@ -99,7 +99,7 @@ impl FailedDuring {
 
     /// The error of a test that returned `Ok` while these drivers failed, with
     /// the teardown's failures.
-    pub(crate) fn to_error(&self, environment: &str, teardown: Vec<DriverFailure>) -> Error {
+    pub(crate) fn to_error(&self, environment: &str, teardown: Vec<LifecycleError>) -> Error {
         Error::DriversFailed {
             environment: environment.to_owned(),
             drivers: self.0.clone(),

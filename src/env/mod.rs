@@ -5,6 +5,7 @@ mod builder;
 mod environment;
 mod failure_watch;
 mod graph;
+mod handle;
 mod report_dir_var;
 mod run;
 mod runpath;
@@ -13,7 +14,10 @@ mod signals;
 pub use builder::EnvironmentBuilder;
 pub use environment::Environment;
 pub(crate) use failure_watch::FailureWatch;
+pub use handle::{DriverName, Handle};
 pub use report_dir_var::REPORT_DIR_VAR;
 pub(crate) use report_dir_var::report_dir_from_var;
+#[cfg(feature = "testing")]
 pub(crate) use runpath::default_runpath_root;
-pub use signals::{StopSignals, shutdown_signal};
+
+pub(crate) use signals::{StopSignals, shutdown_signal};

@@ -42,7 +42,7 @@ impl Environment {
     ///
     /// let env = Environment::builder("empty").build()?;
     /// let answer = env.run(|env| async move {
-    ///     assert!(env.driver_names().is_empty());
+    ///     assert!(env.resources().is_empty());
     ///     Ok::<_, testrig::Error>(42)
     /// }).await?;
     /// assert_eq!(answer, 42);
@@ -142,14 +142,17 @@ impl Environment {
             started_at: None,
         });
 
-        let stopped = self.stop_reporting().await;
+        let stopped = self.stop().await;
         self.write_report_if_asked();
         match ending {
             Ending::Returned(Ok(_)) if !failed.is_empty() => {
-                let teardown = stopped.err().map(|e| e.failures).unwrap_or_default();
+                let teardown = match stopped {
+                    Err(Error::Stop { failures, .. }) => failures,
+                    _ => Vec::new(),
+                };
                 Err(failed.to_error(&name, teardown).into())
             }
-            Ending::Returned(Ok(value)) => stopped.map(|()| value).map_err(|e| E::from(e.into())),
+            Ending::Returned(Ok(value)) => stopped.map(|()| value).map_err(E::from),
             Ending::Returned(Err(error)) => Err(error),
             Ending::Panicked(payload) => std::panic::resume_unwind(payload),
             Ending::TimedOut(after) => Err(Error::BodyTimeout {

@@ -7,7 +7,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 /// Once tokio listens for these signals they no longer kill the process: the program
 /// should stop what it runs and exit when one arrives.
 #[derive(Debug)]
-pub struct StopSignals {
+pub(crate) struct StopSignals {
     interrupt: Signal,
     terminate: Signal,
     hangup: Signal,
@@ -15,7 +15,7 @@ pub struct StopSignals {
 
 impl StopSignals {
     /// Starts listening; must be called inside the tokio runtime.
-    pub fn listen() -> std::io::Result<Self> {
+    pub(crate) fn listen() -> std::io::Result<Self> {
         Ok(Self {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
@@ -25,7 +25,7 @@ impl StopSignals {
 
     /// Resolves with the name of the next one received (`"SIGINT"`, `"SIGTERM"` or
     /// `"SIGHUP"`).
-    pub async fn recv(&mut self) -> &'static str {
+    pub(crate) async fn recv(&mut self) -> &'static str {
         tokio::select! {
             _ = self.interrupt.recv() => "SIGINT",
             _ = self.terminate.recv() => "SIGTERM",
@@ -39,7 +39,7 @@ impl StopSignals {
 /// Note that once listened for, tokio keeps these signals handled for the rest of
 /// the process: they no longer kill it by default. Programs that use this should
 /// exit after their teardown.
-pub async fn shutdown_signal() -> &'static str {
+pub(crate) async fn shutdown_signal() -> &'static str {
     match StopSignals::listen() {
         Ok(mut signals) => signals.recv().await,
         Err(e) => {

@@ -7,7 +7,5 @@ mod time;
 mod timeline;
 mod write;
 
-pub use model::{CaseReport, DriverReport, Outcome, Report};
-pub use summary::Summary;
-pub use time::{rfc3339, rfc3339_opt, seconds, seconds_opt};
-pub use write::ReportFiles;
+pub use model::{CaseReport, DriverReport, Outcome, RecordedError, Report};
+pub(crate) use time::{rfc3339, rfc3339_opt, seconds, seconds_opt};

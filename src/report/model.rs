@@ -4,7 +4,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::context::Exports;
-use crate::driver::{ConnectionInfo, RecordedError, Resource};
+use crate::driver::ConnectionInfo;
+use crate::error::Phase;
 use crate::status::{Status, Transition};
 
 /// Everything that happened in one environment's run.
@@ -69,7 +70,7 @@ pub struct DriverReport {
     #[serde(default)]
     pub warnings: Vec<String>,
     /// When its own work ended while it stayed started (a task that exited as
-    /// expected); see [`Driver::finished_at`](crate::Driver::finished_at).
+    /// expected); see [`Driver::report`](crate::Driver::report).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -101,6 +102,18 @@ pub struct CaseReport {
     pub started_at: Option<SystemTime>,
 }
 
+/// An error kept for the report.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RecordedError {
+    /// When it happened.
+    #[serde(with = "super::rfc3339")]
+    pub at: SystemTime,
+    /// The lifecycle step.
+    pub phase: Phase,
+    /// The full message (including the log tail, when there is one).
+    pub message: String,
+}
+
 /// How something ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -122,29 +135,6 @@ impl Report {
             Outcome::Failed
         } else {
             Outcome::Passed
-        }
-    }
-}
-
-impl DriverReport {
-    /// The report of the driver `resource` runs, as it is now.
-    pub(crate) fn of(resource: &Resource) -> Self {
-        let driver = resource.driver();
-        DriverReport {
-            name: resource.name().to_owned(),
-            kind: driver.kind().to_owned(),
-            status: resource.status(),
-            transitions: resource.history(),
-            setup: resource.setup_duration(),
-            teardown: resource.teardown_duration(),
-            exports: resource.exports(),
-            connections: resource.connections(),
-            errors: resource.errors(),
-            log_tail: driver.log_tail(),
-            runpath: resource.runpath().to_owned(),
-            cpu_time: driver.cpu_time(),
-            warnings: driver.warnings(),
-            finished_at: driver.finished_at(),
         }
     }
 }

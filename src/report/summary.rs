@@ -4,13 +4,12 @@ use std::time::Duration;
 use super::{Outcome, Report};
 
 /// A short human summary of a [`Report`], for the terminal.
-#[derive(Debug)]
-pub struct Summary<'a>(pub &'a Report);
+struct Summary<'a>(&'a Report);
 
 impl Report {
-    /// A short human summary for the terminal.
-    pub fn summary(&self) -> Summary<'_> {
-        Summary(self)
+    /// A short human summary for the terminal, several lines.
+    pub fn summary(&self) -> String {
+        Summary(self).to_string()
     }
 }
 

@@ -1,31 +1,31 @@
 //! serde adapters: durations as seconds, wall-clock times as RFC 3339 timestamps.
 
 /// A `Duration` as floating-point seconds.
-pub mod seconds {
+pub(crate) mod seconds {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Serializes.
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
 
     /// Deserializes.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let secs = f64::deserialize(d)?;
         Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
     }
 }
 
 /// An `Option<Duration>` as floating-point seconds or null.
-pub mod seconds_opt {
+pub(crate) mod seconds_opt {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Serializes.
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => s.serialize_some(&d.as_secs_f64()),
             None => s.serialize_none(),
@@ -33,7 +33,9 @@ pub mod seconds_opt {
     }
 
     /// Deserializes.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
         Option::<f64>::deserialize(d)?
             .map(|secs| Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom))
             .transpose()
@@ -42,31 +44,34 @@ pub mod seconds_opt {
 
 /// A `SystemTime` as an RFC 3339 UTC timestamp with microseconds
 /// (`2026-11-22T03:05:12.123456Z`).
-pub mod rfc3339 {
+pub(crate) mod rfc3339 {
     use std::time::SystemTime;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Serializes.
-    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&humantime::format_rfc3339_micros(*t))
     }
 
     /// Deserializes.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
         let text = String::deserialize(d)?;
         humantime::parse_rfc3339(&text).map_err(serde::de::Error::custom)
     }
 }
 
 /// An `Option<SystemTime>` as an RFC 3339 timestamp or null.
-pub mod rfc3339_opt {
+pub(crate) mod rfc3339_opt {
     use std::time::SystemTime;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Serializes.
-    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        t: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => s.collect_str(&humantime::format_rfc3339_micros(*t)),
             None => s.serialize_none(),
@@ -74,7 +79,9 @@ pub mod rfc3339_opt {
     }
 
     /// Deserializes.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SystemTime>, D::Error> {
         Option::<String>::deserialize(d)?
             .map(|text| humantime::parse_rfc3339(&text).map_err(serde::de::Error::custom))
             .transpose()

@@ -6,5 +6,5 @@ mod tracker;
 mod transition;
 
 pub use status::Status;
-pub use tracker::{StatusEvent, StatusTracker};
+pub(crate) use tracker::StatusTracker;
 pub use transition::Transition;

@@ -52,7 +52,7 @@ impl Status {
     ///
     /// This is the one transition table of the crate; everything that changes a
     /// status goes through it.
-    pub fn can_become(self, next: Status) -> bool {
+    pub(crate) fn can_become(self, next: Status) -> bool {
         use Status::*;
         match (self, next) {
             (Aborted, _) => false,
@@ -67,7 +67,7 @@ impl Status {
     }
 
     /// Whether the driver may hold live resources (sockets, processes) in this state.
-    pub fn is_live(self) -> bool {
+    pub(crate) fn is_live(self) -> bool {
         matches!(
             self,
             Status::Starting | Status::Started | Status::Paused | Status::Stopping
@@ -75,7 +75,7 @@ impl Status {
     }
 
     /// The lowercase name used in reports and messages.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Idle => "idle",
             Status::Starting => "starting",

@@ -12,24 +12,15 @@ use crate::error::LifecycleError;
 /// error and changes nothing. Waiters are woken by the change (a `watch` channel),
 /// never by polling.
 #[derive(Debug)]
-pub struct StatusTracker {
+pub(crate) struct StatusTracker {
     driver: String,
     created: Instant,
     history: Mutex<History>,
     sender: watch::Sender<Status>,
-    events: Option<broadcast::Sender<StatusEvent>>,
+    events: Option<broadcast::Sender<Transition>>,
     /// The driver's span (`driver{name, kind}`): each change is an event in it.
     /// Disabled for a tracker of its own, which emits nothing.
     span: tracing::Span,
-}
-
-/// A status change of one driver, as seen by environment-wide listeners.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StatusEvent {
-    /// The driver.
-    pub driver: String,
-    /// The change.
-    pub transition: Transition,
 }
 
 #[derive(Debug)]
@@ -40,14 +31,15 @@ struct History {
 
 impl StatusTracker {
     /// A tracker for `driver`, starting at [`Status::Idle`].
-    pub fn new(driver: impl Into<String>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(driver: impl Into<String>) -> Self {
         Self::with_events(driver, None)
     }
 
     /// A tracker that also announces every change on `events`.
-    pub fn with_events(
+    pub(crate) fn with_events(
         driver: impl Into<String>,
-        events: Option<broadcast::Sender<StatusEvent>>,
+        events: Option<broadcast::Sender<Transition>>,
     ) -> Self {
         let (sender, _) = watch::channel(Status::Idle);
         Self {
@@ -69,18 +61,17 @@ impl StatusTracker {
         self
     }
 
-    /// The name of the driver this tracker belongs to.
-    pub fn driver(&self) -> &str {
-        &self.driver
-    }
-
     /// The current status.
-    pub fn get(&self) -> Status {
+    pub(crate) fn get(&self) -> Status {
         self.lock().current
     }
 
     /// Moves to `to`, or fails with [`LifecycleError::IllegalTransition`].
-    pub fn set(&self, to: Status, note: Option<String>) -> Result<Transition, LifecycleError> {
+    pub(crate) fn set(
+        &self,
+        to: Status,
+        note: Option<String>,
+    ) -> Result<Transition, LifecycleError> {
         let transition = self.set_if(|_| true, to, note)?;
         Ok(transition.expect("an always-true condition holds"))
     }
@@ -89,7 +80,7 @@ impl StatusTracker {
     ///
     /// Returns `Ok(None)` when the condition does not hold (nothing changes), and an
     /// error when it holds but the move is illegal.
-    pub fn set_if(
+    pub(crate) fn set_if(
         &self,
         condition: impl FnOnce(Status) -> bool,
         to: Status,
@@ -108,6 +99,7 @@ impl StatusTracker {
             });
         }
         let transition = Transition {
+            driver: self.driver.clone(),
             from,
             to,
             at: SystemTime::now(),
@@ -128,39 +120,27 @@ impl StatusTracker {
         }
         if let Some(events) = &self.events {
             // Nobody listening is fine.
-            let _ = events.send(StatusEvent {
-                driver: self.driver.clone(),
-                transition: transition.clone(),
-            });
+            let _ = events.send(transition.clone());
         }
         Ok(Some(transition))
     }
 
     /// Every transition so far, oldest first.
-    pub fn history(&self) -> Vec<Transition> {
+    pub(crate) fn history(&self) -> Vec<Transition> {
         self.lock().transitions.clone()
     }
 
     /// A receiver that sees every later status (the newest one when it falls behind).
-    pub fn subscribe(&self) -> watch::Receiver<Status> {
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Status> {
         self.sender.subscribe()
     }
 
     /// Waits until the status is `status`, for at most `timeout`.
-    ///
-    /// # Examples
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use std::time::Duration;
-    /// use testrig::{Status, StatusTracker};
-    ///
-    /// let tracker = StatusTracker::new("server");
-    /// tracker.set(Status::Starting, None).unwrap();
-    /// tracker.wait(Status::Starting, Duration::from_millis(10)).await.unwrap();
-    /// assert!(tracker.wait(Status::Started, Duration::from_millis(10)).await.is_err());
-    /// # }
-    /// ```
-    pub async fn wait(&self, status: Status, timeout: Duration) -> Result<(), LifecycleError> {
+    pub(crate) async fn wait(
+        &self,
+        status: Status,
+        timeout: Duration,
+    ) -> Result<(), LifecycleError> {
         let mut receiver = self.subscribe();
         let reached = tokio::time::timeout(timeout, receiver.wait_for(|s| *s == status)).await;
         match reached {
@@ -238,6 +218,22 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "driver `d` did not reach status started within 3s (it is idle)"
+        );
+    }
+
+    #[tokio::test]
+    async fn wait_returns_once_the_status_is_reached_and_times_out_otherwise() {
+        let tracker = StatusTracker::new("server");
+        tracker.set(Status::Starting, None).unwrap();
+        tracker
+            .wait(Status::Starting, Duration::from_millis(10))
+            .await
+            .unwrap();
+        assert!(
+            tracker
+                .wait(Status::Started, Duration::from_millis(10))
+                .await
+                .is_err()
         );
     }
 }

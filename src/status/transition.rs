@@ -4,9 +4,13 @@ use serde::{Deserialize, Serialize};
 
 use super::Status;
 
-/// One recorded change of status.
+/// One recorded change of a driver's status: an entry of its history, and what
+/// [`Environment::events`](crate::Environment::events) announces.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Transition {
+    /// The driver.
+    #[serde(default)]
+    pub driver: String,
     /// The status before.
     pub from: Status,
     /// The status after.

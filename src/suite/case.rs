@@ -19,12 +19,11 @@ use crate::error::BoxError;
 /// use testrig::suite::Case;
 ///
 /// let case = Case::new("slow_handshake", |env| async move {
-///     assert!(env.driver_names().contains(&"server"));
+///     assert!(env.resource("server").is_ok());
 ///     Ok(())
 /// })
 /// .timeout(Duration::from_secs(5))
 /// .ignored();
-/// assert_eq!(case.name(), "slow_handshake");
 /// ```
 #[must_use]
 pub struct Case {
@@ -66,11 +65,6 @@ impl Case {
     pub fn ignored(mut self) -> Self {
         self.ignored = true;
         self
-    }
-
-    /// The case's name (without the suite prefix).
-    pub fn name(&self) -> &str {
-        &self.name
     }
 }
 

@@ -35,7 +35,6 @@ mod step;
 mod suite;
 
 pub use case::Case;
-pub use error::SuiteError;
 pub use libtest_mimic::{Arguments, Conclusion};
 pub use runner::{REPORT_DIR_VAR, Runner, run_suites};
 pub use suite::{DEFAULT_TIMEOUT, Suite};

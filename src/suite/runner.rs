@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use libtest_mimic::{Arguments, Conclusion, Trial};
 use tokio::runtime::Runtime;
 
-use super::error::SuiteError;
 use super::harness::Harness;
 use super::report_stem::report_stem;
 use super::session::Session;
 use super::suite::{Suite, test_name};
+use crate::error::BuildError;
 
 /// The environment variable naming the directory where suites write their
 /// reports (when [`Runner::report_dir`] is not set).
@@ -69,7 +69,7 @@ pub fn run_suites(suites: impl IntoIterator<Item = Suite>) -> ExitCode {
 ///     .case("nothing_to_see", |_env| async { Ok(()) });
 /// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 /// let conclusion = Runner::new()
-///     .suite(suite)
+///     .suites([suite])
 ///     .args(Arguments::from_iter(["suite-binary", "--exact", "empty::nothing_to_see"]))
 ///     .report_dir("target/testrig-reports")
 ///     .runtime(runtime)
@@ -104,12 +104,6 @@ impl Runner {
             runtime: None,
             handle_signals: true,
         }
-    }
-
-    /// Adds a suite.
-    pub fn suite(mut self, suite: Suite) -> Self {
-        self.suites.push(suite);
-        self
     }
 
     /// Adds suites.
@@ -148,12 +142,12 @@ impl Runner {
 
     /// Runs the selected cases (or lists them with `--list`) and prints the
     /// results as libtest does. Refuses ill-defined suites before running any.
-    pub fn run(self) -> Result<Conclusion, SuiteError> {
+    pub fn run(self) -> Result<Conclusion, BuildError> {
         let mut names = HashSet::new();
         for suite in &self.suites {
             suite.validate()?;
             if !names.insert(suite.name.as_str()) {
-                return Err(SuiteError::DuplicateSuite {
+                return Err(BuildError::DuplicateSuite {
                     name: suite.name.clone(),
                 });
             }

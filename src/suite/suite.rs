@@ -4,11 +4,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::case::Case;
-use super::error::{SuiteError, invalid_name};
+use super::error::invalid_name;
 use super::hook::{Hooks, Stage};
 use super::step::Step;
 use crate::env::Environment;
 use crate::error::BoxError;
+use crate::error::BuildError;
 
 /// The default timeout of a case (and of a hook).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -109,21 +110,8 @@ impl Suite {
         self.add_case(Case::new(name, body))
     }
 
-    /// Adds a case that fails (and is cancelled) when it runs longer than `timeout`.
-    pub fn case_with_timeout<F, Fut>(
-        self,
-        name: impl Into<String>,
-        timeout: Duration,
-        body: F,
-    ) -> Self
-    where
-        F: FnOnce(Environment) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-    {
-        self.add_case(Case::new(name, body).timeout(timeout))
-    }
-
-    /// Adds a case built with [`Case`] (per-case timeout, ignored).
+    /// Adds a case built with [`Case`]: one with a timeout of its own (it fails,
+    /// and is cancelled, when it runs longer), or ignored.
     pub fn add_case(mut self, case: Case) -> Self {
         self.cases.push(case);
         self
@@ -171,13 +159,9 @@ impl Suite {
         self
     }
 
-    /// The suite's name, the prefix of its test names.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// The test names of its cases, `<suite>::<case>`, in declaration order.
-    pub fn test_names(&self) -> Vec<String> {
+    #[cfg(test)]
+    pub(crate) fn test_names(&self) -> Vec<String> {
         self.cases
             .iter()
             .map(|case| test_name(&self.name, &case.name))
@@ -185,9 +169,9 @@ impl Suite {
     }
 
     /// Checks the suite's own name and its cases' names.
-    pub(crate) fn validate(&self) -> Result<(), SuiteError> {
+    pub(crate) fn validate(&self) -> Result<(), BuildError> {
         if let Some(reason) = invalid_name(&self.name) {
-            return Err(SuiteError::InvalidName {
+            return Err(BuildError::InvalidTestName {
                 what: "suite".to_owned(),
                 name: self.name.clone(),
                 reason,
@@ -196,14 +180,14 @@ impl Suite {
         let mut seen = HashSet::new();
         for case in &self.cases {
             if let Some(reason) = invalid_name(&case.name) {
-                return Err(SuiteError::InvalidName {
+                return Err(BuildError::InvalidTestName {
                     what: format!("case of suite `{}`", self.name),
                     name: case.name.clone(),
                     reason,
                 });
             }
             if !seen.insert(case.name.as_str()) {
-                return Err(SuiteError::DuplicateCase {
+                return Err(BuildError::DuplicateCase {
                     suite: self.name.clone(),
                     case: case.name.clone(),
                 });

@@ -26,6 +26,7 @@ mod process_identity;
 mod process_tracker;
 mod scratch_dir;
 mod scripted;
+mod start_context;
 
 pub use command_line::wait_for_command_line;
 pub use helper_program::HelperProgram;
@@ -35,3 +36,4 @@ pub use process_identity::ProcessIdentity;
 pub use process_tracker::ProcessTracker;
 pub use scratch_dir::ScratchDir;
 pub use scripted::ScriptedDriver;
+pub use start_context::{resource, start_context};

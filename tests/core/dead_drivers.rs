@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use testrig::process::Stream;
 use testrig::report::Outcome;
 use testrig::testing::{Event, Journal, ProcessTracker, ScratchDir, ScriptedDriver};
 use testrig::{Environment, Error, Phase, Status};
@@ -30,7 +31,7 @@ fn server_and_client(journal: &Journal) -> Environment {
 fn kill(env: &Environment, name: &str, reason: &str) {
     let driver = env.get::<ScriptedDriver>(name).unwrap();
     assert!(driver.die(reason), "{name} was not supervised");
-    assert_eq!(env.status(name).unwrap(), Status::Failed);
+    assert_eq!(env.resource(name).unwrap().status(), Status::Failed);
 }
 
 /// The failed drivers of a `DriversFailed` error, or a panic saying what it was.
@@ -80,10 +81,10 @@ async fn a_driver_that_dies_while_the_body_runs_fails_a_run_whose_body_returned_
     assert_eq!(report.cases[0].outcome, Outcome::Failed);
     assert_eq!(report.cases[0].message.as_deref(), Some(text.as_str()));
     // Torn down as always: the client stopped, the dead server released its port.
-    assert_eq!(env.status("client").unwrap(), Status::Stopped);
-    assert_eq!(env.status("server").unwrap(), Status::Failed);
+    assert_eq!(env.resource("client").unwrap().status(), Status::Stopped);
+    assert_eq!(env.resource("server").unwrap().status(), Status::Failed);
     assert_eq!(journal.count("client", Event::StopDone), 1);
-    let port: u16 = env.resource("server").unwrap().exports()["port"]
+    let port: u16 = env.resource("server").unwrap().report().exports["port"]
         .to_string()
         .parse()
         .unwrap();
@@ -156,8 +157,8 @@ async fn a_driver_the_body_restarted_after_it_died_does_not_fail_the_run() {
     let env = server_and_client(&journal);
     env.run(|env| async move {
         kill(&env, "server", "listener closed");
-        env.restart("server").await?;
-        assert_eq!(env.status("server")?, Status::Started);
+        env.resource("server")?.restart().await?;
+        assert_eq!(env.resource("server")?.status(), Status::Started);
         Ok::<_, Error>(())
     })
     .await
@@ -252,7 +253,7 @@ async fn a_dead_driver_comes_first_and_a_failed_teardown_is_added_to_it() {
     assert_eq!(drivers.len(), 1);
     assert_eq!(drivers[0].driver, "server");
     assert_eq!(teardown.len(), 1);
-    assert_eq!(teardown[0].driver, "stubborn");
+    assert_eq!(teardown[0].driver(), "stubborn");
     let text = error.to_string();
     assert!(
         text.contains("\nand the teardown failed too:\n- driver `stubborn` failed in stop"),
@@ -273,9 +274,7 @@ async fn a_real_process_that_exits_during_the_body_fails_the_run_with_its_exit()
     );
     let pids = ProcessTracker::new();
     let app = App::shell("app", "echo serving; sleep 0.1; echo bye; exit 3")
-        .ready_on_stdout("^serving$")
-        .build()
-        .unwrap();
+        .ready_on(Stream::Stdout, "^serving$");
     let env = Environment::builder("process")
         .runpath(scratch.path())
         .driver(app)

@@ -48,7 +48,7 @@ async fn assert_everything_started_was_stopped(env: &Environment, journal: &Jour
     }
     assert_eq!(journal.count("c", Event::StartCalled), 0);
     // `a` listened on a real port; nothing listens there now.
-    let a_port = env.resource("a").unwrap().exports()["port"].to_string();
+    let a_port = env.resource("a").unwrap().report().exports["port"].to_string();
     assert!(refused(a_port.parse().unwrap()).await);
 }
 
@@ -58,7 +58,7 @@ async fn a_failure_in_start_stops_everything_started_and_skips_dependents() {
     let text = error.to_string();
     let error = start_error(error);
     assert_eq!(error.failures.len(), 1);
-    assert_eq!(error.failures[0].driver, "b");
+    assert_eq!(error.failures[0].driver(), "b");
     assert_eq!(error.skipped, ["c"]);
     assert!(
         text.contains("driver `b` failed in start: scripted failure in start"),
@@ -91,9 +91,9 @@ async fn a_failure_in_readiness_stops_everything_started_and_skips_dependents() 
     let (env, journal, error) = one_failure_in(Phase::Ready).await;
     let text = error.to_string();
     let error = start_error(error);
-    assert_eq!(error.failures[0].driver, "b");
+    assert_eq!(error.failures[0].driver(), "b");
     assert!(matches!(
-        error.failures[0].error,
+        error.failures[0],
         LifecycleError::StartFailed {
             phase: Phase::Ready,
             ..
@@ -104,9 +104,9 @@ async fn a_failure_in_readiness_stops_everything_started_and_skips_dependents() 
         "{text}"
     );
     assert_eq!(error.skipped, ["c"]);
-    assert_eq!(env.status("b").unwrap(), Status::Failed);
-    assert_eq!(env.status("a").unwrap(), Status::Stopped);
-    assert_eq!(env.status("d").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("b").unwrap().status(), Status::Failed);
+    assert_eq!(env.resource("a").unwrap().status(), Status::Stopped);
+    assert_eq!(env.resource("d").unwrap().status(), Status::Stopped);
     assert_everything_started_was_stopped(&env, &journal).await;
 }
 
@@ -135,9 +135,9 @@ async fn a_failure_in_stop_aborts_that_driver_and_stops_the_rest() {
         text.contains("driver `b` failed in stop: scripted failure in stop"),
         "{text}"
     );
-    assert_eq!(env.status("a").unwrap(), Status::Stopped);
-    assert_eq!(env.status("b").unwrap(), Status::Failed);
-    assert_eq!(env.status("c").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("a").unwrap().status(), Status::Stopped);
+    assert_eq!(env.resource("b").unwrap().status(), Status::Failed);
+    assert_eq!(env.resource("c").unwrap().status(), Status::Stopped);
     assert_eq!(journal.count("b", Event::Aborted), 1);
     // Its dependency still stopped, after it.
     assert!(
@@ -163,11 +163,11 @@ async fn two_independent_failures_are_both_reported() {
         .build()
         .unwrap();
     let error = start_error(env.start().await.unwrap_err());
-    let mut failed: Vec<&str> = error.failures.iter().map(|f| f.driver.as_str()).collect();
+    let mut failed: Vec<&str> = error.failures.iter().map(|f| f.driver()).collect();
     failed.sort();
     assert_eq!(failed, ["x", "y"]);
     assert!(error.to_string().contains("2 driver(s) failed"));
-    assert_eq!(env.status("z").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("z").unwrap().status(), Status::Stopped);
 }
 
 #[tokio::test(start_paused = true)]
@@ -186,15 +186,15 @@ async fn a_readiness_after_the_deadline_is_a_failure_not_a_late_success() {
         .unwrap();
     let error = start_error(env.start().await.unwrap_err());
     assert!(matches!(
-        error.failures[0].error,
+        error.failures[0],
         LifecycleError::StartTimeout { .. }
     ));
     assert_eq!(
-        error.failures[0].error.to_string().lines().next().unwrap(),
+        error.failures[0].to_string().lines().next().unwrap(),
         "driver `late` timed out after 100ms waiting for scripted readiness (500ms)"
     );
     tokio::time::sleep(ms(1000)).await;
-    assert_eq!(env.status("late").unwrap(), Status::Failed);
+    assert_eq!(env.resource("late").unwrap().status(), Status::Failed);
     assert_eq!(journal.count("late", Event::Ready), 0);
 }
 
@@ -221,8 +221,8 @@ async fn a_stop_that_overruns_its_timeout_is_aborted_and_recorded() {
         "{error}"
     );
     assert_eq!(journal.count("slow", Event::Aborted), 1);
-    assert_eq!(env.status("slow").unwrap(), Status::Failed);
-    let recorded = env.resource("slow").unwrap().errors();
+    assert_eq!(env.resource("slow").unwrap().status(), Status::Failed);
+    let recorded = env.resource("slow").unwrap().report().errors;
     assert_eq!(recorded[0].phase, Phase::Stop);
 }
 
@@ -239,12 +239,12 @@ async fn a_failure_in_a_second_start_lists_the_dependents_stopped_by_the_first_a
         .unwrap();
     env.start().await.unwrap();
     env.stop().await.unwrap();
-    assert_eq!(env.status("b").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("b").unwrap().status(), Status::Stopped);
     drop(listener);
 
     let error = start_error(env.start().await.unwrap_err());
     assert_eq!(error.failures.len(), 1);
-    assert_eq!(error.failures[0].driver, "a");
+    assert_eq!(error.failures[0].driver(), "a");
     assert_eq!(error.skipped, ["b"]);
-    assert_eq!(env.status("b").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("b").unwrap().status(), Status::Stopped);
 }

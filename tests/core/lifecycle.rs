@@ -1,13 +1,13 @@
 use std::sync::{Arc, Mutex};
 
-use testrig::testing::{Event, Journal, ScriptedDriver};
+use testrig::testing::{Event, Journal, ScriptedDriver, resource};
 use testrig::{BoxError, DriverSpec, Environment, Error, LifecycleError, Phase, Status};
 
 use crate::support::ms;
 
 #[tokio::test]
 async fn start_after_abort_is_refused() {
-    let resource = DriverSpec::new(ScriptedDriver::new("a")).into_resource();
+    let resource = resource(DriverSpec::new(ScriptedDriver::new("a")));
     resource.start().await.unwrap();
     resource.abort();
     assert_eq!(resource.status(), Status::Aborted);
@@ -21,16 +21,16 @@ async fn start_after_abort_is_refused() {
 #[tokio::test]
 async fn stop_of_an_idle_driver_is_a_no_op() {
     let journal = Journal::new();
-    let resource = DriverSpec::new(ScriptedDriver::new("a").journal(&journal)).into_resource();
+    let resource = resource(DriverSpec::new(ScriptedDriver::new("a").journal(&journal)));
     resource.stop().await.unwrap();
     assert_eq!(resource.status(), Status::Idle);
-    assert!(resource.history().is_empty());
+    assert!(resource.report().transitions.is_empty());
     assert_eq!(journal.count("a", Event::StopCalled), 0);
 }
 
 #[tokio::test]
 async fn starting_a_started_driver_is_an_illegal_transition() {
-    let resource = DriverSpec::new(ScriptedDriver::new("a")).into_resource();
+    let resource = resource(DriverSpec::new(ScriptedDriver::new("a")));
     resource.start().await.unwrap();
     let error = resource.start().await.unwrap_err();
     assert!(matches!(
@@ -46,10 +46,15 @@ async fn starting_a_started_driver_is_an_illegal_transition() {
 
 #[tokio::test]
 async fn restart_goes_through_stopped_and_gets_a_new_port() {
-    let resource = DriverSpec::new(ScriptedDriver::new("s").listen()).into_resource();
+    let resource = resource(DriverSpec::new(ScriptedDriver::new("s").listen()));
     resource.start().await.unwrap();
     resource.restart().await.unwrap();
-    let path: Vec<(Status, Status)> = resource.history().iter().map(|t| (t.from, t.to)).collect();
+    let path: Vec<(Status, Status)> = resource
+        .report()
+        .transitions
+        .iter()
+        .map(|t| (t.from, t.to))
+        .collect();
     assert_eq!(
         path,
         [
@@ -61,14 +66,24 @@ async fn restart_goes_through_stopped_and_gets_a_new_port() {
             (Status::Starting, Status::Started),
         ]
     );
-    assert_eq!(resource.history()[2].note.as_deref(), Some("restart"));
-    assert!(resource.get::<ScriptedDriver>().unwrap().port().is_some());
+    assert_eq!(
+        resource.report().transitions[2].note.as_deref(),
+        Some("restart")
+    );
+    assert!(
+        resource
+            .driver()
+            .downcast::<ScriptedDriver>()
+            .unwrap()
+            .port()
+            .is_some()
+    );
     resource.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn pause_of_a_driver_without_pause_is_unsupported_and_changes_nothing() {
-    let resource = DriverSpec::new(ScriptedDriver::new("a")).into_resource();
+    let resource = resource(DriverSpec::new(ScriptedDriver::new("a")));
     resource.start().await.unwrap();
     let error = resource.pause().await.unwrap_err();
     assert_eq!(error.to_string(), "driver `a` does not support pause");
@@ -105,14 +120,14 @@ async fn a_driver_that_dies_while_started_becomes_failed_and_the_environment_see
             .starts_with("driver `server` died while started: listener closed")
     );
     env.stop().await.unwrap();
-    assert_eq!(env.status("other").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("other").unwrap().status(), Status::Stopped);
 }
 
 #[tokio::test]
 async fn a_death_reported_by_an_earlier_run_is_ignored_after_a_restart() {
-    let resource = DriverSpec::new(ScriptedDriver::new("s")).into_resource();
+    let resource = resource(DriverSpec::new(ScriptedDriver::new("s")));
     resource.start().await.unwrap();
-    let driver = resource.get::<ScriptedDriver>().unwrap();
+    let driver = resource.driver().downcast::<ScriptedDriver>().unwrap();
     let first_run = driver
         .supervisor()
         .expect("a started driver keeps its supervisor");
@@ -128,24 +143,24 @@ async fn hooks_run_in_order_and_a_failing_post_start_hook_fails_the_start() {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let hook = |label: &'static str| {
         let calls = calls.clone();
-        move |ctx: testrig::HookContext| {
+        move |driver: Arc<dyn testrig::Driver>| {
             let calls = calls.clone();
             async move {
                 calls
                     .lock()
                     .unwrap()
-                    .push(format!("{label} {}", ctx.name()));
-                assert!(ctx.driver::<ScriptedDriver>().is_some());
+                    .push(format!("{label} {}", driver.name()));
+                assert!(driver.clone().downcast::<ScriptedDriver>().is_some());
                 Ok::<_, BoxError>(())
             }
         }
     };
-    let resource = DriverSpec::new(ScriptedDriver::new("h"))
+    let spec = DriverSpec::new(ScriptedDriver::new("h"))
         .pre_start(hook("pre_start"))
         .post_start(hook("post_start"))
         .pre_stop(hook("pre_stop"))
-        .post_stop(hook("post_stop"))
-        .into_resource();
+        .post_stop(hook("post_stop"));
+    let resource = resource(spec);
     resource.start().await.unwrap();
     resource.stop().await.unwrap();
     assert_eq!(
@@ -154,9 +169,10 @@ async fn hooks_run_in_order_and_a_failing_post_start_hook_fails_the_start() {
     );
 
     let journal = Journal::new();
-    let failing = DriverSpec::new(ScriptedDriver::new("f").listen().journal(&journal))
-        .post_start(|_| async { Err::<(), _>("handshake refused") })
-        .into_resource();
+    let failing = testrig::testing::resource(
+        DriverSpec::new(ScriptedDriver::new("f").listen().journal(&journal))
+            .post_start(|_| async { Err::<(), _>("handshake refused") }),
+    );
     let error = failing.start().await.unwrap_err();
     // What failed, then why (the hook's error, as the error's source).
     assert_eq!(error.to_string(), "driver `f` failed in post-start hook");
@@ -165,7 +181,13 @@ async fn hooks_run_in_order_and_a_failing_post_start_hook_fails_the_start() {
         "handshake refused"
     );
     assert_eq!(failing.status(), Status::Failed);
-    assert!(!failing.get::<ScriptedDriver>().unwrap().holds_sockets());
+    assert!(
+        !failing
+            .driver()
+            .downcast::<ScriptedDriver>()
+            .unwrap()
+            .holds_sockets()
+    );
 }
 
 #[tokio::test]
@@ -195,7 +217,7 @@ async fn a_failed_start_fails_over_to_the_replacement_under_the_same_name() {
         let primary = env.get::<ScriptedDriver>("primary")?;
         let client = env.get::<ScriptedDriver>("client")?;
         assert_eq!(client.connected_port(), primary.port());
-        let history = env.resource("primary")?.history();
+        let history = env.resource("primary")?.report().transitions;
         let statuses: Vec<Status> = history.iter().map(|t| t.to).collect();
         assert_eq!(
             statuses,
@@ -220,7 +242,9 @@ async fn a_failed_start_fails_over_to_the_replacement_under_the_same_name() {
 
 #[tokio::test]
 async fn wait_for_a_status_is_woken_by_the_change() {
-    let resource = DriverSpec::new(ScriptedDriver::new("w").start_delay(ms(50))).into_resource();
+    let resource = resource(DriverSpec::new(
+        ScriptedDriver::new("w").start_delay(ms(50)),
+    ));
     let starter = {
         let resource = resource.clone();
         tokio::spawn(async move { resource.start().await })
@@ -238,18 +262,18 @@ async fn pause_and_resume_move_between_started_and_paused() {
         .build()
         .unwrap();
     env.start().await.unwrap();
-    env.pause("p").await.unwrap();
-    assert_eq!(env.status("p").unwrap(), Status::Paused);
-    let error = env.pause("p").await.unwrap_err();
+    env.resource("p").unwrap().pause().await.unwrap();
+    assert_eq!(env.resource("p").unwrap().status(), Status::Paused);
+    let error = env.resource("p").unwrap().pause().await.unwrap_err();
     assert_eq!(
         error.to_string(),
         "driver `p`: illegal status change paused -> paused"
     );
-    env.resume("p").await.unwrap();
-    assert_eq!(env.status("p").unwrap(), Status::Started);
-    env.pause("p").await.unwrap();
+    env.resource("p").unwrap().resume().await.unwrap();
+    assert_eq!(env.resource("p").unwrap().status(), Status::Started);
+    env.resource("p").unwrap().pause().await.unwrap();
     env.stop().await.unwrap();
-    assert_eq!(env.status("p").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("p").unwrap().status(), Status::Stopped);
     assert_eq!(journal.count("p", Event::Paused), 2);
     assert_eq!(journal.count("p", Event::Resumed), 1);
 }
@@ -265,7 +289,7 @@ async fn each_driver_gets_its_own_runpath_under_the_environments() {
         .unwrap();
     env.start().await.unwrap();
     for name in ["one", "two"] {
-        let path = env.resource(name).unwrap().runpath().to_owned();
+        let path = env.resource(name).unwrap().report().runpath;
         assert_eq!(path, root.join(name));
         assert_eq!(
             std::fs::read_to_string(path.join("started")).unwrap(),
@@ -296,13 +320,15 @@ async fn a_driver_that_writes_no_files_gets_no_runpath_directory() {
 #[tokio::test]
 async fn a_death_reported_while_starting_fails_the_start_instead_of_being_lost() {
     // `ready` of the scripted driver takes 100 ms; the death comes during it.
-    let resource = DriverSpec::new(ScriptedDriver::new("d").ready_delay(ms(100))).into_resource();
+    let resource = resource(DriverSpec::new(
+        ScriptedDriver::new("d").ready_delay(ms(100)),
+    ));
     let starting = {
         let resource = resource.clone();
         tokio::spawn(async move { resource.start().await })
     };
     resource.wait(Status::Starting, ms(1000)).await.unwrap();
-    let driver = resource.get::<ScriptedDriver>().unwrap();
+    let driver = resource.driver().downcast::<ScriptedDriver>().unwrap();
     // The supervisor is handed out at the top of `start`; wait until it is there.
     let supervisor = loop {
         if let Some(s) = driver.supervisor() {

@@ -23,7 +23,8 @@ async fn a_client_receives_the_servers_real_port() {
         assert_ne!(port, 0);
         assert_eq!(client.connected_port(), Some(port));
         assert_eq!(
-            env.values().exports("server").unwrap()["port"],
+            env.values()
+                .resolve::<Value>(Ref::<u16>::export("server", "port").key())?,
             Value::from(port)
         );
         Ok::<_, Error>(())
@@ -134,7 +135,7 @@ async fn a_value_of_the_wrong_type_fails_the_start_naming_the_reference() {
         .build()
         .unwrap();
     let error = start_error(env.start().await.unwrap_err());
-    assert_eq!(error.failures[0].driver, "client");
+    assert_eq!(error.failures[0].driver(), "client");
     let text = error.to_string();
     assert!(
         text.contains(

@@ -15,10 +15,30 @@ pub async fn refused(port: u16) -> bool {
     }
 }
 
+/// What [`Error::Start`] says: the drivers that failed and those skipped.
+pub struct StartFailure {
+    pub failures: Vec<testrig::LifecycleError>,
+    pub skipped: Vec<String>,
+    message: String,
+}
+
+impl std::fmt::Display for StartFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// The start error inside `error`, or a panic saying what it was instead.
-pub fn start_error(error: Error) -> testrig::error::StartError {
+pub fn start_error(error: Error) -> StartFailure {
+    let message = error.to_string();
     match error {
-        Error::Start(e) => e,
+        Error::Start {
+            failures, skipped, ..
+        } => StartFailure {
+            failures,
+            skipped,
+            message,
+        },
         other => panic!("expected a start error, got: {other}"),
     }
 }

@@ -37,9 +37,9 @@ async fn teardown_happens_after_a_panicking_body_and_the_panic_goes_on() {
     assert!(joined.is_panic());
     let payload = joined.into_panic();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"the body panicked"));
-    assert_eq!(env.status("server").unwrap(), Status::Stopped);
-    assert_eq!(env.status("client").unwrap(), Status::Stopped);
-    let port: u16 = env.resource("server").unwrap().exports()["port"]
+    assert_eq!(env.resource("server").unwrap().status(), Status::Stopped);
+    assert_eq!(env.resource("client").unwrap().status(), Status::Stopped);
+    let port: u16 = env.resource("server").unwrap().report().exports["port"]
         .to_string()
         .parse()
         .unwrap();
@@ -66,7 +66,7 @@ async fn teardown_happens_after_a_body_timeout() {
         error.to_string(),
         "the test body of environment `teardown` did not finish within 100ms"
     );
-    assert_eq!(env.status("server").unwrap(), Status::Stopped);
+    assert_eq!(env.resource("server").unwrap().status(), Status::Stopped);
     assert_eq!(journal.order_of(Event::StopDone), ["client", "server"]);
 }
 

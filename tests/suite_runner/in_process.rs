@@ -5,8 +5,9 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use testrig::BuildError;
 use testrig::report::Outcome;
-use testrig::suite::{Arguments, Runner, Suite, SuiteError};
+use testrig::suite::{Arguments, Runner, Suite};
 use testrig::testing::{Event, Journal, ScriptedDriver};
 use testrig::{Environment, Phase, Status};
 
@@ -26,7 +27,7 @@ struct Log(Arc<Mutex<Vec<String>>>);
 impl Log {
     /// Records `what` and the server's status at that moment.
     fn note(&self, what: &str, env: &Environment) {
-        let status = env.status("server").expect("a server driver");
+        let status = env.resource("server").expect("a server driver").status();
         self.0
             .lock()
             .unwrap()
@@ -70,7 +71,7 @@ fn hooks_and_cases_run_in_order_around_one_start_and_one_stop() {
     let reports = report_dir("in-order");
     let (journal, log) = (Journal::new(), Log::default());
     let conclusion = Runner::new()
-        .suite(logged_suite("ordered", &journal, &log, false))
+        .suites([logged_suite("ordered", &journal, &log, false)])
         .args(args(&reports))
         .handle_signals(false)
         .report_dir(&reports)
@@ -102,7 +103,7 @@ fn after_stop_runs_when_the_start_failed_and_before_stop_does_not() {
     let reports = report_dir("failed-start-hooks");
     let (journal, log) = (Journal::new(), Log::default());
     let conclusion = Runner::new()
-        .suite(logged_suite("unstartable", &journal, &log, true))
+        .suites([logged_suite("unstartable", &journal, &log, true)])
         .args(args(&reports))
         .handle_signals(false)
         .report_dir(&reports)
@@ -128,7 +129,7 @@ fn a_failing_teardown_hook_fails_the_last_case_run_and_the_report() {
         .case("b", |_env| async { Ok(()) })
         .before_stop(|_env| async { Err("still busy".into()) });
     let conclusion = Runner::new()
-        .suite(suite)
+        .suites([suite])
         .args(args(&reports))
         .handle_signals(false)
         .report_dir(&reports)
@@ -170,21 +171,21 @@ fn a_driver_that_dies_in_a_case_fails_that_case_only_unless_the_case_expected_it
     })
     .case("finds_it_dead", |env| async move {
         // Already failed before this case: not this case's failure.
-        assert_eq!(env.status("server")?, Status::Failed);
+        assert_eq!(env.resource("server")?.status(), Status::Failed);
         Ok(())
     })
     .case("kills_it_on_purpose", |env| async move {
-        env.restart("server").await?;
+        env.resource("server")?.restart().await?;
         env.expect_failure("server")?;
         Ok(kill(&env, "server", "fault injected")?)
     })
     .case("kills_it_again", |env| async move {
         // The expectation of the case before ended with it.
-        env.restart("server").await?;
+        env.resource("server")?.restart().await?;
         Ok(kill(&env, "server", "died again")?)
     });
     let conclusion = Runner::new()
-        .suite(suite)
+        .suites([suite])
         .args(args(&reports))
         .handle_signals(false)
         .report_dir(&reports)
@@ -226,7 +227,7 @@ fn an_environment_that_does_not_build_fails_its_cases_with_the_build_error() {
     })
     .case("a", |_env| async { Ok(()) });
     let conclusion = Runner::new()
-        .suite(suite)
+        .suites([suite])
         .args(args(&reports))
         .handle_signals(false)
         .run()
@@ -248,7 +249,7 @@ fn a_panicking_environment_factory_fails_the_cases_with_its_message() {
     .case("a", |_env| async { Ok(()) })
     .case("b", |_env| async { Ok(()) });
     let conclusion = Runner::new()
-        .suite(suite)
+        .suites([suite])
         .args(args(&reports))
         .handle_signals(false)
         .run()
@@ -268,7 +269,7 @@ fn two_suites_with_one_name_are_refused_before_anything_runs() {
         .run();
     assert_eq!(
         refused.unwrap_err(),
-        SuiteError::DuplicateSuite {
+        BuildError::DuplicateSuite {
             name: "twice".to_owned()
         }
     );
@@ -283,7 +284,7 @@ async fn a_runner_called_inside_a_runtime_runs_its_suites_on_a_thread_of_its_own
             .build()
     })
     .case("sees_the_server", |env| async move {
-        assert_eq!(env.status("server")?, Status::Started);
+        assert_eq!(env.resource("server")?.status(), Status::Started);
         let port = env
             .get::<ScriptedDriver>("server")?
             .port()
@@ -292,7 +293,7 @@ async fn a_runner_called_inside_a_runtime_runs_its_suites_on_a_thread_of_its_own
         Ok(())
     });
     let conclusion = Runner::new()
-        .suite(suite)
+        .suites([suite])
         .args(args(&reports))
         .handle_signals(false)
         .run()

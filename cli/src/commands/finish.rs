@@ -21,10 +21,12 @@ pub(crate) fn finish(env: &Environment, report_dir: Option<&Path>) -> bool {
         Ok(files) => {
             let _ = writeln!(
                 out,
-                "reports: {} {} {}",
-                files.json.display(),
-                files.junit.display(),
-                files.timeline.display()
+                "reports: {}",
+                files
+                    .iter()
+                    .map(|file| file.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             );
             true
         }

@@ -1,3 +1,4 @@
+use super::stop_signals::StopSignals;
 use std::future::Future;
 use std::path::Path;
 use std::time::Instant;
@@ -10,7 +11,6 @@ use crate::exit::Outcome;
 use crate::progress::{Progress, Style};
 use crate::rig::Rig;
 use crate::stderr;
-use testrig::env::StopSignals;
 
 /// A loaded rig with its environment, its progress display and its signal
 /// listener: what `up` and `run` share.

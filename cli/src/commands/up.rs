@@ -81,7 +81,8 @@ fn print_drivers(session: &Session, env: &Environment) {
         };
         let connections = session.progress.connections(decl.name.get_ref());
         let exports = resource
-            .exports()
+            .report()
+            .exports
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
@@ -118,7 +119,7 @@ async fn first_failure(env: &Environment) -> String {
 fn last_error(env: &Environment, driver: &str) -> String {
     env.resource(driver)
         .ok()
-        .and_then(|r| r.errors().pop())
+        .and_then(|r| r.report().errors.pop())
         .map(|e| format!(": {}", e.message))
         .unwrap_or_default()
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use testrig::status::StatusEvent;
+use testrig::status::Transition;
 use testrig::{Environment, Status};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
@@ -24,7 +24,7 @@ use super::style::Tone;
 #[derive(Debug)]
 pub(crate) struct Progress {
     env: Environment,
-    events: broadcast::Receiver<StatusEvent>,
+    events: broadcast::Receiver<Transition>,
     style: Style,
     began: Instant,
     /// The longest driver name, to align the columns.
@@ -72,9 +72,9 @@ impl Progress {
     /// Follows `env` from now on.
     pub(crate) fn new(env: &Environment, style: Style, began: Instant) -> Self {
         let width = env
-            .driver_names()
+            .resources()
             .iter()
-            .map(|n| n.len())
+            .map(|r| r.name().len())
             .max()
             .unwrap_or(0);
         Self {
@@ -162,15 +162,15 @@ impl Progress {
         }
     }
 
-    fn event(&self, event: &StatusEvent) {
-        let status = event.transition.to;
+    fn event(&self, event: &Transition) {
+        let status = event.to;
         let tone = match status {
             Status::Started => Tone::Good,
             Status::Starting | Status::Stopping => Tone::Busy,
             Status::Failed | Status::Aborted => Tone::Bad,
             _ => Tone::Neutral,
         };
-        let detail = match (status, &event.transition.note) {
+        let detail = match (status, &event.note) {
             (Status::Started, _) => self.connections(&event.driver),
             (_, Some(note)) => note.lines().next().unwrap_or("").to_owned(),
             (_, None) => String::new(),
@@ -178,7 +178,7 @@ impl Progress {
         let line = format!(
             "{:width$}  {}  {detail}",
             event.driver,
-            self.style.paint(status.as_str(), tone, 8),
+            self.style.paint(&status.to_string(), tone, 8),
             width = self.width
         );
         self.line(line.trim_end());
@@ -196,7 +196,8 @@ impl Progress {
             return String::new();
         };
         resource
-            .connections()
+            .report()
+            .connections
             .iter()
             .map(|c| {
                 let direction = match c.direction {

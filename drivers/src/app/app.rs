@@ -1,14 +1,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use testrig::process::{Command, Exit, Process, ProcessError};
+use testrig::report::DriverReport;
 use testrig::{BoxError, ConnectionInfo, Driver, Exports, RefKey, StartContext};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::config::Config;
+use super::config::{Config, Settings};
 use super::log_watch::LogFileWatch;
 use super::readiness::Readiness;
 use super::supervision::supervise;
@@ -26,7 +27,7 @@ const UNBOUNDED: Duration = Duration::from_secs(365 * 24 * 3600);
 /// pause/resume.
 ///
 /// The program runs in a process group of its own and, where cgroup v2 is writable,
-/// in a cgroup of its own (see [`AppBuilder::cgroup`](super::AppBuilder::cgroup)),
+/// in a cgroup of its own (see [`App::cgroup`]),
 /// with stdout and stderr written to `<name>.stdout.log` / `<name>.stderr.log` in the
 /// driver's runpath; a restart archives the previous run's files (`<name>.stdout.1.log`…).
 /// It never outlives the test program, even one killed with `SIGKILL`.
@@ -40,7 +41,7 @@ const UNBOUNDED: Duration = Duration::from_secs(365 * 24 * 3600);
 ///   them are checked when the environment is built. With a `port` group the report
 ///   shows a listening TCP endpoint on the `host` group (default `127.0.0.1`).
 /// - **Supervision**: once started, a program that ends otherwise than its
-///   [`Expectation`] says (a daemon that exits, a task with the wrong code) moves the
+///   [`Expectation`](super::Expectation) says (a daemon that exits, a task with the wrong code) moves the
 ///   driver to `Failed`, with the reason and the log tail.
 /// - **Stop** sends the stop signal to the process group and waits up to the stop
 ///   timeout; a program still running then is killed with `SIGKILL` and the stop
@@ -60,24 +61,24 @@ const UNBOUNDED: Duration = Duration::from_secs(365 * 24 * 3600);
 /// # Examples
 /// ```no_run
 /// # async fn demo() -> testrig::Result<()> {
-/// use std::time::Duration;
-/// use testrig::{Environment, Ref};
+/// use testrig::Environment;
+/// use testrig::process::Stream;
 /// use testrig_drivers::app::App;
 /// use testrig_drivers::tcp::{TcpClient, TcpServer};
 ///
-/// let env = Environment::builder("proxy")
-///     .driver(TcpServer::new("backend"))
-///     .driver(
-///         App::builder("proxy", "my-proxy")
-///             .args(["--listen=127.0.0.1:0", "--backend=127.0.0.1:${backend.port}"])
-///             .ready_on_stderr(r"listening on port (?P<port>\d+)")
-///             .build()?,
-///     )
-///     .driver(TcpClient::new("client", Ref::export("proxy", "port")))
-///     .build()?;
+/// let mut builder = Environment::builder("proxy");
+/// builder.add(TcpServer::new("backend"));
+/// let proxy = builder.add(
+///     App::new("proxy", "my-proxy")
+///         .args(["--listen=127.0.0.1:0", "--backend=127.0.0.1:${backend.port}"])
+///         .ready_on(Stream::Stderr, r"listening on port (?P<port>\d+)"),
+/// );
+/// builder.add(TcpClient::new("client", proxy.export("port")));
+/// let env = builder.build()?;
 /// env.run(|env| async move {
-///     env.pause("proxy").await?; // SIGSTOP: the proxy stops answering
-///     env.resume("proxy").await?;
+///     let proxy = env.resource(&proxy)?;
+///     proxy.pause().await?; // SIGSTOP: the proxy stops answering
+///     proxy.resume().await?;
 ///     Ok::<_, testrig::Error>(())
 /// })
 /// .await
@@ -86,7 +87,9 @@ const UNBOUNDED: Duration = Duration::from_secs(365 * 24 * 3600);
 #[derive(Debug)]
 pub struct App {
     name: String,
-    config: Config,
+    pub(super) settings: Settings,
+    /// The settings parsed, once they are valid.
+    config: OnceLock<Config>,
     run: Mutex<Run>,
     /// The programs of earlier runs (before a restart), for the report.
     earlier: Mutex<Vec<Process>>,
@@ -117,21 +120,34 @@ struct Spawned {
 }
 
 impl App {
-    pub(super) fn from_config(name: String, config: Config) -> App {
+    pub(super) fn with_settings(name: String, settings: Settings) -> App {
         App {
             name,
-            config,
+            settings,
+            config: OnceLock::new(),
             run: Mutex::new(Run::Idle),
             earlier: Mutex::new(Vec::new()),
         }
     }
 
-    /// What the program is expected to do once started.
-    pub fn expectation(&self) -> Expectation {
-        self.config.expectation
+    /// The settings parsed: placeholders and the readiness regex. Checked when the
+    /// environment is built ([`Driver::check`]), so a start meets an error only
+    /// outside an environment.
+    fn config(&self) -> Result<&Config, AppError> {
+        if let Some(config) = self.config.get() {
+            return Ok(config);
+        }
+        let config = self.settings.parse(&self.name)?;
+        Ok(self.config.get_or_init(|| config))
     }
 
-    /// The pid of the program of the current run (also its process group id).
+    /// What the program is expected to do once started.
+    pub fn expectation(&self) -> Expectation {
+        self.settings.expectation
+    }
+
+    /// The pid of the program of the current run (also its process group id);
+    /// `None` before the start and once stopped.
     pub fn pid(&self) -> Option<u32> {
         match &*self.lock() {
             Run::Live { spawned, .. } => Some(spawned.process.pid()),
@@ -140,7 +156,8 @@ impl App {
     }
 
     /// The program of the current run, or of the last one once stopped: its output
-    /// tail, log files, state and statistics, and waits on its output lines.
+    /// tail, log files, state and statistics, how it ended
+    /// ([`Process::exit`]), and waits on its output lines.
     pub fn process(&self) -> Option<Process> {
         self.spawned().map(|spawned| spawned.process)
     }
@@ -153,11 +170,6 @@ impl App {
         }
     }
 
-    /// How the program of the current or last run ended, once it has.
-    pub fn exit(&self) -> Option<Exit> {
-        self.process().and_then(|process| process.state().exit())
-    }
-
     /// The log file readiness watches, resolved against the working directory (once
     /// started).
     pub fn log_file(&self) -> Option<PathBuf> {
@@ -165,7 +177,7 @@ impl App {
     }
 
     /// Waits up to `timeout` for the program to end and returns how it ended. An end
-    /// its [`Expectation`] does not accept is an error (with the output tail), and so
+    /// its [`Expectation`](super::Expectation) does not accept is an error (with the output tail), and so
     /// is a program still running after `timeout`.
     pub async fn wait_exit(&self, timeout: Duration) -> Result<Exit, AppError> {
         let process = self.process().ok_or_else(|| self.not_started())?;
@@ -177,14 +189,14 @@ impl App {
                 tail: process.tail(),
             });
         };
-        if self.config.expectation.accepts(exit) {
+        if self.settings.expectation.accepts(exit) {
             return Ok(exit);
         }
         Err(AppError::UnexpectedExit {
             driver: self.name.clone(),
             pid: process.pid(),
             exit,
-            expected: self.config.expectation,
+            expected: self.settings.expectation,
             tail: process.tail(),
         })
     }
@@ -224,6 +236,37 @@ impl App {
         processes
     }
 
+    /// What the report points out: a program held by its process group only, and
+    /// descendants still alive after it ended.
+    fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for process in self.every_run() {
+            if let Err(why) = process.cgroup()
+                && self.settings.cgroup
+            {
+                let warning = format!(
+                    "held by its process group only ({why}): a descendant that leaves \
+                     the group (setsid) is not killed with it"
+                );
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+            let why = match process.cgroup() {
+                Ok(_) => "even cgroup.kill did not end it in time",
+                Err(_) => "it left the process group and no cgroup holds it",
+            };
+            for survivor in process.stats().survivors {
+                warnings.push(format!(
+                    "{survivor}, started by the program (pid {}), is still alive after \
+                     the program ended: {why}",
+                    process.pid()
+                ));
+            }
+        }
+        warnings
+    }
+
     fn process_error(&self, source: ProcessError) -> AppError {
         AppError::Process {
             driver: self.name.clone(),
@@ -242,21 +285,22 @@ impl App {
                 source: Box::new(source),
             })
         };
-        let config = &self.config;
+        let settings = &self.settings;
+        let config = self.config()?;
         // A relative path with a `/` would otherwise be looked up from the working
         // directory, which is the runpath by default.
-        let binary = if config.binary.is_relative() && config.binary.components().count() > 1 {
-            std::path::absolute(&config.binary).unwrap_or_else(|_| config.binary.clone())
+        let binary = if settings.binary.is_relative() && settings.binary.components().count() > 1 {
+            std::path::absolute(&settings.binary).unwrap_or_else(|_| settings.binary.clone())
         } else {
-            config.binary.clone()
+            settings.binary.clone()
         };
         let mut command = Command::new(binary)
             .name(driver.clone())
             .cwd(cwd)
-            .kind(config.expectation.kind())
-            .stop_signal(config.stop_signal)
-            .tail_lines(config.tail_lines)
-            .cgroup(config.cgroup);
+            .kind(settings.expectation.kind())
+            .stop_signal(settings.stop_signal)
+            .tail_lines(settings.tail_lines)
+            .cgroup(settings.cgroup);
         for (i, arg) in config.args.iter().enumerate() {
             command = command.arg(render(format!("arg {}", i + 1), arg)?);
         }
@@ -324,7 +368,10 @@ impl App {
             driver: self.name.clone(),
             pid: spawned.process.pid(),
             exit,
-            readiness: self.config.readiness.describe(spawned.log_file.as_deref()),
+            readiness: self
+                .config()
+                .map(|config| config.readiness.describe(spawned.log_file.as_deref()))
+                .unwrap_or_default(),
         }
     }
 }
@@ -336,7 +383,9 @@ impl Driver for App {
     }
 
     fn references(&self) -> Vec<RefKey> {
-        let config = &self.config;
+        let Ok(config) = self.config() else {
+            return Vec::new();
+        };
         config
             .args
             .iter()
@@ -347,8 +396,15 @@ impl Driver for App {
 
     fn export_keys(&self) -> Vec<String> {
         let mut keys = vec!["pid".to_owned()];
-        keys.extend(self.config.readiness.groups());
+        if let Ok(config) = self.config() {
+            keys.extend(config.readiness.groups());
+        }
         keys
+    }
+
+    fn check(&self) -> Result<(), BoxError> {
+        self.config()?;
+        Ok(())
     }
 
     async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
@@ -359,12 +415,12 @@ impl Driver for App {
             source,
         })?;
         let cwd = self
-            .config
+            .settings
             .working_dir
             .clone()
             .unwrap_or_else(|| runpath.to_path_buf());
         let command = self.command(ctx, &cwd)?;
-        let log_file = self.config.readiness.log_file(&cwd);
+        let log_file = self.config()?.readiness.log_file(&cwd);
         if let Some(path) = &log_file {
             self.prepare_log_file(path)?;
         }
@@ -385,7 +441,7 @@ impl Driver for App {
         let cancel = CancellationToken::new();
         supervise(
             process.clone(),
-            self.config.expectation,
+            self.settings.expectation,
             ctx.supervisor(),
             cancel.clone(),
         );
@@ -406,7 +462,7 @@ impl Driver for App {
     async fn ready(&self, _ctx: &StartContext) -> Result<(), BoxError> {
         let spawned = self.live()?;
         let process = &spawned.process;
-        let extracted = match &self.config.readiness {
+        let extracted = match &self.config()?.readiness {
             Readiness::Immediate => BTreeMap::new(),
             Readiness::Line { .. } => match process.ready(UNBOUNDED).await {
                 Ok(captures) => captures.groups,
@@ -419,7 +475,7 @@ impl Driver for App {
         };
         // A program that printed its line and died at once is not started.
         if let Some(exit) = process.state().exit()
-            && !self.config.expectation.accepts(exit)
+            && !self.settings.expectation.accepts(exit)
         {
             return Err(self.exited_while_starting(&spawned, exit).into());
         }
@@ -437,9 +493,12 @@ impl Driver for App {
         let log_file = spawned
             .as_ref()
             .and_then(|spawned| spawned.log_file.clone());
-        let waited_for = self.config.readiness.describe(log_file.as_deref());
-        let (Readiness::Line { stream, .. }, Some(spawned)) = (&self.config.readiness, spawned)
-        else {
+        let config = match self.config() {
+            Ok(config) => config,
+            Err(error) => return error.to_string(),
+        };
+        let waited_for = config.readiness.describe(log_file.as_deref());
+        let (Readiness::Line { stream, .. }, Some(spawned)) = (&config.readiness, spawned) else {
             return waited_for;
         };
         // What was seen on the watched stream(s) says why nothing matched.
@@ -487,15 +546,15 @@ impl Driver for App {
         };
         let process = &spawned.process;
         let exit = process
-            .stop(self.config.stop_timeout)
+            .stop(self.settings.stop_timeout)
             .await
             .map_err(|e| self.process_error(e))?;
         if exit == Exit::Killed {
             return Err(AppError::StopTimedOut {
                 driver: self.name.clone(),
                 pid: process.pid(),
-                signal: self.config.stop_signal,
-                after: self.config.stop_timeout,
+                signal: self.settings.stop_signal,
+                after: self.settings.stop_timeout,
             }
             .into());
         }
@@ -504,7 +563,7 @@ impl Driver for App {
     }
 
     fn own_stop_timeout(&self) -> Option<(&'static str, Duration)> {
-        Some(("stop_timeout", self.config.stop_timeout))
+        Some(("stop_timeout", self.settings.stop_timeout))
     }
 
     fn abort(&self) {
@@ -568,45 +627,15 @@ impl Driver for App {
         vec![ConnectionInfo::listening("tcp", address)]
     }
 
-    fn cpu_time(&self) -> Option<Duration> {
-        self.every_run()
+    fn report(&self, report: &mut DriverReport) {
+        report.cpu_time = self
+            .every_run()
             .iter()
             .filter_map(|process| process.stats().cpu_time)
-            .reduce(|total, run| total + run)
-    }
-
-    fn warnings(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
-        for process in self.every_run() {
-            if let Err(why) = process.cgroup()
-                && self.config.cgroup
-            {
-                let warning = format!(
-                    "held by its process group only ({why}): a descendant that leaves \
-                     the group (setsid) is not killed with it"
-                );
-                if !warnings.contains(&warning) {
-                    warnings.push(warning);
-                }
-            }
-            let why = match process.cgroup() {
-                Ok(_) => "even cgroup.kill did not end it in time",
-                Err(_) => "it left the process group and no cgroup holds it",
-            };
-            for survivor in process.stats().survivors {
-                warnings.push(format!(
-                    "{survivor}, started by the program (pid {}), is still alive after \
-                     the program ended: {why}",
-                    process.pid()
-                ));
-            }
-        }
-        warnings
-    }
-
-    fn finished_at(&self) -> Option<std::time::SystemTime> {
+            .reduce(|total, run| total + run);
+        report.warnings = self.warnings();
         // A task that exited as expected stays started: its end is when its work ended.
-        self.process().and_then(|process| process.stats().ended_at)
+        report.finished_at = self.process().and_then(|process| process.stats().ended_at);
     }
 
     fn log_tail(&self) -> Vec<String> {
@@ -622,7 +651,7 @@ impl Driver for App {
         if let Some(path) = &spawned.log_file {
             let label = path.file_name().unwrap_or_default().to_string_lossy();
             lines.extend(
-                log_file::last_lines(path, self.config.tail_lines)
+                log_file::last_lines(path, self.settings.tail_lines)
                     .into_iter()
                     .map(|line| format!("{label}| {line}")),
             );

@@ -1,8 +1,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use testrig::ResolveError;
-use testrig::context::TemplateError;
+use testrig::BuildError;
 use testrig::process::{Exit, ProcessError, Signal, Tail};
 
 use super::Expectation;
@@ -55,7 +54,7 @@ pub enum AppError {
         field: String,
         /// Why it does not parse (it quotes the value).
         #[source]
-        source: TemplateError,
+        source: Box<BuildError>,
     },
 
     /// A placeholder whose value could not be found when the driver started.
@@ -69,7 +68,7 @@ pub enum AppError {
         value: String,
         /// Why the reference did not resolve.
         #[source]
-        source: Box<ResolveError>,
+        source: Box<testrig::Error>,
     },
 
     /// The binary does not exist (not a path to a file, nor a name found in `PATH`).
@@ -181,27 +180,6 @@ pub enum AppError {
         #[source]
         source: ProcessError,
     },
-}
-
-impl AppError {
-    /// The driver this error is about.
-    pub fn driver(&self) -> &str {
-        match self {
-            AppError::InvalidRegex { driver, .. }
-            | AppError::ReservedGroup { driver, .. }
-            | AppError::InvalidTemplate { driver, .. }
-            | AppError::Unresolved { driver, .. }
-            | AppError::BinaryNotFound { driver, .. }
-            | AppError::WorkingDir { driver, .. }
-            | AppError::File { driver, .. }
-            | AppError::ExitedWhileStarting { driver, .. }
-            | AppError::UnexpectedExit { driver, .. }
-            | AppError::StillRunning { driver, .. }
-            | AppError::StopTimedOut { driver, .. }
-            | AppError::NotStarted { driver }
-            | AppError::Process { driver, .. } => driver,
-        }
-    }
 }
 
 impl From<AppError> for testrig::Error {

@@ -4,15 +4,15 @@ use testrig::process::{Exit, Kind};
 
 /// What an [`App`](super::App)'s program is expected to do once started.
 ///
+/// An end testrig asked for (stop, kill) is always accepted.
+///
 /// # Examples
 /// ```
-/// use testrig::process::Exit;
-/// use testrig_drivers::app::Expectation;
+/// use testrig_drivers::app::{App, Expectation};
 ///
-/// assert!(Expectation::KeepsRunning.accepts(Exit::Killed)); // testrig asked for it
-/// assert!(!Expectation::KeepsRunning.accepts(Exit::Code(0)));
-/// assert!(Expectation::ExitsWith(3).accepts(Exit::Code(3)));
-/// assert!(!Expectation::ExitsWith(3).accepts(Exit::Code(0)));
+/// let task = App::shell("migrate", "echo applied").expect_exit(0);
+/// assert_eq!(task.expectation(), Expectation::ExitsWith(0));
+/// assert_eq!(App::new("web", "my-server").expectation(), Expectation::KeepsRunning);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
@@ -29,7 +29,7 @@ pub enum Expectation {
 impl Expectation {
     /// Whether a program that ended with `exit` did what was expected. An end
     /// testrig asked for (stop, kill) is always accepted.
-    pub fn accepts(self, exit: Exit) -> bool {
+    pub(super) fn accepts(self, exit: Exit) -> bool {
         if exit.was_requested() {
             return true;
         }
@@ -77,5 +77,13 @@ mod tests {
         assert!(task.accepts(Exit::Code(0)));
         assert!(!task.accepts(Exit::Code(1)));
         assert!(!task.accepts(Exit::Signaled(Signal::KILL)));
+    }
+
+    #[test]
+    fn a_kill_testrig_asked_for_is_accepted_and_an_exit_of_a_daemon_is_not() {
+        assert!(Expectation::KeepsRunning.accepts(Exit::Killed));
+        assert!(!Expectation::KeepsRunning.accepts(Exit::Code(0)));
+        assert!(Expectation::ExitsWith(3).accepts(Exit::Code(3)));
+        assert!(!Expectation::ExitsWith(3).accepts(Exit::Code(0)));
     }
 }

@@ -6,23 +6,23 @@
 //! # Examples
 //! ```no_run
 //! # async fn demo() -> testrig::Result<()> {
-//! use std::time::Duration;
-//! use testrig::{Environment, Ref};
+//! use testrig::Environment;
+//! use testrig::process::Stream;
 //! use testrig_drivers::app::App;
 //! use testrig_drivers::tcp::TcpClient;
 //!
-//! let env = Environment::builder("web")
-//!     .driver(
-//!         App::builder("web", "python3")
-//!             .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
-//!             .ready_on_stdout(r"port (?P<port>\d+)")
-//!             .build()?,
-//!     )
-//!     .driver(TcpClient::new("client", Ref::export("web", "port")))
-//!     .build()?;
+//! let mut builder = Environment::builder("web");
+//! let web = builder.add(
+//!     App::new("web", "python3")
+//!         .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
+//!         .ready_on(Stream::Stdout, r"port (?P<port>\d+)"),
+//! );
+//! builder.add(TcpClient::new("client", web.export("port")));
+//! let env = builder.build()?;
 //! env.run(|env| async move {
-//!     let web = env.get::<App>("web")?;
-//!     println!("web server pid {:?} on port {:?}", web.pid(), web.extracted("port"));
+//!     let web = env.get(&web)?;
+//!     let pid = web.process().map(|process| process.pid());
+//!     println!("web server pid {pid:?} on port {:?}", web.extracted("port"));
 //!     Ok::<_, testrig::Error>(())
 //! })
 //! .await
@@ -42,6 +42,6 @@ mod readiness;
 mod supervision;
 
 pub use app::App;
-pub use builder::{AppBuilder, DEFAULT_STOP_TIMEOUT};
+pub use config::DEFAULT_STOP_TIMEOUT;
 pub use error::AppError;
 pub use expectation::Expectation;

@@ -40,8 +40,8 @@ pub(super) const RESERVED_GROUPS: &[&str] = &["pid"];
 
 impl ReadinessSpec {
     /// Compiles the regex; errors name `driver`, the field and the regex.
-    pub(super) fn build(self, driver: &str) -> Result<Readiness, AppError> {
-        let (text, field) = match &self {
+    pub(super) fn parse(&self, driver: &str) -> Result<Readiness, AppError> {
+        let (text, field) = match self {
             ReadinessSpec::Immediate => return Ok(Readiness::Immediate),
             ReadinessSpec::Line { regex, stream } => (regex, line_field(*stream)),
             ReadinessSpec::LogFile { regex, .. } => (regex, "readiness on log file"),
@@ -66,8 +66,14 @@ impl ReadinessSpec {
         }
         Ok(match self {
             ReadinessSpec::Immediate => Readiness::Immediate,
-            ReadinessSpec::Line { stream, .. } => Readiness::Line { regex, stream },
-            ReadinessSpec::LogFile { path, .. } => Readiness::LogFile { regex, path },
+            ReadinessSpec::Line { stream, .. } => Readiness::Line {
+                regex,
+                stream: *stream,
+            },
+            ReadinessSpec::LogFile { path, .. } => Readiness::LogFile {
+                regex,
+                path: path.clone(),
+            },
         })
     }
 }
@@ -135,7 +141,7 @@ mod tests {
             regex: "port (".to_owned(),
             stream: Some(Stream::Stdout),
         };
-        let error = spec.build("web").unwrap_err().to_string();
+        let error = spec.parse("web").unwrap_err().to_string();
         assert!(
             error.starts_with("driver `web`: readiness on stdout `port (` is not a valid regex"),
             "{error}"
@@ -148,13 +154,13 @@ mod tests {
             regex: r"(?P<host>\S+):(?P<port>\d+)".to_owned(),
             path: "app.log".into(),
         };
-        assert_eq!(spec.build("web").unwrap().groups(), ["host", "port"]);
+        assert_eq!(spec.parse("web").unwrap().groups(), ["host", "port"]);
         let reserved = ReadinessSpec::Line {
             regex: r"(?P<pid>\d+)".to_owned(),
             stream: None,
         };
         assert!(matches!(
-            reserved.build("web"),
+            reserved.parse("web"),
             Err(AppError::ReservedGroup { group, .. }) if group == "pid"
         ));
     }
@@ -166,14 +172,14 @@ mod tests {
             stream: Some(Stream::Stderr),
         };
         assert_eq!(
-            line.build("x").unwrap().describe(None),
+            line.parse("x").unwrap().describe(None),
             "a line matching `ready` on stderr"
         );
         let file = ReadinessSpec::LogFile {
             regex: "up".to_owned(),
             path: "logs/app.log".into(),
         }
-        .build("x")
+        .parse("x")
         .unwrap();
         let resolved = file.log_file(Path::new("/run/x")).unwrap();
         assert_eq!(resolved, Path::new("/run/x/logs/app.log"));

@@ -62,7 +62,7 @@ type PrepareFn = Arc<
 ///     .build()?;
 /// env.run(|env| async move {
 ///     let client = env.get::<TcpClient>("client")?;
-///     env.restart("server").await?;
+///     env.resource("server")?.restart().await?;
 ///     client.when_connected(Duration::from_secs(5)).await?;
 ///     client.send(b"still here").await?;
 ///     Ok::<_, testrig::Error>(())

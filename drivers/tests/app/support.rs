@@ -136,8 +136,8 @@ pub mod helper {
             let runpath = std::env::temp_dir().join(format!("app-helper-{}", std::process::id()));
             let env = testrig::Environment::builder("warnings")
                 .runpath(&runpath)
-                .driver(App::builder("first", "sleep").arg("1000").build().unwrap())
-                .driver(App::builder("second", "sleep").arg("1000").build().unwrap())
+                .driver(App::new("first", "sleep").args(["1000"]))
+                .driver(App::new("second", "sleep").args(["1000"]))
                 .build()
                 .unwrap();
             env.run(|_env| async { Ok::<_, testrig::Error>(()) })

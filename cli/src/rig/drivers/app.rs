@@ -3,8 +3,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
-use testrig::DriverSpec;
-use testrig_drivers::app::{App, AppBuilder, AppError};
+use testrig::process::Stream;
+use testrig::{BoxError, Driver, DriverSpec};
+use testrig_drivers::app::{App, AppError};
 
 use super::{DriverKind, InvalidOption};
 use crate::rig::fields::{Program, RigPath, RigRegex, StopSignal, TemplateText};
@@ -102,17 +103,16 @@ impl AppOptions {
         if let Some(timeout) = stop_timeout {
             app = app.stop_timeout(timeout);
         }
-        let app = app
-            .build()
+        app.check()
             .map_err(|error| invalid_setting(error, readiness_key))?;
         Ok(DriverSpec::new(app))
     }
 
     /// The builder for `binary` and `args`, or for the `shell` script.
-    fn program(&self, name: &str, rig_dir: &Path) -> Result<AppBuilder, InvalidOption> {
+    fn program(&self, name: &str, rig_dir: &Path) -> Result<App, InvalidOption> {
         let args = self.args.iter().map(|arg| arg.0.to_string());
         match (&self.binary, &self.shell) {
-            (Some(binary), None) => Ok(App::builder(name, binary.resolve(rig_dir)).args(args)),
+            (Some(binary), None) => Ok(App::new(name, binary.resolve(rig_dir)).args(args)),
             (None, Some(_)) if !self.args.is_empty() => Err(InvalidOption::new(
                 "args",
                 "`args` go with a `binary`; a `shell` script takes its values from references in it, or from `env`",
@@ -157,10 +157,7 @@ impl AppOptions {
     }
 
     /// Sets the readiness, of which there is at most one; returns its key.
-    fn readiness(
-        &self,
-        app: AppBuilder,
-    ) -> Result<(AppBuilder, Option<&'static str>), InvalidOption> {
+    fn readiness(&self, app: App) -> Result<(App, Option<&'static str>), InvalidOption> {
         let set = [
             ("ready_stdout", self.ready_stdout.is_some()),
             ("ready_stderr", self.ready_stderr.is_some()),
@@ -184,9 +181,9 @@ impl AppOptions {
             &self.ready_output,
             &self.ready_log_file,
         ) {
-            (Some(regex), ..) => app.ready_on_stdout(regex.0.as_str()),
-            (_, Some(regex), ..) => app.ready_on_stderr(regex.0.as_str()),
-            (_, _, Some(regex), _) => app.ready_on_output(regex.0.as_str()),
+            (Some(regex), ..) => app.ready_on(Stream::Stdout, regex.0.as_str()),
+            (_, Some(regex), ..) => app.ready_on(Stream::Stderr, regex.0.as_str()),
+            (_, _, Some(regex), _) => app.ready_on(None, regex.0.as_str()),
             // The program writes it, so it is where the program's relative paths
             // point: its working directory.
             (.., Some(file)) => {
@@ -202,19 +199,20 @@ impl AppOptions {
     }
 }
 
-/// An error of [`AppBuilder::build`], on the key that causes it. Regexes and
-/// placeholders were checked when the file was read, so what is left is a
+/// An error of the app's [`Driver::check`], on the key that causes it. Regexes
+/// and placeholders were checked when the file was read, so what is left is a
 /// readiness group the driver exports itself (`pid`).
-fn invalid_setting(error: AppError, readiness_key: Option<&'static str>) -> InvalidOption {
+fn invalid_setting(error: BoxError, readiness_key: Option<&'static str>) -> InvalidOption {
     let key = readiness_key.unwrap_or("kind");
-    match error {
-        AppError::ReservedGroup { value, group, .. } => InvalidOption::new(
+    match error.downcast::<AppError>().map(|error| *error) {
+        Ok(AppError::ReservedGroup { value, group, .. }) => InvalidOption::new(
             key,
             format!(
                 "`{value}` has a group named `{group}`, which the app exports itself; name the group otherwise"
             ),
         ),
-        other => InvalidOption::new(key, other.to_string()),
+        Ok(other) => InvalidOption::new(key, other.to_string()),
+        Err(other) => InvalidOption::new(key, other.to_string()),
     }
 }
 
@@ -253,10 +251,9 @@ mod tests {
     fn named_groups_of_the_readiness_regex_are_exported_with_the_pid() {
         let web =
             spec("binary = 'sh'\nready_stdout = 'port (?P<port>\\d+) (?P<host>\\S+)'").unwrap();
-        assert_eq!(web.name(), "web");
-        let app = spec("shell = 'echo ${server.port}'\nready_log_file = { path = 'a.log', regex = '(?P<token>\\w+)' }")
-            .unwrap()
-            .into_resource()
+        assert_eq!(testrig::testing::resource(web).name(), "web");
+        let app = testrig::testing::resource(spec("shell = 'echo ${server.port}'\nready_log_file = { path = 'a.log', regex = '(?P<token>\\w+)' }")
+            .unwrap())
             .driver();
         assert_eq!(app.export_keys(), ["pid", "token"]);
         assert_eq!(app.references()[0].to_string(), "server.port");

@@ -3,7 +3,7 @@ use std::fmt;
 
 use regex::Regex;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
-use testrig::{Exports, RefKey, ResolveError, Template, Value, ValueTable};
+use testrig::{Exports, RefKey, Template, Value, ValueTable};
 
 use super::pattern::compile;
 
@@ -32,7 +32,7 @@ pub(crate) enum RegexTemplateError {
         template: String,
         /// Which reference, and why.
         #[source]
-        source: Box<ResolveError>,
+        source: Box<testrig::Error>,
     },
     /// The values made it invalid (an empty value before a `{2}`, …).
     #[error("with its references filled in, {reason}")]
@@ -53,7 +53,7 @@ impl RegexTemplate {
         let escaped = self
             .filled(|key| {
                 values
-                    .get(key)
+                    .resolve::<Value>(key)
                     .map(|value| regex::escape(&value.to_string()))
             })
             .map_err(|source| RegexTemplateError::Unresolved {
@@ -66,8 +66,8 @@ impl RegexTemplate {
     /// The text with each reference replaced by `value(reference)`.
     fn filled(
         &self,
-        value: impl Fn(&RefKey) -> Result<String, ResolveError>,
-    ) -> Result<String, ResolveError> {
+        value: impl Fn(&RefKey) -> Result<String, testrig::Error>,
+    ) -> Result<String, testrig::Error> {
         let mut by_driver: BTreeMap<String, Exports> = BTreeMap::new();
         for key in self.template.references() {
             let text = value(&key)?;

@@ -78,7 +78,7 @@ impl Iperf {
         // directory is removed after a clean run); else next to the client's files.
         let dir = match env.report_dir() {
             Some(reports) => reports.join(name),
-            None => env.resource(name)?.runpath().to_owned(),
+            None => env.resource(name)?.report().runpath,
         };
         let path = write_result(&dir, name, &result)?;
         let received = result.received_bits_per_second();

@@ -28,7 +28,7 @@ impl Restart {
     }
 
     pub(crate) async fn run(&self, env: &Environment) -> Result<String, BoxError> {
-        env.restart(self.driver.get_ref()).await?;
+        env.resource(self.driver.get_ref())?.restart().await?;
         Ok(format!("restarted `{}`", self.driver.get_ref()))
     }
 }

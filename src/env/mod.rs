@@ -20,4 +20,5 @@ pub(crate) use report_dir_var::report_dir_from_var;
 #[cfg(feature = "testing")]
 pub(crate) use runpath::default_runpath_root;
 
-pub(crate) use signals::{StopSignals, shutdown_signal};
+pub use signals::StopSignals;
+pub(crate) use signals::shutdown_signal;

@@ -5,9 +5,11 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 /// a signal sent right after, say, a rig said it is up is caught).
 ///
 /// Once tokio listens for these signals they no longer kill the process: the program
-/// should stop what it runs and exit when one arrives.
+/// should stop what it runs and exit when one arrives. The `testrig` command line listens
+/// with it while a rig is up; [`EnvironmentBuilder::handle_signals`](crate::EnvironmentBuilder::handle_signals)
+/// does it for an environment's run.
 #[derive(Debug)]
-pub(crate) struct StopSignals {
+pub struct StopSignals {
     interrupt: Signal,
     terminate: Signal,
     hangup: Signal,
@@ -15,7 +17,7 @@ pub(crate) struct StopSignals {
 
 impl StopSignals {
     /// Starts listening; must be called inside the tokio runtime.
-    pub(crate) fn listen() -> std::io::Result<Self> {
+    pub fn listen() -> std::io::Result<Self> {
         Ok(Self {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
@@ -25,7 +27,7 @@ impl StopSignals {
 
     /// Resolves with the name of the next one received (`"SIGINT"`, `"SIGTERM"` or
     /// `"SIGHUP"`).
-    pub(crate) async fn recv(&mut self) -> &'static str {
+    pub async fn recv(&mut self) -> &'static str {
         tokio::select! {
             _ = self.interrupt.recv() => "SIGINT",
             _ = self.terminate.recv() => "SIGTERM",

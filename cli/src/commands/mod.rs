@@ -5,7 +5,6 @@ mod finish;
 mod report_dir;
 mod run;
 mod session;
-mod stop_signals;
 mod up;
 
 pub(crate) use check::check;

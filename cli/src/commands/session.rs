@@ -1,7 +1,7 @@
-use super::stop_signals::StopSignals;
 use std::future::Future;
 use std::path::Path;
 use std::time::Instant;
+use testrig::env::StopSignals;
 
 use testrig::Environment;
 

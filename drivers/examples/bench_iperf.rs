@@ -14,9 +14,8 @@ use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use testrig_drivers::iperf::{
-    ClientConfig, IperfResult, NativeClient, NativeServer, Protocol, ServerHandle,
-};
+use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerHandle};
+use testrig_drivers::iperf::{ClientOptions, IperfResult, Protocol};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -243,7 +242,7 @@ async fn run_pair(
     };
     let result = match client {
         Side::Native => {
-            let mut b = ClientConfig::builder("127.0.0.1", port)
+            let mut b = ClientOptions::new()
                 .duration(Duration::from_secs(secs))
                 .protocol(scenario.protocol)
                 .parallel(scenario.streams)
@@ -251,7 +250,7 @@ async fn run_pair(
             if let Some(rate) = scenario.bitrate {
                 b = b.bitrate(rate);
             }
-            NativeClient::new(b.build()?).run().await?
+            NativeClient::new("127.0.0.1", port, b)?.run().await?
         }
         Side::Iperf3 | Side::Iperf3ZeroCopy => {
             let mut args = vec![

@@ -4,7 +4,8 @@ mod iperf_support;
 
 use std::time::Duration;
 
-use testrig_drivers::iperf::{Direction, IperfResult, Protocol, ServerHandle};
+use testrig_drivers::iperf::engine::ServerHandle;
+use testrig_drivers::iperf::{Direction, IperfResult, Protocol};
 
 const BLOCK: u64 = 128 * 1024;
 

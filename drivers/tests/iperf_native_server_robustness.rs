@@ -5,20 +5,18 @@ mod iperf_support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use testrig_drivers::iperf::{
-    ClientConfig, IperfError, NativeClient, NativeServer, ServerConfig, ServerHandle,
-};
+use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig, ServerHandle};
+use testrig_drivers::iperf::{ClientOptions, IperfError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn client(server: &ServerHandle, duration: Duration) -> NativeClient {
     NativeClient::new(
-        ClientConfig::builder("127.0.0.1", server.local_addr().port())
-            .duration(duration)
-            .interval(None)
-            .build()
-            .unwrap(),
+        "127.0.0.1",
+        server.local_addr().port(),
+        ClientOptions::new().duration(duration).interval(None),
     )
+    .unwrap()
 }
 
 async fn strict_server() -> ServerHandle {
@@ -34,12 +32,13 @@ async fn running_test(
     duration: Duration,
 ) -> tokio::task::JoinHandle<Result<testrig_drivers::iperf::IperfResult, IperfError>> {
     let first = NativeClient::new(
-        ClientConfig::builder("127.0.0.1", server.local_addr().port())
+        "127.0.0.1",
+        server.local_addr().port(),
+        ClientOptions::new()
             .duration(duration)
-            .interval(Some(Duration::from_millis(100)))
-            .build()
-            .unwrap(),
-    );
+            .interval(Some(Duration::from_millis(100))),
+    )
+    .unwrap();
     let (going, mut is_going) = tokio::sync::mpsc::unbounded_channel();
     let running = tokio::spawn(async move {
         first

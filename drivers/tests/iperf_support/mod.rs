@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use testrig_drivers::iperf::{IperfResult, NativeServer, ServerHandle};
+use testrig_drivers::iperf::IperfResult;
+use testrig_drivers::iperf::engine::{NativeServer, ServerHandle};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -207,4 +208,32 @@ pub fn assert_iperf3_received(what: &str, sent: u64, received: u64, min_share: f
         "{what}: iperf3 received {received} of {sent} sent (expected at least {:.0} %)",
         min_share * 100.0
     );
+}
+
+/// The example `iperf3` command, built now if it is not up to date (a no-op when it is).
+pub fn example_iperf3() -> PathBuf {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "--example",
+            "iperf3",
+            "-p",
+            "testrig-drivers",
+            "--message-format=json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo builds the iperf3 example");
+    assert!(
+        output.status.success(),
+        "cargo build --example iperf3 failed"
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["target"]["name"] == "iperf3")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo names the iperf3 example's executable")
 }

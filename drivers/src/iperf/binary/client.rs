@@ -8,7 +8,9 @@ use testrig::process::{Command, Process, ProcessError, Stream};
 use super::Iperf3BinaryError;
 use super::args::client_args;
 use super::program::{DEFAULT_IPERF3_PROGRAM, is_available};
+use crate::iperf::client_options::ClientOptions;
 use crate::iperf::config::ClientConfig;
+use crate::iperf::error::IperfError;
 use crate::iperf::result::{IntervalReport, IperfResult};
 
 /// How long a client that overran its deadline gets to end after `SIGTERM`.
@@ -23,14 +25,12 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use testrig_drivers::iperf::ClientConfig;
-/// use testrig_drivers::iperf::binary::Iperf3Client;
+/// use testrig_drivers::iperf::ClientOptions;
+/// use testrig_drivers::iperf::engine::Iperf3Client;
 ///
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-/// let config = ClientConfig::builder("127.0.0.1", 5201)
-///     .duration(Duration::from_secs(1))
-///     .build()?;
-/// let result = Iperf3Client::new(config)
+/// let options = ClientOptions::new().duration(Duration::from_secs(1));
+/// let result = Iperf3Client::new("127.0.0.1", 5201, options)?
 ///     .run("/tmp/iperf-run", Duration::from_secs(30))
 ///     .await?;
 /// println!("{:.2} Gbit/s", result.received_bits_per_second() / 1e9);
@@ -43,8 +43,18 @@ pub struct Iperf3Client {
 }
 
 impl Iperf3Client {
-    /// A client running `iperf3` from `PATH` with `config`.
-    pub fn new(config: ClientConfig) -> Self {
+    /// A client running `iperf3` from `PATH` against `host:port` with `options`, every
+    /// value checked.
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        options: ClientOptions,
+    ) -> Result<Self, IperfError> {
+        Ok(Self::with_config(ClientConfig::new(host, port, &options)?))
+    }
+
+    /// A client of an already checked configuration.
+    pub(crate) fn with_config(config: ClientConfig) -> Self {
         Self {
             program: PathBuf::from(DEFAULT_IPERF3_PROGRAM),
             config,
@@ -56,11 +66,6 @@ impl Iperf3Client {
     pub fn program(mut self, program: impl Into<PathBuf>) -> Self {
         self.program = program.into();
         self
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &ClientConfig {
-        &self.config
     }
 
     /// The arguments each run passes to iperf3.

@@ -33,9 +33,9 @@ type PortPicker = Box<dyn FnMut(IpAddr) -> io::Result<u16> + Send>;
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use testrig_drivers::iperf::binary::Iperf3Server;
+/// use testrig_drivers::iperf::engine::Iperf3Server;
 ///
-/// # async fn example() -> Result<(), testrig_drivers::iperf::binary::Iperf3BinaryError> {
+/// # async fn example() -> Result<(), testrig_drivers::iperf::engine::Iperf3BinaryError> {
 /// let server = Iperf3Server::builder()
 ///     .host("127.0.0.1".parse().unwrap())
 ///     .start("/tmp/iperf-run")
@@ -158,7 +158,7 @@ impl Iperf3ServerBuilder {
         self
     }
 
-    /// The server options the native engine's [`ServerConfig`](crate::iperf::ServerConfig)
+    /// The server options the native engine's [`ServerConfig`](crate::iperf::engine::ServerConfig)
     /// sets too, as iperf3's flags: `--snd-timeout` and `--rcv-timeout` (in milliseconds),
     /// `--bind-dev`.
     pub fn server_options(

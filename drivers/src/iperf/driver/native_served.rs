@@ -8,7 +8,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::iperf::engine::{ServedTest, ServerHandle};
+use crate::iperf::engine::ServerHandle;
+use crate::iperf::engine::server::ServedTest;
 use crate::iperf::error::IperfError;
 
 /// How many served tests nobody has read the driver keeps (newer ones are dropped).

@@ -15,7 +15,8 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use super::native_served::{SERVED_CAPACITY, supervise};
 use super::{Engine, IperfDriverError};
 use crate::iperf::binary::Iperf3Server;
-use crate::iperf::engine::{NativeServer, ServedTest, ServerConfig};
+use crate::iperf::engine::server::ServedTest;
+use crate::iperf::engine::{NativeServer, ServerConfig};
 use crate::iperf::error::{IperfError, Phase};
 
 /// Default deadline of a graceful stop of an iperf3 server process.
@@ -39,14 +40,14 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// # async fn demo() -> testrig::Result<()> {
 /// use std::time::Duration;
 /// use testrig::{Environment, Ref};
-/// use testrig_drivers::iperf::{Engine, IperfClient, IperfServer};
+/// use testrig_drivers::iperf::{ClientOptions, Engine, IperfClient, IperfServer};
 ///
 /// let env = Environment::builder("iperf")
 ///     .driver(IperfServer::new("server"))
 ///     .driver(
 ///         IperfClient::new("client", Ref::export("server", "port"))
 ///             .engine(Engine::iperf3())
-///             .duration(Duration::from_secs(1)),
+///             .options(ClientOptions::new().duration(Duration::from_secs(1))),
 ///     )
 ///     .build()?;
 /// env.run(|env| async move {

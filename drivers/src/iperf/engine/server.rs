@@ -31,7 +31,7 @@ pub struct ServedTest {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use testrig_drivers::iperf::NativeServer;
+/// use testrig_drivers::iperf::engine::NativeServer;
 ///
 /// # async fn example() -> Result<(), testrig_drivers::iperf::IperfError> {
 /// let server = NativeServer::bind("127.0.0.1:0".parse().unwrap()).await?;

@@ -8,7 +8,8 @@ use testrig::{Endpoint, Environment};
 
 use super::error::Failure;
 use super::{BothDirections, Gate, IperfTestError, Peer};
-use crate::iperf::driver::{ClientOptions, Engine, IperfClient, IperfServer};
+use crate::iperf::client_options::ClientOptions;
+use crate::iperf::driver::{Engine, IperfClient, IperfServer};
 use crate::iperf::result::IperfResult;
 
 const SERVER: &str = "server";

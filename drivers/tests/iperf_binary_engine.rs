@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use testrig::Environment;
-use testrig_drivers::iperf::engine::{
-    Iperf3BinaryError, Iperf3Client, Iperf3Server, NativeClient, pick_free_port,
+use testrig_drivers::iperf::engine::{Iperf3Client, Iperf3Server, NativeClient, pick_free_port};
+use testrig_drivers::iperf::{
+    ClientOptions, Engine, Iperf3JsonError, IperfClient, IperfError, IperfServer,
 };
-use testrig_drivers::iperf::{ClientOptions, Engine, Iperf3JsonError, IperfClient, IperfServer};
 
 const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
@@ -43,7 +43,7 @@ fn client(port: u16) -> Iperf3Client {
     Iperf3Client::new("127.0.0.1", port, options()).unwrap()
 }
 
-async fn run_fake(test: &str, body: &str) -> Iperf3BinaryError {
+async fn run_fake(test: &str, body: &str) -> IperfError {
     let dir = runpath(test);
     let program = fake_iperf3(&dir, body);
     client(5201)
@@ -62,7 +62,7 @@ async fn a_missing_program_says_to_install_the_iperf3_package() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, Iperf3BinaryError::NotInstalled { .. }),
+        matches!(error, IperfError::NotInstalled { .. }),
         "{error:?}"
     );
     let text = error.to_string();
@@ -78,7 +78,7 @@ async fn a_missing_program_says_to_install_the_iperf3_package() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, Iperf3BinaryError::NotInstalled { .. }),
+        matches!(error, IperfError::NotInstalled { .. }),
         "{error:?}"
     );
 }
@@ -106,7 +106,7 @@ async fn garbage_output_is_an_error_quoting_it() {
     assert!(
         matches!(
             error,
-            Iperf3BinaryError::Output {
+            IperfError::Output {
                 source: Iperf3JsonError::Garbage { .. },
                 ..
             }
@@ -128,7 +128,7 @@ async fn truncated_output_is_an_error_saying_so_with_the_stderr_lines() {
     assert!(
         matches!(
             error,
-            Iperf3BinaryError::Output {
+            IperfError::Output {
                 source: Iperf3JsonError::Truncated { .. },
                 ..
             }
@@ -150,7 +150,7 @@ async fn empty_output_is_an_error() {
     assert!(
         matches!(
             error,
-            Iperf3BinaryError::Output {
+            IperfError::Output {
                 source: Iperf3JsonError::Empty,
                 ..
             }
@@ -164,7 +164,7 @@ async fn an_error_key_is_an_error_with_iperf3s_text() {
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iperf/iperf3_error.json");
     let error = run_fake("error_key", &format!("cat '{}'; exit 1", fixture.display())).await;
-    let Iperf3BinaryError::Output {
+    let IperfError::Output {
         source: Iperf3JsonError::Reported { message },
         ..
     } = &error

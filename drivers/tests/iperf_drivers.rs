@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use testrig::{Environment, Ref, Status};
 use testrig_drivers::iperf::{
-    ClientOptions, Engine, IperfClient, IperfDriverError, IperfResult, IperfServer, Protocol,
+    ClientOptions, Engine, IperfClient, IperfError, IperfResult, IperfServer, Protocol,
 };
 
 const MIB: u64 = 1 << 20;
@@ -221,7 +221,7 @@ async fn stopping_the_client_cancels_a_measurement_in_progress() {
         .expect("the measurement ends at once")
         .unwrap();
     assert!(
-        matches!(outcome, Err(IperfDriverError::Cancelled { ref driver }) if driver == "client"),
+        matches!(outcome, Err(IperfError::Cancelled { ref driver }) if driver == "client"),
         "{outcome:?}"
     );
     env.stop().await.unwrap();

@@ -594,11 +594,11 @@ async fn the_server_output_is_asked_for_and_given_both_ways() {
     // text: the server's document, exactly what its `-J` prints, or its text.
     for json in [true, false] {
         let config = ServerConfig::default().json_output(json);
-        let server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+        let server = NativeServer::bind("127.0.0.1:0".parse().unwrap(), config)
             .await
             .unwrap();
         let port = server.local_addr().port();
-        let mut handle = server.spawn();
+        let mut handle = server;
         let output = iperf_support::iperf3_client_output(
             &binary,
             port,

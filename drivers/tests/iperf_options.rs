@@ -433,10 +433,12 @@ async fn a_burst_and_a_pacing_timer_are_accepted_by_a_real_server_and_hold_the_r
 
 #[tokio::test]
 async fn version4_and_version6_choose_the_address_family() {
-    let server = NativeServer::bind("[::]:0".parse::<SocketAddr>().unwrap())
-        .await
-        .expect("binds [::]")
-        .spawn();
+    let server = NativeServer::bind(
+        "[::]:0".parse::<SocketAddr>().unwrap(),
+        ServerConfig::default(),
+    )
+    .await
+    .expect("binds [::]");
     let port = server.local_addr().port();
     let run = |host: &str, family| {
         let config = NativeClient::new(
@@ -631,10 +633,9 @@ async fn a_receiving_client_gives_up_on_idle_streams_as_iperf3_does() {
 async fn a_receiving_native_server_gives_up_on_idle_streams() {
     let binary = iperf3_or_skip!();
     let config = ServerConfig::default().receive_timeout(Duration::from_secs(1));
-    let mut server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+    let mut server = NativeServer::bind("127.0.0.1:0".parse().unwrap(), config)
         .await
-        .unwrap()
-        .spawn();
+        .unwrap();
     let port = server.local_addr().port();
     let started = std::time::Instant::now();
     let run =
@@ -685,10 +686,9 @@ async fn bind_device_binds_the_native_clients_and_servers_sockets_to_the_interfa
 
     // The server: its listener, so the streams it accepts, on `lo`.
     let config = ServerConfig::default().bind_device("lo");
-    let server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+    let server = NativeServer::bind("127.0.0.1:0".parse().unwrap(), config)
         .await
-        .unwrap()
-        .spawn();
+        .unwrap();
     let port = server.local_addr().port();
     let listening = ss_socket(&["-tln"], &format!("( sport = :{port} )"), |s| {
         s.contains("%lo:")
@@ -709,11 +709,12 @@ async fn bind_device_binds_the_native_clients_and_servers_sockets_to_the_interfa
 async fn server_options_on_the_driver(engine: Engine, binary: &std::path::Path) {
     let env = Environment::builder("iperf-server-options")
         .driver(
-            IperfServer::new("server")
-                .engine(engine)
-                .bind_device("lo")
-                .receive_timeout(Duration::from_secs(30))
-                .send_timeout(Duration::from_secs(5)),
+            IperfServer::new("server").engine(engine).config(
+                ServerConfig::default()
+                    .bind_device("lo")
+                    .receive_timeout(Duration::from_secs(30))
+                    .send_timeout(Duration::from_secs(5)),
+            ),
         )
         .build()
         .expect("the environment builds");

@@ -325,11 +325,11 @@ async fn server_omitting_a_second() {
 async fn the_native_server_reports_a_tests_start_while_it_runs() {
     let (progress, mut events) = tokio::sync::mpsc::unbounded_channel();
     let config = ServerConfig::default().progress(progress);
-    let server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+    let server = NativeServer::bind("127.0.0.1:0".parse().unwrap(), config)
         .await
         .expect("native server binds");
     let port = server.local_addr().port();
-    let mut handle = server.spawn();
+    let mut handle = server;
     let options = ClientOptions::new().bytes(20 << 20);
     let client = NativeClient::new("127.0.0.1", port, options).unwrap();
     let (client, served) = tokio::join!(client.run(), handle.next_test(RUN_DEADLINE));

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig, ServerHandle};
+use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig};
 use testrig_drivers::iperf::{AddressFamily, ServedTest, iperf3_error_json, iperf3_json_text};
 
 use args::{CliCommand, ClientCommand, ReportOptions, ServerCommand, USAGE, parse_args};
@@ -43,7 +43,6 @@ mod text {
 
     #[cfg(test)]
     use testrig_drivers::iperf::StreamMeasurement;
-    use testrig_drivers::iperf::engine::StreamsConnected;
     use testrig_drivers::iperf::{
         Connection, Direction, IntervalReport, IperfResult, Measurement, Protocol, Role,
         StreamSummary, TestSettings,
@@ -288,10 +287,10 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
         // The text is printed as each test goes, as iperf3's server prints it.
         config.progress(progress)
     };
-    let mut bound = NativeServer::bind_with((ip, command.port).into(), config.clone()).await;
+    let mut bound = NativeServer::bind((ip, command.port).into(), config.clone()).await;
     if bound.is_err() && command.bind.is_none() && command.family == AddressFamily::Any {
         // No IPv6 here: fall back to IPv4, as iperf3 does.
-        bound = NativeServer::bind_with(([0, 0, 0, 0], command.port).into(), config).await;
+        bound = NativeServer::bind(([0, 0, 0, 0], command.port).into(), config).await;
     }
     let server = match bound {
         Ok(server) => server,
@@ -315,7 +314,7 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
         }
     };
     let port = server.local_addr().port();
-    let mut handle = server.spawn();
+    let mut handle = server;
     let banner = HumanReport::new(
         testrig_drivers::iperf::Protocol::Tcp,
         testrig_drivers::iperf::Direction::Forward,
@@ -375,7 +374,7 @@ async fn terminated() {
     futures_util::future::select_all(waits).await;
 }
 
-async fn next_test(handle: &mut ServerHandle) -> ServedTest {
+async fn next_test(handle: &mut NativeServer) -> ServedTest {
     loop {
         if let Ok(served) = handle.next_test(Duration::from_secs(3600)).await {
             return served;

@@ -31,7 +31,14 @@ pub(crate) async fn run_client_text(
     let result = NativeClient::new(command.host.clone(), command.port, command.options.clone())?
         .run_with_progress(|progress| {
             let printed = match progress {
-                ClientProgress::Connected(connected) => report.client_connected(connected),
+                ClientProgress::Connected {
+                    test,
+                    connections,
+                    cookie,
+                    control_mss,
+                    block_size,
+                    ..
+                } => report.client_connected(test, connections, cookie, control_mss, block_size),
                 ClientProgress::Interval(interval) => report.interval(interval),
                 _ => Vec::new(),
             };

@@ -11,10 +11,10 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use testrig_drivers::iperf::ClientOptions;
-//! use testrig_drivers::iperf::engine::{NativeClient, NativeServer};
+//! use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig};
 //!
 //! # async fn example() -> Result<(), testrig_drivers::iperf::IperfError> {
-//! let server = NativeServer::bind("127.0.0.1:0".parse().unwrap()).await?.spawn();
+//! let server = NativeServer::bind("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).await?;
 //! let options = ClientOptions::new().duration(Duration::from_secs(1));
 //! let result = NativeClient::new("127.0.0.1", server.local_addr().port(), options)?
 //!     .run()
@@ -55,11 +55,11 @@ pub mod units {
 
 pub use client_options::ClientOptions;
 pub use config::DEFAULT_PORT;
-pub use driver::{Engine, IperfClient, IperfDriverError, IperfServer};
+pub use driver::{Engine, IperfClient, IperfServer};
 pub use engine::server::ServedTest;
 pub use error::{IperfError, Phase};
-pub use iperf_test::{BothDirections, Gate, IperfTest, IperfTestError, Peer};
-pub use kinds::{AddressFamily, Direction, Protocol, TestLength};
+pub use iperf_test::{BothDirections, Gate, IperfTest, Peer};
+pub use kinds::{AddressFamily, Direction, Protocol};
 pub use result::{
     Connection, ControlPeer, CpuUtilization, DirectionSummary, FineSample, IntervalReport,
     Iperf3JsonError, IperfResult, Measurement, Role, ServerOutput, StartInfo, StreamMeasurement,

@@ -8,7 +8,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use testrig_drivers::iperf::IperfResult;
-use testrig_drivers::iperf::engine::{NativeServer, ServerHandle};
+use testrig_drivers::iperf::engine::{NativeServer, ServerConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -177,12 +177,11 @@ pub async fn iperf3_client(binary: &Path, port: u16, args: &[&str]) -> IperfResu
 }
 
 /// A native server on a kernel-assigned port of 127.0.0.1.
-pub async fn native_server() -> ServerHandle {
+pub async fn native_server() -> NativeServer {
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    NativeServer::bind(addr)
+    NativeServer::bind(addr, ServerConfig::default())
         .await
         .expect("native server binds")
-        .spawn()
 }
 
 /// Asserts two byte counts agree within `tolerance`, naming what was compared.

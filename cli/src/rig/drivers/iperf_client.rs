@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use testrig::{DriverSpec, Param};
 use testrig_drivers::iperf::{
-    AddressFamily, ClientOptions, IperfClient, IperfDriverError, StreamOptions,
+    AddressFamily, ClientOptions, IperfClient, IperfError, StreamOptions,
 };
 
 use super::endpoint::endpoint;
@@ -79,7 +79,7 @@ impl IperfClientOptions {
             .engine(engine(self.engine, self.iperf3_program.as_ref(), rig_dir)?)
             .options(self.options()?);
         client.check().map_err(|error| match error {
-            IperfDriverError::InvalidOption {
+            IperfError::InvalidOption {
                 field,
                 value,
                 reason,

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use testrig::process::{Command, Process, ProcessError, Stream};
 
-use super::Iperf3BinaryError;
 use super::args::client_args;
 use super::program::{DEFAULT_IPERF3_PROGRAM, is_available};
 use crate::iperf::client_options::ClientOptions;
@@ -79,7 +78,7 @@ impl Iperf3Client {
         &self,
         runpath: impl AsRef<Path>,
         deadline: Duration,
-    ) -> Result<IperfResult, Iperf3BinaryError> {
+    ) -> Result<IperfResult, IperfError> {
         self.run_with_intervals(runpath, deadline, |_| {}).await
     }
 
@@ -92,9 +91,9 @@ impl Iperf3Client {
         runpath: impl AsRef<Path>,
         deadline: Duration,
         mut on_interval: impl FnMut(&IntervalReport) + Send,
-    ) -> Result<IperfResult, Iperf3BinaryError> {
+    ) -> Result<IperfResult, IperfError> {
         if !is_available(&self.program) {
-            return Err(Iperf3BinaryError::NotInstalled {
+            return Err(IperfError::NotInstalled {
                 program: self.program.clone(),
             });
         }
@@ -107,7 +106,7 @@ impl Iperf3Client {
                 .await
                 .map_err(|error| match error {
                     ProcessError::ProgramNotFound { program, .. } => {
-                        Iperf3BinaryError::NotInstalled { program }
+                        IperfError::NotInstalled { program }
                     }
                     other => other.into(),
                 })?;
@@ -115,7 +114,7 @@ impl Iperf3Client {
             Ok(exit) => exit,
             Err(_) => {
                 let _ = process.stop(STOP_GRACE).await;
-                return Err(Iperf3BinaryError::Timeout {
+                return Err(IperfError::ProcessTimeout {
                     pid: process.pid(),
                     after: deadline,
                     tail: process.tail(),
@@ -125,9 +124,9 @@ impl Iperf3Client {
         let path = process.logs().stdout().to_path_buf();
         let output = tokio::fs::read_to_string(&path)
             .await
-            .map_err(|source| Iperf3BinaryError::ReadOutput { path, source })?;
+            .map_err(|source| IperfError::ReadOutput { path, source })?;
         let result =
-            IperfResult::from_iperf3_json(&output).map_err(|source| Iperf3BinaryError::Output {
+            IperfResult::from_iperf3_json(&output).map_err(|source| IperfError::Output {
                 exit,
                 source,
                 stderr: process

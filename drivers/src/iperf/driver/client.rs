@@ -8,10 +8,11 @@ use async_trait::async_trait;
 use testrig::{BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, StartContext};
 use tokio_util::sync::CancellationToken;
 
-use super::{ClientOptions, Engine, IperfDriverError};
-use crate::iperf::binary::{Iperf3BinaryError, Iperf3Client};
+use super::{ClientOptions, Engine};
+use crate::iperf::binary::Iperf3Client;
 use crate::iperf::config::ClientConfig;
 use crate::iperf::engine::NativeClient;
+use crate::iperf::error::IperfError;
 use crate::iperf::kinds::Protocol;
 use crate::iperf::result::{IntervalReport, IperfResult};
 
@@ -114,10 +115,8 @@ impl IperfClient {
 
     /// Checks the options, naming the driver, the option and the value; `start` checks
     /// them too.
-    pub fn check(&self) -> Result<(), IperfDriverError> {
-        self.options
-            .check()
-            .map_err(|e| IperfDriverError::native(&self.name, e))
+    pub fn check(&self) -> Result<(), IperfError> {
+        self.options.check().map_err(|e| e.in_driver(&self.name))
     }
 
     /// The result of the last measurement that succeeded, if any.
@@ -126,7 +125,7 @@ impl IperfClient {
     }
 
     /// Runs one measurement; fails if it does not finish within `timeout`.
-    pub async fn run(&self, timeout: Duration) -> Result<IperfResult, IperfDriverError> {
+    pub async fn run(&self, timeout: Duration) -> Result<IperfResult, IperfError> {
         self.run_with_intervals(timeout, |_| {}).await
     }
 
@@ -141,7 +140,7 @@ impl IperfClient {
         &self,
         timeout: Duration,
         mut on_interval: impl FnMut(&IntervalReport) + Send,
-    ) -> Result<IperfResult, IperfDriverError> {
+    ) -> Result<IperfResult, IperfError> {
         let name = self.name.as_str();
         let on_interval = move |interval: &IntervalReport| {
             let sum = &interval.sum;
@@ -157,15 +156,15 @@ impl IperfClient {
             );
             on_interval(interval);
         };
-        let prepared =
-            self.lock()
-                .prepared
-                .clone()
-                .ok_or_else(|| IperfDriverError::NotStarted {
-                    driver: self.name.clone(),
-                })?;
+        let prepared = self
+            .lock()
+            .prepared
+            .clone()
+            .ok_or_else(|| IperfError::NotStarted {
+                driver: self.name.clone(),
+            })?;
         let result = tokio::select! {
-            () = prepared.cancel.cancelled() => Err(IperfDriverError::Cancelled {
+            () = prepared.cancel.cancelled() => Err(IperfError::Cancelled {
                 driver: self.name.clone(),
             }),
             result = self.measure(&prepared, timeout, on_interval) => result,
@@ -179,13 +178,13 @@ impl IperfClient {
         prepared: &Prepared,
         timeout: Duration,
         on_interval: impl FnMut(&IntervalReport) + Send,
-    ) -> Result<IperfResult, IperfDriverError> {
+    ) -> Result<IperfResult, IperfError> {
         match &self.engine {
             Engine::Native => {
                 let client = NativeClient::with_config(prepared.config.clone());
                 match tokio::time::timeout(timeout, client.run_with_intervals(on_interval)).await {
-                    Ok(result) => result.map_err(|e| IperfDriverError::native(&self.name, e)),
-                    Err(_) => Err(IperfDriverError::Timeout {
+                    Ok(result) => result.map_err(|e| e.in_driver(&self.name)),
+                    Err(_) => Err(IperfError::MeasurementTimeout {
                         driver: self.name.clone(),
                         after: timeout,
                     }),
@@ -195,7 +194,7 @@ impl IperfClient {
                 .program(program)
                 .run_with_intervals(&prepared.runpath, timeout, on_interval)
                 .await
-                .map_err(|e| IperfDriverError::binary(&self.name, e)),
+                .map_err(|e| e.in_driver(&self.name)),
         }
     }
 
@@ -224,17 +223,15 @@ impl Driver for IperfClient {
 
     async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
         let (host, port) = ctx.endpoint(&self.endpoint)?;
-        let config = ClientConfig::new(host, port, &self.options)
-            .map_err(|e| IperfDriverError::native(&self.name, e))?;
+        let config =
+            ClientConfig::new(host, port, &self.options).map_err(|e| e.in_driver(&self.name))?;
         if let Engine::Iperf3Binary { program } = &self.engine
             && !crate::iperf::binary::is_available(program)
         {
-            return Err(IperfDriverError::binary(
-                &self.name,
-                Iperf3BinaryError::NotInstalled {
-                    program: program.clone(),
-                },
-            )
+            return Err(IperfError::NotInstalled {
+                program: program.clone(),
+            }
+            .in_driver(&self.name)
             .into());
         }
         let runpath = ctx.runpath()?.to_path_buf();

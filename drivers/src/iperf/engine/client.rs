@@ -37,27 +37,23 @@ const SEND_DRAIN: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum ClientProgress<'a> {
-    /// The data connections are made; the test is about to start.
-    Connected(&'a StreamsConnected),
+    /// The data connections are made; the test is about to start. What iperf3 prints
+    /// then (`-V` adds the cookie and the control connection's MSS).
+    #[non_exhaustive]
+    Connected {
+        /// The test's settings, as the server was told them.
+        test: &'a TestSettings,
+        /// The data connections, in the order they were made.
+        connections: &'a [Connection],
+        /// The test's cookie.
+        cookie: &'a str,
+        /// The control connection's MSS, when the kernel told it.
+        control_mss: Option<u32>,
+        /// Bytes per write or datagram.
+        block_size: u32,
+    },
     /// An interval closed.
     Interval(&'a IntervalReport),
-}
-
-/// The test's connections, as iperf3 prints them before the test starts (`-V` adds the
-/// cookie and the control connection's MSS).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct StreamsConnected {
-    /// The data connections, in the order they were made.
-    pub connections: Vec<Connection>,
-    /// The test's cookie.
-    pub cookie: String,
-    /// The control connection's MSS, when the kernel told it.
-    pub control_mss: Option<u32>,
-    /// Bytes per write or datagram.
-    pub block_size: u32,
-    /// The test's settings, as the server was told them.
-    pub test: TestSettings,
 }
 
 /// A native iperf3 client.
@@ -204,13 +200,15 @@ impl NativeClient {
 
         self.expect(&mut control, TestState::TestStart, Phase::TestStart)
             .await?;
-        on_progress(ClientProgress::Connected(&StreamsConnected {
-            connections: run.connections(),
-            cookie: cookie.text(),
+        let (settings, connections, cookie_text) =
+            (run.settings(), run.connections(), cookie.text());
+        on_progress(ClientProgress::Connected {
+            test: &settings,
+            connections: &connections,
+            cookie: &cookie_text,
             control_mss: control.mss(),
             block_size: run.params().block_size,
-            test: run.settings(),
-        }));
+        });
         run.mark_start();
         self.expect(&mut control, TestState::TestRunning, Phase::TestStart)
             .await?;

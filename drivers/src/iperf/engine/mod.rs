@@ -28,9 +28,9 @@ mod test_run;
 mod udp_receive;
 
 pub use super::binary::{
-    DEFAULT_IPERF3_PROGRAM, DEFAULT_PORT_ATTEMPTS, Iperf3BinaryError, Iperf3Client, Iperf3Server,
-    Iperf3ServerBuilder, pick_free_port,
+    DEFAULT_IPERF3_PROGRAM, DEFAULT_PORT_ATTEMPTS, Iperf3Client, Iperf3Server, Iperf3ServerBuilder,
+    pick_free_port,
 };
-pub use client::{ClientProgress, NativeClient, StreamsConnected};
-pub use server::{NativeServer, ServerHandle};
+pub use client::{ClientProgress, NativeClient};
+pub use server::NativeServer;
 pub use server_config::{ServerConfig, ServerProgress};

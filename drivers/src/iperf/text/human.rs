@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use super::units::{UnitFormat, bytes_text, percent_g2, rate_text};
 use super::{
     Connection, Direction, IntervalReport, IperfResult, Measurement, Protocol, Role, StreamSummary,
-    StreamsConnected, TestSettings, clock, system,
+    TestSettings, clock, system,
 };
 
 /// The version iperf3 prints first with `-V` and `-v`, and in `-J`'s `start.version`:
@@ -137,8 +137,14 @@ impl HumanReport {
 
     /// The client's lines once the data connections are made, up to the test's start:
     /// `Connecting to host`, `Reverse mode`, the `connected` lines and `-V`'s extras.
-    pub(crate) fn client_connected(&mut self, connected: &StreamsConnected) -> Vec<Printed> {
-        let test = &connected.test;
+    pub(crate) fn client_connected(
+        &mut self,
+        test: &TestSettings,
+        connections: &[Connection],
+        cookie: &str,
+        control_mss: Option<u32>,
+        block_size: u32,
+    ) -> Vec<Printed> {
         let request = self.request.clone().unwrap_or(ClientRequest {
             host: String::new(),
             port: 0,
@@ -149,18 +155,18 @@ impl HumanReport {
         self.direction = test.direction;
         self.streams_per_direction = test.num_streams.max(1);
         self.omit_note_pending = !request.intervals && test.omit > 0.0;
-        self.order = connected.connections.iter().map(|c| c.socket).collect();
+        self.order = connections.iter().map(|c| c.socket).collect();
         let mut out = Vec::new();
         let tcp = self.protocol == Protocol::Tcp;
         if self.verbose {
             out.push(Printed::Stdout(format!(
                 "Control connection MSS {}\n",
-                connected.control_mss.unwrap_or(0)
+                control_mss.unwrap_or(0)
             )));
             if !tcp && !request.block_size_given {
                 out.push(Printed::Stdout(format!(
                     "Setting UDP block size to {}\n",
-                    connected.block_size
+                    block_size
                 )));
             }
             out.push(Printed::Report(format!(
@@ -179,14 +185,11 @@ impl HumanReport {
             )));
         }
         if self.verbose {
-            out.push(Printed::Report(format!(
-                "      Cookie: {}\n",
-                connected.cookie
-            )));
+            out.push(Printed::Report(format!("      Cookie: {}\n", cookie)));
             if tcp {
                 out.push(Printed::Report(format!(
                     "      TCP MSS: {} (default)\n",
-                    connected.control_mss.unwrap_or(0)
+                    control_mss.unwrap_or(0)
                 )));
             }
             if test.target_bitrate != 0 {
@@ -196,7 +199,7 @@ impl HumanReport {
                 )));
             }
         }
-        out.extend(self.connected_lines(&connected.connections));
+        out.extend(self.connected_lines(connections));
         if self.verbose {
             let (bytes, blocks, secs) = match (test.bytes, test.blocks) {
                 (0, 0) => (0, 0, test.duration as u64),
@@ -204,7 +207,7 @@ impl HumanReport {
                 (n, _) => (n, 0, 0),
             };
             let omit = test.omit as u64;
-            out.push(self.starting_test(connected.block_size, omit, bytes, blocks, secs));
+            out.push(self.starting_test(block_size, omit, bytes, blocks, secs));
         }
         out
     }

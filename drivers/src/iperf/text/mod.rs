@@ -14,7 +14,6 @@ pub(crate) mod system;
 #[allow(dead_code)]
 pub(crate) mod units;
 
-use super::engine::StreamsConnected;
 use super::kinds::{Direction, Protocol};
 #[cfg(test)]
 use super::result::StreamMeasurement;

@@ -239,12 +239,7 @@ async fn an_invalid_option_fails_the_start_naming_the_driver_option_and_value() 
         error.contains("driver `client`: option `parallel` = 0: must be 1 to 128 streams"),
         "{error}"
     );
-    assert!(
-        client(Engine::Native)
-            .options(ClientOptions::new().block_size(0))
-            .check()
-            .is_err()
-    );
+    assert!(ClientOptions::new().block_size(0).check().is_err());
 }
 
 #[tokio::test]

@@ -68,7 +68,7 @@ impl Iperf3Client {
     }
 
     /// The arguments each run passes to iperf3.
-    pub fn args(&self) -> Vec<String> {
+    pub(crate) fn args(&self) -> Vec<String> {
         client_args(&self.config)
     }
 

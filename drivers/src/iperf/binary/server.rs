@@ -102,7 +102,7 @@ impl Iperf3Server {
     }
 
     /// The process, e.g. for its pid, its tail or [`Process::exited`].
-    pub fn process(&self) -> &Process {
+    pub(crate) fn process(&self) -> &Process {
         &self.process
     }
 

@@ -113,12 +113,6 @@ impl IperfClient {
         &self.options
     }
 
-    /// Checks the options, naming the driver, the option and the value; `start` checks
-    /// them too.
-    pub fn check(&self) -> Result<(), IperfError> {
-        self.options.check().map_err(|e| e.in_driver(&self.name))
-    }
-
     /// The result of the last measurement that succeeded, if any.
     pub fn last_result(&self) -> Option<IperfResult> {
         self.lock().last.clone()

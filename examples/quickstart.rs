@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use testrig::service::RetryPolicy;
 use testrig::{Environment, Error, Ref};
-use testrig_drivers::iperf::{IperfClient, IperfServer};
+use testrig_drivers::iperf::{ClientOptions, IperfClient, IperfServer};
 use testrig_drivers::tcp::{TcpClient, TcpServer};
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -25,7 +25,10 @@ async fn main() -> Result<(), Error> {
                 .auto_reconnect(|| RetryPolicy::constant(Duration::from_millis(20))),
         )
         .driver(IperfServer::new("receiver"))
-        .driver(IperfClient::new("sender", Ref::export("receiver", "port")).bytes(16 << 20))
+        .driver(
+            IperfClient::new("sender", Ref::export("receiver", "port"))
+                .options(ClientOptions::new().bytes(16 << 20)),
+        )
         .handle_signals()
         // Its run directory (the drivers' files, and the reports written below)
         // outlives the run; by default a clean run's directory is removed.

@@ -14,9 +14,8 @@ use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use testrig_drivers::iperf::{
-    ClientConfig, IperfResult, NativeClient, NativeServer, Protocol, ServerHandle,
-};
+use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig};
+use testrig_drivers::iperf::{ClientOptions, IperfResult, Protocol};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -52,7 +51,7 @@ struct Scenario {
 struct Servers {
     iperf3: Child,
     iperf3_port: u16,
-    native: ServerHandle,
+    native: NativeServer,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -72,7 +71,7 @@ async fn main() -> Result<(), BenchError> {
     let mut servers = Servers {
         iperf3: spawn_iperf3_server(&binary).await?.0,
         iperf3_port: 0,
-        native: NativeServer::bind("127.0.0.1:0".parse()?).await?.spawn(),
+        native: NativeServer::bind("127.0.0.1:0".parse()?, ServerConfig::default()).await?,
     };
     servers.iperf3_port = IPERF3_PORT.with(|p| p.get());
 
@@ -243,7 +242,7 @@ async fn run_pair(
     };
     let result = match client {
         Side::Native => {
-            let mut b = ClientConfig::builder("127.0.0.1", port)
+            let mut b = ClientOptions::new()
                 .duration(Duration::from_secs(secs))
                 .protocol(scenario.protocol)
                 .parallel(scenario.streams)
@@ -251,7 +250,7 @@ async fn run_pair(
             if let Some(rate) = scenario.bitrate {
                 b = b.bitrate(rate);
             }
-            NativeClient::new(b.build()?).run().await?
+            NativeClient::new("127.0.0.1", port, b)?.run().await?
         }
         Side::Iperf3 | Side::Iperf3ZeroCopy => {
             let mut args = vec![
@@ -292,10 +291,10 @@ async fn readiness(binary: &str) -> Result<(), BenchError> {
     let mut connected = Vec::new();
     for _ in 0..NATIVE_RUNS {
         let start = Instant::now();
-        let server = NativeServer::bind("127.0.0.1:0".parse()?).await?;
+        let server = NativeServer::bind("127.0.0.1:0".parse()?, ServerConfig::default()).await?;
         bound.push(start.elapsed());
         let addr = server.local_addr();
-        let handle = server.spawn();
+        let handle = server;
         tokio::net::TcpStream::connect(addr).await?;
         connected.push(start.elapsed());
         handle.shutdown().await;

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use testrig::Environment;
-use testrig_drivers::iperf::binary::{
-    Iperf3BinaryError, Iperf3Client, Iperf3Server, pick_free_port,
+use testrig_drivers::iperf::engine::{Iperf3Client, Iperf3Server, NativeClient, pick_free_port};
+use testrig_drivers::iperf::{
+    ClientOptions, Engine, Iperf3JsonError, IperfClient, IperfError, IperfServer,
 };
-use testrig_drivers::iperf::{ClientConfig, Engine, Iperf3JsonError, IperfClient, IperfServer};
 
 const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
@@ -34,17 +34,19 @@ fn fake_iperf3(dir: &Path, body: &str) -> PathBuf {
     path
 }
 
-fn config(port: u16) -> ClientConfig {
-    ClientConfig::builder("127.0.0.1", port)
-        .bytes(1 << 20)
-        .build()
-        .unwrap()
+fn options() -> ClientOptions {
+    ClientOptions::new().bytes(1 << 20)
 }
 
-async fn run_fake(test: &str, body: &str) -> Iperf3BinaryError {
+/// A client of the real iperf3's engine against `127.0.0.1:port`.
+fn client(port: u16) -> Iperf3Client {
+    Iperf3Client::new("127.0.0.1", port, options()).unwrap()
+}
+
+async fn run_fake(test: &str, body: &str) -> IperfError {
     let dir = runpath(test);
     let program = fake_iperf3(&dir, body);
-    Iperf3Client::new(config(5201))
+    client(5201)
         .program(program)
         .run(&dir, Duration::from_secs(10))
         .await
@@ -54,13 +56,13 @@ async fn run_fake(test: &str, body: &str) -> Iperf3BinaryError {
 #[tokio::test]
 async fn a_missing_program_says_to_install_the_iperf3_package() {
     let dir = runpath("missing");
-    let error = Iperf3Client::new(config(5201))
+    let error = client(5201)
         .program("/nonexistent/iperf3")
         .run(&dir, Duration::from_secs(5))
         .await
         .unwrap_err();
     assert!(
-        matches!(error, Iperf3BinaryError::NotInstalled { .. }),
+        matches!(error, IperfError::NotInstalled { .. }),
         "{error:?}"
     );
     let text = error.to_string();
@@ -76,7 +78,7 @@ async fn a_missing_program_says_to_install_the_iperf3_package() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, Iperf3BinaryError::NotInstalled { .. }),
+        matches!(error, IperfError::NotInstalled { .. }),
         "{error:?}"
     );
 }
@@ -104,7 +106,7 @@ async fn garbage_output_is_an_error_quoting_it() {
     assert!(
         matches!(
             error,
-            Iperf3BinaryError::Output {
+            IperfError::Output {
                 source: Iperf3JsonError::Garbage { .. },
                 ..
             }
@@ -126,7 +128,7 @@ async fn truncated_output_is_an_error_saying_so_with_the_stderr_lines() {
     assert!(
         matches!(
             error,
-            Iperf3BinaryError::Output {
+            IperfError::Output {
                 source: Iperf3JsonError::Truncated { .. },
                 ..
             }
@@ -148,7 +150,7 @@ async fn empty_output_is_an_error() {
     assert!(
         matches!(
             error,
-            Iperf3BinaryError::Output {
+            IperfError::Output {
                 source: Iperf3JsonError::Empty,
                 ..
             }
@@ -162,7 +164,7 @@ async fn an_error_key_is_an_error_with_iperf3s_text() {
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iperf/iperf3_error.json");
     let error = run_fake("error_key", &format!("cat '{}'; exit 1", fixture.display())).await;
-    let Iperf3BinaryError::Output {
+    let IperfError::Output {
         source: Iperf3JsonError::Reported { message },
         ..
     } = &error
@@ -182,7 +184,7 @@ async fn the_real_iperf3_reports_a_refused_connection_through_its_error_key() {
     let binary = iperf3_or_skip!();
     let dir = runpath("refused");
     let closed = pick_free_port(LOCALHOST).unwrap();
-    let error = Iperf3Client::new(config(closed))
+    let error = client(closed)
         .program(binary)
         .run(&dir, Duration::from_secs(10))
         .await
@@ -199,7 +201,7 @@ async fn a_client_past_its_deadline_is_stopped_and_the_run_fails() {
     let dir = runpath("deadline");
     let program = fake_iperf3(&dir, "echo started; exec sleep 30");
     let began = std::time::Instant::now();
-    let error = Iperf3Client::new(config(5201))
+    let error = client(5201)
         .program(program)
         .run(&dir, Duration::from_millis(300))
         .await
@@ -233,7 +235,8 @@ async fn the_server_retries_on_another_port_when_the_first_is_in_use() {
     assert_eq!(server.attempts(), 2);
     assert_ne!(server.local_addr().port(), taken);
     // It really listens there: a native client runs a test against it.
-    let result = testrig_drivers::iperf::NativeClient::new(config(server.local_addr().port()))
+    let result = NativeClient::new("127.0.0.1", server.local_addr().port(), options())
+        .unwrap()
         .run()
         .await
         .unwrap();

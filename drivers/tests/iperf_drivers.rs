@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use testrig::{Environment, Ref, Status};
 use testrig_drivers::iperf::{
-    Engine, IperfClient, IperfDriverError, IperfResult, IperfServer, Protocol,
+    ClientOptions, Engine, IperfClient, IperfError, IperfResult, IperfServer, Protocol,
 };
 
 const MIB: u64 = 1 << 20;
@@ -54,7 +54,7 @@ fn assert_tcp_bytes(result: &IperfResult, at_least: u64) {
 async fn native_client_measures_a_native_server_whose_port_it_references() {
     let result = measure(
         Engine::Native,
-        client(Engine::Native).duration(Duration::from_millis(500)),
+        client(Engine::Native).options(ClientOptions::new().duration(Duration::from_millis(500))),
     )
     .await;
     assert_tcp_bytes(&result, MIB);
@@ -63,21 +63,33 @@ async fn native_client_measures_a_native_server_whose_port_it_references() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_measures_an_iperf3_server() {
     let iperf3 = Engine::iperf3_at(iperf3_or_skip!());
-    let result = measure(iperf3, client(Engine::Native).bytes(20 * MIB)).await;
+    let result = measure(
+        iperf3,
+        client(Engine::Native).options(ClientOptions::new().bytes(20 * MIB)),
+    )
+    .await;
     assert_tcp_bytes(&result, 20 * MIB);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iperf3_client_measures_a_native_server() {
     let iperf3 = Engine::iperf3_at(iperf3_or_skip!());
-    let result = measure(Engine::Native, client(iperf3).bytes(20 * MIB)).await;
+    let result = measure(
+        Engine::Native,
+        client(iperf3).options(ClientOptions::new().bytes(20 * MIB)),
+    )
+    .await;
     assert_tcp_bytes(&result, 20 * MIB);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iperf3_client_measures_an_iperf3_server() {
     let iperf3 = Engine::iperf3_at(iperf3_or_skip!());
-    let result = measure(iperf3.clone(), client(iperf3).bytes(20 * MIB).parallel(2)).await;
+    let result = measure(
+        iperf3.clone(),
+        client(iperf3).options(ClientOptions::new().bytes(20 * MIB).parallel(2)),
+    )
+    .await;
     assert_tcp_bytes(&result, 20 * MIB);
     assert_eq!(result.test.num_streams, 2);
 }
@@ -87,10 +99,12 @@ async fn iperf3_client_sends_udp_at_its_bitrate_to_a_native_server() {
     let iperf3 = Engine::iperf3_at(iperf3_or_skip!());
     let result = measure(
         Engine::Native,
-        client(iperf3)
-            .udp()
-            .bitrate(20_000_000)
-            .duration(Duration::from_secs(1)),
+        client(iperf3).options(
+            ClientOptions::new()
+                .udp()
+                .bitrate(20_000_000)
+                .duration(Duration::from_secs(1)),
+        ),
     )
     .await;
     assert_eq!(result.test.protocol, Protocol::Udp);
@@ -110,7 +124,7 @@ async fn iperf3_client_sends_udp_at_its_bitrate_to_a_native_server() {
 async fn a_native_server_hands_out_its_view_of_each_test() {
     let env = Environment::builder("served")
         .driver(IperfServer::new("server"))
-        .driver(client(Engine::Native).bytes(4 * MIB).reverse())
+        .driver(client(Engine::Native).options(ClientOptions::new().bytes(4 * MIB).reverse()))
         .build()
         .unwrap();
     env.run(|env| async move {
@@ -128,7 +142,7 @@ async fn a_native_server_hands_out_its_view_of_each_test() {
         );
         assert_eq!(
             env.resource("server")?.report().exports["port"],
-            client.config().unwrap().port().into()
+            env.resource("client")?.report().exports["port"]
         );
         Ok::<_, testrig::Error>(())
     })
@@ -140,7 +154,7 @@ async fn a_native_server_hands_out_its_view_of_each_test() {
 async fn a_restarted_server_listens_on_the_same_port_and_serves_again() {
     let env = Environment::builder("restart")
         .driver(IperfServer::new("server"))
-        .driver(client(Engine::Native).bytes(MIB))
+        .driver(client(Engine::Native).options(ClientOptions::new().bytes(MIB)))
         .build()
         .unwrap();
     env.run(|env| async move {
@@ -192,7 +206,9 @@ async fn an_iperf3_server_that_dies_while_started_fails_the_driver() {
 async fn stopping_the_client_cancels_a_measurement_in_progress() {
     let env = Environment::builder("cancel")
         .driver(IperfServer::new("server"))
-        .driver(client(Engine::Native).duration(Duration::from_secs(30)))
+        .driver(
+            client(Engine::Native).options(ClientOptions::new().duration(Duration::from_secs(30))),
+        )
         .build()
         .unwrap();
     env.start().await.unwrap();
@@ -208,7 +224,7 @@ async fn stopping_the_client_cancels_a_measurement_in_progress() {
         .expect("the measurement ends at once")
         .unwrap();
     assert!(
-        matches!(outcome, Err(IperfDriverError::Cancelled { ref driver }) if driver == "client"),
+        matches!(outcome, Err(IperfError::Cancelled { ref driver }) if driver == "client"),
         "{outcome:?}"
     );
     env.stop().await.unwrap();
@@ -218,7 +234,7 @@ async fn stopping_the_client_cancels_a_measurement_in_progress() {
 async fn an_invalid_option_fails_the_start_naming_the_driver_option_and_value() {
     let env = Environment::builder("invalid")
         .driver(IperfServer::new("server"))
-        .driver(client(Engine::Native).parallel(0))
+        .driver(client(Engine::Native).options(ClientOptions::new().parallel(0)))
         .build()
         .unwrap();
     let error = env.start().await.unwrap_err().to_string();
@@ -226,7 +242,7 @@ async fn an_invalid_option_fails_the_start_naming_the_driver_option_and_value() 
         error.contains("driver `client`: option `parallel` = 0: must be 1 to 128 streams"),
         "{error}"
     );
-    assert!(client(Engine::Native).block_size(0).check().is_err());
+    assert!(ClientOptions::new().block_size(0).check().is_err());
 }
 
 #[tokio::test]
@@ -254,9 +270,11 @@ async fn the_native_client_reports_each_interval_as_it_closes() {
     let env = Environment::builder("intervals")
         .driver(IperfServer::new("server"))
         .driver(
-            client(Engine::Native)
-                .duration(Duration::from_millis(600))
-                .interval(Some(Duration::from_millis(200))),
+            client(Engine::Native).options(
+                ClientOptions::new()
+                    .duration(Duration::from_millis(600))
+                    .interval(Some(Duration::from_millis(200))),
+            ),
         )
         .build()
         .unwrap();

@@ -13,10 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use testrig_drivers::iperf::{
-    ClientConfig, ClientConfigBuilder, IperfResult, NativeClient, NativeServer, ServerConfig,
-    ServerOutput, iperf3_json_text,
-};
+use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig};
+use testrig_drivers::iperf::{ClientOptions, IperfResult, ServerOutput, iperf3_json_text};
 use tokio::process::Command;
 
 /// Key paths iperf3 writes that the native engine does not write yet (none left for the
@@ -124,7 +122,7 @@ fn differences(reference: &[Value; 2], ours: &Value) -> Vec<String> {
 /// One test: iperf3's arguments and the same as a native configuration.
 struct Case {
     args: &'static [&'static str],
-    config: fn(ClientConfigBuilder) -> ClientConfigBuilder,
+    config: fn(ClientOptions) -> ClientOptions,
 }
 
 const CASES: &[Case] = &[
@@ -212,10 +210,13 @@ async fn the_clients_json_has_iperf3s_key_paths_and_types() {
         server
             .listening_after(tests_done, Duration::from_secs(10))
             .await;
-        let config = (case.config)(ClientConfig::builder("127.0.0.1", server.port))
-            .build()
-            .unwrap();
-        let result = NativeClient::new(config).run().await.unwrap();
+        let client = NativeClient::new(
+            "127.0.0.1",
+            server.port,
+            (case.config)(ClientOptions::new()),
+        )
+        .unwrap();
+        let result = client.run().await.unwrap();
         tests_done += 1;
         let ours = result.to_iperf3_json();
         // Same machine, same test: the same facts in `start`. (The cookie is random, and
@@ -464,7 +465,7 @@ fn server_meaning_differences(
 async fn the_servers_json_has_iperf3s_key_paths_types_and_meanings() {
     let binary: PathBuf = iperf3_or_skip!();
     // The example `iperf3 -s -1 -J` as a process: exactly what it prints is compared.
-    let example = example_iperf3();
+    let example = iperf_support::example_iperf3();
     // Three tests at a time: quick, and light enough for a busy machine.
     let slots = Arc::new(tokio::sync::Semaphore::new(3));
     let mut runs = tokio::task::JoinSet::new();
@@ -546,16 +547,19 @@ async fn the_server_output_is_asked_for_and_given_both_ways() {
             .kill_on_drop(true)
             .spawn()
             .expect("iperf3 -s starts");
-        let config = ClientConfig::builder("127.0.0.1", port)
-            .bytes(1 << 20)
-            .get_server_output(true)
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .unwrap();
+        let config = NativeClient::new(
+            "127.0.0.1",
+            port,
+            ClientOptions::new()
+                .bytes(1 << 20)
+                .get_server_output(true)
+                .connect_timeout(Duration::from_secs(5)),
+        )
+        .unwrap();
         let result = {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
             loop {
-                match NativeClient::new(config.clone()).run().await {
+                match config.clone().run().await {
                     Ok(result) => break result,
                     Err(error) if tokio::time::Instant::now() < deadline => {
                         assert!(error.to_string().contains("refused"), "{error}");
@@ -590,11 +594,11 @@ async fn the_server_output_is_asked_for_and_given_both_ways() {
     // text: the server's document, exactly what its `-J` prints, or its text.
     for json in [true, false] {
         let config = ServerConfig::default().json_output(json);
-        let server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+        let server = NativeServer::bind("127.0.0.1:0".parse().unwrap(), config)
             .await
             .unwrap();
         let port = server.local_addr().port();
-        let mut handle = server.spawn();
+        let mut handle = server;
         let output = iperf_support::iperf3_client_output(
             &binary,
             port,
@@ -637,8 +641,8 @@ async fn a_refused_connection_gives_iperf3s_error_document() {
     assert!(output.status.success(), "{output:?}");
     assert!(output.stderr.is_empty(), "{output:?}");
     let reference: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let config = ClientConfig::builder("127.0.0.1", port).build().unwrap();
-    let error = NativeClient::new(config).run().await.unwrap_err();
+    let config = NativeClient::new("127.0.0.1", port, ClientOptions::new()).unwrap();
+    let error = config.run().await.unwrap_err();
     // What the example `iperf3 -c … -J` prints then (and it exits with status 0 too).
     let ours = testrig_drivers::iperf::iperf3_error_json(&error.iperf3_message());
     assert_eq!(ours["error"], reference["error"]);
@@ -654,34 +658,6 @@ async fn a_refused_connection_gives_iperf3s_error_document() {
     let mut ours_as_theirs = ours.clone();
     ours_as_theirs["start"]["version"] = Value::from(version);
     assert_eq!(format!("{}\n", iperf3_json_text(&ours_as_theirs)), text);
-}
-
-/// The example `iperf3` command, built now if it is not up to date (a no-op when it is).
-fn example_iperf3() -> PathBuf {
-    let output = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "--example",
-            "iperf3",
-            "-p",
-            "testrig-drivers",
-            "--message-format=json",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cargo builds the iperf3 example");
-    assert!(
-        output.status.success(),
-        "cargo build --example iperf3 failed"
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["target"]["name"] == "iperf3")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo names the iperf3 example's executable")
 }
 
 /// Runs an `iperf3`-style command line to its end (20 s at most).
@@ -713,7 +689,7 @@ fn as_iperf3_text(ours: &[u8], theirs: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_fails_with_json_as_iperf3_does() {
     let binary = iperf3_or_skip!();
-    let example = example_iperf3();
+    let example = iperf_support::example_iperf3();
     // A client whose connection is refused: the document on stdout, nothing on stderr,
     // status 0.
     let port = iperf_support::free_port().to_string();
@@ -798,7 +774,7 @@ async fn the_example_fails_with_json_as_iperf3_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_text_client_prints_the_server_output_where_iperf3_does() {
     let binary = iperf3_or_skip!();
-    let example = example_iperf3();
+    let example = iperf_support::example_iperf3();
     let args = ["-n", "1M", "--get-server-output"];
     // The example's client against `iperf3 -s -1`, and iperf3's against the example's
     // server, both printing text: the server's text after the summary, before "iperf Done.".

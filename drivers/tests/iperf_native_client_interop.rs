@@ -4,29 +4,29 @@ mod iperf_support;
 
 use std::time::Duration;
 
-use testrig_drivers::iperf::{ClientConfig, Direction, IperfResult, NativeClient, Protocol};
+use testrig_drivers::iperf::engine::NativeClient;
+use testrig_drivers::iperf::{ClientOptions, Direction, IperfResult, Protocol};
 
 const BLOCK: u64 = 128 * 1024;
 
-async fn run_against_iperf3(
-    binary: &std::path::Path,
-    configure: impl FnOnce(u16) -> ClientConfig,
-) -> IperfResult {
+async fn run_against_iperf3(binary: &std::path::Path, options: ClientOptions) -> IperfResult {
     let server = iperf_support::Iperf3Server::start(&binary.to_path_buf()).await;
-    NativeClient::new(configure(server.port))
+    NativeClient::new("127.0.0.1", server.port, options)
+        .unwrap()
         .run()
         .await
         .expect("native client test against iperf3 -s")
 }
 
-fn config(port: u16) -> testrig_drivers::iperf::ClientConfigBuilder {
-    ClientConfig::builder("127.0.0.1", port).duration(Duration::from_secs(1))
+/// A one-second test.
+fn options() -> ClientOptions {
+    ClientOptions::new().duration(Duration::from_secs(1))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_sends_tcp_to_iperf3_and_iperf3_counts_what_was_sent() {
     let binary = iperf3_or_skip!();
-    let result = run_against_iperf3(&binary, |p| config(p).build().unwrap()).await;
+    let result = run_against_iperf3(&binary, options()).await;
     assert!(result.bytes_sent() > 10 * BLOCK, "{result:?}");
     // The client waits for iperf3 to read every byte before TEST_END, so iperf3 counts all.
     assert_eq!(result.bytes_received(), result.bytes_sent());
@@ -43,7 +43,7 @@ async fn native_client_sends_tcp_to_iperf3_and_iperf3_counts_what_was_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_runs_four_parallel_streams_with_iperf3_ids() {
     let binary = iperf3_or_skip!();
-    let result = run_against_iperf3(&binary, |p| config(p).parallel(4).build().unwrap()).await;
+    let result = run_against_iperf3(&binary, options().parallel(4)).await;
     let ids: Vec<u32> = result.summary.streams.iter().map(|s| s.id).collect();
     assert_eq!(ids, [1, 3, 4, 5]);
     for stream in &result.summary.streams {
@@ -59,7 +59,7 @@ async fn native_client_runs_four_parallel_streams_with_iperf3_ids() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_receives_from_iperf3_in_reverse_and_counts_every_byte_sent() {
     let binary = iperf3_or_skip!();
-    let result = run_against_iperf3(&binary, |p| config(p).reverse().build().unwrap()).await;
+    let result = run_against_iperf3(&binary, options().reverse()).await;
     assert_eq!(result.test.direction, Direction::Reverse);
     assert!(result.bytes_received() > 10 * BLOCK);
     iperf_support::assert_close(
@@ -77,7 +77,7 @@ async fn native_client_receives_from_iperf3_in_reverse_and_counts_every_byte_sen
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_runs_bidirectional_with_iperf3_and_both_directions_agree() {
     let binary = iperf3_or_skip!();
-    let result = run_against_iperf3(&binary, |p| config(p).bidirectional().build().unwrap()).await;
+    let result = run_against_iperf3(&binary, options().bidirectional()).await;
     let reverse = result
         .summary
         .bidir_reverse
@@ -99,13 +99,10 @@ async fn native_client_runs_bidirectional_with_iperf3_and_both_directions_agree(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_sends_udp_at_100_mbits_to_iperf3_with_jitter_and_loss() {
     let binary = iperf3_or_skip!();
-    let result = run_against_iperf3(&binary, |p| {
-        config(p)
-            .protocol(Protocol::Udp)
-            .bitrate(100_000_000)
-            .build()
-            .unwrap()
-    })
+    let result = run_against_iperf3(
+        &binary,
+        options().protocol(Protocol::Udp).bitrate(100_000_000),
+    )
     .await;
     let rate = result.sent_bits_per_second();
     assert!((80e6..120e6).contains(&rate), "sent at {rate} bit/s");
@@ -127,15 +124,7 @@ async fn native_client_sends_udp_at_100_mbits_to_iperf3_with_jitter_and_loss() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_receives_udp_from_iperf3_in_reverse() {
     let binary = iperf3_or_skip!();
-    let result = run_against_iperf3(&binary, |p| {
-        config(p)
-            .udp()
-            .bitrate(100_000_000)
-            .reverse()
-            .build()
-            .unwrap()
-    })
-    .await;
+    let result = run_against_iperf3(&binary, options().udp().bitrate(100_000_000).reverse()).await;
     let received = &result.summary.main.received;
     assert!(received.bytes > 1_000_000, "{received:?}");
     assert!(received.jitter_ms.is_some());
@@ -148,13 +137,7 @@ async fn native_client_receives_udp_from_iperf3_in_reverse() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_stops_after_the_requested_bytes() {
     let binary = iperf3_or_skip!();
-    let result = run_against_iperf3(&binary, |p| {
-        ClientConfig::builder("127.0.0.1", p)
-            .bytes(10 * 1024 * 1024)
-            .build()
-            .unwrap()
-    })
-    .await;
+    let result = run_against_iperf3(&binary, ClientOptions::new().bytes(10 * 1024 * 1024)).await;
     assert_eq!(
         result.bytes_sent(),
         10 * 1024 * 1024,
@@ -180,17 +163,18 @@ async fn a_short_bounded_test_and_intervals_off_each_report_one_interval_as_iper
     assert_eq!(reference.intervals.len(), 1, "iperf3 -i 0");
 
     let configs = [
-        ClientConfig::builder("127.0.0.1", server.port)
-            .bytes(1 << 20)
-            .build()
-            .unwrap(),
-        config(server.port).interval(None).build().unwrap(),
+        ClientOptions::new().bytes(1 << 20),
+        options().interval(None),
     ];
-    for (done, config) in configs.into_iter().enumerate() {
+    for (done, options) in configs.into_iter().enumerate() {
         server
             .listening_after(2 + done as u64, Duration::from_secs(10))
             .await;
-        let result = NativeClient::new(config).run().await.unwrap();
+        let result = NativeClient::new("127.0.0.1", server.port, options)
+            .unwrap()
+            .run()
+            .await
+            .unwrap();
         assert_eq!(result.intervals.len(), 1, "{:?}", result.test);
         assert_eq!(result.intervals[0].sum.bytes, result.bytes_sent());
     }

@@ -8,7 +8,8 @@ mod iperf_support;
 
 use std::time::Duration;
 
-use testrig_drivers::iperf::{ClientConfig, ClientConfigBuilder, NativeClient};
+use testrig_drivers::iperf::ClientOptions;
+use testrig_drivers::iperf::engine::NativeClient;
 
 const BLOCK: u64 = 128 * 1024;
 const MIB: u64 = 1 << 20;
@@ -27,13 +28,13 @@ enum Case {
 }
 
 impl Case {
-    fn config(self, port: u16) -> ClientConfig {
-        let base = |streams| -> ClientConfigBuilder {
-            ClientConfig::builder("127.0.0.1", port)
+    fn client(self, port: u16) -> NativeClient {
+        let base = |streams| -> ClientOptions {
+            ClientOptions::new()
                 .parallel(streams)
                 .phase_timeout(Duration::from_secs(20))
         };
-        match self {
+        let options = match self {
             Case::Bytes { bytes, streams } => base(streams).bytes(bytes),
             Case::Blocks { blocks, streams } => base(streams).blocks(blocks),
             Case::Seconds { streams } => base(streams).duration(Duration::from_secs(1)),
@@ -41,9 +42,8 @@ impl Case {
             Case::ReverseSeconds { streams } => {
                 base(streams).duration(Duration::from_secs(1)).reverse()
             }
-        }
-        .build()
-        .expect("a valid configuration")
+        };
+        NativeClient::new("127.0.0.1", port, options).expect("a valid configuration")
     }
 }
 
@@ -135,11 +135,7 @@ async fn fifty_runs_against_iperf3_all_succeed_with_exact_counts() {
         let mut failures = Vec::new();
         for (run, case) in plan().into_iter().enumerate() {
             server.listening_after(run as u64, RUN_DEADLINE).await;
-            let outcome = tokio::time::timeout(
-                RUN_DEADLINE,
-                NativeClient::new(case.config(server.port)).run(),
-            )
-            .await;
+            let outcome = tokio::time::timeout(RUN_DEADLINE, case.client(server.port).run()).await;
             let verdict = match outcome {
                 Err(_) => Err(format!("no result within {RUN_DEADLINE:?}")),
                 Ok(Err(error)) => Err(error.to_string()),

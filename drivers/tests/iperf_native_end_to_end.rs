@@ -4,18 +4,16 @@ mod iperf_support;
 
 use std::time::Duration;
 
-use testrig_drivers::iperf::{
-    ClientConfig, ClientConfigBuilder, Direction, IperfResult, NativeClient, Protocol,
-};
+use testrig_drivers::iperf::engine::NativeClient;
+use testrig_drivers::iperf::{ClientOptions, Direction, IperfResult, Protocol};
 
 const BLOCK: u64 = 128 * 1024;
 
-async fn run(
-    configure: impl FnOnce(ClientConfigBuilder) -> ClientConfigBuilder,
-) -> (IperfResult, IperfResult) {
+async fn run(configure: impl FnOnce(ClientOptions) -> ClientOptions) -> (IperfResult, IperfResult) {
     let mut server = iperf_support::native_server().await;
-    let builder = ClientConfig::builder("127.0.0.1", server.local_addr().port());
-    let client = NativeClient::new(configure(builder).build().unwrap())
+    let port = server.local_addr().port();
+    let client = NativeClient::new("127.0.0.1", port, configure(ClientOptions::new()))
+        .unwrap()
         .run()
         .await
         .expect("native test runs");
@@ -27,13 +25,16 @@ async fn run(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interval_reports_arrive_while_the_test_runs() {
     let mut server = iperf_support::native_server().await;
-    let config = ClientConfig::builder("127.0.0.1", server.local_addr().port())
-        .duration(Duration::from_millis(650))
-        .interval(Some(Duration::from_millis(200)))
-        .build()
-        .unwrap();
+    let config = NativeClient::new(
+        "127.0.0.1",
+        server.local_addr().port(),
+        ClientOptions::new()
+            .duration(Duration::from_millis(650))
+            .interval(Some(Duration::from_millis(200))),
+    )
+    .unwrap();
     let mut seen = Vec::new();
-    let result = NativeClient::new(config)
+    let result = config
         .run_with_intervals(|i| seen.push(i.sum.bytes))
         .await
         .unwrap();
@@ -170,8 +171,8 @@ async fn omitted_seconds_are_reported_as_omitted_and_not_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_names_the_address() {
     let port = iperf_support::free_port();
-    let config = ClientConfig::builder("127.0.0.1", port).build().unwrap();
-    let error = NativeClient::new(config).run().await.unwrap_err();
+    let config = NativeClient::new("127.0.0.1", port, ClientOptions::new()).unwrap();
+    let error = config.run().await.unwrap_err();
     assert!(
         error.to_string().contains(&format!("127.0.0.1:{port}")),
         "{error}"
@@ -200,13 +201,16 @@ async fn results_serialize_in_iperf3_layout_and_parse_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_byte_limited_test_that_cannot_finish_times_out() {
     let mut server = iperf_support::native_server().await;
-    let config = ClientConfig::builder("127.0.0.1", server.local_addr().port())
-        .bytes(u64::MAX / 2)
-        .bitrate(1_000_000)
-        .max_open_ended(Duration::from_millis(300))
-        .build()
-        .unwrap();
-    let error = NativeClient::new(config).run().await.unwrap_err();
+    let config = NativeClient::new(
+        "127.0.0.1",
+        server.local_addr().port(),
+        ClientOptions::new()
+            .bytes(u64::MAX / 2)
+            .bitrate(1_000_000)
+            .max_open_ended(Duration::from_millis(300)),
+    )
+    .unwrap();
+    let error = config.run().await.unwrap_err();
     assert!(
         matches!(error, testrig_drivers::iperf::IperfError::Timeout { .. }),
         "{error}"

@@ -4,7 +4,8 @@ mod iperf_support;
 
 use std::time::Duration;
 
-use testrig_drivers::iperf::{Direction, IperfResult, Protocol, ServerHandle};
+use testrig_drivers::iperf::engine::NativeServer;
+use testrig_drivers::iperf::{Direction, IperfResult, Protocol};
 
 const BLOCK: u64 = 128 * 1024;
 
@@ -13,7 +14,7 @@ async fn iperf3_against_native(
     binary: &std::path::Path,
     args: &[&str],
 ) -> (IperfResult, IperfResult) {
-    let mut server: ServerHandle = iperf_support::native_server().await;
+    let mut server: NativeServer = iperf_support::native_server().await;
     let client = iperf_support::iperf3_client(binary, server.local_addr().port(), args).await;
     let served = server
         .next_test(Duration::from_secs(10))

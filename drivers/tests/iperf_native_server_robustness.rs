@@ -5,41 +5,40 @@ mod iperf_support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use testrig_drivers::iperf::{
-    ClientConfig, IperfError, NativeClient, NativeServer, ServerConfig, ServerHandle,
-};
+use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig};
+use testrig_drivers::iperf::{ClientOptions, IperfError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-fn client(server: &ServerHandle, duration: Duration) -> NativeClient {
+fn client(server: &NativeServer, duration: Duration) -> NativeClient {
     NativeClient::new(
-        ClientConfig::builder("127.0.0.1", server.local_addr().port())
-            .duration(duration)
-            .interval(None)
-            .build()
-            .unwrap(),
+        "127.0.0.1",
+        server.local_addr().port(),
+        ClientOptions::new().duration(duration).interval(None),
     )
+    .unwrap()
 }
 
-async fn strict_server() -> ServerHandle {
+async fn strict_server() -> NativeServer {
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let config = ServerConfig::default().phase_timeout(Duration::from_millis(300));
-    NativeServer::bind_with(addr, config).await.unwrap().spawn()
+    NativeServer::bind(addr, config).await.unwrap()
 }
 
 /// Starts a native client's test of `duration` and returns once it is surely running (it
 /// reported an interval), with the task that finishes it.
 async fn running_test(
-    server: &ServerHandle,
+    server: &NativeServer,
     duration: Duration,
 ) -> tokio::task::JoinHandle<Result<testrig_drivers::iperf::IperfResult, IperfError>> {
     let first = NativeClient::new(
-        ClientConfig::builder("127.0.0.1", server.local_addr().port())
+        "127.0.0.1",
+        server.local_addr().port(),
+        ClientOptions::new()
             .duration(duration)
-            .interval(Some(Duration::from_millis(100)))
-            .build()
-            .unwrap(),
-    );
+            .interval(Some(Duration::from_millis(100))),
+    )
+    .unwrap();
     let (going, mut is_going) = tokio::sync::mpsc::unbounded_channel();
     let running = tokio::spawn(async move {
         first
@@ -58,7 +57,7 @@ async fn running_test(
 const COOKIE: &[u8; 37] = b"abcdefghijklmnopqrstuvwxyz234567abcd\0";
 
 /// Proves the server is free again: a whole test runs.
-async fn assert_serves_a_test(server: &mut ServerHandle) {
+async fn assert_serves_a_test(server: &mut NativeServer) {
     let result = client(server, Duration::from_millis(200)).run().await;
     let result = result.expect("the server serves the next test");
     assert!(result.bytes_received() > 0);

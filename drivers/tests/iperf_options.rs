@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use iperf_support::{Iperf3Server, free_port, iperf3_client_output, native_server};
 use testrig::{Environment, Ref};
+use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig};
 use testrig_drivers::iperf::{
-    AddressFamily, ClientConfig, Engine, IperfClient, IperfError, IperfResult, IperfServer,
-    NativeClient, NativeServer, ServerConfig, StreamOptions,
+    AddressFamily, ClientOptions, Engine, IperfClient, IperfError, IperfResult, IperfServer,
+    StreamOptions,
 };
 use tokio::process::Command;
 
@@ -63,8 +64,9 @@ fn ss_number(socket: &str, key: &str) -> u64 {
         .unwrap_or_else(|_| panic!("{key} is not followed by a number in {socket}"))
 }
 
-fn client(port: u16) -> testrig_drivers::iperf::ClientConfigBuilder {
-    ClientConfig::builder("127.0.0.1", port).interval(None)
+/// Options without interval reports.
+fn options() -> ClientOptions {
+    ClientOptions::new().interval(None)
 }
 
 fn stream_options() -> StreamOptions {
@@ -81,15 +83,18 @@ async fn what_the_native_client_asks_for_shows_on_the_real_iperf3_servers_socket
     let binary = iperf3_or_skip!();
     let server = Iperf3Server::start(&binary).await;
     let cport = free_port();
-    let config = client(server.port)
-        .duration(Duration::from_secs(2))
-        .bitrate(20_000_000)
-        .stream_options(stream_options())
-        .client_port(cport)
-        .extra_data("run 7")
-        .build()
-        .unwrap();
-    let run = tokio::spawn(async move { NativeClient::new(config).run().await });
+    let config = NativeClient::new(
+        "127.0.0.1",
+        server.port,
+        options()
+            .duration(Duration::from_secs(2))
+            .bitrate(20_000_000)
+            .stream_options(stream_options())
+            .client_port(cport)
+            .extra_data("run 7"),
+    )
+    .unwrap();
+    let run = tokio::spawn(async move { config.run().await });
 
     // The real server's data socket: the one whose peer is our --cport.
     let filter = format!("( sport = :{} and dport = :{cport} )", server.port);
@@ -226,12 +231,15 @@ async fn an_unknown_congestion_algorithm_is_refused_with_iperf3s_message() {
         .to_owned();
     server.listening_after(1, Duration::from_secs(10)).await;
 
-    let config = client(server.port)
-        .bytes(1 << 20)
-        .stream_options(StreamOptions::new().congestion("no-such-cc"))
-        .build()
-        .unwrap();
-    let error = NativeClient::new(config).run().await.unwrap_err();
+    let config = NativeClient::new(
+        "127.0.0.1",
+        server.port,
+        options()
+            .bytes(1 << 20)
+            .stream_options(StreamOptions::new().congestion("no-such-cc")),
+    )
+    .unwrap();
+    let error = config.run().await.unwrap_err();
     assert!(
         matches!(error, IperfError::SocketOption { code: 134, .. }),
         "{error:?}"
@@ -255,12 +263,15 @@ async fn a_window_the_kernel_will_not_grant_is_refused_as_iperf3_refuses_it() {
         .to_owned();
     server.listening_after(1, Duration::from_secs(10)).await;
 
-    let config = client(server.port)
-        .bytes(1 << 20)
-        .stream_options(StreamOptions::new().window(400 << 20))
-        .build()
-        .unwrap();
-    let error = NativeClient::new(config).run().await.unwrap_err();
+    let config = NativeClient::new(
+        "127.0.0.1",
+        server.port,
+        options()
+            .bytes(1 << 20)
+            .stream_options(StreamOptions::new().window(400 << 20)),
+    )
+    .unwrap();
+    let error = config.run().await.unwrap_err();
     assert!(
         error.to_string().contains(&iperf3_says),
         "ours: {error}\niperf3: {iperf3_says}"
@@ -329,16 +340,16 @@ async fn the_native_client_sends_the_repeating_payload() {
     let file_arg = file.0.to_string_lossy().into_owned();
     // With -F, the real server writes what it receives to the file.
     let server = Iperf3Server::start_with(&binary, &["-1", "-F", &file_arg]).await;
-    let config = client(server.port)
-        .bytes(200 * 1000)
-        .block_size(1000)
-        .stream_options(StreamOptions::new().repeating_payload(true))
-        .build()
-        .unwrap();
-    NativeClient::new(config)
-        .run()
-        .await
-        .expect("the test runs");
+    let config = NativeClient::new(
+        "127.0.0.1",
+        server.port,
+        options()
+            .bytes(200 * 1000)
+            .block_size(1000)
+            .stream_options(StreamOptions::new().repeating_payload(true)),
+    )
+    .unwrap();
+    config.run().await.expect("the test runs");
     assert_repeating("what iperf3 received", &std::fs::read(&file.0).unwrap());
 }
 
@@ -347,16 +358,19 @@ async fn udp_streams_carry_tos_dont_fragment_and_64_bit_counters_to_a_real_serve
     let binary = iperf3_or_skip!();
     let server = Iperf3Server::start(&binary).await;
     let cport = free_port();
-    let config = client(server.port)
-        .udp()
-        .bitrate(10_000_000)
-        .duration(Duration::from_secs(1))
-        .client_port(cport)
-        .udp_counters_64bit(true)
-        .stream_options(StreamOptions::new().tos(0x10).dont_fragment(true))
-        .build()
-        .unwrap();
-    let run = tokio::spawn(async move { NativeClient::new(config).run().await });
+    let config = NativeClient::new(
+        "127.0.0.1",
+        server.port,
+        options()
+            .udp()
+            .bitrate(10_000_000)
+            .duration(Duration::from_secs(1))
+            .client_port(cport)
+            .udp_counters_64bit(true)
+            .stream_options(StreamOptions::new().tos(0x10).dont_fragment(true)),
+    )
+    .unwrap();
+    let run = tokio::spawn(async move { config.run().await });
     let socket = ss_socket(&["-uni", "--tos"], &format!("( sport = :{cport} )"), |s| {
         s.contains("tos:0x10")
     })
@@ -373,13 +387,16 @@ async fn fq_rate_caps_the_pacing_rate_of_the_native_clients_socket() {
     let binary = iperf3_or_skip!();
     let server = Iperf3Server::start(&binary).await;
     let cport = free_port();
-    let config = client(server.port)
-        .duration(Duration::from_secs(1))
-        .client_port(cport)
-        .stream_options(StreamOptions::new().fq_rate(8_000_000))
-        .build()
-        .unwrap();
-    let run = tokio::spawn(async move { NativeClient::new(config).run().await });
+    let config = NativeClient::new(
+        "127.0.0.1",
+        server.port,
+        options()
+            .duration(Duration::from_secs(1))
+            .client_port(cport)
+            .stream_options(StreamOptions::new().fq_rate(8_000_000)),
+    )
+    .unwrap();
+    let run = tokio::spawn(async move { config.run().await });
     let socket = ss_socket(
         &["-tni", "state", "established"],
         &format!("( sport = :{cport} )"),
@@ -394,41 +411,46 @@ async fn fq_rate_caps_the_pacing_rate_of_the_native_clients_socket() {
 async fn a_burst_and_a_pacing_timer_are_accepted_by_a_real_server_and_hold_the_rate() {
     let binary = iperf3_or_skip!();
     let server = Iperf3Server::start(&binary).await;
-    let config = client(server.port)
-        .duration(Duration::from_secs(1))
-        .bitrate(20_000_000)
-        // Small blocks: a burst may run ahead of the schedule by its size.
-        .block_size(16 * 1024)
-        .stream_options(
-            StreamOptions::new()
-                .burst(4)
-                .pacing_timer(Duration::from_millis(5)),
-        )
-        .build()
-        .unwrap();
-    let result = NativeClient::new(config)
-        .run()
-        .await
-        .expect("the test runs");
+    let config = NativeClient::new(
+        "127.0.0.1",
+        server.port,
+        options()
+            .duration(Duration::from_secs(1))
+            .bitrate(20_000_000)
+            // Small blocks: a burst may run ahead of the schedule by its size.
+            .block_size(16 * 1024)
+            .stream_options(
+                StreamOptions::new()
+                    .burst(4)
+                    .pacing_timer(Duration::from_millis(5)),
+            ),
+    )
+    .unwrap();
+    let result = config.run().await.expect("the test runs");
     let rate = result.summary.main.sent.bits_per_second;
     assert!((15e6..25e6).contains(&rate), "{rate} bit/s for -b 20M/4");
 }
 
 #[tokio::test]
 async fn version4_and_version6_choose_the_address_family() {
-    let server = NativeServer::bind("[::]:0".parse::<SocketAddr>().unwrap())
-        .await
-        .expect("binds [::]")
-        .spawn();
+    let server = NativeServer::bind(
+        "[::]:0".parse::<SocketAddr>().unwrap(),
+        ServerConfig::default(),
+    )
+    .await
+    .expect("binds [::]");
     let port = server.local_addr().port();
     let run = |host: &str, family| {
-        let config = ClientConfig::builder(host, port)
-            .interval(None)
-            .bytes(64 * 1024)
-            .family(family)
-            .build()
-            .unwrap();
-        async move { NativeClient::new(config).run().await }
+        let config = NativeClient::new(
+            host,
+            port,
+            ClientOptions::new()
+                .interval(None)
+                .bytes(64 * 1024)
+                .family(family),
+        )
+        .unwrap();
+        async move { config.run().await }
     };
     let v6 = run("::1", AddressFamily::V6).await.expect("-6 to ::1");
     assert_eq!(v6.connected[0].remote_host, "::1");
@@ -445,15 +467,18 @@ async fn version4_and_version6_choose_the_address_family() {
 /// driver on `server_engine`, with the stream options and extra data set on the driver.
 async fn driver_measurement(client_engine: Engine, server_engine: Engine) -> IperfResult {
     let client = IperfClient::new("client", Ref::export("server", "port"))
-        .engine(client_engine)
-        .bytes(4 << 20)
-        .stream_options(
-            StreamOptions::new()
-                .congestion("reno")
-                .tos(0x28)
-                .window(256 * 1024),
+        .options(
+            ClientOptions::new()
+                .bytes(4 << 20)
+                .stream_options(
+                    StreamOptions::new()
+                        .congestion("reno")
+                        .tos(0x28)
+                        .window(256 * 1024),
+                )
+                .extra_data("via the driver"),
         )
-        .extra_data("via the driver");
+        .engine(client_engine);
     let env = Environment::builder("iperf-options")
         .driver(IperfServer::new("server").engine(server_engine))
         .driver(client)
@@ -580,15 +605,18 @@ async fn a_receiving_client_gives_up_on_idle_streams_as_iperf3_does() {
     let iperf3_says = doc["error"].as_str().expect("iperf3 gives up").to_owned();
     server.listening_after(1, Duration::from_secs(10)).await;
 
-    let config = client(server.port)
-        .reverse()
-        .bitrate(1)
-        .duration(Duration::from_secs(10))
-        .stream_options(StreamOptions::new().receive_timeout(Duration::from_secs(1)))
-        .build()
-        .unwrap();
+    let config = NativeClient::new(
+        "127.0.0.1",
+        server.port,
+        options()
+            .reverse()
+            .bitrate(1)
+            .duration(Duration::from_secs(10))
+            .stream_options(StreamOptions::new().receive_timeout(Duration::from_secs(1))),
+    )
+    .unwrap();
     let started = std::time::Instant::now();
-    let error = NativeClient::new(config).run().await.unwrap_err();
+    let error = config.run().await.unwrap_err();
     assert!(matches!(error, IperfError::ReceiveIdle { .. }), "{error:?}");
     assert!(
         error.to_string().contains(&iperf3_says),
@@ -605,10 +633,9 @@ async fn a_receiving_client_gives_up_on_idle_streams_as_iperf3_does() {
 async fn a_receiving_native_server_gives_up_on_idle_streams() {
     let binary = iperf3_or_skip!();
     let config = ServerConfig::default().receive_timeout(Duration::from_secs(1));
-    let mut server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+    let mut server = NativeServer::bind("127.0.0.1:0".parse().unwrap(), config)
         .await
-        .unwrap()
-        .spawn();
+        .unwrap();
     let port = server.local_addr().port();
     let started = std::time::Instant::now();
     let run =
@@ -639,13 +666,16 @@ async fn bind_device_binds_the_native_clients_and_servers_sockets_to_the_interfa
     let binary = iperf3_or_skip!();
     // The client: control and data sockets on `lo`.
     let server = Iperf3Server::start(&binary).await;
-    let config = client(server.port)
-        .duration(Duration::from_secs(1))
-        .bitrate(5_000_000)
-        .bind_device("lo")
-        .build()
-        .unwrap();
-    let run = tokio::spawn(async move { NativeClient::new(config).run().await });
+    let config = NativeClient::new(
+        "127.0.0.1",
+        server.port,
+        options()
+            .duration(Duration::from_secs(1))
+            .bitrate(5_000_000)
+            .bind_device("lo"),
+    )
+    .unwrap();
+    let run = tokio::spawn(async move { config.run().await });
     let filter = format!("( dport = :{} )", server.port);
     let socket = ss_socket(&["-tn", "state", "established"], &filter, |s| {
         s.contains("%lo:")
@@ -656,10 +686,9 @@ async fn bind_device_binds_the_native_clients_and_servers_sockets_to_the_interfa
 
     // The server: its listener, so the streams it accepts, on `lo`.
     let config = ServerConfig::default().bind_device("lo");
-    let server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
+    let server = NativeServer::bind("127.0.0.1:0".parse().unwrap(), config)
         .await
-        .unwrap()
-        .spawn();
+        .unwrap();
     let port = server.local_addr().port();
     let listening = ss_socket(&["-tln"], &format!("( sport = :{port} )"), |s| {
         s.contains("%lo:")
@@ -680,11 +709,12 @@ async fn bind_device_binds_the_native_clients_and_servers_sockets_to_the_interfa
 async fn server_options_on_the_driver(engine: Engine, binary: &std::path::Path) {
     let env = Environment::builder("iperf-server-options")
         .driver(
-            IperfServer::new("server")
-                .engine(engine)
-                .bind_device("lo")
-                .receive_timeout(Duration::from_secs(30))
-                .send_timeout(Duration::from_secs(5)),
+            IperfServer::new("server").engine(engine).config(
+                ServerConfig::default()
+                    .bind_device("lo")
+                    .receive_timeout(Duration::from_secs(30))
+                    .send_timeout(Duration::from_secs(5)),
+            ),
         )
         .build()
         .expect("the environment builds");
@@ -757,15 +787,16 @@ async fn a_title_reaches_both_sides_documents_after_end_as_iperf3_writes_it() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let config = client(port)
-        .bytes(1 << 20)
-        .title("native client")
-        .build()
-        .unwrap();
+    let config = NativeClient::new(
+        "127.0.0.1",
+        port,
+        options().bytes(1 << 20).title("native client"),
+    )
+    .unwrap();
     let mut result = None;
     for _ in 0..100 {
         // The real server listens a moment after it is spawned.
-        match NativeClient::new(config.clone()).run().await {
+        match config.clone().run().await {
             Ok(done) => {
                 result = Some(done);
                 break;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use testrig_drivers::iperf::{ClientOptions, Engine, Gate, IperfTest, IperfTestError, Peer};
+use testrig_drivers::iperf::{ClientOptions, Engine, Gate, IperfError, IperfTest, Peer};
 
 const MIB: u64 = 1 << 20;
 
@@ -99,10 +99,7 @@ async fn a_gate_that_does_not_open_fails_naming_it_and_starts_no_client() {
         "took {:?}",
         began.elapsed()
     );
-    assert!(
-        matches!(error, IperfTestError::GateTimeout { .. }),
-        "{error:?}"
-    );
+    assert!(matches!(error, IperfError::GateTimeout { .. }), "{error:?}");
     assert_eq!(
         error.to_string(),
         "iperf test peer → dut: gate `link up` did not open within 200ms; the client was not started"
@@ -198,10 +195,7 @@ async fn a_gate_timeout_still_stops_the_server_it_started() {
         .upstream(&dut, &peer)
         .await
         .unwrap_err();
-    assert!(
-        matches!(error, IperfTestError::GateTimeout { .. }),
-        "{error:?}"
-    );
+    assert!(matches!(error, IperfError::GateTimeout { .. }), "{error:?}");
     let output = iperf3_server_output(&dir);
     assert!(output.contains("the server has terminated"), "{output}");
 }

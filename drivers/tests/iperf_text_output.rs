@@ -1,10 +1,8 @@
 //! The human-readable (non `-J`) output of the `iperf3` example binary against the real
 //! iperf3 3.12's, line for line, in both roles.
 //!
-//! The text is rendered by the same library functions the binary prints through
-//! (`run_client_text`, `server_test_text`), with a real `NativeClient` against a real
-//! `iperf3 -s`, and a real `iperf3 -c` against a `NativeServer`. Numbers, cookies and unit
-//! prefixes are masked; two runs of the real iperf3 define the noise that is allowed (a
+//! The example runs as a real process: its `-c` against a real `iperf3 -s`, and its
+//! `-s -1` serving a real `iperf3 -c`. Numbers, cookies and unit prefixes are masked; two runs of the real iperf3 define the noise that is allowed (a
 //! timed test may have one more interval, a block of interval lines may repeat).
 //!
 //! UDP tests where iperf3 receives are timed (`-t 1`), not counted (`-k`): a receiving
@@ -13,42 +11,18 @@
 
 mod iperf_support;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use testrig_drivers::iperf::cli::{
-    CliCommand, HumanReport, ServerText, TextOutput, parse_args, run_client_text,
-};
-use testrig_drivers::iperf::{NativeServer, ServerConfig, ServerProgress};
+use testrig_drivers::iperf::ClientOptions;
+use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig, ServerProgress};
 use tokio::process::Command;
 
 use iperf_support::Iperf3Server;
 
 /// What one iperf3 run may take at most.
 const RUN_DEADLINE: Duration = Duration::from_secs(30);
-
-/// A writer whose bytes the test reads back.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// The text with what legitimately varies masked: every number (with the spaces that pad
 /// it, since its width varies), the cookie, the unit prefixes of adaptive units, and the
@@ -140,26 +114,6 @@ async fn real_client_text(binary: &Path, port: u16, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Our client's text for the same command line, rendered as the example binary prints it.
-async fn our_client_text(port: u16, args: &[&str]) -> String {
-    let port = port.to_string();
-    let line = ["-c", "127.0.0.1", "-p", &port]
-        .into_iter()
-        .chain(args.iter().copied());
-    let Ok(CliCommand::Client(command)) = parse_args(line) else {
-        panic!("{args:?} is not a client command line");
-    };
-    let captured = Captured::default();
-    let mut output = TextOutput::new(Box::new(captured.clone()))
-        .title(command.report.title.clone())
-        .timestamps(command.report.timestamps.clone());
-    tokio::time::timeout(RUN_DEADLINE, run_client_text(&command, &mut output))
-        .await
-        .expect("our client finishes in time")
-        .unwrap_or_else(|e| panic!("our client {args:?} failed: {e}"));
-    captured.text()
-}
-
 /// The client side: two real `iperf3 -c` runs and ours against one real `iperf3 -s`;
 /// returns our text.
 async fn client_side_matches(binary: &PathBuf, args: &[&str]) -> String {
@@ -168,16 +122,22 @@ async fn client_side_matches(binary: &PathBuf, args: &[&str]) -> String {
     server.listening_after(1, RUN_DEADLINE).await;
     let second = real_client_text(binary, server.port, args).await;
     server.listening_after(2, RUN_DEADLINE).await;
-    let ours = our_client_text(server.port, args).await;
+    let ours = real_client_text(&iperf_support::example_iperf3(), server.port, args).await;
     assert_same_layout(&format!("client {args:?}"), &ours, [&first, &second]);
     ours
 }
 
-/// `iperf3 -s -1 <server args>` serving one `iperf3 -c <args>`: what the server printed.
-async fn real_server_text(binary: &PathBuf, server_args: &[&str], args: &[&str]) -> String {
+/// `<server> -s -1 <server args>` serving one real `iperf3 -c <args>`: what the server
+/// printed. The server is the real iperf3 or the example.
+async fn server_text(
+    server: &Path,
+    binary: &PathBuf,
+    server_args: &[&str],
+    args: &[&str],
+) -> String {
     for _attempt in 0..5 {
         let port = iperf_support::free_port().to_string();
-        let mut server = Command::new(binary)
+        let mut server = Command::new(server)
             .args(["-s", "-1", "-B", "127.0.0.1", "-p", &port])
             .args(server_args)
             .stdout(Stdio::piped())
@@ -220,83 +180,20 @@ async fn real_server_text(binary: &PathBuf, server_args: &[&str], args: &[&str])
             stdout.read_to_string(&mut text).await
         })
         .await
-        .expect("iperf3 -s -1 ends after its test")
+        .expect("the -s -1 server ends after its test")
         .expect("iperf3 -s output reads");
         return text;
     }
     panic!("iperf3 -s -1 served no test on any of 5 free ports");
 }
 
-/// Our server's text for one test `iperf3 -c <args>` runs against it, printed as the
-/// example binary prints it: as the test goes, from the server's progress.
-async fn our_server_text(binary: &Path, verbose: bool, args: &[&str]) -> String {
-    let line = if verbose {
-        vec!["-s", "-V"]
-    } else {
-        vec!["-s"]
-    };
-    let Ok(CliCommand::Server(command)) = parse_args(line) else {
-        panic!("not a server command line");
-    };
-    let (progress, mut events) = tokio::sync::mpsc::unbounded_channel();
-    let config = ServerConfig::default().progress(progress);
-    let server = NativeServer::bind_with("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .expect("native server binds");
-    let port = server.local_addr().port();
-    let mut handle = server.spawn();
-    let captured = Captured::default();
-    let mut output = TextOutput::new(Box::new(captured.clone()));
-    let banner = HumanReport::new(
-        testrig_drivers::iperf::Protocol::Tcp,
-        testrig_drivers::iperf::Direction::Forward,
-    )
-    .verbose(verbose);
-    output.emit(&banner.version_banner()).unwrap();
-    output
-        .emit(&HumanReport::server_listening(port, 1))
-        .unwrap();
-    let mut text = ServerText::new(&command.report);
-    let mut started = 0;
-    let (served, client) = {
-        let client = real_client_text(binary, port, args);
-        let served = handle.next_test(RUN_DEADLINE);
-        tokio::pin!(client, served);
-        let mut client_done = None;
-        let served = loop {
-            tokio::select! {
-                biased;
-                Some(event) = events.recv() => {
-                    started += usize::from(matches!(event, ServerProgress::Started { .. }));
-                    output.emit(&text.progress(&event)).unwrap();
-                }
-                out = &mut client, if client_done.is_none() => client_done = Some(out),
-                served = &mut served => break served.expect("a served test"),
-            }
-        };
-        let client = match client_done {
-            Some(out) => out,
-            None => (&mut client).await,
-        };
-        (served, client)
-    };
-    // The test's progress was sent before its end: what is left of it comes first.
-    while let Ok(event) = events.try_recv() {
-        output.emit(&text.progress(&event)).unwrap();
-    }
-    assert_eq!(started, 1, "the test's start was reported while it ran");
-    output.emit(&text.served(&served)).unwrap();
-    assert!(client.contains("iperf Done."), "{client}");
-    handle.shutdown().await;
-    captured.text()
-}
-
 /// The server side: what `iperf3 -s` prints for `iperf3 -c <args>`, twice, and ours.
 async fn server_side_matches(binary: &PathBuf, verbose: bool, args: &[&str]) {
     let server_args: &[&str] = if verbose { &["-V"] } else { &[] };
-    let first = real_server_text(binary, server_args, args).await;
-    let second = real_server_text(binary, server_args, args).await;
-    let ours = our_server_text(binary, verbose, args).await;
+    let first = server_text(binary, binary, server_args, args).await;
+    let second = server_text(binary, binary, server_args, args).await;
+    let example = iperf_support::example_iperf3();
+    let ours = server_text(&example, binary, server_args, args).await;
     assert_same_layout(
         &format!("server {server_args:?} for client {args:?}"),
         &ours,
@@ -420,6 +317,30 @@ async fn server_omitting_a_second() {
         &["-t", "1", "-O", "1", "-P", "2"],
     )
     .await;
+}
+
+/// What the example's server prints as a test goes comes from the native server's progress:
+/// a test's start is reported while it runs, before the test is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_native_server_reports_a_tests_start_while_it_runs() {
+    let (progress, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let config = ServerConfig::default().progress(progress);
+    let server = NativeServer::bind("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .expect("native server binds");
+    let port = server.local_addr().port();
+    let mut handle = server;
+    let options = ClientOptions::new().bytes(20 << 20);
+    let client = NativeClient::new("127.0.0.1", port, options).unwrap();
+    let (client, served) = tokio::join!(client.run(), handle.next_test(RUN_DEADLINE));
+    client.expect("the client's test runs");
+    served.expect("a served test");
+    let mut started = 0;
+    while let Ok(event) = events.try_recv() {
+        started += usize::from(matches!(event, ServerProgress::Started { .. }));
+    }
+    assert_eq!(started, 1, "the test's start was reported while it ran");
+    handle.shutdown().await;
 }
 
 #[test]

@@ -7,7 +7,8 @@ mod iperf_support;
 use std::time::Duration;
 
 use testrig::testing::Picture;
-use testrig_drivers::iperf::{ClientConfig, ClientConfigBuilder, IperfResult, NativeClient};
+use testrig_drivers::iperf::engine::NativeClient;
+use testrig_drivers::iperf::{ClientOptions, IperfResult};
 
 /// The sum's color, and the reverse sum's.
 const SUM: (u8, u8, u8) = (0, 0, 0);
@@ -30,11 +31,12 @@ fn texts(svg: &str) -> Vec<String> {
 
 /// The client's and the server's result of one native test on loopback.
 async fn native(
-    configure: impl FnOnce(ClientConfigBuilder) -> ClientConfigBuilder,
+    configure: impl FnOnce(ClientOptions) -> ClientOptions,
 ) -> (IperfResult, IperfResult) {
     let mut server = iperf_support::native_server().await;
-    let builder = ClientConfig::builder("127.0.0.1", server.local_addr().port());
-    let client = NativeClient::new(configure(builder).build().unwrap())
+    let port = server.local_addr().port();
+    let client = NativeClient::new("127.0.0.1", port, configure(ClientOptions::new()))
+        .unwrap()
         .run()
         .await
         .expect("native test runs");

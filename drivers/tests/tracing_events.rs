@@ -121,15 +121,17 @@ async fn a_reconnecting_clients_retries_are_in_its_drivers_span() {
 
 #[tokio::test]
 async fn a_running_iperf_measurement_logs_each_interval_as_it_closes() {
-    use testrig_drivers::iperf::{IperfClient, IperfServer};
+    use testrig_drivers::iperf::{ClientOptions, IperfClient, IperfServer};
     let (captured, _guard) = capture();
     let env = Environment::builder("iperf-progress")
         .driver(IperfServer::new("server"))
         .driver(
-            IperfClient::new("client", Ref::export("server", "port"))
-                .duration(Duration::from_millis(300))
-                .interval(Some(Duration::from_millis(100)))
-                .bitrate(50_000_000),
+            IperfClient::new("client", Ref::export("server", "port")).options(
+                ClientOptions::new()
+                    .duration(Duration::from_millis(300))
+                    .interval(Some(Duration::from_millis(100)))
+                    .bitrate(50_000_000),
+            ),
         )
         .build()
         .unwrap();

@@ -5,6 +5,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::path::PathBuf;
+
+use testrig::process::{Exit, ProcessError, Tail};
+
 use super::result::Iperf3JsonError;
 
 /// The phase of an iperf3 test a failure happened in.
@@ -189,6 +193,179 @@ pub enum IperfError {
     /// iperf3's JSON output could not be read.
     #[error(transparent)]
     Iperf3Json(#[from] Iperf3JsonError),
+
+    /// The iperf3 program is not installed (or the configured path does not exist).
+    #[error(
+        "the iperf3 program `{}` was not found: install the `iperf3` package \
+         (Debian/Ubuntu: `sudo apt-get install iperf3`), point the engine at the binary, \
+         or use the native engine, which needs no binary",
+        program.display()
+    )]
+    NotInstalled {
+        /// The program as configured.
+        program: PathBuf,
+    },
+    /// Spawning or supervising the iperf3 process failed.
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    /// The iperf3 client's output was not a usable result; the message carries the
+    /// program's standard error.
+    #[error("iperf3 client {exit}: {source}{}", stderr_note(stderr))]
+    Output {
+        /// How the process ended.
+        exit: Exit,
+        /// What was wrong with the output.
+        #[source]
+        source: Iperf3JsonError,
+        /// The process's standard error lines.
+        stderr: Vec<String>,
+    },
+    /// The iperf3 client's output file could not be read.
+    #[error("cannot read iperf3's output file {}: {source}", path.display())]
+    ReadOutput {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The iperf3 client ran past its deadline and was stopped.
+    #[error("iperf3 client (pid {pid}) did not finish within {after:?}; it was stopped\n{tail}")]
+    ProcessTimeout {
+        /// The process id.
+        pid: u32,
+        /// The deadline.
+        after: Duration,
+        /// The last lines it printed.
+        tail: Tail,
+    },
+    /// Every port an iperf3 server tried was in use.
+    #[error(
+        "iperf3 server could not listen on {host}: {tried} was already in use \
+         ({attempts} attempt(s))"
+    )]
+    AddressInUse {
+        /// The listening host.
+        host: String,
+        /// The port(s) tried.
+        tried: String,
+        /// How many starts were tried.
+        attempts: u32,
+    },
+    /// No free port could be found for an iperf3 server.
+    #[error("cannot find a free port on {host} for iperf3: {source}")]
+    NoFreePort {
+        /// The listening host.
+        host: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+
+    /// An option of a driver is invalid.
+    #[error("driver `{driver}`: option `{field}` = {value}: {reason}")]
+    InvalidOption {
+        /// The driver.
+        driver: String,
+        /// The option.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// A measurement or a served test was asked of a driver that is not started.
+    #[error("driver `{driver}` is not started")]
+    NotStarted {
+        /// The driver.
+        driver: String,
+    },
+    /// A driver's engine failed.
+    #[error("driver `{driver}`: {source}")]
+    Driver {
+        /// The driver.
+        driver: String,
+        /// What failed.
+        #[source]
+        source: Box<IperfError>,
+    },
+    /// A driver's measurement did not finish within its deadline.
+    #[error("driver `{driver}`: the iperf measurement did not finish within {after:?}")]
+    MeasurementTimeout {
+        /// The driver.
+        driver: String,
+        /// The deadline.
+        after: Duration,
+    },
+    /// A driver was stopped while it measured.
+    #[error("driver `{driver}`: the iperf measurement was cancelled because the driver stopped")]
+    Cancelled {
+        /// The driver.
+        driver: String,
+    },
+    /// What was asked is not available with the driver's engine.
+    #[error("driver `{driver}`: {what} is not available with the {engine} engine")]
+    Unsupported {
+        /// The driver.
+        driver: String,
+        /// What was asked.
+        what: &'static str,
+        /// The engine.
+        engine: String,
+    },
+
+    /// An [`IperfTest`](super::IperfTest)'s gate did not open in time; the client was not
+    /// started.
+    #[error(
+        "iperf test {sender} → {receiver}: gate `{gate}` did not open within {after:?}; \
+         the client was not started"
+    )]
+    GateTimeout {
+        /// The sending endpoint.
+        sender: String,
+        /// The receiving endpoint.
+        receiver: String,
+        /// The gate's name.
+        gate: String,
+        /// Its timeout.
+        after: Duration,
+    },
+    /// An [`IperfTest`](super::IperfTest)'s measurement failed.
+    #[error("iperf test {sender} → {receiver}: {source}")]
+    Test {
+        /// The sending endpoint.
+        sender: String,
+        /// The receiving endpoint.
+        receiver: String,
+        /// What failed.
+        #[source]
+        source: Box<IperfError>,
+    },
+    /// An [`IperfTest`](super::IperfTest)'s environment (its server and client drivers)
+    /// failed.
+    #[error("iperf test {sender} → {receiver}: {source}")]
+    Environment {
+        /// The sending endpoint.
+        sender: String,
+        /// The receiving endpoint.
+        receiver: String,
+        /// What failed.
+        #[source]
+        source: Box<testrig::Error>,
+    },
+}
+
+fn stderr_note(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|line| format!("\n  stderr| {line}"))
+        .collect()
+}
+
+impl From<IperfError> for testrig::Error {
+    fn from(error: IperfError) -> Self {
+        testrig::Error::other(error)
+    }
 }
 
 impl IperfError {
@@ -221,6 +398,27 @@ impl IperfError {
                 let text = other.to_string();
                 text.strip_prefix("iperf: ").unwrap_or(&text).to_owned()
             }
+        }
+    }
+
+    /// This error as driver `driver`'s: an invalid option names it, any other failure is
+    /// wrapped.
+    pub(crate) fn in_driver(self, driver: &str) -> Self {
+        match self {
+            Self::InvalidConfig {
+                field,
+                value,
+                reason,
+            } => Self::InvalidOption {
+                driver: driver.to_owned(),
+                field,
+                value,
+                reason,
+            },
+            source => Self::Driver {
+                driver: driver.to_owned(),
+                source: Box::new(source),
+            },
         }
     }
 

@@ -45,7 +45,7 @@ pub enum AddressFamily {
 /// When a test ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum TestLength {
+pub(crate) enum TestLength {
     /// After this long (`-t`); iperf3's default is 10 s.
     Duration(Duration),
     /// After this many bytes in total (`-n`).

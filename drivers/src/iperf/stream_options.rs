@@ -27,17 +27,15 @@ pub(crate) const MAX_BURST: u32 = 1000;
 /// # Examples
 ///
 /// ```
-/// use testrig_drivers::iperf::{ClientConfig, StreamOptions};
+/// use testrig_drivers::iperf::{ClientOptions, StreamOptions};
 ///
 /// let streams = StreamOptions::new()
 ///     .window(256 * 1024)
 ///     .no_delay(true)
 ///     .congestion("reno")
 ///     .tos(0x10);
-/// let config = ClientConfig::builder("127.0.0.1", 5201)
-///     .stream_options(streams)
-///     .build()?;
-/// assert_eq!(config.stream_options().congestion_algorithm(), Some("reno"));
+/// let options = ClientOptions::new().stream_options(streams);
+/// options.check()?;
 /// # Ok::<(), testrig_drivers::iperf::IperfError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -137,7 +135,7 @@ impl StreamOptions {
     /// How long sent data may stay unacknowledged before this side's TCP gives the
     /// connection up (`--snd-timeout`, `TCP_USER_TIMEOUT`, at most 86400 s). Unlike the
     /// other options it is not sent to the server, as in iperf3: a server has its own
-    /// ([`ServerConfig::send_timeout`](crate::iperf::ServerConfig::send_timeout)).
+    /// ([`ServerConfig::send_timeout`](crate::iperf::engine::ServerConfig::send_timeout)).
     pub fn send_timeout(mut self, timeout: Duration) -> Self {
         self.send_timeout = Some(timeout);
         self
@@ -147,7 +145,7 @@ impl StreamOptions {
     /// with iperf3's "idle timeout for receiving data" (`--rcv-timeout`; iperf3's default
     /// 120 s; 100 ms to 86400 s). This side's own, as
     /// [`send_timeout`](Self::send_timeout); the server has
-    /// [`ServerConfig::receive_timeout`](crate::iperf::ServerConfig::receive_timeout).
+    /// [`ServerConfig::receive_timeout`](crate::iperf::engine::ServerConfig::receive_timeout).
     pub fn receive_timeout(mut self, timeout: Duration) -> Self {
         self.receive_timeout = Some(timeout);
         self
@@ -163,51 +161,6 @@ impl StreamOptions {
     /// neither.
     pub fn dscp_tos(text: &str) -> Option<u8> {
         dscp_to_tos(text)
-    }
-
-    /// The socket buffer size asked for, if any.
-    pub fn window_size(&self) -> Option<u64> {
-        self.window
-    }
-
-    /// The congestion control algorithm asked for, if any.
-    pub fn congestion_algorithm(&self) -> Option<&str> {
-        self.congestion.as_deref()
-    }
-
-    /// The TOS byte.
-    pub fn tos_value(&self) -> u8 {
-        self.tos
-    }
-
-    /// Whether Nagle's algorithm is off.
-    pub fn is_no_delay(&self) -> bool {
-        self.no_delay
-    }
-
-    /// The MSS asked for, if any.
-    pub fn mss_value(&self) -> Option<u32> {
-        self.mss
-    }
-
-    /// The fair-queuing pacing rate, if any.
-    pub fn fq_rate_value(&self) -> Option<u64> {
-        self.fq_rate
-    }
-
-    /// The pacing timer asked for, if any.
-    pub fn pacing_timer_value(&self) -> Option<Duration> {
-        self.pacing_timer
-    }
-
-    /// Whether the payload is iperf3's repeating pattern.
-    pub fn is_repeating_payload(&self) -> bool {
-        self.repeating_payload
-    }
-
-    /// Whether UDP streams set Don't Fragment.
-    pub fn is_dont_fragment(&self) -> bool {
-        self.dont_fragment
     }
 
     /// The pacing tick in microseconds, as the parameter document carries it.

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use testrig_drivers::iperf::{IperfResult, NativeServer, ServerHandle};
+use testrig_drivers::iperf::IperfResult;
+use testrig_drivers::iperf::engine::{NativeServer, ServerConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -176,12 +177,11 @@ pub async fn iperf3_client(binary: &Path, port: u16, args: &[&str]) -> IperfResu
 }
 
 /// A native server on a kernel-assigned port of 127.0.0.1.
-pub async fn native_server() -> ServerHandle {
+pub async fn native_server() -> NativeServer {
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    NativeServer::bind(addr)
+    NativeServer::bind(addr, ServerConfig::default())
         .await
         .expect("native server binds")
-        .spawn()
 }
 
 /// Asserts two byte counts agree within `tolerance`, naming what was compared.
@@ -222,4 +222,32 @@ fn largest_buffer(name: &str) -> u64 {
         .nth(2)
         .and_then(|max| max.parse().ok())
         .unwrap_or_else(|| panic!("{path}: no third number in {text:?}"))
+}
+
+/// The example `iperf3` command, built now if it is not up to date (a no-op when it is).
+pub fn example_iperf3() -> PathBuf {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "--example",
+            "iperf3",
+            "-p",
+            "testrig-drivers",
+            "--message-format=json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo builds the iperf3 example");
+    assert!(
+        output.status.success(),
+        "cargo build --example iperf3 failed"
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["target"]["name"] == "iperf3")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo names the iperf3 example's executable")
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use testrig::{DriverSpec, Param};
 use testrig_drivers::iperf::{
-    AddressFamily, ClientOptions, IperfClient, IperfDriverError, StreamOptions,
+    AddressFamily, ClientOptions, IperfClient, IperfError, StreamOptions,
 };
 
 use super::endpoint::endpoint;
@@ -75,11 +75,9 @@ impl IperfClientOptions {
                 "a client needs the server's port, not 0",
             ));
         }
-        let client = IperfClient::new(name, endpoint(self.host.as_ref(), Some(&self.port)))
-            .engine(engine(self.engine, self.iperf3_program.as_ref(), rig_dir)?)
-            .options(self.options()?);
-        client.check().map_err(|error| match error {
-            IperfDriverError::InvalidOption {
+        let options = self.options()?;
+        options.check().map_err(|error| match error {
+            IperfError::InvalidConfig {
                 field,
                 value,
                 reason,
@@ -94,6 +92,9 @@ impl IperfClientOptions {
             }
             other => InvalidOption::new("kind", other.to_string()),
         })?;
+        let client = IperfClient::new(name, endpoint(self.host.as_ref(), Some(&self.port)))
+            .engine(engine(self.engine, self.iperf3_program.as_ref(), rig_dir)?)
+            .options(options);
         Ok(DriverSpec::new(client))
     }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use testrig::DriverSpec;
 use testrig_drivers::iperf::IperfServer;
+use testrig_drivers::iperf::engine::ServerConfig;
 
 use super::endpoint::endpoint;
 use super::iperf_engine::{EngineName, engine};
@@ -43,16 +44,17 @@ impl IperfServerOptions {
             rig_dir,
         )?);
         server = server.listen(endpoint(self.host.as_ref(), self.port.as_ref()));
+        let mut config = ServerConfig::default();
         if let Some(timeout) = self.send_timeout {
-            server = server.send_timeout(timeout.0);
+            config = config.send_timeout(timeout.0);
         }
         if let Some(timeout) = self.receive_timeout {
-            server = server.receive_timeout(timeout.0);
+            config = config.receive_timeout(timeout.0);
         }
         if let Some(device) = &self.bind_device {
-            server = server.bind_device(device.clone());
+            config = config.bind_device(device.clone());
         }
-        Ok(DriverSpec::new(server))
+        Ok(DriverSpec::new(server.config(config)))
     }
 }
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
-use testrig_drivers::iperf::cli::{parse_bitrate, parse_size};
+use testrig_drivers::iperf::units::{parse_bitrate, parse_size};
 
 /// A byte count: a number, or text with a binary suffix (`"128K"`, `"10M"`, `"1G"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

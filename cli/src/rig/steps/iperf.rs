@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use testrig::{BoxError, Environment};
-use testrig_drivers::iperf::cli;
+use testrig_drivers::iperf::units;
 use testrig_drivers::iperf::{IntervalReport, IperfClient, IperfResult};
 use toml::Spanned;
 
@@ -14,12 +14,12 @@ use crate::rig::fields::{RigBitrate, RigDuration};
 
 /// A rate in iperf3's units, without iperf3's column padding.
 fn format_bitrate(bits_per_second: f64) -> String {
-    cli::format_bitrate(bits_per_second).trim().to_owned()
+    units::format_bitrate(bits_per_second).trim().to_owned()
 }
 
 /// A byte count in iperf3's units, without iperf3's column padding.
 fn format_bytes(bytes: f64) -> String {
-    cli::format_bytes(bytes).trim().to_owned()
+    units::format_bytes(bytes).trim().to_owned()
 }
 
 /// `kind = "iperf"`: the `iperf_client` runs one measurement against its server, within

@@ -138,10 +138,11 @@ fn whole_seconds(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::iperf::client_options::ClientOptions;
 
     #[test]
     fn defaults_ask_for_json_on_the_given_target() {
-        let config = ClientConfig::builder("10.0.0.2", 5301).build().unwrap();
+        let config = ClientConfig::new("10.0.0.2", 5301, &ClientOptions::new()).unwrap();
         assert_eq!(
             client_args(&config).join(" "),
             "-c 10.0.0.2 -p 5301 -J -t 10 -i 1 --connect-timeout 10000"
@@ -150,19 +151,22 @@ mod tests {
 
     #[test]
     fn every_option_maps_to_its_iperf3_flag() {
-        let config = ClientConfig::builder("h", 1)
-            .bind("127.0.0.1".parse().unwrap())
-            .udp()
-            .bitrate(100_000_000)
-            .parallel(4)
-            .duration(Duration::from_millis(1500))
-            .block_size(1200)
-            .omit(Duration::from_millis(500))
-            .interval(Some(Duration::from_millis(500)))
-            .bidirectional()
-            .get_server_output(true)
-            .build()
-            .unwrap();
+        let config = ClientConfig::new(
+            "h",
+            1,
+            &ClientOptions::new()
+                .bind("127.0.0.1".parse().unwrap())
+                .udp()
+                .bitrate(100_000_000)
+                .parallel(4)
+                .duration(Duration::from_millis(1500))
+                .block_size(1200)
+                .omit(Duration::from_millis(500))
+                .interval(Some(Duration::from_millis(500)))
+                .bidirectional()
+                .get_server_output(true),
+        )
+        .unwrap();
         assert_eq!(
             client_args(&config).join(" "),
             "-c h -p 1 -J -B 127.0.0.1 -t 2 -P 4 -l 1200 -b 100000000 -O 1 -i 0.5 \
@@ -173,26 +177,29 @@ mod tests {
     #[test]
     fn stream_options_family_ports_and_extra_data_map_to_their_iperf3_flags() {
         use crate::iperf::StreamOptions;
-        let config = ClientConfig::builder("h", 1)
-            .bitrate(10_000_000)
-            .stream_options(
-                StreamOptions::new()
-                    .window(262_144)
-                    .no_delay(true)
-                    .mss(1200)
-                    .congestion("reno")
-                    .tos(40)
-                    .fq_rate(8_000_000)
-                    .pacing_timer(Duration::from_micros(2000))
-                    .repeating_payload(true)
-                    .dont_fragment(true)
-                    .burst(4),
-            )
-            .family(crate::iperf::AddressFamily::V4)
-            .client_port(6000)
-            .extra_data("run 7")
-            .build()
-            .unwrap();
+        let config = ClientConfig::new(
+            "h",
+            1,
+            &ClientOptions::new()
+                .bitrate(10_000_000)
+                .stream_options(
+                    StreamOptions::new()
+                        .window(262_144)
+                        .no_delay(true)
+                        .mss(1200)
+                        .congestion("reno")
+                        .tos(40)
+                        .fq_rate(8_000_000)
+                        .pacing_timer(Duration::from_micros(2000))
+                        .repeating_payload(true)
+                        .dont_fragment(true)
+                        .burst(4),
+                )
+                .family(crate::iperf::AddressFamily::V4)
+                .client_port(6000)
+                .extra_data("run 7"),
+        )
+        .unwrap();
         let args = client_args(&config);
         let tail = &args[args.len() - 20..];
         assert_eq!(
@@ -225,17 +232,17 @@ mod tests {
 
     #[test]
     fn bytes_blocks_reverse_and_no_intervals() {
-        let bytes = ClientConfig::builder("h", 1)
-            .bytes(1 << 20)
-            .reverse()
-            .interval(None)
-            .build()
-            .unwrap();
+        let bytes = ClientConfig::new(
+            "h",
+            1,
+            &ClientOptions::new().bytes(1 << 20).reverse().interval(None),
+        )
+        .unwrap();
         assert_eq!(
             client_args(&bytes).join(" "),
             "-c h -p 1 -J -n 1048576 -i 0 --connect-timeout 10000 -R"
         );
-        let blocks = ClientConfig::builder("h", 1).blocks(10).build().unwrap();
+        let blocks = ClientConfig::new("h", 1, &ClientOptions::new().blocks(10)).unwrap();
         assert!(client_args(&blocks).join(" ").contains("-k 10"));
     }
 }

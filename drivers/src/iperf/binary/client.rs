@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use testrig::process::{Command, Process, ProcessError, Stream};
 
-use super::Iperf3BinaryError;
 use super::args::client_args;
 use super::program::{DEFAULT_IPERF3_PROGRAM, is_available};
+use crate::iperf::client_options::ClientOptions;
 use crate::iperf::config::ClientConfig;
+use crate::iperf::error::IperfError;
 use crate::iperf::result::{IntervalReport, IperfResult};
 
 /// How long a client that overran its deadline gets to end after `SIGTERM`.
@@ -23,14 +24,12 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use testrig_drivers::iperf::ClientConfig;
-/// use testrig_drivers::iperf::binary::Iperf3Client;
+/// use testrig_drivers::iperf::ClientOptions;
+/// use testrig_drivers::iperf::engine::Iperf3Client;
 ///
 /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-/// let config = ClientConfig::builder("127.0.0.1", 5201)
-///     .duration(Duration::from_secs(1))
-///     .build()?;
-/// let result = Iperf3Client::new(config)
+/// let options = ClientOptions::new().duration(Duration::from_secs(1));
+/// let result = Iperf3Client::new("127.0.0.1", 5201, options)?
 ///     .run("/tmp/iperf-run", Duration::from_secs(30))
 ///     .await?;
 /// println!("{:.2} Gbit/s", result.received_bits_per_second() / 1e9);
@@ -43,8 +42,18 @@ pub struct Iperf3Client {
 }
 
 impl Iperf3Client {
-    /// A client running `iperf3` from `PATH` with `config`.
-    pub fn new(config: ClientConfig) -> Self {
+    /// A client running `iperf3` from `PATH` against `host:port` with `options`, every
+    /// value checked.
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        options: ClientOptions,
+    ) -> Result<Self, IperfError> {
+        Ok(Self::with_config(ClientConfig::new(host, port, &options)?))
+    }
+
+    /// A client of an already checked configuration.
+    pub(crate) fn with_config(config: ClientConfig) -> Self {
         Self {
             program: PathBuf::from(DEFAULT_IPERF3_PROGRAM),
             config,
@@ -58,13 +67,8 @@ impl Iperf3Client {
         self
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &ClientConfig {
-        &self.config
-    }
-
     /// The arguments each run passes to iperf3.
-    pub fn args(&self) -> Vec<String> {
+    pub(crate) fn args(&self) -> Vec<String> {
         client_args(&self.config)
     }
 
@@ -74,7 +78,7 @@ impl Iperf3Client {
         &self,
         runpath: impl AsRef<Path>,
         deadline: Duration,
-    ) -> Result<IperfResult, Iperf3BinaryError> {
+    ) -> Result<IperfResult, IperfError> {
         self.run_with_intervals(runpath, deadline, |_| {}).await
     }
 
@@ -87,9 +91,9 @@ impl Iperf3Client {
         runpath: impl AsRef<Path>,
         deadline: Duration,
         mut on_interval: impl FnMut(&IntervalReport) + Send,
-    ) -> Result<IperfResult, Iperf3BinaryError> {
+    ) -> Result<IperfResult, IperfError> {
         if !is_available(&self.program) {
-            return Err(Iperf3BinaryError::NotInstalled {
+            return Err(IperfError::NotInstalled {
                 program: self.program.clone(),
             });
         }
@@ -101,7 +105,7 @@ impl Iperf3Client {
                 .await
                 .map_err(|error| match error {
                     ProcessError::ProgramNotFound { program, .. } => {
-                        Iperf3BinaryError::NotInstalled { program }
+                        IperfError::NotInstalled { program }
                     }
                     other => other.into(),
                 })?;
@@ -109,7 +113,7 @@ impl Iperf3Client {
             Ok(exit) => exit,
             Err(_) => {
                 let _ = process.stop(STOP_GRACE).await;
-                return Err(Iperf3BinaryError::Timeout {
+                return Err(IperfError::ProcessTimeout {
                     pid: process.pid(),
                     after: deadline,
                     tail: process.tail(),
@@ -119,9 +123,9 @@ impl Iperf3Client {
         let path = process.log_file(Stream::Stdout).to_path_buf();
         let output = tokio::fs::read_to_string(&path)
             .await
-            .map_err(|source| Iperf3BinaryError::ReadOutput { path, source })?;
+            .map_err(|source| IperfError::ReadOutput { path, source })?;
         let result =
-            IperfResult::from_iperf3_json(&output).map_err(|source| Iperf3BinaryError::Output {
+            IperfResult::from_iperf3_json(&output).map_err(|source| IperfError::Output {
                 exit,
                 source,
                 stderr: process

@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr, TcpListener};
 /// # Examples
 ///
 /// ```
-/// use testrig_drivers::iperf::binary::pick_free_port;
+/// use testrig_drivers::iperf::engine::pick_free_port;
 ///
 /// let port = pick_free_port("127.0.0.1".parse().unwrap())?;
 /// assert_ne!(port, 0);

@@ -15,13 +15,11 @@
 
 mod args;
 mod client;
-mod error;
 mod free_port;
 mod program;
 mod server;
 
 pub use client::Iperf3Client;
-pub use error::Iperf3BinaryError;
 pub use free_port::pick_free_port;
 pub use program::DEFAULT_IPERF3_PROGRAM;
 pub(crate) use program::is_available;

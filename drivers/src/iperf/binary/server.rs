@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use testrig::process::{Command, Exit, Pattern, Process, ProcessError};
 
-use super::Iperf3BinaryError;
 use super::free_port::pick_free_port;
 use super::program::{DEFAULT_IPERF3_PROGRAM, is_available};
+use crate::iperf::error::IperfError;
 
 /// How many ports a server with port 0 tries before giving up.
 pub const DEFAULT_PORT_ATTEMPTS: u32 = 5;
@@ -33,9 +33,9 @@ type PortPicker = Box<dyn FnMut(IpAddr) -> io::Result<u16> + Send>;
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use testrig_drivers::iperf::binary::Iperf3Server;
+/// use testrig_drivers::iperf::engine::Iperf3Server;
 ///
-/// # async fn example() -> Result<(), testrig_drivers::iperf::binary::Iperf3BinaryError> {
+/// # async fn example() -> Result<(), testrig_drivers::iperf::IperfError> {
 /// let server = Iperf3Server::builder()
 ///     .host("127.0.0.1".parse().unwrap())
 ///     .start("/tmp/iperf-run")
@@ -102,12 +102,12 @@ impl Iperf3Server {
     }
 
     /// The process, e.g. for its pid, its tail or [`Process::exited`].
-    pub fn process(&self) -> &Process {
+    pub(crate) fn process(&self) -> &Process {
         &self.process
     }
 
     /// Stops it (`SIGTERM`, then `SIGKILL` after `timeout`) and tells how it ended.
-    pub async fn stop(&self, timeout: Duration) -> Result<Exit, Iperf3BinaryError> {
+    pub async fn stop(&self, timeout: Duration) -> Result<Exit, IperfError> {
         Ok(self.process.stop(timeout).await?)
     }
 
@@ -158,7 +158,7 @@ impl Iperf3ServerBuilder {
         self
     }
 
-    /// The server options the native engine's [`ServerConfig`](crate::iperf::ServerConfig)
+    /// The server options the native engine's [`ServerConfig`](crate::iperf::engine::ServerConfig)
     /// sets too, as iperf3's flags: `--snd-timeout` and `--rcv-timeout` (in milliseconds),
     /// `--bind-dev`.
     pub fn server_options(
@@ -183,12 +183,9 @@ impl Iperf3ServerBuilder {
     }
 
     /// Spawns the server with its logs in `runpath` and waits for `Server listening`.
-    pub async fn start(
-        mut self,
-        runpath: impl AsRef<Path>,
-    ) -> Result<Iperf3Server, Iperf3BinaryError> {
+    pub async fn start(mut self, runpath: impl AsRef<Path>) -> Result<Iperf3Server, IperfError> {
         if !is_available(&self.program) {
-            return Err(Iperf3BinaryError::NotInstalled {
+            return Err(IperfError::NotInstalled {
                 program: self.program,
             });
         }
@@ -196,7 +193,7 @@ impl Iperf3ServerBuilder {
         let mut tried = Vec::new();
         for attempt in 1..=attempts {
             let port = match self.port {
-                0 => (self.picker)(self.host).map_err(|source| Iperf3BinaryError::NoFreePort {
+                0 => (self.picker)(self.host).map_err(|source| IperfError::NoFreePort {
                     host: self.host.to_string(),
                     source,
                 })?,
@@ -207,7 +204,7 @@ impl Iperf3ServerBuilder {
                 .await
                 .map_err(|error| match error {
                     ProcessError::ProgramNotFound { program, .. } => {
-                        Iperf3BinaryError::NotInstalled { program }
+                        IperfError::NotInstalled { program }
                     }
                     other => other.into(),
                 })?;
@@ -229,7 +226,7 @@ impl Iperf3ServerBuilder {
             }
         }
         let ports: Vec<String> = tried.iter().map(u16::to_string).collect();
-        Err(Iperf3BinaryError::AddressInUse {
+        Err(IperfError::AddressInUse {
             host: self.host.to_string(),
             tried: match ports.len() {
                 1 => format!("port {}", ports[0]),
@@ -239,7 +236,7 @@ impl Iperf3ServerBuilder {
         })
     }
 
-    fn command(&self, port: u16) -> Result<Command, Iperf3BinaryError> {
+    fn command(&self, port: u16) -> Result<Command, IperfError> {
         Ok(Command::new(&self.program)
             .args([
                 "-s".to_owned(),

@@ -1,6 +1,5 @@
 //! `IperfClient`: an iperf3 client with the driver lifecycle; measurements on demand.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -9,13 +8,13 @@ use async_trait::async_trait;
 use testrig::{BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, StartContext};
 use tokio_util::sync::CancellationToken;
 
-use super::{ClientOptions, Engine, IperfDriverError};
-use crate::iperf::binary::{Iperf3BinaryError, Iperf3Client};
+use super::{ClientOptions, Engine};
+use crate::iperf::binary::Iperf3Client;
 use crate::iperf::config::ClientConfig;
 use crate::iperf::engine::NativeClient;
-use crate::iperf::kinds::{AddressFamily, Protocol};
+use crate::iperf::error::IperfError;
+use crate::iperf::kinds::Protocol;
 use crate::iperf::result::{IntervalReport, IperfResult};
-use crate::iperf::stream_options::StreamOptions;
 
 /// An iperf3 client driver: targets `host:port` (either may reference a server's exports,
 /// which makes the server start first) and runs a measurement each time
@@ -34,14 +33,16 @@ use crate::iperf::stream_options::StreamOptions;
 /// # async fn demo() -> testrig::Result<()> {
 /// use std::time::Duration;
 /// use testrig::{Environment, Ref};
-/// use testrig_drivers::iperf::{IperfClient, IperfServer};
+/// use testrig_drivers::iperf::{ClientOptions, IperfClient, IperfServer};
 ///
 /// let env = Environment::builder("iperf")
 ///     .driver(IperfServer::new("server"))
 ///     .driver(
-///         IperfClient::new("client", Ref::export("server", "port"))
-///             .duration(Duration::from_secs(1))
-///             .parallel(2),
+///         IperfClient::new("client", Ref::export("server", "port")).options(
+///             ClientOptions::new()
+///                 .duration(Duration::from_secs(1))
+///                 .parallel(2),
+///         ),
 ///     )
 ///     .build()?;
 /// env.run(|env| async move {
@@ -107,157 +108,9 @@ impl IperfClient {
         self
     }
 
-    /// Run for this long (`-t`).
-    #[must_use]
-    pub fn duration(self, duration: Duration) -> Self {
-        self.map_options(|o| o.duration(duration))
-    }
-
-    /// Run until this many bytes are transferred (`-n`).
-    #[must_use]
-    pub fn bytes(self, bytes: u64) -> Self {
-        self.map_options(|o| o.bytes(bytes))
-    }
-
-    /// Run until this many blocks are transferred (`-k`).
-    #[must_use]
-    pub fn blocks(self, blocks: u64) -> Self {
-        self.map_options(|o| o.blocks(blocks))
-    }
-
-    /// Parallel streams (`-P`).
-    #[must_use]
-    pub fn parallel(self, streams: u32) -> Self {
-        self.map_options(|o| o.parallel(streams))
-    }
-
-    /// The server sends (`-R`).
-    #[must_use]
-    pub fn reverse(self) -> Self {
-        self.map_options(ClientOptions::reverse)
-    }
-
-    /// Both sides send (`--bidir`).
-    #[must_use]
-    pub fn bidirectional(self) -> Self {
-        self.map_options(ClientOptions::bidirectional)
-    }
-
-    /// UDP (`-u`).
-    #[must_use]
-    pub fn udp(self) -> Self {
-        self.map_options(ClientOptions::udp)
-    }
-
-    /// Target bitrate per stream in bits/s (`-b`; 0: unlimited).
-    #[must_use]
-    pub fn bitrate(self, bits_per_second: u64) -> Self {
-        self.map_options(|o| o.bitrate(bits_per_second))
-    }
-
-    /// Bytes per write or datagram (`-l`).
-    #[must_use]
-    pub fn block_size(self, bytes: u32) -> Self {
-        self.map_options(|o| o.block_size(bytes))
-    }
-
-    /// Omit the first seconds (`-O`).
-    #[must_use]
-    pub fn omit(self, omit: Duration) -> Self {
-        self.map_options(|o| o.omit(omit))
-    }
-
-    /// Interval reports every `interval`, or none (`-i`).
-    #[must_use]
-    pub fn interval(self, interval: Option<Duration>) -> Self {
-        self.map_options(|o| o.interval(interval))
-    }
-
-    /// Bind the client's sockets to this local address (`-B`).
-    #[must_use]
-    pub fn bind(self, address: IpAddr) -> Self {
-        self.map_options(|o| o.bind(address))
-    }
-
-    /// Socket buffers, Nagle, MSS, congestion control, TOS, pacing and payload of the data
-    /// streams (`-w -N -M -C -S --fq-rate --pacing-timer --repeating-payload
-    /// --dont-fragment`, `-b rate/burst`).
-    #[must_use]
-    pub fn stream_options(self, options: StreamOptions) -> Self {
-        self.map_options(|o| o.stream_options(options))
-    }
-
-    /// Connect over IPv4 or IPv6 only (`-4`, `-6`).
-    #[must_use]
-    pub fn family(self, family: AddressFamily) -> Self {
-        self.map_options(|o| o.family(family))
-    }
-
-    /// Bind the data streams to local ports from `port` on (`--cport`).
-    #[must_use]
-    pub fn client_port(self, port: u16) -> Self {
-        self.map_options(|o| o.client_port(port))
-    }
-
-    /// The test's title (`-T`), in both sides' `-J` documents.
-    #[must_use]
-    pub fn title(self, title: impl Into<String>) -> Self {
-        let title = title.into();
-        self.map_options(|o| o.title(title))
-    }
-
-    /// Text for both sides' `-J` documents (`--extra-data`).
-    #[must_use]
-    pub fn extra_data(self, text: impl Into<String>) -> Self {
-        let text = text.into();
-        self.map_options(|o| o.extra_data(text))
-    }
-
-    /// Deadline of the control connection's connect (`--connect-timeout`; default 10 s).
-    #[must_use]
-    pub fn connect_timeout(self, timeout: Duration) -> Self {
-        self.map_options(|o| o.connect_timeout(timeout))
-    }
-
-    /// Bind the client's sockets to this network device (`--bind-dev`).
-    #[must_use]
-    pub fn bind_device(self, device: impl Into<String>) -> Self {
-        let device = device.into();
-        self.map_options(|o| o.bind_device(device))
-    }
-
-    /// 64-bit UDP packet counters (`--udp-counters-64bit`).
-    #[must_use]
-    pub fn udp_counters_64bit(self, enabled: bool) -> Self {
-        self.map_options(|o| o.udp_counters_64bit(enabled))
-    }
-
-    fn map_options(mut self, f: impl FnOnce(ClientOptions) -> ClientOptions) -> Self {
-        self.options = f(self.options);
-        self
-    }
-
     /// The measurement options.
     pub fn client_options(&self) -> &ClientOptions {
         &self.options
-    }
-
-    /// The engine it runs.
-    pub fn engine_kind(&self) -> &Engine {
-        &self.engine
-    }
-
-    /// Checks the options that do not depend on the target, naming the driver, the option
-    /// and the value; `start` checks them too.
-    pub fn check(&self) -> Result<(), IperfDriverError> {
-        self.options
-            .check()
-            .map_err(|e| IperfDriverError::native(&self.name, e))
-    }
-
-    /// The configuration measurements use, once started.
-    pub fn config(&self) -> Option<ClientConfig> {
-        self.lock().prepared.as_ref().map(|p| p.config.clone())
     }
 
     /// The result of the last measurement that succeeded, if any.
@@ -266,7 +119,7 @@ impl IperfClient {
     }
 
     /// Runs one measurement; fails if it does not finish within `timeout`.
-    pub async fn run(&self, timeout: Duration) -> Result<IperfResult, IperfDriverError> {
+    pub async fn run(&self, timeout: Duration) -> Result<IperfResult, IperfError> {
         self.run_with_intervals(timeout, |_| {}).await
     }
 
@@ -281,7 +134,7 @@ impl IperfClient {
         &self,
         timeout: Duration,
         mut on_interval: impl FnMut(&IntervalReport) + Send,
-    ) -> Result<IperfResult, IperfDriverError> {
+    ) -> Result<IperfResult, IperfError> {
         let name = self.name.as_str();
         let on_interval = move |interval: &IntervalReport| {
             let sum = &interval.sum;
@@ -297,15 +150,15 @@ impl IperfClient {
             );
             on_interval(interval);
         };
-        let prepared =
-            self.lock()
-                .prepared
-                .clone()
-                .ok_or_else(|| IperfDriverError::NotStarted {
-                    driver: self.name.clone(),
-                })?;
+        let prepared = self
+            .lock()
+            .prepared
+            .clone()
+            .ok_or_else(|| IperfError::NotStarted {
+                driver: self.name.clone(),
+            })?;
         let result = tokio::select! {
-            () = prepared.cancel.cancelled() => Err(IperfDriverError::Cancelled {
+            () = prepared.cancel.cancelled() => Err(IperfError::Cancelled {
                 driver: self.name.clone(),
             }),
             result = self.measure(&prepared, timeout, on_interval) => result,
@@ -319,23 +172,23 @@ impl IperfClient {
         prepared: &Prepared,
         timeout: Duration,
         on_interval: impl FnMut(&IntervalReport) + Send,
-    ) -> Result<IperfResult, IperfDriverError> {
+    ) -> Result<IperfResult, IperfError> {
         match &self.engine {
             Engine::Native => {
-                let client = NativeClient::new(prepared.config.clone());
+                let client = NativeClient::with_config(prepared.config.clone());
                 match tokio::time::timeout(timeout, client.run_with_intervals(on_interval)).await {
-                    Ok(result) => result.map_err(|e| IperfDriverError::native(&self.name, e)),
-                    Err(_) => Err(IperfDriverError::Timeout {
+                    Ok(result) => result.map_err(|e| e.in_driver(&self.name)),
+                    Err(_) => Err(IperfError::MeasurementTimeout {
                         driver: self.name.clone(),
                         after: timeout,
                     }),
                 }
             }
-            Engine::Iperf3Binary { program } => Iperf3Client::new(prepared.config.clone())
+            Engine::Iperf3Binary { program } => Iperf3Client::with_config(prepared.config.clone())
                 .program(program)
                 .run_with_intervals(&prepared.runpath, timeout, on_interval)
                 .await
-                .map_err(|e| IperfDriverError::binary(&self.name, e)),
+                .map_err(|e| e.in_driver(&self.name)),
         }
     }
 
@@ -364,19 +217,15 @@ impl Driver for IperfClient {
 
     async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
         let (host, port) = ctx.endpoint(&self.endpoint)?;
-        let config = self
-            .options
-            .config(&host, port)
-            .map_err(|e| IperfDriverError::native(&self.name, e))?;
+        let config =
+            ClientConfig::new(host, port, &self.options).map_err(|e| e.in_driver(&self.name))?;
         if let Engine::Iperf3Binary { program } = &self.engine
             && !crate::iperf::binary::is_available(program)
         {
-            return Err(IperfDriverError::binary(
-                &self.name,
-                Iperf3BinaryError::NotInstalled {
-                    program: program.clone(),
-                },
-            )
+            return Err(IperfError::NotInstalled {
+                program: program.clone(),
+            }
+            .in_driver(&self.name)
             .into());
         }
         let runpath = ctx.runpath()?.to_path_buf();

@@ -3,13 +3,10 @@
 
 mod client;
 mod engine;
-mod error;
 mod native_served;
-mod options;
 mod server;
 
+use super::client_options::ClientOptions;
 pub use client::IperfClient;
 pub use engine::Engine;
-pub use error::IperfDriverError;
-pub use options::ClientOptions;
 pub use server::IperfServer;

@@ -8,7 +8,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::iperf::engine::{ServedTest, ServerHandle};
+use crate::iperf::engine::NativeServer;
+use crate::iperf::engine::server::ServedTest;
 use crate::iperf::error::IperfError;
 
 /// How many served tests nobody has read the driver keeps (newer ones are dropped).
@@ -21,7 +22,7 @@ const RENEW_WAIT: Duration = Duration::from_secs(3600);
 /// Forwards `handle`'s tests to `served` until `cancel` fires (then shuts the server down
 /// and returns) or the server stops by itself (then reports the death to `supervisor`).
 pub(super) fn supervise(
-    mut handle: ServerHandle,
+    mut handle: NativeServer,
     served: mpsc::Sender<ServedTest>,
     cancel: CancellationToken,
     supervisor: Supervisor,

@@ -12,11 +12,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use super::Engine;
 use super::native_served::{SERVED_CAPACITY, supervise};
-use super::{Engine, IperfDriverError};
 use crate::iperf::binary::Iperf3Server;
-use crate::iperf::engine::{NativeServer, ServedTest, ServerConfig};
+use crate::iperf::engine::server::ServedTest;
+use crate::iperf::engine::{NativeServer, ServerConfig};
 use crate::iperf::error::{IperfError, Phase};
+use crate::iperf::stream_options::DEFAULT_RECEIVE_TIMEOUT;
 
 /// Default deadline of a graceful stop of an iperf3 server process.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,14 +41,14 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// # async fn demo() -> testrig::Result<()> {
 /// use std::time::Duration;
 /// use testrig::{Environment, Ref};
-/// use testrig_drivers::iperf::{Engine, IperfClient, IperfServer};
+/// use testrig_drivers::iperf::{ClientOptions, Engine, IperfClient, IperfServer};
 ///
 /// let env = Environment::builder("iperf")
 ///     .driver(IperfServer::new("server"))
 ///     .driver(
 ///         IperfClient::new("client", Ref::export("server", "port"))
 ///             .engine(Engine::iperf3())
-///             .duration(Duration::from_secs(1)),
+///             .options(ClientOptions::new().duration(Duration::from_secs(1))),
 ///     )
 ///     .build()?;
 /// env.run(|env| async move {
@@ -64,8 +66,6 @@ pub struct IperfServer {
     endpoint: Endpoint,
     engine: Engine,
     native: ServerConfig,
-    /// Whether `receive_timeout` was set (iperf3 then gets `--rcv-timeout`).
-    receive_timeout_set: bool,
     stop_timeout: Duration,
     state: Mutex<State>,
     served: tokio::sync::Mutex<Option<mpsc::Receiver<ServedTest>>>,
@@ -110,7 +110,6 @@ impl IperfServer {
             endpoint: Endpoint::default(),
             engine: Engine::Native,
             native: ServerConfig::default(),
-            receive_timeout_set: false,
             stop_timeout: STOP_TIMEOUT,
             state: Mutex::new(State::default()),
             served: tokio::sync::Mutex::new(None),
@@ -133,35 +132,12 @@ impl IperfServer {
         self
     }
 
-    /// Limits and deadlines of the native engine.
+    /// The server's limits and deadlines. The native engine applies all of them; the
+    /// iperf3 binary gets the send and receive timeouts and the device as `-s` flags
+    /// (`--snd-timeout`, `--rcv-timeout` when not the default 120 s, `--bind-dev`).
     #[must_use]
-    pub fn native_config(mut self, config: ServerConfig) -> Self {
+    pub fn config(mut self, config: ServerConfig) -> Self {
         self.native = config;
-        self
-    }
-
-    /// How long data the server sends may stay unacknowledged before TCP gives the stream
-    /// up (`TCP_USER_TIMEOUT`; iperf3's `--snd-timeout` on `-s`), on either engine.
-    #[must_use]
-    pub fn send_timeout(mut self, timeout: Duration) -> Self {
-        self.native = self.native.send_timeout(timeout);
-        self
-    }
-
-    /// How long the server, while it receives, waits for data before it ends the test
-    /// (iperf3's `--rcv-timeout` on `-s`; default 120 s), on either engine.
-    #[must_use]
-    pub fn receive_timeout(mut self, timeout: Duration) -> Self {
-        self.native = self.native.receive_timeout(timeout);
-        self.receive_timeout_set = true;
-        self
-    }
-
-    /// Listens on this network device only (`SO_BINDTODEVICE`; iperf3's `--bind-dev`), on
-    /// either engine.
-    #[must_use]
-    pub fn bind_device(mut self, device: impl Into<String>) -> Self {
-        self.native = self.native.bind_device(device);
         self
     }
 
@@ -170,11 +146,6 @@ impl IperfServer {
     pub fn process_stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;
         self
-    }
-
-    /// The engine it runs.
-    pub fn engine_kind(&self) -> &Engine {
-        &self.engine
     }
 
     /// The address clients connect to, while started.
@@ -193,9 +164,9 @@ impl IperfServer {
     /// The next test the server served (completed or failed), waiting at most `timeout`.
     /// Native engine only; the driver keeps the last 64 tests nobody has read, and a
     /// restart forgets them.
-    pub async fn next_test(&self, timeout: Duration) -> Result<ServedTest, IperfDriverError> {
+    pub async fn next_test(&self, timeout: Duration) -> Result<ServedTest, IperfError> {
         if let Engine::Iperf3Binary { .. } = self.engine {
-            return Err(IperfDriverError::Unsupported {
+            return Err(IperfError::Unsupported {
                 driver: self.name.clone(),
                 what: "reading the server's test results",
                 engine: self.engine.to_string(),
@@ -206,18 +177,16 @@ impl IperfServer {
         match tokio::time::timeout(timeout, receiver.recv()).await {
             Ok(Some(test)) => Ok(test),
             Ok(None) => Err(self.not_started()),
-            Err(_) => Err(IperfDriverError::native(
-                &self.name,
-                IperfError::Timeout {
-                    phase: Phase::WaitingForTest,
-                    after: timeout,
-                },
-            )),
+            Err(_) => Err(IperfError::Timeout {
+                phase: Phase::WaitingForTest,
+                after: timeout,
+            }
+            .in_driver(&self.name)),
         }
     }
 
-    fn not_started(&self) -> IperfDriverError {
-        IperfDriverError::NotStarted {
+    fn not_started(&self) -> IperfError {
+        IperfError::NotStarted {
             driver: self.name.clone(),
         }
     }
@@ -226,11 +195,13 @@ impl IperfServer {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn resolve(&self, host: &str) -> Result<IpAddr, IperfDriverError> {
-        let error = |source| IperfDriverError::Resolve {
-            driver: self.name.clone(),
-            host: host.to_owned(),
-            source,
+    async fn resolve(&self, host: &str) -> Result<IpAddr, IperfError> {
+        let error = |source| {
+            IperfError::Resolve {
+                host: host.to_owned(),
+                source,
+            }
+            .in_driver(&self.name)
         };
         let mut addresses = tokio::net::lookup_host((host, 0)).await.map_err(error)?;
         addresses.next().map(|a| a.ip()).ok_or_else(|| {
@@ -245,15 +216,15 @@ impl IperfServer {
         &self,
         address: SocketAddr,
         supervisor: Supervisor,
-    ) -> Result<Running, IperfDriverError> {
-        let server = NativeServer::bind_with(address, self.native.clone())
+    ) -> Result<Running, IperfError> {
+        let server = NativeServer::bind(address, self.native.clone())
             .await
-            .map_err(|e| IperfDriverError::native(&self.name, e))?;
+            .map_err(|e| e.in_driver(&self.name))?;
         let local = server.local_addr();
         let (sender, receiver) = mpsc::channel(SERVED_CAPACITY);
         *self.served.lock().await = Some(receiver);
         let cancel = CancellationToken::new();
-        let task = supervise(server.spawn(), sender, cancel.clone(), supervisor);
+        let task = supervise(server, sender, cancel.clone(), supervisor);
         Ok(Running::Native {
             local,
             supervision: cancel.drop_guard(),
@@ -273,13 +244,13 @@ impl IperfServer {
             .port(address.port())
             .server_options(
                 self.native.send_timeout,
-                self.receive_timeout_set
+                (self.native.receive_timeout != DEFAULT_RECEIVE_TIMEOUT)
                     .then_some(self.native.receive_timeout),
                 self.native.bind_device.as_deref(),
             )
             .start(ctx.runpath()?)
             .await
-            .map_err(|e| IperfDriverError::binary(&self.name, e))?;
+            .map_err(|e| e.in_driver(&self.name))?;
         let cancel = CancellationToken::new();
         watch_process(&server, cancel.clone(), ctx.supervisor());
         Ok(Running::Binary {
@@ -367,7 +338,7 @@ impl Driver for IperfServer {
                 server
                     .stop(self.stop_timeout)
                     .await
-                    .map_err(|e| IperfDriverError::binary(&self.name, e))?;
+                    .map_err(|e| e.in_driver(&self.name))?;
             }
         }
         Ok(())

@@ -12,6 +12,7 @@ use super::receive_idle::ReceiveIdle;
 use super::sockets::{LocalEnd, Side, apply_ip_options, connect_tcp, connect_udp, set_congestion};
 use super::stream_io::ReceiveEnd;
 use super::test_run::TestRun;
+use crate::iperf::client_options::ClientOptions;
 use crate::iperf::config::ClientConfig;
 use crate::iperf::error::{IperfError, Phase};
 use crate::iperf::kinds::{AddressFamily, Protocol, TestLength};
@@ -20,7 +21,7 @@ use crate::iperf::protocol::{
     MAX_RESULTS_JSON, TestParameters, TestState,
 };
 use crate::iperf::result::{
-    Connection, ControlPeer, IntervalReport, IperfResult, Role, ServerOutput,
+    Connection, ControlPeer, IntervalReport, IperfResult, Role, ServerOutput, TestSettings,
 };
 
 /// How long a receiving client waits, after the server announced the results exchange, for
@@ -36,25 +37,23 @@ const SEND_DRAIN: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum ClientProgress<'a> {
-    /// The data connections are made; the test is about to start.
-    Connected(&'a StreamsConnected),
+    /// The data connections are made; the test is about to start. What iperf3 prints
+    /// then (`-V` adds the cookie and the control connection's MSS).
+    #[non_exhaustive]
+    Connected {
+        /// The test's settings, as the server was told them.
+        test: &'a TestSettings,
+        /// The data connections, in the order they were made.
+        connections: &'a [Connection],
+        /// The test's cookie.
+        cookie: &'a str,
+        /// The control connection's MSS, when the kernel told it.
+        control_mss: Option<u32>,
+        /// Bytes per write or datagram.
+        block_size: u32,
+    },
     /// An interval closed.
     Interval(&'a IntervalReport),
-}
-
-/// The test's connections, as iperf3 prints them before the test starts (`-V` adds the
-/// cookie and the control connection's MSS).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct StreamsConnected {
-    /// The data connections, in the order they were made.
-    pub connections: Vec<Connection>,
-    /// The test's cookie.
-    pub cookie: String,
-    /// The control connection's MSS, when the kernel told it.
-    pub control_mss: Option<u32>,
-    /// Bytes per write or datagram.
-    pub block_size: u32,
 }
 
 /// A native iperf3 client.
@@ -63,14 +62,14 @@ pub struct StreamsConnected {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use testrig_drivers::iperf::{ClientConfig, NativeClient};
+/// use testrig_drivers::iperf::ClientOptions;
+/// use testrig_drivers::iperf::engine::NativeClient;
 ///
 /// # async fn example() -> Result<(), testrig_drivers::iperf::IperfError> {
-/// let config = ClientConfig::builder("127.0.0.1", 5201)
+/// let options = ClientOptions::new()
 ///     .duration(Duration::from_secs(1))
-///     .parallel(2)
-///     .build()?;
-/// let result = NativeClient::new(config)
+///     .parallel(2);
+/// let result = NativeClient::new("127.0.0.1", 5201, options)?
 ///     .run_with_intervals(|interval| println!("{:.0} bit/s", interval.sum.bits_per_second))
 ///     .await?;
 /// println!("receiver: {:.2} Gbit/s", result.received_bits_per_second() / 1e9);
@@ -82,14 +81,19 @@ pub struct NativeClient {
 }
 
 impl NativeClient {
-    /// A client for one configuration; it can run any number of tests, one per call.
-    pub fn new(config: ClientConfig) -> Self {
-        Self { config }
+    /// A client of the server at `host:port` measuring with `options`, every value checked;
+    /// it can run any number of tests, one per call.
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        options: ClientOptions,
+    ) -> Result<Self, IperfError> {
+        Ok(Self::with_config(ClientConfig::new(host, port, &options)?))
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &ClientConfig {
-        &self.config
+    /// A client of an already checked configuration.
+    pub(crate) fn with_config(config: ClientConfig) -> Self {
+        Self { config }
     }
 
     /// Runs one test and returns its result.
@@ -196,12 +200,15 @@ impl NativeClient {
 
         self.expect(&mut control, TestState::TestStart, Phase::TestStart)
             .await?;
-        on_progress(ClientProgress::Connected(&StreamsConnected {
-            connections: run.connections(),
-            cookie: cookie.text(),
+        let (settings, connections, cookie_text) =
+            (run.settings(), run.connections(), cookie.text());
+        on_progress(ClientProgress::Connected {
+            test: &settings,
+            connections: &connections,
+            cookie: &cookie_text,
             control_mss: control.mss(),
             block_size: run.params().block_size,
-        }));
+        });
         run.mark_start();
         self.expect(&mut control, TestState::TestRunning, Phase::TestStart)
             .await?;

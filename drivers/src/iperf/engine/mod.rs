@@ -1,4 +1,9 @@
-//! The native engine: an iperf3-compatible client and server on tokio.
+//! The engines under the drivers, for advanced use: testrig's native iperf3 client and
+//! server on tokio ([`NativeClient`], [`NativeServer`]), and the real `iperf3` program run
+//! as a process ([`Iperf3Client`], [`Iperf3Server`]). A test usually wants the drivers
+//! ([`IperfClient`](super::IperfClient), [`IperfServer`](super::IperfServer),
+//! [`IperfTest`](super::IperfTest)), which choose an engine by an
+//! [`Engine`](super::Engine) value.
 
 mod admission;
 mod budget;
@@ -12,7 +17,7 @@ mod pacer;
 mod payload_file;
 mod read_batching;
 mod receive_idle;
-mod server;
+pub(crate) mod server;
 mod server_config;
 mod session;
 mod sock_diag;
@@ -22,6 +27,10 @@ mod tcp_info;
 mod test_run;
 mod udp_receive;
 
-pub use client::{ClientProgress, NativeClient, StreamsConnected};
-pub use server::{NativeServer, ServedTest, ServerHandle};
+pub use super::binary::{
+    DEFAULT_IPERF3_PROGRAM, DEFAULT_PORT_ATTEMPTS, Iperf3Client, Iperf3Server, Iperf3ServerBuilder,
+    pick_free_port,
+};
+pub use client::{ClientProgress, NativeClient};
+pub use server::NativeServer;
 pub use server_config::{ServerConfig, ServerProgress};

@@ -25,39 +25,45 @@ pub struct ServedTest {
     pub outcome: Result<IperfResult, IperfError>,
 }
 
-/// A bound native server, not yet serving; connections already queue in the kernel.
+/// A serving native iperf3 server: bound when [`bind`](Self::bind) returns (connections
+/// queue in the kernel from then on) and serving in the background. Dropping it stops
+/// serving (the listener closes when the background task ends);
+/// [`shutdown`](Self::shutdown) also waits for that.
 ///
 /// # Examples
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use testrig_drivers::iperf::NativeServer;
+/// use testrig_drivers::iperf::engine::{NativeServer, ServerConfig};
 ///
 /// # async fn example() -> Result<(), testrig_drivers::iperf::IperfError> {
-/// let server = NativeServer::bind("127.0.0.1:0".parse().unwrap()).await?;
-/// let port = server.local_addr().port(); // accepting from here on
-/// let mut handle = server.spawn();
+/// let mut server = NativeServer::bind("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).await?;
+/// let port = server.local_addr().port();
 /// // ... run `iperf3 -c 127.0.0.1 -p {port}` or a NativeClient ...
-/// let served = handle.next_test(Duration::from_secs(30)).await?;
+/// let served = server.next_test(Duration::from_secs(30)).await?;
 /// println!("{} → {:?}", served.peer, served.outcome.map(|r| r.bytes_received()));
-/// handle.shutdown().await;
+/// server.shutdown().await;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
 pub struct NativeServer {
+    local_addr: SocketAddr,
+    guard: Option<DropGuard>,
+    task: Option<JoinHandle<()>>,
+    results: mpsc::Receiver<ServedTest>,
+}
+
+/// A bound listener and what the serving task needs with it.
+struct Bound {
     listener: TcpListener,
     local_addr: SocketAddr,
     config: ServerConfig,
 }
 
 impl NativeServer {
-    /// Binds `addr` (port 0: the kernel picks) with default limits.
-    pub async fn bind(addr: SocketAddr) -> Result<Self, IperfError> {
-        Self::bind_with(addr, ServerConfig::default()).await
-    }
-
-    /// Binds `addr` with the given limits.
-    pub async fn bind_with(addr: SocketAddr, config: ServerConfig) -> Result<Self, IperfError> {
+    /// Binds `addr` (port 0: the kernel picks) with `config`'s limits and starts serving
+    /// in the background.
+    pub async fn bind(addr: SocketAddr, config: ServerConfig) -> Result<Self, IperfError> {
         let error = |source| IperfError::Bind { addr, source };
         let socket = match addr {
             SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
@@ -71,44 +77,22 @@ impl NativeServer {
         socket.bind(addr).map_err(error)?;
         let listener = socket.listen(1024).map_err(error)?;
         let local_addr = listener.local_addr().map_err(error)?;
-        Ok(Self {
+        let cancel = CancellationToken::new();
+        let (results_tx, results) = mpsc::channel(config.results_capacity.max(1));
+        let bound = Bound {
             listener,
             local_addr,
             config,
-        })
-    }
-
-    /// The address clients connect to.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// Starts serving in the background.
-    pub fn spawn(self) -> ServerHandle {
-        let cancel = CancellationToken::new();
-        let (results_tx, results) = mpsc::channel(self.config.results_capacity.max(1));
-        let local_addr = self.local_addr;
-        let task = tokio::spawn(serve(self, cancel.clone(), results_tx));
-        ServerHandle {
+        };
+        let task = tokio::spawn(serve(bound, cancel.clone(), results_tx));
+        Ok(Self {
             local_addr,
             guard: Some(cancel.drop_guard()),
             task: Some(task),
             results,
-        }
+        })
     }
-}
 
-/// A serving native server. Dropping it stops serving (the listener closes when the
-/// background task ends); [`shutdown`](Self::shutdown) also waits for that.
-#[derive(Debug)]
-pub struct ServerHandle {
-    local_addr: SocketAddr,
-    guard: Option<DropGuard>,
-    task: Option<JoinHandle<()>>,
-    results: mpsc::Receiver<ServedTest>,
-}
-
-impl ServerHandle {
     /// The address clients connect to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -139,8 +123,8 @@ impl ServerHandle {
     }
 }
 
-async fn serve(server: NativeServer, cancel: CancellationToken, results: mpsc::Sender<ServedTest>) {
-    let NativeServer {
+async fn serve(server: Bound, cancel: CancellationToken, results: mpsc::Sender<ServedTest>) {
+    let Bound {
         listener,
         local_addr,
         config,

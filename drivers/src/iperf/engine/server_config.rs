@@ -26,8 +26,8 @@ pub struct ServerConfig {
 }
 
 /// What a serving server reports while a test runs (see [`ServerConfig::progress`]); the
-/// end of each test comes as a [`ServedTest`](super::ServedTest) from
-/// [`ServerHandle::next_test`](super::ServerHandle::next_test), after the test's progress.
+/// end of each test comes as a [`ServedTest`](crate::iperf::ServedTest) from
+/// [`NativeServer::next_test`](super::NativeServer::next_test), after the test's progress.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ServerProgress {

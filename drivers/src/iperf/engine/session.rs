@@ -235,7 +235,7 @@ pub(crate) async fn serve_session(
         if config.json_output {
             local.server_output_json = Some(result.to_iperf3_json());
         } else {
-            local.server_output_text = Some(crate::iperf::cli::server_report_text(&result));
+            local.server_output_text = Some(crate::iperf::text::server_report_text(&result));
         }
     }
     within(t, Phase::ExchangeResults, async {

@@ -7,8 +7,10 @@ use std::time::Duration;
 use testrig::{Endpoint, Environment};
 
 use super::error::Failure;
-use super::{BothDirections, Gate, IperfTestError, Peer};
-use crate::iperf::driver::{ClientOptions, Engine, IperfClient, IperfServer};
+use super::{BothDirections, Gate, Peer};
+use crate::iperf::client_options::ClientOptions;
+use crate::iperf::driver::{Engine, IperfClient, IperfServer};
+use crate::iperf::error::IperfError;
 use crate::iperf::result::IperfResult;
 
 const SERVER: &str = "server";
@@ -35,7 +37,7 @@ const CLIENT: &str = "client";
 /// use std::time::Duration;
 /// use testrig_drivers::iperf::{ClientOptions, Peer, IperfTest};
 ///
-/// # async fn demo() -> Result<(), testrig_drivers::iperf::IperfTestError> {
+/// # async fn demo() -> Result<(), testrig_drivers::iperf::IperfError> {
 /// let test = IperfTest::new(ClientOptions::new().duration(Duration::from_secs(1)));
 /// let (dut, peer) = (Peer::loopback("dut"), Peer::loopback("peer"));
 /// let both = test.both(&dut, &peer).await?;
@@ -113,17 +115,17 @@ impl IperfTest {
     }
 
     /// The DUT sends to its peer: client on `dut`, server on `peer`.
-    pub async fn upstream(&self, dut: &Peer, peer: &Peer) -> Result<IperfResult, IperfTestError> {
+    pub async fn upstream(&self, dut: &Peer, peer: &Peer) -> Result<IperfResult, IperfError> {
         self.run(dut, peer).await
     }
 
     /// The DUT receives from its peer: server on `dut`, client on `peer`.
-    pub async fn downstream(&self, dut: &Peer, peer: &Peer) -> Result<IperfResult, IperfTestError> {
+    pub async fn downstream(&self, dut: &Peer, peer: &Peer) -> Result<IperfResult, IperfError> {
         self.run(peer, dut).await
     }
 
     /// Upstream, then downstream; both results, or the first failure.
-    pub async fn both(&self, dut: &Peer, peer: &Peer) -> Result<BothDirections, IperfTestError> {
+    pub async fn both(&self, dut: &Peer, peer: &Peer) -> Result<BothDirections, IperfError> {
         Ok(BothDirections {
             upstream: self.upstream(dut, peer).await?,
             downstream: self.downstream(dut, peer).await?,
@@ -131,7 +133,7 @@ impl IperfTest {
     }
 
     /// One measurement from `sender` (the client) to `receiver` (the server).
-    pub async fn run(&self, sender: &Peer, receiver: &Peer) -> Result<IperfResult, IperfTestError> {
+    pub async fn run(&self, sender: &Peer, receiver: &Peer) -> Result<IperfResult, IperfError> {
         self.measure(sender, receiver)
             .await
             .map_err(|failure| failure.named(sender.name(), receiver.name()))

@@ -9,7 +9,6 @@ mod iperf_test;
 mod peer;
 
 pub use both::BothDirections;
-pub use error::IperfTestError;
 pub use gate::Gate;
 pub use iperf_test::IperfTest;
 pub use peer::Peer;

@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr};
 ///
 /// let dut = Peer::new("dut", "127.0.0.1".parse().unwrap());
 /// assert_eq!(dut.to_string(), "dut (127.0.0.1)");
-/// assert_eq!(Peer::loopback("peer").address(), dut.address());
+/// assert_eq!(Peer::loopback("peer").to_string(), "peer (127.0.0.1)");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
@@ -38,12 +38,12 @@ impl Peer {
     }
 
     /// Its name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// Its address.
-    pub fn address(&self) -> IpAddr {
+    pub(crate) fn address(&self) -> IpAddr {
         self.address
     }
 

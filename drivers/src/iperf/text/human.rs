@@ -1,42 +1,33 @@
 //! iperf3's human-readable report, line for line as iperf3 3.12 prints it: the preamble
 //! (`Connecting to host`, the `connected` lines, `-V`'s extras), interval lines while the
 //! test runs, then the summary — for the client and for the server.
+//!
+//! Shared, as source, by the library (the server's `--get-server-output` text) and the
+//! `iperf3` example (everything it prints): it names the types it reads through its parent
+//! module, which imports them from the library in either place.
 
 use std::net::SocketAddr;
 
-use super::clock;
 use super::units::{UnitFormat, bytes_text, percent_g2, rate_text};
-use crate::iperf::config::ClientConfig;
-use crate::iperf::engine::StreamsConnected;
-use crate::iperf::kinds::{Direction, Protocol, TestLength};
-use crate::iperf::result::{
-    Connection, IntervalReport, IperfResult, Measurement, Role, StreamSummary, TestSettings,
+use super::{
+    Connection, Direction, IntervalReport, IperfResult, Measurement, Protocol, Role, StreamSummary,
+    TestSettings, clock, system,
 };
 
 /// The version iperf3 prints first with `-V` and `-v`, and in `-J`'s `start.version`:
 /// iperf3's own form (`iperf 3.12`), so a consumer parsing `iperf 3.x` reads the protocol
 /// version, followed by what is really speaking.
-pub const VERSION: &str = concat!(
+pub(crate) const VERSION: &str = concat!(
     "iperf 3.12 (testrig ",
     env!("CARGO_PKG_VERSION"),
     " native engine, speaking the iperf 3.12 protocol)"
 );
 
-/// `3.39 GBytes`: binary units, as iperf3 prints transfers.
-pub fn format_bytes(bytes: f64) -> String {
-    bytes_text(bytes)
-}
-
-/// `29.1 Gbits/sec`: adaptive decimal units, as iperf3 prints bitrates by default.
-pub fn format_bitrate(bits_per_second: f64) -> String {
-    rate_text(bits_per_second, UnitFormat::AdaptiveBits)
-}
-
 const SEPARATOR: &str = "- - - - - - - - - - - - - - - - - - - - - - - - -\n";
 
 /// One piece of iperf3 output, as one of its print calls made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Printed {
+pub(crate) enum Printed {
     /// Through `iperf_printf`: to the output (or `--logfile`), after the `--timestamps`
     /// time and the `-T` title. Usually one whole line; `-V`'s system line comes after an
     /// empty call, which prints the prefix alone (iperf3 doubles the prefix there).
@@ -48,19 +39,8 @@ pub enum Printed {
 
 /// Formats a test's reports as iperf3 3.12 prints them, from the client's or the server's
 /// side.
-///
-/// # Examples
-///
-/// ```
-/// use testrig_drivers::iperf::cli::{HumanReport, Printed};
-/// use testrig_drivers::iperf::{Direction, IntervalReport, Protocol};
-///
-/// let mut report = HumanReport::new(Protocol::Tcp, Direction::Forward);
-/// let printed = report.interval(&IntervalReport::default());
-/// assert!(matches!(&printed[0], Printed::Report(line) if line.starts_with("[ ID] Interval")));
-/// ```
 #[derive(Debug, Clone)]
-pub struct HumanReport {
+pub(crate) struct HumanReport {
     role: Role,
     protocol: Protocol,
     direction: Direction,
@@ -71,11 +51,26 @@ pub struct HumanReport {
     order: Vec<u32>,
     header_done: bool,
     omit_note_pending: bool,
+    /// A client's: what its command line asked for.
+    request: Option<ClientRequest>,
+}
+
+/// What a client's command line asked for that its report repeats.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientRequest {
+    /// The server's host, as given.
+    pub(crate) host: String,
+    /// The server's port.
+    pub(crate) port: u16,
+    /// `-l` was given (else a UDP client says which block size it chose).
+    pub(crate) block_size_given: bool,
+    /// Interval reports are on (`-i` is not 0).
+    pub(crate) intervals: bool,
 }
 
 impl HumanReport {
     /// A client's report for a test of this protocol and direction, one stream each way.
-    pub fn new(protocol: Protocol, direction: Direction) -> Self {
+    pub(crate) fn new(protocol: Protocol, direction: Direction) -> Self {
         Self {
             role: Role::Client,
             protocol,
@@ -86,25 +81,26 @@ impl HumanReport {
             order: Vec::new(),
             header_done: false,
             omit_note_pending: false,
+            request: None,
         }
     }
 
-    /// A client's report for this configuration.
-    pub fn for_client(config: &ClientConfig) -> Self {
-        let mut report = Self::new(config.protocol(), config.direction());
-        report.streams_per_direction = config.streams();
-        report.omit_note_pending = config.interval().is_none() && !config.omit().is_zero();
+    /// A client's report for a test its command line asked for; the test's settings
+    /// come with its connections ([`client_connected`](Self::client_connected)).
+    pub(crate) fn for_client(request: ClientRequest) -> Self {
+        let mut report = Self::new(Protocol::Tcp, Direction::Forward);
+        report.request = Some(request);
         report
     }
 
     /// A server's report for the test `result` describes (the server learns the test's
     /// settings from the client, so its report is built once they are known).
-    pub fn for_server(result: &IperfResult) -> Self {
+    pub(crate) fn for_server(result: &IperfResult) -> Self {
         Self::for_server_test(&result.test, &result.connected)
     }
 
     /// A server's report for a test with these settings and connections.
-    pub fn for_server_test(test: &TestSettings, connections: &[Connection]) -> Self {
+    pub(crate) fn for_server_test(test: &TestSettings, connections: &[Connection]) -> Self {
         let mut report = Self::new(test.protocol, test.direction);
         report.role = Role::Server;
         report.streams_per_direction = test.num_streams.max(1);
@@ -114,21 +110,21 @@ impl HumanReport {
 
     /// `-V`: iperf3's verbose lines.
     #[must_use]
-    pub fn verbose(mut self, verbose: bool) -> Self {
+    pub(crate) fn verbose(mut self, verbose: bool) -> Self {
         self.verbose = verbose;
         self
     }
 
     /// `-f`: the unit of rates.
     #[must_use]
-    pub fn format(mut self, format: UnitFormat) -> Self {
+    pub(crate) fn format(mut self, format: UnitFormat) -> Self {
         self.format = format;
         self
     }
 
     /// `-V`'s first lines (client, and server before each test): the version and the
     /// system.
-    pub fn version_banner(&self) -> Vec<Printed> {
+    pub(crate) fn version_banner(&self) -> Vec<Printed> {
         if !self.verbose {
             return Vec::new();
         }
@@ -141,23 +137,36 @@ impl HumanReport {
 
     /// The client's lines once the data connections are made, up to the test's start:
     /// `Connecting to host`, `Reverse mode`, the `connected` lines and `-V`'s extras.
-    pub fn client_connected(
+    pub(crate) fn client_connected(
         &mut self,
-        config: &ClientConfig,
-        connected: &StreamsConnected,
+        test: &TestSettings,
+        connections: &[Connection],
+        cookie: &str,
+        control_mss: Option<u32>,
+        block_size: u32,
     ) -> Vec<Printed> {
-        self.order = connected.connections.iter().map(|c| c.socket).collect();
+        let request = self.request.clone().unwrap_or(ClientRequest {
+            host: String::new(),
+            port: 0,
+            block_size_given: true,
+            intervals: true,
+        });
+        self.protocol = test.protocol;
+        self.direction = test.direction;
+        self.streams_per_direction = test.num_streams.max(1);
+        self.omit_note_pending = !request.intervals && test.omit > 0.0;
+        self.order = connections.iter().map(|c| c.socket).collect();
         let mut out = Vec::new();
         let tcp = self.protocol == Protocol::Tcp;
         if self.verbose {
             out.push(Printed::Stdout(format!(
                 "Control connection MSS {}\n",
-                connected.control_mss.unwrap_or(0)
+                control_mss.unwrap_or(0)
             )));
-            if !tcp && config.block_size.is_none() {
+            if !tcp && !request.block_size_given {
                 out.push(Printed::Stdout(format!(
                     "Setting UDP block size to {}\n",
-                    connected.block_size
+                    block_size
                 )));
             }
             out.push(Printed::Report(format!(
@@ -167,46 +176,45 @@ impl HumanReport {
         }
         out.push(Printed::Report(format!(
             "Connecting to host {}, port {}\n",
-            config.host(),
-            config.port()
+            request.host, request.port
         )));
         if self.direction == Direction::Reverse {
             out.push(Printed::Report(format!(
                 "Reverse mode, remote host {} is sending\n",
-                config.host()
+                request.host
             )));
         }
         if self.verbose {
-            out.push(Printed::Report(format!(
-                "      Cookie: {}\n",
-                connected.cookie
-            )));
+            out.push(Printed::Report(format!("      Cookie: {}\n", cookie)));
             if tcp {
                 out.push(Printed::Report(format!(
                     "      TCP MSS: {} (default)\n",
-                    connected.control_mss.unwrap_or(0)
+                    control_mss.unwrap_or(0)
                 )));
             }
-            if let Some(rate) = config.bitrate() {
-                out.push(Printed::Report(format!("      Target Bitrate: {rate}\n")));
+            if test.target_bitrate != 0 {
+                out.push(Printed::Report(format!(
+                    "      Target Bitrate: {}\n",
+                    test.target_bitrate
+                )));
             }
         }
-        out.extend(self.connected_lines(&connected.connections));
+        out.extend(self.connected_lines(connections));
         if self.verbose {
-            let (bytes, blocks, secs) = match config.length() {
-                TestLength::Bytes(n) => (n, 0, 0),
-                TestLength::Blocks(n) => (0, n, 0),
-                TestLength::Duration(d) => (0, 0, d.as_secs()),
+            let (bytes, blocks, secs) = match (test.bytes, test.blocks) {
+                (0, 0) => (0, 0, test.duration as u64),
+                (0, n) => (0, n, 0),
+                (n, _) => (n, 0, 0),
             };
-            let omit = config.omit().as_secs();
-            out.push(self.starting_test(connected.block_size, omit, bytes, blocks, secs));
+            let omit = test.omit as u64;
+            out.push(self.starting_test(block_size, omit, bytes, blocks, secs));
         }
         out
     }
 
     /// The server's lines for one served test, all of them: `Accepted connection`, the
     /// `connected` lines, `-V`'s extras, the intervals and the summary.
-    pub fn server_test(&mut self, peer: SocketAddr, result: &IperfResult) -> Vec<Printed> {
+    pub(crate) fn server_test(&mut self, peer: SocketAddr, result: &IperfResult) -> Vec<Printed> {
         let cookie = result.start_info.as_ref().map(|s| s.cookie.as_str());
         let secs = result.timestamp.map_or_else(clock::now_secs, |t| t as i64);
         let mut out = self.server_started(
@@ -226,7 +234,7 @@ impl HumanReport {
     /// The server's lines once a test's streams are connected, up to its start:
     /// `Accepted connection`, the `connected` lines and `-V`'s extras (`secs`: the test's
     /// time, for `-V`'s `Time:`).
-    pub fn server_started(
+    pub(crate) fn server_started(
         &mut self,
         peer: SocketAddr,
         test: &TestSettings,
@@ -271,7 +279,7 @@ impl HumanReport {
     }
 
     /// The server's banner while it waits for test number `test_number`.
-    pub fn server_listening(port: u16, test_number: u64) -> Vec<Printed> {
+    pub(crate) fn server_listening(port: u16, test_number: u64) -> Vec<Printed> {
         let rule = "-----------------------------------------------------------\n";
         vec![
             Printed::Report(rule.to_owned()),
@@ -283,7 +291,7 @@ impl HumanReport {
     }
 
     /// The client's last lines.
-    pub fn done() -> Vec<Printed> {
+    pub(crate) fn done() -> Vec<Printed> {
         vec![
             Printed::Report("\n".to_owned()),
             Printed::Report("iperf Done.\n".to_owned()),
@@ -378,7 +386,7 @@ impl HumanReport {
 
     /// The lines for one interval (the column header before the first, a separator
     /// before the others when there are several streams).
-    pub fn interval(&mut self, interval: &IntervalReport) -> Vec<Printed> {
+    pub(crate) fn interval(&mut self, interval: &IntervalReport) -> Vec<Printed> {
         let mut out = Vec::new();
         if std::mem::take(&mut self.omit_note_pending) && self.verbose {
             out.push(Printed::Report(
@@ -504,7 +512,7 @@ impl HumanReport {
     /// The closing summary: a separator, the header, each stream as sent and as received
     /// (a server only the side it saw), the sums with several streams, and `-V`'s CPU and
     /// congestion lines.
-    pub fn summary(&self, result: &IperfResult) -> Vec<Printed> {
+    pub(crate) fn summary(&self, result: &IperfResult) -> Vec<Printed> {
         let mut out = vec![Printed::Report(SEPARATOR.to_owned())];
         if self.verbose {
             out.push(Printed::Report(
@@ -706,7 +714,7 @@ fn percent(lost: u64, packets: u64) -> f64 {
 
 /// The host as iperf3's `-V` describes it (`uname`'s fields).
 fn system_info() -> String {
-    crate::iperf::result::StartInfo::this_system()
+    system::this_system()
 }
 
 /// The number iperf3 3.12 on Linux shows for the `index`-th data stream (in connection
@@ -714,7 +722,7 @@ fn system_info() -> String {
 /// open, and a few descriptors are taken early on, hence the gaps (measured with the real
 /// iperf3: a client shows 5, 7, 9, 12, 14…; a TCP server 5, 8, 11, 13…; a UDP server 5, 6,
 /// 9, 12, 14…).
-pub fn iperf3_socket_number(role: Role, protocol: Protocol, index: usize) -> u32 {
+pub(crate) fn iperf3_socket_number(role: Role, protocol: Protocol, index: usize) -> u32 {
     let index = index as u32;
     let firsts: [u32; 3] = match (role, protocol) {
         (Role::Client, _) => [5, 7, 9],
@@ -748,14 +756,6 @@ mod tests {
     }
 
     #[test]
-    fn units_follow_iperf3() {
-        assert_eq!(format_bytes(3_650_355_200.0), "3.40 GBytes");
-        assert_eq!(format_bytes(512.0), " 512 Bytes");
-        assert_eq!(format_bitrate(29_195_104_897.0), "29.2 Gbits/sec");
-        assert_eq!(format_bitrate(100_000_000.0), " 100 Mbits/sec");
-    }
-
-    #[test]
     fn socket_numbers_are_the_ones_iperf3_shows() {
         let numbers = |role, protocol| {
             (0..10)
@@ -785,7 +785,7 @@ mod tests {
         let mut report = HumanReport::new(Protocol::Tcp, Direction::Forward);
         report.order = vec![1];
         let interval = IntervalReport {
-            streams: vec![crate::iperf::result::StreamMeasurement {
+            streams: vec![super::super::StreamMeasurement {
                 id: 1,
                 measurement: Measurement {
                     start: 0.0,

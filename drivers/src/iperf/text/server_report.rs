@@ -2,14 +2,14 @@
 
 use std::net::SocketAddr;
 
-use super::{HumanReport, Printed};
-use crate::iperf::result::IperfResult;
+use super::IperfResult;
+use super::human::{HumanReport, Printed};
 
 /// The text iperf3's server prints for one test after its "Server listening" banner: whom
 /// it accepted, the data connections, each interval, the summary. It is also what the
 /// server sends a client that asks for the server's output (`--get-server-output`) while
 /// printing text.
-pub fn server_report_text(result: &IperfResult) -> String {
+pub(crate) fn server_report_text(result: &IperfResult) -> String {
     let peer = result
         .start_info
         .as_ref()

@@ -1,49 +1,46 @@
 //! Running a test the way the iperf3 command prints it: the text report written as the
-//! test goes, by the client and by the server. The `iperf3` example binary prints
-//! through these, so what they write is exactly what it prints.
+//! test goes, by the client and by the server.
 
 use std::io;
 
-use super::args::{ClientCommand, ReportOptions};
-use super::clock;
-use super::human::{HumanReport, Printed};
-use super::output::TextOutput;
-use crate::iperf::engine::{ClientProgress, NativeClient, ServedTest, ServerProgress};
-use crate::iperf::error::IperfError;
-use crate::iperf::result::{IperfResult, ServerOutput, iperf3_json_text};
+use testrig_drivers::iperf::engine::{ClientProgress, NativeClient, ServerProgress};
+use testrig_drivers::iperf::{IperfError, IperfResult, ServedTest, ServerOutput, iperf3_json_text};
+
+use crate::args::{ClientCommand, ReportOptions};
+use crate::output::TextOutput;
+use crate::text::clock;
+use crate::text::human::{ClientRequest, HumanReport, Printed};
 
 /// Runs the client's test, writing iperf3's text report to `output` as it goes: `-V`'s
 /// banner, the connections, each interval, the summary and `iperf Done.`.
-///
-/// # Examples
-///
-/// ```no_run
-/// use testrig_drivers::iperf::cli::{CliCommand, TextOutput, parse_args, run_client_text};
-///
-/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-/// let CliCommand::Client(command) = parse_args(["-c", "127.0.0.1", "-n", "10M"])? else {
-///     unreachable!()
-/// };
-/// let mut output = TextOutput::new(Box::new(std::io::stdout()));
-/// run_client_text(&command, &mut output).await?;
-/// # Ok(()) }
-/// ```
-pub async fn run_client_text(
+pub(crate) async fn run_client_text(
     command: &ClientCommand,
     output: &mut TextOutput,
 ) -> Result<IperfResult, IperfError> {
-    let config = &command.config;
-    let mut report = HumanReport::for_client(config)
-        .verbose(command.report.verbose)
-        .format(command.report.format);
+    let mut report = HumanReport::for_client(ClientRequest {
+        host: command.host.clone(),
+        port: command.port,
+        block_size_given: command.block_size_given,
+        intervals: command.intervals,
+    })
+    .verbose(command.report.verbose)
+    .format(command.report.format);
     // A report that cannot be written (a closed pipe) does not stop the test; iperf3 goes
     // on too.
     let _ = output.emit(&report.version_banner());
-    let result = NativeClient::new(config.clone())
+    let result = NativeClient::new(command.host.clone(), command.port, command.options.clone())?
         .run_with_progress(|progress| {
             let printed = match progress {
-                ClientProgress::Connected(connected) => report.client_connected(config, connected),
+                ClientProgress::Connected {
+                    test,
+                    connections,
+                    cookie,
+                    control_mss,
+                    block_size,
+                    ..
+                } => report.client_connected(test, connections, cookie, control_mss, block_size),
                 ClientProgress::Interval(interval) => report.interval(interval),
+                _ => Vec::new(),
             };
             let _ = output.emit(&printed);
         })
@@ -65,47 +62,20 @@ pub async fn run_client_text(
 }
 
 /// A server's text report, printed as the server goes: fed the server's
-/// [`ServerProgress`] (its sender given to [`ServerConfig::progress`]) and each
+/// [`ServerProgress`] (its sender given to `ServerConfig::progress`) and each
 /// [`ServedTest`], it returns what iperf3's server prints at that point. The `Server
 /// listening` banner (and `-V`'s version banner before it) come from
 /// [`HumanReport::server_listening`] and [`HumanReport::version_banner`].
 ///
-/// [`ServerConfig::progress`]: crate::iperf::ServerConfig::progress
-///
-/// # Examples
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use testrig_drivers::iperf::cli::{ReportOptions, ServerText, TextOutput};
-/// use testrig_drivers::iperf::{NativeServer, ServerConfig};
-///
-/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-/// let (progress, mut events) = tokio::sync::mpsc::unbounded_channel();
-/// let config = ServerConfig::default().progress(progress);
-/// let mut handle = NativeServer::bind_with("127.0.0.1:5201".parse()?, config).await?.spawn();
-/// let (mut text, mut output) = (ServerText::new(&ReportOptions::default()), TextOutput::new(Box::new(std::io::stdout())));
-/// loop {
-///     tokio::select! {
-///         Some(event) = events.recv() => output.emit(&text.progress(&event))?,
-///         served = handle.next_test(Duration::from_secs(3600)) => {
-///             while let Ok(event) = events.try_recv() {
-///                 output.emit(&text.progress(&event))?;
-///             }
-///             output.emit(&text.served(&served?))?;
-///         }
-///     }
-/// }
-/// # }
-/// ```
 #[derive(Debug, Clone)]
-pub struct ServerText {
+pub(crate) struct ServerText {
     options: ReportOptions,
     running: Option<HumanReport>,
 }
 
 impl ServerText {
     /// A report with these options (`-V`, `-f`).
-    pub fn new(options: &ReportOptions) -> Self {
+    pub(crate) fn new(options: &ReportOptions) -> Self {
         Self {
             options: options.clone(),
             running: None,
@@ -119,7 +89,7 @@ impl ServerText {
     }
 
     /// What iperf3's server prints at this point of a test.
-    pub fn progress(&mut self, progress: &ServerProgress) -> Vec<Printed> {
+    pub(crate) fn progress(&mut self, progress: &ServerProgress) -> Vec<Printed> {
         match progress {
             ServerProgress::Started {
                 peer,
@@ -137,13 +107,14 @@ impl ServerText {
                 Some(report) => report.interval(interval),
                 None => Vec::new(),
             },
+            _ => Vec::new(),
         }
     }
 
     /// What iperf3's server prints when a test ends: the summary (everything, when no
     /// progress of this test was seen). A failed test prints nothing here; iperf3 writes
     /// the error to standard error.
-    pub fn served(&mut self, served: &ServedTest) -> Vec<Printed> {
+    pub(crate) fn served(&mut self, served: &ServedTest) -> Vec<Printed> {
         let running = self.running.take();
         let Ok(result) = &served.outcome else {
             return Vec::new();
@@ -160,7 +131,7 @@ impl ServerText {
 /// The output `options` ask for: `--logfile` (appended to, as iperf3 does; what iperf3
 /// prints with plain `printf` still goes to standard output) or standard output, with the
 /// `--timestamps` prefix and, when `title` applies (the client), the `-T` one.
-pub fn open_output(options: &ReportOptions, title: bool) -> io::Result<TextOutput> {
+pub(crate) fn open_output(options: &ReportOptions, title: bool) -> io::Result<TextOutput> {
     let output = match &options.logfile {
         Some(path) => {
             let file = std::fs::OpenOptions::new()

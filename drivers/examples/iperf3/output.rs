@@ -3,22 +3,12 @@
 
 use std::io::{self, Write};
 
-use super::clock;
-use super::human::Printed;
+use crate::text::clock;
+use crate::text::human::Printed;
 
 /// The destination of a report: standard output or a `--logfile`, with iperf3's line
 /// prefixes.
-///
-/// # Examples
-///
-/// ```
-/// use testrig_drivers::iperf::cli::{HumanReport, TextOutput};
-///
-/// let mut output = TextOutput::new(Box::new(std::io::sink())).title(Some("run 1".into()));
-/// output.emit(&HumanReport::done())?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub struct TextOutput {
+pub(crate) struct TextOutput {
     sink: Box<dyn Write + Send>,
     stdout: Option<Box<dyn Write + Send>>,
     title: Option<String>,
@@ -36,7 +26,7 @@ impl std::fmt::Debug for TextOutput {
 
 impl TextOutput {
     /// Everything to `sink`, including what iperf3 prints straight to standard output.
-    pub fn new(sink: Box<dyn Write + Send>) -> Self {
+    pub(crate) fn new(sink: Box<dyn Write + Send>) -> Self {
         Self {
             sink,
             stdout: None,
@@ -48,7 +38,7 @@ impl TextOutput {
     /// The report to `sink` (a `--logfile`), and what iperf3 prints with plain `printf`
     /// (`-V`'s `Control connection MSS`) to `stdout`, as iperf3 does.
     #[must_use]
-    pub fn split(sink: Box<dyn Write + Send>, stdout: Box<dyn Write + Send>) -> Self {
+    pub(crate) fn split(sink: Box<dyn Write + Send>, stdout: Box<dyn Write + Send>) -> Self {
         Self {
             stdout: Some(stdout),
             ..Self::new(sink)
@@ -57,7 +47,7 @@ impl TextOutput {
 
     /// `-T`: `TITLE:  ` before every report line (iperf3's client only).
     #[must_use]
-    pub fn title(mut self, title: Option<String>) -> Self {
+    pub(crate) fn title(mut self, title: Option<String>) -> Self {
         self.title = title;
         self
     }
@@ -65,14 +55,14 @@ impl TextOutput {
     /// `--timestamps[=FORMAT]`: the local time, formatted by `strftime(3)`, before every
     /// report line.
     #[must_use]
-    pub fn timestamps(mut self, format: Option<String>) -> Self {
+    pub(crate) fn timestamps(mut self, format: Option<String>) -> Self {
         self.timestamps = format;
         self
     }
 
     /// Writes what iperf3 would print, and flushes (iperf3's `--forceflush`; flushing
     /// every time costs nothing at the rate reports come).
-    pub fn emit(&mut self, printed: &[Printed]) -> io::Result<()> {
+    pub(crate) fn emit(&mut self, printed: &[Printed]) -> io::Result<()> {
         for piece in printed {
             match piece {
                 Printed::Report(text) => {

@@ -5,21 +5,49 @@
 //! cargo run --release --example iperf3 -- -c 127.0.0.1 -t 2 -P 2 -J
 //! ```
 //! The text output is iperf3 3.12's, line for line, and with `-J` the output has iperf3's
-//! JSON layout, so scripts written for iperf3 read either.
+//! JSON layout, so scripts written for iperf3 read either. The interop tests run it as a
+//! real process against the real `iperf3`.
+//!
+//! The command line is parsed here (`args`); the text report's formatting is compiled from
+//! the library's own source (`text`), which the library uses for the server's
+//! `--get-server-output` text.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use testrig_drivers::iperf::cli::{
-    CliCommand, ClientCommand, HumanReport, Printed, ReportOptions, ServerCommand, ServerText,
-    TextOutput, USAGE, UnitFormat, VERSION, open_output, parse_args, run_client_text,
-};
-use testrig_drivers::iperf::{
-    AddressFamily, NativeClient, NativeServer, ServedTest, ServerConfig, iperf3_error_json,
-    iperf3_json_text,
-};
+use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig};
+use testrig_drivers::iperf::{AddressFamily, ServedTest, iperf3_error_json, iperf3_json_text};
+
+use args::{CliCommand, ClientCommand, ReportOptions, ServerCommand, USAGE, parse_args};
+use output::TextOutput;
+use text::human::{HumanReport, Printed, VERSION};
+use text::units::UnitFormat;
+use text_run::{ServerText, open_output, run_client_text};
+
+mod args;
+mod output;
+mod text_run;
+
+/// iperf3's text report, compiled from the library's source (the library prints a
+/// server's part of it for `--get-server-output`); its files name the library's types
+/// through the imports here.
+#[path = "../../src/iperf/text"]
+#[allow(dead_code)]
+mod text {
+    pub(crate) mod clock;
+    pub(crate) mod human;
+    mod system;
+    pub(crate) mod units;
+
+    #[cfg(test)]
+    use testrig_drivers::iperf::StreamMeasurement;
+    use testrig_drivers::iperf::{
+        Connection, Direction, IntervalReport, IperfResult, Measurement, Protocol, Role,
+        StreamSummary, TestSettings,
+    };
+}
 
 fn main() -> ExitCode {
     let command = match parse_args(std::env::args().skip(1)) {
@@ -171,9 +199,13 @@ async fn run_client(command: ClientCommand) -> ExitCode {
 }
 
 async fn run_client_json(command: ClientCommand) -> ExitCode {
-    let client = NativeClient::new(command.config.clone());
+    let run = async {
+        NativeClient::new(command.host.clone(), command.port, command.options.clone())?
+            .run()
+            .await
+    };
     let outcome = tokio::select! {
-        outcome = client.run() => outcome,
+        outcome = run => outcome,
         _ = terminated() => {
             eprintln!("iperf3: interrupt - the client has terminated");
             return ExitCode::FAILURE;
@@ -255,10 +287,10 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
         // The text is printed as each test goes, as iperf3's server prints it.
         config.progress(progress)
     };
-    let mut bound = NativeServer::bind_with((ip, command.port).into(), config.clone()).await;
+    let mut bound = NativeServer::bind((ip, command.port).into(), config.clone()).await;
     if bound.is_err() && command.bind.is_none() && command.family == AddressFamily::Any {
         // No IPv6 here: fall back to IPv4, as iperf3 does.
-        bound = NativeServer::bind_with(([0, 0, 0, 0], command.port).into(), config).await;
+        bound = NativeServer::bind(([0, 0, 0, 0], command.port).into(), config).await;
     }
     let server = match bound {
         Ok(server) => server,
@@ -282,7 +314,7 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
         }
     };
     let port = server.local_addr().port();
-    let mut handle = server.spawn();
+    let mut handle = server;
     let banner = HumanReport::new(
         testrig_drivers::iperf::Protocol::Tcp,
         testrig_drivers::iperf::Direction::Forward,
@@ -342,7 +374,7 @@ async fn terminated() {
     futures_util::future::select_all(waits).await;
 }
 
-async fn next_test(handle: &mut testrig_drivers::iperf::ServerHandle) -> ServedTest {
+async fn next_test(handle: &mut NativeServer) -> ServedTest {
     loop {
         if let Ok(served) = handle.next_test(Duration::from_secs(3600)).await {
             return served;

@@ -25,6 +25,16 @@ fn parse_with(text: &str, base: u64) -> Option<u64> {
     (value.is_finite() && value >= 0.0 && scaled < u64::MAX as f64).then_some(scaled as u64)
 }
 
+/// `3.39 GBytes`: binary units, as iperf3 prints transfers.
+pub fn format_bytes(bytes: f64) -> String {
+    bytes_text(bytes)
+}
+
+/// `29.1 Gbits/sec`: adaptive decimal units, as iperf3 prints bitrates by default.
+pub fn format_bitrate(bits_per_second: f64) -> String {
+    rate_text(bits_per_second, UnitFormat::AdaptiveBits)
+}
+
 /// iperf3's adaptive number: `%4.2f` under 10, `%4.1f` under 100, else `%4.0f`.
 pub(crate) fn adaptive(value: f64) -> String {
     if value < 9.995 {
@@ -40,7 +50,7 @@ pub(crate) fn adaptive(value: f64) -> String {
 /// unit of bits (`k m g t`) or bytes (`K M G T`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub enum UnitFormat {
+pub(crate) enum UnitFormat {
     /// Bits, in the unit that keeps the number under 1000 (iperf3 without `-f`).
     #[default]
     AdaptiveBits,
@@ -51,15 +61,6 @@ pub enum UnitFormat {
 }
 
 impl UnitFormat {
-    /// The format of `-f LETTER`, if it is one of iperf3's `kmgtKMGT`.
-    pub fn from_flag(letter: &str) -> Option<Self> {
-        match letter {
-            "k" | "m" | "g" | "t" => letter.chars().next().map(Self::Bits),
-            "K" | "M" | "G" | "T" => letter.chars().next().map(Self::Bytes),
-            _ => None,
-        }
-    }
-
     fn letter(self) -> char {
         match self {
             Self::AdaptiveBits => 'a',
@@ -145,6 +146,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn units_follow_iperf3() {
+        assert_eq!(format_bytes(3_650_355_200.0), "3.40 GBytes");
+        assert_eq!(format_bytes(512.0), " 512 Bytes");
+        assert_eq!(format_bitrate(29_195_104_897.0), "29.2 Gbits/sec");
+        assert_eq!(format_bitrate(100_000_000.0), " 100 Mbits/sec");
+    }
+
+    #[test]
     fn sizes_are_binary_and_rates_decimal_like_iperf3() {
         assert_eq!(parse_size("10M"), Some(10 * 1024 * 1024));
         assert_eq!(parse_size("128k"), Some(128 * 1024));
@@ -215,13 +224,5 @@ mod tests {
         ] {
             assert_eq!(percent_g2(value), text, "{value}");
         }
-    }
-
-    #[test]
-    fn format_letters_are_iperf3s() {
-        assert_eq!(UnitFormat::from_flag("k"), Some(UnitFormat::Bits('k')));
-        assert_eq!(UnitFormat::from_flag("G"), Some(UnitFormat::Bytes('G')));
-        assert_eq!(UnitFormat::from_flag("x"), None);
-        assert_eq!(UnitFormat::from_flag("kk"), None);
     }
 }

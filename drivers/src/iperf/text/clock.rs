@@ -5,7 +5,7 @@ use std::ffi::CString;
 
 /// iperf3's `--timestamps` default format (`TIMESTAMP_FORMAT`): the locale's date and time
 /// and a space.
-pub const DEFAULT_TIMESTAMP_FORMAT: &str = "%c ";
+pub(crate) const DEFAULT_TIMESTAMP_FORMAT: &str = "%c ";
 
 /// `secs` since the Unix epoch formatted with `strftime(format)`, in local time (`local`) or
 /// UTC. An empty string when the format cannot be used (contains a NUL byte).

@@ -4,15 +4,25 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::clock::DEFAULT_TIMESTAMP_FORMAT;
-use super::units::{UnitFormat, parse_bitrate, parse_size};
-use crate::iperf::config::{ClientConfig, DEFAULT_PORT};
-use crate::iperf::error::IperfError;
-use crate::iperf::kinds::{AddressFamily, Direction, Protocol};
-use crate::iperf::stream_options::{MAX_MSS, StreamOptions, dscp_to_tos, parse_c_integer};
+use testrig_drivers::iperf::units::{parse_bitrate, parse_size};
+use testrig_drivers::iperf::{
+    AddressFamily, ClientOptions, DEFAULT_PORT, Direction, IperfError, Protocol, StreamOptions,
+};
+
+use crate::text::units::UnitFormat;
+
+/// iperf3's `--timestamps` default format (`TIMESTAMP_FORMAT`): the locale's date and time
+/// and a space.
+const DEFAULT_TIMESTAMP_FORMAT: &str = "%c ";
+/// iperf3's largest `-w` (`MAX_TCP_BUFFER`, 512 MiB).
+const MAX_WINDOW: u64 = 512 * 1024 * 1024;
+/// iperf3's largest `-M` (`MAX_MSS`, 9 KiB).
+const MAX_MSS: u32 = 9 * 1024;
+/// iperf3's largest burst (`MAX_BURST`).
+const MAX_BURST: u32 = 1000;
 
 /// Usage text, in iperf3's words for the flags supported here.
-pub const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 Usage: iperf3 [-s|-c host] [options]
 Server or Client:
   -p, --port      #         server port to listen on/connect to (default 5201)
@@ -75,8 +85,7 @@ Refused by this engine (iperf3 has them): -A (CPU affinity), -L (IPv6 flow label
 
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum CliCommand {
+pub(crate) enum CliCommand {
     /// `-h`.
     Help,
     /// `-v`.
@@ -89,7 +98,7 @@ pub enum CliCommand {
 
 /// What `-s` asks for.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServerCommand {
+pub(crate) struct ServerCommand {
     /// `-B`.
     pub bind: Option<IpAddr>,
     /// `-p`.
@@ -118,7 +127,7 @@ pub struct ServerCommand {
 
 /// The output-only options (`-V -T -f --logfile --timestamps --forceflush`).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ReportOptions {
+pub(crate) struct ReportOptions {
     /// `-V`.
     pub verbose: bool,
     /// `-T` (client only).
@@ -135,9 +144,17 @@ pub struct ReportOptions {
 
 /// What `-c HOST` asks for.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClientCommand {
-    /// The validated test configuration.
-    pub config: ClientConfig,
+pub(crate) struct ClientCommand {
+    /// The server's host (`-c`).
+    pub host: String,
+    /// The server's port (`-p`).
+    pub port: u16,
+    /// What the test measures, every value checked.
+    pub options: ClientOptions,
+    /// `-l` was given.
+    pub block_size_given: bool,
+    /// Interval reports are on (`-i` is not 0).
+    pub intervals: bool,
     /// `-J`.
     pub json: bool,
     /// How the text report looks and where it goes.
@@ -148,8 +165,7 @@ pub struct ClientCommand {
 
 /// A command line that cannot be run.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CliError {
+pub(crate) enum CliError {
     /// A flag this command line does not know.
     #[error("unrecognized option {flag:?} (see --help)")]
     UnknownFlag {
@@ -279,18 +295,7 @@ const UNSUPPORTED: &[(&str, &str)] = &[
 ];
 
 /// Parses iperf3-style arguments (without the program name).
-///
-/// # Examples
-///
-/// ```
-/// use testrig_drivers::iperf::cli::{CliCommand, parse_args};
-///
-/// let command = parse_args(["-c", "127.0.0.1", "-P", "4", "-t", "2", "-R"])?;
-/// let CliCommand::Client(client) = command else { panic!() };
-/// assert_eq!(client.config.streams(), 4);
-/// # Ok::<(), testrig_drivers::iperf::cli::CliError>(())
-/// ```
-pub fn parse_args<I, S>(args: I) -> Result<CliCommand, CliError>
+pub(crate) fn parse_args<I, S>(args: I) -> Result<CliCommand, CliError>
 where
     I: IntoIterator<Item = S>,
     S: Into<String>,
@@ -407,7 +412,7 @@ where
             if has("--daemon") {
                 return Err(CliError::Conflict("option -D is server-only"));
             }
-            let mut b = ClientConfig::builder(host, port).interval(interval);
+            let mut b = ClientOptions::new().interval(interval);
             if let Some(device) = &bind_device {
                 b = b.bind_device(device.clone());
             }
@@ -490,8 +495,13 @@ where
                 b = b.title(title.clone());
             }
             b = client_extras(b, &get, &has)?;
+            b.check()?;
             Ok(CliCommand::Client(ClientCommand {
-                config: b.build()?,
+                host,
+                port,
+                options: b,
+                block_size_given: has("--length"),
+                intervals: interval.is_some(),
                 json,
                 report,
                 pidfile,
@@ -503,10 +513,10 @@ where
 /// The client flags beyond the basic test shape: stream options, address family, ports,
 /// extra data, timeouts.
 fn client_extras(
-    mut b: crate::iperf::ClientConfigBuilder,
+    mut b: ClientOptions,
     get: &impl Fn(&str) -> Option<String>,
     has: &impl Fn(&str) -> bool,
-) -> Result<crate::iperf::ClientConfigBuilder, CliError> {
+) -> Result<ClientOptions, CliError> {
     let bad = |flag: &str, value: &str, reason: &'static str| CliError::BadValue {
         flag: flag.into(),
         value: value.into(),
@@ -515,7 +525,7 @@ fn client_extras(
     let mut o = StreamOptions::new();
     if let Some(v) = get("--window") {
         let window = size("--window", &v)?;
-        if window > crate::iperf::stream_options::MAX_WINDOW {
+        if window > MAX_WINDOW {
             return Err(bad(
                 "--window",
                 &v,
@@ -557,7 +567,7 @@ fn client_extras(
                         "bad TOS value (must be between 0 and 255 inclusive)",
                     )
                 })?,
-            _ => dscp_to_tos(&v).ok_or_else(|| {
+            _ => StreamOptions::dscp_tos(&v).ok_or_else(|| {
                 bad(
                     flag,
                     &v,
@@ -581,7 +591,7 @@ fn client_extras(
     {
         let burst =
             parse_number::<u32>("--bitrate", burst, "a rate and a burst count, e.g. 10M/5")?;
-        if burst > crate::iperf::stream_options::MAX_BURST {
+        if burst > MAX_BURST {
             return Err(bad("--bitrate", &v, "invalid burst count (maximum = 1000)"));
         }
         o = o.burst(burst);
@@ -623,6 +633,23 @@ fn client_extras(
         b = b.connect_timeout(Duration::from_millis(millis));
     }
     Ok(b)
+}
+
+/// Reads a number as C's `strtol(s, _, 0)` does: decimal, `0x` hex or leading-0 octal.
+fn parse_c_integer(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (negative, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let value = if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        i64::from_str_radix(hex, 16).ok()?
+    } else if t.len() > 1 && t.starts_with('0') {
+        i64::from_str_radix(&t[1..], 8).ok()?
+    } else {
+        t.parse().ok()?
+    };
+    Some(if negative { -value } else { value })
 }
 
 /// Splits iperf3's `<host>%<dev>`; an IPv6 link-local literal keeps its `%scope`.
@@ -733,7 +760,7 @@ fn report_options(flags: &[(String, Option<String>)]) -> Result<ReportOptions, C
             .map(|(_, v)| v.clone())
     };
     let format = match last("--format").flatten() {
-        Some(v) => UnitFormat::from_flag(&v).ok_or(CliError::BadValue {
+        Some(v) => unit_format(&v).ok_or(CliError::BadValue {
             flag: "--format".into(),
             value: v.clone(),
             reason: "one of the formats k m g t K M G T",
@@ -749,6 +776,15 @@ fn report_options(flags: &[(String, Option<String>)]) -> Result<ReportOptions, C
             .map(|v| v.unwrap_or_else(|| DEFAULT_TIMESTAMP_FORMAT.to_owned())),
         force_flush: last("--forceflush").is_some(),
     })
+}
+
+/// The format of `-f LETTER`, if it is one of iperf3's `kmgtKMGT`.
+fn unit_format(letter: &str) -> Option<UnitFormat> {
+    match letter {
+        "k" | "m" | "g" | "t" => letter.chars().next().map(UnitFormat::Bits),
+        "K" | "M" | "G" | "T" => letter.chars().next().map(UnitFormat::Bytes),
+        _ => None,
+    }
 }
 
 fn parse_number<T: std::str::FromStr>(
@@ -785,7 +821,6 @@ fn size(flag: &str, value: &str) -> Result<u64, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iperf::kinds::TestLength;
 
     fn client(args: &[&str]) -> ClientCommand {
         match parse_args(args.iter().copied()) {
@@ -799,35 +834,43 @@ mod tests {
         let c = client(&[
             "-c", "10.0.0.1", "-p", "5999", "-t", "3", "-P", "4", "-R", "-J",
         ]);
-        assert_eq!(c.config.host(), "10.0.0.1");
-        assert_eq!(c.config.port(), 5999);
+        assert_eq!((c.host.as_str(), c.port), ("10.0.0.1", 5999));
         assert_eq!(
-            c.config.length(),
-            TestLength::Duration(Duration::from_secs(3))
+            c.options,
+            ClientOptions::new()
+                .duration(Duration::from_secs(3))
+                .parallel(4)
+                .direction(Direction::Reverse)
         );
-        assert_eq!(c.config.streams(), 4);
-        assert_eq!(c.config.direction(), Direction::Reverse);
         assert!(c.json);
     }
 
     #[test]
     fn udp_rates_lengths_and_bytes_take_iperf3_suffixes() {
         let c = client(&["-c", "h", "-u", "-b", "100M", "-l", "1400", "-n", "10M"]);
-        assert_eq!(c.config.protocol(), Protocol::Udp);
-        assert_eq!(c.config.bitrate(), Some(100_000_000));
-        assert_eq!(c.config.length(), TestLength::Bytes(10 * 1024 * 1024));
+        assert_eq!(
+            c.options,
+            ClientOptions::new()
+                .protocol(Protocol::Udp)
+                .bitrate(100_000_000)
+                .block_size(1400)
+                .bytes(10 * 1024 * 1024)
+        );
+        assert!(c.block_size_given);
     }
 
     #[test]
     fn attached_and_equals_forms_are_accepted() {
         let c = client(&["--client=h", "-t2", "--parallel=3", "--bidir", "-i", "0"]);
-        assert_eq!(c.config.streams(), 3);
-        assert_eq!(c.config.direction(), Direction::Bidirectional);
-        assert_eq!(c.config.interval(), None);
         assert_eq!(
-            c.config.length(),
-            TestLength::Duration(Duration::from_secs(2))
+            c.options,
+            ClientOptions::new()
+                .parallel(3)
+                .direction(Direction::Bidirectional)
+                .interval(None)
+                .duration(Duration::from_secs(2))
         );
+        assert!(!c.intervals);
     }
 
     #[test]
@@ -883,11 +926,10 @@ mod tests {
 
     #[test]
     fn get_server_output_is_a_client_switch() {
-        assert!(!client(&["-c", "h"]).config.get_server_output());
-        assert!(
-            client(&["-c", "h", "--get-server-output"])
-                .config
-                .get_server_output()
+        assert_eq!(client(&["-c", "h"]).options, ClientOptions::new());
+        assert_eq!(
+            client(&["-c", "h", "--get-server-output"]).options,
+            ClientOptions::new().get_server_output(true)
         );
         let error = parse_args(["-s", "--get-server-output"]).unwrap_err();
         assert!(error.to_string().contains("--get-server-output"), "{error}");
@@ -895,9 +937,18 @@ mod tests {
 
     #[test]
     fn zero_copy_is_the_default_and_no_zerocopy_turns_it_off() {
-        assert!(client(&["-c", "h"]).config.zero_copy());
-        assert!(client(&["-c", "h", "-Z"]).config.zero_copy());
-        assert!(!client(&["-c", "h", "--no-zerocopy"]).config.zero_copy());
+        assert_eq!(
+            client(&["-c", "h"]).options,
+            ClientOptions::new().zero_copy(true)
+        );
+        assert_eq!(
+            client(&["-c", "h", "-Z"]).options,
+            ClientOptions::new().zero_copy(true)
+        );
+        assert_eq!(
+            client(&["-c", "h", "--no-zerocopy"]).options,
+            ClientOptions::new().zero_copy(false)
+        );
         let error = parse_args(["-c", "h", "-Z", "--no-zerocopy"]).unwrap_err();
         assert!(error.to_string().contains("contradict"), "{error}");
     }
@@ -925,17 +976,23 @@ mod tests {
             "-b",
             "10M/4",
         ]);
-        let o = c.config.stream_options();
-        assert_eq!(o.window_size(), Some(256 * 1024));
-        assert!(o.is_no_delay());
-        assert_eq!(o.mss_value(), Some(1200));
-        assert_eq!(o.congestion_algorithm(), Some("reno"));
-        assert_eq!(o.tos_value(), 0x28);
-        assert_eq!(o.fq_rate_value(), Some(8_000_000));
-        assert_eq!(o.pacing_timer_value(), Some(Duration::from_micros(2000)));
-        assert!(o.is_repeating_payload());
-        assert!(o.is_dont_fragment());
-        assert_eq!(o.burst, Some(4));
+        let stream = StreamOptions::new()
+            .window(256 * 1024)
+            .no_delay(true)
+            .mss(1200)
+            .congestion("reno")
+            .tos(0x28)
+            .fq_rate(8_000_000)
+            .pacing_timer(Duration::from_micros(2000))
+            .repeating_payload(true)
+            .dont_fragment(true)
+            .burst(4);
+        assert_eq!(
+            c.options,
+            ClientOptions::new()
+                .bitrate(10_000_000)
+                .stream_options(stream)
+        );
         let timed = client(&[
             "-c",
             "h",
@@ -945,10 +1002,16 @@ mod tests {
             "--rcv-timeout",
             "2000",
         ]);
-        let o = timed.config.stream_options();
-        assert_eq!(o.send_timeout, Some(Duration::from_millis(1500)));
-        assert_eq!(o.receive_timeout, Some(Duration::from_millis(2000)));
-        assert_eq!(c.config.bitrate(), Some(10_000_000));
+        assert_eq!(
+            timed.options,
+            ClientOptions::new()
+                .direction(Direction::Reverse)
+                .stream_options(
+                    StreamOptions::new()
+                        .send_timeout(Duration::from_millis(1500))
+                        .receive_timeout(Duration::from_millis(2000))
+                )
+        );
     }
 
     #[test]
@@ -966,37 +1029,42 @@ mod tests {
             "-u",
             "--udp-counters-64bit",
         ]);
-        assert_eq!(c.config.family(), AddressFamily::V4);
+        assert_eq!(
+            c.options,
+            ClientOptions::new()
+                .family(AddressFamily::V4)
+                .client_port(5000)
+                .extra_data("run 7")
+                .connect_timeout(Duration::from_millis(1500))
+                .protocol(Protocol::Udp)
+                .udp_counters_64bit(true)
+        );
         assert_eq!(c.pidfile, None);
         let with_pidfile = client(&["-c", "h", "-I", "/run/x.pid"]);
         assert_eq!(with_pidfile.pidfile, Some(PathBuf::from("/run/x.pid")));
-        assert_eq!(c.config.client_port(), Some(5000));
-        assert_eq!(c.config.extra_data(), Some("run 7"));
-        assert_eq!(c.config.connect_timeout, Duration::from_millis(1500));
-        assert!(c.config.udp_counters_64bit);
         assert_eq!(
-            client(&["-c", "h", "-6"]).config.family(),
-            AddressFamily::V6
+            client(&["-c", "h", "-6"]).options,
+            ClientOptions::new().family(AddressFamily::V6)
         );
     }
 
     #[test]
     fn a_device_after_percent_or_bind_dev_binds_to_it() {
         let c = client(&["-c", "127.0.0.1%lo"]);
-        assert_eq!(
-            (c.config.host(), c.config.bind_device()),
-            ("127.0.0.1", Some("lo"))
-        );
+        assert_eq!(c.host, "127.0.0.1");
+        assert_eq!(c.options, ClientOptions::new().bind_device("lo"));
         let c = client(&["-c", "h", "-B", "127.0.0.1%lo"]);
-        assert_eq!(c.config.bind_device(), Some("lo"));
-        assert_eq!(c.config.bind, Some("127.0.0.1".parse().unwrap()));
-        let c = client(&["-c", "h", "--bind-dev", "eth0"]);
-        assert_eq!(c.config.bind_device(), Some("eth0"));
-        let c = client(&["-c", "fe80::1%eth0"]);
         assert_eq!(
-            (c.config.host(), c.config.bind_device()),
-            ("fe80::1%eth0", None)
+            c.options,
+            ClientOptions::new()
+                .bind_device("lo")
+                .bind("127.0.0.1".parse().unwrap())
         );
+        let c = client(&["-c", "h", "--bind-dev", "eth0"]);
+        assert_eq!(c.options, ClientOptions::new().bind_device("eth0"));
+        let c = client(&["-c", "fe80::1%eth0"]);
+        assert_eq!(c.host, "fe80::1%eth0");
+        assert_eq!(c.options, ClientOptions::new());
         let CliCommand::Server(s) = parse_args(["-s", "--bind-dev", "lo"]).unwrap() else {
             panic!()
         };
@@ -1005,12 +1073,18 @@ mod tests {
 
     #[test]
     fn tos_and_dscp_read_like_iperf3_and_the_last_one_wins() {
-        let tos = |args: &[&str]| client(args).config.stream_options().tos_value();
-        assert_eq!(tos(&["-c", "h", "-S", "52"]), 52);
-        assert_eq!(tos(&["-c", "h", "-S", "064"]), 52);
-        assert_eq!(tos(&["-c", "h", "--dscp", "af11"]), 0x28);
-        assert_eq!(tos(&["-c", "h", "--dscp", "46"]), 46 << 2);
-        assert_eq!(tos(&["-c", "h", "-S", "4", "--dscp", "ef"]), 0xb8);
+        let tos = |args: &[&str], tos: u8| {
+            assert_eq!(
+                client(args).options,
+                ClientOptions::new().stream_options(StreamOptions::new().tos(tos)),
+                "{args:?}"
+            );
+        };
+        tos(&["-c", "h", "-S", "52"], 52);
+        tos(&["-c", "h", "-S", "064"], 52);
+        tos(&["-c", "h", "--dscp", "af11"], 0x28);
+        tos(&["-c", "h", "--dscp", "46"], 46 << 2);
+        tos(&["-c", "h", "-S", "4", "--dscp", "ef"], 0xb8);
     }
 
     #[test]
@@ -1058,6 +1132,23 @@ mod tests {
             let error = parse_args(args.iter().copied()).unwrap_err().to_string();
             assert!(error.contains(expected), "{args:?}: {error}");
         }
+    }
+
+    #[test]
+    fn format_letters_are_iperf3s() {
+        assert_eq!(unit_format("k"), Some(UnitFormat::Bits('k')));
+        assert_eq!(unit_format("G"), Some(UnitFormat::Bytes('G')));
+        assert_eq!(unit_format("x"), None);
+        assert_eq!(unit_format("kk"), None);
+    }
+
+    #[test]
+    fn c_integers_read_like_strtol() {
+        assert_eq!(parse_c_integer("52"), Some(52));
+        assert_eq!(parse_c_integer("064"), Some(52));
+        assert_eq!(parse_c_integer("0x34"), Some(52));
+        assert_eq!(parse_c_integer("0"), Some(0));
+        assert_eq!(parse_c_integer("lots"), None);
     }
 
     #[test]

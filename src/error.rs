@@ -879,8 +879,21 @@ fn indent_by(text: &str, spaces: usize) -> String {
 }
 
 /// An error's message followed by each cause its message does not already show, as
-/// `message: cause: cause`: the one-line form lists of failures and reports use.
-pub(crate) fn full_message(error: &(dyn std::error::Error + 'static)) -> String {
+/// `message: cause: cause`: the one-line form lists of failures and reports use, and
+/// what to match when a test checks an error's whole story.
+///
+/// # Examples
+/// ```
+/// use std::io;
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("cannot read the config")]
+/// struct ReadConfig(#[source] io::Error);
+///
+/// let error = ReadConfig(io::Error::other("disk on fire"));
+/// assert_eq!(error.to_string(), "cannot read the config");
+/// assert_eq!(testrig::error::full_message(&error), "cannot read the config: disk on fire");
+/// ```
+pub fn full_message(error: &(dyn std::error::Error + 'static)) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -607,8 +607,8 @@ async fn bad_settings_are_errors_naming_the_driver_the_field_and_the_value() {
     // build refuses the driver with it.
     let template = App::new("app", "echo").args(["ok", "${server.port"]);
     assert_eq!(
-        template.check().unwrap_err().to_string(),
-        "driver `app`: arg 2 `${server.port`: `${` at byte 0 is never closed"
+        testrig::error::full_message(&*template.check().unwrap_err()),
+        "driver `app`: arg 2 is not a valid template: `${server.port`: `${` at byte 0 is never closed"
     );
     let error = scratch
         .env("template")
@@ -622,7 +622,7 @@ async fn bad_settings_are_errors_naming_the_driver_the_field_and_the_value() {
     assert!(
         error
             .to_string()
-            .ends_with("driver `app`: arg 2 `${server.port`: `${` at byte 0 is never closed"),
+            .ends_with("driver `app`: arg 2 is not a valid template: `${server.port`: `${` at byte 0 is never closed"),
         "{error}"
     );
     let regex = App::new("app", "echo").ready_on_log_file("a.log", "(");
@@ -658,7 +658,7 @@ async fn bad_settings_are_errors_naming_the_driver_the_field_and_the_value() {
     let error = format!("{:#}", testrig::Error::from(error));
     assert!(
         error.contains(
-            "driver `app`: env PORT `${server.port}`: cannot resolve `server.port`: driver `server` has not started"
+            "driver `app`: env PORT `${server.port}` cannot be resolved: cannot resolve `server.port`: driver `server` has not started"
         ),
         "{error}"
     );

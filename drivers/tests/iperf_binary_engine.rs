@@ -94,7 +94,7 @@ async fn drivers_with_a_missing_program_fail_their_start_naming_the_driver() {
     let error = env.start().await.unwrap_err().to_string();
     for driver in ["server", "client"] {
         assert!(
-            error.contains(&format!("driver `{driver}`: the iperf3 program `/nonexistent/iperf3` was not found: install the `iperf3` package")),
+            error.contains(&format!("driver `{driver}` failed: the iperf3 program `/nonexistent/iperf3` was not found: install the `iperf3` package")),
             "{error}"
         );
     }

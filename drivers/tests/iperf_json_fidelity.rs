@@ -562,7 +562,8 @@ async fn the_server_output_is_asked_for_and_given_both_ways() {
                 match config.clone().run().await {
                     Ok(result) => break result,
                     Err(error) if tokio::time::Instant::now() < deadline => {
-                        assert!(error.to_string().contains("refused"), "{error}");
+                        let error = testrig::error::full_message(&error);
+                        assert!(error.contains("refused"), "{error}");
                         tokio::time::sleep(Duration::from_millis(30)).await;
                     }
                     Err(error) => panic!("{error}"),

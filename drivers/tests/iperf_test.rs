@@ -125,8 +125,8 @@ async fn a_server_that_cannot_start_fails_the_test_naming_its_direction() {
     // A peer whose address nothing can bind: the server cannot start.
     let unreachable = Peer::new("peer", "192.0.2.1".parse().unwrap());
     let error = bytes_test().upstream(&dut, &unreachable).await.unwrap_err();
-    let text = error.to_string();
-    assert!(text.starts_with("iperf test dut → peer: "), "{text}");
+    let text = testrig::error::full_message(&error);
+    assert!(text.starts_with("iperf test dut → peer failed: "), "{text}");
     assert!(text.contains("cannot listen on 192.0.2.1"), "{text}");
 }
 
@@ -170,8 +170,9 @@ async fn a_client_past_its_deadline_fails_and_the_server_is_stopped() {
         .upstream(&dut, &peer)
         .await
         .unwrap_err();
+    let error = testrig::error::full_message(&error);
     assert!(
-        error.to_string().starts_with("iperf test dut → peer: driver `client`: the iperf measurement did not finish within 300ms"),
+        error.starts_with("iperf test dut → peer failed: driver `client`: the iperf measurement did not finish within 300ms"),
         "{error}"
     );
     let output = iperf3_server_output(&dir);

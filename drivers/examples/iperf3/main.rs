@@ -192,7 +192,7 @@ async fn run_client(command: ClientCommand) -> ExitCode {
     match outcome {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("iperf3: error - {error}");
+            eprintln!("iperf3: error - {}", error.iperf3_message());
             ExitCode::FAILURE
         }
     }

@@ -17,7 +17,7 @@ use super::Expectation;
 #[non_exhaustive]
 pub enum AppError {
     /// A readiness regex that does not compile.
-    #[error("driver `{driver}`: {field} `{value}` is not a valid regex: {source}")]
+    #[error("driver `{driver}`: {field} `{value}` is not a valid regex")]
     InvalidRegex {
         /// The driver.
         driver: String,
@@ -46,7 +46,7 @@ pub enum AppError {
     },
 
     /// An argument or environment value with a malformed `${driver.key}` placeholder.
-    #[error("driver `{driver}`: {field} {source}")]
+    #[error("driver `{driver}`: {field} is not a valid template")]
     InvalidTemplate {
         /// The driver.
         driver: String,
@@ -58,7 +58,7 @@ pub enum AppError {
     },
 
     /// A placeholder whose value could not be found when the driver started.
-    #[error("driver `{driver}`: {field} `{value}`: {source}")]
+    #[error("driver `{driver}`: {field} `{value}` cannot be resolved")]
     Unresolved {
         /// The driver.
         driver: String,
@@ -172,7 +172,7 @@ pub enum AppError {
     },
 
     /// Any other process error (spawn, signals).
-    #[error("driver `{driver}`: {source}")]
+    #[error("driver `{driver}`: its program failed")]
     Process {
         /// The driver.
         driver: String,

@@ -69,7 +69,7 @@ pub enum IperfError {
         reason: String,
     },
     /// The server host name did not resolve.
-    #[error("iperf: cannot resolve server {host:?}: {source}")]
+    #[error("iperf: cannot resolve server {host:?}")]
     Resolve {
         /// The host as given.
         host: String,
@@ -78,7 +78,7 @@ pub enum IperfError {
         source: io::Error,
     },
     /// The control or a data connection could not be opened.
-    #[error("iperf: cannot connect to {addr}: {source}")]
+    #[error("iperf: cannot connect to {addr}")]
     Connect {
         /// The server address.
         addr: SocketAddr,
@@ -87,7 +87,7 @@ pub enum IperfError {
         source: io::Error,
     },
     /// The server could not bind its address.
-    #[error("iperf: cannot listen on {addr}: {source}")]
+    #[error("iperf: cannot listen on {addr}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
@@ -151,7 +151,7 @@ pub enum IperfError {
         detail: String,
     },
     /// The control connection failed.
-    #[error("iperf: I/O error while {phase}: {source}")]
+    #[error("iperf: I/O error while {phase}")]
     Io {
         /// Where this side was.
         phase: Phase,
@@ -160,7 +160,7 @@ pub enum IperfError {
         source: io::Error,
     },
     /// A data stream failed.
-    #[error("iperf: data stream {stream} failed: {source}")]
+    #[error("iperf: data stream {stream} failed")]
     Stream {
         /// The stream id (1, 3, 4, …).
         stream: u32,
@@ -253,7 +253,7 @@ pub enum IperfError {
         attempts: u32,
     },
     /// No free port could be found for an iperf3 server.
-    #[error("cannot find a free port on {host} for iperf3: {source}")]
+    #[error("cannot find a free port on {host} for iperf3")]
     NoFreePort {
         /// The listening host.
         host: String,
@@ -281,7 +281,7 @@ pub enum IperfError {
         driver: String,
     },
     /// A driver's engine failed.
-    #[error("driver `{driver}`: {source}")]
+    #[error("driver `{driver}` failed")]
     Driver {
         /// The driver.
         driver: String,
@@ -331,7 +331,7 @@ pub enum IperfError {
         after: Duration,
     },
     /// An [`IperfTest`](super::IperfTest)'s measurement failed.
-    #[error("iperf test {sender} → {receiver}: {source}")]
+    #[error("iperf test {sender} → {receiver} failed")]
     Test {
         /// The sending endpoint.
         sender: String,
@@ -343,7 +343,7 @@ pub enum IperfError {
     },
     /// An [`IperfTest`](super::IperfTest)'s environment (its server and client drivers)
     /// failed.
-    #[error("iperf test {sender} → {receiver}: {source}")]
+    #[error("iperf test {sender} → {receiver} failed")]
     Environment {
         /// The sending endpoint.
         sender: String,
@@ -396,7 +396,14 @@ impl IperfError {
             Self::ServerError { message, .. } => message.clone(),
             other => {
                 let text = other.to_string();
-                text.strip_prefix("iperf: ").unwrap_or(&text).to_owned()
+                let mut text = text.strip_prefix("iperf: ").unwrap_or(&text).to_owned();
+                let mut cause = std::error::Error::source(other);
+                while let Some(error) = cause {
+                    text.push_str(": ");
+                    text.push_str(&error.to_string());
+                    cause = error.source();
+                }
+                text
             }
         }
     }

@@ -26,7 +26,7 @@ pub(crate) struct RegexTemplate {
 #[non_exhaustive]
 pub(crate) enum RegexTemplateError {
     /// A reference has no value (its driver exports no such key now).
-    #[error("`{template}`: {source}")]
+    #[error("`{template}` cannot be filled in")]
     Unresolved {
         /// The regex as written.
         template: String,
@@ -176,8 +176,9 @@ mod tests {
             .unwrap()
             .regex(&values())
             .unwrap_err();
+        let missing = testrig::error::full_message(&missing);
         assert!(
-            missing.to_string().starts_with("`${server.pid}`: "),
+            missing.starts_with("`${server.pid}` cannot be filled in: "),
             "{missing}"
         );
     }

@@ -72,7 +72,7 @@ enum WaitError {
         regex: String,
         tail: Tail,
     },
-    #[error("driver `{driver}`: cannot read the program's output in {}: {source}", path.display())]
+    #[error("driver `{driver}`: cannot read the program's output in {}", path.display())]
     Output {
         driver: String,
         path: PathBuf,

@@ -18,7 +18,7 @@ pub enum Iperf3JsonError {
     #[error("iperf3 printed no JSON (empty output)")]
     Empty,
     /// The document stops early, e.g. iperf3 was killed mid-test.
-    #[error("iperf3's JSON output is truncated after {len} bytes: {source}")]
+    #[error("iperf3's JSON output is truncated after {len} bytes")]
     Truncated {
         /// How much was there.
         len: usize,
@@ -27,7 +27,7 @@ pub enum Iperf3JsonError {
         source: serde_json::Error,
     },
     /// The output is not JSON at all.
-    #[error("iperf3's output is not JSON ({source}); it starts with {start:?}")]
+    #[error("iperf3's output is not JSON; it starts with {start:?}")]
     Garbage {
         /// The first characters of the output.
         start: String,

@@ -5,7 +5,7 @@ mod iperf_support;
 use std::time::Duration;
 
 use testrig_drivers::iperf::engine::NativeClient;
-use testrig_drivers::iperf::{ClientOptions, Direction, IperfResult, Protocol};
+use testrig_drivers::iperf::{ClientOptions, Direction, IperfResult, Protocol, StreamOptions};
 
 const BLOCK: u64 = 128 * 1024;
 
@@ -21,6 +21,16 @@ async fn run_against_iperf3(binary: &std::path::Path, options: ClientOptions) ->
 /// A one-second test.
 fn options() -> ClientOptions {
     ClientOptions::new().duration(Duration::from_secs(1))
+}
+
+/// UDP at 100 Mbit/s with 4 MiB socket buffers on both sides (`-w`, which iperf3 applies to
+/// its own sockets too): a third of a second of datagrams, so a receiver descheduled on a
+/// busy machine does not drop them (with the default buffer a loaded run lost 8 %).
+fn udp_options() -> ClientOptions {
+    options()
+        .protocol(Protocol::Udp)
+        .bitrate(100_000_000)
+        .stream_options(StreamOptions::new().window(4 << 20))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,11 +109,7 @@ async fn native_client_runs_bidirectional_with_iperf3_and_both_directions_agree(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_sends_udp_at_100_mbits_to_iperf3_with_jitter_and_loss() {
     let binary = iperf3_or_skip!();
-    let result = run_against_iperf3(
-        &binary,
-        options().protocol(Protocol::Udp).bitrate(100_000_000),
-    )
-    .await;
+    let result = run_against_iperf3(&binary, udp_options()).await;
     let rate = result.sent_bits_per_second();
     assert!((80e6..120e6).contains(&rate), "sent at {rate} bit/s");
     let received = &result.summary.main.received;
@@ -124,7 +130,7 @@ async fn native_client_sends_udp_at_100_mbits_to_iperf3_with_jitter_and_loss() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_client_receives_udp_from_iperf3_in_reverse() {
     let binary = iperf3_or_skip!();
-    let result = run_against_iperf3(&binary, options().udp().bitrate(100_000_000).reverse()).await;
+    let result = run_against_iperf3(&binary, udp_options().reverse()).await;
     let received = &result.summary.main.received;
     assert!(received.bytes > 1_000_000, "{received:?}");
     assert!(received.jitter_ms.is_some());

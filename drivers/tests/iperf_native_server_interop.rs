@@ -98,7 +98,10 @@ async fn iperf3_client_runs_bidirectional_against_the_native_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iperf3_client_sends_udp_at_100_mbits_to_the_native_server() {
     let binary = iperf3_or_skip!();
-    let (client, server) = iperf3_against_native(&binary, &["-t", "1", "-u", "-b", "100M"]).await;
+    // 4 MiB socket buffers (`-w`, both sides): a receiver descheduled on a busy machine
+    // does not drop datagrams.
+    let (client, server) =
+        iperf3_against_native(&binary, &["-t", "1", "-u", "-b", "100M", "-w", "4M"]).await;
     assert_eq!(server.test.protocol, Protocol::Udp);
     let received = &client.summary.main.received;
     assert!(received.bytes > 5_000_000, "{received:?}");

@@ -19,3 +19,7 @@ struct IperfGuideDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/processes.md")]
 struct ProcessGuideDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/api.md")]
+struct ApiMapDoctests;

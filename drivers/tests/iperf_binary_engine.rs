@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use testrig::Environment;
 use testrig_drivers::iperf::engine::{Iperf3Client, Iperf3Server, NativeClient, pick_free_port};
-use testrig_drivers::iperf::{
-    ClientOptions, Engine, Iperf3JsonError, IperfClient, IperfError, IperfServer,
-};
+use testrig_drivers::iperf::{ClientOptions, Engine, IperfClient, IperfError, IperfServer};
 
 const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
@@ -106,14 +104,11 @@ async fn garbage_output_is_an_error_quoting_it() {
     assert!(
         matches!(
             error,
-            IperfError::Output {
-                source: Iperf3JsonError::Garbage { .. },
-                ..
-            }
+            IperfError::Output { ref source, .. } if matches!(**source, IperfError::NotJson { .. })
         ),
         "{error:?}"
     );
-    let text = error.to_string();
+    let text = testrig::error::full_message(&error);
     assert!(text.contains("is not JSON"), "{text}");
     assert!(text.contains("Segmentation fault in the matrix"), "{text}");
 }
@@ -128,14 +123,11 @@ async fn truncated_output_is_an_error_saying_so_with_the_stderr_lines() {
     assert!(
         matches!(
             error,
-            IperfError::Output {
-                source: Iperf3JsonError::Truncated { .. },
-                ..
-            }
+            IperfError::Output { ref source, .. } if matches!(**source, IperfError::TruncatedOutput { .. })
         ),
         "{error:?}"
     );
-    let text = error.to_string();
+    let text = testrig::error::full_message(&error);
     assert!(text.contains("iperf3 client exited with code 1"), "{text}");
     assert!(text.contains("truncated"), "{text}");
     assert!(
@@ -150,10 +142,7 @@ async fn empty_output_is_an_error() {
     assert!(
         matches!(
             error,
-            IperfError::Output {
-                source: Iperf3JsonError::Empty,
-                ..
-            }
+            IperfError::Output { ref source, .. } if matches!(**source, IperfError::EmptyOutput)
         ),
         "{error:?}"
     );
@@ -164,17 +153,15 @@ async fn an_error_key_is_an_error_with_iperf3s_text() {
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iperf/iperf3_error.json");
     let error = run_fake("error_key", &format!("cat '{}'; exit 1", fixture.display())).await;
-    let IperfError::Output {
-        source: Iperf3JsonError::Reported { message },
-        ..
-    } = &error
-    else {
+    let IperfError::Output { source, .. } = &error else {
+        panic!("expected iperf3's reported error, got {error:?}");
+    };
+    let IperfError::Iperf3Reported { message } = &**source else {
         panic!("expected iperf3's reported error, got {error:?}");
     };
     assert_eq!(message, "unable to connect to server: Connection refused");
     assert!(
-        error
-            .to_string()
+        testrig::error::full_message(&error)
             .contains(&format!("iperf3 reported an error: {message}"))
     );
 }
@@ -189,7 +176,7 @@ async fn the_real_iperf3_reports_a_refused_connection_through_its_error_key() {
         .run(&dir, Duration::from_secs(10))
         .await
         .unwrap_err();
-    let text = error.to_string();
+    let text = testrig::error::full_message(&error);
     assert!(
         text.contains("iperf3 reported an error: unable to connect to server"),
         "{text}"

@@ -1,5 +1,6 @@
 //! The iperf3-binary engine: its errors (missing program, unusable output, iperf3's own
-//! errors, deadlines) and its port choice (iperf3 refuses port 0).
+//! errors, deadlines) and its port choice (iperf3 refuses port 0; the retries on a taken
+//! free port are unit tests of `binary/server.rs`).
 
 mod iperf_support;
 
@@ -8,10 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use testrig::Environment;
-use testrig_drivers::iperf::engine::{Iperf3Client, Iperf3Server, NativeClient, pick_free_port};
-use testrig_drivers::iperf::{
-    ClientOptions, Engine, Iperf3JsonError, IperfClient, IperfError, IperfServer,
-};
+use testrig_drivers::iperf::engine::{Iperf3Client, Iperf3Server, ServerConfig};
+use testrig_drivers::iperf::{ClientOptions, Engine, IperfClient, IperfError, IperfServer};
 
 const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
@@ -72,11 +71,14 @@ async fn a_missing_program_says_to_install_the_iperf3_package() {
     );
     assert!(text.contains("install the `iperf3` package"), "{text}");
 
-    let error = Iperf3Server::builder()
-        .program("/nonexistent/iperf3")
-        .start(&dir)
-        .await
-        .unwrap_err();
+    let error = Iperf3Server::start(
+        "/nonexistent/iperf3",
+        (LOCALHOST, 0).into(),
+        &ServerConfig::default(),
+        &dir,
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(error, IperfError::NotInstalled { .. }),
         "{error:?}"
@@ -106,14 +108,11 @@ async fn garbage_output_is_an_error_quoting_it() {
     assert!(
         matches!(
             error,
-            IperfError::Output {
-                source: Iperf3JsonError::Garbage { .. },
-                ..
-            }
+            IperfError::Output { ref source, .. } if matches!(**source, IperfError::NotJson { .. })
         ),
         "{error:?}"
     );
-    let text = error.to_string();
+    let text = testrig::error::full_message(&error);
     assert!(text.contains("is not JSON"), "{text}");
     assert!(text.contains("Segmentation fault in the matrix"), "{text}");
 }
@@ -128,14 +127,11 @@ async fn truncated_output_is_an_error_saying_so_with_the_stderr_lines() {
     assert!(
         matches!(
             error,
-            IperfError::Output {
-                source: Iperf3JsonError::Truncated { .. },
-                ..
-            }
+            IperfError::Output { ref source, .. } if matches!(**source, IperfError::TruncatedOutput { .. })
         ),
         "{error:?}"
     );
-    let text = error.to_string();
+    let text = testrig::error::full_message(&error);
     assert!(text.contains("iperf3 client exited with code 1"), "{text}");
     assert!(text.contains("truncated"), "{text}");
     assert!(
@@ -150,10 +146,7 @@ async fn empty_output_is_an_error() {
     assert!(
         matches!(
             error,
-            IperfError::Output {
-                source: Iperf3JsonError::Empty,
-                ..
-            }
+            IperfError::Output { ref source, .. } if matches!(**source, IperfError::EmptyOutput)
         ),
         "{error:?}"
     );
@@ -164,17 +157,15 @@ async fn an_error_key_is_an_error_with_iperf3s_text() {
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/iperf/iperf3_error.json");
     let error = run_fake("error_key", &format!("cat '{}'; exit 1", fixture.display())).await;
-    let IperfError::Output {
-        source: Iperf3JsonError::Reported { message },
-        ..
-    } = &error
-    else {
+    let IperfError::Output { source, .. } = &error else {
+        panic!("expected iperf3's reported error, got {error:?}");
+    };
+    let IperfError::Iperf3Reported { message } = &**source else {
         panic!("expected iperf3's reported error, got {error:?}");
     };
     assert_eq!(message, "unable to connect to server: Connection refused");
     assert!(
-        error
-            .to_string()
+        testrig::error::full_message(&error)
             .contains(&format!("iperf3 reported an error: {message}"))
     );
 }
@@ -183,13 +174,13 @@ async fn an_error_key_is_an_error_with_iperf3s_text() {
 async fn the_real_iperf3_reports_a_refused_connection_through_its_error_key() {
     let binary = iperf3_or_skip!();
     let dir = runpath("refused");
-    let closed = pick_free_port(LOCALHOST).unwrap();
+    let closed = iperf_support::free_port();
     let error = client(closed)
         .program(binary)
         .run(&dir, Duration::from_secs(10))
         .await
         .unwrap_err();
-    let text = error.to_string();
+    let text = testrig::error::full_message(&error);
     assert!(
         text.contains("iperf3 reported an error: unable to connect to server"),
         "{text}"
@@ -220,67 +211,23 @@ async fn a_client_past_its_deadline_is_stopped_and_the_run_fails() {
 }
 
 #[tokio::test]
-async fn the_server_retries_on_another_port_when_the_first_is_in_use() {
-    let binary = iperf3_or_skip!();
-    let dir = runpath("retry");
-    let occupied = TcpListener::bind((LOCALHOST, 0)).unwrap();
-    let taken = occupied.local_addr().unwrap().port();
-    let mut offered = vec![taken];
-    let server = Iperf3Server::builder()
-        .program(binary)
-        .port_picker(move |ip| offered.pop().map_or_else(|| pick_free_port(ip), Ok))
-        .start(&dir)
-        .await
-        .expect("the server starts on the second port");
-    assert_eq!(server.attempts(), 2);
-    assert_ne!(server.local_addr().port(), taken);
-    // It really listens there: a native client runs a test against it.
-    let result = NativeClient::new("127.0.0.1", server.local_addr().port(), options())
-        .unwrap()
-        .run()
-        .await
-        .unwrap();
-    assert!(result.bytes_received() > 0);
-    server.stop(Duration::from_secs(2)).await.unwrap();
-}
-
-#[tokio::test]
 async fn a_given_port_in_use_is_an_error_naming_it() {
     let binary = iperf3_or_skip!();
     let dir = runpath("given_port");
     let occupied = TcpListener::bind((LOCALHOST, 0)).unwrap();
     let taken = occupied.local_addr().unwrap().port();
-    let error = Iperf3Server::builder()
-        .program(binary)
-        .port(taken)
-        .start(&dir)
-        .await
-        .unwrap_err();
+    let error = Iperf3Server::start(
+        binary,
+        (LOCALHOST, taken).into(),
+        &ServerConfig::default(),
+        &dir,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         error.to_string(),
         format!(
             "iperf3 server could not listen on 127.0.0.1: port {taken} was already in use (1 attempt(s))"
         )
-    );
-}
-
-#[tokio::test]
-async fn a_server_that_finds_no_free_port_names_every_port_it_tried() {
-    let binary = iperf3_or_skip!();
-    let dir = runpath("no_free_port");
-    let occupied = TcpListener::bind((LOCALHOST, 0)).unwrap();
-    let taken = occupied.local_addr().unwrap().port();
-    let error = Iperf3Server::builder()
-        .program(binary)
-        .attempts(2)
-        .port_picker(move |_| Ok(taken))
-        .start(&dir)
-        .await
-        .unwrap_err();
-    assert!(
-        error.to_string().contains(&format!(
-            "each of ports {taken}, {taken} was already in use (2 attempt(s))"
-        )),
-        "{error}"
     );
 }

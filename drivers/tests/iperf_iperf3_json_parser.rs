@@ -1,6 +1,6 @@
 //! Real `iperf3 -J` output (3.12, captured on loopback) parsed into the typed results.
 
-use testrig_drivers::iperf::{Direction, Iperf3JsonError, IperfResult, Protocol, Role};
+use testrig_drivers::iperf::{Direction, IperfError, IperfResult, Protocol, Role};
 
 fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/iperf/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -122,7 +122,7 @@ fn a_server_side_run_parses_as_the_server_view() {
 fn an_error_run_is_an_error_quoting_iperf3() {
     let error = IperfResult::from_iperf3_json(&fixture("iperf3_error.json")).unwrap_err();
     match &error {
-        Iperf3JsonError::Reported { message } => {
+        IperfError::Iperf3Reported { message } => {
             assert_eq!(message, "unable to connect to server: Connection refused");
         }
         other => panic!("expected Reported, got {other:?}"),
@@ -135,7 +135,7 @@ fn truncated_output_is_reported_as_truncated() {
     let text = fixture("iperf3_tcp.json");
     let error = IperfResult::from_iperf3_json(&text[..text.len() / 2]).unwrap_err();
     assert!(
-        matches!(error, Iperf3JsonError::Truncated { .. }),
+        matches!(error, IperfError::TruncatedOutput { .. }),
         "{error}"
     );
     assert!(error.to_string().contains("truncated"));
@@ -144,7 +144,7 @@ fn truncated_output_is_reported_as_truncated() {
 #[test]
 fn garbage_output_is_reported_with_its_start() {
     let error = IperfResult::from_iperf3_json("iperf3: error - the server is busy").unwrap_err();
-    assert!(matches!(error, Iperf3JsonError::Garbage { .. }));
+    assert!(matches!(error, IperfError::NotJson { .. }));
     assert!(
         error.to_string().contains("iperf3: error - the server"),
         "{error}"

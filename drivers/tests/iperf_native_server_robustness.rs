@@ -97,7 +97,7 @@ async fn the_real_iperf3_is_told_the_native_server_is_busy() {
         &output.stdout,
     ));
     match parsed {
-        Err(testrig_drivers::iperf::Iperf3JsonError::Reported { message }) => {
+        Err(testrig_drivers::iperf::IperfError::Iperf3Reported { message }) => {
             assert!(message.contains("busy"), "{message}");
         }
         other => panic!("expected iperf3 to report a busy server, got {other:?}"),

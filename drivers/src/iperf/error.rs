@@ -9,8 +9,6 @@ use std::path::PathBuf;
 
 use testrig::process::{Exit, ProcessError, Tail};
 
-use super::result::Iperf3JsonError;
-
 /// The phase of an iperf3 test a failure happened in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -190,9 +188,41 @@ pub enum IperfError {
         #[source]
         source: Option<io::Error>,
     },
-    /// iperf3's JSON output could not be read.
-    #[error(transparent)]
-    Iperf3Json(#[from] Iperf3JsonError),
+    /// iperf3 printed nothing where its JSON output (`-J`) was expected.
+    #[error("iperf3 printed no JSON (empty output)")]
+    EmptyOutput,
+    /// iperf3's JSON output stops early, e.g. iperf3 was killed mid-test.
+    #[error("iperf3's JSON output is truncated after {len} bytes")]
+    TruncatedOutput {
+        /// How much was there.
+        len: usize,
+        /// The JSON parser's complaint.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// iperf3's output is not JSON at all.
+    #[error("iperf3's output is not JSON; it starts with {start:?}")]
+    NotJson {
+        /// The first characters of the output.
+        start: String,
+        /// The JSON parser's complaint.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// iperf3 ran but reported a failure in its JSON output's `error` key.
+    #[error("iperf3 reported an error: {message}")]
+    Iperf3Reported {
+        /// iperf3's message, e.g. "unable to connect to server: Connection refused".
+        message: String,
+    },
+    /// A key of iperf3's JSON output that is needed is missing or has the wrong type.
+    #[error("iperf3's JSON has no usable {path}: {detail}")]
+    MissingJson {
+        /// Where, e.g. `end.sum_sent`.
+        path: String,
+        /// What was wrong.
+        detail: String,
+    },
 
     /// The iperf3 program is not installed (or the configured path does not exist).
     #[error(
@@ -209,19 +239,22 @@ pub enum IperfError {
     #[error(transparent)]
     Process(#[from] ProcessError),
     /// The iperf3 client's output was not a usable result; the message carries the
-    /// program's standard error.
-    #[error("iperf3 client {exit}: {source}{}", stderr_note(stderr))]
+    /// program's standard error, the source says what was wrong with the output (one of
+    /// [`EmptyOutput`](Self::EmptyOutput), [`TruncatedOutput`](Self::TruncatedOutput),
+    /// [`NotJson`](Self::NotJson), [`Iperf3Reported`](Self::Iperf3Reported),
+    /// [`MissingJson`](Self::MissingJson)).
+    #[error("iperf3 client {exit} without a usable result{}", stderr_note(stderr))]
     Output {
         /// How the process ended.
         exit: Exit,
         /// What was wrong with the output.
         #[source]
-        source: Iperf3JsonError,
+        source: Box<IperfError>,
         /// The process's standard error lines.
         stderr: Vec<String>,
     },
     /// The iperf3 client's output file could not be read.
-    #[error("cannot read iperf3's output file {}: {source}", path.display())]
+    #[error("cannot read iperf3's output file {}", path.display())]
     ReadOutput {
         /// The file.
         path: PathBuf,

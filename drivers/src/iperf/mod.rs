@@ -62,7 +62,7 @@ pub use iperf_test::{BothDirections, Gate, IperfTest, Peer};
 pub use kinds::{AddressFamily, Direction, Protocol};
 pub use result::{
     Connection, ControlPeer, CpuUtilization, DirectionSummary, FineSample, IntervalReport,
-    Iperf3JsonError, IperfResult, Measurement, Role, ServerOutput, StartInfo, StreamMeasurement,
-    StreamSummary, Summary, TestSettings, iperf3_error_json, iperf3_json_text,
+    IperfResult, Measurement, Role, ServerOutput, StartInfo, StreamMeasurement, StreamSummary,
+    Summary, TestSettings, iperf3_error_json, iperf3_json_text,
 };
 pub use stream_options::StreamOptions;

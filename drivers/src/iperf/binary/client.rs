@@ -127,7 +127,7 @@ impl Iperf3Client {
         let result =
             IperfResult::from_iperf3_json(&output).map_err(|source| IperfError::Output {
                 exit,
-                source,
+                source: Box::new(source),
                 stderr: process
                     .tail()
                     .lines()

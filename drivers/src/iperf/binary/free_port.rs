@@ -6,17 +6,7 @@ use std::net::{IpAddr, SocketAddr, TcpListener};
 /// A TCP port on `ip` that was free a moment ago: binds `ip:0`, reads the port the kernel
 /// chose, and closes the socket. Another program may take it before it is used, so a caller
 /// retries on "address in use".
-///
-/// # Examples
-///
-/// ```
-/// use testrig_drivers::iperf::engine::pick_free_port;
-///
-/// let port = pick_free_port("127.0.0.1".parse().unwrap())?;
-/// assert_ne!(port, 0);
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub fn pick_free_port(ip: IpAddr) -> io::Result<u16> {
+pub(crate) fn pick_free_port(ip: IpAddr) -> io::Result<u16> {
     let listener = TcpListener::bind(SocketAddr::new(ip, 0))?;
     Ok(listener.local_addr()?.port())
 }

@@ -20,7 +20,6 @@ mod program;
 mod server;
 
 pub use client::Iperf3Client;
-pub use free_port::pick_free_port;
 pub use program::DEFAULT_IPERF3_PROGRAM;
 pub(crate) use program::is_available;
-pub use server::{DEFAULT_PORT_ATTEMPTS, Iperf3Server, Iperf3ServerBuilder};
+pub use server::Iperf3Server;

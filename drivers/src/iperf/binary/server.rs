@@ -1,6 +1,5 @@
 //! `iperf3 -s`, as a daemon that is ready when it says `Server listening`.
 
-use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -9,19 +8,22 @@ use std::time::Duration;
 use testrig::process::{Command, Exit, Pattern, Process, ProcessError};
 
 use super::free_port::pick_free_port;
-use super::program::{DEFAULT_IPERF3_PROGRAM, is_available};
+use super::program::is_available;
+use crate::iperf::engine::ServerConfig;
 use crate::iperf::error::IperfError;
+use crate::iperf::stream_options::DEFAULT_RECEIVE_TIMEOUT;
 
 /// How many ports a server with port 0 tries before giving up.
-pub const DEFAULT_PORT_ATTEMPTS: u32 = 5;
+pub(crate) const DEFAULT_PORT_ATTEMPTS: u32 = 5;
+
+/// How long each spawn may take to print `Server listening`.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What iperf3 prints once its listener is open (in text mode; JSON mode prints nothing).
 const LISTENING: &str = r"Server listening on (?P<port>\d+)";
 
 /// What iperf3 prints when its port is taken.
 const IN_USE: &str = "Address already in use";
-
-type PortPicker = Box<dyn FnMut(IpAddr) -> io::Result<u16> + Send>;
 
 /// A running `iperf3 -s` (text mode, `--forceflush`), bound to one address.
 ///
@@ -33,13 +35,13 @@ type PortPicker = Box<dyn FnMut(IpAddr) -> io::Result<u16> + Send>;
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use testrig_drivers::iperf::engine::Iperf3Server;
+/// use testrig_drivers::iperf::engine::{DEFAULT_IPERF3_PROGRAM, Iperf3Server, ServerConfig};
 ///
 /// # async fn example() -> Result<(), testrig_drivers::iperf::IperfError> {
-/// let server = Iperf3Server::builder()
-///     .host("127.0.0.1".parse().unwrap())
-///     .start("/tmp/iperf-run")
-///     .await?;
+/// let addr = "127.0.0.1:0".parse().unwrap(); // port 0: a free port, retried if taken
+/// let server =
+///     Iperf3Server::start(DEFAULT_IPERF3_PROGRAM, addr, &ServerConfig::default(), "/tmp/iperf-run")
+///         .await?;
 /// println!("iperf3 -s listening on {}", server.local_addr());
 /// server.stop(Duration::from_secs(2)).await?;
 /// # Ok(()) }
@@ -51,44 +53,31 @@ pub struct Iperf3Server {
     attempts: u32,
 }
 
-/// Configures an [`Iperf3Server`]: program, address, port and how to find a free one.
-#[must_use]
-pub struct Iperf3ServerBuilder {
-    program: PathBuf,
-    host: IpAddr,
-    port: u16,
-    ready_timeout: Duration,
-    attempts: u32,
-    picker: PortPicker,
-    /// Flags for iperf3's own server options (`--snd-timeout`, `--rcv-timeout`,
-    /// `--bind-dev`).
-    options: Vec<String>,
-}
-
-impl fmt::Debug for Iperf3ServerBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Iperf3ServerBuilder")
-            .field("program", &self.program)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("ready_timeout", &self.ready_timeout)
-            .field("attempts", &self.attempts)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Iperf3Server {
-    /// A server of `iperf3` from `PATH` on `127.0.0.1`, on a free port.
-    pub fn builder() -> Iperf3ServerBuilder {
-        Iperf3ServerBuilder {
-            program: PathBuf::from(DEFAULT_IPERF3_PROGRAM),
-            host: IpAddr::from([127, 0, 0, 1]),
-            port: 0,
-            ready_timeout: Duration::from_secs(10),
+    /// Spawns `program` (e.g. [`DEFAULT_IPERF3_PROGRAM`](super::DEFAULT_IPERF3_PROGRAM))
+    /// as `iperf3 -s` listening on `addr`, with its logs in `runpath`, and waits for
+    /// `Server listening` (10 s per spawn).
+    ///
+    /// iperf3 refuses port 0, so port 0 picks a free port and tries another on "address in
+    /// use", up to 5 times; a port given explicitly is tried once. Of `config`, iperf3 is
+    /// given the options it has flags for: [`ServerConfig::send_timeout`]
+    /// (`--snd-timeout`), [`ServerConfig::receive_timeout`] (`--rcv-timeout`) and
+    /// [`ServerConfig::bind_device`] (`--bind-dev`); the native server's other limits do not
+    /// apply to iperf3.
+    pub async fn start(
+        program: impl Into<PathBuf>,
+        addr: SocketAddr,
+        config: &ServerConfig,
+        runpath: impl AsRef<Path>,
+    ) -> Result<Self, IperfError> {
+        Spawn {
+            program: program.into(),
+            addr,
+            options: iperf3_flags(config),
             attempts: DEFAULT_PORT_ATTEMPTS,
-            picker: Box::new(pick_free_port),
-            options: Vec::new(),
         }
+        .run(runpath.as_ref(), &mut pick_free_port)
+        .await
     }
 
     /// The address clients connect to.
@@ -97,7 +86,8 @@ impl Iperf3Server {
     }
 
     /// How many spawns it took to find a free port (1 when the first was free).
-    pub fn attempts(&self) -> u32 {
+    #[cfg_attr(not(test), expect(dead_code))]
+    pub(crate) fn attempts(&self) -> u32 {
         self.attempts
     }
 
@@ -117,90 +107,62 @@ impl Iperf3Server {
     }
 }
 
-impl Iperf3ServerBuilder {
-    /// Runs this program instead of `iperf3` from `PATH`.
-    pub fn program(mut self, program: impl Into<PathBuf>) -> Self {
-        self.program = program.into();
-        self
+/// The flags for the server options iperf3 shares with the native server.
+fn iperf3_flags(config: &ServerConfig) -> Vec<String> {
+    let mut flags = Vec::new();
+    if let Some(timeout) = config.send_timeout {
+        flags.extend(["--snd-timeout".to_owned(), timeout.as_millis().to_string()]);
     }
-
-    /// The address to listen on (`-B`; default `127.0.0.1`).
-    pub fn host(mut self, host: IpAddr) -> Self {
-        self.host = host;
-        self
+    if config.receive_timeout != DEFAULT_RECEIVE_TIMEOUT {
+        flags.extend([
+            "--rcv-timeout".to_owned(),
+            config.receive_timeout.as_millis().to_string(),
+        ]);
     }
-
-    /// The port (`-p`); 0 (the default) picks a free one and retries on "address in use".
-    /// A port given explicitly is tried once.
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
+    if let Some(device) = &config.bind_device {
+        flags.extend(["--bind-dev".to_owned(), device.clone()]);
     }
+    flags
+}
 
-    /// How long to wait for `Server listening` on each attempt (default 10 s).
-    pub fn ready_timeout(mut self, timeout: Duration) -> Self {
-        self.ready_timeout = timeout;
-        self
-    }
+/// One start of an iperf3 server: what to run and how many free ports to try.
+struct Spawn {
+    program: PathBuf,
+    addr: SocketAddr,
+    /// Flags for iperf3's own server options.
+    options: Vec<String>,
+    attempts: u32,
+}
 
-    /// How many free ports to try when the port is 0 (default 5, at least 1).
-    pub fn attempts(mut self, attempts: u32) -> Self {
-        self.attempts = attempts.max(1);
-        self
-    }
-
-    /// How a free port is chosen when the port is 0 (default [`pick_free_port`]).
-    pub fn port_picker(
-        mut self,
-        picker: impl FnMut(IpAddr) -> io::Result<u16> + Send + 'static,
-    ) -> Self {
-        self.picker = Box::new(picker);
-        self
-    }
-
-    /// The server options the native engine's [`ServerConfig`](crate::iperf::engine::ServerConfig)
-    /// sets too, as iperf3's flags: `--snd-timeout` and `--rcv-timeout` (in milliseconds),
-    /// `--bind-dev`.
-    pub fn server_options(
-        mut self,
-        send_timeout: Option<Duration>,
-        receive_timeout: Option<Duration>,
-        bind_device: Option<&str>,
-    ) -> Self {
-        if let Some(timeout) = send_timeout {
-            self.options
-                .extend(["--snd-timeout".to_owned(), timeout.as_millis().to_string()]);
-        }
-        if let Some(timeout) = receive_timeout {
-            self.options
-                .extend(["--rcv-timeout".to_owned(), timeout.as_millis().to_string()]);
-        }
-        if let Some(device) = bind_device {
-            self.options
-                .extend(["--bind-dev".to_owned(), device.to_owned()]);
-        }
-        self
-    }
-
-    /// Spawns the server with its logs in `runpath` and waits for `Server listening`.
-    pub async fn start(mut self, runpath: impl AsRef<Path>) -> Result<Iperf3Server, IperfError> {
+impl Spawn {
+    /// Spawns the server, choosing free ports with `picker` when the port is 0.
+    async fn run(
+        self,
+        runpath: &Path,
+        picker: &mut (dyn FnMut(IpAddr) -> io::Result<u16> + Send),
+    ) -> Result<Iperf3Server, IperfError> {
         if !is_available(&self.program) {
             return Err(IperfError::NotInstalled {
                 program: self.program,
             });
         }
-        let attempts = if self.port == 0 { self.attempts } else { 1 };
+        let host = self.addr.ip();
+        let attempts = if self.addr.port() == 0 {
+            self.attempts.max(1)
+        } else {
+            1
+        };
         let mut tried = Vec::new();
         for attempt in 1..=attempts {
-            let port = match self.port {
-                0 => (self.picker)(self.host).map_err(|source| IperfError::NoFreePort {
-                    host: self.host.to_string(),
+            let port = match self.addr.port() {
+                0 => picker(host).map_err(|source| IperfError::NoFreePort {
+                    host: host.to_string(),
                     source,
                 })?,
                 port => port,
             };
             tried.push(port);
-            let process = Process::spawn(self.command(port)?, runpath.as_ref())
+            let process = Process::spawn(self.command(port)?, runpath)
                 .await
                 .map_err(|error| match error {
                     ProcessError::ProgramNotFound { program, .. } => {
@@ -208,11 +170,11 @@ impl Iperf3ServerBuilder {
                     }
                     other => other.into(),
                 })?;
-            match process.ready(self.ready_timeout).await {
+            match process.ready(READY_TIMEOUT).await {
                 Ok(_) => {
                     return Ok(Iperf3Server {
                         process,
-                        local_addr: SocketAddr::new(self.host, port),
+                        local_addr: SocketAddr::new(host, port),
                         attempts: attempt,
                     });
                 }
@@ -227,7 +189,7 @@ impl Iperf3ServerBuilder {
         }
         let ports: Vec<String> = tried.iter().map(u16::to_string).collect();
         Err(IperfError::AddressInUse {
-            host: self.host.to_string(),
+            host: host.to_string(),
             tried: match ports.len() {
                 1 => format!("port {}", ports[0]),
                 _ => format!("each of ports {}", ports.join(", ")),
@@ -242,7 +204,7 @@ impl Iperf3ServerBuilder {
                 "-s".to_owned(),
                 "--forceflush".to_owned(),
                 "-B".to_owned(),
-                self.host.to_string(),
+                self.addr.ip().to_string(),
                 "-p".to_owned(),
                 port.to_string(),
             ])
@@ -250,5 +212,94 @@ impl Iperf3ServerBuilder {
             .name("iperf3-server")
             .daemon()
             .ready_when(Pattern::stdout(LISTENING)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::iperf::ClientOptions;
+    use crate::iperf::binary::DEFAULT_IPERF3_PROGRAM;
+    use crate::iperf::engine::NativeClient;
+
+    const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    /// `iperf3` from `PATH`, or `None` (the test is skipped) where it is not installed.
+    fn iperf3() -> Option<PathBuf> {
+        let program = PathBuf::from(DEFAULT_IPERF3_PROGRAM);
+        if is_available(&program) {
+            Some(program)
+        } else {
+            eprintln!("skipped: iperf3 is not installed");
+            None
+        }
+    }
+
+    /// A fresh directory for one test's files.
+    fn runpath(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir()
+            .join("testrig-iperf3-server-unit")
+            .join(format!("{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn spawn(program: PathBuf, attempts: u32) -> Spawn {
+        Spawn {
+            program,
+            addr: SocketAddr::new(LOCALHOST, 0),
+            options: Vec::new(),
+            attempts,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_server_retries_on_another_port_when_the_first_is_in_use() {
+        let Some(binary) = iperf3() else { return };
+        let dir = runpath("retry");
+        let occupied = TcpListener::bind((LOCALHOST, 0)).unwrap();
+        let taken = occupied.local_addr().unwrap().port();
+        let mut offered = vec![taken];
+        let server = spawn(binary, DEFAULT_PORT_ATTEMPTS)
+            .run(&dir, &mut |ip| {
+                offered.pop().map_or_else(|| pick_free_port(ip), Ok)
+            })
+            .await
+            .expect("the server starts on the second port");
+        assert_eq!(server.attempts(), 2);
+        assert_ne!(server.local_addr().port(), taken);
+        // It really listens there: a native client runs a test against it.
+        let result = NativeClient::new(
+            "127.0.0.1",
+            server.local_addr().port(),
+            ClientOptions::new().bytes(1 << 20),
+        )
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+        assert!(result.bytes_received() > 0);
+        server.stop(Duration::from_secs(2)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_server_that_finds_no_free_port_names_every_port_it_tried() {
+        let Some(binary) = iperf3() else { return };
+        let dir = runpath("no_free_port");
+        let occupied = TcpListener::bind((LOCALHOST, 0)).unwrap();
+        let taken = occupied.local_addr().unwrap().port();
+        let error = spawn(binary, 2)
+            .run(&dir, &mut |_| Ok(taken))
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains(&format!(
+                "each of ports {taken}, {taken} was already in use (2 attempt(s))"
+            )),
+            "{error}"
+        );
     }
 }

@@ -18,7 +18,6 @@ use crate::iperf::binary::Iperf3Server;
 use crate::iperf::engine::server::ServedTest;
 use crate::iperf::engine::{NativeServer, ServerConfig};
 use crate::iperf::error::{IperfError, Phase};
-use crate::iperf::stream_options::DEFAULT_RECEIVE_TIMEOUT;
 
 /// Default deadline of a graceful stop of an iperf3 server process.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -238,17 +237,7 @@ impl IperfServer {
         address: SocketAddr,
         ctx: &StartContext,
     ) -> Result<Running, BoxError> {
-        let server = Iperf3Server::builder()
-            .program(program)
-            .host(address.ip())
-            .port(address.port())
-            .server_options(
-                self.native.send_timeout,
-                (self.native.receive_timeout != DEFAULT_RECEIVE_TIMEOUT)
-                    .then_some(self.native.receive_timeout),
-                self.native.bind_device.as_deref(),
-            )
-            .start(ctx.runpath()?)
+        let server = Iperf3Server::start(program, address, &self.native, ctx.runpath()?)
             .await
             .map_err(|e| e.in_driver(&self.name))?;
         let cancel = CancellationToken::new();

@@ -27,10 +27,7 @@ mod tcp_info;
 mod test_run;
 mod udp_receive;
 
-pub use super::binary::{
-    DEFAULT_IPERF3_PROGRAM, DEFAULT_PORT_ATTEMPTS, Iperf3Client, Iperf3Server, Iperf3ServerBuilder,
-    pick_free_port,
-};
+pub use super::binary::{DEFAULT_IPERF3_PROGRAM, Iperf3Client, Iperf3Server};
 pub use client::{ClientProgress, NativeClient};
 pub use server::NativeServer;
 pub use server_config::{ServerConfig, ServerProgress};

@@ -8,71 +8,27 @@ use super::{
     ControlPeer, CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Measurement, Role,
     ServerOutput, StartInfo, StreamSummary, Summary, TestSettings,
 };
+use crate::iperf::error::IperfError;
 use crate::iperf::kinds::{Direction, Protocol};
 
-/// Why iperf3's JSON output could not be read.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Iperf3JsonError {
-    /// Nothing was printed.
-    #[error("iperf3 printed no JSON (empty output)")]
-    Empty,
-    /// The document stops early, e.g. iperf3 was killed mid-test.
-    #[error("iperf3's JSON output is truncated after {len} bytes")]
-    Truncated {
-        /// How much was there.
-        len: usize,
-        /// The parser's complaint.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The output is not JSON at all.
-    #[error("iperf3's output is not JSON; it starts with {start:?}")]
-    Garbage {
-        /// The first characters of the output.
-        start: String,
-        /// The parser's complaint.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// iperf3 ran but reported a failure in its `error` key.
-    #[error("iperf3 reported an error: {message}")]
-    Reported {
-        /// iperf3's message, e.g. "unable to connect to server: Connection refused".
-        message: String,
-    },
-    /// A key this reader needs is missing or has the wrong type.
-    #[error("iperf3's JSON has no usable {path}: {detail}")]
-    Missing {
-        /// Where, e.g. `end.sum_sent`.
-        path: String,
-        /// What was wrong.
-        detail: String,
-    },
-}
-
-fn missing(path: &str, detail: impl Into<String>) -> Iperf3JsonError {
-    Iperf3JsonError::Missing {
+fn missing(path: &str, detail: impl Into<String>) -> IperfError {
+    IperfError::MissingJson {
         path: path.to_owned(),
         detail: detail.into(),
     }
 }
 
-fn typed<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, Iperf3JsonError> {
+fn typed<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, IperfError> {
     T::deserialize(value).map_err(|e| missing(path, e.to_string()))
 }
 
-fn object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, Iperf3JsonError> {
+fn object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, IperfError> {
     value
         .as_object()
         .ok_or_else(|| missing(path, "not a JSON object"))
 }
 
-fn field<'a>(
-    map: &'a Map<String, Value>,
-    key: &str,
-    path: &str,
-) -> Result<&'a Value, Iperf3JsonError> {
+fn field<'a>(map: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a Value, IperfError> {
     map.get(key)
         .ok_or_else(|| missing(&format!("{path}.{key}"), "key absent"))
 }
@@ -85,20 +41,22 @@ impl IperfResult {
     /// Parses the JSON `iperf3 -J` prints, as a client or a server.
     ///
     /// Truncated or garbage output, and output whose `error` key reports a failure, are
-    /// errors that quote what was wrong.
-    pub fn from_iperf3_json(text: &str) -> Result<Self, Iperf3JsonError> {
+    /// errors that quote what was wrong: [`IperfError::EmptyOutput`],
+    /// [`IperfError::TruncatedOutput`], [`IperfError::NotJson`],
+    /// [`IperfError::Iperf3Reported`] or [`IperfError::MissingJson`].
+    pub fn from_iperf3_json(text: &str) -> Result<Self, IperfError> {
         let text = text.trim();
         if text.is_empty() {
-            return Err(Iperf3JsonError::Empty);
+            return Err(IperfError::EmptyOutput);
         }
         let doc: Value = serde_json::from_str(text).map_err(|source| {
             if source.is_eof() {
-                Iperf3JsonError::Truncated {
+                IperfError::TruncatedOutput {
                     len: text.len(),
                     source,
                 }
             } else {
-                Iperf3JsonError::Garbage {
+                IperfError::NotJson {
                     start: text.chars().take(60).collect(),
                     source,
                 }
@@ -106,7 +64,7 @@ impl IperfResult {
         })?;
         let top = object(&doc, "the document")?;
         if let Some(error) = top.get("error") {
-            return Err(Iperf3JsonError::Reported {
+            return Err(IperfError::Iperf3Reported {
                 message: error
                     .as_str()
                     .map(str::to_owned)
@@ -614,7 +572,7 @@ fn parse_start_info(start: &Map<String, Value>) -> Option<StartInfo> {
 fn parse_test_start(
     start: &Map<String, Value>,
     end: &Map<String, Value>,
-) -> Result<TestSettings, Iperf3JsonError> {
+) -> Result<TestSettings, IperfError> {
     let ts = object(field(start, "test_start", "start")?, "start.test_start")?;
     let protocol = match ts.get("protocol").and_then(Value::as_str) {
         Some("TCP") => Protocol::Tcp,
@@ -646,7 +604,7 @@ fn parse_test_start(
     })
 }
 
-fn parse_end(end: &Map<String, Value>, protocol: Protocol) -> Result<Summary, Iperf3JsonError> {
+fn parse_end(end: &Map<String, Value>, protocol: Protocol) -> Result<Summary, IperfError> {
     let streams = match end.get("streams") {
         Some(Value::Array(list)) => list
             .iter()
@@ -656,15 +614,14 @@ fn parse_end(end: &Map<String, Value>, protocol: Protocol) -> Result<Summary, Ip
         Some(_) => return Err(missing("end.streams", "not an array")),
         None => Vec::new(),
     };
-    let sum_pair =
-        |sent_key: &str, received_key: &str| -> Result<DirectionSummary, Iperf3JsonError> {
-            let sent = field(end, sent_key, "end")?;
-            let received = field(end, received_key, "end")?;
-            Ok(DirectionSummary {
-                sent: typed(sent, &format!("end.{sent_key}"))?,
-                received: typed(received, &format!("end.{received_key}"))?,
-            })
-        };
+    let sum_pair = |sent_key: &str, received_key: &str| -> Result<DirectionSummary, IperfError> {
+        let sent = field(end, sent_key, "end")?;
+        let received = field(end, received_key, "end")?;
+        Ok(DirectionSummary {
+            sent: typed(sent, &format!("end.{sent_key}"))?,
+            received: typed(received, &format!("end.{received_key}"))?,
+        })
+    };
     let main = match (protocol, end.get("sum_sent"), end.get("sum")) {
         // iperf3 before 3.11 reported UDP only as `end.sum`.
         (Protocol::Udp, None, Some(sum)) => {
@@ -700,7 +657,7 @@ fn parse_end_stream(
     value: &Value,
     protocol: Protocol,
     path: &str,
-) -> Result<StreamSummary, Iperf3JsonError> {
+) -> Result<StreamSummary, IperfError> {
     let map = object(value, path)?;
     let id_of = |m: &Value| m.get("socket").and_then(Value::as_u64).unwrap_or(0) as u32;
     match (protocol, map.get("udp")) {
@@ -784,15 +741,15 @@ mod tests {
     fn empty_truncated_and_garbage_output_are_told_apart() {
         assert!(matches!(
             IperfResult::from_iperf3_json("  \n"),
-            Err(Iperf3JsonError::Empty)
+            Err(IperfError::EmptyOutput)
         ));
         assert!(matches!(
             IperfResult::from_iperf3_json("{\"start\": {\"connected\": ["),
-            Err(Iperf3JsonError::Truncated { .. })
+            Err(IperfError::TruncatedOutput { .. })
         ));
         assert!(matches!(
             IperfResult::from_iperf3_json("iperf3: error - unable to connect"),
-            Err(Iperf3JsonError::Garbage { .. })
+            Err(IperfError::NotJson { .. })
         ));
     }
 }

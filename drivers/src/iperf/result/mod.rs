@@ -8,7 +8,7 @@ mod report;
 mod throughput_svg;
 
 pub use cjson_text::iperf3_json_text;
-pub use iperf3_json::{Iperf3JsonError, iperf3_error_json};
+pub use iperf3_json::iperf3_error_json;
 pub(crate) use measurement::loss_percent;
 pub use measurement::{Measurement, StreamMeasurement};
 pub use report::{

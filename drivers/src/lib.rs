@@ -3,6 +3,7 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 pub mod app;
+pub mod fault_proxy;
 pub mod iperf;
 pub mod tcp;
 

@@ -1,0 +1,111 @@
+use std::io;
+use std::net::Shutdown;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::net::TcpStream;
+
+use super::engine::Shared;
+use super::link::{Ending, Link};
+use super::pump::Direction;
+use super::{ConnectionState, ProxyEvent, Stream};
+
+/// How long the proxy waits for the upstream to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Carries one accepted client to the upstream and back until either side or the
+/// proxy ends it, then closes both sockets as the ending says.
+pub(crate) async fn serve(shared: Arc<Shared>, link: Arc<Link>, client: TcpStream) {
+    let _ = client.set_nodelay(true);
+    let upstream = tokio::select! {
+        biased;
+        () = link.end.cancelled() => None,
+        connected = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(shared.upstream)) => {
+            match connected {
+                Ok(Ok(stream)) => Some(stream),
+                Ok(Err(error)) => {
+                    upstream_failed(&shared, &link, error.to_string());
+                    None
+                }
+                Err(_) => {
+                    upstream_failed(&shared, &link, format!("no answer within {CONNECT_TIMEOUT:?}"));
+                    None
+                }
+            }
+        }
+    };
+    let ending = match upstream {
+        Some(server) => {
+            let _ = server.set_nodelay(true);
+            link.set_state(ConnectionState::Open);
+            let direction = |stream, src, dst| Direction {
+                stream,
+                src,
+                dst,
+                link: &link,
+                events: &shared.events,
+                toxics: shared.toxics.subscribe(),
+            };
+            tokio::join!(
+                direction(Stream::Upstream, &client, &server).run(),
+                direction(Stream::Downstream, &server, &client).run(),
+            );
+            let ending = link.ending().unwrap_or(Ending::Close);
+            close(&server, ending);
+            ending
+        }
+        None => Ending::Close,
+    };
+    close(&client, ending);
+    let state = match (ending, upstream_state(&link)) {
+        (_, ConnectionState::UpstreamFailed) => ConnectionState::UpstreamFailed,
+        (Ending::Reset, _) => ConnectionState::Reset,
+        (Ending::Close, _) => ConnectionState::Closed,
+    };
+    link.set_state(state);
+    match state {
+        ConnectionState::Reset => shared.events.push(ProxyEvent::Reset {
+            connection: link.id,
+        }),
+        ConnectionState::Closed => shared.events.push(ProxyEvent::Closed {
+            connection: link.id,
+        }),
+        _ => {}
+    }
+    shared.finished(&link, SystemTime::now());
+}
+
+fn upstream_state(link: &Link) -> ConnectionState {
+    link.stats(None).state
+}
+
+fn upstream_failed(shared: &Shared, link: &Link, error: String) {
+    link.set_state(ConnectionState::UpstreamFailed);
+    shared.events.push(ProxyEvent::UpstreamFailed {
+        connection: link.id,
+        error,
+    });
+}
+
+/// Prepares `stream` to be closed `ending`'s way when it is dropped: a reset
+/// drops what is unsent (`SO_LINGER` 0: RST); a close sends a FIN, after taking
+/// what the peer sent and nobody read, which would otherwise turn it into a RST.
+fn close(stream: &TcpStream, ending: Ending) {
+    let socket = socket2::SockRef::from(stream);
+    match ending {
+        Ending::Reset => {
+            let _ = socket.set_linger(Some(Duration::ZERO));
+        }
+        Ending::Close => {
+            let _ = socket.shutdown(Shutdown::Write);
+            let mut sink = [0u8; 16 * 1024];
+            loop {
+                match stream.try_read(&mut sink) {
+                    Ok(n) if n > 0 => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    _ => break,
+                }
+            }
+        }
+    }
+}

@@ -276,10 +276,11 @@ impl Chain {
                         let free = match &mut self.stages[index].state {
                             StageState::Bandwidth { next_free, .. } => {
                                 // Each piece waits its cost first, as Toxiproxy's
-                                // does; time idle is not saved up for a burst.
-                                let at = next_free
-                                    .map_or(Instant::now(), |free| free.max(Instant::now()))
-                                    + cost;
+                                // does. Data queued behind the last piece counts from
+                                // when that one was free (a late wake-up is not lost);
+                                // data after an idle time from when it came.
+                                let at =
+                                    next_free.map_or(chunk.at, |free| free.max(chunk.at)) + cost;
                                 *next_free = Some(at);
                                 at
                             }

@@ -225,6 +225,7 @@ impl ProxyEngine {
     pub async fn stop(&self) {
         self.shared.root.cancel();
         self.shared.tracker.close();
+        *self.shared.listening.lock().await = Listening::Disabled;
         let _ = tokio::time::timeout(CLOSE_WAIT, self.shared.tracker.wait()).await;
     }
 

@@ -19,8 +19,9 @@ use super::{ConnectionStats, FaultProxyError, ProxyEngine, ProxyEvent, TimedEven
 /// upstream is a value or a reference (`Endpoint::of("server")`): a dependency.
 /// Toxics are kept across restarts; a restart listens on the same port again.
 ///
-/// With no toxic a direction is spliced in the kernel (`splice(2)`); each
-/// direction holds at most 64 KiB in the proxy, so a slow reader slows the writer.
+/// With no toxic a direction is spliced in the kernel (`splice(2)`, through a pipe
+/// of 64 KiB, 1 MiB once a bulk flow fills it); under toxics it reads ahead at most
+/// 64 KiB. Nothing more is held, so a slow reader slows the writer.
 ///
 /// # Examples
 /// ```no_run

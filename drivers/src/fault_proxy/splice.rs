@@ -7,8 +7,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-/// How much one splice moves at most: the pipe's default capacity.
+/// A new pipe's capacity (the kernel's default).
 const PIPE_CAPACITY: usize = 64 * 1024;
+/// What a pipe grows to once a splice fills it (a bulk flow): fewer system calls
+/// per byte. The most one direction holds in the proxy.
+pub(crate) const BULK_PIPE_CAPACITY: usize = 1024 * 1024;
 
 /// A pipe between two sockets, and how many bytes wait in it.
 #[derive(Debug)]
@@ -16,6 +19,8 @@ pub(crate) struct SplicePipe {
     read: OwnedFd,
     write: OwnedFd,
     pending: usize,
+    capacity: usize,
+    grown: bool,
 }
 
 impl SplicePipe {
@@ -32,6 +37,8 @@ impl SplicePipe {
             read,
             write,
             pending: 0,
+            capacity: PIPE_CAPACITY,
+            grown: false,
         })
     }
 
@@ -85,15 +92,50 @@ impl SplicePipe {
                 }
             }
             src.readable().await?;
+            let mut moved = 0;
             // The pipe is empty here, so EAGAIN can only mean the socket has nothing.
-            match src.try_io(Interest::READABLE, || {
-                splice(src.as_raw_fd(), self.write.as_raw_fd(), PIPE_CAPACITY)
-            }) {
+            // A short splice drained the socket: its readiness is cleared at once (as
+            // tokio's own reads do), saving the system call that would say EAGAIN.
+            let spliced = src.try_io(Interest::READABLE, || {
+                moved = splice(src.as_raw_fd(), self.write.as_raw_fd(), self.capacity)?;
+                if moved > 0 && moved < self.capacity {
+                    Err(io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(moved)
+                }
+            });
+            match spliced {
                 Ok(0) => return Ok(()),
-                Ok(n) => self.pending += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+                _ => {
+                    self.pending += moved;
+                    if moved == self.capacity {
+                        self.grow();
+                    }
+                }
             }
+        }
+    }
+}
+
+impl SplicePipe {
+    /// Grows the pipe to [`BULK_PIPE_CAPACITY`], once; a refusal (the user's pipe
+    /// quota) keeps the size it has.
+    fn grow(&mut self) {
+        if self.grown {
+            return;
+        }
+        self.grown = true;
+        // SAFETY: F_SETPIPE_SZ on an open pipe descriptor, with an int size.
+        let size = unsafe {
+            libc::fcntl(
+                self.write.as_raw_fd(),
+                libc::F_SETPIPE_SZ,
+                BULK_PIPE_CAPACITY as libc::c_int,
+            )
+        };
+        if size > 0 {
+            self.capacity = size as usize;
         }
     }
 }

@@ -20,3 +20,8 @@ struct IperfGuideDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/processes.md")]
 struct ProcessGuideDoctests;
+
+/// The fault proxy guide's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/fault-proxy.md")]
+struct FaultProxyGuideDoctests;

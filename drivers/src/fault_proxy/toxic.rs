@@ -100,6 +100,11 @@ impl ToxicKind {
     }
 }
 
+/// Toxiproxy's name for a toxic not given one: `<type>_<stream>`.
+fn default_name(kind: &ToxicKind, stream: Stream) -> String {
+    format!("{}_{stream}", kind.type_name())
+}
+
 fn default_toxicity() -> f32 {
     1.0
 }
@@ -137,7 +142,7 @@ impl Toxic {
     /// A toxic of this kind, downstream, toxicity 1, named `<type>_downstream`.
     pub fn new(kind: ToxicKind) -> Self {
         Self {
-            name: String::new(),
+            name: default_name(&kind, Stream::Downstream),
             stream: Stream::Downstream,
             toxicity: 1.0,
             kind,
@@ -193,6 +198,9 @@ impl Toxic {
     /// Acts on this stream.
     #[must_use]
     pub fn stream_on(mut self, stream: Stream) -> Self {
+        if self.name == default_name(&self.kind, self.stream) {
+            self.name = default_name(&self.kind, stream);
+        }
         self.stream = stream;
         self
     }
@@ -239,7 +247,7 @@ impl Toxic {
     /// Gives it its default name if it has none, and checks its attributes.
     pub(crate) fn validated(mut self, proxy: &str) -> Result<Self, FaultProxyError> {
         if self.name.is_empty() {
-            self.name = format!("{}_{}", self.kind.type_name(), self.stream);
+            self.name = default_name(&self.kind, self.stream);
         }
         let invalid = |field: &'static str, value: String, expected: &'static str| {
             FaultProxyError::InvalidToxic {

@@ -1,34 +1,41 @@
 use std::io;
 use std::net::Shutdown;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use super::engine::Shared;
-use super::link::{Ending, Link};
+use super::link::{Ending, EventLog, Link};
 use super::pump::Direction;
+use super::table::ToxicTable;
 use super::{ConnectionState, ProxyEvent, Stream};
 
 /// How long the proxy waits for the upstream to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Where a connection goes and what it reports to.
+pub(crate) struct Route<'a> {
+    pub(crate) upstream: SocketAddr,
+    pub(crate) toxics: &'a ToxicTable,
+    pub(crate) events: &'a EventLog,
+}
+
 /// Carries one accepted client to the upstream and back until either side or the
 /// proxy ends it, then closes both sockets as the ending says.
-pub(crate) async fn serve(shared: Arc<Shared>, link: Arc<Link>, client: TcpStream) {
+pub(crate) async fn serve(route: Route<'_>, link: &Link, client: TcpStream) {
     let _ = client.set_nodelay(true);
     let upstream = tokio::select! {
         biased;
         () = link.end.cancelled() => None,
-        connected = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(shared.upstream)) => {
+        connected = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(route.upstream)) => {
             match connected {
                 Ok(Ok(stream)) => Some(stream),
                 Ok(Err(error)) => {
-                    upstream_failed(&shared, &link, error.to_string());
+                    upstream_failed(&route, link, error.to_string());
                     None
                 }
                 Err(_) => {
-                    upstream_failed(&shared, &link, format!("no answer within {CONNECT_TIMEOUT:?}"));
+                    upstream_failed(&route, link, format!("no answer within {CONNECT_TIMEOUT:?}"));
                     None
                 }
             }
@@ -42,9 +49,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: Arc<Link>, client: TcpStrea
                 stream,
                 src,
                 dst,
-                link: &link,
-                events: &shared.events,
-                toxics: shared.toxics.subscribe(),
+                link,
+                events: route.events,
+                toxics: route.toxics.subscribe(),
             };
             tokio::join!(
                 direction(Stream::Upstream, &client, &server).run(),
@@ -57,31 +64,30 @@ pub(crate) async fn serve(shared: Arc<Shared>, link: Arc<Link>, client: TcpStrea
         None => Ending::Close,
     };
     close(&client, ending);
-    let state = match (ending, upstream_state(&link)) {
+    let state = match (ending, upstream_state(link)) {
         (_, ConnectionState::UpstreamFailed) => ConnectionState::UpstreamFailed,
         (Ending::Reset, _) => ConnectionState::Reset,
         (Ending::Close, _) => ConnectionState::Closed,
     };
     link.set_state(state);
     match state {
-        ConnectionState::Reset => shared.events.push(ProxyEvent::Reset {
+        ConnectionState::Reset => route.events.push(ProxyEvent::Reset {
             connection: link.id,
         }),
-        ConnectionState::Closed => shared.events.push(ProxyEvent::Closed {
+        ConnectionState::Closed => route.events.push(ProxyEvent::Closed {
             connection: link.id,
         }),
         _ => {}
     }
-    shared.finished(&link, SystemTime::now());
 }
 
 fn upstream_state(link: &Link) -> ConnectionState {
     link.stats(None).state
 }
 
-fn upstream_failed(shared: &Shared, link: &Link, error: String) {
+fn upstream_failed(route: &Route<'_>, link: &Link, error: String) {
     link.set_state(ConnectionState::UpstreamFailed);
-    shared.events.push(ProxyEvent::UpstreamFailed {
+    route.events.push(ProxyEvent::UpstreamFailed {
         connection: link.id,
         error,
     });

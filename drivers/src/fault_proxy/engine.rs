@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::connection::serve;
+use super::connection::{Route, serve};
 use super::link::{Ending, EventLog, Link, lock};
 use super::table::ToxicTable;
 use super::{ConnectionStats, FaultProxyError, ProxyEvent, TimedEvent, Toxic};
@@ -49,10 +49,10 @@ pub struct ProxyEngine {
 #[derive(Debug)]
 pub(crate) struct Shared {
     name: String,
-    pub(crate) upstream: SocketAddr,
+    upstream: SocketAddr,
     local: SocketAddr,
-    pub(crate) toxics: Arc<ToxicTable>,
-    pub(crate) events: EventLog,
+    toxics: Arc<ToxicTable>,
+    events: EventLog,
     /// Cancelled by stop, abort or drop: ends the accept loop and every connection.
     root: CancellationToken,
     tracker: TaskTracker,
@@ -292,11 +292,20 @@ impl Shared {
             connection: link.id,
             client: peer,
         });
-        self.tracker.spawn(serve(Arc::clone(self), link, client));
+        let shared = Arc::clone(self);
+        self.tracker.spawn(async move {
+            let route = Route {
+                upstream: shared.upstream,
+                toxics: &shared.toxics,
+                events: &shared.events,
+            };
+            serve(route, &link, client).await;
+            shared.finished(&link, SystemTime::now());
+        });
     }
 
     /// Files an ended connection's figures.
-    pub(crate) fn finished(&self, link: &Link, at: SystemTime) {
+    fn finished(&self, link: &Link, at: SystemTime) {
         let mut links = lock(&self.links);
         links.live.remove(&link.id);
         if links.closed.len() == CLOSED_KEPT {

@@ -154,6 +154,19 @@ impl FaultProxy {
         self.engine().map_or(0, |e| e.open_connections())
     }
 
+    /// Waits up to `timeout` until the number of open connections satisfies
+    /// `enough`; `false` if it did not (or the proxy is not started).
+    pub async fn wait_open_connections(
+        &self,
+        enough: impl FnMut(usize) -> bool,
+        timeout: Duration,
+    ) -> bool {
+        match self.engine() {
+            Ok(engine) => engine.wait_open_connections(enough, timeout).await,
+            Err(_) => false,
+        }
+    }
+
     /// What happened in this run, oldest first.
     pub fn events(&self) -> Vec<TimedEvent> {
         self.engine().map(|e| e.events()).unwrap_or_default()

@@ -211,11 +211,16 @@ impl ProxyEngine {
         self.shared.events.wait_for(matches, timeout).await
     }
 
-    /// Waits up to `timeout` until at most `count` connections are open; returns
-    /// whether they were.
-    pub async fn wait_open_connections(&self, count: usize, timeout: Duration) -> bool {
+    /// Waits up to `timeout` until the number of open connections satisfies
+    /// `enough` (`|open| open == 0`: all closed; `|open| open >= 1`: a client is
+    /// back); returns whether it did.
+    pub async fn wait_open_connections(
+        &self,
+        mut enough: impl FnMut(usize) -> bool,
+        timeout: Duration,
+    ) -> bool {
         let mut live = self.shared.live.subscribe();
-        tokio::time::timeout(timeout, live.wait_for(|open| *open <= count))
+        tokio::time::timeout(timeout, live.wait_for(|open| enough(*open)))
             .await
             .is_ok_and(|seen| seen.is_ok())
     }

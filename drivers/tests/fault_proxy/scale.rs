@@ -51,7 +51,9 @@ async fn a_thousand_concurrent_connections_are_carried_in_bounded_time_and_memor
     );
     assert!(grown < 256 << 20, "memory grew by {} MiB", grown >> 20);
     assert!(
-        proxy.wait_open_connections(0, PATIENCE).await,
+        proxy
+            .wait_open_connections(|open| open == 0, PATIENCE)
+            .await,
         "connections left open"
     );
     assert_eq!(proxy.connections().len(), 1000);

@@ -31,7 +31,11 @@ async fn bytes_pass_both_ways_unchanged_and_counted_without_toxics() {
     received.unwrap().unwrap();
     assert!(back == message, "the echo differs");
     drop(client);
-    assert!(proxy.wait_open_connections(0, PATIENCE).await);
+    assert!(
+        proxy
+            .wait_open_connections(|open| open == 0, PATIENCE)
+            .await
+    );
     let stats = &proxy.connections()[0];
     assert_eq!(
         (stats.bytes_upstream, stats.bytes_downstream),
@@ -134,7 +138,11 @@ async fn limit_data_closes_after_exactly_that_many_bytes() {
     }
     let (received, _) = read_to_end(&mut client).await.unwrap();
     assert_eq!(received.len(), 1000);
-    assert!(proxy.wait_open_connections(0, PATIENCE).await);
+    assert!(
+        proxy
+            .wait_open_connections(|open| open == 0, PATIENCE)
+            .await
+    );
     assert_eq!(proxy.connections()[0].bytes_downstream, 1000);
     proxy.stop().await;
 }
@@ -265,7 +273,11 @@ async fn reset_peer_resets_both_sides_within_10_ms_of_its_timeout() {
         server_read.expect_err("the server is reset").kind(),
         std::io::ErrorKind::ConnectionReset
     );
-    assert!(proxy.wait_open_connections(0, PATIENCE).await);
+    assert!(
+        proxy
+            .wait_open_connections(|open| open == 0, PATIENCE)
+            .await
+    );
     assert_eq!(proxy.connections()[0].state, ConnectionState::Reset);
     proxy.stop().await;
 }

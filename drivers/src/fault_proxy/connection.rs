@@ -44,7 +44,7 @@ pub(crate) async fn serve(route: Route<'_>, link: &Link, client: TcpStream) {
     let ending = match upstream {
         Some(server) => {
             let _ = server.set_nodelay(true);
-            link.set_state(ConnectionState::Open);
+            link.opened(server.local_addr().ok());
             let direction = |stream, src, dst| Direction {
                 stream,
                 src,

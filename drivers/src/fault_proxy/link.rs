@@ -30,6 +30,7 @@ pub(crate) struct Link {
     upstream: AtomicU64,
     downstream: AtomicU64,
     state: Mutex<ConnectionState>,
+    upstream_local: Mutex<Option<SocketAddr>>,
     toxics: Mutex<Vec<String>>,
 }
 
@@ -44,6 +45,7 @@ impl Link {
             upstream: AtomicU64::new(0),
             downstream: AtomicU64::new(0),
             state: Mutex::new(ConnectionState::Connecting),
+            upstream_local: Mutex::new(None),
             toxics: Mutex::new(Vec::new()),
         }
     }
@@ -70,6 +72,12 @@ impl Link {
         *lock(&self.state) = state;
     }
 
+    /// Connected to the upstream from `local`.
+    pub(crate) fn opened(&self, local: Option<SocketAddr>) {
+        *lock(&self.upstream_local) = local;
+        self.set_state(ConnectionState::Open);
+    }
+
     pub(crate) fn toxic_applied(&self, toxic: &str) {
         lock(&self.toxics).push(toxic.to_owned());
     }
@@ -78,6 +86,7 @@ impl Link {
         ConnectionStats {
             id: self.id,
             client: self.client,
+            upstream_local: *lock(&self.upstream_local),
             opened_at: self.opened_at,
             closed_at,
             bytes_upstream: self.upstream.load(Ordering::Relaxed),

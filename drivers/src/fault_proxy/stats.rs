@@ -28,6 +28,9 @@ pub struct ConnectionStats {
     pub id: u64,
     /// The client's address.
     pub client: SocketAddr,
+    /// The proxy's own address on its connection to the upstream (what the server
+    /// sees as its peer), once connected.
+    pub upstream_local: Option<SocketAddr>,
     /// When it was accepted.
     pub opened_at: SystemTime,
     /// When it ended, if it has.

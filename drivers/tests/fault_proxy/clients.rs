@@ -157,7 +157,11 @@ async fn a_reconnecting_tcp_client_comes_back_through_the_proxy_after_disable_an
         client.when_connected(PATIENCE).await?;
         client.send(b"two").await?;
         assert_eq!(server.receive_exact(second, 3, PATIENCE).await?, b"two");
-        assert_eq!(proxy.connection_stats().len(), 2);
+        let stats = proxy.connection_stats();
+        assert_eq!(stats.len(), 2);
+        // What the server sees as its peer is the proxy's side of each connection.
+        assert_eq!(stats[1].upstream_local, Some(server.peer_addr(second)?));
+        assert_eq!(stats[1].client, client.local_addr().unwrap());
         Ok::<_, Error>(())
     })
     .await

@@ -10,8 +10,8 @@ use tokio::time::timeout;
 use testrig_drivers::fault_proxy::{FaultProxyError, ProxyEvent, Toxic};
 
 use crate::support::{
-    PATIENCE, accept, assert_near, connect, echo_server, listener, proxy_to, read_to_end,
-    round_trip,
+    PATIENCE, accept, assert_near, connect, echo_server, five_round_trips, listener, proxy_to,
+    read_to_end, round_trip,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -25,21 +25,13 @@ async fn an_update_applies_to_live_connections() {
     proxy
         .add_toxic(Toxic::latency(100, 0).named("lag"))
         .unwrap();
-    assert_near(
-        round_trip(&mut client, b"slow").await,
-        baseline + 100 * MS,
-        5 * MS,
-        "before",
-    );
+    let before = five_round_trips(&mut client).await;
+    assert_near(before[2], baseline + 100 * MS, 5 * MS, "before the update");
     proxy
         .update_toxic(Toxic::latency(20, 0).named("lag"))
         .unwrap();
-    assert_near(
-        round_trip(&mut client, b"less").await,
-        baseline + 20 * MS,
-        5 * MS,
-        "after",
-    );
+    let after = five_round_trips(&mut client).await;
+    assert_near(after[2], baseline + 20 * MS, 5 * MS, "after the update");
     proxy.stop().await;
 }
 

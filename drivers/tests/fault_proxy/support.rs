@@ -81,6 +81,17 @@ pub(crate) async fn round_trip(stream: &mut TcpStream, message: &[u8]) -> Durati
     started.elapsed()
 }
 
+/// Five round trips' durations, shortest first: each must hold the latency, the
+/// median shows how much was added (one slow wake-up on a busy machine aside).
+pub(crate) async fn five_round_trips(client: &mut TcpStream) -> Vec<Duration> {
+    let mut took = Vec::new();
+    for _ in 0..5 {
+        took.push(round_trip(client, b"hello").await);
+    }
+    took.sort();
+    took
+}
+
 /// Reads until the peer closes; returns the bytes and when the end came.
 pub(crate) async fn read_to_end(stream: &mut TcpStream) -> std::io::Result<(Vec<u8>, Instant)> {
     let mut all = Vec::new();

@@ -8,8 +8,8 @@ use tokio::time::{Instant, timeout};
 use testrig_drivers::fault_proxy::{ConnectionState, ProxyEvent, Toxic};
 
 use crate::support::{
-    PATIENCE, accept, assert_near, connect, echo_server, listener, proxy_to, read_to_end,
-    round_trip,
+    PATIENCE, accept, assert_near, connect, echo_server, five_round_trips, listener, proxy_to,
+    read_to_end, round_trip,
 };
 
 const MS: Duration = Duration::from_millis(1);
@@ -44,17 +44,6 @@ async fn bytes_pass_both_ways_unchanged_and_counted_without_toxics() {
     assert_eq!(stats.state, ConnectionState::Closed);
     assert!(stats.toxics.is_empty());
     proxy.stop().await;
-}
-
-/// Five round trips' durations, shortest first: each must hold the latency, the
-/// median shows how much was added (one slow wake-up on a busy machine aside).
-async fn five_round_trips(client: &mut tokio::net::TcpStream) -> Vec<Duration> {
-    let mut took = Vec::new();
-    for _ in 0..5 {
-        took.push(round_trip(client, b"hello").await);
-    }
-    took.sort();
-    took
 }
 
 #[tokio::test]

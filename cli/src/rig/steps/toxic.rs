@@ -128,3 +128,54 @@ impl StepKind for ToxicStep {
         Box::pin(Self::run(self, env))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(toml: &str) -> ToxicStep {
+        toml::from_str(toml).unwrap()
+    }
+
+    #[test]
+    fn an_added_toxic_is_read_in_toxiproxys_shape() {
+        let toxic = step(
+            r#"driver = "proxy"
+               action = "add"
+               type = "slicer"
+               stream = "upstream"
+               toxicity = 0.5
+               attributes = { average_size = 10, size_variation = 2, delay = 100 }"#,
+        )
+        .to_add()
+        .unwrap();
+        let expected = Toxic::slicer(10, 2, 100).upstream().toxicity(0.5).named("");
+        assert_eq!(toxic, expected);
+    }
+
+    #[test]
+    fn an_unknown_toxic_type_is_refused_naming_it() {
+        let error = step(
+            r#"driver = "p"
+                            action = "add"
+                            type = "lag""#,
+        )
+        .to_add()
+        .unwrap_err();
+        assert!(error.contains("lag"), "{error}");
+    }
+
+    #[test]
+    fn an_update_changes_only_the_keys_it_gives() {
+        let existing = Toxic::latency(100, 10).named("lag");
+        let updated = step(
+            r#"driver = "proxy"
+               action = "update"
+               toxic = "lag"
+               attributes = { latency = 20 }"#,
+        )
+        .updated(&existing)
+        .unwrap();
+        assert_eq!(updated, Toxic::latency(20, 10).named("lag"));
+    }
+}

@@ -135,8 +135,9 @@ impl FaultProxy {
 
     /// Removes every toxic and enables the proxy.
     pub async fn reset(&self) -> Result<(), FaultProxyError> {
+        let engine = self.engine()?;
         self.toxics.clear();
-        self.engine()?.enable().await
+        engine.enable().await
     }
 
     /// The listening address, while started.

@@ -181,3 +181,25 @@ async fn a_refused_builder_toxic_fails_the_start_naming_it() {
     );
     env.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_restarted_proxy_listens_on_the_same_port_with_its_toxics() -> testrig::Result<()> {
+    let echo = echo_server().await;
+    let env = Environment::builder("restart")
+        .driver(FaultProxy::new("proxy", echo.address).toxic(Toxic::latency(1, 0).named("lag")))
+        .build()?;
+    env.run(|env| async move {
+        let proxy = env.get::<FaultProxy>("proxy")?;
+        let before = proxy.local_addr().expect("started");
+        env.restart("proxy").await?;
+        assert_eq!(proxy.local_addr(), Some(before));
+        assert_eq!(proxy.toxics(), [Toxic::latency(1, 0).named("lag")]);
+        let mut client = tokio::net::TcpStream::connect(before)
+            .await
+            .map_err(Error::other)?;
+        echo_through(&mut client, b"again").await;
+        assert_eq!(proxy.connection_stats()[0].toxics, ["lag"]);
+        Ok::<_, Error>(())
+    })
+    .await
+}

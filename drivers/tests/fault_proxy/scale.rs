@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use crate::support::{PATIENCE, connect, echo_server, proxy_to, round_trip};
+use crate::support::{PATIENCE, connect, echo_server, exclusive, proxy_to, round_trip};
 
 /// The resident memory of this process, in bytes.
 fn resident_bytes() -> usize {
@@ -16,6 +16,7 @@ fn resident_bytes() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_connections_are_carried_in_bounded_time_and_memory() {
+    let _machine = exclusive().await;
     let echo = echo_server().await;
     let proxy = std::sync::Arc::new(proxy_to(echo.address));
     let before = resident_bytes();

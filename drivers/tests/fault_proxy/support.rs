@@ -10,6 +10,21 @@ use tokio::time::{Instant, timeout};
 
 use testrig_drivers::fault_proxy::ProxyEngine;
 
+/// Held shared by the tests that measure time (latency, rates, deadlines) and
+/// exclusively by the ones that load the machine (a thousand connections, megabytes
+/// of backpressure), so the first are not measuring the second.
+static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// For a test that measures time.
+pub(crate) async fn timing() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.read().await
+}
+
+/// For a test that loads the machine.
+pub(crate) async fn exclusive() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    MACHINE.write().await
+}
+
 /// The longest any single step may take before a test fails rather than hangs.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(5);
 
@@ -81,8 +96,9 @@ pub(crate) async fn round_trip(stream: &mut TcpStream, message: &[u8]) -> Durati
     started.elapsed()
 }
 
-/// Five round trips' durations, shortest first: each must hold the latency, the
-/// median shows how much was added (one slow wake-up on a busy machine aside).
+/// Five round trips' durations, shortest first. A latency is a floor, so none may
+/// be below it; the shortest shows what the proxy added, where a busy machine's
+/// late wake-ups (other builds share these cores) are least likely to be.
 pub(crate) async fn five_round_trips(client: &mut TcpStream) -> Vec<Duration> {
     let mut took = Vec::new();
     for _ in 0..5 {

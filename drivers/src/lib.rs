@@ -1,8 +1,9 @@
-//! Concrete testrig drivers: TCP server and client, processes, iperf.
+//! Concrete testrig drivers: TCP server and client, processes, iperf, a fault-injecting proxy.
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 pub mod app;
+pub mod fault_proxy;
 pub mod iperf;
 pub mod tcp;
 
@@ -20,6 +21,12 @@ struct IperfGuideDoctests;
 #[doc = include_str!("../../docs/processes.md")]
 struct ProcessGuideDoctests;
 
+/// The public API map's code blocks, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/api.md")]
 struct ApiMapDoctests;
+
+/// The fault proxy guide's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/fault-proxy.md")]
+struct FaultProxyGuideDoctests;

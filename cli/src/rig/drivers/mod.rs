@@ -7,6 +7,7 @@
 mod app;
 mod driver_kind;
 mod endpoint;
+mod fault_proxy;
 mod invalid_option;
 mod iperf_client;
 mod iperf_engine;
@@ -21,6 +22,7 @@ use toml::de::ValueDeserializer;
 
 pub(crate) use app::AppOptions;
 pub(crate) use driver_kind::DriverKind;
+pub(crate) use fault_proxy::FaultProxyOptions;
 pub(crate) use invalid_option::InvalidOption;
 pub(crate) use iperf_client::IperfClientOptions;
 pub(crate) use iperf_server::IperfServerOptions;
@@ -37,6 +39,7 @@ pub(crate) const KINDS: &[Kind<dyn DriverKind>] = &[
     Kind::new("app", read::<AppOptions>),
     Kind::new("iperf_server", read::<IperfServerOptions>),
     Kind::new("iperf_client", read::<IperfClientOptions>),
+    Kind::new("fault_proxy", read::<FaultProxyOptions>),
 ];
 
 /// Kinds documented but not available in this build yet.

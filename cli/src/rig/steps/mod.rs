@@ -7,9 +7,11 @@
 
 mod check;
 mod iperf;
+mod proxy;
 mod restart;
 mod step_kind;
 mod tcp_exchange;
+mod toxic;
 mod wait;
 mod wait_for_process;
 
@@ -18,9 +20,11 @@ use toml::de::ValueDeserializer;
 
 pub(crate) use check::StepCheck;
 pub(crate) use iperf::Iperf;
+pub(crate) use proxy::ProxyStep;
 pub(crate) use restart::Restart;
 pub(crate) use step_kind::{StepKind, StepRun};
 pub(crate) use tcp_exchange::TcpExchange;
+pub(crate) use toxic::ToxicStep;
 pub(crate) use wait::Wait;
 pub(crate) use wait_for_process::WaitForProcess;
 
@@ -33,6 +37,8 @@ pub(crate) const KINDS: &[Kind<dyn StepKind>] = &[
     Kind::new("restart", read::<Restart>),
     Kind::new("iperf", read::<Iperf>),
     Kind::new("wait_for_process", read::<WaitForProcess>),
+    Kind::new("toxic", read::<ToxicStep>),
+    Kind::new("proxy", read::<ProxyStep>),
 ];
 
 /// Kinds documented but not available in this build yet.

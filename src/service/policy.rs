@@ -69,11 +69,7 @@ impl RetryPolicy {
     /// [`BuildError`] naming the field and its value when the factor is not a finite
     /// number of at least 1, when `max` is below `initial`, or when a duration is too large
     /// to compute with.
-    pub fn exponential(
-        initial: Duration,
-        factor: f64,
-        max: Duration,
-    ) -> Result<Self, BuildError> {
+    pub fn exponential(initial: Duration, factor: f64, max: Duration) -> Result<Self, BuildError> {
         let exponential = Exponential::new(initial.as_secs_f64(), factor, max.as_secs_f64())?;
         Ok(Self {
             kind: Kind::Exponential(exponential),

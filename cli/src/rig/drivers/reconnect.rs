@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use testrig::service::RetryPolicy;
 use testrig::BuildError;
+use testrig::service::RetryPolicy;
 
 use super::InvalidOption;
 use crate::rig::fields::RigDuration;

@@ -361,8 +361,9 @@ impl Error {
 
 /// An invalid description, found before anything runs: of an environment
 /// ([`EnvironmentBuilder::build`](crate::EnvironmentBuilder::build)), of a template
-/// ([`Template::parse`](crate::Template::parse)), of suites (the suite runner).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+/// ([`Template::parse`](crate::Template::parse)), of suites (the suite runner), of a
+/// retry policy ([`RetryPolicy::exponential`](crate::service::RetryPolicy::exponential)).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
     /// Two drivers share a name.
@@ -495,6 +496,31 @@ pub enum BuildError {
         own: Duration,
         /// The stop timeout the environment gives the driver.
         spec: Duration,
+    },
+    /// A retry policy's duration, given in seconds, is negative, NaN, infinite or too
+    /// large.
+    #[error(
+        "invalid retry policy: `{field}` must be a finite, non-negative number of seconds, got {value}"
+    )]
+    RetryPolicySeconds {
+        /// The field: `initial`, `max` or `jitter`.
+        field: &'static str,
+        /// The rejected value, in seconds.
+        value: f64,
+    },
+    /// A retry policy's growth factor is NaN, infinite or below 1.
+    #[error("invalid retry policy: `factor` must be a finite number of at least 1, got {value}")]
+    RetryPolicyFactor {
+        /// The rejected factor.
+        value: f64,
+    },
+    /// A retry policy's cap is below its first delay.
+    #[error("invalid retry policy: `max` ({max:?}) must be at least `initial` ({initial:?})")]
+    RetryPolicyMaxBelowInitial {
+        /// The first delay.
+        initial: Duration,
+        /// The rejected cap.
+        max: Duration,
     },
 }
 

@@ -65,7 +65,7 @@ async fn a_port_printed_by_the_program_is_exported_and_a_client_connects_to_it()
     env.run(|env| async move {
         let app = env.get::<App>("app")?;
         let client = env.get::<TcpClient>("client")?;
-        let pid = app.pid().expect("a started app has a pid");
+        let pid = app.process().expect("a started app has a process").pid();
         pids.track(pid);
         let port: u16 = app.extracted("port").unwrap().parse().unwrap();
         assert_eq!(client.target().unwrap().port(), port);
@@ -119,7 +119,7 @@ async fn arguments_and_environment_take_values_from_another_driver() {
         .unwrap();
     env.run(|env| async move {
         let app = env.get::<App>("app")?;
-        pids.track(app.pid().unwrap());
+        pids.track(app.process().unwrap().pid());
         let port = env.get::<TcpServer>("server")?.local_addr().unwrap().port();
         assert_eq!(app.extracted("arg"), Some(port.to_string()));
         assert_eq!(app.extracted("env"), Some(format!("127.0.0.1:{port}")));
@@ -144,7 +144,7 @@ async fn readiness_can_watch_stderr_or_either_stream() {
     env.run(|env| async move {
         for name in ["err", "any"] {
             let app = env.get::<App>(name)?;
-            pids.track(app.pid().unwrap());
+            pids.track(app.process().unwrap().pid());
             assert_eq!(app.extracted("n").as_deref(), Some("7"), "{name}");
         }
         Ok::<_, Error>(())
@@ -293,7 +293,7 @@ async fn pause_freezes_the_program_resume_lets_it_run_and_a_paused_program_still
     let app = App::new("app", "sleep").args(["1000"]);
     let env = scratch.env("pause").driver(app).build().unwrap();
     env.run(|env| async move {
-        let pid = env.get::<App>("app")?.pid().unwrap();
+        let pid = env.get::<App>("app")?.process().unwrap().pid();
         pids.track(pid);
         let process = ProcessIdentity::of(pid).unwrap();
         env.resource("app")?.pause().await?;
@@ -335,10 +335,10 @@ async fn a_restart_archives_the_previous_logs_and_reads_the_log_file_of_the_new_
     let runpath = env.resource("app").unwrap().report().runpath;
     env.run(|env| async move {
         let app = env.get::<App>("app")?;
-        pids.track(app.pid().unwrap());
+        pids.track(app.process().unwrap().pid());
         assert_eq!(app.extracted("run").as_deref(), Some("1"));
         env.resource("app")?.restart().await?;
-        pids.track(app.pid().unwrap());
+        pids.track(app.process().unwrap().pid());
         assert_eq!(app.extracted("run").as_deref(), Some("2"));
         Ok::<_, Error>(())
     })
@@ -366,7 +366,7 @@ async fn readiness_on_a_log_file_follows_appended_lines_and_exports_their_groups
     let env = scratch.env("log").driver(app).build().unwrap();
     env.run(|env| async move {
         let app = env.get::<App>("app")?;
-        pids.track(app.pid().unwrap());
+        pids.track(app.process().unwrap().pid());
         assert_eq!(
             env.resource("app")?.report().exports["port"].to_string(),
             "4242"
@@ -425,7 +425,7 @@ async fn a_started_program_that_dies_moves_the_driver_to_failed_with_its_output(
         App::shell("app", "echo serving; exec sleep 1000").ready_on(Stream::Stdout, "serving");
     let env = scratch.env("dies").driver(app).build().unwrap();
     env.start().await.unwrap();
-    let pid = env.get::<App>("app").unwrap().pid().unwrap();
+    let pid = env.get::<App>("app").unwrap().process().unwrap().pid();
     scratch.track(pid);
     send_signal(pid, libc::SIGKILL);
     assert_eq!(env.wait_for_failure(T).await.as_deref(), Some("app"));
@@ -451,7 +451,7 @@ async fn a_daemon_that_exits_with_code_0_has_died_too() {
     let app = until_usr1("app", "exit 0");
     let env = scratch.env("exit0").driver(app).build().unwrap();
     env.start().await.unwrap();
-    let pid = env.get::<App>("app").unwrap().pid().unwrap();
+    let pid = env.get::<App>("app").unwrap().process().unwrap().pid();
     scratch.track(pid);
     send_signal(pid, libc::SIGUSR1);
     assert_eq!(env.wait_for_failure(T).await.as_deref(), Some("app"));
@@ -471,7 +471,7 @@ async fn a_deliberate_stop_is_not_a_death() {
     let env = scratch.env("stop").driver(app).build().unwrap();
     env.start().await.unwrap();
     let app = env.get::<App>("app").unwrap();
-    scratch.track(app.pid().unwrap());
+    scratch.track(app.process().unwrap().pid());
     env.stop().await.unwrap();
     assert_eq!(env.resource("app").unwrap().status(), Status::Stopped);
     assert_eq!(env.wait_for_failure(Duration::from_millis(100)).await, None);
@@ -480,7 +480,10 @@ async fn a_deliberate_stop_is_not_a_death() {
         app.process().and_then(|process| process.state().exit()),
         Some(Exit::Terminated(Signal::TERM))
     );
-    assert_eq!(app.pid(), None);
+    assert!(
+        app.process()
+            .is_some_and(|process| process.state().exit().is_some())
+    );
     scratch.assert_nothing_left().await;
 }
 
@@ -493,7 +496,7 @@ async fn a_program_ignoring_the_stop_signal_is_killed_after_the_stop_timeout_and
     let env = scratch.env("stubborn").driver(app).build().unwrap();
     env.start().await.unwrap();
     let app = env.get::<App>("app").unwrap();
-    scratch.track(app.pid().unwrap());
+    scratch.track(app.process().unwrap().pid());
     let began = Instant::now();
     let error = env.stop().await.unwrap_err().to_string();
     assert!(began.elapsed() >= Duration::from_millis(200));
@@ -519,7 +522,7 @@ async fn the_stop_signal_can_be_chosen_and_a_graceful_exit_on_it_is_a_clean_stop
     let env = scratch.env("graceful").driver(app).build().unwrap();
     env.start().await.unwrap();
     let app = env.get::<App>("app").unwrap();
-    scratch.track(app.pid().unwrap());
+    scratch.track(app.process().unwrap().pid());
     env.stop().await.unwrap();
     assert_eq!(
         app.process().and_then(|process| process.state().exit()),
@@ -538,8 +541,8 @@ async fn a_task_that_exits_with_its_expected_code_stays_started() {
     let env = scratch.env("task").driver(app).build().unwrap();
     env.start().await.unwrap();
     let app = env.get::<App>("task").unwrap();
-    scratch.track(app.pid().unwrap());
-    send_signal(app.pid().unwrap(), libc::SIGUSR1);
+    scratch.track(app.process().unwrap().pid());
+    send_signal(app.process().unwrap().pid(), libc::SIGUSR1);
     assert_eq!(app.wait_exit(T).await.unwrap(), Exit::Code(3));
     assert_eq!(env.wait_for_failure(Duration::from_millis(100)).await, None);
     assert_eq!(env.resource("task").unwrap().status(), Status::Started);
@@ -555,12 +558,12 @@ async fn a_task_that_exits_with_another_code_fails_the_driver() {
     let env = scratch.env("task").driver(app).build().unwrap();
     env.start().await.unwrap();
     let app = env.get::<App>("task").unwrap();
-    scratch.track(app.pid().unwrap());
+    scratch.track(app.process().unwrap().pid());
     assert!(matches!(
         app.wait_exit(Duration::from_millis(50)).await,
         Err(AppError::StillRunning { .. })
     ));
-    send_signal(app.pid().unwrap(), libc::SIGUSR1);
+    send_signal(app.process().unwrap().pid(), libc::SIGUSR1);
     let error = app.wait_exit(T).await.unwrap_err();
     assert!(
         matches!(
@@ -591,7 +594,7 @@ async fn abort_kills_the_whole_process_group_at_once() {
     let env = scratch.env("abort").driver(app).build().unwrap();
     env.start().await.unwrap();
     let app = env.get::<App>("app").unwrap();
-    scratch.track(app.pid().unwrap());
+    scratch.track(app.process().unwrap().pid());
     scratch.track(app.extracted("child").unwrap().parse().unwrap());
     env.resource("app").unwrap().abort();
     assert_eq!(env.resource("app").unwrap().status(), Status::Aborted);
@@ -723,7 +726,7 @@ async fn in_a_cgroup_a_descendant_that_left_the_process_group_dies_with_the_app_
     let escapee = env
         .run(|env| async move {
             let app = env.get::<App>("app")?;
-            pids.track(app.pid().unwrap());
+            pids.track(app.process().unwrap().pid());
             let escapee: u32 = app.extracted("escapee").unwrap().parse().unwrap();
             pids.track(escapee);
             // `sleep` runs once `setsid` has moved it out of the group.
@@ -774,7 +777,7 @@ async fn without_a_cgroup_the_report_warns_of_a_descendant_still_alive_after_the
     let escapee = env
         .run(|env| async move {
             let app = env.get::<App>("app")?;
-            pids.track(app.pid().unwrap());
+            pids.track(app.process().unwrap().pid());
             let escapee: u32 = app.extracted("escapee").unwrap().parse().unwrap();
             pids.track(escapee);
             // `sleep` runs once `setsid` has moved it out of the group.

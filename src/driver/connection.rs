@@ -1,31 +1,31 @@
 use serde::{Deserialize, Serialize};
 
 /// An endpoint a driver listens on or connects to, shown in reports.
+///
+/// In a report's JSON: `{"direction": "listening", "protocol": "tcp", "address": "127.0.0.1:4000"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConnectionInfo {
-    /// Listening or connecting.
-    pub direction: Direction,
-    /// The protocol ("tcp", "udp").
-    pub protocol: String,
-    /// The address, e.g. `127.0.0.1:4000`.
-    pub address: String,
-}
-
-/// Which way a connection goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
+#[serde(tag = "direction", rename_all = "snake_case")]
+pub enum ConnectionInfo {
     /// The driver accepts connections here.
-    Listening,
+    Listening {
+        /// The protocol ("tcp", "udp").
+        protocol: String,
+        /// The address, e.g. `127.0.0.1:4000`.
+        address: String,
+    },
     /// The driver connects to this address.
-    Connecting,
+    Connecting {
+        /// The protocol ("tcp", "udp").
+        protocol: String,
+        /// The address, e.g. `127.0.0.1:4000`.
+        address: String,
+    },
 }
 
 impl ConnectionInfo {
     /// A listening endpoint.
     pub fn listening(protocol: &str, address: impl ToString) -> Self {
-        Self {
-            direction: Direction::Listening,
+        Self::Listening {
             protocol: protocol.to_owned(),
             address: address.to_string(),
         }
@@ -33,10 +33,39 @@ impl ConnectionInfo {
 
     /// A connecting endpoint.
     pub fn connecting(protocol: &str, address: impl ToString) -> Self {
-        Self {
-            direction: Direction::Connecting,
+        Self::Connecting {
             protocol: protocol.to_owned(),
             address: address.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_json_names_the_direction_then_protocol_and_address() {
+        let listening = ConnectionInfo::listening("tcp", "127.0.0.1:4000");
+        let json = serde_json::to_string(&listening).unwrap();
+        assert_eq!(
+            json,
+            r#"{"direction":"listening","protocol":"tcp","address":"127.0.0.1:4000"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<ConnectionInfo>(&json).unwrap(),
+            listening
+        );
+
+        let connecting = ConnectionInfo::connecting("udp", "10.0.0.1:53");
+        let json = serde_json::to_string(&connecting).unwrap();
+        assert_eq!(
+            json,
+            r#"{"direction":"connecting","protocol":"udp","address":"10.0.0.1:53"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<ConnectionInfo>(&json).unwrap(),
+            connecting
+        );
     }
 }

@@ -9,7 +9,7 @@ mod spec;
 mod start_context;
 mod supervisor;
 
-pub use connection::{ConnectionInfo, Direction};
+pub use connection::ConnectionInfo;
 pub use driver::Driver;
 pub(crate) use driver::Unsupported;
 pub(crate) use hooks::Hook;

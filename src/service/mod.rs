@@ -23,6 +23,6 @@ pub use client_service::ClientService;
 pub use connector::{Connection, Connector};
 pub use error::{ServiceError, SharedError};
 pub use event::ServiceEvent;
-pub use policy::{InvalidRetryPolicy, RetryPolicy};
+pub use policy::RetryPolicy;
 pub use state::ServiceState;
 pub use tcp::{TcpConnection, TcpConnector};

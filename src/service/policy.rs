@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::jitter::Jitter;
+use crate::error::BuildError;
 
 /// How long to wait before the next connection attempt, as a function of the number of
 /// consecutive failed attempts.
@@ -38,7 +39,7 @@ use super::jitter::Jitter;
 /// let mut three = RetryPolicy::from_delays([Duration::from_millis(10); 3]);
 /// assert_eq!(three.delay(3), Some(Duration::from_millis(10)));
 /// assert_eq!(three.delay(4), None);
-/// # Ok::<(), testrig::service::InvalidRetryPolicy>(())
+/// # Ok::<(), testrig::BuildError>(())
 /// ```
 pub struct RetryPolicy {
     kind: Kind,
@@ -65,14 +66,10 @@ impl RetryPolicy {
     ///
     /// # Errors
     ///
-    /// [`InvalidRetryPolicy`] naming the field and its value when the factor is not a finite
+    /// [`BuildError`] naming the field and its value when the factor is not a finite
     /// number of at least 1, when `max` is below `initial`, or when a duration is too large
     /// to compute with.
-    pub fn exponential(
-        initial: Duration,
-        factor: f64,
-        max: Duration,
-    ) -> Result<Self, InvalidRetryPolicy> {
+    pub fn exponential(initial: Duration, factor: f64, max: Duration) -> Result<Self, BuildError> {
         let exponential = Exponential::new(initial.as_secs_f64(), factor, max.as_secs_f64())?;
         Ok(Self {
             kind: Kind::Exponential(exponential),
@@ -210,14 +207,14 @@ struct Exponential {
 
 impl Exponential {
     /// Validates the inputs (in seconds, as a configuration file may give them).
-    fn new(initial: f64, factor: f64, max: f64) -> Result<Self, InvalidRetryPolicy> {
+    fn new(initial: f64, factor: f64, max: f64) -> Result<Self, BuildError> {
         let initial_duration = seconds("initial", initial)?;
         let max_duration = seconds("max", max)?;
         if !(factor.is_finite() && factor >= 1.0) {
-            return Err(InvalidRetryPolicy::Factor { value: factor });
+            return Err(BuildError::RetryPolicyFactor { value: factor });
         }
         if max_duration < initial_duration {
-            return Err(InvalidRetryPolicy::MaxBelowInitial {
+            return Err(BuildError::RetryPolicyMaxBelowInitial {
                 initial: initial_duration,
                 max: max_duration,
             });
@@ -253,41 +250,11 @@ impl JitterSource {
     }
 }
 
-fn seconds(field: &'static str, value: f64) -> Result<Duration, InvalidRetryPolicy> {
+fn seconds(field: &'static str, value: f64) -> Result<Duration, BuildError> {
     if value < 0.0 {
-        return Err(InvalidRetryPolicy::Seconds { field, value });
+        return Err(BuildError::RetryPolicySeconds { field, value });
     }
-    Duration::try_from_secs_f64(value).map_err(|_| InvalidRetryPolicy::Seconds { field, value })
-}
-
-/// A retry policy's inputs were rejected when it was built.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum InvalidRetryPolicy {
-    /// A duration given in seconds is negative, NaN, infinite or too large.
-    #[error(
-        "invalid retry policy: `{field}` must be a finite, non-negative number of seconds, got {value}"
-    )]
-    Seconds {
-        /// The field: `initial`, `max` or `jitter`.
-        field: &'static str,
-        /// The rejected value, in seconds.
-        value: f64,
-    },
-    /// The growth factor is NaN, infinite or below 1.
-    #[error("invalid retry policy: `factor` must be a finite number of at least 1, got {value}")]
-    Factor {
-        /// The rejected factor.
-        value: f64,
-    },
-    /// The cap is below the first delay.
-    #[error("invalid retry policy: `max` ({max:?}) must be at least `initial` ({initial:?})")]
-    MaxBelowInitial {
-        /// The first delay.
-        initial: Duration,
-        /// The rejected cap.
-        max: Duration,
-    },
+    Duration::try_from_secs_f64(value).map_err(|_| BuildError::RetryPolicySeconds { field, value })
 }
 
 /// An iterator of delays that starts again from its first element when the failure
@@ -409,7 +376,7 @@ mod tests {
         let error = Exponential::new(-1.0, 1.5, 60.0).err().unwrap();
         assert_eq!(
             error,
-            InvalidRetryPolicy::Seconds {
+            BuildError::RetryPolicySeconds {
                 field: "initial",
                 value: -1.0
             }
@@ -422,7 +389,7 @@ mod tests {
     fn nan_max_is_rejected() {
         let error = Exponential::new(1.0, 1.5, f64::NAN).err().unwrap();
         assert!(
-            matches!(error, InvalidRetryPolicy::Seconds { field: "max", value } if value.is_nan())
+            matches!(error, BuildError::RetryPolicySeconds { field: "max", value } if value.is_nan())
         );
     }
 
@@ -432,7 +399,7 @@ mod tests {
         let error = seconds("jitter", f64::INFINITY).unwrap_err();
         assert!(matches!(
             error,
-            InvalidRetryPolicy::Seconds {
+            BuildError::RetryPolicySeconds {
                 field: "jitter",
                 ..
             }
@@ -445,7 +412,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             error,
-            InvalidRetryPolicy::MaxBelowInitial {
+            BuildError::RetryPolicyMaxBelowInitial {
                 initial: Duration::from_secs(10),
                 max: Duration::from_secs(5)
             }
@@ -459,7 +426,7 @@ mod tests {
                 RetryPolicy::exponential(Duration::from_secs(1), factor, Duration::from_secs(60))
                     .unwrap_err();
             assert!(
-                matches!(error, InvalidRetryPolicy::Factor { .. }),
+                matches!(error, BuildError::RetryPolicyFactor { .. }),
                 "{factor}: {error}"
             );
             assert!(error.to_string().contains("`factor`"));

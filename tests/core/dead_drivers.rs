@@ -283,7 +283,12 @@ async fn a_real_process_that_exits_during_the_body_fails_the_run_with_its_exit()
     let tracked = pids.clone();
     let error = env
         .run(|env| async move {
-            tracked.track(env.get::<App>("app")?.pid().expect("a started app"));
+            tracked.track(
+                env.get::<App>("app")?
+                    .process()
+                    .expect("a started app")
+                    .pid(),
+            );
             assert_eq!(env.wait_for_failure(T).await.as_deref(), Some("app"));
             Ok::<_, Error>(())
         })

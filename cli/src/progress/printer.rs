@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use testrig::status::Transition;
-use testrig::{Environment, Status};
+use testrig::{ConnectionInfo, Environment, Status};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 use super::Style;
@@ -199,12 +199,13 @@ impl Progress {
             .report()
             .connections
             .iter()
-            .map(|c| {
-                let direction = match c.direction {
-                    testrig::driver::Direction::Listening => "listening",
-                    testrig::driver::Direction::Connecting => "connecting to",
-                };
-                format!("{direction} {} {}", c.protocol, c.address)
+            .map(|c| match c {
+                ConnectionInfo::Listening { protocol, address } => {
+                    format!("listening {protocol} {address}")
+                }
+                ConnectionInfo::Connecting { protocol, address } => {
+                    format!("connecting to {protocol} {address}")
+                }
             })
             .collect::<Vec<_>>()
             .join(", ")

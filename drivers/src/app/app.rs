@@ -146,15 +146,6 @@ impl App {
         self.settings.expectation
     }
 
-    /// The pid of the program of the current run (also its process group id);
-    /// `None` before the start and once stopped.
-    pub fn pid(&self) -> Option<u32> {
-        match &*self.lock() {
-            Run::Live { spawned, .. } => Some(spawned.process.pid()),
-            _ => None,
-        }
-    }
-
     /// The program of the current run, or of the last one once stopped: its output
     /// tail, log files, state and statistics, how it ended
     /// ([`Process::exit`]), and waits on its output lines.

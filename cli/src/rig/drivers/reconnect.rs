@@ -1,7 +1,8 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use testrig::service::{InvalidRetryPolicy, RetryPolicy};
+use testrig::BuildError;
+use testrig::service::RetryPolicy;
 
 use super::InvalidOption;
 use crate::rig::fields::RigDuration;
@@ -41,9 +42,9 @@ impl ReconnectOptions {
         }
         self.try_policy().map(drop).map_err(|e| {
             let key = match &e {
-                InvalidRetryPolicy::Seconds { field, .. } => format!("reconnect.{field}"),
-                InvalidRetryPolicy::Factor { .. } => "reconnect.factor".to_owned(),
-                InvalidRetryPolicy::MaxBelowInitial { .. } => "reconnect.max".to_owned(),
+                BuildError::RetryPolicySeconds { field, .. } => format!("reconnect.{field}"),
+                BuildError::RetryPolicyFactor { .. } => "reconnect.factor".to_owned(),
+                BuildError::RetryPolicyMaxBelowInitial { .. } => "reconnect.max".to_owned(),
                 _ => "reconnect".to_owned(),
             };
             InvalidOption::new(key, e.to_string())
@@ -56,7 +57,7 @@ impl ReconnectOptions {
             .expect("the retry policy was validated when the rig was loaded")
     }
 
-    fn try_policy(&self) -> Result<RetryPolicy, InvalidRetryPolicy> {
+    fn try_policy(&self) -> Result<RetryPolicy, BuildError> {
         if let Some(delay) = self.delay {
             return Ok(RetryPolicy::constant(delay.0));
         }

@@ -1,14 +1,10 @@
 //! A client's checked configuration: the target and the [`ClientOptions`], every value
 //! validated, as the engines read it.
 
-use std::net::IpAddr;
-use std::time::Duration;
-
 use super::client_options::ClientOptions;
 use super::error::IperfError;
-use super::kinds::{AddressFamily, Direction, Protocol, TestLength};
+use super::kinds::Protocol;
 use super::protocol::DEFAULT_UDP_RATE;
-use super::stream_options::StreamOptions;
 
 /// iperf3's default port.
 pub const DEFAULT_PORT: u16 = 5201;
@@ -18,28 +14,8 @@ pub const DEFAULT_PORT: u16 = 5201;
 pub(crate) struct ClientConfig {
     pub(crate) host: String,
     pub(crate) port: u16,
-    pub(crate) bind: Option<IpAddr>,
-    pub(crate) protocol: Protocol,
-    pub(crate) direction: Direction,
-    pub(crate) streams: u32,
-    pub(crate) length: TestLength,
-    pub(crate) block_size: Option<u32>,
-    pub(crate) bitrate: Option<u64>,
-    pub(crate) omit: Duration,
-    pub(crate) interval: Option<Duration>,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) phase_timeout: Duration,
-    pub(crate) max_open_ended: Duration,
-    pub(crate) udp_counters_64bit: bool,
-    pub(crate) zero_copy: bool,
-    pub(crate) get_server_output: bool,
-    /// Boxed: it is large and rarely set, and a config travels by value.
-    pub(crate) stream_options: Box<StreamOptions>,
-    pub(crate) family: AddressFamily,
-    pub(crate) client_port: Option<u16>,
-    pub(crate) extra_data: Option<String>,
-    pub(crate) title: Option<String>,
-    pub(crate) bind_device: Option<String>,
+    /// Checked by [`ClientConfig::new`].
+    pub(crate) options: ClientOptions,
 }
 
 impl ClientConfig {
@@ -58,31 +34,10 @@ impl ClientConfig {
             return Err(IperfError::invalid("port", port, "must be 1 to 65535"));
         }
         options.check()?;
-        let o = options.clone();
         Ok(Self {
             host,
             port,
-            bind: o.bind,
-            protocol: o.protocol,
-            direction: o.direction,
-            streams: o.streams,
-            length: o.length,
-            block_size: o.block_size,
-            bitrate: o.bitrate,
-            omit: o.omit,
-            interval: o.interval,
-            connect_timeout: o.connect_timeout,
-            phase_timeout: o.phase_timeout,
-            max_open_ended: o.max_open_ended,
-            udp_counters_64bit: o.udp_counters_64bit,
-            zero_copy: o.zero_copy,
-            get_server_output: o.get_server_output,
-            stream_options: o.stream_options,
-            family: o.family,
-            client_port: o.client_port,
-            extra_data: o.extra_data,
-            title: o.title,
-            bind_device: o.bind_device,
+            options: options.clone(),
         })
     }
 
@@ -98,12 +53,12 @@ impl ClientConfig {
 
     /// TCP or UDP.
     pub(crate) fn protocol(&self) -> Protocol {
-        self.protocol
+        self.options.protocol
     }
 
     /// The target bitrate in bits/s per stream, if any (UDP defaults to 1 Mbit/s).
     pub(crate) fn bitrate(&self) -> Option<u64> {
-        match (self.bitrate, self.protocol) {
+        match (self.options.bitrate, self.options.protocol) {
             (Some(0), _) => None,
             (Some(rate), _) => Some(rate),
             (None, Protocol::Udp) => Some(DEFAULT_UDP_RATE),
@@ -114,16 +69,22 @@ impl ClientConfig {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::iperf::kinds::{Direction, TestLength};
 
     #[test]
     fn defaults_are_iperf3_defaults() {
         let c = ClientConfig::new("h", DEFAULT_PORT, &ClientOptions::new()).unwrap();
         assert_eq!(c.protocol(), Protocol::Tcp);
-        assert_eq!(c.direction, Direction::Forward);
-        assert_eq!(c.streams, 1);
-        assert_eq!(c.length, TestLength::Duration(Duration::from_secs(10)));
-        assert_eq!(c.interval, Some(Duration::from_secs(1)));
+        assert_eq!(c.options.direction, Direction::Forward);
+        assert_eq!(c.options.streams, 1);
+        assert_eq!(
+            c.options.length,
+            TestLength::Duration(Duration::from_secs(10))
+        );
+        assert_eq!(c.options.interval, Some(Duration::from_secs(1)));
         assert_eq!(c.bitrate(), None);
     }
 

@@ -21,51 +21,52 @@ pub(crate) fn client_args(config: &ClientConfig) -> Vec<String> {
         args.push(flag.to_owned());
         args.push(value);
     };
-    if let Some(bind) = config.bind {
+    if let Some(bind) = config.options.bind {
         push("-B", bind.to_string());
     }
-    match config.length {
+    match config.options.length {
         TestLength::Duration(d) => push("-t", whole_seconds(d).max(1).to_string()),
         TestLength::Bytes(n) => push("-n", n.to_string()),
         TestLength::Blocks(n) => push("-k", n.to_string()),
     }
-    if config.streams != 1 {
-        push("-P", config.streams.to_string());
+    if config.options.streams != 1 {
+        push("-P", config.options.streams.to_string());
     }
-    if let Some(len) = config.block_size {
+    if let Some(len) = config.options.block_size {
         push("-l", len.to_string());
     }
-    let o = &config.stream_options;
-    match (config.bitrate, o.burst) {
+    let o = &config.options.stream_options;
+    match (config.options.bitrate, o.burst) {
         (_, Some(burst)) => push("-b", format!("{}/{burst}", config.bitrate().unwrap_or(0))),
         (Some(rate), None) => push("-b", rate.to_string()),
         (None, None) => {}
     }
-    if !config.omit.is_zero() {
-        push("-O", whole_seconds(config.omit).to_string());
+    if !config.options.omit.is_zero() {
+        push("-O", whole_seconds(config.options.omit).to_string());
     }
     push(
         "-i",
         config
+            .options
             .interval
             .map_or_else(|| "0".to_owned(), |i| format!("{}", i.as_secs_f64())),
     );
     push(
         "--connect-timeout",
-        config.connect_timeout.as_millis().to_string(),
+        config.options.connect_timeout.as_millis().to_string(),
     );
-    if config.protocol == Protocol::Udp {
+    if config.options.protocol == Protocol::Udp {
         args.push("-u".to_owned());
-        if config.udp_counters_64bit {
+        if config.options.udp_counters_64bit {
             args.push("--udp-counters-64bit".to_owned());
         }
     }
-    match config.direction {
+    match config.options.direction {
         Direction::Forward => {}
         Direction::Reverse => args.push("-R".to_owned()),
         Direction::Bidirectional => args.push("--bidir".to_owned()),
     }
-    if config.get_server_output {
+    if config.options.get_server_output {
         args.push("--get-server-output".to_owned());
     }
     stream_args(config, &mut args);
@@ -78,7 +79,7 @@ fn stream_args(config: &ClientConfig, args: &mut Vec<String>) {
         args.push(flag.to_owned());
         args.extend(value);
     };
-    let o = &config.stream_options;
+    let o = &config.options.stream_options;
     if let Some(window) = o.window {
         push("-w", Some(window.to_string()));
     }
@@ -112,21 +113,21 @@ fn stream_args(config: &ClientConfig, args: &mut Vec<String>) {
     if o.dont_fragment {
         push("--dont-fragment", None);
     }
-    match config.family {
+    match config.options.family {
         AddressFamily::Any => {}
         AddressFamily::V4 => push("-4", None),
         AddressFamily::V6 => push("-6", None),
     }
-    if let Some(port) = config.client_port {
+    if let Some(port) = config.options.client_port {
         push("--cport", Some(port.to_string()));
     }
-    if let Some(text) = &config.extra_data {
+    if let Some(text) = &config.options.extra_data {
         push("--extra-data", Some(text.clone()));
     }
-    if let Some(title) = &config.title {
+    if let Some(title) = &config.options.title {
         push("--title", Some(title.clone()));
     }
-    if let Some(device) = &config.bind_device {
+    if let Some(device) = &config.options.bind_device {
         push("--bind-dev", Some(device.clone()));
     }
 }

@@ -130,11 +130,11 @@ impl NativeClient {
         let c = &self.config;
         let server = resolve(c).await?;
         let mut control = ControlChannel::new(
-            connect_tcp(server, c.local_end(None), None, c.connect_timeout).await?,
+            connect_tcp(server, c.local_end(None), None, c.options.connect_timeout).await?,
         );
         let cookie = Cookie::random();
         within(
-            c.phase_timeout,
+            c.options.phase_timeout,
             Phase::Cookie,
             control.write_cookie(&cookie),
         )
@@ -143,7 +143,7 @@ impl NativeClient {
             .await?;
         let params = self.parameters(control.mss());
         within(
-            c.phase_timeout,
+            c.options.phase_timeout,
             Phase::ParamExchange,
             control.write_json(&params.to_json(), Phase::ParamExchange),
         )
@@ -158,17 +158,17 @@ impl NativeClient {
         };
         run.set_control_facts(cookie.text(), control.mss(), Some(peer));
         let total = run.params().streams * run.params().direction_count();
-        let options = &c.stream_options;
+        let options = &c.options.stream_options;
         for index in 0..total {
             // iperf3's `--cport`: stream i from port cport + i.
-            let local_port = c.client_port.map(|p| p + index as u16);
-            match c.protocol {
+            let local_port = c.options.client_port.map(|p| p + index as u16);
+            match c.options.protocol {
                 Protocol::Tcp => {
                     let mut stream = connect_tcp(
                         server,
                         c.local_end(local_port),
                         Some(options),
-                        c.connect_timeout,
+                        c.options.connect_timeout,
                     )
                     .await?;
                     let sock = socket2::SockRef::from(&stream);
@@ -177,7 +177,7 @@ impl NativeClient {
                         .local_addr()
                         .map_err(IperfError::io(Phase::CreateStreams))?;
                     apply_ip_options(&sock, options, local, false)?;
-                    within(c.phase_timeout, Phase::CreateStreams, async {
+                    within(c.options.phase_timeout, Phase::CreateStreams, async {
                         use tokio::io::AsyncWriteExt;
                         stream
                             .write_all(cookie.as_bytes())
@@ -189,9 +189,13 @@ impl NativeClient {
                         .map_err(IperfError::io(Phase::CreateStreams))?;
                 }
                 Protocol::Udp => {
-                    let socket =
-                        connect_udp(server, c.local_end(local_port), options, c.connect_timeout)
-                            .await?;
+                    let socket = connect_udp(
+                        server,
+                        c.local_end(local_port),
+                        options,
+                        c.options.connect_timeout,
+                    )
+                    .await?;
                     run.add_udp(socket)
                         .map_err(IperfError::io(Phase::CreateStreams))?;
                 }
@@ -212,7 +216,7 @@ impl NativeClient {
         run.mark_start();
         self.expect(&mut control, TestState::TestRunning, Phase::TestStart)
             .await?;
-        run.spawn_streams(ReceiveEnd::UntilClosed, c.zero_copy);
+        run.spawn_streams(ReceiveEnd::UntilClosed, c.options.zero_copy);
         let started = Instant::now();
 
         self.run_until_done(&mut control, &mut run, started, &mut on_progress)
@@ -220,13 +224,13 @@ impl NativeClient {
 
         run.stop_senders().await;
         // The last interval, however short; with intervals off (`-i 0`) the only one.
-        let interval = c.interval.unwrap_or(Duration::ZERO);
+        let interval = c.options.interval.unwrap_or(Duration::ZERO);
         if let Some(report) = run.sample_interval(Some(interval)) {
             on_progress(ClientProgress::Interval(&report));
         }
         run.stop_fine_sampling().await;
         if let Drained::TimedOut { pending } = run
-            .until_sent_is_taken(SEND_DRAIN.min(c.phase_timeout))
+            .until_sent_is_taken(SEND_DRAIN.min(c.options.phase_timeout))
             .await
         {
             tracing::warn!(
@@ -235,7 +239,7 @@ impl NativeClient {
             );
         }
         within(
-            c.phase_timeout,
+            c.options.phase_timeout,
             Phase::TestEnd,
             control.write_state(TestState::TestEnd, Phase::TestEnd),
         )
@@ -246,29 +250,31 @@ impl NativeClient {
             Phase::ExchangeResults,
         )
         .await?;
-        run.stop_receivers(RECEIVE_DRAIN.min(c.phase_timeout)).await;
-        let remote: ExchangedResults = within(c.phase_timeout, Phase::ExchangeResults, async {
-            control
-                .write_json(&run.local_results(), Phase::ExchangeResults)
-                .await?;
-            control
-                .read_json(MAX_RESULTS_JSON, Phase::ExchangeResults)
-                .await
-        })
-        .await?;
+        run.stop_receivers(RECEIVE_DRAIN.min(c.options.phase_timeout))
+            .await;
+        let remote: ExchangedResults =
+            within(c.options.phase_timeout, Phase::ExchangeResults, async {
+                control
+                    .write_json(&run.local_results(), Phase::ExchangeResults)
+                    .await?;
+                control
+                    .read_json(MAX_RESULTS_JSON, Phase::ExchangeResults)
+                    .await
+            })
+            .await?;
         run.check_remote(&remote)
             .map_err(|detail| IperfError::protocol(Phase::ExchangeResults, detail))?;
         self.expect(&mut control, TestState::DisplayResults, Phase::Done)
             .await?;
         within(
-            c.phase_timeout,
+            c.options.phase_timeout,
             Phase::Done,
             control.write_state(TestState::IperfDone, Phase::Done),
         )
         .await?;
         control.shutdown().await;
         let mut result = run.into_result(Some(&remote));
-        if c.get_server_output {
+        if c.options.get_server_output {
             result.server_output = match remote {
                 ExchangedResults {
                     server_output_json: Some(json),
@@ -295,17 +301,20 @@ impl NativeClient {
     ) -> Result<(), IperfError> {
         let c = &self.config;
         let omit = Duration::from_secs(run.params().omit);
-        let (end_at, give_up_at) = match c.length {
+        let (end_at, give_up_at) = match c.options.length {
             TestLength::Duration(d) => (Some(deadline(started, omit.saturating_add(d))), None),
             TestLength::Bytes(_) | TestLength::Blocks(_) => (
                 None,
-                Some(deadline(started, omit.saturating_add(c.max_open_ended))),
+                Some(deadline(
+                    started,
+                    omit.saturating_add(c.options.max_open_ended),
+                )),
             ),
         };
-        let mut ticker = c.interval.map(|i| ticker_from(started, i));
+        let mut ticker = c.options.interval.map(|i| ticker_from(started, i));
         // As iperf3's client: only a side that receives watches for idle streams.
         let mut idle = ReceiveIdle::new(
-            c.stream_options.receive_idle(),
+            c.options.stream_options.receive_idle(),
             run.received_bytes(),
             started,
         );
@@ -319,25 +328,25 @@ impl NativeClient {
                         .await;
                     return Err(IperfError::Timeout {
                         phase: Phase::TestRunning,
-                        after: c.max_open_ended,
+                        after: c.options.max_open_ended,
                     });
                 }
                 _ = run.limit_reached(), if !run.omitting() => return Ok(()),
                 _ = sleep_until_opt(omit_at), if omit_at.is_some() => {
-                    if let Some(interval) = c.interval
+                    if let Some(interval) = c.options.interval
                         && let Some(report) = run.sample_interval(Some(interval))
                     {
                         on_progress(ClientProgress::Interval(&report));
                     }
                     run.end_omit();
-                    ticker = c.interval.map(|i| ticker_from(Instant::now(), i));
+                    ticker = c.options.interval.map(|i| ticker_from(Instant::now(), i));
                 }
                 _ = tick_opt(&mut ticker) => {
                     // A tick that comes with the end (both due at the same instant) leaves
                     // the end's sample to close the interval: iperf3's timers do the same,
                     // and a last sliver with a few bytes in it would be an extra interval.
                     let ends_now = end_at.is_some_and(|end| {
-                        let sliver = c.interval.unwrap_or_default().mul_f64(0.1);
+                        let sliver = c.options.interval.unwrap_or_default().mul_f64(0.1);
                         end.saturating_duration_since(Instant::now()) < sliver
                     });
                     if !ends_now && let Some(report) = run.sample_interval(None) {
@@ -379,7 +388,7 @@ impl NativeClient {
         wanted: TestState,
         phase: Phase,
     ) -> Result<(), IperfError> {
-        let timeout = self.config.phase_timeout;
+        let timeout = self.config.options.phase_timeout;
         let state = within(timeout, phase, control.read_state(phase)).await;
         match state {
             Ok(state) if state == wanted => Ok(()),
@@ -397,7 +406,7 @@ impl NativeClient {
         match state {
             Err(error) => error,
             Ok(TestState::AccessDenied) => IperfError::AccessDenied,
-            Ok(TestState::ServerError) => within(self.config.phase_timeout, phase, async {
+            Ok(TestState::ServerError) => within(self.config.options.phase_timeout, phase, async {
                 Err::<(), _>(control.read_server_error(phase).await)
             })
             .await
@@ -412,30 +421,30 @@ impl NativeClient {
 
     fn parameters(&self, control_mss: Option<u32>) -> TestParameters {
         let c = &self.config;
-        let block_size = c.block_size.unwrap_or(match c.protocol {
+        let block_size = c.options.block_size.unwrap_or(match c.options.protocol {
             Protocol::Tcp => DEFAULT_TCP_BLOCK,
             Protocol::Udp => control_mss.unwrap_or(DEFAULT_UDP_BLOCK),
         });
-        let (time, bytes, blocks) = match c.length {
+        let (time, bytes, blocks) = match c.options.length {
             TestLength::Duration(d) => (ceil_secs(d).max(1), 0, 0),
             TestLength::Bytes(n) => (0, n, 0),
             TestLength::Blocks(n) => (0, 0, n),
         };
         TestParameters {
-            protocol: c.protocol,
-            direction: c.direction,
-            streams: c.streams,
+            protocol: c.options.protocol,
+            direction: c.options.direction,
+            streams: c.options.streams,
             time,
-            omit: ceil_secs(c.omit),
+            omit: ceil_secs(c.options.omit),
             bytes,
             blocks,
             block_size,
             bitrate: c.bitrate().unwrap_or(0),
-            udp_counters_64bit: c.udp_counters_64bit,
-            get_server_output: c.get_server_output,
-            stream_options: (*c.stream_options).clone(),
-            extra_data: c.extra_data.clone(),
-            title: c.title.clone(),
+            udp_counters_64bit: c.options.udp_counters_64bit,
+            get_server_output: c.options.get_server_output,
+            stream_options: (*c.options.stream_options).clone(),
+            extra_data: c.options.extra_data.clone(),
+            title: c.options.title.clone(),
             server_affinity: None,
         }
     }
@@ -445,16 +454,16 @@ impl ClientConfig {
     /// Where this client's sockets connect from; `port` for a data stream's `--cport`.
     fn local_end(&self, port: Option<u16>) -> LocalEnd<'_> {
         LocalEnd {
-            ip: self.bind,
+            ip: self.options.bind,
             port,
-            device: self.bind_device.as_deref(),
+            device: self.options.bind_device.as_deref(),
         }
     }
 }
 
 async fn resolve(c: &ClientConfig) -> Result<SocketAddr, IperfError> {
     let lookup = tokio::time::timeout(
-        c.connect_timeout,
+        c.options.connect_timeout,
         tokio::net::lookup_host((c.host.as_str(), c.port)),
     )
     .await;
@@ -472,13 +481,13 @@ async fn resolve(c: &ClientConfig) -> Result<SocketAddr, IperfError> {
             )));
         }
     };
-    let preferred = |a: &SocketAddr| match c.bind {
+    let preferred = |a: &SocketAddr| match c.options.bind {
         Some(ip) => a.is_ipv4() == ip.is_ipv4(),
         None => true,
     };
     let all: Vec<SocketAddr> = addrs
         .by_ref()
-        .filter(|a| match c.family {
+        .filter(|a| match c.options.family {
             AddressFamily::Any => true,
             AddressFamily::V4 => a.is_ipv4(),
             AddressFamily::V6 => a.is_ipv6(),
@@ -491,7 +500,7 @@ async fn resolve(c: &ClientConfig) -> Result<SocketAddr, IperfError> {
         .ok_or_else(|| {
             error(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
-                match c.family {
+                match c.options.family {
                     AddressFamily::Any => "no address for this host",
                     AddressFamily::V4 => "no IPv4 address for this host (-4)",
                     AddressFamily::V6 => "no IPv6 address for this host (-6)",

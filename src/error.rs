@@ -107,6 +107,14 @@ pub enum Error {
         /// `SIGINT` or `SIGTERM`.
         signal: &'static str,
     },
+    /// The environment's network could not start or stop (when it failed to start, no
+    /// driver was started).
+    Network {
+        /// The environment.
+        environment: String,
+        /// What went wrong.
+        source: Box<crate::network::NetworkError>,
+    },
     /// Writing a report failed.
     Report {
         /// Where the report was going.
@@ -192,6 +200,9 @@ impl fmt::Display for Error {
             Error::Report { path, .. } => {
                 write!(f, "cannot write report to {}", path.display())
             }
+            Error::Network { environment, .. } => {
+                write!(f, "environment `{environment}`: its network failed")
+            }
             Error::Other(e) => fmt::Display::fmt(e, f),
         }
     }
@@ -205,6 +216,7 @@ impl std::error::Error for Error {
             Error::Lifecycle(e) => e.source(),
             Error::Other(e) => e.source(),
             Error::Report { source, .. } => Some(source),
+            Error::Network { source, .. } => Some(source),
             Error::Start { .. }
             | Error::Stop { .. }
             | Error::UnknownDriver { .. }
@@ -349,6 +361,14 @@ impl Error {
                 .field("path", path)
                 .field("source", source)
                 .finish(),
+            Error::Network {
+                environment,
+                source,
+            } => f
+                .debug_struct("Network")
+                .field("environment", environment)
+                .field("source", source)
+                .finish(),
             Error::Other(e) => f.debug_tuple("Other").field(e).finish(),
         }
     }
@@ -395,6 +415,31 @@ pub enum BuildError {
         driver: String,
         /// The missing driver.
         dependency: String,
+    },
+    /// A driver placed on a host the environment's network does not have (or on a host
+    /// of an environment with no network).
+    #[error("environment `{environment}`: driver `{driver}`: host = `{host}`: {}", match hosts.is_empty() {
+        true => "the environment has no network (declare one with `EnvironmentBuilder::network`)".to_owned(),
+        false => format!("the network has no such host (its hosts: {})", list(hosts)),
+    })]
+    UnknownHost {
+        /// The environment.
+        environment: String,
+        /// The driver placed on it.
+        driver: String,
+        /// The host asked for.
+        host: String,
+        /// The hosts the network has.
+        hosts: Vec<String>,
+    },
+    /// The network was refused when it was built, or one of its hosts is named like a
+    /// driver (references `${name.key}` could not tell them apart).
+    #[error("environment `{environment}`: {reason}")]
+    InvalidNetwork {
+        /// The environment.
+        environment: String,
+        /// What is wrong.
+        reason: String,
     },
     /// A reference to a driver that does not exist.
     #[error("environment `{environment}`: driver `{driver}` references `{reference}`, but there is no driver `{}`", reference.driver)]

@@ -61,6 +61,7 @@ pub mod deadline;
 pub mod driver;
 pub mod env;
 pub mod error;
+pub mod host;
 pub mod network;
 pub mod process;
 pub mod report;
@@ -75,6 +76,7 @@ pub use context::{Endpoint, Exports, FromValue, Param, Ref, RefKey, Template, Va
 pub use driver::{ConnectionInfo, Driver, DriverSpec, Resource, StartContext, Supervisor};
 pub use env::{DriverName, Environment, EnvironmentBuilder, Handle};
 pub use error::{BoxError, BuildError, Error, LifecycleError, Phase, Result};
+pub use host::Host;
 pub use report::{Outcome, Report};
 pub use status::Status;
 

@@ -8,6 +8,8 @@
 #[path = "network/support.rs"]
 mod support;
 
+#[path = "network/environment.rs"]
+mod environment;
 #[path = "network/faults.rs"]
 mod faults;
 #[path = "network/leaks.rs"]

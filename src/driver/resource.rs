@@ -12,6 +12,7 @@ use super::supervisor::Supervised;
 use super::{ConnectionInfo, Driver, DriverSpec, Hook, StartContext, Supervisor, Unsupported};
 use crate::context::{Exports, ValueTable};
 use crate::error::{LifecycleError, Phase};
+use crate::host::Host;
 use crate::report::{DriverReport, RecordedError};
 use crate::status::{Status, StatusTracker, Transition};
 
@@ -58,6 +59,8 @@ pub(crate) struct ResourceInner {
     options: Options,
     runpath: PathBuf,
     values: ValueTable,
+    /// Where the driver runs: set by the environment once its network is up.
+    host: RwLock<Host>,
     operation: tokio::sync::Mutex<()>,
     generation: AtomicU64,
     record: Mutex<Record>,
@@ -94,6 +97,7 @@ impl Resource {
                 options: spec.options,
                 runpath,
                 values,
+                host: RwLock::new(Host::local()),
                 operation: tokio::sync::Mutex::new(()),
                 generation: AtomicU64::new(0),
                 record: Mutex::new(Record::default()),
@@ -125,6 +129,25 @@ impl Resource {
     /// Waits until the status is `status`, for at most `timeout`.
     pub async fn wait(&self, status: Status, timeout: Duration) -> Result<(), LifecycleError> {
         self.inner.tracker.wait(status, timeout).await
+    }
+
+    /// The name of the network host the driver is placed on, if any.
+    pub(crate) fn placement(&self) -> Option<&str> {
+        self.inner.options.host.as_deref()
+    }
+
+    /// Where the driver runs from its next start on.
+    pub(crate) fn place(&self, host: Host) {
+        *self.inner.host.write().unwrap_or_else(|e| e.into_inner()) = host;
+    }
+
+    /// Where the driver runs.
+    pub(crate) fn host(&self) -> Host {
+        self.inner
+            .host
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The driver's directory for logs and files (created when the driver first uses it).
@@ -340,6 +363,7 @@ impl Resource {
                 Arc::downgrade(&self.inner) as Weak<dyn Supervised>,
                 generation,
             ),
+            self.host(),
         );
         self.run_hook(driver, Phase::PreStart).await?;
 

@@ -53,6 +53,8 @@ pub(crate) struct Options {
     pub(crate) hook_timeout: Duration,
     pub(crate) hooks: Hooks,
     pub(crate) failover: Option<Failover>,
+    /// The host of the environment's network it runs on; `None`: this machine.
+    pub(crate) host: Option<String>,
 }
 
 impl Default for Options {
@@ -63,6 +65,7 @@ impl Default for Options {
             hook_timeout: DEFAULT_HOOK_TIMEOUT,
             hooks: Hooks::default(),
             failover: None,
+            host: None,
         }
     }
 }
@@ -83,6 +86,17 @@ impl DriverSpec {
     /// The driver's name.
     pub(crate) fn name(&self) -> &str {
         self.driver.name()
+    }
+
+    /// Runs the driver on `host`, a host of the environment's network
+    /// ([`EnvironmentBuilder::network`](crate::EnvironmentBuilder::network)): its sockets
+    /// and processes are made there ([`StartContext::host`](crate::StartContext::host)).
+    /// Unset, it runs on this machine ([`Host::local`](crate::Host::local)).
+    /// [`Environment::build`](crate::EnvironmentBuilder::build) refuses a host the
+    /// network does not have.
+    pub fn on(mut self, host: impl Into<String>) -> Self {
+        self.options.host = Some(host.into());
+        self
     }
 
     /// Deadline for `start` + readiness (default 30 s).
@@ -165,6 +179,7 @@ impl fmt::Debug for DriverSpec {
             .field("driver", &self.driver.name())
             .field("start_timeout", &self.options.start_timeout)
             .field("stop_timeout", &self.options.stop_timeout)
+            .field("host", &self.options.host)
             .finish_non_exhaustive()
     }
 }

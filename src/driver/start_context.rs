@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 use super::Supervisor;
 use crate::context::{Endpoint, FromValue, Param, Ref, Template, ValueTable};
 use crate::error::Error;
+use crate::host::Host;
 
 /// What a driver gets when it starts: its runpath, other drivers' values, and a
 /// way to report its own death.
@@ -14,6 +15,7 @@ pub struct StartContext {
     created: OnceLock<()>,
     values: ValueTable,
     supervisor: Supervisor,
+    host: Host,
 }
 
 impl StartContext {
@@ -22,6 +24,7 @@ impl StartContext {
         runpath: PathBuf,
         values: ValueTable,
         supervisor: Supervisor,
+        host: Host,
     ) -> Self {
         Self {
             driver,
@@ -29,18 +32,34 @@ impl StartContext {
             created: OnceLock::new(),
             values,
             supervisor,
+            host,
         }
     }
 
     /// A context outside any environment: no references resolve, deaths go nowhere.
     #[cfg(feature = "testing")]
     pub(crate) fn detached(driver: String, runpath: PathBuf) -> Self {
-        Self::new(driver, runpath, ValueTable::new(), Supervisor::detached())
+        Self::new(
+            driver,
+            runpath,
+            ValueTable::new(),
+            Supervisor::detached(),
+            Host::local(),
+        )
     }
 
     /// The name of the driver being started.
     pub fn driver(&self) -> &str {
         &self.driver
+    }
+
+    /// Where the driver runs: make its sockets ([`Host::tcp_listener`],
+    /// [`Host::tcp_connect`], [`Host::socket`]) and processes
+    /// ([`process::Command::host`](crate::process::Command::host)) there.
+    /// [`Host::local`] unless the driver was placed on a host of the environment's network
+    /// ([`DriverSpec::on`](crate::DriverSpec::on)).
+    pub fn host(&self) -> &Host {
+        &self.host
     }
 
     /// The driver's own directory for logs and files, created on first use.

@@ -7,6 +7,7 @@ use super::graph::Graph;
 use super::{Environment, runpath::default_runpath_root};
 use crate::driver::{Driver, DriverSpec};
 use crate::error::BuildError;
+use crate::network::Network;
 
 /// Describes an environment: its drivers, their dependencies, where files go.
 ///
@@ -38,6 +39,7 @@ pub struct EnvironmentBuilder {
     dependencies: Vec<(String, String)>,
     runpath: Option<PathBuf>,
     run: RunSettings,
+    network: Option<Network>,
 }
 
 // Here rather than in environment.rs, so that the builder depends on the environment and
@@ -57,6 +59,7 @@ impl EnvironmentBuilder {
             dependencies: Vec::new(),
             runpath: None,
             run: RunSettings::default(),
+            network: None,
         }
     }
 
@@ -85,6 +88,50 @@ impl EnvironmentBuilder {
         let handle = Handle::new(driver.name());
         self.specs.push(DriverSpec::new(driver));
         handle
+    }
+
+    /// Adds a driver that runs on `host`, a host of the environment's
+    /// [`network`](Self::network) (see [`DriverSpec::on`]), and hands back its [`Handle`].
+    ///
+    /// # Examples
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use testrig::network::{Link, Network};
+    /// use testrig::testing::ScriptedDriver;
+    /// use testrig::Environment;
+    ///
+    /// let network = Network::builder("lab")
+    ///     .host("a")
+    ///     .host("b")
+    ///     .link(Link::new("a", "b").subnet("10.0.0.0/24"))
+    ///     .build()?;
+    /// let mut builder = Environment::builder("two-hosts").network(network);
+    /// builder.add_on("b", ScriptedDriver::new("server"));
+    /// builder.add_on("a", ScriptedDriver::new("client"));
+    /// let env = builder.build()?;
+    /// # drop(env); Ok(()) }
+    /// ```
+    pub fn add_on<D: Driver>(&mut self, host: impl Into<String>, driver: D) -> Handle<D> {
+        let handle = Handle::new(driver.name());
+        self.specs.push(DriverSpec::new(driver).on(host));
+        handle
+    }
+
+    /// The emulated network the environment's drivers run on ([`DriverSpec::on`],
+    /// [`add_on`](Self::add_on)): started before any driver, stopped after they all
+    /// stopped, and started afresh when the environment starts again. Its hosts export
+    /// their addresses and interfaces ([`Host::exports`](crate::Host::exports)) under their
+    /// names, like drivers: `Ref::export("b", "address")`, `${b.address}` in a rig; a host
+    /// cannot have a driver's name. Faults at run time go through
+    /// [`Environment::network`].
+    ///
+    /// Building the network needs root or a user namespace
+    /// ([`network::availability`](crate::network::availability)); where neither is there,
+    /// [`Environment::start`] fails with [`Error::Network`](crate::Error::Network) naming
+    /// what is missing.
+    pub fn network(mut self, network: Network) -> Self {
+        self.network = Some(network);
+        self
     }
 
     /// Declares that `dependent` starts only after `dependency` is started (and
@@ -167,6 +214,34 @@ impl EnvironmentBuilder {
             }
         }
 
+        let host_names = self
+            .network
+            .as_ref()
+            .map(Network::host_names)
+            .unwrap_or_default();
+        for host in &host_names {
+            if index.contains_key(host) {
+                return Err(BuildError::InvalidNetwork {
+                    environment: env.clone(),
+                    reason: format!(
+                        "host `{host}` has the name of a driver (references `${{{host}.key}}` could not tell them apart)"
+                    ),
+                });
+            }
+        }
+        for spec in &self.specs {
+            if let Some(host) = &spec.options.host
+                && !host_names.contains(host)
+            {
+                return Err(BuildError::UnknownHost {
+                    environment: env.clone(),
+                    driver: spec.name().to_owned(),
+                    host: host.clone(),
+                    hosts: host_names,
+                });
+            }
+        }
+
         let mut graph = Graph::new(self.specs.len());
         for (dependent, dependency) in &self.dependencies {
             let find = |name: &String| {
@@ -209,6 +284,22 @@ impl EnvironmentBuilder {
         }
         for (i, spec) in self.specs.iter().enumerate() {
             for reference in spec.driver.references() {
+                let host = self
+                    .network
+                    .as_ref()
+                    .and_then(|network| network.planned_exports(&reference.driver));
+                if let Some(exports) = host {
+                    // A host of the network: up before any driver starts.
+                    if !exports.contains_key(&reference.key) {
+                        return Err(BuildError::MissingExport {
+                            environment: env.clone(),
+                            driver: spec.name().to_owned(),
+                            reference,
+                            exported: exports.into_keys().collect(),
+                        });
+                    }
+                    continue;
+                }
                 let Some(&target) = index.get(&reference.driver) else {
                     return Err(BuildError::UnknownReference {
                         environment: env.clone(),
@@ -242,7 +333,13 @@ impl EnvironmentBuilder {
         run.runpath_is_fresh = self.runpath.is_none();
         let runpath = self.runpath.unwrap_or_else(|| default_runpath_root(env));
         Ok(Environment::assemble(
-            self.name, self.specs, index, graph, runpath, run,
+            self.name,
+            self.specs,
+            index,
+            graph,
+            runpath,
+            run,
+            self.network,
         ))
     }
 }

@@ -12,6 +12,7 @@ use super::graph::Graph;
 use crate::context::ValueTable;
 use crate::driver::{Driver, DriverSpec, Resource};
 use crate::error::{Error, LifecycleError, Phase};
+use crate::network::{Network, NetworkError};
 use crate::report::{CaseReport, Report};
 use crate::status::{Status, Transition};
 
@@ -34,6 +35,8 @@ pub(crate) struct EnvInner {
     runpath: PathBuf,
     pub(super) run: RunSettings,
     events: broadcast::Sender<Transition>,
+    /// The emulated network the drivers run on, if any.
+    network: Option<Network>,
     /// Serializes `start` and `stop` of the whole environment.
     operation: tokio::sync::Mutex<()>,
     pub(super) state: Mutex<EnvState>,
@@ -76,6 +79,7 @@ impl Environment {
         graph: Graph,
         runpath: PathBuf,
         run: RunSettings,
+        network: Option<Network>,
     ) -> Self {
         let values = ValueTable::new();
         let (events, _) = broadcast::channel(256);
@@ -96,6 +100,7 @@ impl Environment {
                 runpath,
                 run,
                 events,
+                network,
                 operation: tokio::sync::Mutex::new(()),
                 state: Mutex::new(EnvState::default()),
             }),
@@ -149,6 +154,13 @@ impl Environment {
                 requested: short_type_name::<T>(),
                 actual: resource.driver().kind(),
             })
+    }
+
+    /// The environment's emulated network
+    /// ([`EnvironmentBuilder::network`](super::EnvironmentBuilder::network)), for faults at
+    /// run time ([`Network::link_down`], [`Network::partition`]…) and its hosts.
+    pub fn network(&self) -> Option<&Network> {
+        self.inner.network.as_ref()
     }
 
     /// The values every started driver exports.
@@ -262,6 +274,25 @@ impl Environment {
         let began = Instant::now();
         self.inner.state().started_at = Some(SystemTime::now());
         let count = self.inner.resources.len();
+        if let Some(network) = &self.inner.network {
+            let started = tokio::select! {
+                started = self.start_network(network) => started,
+                signal = &mut interrupt => {
+                    let tasks = JoinSet::new();
+                    return Err(self.cancel_start(tasks, began, signal).await);
+                }
+            };
+            if let Err(error) = started {
+                self.inner.state().setup = Some(began.elapsed());
+                let _ = network.stop().await;
+                let error = Error::Network {
+                    environment: self.inner.name.clone(),
+                    source: Box::new(error),
+                };
+                self.inner.state().errors.push(format!("{error:#}"));
+                return Err(error);
+            }
+        }
         let mut waiting_on: Vec<usize> =
             self.inner.graph.dependencies.iter().map(Vec::len).collect();
         let mut tasks = JoinSet::new();
@@ -318,6 +349,7 @@ impl Environment {
             .map(|(_, r)| r.name().to_owned())
             .collect();
         let teardown = self.stop_all().await;
+        self.stop_network().await;
         let error = Error::Start {
             environment: self.inner.name.clone(),
             failures,
@@ -326,6 +358,39 @@ impl Environment {
         };
         self.inner.state().errors.push(error.to_string());
         Err(error)
+    }
+
+    /// Starts the network (unless it runs already), places each driver on its host and
+    /// publishes the hosts' exports.
+    async fn start_network(&self, network: &Network) -> Result<(), NetworkError> {
+        if !network.is_running() {
+            network.start().await?;
+        }
+        for host in network.hosts()? {
+            self.inner.values.publish(host.name(), host.exports());
+        }
+        for resource in &self.inner.resources {
+            if let Some(name) = resource.placement() {
+                resource.place(network.host(name)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the network once every driver is stopped; its failure goes to the report.
+    async fn stop_network(&self) -> Option<NetworkError> {
+        let network = self.inner.network.as_ref()?;
+        let began = Instant::now();
+        let stopped = network.stop().await;
+        let mut state = self.inner.state();
+        state.teardown = Some(state.teardown.unwrap_or_default() + began.elapsed());
+        let error = stopped.err()?;
+        state.errors.push(format!(
+            "environment `{}`: stopping its network: {}",
+            self.inner.name,
+            crate::error::full_message(&error)
+        ));
+        Some(error)
     }
 
     /// Cancels the starts under way and stops everything started; the
@@ -341,6 +406,7 @@ impl Environment {
         tasks.shutdown().await;
         self.inner.state().setup = Some(began.elapsed());
         let teardown = self.stop_all().await;
+        self.stop_network().await;
         let error = Error::Interrupted {
             environment: self.inner.name.clone(),
             signal,
@@ -373,8 +439,15 @@ impl Environment {
     pub async fn stop(&self) -> Result<(), Error> {
         let _operation = self.inner.operation.lock().await;
         let failures = self.stop_all().await;
+        let network = self.stop_network().await;
         if failures.is_empty() {
-            return Ok(());
+            return match network {
+                None => Ok(()),
+                Some(source) => Err(Error::Network {
+                    environment: self.inner.name.clone(),
+                    source: Box::new(source),
+                }),
+            };
         }
         let error = Error::Stop {
             environment: self.inner.name.clone(),

@@ -4,8 +4,9 @@
 //! network namespace), links between two hosts (veth pairs) and switches joining several
 //! (bridges), IPv4 and IPv6 addresses given or assigned from a subnet, static routes so
 //! every host reaches every subnet (hosts on two links or more forward), and per-direction
-//! rates (`tbf` or `htb`) and netem. [`Network::start`] builds it; each [`Host`] then runs
-//! code ([`Host::run`]: create sockets there) and programs ([`Host::command`]) inside its
+//! rates (`tbf` or `htb`) and netem. [`Network::start`] builds it; each [`Host`](crate::Host) then runs
+//! code ([`Host::run`](crate::Host::run): create sockets there) and programs
+//! ([`Host::command`](crate::Host::command)) inside its
 //! namespace, from this one process. Faults at run time: [`Network::link_down`],
 //! [`Network::link_up`], [`Network::set_rate`], [`Network::set_netem`],
 //! [`Network::partition`], [`Network::heal`]. [`Network::stop`] removes it.
@@ -45,12 +46,11 @@
 //! # Ok(()) }
 //! ```
 
-mod address;
+pub(crate) mod address;
 mod builder;
 mod declaration;
 mod error;
-mod host;
-mod namespace;
+pub(crate) mod namespace;
 mod netlink;
 #[allow(clippy::module_inception)]
 mod network;
@@ -63,7 +63,6 @@ pub use address::{Cidr, CidrParseError};
 pub use builder::NetworkBuilder;
 pub use declaration::{Link, Switch};
 pub use error::{InvalidDeclaration, NetworkError};
-pub use host::{Host, Interface};
 pub use network::Network;
 pub use privileges::{Availability, availability, enter_user_namespace};
 pub use shaping::{Netem, Rate, RateParseError, Shaper};

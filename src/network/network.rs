@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 use futures_util::future::try_join_all;
 
 use super::error::{InvalidDeclaration, NetworkError, Result};
-use super::host::{Host, Interface};
 use super::namespace::Namespace;
 use super::netlink::Netlink;
 use super::plan::{Plan, SegmentKind};
 use super::qdisc;
 use super::shaping::{Netem, Rate, Shaping};
+use crate::host::{Host, Interface};
 
 /// An emulated network: hosts (network namespaces of this process) joined by links (veth
 /// pairs) and switches (bridges, each in a namespace of its own), with addresses, routes,
@@ -136,29 +136,35 @@ impl Network {
 
     /// Creates the network: namespaces, links, addresses, routes, forwarding, qdiscs.
     ///
-    /// On failure nothing is left: what was created goes with its namespaces.
+    /// On failure nothing is left: what was created goes with its namespaces. A stopped
+    /// network starts again afresh (new namespaces; the hosts handed out before are gone),
+    /// as an environment does when it is started again.
     ///
     /// # Errors
     /// [`NetworkError::Unsupported`] when netem (or `tc`) is asked for and missing, before
     /// anything is created; [`NetworkError::Netlink`], [`NetworkError::Tc`] naming the step
-    /// and the namespace; [`NetworkError::Timeout`]; [`NetworkError::State`] unless the
-    /// network was never started.
+    /// and the namespace; [`NetworkError::Timeout`]; [`NetworkError::State`] while it is
+    /// starting, running or stopping.
     pub async fn start(&self) -> Result<()> {
         {
             let mut state = self.lock();
-            if !matches!(*state, State::Declared) {
+            if !matches!(*state, State::Declared | State::Stopped) {
                 return Err(NetworkError::State {
                     network: self.plan.name.clone(),
                     operation: "start",
                     state: state.name(),
-                    needed: "not started",
+                    needed: "not started or stopped",
                 });
             }
             *state = State::Starting;
         }
+        // Cancelled mid-way (the future dropped), the network is left stopped: what was
+        // created goes with the dropped namespaces.
+        let cancelled = CancelGuard(self);
         let built = self
             .with_deadline(format!("start network `{}`", self.plan.name), self.build())
             .await;
+        std::mem::forget(cancelled);
         let mut state = self.lock();
         match built {
             Ok(running) => {
@@ -357,16 +363,8 @@ impl Network {
             .iter()
             .zip(host_namespaces)
             .map(|(host, namespace)| {
-                let interfaces = host
-                    .interfaces
-                    .iter()
-                    .map(|interface| Interface {
-                        name: interface.name.clone(),
-                        peer: self.peer_name(interface.segment, &host.name),
-                        addresses: interface.addresses.clone(),
-                    })
-                    .collect();
-                Host::new(&plan.name, &host.name, interfaces, namespace)
+                let interfaces = self.planned_interfaces(host);
+                Host::emulated(&plan.name, &host.name, interfaces, namespace)
             })
             .collect();
         Ok(Running {
@@ -450,7 +448,7 @@ impl Network {
         let namespaces: Vec<&Namespace> = running
             .hosts
             .iter()
-            .map(Host::namespace)
+            .map(namespace_of)
             .chain(running.switches.iter())
             .collect();
         futures_util::future::join_all(
@@ -477,6 +475,38 @@ impl Network {
             });
         }
         Ok(())
+    }
+
+    /// Whether it is running (started and not stopped).
+    pub(crate) fn is_running(&self) -> bool {
+        matches!(*self.lock(), State::Running(_))
+    }
+
+    /// The names of its hosts, in declaration order.
+    pub(crate) fn host_names(&self) -> Vec<String> {
+        self.plan
+            .hosts
+            .iter()
+            .map(|host| host.name.clone())
+            .collect()
+    }
+
+    /// What host `name` will export once the network runs ([`Host::exports`]), known from
+    /// the declaration; `None` when there is no such host.
+    pub(crate) fn planned_exports(&self, name: &str) -> Option<crate::Exports> {
+        let host = &self.plan.hosts[self.plan.host_index(name)?];
+        Some(crate::host::exports_of(&self.planned_interfaces(host)))
+    }
+
+    fn planned_interfaces(&self, host: &super::plan::HostPlan) -> Vec<Interface> {
+        host.interfaces
+            .iter()
+            .map(|interface| Interface {
+                name: interface.name.clone(),
+                peer: self.peer_name(interface.segment, &host.name),
+                addresses: interface.addresses.clone(),
+            })
+            .collect()
     }
 
     /// The host `name` of the running network.
@@ -511,7 +541,7 @@ impl Network {
         Ok(running
             .hosts
             .iter()
-            .map(Host::namespace_inode)
+            .map(|host| namespace_of(host).inode())
             .chain(running.switches.iter().map(Namespace::inode))
             .collect())
     }
@@ -574,7 +604,7 @@ impl Network {
                 let plan = &self.plan.hosts[host].interfaces[interface];
                 (
                     &running.host_netlink[host],
-                    running.hosts[host].namespace(),
+                    namespace_of(&running.hosts[host]),
                     plan.index,
                     plan.name.clone(),
                 )
@@ -742,7 +772,7 @@ impl Network {
         self.with_deadline(operation, async {
             let mut changes = Vec::new();
             for (here, there) in [(hx, hy), (hy, hx)] {
-                let addresses: Vec<IpAddr> = running.hosts[there].addresses().collect();
+                let addresses: Vec<IpAddr> = running.hosts[there].addresses();
                 for address in addresses {
                     changes.push(running.host_netlink[here].blackhole(address, present));
                 }
@@ -802,4 +832,19 @@ async fn enable_forwarding(namespace: &Namespace) -> Result<()> {
         .await
         .map_err(|_| error(std::io::Error::other("the namespace thread ended")))?
         .map_err(error)
+}
+
+/// The namespace of one of the network's own hosts (always emulated).
+fn namespace_of(host: &Host) -> &Namespace {
+    host.namespace()
+        .expect("a network's hosts are emulated: each has its namespace")
+}
+
+/// Leaves a network whose start was cancelled `Stopped` rather than `Starting` for good.
+struct CancelGuard<'n>(&'n Network);
+
+impl Drop for CancelGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.lock() = State::Stopped;
+    }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Kind, Pattern, Signal, Stream};
+use crate::host::Host;
 
 /// A callback that sees every output line.
 pub(crate) type LineCallback = Arc<dyn Fn(Stream, &str) + Send + Sync>;
@@ -51,6 +52,7 @@ pub struct Command {
     stop_signal: Signal,
     tail_lines: usize,
     cgroup: bool,
+    host: Host,
 }
 
 impl Command {
@@ -68,6 +70,7 @@ impl Command {
             stop_signal: Signal::TERM,
             tail_lines: DEFAULT_TAIL_LINES,
             cgroup: true,
+            host: Host::local(),
         }
     }
 
@@ -173,9 +176,23 @@ impl Command {
         self
     }
 
+    /// Runs the program on `host` (default: [`Host::local`], this machine). On a host of an
+    /// emulated [`Network`](crate::network::Network), the program enters the host's network
+    /// namespace before it runs, and so do its children; spawning it once the network is
+    /// stopped fails with [`ProcessError::Spawn`](super::ProcessError::Spawn).
+    pub fn host(mut self, host: Host) -> Command {
+        self.host = host;
+        self
+    }
+
     /// Whether the program is to run in a cgroup of its own where one can be created.
     pub(crate) fn get_cgroup(&self) -> bool {
         self.cgroup
+    }
+
+    /// Where the program runs.
+    pub(crate) fn get_host(&self) -> &Host {
+        &self.host
     }
 
     /// The name used in errors and log files: the one given, else the program's file name.
@@ -253,6 +270,7 @@ impl fmt::Debug for Command {
             .field("stop_signal", &self.stop_signal)
             .field("tail_lines", &self.tail_lines)
             .field("cgroup", &self.cgroup)
+            .field("host", &self.host.name())
             .finish()
     }
 }

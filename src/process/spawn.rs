@@ -59,7 +59,15 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, Pro
     let marker = spawn_marker();
     let (cgroup, containment) = contain(&command, &name);
     let (cgroup, procs) = cgroup.unzip();
-    let spawned = spawner::spawn(os_command(&command, &marker, procs), runtime).await;
+    let mut os = os_command(&command, &marker, procs);
+    let spawned = match command.get_host().prepare_tokio(&mut os) {
+        Ok(()) => spawner::spawn(os, runtime).await,
+        // The host's network is stopped: there is nowhere to run it.
+        Err(error) => Err(io::Error::new(
+            io::ErrorKind::NotConnected,
+            format!("host `{}`: {error}", command.get_host().name()),
+        )),
+    };
     if spawned.is_err()
         && let Some(cgroup) = &cgroup
     {

@@ -9,9 +9,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use testrig::network::Host;
+use testrig::Host;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 
 /// Every wait of these tests is bounded by this, or less.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -33,27 +33,15 @@ pub fn networks_available() -> bool {
 
 /// A listener created inside `host`, on `address` (port 0: the kernel picks).
 pub async fn listen(host: &Host, address: SocketAddr) -> TcpListener {
-    let listener = host
-        .run(move || std::net::TcpListener::bind(address))
+    host.tcp_listener(address)
         .await
-        .unwrap()
-        .unwrap_or_else(|error| panic!("bind {address} in {}: {error}", host.name()));
-    listener.set_nonblocking(true).unwrap();
-    TcpListener::from_std(listener).unwrap()
+        .unwrap_or_else(|error| panic!("bind {address} in {}: {error}", host.name()))
 }
 
 /// A connection from inside `host` to `address`: the socket is made in the host's
 /// namespace, the connect runs on the runtime.
 pub async fn connect(host: &Host, address: SocketAddr) -> io::Result<TcpStream> {
-    let domain = socket2::Domain::for_address(address);
-    let socket = host
-        .run(move || socket2::Socket::new(domain, socket2::Type::STREAM, None))
-        .await
-        .map_err(io::Error::other)??;
-    socket.set_nonblocking(true)?;
-    TcpSocket::from_std_stream(socket.into())
-        .connect(address)
-        .await
+    host.tcp_connect(address).await
 }
 
 /// Serves echo on `listener` (every connection, until the task is dropped).

@@ -1,0 +1,463 @@
+//! Where a driver runs: [`Host`].
+//!
+//! A host answers the few questions a driver asks about the place it runs: open a socket
+//! there ([`Host::tcp_socket`], [`Host::socket`]), run code there ([`Host::run`]), spawn a
+//! program there ([`Host::command`], or [`process::Command::host`](crate::process::Command::host)),
+//! and which addresses it has. [`Host::local`] is this machine (the default: loopback, no
+//! privileges); the hosts of an emulated [`Network`](crate::network::Network) are network
+//! namespaces of this process. Drivers take a host from their
+//! [`StartContext::host`](crate::StartContext::host); nothing else about them changes.
+
+use std::ffi::OsStr;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::sync::Arc;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::context::Exports;
+use crate::network::NetworkError;
+use crate::network::address::Cidr;
+use crate::network::namespace::{Namespace, setns};
+
+/// A place drivers run: this machine ([`Host::local`], the default) or a host of an
+/// emulated [`Network`](crate::network::Network) (a network namespace of this process).
+///
+/// Sockets a driver makes with [`tcp_socket`](Host::tcp_socket) or [`socket`](Host::socket)
+/// belong to the host, whichever thread uses them afterwards; programs started with
+/// [`command`](Host::command) run in it. A cheap handle: clones share the host. Once its
+/// network stops, an emulated host's operations answer [`NetworkError::State`] (as
+/// `io::Error`s from the socket calls).
+///
+/// # Examples
+/// ```no_run
+/// # async fn example(network: &testrig::network::Network) -> Result<(), Box<dyn std::error::Error>> {
+/// let server = network.host("server")?;
+/// let address = server.ipv4().unwrap();
+/// let listener = server.tcp_listener((address, 0).into()).await?;
+/// # let _ = listener; Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Host {
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Default)]
+enum Kind {
+    /// This machine, this process's own network namespace.
+    #[default]
+    Local,
+    /// A network namespace of an emulated network.
+    Emulated(Arc<Emulated>),
+}
+
+#[derive(Debug)]
+struct Emulated {
+    network: String,
+    name: String,
+    interfaces: Vec<Interface>,
+    namespace: Namespace,
+}
+
+/// An interface of a [`Host`]: one end of a link or of a switch port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub(crate) name: String,
+    pub(crate) peer: String,
+    pub(crate) addresses: Vec<Cidr>,
+}
+
+impl Interface {
+    /// Its name in the host (`eth0`, `eth1`… in the order the host's links were declared).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The host or switch at the other end.
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    /// Its addresses, with their prefixes.
+    pub fn addresses(&self) -> &[Cidr] {
+        &self.addresses
+    }
+}
+
+impl Host {
+    /// This machine: its own network namespace, loopback, no privileges needed. The host
+    /// every driver runs on unless placed elsewhere.
+    pub fn local() -> Host {
+        Host { kind: Kind::Local }
+    }
+
+    pub(crate) fn emulated(
+        network: &str,
+        name: &str,
+        interfaces: Vec<Interface>,
+        namespace: Namespace,
+    ) -> Host {
+        Host {
+            kind: Kind::Emulated(Arc::new(Emulated {
+                network: network.to_owned(),
+                name: name.to_owned(),
+                interfaces,
+                namespace,
+            })),
+        }
+    }
+
+    pub(crate) fn namespace(&self) -> Option<&Namespace> {
+        match &self.kind {
+            Kind::Local => None,
+            Kind::Emulated(host) => Some(&host.namespace),
+        }
+    }
+
+    /// Whether this is this machine ([`Host::local`]).
+    pub fn is_local(&self) -> bool {
+        matches!(self.kind, Kind::Local)
+    }
+
+    /// The host's name: `local` for this machine, else its name in its network.
+    pub fn name(&self) -> &str {
+        match &self.kind {
+            Kind::Local => "local",
+            Kind::Emulated(host) => &host.name,
+        }
+    }
+
+    /// Its interfaces, loopback left out (none for [`Host::local`]: this machine's own are
+    /// not the test's).
+    pub fn interfaces(&self) -> &[Interface] {
+        match &self.kind {
+            Kind::Local => &[],
+            Kind::Emulated(host) => &host.interfaces,
+        }
+    }
+
+    /// Every address of every interface; for [`Host::local`], the loopback addresses
+    /// `127.0.0.1` and `::1`.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        match &self.kind {
+            Kind::Local => vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()],
+            Kind::Emulated(host) => host
+                .interfaces
+                .iter()
+                .flat_map(|interface| interface.addresses.iter().map(Cidr::address))
+                .collect(),
+        }
+    }
+
+    /// Its first IPv4 address (`127.0.0.1` for [`Host::local`]).
+    pub fn ipv4(&self) -> Option<Ipv4Addr> {
+        self.addresses()
+            .into_iter()
+            .find_map(|address| match address {
+                IpAddr::V4(v4) => Some(v4),
+                IpAddr::V6(_) => None,
+            })
+    }
+
+    /// Its first IPv6 address (`::1` for [`Host::local`]).
+    pub fn ipv6(&self) -> Option<Ipv6Addr> {
+        self.addresses()
+            .into_iter()
+            .find_map(|address| match address {
+                IpAddr::V6(v6) => Some(v6),
+                IpAddr::V4(_) => None,
+            })
+    }
+
+    /// What the host exports to references (`${b.address}` in a rig,
+    /// `Ref::export("b", "address")` in Rust), once its network is up:
+    /// - `address`: its first address, IPv4 if it has one (the one to reach it by);
+    /// - `ipv4`, `ipv6`: its first address of each family, when it has one;
+    /// - `interface`: the name of its first interface;
+    /// - for each interface (`eth0`…): `eth0.address`, `eth0.ipv4`, `eth0.ipv6` as above,
+    ///   and `eth0.peer` (the host or switch at the other end).
+    ///
+    /// [`Host::local`] exports `address` and `ipv4` `127.0.0.1`, `ipv6` `::1`.
+    pub fn exports(&self) -> Exports {
+        match &self.kind {
+            Kind::Local => [
+                (
+                    "address".to_owned(),
+                    IpAddr::from(Ipv4Addr::LOCALHOST).into(),
+                ),
+                ("ipv4".to_owned(), IpAddr::from(Ipv4Addr::LOCALHOST).into()),
+                ("ipv6".to_owned(), IpAddr::from(Ipv6Addr::LOCALHOST).into()),
+            ]
+            .into(),
+            Kind::Emulated(host) => exports_of(&host.interfaces),
+        }
+    }
+
+    /// The inode of an emulated host's namespace (`net:[INODE]` in `/proc/*/ns/net`), to
+    /// tell it apart from others, e.g. to check that it is gone; `None` for [`Host::local`].
+    pub fn namespace_inode(&self) -> Option<u64> {
+        self.namespace().map(Namespace::inode)
+    }
+
+    /// `network/host`, for errors.
+    fn label(&self) -> String {
+        match &self.kind {
+            Kind::Local => "local".to_owned(),
+            Kind::Emulated(host) => format!("{}/{}", host.network, host.name),
+        }
+    }
+
+    fn closed(&self, operation: &'static str) -> NetworkError {
+        let network = match &self.kind {
+            Kind::Local => String::new(),
+            Kind::Emulated(host) => host.network.clone(),
+        };
+        NetworkError::State {
+            network,
+            operation,
+            state: "stopped",
+            needed: "running",
+        }
+    }
+
+    /// Runs `job` on the host and returns its result: on an emulated host, on the host's
+    /// own thread, inside its namespace; on [`Host::local`], right here.
+    ///
+    /// Meant for short work: create and bind sockets, read a sysctl. An emulated host runs
+    /// jobs one at a time, so a job that blocks holds up the next; do the I/O on your runtime
+    /// (`tokio::net::TcpStream::from_std`).
+    ///
+    /// # Errors
+    /// [`NetworkError::State`] once the network is stopped; [`NetworkError::Io`] when the job
+    /// panicked (the host carries on).
+    pub async fn run<F, R>(&self, job: F) -> Result<R, NetworkError>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let Some(namespace) = self.namespace() else {
+            return Ok(job());
+        };
+        let answer = namespace.run(job).map_err(|_| self.closed("run"))?;
+        answer.await.map_err(|_| self.panicked())
+    }
+
+    /// [`run`](Host::run) for code outside a runtime: blocks the calling thread until the
+    /// job is done. Do not call it from an async task.
+    ///
+    /// # Errors
+    /// [`NetworkError::State`] once the network is stopped.
+    pub fn run_blocking<F, R>(&self, job: F) -> Result<R, NetworkError>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let Some(namespace) = self.namespace() else {
+            return Ok(job());
+        };
+        let answer = namespace
+            .run(job)
+            .map_err(|_| self.closed("run_blocking"))?;
+        answer.blocking_recv().map_err(|_| self.panicked())
+    }
+
+    fn panicked(&self) -> NetworkError {
+        NetworkError::Io {
+            action: "run a job".into(),
+            namespace: self.label(),
+            source: io::Error::other("the job panicked"),
+        }
+    }
+
+    /// A socket made on this host: nonblocking and close-on-exec, ready for
+    /// `tokio::net::*::from_std` or [`tcp_socket`](Host::tcp_socket)'s conversion. On an
+    /// emulated host it is made inside its namespace (it belongs there for good); on
+    /// [`Host::local`] it is made here, with no hop.
+    ///
+    /// # Errors
+    /// The `socket` call's error; on an emulated host whose network is stopped, an
+    /// `io::Error` saying so.
+    pub async fn socket(
+        &self,
+        domain: Domain,
+        kind: Type,
+        protocol: Option<Protocol>,
+    ) -> io::Result<Socket> {
+        let make = move || {
+            let socket = Socket::new(domain, kind, protocol)?;
+            socket.set_nonblocking(true)?;
+            Ok(socket)
+        };
+        match self.namespace() {
+            None => make(),
+            Some(_) => self.run(make).await.map_err(|error| self.io_error(error))?,
+        }
+    }
+
+    fn io_error(&self, error: NetworkError) -> io::Error {
+        let kind = match error {
+            NetworkError::State { .. } => io::ErrorKind::NotConnected,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, format!("host `{}`: {}", self.label(), error))
+    }
+
+    /// A TCP socket of `address`'s family (IPv4 or IPv6) made on this host, to bind or
+    /// connect like any `tokio::net::TcpSocket`.
+    ///
+    /// # Errors
+    /// As [`socket`](Host::socket).
+    pub async fn tcp_socket(&self, address: SocketAddr) -> io::Result<tokio::net::TcpSocket> {
+        let socket = self
+            .socket(
+                Domain::for_address(address),
+                Type::STREAM,
+                Some(Protocol::TCP),
+            )
+            .await?;
+        Ok(tokio::net::TcpSocket::from_std_stream(socket.into()))
+    }
+
+    /// A TCP listener bound to `address` on this host (`SO_REUSEADDR` on, as
+    /// `tokio::net::TcpListener::bind` does, and a backlog of 1024).
+    ///
+    /// # Errors
+    /// As [`socket`](Host::socket), and the `bind`/`listen` calls'.
+    pub async fn tcp_listener(&self, address: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+        let socket = self.tcp_socket(address).await?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(address)?;
+        socket.listen(1024)
+    }
+
+    /// A TCP connection from this host to `address`.
+    ///
+    /// # Errors
+    /// As [`socket`](Host::socket), and the `connect` call's.
+    pub async fn tcp_connect(&self, address: SocketAddr) -> io::Result<tokio::net::TcpStream> {
+        if self.is_local() {
+            return tokio::net::TcpStream::connect(address).await;
+        }
+        self.tcp_socket(address).await?.connect(address).await
+    }
+
+    /// A UDP socket bound to `address` on this host.
+    ///
+    /// # Errors
+    /// As [`socket`](Host::socket), and the `bind` call's.
+    pub async fn udp_bind(&self, address: SocketAddr) -> io::Result<tokio::net::UdpSocket> {
+        let socket = self
+            .socket(
+                Domain::for_address(address),
+                Type::DGRAM,
+                Some(Protocol::UDP),
+            )
+            .await?;
+        socket.bind(&address.into())?;
+        tokio::net::UdpSocket::from_std(socket.into())
+    }
+
+    /// A command that runs `program` on this host: on an emulated host it enters the
+    /// host's namespace between fork and exec, with `setns`. Turn it into a
+    /// `tokio::process::Command` with `From`. Drivers that spawn through
+    /// [`process::Command`](crate::process::Command) use its
+    /// [`host`](crate::process::Command::host) instead.
+    ///
+    /// # Errors
+    /// [`NetworkError::State`] once the network is stopped.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn example(host: &testrig::Host) -> Result<(), Box<dyn std::error::Error>> {
+    /// let output = host.command("ip")?.args(["-brief", "address"]).output()?;
+    /// # let _ = output; Ok(()) }
+    /// ```
+    pub fn command(
+        &self,
+        program: impl AsRef<OsStr>,
+    ) -> Result<std::process::Command, NetworkError> {
+        let mut command = std::process::Command::new(program);
+        self.prepare(&mut command)?;
+        Ok(command)
+    }
+
+    /// Makes `command` run on this host: [`command`](Host::command) for a command built
+    /// elsewhere. Nothing to do for [`Host::local`].
+    ///
+    /// # Errors
+    /// [`NetworkError::State`] once the network is stopped.
+    pub fn prepare(&self, command: &mut std::process::Command) -> Result<(), NetworkError> {
+        if let Some(fd) = self.namespace_fd("command")? {
+            // SAFETY: setns is async-signal-safe; the closure holds `fd`, so the descriptor
+            // stays open as long as the command.
+            unsafe { command.pre_exec(enter(fd)) };
+        }
+        Ok(())
+    }
+
+    /// [`prepare`](Host::prepare) for a `tokio::process::Command`.
+    pub(crate) fn prepare_tokio(
+        &self,
+        command: &mut tokio::process::Command,
+    ) -> Result<(), NetworkError> {
+        if let Some(fd) = self.namespace_fd("command")? {
+            // SAFETY: as in `prepare`.
+            unsafe { command.pre_exec(enter(fd)) };
+        }
+        Ok(())
+    }
+
+    fn namespace_fd(&self, operation: &'static str) -> Result<Option<Arc<OwnedFd>>, NetworkError> {
+        self.namespace()
+            .map(|namespace| namespace.fd().map_err(|_| self.closed(operation)))
+            .transpose()
+    }
+}
+
+/// [`Host::exports`] of a host with these interfaces.
+pub(crate) fn exports_of(interfaces: &[Interface]) -> Exports {
+    fn first(addresses: &[Cidr], v4: bool) -> Option<IpAddr> {
+        addresses
+            .iter()
+            .map(Cidr::address)
+            .find(|address| address.is_ipv4() == v4)
+    }
+    fn addresses_of(exports: &mut Exports, prefix: &str, addresses: &[Cidr]) {
+        let (v4, v6) = (first(addresses, true), first(addresses, false));
+        if let Some(address) = v4.or(v6) {
+            exports.insert(format!("{prefix}address"), address.into());
+        }
+        if let Some(v4) = v4 {
+            exports.insert(format!("{prefix}ipv4"), v4.into());
+        }
+        if let Some(v6) = v6 {
+            exports.insert(format!("{prefix}ipv6"), v6.into());
+        }
+    }
+    let mut exports = Exports::new();
+    let all: Vec<Cidr> = interfaces
+        .iter()
+        .flat_map(|interface| interface.addresses.iter().copied())
+        .collect();
+    addresses_of(&mut exports, "", &all);
+    if let Some(interface) = interfaces.first() {
+        exports.insert("interface".to_owned(), interface.name.clone().into());
+    }
+    for interface in interfaces {
+        let prefix = format!("{}.", interface.name);
+        addresses_of(&mut exports, &prefix, &interface.addresses);
+        exports.insert(format!("{prefix}peer"), interface.peer.clone().into());
+    }
+    exports
+}
+
+/// The `pre_exec` hook that moves the child into the namespace behind `fd`.
+fn enter(fd: Arc<OwnedFd>) -> impl FnMut() -> io::Result<()> + Send + Sync + 'static {
+    move || {
+        setns(fd.as_raw_fd()).map_err(|error| {
+            io::Error::new(error.kind(), "cannot enter the host's network namespace")
+        })
+    }
+}

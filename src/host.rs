@@ -151,6 +151,16 @@ impl Host {
         }
     }
 
+    /// The address to reach it by, and the one drivers on it listen on by default: its first
+    /// IPv4 address, else its first IPv6 address; `127.0.0.1` for [`Host::local`] (and for an
+    /// emulated host with no link).
+    pub fn address(&self) -> IpAddr {
+        self.ipv4()
+            .map(IpAddr::from)
+            .or_else(|| self.ipv6().map(IpAddr::from))
+            .unwrap_or(Ipv4Addr::LOCALHOST.into())
+    }
+
     /// Its first IPv4 address (`127.0.0.1` for [`Host::local`]).
     pub fn ipv4(&self) -> Option<Ipv4Addr> {
         self.addresses()

@@ -5,9 +5,15 @@ use super::{Exports, Param, Ref, RefKey};
 /// Where a driver listens or connects: a host and a port, each a value or a reference to
 /// another driver's export.
 ///
-/// A server driver binds its endpoint (by default `127.0.0.1`, port 0: the kernel picks) and
-/// exports `host`, `port` and `address` ([`Endpoint::EXPORT_KEYS`]); a client driver takes
-/// the endpoint to connect to, often [`Endpoint::of`] a server.
+/// A server driver binds its endpoint (by default its own host's address, port 0: the kernel
+/// picks) and exports `host`, `port` and `address` ([`Endpoint::EXPORT_KEYS`]); a client
+/// driver takes the endpoint to connect to, often [`Endpoint::of`] a server.
+///
+/// An endpoint made from a port alone ([`Default`], `From<u16>`, `From<Ref<u16>>`) means
+/// that port on the driver's own host: `127.0.0.1` on this machine
+/// ([`Host::local`](crate::Host::local)), the host's `address` on a host of an emulated
+/// network ([`Host::address`](crate::Host::address)); never all interfaces unless asked
+/// (`Endpoint::new("0.0.0.0", port)`).
 ///
 /// # Examples
 /// ```
@@ -33,6 +39,8 @@ use super::{Exports, Param, Ref, RefKey};
 pub struct Endpoint {
     pub(crate) host: Param<String>,
     pub(crate) port: Param<u16>,
+    /// No host was given: the driver's own host's address.
+    pub(crate) own_host: bool,
 }
 
 impl Endpoint {
@@ -45,6 +53,7 @@ impl Endpoint {
         Self {
             host: host.into(),
             port: port.into(),
+            own_host: false,
         }
     }
 
@@ -52,6 +61,14 @@ impl Endpoint {
     /// driver exporting [`Endpoint::EXPORT_KEYS`]).
     pub fn of(driver: &str) -> Self {
         Self::new(Ref::export(driver, "host"), Ref::export(driver, "port"))
+    }
+
+    /// `port` on the driver's own host.
+    fn own_host(port: impl Into<Param<u16>>) -> Self {
+        Self {
+            own_host: true,
+            ..Self::new(Ipv4Addr::LOCALHOST.to_string(), port)
+        }
     }
 
     /// The references this endpoint makes, for [`Driver::references`](crate::Driver::references).
@@ -70,31 +87,33 @@ impl Endpoint {
     }
 }
 
-/// `127.0.0.1`, port 0: the kernel picks (never all interfaces unless asked).
+/// Port 0 (the kernel picks) on the driver's own host: `127.0.0.1` on this machine, never
+/// all interfaces unless asked.
 impl Default for Endpoint {
     fn default() -> Self {
         Self::from(0)
     }
 }
 
-/// `127.0.0.1` at this port.
+/// This port on the driver's own host (`127.0.0.1` on this machine).
 impl From<u16> for Endpoint {
     fn from(port: u16) -> Self {
-        Self::new(Ipv4Addr::LOCALHOST.to_string(), port)
+        Self::own_host(port)
     }
 }
 
-/// `127.0.0.1` at the port a driver exports, e.g. `Ref::export("server", "port")`.
+/// The port a driver exports, e.g. `Ref::export("server", "port")`, on the driver's own
+/// host.
 impl From<Ref<u16>> for Endpoint {
     fn from(port: Ref<u16>) -> Self {
-        Self::new(Ipv4Addr::LOCALHOST.to_string(), port)
+        Self::own_host(port)
     }
 }
 
-/// `127.0.0.1` at this port, given or a reference.
+/// This port, given or a reference, on the driver's own host.
 impl From<Param<u16>> for Endpoint {
     fn from(port: Param<u16>) -> Self {
-        Self::new(Ipv4Addr::LOCALHOST.to_string(), port)
+        Self::own_host(port)
     }
 }
 

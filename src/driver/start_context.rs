@@ -84,9 +84,15 @@ impl StartContext {
         }
     }
 
-    /// An endpoint's host and port: the literals, or the resolved references.
+    /// An endpoint's host and port: the literals, or the resolved references; an endpoint
+    /// given by its port alone gets the driver's own host's address
+    /// ([`Host::address`]: `127.0.0.1` on this machine).
     pub fn endpoint(&self, endpoint: &Endpoint) -> Result<(String, u16), Error> {
-        Ok((self.param(&endpoint.host)?, self.param(&endpoint.port)?))
+        let host = match endpoint.own_host {
+            true => self.host.address().to_string(),
+            false => self.param(&endpoint.host)?,
+        };
+        Ok((host, self.param(&endpoint.port)?))
     }
 
     /// The raw value behind an untyped reference.

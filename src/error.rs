@@ -243,6 +243,13 @@ impl From<LifecycleError> for Error {
     }
 }
 
+/// A network operation of a test body (a fault: `env.network()`'s `link_down`…).
+impl From<crate::network::NetworkError> for Error {
+    fn from(error: crate::network::NetworkError) -> Self {
+        Error::other(error)
+    }
+}
+
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if f.alternate() {

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use socket2::{SockRef, TcpKeepalive};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Connection, Connector};
+use crate::host::Host;
 
 /// Connects to a TCP address, with the socket options a test rig needs.
 ///
@@ -41,6 +42,8 @@ use super::{Connection, Connector};
 pub struct TcpConnector {
     target: Target,
     options: Options,
+    /// Where the sockets are made.
+    host: Host,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +61,7 @@ struct Options {
     local: Option<SocketAddr>,
     nodelay: bool,
     keepalive: Option<Duration>,
+    user_timeout: Option<Duration>,
 }
 
 impl TcpConnector {
@@ -82,8 +86,25 @@ impl TcpConnector {
                 local: None,
                 nodelay: true,
                 keepalive: None,
+                user_timeout: None,
             },
+            host: Host::local(),
         }
+    }
+
+    /// Set `TCP_USER_TIMEOUT` (Linux): written bytes unacknowledged (or keepalive probes
+    /// unanswered) for `timeout` make the kernel drop the connection, and the service
+    /// reconnects: a peer behind a link that went down is noticed within `timeout`.
+    pub fn user_timeout(mut self, timeout: Duration) -> Self {
+        self.options.user_timeout = Some(timeout);
+        self
+    }
+
+    /// Make the connections on `host` (default: this machine): on a host of an emulated
+    /// network, each socket is made inside its namespace.
+    pub fn host(mut self, host: Host) -> Self {
+        self.host = host;
+        self
     }
 
     /// Bind the local end to `address` (an interface, and port 0 for any) before
@@ -115,14 +136,15 @@ impl Connector for TcpConnector {
     fn connect(&self) -> impl Future<Output = io::Result<TcpConnection>> + Send + 'static {
         let target = self.target.clone();
         let options = self.options;
+        let host = self.host.clone();
         async move {
             let stream = match target {
-                Target::Address(address) => connect_to(address, options).await?,
-                Target::Host { host, port } => {
+                Target::Address(address) => connect_to(address, options, &host).await?,
+                Target::Host { host: name, port } => {
                     let mut last_error = None;
                     let mut connected = None;
-                    for address in tokio::net::lookup_host((&*host, port)).await? {
-                        match connect_to(address, options).await {
+                    for address in tokio::net::lookup_host((&*name, port)).await? {
+                        match connect_to(address, options, &host).await {
                             Ok(stream) => {
                                 connected = Some(stream);
                                 break;
@@ -136,7 +158,7 @@ impl Connector for TcpConnector {
                         (None, None) => {
                             return Err(io::Error::new(
                                 io::ErrorKind::NotFound,
-                                format!("{host} resolved to no address"),
+                                format!("{name} resolved to no address"),
                             ));
                         }
                     }
@@ -154,15 +176,14 @@ impl Connector for TcpConnector {
     }
 }
 
-async fn connect_to(address: SocketAddr, options: Options) -> io::Result<TcpStream> {
-    let socket = if address.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+async fn connect_to(address: SocketAddr, options: Options, host: &Host) -> io::Result<TcpStream> {
+    let socket = host.tcp_socket(address).await?;
     if let Some(idle) = options.keepalive {
         let keepalive = TcpKeepalive::new().with_time(idle).with_interval(idle);
         SockRef::from(&socket).set_tcp_keepalive(&keepalive)?;
+    }
+    if options.user_timeout.is_some() {
+        SockRef::from(&socket).set_tcp_user_timeout(options.user_timeout)?;
     }
     if let Some(local) = options.local {
         socket.bind(local)?;

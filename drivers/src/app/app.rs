@@ -291,7 +291,8 @@ impl App {
             .kind(settings.expectation.kind())
             .stop_signal(settings.stop_signal)
             .tail_lines(settings.tail_lines)
-            .cgroup(settings.cgroup);
+            .cgroup(settings.cgroup)
+            .host(ctx.host().clone());
         for (i, arg) in config.args.iter().enumerate() {
             command = command.arg(render(format!("arg {}", i + 1), arg)?);
         }

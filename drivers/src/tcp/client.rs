@@ -10,8 +10,7 @@ use testrig::service::{
     ClientService, Connection as _, RetryPolicy, ServiceEvent, ServiceState, TcpConnection,
     TcpConnector,
 };
-use testrig::{BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, StartContext};
-use tokio::net::TcpSocket;
+use testrig::{BoxError, ConnectionInfo, Driver, Endpoint, Exports, Host, RefKey, StartContext};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
@@ -85,6 +84,8 @@ pub struct TcpClient {
 struct State {
     /// The resolved target of the latest start (kept after a stop, for reports).
     target: Option<SocketAddr>,
+    /// Where the latest start placed the client: its connections are made there.
+    host: Host,
     /// The run under way, from `start` until `stop` or `abort`.
     run: Option<Run>,
     /// How many connections the client has used (the number of the newest).
@@ -703,12 +704,11 @@ impl TcpClient {
 
     async fn open(&self, target: SocketAddr) -> Result<tokio::net::TcpStream, TcpError> {
         let io = |operation: String| TcpError::io(&self.name, operation);
-        let socket = if target.is_ipv4() {
-            TcpSocket::new_v4()
-        } else {
-            TcpSocket::new_v6()
-        }
-        .map_err(io("create a socket".to_owned()))?;
+        let host = self.lock().host.clone();
+        let socket = host
+            .tcp_socket(target)
+            .await
+            .map_err(io("create a socket".to_owned()))?;
         if let Some(local) = self.interface {
             socket
                 .set_reuseaddr(true)
@@ -744,11 +744,17 @@ impl TcpClient {
     fn start_service(
         &self,
         target: SocketAddr,
+        host: &Host,
         policy: &PolicyFactory,
     ) -> Arc<ClientService<TcpConnector>> {
-        let mut connector = TcpConnector::new(target).nodelay(self.options.nodelay);
+        let mut connector = TcpConnector::new(target)
+            .nodelay(self.options.nodelay)
+            .host(host.clone());
         if let Some(idle) = self.options.keepalive {
             connector = connector.keepalive(idle);
+        }
+        if let Some(timeout) = self.options.user_timeout {
+            connector = connector.user_timeout(timeout);
         }
         if let Some(local) = self.interface {
             connector = connector.local_address(local);
@@ -823,12 +829,13 @@ impl Driver for TcpClient {
         }
         let target = resolve(&self.name, &host, port).await?;
         let mode = match &self.reconnect {
-            Some(policy) => Mode::Reconnecting(self.start_service(target, policy)),
+            Some(policy) => Mode::Reconnecting(self.start_service(target, ctx.host(), policy)),
             None => Mode::Direct,
         };
         {
             let mut state = self.lock();
             state.target = Some(target);
+            state.host = ctx.host().clone();
             state.run = Some(Run {
                 mode: mode.clone(),
                 connection: None,

@@ -12,6 +12,11 @@ pub struct SocketOptions {
     pub nodelay: bool,
     /// TCP keepalive idle time; `None` leaves keepalive off (the default).
     pub keepalive: Option<Duration>,
+    /// `TCP_USER_TIMEOUT` (Linux): how long written bytes may stay unacknowledged (or
+    /// keepalive probes unanswered) before the kernel drops the connection, so a peer cut
+    /// off by a dead link is noticed within it instead of after minutes of
+    /// retransmissions; `None` leaves the kernel's default (the default).
+    pub user_timeout: Option<Duration>,
     /// `SO_REUSEADDR` on listeners (default on, so a restart can rebind its port).
     pub reuse_address: bool,
     /// How long a send may wait for the peer to take its bytes (default
@@ -25,6 +30,7 @@ impl Default for SocketOptions {
         Self {
             nodelay: true,
             keepalive: None,
+            user_timeout: None,
             reuse_address: true,
             send_timeout: DEFAULT_SEND_TIMEOUT,
         }
@@ -32,12 +38,15 @@ impl Default for SocketOptions {
 }
 
 impl SocketOptions {
-    /// Applies `nodelay` and `keepalive` to a connected stream.
+    /// Applies `nodelay`, `keepalive` and `user_timeout` to a connected stream.
     pub(crate) fn apply(&self, stream: &tokio::net::TcpStream) -> std::io::Result<()> {
         stream.set_nodelay(self.nodelay)?;
         if let Some(idle) = self.keepalive {
             let keepalive = TcpKeepalive::new().with_time(idle).with_interval(idle);
             SockRef::from(stream).set_tcp_keepalive(&keepalive)?;
+        }
+        if self.user_timeout.is_some() {
+            SockRef::from(stream).set_tcp_user_timeout(self.user_timeout)?;
         }
         Ok(())
     }
@@ -55,6 +64,7 @@ mod tests {
             .unwrap();
         let options = SocketOptions {
             keepalive: Some(Duration::from_secs(7)),
+            user_timeout: Some(Duration::from_millis(1500)),
             ..SocketOptions::default()
         };
         options.apply(&stream).unwrap();
@@ -62,5 +72,9 @@ mod tests {
         assert!(socket.tcp_nodelay().unwrap());
         assert!(socket.keepalive().unwrap());
         assert_eq!(socket.tcp_keepalive_time().unwrap(), Duration::from_secs(7));
+        assert_eq!(
+            socket.tcp_user_timeout().unwrap(),
+            Some(Duration::from_millis(1500))
+        );
     }
 }

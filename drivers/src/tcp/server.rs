@@ -3,9 +3,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, Type};
 use testrig::{
-    BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, StartContext, Supervisor,
+    BoxError, ConnectionInfo, Driver, Endpoint, Exports, Host, RefKey, StartContext, Supervisor,
 };
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
@@ -446,14 +446,16 @@ impl TcpServer {
         self.slot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn bind(&self, address: SocketAddr) -> Result<TcpListener, TcpError> {
+    async fn bind(&self, host: &Host, address: SocketAddr) -> Result<TcpListener, TcpError> {
         let io = |operation: String| TcpError::io(&self.name, operation);
-        let socket = Socket::new(
-            Domain::for_address(address),
-            Type::STREAM,
-            Some(Protocol::TCP),
-        )
-        .map_err(io("create a socket".to_owned()))?;
+        let socket = host
+            .socket(
+                Domain::for_address(address),
+                Type::STREAM,
+                Some(Protocol::TCP),
+            )
+            .await
+            .map_err(io("create a socket".to_owned()))?;
         socket
             .set_reuse_address(self.options.reuse_address)
             .map_err(io("set SO_REUSEADDR".to_owned()))?;
@@ -491,7 +493,7 @@ impl Driver for TcpServer {
             (port, _) => port,
         };
         let address = resolve(&self.name, &host, port).await?;
-        let listener = self.bind(address)?;
+        let listener = self.bind(ctx.host(), address).await?;
         let local = listener.local_addr().map_err(TcpError::io(
             &self.name,
             format!("read the address bound for {address}"),

@@ -62,11 +62,36 @@ struct Emulated {
 }
 
 /// An interface of a [`Host`]: one end of a link or of a switch port.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Interface {
     pub(crate) name: String,
     pub(crate) peer: String,
+    #[serde(with = "cidrs")]
     pub(crate) addresses: Vec<Cidr>,
+}
+
+/// Addresses with their prefixes as text (`10.0.0.1/24`), in reports.
+mod cidrs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::network::Cidr;
+
+    pub(super) fn serialize<S: Serializer>(
+        cidrs: &[Cidr],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let texts: Vec<String> = cidrs.iter().map(ToString::to_string).collect();
+        texts.serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Cidr>, D::Error> {
+        Vec::<String>::deserialize(deserializer)?
+            .iter()
+            .map(|text| text.parse().map_err(serde::de::Error::custom))
+            .collect()
+    }
 }
 
 impl Interface {

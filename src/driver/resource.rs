@@ -177,6 +177,7 @@ impl Resource {
         let mut report = DriverReport {
             name: self.name().to_owned(),
             kind: driver.kind().to_owned(),
+            host: self.placement().map(str::to_owned),
             status: self.status(),
             transitions: self.history(),
             setup: self.setup_duration(),

@@ -518,6 +518,7 @@ impl Environment {
             setup: state.setup,
             teardown: state.teardown,
             runpath: self.runpath().to_owned(),
+            network: self.inner.network.as_ref().map(Network::report),
             drivers,
             cases: state.cases.clone(),
             errors: state.errors.clone(),

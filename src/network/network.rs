@@ -482,6 +482,19 @@ impl Network {
         matches!(*self.lock(), State::Running(_))
     }
 
+    /// Its part of the report: every host with its interfaces, as declared.
+    pub(crate) fn report(&self) -> crate::report::NetworkReport {
+        crate::report::NetworkReport {
+            name: self.plan.name.clone(),
+            hosts: self
+                .plan
+                .hosts
+                .iter()
+                .map(|host| (host.name.clone(), self.planned_interfaces(host)))
+                .collect(),
+        }
+    }
+
     /// The names of its hosts, in declaration order.
     pub(crate) fn host_names(&self) -> Vec<String> {
         self.plan

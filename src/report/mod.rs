@@ -7,5 +7,5 @@ mod time;
 mod timeline;
 mod write;
 
-pub use model::{CaseReport, DriverReport, Outcome, RecordedError, Report};
+pub use model::{CaseReport, DriverReport, NetworkReport, Outcome, RecordedError, Report};
 pub(crate) use time::{rfc3339, rfc3339_opt, seconds, seconds_opt};

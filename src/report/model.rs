@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -6,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::Exports;
 use crate::driver::ConnectionInfo;
 use crate::error::Phase;
+use crate::host::Interface;
 use crate::status::{Status, Transition};
 
 /// Everything that happened in one environment's run.
@@ -26,6 +28,9 @@ pub struct Report {
     pub teardown: Option<Duration>,
     /// The run's directory.
     pub runpath: PathBuf,
+    /// The emulated network the drivers ran on, if the environment had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkReport>,
     /// Each driver, in the order they were added.
     pub drivers: Vec<DriverReport>,
     /// Each test case (the `run` body is one, named `body`).
@@ -41,6 +46,9 @@ pub struct DriverReport {
     pub name: String,
     /// Its type ("TcpServer").
     pub kind: String,
+    /// The host of the environment's network it ran on; `None`: this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// Its final status.
     pub status: Status,
     /// Every status change, with timestamps.
@@ -77,6 +85,16 @@ pub struct DriverReport {
         with = "super::rfc3339_opt"
     )]
     pub finished_at: Option<SystemTime>,
+}
+
+/// The emulated network of an environment: its hosts and their interfaces, as declared
+/// (addresses given or assigned from the subnets).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkReport {
+    /// The network's name.
+    pub name: String,
+    /// Each host's interfaces, by host name.
+    pub hosts: BTreeMap<String, Vec<Interface>>,
 }
 
 /// One test case's outcome.

@@ -28,6 +28,28 @@ impl fmt::Display for Summary<'_> {
             human(r.setup),
             human(r.teardown)
         )?;
+        if let Some(network) = &r.network {
+            write!(f, "  network {}:", network.name)?;
+            for (host, interfaces) in &network.hosts {
+                write!(f, " {host}")?;
+                for interface in interfaces {
+                    let addresses: Vec<String> = interface
+                        .addresses()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    write!(
+                        f,
+                        " [{} {} to {}]",
+                        interface.name(),
+                        addresses.join(" "),
+                        interface.peer()
+                    )?;
+                }
+                write!(f, ";")?;
+            }
+            writeln!(f)?;
+        }
         let width = r.drivers.iter().map(|d| d.name.len()).max().unwrap_or(0);
         let kind_width = r.drivers.iter().map(|d| d.kind.len()).max().unwrap_or(0);
         for d in &r.drivers {
@@ -40,6 +62,9 @@ impl fmt::Display for Summary<'_> {
                 human(d.setup),
                 human(d.teardown),
             )?;
+            if let Some(host) = &d.host {
+                write!(f, "  on {host}")?;
+            }
             for (key, value) in &d.exports {
                 write!(f, "  {key}={value}")?;
             }

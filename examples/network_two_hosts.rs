@@ -1,5 +1,6 @@
-//! Two emulated hosts joined by a 50 Mbit/s link; a bounded TCP transfer from one to the
-//! other, with the sockets created inside each host's namespace by this one process.
+//! Two emulated hosts joined by a 50 Mbit/s link, in an environment: a `TcpServer` on one, a
+//! `TcpClient` on the other, and a bounded transfer between them, with the sockets created
+//! inside each host's namespace by this one process.
 //!
 //! Works as root, and without root where the kernel allows user namespaces: the first thing
 //! `main` does is `enter_user_namespace()`, before any thread starts.
@@ -13,7 +14,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use testrig::network::{Link, Network, enter_user_namespace};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use testrig::{Endpoint, Environment};
+use testrig_drivers::tcp::{TcpClient, TcpServer};
 
 /// What crosses the link: bounded, about 170 ms at 50 Mbit/s.
 const BYTES: usize = 1 << 20;
@@ -39,8 +41,8 @@ async fn run(hold: bool) -> Result<(), Box<dyn std::error::Error>> {
                 .rate("50mbit"),
         )
         .build()?;
-    network.start().await?;
     if hold {
+        network.start().await?;
         let inodes: Vec<String> = network
             .namespace_inodes()?
             .iter()
@@ -54,48 +56,30 @@ async fn run(hold: bool) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
 
-    let (a, b) = (network.host("a")?, network.host("b")?);
-    let server_address = (b.ipv4().ok_or("b has no IPv4 address")?, 5001);
-    let listener = b
-        .run(move || std::net::TcpListener::bind(server_address))
-        .await??;
-    listener.set_nonblocking(true)?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    let server = tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await?;
-        let mut received = 0usize;
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            let n = stream.read(&mut buffer).await?;
-            if n == 0 {
-                return Ok::<usize, std::io::Error>(received);
+    let mut builder = Environment::builder("two-hosts").network(network);
+    let server = builder.add_on("b", TcpServer::new("server"));
+    let client = builder.add_on("a", TcpClient::new("client", Endpoint::of("server")));
+    let (elapsed, address) = builder
+        .build()?
+        .run(|env| async move {
+            let (server, client) = (env.get(&server)?, env.get(&client)?);
+            let started = Instant::now();
+            let deadline = Duration::from_secs(20);
+            let data = vec![7u8; BYTES];
+            let (sent, received) = tokio::join!(client.send(&data), async {
+                let conn = server.accept_connection(deadline).await?;
+                server.receive_exact(conn, BYTES, deadline).await
+            });
+            sent?;
+            if received?.len() != BYTES {
+                return Err(testrig::Error::other("b received fewer bytes than a sent"));
             }
-            received += n;
-        }
-    });
-
-    let socket = a
-        .run(|| socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None))
-        .await??;
-    socket.set_nonblocking(true)?;
-    let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
-    let started = Instant::now();
-    let transfer = async {
-        let mut stream = socket.connect(server_address.into()).await?;
-        stream.write_all(&vec![7u8; BYTES]).await?;
-        stream.shutdown().await?;
-        server.await.map_err(std::io::Error::other)?
-    };
-    let received = tokio::time::timeout(Duration::from_secs(20), transfer).await??;
-    let elapsed = started.elapsed();
-    network.stop().await?;
-    if received != BYTES {
-        return Err(format!("b received {received} bytes of {BYTES}").into());
-    }
-    let mbit = received as f64 * 8.0 / elapsed.as_secs_f64() / 1e6;
+            Ok((started.elapsed(), server.local_addr().unwrap().ip()))
+        })
+        .await?;
+    let mbit = BYTES as f64 * 8.0 / elapsed.as_secs_f64() / 1e6;
     println!(
-        "ok: {received} bytes from a to b ({}) in {elapsed:.0?}: {mbit:.1} Mbit/s over a 50 Mbit/s link",
-        server_address.0
+        "ok: {BYTES} bytes from a to b ({address}) in {elapsed:.0?}: {mbit:.1} Mbit/s over a 50 Mbit/s link"
     );
     Ok(())
 }

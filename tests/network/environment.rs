@@ -6,9 +6,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use testrig::network::{Link, Network};
+use std::time::Duration;
+
+use testrig::network::{Link, Netem, Network};
 use testrig::{
-    BoxError, BuildError, Driver, Endpoint, Environment, Exports, Ref, StartContext, Template,
+    BoxError, BuildError, Driver, Endpoint, Environment, Error, Exports, Ref, StartContext, Status,
+    Template,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -274,4 +277,44 @@ fn declarations_the_environment_refuses() {
             && error.contains("(it exports: address,"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_network_that_cannot_be_built_fails_the_start_naming_what_is_missing() {
+    if !networks_available() {
+        return;
+    }
+    let network = Network::builder("netem-env")
+        .host("a")
+        .host("b")
+        .link(Link::new("a", "b").netem(Netem::new().delay(Duration::from_millis(10))))
+        .build()
+        .unwrap();
+    let mut builder = Environment::builder("needs-netem").network(network);
+    let echo = builder.add_on(
+        "b",
+        EchoServer {
+            address: Mutex::new(None),
+            task: Mutex::new(None),
+        },
+    );
+    let env = builder.build().unwrap();
+    match env.start().await {
+        Err(error) => {
+            assert!(matches!(error, Error::Network { .. }), "{error:?}");
+            let text = format!("{error:#}");
+            assert!(
+                text.contains("netem") && text.contains("sch_netem"),
+                "{text}"
+            );
+            assert_eq!(
+                env.resource(&echo).unwrap().status(),
+                Status::Idle,
+                "no driver starts on a network that could not be built"
+            );
+            assert!(env.report().errors.iter().any(|e| e.contains("netem")));
+        }
+        // A kernel with netem: the environment runs.
+        Ok(()) => env.stop().await.unwrap(),
+    }
 }

@@ -144,7 +144,10 @@ impl Rig {
                 )
             }
             BuildError::UnknownHost {
-                driver, host, hosts, ..
+                driver,
+                host,
+                hosts,
+                ..
             } => {
                 let Some(decl) = self.driver(driver, 0) else {
                     return fallback();

@@ -10,7 +10,9 @@ pub(crate) fn describe(root: &DeTable<'_>, span: &Range<usize>) -> String {
     for (key, value) in root {
         let name = key.get_ref().as_ref();
         match value.get_ref() {
-            DeValue::Array(items) if ["driver", "step", "host", "link", "switch"].contains(&name) => {
+            DeValue::Array(items)
+                if ["driver", "step", "host", "link", "switch"].contains(&name) =>
+            {
                 for (index, item) in items.iter().enumerate() {
                     let DeValue::Table(table) = item.get_ref() else {
                         continue;

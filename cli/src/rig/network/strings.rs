@@ -62,6 +62,9 @@ mod tests {
             ["10.0.0.0/24", "fd00::/64"]
         );
         let error = toml::from_str::<Holder>("subnet = 3").err().unwrap();
-        assert!(error.message().contains("a string or a list of strings"), "{error}");
+        assert!(
+            error.message().contains("a string or a list of strings"),
+            "{error}"
+        );
     }
 }

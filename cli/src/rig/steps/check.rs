@@ -43,7 +43,11 @@ impl StepCheck {
                 (name.to_owned(), kind, exports)
             })
             .collect();
-        let hosts: Vec<String> = network.host_names().into_iter().map(str::to_owned).collect();
+        let hosts: Vec<String> = network
+            .host_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         let switches: Vec<String> = network
             .switches
             .iter()
@@ -73,7 +77,10 @@ impl StepCheck {
         if self.hosts.contains(name.get_ref()) {
             return Ok(());
         }
-        Err(Problem::new(name.span(), self.no_such("host", name.get_ref())))
+        Err(Problem::new(
+            name.span(),
+            self.no_such("host", name.get_ref()),
+        ))
     }
 
     /// `x` and `y` must be joined by a link, or be a switch and a host on it.
@@ -86,7 +93,10 @@ impl StepCheck {
         for end in [x, y] {
             let name = end.get_ref();
             if !self.hosts.contains(name) && !self.switches.contains(name) {
-                return Err(Problem::new(end.span(), self.no_such("host or switch", name)));
+                return Err(Problem::new(
+                    end.span(),
+                    self.no_such("host or switch", name),
+                ));
             }
         }
         let pair = (x.get_ref().clone(), y.get_ref().clone());
@@ -114,7 +124,10 @@ impl StepCheck {
         if what != "host" {
             known.extend(self.switches.iter().cloned());
         }
-        format!("no {what} is named `{name}`; the network has: {}", known.join(", "))
+        format!(
+            "no {what} is named `{name}`; the network has: {}",
+            known.join(", ")
+        )
     }
 
     /// The driver named `name`, if it is a `T`.

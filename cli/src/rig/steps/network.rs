@@ -91,7 +91,10 @@ impl NetworkStep {
                 }),
                 ends => Err(Problem::new(
                     between.span(),
-                    format!("`between` names two hosts: `between = [\"a\", \"b\"]`, not {}", ends.len()),
+                    format!(
+                        "`between` names two hosts: `between = [\"a\", \"b\"]`, not {}",
+                        ends.len()
+                    ),
                 )),
             },
             (None, Some(from), Some(to)) if action.directed() => Ok(Ends {
@@ -109,7 +112,9 @@ impl NetworkStep {
             )),
             (None, Some(end), _) | (None, _, Some(end)) => Err(Problem::new(
                 end.span(),
-                format!("`{name}` acts on both directions: name the ends with `between = [\"a\", \"b\"]`"),
+                format!(
+                    "`{name}` acts on both directions: name the ends with `between = [\"a\", \"b\"]`"
+                ),
             )),
             (None, None, None) => Err(Problem::new(
                 table.clone(),
@@ -191,16 +196,26 @@ impl NetworkStep {
             }
             NetworkAction::SetRate => {
                 let rate = self.rate(&(0..0)).map_err(|problem| problem.message)?;
-                set_each(network, &directions, |n, from, to| n.set_rate(from, to, rate)).await?;
+                set_each(network, &directions, |n, from, to| {
+                    n.set_rate(from, to, rate)
+                })
+                .await?;
                 Ok(match rate {
                     Some(rate) => format!("{x}{arrow}{y} limited to {}", describe_rate(rate)),
                     None => format!("{x}{arrow}{y} unlimited"),
                 })
             }
             NetworkAction::SetNetem => {
-                let options = self.netem.as_ref().map(|n| *n.get_ref()).unwrap_or_default();
+                let options = self
+                    .netem
+                    .as_ref()
+                    .map(|n| *n.get_ref())
+                    .unwrap_or_default();
                 let netem = (!options.is_empty()).then(|| options.netem());
-                set_each(network, &directions, |n, from, to| n.set_netem(from, to, netem)).await?;
+                set_each(network, &directions, |n, from, to| {
+                    n.set_netem(from, to, netem)
+                })
+                .await?;
                 Ok(match netem {
                     Some(_) => format!("netem set on {x}{arrow}{y}"),
                     None => format!("netem removed from {x}{arrow}{y}"),
@@ -237,7 +252,11 @@ where
 /// "100 Mbit/s" for a round rate, else the bits per second.
 fn describe_rate(rate: Rate) -> String {
     let bits = rate.bits_per_second();
-    for (scale, unit) in [(1_000_000_000, "Gbit/s"), (1_000_000, "Mbit/s"), (1_000, "kbit/s")] {
+    for (scale, unit) in [
+        (1_000_000_000, "Gbit/s"),
+        (1_000_000, "Mbit/s"),
+        (1_000, "kbit/s"),
+    ] {
         if bits % scale == 0 {
             return format!("{} {unit}", bits / scale);
         }

@@ -115,7 +115,8 @@ impl Rig {
                 .map(|(_, spans)| spans),
             _ => decl.header.as_ref().map(|(_, spans)| spans),
         };
-        let message = if invalid.value.is_empty() {
+        let named = format!("`{}`", invalid.value);
+        let message = if invalid.value.is_empty() || invalid.problem.starts_with(&named) {
             invalid.problem.clone()
         } else {
             format!("`{}`: {}", invalid.value, invalid.problem)
@@ -189,4 +190,58 @@ fn switch_of(section: &SwitchSection) -> Switch {
         switch = switch.shaper(shaper.shaper());
     }
     switch
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::rig::Source;
+
+    fn rig(text: &str) -> Rig {
+        Rig::parse(Source::new(Path::new("r.toml"), text.to_owned())).unwrap()
+    }
+
+    const HOSTS: &str = "[rig]\nname = 'r'\n[[host]]\nname = 'a'\n[[host]]\nname = 'b'\n";
+
+    #[test]
+    fn a_rig_without_network_sections_has_no_network() {
+        assert!(rig("[rig]\nname = 'r'\n").network().unwrap().is_none());
+    }
+
+    #[test]
+    fn the_network_is_named_after_the_rig_unless_told() {
+        let plain = rig(&format!("{HOSTS}[[link]]\nbetween = ['a', 'b']\n"));
+        assert_eq!(plain.network().unwrap().unwrap().name(), "r");
+        let named = rig(&format!("{HOSTS}[network]\nname = 'lab'\ntimeout = '3s'\n"));
+        assert_eq!(named.network().unwrap().unwrap().name(), "lab");
+    }
+
+    #[test]
+    fn a_refusal_in_a_directions_netem_points_at_that_direction() {
+        let text = format!(
+            "{HOSTS}[[link]]\nbetween = ['a', 'b']\nnetem = {{ loss = 1 }}\nnetem_from = {{ b = {{ delay = '1ms', duplicate = 300 }} }}\n"
+        );
+        let error = rig(&text).network().unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("r.toml:10:49: link `a-b`, key `netem_from.b.duplicate`: `300`: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_host_declared_twice_is_refused_at_the_second() {
+        let error = rig(&format!("{HOSTS}[[host]]\nname = 'a'\n"))
+            .network()
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("r.toml:8:9: host `a`, key `name`: `a`: declared twice"),
+            "{error}"
+        );
+    }
 }

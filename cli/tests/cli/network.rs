@@ -317,3 +317,50 @@ fn the_two_hosts_example_measures_the_shaped_link_before_and_after_a_link_down()
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The unprivileged path: `testrig` run by a user without root (`nobody`, from a
+/// test running as root) enters a user namespace by itself and builds the rig's
+/// network there, faults and all. Run as that user already, the other tests take
+/// this path.
+#[test]
+fn a_user_without_root_runs_a_rig_with_a_network_in_a_user_namespace() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    // SAFETY: geteuid has no side effects.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skip: not root: every network test here takes the unprivileged path");
+        return;
+    }
+    let dir = scratch("network-unprivileged");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let rig = rig_file(&dir, "faults", FAULTS);
+    // `nobody` reads the rig and writes the reports; the run's own directory is
+    // under it too (the shared /tmp/testrig may be root's).
+    let output = crate::support::testrig(&["run", &rig, "--report-dir", dir.to_str().unwrap()])
+        .env("TMPDIR", &dir)
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("testrig runs as nobody");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("no user namespace for the rig's network") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the kernel refuses user namespaces and CI is set:\n{stderr}"
+        );
+        eprintln!("skip: user namespaces are refused here: {stderr}");
+        return;
+    }
+    // As with root: every fault applied, the last heal refused by the kernel.
+    assert_eq!(output.status.code(), Some(1), "{}", printed(&output));
+    let report = read_reports(&dir, "faults");
+    let outcomes = case_outcomes(&report);
+    assert!(
+        outcomes[..6].iter().all(|(_, o)| *o == Outcome::Passed),
+        "{outcomes:?}\n{}",
+        printed(&output)
+    );
+    assert_eq!(outcomes[6], ("mend-again", Outcome::Failed));
+    std::fs::remove_dir_all(dir).unwrap();
+}

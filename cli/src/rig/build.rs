@@ -110,11 +110,19 @@ impl Rig {
                 self.error_in(
                     &decl.spans,
                     decl.spans.reference(reference).unwrap_or(decl.spans.table.clone()),
-                    format!(
-                        "`${{{reference}}}` refers to driver `{}`, but the rig has no such driver (it has: {})",
-                        reference.driver,
-                        self.driver_list()
-                    ),
+                    match self.network.host_names() {
+                        hosts if hosts.is_empty() => format!(
+                            "`${{{reference}}}` refers to driver `{}`, but the rig has no such driver (it has: {})",
+                            reference.driver,
+                            self.driver_list()
+                        ),
+                        hosts => format!(
+                            "`${{{reference}}}` refers to `{}`, but the rig has no such driver or host (drivers: {}; hosts: {})",
+                            reference.driver,
+                            self.driver_list(),
+                            hosts.join(", ")
+                        ),
+                    },
                 )
             }
             BuildError::MissingExport {

@@ -532,6 +532,22 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "network_reference_to_unknown_host.toml",
+        "22:8",
+        &[
+            "driver `client`, key `host`",
+            "`${c.address}` refers to `c`, but the rig has no such driver or host (drivers: server, client; hosts: a, b)",
+        ],
+    ),
+    (
+        "network_step_host_key_not_exported.toml",
+        "26:8",
+        &[
+            "step 1, key `send`",
+            "`${b.eth1.address}`: `b` (host) exports no `eth1.address`; it exports: address, interface, ipv4, ipv6, eth0.address,",
+        ],
+    ),
+    (
         "iperf_max_below_min.toml",
         "17:15",
         &[

@@ -51,6 +51,34 @@ impl NetworkDecl {
         link || port
     }
 
+    /// The keys host `name` will export once the network runs (`Host::exports`):
+    /// `address`, `ipv4`, `ipv6`, `interface`, and `eth0.address`, `eth0.ipv4`,
+    /// `eth0.ipv6`, `eth0.peer` for each of its interfaces (one per link or switch it
+    /// is on). Both families are listed: a host without one fails where the value is
+    /// used, when its step runs. (The environment checks drivers' references against
+    /// the network's own plan, which the core does not publish.)
+    pub(crate) fn export_keys(&self, name: &str) -> Vec<String> {
+        let links = self
+            .links
+            .iter()
+            .filter(|(link, _)| link.ends().contains(&name))
+            .count();
+        let switches = self
+            .switches
+            .iter()
+            .filter(|(switch, _)| switch.hosts.iter().any(|h| h.get_ref() == name))
+            .count();
+        let mut keys: Vec<String> = ["address", "interface", "ipv4", "ipv6"]
+            .map(str::to_owned)
+            .into();
+        for n in 0..links + switches {
+            for key in ["address", "ipv4", "ipv6", "peer"] {
+                keys.push(format!("eth{n}.{key}"));
+            }
+        }
+        keys
+    }
+
     /// "a-b, lan (a, b, c)": what the hosts are joined by, for messages.
     pub(crate) fn segments(&self) -> String {
         let mut parts: Vec<String> = self

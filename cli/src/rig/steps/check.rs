@@ -16,6 +16,8 @@ pub(crate) struct StepCheck {
     drivers: Vec<(String, &'static str, Vec<String>)>,
     /// The hosts of the rig's network (empty without one).
     hosts: Vec<String>,
+    /// (host, "host", the keys it will export), for references in steps.
+    host_exports: Vec<(String, &'static str, Vec<String>)>,
     /// The switches of the rig's network.
     switches: Vec<String>,
     /// The pairs a link or a switch port joins: (x, y) both ways.
@@ -62,8 +64,13 @@ impl StepCheck {
                 }
             }
         }
+        let host_exports = hosts
+            .iter()
+            .map(|host| (host.clone(), "host", network.export_keys(host)))
+            .collect();
         Self {
             drivers,
+            host_exports,
             hosts,
             switches,
             joined,
@@ -178,7 +185,12 @@ impl StepCheck {
         span: Range<usize>,
     ) -> Result<(), Problem> {
         for reference in references {
-            let Some((_, kind, exports)) = self.find(&reference.driver) else {
+            let exporter = self.find(&reference.driver).or_else(|| {
+                self.host_exports
+                    .iter()
+                    .find(|(host, _, _)| *host == reference.driver)
+            });
+            let Some((_, kind, exports)) = exporter else {
                 return Err(Problem::new(
                     span,
                     format!(

@@ -257,7 +257,7 @@ fn describe_rate(rate: Rate) -> String {
         (1_000_000, "Mbit/s"),
         (1_000, "kbit/s"),
     ] {
-        if bits % scale == 0 {
+        if bits.is_multiple_of(scale) {
             return format!("{} {unit}", bits / scale);
         }
     }

@@ -123,6 +123,16 @@ mod tests {
     }
 
     #[test]
+    fn network_sections_are_described_by_name_and_a_link_by_its_hosts() {
+        let text = "[[host]]\nname = 'a'\n[[link]]\nbetween = ['a', 'b']\nrate = 'x'\n[[link]]\nbetween = []\nshaper = 'y'\n[[switch]]\nname = 'lan'\nhosts = 'z'\n[network]\ntimeout = 'w'\n";
+        assert_eq!(describe_at(text, "'a'"), "host `a`, key `name`");
+        assert_eq!(describe_at(text, "'x'"), "link `a-b`, key `rate`");
+        assert_eq!(describe_at(text, "'y'"), "link #2, key `shaper`");
+        assert_eq!(describe_at(text, "'z'"), "switch `lan`, key `hosts`");
+        assert_eq!(describe_at(text, "'w'"), "[network], key `timeout`");
+    }
+
+    #[test]
     fn a_step_without_a_name_is_described_by_its_number() {
         let text = "[[step]]\nkind = 'wait'\n[[step]]\nkind = 'restart'\n";
         assert_eq!(describe_at(text, "'restart'"), "step 2, key `kind`");

@@ -278,6 +278,61 @@ impl StepKind for NetworkStep {
 mod tests {
     use super::*;
 
+    fn step(toml: &str) -> NetworkStep {
+        toml::from_str(toml).unwrap()
+    }
+
+    fn ends_problem(toml: &str) -> String {
+        let step = step(toml);
+        match step.ends(&(0..0)) {
+            Ok(_) => panic!("ends accepted: {toml}"),
+            Err(problem) => problem.message,
+        }
+    }
+
+    #[test]
+    fn a_shaping_change_takes_both_directions_or_one_and_a_link_change_both_only() {
+        let both = step("action = 'set_rate'\nbetween = ['a', 'b']\nrate = '1mbit'");
+        assert!(!both.ends(&(0..0)).unwrap().one_way);
+        let one = step("action = 'set_netem'\nfrom = 'b'\nto = 'a'\nnetem = {}");
+        let ends = one.ends(&(0..0)).unwrap();
+        assert_eq!(
+            (
+                ends.x.get_ref().as_str(),
+                ends.y.get_ref().as_str(),
+                ends.one_way
+            ),
+            ("b", "a", true)
+        );
+        assert!(
+            ends_problem("action = 'link_down'\nfrom = 'a'\nto = 'b'")
+                .contains("`link_down` acts on both directions")
+        );
+        assert!(ends_problem("action = 'set_rate'\nfrom = 'a'").contains("`from` and `to`, both"));
+        assert!(
+            ends_problem("action = 'set_rate'\nbetween = ['a', 'b']\nto = 'b'")
+                .contains("not both")
+        );
+        assert!(ends_problem("action = 'heal'").contains("`heal` needs the two ends"));
+        assert!(ends_problem("action = 'heal'\nbetween = ['a']").contains("not 1"));
+    }
+
+    #[test]
+    fn a_rate_of_none_lifts_the_limit_and_a_bad_one_is_refused() {
+        let lift = step("action = 'set_rate'\nbetween = ['a', 'b']\nrate = 'none'");
+        assert_eq!(lift.rate(&(0..0)).unwrap(), None);
+        let set = step("action = 'set_rate'\nbetween = ['a', 'b']\nrate = '2.5mbit'");
+        assert_eq!(set.rate(&(0..0)).unwrap(), Some(Rate::bits(2_500_000)));
+        let missing = step("action = 'set_rate'\nbetween = ['a', 'b']");
+        assert!(
+            missing
+                .rate(&(0..0))
+                .unwrap_err()
+                .message
+                .contains("needs the `rate`")
+        );
+    }
+
     #[test]
     fn a_round_rate_is_shown_in_its_unit() {
         assert_eq!(describe_rate(Rate::mbit(100)), "100 Mbit/s");

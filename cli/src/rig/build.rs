@@ -18,7 +18,7 @@ impl Rig {
         if let Some(dir) = report_dir {
             builder = builder.report_dir(dir);
         }
-        if let Some(network) = self.network()? {
+        if let Some(network) = self.build_network()? {
             builder = builder.network(network);
         }
         for decl in &self.drivers {

@@ -10,7 +10,7 @@ impl Rig {
     /// the environment starts), or `None` when it declares none. Every refusal
     /// of the builder ([`InvalidDeclaration`]) is reported at the key and the
     /// value of the section that causes it.
-    pub(crate) fn network(&self) -> Result<Option<Network>, RigError> {
+    pub(crate) fn build_network(&self) -> Result<Option<Network>, RigError> {
         let decl = &self.network;
         if !decl.is_declared() {
             return Ok(None);
@@ -207,15 +207,20 @@ mod tests {
 
     #[test]
     fn a_rig_without_network_sections_has_no_network() {
-        assert!(rig("[rig]\nname = 'r'\n").network().unwrap().is_none());
+        assert!(
+            rig("[rig]\nname = 'r'\n")
+                .build_network()
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn the_network_is_named_after_the_rig_unless_told() {
         let plain = rig(&format!("{HOSTS}[[link]]\nbetween = ['a', 'b']\n"));
-        assert_eq!(plain.network().unwrap().unwrap().name(), "r");
+        assert_eq!(plain.build_network().unwrap().unwrap().name(), "r");
         let named = rig(&format!("{HOSTS}[network]\nname = 'lab'\ntimeout = '3s'\n"));
-        assert_eq!(named.network().unwrap().unwrap().name(), "lab");
+        assert_eq!(named.build_network().unwrap().unwrap().name(), "lab");
     }
 
     #[test]
@@ -223,7 +228,7 @@ mod tests {
         let text = format!(
             "{HOSTS}[[link]]\nbetween = ['a', 'b']\nnetem = {{ loss = 1 }}\nnetem_from = {{ b = {{ delay = '1ms', duplicate = 300 }} }}\n"
         );
-        let error = rig(&text).network().unwrap_err();
+        let error = rig(&text).build_network().unwrap_err();
         assert!(
             error
                 .to_string()
@@ -235,7 +240,7 @@ mod tests {
     #[test]
     fn a_host_declared_twice_is_refused_at_the_second() {
         let error = rig(&format!("{HOSTS}[[host]]\nname = 'a'\n"))
-            .network()
+            .build_network()
             .unwrap_err();
         assert!(
             error

@@ -57,7 +57,10 @@ pub(crate) async fn up(
 
     let stopped = session.complete(env.stop()).await;
     if let Err(error) = &stopped {
-        stderr::line(format_args!("error: {error}"));
+        stderr::line(format_args!(
+            "error: {}",
+            testrig::error::full_message(error)
+        ));
     }
     let reported = finish(&env, report_dir);
     if failure.is_some() || stopped.is_err() || !reported {

@@ -364,3 +364,52 @@ fn a_user_without_root_runs_a_rig_with_a_network_in_a_user_namespace() {
     assert_eq!(outcomes[6], ("mend-again", Outcome::Failed));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Netem is there or it is not: a rig that asks for it either runs, or fails to
+/// start (exit code 2) saying netem is missing — never runs without it.
+#[test]
+fn a_rig_asking_for_netem_runs_with_it_or_fails_to_start_naming_it() {
+    if !networks_available("a_rig_asking_for_netem") {
+        return;
+    }
+    let dir = scratch("network-netem");
+    let rig = rig_file(
+        &dir,
+        "netem",
+        r#"[rig]
+name = "netem"
+
+[[host]]
+name = "a"
+
+[[host]]
+name = "b"
+
+[[link]]
+between = ["a", "b"]
+netem = { delay = "5ms" }
+
+[[step]]
+kind = "network"
+action = "set_netem"
+from = "a"
+to = "b"
+netem = {}
+"#,
+    );
+    let output = run(&["run", &rig, "--report-dir", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match output.status.code() {
+        Some(0) => {
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(stdout.contains("netem removed from a->b"), "{}", printed(&output));
+        }
+        Some(2) => assert!(
+            stderr.contains("its network failed: netem on a-b from `a` is not available here: the kernel has no netem qdisc"),
+            "{}",
+            printed(&output)
+        ),
+        _ => panic!("neither ran nor refused to start:\n{}", printed(&output)),
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -379,7 +379,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "network_link_unknown_host.toml",
-        "11:18",
+        "11:17",
         &[
             "link `a-ghost`, key `between`",
             "`ghost`: no such host (the hosts are: a, b)",
@@ -387,7 +387,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "network_link_bad_rate.toml",
-        "12:9",
+        "12:8",
         &[
             "link `a-b`, key `rate`",
             "`100 megabits` is not a rate: write a positive number and bit, kbit, mbit or gbit",
@@ -403,7 +403,7 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "network_overlapping_subnets.toml",
-        "19:27",
+        "19:26",
         &[
             "link `b-c`, key `subnet`",
             "`10.0.3.0/24`: overlaps 10.0.0.0/16 of link `a-b`",
@@ -443,15 +443,15 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
     ),
     (
         "network_switch_unknown_host.toml",
-        "12:21",
+        "13:21",
         &[
             "switch `lan`, key `hosts`",
-            "`c`: no such host (the hosts are: a, b)",
+            "`c`: no such host (the hosts are: a, bc)",
         ],
     ),
     (
         "network_address_outside_subnet.toml",
-        "13:20",
+        "13:19",
         &[
             "link `a-b`, key `addresses.a`",
             "`10.1.0.1/24`: not an address of the link's subnet 10.0.0.0/24",

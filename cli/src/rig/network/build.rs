@@ -153,9 +153,19 @@ impl Rig {
             .map(|(_, span)| span.clone())
             .collect();
         candidates.sort_by_key(|span| span.len());
+        // The value as a string of its own (`"c"`, not the `c` of `"abc"`), else as
+        // written (a number, a key).
+        let forms = [
+            format!("\"{value}\""),
+            format!("'{value}'"),
+            value.to_owned(),
+        ];
         let within = |span: &Range<usize>| {
-            let found = text.get(span.clone())?.find(value)?;
-            Some(span.start + found..span.start + found + value.len())
+            let written = text.get(span.clone())?;
+            forms.iter().find_map(|form| {
+                let found = written.find(form.as_str())?;
+                Some(span.start + found..span.start + found + form.len())
+            })
         };
         if !value.is_empty()
             && let Some(span) = candidates.iter().find_map(within)
@@ -245,7 +255,7 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .starts_with("r.toml:8:9: host `a`, key `name`: `a`: declared twice"),
+                .starts_with("r.toml:8:8: host `a`, key `name`: `a`: declared twice"),
             "{error}"
         );
     }

@@ -413,3 +413,17 @@ netem = {}
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `check` builds nothing, so it needs no rights: it names the hosts, what joins
+/// them and where each driver runs.
+#[test]
+fn check_lists_the_hosts_the_links_and_where_each_driver_runs() {
+    let output = run(&["check", "examples/rigs/two-hosts.toml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", printed(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "examples/rigs/two-hosts.toml: rig `two-hosts` is valid: 2 driver(s) \
+         [server (iperf_server on b), client (iperf_client on a)], \
+         2 host(s) [a, b] joined by a-b, 4 step(s)\n"
+    );
+}

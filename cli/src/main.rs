@@ -40,6 +40,9 @@ fn main() -> ExitCode {
         }
     };
     let style = Style::detect();
+    if let Command::Up { rig, .. } | Command::Run { rig, .. } = &args.command {
+        enter_user_namespace_for(rig);
+    }
     let outcome = match args.command {
         Command::Check { rig } => commands::check(&rig),
         Command::Up { rig, report_dir } => {
@@ -50,6 +53,30 @@ fn main() -> ExitCode {
         }
     };
     outcome.into()
+}
+
+/// Lets a user without root run a rig with an emulated network: moves this process
+/// into a user namespace of its own, where it may create network namespaces (its
+/// files and the programs it starts stay the user's). Only a single-threaded process
+/// may enter one, so this comes before the runtime starts; a rig without a network,
+/// root, or a rig that does not load (its error comes later) leave the process as it
+/// is. Where the kernel refuses, the network's start says what is missing.
+fn enter_user_namespace_for(rig: &std::path::Path) {
+    // SAFETY: geteuid has no side effects.
+    if unsafe { libc::geteuid() } == 0 {
+        return;
+    }
+    let Ok(loaded) = rig::Rig::load(rig) else {
+        return;
+    };
+    if !loaded.network.is_declared() {
+        return;
+    }
+    if let Err(error) = testrig::network::enter_user_namespace() {
+        stderr::line(format_args!(
+            "note: not root, and no user namespace for the rig's network: {error}"
+        ));
+    }
 }
 
 /// Runs a command on a two-thread tokio runtime (the machine's drivers are

@@ -14,13 +14,31 @@ pub(crate) fn check(path: &Path) -> Outcome {
             let drivers = rig
                 .drivers
                 .iter()
-                .map(|d| format!("{} ({})", d.name.get_ref(), d.options.kind()))
+                .map(|d| match &d.on {
+                    Some(host) => format!(
+                        "{} ({} on {})",
+                        d.name.get_ref(),
+                        d.options.kind(),
+                        host.get_ref()
+                    ),
+                    None => format!("{} ({})", d.name.get_ref(), d.options.kind()),
+                })
                 .collect::<Vec<_>>()
                 .join(", ");
+            let network = match rig.network.is_declared() {
+                true => format!(
+                    ", {} host(s) [{}] joined by {}",
+                    rig.network.hosts.len(),
+                    rig.network.host_names().join(", "),
+                    rig.network.segments()
+                )
+                .replace(" joined by no links", ""),
+                false => String::new(),
+            };
             // A closed stdout (`| head -0`) must not turn the verdict into a panic.
             let _ = writeln!(
                 std::io::stdout().lock(),
-                "{}: rig `{}` is valid: {} driver(s) [{drivers}], {} step(s)",
+                "{}: rig `{}` is valid: {} driver(s) [{drivers}]{network}, {} step(s)",
                 path.display(),
                 rig.name,
                 rig.drivers.len(),

@@ -83,7 +83,10 @@ pub(crate) async fn run(
 
     let stopped = session.complete(env.stop()).await;
     if let Err(error) = &stopped {
-        stderr::line(format_args!("error: {error}"));
+        stderr::line(format_args!(
+            "error: {}",
+            testrig::error::full_message(error)
+        ));
     }
     let reported = finish(&env, report_dir);
     if failed || stopped.is_err() || session.interrupted.is_some() || !reported {

@@ -43,9 +43,11 @@ impl Session {
         let mut session = Self::open(path, report_dir, style, began)?;
         let env = session.env.clone();
         if let Err(error) = session.complete(env.start()).await {
+            // The cause is the error's source for some (the network's failure).
             stderr::line(format_args!(
-                "error: rig `{}` could not start:\n{error}",
-                session.rig.name
+                "error: rig `{}` could not start:\n{}",
+                session.rig.name,
+                testrig::error::full_message(&error)
             ));
             not_started(&session);
             let _ = finish(&env, report_dir);

@@ -28,6 +28,7 @@ pub(crate) async fn up(
 
     let mut failure = None;
     if session.interrupted.is_none() {
+        print_hosts(&session, &env);
         print_drivers(&session, &env);
         session.progress.note(&format!(
             "rig `{}` is up; stop it with Ctrl-C (SIGINT), SIGTERM or SIGHUP",
@@ -56,13 +57,48 @@ pub(crate) async fn up(
 
     let stopped = session.complete(env.stop()).await;
     if let Err(error) = &stopped {
-        stderr::line(format_args!("error: {error}"));
+        stderr::line(format_args!(
+            "error: {}",
+            testrig::error::full_message(error)
+        ));
     }
     let reported = finish(&env, report_dir);
     if failure.is_some() || stopped.is_err() || !reported {
         Outcome::Failed
     } else {
         Outcome::Passed
+    }
+}
+
+/// One line per host of the rig's network: each interface, its addresses and what it
+/// leads to ("a (host)  eth0 10.0.0.1/24 fd00::1/64 to b").
+fn print_hosts(session: &Session, env: &Environment) {
+    let Some(Ok(hosts)) = env.network().map(|network| network.hosts()) else {
+        return;
+    };
+    let width = hosts.iter().map(|h| h.name().len()).max().unwrap_or(0) + " (host)".len();
+    for host in hosts {
+        let interfaces: Vec<String> = host
+            .interfaces()
+            .iter()
+            .map(|interface| {
+                let addresses: Vec<String> = interface
+                    .addresses()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                format!(
+                    "{} {} to {}",
+                    interface.name(),
+                    addresses.join(" "),
+                    interface.peer()
+                )
+            })
+            .collect();
+        let label = format!("{} (host)", host.name());
+        session
+            .progress
+            .note(&format!("{label:width$}  {}", interfaces.join("; ")));
     }
 }
 

@@ -18,6 +18,9 @@ impl Rig {
         if let Some(dir) = report_dir {
             builder = builder.report_dir(dir);
         }
+        if let Some(network) = self.build_network()? {
+            builder = builder.network(network);
+        }
         for decl in &self.drivers {
             let mut spec = decl
                 .options
@@ -25,6 +28,9 @@ impl Rig {
                 .map_err(|invalid| {
                     self.error_in(&decl.spans, decl.spans.key(&invalid.key), invalid.message)
                 })?;
+            if let Some(host) = &decl.on {
+                spec = spec.on(host.get_ref());
+            }
             if let Some(timeout) = decl.start_timeout {
                 spec = spec.start_timeout(timeout);
             }
@@ -41,6 +47,7 @@ impl Rig {
             self.drivers
                 .iter()
                 .map(|d| (d.name.get_ref().as_str(), d.options.kind())),
+            &self.network,
             &env,
         );
         for step in &self.steps {
@@ -103,11 +110,19 @@ impl Rig {
                 self.error_in(
                     &decl.spans,
                     decl.spans.reference(reference).unwrap_or(decl.spans.table.clone()),
-                    format!(
-                        "`${{{reference}}}` refers to driver `{}`, but the rig has no such driver (it has: {})",
-                        reference.driver,
-                        self.driver_list()
-                    ),
+                    match self.network.host_names() {
+                        hosts if hosts.is_empty() => format!(
+                            "`${{{reference}}}` refers to driver `{}`, but the rig has no such driver (it has: {})",
+                            reference.driver,
+                            self.driver_list()
+                        ),
+                        hosts => format!(
+                            "`${{{reference}}}` refers to `{}`, but the rig has no such driver or host (drivers: {}; hosts: {})",
+                            reference.driver,
+                            self.driver_list(),
+                            hosts.join(", ")
+                        ),
+                    },
                 )
             }
             BuildError::MissingExport {
@@ -119,9 +134,10 @@ impl Rig {
                 let Some(decl) = self.driver(driver, 0) else {
                     return fallback();
                 };
-                let target_kind = self
-                    .driver(&reference.driver, 0)
-                    .map_or("driver", |d| d.options.kind());
+                let target_kind = match self.driver(&reference.driver, 0) {
+                    Some(target) => target.options.kind(),
+                    None => "host",
+                };
                 self.error_in(
                     &decl.spans,
                     decl.spans
@@ -134,6 +150,31 @@ impl Rig {
                         exported.join(", ")
                     ),
                 )
+            }
+            BuildError::UnknownHost {
+                driver,
+                host,
+                hosts,
+                ..
+            } => {
+                let Some(decl) = self.driver(driver, 0) else {
+                    return fallback();
+                };
+                let span = decl
+                    .on
+                    .as_ref()
+                    .map_or_else(|| decl.spans.key("on"), |on| on.span());
+                let message = if hosts.is_empty() {
+                    format!(
+                        "host `{host}`: the rig declares no hosts; add a `[[host]]` table with `name = \"{host}\"`"
+                    )
+                } else {
+                    format!(
+                        "host `{host}`: the rig has no such host (it has: {})",
+                        hosts.join(", ")
+                    )
+                };
+                self.error_in(&decl.spans, span, message)
             }
             BuildError::Cycle { cycle, .. } => {
                 let (Some(first), Some(next)) = (cycle.first(), cycle.get(1)) else {

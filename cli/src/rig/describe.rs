@@ -10,7 +10,9 @@ pub(crate) fn describe(root: &DeTable<'_>, span: &Range<usize>) -> String {
     for (key, value) in root {
         let name = key.get_ref().as_ref();
         match value.get_ref() {
-            DeValue::Array(items) if name == "driver" || name == "step" => {
+            DeValue::Array(items)
+                if ["driver", "step", "host", "link", "switch"].contains(&name) =>
+            {
                 for (index, item) in items.iter().enumerate() {
                     let DeValue::Table(table) = item.get_ref() else {
                         continue;
@@ -37,17 +39,34 @@ pub(crate) fn describe(root: &DeTable<'_>, span: &Range<usize>) -> String {
 }
 
 /// "driver `client`" when the table has a usable name, else "driver #2";
-/// "step 3 `ping`" or "step 3".
+/// "step 3 `ping`" or "step 3"; hosts and switches as drivers; "link `a-b`"
+/// by its two hosts, else "link #1".
 pub(crate) fn owner(section: &str, index: usize, table: &DeTable<'_>) -> String {
     let name = table
         .iter()
         .find(|(k, _)| k.get_ref() == "name")
         .and_then(|(_, v)| v.get_ref().as_str());
     match (section, name) {
-        ("driver", Some(name)) => format!("driver `{name}`"),
-        ("driver", None) => format!("driver #{}", index + 1),
+        ("link", _) => match link_ends(table) {
+            Some((a, b)) => format!("link `{a}-{b}`"),
+            None => format!("link #{}", index + 1),
+        },
+        ("driver" | "host" | "switch", Some(name)) => format!("{section} `{name}`"),
+        ("driver" | "host" | "switch", None) => format!("{section} #{}", index + 1),
         (section, Some(name)) => format!("{section} {} `{name}`", index + 1),
         (section, None) => format!("{section} {}", index + 1),
+    }
+}
+
+/// The two hosts of a link's `between`, when it names two.
+fn link_ends<'t>(table: &'t DeTable<'_>) -> Option<(&'t str, &'t str)> {
+    let (_, between) = table.iter().find(|(k, _)| k.get_ref() == "between")?;
+    let DeValue::Array(ends) = between.get_ref() else {
+        return None;
+    };
+    match &ends[..] {
+        [a, b] => Some((a.get_ref().as_str()?, b.get_ref().as_str()?)),
+        _ => None,
     }
 }
 
@@ -101,6 +120,16 @@ mod tests {
         assert_eq!(describe_at(text, "-1"), "driver `c`, key `reconnect.max`");
         assert_eq!(describe_at(text, "port"), "driver `c`");
         assert_eq!(describe_at(text, "'r'"), "[rig], key `name`");
+    }
+
+    #[test]
+    fn network_sections_are_described_by_name_and_a_link_by_its_hosts() {
+        let text = "[[host]]\nname = 'a'\n[[link]]\nbetween = ['a', 'b']\nrate = 'x'\n[[link]]\nbetween = []\nshaper = 'y'\n[[switch]]\nname = 'lan'\nhosts = 'z'\n[network]\ntimeout = 'w'\n";
+        assert_eq!(describe_at(text, "'a'"), "host `a`, key `name`");
+        assert_eq!(describe_at(text, "'x'"), "link `a-b`, key `rate`");
+        assert_eq!(describe_at(text, "'y'"), "link #2, key `shaper`");
+        assert_eq!(describe_at(text, "'z'"), "switch `lan`, key `hosts`");
+        assert_eq!(describe_at(text, "'w'"), "[network], key `timeout`");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::describe::{describe, owner};
 use super::drivers;
 use super::fields::RigDuration;
 use super::kinds::Kind;
+use super::network::{NetworkDecl, NetworkHeader};
 use super::read::read_rig_file;
 use super::steps;
 use super::{DriverDecl, Rig, RigError, Source, StepDecl, TableSpans};
@@ -17,6 +18,7 @@ use super::{DriverDecl, Rig, RigError, Source, StepDecl, TableSpans};
 const DRIVER_KEYS: &[&str] = &[
     "name",
     "kind",
+    "on",
     "depends_on",
     "start_timeout",
     "stop_timeout",
@@ -37,6 +39,7 @@ struct RigHeader {
 struct DriverHeader {
     name: Option<Spanned<String>>,
     kind: Option<Spanned<String>>,
+    on: Option<Spanned<String>>,
     #[serde(default)]
     depends_on: Vec<Spanned<String>>,
     start_timeout: Option<RigDuration>,
@@ -67,6 +70,7 @@ impl Rig {
             source,
             name: parts.name,
             description: parts.description,
+            network: parts.network,
             drivers: parts.drivers,
             steps: parts.steps,
         })
@@ -77,6 +81,7 @@ impl Rig {
 struct Parts {
     name: String,
     description: Option<String>,
+    network: NetworkDecl,
     drivers: Vec<DriverDecl>,
     steps: Vec<StepDecl>,
 }
@@ -95,6 +100,7 @@ impl<'s> Loader<'s> {
         let mut header = None;
         let mut drivers = Vec::new();
         let mut steps = Vec::new();
+        let mut network = NetworkDecl::default();
         for (key, value) in root {
             match key.get_ref().as_ref() {
                 "rig" => {
@@ -112,12 +118,34 @@ impl<'s> Loader<'s> {
                         steps.push(self.step(root, index, table)?);
                     }
                 }
+                "network" => {
+                    let DeValue::Table(table) = value.get_ref() else {
+                        return Err(self.error(
+                            value.span(),
+                            "",
+                            "`network` must be a table: write it as `[network]` (one bracket)",
+                        ));
+                    };
+                    let header = NetworkHeader::deserialize(ValueDeserializer::from(value.clone()))
+                        .map_err(|e| self.toml_error(&e, root, &[]))?;
+                    let spans = TableSpans::of("[network]".to_owned(), value.span(), table);
+                    network.header = Some((header, spans));
+                }
+                "host" => {
+                    network.hosts = self.sections(root, "host", value)?;
+                }
+                "link" => {
+                    network.links = self.sections(root, "link", value)?;
+                }
+                "switch" => {
+                    network.switches = self.sections(root, "switch", value)?;
+                }
                 other => {
                     return Err(self.error(
                         key.span(),
                         "",
                         format!(
-                            "unknown top-level key `{other}`; a rig file has a `[rig]` table, `[[driver]]` tables and `[[step]]` tables"
+                            "unknown top-level key `{other}`; a rig file has a `[rig]` table, `[[driver]]` tables and `[[step]]` tables, and for an emulated network `[network]`, `[[host]]`, `[[link]]` and `[[switch]]` tables"
                         ),
                     ));
                 }
@@ -137,6 +165,7 @@ impl<'s> Loader<'s> {
         Ok(Parts {
             name: name.into_inner(),
             description: header.description,
+            network,
             drivers,
             steps,
         })
@@ -167,6 +196,23 @@ impl<'s> Loader<'s> {
                 _ => Err(not_tables()),
             })
             .collect()
+    }
+
+    /// The `[[host]]`, `[[link]]` or `[[switch]]` tables, each read whole.
+    fn sections<T: for<'de> Deserialize<'de>>(
+        &self,
+        root: &DeTable<'s>,
+        section: &str,
+        value: &Spanned<DeValue<'s>>,
+    ) -> Result<Vec<(T, TableSpans)>, RigError> {
+        let mut read = Vec::new();
+        for (index, (item, table)) in self.tables(section, value)?.into_iter().enumerate() {
+            let spans = TableSpans::of(owner(section, index, table), item.span(), table);
+            let options = T::deserialize(ValueDeserializer::from(item.clone()))
+                .map_err(|e| self.toml_error(&e, root, &[]))?;
+            read.push((options, spans));
+        }
+        Ok(read)
     }
 
     fn driver(
@@ -200,6 +246,7 @@ impl<'s> Loader<'s> {
         Ok(DriverDecl {
             name,
             options,
+            on: header.on,
             depends_on: header.depends_on,
             start_timeout: header.start_timeout.map(|d| d.0),
             stop_timeout: header.stop_timeout.map(|d| d.0),

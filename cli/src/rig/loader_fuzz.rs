@@ -84,6 +84,24 @@ const VALUES: &[&str] = &[
     "\"native\"",
     "\"started\"",
     "\"failed\"",
+    "\"100mbit\"",
+    "\"0mbit\"",
+    "\"18446744073709551615gbit\"",
+    "\"none\"",
+    "\"10.0.0.0/8\"",
+    "\"10.0.0.0/33\"",
+    "\"fd00::/127\"",
+    "\"::/0\"",
+    "[\"a\", \"a\"]",
+    "[\"a\", \"b\", \"c\"]",
+    "[\"a\", \"lan\"]",
+    "{ a = \"10.0.0.300/24\" }",
+    "{ delay = \"1y\", loss = 101, reorder = -1 }",
+    "{ ghost = \"1mbit\" }",
+    "\"htb\"",
+    "\"link_down\"",
+    "\"partition\"",
+    "\"set_netem\"",
 ];
 
 /// Whole lines a mutation inserts: new tables, kinds, keys every table has.
@@ -119,6 +137,23 @@ const LINES: &[&str] = &[
     "bitrate = \"18446744073709551615G\"",
     "parallel = 4294967297",
     "duration = 31557600",
+    "[network]",
+    "[[host]]",
+    "[[link]]",
+    "[[switch]]",
+    "name = \"a\"",
+    "name = \"lan\"",
+    "kind = \"network\"",
+    "on = \"a\"",
+    "on = \"ghost\"",
+    "between = [\"a\", \"b\"]",
+    "hosts = [\"a\", \"b\"]",
+    "subnet = \"10.0.0.0/24\"",
+    "rate = \"fast\"",
+    "action = \"set_rate\"",
+    "from = \"a\"",
+    "to = \"b\"",
+    "netem = {}",
     "\u{feff}",
     "\0",
 ];
@@ -318,8 +353,8 @@ fn the_seeds_are_the_example_rigs_and_every_key_all_valid_and_the_bad_rigs() {
         .filter(|(path, _)| !path.to_string_lossy().contains("bad_rigs"))
         .collect();
     assert!(
-        valid.len() >= 5,
-        "app, iperf, quickstart, tcp and every_key: {valid:?}"
+        valid.len() >= 7,
+        "app, iperf, quickstart, tcp, two-hosts, every_key and every_network_key: {valid:?}"
     );
     for (path, bytes) in valid {
         let loaded = load(path, bytes.clone());

@@ -12,6 +12,7 @@ mod load;
 mod loader_fuzz;
 mod location;
 mod model;
+mod network;
 mod read;
 mod source;
 mod spans;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::drivers::DriverOptions;
+use super::network::NetworkDecl;
 use super::steps::StepAction;
 use super::{Problem, RigError, Source, TableSpans};
 
@@ -19,6 +20,9 @@ pub(crate) struct Rig {
     pub(crate) name: String,
     /// `[rig] description`.
     pub(crate) description: Option<String>,
+    /// `[network]`, `[[host]]`, `[[link]]` and `[[switch]]`: the emulated network
+    /// the drivers run on (none declared: every driver runs on this machine).
+    pub(crate) network: NetworkDecl,
     /// The `[[driver]]` tables, in file order.
     pub(crate) drivers: Vec<DriverDecl>,
     /// The `[[step]]` tables, in file order.
@@ -32,6 +36,9 @@ pub(crate) struct DriverDecl {
     pub(crate) name: Spanned<String>,
     /// `kind` and the kind's own keys.
     pub(crate) options: DriverOptions,
+    /// `on`: the host of the rig's network it runs on (`DriverSpec::on`);
+    /// `None`: this machine.
+    pub(crate) on: Option<Spanned<String>>,
     /// `depends_on`: drivers started before this one (references add more).
     pub(crate) depends_on: Vec<Spanned<String>>,
     /// `start_timeout`: start + readiness deadline.

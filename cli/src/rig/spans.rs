@@ -64,6 +64,11 @@ impl TableSpans {
             .map_or_else(|| self.table.clone(), |(_, span)| span.clone())
     }
 
+    /// Every key, dotted below the top, with its value's span, in file order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &(String, Range<usize>)> {
+        self.keys.iter()
+    }
+
     /// "driver `client`, key `port`" for a span inside the value of `port`;
     /// the owner alone when no key's value covers the span.
     pub(crate) fn context(&self, span: &Range<usize>) -> String {

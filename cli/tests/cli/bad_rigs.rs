@@ -368,6 +368,193 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
             "cannot hold a reference such as `${server.dir}`; write the path itself",
         ],
     ),
+    (
+        "network_unknown_key.toml",
+        "12:1",
+        &[
+            "link `a-b`",
+            "unknown field `rat`",
+            "expected one of `between`, `subnet`, `addresses`, `rate`, `rate_from`",
+        ],
+    ),
+    (
+        "network_link_unknown_host.toml",
+        "11:17",
+        &[
+            "link `a-ghost`, key `between`",
+            "`ghost`: no such host (the hosts are: a, b)",
+        ],
+    ),
+    (
+        "network_link_bad_rate.toml",
+        "12:8",
+        &[
+            "link `a-b`, key `rate`",
+            "`100 megabits` is not a rate: write a positive number and bit, kbit, mbit or gbit",
+        ],
+    ),
+    (
+        "network_link_rate_from_a_stranger.toml",
+        "15:15",
+        &[
+            "link `a-b`, key `rate_from`",
+            "`c`: not one of the link's two hosts",
+        ],
+    ),
+    (
+        "network_overlapping_subnets.toml",
+        "19:26",
+        &[
+            "link `b-c`, key `subnet`",
+            "`10.0.3.0/24`: overlaps 10.0.0.0/16 of link `a-b`",
+        ],
+    ),
+    (
+        "network_netem_loss_out_of_range.toml",
+        "12:34",
+        &[
+            "link `a-b`, key `netem.loss`",
+            "`140`: a percentage is between 0 and 100",
+        ],
+    ),
+    (
+        "network_netem_bad_delay.toml",
+        "12:19",
+        &[
+            "link `a-b`, key `netem.delay`",
+            "\"10 parsecs\" is not a duration",
+        ],
+    ),
+    (
+        "network_link_three_hosts.toml",
+        "11:11",
+        &[
+            "link #1, key `between`",
+            "a link joins two hosts: `between = [\"a\", \"b\"]`, not 3",
+        ],
+    ),
+    (
+        "network_unknown_shaper.toml",
+        "12:10",
+        &[
+            "link `a-b`, key `shaper`",
+            "unknown variant `cake`, expected `tbf` or `htb`",
+        ],
+    ),
+    (
+        "network_switch_unknown_host.toml",
+        "13:21",
+        &[
+            "switch `lan`, key `hosts`",
+            "`c`: no such host (the hosts are: a, bc)",
+        ],
+    ),
+    (
+        "network_address_outside_subnet.toml",
+        "13:19",
+        &[
+            "link `a-b`, key `addresses.a`",
+            "`10.1.0.1/24`: not an address of the link's subnet 10.0.0.0/24",
+        ],
+    ),
+    (
+        "network_host_named_like_a_driver.toml",
+        "8:8",
+        &[
+            "host `b`, key `name`",
+            "a driver (line 11) has this name too",
+        ],
+    ),
+    (
+        "network_driver_on_unknown_host.toml",
+        "16:6",
+        &[
+            "driver `server`, key `on`",
+            "host `c`: the rig has no such host (it has: a, b)",
+        ],
+    ),
+    (
+        "network_driver_on_without_network.toml",
+        "7:6",
+        &[
+            "driver `server`, key `on`",
+            "host `a`: the rig declares no hosts; add a `[[host]]` table",
+        ],
+    ),
+    (
+        "network_host_missing_export.toml",
+        "22:8",
+        &[
+            "driver `client`, key `host`",
+            "`${b.adress}`: `b` (host) exports no `adress`; it exports: address,",
+        ],
+    ),
+    (
+        "network_as_a_list.toml",
+        "10:1",
+        &["`network` must be a table: write it as `[network]` (one bracket)"],
+    ),
+    (
+        "network_step_unknown_action.toml",
+        "15:10",
+        &[
+            "step 1, key `action`",
+            "unknown variant `link_flap`, expected one of `link_down`, `link_up`, `set_rate`, `set_netem`, `partition`, `heal`",
+        ],
+    ),
+    (
+        "network_step_hosts_not_linked.toml",
+        "19:11",
+        &[
+            "step 1, key `between`",
+            "no link joins `a` and `c`; the network has: a-b",
+        ],
+    ),
+    (
+        "network_step_rate_on_link_down.toml",
+        "17:8",
+        &[
+            "step 1, key `rate`",
+            "`rate` goes with `action = \"set_rate\"`, not `link_down`",
+        ],
+    ),
+    (
+        "network_step_bad_rate.toml",
+        "18:8",
+        &["step 1, key `rate`", "`fast` is not a rate", "or \"none\""],
+    ),
+    (
+        "network_step_partition_unknown_host.toml",
+        "16:17",
+        &[
+            "step 1, key `between`",
+            "no host is named `ghost`; the network has: a, b",
+        ],
+    ),
+    (
+        "network_reference_to_unknown_host.toml",
+        "22:8",
+        &[
+            "driver `client`, key `host`",
+            "`${c.address}` refers to `c`, but the rig has no such driver or host (drivers: server, client; hosts: a, b)",
+        ],
+    ),
+    (
+        "network_step_host_key_not_exported.toml",
+        "26:8",
+        &[
+            "step 1, key `send`",
+            "`${b.eth1.address}`: `b` (host) exports no `eth1.address`; it exports: address, interface, ipv4, ipv6, eth0.address,",
+        ],
+    ),
+    (
+        "iperf_max_below_min.toml",
+        "17:15",
+        &[
+            "step 1, key `max_bitrate`",
+            "max_bitrate 6.00 Mbits/sec is below min_bitrate 60.0 Mbits/sec",
+        ],
+    ),
 ];
 
 #[test]

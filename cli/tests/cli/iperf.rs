@@ -142,6 +142,26 @@ fn a_measurement_below_min_bitrate_fails_the_step_with_exit_code_1() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn a_measurement_above_max_bitrate_fails_the_step_naming_both_rates() {
+    let dir = scratch("iperf-too-fast");
+    // Loopback carries gigabits; a link shaped to 1 kbit/s would not.
+    let rig = rig_file(
+        &dir,
+        "fast",
+        &measuring_rig("native", "native", "max_bitrate = \"1K\""),
+    );
+    let output = run(&["run", &rig, "--report-dir", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", printed(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("step 1/1 measure  FAILED"), "{stdout}");
+    assert!(
+        stdout.contains("bits/sec, above max_bitrate 1.00 Kbits/sec"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// (what is wrong, the client's extra keys, line:column, what the message must say).
 const BAD_CLIENTS: &[(&str, &str, &str, &[&str])] = &[
     (

@@ -9,6 +9,7 @@ mod doc_samples;
 mod hangup;
 mod iperf;
 mod live;
+mod network;
 mod paths;
 mod report_dir;
 mod rig_files;

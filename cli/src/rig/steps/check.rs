@@ -6,6 +6,7 @@ use toml::Spanned;
 
 use crate::rig::Problem;
 use crate::rig::fields::TemplateText;
+use crate::rig::network::NetworkDecl;
 
 /// What steps may name: the rig's drivers, their kinds and what they export.
 /// Used when the rig is checked, so a bad name fails before anything starts.
@@ -13,6 +14,16 @@ use crate::rig::fields::TemplateText;
 pub(crate) struct StepCheck {
     /// (name, kind, export keys), in the rig's order.
     drivers: Vec<(String, &'static str, Vec<String>)>,
+    /// The hosts of the rig's network (empty without one).
+    hosts: Vec<String>,
+    /// (host, "host", the keys it will export), for references in steps.
+    host_exports: Vec<(String, &'static str, Vec<String>)>,
+    /// The switches of the rig's network.
+    switches: Vec<String>,
+    /// The pairs a link or a switch port joins: (x, y) both ways.
+    joined: Vec<(String, String)>,
+    /// "a-b, lan (a, b, c)", for messages.
+    segments: String,
     /// The environment built from the rig (not started), for a step that needs
     /// to look at a driver's settings.
     env: Environment,
@@ -21,6 +32,7 @@ pub(crate) struct StepCheck {
 impl StepCheck {
     pub(crate) fn new<'a>(
         drivers: impl IntoIterator<Item = (&'a str, &'static str)>,
+        network: &NetworkDecl,
         env: &Environment,
     ) -> Self {
         let drivers = drivers
@@ -33,10 +45,96 @@ impl StepCheck {
                 (name.to_owned(), kind, exports)
             })
             .collect();
+        let hosts: Vec<String> = network
+            .host_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let switches: Vec<String> = network
+            .switches
+            .iter()
+            .map(|(switch, _)| switch.name.get_ref().clone())
+            .collect();
+        let nodes: Vec<&String> = hosts.iter().chain(&switches).collect();
+        let mut joined = Vec::new();
+        for x in &nodes {
+            for y in &nodes {
+                if network.joined(x, y) {
+                    joined.push(((*x).clone(), (*y).clone()));
+                }
+            }
+        }
+        let host_exports = hosts
+            .iter()
+            .map(|host| (host.clone(), "host", network.export_keys(host)))
+            .collect();
         Self {
             drivers,
+            host_exports,
+            hosts,
+            switches,
+            joined,
+            segments: network.segments(),
             env: env.clone(),
         }
+    }
+
+    /// `name` must be a host of the rig's network.
+    pub(crate) fn host(&self, name: &Spanned<String>) -> Result<(), Problem> {
+        if self.hosts.contains(name.get_ref()) {
+            return Ok(());
+        }
+        Err(Problem::new(
+            name.span(),
+            self.no_such("host", name.get_ref()),
+        ))
+    }
+
+    /// `x` and `y` must be joined by a link, or be a switch and a host on it.
+    pub(crate) fn joined(
+        &self,
+        x: &Spanned<String>,
+        y: &Spanned<String>,
+        span: Range<usize>,
+    ) -> Result<(), Problem> {
+        for end in [x, y] {
+            let name = end.get_ref();
+            if !self.hosts.contains(name) && !self.switches.contains(name) {
+                return Err(Problem::new(
+                    end.span(),
+                    self.no_such("host or switch", name),
+                ));
+            }
+        }
+        let pair = (x.get_ref().clone(), y.get_ref().clone());
+        if self.joined.contains(&pair) {
+            return Ok(());
+        }
+        Err(Problem::new(
+            span,
+            format!(
+                "no link joins `{}` and `{}`; the network has: {}",
+                x.get_ref(),
+                y.get_ref(),
+                self.segments
+            ),
+        ))
+    }
+
+    fn no_such(&self, what: &str, name: &str) -> String {
+        if self.hosts.is_empty() {
+            return format!(
+                "no {what} is named `{name}`: the rig declares no network (`[[host]]`, `[[link]]`)"
+            );
+        }
+        let mut known = self.hosts.clone();
+        if what != "host" {
+            known.extend(self.switches.iter().cloned());
+        }
+        format!(
+            "no {what} is named `{name}`; the network has: {}",
+            known.join(", ")
+        )
     }
 
     /// The driver named `name`, if it is a `T`.
@@ -87,7 +185,12 @@ impl StepCheck {
         span: Range<usize>,
     ) -> Result<(), Problem> {
         for reference in references {
-            let Some((_, kind, exports)) = self.find(&reference.driver) else {
+            let exporter = self.find(&reference.driver).or_else(|| {
+                self.host_exports
+                    .iter()
+                    .find(|(host, _, _)| *host == reference.driver)
+            });
+            let Some((_, kind, exports)) = exporter else {
                 return Err(Problem::new(
                     span,
                     format!(

@@ -26,13 +26,15 @@ fn format_bytes(bytes: f64) -> String {
 /// `timeout` (default: the test's duration plus 30 s). The step's result lists the summary
 /// and one line per interval; the whole result is written as JSON
 /// (`iperf-result-N.json`) in the client's directory of the run. With `min_bitrate`,
-/// a receiver throughput below it fails the step.
+/// a receiver throughput below it fails the step; with `max_bitrate`, one above it
+/// (a link's shaping that did not take effect).
 ///
 /// ```toml
 /// [[step]]
 /// kind = "iperf"
 /// client = "iperf-client"
 /// min_bitrate = "100M"   # optional
+/// max_bitrate = "1G"     # optional
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,21 +42,37 @@ pub(crate) struct Iperf {
     client: Spanned<String>,
     timeout: Option<RigDuration>,
     min_bitrate: Option<RigBitrate>,
+    max_bitrate: Option<Spanned<RigBitrate>>,
 }
 
-/// A measurement slower than the step asks.
+/// A measurement outside the bounds the step sets.
 #[derive(Debug, thiserror::Error)]
-#[error("`{client}` measured {measured}, below min_bitrate {wanted}; the result is in {}", path.display())]
-struct TooSlow {
+#[error("`{client}` measured {measured}, {bound} {wanted}; the result is in {}", path.display())]
+struct OutOfBounds {
     client: String,
     measured: String,
+    /// "below min_bitrate", "above max_bitrate".
+    bound: &'static str,
     wanted: String,
     path: PathBuf,
 }
 
 impl Iperf {
     pub(crate) fn check(&self, check: &StepCheck) -> Result<(), Problem> {
-        check.driver(&self.client, &["iperf_client"])
+        check.driver(&self.client, &["iperf_client"])?;
+        if let (Some(min), Some(max)) = (self.min_bitrate, &self.max_bitrate)
+            && max.get_ref().0 < min.0
+        {
+            return Err(Problem::new(
+                max.span(),
+                format!(
+                    "max_bitrate {} is below min_bitrate {}: no measurement could pass",
+                    format_bitrate(max.get_ref().0 as f64),
+                    format_bitrate(min.0 as f64)
+                ),
+            ));
+        }
+        Ok(())
     }
 
     pub(crate) async fn run(&self, env: &Environment, notes: Notes) -> Result<String, BoxError> {
@@ -82,16 +100,22 @@ impl Iperf {
         };
         let path = write_result(&dir, name, &result)?;
         let received = result.received_bits_per_second();
+        let out_of_bounds = |bound, wanted: RigBitrate| OutOfBounds {
+            client: name.clone(),
+            measured: format_bitrate(received),
+            bound,
+            wanted: format_bitrate(wanted.0 as f64),
+            path: path.clone(),
+        };
         if let Some(wanted) = self.min_bitrate
             && received < wanted.0 as f64
         {
-            return Err(TooSlow {
-                client: name.clone(),
-                measured: format_bitrate(received),
-                wanted: format_bitrate(wanted.0 as f64),
-                path,
-            }
-            .into());
+            return Err(out_of_bounds("below min_bitrate", wanted).into());
+        }
+        if let Some(wanted) = self.max_bitrate.as_ref().map(|max| *max.get_ref())
+            && received > wanted.0 as f64
+        {
+            return Err(out_of_bounds("above max_bitrate", wanted).into());
         }
         Ok(summary(&result, &path))
     }

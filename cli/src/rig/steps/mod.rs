@@ -7,6 +7,7 @@
 
 mod check;
 mod iperf;
+mod network;
 mod proxy;
 mod restart;
 mod step_kind;
@@ -20,6 +21,7 @@ use toml::de::ValueDeserializer;
 
 pub(crate) use check::StepCheck;
 pub(crate) use iperf::Iperf;
+pub(crate) use network::NetworkStep;
 pub(crate) use proxy::ProxyStep;
 pub(crate) use restart::Restart;
 pub(crate) use step_kind::{StepKind, StepRun};
@@ -39,6 +41,7 @@ pub(crate) const KINDS: &[Kind<dyn StepKind>] = &[
     Kind::new("wait_for_process", read::<WaitForProcess>),
     Kind::new("toxic", read::<ToxicStep>),
     Kind::new("proxy", read::<ProxyStep>),
+    Kind::new("network", read::<NetworkStep>),
 ];
 
 /// Kinds documented but not available in this build yet.

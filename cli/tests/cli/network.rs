@@ -243,7 +243,6 @@ timeout = "5s"
 "#;
 
 #[test]
-#[ignore = "needs the TCP drivers to open their sockets on their host (issue 14, in progress)"]
 fn a_tcp_client_on_one_host_talks_to_a_server_on_another_across_a_link_down_and_up() {
     if !networks_available("a_tcp_client_on_one_host_talks_to_a_server_on_another") {
         return;

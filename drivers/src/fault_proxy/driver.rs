@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use testrig::{BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, StartContext};
 
 use super::link::lock;
-use super::table::ToxicTable;
+use super::slot::{ProxyRoute, ProxySlot};
 use super::{ConnectionStats, FaultProxyError, ProxyEngine, ProxyEvent, TimedEvent, Toxic};
 
 /// A fault-injecting TCP proxy driver (Toxiproxy's semantics, in-process, no root):
@@ -50,17 +50,11 @@ pub struct FaultProxy {
     name: String,
     listen: Endpoint,
     upstream: Endpoint,
-    toxics: Arc<ToxicTable>,
-    /// A toxic given to the builder that was refused, reported by `start`.
+    /// The toxics, the route and the engine of the current run, shared with a
+    /// [`ProxyRegistry`](super::ProxyRegistry) serving the Toxiproxy API.
+    slot: Arc<ProxySlot>,
+    /// A toxic given to the builder that was refused, reported by `check`.
     refused: Mutex<Option<FaultProxyError>>,
-    running: Mutex<Running>,
-}
-
-#[derive(Debug, Default)]
-struct Running {
-    /// The port of the last run, listened on again when the endpoint's is 0.
-    last_port: Option<u16>,
-    engine: Option<Arc<ProxyEngine>>,
 }
 
 impl FaultProxy {
@@ -69,12 +63,11 @@ impl FaultProxy {
     pub fn new(name: impl Into<String>, upstream: impl Into<Endpoint>) -> Self {
         let name = name.into();
         Self {
-            toxics: Arc::new(ToxicTable::new(&name)),
+            slot: Arc::new(ProxySlot::new(&name)),
             name,
             listen: Endpoint::default(),
             upstream: upstream.into(),
             refused: Mutex::new(None),
-            running: Mutex::new(Running::default()),
         }
     }
 
@@ -87,10 +80,12 @@ impl FaultProxy {
     }
 
     /// A toxic in place from the start. One the proxy refuses (a bad attribute, a
-    /// name taken) fails `start`.
+    /// name taken) fails the environment's build
+    /// ([`BuildError::InvalidDriver`](testrig::BuildError::InvalidDriver), naming the
+    /// toxic, the field and the value).
     #[must_use]
     pub fn toxic(self, toxic: Toxic) -> Self {
-        if let Err(error) = self.toxics.add(toxic) {
+        if let Err(error) = self.slot.toxics().add(toxic) {
             lock(&self.refused).get_or_insert(error);
         }
         self
@@ -99,27 +94,27 @@ impl FaultProxy {
     /// Adds a toxic, started or not; it applies to live connections at once.
     /// Returns it with its name filled in (`<type>_<stream>` unless named).
     pub fn add_toxic(&self, toxic: Toxic) -> Result<Toxic, FaultProxyError> {
-        self.toxics.add(toxic)
+        self.slot.toxics().add(toxic)
     }
 
     /// Replaces the attributes and toxicity of the toxic of the same name.
     pub fn update_toxic(&self, toxic: Toxic) -> Result<Toxic, FaultProxyError> {
-        self.toxics.update(toxic)
+        self.slot.toxics().update(toxic)
     }
 
     /// Removes a toxic; what it held back goes on.
     pub fn remove_toxic(&self, name: &str) -> Result<(), FaultProxyError> {
-        self.toxics.remove(name)
+        self.slot.toxics().remove(name)
     }
 
     /// The toxics, in the order they were added.
     pub fn toxics(&self) -> Vec<Toxic> {
-        self.toxics.list()
+        self.slot.toxics().list()
     }
 
     /// The toxic of that name.
     pub fn get_toxic(&self, name: &str) -> Option<Toxic> {
-        self.toxics.get(name)
+        self.slot.toxics().get(name)
     }
 
     /// Closes every connection and refuses new ones until [`enable`](Self::enable).
@@ -136,13 +131,13 @@ impl FaultProxy {
     /// Removes every toxic and enables the proxy.
     pub async fn reset(&self) -> Result<(), FaultProxyError> {
         let engine = self.engine()?;
-        self.toxics.clear();
+        self.slot.toxics().clear();
         engine.enable().await
     }
 
     /// The listening address, while started.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        lock(&self.running).engine.as_ref().map(|e| e.local_addr())
+        self.slot.engine().map(|e| e.local_addr())
     }
 
     /// Every connection of this run, open and ended, with its bytes each way.
@@ -182,11 +177,15 @@ impl FaultProxy {
         self.engine().ok()?.wait_for_event(matches, timeout).await
     }
 
+    /// What the Toxiproxy API shares with this driver.
+    pub(crate) fn slot(&self) -> &Arc<ProxySlot> {
+        &self.slot
+    }
+
     /// The engine of this run.
     pub fn engine(&self) -> Result<Arc<ProxyEngine>, FaultProxyError> {
-        lock(&self.running)
-            .engine
-            .clone()
+        self.slot
+            .engine()
             .ok_or_else(|| FaultProxyError::NotStarted {
                 proxy: self.name.clone(),
             })
@@ -226,38 +225,44 @@ impl Driver for FaultProxy {
         Endpoint::EXPORT_KEYS.map(str::to_owned).to_vec()
     }
 
+    fn check(&self) -> Result<(), BoxError> {
+        match &*lock(&self.refused) {
+            // The typed error stays for `start`, should the check be skipped.
+            Some(error) => Err(error.to_string().into()),
+            None => Ok(()),
+        }
+    }
+
     async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
         if let Some(error) = lock(&self.refused).take() {
             return Err(error.into());
         }
         let (host, mut port) = ctx.endpoint(&self.listen)?;
         if port == 0 {
-            port = lock(&self.running).last_port.unwrap_or(0);
+            // A restart listens on the port of the last run.
+            port = self.slot.route().map_or(0, |route| route.listen.port());
         }
         let listen = self.resolve("listen", (host, port)).await?;
         let upstream = self
             .resolve("upstream", ctx.endpoint(&self.upstream)?)
             .await?;
-        let engine =
-            ProxyEngine::start_with(&self.name, listen, upstream, Arc::clone(&self.toxics))?;
-        let mut running = lock(&self.running);
-        running.last_port = Some(engine.local_addr().port());
-        running.engine = Some(Arc::new(engine));
+        self.slot
+            .start(ProxyRoute {
+                listen,
+                upstream,
+                upstream_text: upstream.to_string(),
+            })
+            .await?;
         Ok(())
     }
 
     async fn stop(&self) -> Result<(), BoxError> {
-        let engine = lock(&self.running).engine.take();
-        if let Some(engine) = engine {
-            engine.stop().await;
-        }
+        self.slot.stop().await;
         Ok(())
     }
 
     fn abort(&self) {
-        if let Some(engine) = lock(&self.running).engine.take() {
-            engine.abort();
-        }
+        self.slot.abort();
     }
 
     fn exports(&self) -> Exports {
@@ -265,9 +270,8 @@ impl Driver for FaultProxy {
     }
 
     fn connections(&self) -> Vec<ConnectionInfo> {
-        lock(&self.running)
-            .engine
-            .as_ref()
+        self.slot
+            .engine()
             .map(|engine| {
                 vec![
                     ConnectionInfo::listening("tcp", engine.local_addr()),

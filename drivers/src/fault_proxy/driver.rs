@@ -182,6 +182,34 @@ impl FaultProxy {
         &self.slot
     }
 
+    /// The address the upstream sees as its peer for the connection from `client`
+    /// (the proxy's own end towards it), waiting up to `timeout` for that
+    /// connection to reach the upstream; `None` if no connection came from `client`
+    /// or it did not reach the upstream in time.
+    pub async fn upstream_side_of(
+        &self,
+        client: SocketAddr,
+        timeout: Duration,
+    ) -> Option<SocketAddr> {
+        let engine = self.engine().ok()?;
+        let id = engine
+            .connections()
+            .iter()
+            .rev()
+            .find(|stats| stats.client == client)?
+            .id;
+        let event = engine
+            .wait_for_event(
+                |event| matches!(event, ProxyEvent::UpstreamConnected { connection, .. } if *connection == id),
+                timeout,
+            )
+            .await?;
+        match event.event {
+            ProxyEvent::UpstreamConnected { local, .. } => Some(local),
+            _ => None,
+        }
+    }
+
     /// The engine of this run.
     pub fn engine(&self) -> Result<Arc<ProxyEngine>, FaultProxyError> {
         self.slot

@@ -643,3 +643,42 @@ async fn the_api_refuses_an_address_it_cannot_listen_on() {
     );
     api.stop().await;
 }
+
+#[test]
+fn a_toxic_the_driver_refuses_fails_the_build_naming_driver_field_and_value() {
+    let cases = [
+        (Toxic::timeout(0).toxicity(1.5), "toxicity", "1.5"),
+        (Toxic::slicer(10, 20, 0), "size_variation", "20"),
+    ];
+    for (toxic, field, value) in cases {
+        let error = Environment::builder("refused")
+            .driver(
+                FaultProxy::new(
+                    "proxy",
+                    Endpoint::from("127.0.0.1:9".parse::<SocketAddr>().unwrap()),
+                )
+                .toxic(toxic),
+            )
+            .build()
+            .unwrap_err();
+        let testrig::BuildError::InvalidDriver { driver, reason, .. } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(driver, "proxy");
+        assert!(reason.contains(&format!("{field} = {value}")), "{reason}");
+    }
+    let duplicate = Environment::builder("refused")
+        .driver(
+            FaultProxy::new("proxy", 9)
+                .toxic(Toxic::latency(1, 0))
+                .toxic(Toxic::latency(2, 0)),
+        )
+        .build()
+        .unwrap_err();
+    assert!(
+        duplicate
+            .to_string()
+            .contains("a toxic named `latency_downstream` already exists"),
+        "{duplicate}"
+    );
+}

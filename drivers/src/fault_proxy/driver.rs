@@ -7,7 +7,9 @@ use testrig::{BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, Start
 
 use super::link::lock;
 use super::slot::{ProxyRoute, ProxySlot};
-use super::{ConnectionStats, FaultProxyError, ProxyEngine, ProxyEvent, TimedEvent, Toxic};
+use super::{
+    ConnectionStats, FaultProxyError, ProxyCounters, ProxyEngine, ProxyEvent, TimedEvent, Toxic,
+};
 
 /// A fault-injecting TCP proxy driver (Toxiproxy's semantics, in-process, no root):
 /// listens on its endpoint (default `127.0.0.1`, port from the kernel) and carries
@@ -143,6 +145,12 @@ impl FaultProxy {
     /// Every connection of this run, open and ended, with its bytes each way.
     pub fn connection_stats(&self) -> Vec<ConnectionStats> {
         self.engine().map(|e| e.connections()).unwrap_or_default()
+    }
+
+    /// The totals over every run: connections opened, closed, reset, bytes each
+    /// way, toxics applied.
+    pub fn counters(&self) -> ProxyCounters {
+        self.slot.counters()
     }
 
     /// How many connections are open now.
@@ -291,6 +299,21 @@ impl Driver for FaultProxy {
 
     fn abort(&self) {
         self.slot.abort();
+    }
+
+    /// The proxy keeps no log file; its tail is its totals (so they are in the
+    /// report), once a connection came.
+    fn log_tail(&self) -> Vec<String> {
+        let counters = self.counters();
+        if counters.connections_opened == 0 {
+            return Vec::new();
+        }
+        let totals: Vec<String> = counters
+            .entries()
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        vec![format!("fault proxy totals: {}", totals.join(" "))]
     }
 
     fn exports(&self) -> Exports {

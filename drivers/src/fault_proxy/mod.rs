@@ -15,6 +15,7 @@
 mod api;
 mod chain;
 mod connection;
+mod counters;
 mod driver;
 mod engine;
 mod error;
@@ -28,6 +29,7 @@ mod table;
 mod toxic;
 
 pub use api::{ProxyRegistry, ToxiproxyApi};
+pub use counters::ProxyCounters;
 pub use driver::FaultProxy;
 pub use engine::ProxyEngine;
 pub use error::FaultProxyError;

@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 
 use super::link::lock;
 use super::table::ToxicTable;
-use super::{FaultProxyError, ProxyEngine};
+use super::{FaultProxyError, ProxyCounters, ProxyEngine};
 
 /// Where a proxy listens and where it forwards to.
 #[derive(Clone, Debug)]
@@ -32,6 +32,8 @@ pub(crate) struct ProxySlot {
 #[derive(Debug, Default)]
 struct SlotState {
     route: Option<ProxyRoute>,
+    /// The totals of the runs that ended.
+    past: ProxyCounters,
     engine: Option<Arc<ProxyEngine>>,
 }
 
@@ -81,9 +83,22 @@ impl ProxySlot {
 
     /// Ends the current run at once, without waiting.
     pub(crate) fn abort(&self) {
-        if let Some(engine) = lock(&self.state).engine.take() {
+        let mut state = lock(&self.state);
+        if let Some(engine) = state.engine.take() {
             engine.abort();
+            state.past = state.past + engine.counters();
         }
+    }
+
+    /// The totals of every run, the current one so far included.
+    pub(crate) fn counters(&self) -> ProxyCounters {
+        let state = lock(&self.state);
+        let current = state
+            .engine
+            .as_ref()
+            .map(|e| e.counters())
+            .unwrap_or_default();
+        state.past + current
     }
 
     /// Whether it takes connections now.
@@ -152,6 +167,8 @@ impl ProxySlot {
         let engine = lock(&self.state).engine.take();
         if let Some(engine) = engine {
             engine.stop().await;
+            let mut state = lock(&self.state);
+            state.past = state.past + engine.counters();
         }
     }
 }

@@ -682,3 +682,45 @@ fn a_toxic_the_driver_refuses_fails_the_build_naming_driver_field_and_value() {
         "{duplicate}"
     );
 }
+
+#[tokio::test]
+async fn the_counters_add_up_over_runs_and_show_in_the_report() {
+    let echo = echo_server().await;
+    let env = Environment::builder("counted")
+        .driver(FaultProxy::new("proxy", echo.address).toxic(Toxic::latency(0, 0).named("zero")))
+        .build()
+        .unwrap();
+    env.start().await.unwrap();
+    let proxy = env.get::<FaultProxy>("proxy").unwrap();
+    let address = proxy.local_addr().unwrap().to_string();
+    round_trip(&mut connect(&address).await, b"12345").await;
+    assert!(
+        proxy
+            .wait_open_connections(|open| open == 0, PATIENCE)
+            .await
+    );
+    env.resource("proxy").unwrap().restart().await.unwrap();
+    round_trip(&mut connect(&address).await, b"678").await;
+    assert!(
+        proxy
+            .wait_open_connections(|open| open == 0, PATIENCE)
+            .await
+    );
+    env.stop().await.unwrap();
+
+    let counters = proxy.counters();
+    assert_eq!(counters.connections_opened, 2, "{counters:?}");
+    assert_eq!(counters.connections_closed, 2, "{counters:?}");
+    assert_eq!((counters.bytes_upstream, counters.bytes_downstream), (8, 8));
+    assert_eq!(
+        counters.toxics_applied, 2,
+        "the downstream toxic, once per connection: {counters:?}"
+    );
+    let report = env.report();
+    let json = serde_json::to_value(&report).unwrap();
+    let tail = json["drivers"][0]["log_tail"].to_string();
+    assert!(
+        tail.contains("connections_opened=2") && tail.contains("bytes_downstream=8"),
+        "{tail}"
+    );
+}

@@ -44,7 +44,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use testrig_drivers::fault_proxy::{FaultProxy, ProxyRegistry, ToxiproxyApi};
 ///
-/// let proxy = FaultProxy::new("redis", "127.0.0.1:6379");
+/// let proxy = FaultProxy::new("redis", "127.0.0.1:6379".parse::<std::net::SocketAddr>()?);
 /// let api = ToxiproxyApi::serve("127.0.0.1:0".parse()?, ProxyRegistry::new().with(&proxy)).await?;
 /// println!("toxiproxy API on http://{}", api.local_addr());
 /// api.stop().await; // the proxies the API created stop with it

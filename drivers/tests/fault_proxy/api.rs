@@ -724,3 +724,26 @@ async fn the_counters_add_up_over_runs_and_show_in_the_report() {
         "{tail}"
     );
 }
+
+#[tokio::test]
+async fn bytes_that_are_not_http_close_that_connection_and_the_api_goes_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let api = api_over(ProxyRegistry::new()).await;
+    let mut raw = TcpStream::connect(api.local_addr()).await.unwrap();
+    raw.write_all(b"\x16\x03\x01 not http at all\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    timeout(PATIENCE, raw.read_to_end(&mut answer))
+        .await
+        .expect("the API closes the connection")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 400"),
+        "{answer}"
+    );
+    let version = call(api.local_addr(), "GET", "/version", None).await;
+    assert_eq!(version.status, 200);
+    api.stop().await;
+}

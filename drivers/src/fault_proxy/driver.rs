@@ -190,10 +190,10 @@ impl FaultProxy {
         &self.slot
     }
 
-    /// The address the upstream sees as its peer for the connection from `client`
-    /// (the proxy's own end towards it), waiting up to `timeout` for that
-    /// connection to reach the upstream; `None` if no connection came from `client`
-    /// or it did not reach the upstream in time.
+    /// The address the upstream sees as its peer for the open connection from
+    /// `client` (the proxy's own end towards it), waiting up to `timeout` for that
+    /// connection to reach the upstream; `None` if no open connection came from
+    /// `client` or it did not reach the upstream in time.
     pub async fn upstream_side_of(
         &self,
         client: SocketAddr,
@@ -204,7 +204,8 @@ impl FaultProxy {
             .connections()
             .iter()
             .rev()
-            .find(|stats| stats.client == client)?
+            // An open one: an ended connection may have had the same client port.
+            .find(|stats| stats.client == client && stats.closed_at.is_none())?
             .id;
         let event = engine
             .wait_for_event(

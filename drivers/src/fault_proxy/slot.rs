@@ -22,6 +22,9 @@ pub(crate) struct ProxyRoute {
 #[derive(Debug)]
 pub(crate) struct ProxySlot {
     name: String,
+    /// Whether enabling it may start an engine: the API's own proxies; a driver's
+    /// runs only between its environment's start and stop.
+    starts_on_demand: bool,
     toxics: Arc<ToxicTable>,
     state: Mutex<SlotState>,
     /// Serializes the changes that stop or start an engine (enable, disable, a new
@@ -38,9 +41,20 @@ struct SlotState {
 }
 
 impl ProxySlot {
+    /// A driver's: only the driver starts and stops its runs.
     pub(crate) fn new(name: &str) -> Self {
+        Self::with_starts(name, false)
+    }
+
+    /// The API's: enabling it starts a run on its route.
+    pub(crate) fn on_demand(name: &str) -> Self {
+        Self::with_starts(name, true)
+    }
+
+    fn with_starts(name: &str, starts_on_demand: bool) -> Self {
         Self {
             name: name.to_owned(),
+            starts_on_demand,
             toxics: Arc::new(ToxicTable::new(name)),
             state: Mutex::new(SlotState::default()),
             changes: tokio::sync::Mutex::new(()),
@@ -119,8 +133,10 @@ impl ProxySlot {
         };
         match (enabled, engine, route) {
             (true, Some(engine), _) => engine.enable().await,
-            (true, None, Some(route)) => self.start_locked(route).map(drop),
-            (true, None, None) => Err(FaultProxyError::NotStarted {
+            (true, None, Some(route)) if self.starts_on_demand => {
+                self.start_locked(route).map(drop)
+            }
+            (true, None, _) => Err(FaultProxyError::NotStarted {
                 proxy: self.name.clone(),
             }),
             (false, Some(engine), _) => {
@@ -132,13 +148,18 @@ impl ProxySlot {
     }
 
     /// A new route: the current run ends, and a new one starts on the route when
-    /// `enabled`.
+    /// `enabled`. A driver's proxy not running is left so (`NotStarted`).
     pub(crate) async fn reroute(
         &self,
         route: ProxyRoute,
         enabled: bool,
     ) -> Result<(), FaultProxyError> {
         let _change = self.changes.lock().await;
+        if !self.starts_on_demand && self.engine().is_none() {
+            return Err(FaultProxyError::NotStarted {
+                proxy: self.name.clone(),
+            });
+        }
         self.stop_locked().await;
         lock(&self.state).route = Some(route.clone());
         if enabled {

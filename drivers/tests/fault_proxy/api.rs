@@ -747,3 +747,43 @@ async fn bytes_that_are_not_http_close_that_connection_and_the_api_goes_on() {
     assert_eq!(version.status, 200);
     api.stop().await;
 }
+
+#[tokio::test]
+async fn a_stopped_drivers_proxy_is_not_started_through_the_api() {
+    let echo = echo_server().await;
+    let env = Environment::builder("stopped")
+        .driver(FaultProxy::new("db", echo.address))
+        .build()
+        .unwrap();
+    env.start().await.unwrap();
+    let proxy = env.get::<FaultProxy>("db").unwrap();
+    let address = proxy.local_addr().unwrap().to_string();
+    let api = api_over(ProxyRegistry::of_environment(&env)).await;
+    env.stop().await.unwrap();
+
+    let shown = call(api.local_addr(), "GET", "/proxies/db", None).await;
+    assert_eq!(shown.json()["enabled"], false, "{shown:?}");
+    let enable = call(
+        api.local_addr(),
+        "POST",
+        "/proxies/db",
+        Some(r#"{"enabled": true}"#),
+    )
+    .await;
+    assert_eq!(enable.status, 500, "{enable:?}");
+    assert!(
+        enable.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("not started"),
+        "{enable:?}"
+    );
+    let reset = call(api.local_addr(), "POST", "/reset", None).await;
+    assert_eq!(reset.status, 204, "{reset:?}");
+    assert!(
+        refused(&address).await,
+        "the environment stopped it; it stays stopped"
+    );
+    assert!(proxy.local_addr().is_none());
+    api.stop().await;
+}

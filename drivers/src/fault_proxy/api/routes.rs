@@ -194,7 +194,7 @@ async fn route_of(listen: &str, upstream: &str) -> Result<ProxyRoute, ApiError> 
 async fn new_proxy(input: &ProxyInput, name: &str, upstream: &str) -> Result<Member, ApiError> {
     let listen = input.listen.as_deref().filter(|l| !l.is_empty());
     let route = route_of(listen.unwrap_or(DEFAULT_LISTEN), upstream).await?;
-    let slot = Arc::new(ProxySlot::new(name));
+    let slot = Arc::new(ProxySlot::on_demand(name));
     slot.reroute(route, input.enabled.unwrap_or(true)).await?;
     Ok(Member {
         slot,

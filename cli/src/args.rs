@@ -1,3 +1,4 @@
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,10 @@ pub(crate) enum Command {
         /// created if missing, and checked writable before anything starts.
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
+        /// Serve Toxiproxy's HTTP API for the rig's `fault_proxy` drivers while it is up, so
+        /// an existing Toxiproxy client drives them (default address 127.0.0.1:8474).
+        #[arg(long, value_name = "ADDRESS", num_args = 0..=1, default_missing_value = "127.0.0.1:8474")]
+        toxiproxy_api: Option<SocketAddr>,
     },
     /// Start a rig, run its steps, print the summary, write the reports, and
     /// tear it down.

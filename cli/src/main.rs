@@ -45,9 +45,11 @@ fn main() -> ExitCode {
     }
     let outcome = match args.command {
         Command::Check { rig } => commands::check(&rig),
-        Command::Up { rig, report_dir } => {
-            in_runtime(|| commands::up(&rig, report_dir.as_deref(), style, began))
-        }
+        Command::Up {
+            rig,
+            report_dir,
+            toxiproxy_api,
+        } => in_runtime(|| commands::up(&rig, report_dir.as_deref(), toxiproxy_api, style, began)),
         Command::Run { rig, report_dir } => {
             in_runtime(|| commands::run(&rig, report_dir.as_deref(), style, began))
         }

@@ -17,3 +17,6 @@ mod clients;
 
 #[path = "fault_proxy/scale.rs"]
 mod scale;
+
+#[path = "fault_proxy/api.rs"]
+mod api;

@@ -1,8 +1,10 @@
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use testrig::report::CaseReport;
 use testrig::{Environment, Outcome as CaseOutcome};
+use testrig_drivers::fault_proxy::{ProxyRegistry, ToxiproxyApi};
 
 use super::finish::finish;
 use super::session::Session;
@@ -13,10 +15,12 @@ use crate::stderr;
 /// `testrig up RIG`: starts the rig, prints each driver's connection info and
 /// exports, and keeps it up until SIGINT, SIGTERM or SIGHUP (exit 0 after a clean
 /// teardown) or until a driver fails (exit 1; the report then has a failed
-/// case `up` naming the driver).
+/// case `up` naming the driver). With `toxiproxy_api`, Toxiproxy's HTTP API serves
+/// the rig's `fault_proxy` drivers on that address while the rig is up.
 pub(crate) async fn up(
     path: &Path,
     report_dir: Option<&Path>,
+    toxiproxy_api: Option<SocketAddr>,
     style: Style,
     began: Instant,
 ) -> Outcome {
@@ -27,9 +31,30 @@ pub(crate) async fn up(
     let env = session.env.clone();
 
     let mut failure = None;
-    if session.interrupted.is_none() {
+    let mut api = None;
+    if let (None, Some(address)) = (session.interrupted, toxiproxy_api) {
+        match ToxiproxyApi::serve(address, ProxyRegistry::of_environment(&env)).await {
+            Ok(served) => api = Some(served),
+            Err(error) => {
+                let message = testrig::error::full_message(&error);
+                stderr::line(format_args!("error: {message}"));
+                env.record_case(CaseReport {
+                    name: "up".to_owned(),
+                    outcome: CaseOutcome::Failed,
+                    duration: Duration::ZERO,
+                    message: Some(message),
+                    started_at: None,
+                });
+                failure = Some("toxiproxy-api".to_owned());
+            }
+        }
+    }
+    if session.interrupted.is_none() && failure.is_none() {
         print_hosts(&session, &env);
         print_drivers(&session, &env);
+        if let Some(api) = &api {
+            session.progress.note(&toxiproxy_line(api));
+        }
         session.progress.note(&format!(
             "rig `{}` is up; stop it with Ctrl-C (SIGINT), SIGTERM or SIGHUP",
             session.rig.name
@@ -55,6 +80,9 @@ pub(crate) async fn up(
         }
     }
 
+    if let Some(api) = api {
+        api.stop().await;
+    }
     let stopped = session.complete(env.stop()).await;
     if let Err(error) = &stopped {
         stderr::line(format_args!(
@@ -132,6 +160,17 @@ fn print_drivers(session: &Session, env: &Environment) {
             .progress
             .note(&format!("{label:width$}  {}", parts.join("; ")));
     }
+}
+
+/// Where the Toxiproxy API serves, and which proxies.
+fn toxiproxy_line(api: &ToxiproxyApi) -> String {
+    let names = api.registry().names();
+    let proxies = if names.is_empty() {
+        "no fault_proxy driver yet; proxies can be created through it".to_owned()
+    } else {
+        format!("proxies: {}", names.join(", "))
+    };
+    format!("Toxiproxy API on http://{} ({proxies})", api.local_addr())
 }
 
 /// "exports k=v …", or nothing for a driver that exports nothing.

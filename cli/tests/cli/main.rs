@@ -15,4 +15,5 @@ mod report_dir;
 mod rig_files;
 mod run;
 mod support;
+mod toxiproxy_api;
 mod up;

@@ -44,7 +44,14 @@ pub(crate) async fn serve(route: Route<'_>, link: &Link, client: TcpStream) {
     let ending = match upstream {
         Some(server) => {
             let _ = server.set_nodelay(true);
-            link.opened(server.local_addr().ok());
+            let local = server.local_addr().ok();
+            link.opened(local);
+            if let Some(local) = local {
+                route.events.push(ProxyEvent::UpstreamConnected {
+                    connection: link.id,
+                    local,
+                });
+            }
             let direction = |stream, src, dst| Direction {
                 stream,
                 src,

@@ -6,8 +6,10 @@ use async_trait::async_trait;
 use testrig::{BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, StartContext};
 
 use super::link::lock;
-use super::table::ToxicTable;
-use super::{ConnectionStats, FaultProxyError, ProxyEngine, ProxyEvent, TimedEvent, Toxic};
+use super::slot::{ProxyRoute, ProxySlot};
+use super::{
+    ConnectionStats, FaultProxyError, ProxyCounters, ProxyEngine, ProxyEvent, TimedEvent, Toxic,
+};
 
 /// A fault-injecting TCP proxy driver (Toxiproxy's semantics, in-process, no root):
 /// listens on its endpoint (default `127.0.0.1`, port from the kernel) and carries
@@ -50,17 +52,11 @@ pub struct FaultProxy {
     name: String,
     listen: Endpoint,
     upstream: Endpoint,
-    toxics: Arc<ToxicTable>,
-    /// A toxic given to the builder that was refused, reported by `start`.
+    /// The toxics, the route and the engine of the current run, shared with a
+    /// [`ProxyRegistry`](super::ProxyRegistry) serving the Toxiproxy API.
+    slot: Arc<ProxySlot>,
+    /// A toxic given to the builder that was refused, reported by `check`.
     refused: Mutex<Option<FaultProxyError>>,
-    running: Mutex<Running>,
-}
-
-#[derive(Debug, Default)]
-struct Running {
-    /// The port of the last run, listened on again when the endpoint's is 0.
-    last_port: Option<u16>,
-    engine: Option<Arc<ProxyEngine>>,
 }
 
 impl FaultProxy {
@@ -69,12 +65,11 @@ impl FaultProxy {
     pub fn new(name: impl Into<String>, upstream: impl Into<Endpoint>) -> Self {
         let name = name.into();
         Self {
-            toxics: Arc::new(ToxicTable::new(&name)),
+            slot: Arc::new(ProxySlot::new(&name)),
             name,
             listen: Endpoint::default(),
             upstream: upstream.into(),
             refused: Mutex::new(None),
-            running: Mutex::new(Running::default()),
         }
     }
 
@@ -87,10 +82,12 @@ impl FaultProxy {
     }
 
     /// A toxic in place from the start. One the proxy refuses (a bad attribute, a
-    /// name taken) fails `start`.
+    /// name taken) fails the environment's build
+    /// ([`BuildError::InvalidDriver`](testrig::BuildError::InvalidDriver), naming the
+    /// toxic, the field and the value).
     #[must_use]
     pub fn toxic(self, toxic: Toxic) -> Self {
-        if let Err(error) = self.toxics.add(toxic) {
+        if let Err(error) = self.slot.toxics().add(toxic) {
             lock(&self.refused).get_or_insert(error);
         }
         self
@@ -99,27 +96,27 @@ impl FaultProxy {
     /// Adds a toxic, started or not; it applies to live connections at once.
     /// Returns it with its name filled in (`<type>_<stream>` unless named).
     pub fn add_toxic(&self, toxic: Toxic) -> Result<Toxic, FaultProxyError> {
-        self.toxics.add(toxic)
+        self.slot.toxics().add(toxic)
     }
 
     /// Replaces the attributes and toxicity of the toxic of the same name.
     pub fn update_toxic(&self, toxic: Toxic) -> Result<Toxic, FaultProxyError> {
-        self.toxics.update(toxic)
+        self.slot.toxics().update(toxic)
     }
 
     /// Removes a toxic; what it held back goes on.
     pub fn remove_toxic(&self, name: &str) -> Result<(), FaultProxyError> {
-        self.toxics.remove(name)
+        self.slot.toxics().remove(name)
     }
 
     /// The toxics, in the order they were added.
     pub fn toxics(&self) -> Vec<Toxic> {
-        self.toxics.list()
+        self.slot.toxics().list()
     }
 
     /// The toxic of that name.
     pub fn get_toxic(&self, name: &str) -> Option<Toxic> {
-        self.toxics.get(name)
+        self.slot.toxics().get(name)
     }
 
     /// Closes every connection and refuses new ones until [`enable`](Self::enable).
@@ -136,18 +133,24 @@ impl FaultProxy {
     /// Removes every toxic and enables the proxy.
     pub async fn reset(&self) -> Result<(), FaultProxyError> {
         let engine = self.engine()?;
-        self.toxics.clear();
+        self.slot.toxics().clear();
         engine.enable().await
     }
 
     /// The listening address, while started.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        lock(&self.running).engine.as_ref().map(|e| e.local_addr())
+        self.slot.engine().map(|e| e.local_addr())
     }
 
     /// Every connection of this run, open and ended, with its bytes each way.
     pub fn connection_stats(&self) -> Vec<ConnectionStats> {
         self.engine().map(|e| e.connections()).unwrap_or_default()
+    }
+
+    /// The totals over every run: connections opened, closed, reset, bytes each
+    /// way, toxics applied.
+    pub fn counters(&self) -> ProxyCounters {
+        self.slot.counters()
     }
 
     /// How many connections are open now.
@@ -182,11 +185,44 @@ impl FaultProxy {
         self.engine().ok()?.wait_for_event(matches, timeout).await
     }
 
+    /// What the Toxiproxy API shares with this driver.
+    pub(crate) fn slot(&self) -> &Arc<ProxySlot> {
+        &self.slot
+    }
+
+    /// The address the upstream sees as its peer for the open connection from
+    /// `client` (the proxy's own end towards it), waiting up to `timeout` for that
+    /// connection to reach the upstream; `None` if no open connection came from
+    /// `client` or it did not reach the upstream in time.
+    pub async fn upstream_side_of(
+        &self,
+        client: SocketAddr,
+        timeout: Duration,
+    ) -> Option<SocketAddr> {
+        let engine = self.engine().ok()?;
+        let id = engine
+            .connections()
+            .iter()
+            .rev()
+            // An open one: an ended connection may have had the same client port.
+            .find(|stats| stats.client == client && stats.closed_at.is_none())?
+            .id;
+        let event = engine
+            .wait_for_event(
+                |event| matches!(event, ProxyEvent::UpstreamConnected { connection, .. } if *connection == id),
+                timeout,
+            )
+            .await?;
+        match event.event {
+            ProxyEvent::UpstreamConnected { local, .. } => Some(local),
+            _ => None,
+        }
+    }
+
     /// The engine of this run.
     pub fn engine(&self) -> Result<Arc<ProxyEngine>, FaultProxyError> {
-        lock(&self.running)
-            .engine
-            .clone()
+        self.slot
+            .engine()
             .ok_or_else(|| FaultProxyError::NotStarted {
                 proxy: self.name.clone(),
             })
@@ -226,38 +262,59 @@ impl Driver for FaultProxy {
         Endpoint::EXPORT_KEYS.map(str::to_owned).to_vec()
     }
 
+    fn check(&self) -> Result<(), BoxError> {
+        match &*lock(&self.refused) {
+            // The typed error stays for `start`, should the check be skipped.
+            Some(error) => Err(error.to_string().into()),
+            None => Ok(()),
+        }
+    }
+
     async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
         if let Some(error) = lock(&self.refused).take() {
             return Err(error.into());
         }
         let (host, mut port) = ctx.endpoint(&self.listen)?;
         if port == 0 {
-            port = lock(&self.running).last_port.unwrap_or(0);
+            // A restart listens on the port of the last run.
+            port = self.slot.route().map_or(0, |route| route.listen.port());
         }
         let listen = self.resolve("listen", (host, port)).await?;
         let upstream = self
             .resolve("upstream", ctx.endpoint(&self.upstream)?)
             .await?;
-        let engine =
-            ProxyEngine::start_with(&self.name, listen, upstream, Arc::clone(&self.toxics))?;
-        let mut running = lock(&self.running);
-        running.last_port = Some(engine.local_addr().port());
-        running.engine = Some(Arc::new(engine));
+        self.slot
+            .start(ProxyRoute {
+                listen,
+                upstream,
+                upstream_text: upstream.to_string(),
+            })
+            .await?;
         Ok(())
     }
 
     async fn stop(&self) -> Result<(), BoxError> {
-        let engine = lock(&self.running).engine.take();
-        if let Some(engine) = engine {
-            engine.stop().await;
-        }
+        self.slot.stop().await;
         Ok(())
     }
 
     fn abort(&self) {
-        if let Some(engine) = lock(&self.running).engine.take() {
-            engine.abort();
+        self.slot.abort();
+    }
+
+    /// The proxy keeps no log file; its tail is its totals (so they are in the
+    /// report), once a connection came.
+    fn log_tail(&self) -> Vec<String> {
+        let counters = self.counters();
+        if counters.connections_opened == 0 {
+            return Vec::new();
         }
+        let totals: Vec<String> = counters
+            .entries()
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        vec![format!("fault proxy totals: {}", totals.join(" "))]
     }
 
     fn exports(&self) -> Exports {
@@ -265,9 +322,8 @@ impl Driver for FaultProxy {
     }
 
     fn connections(&self) -> Vec<ConnectionInfo> {
-        lock(&self.running)
-            .engine
-            .as_ref()
+        self.slot
+            .engine()
             .map(|engine| {
                 vec![
                     ConnectionInfo::listening("tcp", engine.local_addr()),

@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::connection::{Route, serve};
 use super::link::{Ending, EventLog, Link, lock};
 use super::table::ToxicTable;
-use super::{ConnectionStats, FaultProxyError, ProxyEvent, TimedEvent, Toxic};
+use super::{ConnectionStats, FaultProxyError, ProxyCounters, ProxyEvent, TimedEvent, Toxic};
 
 const BACKLOG: i32 = 1024;
 /// How many ended connections' figures are kept.
@@ -64,6 +64,8 @@ pub(crate) struct Shared {
 #[derive(Debug, Default)]
 struct Links {
     next_id: u64,
+    /// Bytes (upstream, downstream) of every ended connection, kept or not.
+    ended_bytes: (u64, u64),
     live: BTreeMap<u64, Arc<Link>>,
     closed: VecDeque<ConnectionStats>,
 }
@@ -192,6 +194,22 @@ impl ProxyEngine {
         all
     }
 
+    /// The totals of this engine: connections, bytes each way, toxics applied.
+    pub fn counters(&self) -> ProxyCounters {
+        let links = lock(&self.shared.links);
+        let (mut up, mut down) = links.ended_bytes;
+        for link in links.live.values() {
+            let stats = link.stats(None);
+            up += stats.bytes_upstream;
+            down += stats.bytes_downstream;
+        }
+        ProxyCounters {
+            bytes_upstream: up,
+            bytes_downstream: down,
+            ..self.shared.events.tally()
+        }
+    }
+
     /// How many connections are open (connecting included).
     pub fn open_connections(&self) -> usize {
         *self.shared.live.borrow()
@@ -313,10 +331,13 @@ impl Shared {
     fn finished(&self, link: &Link, at: SystemTime) {
         let mut links = lock(&self.links);
         links.live.remove(&link.id);
+        let stats = link.stats(Some(at));
+        links.ended_bytes.0 += stats.bytes_upstream;
+        links.ended_bytes.1 += stats.bytes_downstream;
         if links.closed.len() == CLOSED_KEPT {
             links.closed.pop_front();
         }
-        links.closed.push_back(link.stats(Some(at)));
+        links.closed.push_back(stats);
         self.live.send_replace(links.live.len());
     }
 

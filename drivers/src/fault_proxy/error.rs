@@ -82,4 +82,13 @@ pub enum FaultProxyError {
         #[source]
         source: std::io::Error,
     },
+    /// The Toxiproxy API could not listen on its address.
+    #[error("Toxiproxy API: cannot listen on {address}")]
+    ApiListen {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }

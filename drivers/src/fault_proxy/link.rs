@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{ConnectionState, ConnectionStats, ProxyEvent, Stream, TimedEvent};
+use super::{ConnectionState, ConnectionStats, ProxyCounters, ProxyEvent, Stream, TimedEvent};
 
 /// How a connection is ended by the proxy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +101,8 @@ impl Link {
 #[derive(Debug)]
 pub(crate) struct EventLog {
     events: Mutex<VecDeque<TimedEvent>>,
+    /// Every event counted, the ones no longer kept too.
+    tally: Mutex<ProxyCounters>,
     count: watch::Sender<u64>,
 }
 
@@ -110,11 +112,23 @@ impl EventLog {
     pub(crate) fn new() -> Self {
         Self {
             events: Mutex::new(VecDeque::new()),
+            tally: Mutex::new(ProxyCounters::default()),
             count: watch::Sender::new(0),
         }
     }
 
     pub(crate) fn push(&self, event: ProxyEvent) {
+        {
+            let mut tally = lock(&self.tally);
+            match &event {
+                ProxyEvent::Opened { .. } => tally.connections_opened += 1,
+                ProxyEvent::Closed { .. } => tally.connections_closed += 1,
+                ProxyEvent::Reset { .. } => tally.connections_reset += 1,
+                ProxyEvent::UpstreamFailed { .. } => tally.upstream_failures += 1,
+                ProxyEvent::ToxicApplied { .. } => tally.toxics_applied += 1,
+                _ => {}
+            }
+        }
         {
             let mut events = lock(&self.events);
             if events.len() == Self::CAPACITY {
@@ -126,6 +140,11 @@ impl EventLog {
             });
         }
         self.count.send_modify(|count| *count += 1);
+    }
+
+    /// The events counted so far (bytes are not events: 0 here).
+    pub(crate) fn tally(&self) -> ProxyCounters {
+        *lock(&self.tally)
     }
 
     pub(crate) fn all(&self) -> Vec<TimedEvent> {

@@ -7,22 +7,29 @@
 //! - [`Toxic`], [`ToxicKind`], [`Stream`]: what to inject, with Toxiproxy's names,
 //!   attributes and units.
 //! - [`ConnectionStats`], [`ProxyEvent`]: what happened to each connection.
+//! - [`ToxiproxyApi`], [`ProxyRegistry`]: Toxiproxy's HTTP API over a set of proxies,
+//!   for the Toxiproxy clients of any language.
 //!
 //! The guide is `docs/fault-proxy.md`.
 
+mod api;
 mod chain;
 mod connection;
+mod counters;
 mod driver;
 mod engine;
 mod error;
 mod link;
 mod pump;
 mod random;
+mod slot;
 mod splice;
 mod stats;
 mod table;
 mod toxic;
 
+pub use api::{ProxyRegistry, ToxiproxyApi};
+pub use counters::ProxyCounters;
 pub use driver::FaultProxy;
 pub use engine::ProxyEngine;
 pub use error::FaultProxyError;

@@ -57,6 +57,13 @@ pub enum ProxyEvent {
         /// The client's address.
         client: SocketAddr,
     },
+    /// A connection reached the upstream.
+    UpstreamConnected {
+        /// The connection.
+        connection: u64,
+        /// The proxy's address on it: what the upstream sees as its peer.
+        local: SocketAddr,
+    },
     /// A toxic applied to a connection.
     ToxicApplied {
         /// The connection.

@@ -168,21 +168,6 @@ async fn a_reconnecting_tcp_client_comes_back_through_the_proxy_after_disable_an
 }
 
 #[tokio::test]
-async fn a_refused_builder_toxic_fails_the_start_naming_it() {
-    let env = Environment::builder("bad toxic")
-        .driver(FaultProxy::new("proxy", 9).toxic(Toxic::latency(1, 0).toxicity(2.0)))
-        .build()
-        .unwrap();
-    let error = env.start().await.unwrap_err();
-    let message = format!("{error:?}");
-    assert!(
-        message.contains("toxicity") && message.contains("latency_downstream"),
-        "{message}"
-    );
-    env.stop().await.unwrap();
-}
-
-#[tokio::test]
 async fn a_restarted_proxy_listens_on_the_same_port_with_its_toxics() -> testrig::Result<()> {
     let echo = echo_server().await;
     let env = Environment::builder("restart")

@@ -1,9 +1,10 @@
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use testrig::{BoxError, Environment, ValueTable};
+use testrig_drivers::fault_proxy::FaultProxy;
 use testrig_drivers::tcp::{TcpClient, TcpError, TcpServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -35,6 +36,10 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// timeout = "2s"
 /// ```
 ///
+/// With `min_round_trip` (a `reply` is needed, or `expect_reply` with `connect`),
+/// the time from the send to the whole reply must be at least that: a latency
+/// toxic on a `fault_proxy` between them is seen to act.
+///
 /// Or, to talk to a server testrig did not start (an `app`'s exported port, anything
 /// listening): `connect` to an address instead of `client` and `server`; the step
 /// connects, sends `send`, and the `expect_reply` bytes must come back.
@@ -58,6 +63,8 @@ pub(crate) struct TcpExchange {
     reply: Option<Spanned<TemplateText>>,
     expect_reply: Option<Spanned<TemplateText>>,
     timeout: Option<RigDuration>,
+    /// The least time the round trip (send to the whole reply) may take.
+    min_round_trip: Option<Spanned<RigDuration>>,
 }
 
 /// Bytes that arrived but are not the ones expected.
@@ -113,6 +120,12 @@ impl TcpExchange {
         for text in texts.into_iter().flatten() {
             check.text(text)?;
         }
+        if let (Some(min), None, None) = (&self.min_round_trip, &self.reply, &self.expect_reply) {
+            return Err(Problem::new(
+                min.span(),
+                "`min_round_trip` times a reply: give a `reply` (or `expect_reply` with `connect`)",
+            ));
+        }
         if let (Some(expect_reply), None, None) = (&self.expect_reply, &self.reply, &self.connect) {
             return Err(Problem::new(
                 expect_reply.span(),
@@ -138,11 +151,13 @@ impl TcpExchange {
             .map_or(Ok(send.clone()), |t| render(t, values))?;
 
         client.when_connected(timeout).await?;
+        let started = Instant::now();
         client.send(send.as_bytes()).await?;
         let local = client.local_addr().ok_or_else(|| TcpError::NotConnected {
             driver: client_name.clone(),
         })?;
-        let conn = connection_from(&server, local, timeout).await?;
+        let peer = seen_by_server(env, local, timeout).await;
+        let conn = connection_from(&server, peer, timeout).await?;
         let received = server.receive_exact(conn, expect.len(), timeout).await?;
         compare(format!("server `{server_name}`"), &expect, &received)?;
 
@@ -157,8 +172,9 @@ impl TcpExchange {
         server.send(conn, reply.as_bytes()).await?;
         let received = client.receive_exact(expect_reply.len(), timeout).await?;
         compare(format!("client `{client_name}`"), &expect_reply, &received)?;
+        let took = self.round_trip(started)?;
         Ok(format!(
-            "{} bytes to `{server_name}`, {} bytes back",
+            "{} bytes to `{server_name}`, {} bytes back{took}",
             send.len(),
             reply.len()
         ))
@@ -187,6 +203,8 @@ impl TcpExchange {
             .await
             .map_err(|_| timed_out("connecting to"))?
             .map_err(|e| io_error("cannot connect to", e))?;
+        let _ = stream.set_nodelay(true);
+        let started = Instant::now();
         stream
             .write_all(send.as_bytes())
             .await
@@ -204,12 +222,29 @@ impl TcpExchange {
             Err(_) => return Err(timed_out("waiting for the reply from")),
         }
         compare(address.clone(), &expect_reply, &received)?;
+        let took = self.round_trip(started)?;
         let _ = stream.shutdown().await;
         Ok(format!(
-            "{} bytes to {address}, {} bytes back",
+            "{} bytes to {address}, {} bytes back{took}",
             send.len(),
             expect_reply.len()
         ))
+    }
+
+    /// With `min_round_trip`: ", round trip T" when the time since `started` is at
+    /// least that, an error when it is shorter; otherwise nothing.
+    fn round_trip(&self, started: Instant) -> Result<String, BoxError> {
+        let Some(min) = &self.min_round_trip else {
+            return Ok(String::new());
+        };
+        let (took, min) = (started.elapsed(), min.get_ref().0);
+        if took < min {
+            return Err(format!(
+                "the round trip took {took:.1?}, less than min_round_trip {min:?}"
+            )
+            .into());
+        }
+        Ok(format!(", round trip {took:.1?}"))
     }
 }
 
@@ -230,6 +265,19 @@ fn compare(receiver: String, expected: &str, received: &[u8]) -> Result<(), Mism
 
 /// The index of the server's connection whose peer is `peer`, waiting up to
 /// `timeout` for the server to accept it.
+/// The client's address as the server sees it: the client's own, or, when the
+/// client talks through a `fault_proxy`, the proxy's end towards the server.
+async fn seen_by_server(env: &Environment, client: SocketAddr, timeout: Duration) -> SocketAddr {
+    for resource in env.resources() {
+        if let Some(proxy) = resource.driver().downcast::<FaultProxy>()
+            && let Some(upstream_side) = proxy.upstream_side_of(client, timeout).await
+        {
+            return upstream_side;
+        }
+    }
+    client
+}
+
 async fn connection_from(
     server: &TcpServer,
     peer: SocketAddr,

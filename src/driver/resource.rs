@@ -188,6 +188,7 @@ impl Resource {
             log_tail: driver.log_tail(),
             runpath: self.runpath().to_owned(),
             cpu_time: None,
+            counters: Default::default(),
             warnings: Vec::new(),
             finished_at: None,
         };

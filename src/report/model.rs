@@ -73,6 +73,10 @@ pub struct DriverReport {
     /// every descendant, over all its runs).
     #[serde(default, with = "super::seconds_opt")]
     pub cpu_time: Option<Duration>,
+    /// Counts the driver keeps (a fault proxy's connections and bytes each way…), by name;
+    /// filled by [`Driver::report`](crate::Driver::report).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counters: BTreeMap<String, u64>,
     /// What the report points out without it being an error, one line each: e.g. processes
     /// still alive after its program ended, or cgroups not available to hold them.
     #[serde(default)]

@@ -68,6 +68,9 @@ impl fmt::Display for Summary<'_> {
             for (key, value) in &d.exports {
                 write!(f, "  {key}={value}")?;
             }
+            for (key, value) in &d.counters {
+                write!(f, "  {key}={value}")?;
+            }
             if d.cpu_time.is_some() {
                 write!(f, "  cpu {}", human(d.cpu_time))?;
             }

@@ -3,6 +3,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use testrig::report::DriverReport;
 use testrig::{BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, StartContext};
 
 use super::link::lock;
@@ -302,19 +303,15 @@ impl Driver for FaultProxy {
         self.slot.abort();
     }
 
-    /// The proxy keeps no log file; its tail is its totals (so they are in the
-    /// report), once a connection came.
-    fn log_tail(&self) -> Vec<String> {
+    /// Its totals over every run, in the report's `counters`.
+    fn report(&self, report: &mut DriverReport) {
         let counters = self.counters();
-        if counters.connections_opened == 0 {
-            return Vec::new();
-        }
-        let totals: Vec<String> = counters
-            .entries()
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect();
-        vec![format!("fault proxy totals: {}", totals.join(" "))]
+        report.counters.extend(
+            counters
+                .entries()
+                .iter()
+                .map(|&(name, value)| (name.to_owned(), value)),
+        );
     }
 
     fn exports(&self) -> Exports {

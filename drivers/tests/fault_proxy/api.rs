@@ -718,11 +718,10 @@ async fn the_counters_add_up_over_runs_and_show_in_the_report() {
     );
     let report = env.report();
     let json = serde_json::to_value(&report).unwrap();
-    let tail = json["drivers"][0]["log_tail"].to_string();
-    assert!(
-        tail.contains("connections_opened=2") && tail.contains("bytes_downstream=8"),
-        "{tail}"
-    );
+    let reported = &json["drivers"][0]["counters"];
+    assert_eq!(reported["connections_opened"], 2, "{reported}");
+    assert_eq!(reported["bytes_downstream"], 8, "{reported}");
+    assert_eq!(reported["toxics_applied"], 2, "{reported}");
 }
 
 #[tokio::test]

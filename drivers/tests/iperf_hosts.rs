@@ -184,7 +184,11 @@ async fn measure_across(env: Environment, what: &str) -> IperfResult {
     );
     assert_across_the_link(what, &result, a.address(), b.address());
     if let Some(peer) = served {
-        assert_eq!(peer, a.address(), "{what}: the native server was reached from a");
+        assert_eq!(
+            peer,
+            a.address(),
+            "{what}: the native server was reached from a"
+        );
     }
 
     assert!(
@@ -287,16 +291,13 @@ async fn the_engines_bind_addresses_ports_and_devices_inside_their_hosts() {
             .bind(a.address())
             .client_port(cport)
             .bind_device(a.interfaces()[0].name());
-        let result = NativeClient::new(
-            b.address().to_string(),
-            server.local_addr().port(),
-            options,
-        )
-        .unwrap()
-        .on(a.clone())
-        .run()
-        .await
-        .unwrap_or_else(|error| panic!("{protocol}: {error:#}"));
+        let result =
+            NativeClient::new(b.address().to_string(), server.local_addr().port(), options)
+                .unwrap()
+                .on(a.clone())
+                .run()
+                .await
+                .unwrap_or_else(|error| panic!("{protocol}: {error:#}"));
         assert!(result.bytes_received() > 0, "{protocol}: nothing received");
         let connection = &result.connected[0];
         assert_eq!(
@@ -306,7 +307,9 @@ async fn the_engines_bind_addresses_ports_and_devices_inside_their_hosts() {
         );
         let served = server.next_test(DEADLINE).await.unwrap();
         assert_eq!(served.peer.ip(), a.address(), "{protocol}");
-        let seen = served.outcome.unwrap_or_else(|e| panic!("{protocol}: {e:#}"));
+        let seen = served
+            .outcome
+            .unwrap_or_else(|e| panic!("{protocol}: {e:#}"));
         assert_eq!(
             seen.connected[0].remote_port, cport,
             "{protocol}: the server saw the client's --cport"

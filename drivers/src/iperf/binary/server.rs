@@ -169,10 +169,12 @@ impl Spawn {
         let mut tried = Vec::new();
         for attempt in 1..=attempts {
             let port = match self.addr.port() {
-                0 => picker(host).await.map_err(|source| IperfError::NoFreePort {
-                    host: host.to_string(),
-                    source,
-                })?,
+                0 => picker(host)
+                    .await
+                    .map_err(|source| IperfError::NoFreePort {
+                        host: host.to_string(),
+                        source,
+                    })?,
                 port => port,
             };
             tried.push(port);

@@ -113,10 +113,20 @@ mod tests {
             remote: client.peer_addr().unwrap(),
         };
         // Nobody reads: the wait runs out, naming the bytes still unread.
-        let waited = until_taken(&Host::local(), std::slice::from_ref(&stream), Duration::from_millis(20)).await;
+        let waited = until_taken(
+            &Host::local(),
+            std::slice::from_ref(&stream),
+            Duration::from_millis(20),
+        )
+        .await;
         assert_eq!(waited, Drained::TimedOut { pending: 1000 });
         server.read_exact(&mut [0u8; 1000]).unwrap();
-        let waited = until_taken(&Host::local(), std::slice::from_ref(&stream), Duration::from_secs(10)).await;
+        let waited = until_taken(
+            &Host::local(),
+            std::slice::from_ref(&stream),
+            Duration::from_secs(10),
+        )
+        .await;
         assert_eq!(waited, Drained::Taken);
     }
 }

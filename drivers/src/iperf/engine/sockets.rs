@@ -474,9 +474,10 @@ mod tests {
             .no_delay(true)
             .window(64 * 1024)
             .send_timeout(Duration::from_millis(2500));
+        let local = Host::local();
         let (stream, _) = tokio::join!(
             connect_tcp(
-                &Host::local(),
+                &local,
                 listener.local_addr().unwrap(),
                 LocalEnd::default(),
                 Some(&asked),

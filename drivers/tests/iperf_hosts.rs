@@ -171,9 +171,17 @@ async fn measure_across(env: Environment, what: &str) -> IperfResult {
     }
     let client = env.get::<IperfClient>("client").unwrap();
     let result = client.run(DEADLINE).await;
-    let served = match server.next_test(Duration::ZERO).await {
-        Ok(served) => Some(served.peer.ip()),
-        Err(_) => None,
+    // The native server's own view (the iperf3 binary's is not read): who it served.
+    let served = match (&result, server.pid()) {
+        (Ok(_), None) => Some(
+            server
+                .next_test(DEADLINE)
+                .await
+                .unwrap_or_else(|error| panic!("{what}: the server's view: {error}"))
+                .peer
+                .ip(),
+        ),
+        _ => None,
     };
     env.stop().await.expect("the environment stops");
     let result = result.unwrap_or_else(|error| panic!("{what}: {}", chain(&error)));

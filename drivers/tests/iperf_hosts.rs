@@ -23,15 +23,18 @@ const DEADLINE: Duration = Duration::from_secs(20);
 /// The link's rate, and the band a 2 s TCP test across it must land in.
 ///
 /// What TCP carries over a 100 Mbit/s link is ~95.7 Mbit/s of payload (1448 bytes in each
-/// 1514-byte frame). A receiver may count a little more: the token bucket's burst (10 ms of
-/// the rate) at first, and, at the end, what was queued in the shaper (up to its 100 ms
-/// latency) when the sender stopped, which a native server drains and counts (measured
-/// here: 95.7–100.6 Mbit/s). The ceiling allows that, not a missing shaper: unshaped, a
-/// veth carries tens of Gbit/s. The band is wide below because the machine is shared with
-/// builds: a sender starved of CPU for a few hundred milliseconds still shows the shaping.
+/// 1514-byte frame), and that is what an iperf3 server counts (measured here: 93.6–96.0).
+/// A native server counts more from an `iperf3 -c`: that client sends `TEST_END` the moment
+/// its time is up, without waiting for its data to arrive, and the native server drains
+/// and counts everything the client says it sent, over the same 2 s, including what sat in
+/// the shaper's queue (up to its 100 ms latency, 1.25 MB) and in the sender's socket buffer
+/// (measured here: 100.1–103.3). The ceiling allows that tail, not a missing shaper:
+/// unshaped, a veth carries tens of Gbit/s. The floor is wide because the machine is shared
+/// with builds: a sender starved of CPU for a few hundred milliseconds still shows the
+/// shaping.
 const RATE: &str = "100mbit";
 const LOW_MBIT: f64 = 60.0;
-const HIGH_MBIT: f64 = 110.0;
+const HIGH_MBIT: f64 = 120.0;
 
 /// A 2 s TCP test, intervals off (only the summary matters here).
 fn two_seconds() -> ClientOptions {

@@ -23,12 +23,26 @@
 //! the timing, by a check that the last host is reachable from the first (one TCP
 //! connection).
 //!
+//! - **iperf across a veth pair**: the native iperf engine against the real iperf3, each
+//!   with its server on host `b` and its client on host `a`, TCP, one stream, 2 s, on an
+//!   unshaped link and on a link shaped to 1 Gbit/s (tbf). Goal: native ≥ 1.0× iperf3
+//!   across the same veth in the same run. Each figure is the median of 3 rounds, the two
+//!   engines alternating; the bitrate is what the receiver counted. CPU is each engine's own
+//!   report, in % of one core for both ends together: the native client and server share
+//!   this process, so its figure is the process's; iperf3's is its client's plus its
+//!   server's. Skipped, saying so, where iperf3 is not installed.
+//!
 //! Needs root (or `enter_user_namespace`, done first thing here when not root).
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use testrig::network::{Link, Network, enter_user_namespace};
+use testrig_drivers::iperf::engine::{
+    DEFAULT_IPERF3_PROGRAM, Iperf3Client, Iperf3Server, NativeClient, NativeServer, ServerConfig,
+};
+use testrig_drivers::iperf::{ClientOptions, IperfResult};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     enter_user_namespace()?;
@@ -176,5 +190,122 @@ async fn bench(repetitions: usize) -> Result<(), Box<dyn std::error::Error>> {
         summary(&mut chain.setup)
     );
     println!("  teardown  {}", summary(&mut chain.teardown));
+
+    iperf_across_a_veth().await
+}
+
+/// Rounds of each engine on each link.
+const IPERF_ROUNDS: usize = 3;
+
+/// One engine's figures over the rounds: received bit/s and CPU % of one core.
+#[derive(Default)]
+struct Runs {
+    bits_per_second: Vec<f64>,
+    cpu: Vec<f64>,
+}
+
+impl Runs {
+    fn push(&mut self, result: &IperfResult, cpu: f64) {
+        self.bits_per_second.push(result.received_bits_per_second());
+        self.cpu.push(cpu);
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+/// `iperf3` from `PATH`, if installed.
+fn iperf3_program() -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(DEFAULT_IPERF3_PROGRAM))
+        .find(|path| path.is_file())
+}
+
+async fn iperf_across_a_veth() -> Result<(), Box<dyn std::error::Error>> {
+    println!("iperf across a veth pair: server on b, client on a, TCP, 1 stream, 2 s");
+    let Some(program) = iperf3_program() else {
+        println!("  skipped: iperf3 is not installed (scripts/setup installs it)");
+        return Ok(());
+    };
+    let runpath = std::env::temp_dir().join(format!("bench-network-iperf-{}", std::process::id()));
+    let options = ClientOptions::new()
+        .duration(Duration::from_secs(2))
+        .interval(None);
+    println!(
+        "  {:<22} {:>17} {:>17} {:>7}  {:>11} {:>11}",
+        "link", "native", "iperf3", "ratio", "CPU native", "CPU iperf3"
+    );
+    for (label, rate) in [("unshaped", None), ("shaped to 1 Gbit/s", Some("1gbit"))] {
+        let mut link = Link::new("a", "b").subnet("10.9.1.0/24");
+        if let Some(rate) = rate {
+            link = link.rate(rate);
+        }
+        let network = Network::builder("bench-iperf")
+            .host("a")
+            .host("b")
+            .link(link)
+            .build()?;
+        network.start().await?;
+        let (a, b) = (network.host("a")?, network.host("b")?);
+        let listen = (b.address(), 0).into();
+        let on_b = ServerConfig::default().on(b.clone());
+        let native_server = NativeServer::bind(listen, on_b.clone()).await?;
+        let iperf3_server = Iperf3Server::start(&program, listen, &on_b, &runpath).await?;
+        let native_client = NativeClient::new(
+            b.address().to_string(),
+            native_server.local_addr().port(),
+            options.clone(),
+        )?
+        .on(a.clone());
+        let iperf3_client = Iperf3Client::new(
+            b.address().to_string(),
+            iperf3_server.local_addr().port(),
+            options.clone(),
+        )?
+        .program(&program)
+        .on(a.clone());
+
+        let (mut native, mut iperf3) = (Runs::default(), Runs::default());
+        for round in 0..IPERF_ROUNDS {
+            // Alternating which goes first, so a drift of the machine's load hits both.
+            for native_turn in [round % 2 == 0, round % 2 != 0] {
+                if native_turn {
+                    let result = native_client.run().await?;
+                    // Both ends are this process: its CPU is the pair's.
+                    let cpu = result.cpu.as_ref().map_or(f64::NAN, |c| c.host_total);
+                    native.push(&result, cpu);
+                } else {
+                    let result = iperf3_client.run(&runpath, Duration::from_secs(30)).await?;
+                    let cpu = result
+                        .cpu
+                        .as_ref()
+                        .map_or(f64::NAN, |c| c.host_total + c.remote_total);
+                    iperf3.push(&result, cpu);
+                }
+            }
+        }
+        let (n, i) = (
+            median(&native.bits_per_second),
+            median(&iperf3.bits_per_second),
+        );
+        println!(
+            "  {label:<22} {:>10.2} Gbit/s {:>10.2} Gbit/s {:>6.2}×  {:>10.0}% {:>10.0}%",
+            n / 1e9,
+            i / 1e9,
+            n / i,
+            median(&native.cpu),
+            median(&iperf3.cpu),
+        );
+        iperf3_server.stop(Duration::from_secs(5)).await?;
+        native_server.shutdown().await;
+        network.stop().await?;
+    }
+    println!("  goal: native ≥ 1.0× iperf3 across the same veth");
+    println!("  anchor, dummynet on this machine: iperf3 across its veth 23-27 Gbit/s");
+    let _ = std::fs::remove_dir_all(&runpath);
     Ok(())
 }

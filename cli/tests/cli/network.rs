@@ -277,7 +277,6 @@ fn a_tcp_client_on_one_host_talks_to_a_server_on_another_across_a_link_down_and_
 }
 
 #[test]
-#[ignore = "needs the iperf drivers to run on their host (issue 14, in progress)"]
 fn the_two_hosts_example_measures_the_shaped_link_before_and_after_a_link_down() {
     if !networks_available("the_two_hosts_example") {
         return;

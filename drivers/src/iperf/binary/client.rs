@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use testrig::Host;
 use testrig::process::{Command, Process, ProcessError, Stream};
 
 use super::args::client_args;
@@ -39,6 +40,7 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 pub struct Iperf3Client {
     program: PathBuf,
     config: ClientConfig,
+    host: Host,
 }
 
 impl Iperf3Client {
@@ -57,7 +59,18 @@ impl Iperf3Client {
         Self {
             program: PathBuf::from(DEFAULT_IPERF3_PROGRAM),
             config,
+            host: Host::local(),
         }
+    }
+
+    /// Runs `iperf3 -c` on `host` (default [`Host::local`], this machine), inside its
+    /// network namespace: its connections leave from there. The
+    /// [`IperfClient`](crate::iperf::IperfClient) driver sets it to its own placement
+    /// ([`DriverSpec::on`](testrig::DriverSpec::on)).
+    #[must_use]
+    pub fn on(mut self, host: Host) -> Self {
+        self.host = host;
+        self
     }
 
     /// Runs this program instead of `iperf3` from `PATH`.
@@ -99,7 +112,8 @@ impl Iperf3Client {
         }
         let command = Command::new(&self.program)
             .args(self.args())
-            .name("iperf3-client");
+            .name("iperf3-client")
+            .host(self.host.clone());
         let process =
             Process::spawn(command, runpath.as_ref())
                 .await

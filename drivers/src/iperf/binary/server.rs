@@ -3,8 +3,10 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::time::Duration;
 
+use testrig::Host;
 use testrig::process::{Command, Exit, Pattern, Process, ProcessError};
 
 use super::free_port::pick_free_port;
@@ -63,21 +65,28 @@ impl Iperf3Server {
     /// given the options it has flags for: [`ServerConfig::send_timeout`]
     /// (`--snd-timeout`), [`ServerConfig::receive_timeout`] (`--rcv-timeout`) and
     /// [`ServerConfig::bind_device`] (`--bind-dev`); the native server's other limits do not
-    /// apply to iperf3.
+    /// apply to iperf3. It runs on `config`'s host ([`ServerConfig::on`]), where the free
+    /// port is looked for too.
     pub async fn start(
         program: impl Into<PathBuf>,
         addr: SocketAddr,
         config: &ServerConfig,
         runpath: impl AsRef<Path>,
     ) -> Result<Self, IperfError> {
-        Spawn {
+        let host = config.host.clone();
+        let spawn = Spawn {
             program: program.into(),
             addr,
             options: iperf3_flags(config),
             attempts: DEFAULT_PORT_ATTEMPTS,
-        }
-        .run(runpath.as_ref(), &mut pick_free_port)
-        .await
+            host: host.clone(),
+        };
+        spawn
+            .run(runpath.as_ref(), &mut |ip| {
+                let host = host.clone();
+                Box::pin(async move { pick_free_port(&host, ip).await })
+            })
+            .await
     }
 
     /// The address clients connect to.
@@ -125,13 +134,18 @@ fn iperf3_flags(config: &ServerConfig) -> Vec<String> {
     flags
 }
 
-/// One start of an iperf3 server: what to run and how many free ports to try.
+/// Finds a free port on an address, for a server given port 0.
+type PortPicker<'a> =
+    dyn FnMut(IpAddr) -> Pin<Box<dyn Future<Output = io::Result<u16>> + Send>> + Send + 'a;
+
+/// One start of an iperf3 server: what to run, where, and how many free ports to try.
 struct Spawn {
     program: PathBuf,
     addr: SocketAddr,
     /// Flags for iperf3's own server options.
     options: Vec<String>,
     attempts: u32,
+    host: Host,
 }
 
 impl Spawn {
@@ -139,7 +153,7 @@ impl Spawn {
     async fn run(
         self,
         runpath: &Path,
-        picker: &mut (dyn FnMut(IpAddr) -> io::Result<u16> + Send),
+        picker: &mut PortPicker<'_>,
     ) -> Result<Iperf3Server, IperfError> {
         if !is_available(&self.program) {
             return Err(IperfError::NotInstalled {
@@ -155,10 +169,12 @@ impl Spawn {
         let mut tried = Vec::new();
         for attempt in 1..=attempts {
             let port = match self.addr.port() {
-                0 => picker(host).map_err(|source| IperfError::NoFreePort {
-                    host: host.to_string(),
-                    source,
-                })?,
+                0 => picker(host)
+                    .await
+                    .map_err(|source| IperfError::NoFreePort {
+                        host: host.to_string(),
+                        source,
+                    })?,
                 port => port,
             };
             tried.push(port);
@@ -210,6 +226,7 @@ impl Spawn {
             ])
             .args(self.options.iter().cloned())
             .name("iperf3-server")
+            .host(self.host.clone())
             .daemon()
             .ready_when(Pattern::stdout(LISTENING)?))
     }
@@ -253,6 +270,7 @@ mod tests {
             addr: SocketAddr::new(LOCALHOST, 0),
             options: Vec::new(),
             attempts,
+            host: Host::local(),
         }
     }
 
@@ -265,7 +283,13 @@ mod tests {
         let mut offered = vec![taken];
         let server = spawn(binary, DEFAULT_PORT_ATTEMPTS)
             .run(&dir, &mut |ip| {
-                offered.pop().map_or_else(|| pick_free_port(ip), Ok)
+                let offered = offered.pop();
+                Box::pin(async move {
+                    match offered {
+                        Some(port) => Ok(port),
+                        None => pick_free_port(&Host::local(), ip).await,
+                    }
+                })
             })
             .await
             .expect("the server starts on the second port");
@@ -292,7 +316,7 @@ mod tests {
         let occupied = TcpListener::bind((LOCALHOST, 0)).unwrap();
         let taken = occupied.local_addr().unwrap().port();
         let error = spawn(binary, 2)
-            .run(&dir, &mut |_| Ok(taken))
+            .run(&dir, &mut |_| Box::pin(async move { Ok(taken) }))
             .await
             .unwrap_err();
         assert!(

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use testrig::{BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, StartContext};
+use testrig::{BoxError, ConnectionInfo, Driver, Endpoint, Exports, Host, RefKey, StartContext};
 use tokio_util::sync::CancellationToken;
 
 use super::{ClientOptions, Engine};
@@ -27,6 +27,11 @@ use crate::iperf::result::{IntervalReport, IperfResult};
 /// measurement in progress.
 ///
 /// Exports `host` and `port` (the target).
+///
+/// It measures from the host it is placed on ([`DriverSpec::on`](testrig::DriverSpec::on),
+/// [`add_on`](testrig::EnvironmentBuilder::add_on)), this machine unless placed: on a host
+/// of the environment's emulated network, the native client's connections, or the
+/// `iperf3 -c` process, start inside its namespace.
 ///
 /// # Examples
 /// ```no_run
@@ -73,17 +78,21 @@ struct State {
     last: Option<IperfResult>,
 }
 
-/// What a start established: the checked configuration and where files go.
+/// What a start established: the checked configuration, where the client runs and where
+/// files go.
 #[derive(Debug, Clone)]
 struct Prepared {
     config: ClientConfig,
+    host: Host,
     runpath: PathBuf,
     cancel: CancellationToken,
 }
 
 impl IperfClient {
-    /// A native client of `127.0.0.1:<port>`; `port` may be a reference such as
-    /// `Ref::export("server", "port")`. Options default to iperf3's (TCP, 10 s).
+    /// A native client of `target`: an endpoint, often [`Endpoint::of`] a server; given a
+    /// port alone (which may be a reference such as `Ref::export("server", "port")`), that
+    /// port on the client's own host (`127.0.0.1` on this machine). Options default to
+    /// iperf3's (TCP, 10 s).
     pub fn new(name: impl Into<String>, target: impl Into<Endpoint>) -> Self {
         Self {
             name: name.into(),
@@ -175,7 +184,8 @@ impl IperfClient {
     ) -> Result<IperfResult, IperfError> {
         match &self.engine {
             Engine::Native => {
-                let client = NativeClient::with_config(prepared.config.clone());
+                let client =
+                    NativeClient::with_config(prepared.config.clone()).on(prepared.host.clone());
                 match tokio::time::timeout(timeout, client.run_with_intervals(on_interval)).await {
                     Ok(result) => result.map_err(|e| e.in_driver(&self.name)),
                     Err(_) => Err(IperfError::MeasurementTimeout {
@@ -186,6 +196,7 @@ impl IperfClient {
             }
             Engine::Iperf3Binary { program } => Iperf3Client::with_config(prepared.config.clone())
                 .program(program)
+                .on(prepared.host.clone())
                 .run_with_intervals(&prepared.runpath, timeout, on_interval)
                 .await
                 .map_err(|e| e.in_driver(&self.name)),
@@ -235,6 +246,7 @@ impl Driver for IperfClient {
         }
         state.prepared = Some(Prepared {
             config,
+            host: ctx.host().clone(),
             runpath,
             cancel: CancellationToken::new(),
         });

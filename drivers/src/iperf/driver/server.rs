@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use testrig::{
-    BoxError, ConnectionInfo, Driver, Endpoint, Exports, RefKey, StartContext, Supervisor,
+    BoxError, ConnectionInfo, Driver, Endpoint, Exports, Host, RefKey, StartContext, Supervisor,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -22,9 +22,14 @@ use crate::iperf::error::{IperfError, Phase};
 /// Default deadline of a graceful stop of an iperf3 server process.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// An iperf3 server driver: listens on `host:port` (default `127.0.0.1`, port chosen for
-/// it) and serves tests one at a time, on the native engine (the default) or the real
-/// `iperf3 -s`.
+/// An iperf3 server driver: listens on `host:port` (default: its own host's address,
+/// `127.0.0.1` on this machine, port chosen for it) and serves tests one at a time, on the
+/// native engine (the default) or the real `iperf3 -s`.
+///
+/// It runs on the host it is placed on ([`DriverSpec::on`](testrig::DriverSpec::on),
+/// [`add_on`](testrig::EnvironmentBuilder::add_on)), this machine unless placed: a host of
+/// the environment's emulated network gets the native server's sockets, or the `iperf3`
+/// process, inside its namespace (see `docs/networks.md`, "iperf between hosts").
 ///
 /// Exports `host`, `port` and `address` (and `pid` with the iperf3-binary engine). A
 /// restart listens on the same port again. While started it is supervised: a native server
@@ -102,7 +107,8 @@ impl Running {
 }
 
 impl IperfServer {
-    /// A native server on `127.0.0.1`, on a port chosen for it.
+    /// A native server on its host's address (`127.0.0.1` on this machine), on a port
+    /// chosen for it.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -115,9 +121,10 @@ impl IperfServer {
         }
     }
 
-    /// The address to bind: `127.0.0.1`, port 0 (the kernel picks) by default; never all
-    /// interfaces unless asked (`Endpoint::new("0.0.0.0", 0)`). Host and port may each be a
-    /// reference.
+    /// The address to bind: the driver's own host's address (`127.0.0.1` on this machine),
+    /// port 0 (the kernel picks) by default, and for an endpoint given by its port alone;
+    /// never all interfaces unless asked (`Endpoint::new("0.0.0.0", 0)`). Host and port may
+    /// each be a reference.
     #[must_use]
     pub fn listen(mut self, endpoint: impl Into<Endpoint>) -> Self {
         self.endpoint = endpoint.into();
@@ -211,19 +218,24 @@ impl IperfServer {
         })
     }
 
+    /// The server's settings for a start on `host`.
+    fn config_on(&self, host: &Host) -> ServerConfig {
+        self.native.clone().on(host.clone())
+    }
+
     async fn start_native(
         &self,
         address: SocketAddr,
-        supervisor: Supervisor,
+        ctx: &StartContext,
     ) -> Result<Running, IperfError> {
-        let server = NativeServer::bind(address, self.native.clone())
+        let server = NativeServer::bind(address, self.config_on(ctx.host()))
             .await
             .map_err(|e| e.in_driver(&self.name))?;
         let local = server.local_addr();
         let (sender, receiver) = mpsc::channel(SERVED_CAPACITY);
         *self.served.lock().await = Some(receiver);
         let cancel = CancellationToken::new();
-        let task = supervise(server, sender, cancel.clone(), supervisor);
+        let task = supervise(server, sender, cancel.clone(), ctx.supervisor());
         Ok(Running::Native {
             local,
             supervision: cancel.drop_guard(),
@@ -237,7 +249,8 @@ impl IperfServer {
         address: SocketAddr,
         ctx: &StartContext,
     ) -> Result<Running, BoxError> {
-        let server = Iperf3Server::start(program, address, &self.native, ctx.runpath()?)
+        let config = self.config_on(ctx.host());
+        let server = Iperf3Server::start(program, address, &config, ctx.runpath()?)
             .await
             .map_err(|e| e.in_driver(&self.name))?;
         let cancel = CancellationToken::new();
@@ -298,7 +311,7 @@ impl Driver for IperfServer {
         };
         let address = SocketAddr::new(self.resolve(&host).await?, port);
         let running = match &self.engine {
-            Engine::Native => self.start_native(address, ctx.supervisor()).await?,
+            Engine::Native => self.start_native(address, ctx).await?,
             Engine::Iperf3Binary { program } => self.start_binary(program, address, ctx).await?,
         };
         let mut state = self.lock();

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use testrig::Host;
 use testrig::deadline::deadline;
 use tokio::time::Instant;
 
@@ -78,6 +79,7 @@ pub enum ClientProgress<'a> {
 #[derive(Debug, Clone)]
 pub struct NativeClient {
     config: ClientConfig,
+    host: Host,
 }
 
 impl NativeClient {
@@ -93,7 +95,37 @@ impl NativeClient {
 
     /// A client of an already checked configuration.
     pub(crate) fn with_config(config: ClientConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            host: Host::local(),
+        }
+    }
+
+    /// Runs its tests from `host` (default [`Host::local`], this machine): the control
+    /// and data connections, TCP or UDP, are made there, so a test measures the path from
+    /// that host to the server. Binding (`-B`, `--cport`, `--bind-dev`) is to the host's
+    /// own addresses and devices. The [`IperfClient`](crate::iperf::IperfClient) driver
+    /// sets it to its own placement ([`DriverSpec::on`](testrig::DriverSpec::on)).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use testrig_drivers::iperf::ClientOptions;
+    /// use testrig_drivers::iperf::engine::NativeClient;
+    ///
+    /// # async fn example(network: &testrig::network::Network) -> Result<(), Box<dyn std::error::Error>> {
+    /// // A server runs on host `b` of a started network; measure from host `a`.
+    /// let server = network.host("b")?.address().to_string();
+    /// let result = NativeClient::new(server, 5201, ClientOptions::new())?
+    ///     .on(network.host("a")?)
+    ///     .run()
+    ///     .await?;
+    /// # let _ = result; Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn on(mut self, host: Host) -> Self {
+        self.host = host;
+        self
     }
 
     /// Runs one test and returns its result.
@@ -130,7 +162,14 @@ impl NativeClient {
         let c = &self.config;
         let server = resolve(c).await?;
         let mut control = ControlChannel::new(
-            connect_tcp(server, c.local_end(None), None, c.options.connect_timeout).await?,
+            connect_tcp(
+                &self.host,
+                server,
+                c.local_end(None),
+                None,
+                c.options.connect_timeout,
+            )
+            .await?,
         );
         let cookie = Cookie::random();
         within(
@@ -165,6 +204,7 @@ impl NativeClient {
             match c.options.protocol {
                 Protocol::Tcp => {
                     let mut stream = connect_tcp(
+                        &self.host,
                         server,
                         c.local_end(local_port),
                         Some(options),
@@ -190,6 +230,7 @@ impl NativeClient {
                 }
                 Protocol::Udp => {
                     let socket = connect_udp(
+                        &self.host,
                         server,
                         c.local_end(local_port),
                         options,
@@ -230,7 +271,7 @@ impl NativeClient {
         }
         run.stop_fine_sampling().await;
         if let Drained::TimedOut { pending } = run
-            .until_sent_is_taken(SEND_DRAIN.min(c.options.phase_timeout))
+            .until_sent_is_taken(&self.host, SEND_DRAIN.min(c.options.phase_timeout))
             .await
         {
             tracing::warn!(

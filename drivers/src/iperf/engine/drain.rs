@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
+use testrig::Host;
 use tokio::time::Instant;
 
 use super::sock_diag::SockDiag;
@@ -49,15 +50,18 @@ pub(crate) enum Drained {
     TimedOut { pending: u64 },
 }
 
-/// Waits until every stream in `streams` is drained, or `deadline` passes.
+/// Waits until every stream in `streams`, sockets of `host`, is drained, or `deadline`
+/// passes.
 pub(crate) async fn until_taken<S: AsFd>(
+    host: &Host,
     streams: &[SentStream<'_, S>],
     deadline: Duration,
 ) -> Drained {
     let began = Instant::now();
     let give_up = began + deadline;
     // Without socket diagnostics (another OS, a sandbox), only acknowledgements count.
-    let diag = SockDiag::open().ok();
+    // Asked in the streams' own namespace: a peer on the same host is seen there.
+    let diag = SockDiag::open(host).await.ok();
     let mut pause = FIRST_PAUSE;
     loop {
         let pending: u64 = streams
@@ -109,10 +113,20 @@ mod tests {
             remote: client.peer_addr().unwrap(),
         };
         // Nobody reads: the wait runs out, naming the bytes still unread.
-        let waited = until_taken(std::slice::from_ref(&stream), Duration::from_millis(20)).await;
+        let waited = until_taken(
+            &Host::local(),
+            std::slice::from_ref(&stream),
+            Duration::from_millis(20),
+        )
+        .await;
         assert_eq!(waited, Drained::TimedOut { pending: 1000 });
         server.read_exact(&mut [0u8; 1000]).unwrap();
-        let waited = until_taken(std::slice::from_ref(&stream), Duration::from_secs(10)).await;
+        let waited = until_taken(
+            &Host::local(),
+            std::slice::from_ref(&stream),
+            Duration::from_secs(10),
+        )
+        .await;
         assert_eq!(waited, Drained::Taken);
     }
 }

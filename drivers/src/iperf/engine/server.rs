@@ -62,14 +62,11 @@ struct Bound {
 
 impl NativeServer {
     /// Binds `addr` (port 0: the kernel picks) with `config`'s limits and starts serving
-    /// in the background.
+    /// in the background, on `config`'s host ([`ServerConfig::on`]; this machine unless
+    /// told): its listener, and each UDP test's sockets, are made there.
     pub async fn bind(addr: SocketAddr, config: ServerConfig) -> Result<Self, IperfError> {
         let error = |source| IperfError::Bind { addr, source };
-        let socket = match addr {
-            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
-            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
-        }
-        .map_err(error)?;
+        let socket = config.host.tcp_socket(addr).await.map_err(error)?;
         socket.set_reuseaddr(true).map_err(error)?;
         if let Some(device) = &config.bind_device {
             socket.bind_device(Some(device.as_bytes())).map_err(error)?;

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use testrig::Host;
 use tokio::sync::mpsc;
 
 use crate::iperf::result::{Connection, IntervalReport, TestSettings};
@@ -23,6 +24,7 @@ pub struct ServerConfig {
     pub(crate) send_timeout: Option<Duration>,
     pub(crate) receive_timeout: Duration,
     pub(crate) bind_device: Option<String>,
+    pub(crate) host: Host,
 }
 
 /// What a serving server reports while a test runs (see [`ServerConfig::progress`]); the
@@ -61,6 +63,7 @@ impl Default for ServerConfig {
             send_timeout: None,
             receive_timeout: crate::iperf::stream_options::DEFAULT_RECEIVE_TIMEOUT,
             bind_device: None,
+            host: Host::local(),
         }
     }
 }
@@ -103,6 +106,17 @@ impl ServerConfig {
     /// on `-s`, `SO_BINDTODEVICE`).
     pub fn bind_device(mut self, device: impl Into<String>) -> Self {
         self.bind_device = Some(device.into());
+        self
+    }
+
+    /// The host the server runs on (default [`Host::local`], this machine): the native
+    /// server makes its listener and its UDP streams' sockets there, the iperf3-binary
+    /// engine runs `iperf3 -s` there. The address to listen on is one of the host's (its
+    /// [`address`](Host::address), say). The [`IperfServer`](crate::iperf::IperfServer)
+    /// driver sets it to its own placement
+    /// ([`DriverSpec::on`](testrig::DriverSpec::on)), whatever was given here.
+    pub fn on(mut self, host: Host) -> Self {
+        self.host = host;
         self
     }
 

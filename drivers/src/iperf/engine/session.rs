@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
+use testrig::Host;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -137,7 +138,9 @@ pub(crate) async fn serve_session(
             created
         }
         Protocol::Udp => {
-            let listener = match bind_udp_shared(local_addr, config.bind_device.as_deref()) {
+            let bound =
+                bind_udp_shared(&config.host, local_addr, config.bind_device.as_deref()).await;
+            let listener = match bound {
                 Ok(listener) => listener,
                 Err(source) => {
                     let errno = source.raw_os_error().unwrap_or(0);
@@ -162,6 +165,7 @@ pub(crate) async fn serve_session(
                 &mut run,
                 listener,
                 local_addr,
+                &config.host,
                 config.bind_device.as_deref(),
                 total,
             );
@@ -309,6 +313,7 @@ async fn accept_udp_streams(
     run: &mut TestRun,
     mut listener: tokio::net::UdpSocket,
     local_addr: SocketAddr,
+    host: &Host,
     device: Option<&str>,
     total: usize,
 ) -> Result<(), IperfError> {
@@ -325,8 +330,9 @@ async fn accept_udp_streams(
             .connect(peer)
             .await
             .map_err(IperfError::io(Phase::CreateStreams))?;
-        let next =
-            bind_udp_shared(local_addr, device).map_err(IperfError::io(Phase::CreateStreams))?;
+        let next = bind_udp_shared(host, local_addr, device)
+            .await
+            .map_err(IperfError::io(Phase::CreateStreams))?;
         listener
             .send(&UDP_CONNECT_REPLY.to_ne_bytes())
             .await

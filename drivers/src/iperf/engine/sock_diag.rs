@@ -7,7 +7,11 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Type};
+use testrig::Host;
 
 /// `SOCK_DIAG_BY_FAMILY` (linux/sock_diag.h).
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
@@ -26,36 +30,21 @@ pub(crate) struct SockDiag {
 }
 
 impl SockDiag {
-    pub(crate) fn open() -> io::Result<Self> {
-        // SAFETY: socket(2) with constant arguments; the result is checked before use and
-        // owned from then on.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-                libc::NETLINK_SOCK_DIAG,
+    /// A socket-diagnostics socket of `host`'s network namespace: it sees that
+    /// namespace's sockets only.
+    pub(crate) async fn open(host: &Host) -> io::Result<Self> {
+        let socket = host
+            .socket(
+                Domain::from(libc::AF_NETLINK),
+                Type::DGRAM,
+                Some(Protocol::from(libc::NETLINK_SOCK_DIAG)),
             )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // The reply must come in time: a receive that waited would stall the caller.
-        let timeout = libc::timeval {
-            tv_sec: 1,
-            tv_usec: 0,
-        };
-        // SAFETY: SO_RCVTIMEO takes a `timeval`, passed with its exact size.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&timeout as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            );
-        }
+            .await?;
+        // Queries block for their reply, which must come in time: a receive that waited
+        // would stall the caller.
+        socket.set_nonblocking(false)?;
+        socket.set_read_timeout(Some(Duration::from_secs(1)))?;
+        let fd = OwnedFd::from(socket);
         Ok(Self { fd })
     }
 
@@ -164,9 +153,9 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
 
-    #[test]
-    fn a_sockets_unread_bytes_are_found_by_its_addresses() {
-        let diag = SockDiag::open().unwrap();
+    #[tokio::test]
+    async fn a_sockets_unread_bytes_are_found_by_its_addresses() {
+        let diag = SockDiag::open(&Host::local()).await.unwrap();
         for listen in ["127.0.0.1:0", "[::]:0"] {
             let listener = std::net::TcpListener::bind(listen).unwrap();
             let port = listener.local_addr().unwrap().port();
@@ -187,9 +176,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_socket_not_on_this_machine_is_not_found() {
-        let diag = SockDiag::open().unwrap();
+    #[tokio::test]
+    async fn a_socket_not_on_this_machine_is_not_found() {
+        let diag = SockDiag::open(&Host::local()).await.unwrap();
         let local: SocketAddr = "192.0.2.1:5201".parse().unwrap();
         let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
         assert_eq!(diag.unread(local, peer).unwrap(), None);

@@ -5,8 +5,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use socket2::{Domain, Protocol as SockProtocol, SockRef, Socket, Type};
-use tokio::net::{TcpSocket, TcpStream, UdpSocket};
+use socket2::{Domain, Protocol as SockProtocol, SockRef, Type};
+use testrig::Host;
+use tokio::net::{TcpStream, UdpSocket};
 
 use crate::iperf::error::{IperfError, Phase, iperf3_code};
 use crate::iperf::protocol::{UDP_CONNECT_MSG, is_connect_reply};
@@ -44,9 +45,10 @@ impl LocalEnd<'_> {
     }
 }
 
-/// Connects a TCP socket to `server` within `timeout`, from `local`; a data stream's
-/// socket gets `options` set before it connects, as iperf3 sets them.
+/// Connects a TCP socket made on `host` to `server` within `timeout`, from `local`; a data
+/// stream's socket gets `options` set before it connects, as iperf3 sets them.
 pub(crate) async fn connect_tcp(
+    host: &Host,
     server: SocketAddr,
     local: LocalEnd<'_>,
     options: Option<&StreamOptions>,
@@ -56,11 +58,9 @@ pub(crate) async fn connect_tcp(
         addr: server,
         source,
     };
-    let socket = match server {
-        SocketAddr::V4(_) => TcpSocket::new_v4(),
-        SocketAddr::V6(_) => TcpSocket::new_v6(),
-    }
-    .map_err(error)?;
+    // The socket belongs to the host's network namespace from birth; binding a device,
+    // an address and connecting then happen there, whichever thread does them.
+    let socket = host.tcp_socket(server).await.map_err(error)?;
     if let Some(device) = local.device {
         socket.bind_device(Some(device.as_bytes())).map_err(error)?;
     }
@@ -80,9 +80,10 @@ pub(crate) async fn connect_tcp(
     }
 }
 
-/// Opens a client UDP stream: connects to the server's port, announces itself and waits for
-/// the server's reply, within `timeout`.
+/// Opens a client UDP stream from `host`: connects to the server's port, announces itself
+/// and waits for the server's reply, within `timeout`.
 pub(crate) async fn connect_udp(
+    host: &Host,
     server: SocketAddr,
     local: LocalEnd<'_>,
     options: &StreamOptions,
@@ -95,16 +96,17 @@ pub(crate) async fn connect_udp(
     let address = local
         .address(&server)
         .unwrap_or_else(|| SocketAddr::new(unspecified_like(&server), 0));
-    let socket = Socket::new(
-        Domain::for_address(server),
-        Type::DGRAM,
-        Some(SockProtocol::UDP),
-    )
-    .map_err(error)?;
+    let socket = host
+        .socket(
+            Domain::for_address(server),
+            Type::DGRAM,
+            Some(SockProtocol::UDP),
+        )
+        .await
+        .map_err(error)?;
     if let Some(device) = local.device {
         socket.bind_device(Some(device.as_bytes())).map_err(error)?;
     }
-    socket.set_nonblocking(true).map_err(error)?;
     socket.bind(&address.into()).map_err(error)?;
     let socket = UdpSocket::from_std(socket.into()).map_err(error)?;
     socket.connect(server).await.map_err(error)?;
@@ -138,22 +140,24 @@ pub(crate) async fn connect_udp(
     }
 }
 
-/// A UDP socket bound to `addr` (and `device`, if given) with `SO_REUSEADDR`, so the
-/// server can keep one per stream on the test port, as iperf3 does.
-pub(crate) fn bind_udp_shared(
+/// A UDP socket made on `host`, bound to `addr` (and `device`, if given) with
+/// `SO_REUSEADDR`, so the server can keep one per stream on the test port, as iperf3 does.
+pub(crate) async fn bind_udp_shared(
+    host: &Host,
     addr: SocketAddr,
     device: Option<&str>,
 ) -> std::io::Result<UdpSocket> {
-    let socket = Socket::new(
-        Domain::for_address(addr),
-        Type::DGRAM,
-        Some(SockProtocol::UDP),
-    )?;
+    let socket = host
+        .socket(
+            Domain::for_address(addr),
+            Type::DGRAM,
+            Some(SockProtocol::UDP),
+        )
+        .await?;
     if let Some(device) = device {
         socket.bind_device(Some(device.as_bytes()))?;
     }
     socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     let socket = UdpSocket::from_std(socket.into())?;
     enlarge_buffers(&socket);
@@ -470,8 +474,10 @@ mod tests {
             .no_delay(true)
             .window(64 * 1024)
             .send_timeout(Duration::from_millis(2500));
+        let local = Host::local();
         let (stream, _) = tokio::join!(
             connect_tcp(
+                &local,
                 listener.local_addr().unwrap(),
                 LocalEnd::default(),
                 Some(&asked),

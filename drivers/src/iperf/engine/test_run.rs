@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use testrig::Host;
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -688,8 +689,9 @@ impl TestRun {
     }
 
     /// Waits up to `deadline` until the peer has taken everything the TCP senders sent (see
-    /// [`drain`]): what a receiver counts after `TEST_END` is lost to it.
-    pub(crate) async fn until_sent_is_taken(&self, deadline: Duration) -> Drained {
+    /// [`drain`]): what a receiver counts after `TEST_END` is lost to it. The streams are
+    /// `host`'s: its namespace is the one asked about their peers.
+    pub(crate) async fn until_sent_is_taken(&self, host: &Host, deadline: Duration) -> Drained {
         let sent: Vec<SentStream<'_, TcpStream>> = self
             .streams
             .iter()
@@ -703,7 +705,7 @@ impl TestRun {
                 _ => None,
             })
             .collect();
-        drain::until_taken(&sent, deadline).await
+        drain::until_taken(host, &sent, deadline).await
     }
 
     /// Waits up to `deadline` until this side's TCP receivers have read what their kernel

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::FromRawFd;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
@@ -188,9 +189,50 @@ async fn connect_to(address: SocketAddr, options: Options, host: &Host) -> io::R
     if let Some(local) = options.local {
         socket.bind(local)?;
     }
-    let stream = socket.connect(address).await?;
-    stream.set_nodelay(options.nodelay)?;
+    // Set before connecting; the connection inherits it.
+    socket.set_nodelay(options.nodelay)?;
+    connect_now_or_later(socket, address).await
+}
+
+/// Connects `socket` to `address`. On loopback the kernel completes the handshake
+/// inside `connect(2)`: one non-blocking look (`poll(2)`) then finds it connected,
+/// and the connection is ready without waiting for the reactor's next turn (and the
+/// caller's deadline is never armed). Otherwise it waits for writability, as tokio's
+/// `TcpSocket::connect` does.
+async fn connect_now_or_later(socket: TcpSocket, address: SocketAddr) -> io::Result<TcpStream> {
+    match SockRef::from(&socket).connect(&address.into()) {
+        Ok(()) => {}
+        Err(error) if error.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(error) => return Err(error),
+    }
+    // SAFETY: `into_raw_fd` hands over an open socket descriptor that nothing else
+    // owns; the std stream takes ownership of it.
+    let stream = TcpStream::from_std(unsafe {
+        std::net::TcpStream::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(socket))
+    })?;
+    if !connected_now(&stream) {
+        stream.writable().await?;
+        if let Some(error) = stream.take_error()? {
+            return Err(error);
+        }
+    }
     Ok(stream)
+}
+
+/// Whether a connecting socket is connected now: writable, with no error pending
+/// (`poll(2)` with a zero timeout).
+fn connected_now(stream: &TcpStream) -> bool {
+    let mut poll_fd = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(stream),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid `pollfd` for a descriptor the stream keeps open during the
+    // call; a zero timeout never blocks.
+    let ready = unsafe { libc::poll(&mut poll_fd, 1, 0) };
+    ready == 1
+        && poll_fd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) == 0
+        && poll_fd.revents & libc::POLLOUT != 0
 }
 
 /// A connected TCP socket, shared by cheap clones: read and write it with
@@ -342,6 +384,32 @@ impl AsyncWrite for TcpConnection {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let inner = &*self.inner;
+        // Straight to the kernel first: a connection made without waiting for the
+        // reactor has no writability recorded yet, and would otherwise wait for the
+        // reactor's next turn before its first write. Writing behind tokio's back is
+        // harmless: when the socket is full, the loop below waits for writability.
+        // The task's cooperative budget is spent as tokio's own write spends it, so
+        // a sender that never blocks still lets other tasks run.
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        match io::Write::write(&mut &*SockRef::from(&inner.stream), data) {
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Ok(written) => {
+                coop.made_progress();
+                return Poll::Ready(Ok(written));
+            }
+            Err(error) => {
+                coop.made_progress();
+                // A failed write usually means the peer is gone: let the watcher look.
+                inner.read_progress.notify_one();
+                return Poll::Ready(Err(error));
+            }
+        }
+        // Unspent: the wait below spends its own.
+        drop(coop);
         loop {
             ready!(inner.stream.poll_write_ready(cx))?;
             match inner.stream.try_write(data) {

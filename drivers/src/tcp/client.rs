@@ -470,7 +470,8 @@ impl TcpClient {
                 loop {
                     let (connection, number) = match ready.take() {
                         Some(ready) => ready,
-                        None => self.next_connection(deadline, "send").await?,
+                        // Boxed: the wait for a connection is rare, and large.
+                        None => Box::pin(self.next_connection(deadline, "send")).await?,
                     };
                     let left = deadline.saturating_duration_since(Instant::now());
                     match connection.send(data, left).await {
@@ -607,7 +608,8 @@ impl TcpClient {
             | Current::Reconnecting(Some((connection, number))) => Ok((connection, number)),
             Current::Reconnecting(None) => {
                 let deadline = super::deadline_after(self.connect_timeout);
-                self.next_connection(deadline, "receive").await
+                // Boxed, as in `send`.
+                Box::pin(self.next_connection(deadline, "receive")).await
             }
         }
     }

@@ -6,7 +6,7 @@ use bytes::BytesMut;
 // `futures`' mutex: its uncontended lock and unlock are one atomic each, where
 // tokio's unlock takes an internal lock; this is the hot path of every send and
 // receive.
-use futures_util::lock::Mutex;
+use futures_util::lock::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -318,21 +318,44 @@ impl Connection {
     /// just before writing, to be closed by the peer (FIN, reset, pending error):
     /// that is [`SendFailure::Unsent`], with nothing written.
     pub(crate) async fn send(&self, data: &[u8], timeout: Duration) -> Result<usize, SendFailure> {
-        // Set when something must wait, so the fast path never reads the clock;
-        // nothing before that point waits, so the deadline still covers the call.
-        let mut deadline: Option<Instant> = None;
-        // Uncontended is the rule; `try_lock` skips the future machinery.
-        let mut half = match self.writer.try_lock() {
-            Some(guard) => guard,
-            None => {
-                let at = *deadline.get_or_insert_with(|| super::deadline_after(timeout));
-                tokio::select! {
-                    guard = self.writer.lock() => guard,
-                    () = tokio::time::sleep_until(at) => return Err(SendFailure::Failed(self.send_timeout(timeout, 0, data.len()))),
-                    () = self.closed_here() => return Err(SendFailure::Failed(self.closed_error())),
-                }
-            }
+        // The usual case (the lock is free, the socket buffer takes the whole
+        // message) needs no wait, no timer and no clock: it runs here. What can
+        // wait is a boxed future of its own, so this one, and every caller's that
+        // holds it, stays a few words large (a large future is copied on every call).
+        let Some(mut half) = self.writer.try_lock() else {
+            return Box::pin(self.send_after_lock_wait(data, timeout)).await;
         };
+        match self.write_now(&mut half, data)? {
+            written if written == data.len() => Ok(written),
+            written => Box::pin(self.finish_send(half, data, written, None, timeout)).await,
+        }
+    }
+
+    /// [`send`](Self::send) when another send holds the write lock: waits for it,
+    /// with the deadline starting now.
+    async fn send_after_lock_wait(
+        &self,
+        data: &[u8],
+        timeout: Duration,
+    ) -> Result<usize, SendFailure> {
+        let at = super::deadline_after(timeout);
+        let mut half = tokio::select! {
+            guard = self.writer.lock() => guard,
+            () = tokio::time::sleep_until(at) => return Err(SendFailure::Failed(self.send_timeout(timeout, 0, data.len()))),
+            () = self.closed_here() => return Err(SendFailure::Failed(self.closed_error())),
+        };
+        match self.write_now(&mut half, data)? {
+            written if written == data.len() => Ok(written),
+            written => {
+                self.finish_send(half, data, written, Some(at), timeout)
+                    .await
+            }
+        }
+    }
+
+    /// Looks at the connection, then writes what the socket takes now, without
+    /// waiting: the bytes written (fewer than `data` when the socket is full).
+    fn write_now(&self, half: &mut Writer, data: &[u8]) -> Result<usize, SendFailure> {
         // Bytes written after the peer's FIN or reset are lost: look first (one
         // `poll(2)` with a zero timeout).
         match self.state_now() {
@@ -344,8 +367,6 @@ impl Connection {
             }
             State::Closed { .. } => return Err(SendFailure::Failed(self.closed_error())),
         }
-        // Fast path: the socket buffer usually takes the whole message at once,
-        // with no future, timer or wake-up involved.
         let mut written = 0;
         while written < data.len() {
             match half.write_now(&data[written..]) {
@@ -353,13 +374,23 @@ impl Connection {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 // The kernel took none of it: the peer reset or closed meanwhile.
                 Err(e) if written == 0 && is_peer_gone(&e) => return Err(self.lost(0)),
-                Err(_) => break, // the slow path below reports it
+                Err(_) => break, // the waiting path reports it
             }
         }
-        if written == data.len() {
-            return Ok(written);
-        }
-        let at = *deadline.get_or_insert_with(|| super::deadline_after(timeout));
+        Ok(written)
+    }
+
+    /// Writes the rest of `data` after `written` bytes, waiting for the socket
+    /// to take it until the deadline (`deadline`, or `timeout` from now).
+    async fn finish_send(
+        &self,
+        mut half: MutexGuard<'_, Writer>,
+        data: &[u8],
+        mut written: usize,
+        deadline: Option<Instant>,
+        timeout: Duration,
+    ) -> Result<usize, SendFailure> {
+        let at = deadline.unwrap_or_else(|| super::deadline_after(timeout));
         while written < data.len() {
             // `write` is cancel-safe: on timeout nothing is half-counted.
             tokio::select! {
@@ -400,51 +431,86 @@ impl Connection {
                 "receive_until needs a non-empty delimiter"
             );
         }
-        let received = self.receive_locked(want, timeout).await;
+        // As in `send`: the usual case (the lock is free, the bytes are there)
+        // runs here; what can wait is boxed.
+        let received = match self.reader.try_lock() {
+            Some(mut side) => match self.receive_now(&mut side, want) {
+                Ok(Some(taken)) => Ok(taken),
+                Ok(None) => Box::pin(self.receive_waiting(side, want, None, timeout)).await,
+                Err(error) => Err(error),
+            },
+            None => Box::pin(self.receive_after_lock_wait(want, timeout)).await,
+        };
         self.progress.notify_one();
         received
     }
 
-    async fn receive_locked(&self, want: Want<'_>, timeout: Duration) -> Result<Vec<u8>, TcpError> {
-        // Set on the first wait, so the fast path never reads the clock; nothing
-        // before that point waits, so the deadline still covers the whole call.
-        let mut deadline: Option<Instant> = None;
-        let mut side = match self.reader.try_lock() {
-            Some(guard) => guard,
-            None => {
-                let at = *deadline.get_or_insert_with(|| super::deadline_after(timeout));
-                tokio::select! {
-                    guard = self.reader.lock() => guard,
-                    () = tokio::time::sleep_until(at) => return Err(TcpError::ReceiveTimeout {
-                        driver: self.driver.clone(),
-                        operation: format!("{} on {} (another receive held it)", want.describe(), self.label),
-                        after: timeout,
-                        buffered: 0,
-                    }),
-                    () = self.closed_here() => return Err(self.closed_error()),
-                }
-            }
+    /// [`receive`](Self::receive) when another receive holds the read lock:
+    /// waits for it, with the deadline starting now.
+    async fn receive_after_lock_wait(
+        &self,
+        want: Want<'_>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TcpError> {
+        let at = super::deadline_after(timeout);
+        let mut side = tokio::select! {
+            guard = self.reader.lock() => guard,
+            () = tokio::time::sleep_until(at) => return Err(TcpError::ReceiveTimeout {
+                driver: self.driver.clone(),
+                operation: format!("{} on {} (another receive held it)", want.describe(), self.label),
+                after: timeout,
+                buffered: 0,
+            }),
+            () = self.closed_here() => return Err(self.closed_error()),
         };
+        match self.receive_now(&mut side, want)? {
+            Some(taken) => Ok(taken),
+            None => self.receive_waiting(side, want, Some(at), timeout).await,
+        }
+    }
+
+    /// What `want` asks for from the buffer and what the socket holds now,
+    /// without waiting; `None` when more must be waited for.
+    fn receive_now(
+        &self,
+        side: &mut ReadSide,
+        want: Want<'_>,
+    ) -> Result<Option<Vec<u8>>, TcpError> {
         loop {
             if let Some(taken) = self.take(&mut side.buffer, &want)? {
-                return Ok(taken);
+                return Ok(Some(taken));
             }
             // Bytes the peer sent before its close are read until the end of the
             // stream; after a close here nothing more is.
             if let State::Closed { .. } = self.state() {
                 return Err(self.closed_error());
             }
-            let ReadSide { half, buffer } = &mut *side;
+            let ReadSide { half, buffer } = side;
             buffer.reserve(READ_CHUNK.min(want_hint(&want)));
-            // Fast path: data already in the socket buffer needs no timer and no
-            // trip through the scheduler.
+            // Data already in the socket buffer needs no timer and no trip through
+            // the scheduler.
             match half.read_now(buffer, fast_chunk(&want, buffer.len())) {
                 Ok(0) => return Err(self.peer_closed(buffer.len())),
-                Ok(_) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Ok(_) => {}
                 Err(e) if is_peer_gone(&e) => return Err(self.peer_closed(buffer.len())),
-                Err(_) => {} // the slow path below reports it
+                // Would block, or an error the waiting path reports.
+                Err(_) => return Ok(None),
             }
+        }
+    }
+
+    /// Waits for the bytes `want` asks for until the deadline (`deadline`, or
+    /// `timeout` from the first wait), after [`receive_now`](Self::receive_now)
+    /// found too few.
+    async fn receive_waiting(
+        &self,
+        mut side: MutexGuard<'_, ReadSide>,
+        want: Want<'_>,
+        mut deadline: Option<Instant>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TcpError> {
+        loop {
+            let ReadSide { half, buffer } = &mut *side;
             // `read_buf` is cancel-safe: a timeout or close loses no bytes.
             tokio::select! {
                 read = half.read_buf(buffer) => match read {
@@ -464,6 +530,9 @@ impl Connection {
                     buffered: buffer.len(),
                 }),
                 () = self.closed_here() => return Err(self.closed_error()),
+            }
+            if let Some(taken) = self.receive_now(&mut side, want)? {
+                return Ok(taken);
             }
         }
     }

@@ -320,11 +320,8 @@ impl Host {
         kind: Type,
         protocol: Option<Protocol>,
     ) -> io::Result<Socket> {
-        let make = move || {
-            let socket = Socket::new(domain, kind, protocol)?;
-            socket.set_nonblocking(true)?;
-            Ok(socket)
-        };
+        // SOCK_NONBLOCK | SOCK_CLOEXEC in the one `socket(2)` call, as tokio does.
+        let make = move || Socket::new(domain, kind.nonblocking(), protocol);
         match self.namespace() {
             None => make(),
             Some(_) => self.run(make).await.map_err(|error| self.io_error(error))?,

@@ -14,6 +14,7 @@ use testrig::process::Stream;
 use testrig::service::RetryPolicy;
 use testrig::{Endpoint, Environment, Ref};
 use testrig_drivers::app::App;
+use testrig_drivers::fault_proxy::FaultProxy;
 use testrig_drivers::tcp::{SocketOptions, TcpClient, TcpError, TcpServer};
 
 /// Deadlines for waits that end on an event: generous, so a busy machine only makes the
@@ -193,4 +194,20 @@ async fn an_app_runs_inside_its_host_and_a_client_on_another_host_reaches_it() {
         })
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_fault_proxy_placed_on_a_host_fails_its_start_saying_it_runs_here_only() {
+    if !networks_available() {
+        return;
+    }
+    let mut builder = Environment::builder("proxy-on-host").network(two_hosts("proxy"));
+    builder.add_on("b", TcpServer::new("server"));
+    builder.add_on("a", FaultProxy::new("proxy", Endpoint::of("server")));
+    let error = builder.build().unwrap().start().await.unwrap_err();
+    let text = format!("{error:#}");
+    assert!(
+        text.contains("fault proxy `proxy`: host = `a`: a fault proxy runs on this machine only"),
+        "{text}"
+    );
 }

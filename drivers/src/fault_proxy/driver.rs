@@ -275,6 +275,13 @@ impl Driver for FaultProxy {
         if let Some(error) = lock(&self.refused).take() {
             return Err(error.into());
         }
+        if !ctx.host().is_local() {
+            return Err(FaultProxyError::OnHost {
+                proxy: self.name.clone(),
+                host: ctx.host().name().to_owned(),
+            }
+            .into());
+        }
         let (host, mut port) = ctx.endpoint(&self.listen)?;
         if port == 0 {
             // A restart listens on the port of the last run.

@@ -82,6 +82,17 @@ pub enum FaultProxyError {
         #[source]
         source: std::io::Error,
     },
+    /// The proxy was placed on a host of an emulated network: it runs on this machine only
+    /// (for now), where it could not reach that network's addresses.
+    #[error(
+        "fault proxy `{proxy}`: host = `{host}`: a fault proxy runs on this machine only; place it on no host"
+    )]
+    OnHost {
+        /// The proxy.
+        proxy: String,
+        /// The host it was placed on.
+        host: String,
+    },
     /// The Toxiproxy API could not listen on its address.
     #[error("Toxiproxy API: cannot listen on {address}")]
     ApiListen {

@@ -27,7 +27,9 @@ async fn an_app_on_a_remote_host_starts_is_ready_exports_what_it_printed_and_sto
     let Some(sshd) = Sshd::start("ssh-app", 91).await else {
         return;
     };
+    let connecting = std::time::Instant::now();
     let remote = sshd.host().connect().await.unwrap();
+    let connected_in = connecting.elapsed();
     assert!(remote.is_ssh());
     assert_eq!(remote.name(), "remote");
     assert_eq!(remote.address(), sshd.address);
@@ -55,8 +57,19 @@ async fn an_app_on_a_remote_host_starts_is_ready_exports_what_it_printed_and_sto
         remote.clone(),
     );
     let _ = runpath;
+    let starting = std::time::Instant::now();
     app.start().await.unwrap();
+    let started_in = starting.elapsed();
     assert_eq!(app.status(), Status::Started);
+    // A one-shot command over the same connection, for comparison.
+    let bare = std::time::Instant::now();
+    let status = remote.command("true").unwrap().status().unwrap();
+    assert!(status.success());
+    eprintln!(
+        "figures: connect {connected_in:?}; remote App start to ready {started_in:?}; \
+         one-shot `true` over the connection {:?}",
+        bare.elapsed()
+    );
     let report = app.report();
     assert_eq!(report.exports["port"].to_string(), "4242");
     assert!(

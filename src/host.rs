@@ -5,7 +5,8 @@
 //! program there ([`Host::command`], or [`process::Command::host`](crate::process::Command::host)),
 //! and which addresses it has. [`Host::local`] is this machine (the default: loopback, no
 //! privileges); the hosts of an emulated [`Network`](crate::network::Network) are network
-//! namespaces of this process. Drivers take a host from their
+//! namespaces of this process; [`Host::ssh`] connects to another machine through the system's
+//! OpenSSH (see [`ssh`]). Drivers take a host from their
 //! [`StartContext::host`](crate::StartContext::host); nothing else about them changes.
 
 use std::ffi::OsStr;
@@ -22,8 +23,11 @@ use crate::network::NetworkError;
 use crate::network::address::Cidr;
 use crate::network::namespace::{Namespace, setns};
 
-/// A place drivers run: this machine ([`Host::local`], the default) or a host of an
-/// emulated [`Network`](crate::network::Network) (a network namespace of this process).
+pub mod ssh;
+
+/// A place drivers run: this machine ([`Host::local`], the default), a host of an
+/// emulated [`Network`](crate::network::Network) (a network namespace of this process), or
+/// another machine reached over SSH ([`Host::ssh`]).
 ///
 /// Sockets a driver makes with [`tcp_socket`](Host::tcp_socket) or [`socket`](Host::socket)
 /// belong to the host, whichever thread uses them afterwards; programs started with
@@ -51,6 +55,8 @@ enum Kind {
     Local,
     /// A network namespace of an emulated network.
     Emulated(Arc<Emulated>),
+    /// Another machine, through an OpenSSH control master.
+    Ssh(Arc<ssh::SshHost>),
 }
 
 #[derive(Debug)]
@@ -134,10 +140,51 @@ impl Host {
         }
     }
 
+    /// Starts connecting to `destination` (`user@address`, `address`, or a `Host` alias of the
+    /// user's ssh config) over SSH; [`connect`](ssh::SshBuilder::connect) makes the host. See
+    /// [`ssh`] for what runs where.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// use testrig::Host;
+    /// use testrig::process::{Command, Pattern, Process};
+    ///
+    /// let lab = Host::ssh("tester@192.0.2.10").name("lab").connect().await?;
+    /// let server = Command::new("python3")
+    ///     .args(["-u", "-m", "http.server", "8080"])
+    ///     .ready_when(Pattern::stdout("Serving HTTP")?)
+    ///     .host(lab.clone());
+    /// let server = Process::spawn(server, "/tmp/run").await?;
+    /// server.ready(std::time::Duration::from_secs(10)).await?;
+    /// server.stop(std::time::Duration::from_secs(5)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn ssh(destination: impl Into<String>) -> ssh::SshBuilder {
+        ssh::SshBuilder::new(destination)
+    }
+
+    pub(crate) fn from_ssh(host: ssh::SshHost) -> Host {
+        Host {
+            kind: Kind::Ssh(Arc::new(host)),
+        }
+    }
+
+    /// The namespace sockets, jobs and spawned programs of this host enter: an emulated
+    /// host's own; for an SSH host, that of the host its connection is made from.
     pub(crate) fn namespace(&self) -> Option<&Namespace> {
         match &self.kind {
             Kind::Local => None,
             Kind::Emulated(host) => Some(&host.namespace),
+            Kind::Ssh(host) => host.via().namespace(),
+        }
+    }
+
+    /// The SSH host behind this one, if it is one.
+    pub(crate) fn ssh_host(&self) -> Option<&ssh::SshHost> {
+        match &self.kind {
+            Kind::Ssh(host) => Some(host),
+            Kind::Local | Kind::Emulated(_) => None,
         }
     }
 
@@ -146,28 +193,36 @@ impl Host {
         matches!(self.kind, Kind::Local)
     }
 
-    /// The host's name: `local` for this machine, else its name in its network.
+    /// Whether this is another machine reached over SSH ([`Host::ssh`]).
+    pub fn is_ssh(&self) -> bool {
+        matches!(self.kind, Kind::Ssh(_))
+    }
+
+    /// The host's name: `local` for this machine, else its name in its network; for an SSH
+    /// host the name it was given, else its destination.
     pub fn name(&self) -> &str {
         match &self.kind {
             Kind::Local => "local",
             Kind::Emulated(host) => &host.name,
+            Kind::Ssh(host) => host.name(),
         }
     }
 
     /// Its interfaces, loopback left out (none for [`Host::local`]: this machine's own are
-    /// not the test's).
+    /// not the test's; none for an SSH host, whose interfaces are not known here).
     pub fn interfaces(&self) -> &[Interface] {
         match &self.kind {
-            Kind::Local => &[],
+            Kind::Local | Kind::Ssh(_) => &[],
             Kind::Emulated(host) => &host.interfaces,
         }
     }
 
     /// Every address of every interface; for [`Host::local`], the loopback addresses
-    /// `127.0.0.1` and `::1`.
+    /// `127.0.0.1` and `::1`; for an SSH host, the address its connection reached.
     pub fn addresses(&self) -> Vec<IpAddr> {
         match &self.kind {
             Kind::Local => vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()],
+            Kind::Ssh(host) => vec![host.address()],
             Kind::Emulated(host) => host
                 .interfaces
                 .iter()
@@ -214,7 +269,9 @@ impl Host {
     /// - for each interface (`eth0`…): `eth0.address`, `eth0.ipv4`, `eth0.ipv6` as above,
     ///   and `eth0.peer` (the host or switch at the other end).
     ///
-    /// [`Host::local`] exports `address` and `ipv4` `127.0.0.1`, `ipv6` `::1`.
+    /// [`Host::local`] exports `address` and `ipv4` `127.0.0.1`, `ipv6` `::1`. An SSH host
+    /// exports `address` (and `ipv4` or `ipv6`), `user`, `port` (its sshd's) and `ssh` (the
+    /// destination it was given).
     pub fn exports(&self) -> Exports {
         match &self.kind {
             Kind::Local => [
@@ -227,13 +284,17 @@ impl Host {
             ]
             .into(),
             Kind::Emulated(host) => exports_of(&host.interfaces),
+            Kind::Ssh(host) => host.exports(),
         }
     }
 
     /// The inode of an emulated host's namespace (`net:[INODE]` in `/proc/*/ns/net`), to
     /// tell it apart from others, e.g. to check that it is gone; `None` for [`Host::local`].
     pub fn namespace_inode(&self) -> Option<u64> {
-        self.namespace().map(Namespace::inode)
+        match &self.kind {
+            Kind::Emulated(host) => Some(host.namespace.inode()),
+            Kind::Local | Kind::Ssh(_) => None,
+        }
     }
 
     /// `network/host`, for errors.
@@ -241,12 +302,13 @@ impl Host {
         match &self.kind {
             Kind::Local => "local".to_owned(),
             Kind::Emulated(host) => format!("{}/{}", host.network, host.name),
+            Kind::Ssh(host) => format!("ssh:{}", host.name()),
         }
     }
 
     fn closed(&self, operation: &'static str) -> NetworkError {
         let network = match &self.kind {
-            Kind::Local => String::new(),
+            Kind::Local | Kind::Ssh(_) => String::new(),
             Kind::Emulated(host) => host.network.clone(),
         };
         NetworkError::State {
@@ -397,6 +459,13 @@ impl Host {
     /// [`process::Command`](crate::process::Command) use its
     /// [`host`](crate::process::Command::host) instead.
     ///
+    /// On an SSH host it is a local `ssh` through the host's connection, running `program`
+    /// quoted; arguments added afterwards are joined with spaces by `ssh` and split again by
+    /// the remote shell, as `ssh host program args` does: [`prepare`](Host::prepare) a
+    /// complete command to have every argument quoted. Nothing holds such a one-shot remote
+    /// command but `ssh` itself; a program that must die with the test is spawned with
+    /// [`process::Command::host`](crate::process::Command::host).
+    ///
     /// # Errors
     /// [`NetworkError::State`] once the network is stopped.
     ///
@@ -416,11 +485,16 @@ impl Host {
     }
 
     /// Makes `command` run on this host: [`command`](Host::command) for a command built
-    /// elsewhere. Nothing to do for [`Host::local`].
+    /// elsewhere. Nothing to do for [`Host::local`]. On an SSH host, `command` (its program,
+    /// arguments, environment changes and working directory, each quoted) is replaced by the
+    /// local `ssh` that runs it there; prepare it once it is complete.
     ///
     /// # Errors
     /// [`NetworkError::State`] once the network is stopped.
     pub fn prepare(&self, command: &mut std::process::Command) -> Result<(), NetworkError> {
+        if let Kind::Ssh(host) = &self.kind {
+            *command = host.one_shot(command);
+        }
         if let Some(fd) = self.namespace_fd("command")? {
             // SAFETY: setns is async-signal-safe; the closure holds `fd`, so the descriptor
             // stays open as long as the command.

@@ -105,6 +105,11 @@ struct DriverGuideDoctests;
 #[doc = include_str!("../docs/networks.md")]
 struct NetworksGuideDoctests;
 
+/// The remote hosts guide's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/remote.md")]
+struct RemoteGuideDoctests;
+
 /// The suites guide's code blocks, compiled as doctests.
 #[cfg(all(doctest, feature = "suite"))]
 #[doc = include_str!("../docs/suites.md")]

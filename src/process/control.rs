@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use super::cgroup::Cgroup;
 use super::group::ProcessGroup;
+use super::relay::Relay;
 use super::state::{Event, Refusal};
 use super::{ProcessState, Signal, Survivor};
 
@@ -19,12 +20,18 @@ use super::{ProcessState, Signal, Survivor};
 /// group: `SIGSTOP`/`SIGCONT` freeze and thaw the cgroup, `SIGKILL` is `cgroup.kill`, which also
 /// reaches the descendants that left the group. Other signals (the stop signal) go to the group.
 ///
+/// A program run on an SSH host is signalled through its [`Relay`]: every signal but `SIGKILL` is
+/// forwarded to the remote supervisor; `SIGKILL` (and a signal the relay could not forward)
+/// reaches the local `ssh` client's group, which closes the channel, and the remote supervisor
+/// kills the remote group.
+///
 /// Observers see the state through a `watch` channel. `Exited` is published only once the
 /// output has been read to its end (see the supervisor), so whoever wakes on the exit also sees
 /// every line the program printed.
 pub(crate) struct Control {
     group: ProcessGroup,
     cgroup: Option<Arc<Cgroup>>,
+    relay: Option<Relay>,
     state: Mutex<ProcessState>,
     published: watch::Sender<ProcessState>,
     ended_at: OnceLock<Instant>,
@@ -56,11 +63,18 @@ impl Control {
         Control {
             group,
             cgroup: cgroup.map(Arc::new),
+            relay: None,
             state: Mutex::new(ProcessState::Running),
             published: watch::Sender::new(ProcessState::Running),
             ended_at: OnceLock::new(),
             aftermath: OnceLock::new(),
         }
+    }
+
+    /// Signals go through `relay` to a remote supervisor (see [`Relay`]).
+    pub(crate) fn with_relay(mut self, relay: Relay) -> Control {
+        self.relay = Some(relay);
+        self
     }
 
     /// The program's cgroup, if it has one.
@@ -108,6 +122,15 @@ impl Control {
         let through_cgroup = |action, result: io::Result<()>| {
             result.map_err(|error| ControlError::Cgroup(action, error))
         };
+        // SIGKILL is never relayed: it ends the local client, whose channel closes, and the
+        // remote supervisor kills the group; a relayed one could make the program end by a
+        // code of its own before the local kill lands.
+        if let Some(relay) = &self.relay
+            && signal != Signal::KILL
+            && relay.forward(signal).is_ok()
+        {
+            return Ok(());
+        }
         match (&self.cgroup, signal) {
             (Some(cgroup), Signal::STOP) => through_cgroup("freeze", cgroup.freeze(true)),
             (Some(cgroup), Signal::CONT) => through_cgroup("thaw", cgroup.freeze(false)),

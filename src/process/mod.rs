@@ -73,6 +73,7 @@ mod pattern;
 #[allow(clippy::module_inception)]
 mod process;
 mod pump;
+mod relay;
 mod rules;
 mod signal;
 mod spawn;

@@ -18,6 +18,7 @@ use super::group::ProcessGroup;
 use super::line_hub::LineHub;
 use super::logs::LogFiles;
 use super::pump::pump;
+use super::relay::Relay;
 use super::supervisor::supervise;
 use super::{
     Command, ProcessError, SPAWN_MARKER_VAR, Stream, default_signals, parent_death, spawner,
@@ -40,7 +41,21 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, Pro
     let name = command.display_name();
     let runtime =
         Handle::try_current().map_err(|_| ProcessError::NoRuntime { name: name.clone() })?;
-    if let Some(cwd) = command.get_cwd()
+    let marker = spawn_marker();
+    // On an SSH host the program runs through a local `ssh` client: that is what is spawned
+    // here, its signals relayed to the remote supervisor (see `host/ssh.rs`).
+    let remote = command
+        .get_host()
+        .ssh_host()
+        .map(|host| host.local_command(&command, &marker))
+        .transpose()
+        .map_err(|source| ProcessError::Spawn {
+            name: name.clone(),
+            program: command.program().to_path_buf(),
+            source,
+        })?;
+    let local = remote.as_ref().unwrap_or(&command);
+    if let Some(cwd) = local.get_cwd()
         && !cwd.is_dir()
     {
         return Err(ProcessError::WorkingDirectory {
@@ -56,10 +71,12 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, Pro
             source,
         })?;
 
-    let marker = spawn_marker();
-    let (cgroup, containment) = contain(&command, &name);
+    let (cgroup, containment) = contain(local, &name);
     let (cgroup, procs) = cgroup.unzip();
-    let mut os = os_command(&command, &marker, procs);
+    let mut os = os_command(local, &marker, procs);
+    if remote.is_some() {
+        os.stdin(Stdio::piped());
+    }
     let spawned = match command.get_host().prepare_tokio(&mut os) {
         Ok(()) => spawner::spawn(os, runtime).await,
         // The host's network is stopped: there is nowhere to run it.
@@ -79,11 +96,11 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, Pro
     } = spawned.map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => ProcessError::ProgramNotFound {
             name: name.clone(),
-            program: command.program().to_path_buf(),
+            program: local.program().to_path_buf(),
         },
         _ => ProcessError::Spawn {
             name: name.clone(),
-            program: command.program().to_path_buf(),
+            program: local.program().to_path_buf(),
             source,
         },
     })?;
@@ -97,7 +114,18 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, Pro
         pump(stdout, stdout_file, Stream::Stdout, hub.clone()),
         pump(stderr, stderr_file, Stream::Stderr, hub.clone()),
     ];
-    let control = Arc::new(Control::new(ProcessGroup::led_by(pid), cgroup));
+    let mut control = Control::new(ProcessGroup::led_by(pid), cgroup);
+    if let Some(stdin) = child.stdin.take() {
+        let pipe = stdin
+            .into_owned_fd()
+            .map_err(|source| ProcessError::Spawn {
+                name: name.clone(),
+                program: local.program().to_path_buf(),
+                source,
+            })?;
+        control = control.with_relay(Relay::new(pipe));
+    }
+    let control = Arc::new(control);
     supervise(child, control.clone(), pumps, marker);
     tracing::debug!(process = %name, pid, %containment, "spawned");
     Ok(Parts {

@@ -36,4 +36,4 @@ pub use process_identity::ProcessIdentity;
 pub use process_tracker::ProcessTracker;
 pub use scratch_dir::ScratchDir;
 pub use scripted::ScriptedDriver;
-pub use start_context::{resource, start_context};
+pub use start_context::{resource, resource_on, start_context};

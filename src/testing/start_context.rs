@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use crate::Host;
 use crate::driver::{DriverSpec, Resource, StartContext};
 
 /// A [`StartContext`] outside any environment, to unit-test a driver: no
@@ -31,4 +32,12 @@ pub fn start_context(driver: impl Into<String>, runpath: impl Into<PathBuf>) -> 
 /// ```
 pub fn resource(spec: impl Into<DriverSpec>) -> Resource {
     spec.into().into_resource()
+}
+
+/// [`resource`] placed on `host`: the driver makes its sockets and processes there, as
+/// one an environment placed on a host of its network.
+pub fn resource_on(spec: impl Into<DriverSpec>, host: Host) -> Resource {
+    let resource = resource(spec);
+    resource.place(host);
+    resource
 }

@@ -1,0 +1,278 @@
+//! Remote hosts over SSH: [`Host::ssh`](crate::Host::ssh).
+//!
+//! # What runs where
+//!
+//! An SSH host is another machine reached through the system's OpenSSH client, so the user's
+//! ssh config, keys, agent and known hosts apply; nothing is installed on the remote side.
+//!
+//! - **The connection** is an OpenSSH *control master* (`ssh -M -N -S <socket>`), started by
+//!   [`SshBuilder::connect`] as a testrig process of this program: it never forks into the
+//!   background (no `-f`, `ControlPersist=no`), so it dies with the test like any spawned
+//!   program (parent-death signal, process group, guardian), and its end is the end of the
+//!   connection. Connected means the master has authenticated and its control socket listens:
+//!   the master prints a line of ours (`LocalCommand`) at that moment, the readiness event. Host
+//!   keys are checked strictly by default ([`HostKeys::Strict`]: a host missing from
+//!   known_hosts is refused too); [`HostKeys::AcceptNew`] adds unknown ones, for throwaway
+//!   hosts. A key that differs from the known one is always refused
+//!   ([`SshError::HostKeyMismatch`], naming the host). Everything else goes through that
+//!   socket; the `openssh` crate runs one-shot commands over it (the address and user asked at
+//!   connect time).
+//! - **A program on the host** ([`process::Command::host`](crate::process::Command::host)) is
+//!   spawned *here* as a multiplexed client,
+//!   `ssh -S <socket> -T … none -- <remote supervisor> <program> <args>`, through the usual
+//!   process machinery: its stdout and stderr come back on the client's, so readiness
+//!   patterns, captures, log files in the local runpath and tails work unchanged, and the local
+//!   client is held in its process group like any program (no cgroup: the remote program is
+//!   not in it, see below). `-T`: no terminal, so stdout and stderr stay apart and lines are
+//!   not rewritten (`\r\n`), and nothing relies on a hang-up signal a program may ignore.
+//! - **The remote supervisor** is a POSIX `sh` script passed on the command line. It starts
+//!   the program in a process group of its own (`setsid`; where the remote lacks it, in the
+//!   supervisor's group), its stdin `/dev/null`, and reads its own stdin, which is the
+//!   channel's: each line is a signal name it sends to the program's group (`TERM`, `STOP`…);
+//!   end-of-file means the channel is gone (the test ended, however it ended, the local
+//!   client was killed, the connection dropped, the remote sshd session died) and it sends
+//!   `SIGKILL` to the group. When the program ends, the supervisor kills what it left in its
+//!   group and exits with its status (a program ended by signal N exits `128 + N`, as a shell
+//!   reports it), which `ssh` returns here.
+//! - **Signals**: OpenSSH's client cannot forward a signal (a signal to it only ends it), so
+//!   testrig writes them into the client's stdin instead (the process's relay): stop sends
+//!   `TERM` there, and after the stop timeout `SIGKILL` kills the local client, whose channel
+//!   closes, and the supervisor kills the remote group. Pause and resume are `STOP` and `CONT`
+//!   on the remote group.
+//! - **A lost connection**: every client of the host exits with `ssh`'s status 255; the
+//!   local wrapper around it then prints the master's last words ("Connection to … closed by
+//!   remote host") on its stderr, so the failure of a driver whose program ran there names the
+//!   reason. On the remote side every supervisor sees end-of-file and kills its group.
+//! - **Sockets** an in-process driver makes on an SSH host ([`Host::tcp_listener`],
+//!   [`Host::tcp_connect`], [`Host::socket`], [`Host::run`]) are made in this process, where
+//!   the connection is made from: on this machine, or inside the emulated host given with
+//!   [`SshBuilder::via`]. A `TcpClient` placed on an SSH host reaches the remote services by
+//!   their address; a `TcpServer` placed there listens here.
+//!
+//! [`Host::tcp_listener`]: crate::Host::tcp_listener
+//! [`Host::tcp_connect`]: crate::Host::tcp_connect
+//! [`Host::socket`]: crate::Host::socket
+//! [`Host::run`]: crate::Host::run
+
+mod builder;
+mod error;
+mod master;
+mod supervisor;
+
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+pub use builder::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, HostKeys, SshBuilder};
+pub use error::SshError;
+
+use crate::Host;
+use crate::context::Exports;
+use crate::process::{Command, Process};
+
+impl SshBuilder {
+    /// Connects: starts the control master (from the [`via`](SshBuilder::via) host), waits
+    /// until it has logged in, then asks the host which address the connection reached and
+    /// as which user.
+    ///
+    /// # Errors
+    /// [`SshError::Invalid`] for a bad option; [`SshError::HostKeyMismatch`] or
+    /// [`SshError::HostKeyUnknown`] when the host key check refuses the host;
+    /// [`SshError::Connect`] when ssh fails otherwise (its own words);
+    /// [`SshError::Timeout`] after the connect timeout.
+    pub async fn connect(self) -> Result<Host, SshError> {
+        self.validate()?;
+        let control = ControlDir::create().map_err(|source| SshError::ControlDir {
+            host: self.host_name().to_owned(),
+            path: std::env::temp_dir(),
+            source,
+        })?;
+        let master = master::start(&self, &control).await?;
+        let (address, port, user) = master::ask_address(&self, &control).await?;
+        Ok(Host::from_ssh(SshHost {
+            name: self.host_name().to_owned(),
+            destination: self.destination,
+            user,
+            address,
+            port,
+            via: self.via,
+            master,
+            control,
+        }))
+    }
+}
+
+/// A connected SSH host: what [`Host`] holds for it.
+#[derive(Debug)]
+pub(crate) struct SshHost {
+    name: String,
+    destination: String,
+    user: String,
+    address: IpAddr,
+    port: u16,
+    via: Host,
+    /// The control master; dropping it kills it, which ends the connection.
+    master: Process,
+    control: ControlDir,
+}
+
+impl SshHost {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn via(&self) -> &Host {
+        &self.via
+    }
+
+    pub(crate) fn address(&self) -> IpAddr {
+        self.address
+    }
+
+    pub(crate) fn exports(&self) -> Exports {
+        let mut exports = Exports::new();
+        exports.insert("address".to_owned(), self.address.into());
+        let family = if self.address.is_ipv4() {
+            "ipv4"
+        } else {
+            "ipv6"
+        };
+        exports.insert(family.to_owned(), self.address.into());
+        exports.insert("user".to_owned(), self.user.clone().into());
+        exports.insert("port".to_owned(), i64::from(self.port).into());
+        exports.insert("ssh".to_owned(), self.destination.clone().into());
+        exports
+    }
+
+    /// The local command that runs `command` on this host, under the remote supervisor.
+    pub(crate) fn local_command(
+        &self,
+        command: &Command,
+        marker: &str,
+    ) -> std::io::Result<Command> {
+        if self.master.state().has_exited() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                format!(
+                    "the SSH connection to `{}` ({}) is closed: {}",
+                    self.name,
+                    self.destination,
+                    master::last_words(&self.control, &self.master)
+                ),
+            ));
+        }
+        let remote = supervisor::remote_command(command, marker);
+        let mut local = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(supervisor::LOCAL_WRAPPER)
+            .arg("testrig-ssh")
+            .arg(&self.name)
+            .arg(self.control.log())
+            .arg(self.control.socket())
+            .arg("ssh")
+            .args(self.client_args())
+            .arg("-T")
+            .arg("none")
+            .arg("--")
+            .arg(remote)
+            .cgroup(false)
+            .kind(command.get_kind())
+            .stop_signal(command.get_stop_signal())
+            .tail_lines(command.get_tail_lines());
+        if let Some(name) = command.has_explicit_name().then(|| command.display_name()) {
+            local = local.name(name);
+        }
+        Ok(local)
+    }
+
+    /// A one-shot `ssh` through the connection running `command`'s program, arguments,
+    /// environment changes and working directory, each quoted.
+    pub(crate) fn one_shot(&self, command: &std::process::Command) -> std::process::Command {
+        let mut words: Vec<OsString> = Vec::new();
+        if let Some(dir) = command.get_current_dir() {
+            words.push("cd".into());
+            words.push(supervisor::quote(dir.as_os_str()));
+            words.push("&&".into());
+        }
+        words.push("exec".into());
+        let env: Vec<_> = command.get_envs().collect();
+        if !env.is_empty() {
+            words.push("env".into());
+            for (key, value) in env {
+                match value {
+                    Some(value) => {
+                        let mut pair = key.to_owned();
+                        pair.push("=");
+                        pair.push(value);
+                        words.push(supervisor::quote(&pair));
+                    }
+                    None => {
+                        words.push("-u".into());
+                        words.push(supervisor::quote(key));
+                    }
+                }
+            }
+        }
+        words.push(supervisor::quote(command.get_program()));
+        words.extend(command.get_args().map(supervisor::quote));
+        let mut ssh = std::process::Command::new("ssh");
+        ssh.args(self.client_args())
+            .arg("-T")
+            .arg("none")
+            .arg("--")
+            .arg(supervisor::join(&words));
+        ssh
+    }
+
+    /// The options of a client multiplexed over the master: never a connection of its own
+    /// (`ControlMaster=no`, and port 9 should the socket be gone), never a prompt.
+    fn client_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["-S".into(), self.control.socket().into()];
+        for option in ["ControlMaster=no", "BatchMode=yes", "LogLevel=ERROR"] {
+            args.push("-o".into());
+            args.push(option.into());
+        }
+        args.push("-p".into());
+        args.push("9".into());
+        args
+    }
+}
+
+/// The directory of a host's control socket and its master's logs, removed with the host.
+#[derive(Debug)]
+struct ControlDir {
+    path: PathBuf,
+}
+
+impl ControlDir {
+    /// A fresh directory under the system temp directory, short enough for a Unix socket path.
+    fn create() -> std::io::Result<ControlDir> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let number = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("testrig-ssh-{}-{number}", std::process::id()));
+        std::fs::create_dir_all(&path)?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        Ok(ControlDir { path })
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.path.join("master")
+    }
+
+    /// The master's log (`ssh -E`).
+    fn log(&self) -> PathBuf {
+        self.path.join("master.log")
+    }
+}
+
+impl Drop for ControlDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}

@@ -1,0 +1,208 @@
+//! `SshBuilder`: the options of an SSH host, and connecting it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::error::SshError;
+use crate::Host;
+
+/// How the remote host's key is checked against known_hosts (OpenSSH's
+/// `StrictHostKeyChecking`). A key that differs from a known one is refused either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HostKeys {
+    /// Only a host whose key is already known is accepted (`StrictHostKeyChecking=yes`).
+    #[default]
+    Strict,
+    /// An unknown host's key is added to known_hosts and accepted
+    /// (`StrictHostKeyChecking=accept-new`): for throwaway hosts, whose keys are new each time.
+    AcceptNew,
+}
+
+impl HostKeys {
+    pub(super) fn option(self) -> &'static str {
+        match self {
+            HostKeys::Strict => "StrictHostKeyChecking=yes",
+            HostKeys::AcceptNew => "StrictHostKeyChecking=accept-new",
+        }
+    }
+}
+
+/// The options of an SSH host, from [`Host::ssh`]; [`connect`](SshBuilder::connect) makes
+/// the [`Host`]. Options left unset come from the user's ssh config, as for `ssh` itself.
+///
+/// # Examples
+/// ```no_run
+/// # async fn example(client: testrig::Host) -> Result<(), testrig::host::ssh::SshError> {
+/// use std::time::Duration;
+/// use testrig::Host;
+/// use testrig::host::ssh::HostKeys;
+///
+/// let remote = Host::ssh("root@10.0.0.2")
+///     .name("remote")
+///     .port(2222)
+///     .identity("/tmp/keys/id_ed25519")
+///     .known_hosts("/tmp/keys/known_hosts")
+///     .host_keys(HostKeys::Strict)
+///     .connect_timeout(Duration::from_secs(5))
+///     .via(client) // connect from inside an emulated host
+///     .connect()
+///     .await?;
+/// assert_eq!(remote.address().to_string(), "10.0.0.2");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SshBuilder {
+    pub(super) destination: String,
+    pub(super) name: Option<String>,
+    pub(super) port: Option<u16>,
+    pub(super) identity: Option<PathBuf>,
+    pub(super) known_hosts: Option<PathBuf>,
+    pub(super) host_keys: HostKeys,
+    pub(super) via: Host,
+    pub(super) connect_timeout: Duration,
+    pub(super) keepalive: Duration,
+}
+
+/// How long connecting may take unless told otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The keepalive interval unless told otherwise: three unanswered ones end the connection.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(5);
+
+impl SshBuilder {
+    pub(crate) fn new(destination: impl Into<String>) -> SshBuilder {
+        SshBuilder {
+            destination: destination.into(),
+            name: None,
+            port: None,
+            identity: None,
+            known_hosts: None,
+            host_keys: HostKeys::default(),
+            via: Host::local(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            keepalive: DEFAULT_KEEPALIVE,
+        }
+    }
+
+    /// Names the host in errors, reports and references (default: its destination).
+    pub fn name(mut self, name: impl Into<String>) -> SshBuilder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The sshd's port (default: the ssh config's, else 22).
+    pub fn port(mut self, port: u16) -> SshBuilder {
+        self.port = Some(port);
+        self
+    }
+
+    /// Logs in with this private key only (`-i`, `IdentitiesOnly=yes`).
+    pub fn identity(mut self, key: impl Into<PathBuf>) -> SshBuilder {
+        self.identity = Some(key.into());
+        self
+    }
+
+    /// Checks the host's key against this known_hosts file (`UserKnownHostsFile`) instead of
+    /// the user's.
+    pub fn known_hosts(mut self, file: impl Into<PathBuf>) -> SshBuilder {
+        self.known_hosts = Some(file.into());
+        self
+    }
+
+    /// How the host's key is checked (default [`HostKeys::Strict`]).
+    pub fn host_keys(mut self, host_keys: HostKeys) -> SshBuilder {
+        self.host_keys = host_keys;
+        self
+    }
+
+    /// Connects from `host` (default [`Host::local`]): the connection is made inside an
+    /// emulated host's namespace, where the remote address is routable; the host's in-process
+    /// sockets are made there too.
+    pub fn via(mut self, host: Host) -> SshBuilder {
+        self.via = host;
+        self
+    }
+
+    /// How long connecting may take, login included (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> SshBuilder {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The keepalive interval (`ServerAliveInterval`, default 5 s): after three unanswered
+    /// ones the connection counts as lost, and so do the programs running over it.
+    pub fn keepalive(mut self, interval: Duration) -> SshBuilder {
+        self.keepalive = interval;
+        self
+    }
+
+    pub(super) fn host_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.destination)
+    }
+
+    fn invalid(&self, field: &'static str, value: String, reason: &'static str) -> SshError {
+        SshError::Invalid {
+            host: self.host_name().to_owned(),
+            field,
+            value,
+            reason,
+        }
+    }
+
+    pub(super) fn validate(&self) -> Result<(), SshError> {
+        let destination = &self.destination;
+        if destination.is_empty() || destination.starts_with('-') {
+            let reason = "give `user@address`, `address` or an ssh config alias";
+            return Err(self.invalid("destination", destination.clone(), reason));
+        }
+        if destination.chars().any(char::is_whitespace) {
+            let reason = "a destination has no spaces";
+            return Err(self.invalid("destination", destination.clone(), reason));
+        }
+        if self.port == Some(0) {
+            return Err(self.invalid("port", "0".into(), "an sshd listens on a port from 1"));
+        }
+        if let Some(key) = &self.identity
+            && !key.is_file()
+        {
+            let reason = "no such file";
+            return Err(self.invalid("identity", key.display().to_string(), reason));
+        }
+        if self.connect_timeout.is_zero() {
+            let reason = "must be longer than zero";
+            return Err(self.invalid("connect_timeout", "0s".into(), reason));
+        }
+        if self.keepalive < Duration::from_secs(1) {
+            let reason = "ssh counts it in whole seconds, at least 1";
+            return Err(self.invalid("keepalive", format!("{:?}", self.keepalive), reason));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_options_are_refused_naming_the_field_and_the_value() {
+        let refused = |builder: SshBuilder| builder.validate().unwrap_err().to_string();
+        assert_eq!(
+            refused(SshBuilder::new("-oProxyCommand=x").name("lab")),
+            "ssh host `lab`: destination `-oProxyCommand=x` is not valid: give `user@address`, \
+             `address` or an ssh config alias"
+        );
+        assert!(refused(SshBuilder::new("a b")).contains("destination `a b`"));
+        assert!(refused(SshBuilder::new("h").port(0)).contains("port `0`"));
+        assert!(
+            refused(SshBuilder::new("h").identity("/nonexistent/key"))
+                .contains("identity `/nonexistent/key` is not valid: no such file")
+        );
+        assert!(
+            refused(SshBuilder::new("h").keepalive(Duration::from_millis(10)))
+                .contains("keepalive `10ms`")
+        );
+    }
+}

@@ -1,0 +1,261 @@
+//! Remote hosts over SSH, against a real `sshd` running inside an emulated host: programs
+//! spawned there start, are ready by their output, stop, die when stop is ignored, die when
+//! the connection is killed; a host whose key changed is refused.
+//!
+//! Without root, network namespaces or an sshd each test prints `skip: <what is missing>`,
+//! and fails when `CI` is set.
+
+#[path = "ssh/sshd.rs"]
+mod sshd;
+
+use std::time::Duration;
+
+use sshd::{PATIENCE, Sshd};
+use testrig::host::ssh::{HostKeys, SshError};
+use testrig::process::{Command, Exit, Pattern, Process, Stream};
+use testrig::testing::resource_on;
+use testrig::{DriverSpec, Status};
+use testrig_drivers::app::App;
+
+/// A marker unique to this test run, in a remote program's arguments.
+fn marker(test: &str) -> String {
+    format!("testrig-mark-{test}-{}", std::process::id())
+}
+
+#[tokio::test]
+async fn an_app_on_a_remote_host_starts_is_ready_exports_what_it_printed_and_stops() {
+    let Some(sshd) = Sshd::start("ssh-app", 91).await else {
+        return;
+    };
+    let connecting = std::time::Instant::now();
+    let remote = sshd.host().connect().await.unwrap();
+    let connected_in = connecting.elapsed();
+    assert!(remote.is_ssh());
+    assert_eq!(remote.name(), "remote");
+    assert_eq!(remote.address(), sshd.address);
+    let exports = remote.exports();
+    assert_eq!(exports["address"].to_string(), sshd.address.to_string());
+    assert_eq!(exports["user"].to_string(), "root");
+    assert_eq!(exports["port"].to_string(), "2222");
+
+    let mark = marker("app");
+    // The program says where it runs: the remote host's namespace has the sshd's address.
+    let script = format!(
+        "echo \"{mark} serving on $(hostname -I 2>/dev/null || ip -brief address) port 4242\"; \
+         exec sleep 1000"
+    );
+    let runpath = sshd.dir.join("app");
+    let app = resource_on(
+        DriverSpec::new(
+            App::new("remote-app", "sh")
+                .args(["-c", script.as_str()])
+                .ready_on(
+                    Stream::Stdout,
+                    r"serving on (?P<where>.*) port (?P<port>\d+)",
+                ),
+        ),
+        remote.clone(),
+    );
+    let _ = runpath;
+    let starting = std::time::Instant::now();
+    app.start().await.unwrap();
+    let started_in = starting.elapsed();
+    assert_eq!(app.status(), Status::Started);
+    // A one-shot command over the same connection, for comparison.
+    let bare = std::time::Instant::now();
+    let status = remote.command("true").unwrap().status().unwrap();
+    assert!(status.success());
+    eprintln!(
+        "figures: connect {connected_in:?}; remote App start to ready {started_in:?}; \
+         one-shot `true` over the connection {:?}",
+        bare.elapsed()
+    );
+    let report = app.report();
+    assert_eq!(report.exports["port"].to_string(), "4242");
+    assert!(
+        report.exports["where"]
+            .to_string()
+            .contains(&sshd.address.to_string()),
+        "it ran on the remote host: {}",
+        report.exports["where"]
+    );
+    assert!(
+        !sshd::local_processes_with(&mark).is_empty(),
+        "the program runs on the remote host"
+    );
+    app.stop().await.unwrap();
+    assert_eq!(app.status(), Status::Stopped);
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    drop(remote);
+    sshd.stop().await;
+}
+
+#[tokio::test]
+async fn stop_sends_term_to_the_remote_program_and_its_status_comes_back() {
+    let Some(sshd) = Sshd::start("ssh-term", 92).await else {
+        return;
+    };
+    let remote = sshd.host().connect().await.unwrap();
+    let mark = marker("term");
+    let script =
+        format!("trap 'echo got TERM; exit 7' TERM; echo {mark} up; while :; do sleep 0.05; done");
+    let command = Command::new("sh")
+        .args(["-c", script.as_str()])
+        .name("polite")
+        .daemon()
+        .ready_when(Pattern::stdout(" up$").unwrap())
+        .host(remote.clone());
+    let process = Process::spawn(command, sshd.dir.join("term"))
+        .await
+        .unwrap();
+    process.ready(PATIENCE).await.unwrap();
+    let exit = process.stop(PATIENCE).await.unwrap();
+    assert_eq!(
+        exit,
+        Exit::ExitedOnStop(7),
+        "the program's own exit, after its TERM handler"
+    );
+    let stdout = std::fs::read_to_string(process.log_file(Stream::Stdout)).unwrap();
+    assert!(stdout.ends_with("got TERM\n"), "{stdout:?}");
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    drop(remote);
+    sshd.stop().await;
+}
+
+#[tokio::test]
+async fn a_remote_program_that_ignores_term_is_killed_after_the_stop_timeout() {
+    let Some(sshd) = Sshd::start("ssh-stubborn", 93).await else {
+        return;
+    };
+    let remote = sshd.host().connect().await.unwrap();
+    let mark = marker("stubborn");
+    // It and a child of its own both ignore TERM; the whole group must go.
+    let script = format!("trap '' TERM; sleep 1000 & echo {mark} up; while :; do sleep 0.05; done");
+    let command = Command::new("sh")
+        .args(["-c", script.as_str()])
+        .name("stubborn")
+        .daemon()
+        .ready_when(Pattern::stdout(" up$").unwrap())
+        .host(remote.clone());
+    let process = Process::spawn(command, sshd.dir.join("stubborn"))
+        .await
+        .unwrap();
+    process.ready(PATIENCE).await.unwrap();
+    let stop_timeout = Duration::from_millis(500);
+    let started = std::time::Instant::now();
+    let exit = process.stop(stop_timeout).await.unwrap();
+    assert!(
+        started.elapsed() >= stop_timeout,
+        "TERM was ignored, so stop waited"
+    );
+    assert_eq!(exit, Exit::Killed);
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    drop(remote);
+    sshd.stop().await;
+}
+
+#[tokio::test]
+async fn a_killed_connection_fails_the_app_with_the_reason_and_leaves_nothing_remote() {
+    let Some(sshd) = Sshd::start("ssh-cut", 94).await else {
+        return;
+    };
+    let remote = sshd.host().connect().await.unwrap();
+    let mark = marker("cut");
+    let script = format!("trap '' TERM HUP; echo {mark} up; exec sleep 1000");
+    let app = resource_on(
+        DriverSpec::new(
+            App::new("cut-app", "sh")
+                .args(["-c", script.as_str()])
+                .ready_on(Stream::Stdout, " up$"),
+        ),
+        remote.clone(),
+    );
+    app.start().await.unwrap();
+    assert_eq!(app.status(), Status::Started);
+
+    // Kill the sshd's session processes (its children): the connection is gone.
+    let sshd_pid = sshd.process.pid();
+    let killed = std::process::Command::new("pkill")
+        .args(["-KILL", "-P", &sshd_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "the sshd had session processes");
+
+    app.wait(Status::Failed, PATIENCE).await.unwrap();
+    let report = app.report();
+    let errors: Vec<String> = report.errors.iter().map(|e| format!("{e:?}")).collect();
+    let text = format!("{errors:?} {:?}", report.log_tail);
+    eprintln!("{text}");
+    assert!(
+        text.contains("closed by remote host"),
+        "the failure says the connection was closed: {text}"
+    );
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    let _ = app.stop().await;
+    drop(remote);
+    sshd.stop().await;
+}
+
+#[tokio::test]
+async fn a_host_whose_key_changed_is_refused_naming_it() {
+    let Some(sshd) = Sshd::start("ssh-key", 95).await else {
+        return;
+    };
+    // known_hosts holds another key for the host's address.
+    let other = sshd.dir.join("other_key");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", ""])
+        .arg("-f")
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let other_key = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    std::fs::write(
+        sshd.dir.join("known_hosts"),
+        format!("[{}]:{} {other_key}", sshd.address, sshd.port),
+    )
+    .unwrap();
+    // Accepting new keys does not accept a changed one.
+    let error = sshd
+        .host()
+        .host_keys(HostKeys::AcceptNew)
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, SshError::HostKeyMismatch { host, .. } if host == "remote"),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    eprintln!("{message}");
+    assert!(
+        message.starts_with("ssh host `remote` (root@10.95.0.2): its host key differs"),
+        "{message}"
+    );
+
+    // An unknown host under the strict default: refused too, saying how to accept it.
+    std::fs::write(sshd.dir.join("known_hosts"), "").unwrap();
+    let error = sshd.host().connect().await.unwrap_err();
+    assert!(
+        matches!(error, SshError::HostKeyUnknown { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("HostKeys::AcceptNew"));
+    // ...and accepted with AcceptNew, which records it.
+    let remote = sshd
+        .host()
+        .host_keys(HostKeys::AcceptNew)
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(remote.address(), sshd.address);
+    let known = std::fs::read_to_string(sshd.dir.join("known_hosts")).unwrap();
+    // (Hashed or not, as the ssh config says: Debian hashes known hosts.)
+    assert!(
+        known.contains("ssh-ed25519"),
+        "the key was recorded: {known}"
+    );
+    drop(remote);
+    sshd.stop().await;
+}

@@ -1,0 +1,210 @@
+//! A real `sshd` as a remote host: inside host `remote` of an emulated network, its own host
+//! key, user key, config and PID file in a temporary directory (nothing in /etc touched), and
+//! the SSH connection made from host `client` of the same network.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use testrig::Host;
+use testrig::host::ssh::SshBuilder;
+use testrig::network::{Link, Network};
+use testrig::process::{Command, Pattern, Process};
+
+/// Deadlines for waits that end on an event: generous, so a busy machine only makes the
+/// test slower, never wrong.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The sshd binary, or why the tests cannot run.
+fn sshd_binary() -> Result<PathBuf, String> {
+    if unsafe { libc::geteuid() } != 0 {
+        return Err("the sshd fixture needs root (sshd logs in the user it runs as)".into());
+    }
+    let availability = testrig::network::availability();
+    if let Some(missing) = availability.missing() {
+        return Err(missing.to_string());
+    }
+    ["/usr/sbin/sshd", "/usr/local/sbin/sshd"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.is_file())
+        .ok_or_else(|| "no sshd (scripts/setup installs openssh-server)".to_owned())
+}
+
+/// One sshd in its own network, and what a test needs to reach it.
+pub struct Sshd {
+    pub network: Network,
+    pub dir: PathBuf,
+    pub client: Host,
+    pub address: IpAddr,
+    pub port: u16,
+    pub process: Process,
+}
+
+fn keygen(path: &Path) {
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", ""])
+        .arg("-f")
+        .arg(path)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(status.success(), "ssh-keygen {}", path.display());
+}
+
+impl Sshd {
+    /// Starts an sshd for test `name` on subnet `10.<subnet>.0.0/24`; `None` (after a skip line)
+    /// where it cannot run, a panic when `CI` is set.
+    pub async fn start(name: &str, subnet: u8) -> Option<Sshd> {
+        let sshd = match sshd_binary() {
+            Ok(sshd) => sshd,
+            Err(missing) if std::env::var_os("CI").is_some() => {
+                panic!("CI is set and the sshd tests cannot run here: {missing}")
+            }
+            Err(missing) => {
+                eprintln!("skip: {missing}");
+                return None;
+            }
+        };
+        let dir = std::env::temp_dir().join(format!("testrig-sshd-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        keygen(&dir.join("host_key"));
+        keygen(&dir.join("user_key"));
+        std::fs::copy(dir.join("user_key.pub"), dir.join("authorized_keys")).unwrap();
+        // sshd refuses to start without its privilege separation directory; the package
+        // creates it at boot, a container may lack it.
+        std::fs::create_dir_all("/run/sshd").unwrap();
+
+        let network = Network::builder(name)
+            .host("client")
+            .host("remote")
+            .link(Link::new("client", "remote").subnet(format!("10.{subnet}.0.0/24")))
+            .build()
+            .unwrap();
+        network.start().await.unwrap();
+        let remote = network.host("remote").unwrap();
+        let client = network.host("client").unwrap();
+        let address = remote.address();
+        let port = 2222;
+        let config = format!(
+            "ListenAddress {address}\nPort {port}\nHostKey {dir}/host_key\n\
+             AuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nUsePAM no\n\
+             PidFile {dir}/sshd.pid\nPermitRootLogin prohibit-password\n",
+            dir = dir.display()
+        );
+        std::fs::write(dir.join("sshd_config"), config).unwrap();
+        let host_key = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();
+        std::fs::write(
+            dir.join("known_hosts"),
+            format!("[{address}]:{port} {host_key}"),
+        )
+        .unwrap();
+        let command = Command::new(sshd)
+            .arg("-f")
+            .arg(dir.join("sshd_config"))
+            .args(["-D", "-e"])
+            .name("sshd")
+            .daemon()
+            .ready_when(Pattern::stderr("Server listening on").unwrap())
+            .host(remote);
+        let process = Process::spawn(command, &dir).await.unwrap();
+        process.ready(PATIENCE).await.unwrap();
+        Some(Sshd {
+            network,
+            dir,
+            client,
+            address,
+            port,
+            process,
+        })
+    }
+
+    /// An SSH host to this sshd, connected from host `client`, keys checked strictly.
+    pub fn host(&self) -> SshBuilder {
+        Host::ssh(format!("root@{}", self.address))
+            .name("remote")
+            .port(self.port)
+            .identity(self.dir.join("user_key"))
+            .known_hosts(self.dir.join("known_hosts"))
+            .via(self.client.clone())
+    }
+
+    /// The command lines of the processes (on the remote host: same machine) holding `marker`,
+    /// asked through a fresh ssh connection (not the host's master), from host `client`.
+    pub async fn remote_processes_with(&self, marker: &str) -> Vec<String> {
+        let mut ssh = self.client.command("ssh").unwrap();
+        ssh.arg("-i")
+            .arg(self.dir.join("user_key"))
+            .arg("-o")
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                self.dir.join("known_hosts").display()
+            ))
+            .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-p"])
+            .arg(self.port.to_string())
+            .arg(format!("root@{}", self.address))
+            // The brackets keep pgrep from matching its own shell.
+            .arg(format!(
+                "pgrep -af '[{}]{}' || true",
+                &marker[..1],
+                &marker[1..]
+            ));
+        let output = tokio::process::Command::from(ssh)
+            .output()
+            .await
+            .expect("ssh runs");
+        assert!(
+            output.status.success(),
+            "a fresh ssh to the remote host works"
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Waits until no process on this machine (the remote host shares it) holds `marker`,
+    /// within `within`; then confirms it through a fresh ssh connection.
+    pub async fn assert_nothing_left_with(&self, marker: &str, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = local_processes_with(marker);
+            if left.is_empty() {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still running on the remote host after {within:?}: {left:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = self.remote_processes_with(marker).await;
+        assert!(left.is_empty(), "the remote host still runs {left:?}");
+    }
+
+    pub async fn stop(self) {
+        let _ = self.process.stop(PATIENCE).await;
+        self.network.stop().await.unwrap();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The command lines of this machine's processes holding `marker`, local `ssh` clients left
+/// out (they carry the remote command line too).
+pub fn local_processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Ok(line) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let line = String::from_utf8_lossy(&line).replace('\0', " ");
+        let local_client = line.starts_with("ssh ") || line.contains("testrig-ssh ");
+        if line.contains(marker) && !local_client {
+            found.push(line);
+        }
+    }
+    found
+}

@@ -55,7 +55,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "reconnect after the server closes the connection: zero-delay policy, {runs} runs, {flavor}"
     );
-    println!("{:<8}{:>12}{:>12}{:>14}", "", "testrig", "Twisted", "plain tokio");
+    println!(
+        "{:<8}{:>12}{:>12}{:>14}",
+        "", "testrig", "Twisted", "plain tokio"
+    );
     let row = |name: &str, fraction: f64, twisted: Option<Duration>| {
         println!(
             "{:<8}{:>12}{:>12}{:>14}",

@@ -423,11 +423,11 @@ pub enum BuildError {
         /// The missing driver.
         dependency: String,
     },
-    /// A driver placed on a host the environment's network does not have (or on a host
-    /// of an environment with no network).
+    /// A driver placed on a host the environment does not have (neither its network's nor
+    /// one declared with `EnvironmentBuilder::host`).
     #[error("environment `{environment}`: driver `{driver}`: host = `{host}`: {}", match hosts.is_empty() {
-        true => "the environment has no network (declare one with `EnvironmentBuilder::network`)".to_owned(),
-        false => format!("the network has no such host (its hosts: {})", list(hosts)),
+        true => "the environment has no host (declare a network with `EnvironmentBuilder::network`, or a host with `EnvironmentBuilder::host`)".to_owned(),
+        false => format!("the environment has no such host (its hosts: {})", list(hosts)),
     })]
     UnknownHost {
         /// The environment.
@@ -436,11 +436,11 @@ pub enum BuildError {
         driver: String,
         /// The host asked for.
         host: String,
-        /// The hosts the network has.
+        /// The hosts the environment has.
         hosts: Vec<String>,
     },
-    /// The network was refused when it was built, or one of its hosts is named like a
-    /// driver (references `${name.key}` could not tell them apart).
+    /// A host is named like a driver (references `${name.key}` could not tell them apart),
+    /// or two hosts (the network's and those declared by themselves) share a name.
     #[error("environment `{environment}`: {reason}")]
     InvalidNetwork {
         /// The environment.

@@ -259,3 +259,37 @@ async fn a_host_whose_key_changed_is_refused_naming_it() {
     drop(remote);
     sshd.stop().await;
 }
+
+#[tokio::test]
+async fn an_environment_places_an_app_on_a_remote_host_declared_with_it() {
+    let Some(sshd) = Sshd::start("ssh-env", 96).await else {
+        return;
+    };
+    let remote = sshd.host().connect().await.unwrap();
+    let mark = marker("env");
+    // The program is told the remote host's address through the host's export.
+    let script = format!("echo \"{mark} at $0 ready\"; exec sleep 1000");
+    let mut builder = testrig::Environment::builder("remote-env").host(remote.clone());
+    let app = builder.add_on(
+        "remote",
+        App::new("remote-app", "sh")
+            .args(["-c", script.as_str(), "${remote.address}"])
+            .ready_on(Stream::Stdout, r"at (?P<address>\S+) ready"),
+    );
+    let env = builder.build().unwrap();
+    env.start().await.unwrap();
+    assert_eq!(
+        env.get(&app).unwrap().extracted("address").as_deref(),
+        Some(sshd.address.to_string().as_str())
+    );
+    assert!(
+        !sshd::local_processes_with(&mark).is_empty(),
+        "the program runs on the remote host"
+    );
+    let report = env.report();
+    assert_eq!(report.drivers[0].host.as_deref(), Some("remote"));
+    env.stop().await.unwrap();
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    drop(remote);
+    sshd.stop().await;
+}

@@ -2,11 +2,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::Handle;
-use super::environment::RunSettings;
+use super::environment::{Places, RunSettings};
 use super::graph::Graph;
 use super::{Environment, runpath::default_runpath_root};
 use crate::driver::{Driver, DriverSpec};
 use crate::error::BuildError;
+use crate::host::Host;
 use crate::network::Network;
 
 /// Describes an environment: its drivers, their dependencies, where files go.
@@ -40,6 +41,7 @@ pub struct EnvironmentBuilder {
     runpath: Option<PathBuf>,
     run: RunSettings,
     network: Option<Network>,
+    hosts: Vec<Host>,
 }
 
 // Here rather than in environment.rs, so that the builder depends on the environment and
@@ -60,6 +62,7 @@ impl EnvironmentBuilder {
             runpath: None,
             run: RunSettings::default(),
             network: None,
+            hosts: Vec::new(),
         }
     }
 
@@ -131,6 +134,17 @@ impl EnvironmentBuilder {
     /// what is missing.
     pub fn network(mut self, network: Network) -> Self {
         self.network = Some(network);
+        self
+    }
+
+    /// A host drivers can be placed on by its name ([`DriverSpec::on`], [`add_on`](Self::add_on)),
+    /// besides the hosts of the [`network`](Self::network): a remote host connected with
+    /// [`Host::ssh`](crate::Host::ssh), or a host of a network the test runs itself. Its
+    /// exports ([`Host::exports`]) are published under its name when the environment
+    /// starts; like a network's host, it cannot have a driver's name. The environment
+    /// neither connects nor closes it.
+    pub fn host(mut self, host: Host) -> Self {
+        self.hosts.push(host);
         self
     }
 
@@ -214,11 +228,20 @@ impl EnvironmentBuilder {
             }
         }
 
-        let host_names = self
+        let mut host_names = self
             .network
             .as_ref()
             .map(Network::host_names)
             .unwrap_or_default();
+        for host in &self.hosts {
+            if host_names.iter().any(|name| name == host.name()) {
+                return Err(BuildError::InvalidNetwork {
+                    environment: env.clone(),
+                    reason: format!("two hosts are named `{}`", host.name()),
+                });
+            }
+            host_names.push(host.name().to_owned());
+        }
         for host in &host_names {
             if index.contains_key(host) {
                 return Err(BuildError::InvalidNetwork {
@@ -287,9 +310,15 @@ impl EnvironmentBuilder {
                 let host = self
                     .network
                     .as_ref()
-                    .and_then(|network| network.planned_exports(&reference.driver));
+                    .and_then(|network| network.planned_exports(&reference.driver))
+                    .or_else(|| {
+                        self.hosts
+                            .iter()
+                            .find(|host| host.name() == reference.driver)
+                            .map(Host::exports)
+                    });
                 if let Some(exports) = host {
-                    // A host of the network: up before any driver starts.
+                    // A host: up before any driver starts.
                     if !exports.contains_key(&reference.key) {
                         return Err(BuildError::MissingExport {
                             environment: env.clone(),
@@ -339,7 +368,10 @@ impl EnvironmentBuilder {
             graph,
             runpath,
             run,
-            self.network,
+            Places {
+                network: self.network,
+                hosts: self.hosts,
+            },
         ))
     }
 }

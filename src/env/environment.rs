@@ -12,6 +12,7 @@ use super::graph::Graph;
 use crate::context::ValueTable;
 use crate::driver::{Driver, DriverSpec, Resource};
 use crate::error::{Error, LifecycleError, Phase};
+use crate::host::Host;
 use crate::network::{Network, NetworkError};
 use crate::report::{CaseReport, Report};
 use crate::status::{Status, Transition};
@@ -35,8 +36,7 @@ pub(crate) struct EnvInner {
     runpath: PathBuf,
     pub(super) run: RunSettings,
     events: broadcast::Sender<Transition>,
-    /// The emulated network the drivers run on, if any.
-    network: Option<Network>,
+    places: Places,
     /// Serializes `start` and `stop` of the whole environment.
     operation: tokio::sync::Mutex<()>,
     pub(super) state: Mutex<EnvState>,
@@ -56,6 +56,15 @@ pub(crate) struct RunSettings {
     pub(crate) runpath_is_fresh: bool,
     /// Keep the fresh run directory even after a clean run.
     pub(crate) keep_runpath: bool,
+}
+
+/// Where the drivers can be placed, besides this machine.
+#[derive(Debug, Default)]
+pub(super) struct Places {
+    /// The emulated network, if any.
+    pub(super) network: Option<Network>,
+    /// Hosts declared by themselves (`EnvironmentBuilder::host`).
+    pub(super) hosts: Vec<Host>,
 }
 
 /// Environment-level facts for the report.
@@ -79,7 +88,7 @@ impl Environment {
         graph: Graph,
         runpath: PathBuf,
         run: RunSettings,
-        network: Option<Network>,
+        places: Places,
     ) -> Self {
         let values = ValueTable::new();
         let (events, _) = broadcast::channel(256);
@@ -100,7 +109,7 @@ impl Environment {
                 runpath,
                 run,
                 events,
-                network,
+                places,
                 operation: tokio::sync::Mutex::new(()),
                 state: Mutex::new(EnvState::default()),
             }),
@@ -160,7 +169,7 @@ impl Environment {
     /// ([`EnvironmentBuilder::network`](super::EnvironmentBuilder::network)), for faults at
     /// run time ([`Network::link_down`], [`Network::partition`]…) and its hosts.
     pub fn network(&self) -> Option<&Network> {
-        self.inner.network.as_ref()
+        self.inner.places.network.as_ref()
     }
 
     /// The values every started driver exports.
@@ -274,7 +283,10 @@ impl Environment {
         let began = Instant::now();
         self.inner.state().started_at = Some(SystemTime::now());
         let count = self.inner.resources.len();
-        if let Some(network) = &self.inner.network {
+        for host in &self.inner.places.hosts {
+            self.place_on(host);
+        }
+        if let Some(network) = &self.inner.places.network {
             let started = tokio::select! {
                 started = self.start_network(network) => started,
                 signal = &mut interrupt => {
@@ -367,19 +379,24 @@ impl Environment {
             network.start().await?;
         }
         for host in network.hosts()? {
-            self.inner.values.publish(host.name(), host.exports());
-        }
-        for resource in &self.inner.resources {
-            if let Some(name) = resource.placement() {
-                resource.place(network.host(name)?);
-            }
+            self.place_on(&host);
         }
         Ok(())
     }
 
+    /// Publishes `host`'s exports under its name and places the drivers declared on it there.
+    fn place_on(&self, host: &Host) {
+        self.inner.values.publish(host.name(), host.exports());
+        for resource in &self.inner.resources {
+            if resource.placement() == Some(host.name()) {
+                resource.place(host.clone());
+            }
+        }
+    }
+
     /// Stops the network once every driver is stopped; its failure goes to the report.
     async fn stop_network(&self) -> Option<NetworkError> {
-        let network = self.inner.network.as_ref()?;
+        let network = self.inner.places.network.as_ref()?;
         let began = Instant::now();
         let stopped = network.stop().await;
         let mut state = self.inner.state();
@@ -518,7 +535,7 @@ impl Environment {
             setup: state.setup,
             teardown: state.teardown,
             runpath: self.runpath().to_owned(),
-            network: self.inner.network.as_ref().map(Network::report),
+            network: self.inner.places.network.as_ref().map(Network::report),
             drivers,
             cases: state.cases.clone(),
             errors: state.errors.clone(),

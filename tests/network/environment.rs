@@ -228,14 +228,27 @@ fn declarations_the_environment_refuses() {
     assert!(matches!(error, BuildError::UnknownHost { .. }), "{error}");
     assert_eq!(
         error.to_string(),
-        "environment `e`: driver `prober`: host = `c`: the network has no such host (its hosts: a, b)"
+        "environment `e`: driver `prober`: host = `c`: the environment has no such host (its hosts: a, b)"
     );
+
+    let error = Environment::builder("e")
+        .host(testrig::Host::local())
+        .host(testrig::Host::local())
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "environment `e`: two hosts are named `local`"
+    );
+    let mut builder = Environment::builder("e").host(testrig::Host::local());
+    builder.add_on("local", probe());
+    assert!(builder.build().is_ok(), "a host declared by itself");
 
     let mut builder = Environment::builder("e");
     builder.add_on("a", probe());
     let error = builder.build().unwrap_err().to_string();
     assert!(
-        error.contains("host = `a`: the environment has no network"),
+        error.contains("host = `a`: the environment has no host"),
         "{error}"
     );
 

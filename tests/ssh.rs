@@ -5,15 +5,11 @@
 //! Without root, network namespaces or an sshd each test prints `skip: <what is missing>`,
 //! and fails when `CI` is set.
 
-#[path = "ssh/sshd.rs"]
-mod sshd;
-
 use std::time::Duration;
 
-use sshd::{PATIENCE, Sshd};
 use testrig::host::ssh::{HostKeys, SshError};
 use testrig::process::{Command, Exit, Pattern, Process, Stream};
-use testrig::testing::resource_on;
+use testrig::testing::{SSHD_PATIENCE as PATIENCE, Sshd, local_processes_with, resource_on};
 use testrig::{DriverSpec, Status};
 use testrig_drivers::app::App;
 
@@ -80,7 +76,7 @@ async fn an_app_on_a_remote_host_starts_is_ready_exports_what_it_printed_and_sto
         report.exports["where"]
     );
     assert!(
-        !sshd::local_processes_with(&mark).is_empty(),
+        !local_processes_with(&mark).is_empty(),
         "the program runs on the remote host"
     );
     app.stop().await.unwrap();
@@ -283,7 +279,7 @@ async fn an_environment_places_an_app_on_a_remote_host_declared_with_it() {
         Some(sshd.address.to_string().as_str())
     );
     assert!(
-        !sshd::local_processes_with(&mark).is_empty(),
+        !local_processes_with(&mark).is_empty(),
         "the program runs on the remote host"
     );
     let report = env.report();

@@ -16,6 +16,7 @@
 //!   gone) without mistaking a recycled pid for it; and [`HelperProgram`], the test binary run
 //!   again as a helper program that behaves exactly as a test needs.
 //! - [`ScratchDir`]: a fresh directory for a test's files, kept when the test fails.
+//! - [`Sshd`]: a real `sshd` in a network namespace, a remote host for tests of SSH hosts.
 //! - [`wait_for_command_line`]: waits until a process has `exec`ed a given command.
 
 mod command_line;
@@ -26,6 +27,7 @@ mod process_identity;
 mod process_tracker;
 mod scratch_dir;
 mod scripted;
+mod sshd;
 mod start_context;
 
 pub use command_line::wait_for_command_line;
@@ -36,4 +38,5 @@ pub use process_identity::ProcessIdentity;
 pub use process_tracker::ProcessTracker;
 pub use scratch_dir::ScratchDir;
 pub use scripted::ScriptedDriver;
+pub use sshd::{SSHD_PATIENCE, Sshd, local_processes_with};
 pub use start_context::{resource, resource_on, start_context};

@@ -1,26 +1,25 @@
-//! A real `sshd` as a remote host: inside host `remote` of an emulated network, its own host
-//! key, user key, config and PID file in a temporary directory (nothing in /etc touched), and
-//! the SSH connection made from host `client` of the same network.
+//! A real `sshd` as a remote host, for tests of SSH hosts.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use testrig::Host;
-use testrig::host::ssh::SshBuilder;
-use testrig::network::{Link, Network};
-use testrig::process::{Command, Pattern, Process};
+use crate::Host;
+use crate::host::ssh::SshBuilder;
+use crate::network::{Link, Network};
+use crate::process::{Command, Pattern, Process};
 
-/// Deadlines for waits that end on an event: generous, so a busy machine only makes the
-/// test slower, never wrong.
-pub const PATIENCE: Duration = Duration::from_secs(20);
+/// How long [`Sshd`]'s waits that end on an event may take: generous, so a busy machine only
+/// makes a test slower, never wrong.
+pub const SSHD_PATIENCE: Duration = Duration::from_secs(20);
+const PATIENCE: Duration = SSHD_PATIENCE;
 
 /// The sshd binary, or why the tests cannot run.
 fn sshd_binary() -> Result<PathBuf, String> {
     if unsafe { libc::geteuid() } != 0 {
         return Err("the sshd fixture needs root (sshd logs in the user it runs as)".into());
     }
-    let availability = testrig::network::availability();
+    let availability = crate::network::availability();
     if let Some(missing) = availability.missing() {
         return Err(missing.to_string());
     }
@@ -31,13 +30,26 @@ fn sshd_binary() -> Result<PathBuf, String> {
         .ok_or_else(|| "no sshd (scripts/setup installs openssh-server)".to_owned())
 }
 
-/// One sshd in its own network, and what a test needs to reach it.
+/// A real `sshd` as a remote host: inside host `remote` of an emulated network of its own, its
+/// own host key, user key, config, authorized keys, known hosts and PID file in a temporary
+/// directory (nothing in `/etc` touched); the SSH connection is made from host `client` of the
+/// same network, so the remote is at its own address across a veth link.
+///
+/// Needs root, network namespaces and OpenSSH's `sshd`: [`Sshd::start`] prints a skip line
+/// where one is missing, and panics when `CI` is set. Test machinery: it panics on failures.
+#[derive(Debug)]
 pub struct Sshd {
+    /// The network holding hosts `client` and `remote`.
     pub network: Network,
+    /// The temporary directory of keys, config and known hosts.
     pub dir: PathBuf,
+    /// Host `client`, where connections to the sshd are made from.
     pub client: Host,
+    /// The remote host's (and sshd's) address.
     pub address: IpAddr,
+    /// sshd's port.
     pub port: u16,
+    /// The sshd process, on host `remote`.
     pub process: Process,
 }
 
@@ -182,6 +194,7 @@ impl Sshd {
         assert!(left.is_empty(), "the remote host still runs {left:?}");
     }
 
+    /// Stops sshd and the network and removes the temporary directory.
     pub async fn stop(self) {
         let _ = self.process.stop(PATIENCE).await;
         self.network.stop().await.unwrap();
@@ -189,8 +202,9 @@ impl Sshd {
     }
 }
 
-/// The command lines of this machine's processes holding `marker`, local `ssh` clients left
-/// out (they carry the remote command line too).
+/// The command lines of this machine's processes (an [`Sshd`]'s remote host's too: it shares
+/// the machine) holding `marker`, local `ssh` clients left out (they carry the remote command
+/// line too).
 pub fn local_processes_with(marker: &str) -> Vec<String> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {

@@ -49,4 +49,9 @@ pub(crate) enum Command {
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
     },
+    /// The resident agent of an SSH host (started there by testrig over the connection):
+    /// spawns and signals programs on request from stdin, streams their output and ends on
+    /// stdout, and kills them all when stdin closes.
+    #[command(hide = true)]
+    Agent,
 }

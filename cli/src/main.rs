@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Command::Run { rig, report_dir } => {
             in_runtime(|| commands::run(&rig, report_dir.as_deref(), style, began))
         }
+        Command::Agent => return commands::agent(),
     };
     outcome.into()
 }

@@ -54,6 +54,7 @@
 //! [`Host::socket`]: crate::Host::socket
 //! [`Host::run`]: crate::Host::run
 
+mod agent;
 mod builder;
 mod error;
 mod master;
@@ -62,9 +63,16 @@ mod supervisor;
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+pub use agent::SshAgent;
+/// The agent's main loop, for `testrig agent` (hidden): serves the agent protocol on stdin and
+/// stdout until stdin ends, then kills every process group it started; returns the exit code.
+pub use agent::serve as serve_agent;
 pub use builder::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, HostKeys, SshBuilder};
 pub use error::SshError;
+
+pub(crate) use agent::AgentClient;
 
 use crate::Host;
 use crate::context::Exports;
@@ -88,7 +96,21 @@ impl SshBuilder {
             source,
         })?;
         let master = master::start(&self, &control).await?;
-        let (address, port, user) = master::ask_address(&self, &control).await?;
+        let (agent, (address, port, user)) = match agent::start(&self, &control, &master).await? {
+            agent::Started::Agent(agent, hello) => {
+                let reached =
+                    master::parse_connection(&hello.connection).ok_or_else(|| SshError::Query {
+                        host: self.host_name().to_owned(),
+                        destination: self.destination.clone(),
+                        said: format!("the agent says SSH_CONNECTION is `{}`", hello.connection),
+                    })?;
+                (Some(Arc::new(agent)), (reached.0, reached.1, hello.user))
+            }
+            agent::Started::Without(why) => {
+                tracing::debug!(host = self.host_name(), %why, "no agent: a channel per program");
+                (None, master::ask_address(&self, &control).await?)
+            }
+        };
         Ok(Host::from_ssh(SshHost {
             name: self.host_name().to_owned(),
             destination: self.destination,
@@ -96,6 +118,7 @@ impl SshBuilder {
             address,
             port,
             via: self.via,
+            agent,
             master,
             control,
         }))
@@ -111,6 +134,9 @@ pub(crate) struct SshHost {
     address: IpAddr,
     port: u16,
     via: Host,
+    /// The resident agent that runs the host's programs, if it has one (declared before the
+    /// master: dropped first, its channel closes while the connection still carries the end).
+    agent: Option<Arc<AgentClient>>,
     /// The control master; dropping it kills it, which ends the connection.
     master: Process,
     control: ControlDir,
@@ -123,6 +149,11 @@ impl SshHost {
 
     pub(crate) fn via(&self) -> &Host {
         &self.via
+    }
+
+    /// The resident agent, if the host runs its programs through one.
+    pub(crate) fn agent(&self) -> Option<Arc<AgentClient>> {
+        self.agent.clone()
     }
 
     pub(crate) fn address(&self) -> IpAddr {
@@ -227,15 +258,68 @@ impl SshHost {
     /// The options of a client multiplexed over the master: never a connection of its own
     /// (`ControlMaster=no`, and port 9 should the socket be gone), never a prompt.
     fn client_args(&self) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec!["-S".into(), self.control.socket().into()];
-        for option in ["ControlMaster=no", "BatchMode=yes", "LogLevel=ERROR"] {
-            args.push("-o".into());
-            args.push(option.into());
-        }
-        args.push("-p".into());
-        args.push("9".into());
-        args
+        client_args(&self.control.socket())
     }
+}
+
+/// The options of a client multiplexed over the master listening on `socket`.
+fn client_args(socket: &Path) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["-S".into(), socket.into()];
+    for option in ["ControlMaster=no", "BatchMode=yes", "LogLevel=ERROR"] {
+        args.push("-o".into());
+        args.push(option.into());
+    }
+    args.push("-p".into());
+    args.push("9".into());
+    args
+}
+
+/// The local `testrig` binary: env `TESTRIG_BIN`, else next to the current executable (or one
+/// directory up, as cargo lays out `target/<profile>/deps`), else in `PATH`.
+/// (Stands in until `Host::install` lands.)
+pub fn testrig_binary() -> Result<PathBuf, SshError> {
+    let not_found = |why: String| SshError::Invalid {
+        host: "-".to_owned(),
+        field: "testrig binary",
+        value: why,
+        reason: "not found",
+    };
+    if let Some(path) = std::env::var_os("TESTRIG_BIN") {
+        let path = PathBuf::from(path);
+        return match path.is_file() {
+            true => Ok(path),
+            false => Err(not_found(format!("TESTRIG_BIN={}", path.display()))),
+        };
+    }
+    let exe = std::env::current_exe().map_err(|error| not_found(error.to_string()))?;
+    let beside = exe.parent().map(|dir| dir.join("testrig"));
+    let above = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("testrig"));
+    let in_path = std::env::var_os("PATH")
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("testrig"))
+                .collect()
+        })
+        .unwrap_or_else(Vec::new);
+    beside
+        .into_iter()
+        .chain(above)
+        .chain(in_path)
+        .find(|path| path.is_file() && *path != exe)
+        .ok_or_else(|| not_found("neither beside the current executable nor in PATH".into()))
+}
+
+/// The agent program's path on the host. (Stands in until `Host::install` lands: the sshd of
+/// the tests runs on this machine.)
+async fn install_for_agent(
+    _options: &SshBuilder,
+    _control: &ControlDir,
+    local: &Path,
+) -> Result<PathBuf, SshError> {
+    Ok(local.to_path_buf())
 }
 
 /// The directory of a host's control socket and its master's logs, removed with the host.

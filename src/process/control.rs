@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use super::cgroup::Cgroup;
 use super::group::ProcessGroup;
 use super::relay::Relay;
+use super::remote::RemoteSignals;
 use super::state::{Event, Refusal};
 use super::{ProcessState, Signal, Survivor};
 
@@ -25,17 +26,31 @@ use super::{ProcessState, Signal, Survivor};
 /// reaches the local `ssh` client's group, which closes the channel, and the remote supervisor
 /// kills the remote group.
 ///
+/// A program run by an SSH host's agent has no local group: every signal is a request to the
+/// agent ([`RemoteSignals`]), which sends it to the program's group there.
+///
 /// Observers see the state through a `watch` channel. `Exited` is published only once the
 /// output has been read to its end (see the supervisor), so whoever wakes on the exit also sees
 /// every line the program printed.
 pub(crate) struct Control {
-    group: ProcessGroup,
-    cgroup: Option<Arc<Cgroup>>,
-    relay: Option<Relay>,
+    target: Target,
     state: Mutex<ProcessState>,
     published: watch::Sender<ProcessState>,
     ended_at: OnceLock<Instant>,
     aftermath: OnceLock<Aftermath>,
+}
+
+/// Where the signals go.
+enum Target {
+    /// A local child: its process group, its cgroup if it has one, and for the `ssh` client of a
+    /// program on an SSH host, the relay to the remote supervisor.
+    Local {
+        group: ProcessGroup,
+        cgroup: Option<Arc<Cgroup>>,
+        relay: Option<Relay>,
+    },
+    /// A program an agent runs elsewhere.
+    Remote(Box<dyn RemoteSignals>),
 }
 
 /// What the supervisor found once the program ended and its leftovers were killed.
@@ -60,10 +75,21 @@ pub(crate) enum ControlError {
 
 impl Control {
     pub(crate) fn new(group: ProcessGroup, cgroup: Option<Cgroup>) -> Control {
-        Control {
+        Control::with_target(Target::Local {
             group,
             cgroup: cgroup.map(Arc::new),
             relay: None,
+        })
+    }
+
+    /// The control of a program an agent runs elsewhere, signalled through `signals`.
+    pub(crate) fn remote(signals: Box<dyn RemoteSignals>) -> Control {
+        Control::with_target(Target::Remote(signals))
+    }
+
+    fn with_target(target: Target) -> Control {
+        Control {
+            target,
             state: Mutex::new(ProcessState::Running),
             published: watch::Sender::new(ProcessState::Running),
             ended_at: OnceLock::new(),
@@ -73,13 +99,23 @@ impl Control {
 
     /// Signals go through `relay` to a remote supervisor (see [`Relay`]).
     pub(crate) fn with_relay(mut self, relay: Relay) -> Control {
-        self.relay = Some(relay);
+        if let Target::Local { relay: slot, .. } = &mut self.target {
+            *slot = Some(relay);
+        }
         self
     }
 
     /// The program's cgroup, if it has one.
     pub(crate) fn cgroup(&self) -> Option<&Arc<Cgroup>> {
-        self.cgroup.as_ref()
+        match &self.target {
+            Target::Local { cgroup, .. } => cgroup.as_ref(),
+            Target::Remote(_) => None,
+        }
+    }
+
+    /// Whether an agent runs the program elsewhere (its pid is not a local process).
+    pub(crate) fn is_remote(&self) -> bool {
+        matches!(self.target, Target::Remote(_))
     }
 
     /// Records what was found after the end (once; before the exit is published).
@@ -92,9 +128,12 @@ impl Control {
         self.aftermath.get()
     }
 
-    /// The process group the process leads.
-    pub(crate) fn group(&self) -> ProcessGroup {
-        self.group
+    /// The local process group the process leads; none for a program an agent runs elsewhere.
+    pub(crate) fn group(&self) -> Option<ProcessGroup> {
+        match &self.target {
+            Target::Local { group, .. } => Some(*group),
+            Target::Remote(_) => None,
+        }
     }
 
     /// Applies `event`: sends the signals its transition calls for and records the new state.
@@ -122,21 +161,32 @@ impl Control {
         let through_cgroup = |action, result: io::Result<()>| {
             result.map_err(|error| ControlError::Cgroup(action, error))
         };
+        let (group, cgroup, relay) = match &self.target {
+            Target::Remote(agent) => {
+                return agent
+                    .signal(signal)
+                    .map_err(|error| ControlError::Signal(signal, error));
+            }
+            Target::Local {
+                group,
+                cgroup,
+                relay,
+            } => (group, cgroup, relay),
+        };
         // SIGKILL is never relayed: it ends the local client, whose channel closes, and the
         // remote supervisor kills the group; a relayed one could make the program end by a
         // code of its own before the local kill lands.
-        if let Some(relay) = &self.relay
+        if let Some(relay) = relay
             && signal != Signal::KILL
             && relay.forward(signal).is_ok()
         {
             return Ok(());
         }
-        match (&self.cgroup, signal) {
+        match (cgroup, signal) {
             (Some(cgroup), Signal::STOP) => through_cgroup("freeze", cgroup.freeze(true)),
             (Some(cgroup), Signal::CONT) => through_cgroup("thaw", cgroup.freeze(false)),
             (Some(cgroup), Signal::KILL) => through_cgroup("kill", cgroup.kill()),
-            _ => self
-                .group
+            _ => group
                 .signal(signal)
                 .map_err(|error| ControlError::Signal(signal, error)),
         }

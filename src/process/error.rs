@@ -38,6 +38,20 @@ pub enum ProcessError {
         program: PathBuf,
     },
 
+    /// An SSH host's agent did not start the program: not found there, its working directory
+    /// missing there, or the connection lost.
+    #[error("process `{name}`: cannot start `{}` on host `{host}`: {reason}", program.display())]
+    RemoteSpawn {
+        /// The process.
+        name: String,
+        /// The SSH host.
+        host: String,
+        /// The program as given.
+        program: PathBuf,
+        /// Why, in the agent's or the connection's words.
+        reason: String,
+    },
+
     /// The working directory set with [`Command::cwd`](super::Command::cwd) is not a directory.
     #[error("process `{name}`: working directory {} is not a directory", cwd.display())]
     WorkingDirectory {

@@ -101,6 +101,9 @@ impl Process {
     }
 
     /// The pid, which is also the id of the process group the program leads.
+    ///
+    /// For a program an SSH host's agent runs (see [`Command::host`](super::Command::host)),
+    /// its pid *on that host* (and its process group's id there): no process of this machine.
     pub fn pid(&self) -> u32 {
         self.inner.parts.pid
     }
@@ -150,7 +153,7 @@ impl Process {
     /// and `/proc` while it runs), survivors once it has ended.
     pub fn stats(&self) -> ProcessStats {
         let state = self.state();
-        let usage = if state.has_exited() {
+        let usage = if state.has_exited() || self.control().is_remote() {
             None
         } else {
             ResourceUsage::of_pid(self.pid()).ok()

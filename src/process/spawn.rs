@@ -19,6 +19,7 @@ use super::line_hub::LineHub;
 use super::logs::LogFiles;
 use super::pump::pump;
 use super::relay::Relay;
+use super::remote;
 use super::supervisor::supervise;
 use super::{
     Command, ProcessError, SPAWN_MARKER_VAR, Stream, default_signals, parent_death, spawner,
@@ -42,6 +43,10 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, Pro
     let runtime =
         Handle::try_current().map_err(|_| ProcessError::NoRuntime { name: name.clone() })?;
     let marker = spawn_marker();
+    // On an SSH host with a resident agent, the agent runs it (see `remote.rs`).
+    if let Some(agent) = command.get_host().ssh_host().and_then(|host| host.agent()) {
+        return remote::spawn_through(&agent, command, runpath, &marker).await;
+    }
     // On an SSH host the program runs through a local `ssh` client: that is what is spawned
     // here, its signals relayed to the remote supervisor (see `host/ssh.rs`).
     let remote = command

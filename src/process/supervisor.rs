@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::process::Child;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::cgroup::Cgroup;
@@ -38,9 +39,10 @@ pub(crate) fn supervise(
     pumps: Vec<JoinHandle<()>>,
     marker: String,
 ) -> JoinHandle<()> {
+    let group = control.group().expect("a local child leads a local group");
     let mut child = Unreaped {
         child: Some(child),
-        group: control.group(),
+        group,
         cgroup: control.cgroup().cloned(),
     };
     tokio::spawn(async move {
@@ -52,12 +54,41 @@ pub(crate) fn supervise(
         if let Err(error) = control.apply(Event::Reaped(status)) {
             tracing::warn!(?error, "killing the leftovers of an ended process failed");
         }
-        guardian::release(control.group());
+        guardian::release(group);
         let accounting = control.clone();
-        let aftermath = tokio::task::spawn_blocking(move || account(&accounting, &marker))
+        let aftermath = tokio::task::spawn_blocking(move || account(&accounting, group, &marker))
             .await
             .unwrap_or_default();
         control.set_aftermath(aftermath);
+        let drained = async {
+            for pump in pumps {
+                let _ = pump.await;
+            }
+        };
+        if tokio::time::timeout(DRAIN_DEADLINE, drained).await.is_err() {
+            tracing::warn!("process output still open after its end; publishing the exit anyway");
+        }
+        control.publish_exit();
+    })
+}
+
+/// Starts supervising a program an agent runs elsewhere: waits for the end the agent reports
+/// (after the agent killed what the program left in its group there), records it, waits for
+/// the output to be read to its end, then publishes `Exited`. A lost agent channel without a
+/// word ends it with status 255, as `ssh` reports a lost connection.
+pub(crate) fn supervise_remote(
+    exit: oneshot::Receiver<ExitStatus>,
+    control: Arc<Control>,
+    pumps: Vec<JoinHandle<()>>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let status = exit
+            .await
+            .unwrap_or_else(|_| ExitStatus::from_raw(255 << 8));
+        if let Err(error) = control.apply(Event::Reaped(status)) {
+            tracing::debug!(?error, "asking the agent to kill the leftovers failed");
+        }
+        control.set_aftermath(Aftermath::default());
         let drained = async {
             for pump in pumps {
                 let _ = pump.await;
@@ -75,12 +106,12 @@ pub(crate) fn supervise(
 /// With a cgroup: waits for it to empty, reads its CPU time, removes it; a process still in it
 /// at the deadline is a survivor (the cgroup is then left for the guardian to remove). Without:
 /// the descendants that left the process group, found by the spawn marker they inherited.
-fn account(control: &Control, marker: &str) -> Aftermath {
+fn account(control: &Control, group: ProcessGroup, marker: &str) -> Aftermath {
     let Some(cgroup) = control.cgroup() else {
-        let survivors = survivor::find(marker, control.group());
+        let survivors = survivor::find(marker, group);
         if !survivors.is_empty() {
             tracing::warn!(
-                group = control.group().id(),
+                group = group.id(),
                 survivors = %list(&survivors),
                 "descendants left the process group of a program that ended and are still alive \
                  (no cgroup holds them, so they were not killed)"

@@ -1,5 +1,6 @@
 //! The `testrig` subcommands.
 
+mod agent;
 mod check;
 mod finish;
 mod report_dir;
@@ -7,6 +8,7 @@ mod run;
 mod session;
 mod up;
 
+pub(crate) use agent::agent;
 pub(crate) use check::check;
 pub(crate) use run::run;
 pub(crate) use up::up;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::agent::SshAgent;
 use super::error::SshError;
 use crate::Host;
 
@@ -63,6 +64,7 @@ pub struct SshBuilder {
     pub(super) via: Host,
     pub(super) connect_timeout: Duration,
     pub(super) keepalive: Duration,
+    pub(super) agent: SshAgent,
 }
 
 /// How long connecting may take unless told otherwise.
@@ -83,6 +85,7 @@ impl SshBuilder {
             via: Host::local(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             keepalive: DEFAULT_KEEPALIVE,
+            agent: SshAgent::default(),
         }
     }
 
@@ -135,6 +138,14 @@ impl SshBuilder {
     /// ones the connection counts as lost, and so do the programs running over it.
     pub fn keepalive(mut self, interval: Duration) -> SshBuilder {
         self.keepalive = interval;
+        self
+    }
+
+    /// Whether the host runs its programs through a resident agent (default
+    /// [`SshAgent::Auto`]: the local `testrig` binary, copied there, when it is found; else a
+    /// channel per program). See [`SshAgent`].
+    pub fn agent(mut self, agent: SshAgent) -> SshBuilder {
+        self.agent = agent;
         self
     }
 

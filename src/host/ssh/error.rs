@@ -96,6 +96,16 @@ pub enum SshError {
         /// What went wrong.
         said: String,
     },
+    /// The agent asked for with [`SshAgent::Program`](super::SshAgent::Program) did not start.
+    #[error("ssh host `{host}`: the agent {} did not start: {said}", program.display())]
+    Agent {
+        /// The host's name.
+        host: String,
+        /// The local agent program.
+        program: PathBuf,
+        /// What went wrong, in its words or ssh's.
+        said: String,
+    },
     /// The directory of the control socket could not be made.
     #[error("ssh host `{host}`: cannot create the control directory {}", path.display())]
     ControlDir {

@@ -2,12 +2,15 @@
 //! spawned there start, are ready by their output, stop, die when stop is ignored, die when
 //! the connection is killed; a host whose key changed is refused.
 //!
+//! These pin the path without an agent (a channel per program, `SshAgent::Off`);
+//! `tests/ssh_agent.rs` covers the resident agent.
+//!
 //! Without root, network namespaces or an sshd each test prints `skip: <what is missing>`,
 //! and fails when `CI` is set.
 
 use std::time::Duration;
 
-use testrig::host::ssh::{HostKeys, SshError};
+use testrig::host::ssh::{HostKeys, SshAgent, SshError};
 use testrig::process::{Command, Exit, Pattern, Process, Stream};
 use testrig::testing::{SSHD_PATIENCE as PATIENCE, Sshd, local_processes_with, resource_on};
 use testrig::{DriverSpec, Status};
@@ -24,7 +27,7 @@ async fn an_app_on_a_remote_host_starts_is_ready_exports_what_it_printed_and_sto
         return;
     };
     let connecting = std::time::Instant::now();
-    let remote = sshd.host().connect().await.unwrap();
+    let remote = sshd.host().agent(SshAgent::Off).connect().await.unwrap();
     let connected_in = connecting.elapsed();
     assert!(remote.is_ssh());
     assert_eq!(remote.name(), "remote");
@@ -91,7 +94,7 @@ async fn stop_sends_term_to_the_remote_program_and_its_status_comes_back() {
     let Some(sshd) = Sshd::start("ssh-term", 92).await else {
         return;
     };
-    let remote = sshd.host().connect().await.unwrap();
+    let remote = sshd.host().agent(SshAgent::Off).connect().await.unwrap();
     let mark = marker("term");
     let script =
         format!("trap 'echo got TERM; exit 7' TERM; echo {mark} up; while :; do sleep 0.05; done");
@@ -123,7 +126,7 @@ async fn a_remote_program_that_ignores_term_is_killed_after_the_stop_timeout() {
     let Some(sshd) = Sshd::start("ssh-stubborn", 93).await else {
         return;
     };
-    let remote = sshd.host().connect().await.unwrap();
+    let remote = sshd.host().agent(SshAgent::Off).connect().await.unwrap();
     let mark = marker("stubborn");
     // It and a child of its own both ignore TERM; the whole group must go.
     let script = format!("trap '' TERM; sleep 1000 & echo {mark} up; while :; do sleep 0.05; done");
@@ -155,7 +158,7 @@ async fn a_killed_connection_fails_the_app_with_the_reason_and_leaves_nothing_re
     let Some(sshd) = Sshd::start("ssh-cut", 94).await else {
         return;
     };
-    let remote = sshd.host().connect().await.unwrap();
+    let remote = sshd.host().agent(SshAgent::Off).connect().await.unwrap();
     let mark = marker("cut");
     let script = format!("trap '' TERM HUP; echo {mark} up; exec sleep 1000");
     let app = resource_on(
@@ -232,7 +235,7 @@ async fn a_host_whose_key_changed_is_refused_naming_it() {
 
     // An unknown host under the strict default: refused too, saying how to accept it.
     std::fs::write(sshd.dir.join("known_hosts"), "").unwrap();
-    let error = sshd.host().connect().await.unwrap_err();
+    let error = sshd.host().agent(SshAgent::Off).connect().await.unwrap_err();
     assert!(
         matches!(error, SshError::HostKeyUnknown { .. }),
         "{error:?}"
@@ -261,7 +264,7 @@ async fn an_environment_places_an_app_on_a_remote_host_declared_with_it() {
     let Some(sshd) = Sshd::start("ssh-env", 96).await else {
         return;
     };
-    let remote = sshd.host().connect().await.unwrap();
+    let remote = sshd.host().agent(SshAgent::Off).connect().await.unwrap();
     let mark = marker("env");
     // The program is told the remote host's address through the host's export.
     let script = format!("echo \"{mark} at $0 ready\"; exec sleep 1000");

@@ -289,3 +289,66 @@ async fn an_environment_places_an_app_on_a_remote_host_declared_with_it() {
     drop(remote);
     sshd.stop().await;
 }
+
+#[tokio::test]
+async fn a_file_is_installed_once_by_content_and_runs_there() {
+    let Some(sshd) = Sshd::start("ssh-install", 96).await else {
+        return;
+    };
+    let remote = sshd.host().connect().await.unwrap();
+    let mark = marker("install");
+    let local = sshd.dir.join("tool.sh");
+    std::fs::write(&local, format!("#!/bin/sh\necho \"{mark} ran with $1\"\n")).unwrap();
+
+    let installing = std::time::Instant::now();
+    let path = remote.install(&local).await.unwrap();
+    let installed_in = installing.elapsed();
+    assert!(
+        path.to_string_lossy().contains("/testrig/bin/tool.sh-"),
+        "{}",
+        path.display()
+    );
+    let output = remote.command(&path).unwrap().arg("it").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("{mark} ran with it\n"),
+        "the installed file is the local one, executable"
+    );
+    // The same file again: remembered by the connection.
+    let again = std::time::Instant::now();
+    assert_eq!(remote.install(&local).await.unwrap(), path);
+    let remembered_in = again.elapsed();
+    // Through a fresh connection: found there, not copied (the file is not replaced).
+    let inode = std::fs::metadata(&path).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    let fresh = sshd.host().connect().await.unwrap();
+    let found = std::time::Instant::now();
+    assert_eq!(fresh.install(&local).await.unwrap(), path);
+    let found_in = found.elapsed();
+    assert_eq!(
+        std::fs::metadata(&path)
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .ok(),
+        inode.ok(),
+        "the remote file was found, not copied again"
+    );
+    // Other bytes: another file.
+    std::fs::write(&local, format!("#!/bin/sh\necho \"{mark} changed\"\n")).unwrap();
+    let changed = fresh.install(&local).await.unwrap();
+    assert_ne!(changed, path);
+    eprintln!(
+        "figures: install {installed_in:?}; again through the connection {remembered_in:?}; \
+         found through a fresh connection {found_in:?}"
+    );
+
+    // A file that is not there: an error naming the host and the file.
+    let missing = sshd.dir.join("no-such-tool");
+    let error = remote.install(&missing).await.unwrap_err().to_string();
+    assert!(
+        error.contains("`remote`") && error.contains("no-such-tool"),
+        "{error}"
+    );
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&changed);
+    drop((remote, fresh));
+    sshd.stop().await;
+}

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use testrig::host::ssh::{HostKeys, SshError};
 use testrig::process::{Command, Exit, Pattern, Process, Stream};
-use testrig::testing::{SSHD_PATIENCE as PATIENCE, Sshd, local_processes_with, resource_on};
+use testrig::testing::{
+    HelperProgram, SSHD_PATIENCE as PATIENCE, Sshd, local_processes_with, resource_on,
+};
 use testrig::{DriverSpec, Status};
 use testrig_drivers::app::App;
 
@@ -350,5 +352,82 @@ async fn a_file_is_installed_once_by_content_and_runs_there() {
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(&changed);
     drop((remote, fresh));
+    sshd.stop().await;
+}
+
+/// The helper program of `a_killed_test_runner_leaves_nothing_remote`: a test runner that
+/// connects to the sshd named by its environment, starts a remote program and holds it.
+const RUNNER: HelperProgram = HelperProgram::new("runner_helper", "TESTRIG_SSH_RUNNER");
+
+#[test]
+#[ignore = "the helper program other tests run"]
+fn runner_helper() {
+    let Some(mark) = RUNNER.mode() else {
+        return;
+    };
+    let var = |name: &str| std::env::var(name).expect(name);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let remote = testrig::Host::ssh(var("RUNNER_DESTINATION"))
+            .name("remote")
+            .port(var("RUNNER_PORT").parse().unwrap())
+            .identity(var("RUNNER_IDENTITY"))
+            .known_hosts(var("RUNNER_KNOWN_HOSTS"))
+            .connect()
+            .await
+            .unwrap();
+        let script = format!("echo {mark} up; exec sleep 1000");
+        let command = Command::new("sh")
+            .args(["-c", script.as_str()])
+            .name("held")
+            .daemon()
+            .ready_when(Pattern::stdout(" up$").unwrap())
+            .host(remote);
+        let held = Process::spawn(command, var("RUNNER_RUNPATH"))
+            .await
+            .unwrap();
+        held.ready(PATIENCE).await.unwrap();
+        println!("holding");
+        // Until it is killed (bounded, should the test never come).
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+}
+
+#[tokio::test]
+async fn a_killed_test_runner_leaves_nothing_remote() {
+    let Some(sshd) = Sshd::start("ssh-runner", 98).await else {
+        return;
+    };
+    let mark = marker("runner");
+    // The runner runs on host `client`, where connections to the sshd are made from.
+    let runner = RUNNER
+        .command(&mark)
+        .env("RUNNER_DESTINATION", format!("root@{}", sshd.address))
+        .env("RUNNER_PORT", sshd.port.to_string())
+        .env("RUNNER_IDENTITY", sshd.dir.join("user_key"))
+        .env("RUNNER_KNOWN_HOSTS", sshd.dir.join("known_hosts"))
+        .env("RUNNER_RUNPATH", sshd.dir.join("runner"))
+        .name("runner")
+        .daemon()
+        .ready_when(Pattern::stdout("^holding$").unwrap())
+        .host(sshd.client.clone());
+    let runner = Process::spawn(runner, sshd.dir.join("runner-logs"))
+        .await
+        .unwrap();
+    runner.ready(PATIENCE).await.unwrap();
+    assert!(
+        !local_processes_with(&mark).is_empty(),
+        "the runner's program runs on the remote host"
+    );
+
+    // SIGKILL to the runner alone: no stop, no drop, no atexit.
+    // SAFETY: kill(2) on the pid of our own child.
+    let killed = unsafe { libc::kill(runner.pid() as libc::pid_t, libc::SIGKILL) };
+    assert_eq!(killed, 0);
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    let _ = runner.stop(PATIENCE).await;
     sshd.stop().await;
 }

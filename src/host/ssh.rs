@@ -57,6 +57,7 @@
 mod agent;
 mod builder;
 mod error;
+mod install;
 mod master;
 mod supervisor;
 
@@ -71,6 +72,7 @@ pub use agent::SshAgent;
 pub use agent::serve as serve_agent;
 pub use builder::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, HostKeys, SshBuilder};
 pub use error::SshError;
+pub use install::testrig_binary;
 
 pub(crate) use agent::AgentClient;
 
@@ -121,6 +123,7 @@ impl SshBuilder {
             agent,
             master,
             control,
+            installed: tokio::sync::Mutex::default(),
         }))
     }
 }
@@ -140,6 +143,9 @@ pub(crate) struct SshHost {
     /// The control master; dropping it kills it, which ends the connection.
     master: Process,
     control: ControlDir,
+    /// The files [`install`](SshHost::install)ed through this connection: name in the cache
+    /// (by content), remote path.
+    installed: tokio::sync::Mutex<std::collections::HashMap<String, PathBuf>>,
 }
 
 impl SshHost {

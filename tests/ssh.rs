@@ -237,7 +237,12 @@ async fn a_host_whose_key_changed_is_refused_naming_it() {
 
     // An unknown host under the strict default: refused too, saying how to accept it.
     std::fs::write(sshd.dir.join("known_hosts"), "").unwrap();
-    let error = sshd.host().agent(SshAgent::Off).connect().await.unwrap_err();
+    let error = sshd
+        .host()
+        .agent(SshAgent::Off)
+        .connect()
+        .await
+        .unwrap_err();
     assert!(
         matches!(error, SshError::HostKeyUnknown { .. }),
         "{error:?}"
@@ -379,6 +384,7 @@ fn runner_helper() {
             .port(var("RUNNER_PORT").parse().unwrap())
             .identity(var("RUNNER_IDENTITY"))
             .known_hosts(var("RUNNER_KNOWN_HOSTS"))
+            .agent(SshAgent::Off)
             .connect()
             .await
             .unwrap();

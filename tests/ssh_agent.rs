@@ -26,8 +26,41 @@ fn agent_helper() {
     match AGENT.mode().as_deref() {
         None => {}
         Some("serve") => std::process::exit(testrig::host::ssh::serve_agent()),
+        Some("runner") => hold_a_remote_program(),
         Some(mode) => panic!("unknown helper mode `{mode}`"),
     }
+}
+
+/// A test runner (for `a_killed_test_runner_leaves_nothing_remote`): connects to the sshd
+/// named by its environment with an agent, starts a remote program through it and holds it.
+fn hold_a_remote_program() {
+    let var = |name: &str| std::env::var(name).expect(name);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let remote = Host::ssh(var("RUNNER_DESTINATION"))
+            .name("remote")
+            .port(var("RUNNER_PORT").parse().unwrap())
+            .identity(var("RUNNER_IDENTITY"))
+            .known_hosts(var("RUNNER_KNOWN_HOSTS"))
+            .agent(agent())
+            .connect()
+            .await
+            .unwrap();
+        let script = format!(
+            "trap '' TERM HUP; echo {} up 1; sleep 1000",
+            var("RUNNER_MARK")
+        );
+        let held = Process::spawn(daemon("held", &script, &remote), var("RUNNER_RUNPATH"))
+            .await
+            .unwrap();
+        held.ready(PATIENCE).await.unwrap();
+        println!("holding");
+        // Until it is killed (bounded, should the test never come).
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
 }
 
 fn agent() -> SshAgent {
@@ -304,5 +337,41 @@ async fn twenty_programs_run_at_once_through_one_agent() {
     assert_eq!(pids.len(), 20);
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
     drop(remote);
+    sshd.stop().await;
+}
+
+#[tokio::test]
+async fn a_killed_test_runner_leaves_nothing_remote() {
+    let Some(sshd) = Sshd::start("agent-runner", 87).await else {
+        return;
+    };
+    let mark = marker("runner");
+    // The runner runs on host `client`, where connections to the sshd are made from.
+    let runner = AGENT
+        .command("runner")
+        .env("RUNNER_MARK", &mark)
+        .env("RUNNER_DESTINATION", format!("root@{}", sshd.address))
+        .env("RUNNER_PORT", sshd.port.to_string())
+        .env("RUNNER_IDENTITY", sshd.dir.join("user_key"))
+        .env("RUNNER_KNOWN_HOSTS", sshd.dir.join("known_hosts"))
+        .env("RUNNER_RUNPATH", sshd.dir.join("runner"))
+        .name("runner")
+        .daemon()
+        .ready_when(Pattern::stdout("^holding$").unwrap())
+        .host(sshd.client.clone());
+    let runner = Process::spawn(runner, sshd.dir.join("runner-logs"))
+        .await
+        .unwrap();
+    runner.ready(PATIENCE).await.unwrap();
+    assert!(
+        !local_processes_with(&mark).is_empty(),
+        "the runner's program runs on the remote host"
+    );
+    // SIGKILL to the runner alone: no stop, no drop, no atexit.
+    // SAFETY: kill(2) on the pid of our own child.
+    let killed = unsafe { libc::kill(runner.pid() as libc::pid_t, libc::SIGKILL) };
+    assert_eq!(killed, 0);
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    let _ = runner.stop(PATIENCE).await;
     sshd.stop().await;
 }

@@ -98,33 +98,45 @@ impl SshBuilder {
             source,
         })?;
         let master = master::start(&self, &control).await?;
-        let (agent, (address, port, user)) = match agent::start(&self, &control, &master).await? {
-            agent::Started::Agent(agent, hello) => {
-                let reached =
-                    master::parse_connection(&hello.connection).ok_or_else(|| SshError::Query {
-                        host: self.host_name().to_owned(),
-                        destination: self.destination.clone(),
-                        said: format!("the agent says SSH_CONNECTION is `{}`", hello.connection),
-                    })?;
-                (Some(Arc::new(agent)), (reached.0, reached.1, hello.user))
+        let launch = agent::Launch::for_options(&self);
+        let mut missing = None;
+        let mut agent = None;
+        let mut reached = None;
+        if let Some(launch) = launch {
+            match agent::start(&launch, None, &self, &control, &master).await? {
+                agent::Started::Agent(client, hello) => {
+                    reached = Some(agent::reached(&self, &hello)?);
+                    agent = Some(Arc::new(client));
+                }
+                // Not in the host's cache yet: installed once the host is made.
+                agent::Started::Missing => missing = Some(launch),
+                agent::Started::Without => {}
             }
-            agent::Started::Without(why) => {
-                tracing::debug!(host = self.host_name(), %why, "no agent: a channel per program");
-                (None, master::ask_address(&self, &control).await?)
-            }
+        }
+        let (address, port, user) = match reached {
+            Some(reached) => reached,
+            None => master::ask_address(&self, &control).await?,
         };
-        Ok(Host::from_ssh(SshHost {
+        let agent_slot = std::sync::OnceLock::new();
+        if let Some(agent) = agent {
+            let _ = agent_slot.set(agent);
+        }
+        let host = Host::from_ssh(SshHost {
             name: self.host_name().to_owned(),
-            destination: self.destination,
+            destination: self.destination.clone(),
             user,
             address,
             port,
-            via: self.via,
-            agent,
+            via: self.via.clone(),
+            agent: agent_slot,
             master,
             control,
             installed: tokio::sync::Mutex::default(),
-        }))
+        });
+        if let Some(launch) = missing {
+            agent::install_and_start(&launch, &host, &self).await?;
+        }
+        Ok(host)
     }
 }
 
@@ -139,7 +151,7 @@ pub(crate) struct SshHost {
     via: Host,
     /// The resident agent that runs the host's programs, if it has one (declared before the
     /// master: dropped first, its channel closes while the connection still carries the end).
-    agent: Option<Arc<AgentClient>>,
+    agent: std::sync::OnceLock<Arc<AgentClient>>,
     /// The control master; dropping it kills it, which ends the connection.
     master: Process,
     control: ControlDir,
@@ -159,7 +171,7 @@ impl SshHost {
 
     /// The resident agent, if the host runs its programs through one.
     pub(crate) fn agent(&self) -> Option<Arc<AgentClient>> {
-        self.agent.clone()
+        self.agent.get().cloned()
     }
 
     pub(crate) fn address(&self) -> IpAddr {
@@ -278,54 +290,6 @@ fn client_args(socket: &Path) -> Vec<OsString> {
     args.push("-p".into());
     args.push("9".into());
     args
-}
-
-/// The local `testrig` binary: env `TESTRIG_BIN`, else next to the current executable (or one
-/// directory up, as cargo lays out `target/<profile>/deps`), else in `PATH`.
-/// (Stands in until `Host::install` lands.)
-pub fn testrig_binary() -> Result<PathBuf, SshError> {
-    let not_found = |why: String| SshError::Invalid {
-        host: "-".to_owned(),
-        field: "testrig binary",
-        value: why,
-        reason: "not found",
-    };
-    if let Some(path) = std::env::var_os("TESTRIG_BIN") {
-        let path = PathBuf::from(path);
-        return match path.is_file() {
-            true => Ok(path),
-            false => Err(not_found(format!("TESTRIG_BIN={}", path.display()))),
-        };
-    }
-    let exe = std::env::current_exe().map_err(|error| not_found(error.to_string()))?;
-    let beside = exe.parent().map(|dir| dir.join("testrig"));
-    let above = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("testrig"));
-    let in_path = std::env::var_os("PATH")
-        .map(|path| {
-            std::env::split_paths(&path)
-                .map(|dir| dir.join("testrig"))
-                .collect()
-        })
-        .unwrap_or_else(Vec::new);
-    beside
-        .into_iter()
-        .chain(above)
-        .chain(in_path)
-        .find(|path| path.is_file() && *path != exe)
-        .ok_or_else(|| not_found("neither beside the current executable nor in PATH".into()))
-}
-
-/// The agent program's path on the host. (Stands in until `Host::install` lands: the sshd of
-/// the tests runs on this machine.)
-async fn install_for_agent(
-    _options: &SshBuilder,
-    _control: &ControlDir,
-    local: &Path,
-) -> Result<PathBuf, SshError> {
-    Ok(local.to_path_buf())
 }
 
 /// The directory of a host's control socket and its master's logs, removed with the host.

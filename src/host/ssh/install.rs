@@ -154,7 +154,7 @@ async fn receive(host: &Host, local: &Path, name: &str, size: u64) -> Result<Pat
 /// The name `local` has in the remote cache: its file name, `-`, a hash of its bytes; and its
 /// size. Hashes are remembered per path, size and modification time, so a binary is read once
 /// per process.
-fn cache_name(local: &Path) -> std::io::Result<(String, u64)> {
+pub(super) fn cache_name(local: &Path) -> std::io::Result<(String, u64)> {
     type Key = (PathBuf, u64, Option<SystemTime>);
     static HASHES: OnceLock<Mutex<HashMap<Key, u64>>> = OnceLock::new();
     let metadata = std::fs::metadata(local)?;

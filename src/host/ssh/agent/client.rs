@@ -34,6 +34,18 @@ const LAST_WORDS_DEADLINE: Duration = Duration::from_secs(1);
 /// At most this many bytes before the preamble are skipped.
 const MAX_NOISE: usize = 64 * 1024;
 
+/// Why the agent did not start.
+#[derive(Debug)]
+pub(crate) enum StartError {
+    /// Started from the host's cache, it is not there.
+    Missing,
+    /// Anything else, in ssh's or the agent's words.
+    Failed(String),
+}
+
+/// What the remote side prints when the cache does not hold the agent.
+const MISSING: &[u8] = b"testrig-agent-missing";
+
 /// What the agent says first: where the connection arrived and as whom.
 #[derive(Debug, Clone)]
 pub(crate) struct Hello {
@@ -86,13 +98,13 @@ impl AgentClient {
         mut ssh: tokio::process::Command,
         witness: Witness,
         timeout: Duration,
-    ) -> Result<(AgentClient, Hello), String> {
+    ) -> Result<(AgentClient, Hello), StartError> {
         ssh.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true);
         let mut client = ssh
             .spawn()
-            .map_err(|error| format!("cannot run ssh: {error}"))?;
+            .map_err(|error| StartError::Failed(format!("cannot run ssh: {error}")))?;
         let stdin = client.stdin.take().expect("piped");
         let mut stdout = client.stdout.take().expect("piped");
         let (requests, outgoing) = mpsc::unbounded_channel();
@@ -100,14 +112,15 @@ impl AgentClient {
         let hello = tokio::time::timeout(timeout, read_hello(&mut stdout)).await;
         let hello = match hello {
             Ok(Ok(hello)) => hello,
-            Ok(Err(error)) => {
+            Ok(Err(StartError::Failed(error))) => {
                 let _ = client.wait().await;
-                return Err(format!(
+                return Err(StartError::Failed(format!(
                     "{error}; it said: {}",
                     tail(&witness.agent_log, " / ").unwrap_or_else(|| "nothing".into())
-                ));
+                )));
             }
-            Err(_) => return Err(format!("no hello within {timeout:?}")),
+            Ok(Err(missing)) => return Err(missing),
+            Err(_) => return Err(StartError::Failed(format!("no hello within {timeout:?}"))),
         };
         let (register, registrations) = mpsc::unbounded_channel();
         let closed = Arc::new(OnceLock::new());
@@ -249,20 +262,28 @@ async fn write_requests(
 }
 
 /// Skips what comes before the preamble, then reads the hello.
-async fn read_hello(stdout: &mut ChildStdout) -> Result<Hello, String> {
+async fn read_hello(stdout: &mut ChildStdout) -> Result<Hello, StartError> {
+    let failed = |said: String| StartError::Failed(said);
     let mut seen = Vec::new();
     let mut byte = [0; 1];
     while !seen.ends_with(protocol::PREAMBLE) {
         match stdout.read(&mut byte).await {
             Ok(1) => seen.push(byte[0]),
-            Ok(_) => return Err("the agent's channel ended before it said hello".into()),
-            Err(error) => return Err(format!("reading the agent failed: {error}")),
+            Ok(_) if seen.windows(MISSING.len()).any(|w| w == MISSING) => {
+                return Err(StartError::Missing);
+            }
+            Ok(_) => {
+                return Err(failed(
+                    "the agent's channel ended before it said hello".into(),
+                ));
+            }
+            Err(error) => return Err(failed(format!("reading the agent failed: {error}"))),
         }
         if seen.len() > MAX_NOISE {
-            return Err(format!(
+            return Err(failed(format!(
                 "no agent preamble in the first {MAX_NOISE} bytes: {}",
                 String::from_utf8_lossy(&seen[..200])
-            ));
+            )));
         }
     }
     match Frame::read_async(stdout).await {
@@ -274,8 +295,8 @@ async fn read_hello(stdout: &mut ChildStdout) -> Result<Hello, String> {
                 user: lines.next().unwrap_or_default().to_owned(),
             })
         }
-        Ok(_) => Err("the agent did not say hello".into()),
-        Err(error) => Err(format!("reading the agent's hello failed: {error}")),
+        Ok(_) => Err(failed("the agent did not say hello".into())),
+        Err(error) => Err(failed(format!("reading the agent's hello failed: {error}"))),
     }
 }
 

@@ -21,16 +21,21 @@ mod client;
 mod protocol;
 mod serve;
 
-use std::ffi::OsString;
-use std::path::PathBuf;
+use std::ffi::{OsStr, OsString};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-pub(crate) use client::{AgentClient, Hello, Witness};
+pub(crate) use client::{AgentClient, Hello, StartError, Witness};
 pub use serve::serve;
 
 use super::builder::SshBuilder;
 use super::error::SshError;
+use super::install::cache_name;
+use super::master::parse_connection;
 use super::supervisor::{join, quote};
 use super::{ControlDir, client_args};
+use crate::Host;
 use crate::process::Process;
 
 /// Whether an SSH host runs its programs through a resident agent
@@ -71,54 +76,105 @@ impl SshAgent {
     }
 }
 
-/// What connecting got: an agent and its hello, or why the host has none.
-pub(super) enum Started {
-    Agent(AgentClient, Hello),
-    Without(String),
+/// The agent a host is to run: a local program, its arguments and environment, and whether
+/// connecting fails without it.
+pub(super) struct Launch {
+    program: PathBuf,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    required: bool,
 }
 
-/// Starts the agent the options ask for over the master (`master`, its socket and logs in
-/// `control`).
+impl Launch {
+    /// The agent `options` ask for, if any.
+    pub(super) fn for_options(options: &SshBuilder) -> Option<Launch> {
+        let host = options.host_name();
+        match &options.agent {
+            SshAgent::Off => None,
+            SshAgent::Auto => match super::testrig_binary() {
+                Ok(program) => Some(Launch {
+                    program,
+                    args: vec!["agent".into()],
+                    env: Vec::new(),
+                    required: false,
+                }),
+                Err(error) => {
+                    tracing::debug!(host, %error, "no testrig binary for an agent: a channel per program");
+                    None
+                }
+            },
+            SshAgent::Program { program, args, env } => Some(Launch {
+                program: program.clone(),
+                args: args.clone(),
+                env: env.clone(),
+                required: true,
+            }),
+        }
+    }
+}
+
+/// What starting the agent came to.
+pub(super) enum Started {
+    /// It runs, and said where the connection arrived.
+    Agent(AgentClient, Hello),
+    /// It is not in the host's cache: install it, then start it at its path.
+    Missing,
+    /// It did not start (said in the log); the host goes without.
+    Without,
+}
+
+/// The remote side of a start from the cache: runs the agent if the host's cache holds it by
+/// content (`$1`, its name there; the directory as `Host::install` puts it), else says so.
+const FROM_CACHE: &str = r#"f="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/testrig/bin/$1"
+shift
+if [ -x "$f" ]; then exec "$f" "$@"; fi
+echo testrig-agent-missing
+"#;
+
+/// Starts the agent over the master (`master`, its socket and logs in `control`): from `remote`,
+/// its path on the host, or without one from the host's cache, where it is found by content
+/// in the same channel (no round trip of its own).
 pub(super) async fn start(
+    launch: &Launch,
+    remote: Option<&Path>,
     options: &SshBuilder,
     control: &ControlDir,
     master: &Process,
 ) -> Result<Started, SshError> {
     let host = options.host_name();
-    let (program, args, env, required) = match &options.agent {
-        SshAgent::Off => return Ok(Started::Without("turned off on the builder".into())),
-        SshAgent::Auto => match super::testrig_binary() {
-            Ok(binary) => (binary, vec![OsString::from("agent")], Vec::new(), false),
-            Err(error) => return Ok(Started::Without(format!("no testrig binary: {error}"))),
-        },
-        SshAgent::Program { program, args, env } => {
-            (program.clone(), args.clone(), env.clone(), true)
-        }
-    };
-    let failed = |said: String| SshError::Agent {
-        host: host.to_owned(),
-        program: program.clone(),
-        said,
-    };
     let started = async {
-        let remote = super::install_for_agent(options, control, &program)
-            .await
-            .map_err(|error| error.to_string())?;
         let mut words: Vec<OsString> = vec!["exec".into()];
-        if !env.is_empty() {
+        if !launch.env.is_empty() {
             words.push("env".into());
-            for (key, value) in &env {
+            for (key, value) in &launch.env {
                 let mut pair = key.clone();
                 pair.push("=");
                 pair.push(value);
                 words.push(quote(&pair));
             }
         }
-        words.push(quote(remote.as_os_str()));
-        words.extend(args.iter().map(|arg| quote(arg)));
+        match remote {
+            Some(remote) => words.push(quote(remote.as_os_str())),
+            None => {
+                let program = launch.program.clone();
+                let (name, _) = tokio::task::spawn_blocking(move || cache_name(&program))
+                    .await
+                    .map_err(|error| StartError::Failed(error.to_string()))?
+                    .map_err(|error| StartError::Failed(error.to_string()))?;
+                words.extend([
+                    "sh".into(),
+                    "-c".into(),
+                    quote(OsStr::new(FROM_CACHE)),
+                    "testrig-agent".into(),
+                    quote(OsStr::new(&name)),
+                ]);
+            }
+        }
+        words.extend(launch.args.iter().map(|arg| quote(arg)));
         let agent_log = control.path().join("agent.log");
-        let stderr = std::fs::File::create(&agent_log)
-            .map_err(|error| format!("cannot create {}: {error}", agent_log.display()))?;
+        let stderr = std::fs::File::create(&agent_log).map_err(|error| {
+            StartError::Failed(format!("cannot create {}: {error}", agent_log.display()))
+        })?;
         let mut ssh = tokio::process::Command::new("ssh");
         ssh.args(client_args(&control.socket()))
             .args(["-T", "none", "--"])
@@ -134,10 +190,57 @@ pub(super) async fn start(
     };
     match started.await {
         Ok((agent, hello)) => Ok(Started::Agent(agent, hello)),
-        Err(said) if required => Err(failed(said)),
-        Err(said) => {
-            tracing::warn!(host, program = %program.display(), %said, "the agent did not start; a channel per program");
-            Ok(Started::Without(format!("the agent did not start: {said}")))
+        Err(StartError::Missing) => Ok(Started::Missing),
+        Err(StartError::Failed(said)) if launch.required => Err(SshError::Agent {
+            host: host.to_owned(),
+            program: launch.program.clone(),
+            said,
+        }),
+        Err(StartError::Failed(said)) => {
+            tracing::warn!(host, program = %launch.program.display(), %said, "the agent did not start; a channel per program");
+            Ok(Started::Without)
         }
     }
+}
+
+/// Installs the agent on `host` (connected, without one yet) and starts it there.
+pub(super) async fn install_and_start(
+    launch: &Launch,
+    host: &Host,
+    options: &SshBuilder,
+) -> Result<(), SshError> {
+    let ssh = host.ssh_host().expect("an SSH host");
+    let remote = match host.install(&launch.program).await {
+        Ok(remote) => remote,
+        Err(error) if launch.required => {
+            return Err(SshError::Agent {
+                host: options.host_name().to_owned(),
+                program: launch.program.clone(),
+                said: error.to_string(),
+            });
+        }
+        Err(error) => {
+            tracing::warn!(host = options.host_name(), %error, "the agent could not be installed; a channel per program");
+            return Ok(());
+        }
+    };
+    if let Started::Agent(agent, _) =
+        start(launch, Some(&remote), options, &ssh.control, &ssh.master).await?
+    {
+        let _ = ssh.agent.set(Arc::new(agent));
+    }
+    Ok(())
+}
+
+/// Where the agent says the connection arrived: the host's address, sshd's port, the user.
+pub(super) fn reached(
+    options: &SshBuilder,
+    hello: &Hello,
+) -> Result<(IpAddr, u16, String), SshError> {
+    let (address, port) = parse_connection(&hello.connection).ok_or_else(|| SshError::Query {
+        host: options.host_name().to_owned(),
+        destination: options.destination.clone(),
+        said: format!("the agent says SSH_CONNECTION is `{}`", hello.connection),
+    })?;
+    Ok((address, port, hello.user.clone()))
 }

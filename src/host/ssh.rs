@@ -3,7 +3,8 @@
 //! # What runs where
 //!
 //! An SSH host is another machine reached through the system's OpenSSH client, so the user's
-//! ssh config, keys, agent and known hosts apply; nothing is installed on the remote side.
+//! ssh config, keys, agent and known hosts apply; nothing needs installing on the remote side
+//! (testrig copies its own agent there).
 //!
 //! - **The connection** is an OpenSSH *control master* (`ssh -M -N -S <socket>`), started by
 //!   [`SshBuilder::connect`] as a testrig process of this program: it never forks into the
@@ -17,8 +18,15 @@
 //!   ([`SshError::HostKeyMismatch`], naming the host). Everything else goes through that
 //!   socket; the `openssh` crate runs one-shot commands over it (the address and user asked at
 //!   connect time).
-//! - **A program on the host** ([`process::Command::host`](crate::process::Command::host)) is
-//!   spawned *here* as a multiplexed client,
+//! - **A program on the host** ([`process::Command::host`](crate::process::Command::host)) runs
+//!   through the host's **resident agent** when it has one ([`SshAgent`]; by default the local
+//!   `testrig` binary, put on the host by content and started once at connect as
+//!   `testrig agent`, whose first words also say where the connection arrived): one request on
+//!   the agent's channel starts it in a process group of its own there; its output streams back
+//!   into the usual pumps (log files in the local runpath, readiness patterns, captures, tails);
+//!   signals are requests to the agent; when the channel ends the agent kills every group it
+//!   started. See the `agent` module.
+//! - **Without an agent** it is spawned *here* as a multiplexed client,
 //!   `ssh -S <socket> -T … none -- <remote supervisor> <program> <args>`, through the usual
 //!   process machinery: its stdout and stderr come back on the client's, so readiness
 //!   patterns, captures, log files in the local runpath and tails work unchanged, and the local
@@ -82,14 +90,16 @@ use crate::process::{Command, Process};
 
 impl SshBuilder {
     /// Connects: starts the control master (from the [`via`](SshBuilder::via) host), waits
-    /// until it has logged in, then asks the host which address the connection reached and
-    /// as which user.
+    /// until it has logged in, then starts the host's agent ([`SshBuilder::agent`]), which
+    /// says which address the connection reached and as which user (without an agent, one
+    /// command asks).
     ///
     /// # Errors
     /// [`SshError::Invalid`] for a bad option; [`SshError::HostKeyMismatch`] or
     /// [`SshError::HostKeyUnknown`] when the host key check refuses the host;
     /// [`SshError::Connect`] when ssh fails otherwise (its own words);
-    /// [`SshError::Timeout`] after the connect timeout.
+    /// [`SshError::Timeout`] after the connect timeout; [`SshError::Agent`] when an agent
+    /// named with [`SshAgent::Program`] does not start.
     pub async fn connect(self) -> Result<Host, SshError> {
         self.validate()?;
         let control = ControlDir::create().map_err(|source| SshError::ControlDir {

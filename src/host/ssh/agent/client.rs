@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, DuplexStream};
 use tokio::process::{Child, ChildStdout};
 use tokio::sync::{mpsc, oneshot};
 
@@ -106,7 +106,7 @@ impl AgentClient {
             .spawn()
             .map_err(|error| StartError::Failed(format!("cannot run ssh: {error}")))?;
         let stdin = client.stdin.take().expect("piped");
-        let mut stdout = client.stdout.take().expect("piped");
+        let mut stdout = BufReader::with_capacity(PIPE, client.stdout.take().expect("piped"));
         let (requests, outgoing) = mpsc::unbounded_channel();
         tokio::spawn(write_requests(stdin, outgoing));
         let hello = tokio::time::timeout(timeout, read_hello(&mut stdout)).await;
@@ -262,7 +262,7 @@ async fn write_requests(
 }
 
 /// Skips what comes before the preamble, then reads the hello.
-async fn read_hello(stdout: &mut ChildStdout) -> Result<Hello, StartError> {
+async fn read_hello(stdout: &mut BufReader<ChildStdout>) -> Result<Hello, StartError> {
     let failed = |said: String| StartError::Failed(said);
     let mut seen = Vec::new();
     let mut byte = [0; 1];

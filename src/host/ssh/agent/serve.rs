@@ -99,7 +99,8 @@ fn hello() -> Frame {
 /// Writes the preamble, then every frame, flushing whenever the queue is empty.
 fn write_frames(mut frames: mpsc::Receiver<Frame>) {
     let stdout = io::stdout();
-    let mut out = stdout.lock();
+    // Buffered whole: a batch of frames is one write (the lock alone flushes at each newline).
+    let mut out = io::BufWriter::with_capacity(CHUNK * 4, stdout.lock());
     if out.write_all(protocol::PREAMBLE).is_err() {
         return;
     }

@@ -194,7 +194,13 @@ async fn bare_true(host: &Host) -> Result<Vec<Duration>> {
 async fn login_only(sshd: &Sshd) -> Result<Duration> {
     use tokio::io::AsyncBufReadExt;
     let mut ssh = fresh_ssh(sshd)?;
-    ssh.args(["-N", "-o", "PermitLocalCommand=yes", "-o", "LocalCommand=echo in"]);
+    ssh.args([
+        "-N",
+        "-o",
+        "PermitLocalCommand=yes",
+        "-o",
+        "LocalCommand=echo in",
+    ]);
     let started = Instant::now();
     let mut child = tokio::process::Command::from(ssh)
         .stdout(std::process::Stdio::piped())

@@ -375,3 +375,32 @@ async fn a_killed_test_runner_leaves_nothing_remote() {
     let _ = runner.stop(PATIENCE).await;
     sshd.stop().await;
 }
+
+#[tokio::test]
+async fn an_agent_that_cannot_start_fails_the_spawns_saying_why() {
+    let Some(sshd) = Sshd::start("agent-broken", 88).await else {
+        return;
+    };
+    // An agent program that is no agent: it exits at once, saying nothing of the protocol.
+    let broken = SshAgent::Program {
+        program: "/bin/false".into(),
+        args: Vec::new(),
+        env: Vec::new(),
+    };
+    let remote = sshd.host().agent(broken).connect().await.unwrap();
+    let error = Process::spawn(
+        Command::new("true").name("victim").host(remote.clone()),
+        sshd.dir.join("broken"),
+    )
+    .await
+    .unwrap_err();
+    let message = error.to_string();
+    eprintln!("{message}");
+    assert!(
+        message.starts_with("process `victim`: cannot start `true` on host `remote`:")
+            && message.contains("the agent /bin/false did not start"),
+        "{message}"
+    );
+    drop(remote);
+    sshd.stop().await;
+}

@@ -83,23 +83,26 @@ pub use error::SshError;
 pub use install::testrig_binary;
 
 pub(crate) use agent::AgentClient;
+use agent::AgentState;
 
 use crate::Host;
 use crate::context::Exports;
 use crate::process::{Command, Process};
 
 impl SshBuilder {
-    /// Connects: starts the control master (from the [`via`](SshBuilder::via) host), waits
-    /// until it has logged in, then starts the host's agent ([`SshBuilder::agent`]), which
-    /// says which address the connection reached and as which user (without an agent, one
-    /// command asks).
+    /// Connects: starts the control master (from the [`via`](SshBuilder::via) host) and waits
+    /// until it has logged in. When ssh reached an address (given, or the ssh config's
+    /// `HostName`), that is the host's address, and its agent ([`SshBuilder::agent`]) starts
+    /// in the background: connected means logged in, and a first spawn waits for the agent.
+    /// When it reached a name, the agent's first words (or, without an agent, one command)
+    /// say which address the connection reached and as which user.
     ///
     /// # Errors
     /// [`SshError::Invalid`] for a bad option; [`SshError::HostKeyMismatch`] or
     /// [`SshError::HostKeyUnknown`] when the host key check refuses the host;
     /// [`SshError::Connect`] when ssh fails otherwise (its own words);
     /// [`SshError::Timeout`] after the connect timeout; [`SshError::Agent`] when an agent
-    /// named with [`SshAgent::Program`] does not start.
+    /// named with [`SshAgent::Program`] does not start while connect waits for it.
     pub async fn connect(self) -> Result<Host, SshError> {
         self.validate()?;
         let control = ControlDir::create().map_err(|source| SshError::ControlDir {
@@ -107,44 +110,66 @@ impl SshBuilder {
             path: std::env::temp_dir(),
             source,
         })?;
-        let master = master::start(&self, &control).await?;
+        let (master, login) = master::start(&self, &control).await?;
         let launch = agent::Launch::for_options(&self);
+        let (agent_state, agent) = tokio::sync::watch::channel(AgentState::Starting);
+        let host = |(address, port, user), control, master, agent| {
+            Host::from_ssh(SshHost {
+                name: self.host_name().to_owned(),
+                destination: self.destination.clone(),
+                user,
+                address,
+                port,
+                via: self.via.clone(),
+                agent,
+                master,
+                control,
+                installed: tokio::sync::Mutex::default(),
+            })
+        };
+        // ssh reached an address: nothing to ask the host, connected now; the agent starts
+        // in the background, and a first spawn waits for it.
+        if let Some(reached) = login.reached() {
+            let host = host(reached, control, master, agent);
+            match launch {
+                Some(launch) => {
+                    let starting = host.clone();
+                    tokio::spawn(async move {
+                        let state = agent::start_on(launch, &starting, &self).await;
+                        agent_state.send_replace(state);
+                    });
+                }
+                None => {
+                    agent_state.send_replace(AgentState::Without);
+                }
+            }
+            return Ok(host);
+        }
+        // A name: the agent's hello, or one command, says where the connection arrived.
         let mut missing = None;
-        let mut agent = None;
         let mut reached = None;
         if let Some(launch) = launch {
             match agent::start(&launch, None, &self, &control, &master).await? {
                 agent::Started::Agent(client, hello) => {
                     reached = Some(agent::reached(&self, &hello)?);
-                    agent = Some(Arc::new(client));
+                    agent_state.send_replace(AgentState::Running(Arc::new(client)));
                 }
                 // Not in the host's cache yet: installed once the host is made.
                 agent::Started::Missing => missing = Some(launch),
-                agent::Started::Without => {}
+                agent::Started::Without => {
+                    agent_state.send_replace(AgentState::Without);
+                }
             }
+        } else {
+            agent_state.send_replace(AgentState::Without);
         }
-        let (address, port, user) = match reached {
+        let reached = match reached {
             Some(reached) => reached,
             None => master::ask_address(&self, &control).await?,
         };
-        let agent_slot = std::sync::OnceLock::new();
-        if let Some(agent) = agent {
-            let _ = agent_slot.set(agent);
-        }
-        let host = Host::from_ssh(SshHost {
-            name: self.host_name().to_owned(),
-            destination: self.destination.clone(),
-            user,
-            address,
-            port,
-            via: self.via.clone(),
-            agent: agent_slot,
-            master,
-            control,
-            installed: tokio::sync::Mutex::default(),
-        });
+        let host = host(reached, control, master, agent);
         if let Some(launch) = missing {
-            agent::install_and_start(&launch, &host, &self).await?;
+            agent_state.send_replace(agent::start_on(launch, &host, &self).await);
         }
         Ok(host)
     }
@@ -161,7 +186,7 @@ pub(crate) struct SshHost {
     via: Host,
     /// The resident agent that runs the host's programs, if it has one (declared before the
     /// master: dropped first, its channel closes while the connection still carries the end).
-    agent: std::sync::OnceLock<Arc<AgentClient>>,
+    agent: tokio::sync::watch::Receiver<AgentState>,
     /// The control master; dropping it kills it, which ends the connection.
     master: Process,
     control: ControlDir,
@@ -179,9 +204,21 @@ impl SshHost {
         &self.via
     }
 
-    /// The resident agent, if the host runs its programs through one.
-    pub(crate) fn agent(&self) -> Option<Arc<AgentClient>> {
-        self.agent.get().cloned()
+    /// The resident agent, if the host runs its programs through one, once it has started
+    /// (it may still be starting in the background after connect); `Err` with why when the
+    /// agent asked for ([`SshAgent::Program`]) did not start.
+    pub(crate) async fn agent(&self) -> Result<Option<Arc<AgentClient>>, String> {
+        let mut state = self.agent.clone();
+        let state = state
+            .wait_for(|state| !matches!(state, AgentState::Starting))
+            .await
+            .map(|state| state.clone())
+            .unwrap_or(AgentState::Without);
+        match state {
+            AgentState::Running(agent) => Ok(Some(agent)),
+            AgentState::Starting | AgentState::Without => Ok(None),
+            AgentState::Failed(why) => Err(why),
+        }
     }
 
     pub(crate) fn address(&self) -> IpAddr {

@@ -44,8 +44,21 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, Pro
         Handle::try_current().map_err(|_| ProcessError::NoRuntime { name: name.clone() })?;
     let marker = spawn_marker();
     // On an SSH host with a resident agent, the agent runs it (see `remote.rs`).
-    if let Some(agent) = command.get_host().ssh_host().and_then(|host| host.agent()) {
-        return remote::spawn_through(&agent, command, runpath, &marker).await;
+    if let Some(host) = command.get_host().ssh_host() {
+        match host.agent().await {
+            Ok(Some(agent)) => {
+                return remote::spawn_through(&agent, command, runpath, &marker).await;
+            }
+            Ok(None) => {}
+            Err(reason) => {
+                return Err(ProcessError::RemoteSpawn {
+                    name,
+                    host: host.name().to_owned(),
+                    program: command.program().to_path_buf(),
+                    reason,
+                });
+            }
+        }
     }
     // On an SSH host the program runs through a local `ssh` client: that is what is spawned
     // here, its signals relayed to the remote supervisor (see `host/ssh.rs`).

@@ -9,12 +9,34 @@ use super::error::SshError;
 use crate::process::{Command, Pattern, Process};
 
 /// The line the master prints (its `LocalCommand`) once it has logged in and its control
-/// socket listens: OpenSSH runs the local command after `muxserver_listen`.
+/// socket listens: OpenSSH runs the local command after `muxserver_listen`. Then the host it
+/// reached (`%h`, after the ssh config's `HostName`), the port (`%p`) and the user (`%r`).
 const READY: &str = "testrig-ssh-master-ready";
+
+/// What the master knows once logged in: the host name or address it reached, the port and
+/// the user, as ssh resolved them from the destination and the config.
+#[derive(Debug, Clone)]
+pub(super) struct Login {
+    pub(super) host: String,
+    pub(super) port: u16,
+    pub(super) user: String,
+}
+
+impl Login {
+    /// The address, port and user without asking the host: when ssh reached an address (not a
+    /// name the host may know otherwise).
+    pub(super) fn reached(&self) -> Option<(IpAddr, u16, String)> {
+        let address = self.host.parse().ok()?;
+        Some((address, self.port, self.user.clone()))
+    }
+}
 
 /// Starts the master for `options` with its socket and logs in `control`, and waits until it
 /// is connected.
-pub(super) async fn start(options: &SshBuilder, control: &ControlDir) -> Result<Process, SshError> {
+pub(super) async fn start(
+    options: &SshBuilder,
+    control: &ControlDir,
+) -> Result<(Process, Login), SshError> {
     let host = options.host_name().to_owned();
     // The master's stderr goes straight to a file, not through a pipe read by a task: ssh
     // writes why the connection ended ("Connection to … closed by remote host.", which is not
@@ -29,7 +51,12 @@ pub(super) async fn start(options: &SshBuilder, control: &ControlDir) -> Result<
         .args(master_args(options, control))
         .name(format!("ssh-master-{}", file_safe(&host)))
         .daemon()
-        .ready_when(Pattern::stdout(&format!("^{READY}$")).expect("a valid pattern"))
+        .ready_when(
+            Pattern::stdout(&format!(
+                r"^{READY} (?P<host>\S+) (?P<port>\d+) (?P<user>\S+)$"
+            ))
+            .expect("a valid pattern"),
+        )
         .host(options.via.clone());
     let master = Process::spawn(command, control.path())
         .await
@@ -38,7 +65,17 @@ pub(super) async fn start(options: &SshBuilder, control: &ControlDir) -> Result<
             source,
         })?;
     match master.ready(options.connect_timeout).await {
-        Ok(_) => Ok(master),
+        Ok(captures) => {
+            let login = Login {
+                host: captures.get("host").unwrap_or_default().to_owned(),
+                port: captures
+                    .get("port")
+                    .and_then(|port| port.parse().ok())
+                    .unwrap_or(22),
+                user: captures.get("user").unwrap_or_default().to_owned(),
+            };
+            Ok((master, login))
+        }
         Err(_) if !master.state().has_exited() => Err(SshError::Timeout {
             host,
             destination: options.destination.clone(),
@@ -74,7 +111,7 @@ fn master_args(options: &SshBuilder, control: &ControlDir) -> Vec<OsString> {
     ));
     option("ServerAliveCountMax=3".into());
     option("PermitLocalCommand=yes".into());
-    option(format!("LocalCommand=echo {READY}"));
+    option(format!("LocalCommand=echo {READY} %h %p %r"));
     if let Some(file) = &options.known_hosts {
         option(format!("UserKnownHostsFile={}", file.display()));
     }

@@ -29,7 +29,7 @@ use std::sync::Arc;
 pub(crate) use client::{AgentClient, Hello, StartError, Witness};
 pub use serve::serve;
 
-use super::builder::SshBuilder;
+use super::SshBuilder;
 use super::error::SshError;
 use super::install::cache_name;
 use super::master::parse_connection;
@@ -54,7 +54,8 @@ pub enum SshAgent {
     Off,
     /// This local program, copied to the host and started there with these arguments and
     /// environment; it must serve the agent protocol (`testrig agent`, or a program calling
-    /// [`serve`]). Connecting fails if it cannot start.
+    /// [`serve`]). If it cannot start, programs on the host fail to spawn, saying why (or
+    /// `connect` fails, when it waited for the agent: see [`SshBuilder::connect`]).
     Program {
         /// The local program.
         program: PathBuf,
@@ -203,33 +204,43 @@ pub(super) async fn start(
     }
 }
 
-/// Installs the agent on `host` (connected, without one yet) and starts it there.
-pub(super) async fn install_and_start(
-    launch: &Launch,
-    host: &Host,
-    options: &SshBuilder,
-) -> Result<(), SshError> {
+/// Where a host's agent is.
+#[derive(Debug, Clone)]
+pub(crate) enum AgentState {
+    /// Starting (in the background after connect).
+    Starting,
+    /// Running: programs go through it.
+    Running(Arc<AgentClient>),
+    /// None: a channel per program.
+    Without,
+    /// The agent asked for did not start: why.
+    Failed(String),
+}
+
+/// Starts the agent on `host` (connected, without one yet): from the host's cache, else
+/// installed first.
+pub(super) async fn start_on(launch: Launch, host: &Host, options: &SshBuilder) -> AgentState {
     let ssh = host.ssh_host().expect("an SSH host");
-    let remote = match host.install(&launch.program).await {
-        Ok(remote) => remote,
-        Err(error) if launch.required => {
-            return Err(SshError::Agent {
+    let started = match start(&launch, None, options, &ssh.control, &ssh.master).await {
+        Ok(Started::Missing) => match host.install(&launch.program).await {
+            Ok(remote) => start(&launch, Some(&remote), options, &ssh.control, &ssh.master).await,
+            Err(error) if launch.required => Err(SshError::Agent {
                 host: options.host_name().to_owned(),
                 program: launch.program.clone(),
                 said: error.to_string(),
-            });
-        }
-        Err(error) => {
-            tracing::warn!(host = options.host_name(), %error, "the agent could not be installed; a channel per program");
-            return Ok(());
-        }
+            }),
+            Err(error) => {
+                tracing::warn!(host = options.host_name(), %error, "the agent could not be installed; a channel per program");
+                Ok(Started::Without)
+            }
+        },
+        other => other,
     };
-    if let Started::Agent(agent, _) =
-        start(launch, Some(&remote), options, &ssh.control, &ssh.master).await?
-    {
-        let _ = ssh.agent.set(Arc::new(agent));
+    match started {
+        Ok(Started::Agent(agent, _)) => AgentState::Running(Arc::new(agent)),
+        Ok(Started::Missing | Started::Without) => AgentState::Without,
+        Err(error) => AgentState::Failed(error.to_string()),
     }
-    Ok(())
 }
 
 /// Where the agent says the connection arrived: the host's address, sshd's port, the user.

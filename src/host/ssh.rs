@@ -152,7 +152,7 @@ impl SshBuilder {
             match agent::start(&launch, None, &self, &control, &master).await? {
                 agent::Started::Agent(client, hello) => {
                     reached = Some(agent::reached(&self, &hello)?);
-                    agent_state.send_replace(AgentState::Running(Arc::new(client)));
+                    agent_state.send_replace(AgentState::Running(Arc::from(client)));
                 }
                 // Not in the host's cache yet: installed once the host is made.
                 agent::Started::Missing => missing = Some(launch),

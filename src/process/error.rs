@@ -49,7 +49,7 @@ pub enum ProcessError {
         /// The program as given.
         program: PathBuf,
         /// Why, in the agent's or the connection's words.
-        reason: String,
+        reason: Box<str>,
     },
 
     /// The working directory set with [`Command::cwd`](super::Command::cwd) is not a directory.

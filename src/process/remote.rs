@@ -84,7 +84,7 @@ pub(crate) async fn spawn_through(
             name: name.clone(),
             host: agent.host_name().to_owned(),
             program: command.program().to_path_buf(),
-            reason,
+            reason: reason.into(),
         }
     })?;
     let hub = Arc::new(LineHub::new(&command));

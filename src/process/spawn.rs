@@ -55,7 +55,7 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, Pro
                     name,
                     host: host.name().to_owned(),
                     program: command.program().to_path_buf(),
-                    reason,
+                    reason: reason.into(),
                 });
             }
         }

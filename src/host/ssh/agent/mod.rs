@@ -117,7 +117,7 @@ impl Launch {
 /// What starting the agent came to.
 pub(super) enum Started {
     /// It runs, and said where the connection arrived.
-    Agent(AgentClient, Hello),
+    Agent(Box<AgentClient>, Hello),
     /// It is not in the host's cache: install it, then start it at its path.
     Missing,
     /// It did not start (said in the log); the host goes without.
@@ -190,7 +190,7 @@ pub(super) async fn start(
         AgentClient::start(host, ssh, witness, options.connect_timeout).await
     };
     match started.await {
-        Ok((agent, hello)) => Ok(Started::Agent(agent, hello)),
+        Ok((agent, hello)) => Ok(Started::Agent(Box::new(agent), hello)),
         Err(StartError::Missing) => Ok(Started::Missing),
         Err(StartError::Failed(said)) if launch.required => Err(SshError::Agent {
             host: host.to_owned(),
@@ -237,7 +237,7 @@ pub(super) async fn start_on(launch: Launch, host: &Host, options: &SshBuilder) 
         other => other,
     };
     match started {
-        Ok(Started::Agent(agent, _)) => AgentState::Running(Arc::new(agent)),
+        Ok(Started::Agent(agent, _)) => AgentState::Running(Arc::from(agent)),
         Ok(Started::Missing | Started::Without) => AgentState::Without,
         Err(error) => AgentState::Failed(error.to_string()),
     }

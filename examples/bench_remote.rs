@@ -54,15 +54,24 @@ async fn run() -> Result<()> {
     // The first connection ever installs the agent (copies this binary): once per build.
     let started = Instant::now();
     let first = sshd.host().agent(agent()?).connect().await?;
-    let first_connect = started.elapsed();
+    let app = app_ready_once(&first).await?;
+    let first_ready = started.elapsed();
+    app.stop().await?;
     drop(first);
 
     let mut connect_agent = Vec::new();
     let mut connect_plain = Vec::new();
     let mut fresh_ssh = Vec::new();
     let mut login = Vec::new();
+    let mut connect_then_ready = Vec::new();
     for _ in 0..RUNS {
         login.push(login_only(&sshd).await?);
+        let started = Instant::now();
+        let host = sshd.host().agent(agent()?).connect().await?;
+        let app = app_ready_once(&host).await?;
+        connect_then_ready.push(started.elapsed());
+        app.stop().await?;
+        drop(host);
         let started = Instant::now();
         let host = sshd.host().agent(agent()?).connect().await?;
         connect_agent.push(started.elapsed());
@@ -103,12 +112,13 @@ async fn run() -> Result<()> {
         bare_true(&with_agent).await?,
     ));
     rows.push((
-        "connect, with the agent (login + agent start)".into(),
+        "connect, with the agent (it starts in the background)".into(),
         connect_agent,
     ));
+    rows.push(("connect, no agent".into(), connect_plain));
     rows.push((
-        "connect, no agent (login + address query)".into(),
-        connect_plain,
+        "connect, then a remote App ready at once (waits for the agent)".into(),
+        connect_then_ready,
     ));
     rows.push((
         "a fresh `ssh host true` (no master: login + 1 channel)".into(),
@@ -126,9 +136,10 @@ async fn run() -> Result<()> {
         println!("{name:<66} {:>10} {:>10}", ms(p50), ms(p90));
     }
     println!(
-        "\nfirst connection ever (installs the agent: {} MiB copied once per build): {}",
+        "\nfirst connection ever, then a remote App ready (installs the agent: {} MiB, once \
+         per build): {}",
         std::fs::metadata(std::env::current_exe()?)?.len() >> 20,
-        ms(first_connect)
+        ms(first_ready)
     );
     drop((with_agent, per_channel));
     sshd.stop().await;
@@ -174,6 +185,20 @@ async fn app_ready(host: &Host) -> Result<Vec<Duration>> {
         app.stop().await?;
     }
     Ok(figures)
+}
+
+/// A remote App started until ready.
+async fn app_ready_once(host: &Host) -> Result<testrig::Resource> {
+    let app = resource_on(
+        DriverSpec::new(
+            App::new("app", "sh")
+                .args(["-c", "echo serving on port 4242; exec sleep 1000"])
+                .ready_on(Stream::Stdout, r"serving on port (?P<port>\d+)"),
+        ),
+        host.clone(),
+    );
+    app.start().await?;
+    Ok(app)
 }
 
 /// `ssh host true` over the host's master.

@@ -1,6 +1,7 @@
 //! The `testrig` binary, run as a user runs it: real rigs, real sockets on
 //! 127.0.0.1, real signals.
 
+mod agent;
 mod app;
 mod bad_rigs;
 mod check;

@@ -404,3 +404,32 @@ async fn an_agent_that_cannot_start_fails_the_spawns_saying_why() {
     drop(remote);
     sshd.stop().await;
 }
+
+#[tokio::test]
+async fn a_dropped_process_is_killed_there_through_the_agent() {
+    let Some(sshd) = Sshd::start("agent-drop", 89).await else {
+        return;
+    };
+    let remote = connect(&sshd).await;
+    let mark = marker("drop");
+    let script =
+        format!("trap '' TERM; sleep 1000 & echo {mark} up 1; while :; do sleep 0.05; done");
+    let process = Process::spawn(daemon("dropped", &script, &remote), sshd.dir.join("drop"))
+        .await
+        .unwrap();
+    process.ready(PATIENCE).await.unwrap();
+    assert!(!local_processes_with(&mark).is_empty());
+    // The last handle goes: the backstop asks the agent for SIGKILL, synchronously.
+    drop(process);
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    // The host and its agent still serve.
+    let again = Process::spawn(
+        Command::new("true").host(remote.clone()),
+        sshd.dir.join("drop"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.wait(PATIENCE).await.unwrap(), Exit::Code(0));
+    drop(remote);
+    sshd.stop().await;
+}

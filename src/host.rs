@@ -288,6 +288,28 @@ impl Host {
         }
     }
 
+    /// A local port forward through an SSH host's connection to `remote`, an address as the
+    /// remote host sees it (`127.0.0.1:8080` is a port listening on the remote's loopback):
+    /// for a service whose port is not routable from here. In-process drivers (`TcpClient`…)
+    /// connect to [`Forward::local_addr`](ssh::Forward::local_addr), a free loopback port where
+    /// the connection is made from (this machine, or the emulated host given with
+    /// [`via`](ssh::SshBuilder::via)); OpenSSH's master listens there and carries each
+    /// connection through the session.
+    ///
+    /// # Errors
+    /// [`SshError::Forward`](ssh::SshError::Forward) naming the host and the remote address:
+    /// this host is not an SSH host, or ssh refused the forward.
+    pub async fn forward(&self, remote: SocketAddr) -> Result<ssh::Forward, ssh::SshError> {
+        match &self.kind {
+            Kind::Ssh(host) => host.forward(remote).await,
+            Kind::Local | Kind::Emulated(_) => Err(ssh::SshError::Forward {
+                host: self.name().to_owned(),
+                remote,
+                said: "only an SSH host forwards ports; connect to the address itself".to_owned(),
+            }),
+        }
+    }
+
     /// What the host exports to references (`${b.address}` in a rig,
     /// `Ref::export("b", "address")` in Rust), once its network is up:
     /// - `address`: its first address, IPv4 if it has one (the one to reach it by);

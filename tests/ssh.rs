@@ -431,3 +431,62 @@ async fn a_killed_test_runner_leaves_nothing_remote() {
     let _ = runner.stop(PATIENCE).await;
     sshd.stop().await;
 }
+
+#[tokio::test]
+async fn a_port_forward_reaches_a_port_on_the_remote_loopback() {
+    let Some(sshd) = Sshd::start("ssh-forward", 99).await else {
+        return;
+    };
+    let remote = sshd.host().connect().await.unwrap();
+    let mark = marker("forward");
+    // An echo server on the remote host's loopback: not routable from anywhere else.
+    let server = format!(
+        "import socket,sys\n\
+         s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(8)\n\
+         print('{mark} port', s.getsockname()[1], flush=True)\n\
+         while True:\n    c,_=s.accept()\n    c.sendall(c.recv(64)); c.close()\n"
+    );
+    let command = Command::new("python3")
+        .args(["-c", server.as_str()])
+        .name("echo")
+        .daemon()
+        .ready_when(Pattern::stdout(r"port (?P<port>\d+)$").unwrap())
+        .host(remote.clone());
+    let echo = Process::spawn(command, sshd.dir.join("forward"))
+        .await
+        .unwrap();
+    let captures = echo.ready(PATIENCE).await.unwrap();
+    let port: u16 = captures.get("port").unwrap().parse().unwrap();
+    let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+
+    let forward = remote.forward(target).await.unwrap();
+    assert_eq!(forward.remote_addr(), target);
+    assert!(forward.local_addr().ip().is_loopback());
+    // From where the connection is made (host `client`), through the forward.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = sshd.client.tcp_connect(forward.local_addr()).await.unwrap();
+    stream.write_all(b"through the session").await.unwrap();
+    let mut echoed = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut echoed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed, b"through the session");
+
+    let local = forward.local_addr();
+    forward.close().await.unwrap();
+    let refused = sshd.client.tcp_connect(local).await;
+    assert!(refused.is_err(), "the closed forward listens no more");
+
+    // Only SSH hosts forward; a bad forward is an error naming the host.
+    let error = sshd.client.forward(target).await.unwrap_err().to_string();
+    assert!(
+        error.contains("`client`") && error.contains("only an SSH host"),
+        "{error}"
+    );
+
+    echo.stop(PATIENCE).await.unwrap();
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    drop(remote);
+    sshd.stop().await;
+}

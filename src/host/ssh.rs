@@ -56,6 +56,7 @@
 
 mod builder;
 mod error;
+mod forward;
 mod install;
 mod master;
 mod supervisor;
@@ -66,6 +67,7 @@ use std::path::{Path, PathBuf};
 
 pub use builder::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, HostKeys, SshBuilder};
 pub use error::SshError;
+pub use forward::Forward;
 pub use install::testrig_binary;
 
 use crate::Host;

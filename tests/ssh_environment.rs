@@ -319,3 +319,90 @@ fn the_build_refuses_duplicate_hosts_a_host_named_like_a_driver_and_bad_options(
     missing_key.add(App::new("user", "sh").args(["-c", "true", "${remote.nope}"]));
     assert!(refused(missing_key).contains("runpath"));
 }
+
+/// The variable that tells [`helper_connects_and_waits_to_be_killed`] where the sshd is.
+const HELPER_VAR: &str = "TESTRIG_SSHENV_HELPER";
+
+/// Not a test of its own: the process [`a_sigkilled_test_leaves_no_remote_runpath`] starts
+/// (this test binary, running only this function) and kills. Connects to the sshd named in
+/// `$TESTRIG_SSHENV_HELPER` (`address port dir`), prints the remote runpath, waits.
+#[tokio::test]
+#[ignore = "a helper process of a_sigkilled_test_leaves_no_remote_runpath"]
+async fn helper_connects_and_waits_to_be_killed() {
+    let spec = std::env::var(HELPER_VAR).expect("run by a_sigkilled_test_leaves_no_remote_runpath");
+    let [address, port, dir]: [&str; 3] = spec
+        .split(' ')
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("address port dir");
+    let dir = Path::new(dir);
+    let host = testrig::Host::ssh(format!("root@{address}"))
+        .name("remote")
+        .port(port.parse().unwrap())
+        .identity(dir.join("user_key"))
+        .known_hosts(dir.join("known_hosts"))
+        .connect()
+        .await
+        .unwrap();
+    println!("runpath {}", host.remote_runpath().unwrap().display());
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test]
+async fn a_sigkilled_test_leaves_no_remote_runpath() {
+    use tokio::io::AsyncBufReadExt;
+    let Some(sshd) = Sshd::start("sshenv-killed", 84).await else {
+        return;
+    };
+    // The helper runs inside host `client`, from where the sshd's address is routable.
+    let mut helper = sshd
+        .client
+        .command(std::env::current_exe().unwrap())
+        .unwrap();
+    helper
+        .args([
+            "--exact",
+            "helper_connects_and_waits_to_be_killed",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(
+            HELPER_VAR,
+            format!("{} {} {}", sshd.address, sshd.port, sshd.dir.display()),
+        )
+        .stdout(std::process::Stdio::piped());
+    let mut helper = tokio::process::Command::from(helper)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(helper.stdout.take().unwrap()).lines();
+    let runpath = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(path) = line.strip_prefix("runpath ") {
+                return PathBuf::from(path);
+            }
+        }
+        panic!("the helper ended without printing its runpath");
+    })
+    .await
+    .expect("the helper connects in time");
+    assert!(exists_remotely(&sshd, &runpath).await);
+
+    helper.start_kill().unwrap(); // SIGKILL: nothing of the helper runs after it
+    helper.wait().await.unwrap();
+    // The remote host is this machine: wait for the removal there, then ask a fresh session.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while runpath.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} still there {PATIENCE:?} after the test process was killed",
+            runpath.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !exists_remotely(&sshd, &runpath).await,
+        "the remote runpath is removed when the test process is SIGKILLed"
+    );
+    sshd.stop().await;
+}

@@ -185,3 +185,47 @@ fn check_reads_the_remote_example_without_connecting() {
     // 192.0.2.0/24 is unroutable: a connection attempt would take the connect timeout.
     assert!(started.elapsed() < Duration::from_secs(5), "{printed}");
 }
+
+#[test]
+fn a_host_that_cannot_connect_fails_the_run_at_its_start_naming_it() {
+    let dir = scratch("remote-refused");
+    let port = crate::support::closed_port();
+    let rig_path = dir.join("refused.toml");
+    std::fs::write(
+        &rig_path,
+        format!(
+            r#"[rig]
+name = "refused"
+
+[[host]]
+name = "lab"
+ssh = "tester@127.0.0.1"
+port = {port}
+known_hosts = "empty_known_hosts"
+
+[[driver]]
+name = "web"
+kind = "app"
+on = "lab"
+binary = "sleep"
+args = ["1000"]
+"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("empty_known_hosts"), "").unwrap();
+    let output = crate::support::testrig(&["run", rig_path.to_str().unwrap()])
+        .env("TESTRIG_RUNPATH", dir.join("runs"))
+        .output()
+        .expect("the testrig binary runs");
+    let printed = crate::support::printed(&output);
+    assert_eq!(output.status.code(), Some(2), "{printed}");
+    assert!(
+        printed.contains(
+            "cannot connect its SSH host: ssh host `lab` (tester@127.0.0.1): cannot connect"
+        ),
+        "{printed}"
+    );
+    assert!(printed.contains("Connection refused"), "{printed}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -406,3 +406,75 @@ async fn a_sigkilled_test_leaves_no_remote_runpath() {
     );
     sshd.stop().await;
 }
+
+#[tokio::test]
+async fn two_hosts_connect_concurrently_and_one_failing_closes_the_other() {
+    let Some(sshd) = Sshd::start("sshenv-two", 85).await else {
+        return;
+    };
+    let runpath = local_runpath("two");
+    // Two SSH hosts to the same sshd, each with its own connection and remote runpath.
+    let env = Environment::builder("ssh-two")
+        .runpath(&runpath)
+        .ssh_host(sshd.host())
+        .ssh_host(sshd.host().name("second"))
+        .build()
+        .unwrap();
+    let connecting = std::time::Instant::now();
+    env.start().await.unwrap();
+    let both_in = connecting.elapsed();
+    let first = env.host("remote").unwrap();
+    let second = env.host("second").unwrap();
+    let paths = [
+        first.remote_runpath().unwrap().to_owned(),
+        second.remote_runpath().unwrap().to_owned(),
+    ];
+    assert_ne!(paths[0], paths[1], "each host has its own remote runpath");
+    assert_eq!(
+        env.values()
+            .resolve::<String>(&testrig::RefKey {
+                driver: "second".into(),
+                key: "runpath".into(),
+            })
+            .unwrap(),
+        paths[1].display().to_string()
+    );
+    env.stop().await.unwrap();
+    for path in &paths {
+        assert!(
+            !exists_remotely(&sshd, path).await,
+            "{} removed",
+            path.display()
+        );
+    }
+    let report = env.report();
+    let names: Vec<&str> = report.hosts.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["remote", "second"]);
+    eprintln!("figures: two SSH hosts connected at start in {both_in:?}");
+
+    // One host that cannot connect: the start fails naming it, the other is closed again.
+    let broken_runpath = local_runpath("two-broken");
+    let env = Environment::builder("ssh-two-broken")
+        .runpath(&broken_runpath)
+        .ssh_host(sshd.host())
+        .ssh_host(sshd.host().name("broken").port(2223))
+        .build()
+        .unwrap();
+    let message = env.start().await.unwrap_err().to_string();
+    assert!(message.contains("ssh host `broken`"), "{message}");
+    assert!(!message.contains("ssh host `remote`"), "{message}");
+    assert!(env.host("remote").is_none(), "closed when the start failed");
+    let report = env.report();
+    let good = report.hosts[0]
+        .remote_runpath
+        .clone()
+        .expect("the good host had connected");
+    assert!(
+        !exists_remotely(&sshd, &good).await,
+        "the connected host's runpath is removed when the start fails"
+    );
+    drop(env);
+    let _ = std::fs::remove_dir_all(&runpath);
+    let _ = std::fs::remove_dir_all(&broken_runpath);
+    sshd.stop().await;
+}

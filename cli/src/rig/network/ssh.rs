@@ -42,14 +42,22 @@ impl Rig {
                     ),
                 ));
             }
-            if let Some((first, _)) = decl.hosts[..index]
+            // Another host of this name, before or after it: the error points at the second.
+            if let Some(other) = decl
+                .hosts
                 .iter()
-                .find(|(other, _)| other.name.get_ref() == name)
+                .enumerate()
+                .position(|(i, (other, _))| i != index && other.name.get_ref() == name)
             {
+                let (first, (second, second_spans)) = if other < index {
+                    (&decl.hosts[other].0, (host, spans))
+                } else {
+                    (host, (&decl.hosts[other].0, &decl.hosts[other].1))
+                };
                 let line = self.source.locate(first.name.span()).line;
                 return Err(self.error_in(
-                    spans,
-                    host.name.span(),
+                    second_spans,
+                    second.name.span(),
                     format!("`{name}`: declared twice (the first on line {line})"),
                 ));
             }
@@ -145,6 +153,36 @@ mod tests {
         assert_eq!(hosts[0].host_name(), "lab");
         assert_eq!(hosts[0].destination(), "tester@192.0.2.10");
         assert!(hosts[0].keeps_runpath());
+    }
+
+    #[test]
+    fn a_host_named_twice_is_refused_at_the_second_whichever_kind_comes_first() {
+        for hosts in [
+            "[[host]]\nname = 'lab'\nssh = 'a@b'\n[[host]]\nname = 'lab'\n",
+            "[[host]]\nname = 'lab'\n[[host]]\nname = 'lab'\nssh = 'a@b'\n",
+        ] {
+            let error = rig(&format!("[rig]\nname = 'r'\n{hosts}"))
+                .environment(None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains(
+                    ":8: host `lab`, key `name`: `lab`: declared twice (the first on line 4)"
+                ),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_ssh_host_may_connect_via_a_host_of_the_rigs_network() {
+        let rig = rig(
+            "[rig]\nname = 'r'\n[[host]]\nname = 'gw'\n[[host]]\nname = 'lab'\nssh = 'a@b'\nvia = 'gw'\n\
+             [[driver]]\nname = 'web'\nkind = 'app'\non = 'lab'\nbinary = 'true'\n",
+        );
+        let hosts = rig.ssh_hosts().unwrap();
+        assert_eq!(hosts[0].via_host_name(), Some("gw"));
+        rig.environment(None).unwrap();
     }
 
     #[test]

@@ -478,3 +478,45 @@ async fn two_hosts_connect_concurrently_and_one_failing_closes_the_other() {
     let _ = std::fs::remove_dir_all(&broken_runpath);
     sshd.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_fetch_is_reported_and_changes_nothing_else() {
+    let Some(sshd) = Sshd::start("sshenv-fetch", 87).await else {
+        return;
+    };
+    let runpath = local_runpath("fetch");
+    let env = Environment::builder("ssh-fetch")
+        .runpath(&runpath)
+        .ssh_host(sshd.host())
+        .build()
+        .unwrap();
+    let outcome = env
+        .run(|env| async move {
+            let remote = env.host("remote").unwrap();
+            // The remote host is this machine: take the runpath away under the host's feet.
+            std::fs::remove_dir_all(remote.remote_runpath().unwrap()).unwrap();
+            Ok::<_, Error>(())
+        })
+        .await;
+    assert!(outcome.is_ok(), "the test's own result stands: {outcome:?}");
+    let report = env.report();
+    assert_eq!(report.outcome, testrig::Outcome::Passed);
+    let host = &report.hosts[0];
+    assert!(host.fetched_into.is_none());
+    assert_eq!(host.errors.len(), 1, "{:?}", host.errors);
+    assert!(
+        host.errors[0].contains("ssh host `remote`")
+            && host.errors[0].contains("fetching the remote runpath")
+            && host.errors[0].contains("the remote tar ended with"),
+        "{}",
+        host.errors[0]
+    );
+    assert!(
+        report.summary().contains("! ssh host `remote`"),
+        "{}",
+        report.summary()
+    );
+    drop(env);
+    let _ = std::fs::remove_dir_all(&runpath);
+    sshd.stop().await;
+}

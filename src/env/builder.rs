@@ -166,7 +166,8 @@ impl EnvironmentBuilder {
     /// - **Stop**: once every driver has stopped, each host's remote runpath
     ///   ([`Host::remote_runpath`]) is fetched into `<runpath>/hosts/<host name>/` (within a
     ///   deadline; a failure is reported in the report's [`hosts`](crate::report::Report::hosts)
-    ///   and does not change the test's outcome), then the host is closed: its remote runpath
+    ///   and does not change the test's outcome; a fresh run directory is then kept), then
+    ///   the host is closed: its remote runpath
     ///   is removed unless [kept](SshBuilder::keep_runpath), and its connection ended.
     ///
     /// The build refuses an SSH host with invalid options ([`SshBuilder::validate`]), two

@@ -641,10 +641,16 @@ impl EnvInner {
 
 impl EnvInner {
     /// Whether everything went well: every driver idle or stopped with no error
-    /// recorded, no environment error, no failed case.
+    /// recorded, no environment error, no failed case, no SSH host trouble (a failed
+    /// fetch of its runpath).
     fn ran_cleanly(&self) -> bool {
         let state = self.state();
         state.errors.is_empty()
+            && self
+                .places
+                .ssh
+                .iter()
+                .all(|place| place.host_report().errors.is_empty())
             && state
                 .cases
                 .iter()

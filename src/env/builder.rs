@@ -159,16 +159,16 @@ impl EnvironmentBuilder {
     ///
     /// - **Start**: after the [network](Self::network) is up (so [`via`](SshBuilder::via)
     ///   may be one of its hosts, [`SshBuilder::via_host`] by name), every SSH host is
-    ///   connected, concurrently, before any driver starts. A host that cannot connect fails
-    ///   the start with [`Error::Start`](crate::Error::Start)-like clarity: the error names
-    ///   the host and says what ssh said; nothing is left running (the other hosts are
-    ///   closed, the network stopped).
+    ///   connected, concurrently, before any driver starts; [`Environment::host`] returns
+    ///   it until the stop. A host that cannot connect fails the start
+    ///   ([`Error::Other`](crate::Error::Other)), naming each such host and what ssh said;
+    ///   nothing is left running (the other hosts are closed, the network stopped).
     /// - **Stop**: once every driver has stopped, each host's remote runpath
     ///   ([`Host::remote_runpath`]) is fetched into `<runpath>/hosts/<host name>/` (within a
     ///   deadline; a failure is reported in the report's [`hosts`](crate::report::Report::hosts)
     ///   and does not change the test's outcome; a fresh run directory is then kept), then
-    ///   the host is closed: its remote runpath
-    ///   is removed unless [kept](SshBuilder::keep_runpath), and its connection ended.
+    ///   the host is closed: its remote runpath is removed unless
+    ///   [kept](SshBuilder::keep_runpath), and its connection ended.
     ///
     /// The build refuses an SSH host with invalid options ([`SshBuilder::validate`]), two
     /// hosts of one name, a host named like a driver, and a driver named `hosts` (the

@@ -15,8 +15,9 @@
 //!   known_hosts is refused too); [`HostKeys::AcceptNew`] adds unknown ones, for throwaway
 //!   hosts. A key that differs from the known one is always refused
 //!   ([`SshError::HostKeyMismatch`], naming the host). Everything else goes through that
-//!   socket; the `openssh` crate runs one-shot commands over it (the address and user asked at
-//!   connect time).
+//!   socket: first the *janitor*, one command that says where the connection arrived, as
+//!   whom, and makes the host's remote runpath ([`Host::remote_runpath`](crate::Host::remote_runpath)),
+//!   then waits for its stdin (held here) to close and removes it (see `runpath.rs`).
 //! - **A program on the host** ([`process::Command::host`](crate::process::Command::host)) is
 //!   spawned *here* as a multiplexed client,
 //!   `ssh -S <socket> -T … none -- <remote supervisor> <program> <args>`, through the usual

@@ -58,8 +58,9 @@ exit "$status"
 "#;
 
 /// The command line the remote shell runs for `command`: `cd` to its working directory (else
-/// to `default_dir`, made first: its directory of the host's remote runpath), then `exec env …` (its environment changes and the spawn marker) `sh -c SUPERVISOR` with
-/// the program and its arguments, every word quoted.
+/// to `default_dir`, made first: its directory of the host's remote runpath), then
+/// `exec env …` (its environment changes and the spawn marker) `sh -c SUPERVISOR` with the
+/// program and its arguments, every word quoted.
 pub(super) fn remote_command(
     command: &Command,
     marker: &str,

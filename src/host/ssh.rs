@@ -15,8 +15,9 @@
 //!   known_hosts is refused too); [`HostKeys::AcceptNew`] adds unknown ones, for throwaway
 //!   hosts. A key that differs from the known one is always refused
 //!   ([`SshError::HostKeyMismatch`], naming the host). Everything else goes through that
-//!   socket; the `openssh` crate runs one-shot commands over it (the address and user asked at
-//!   connect time).
+//!   socket: first the *janitor*, one command that says where the connection arrived, as
+//!   whom, and makes the host's remote runpath ([`Host::remote_runpath`](crate::Host::remote_runpath)),
+//!   then waits for its stdin (held here) to close and removes it (see `runpath.rs`).
 //! - **A program on the host** ([`process::Command::host`](crate::process::Command::host)) is
 //!   spawned *here* as a multiplexed client,
 //!   `ssh -S <socket> -T … none -- <remote supervisor> <program> <args>`, through the usual
@@ -59,16 +60,20 @@ mod error;
 mod forward;
 mod install;
 mod master;
+mod runpath;
 mod supervisor;
 
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
 pub use builder::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, HostKeys, SshBuilder};
 pub use error::SshError;
 pub use forward::Forward;
 pub use install::testrig_binary;
+pub use runpath::Fetched;
 
 use crate::Host;
 use crate::context::Exports;
@@ -76,8 +81,10 @@ use crate::process::{Command, Process};
 
 impl SshBuilder {
     /// Connects: starts the control master (from the [`via`](SshBuilder::via) host), waits
-    /// until it has logged in, then asks the host which address the connection reached and
-    /// as which user.
+    /// until it has logged in, then, in one command, asks the host which address the
+    /// connection reached and as which user, and makes the host's remote runpath
+    /// ([`Host::remote_runpath`]), removed when the host is [closed](Host::close) or this
+    /// process ends (unless [kept](SshBuilder::keep_runpath)).
     ///
     /// # Errors
     /// [`SshError::Invalid`] for a bad option; [`SshError::HostKeyMismatch`] or
@@ -86,20 +93,31 @@ impl SshBuilder {
     /// [`SshError::Timeout`] after the connect timeout.
     pub async fn connect(self) -> Result<Host, SshError> {
         self.validate()?;
+        if let Some(name) = &self.via_host {
+            return Err(SshError::Invalid {
+                host: self.host_name().to_owned(),
+                field: "via_host",
+                value: name.clone(),
+                reason: "names a host of an environment's network: declare the SSH host with \
+                         `EnvironmentBuilder::ssh_host`, or connect `via` a `Host`",
+            });
+        }
         let control = ControlDir::create().map_err(|source| SshError::ControlDir {
             host: self.host_name().to_owned(),
             path: std::env::temp_dir(),
             source,
         })?;
         let master = master::start(&self, &control).await?;
-        let (address, port, user) = master::ask_address(&self, &control).await?;
+        let arrival = runpath::start(&self, &control, client_args(&control)).await?;
         Ok(Host::from_ssh(SshHost {
             name: self.host_name().to_owned(),
             destination: self.destination,
-            user,
-            address,
-            port,
+            user: arrival.user,
+            address: arrival.address,
+            port: arrival.port,
             via: self.via,
+            runpath: arrival.runpath,
+            janitor: Mutex::new(Some(arrival.janitor)),
             master,
             control,
             installed: tokio::sync::Mutex::default(),
@@ -116,6 +134,10 @@ pub(crate) struct SshHost {
     address: IpAddr,
     port: u16,
     via: Host,
+    /// The remote runpath.
+    runpath: PathBuf,
+    /// The channel that removes the remote runpath when its stdin closes; `None` once closed.
+    janitor: Mutex<Option<runpath::Janitor>>,
     /// The control master; dropping it kills it, which ends the connection.
     master: Process,
     control: ControlDir,
@@ -137,6 +159,69 @@ impl SshHost {
         self.address
     }
 
+    /// The remote runpath, made at connect time.
+    pub(crate) fn runpath(&self) -> &Path {
+        &self.runpath
+    }
+
+    /// Copies the remote runpath into `into`, within `deadline`.
+    pub(crate) async fn fetch_runpath(
+        &self,
+        into: &Path,
+        deadline: Duration,
+    ) -> std::io::Result<Fetched> {
+        self.connected()?;
+        runpath::fetch(client_args(&self.control), &self.runpath, into, deadline)
+            .await
+            .map_err(|said| {
+                std::io::Error::other(format!(
+                    "ssh host `{}` ({}): fetching the remote runpath {}: {said}",
+                    self.name,
+                    self.destination,
+                    self.runpath.display()
+                ))
+            })
+    }
+
+    /// Closes the host: ends the janitor (which removes the remote runpath unless kept) and
+    /// then the master, each within `timeout`. Idempotent.
+    pub(crate) async fn close(&self, timeout: Duration) -> std::io::Result<()> {
+        let janitor = self
+            .janitor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let cleaned = match janitor {
+            Some(janitor) => janitor.close(timeout).await.map(drop),
+            None => Ok(()),
+        };
+        let _ = self.master.stop(timeout).await;
+        cleaned.map_err(|said| {
+            std::io::Error::other(format!(
+                "ssh host `{}` ({}): closing: the remote runpath {}: {said}",
+                self.name,
+                self.destination,
+                self.runpath.display()
+            ))
+        })
+    }
+
+    /// An error when the connection is closed.
+    fn connected(&self) -> std::io::Result<()> {
+        if self.master.state().has_exited() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                format!(
+                    "the SSH connection to `{}` ({}) is closed: {}",
+                    self.name,
+                    self.destination,
+                    master::last_words(&self.control, &self.master)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn exports(&self) -> Exports {
         let mut exports = Exports::new();
         exports.insert("address".to_owned(), self.address.into());
@@ -149,6 +234,10 @@ impl SshHost {
         exports.insert("user".to_owned(), self.user.clone().into());
         exports.insert("port".to_owned(), i64::from(self.port).into());
         exports.insert("ssh".to_owned(), self.destination.clone().into());
+        exports.insert(
+            "runpath".to_owned(),
+            self.runpath.display().to_string().into(),
+        );
         exports
     }
 
@@ -158,18 +247,10 @@ impl SshHost {
         command: &Command,
         marker: &str,
     ) -> std::io::Result<Command> {
-        if self.master.state().has_exited() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::NotConnected,
-                format!(
-                    "the SSH connection to `{}` ({}) is closed: {}",
-                    self.name,
-                    self.destination,
-                    master::last_words(&self.control, &self.master)
-                ),
-            ));
-        }
-        let remote = supervisor::remote_command(command, marker);
+        self.connected()?;
+        // A program runs in its own directory of the remote runpath unless told where.
+        let default_dir = runpath::program_dir(&self.runpath, &command.display_name());
+        let remote = supervisor::remote_command(command, marker, Some(&default_dir));
         let mut local = Command::new("/bin/sh")
             .arg("-c")
             .arg(supervisor::LOCAL_WRAPPER)
@@ -178,7 +259,7 @@ impl SshHost {
             .arg(self.control.log())
             .arg(self.control.socket())
             .arg("ssh")
-            .args(self.client_args())
+            .args(client_args(&self.control))
             .arg("-T")
             .arg("none")
             .arg("--")
@@ -224,26 +305,26 @@ impl SshHost {
         words.push(supervisor::quote(command.get_program()));
         words.extend(command.get_args().map(supervisor::quote));
         let mut ssh = std::process::Command::new("ssh");
-        ssh.args(self.client_args())
+        ssh.args(client_args(&self.control))
             .arg("-T")
             .arg("none")
             .arg("--")
             .arg(supervisor::join(&words));
         ssh
     }
+}
 
-    /// The options of a client multiplexed over the master: never a connection of its own
-    /// (`ControlMaster=no`, and port 9 should the socket be gone), never a prompt.
-    fn client_args(&self) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec!["-S".into(), self.control.socket().into()];
-        for option in ["ControlMaster=no", "BatchMode=yes", "LogLevel=ERROR"] {
-            args.push("-o".into());
-            args.push(option.into());
-        }
-        args.push("-p".into());
-        args.push("9".into());
-        args
+/// The options of a client multiplexed over the master of `control`: never a connection of
+/// its own (`ControlMaster=no`, and port 9 should the socket be gone), never a prompt.
+fn client_args(control: &ControlDir) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["-S".into(), control.socket().into()];
+    for option in ["ControlMaster=no", "BatchMode=yes", "LogLevel=ERROR"] {
+        args.push("-o".into());
+        args.push(option.into());
     }
+    args.push("-p".into());
+    args.push("9".into());
+    args
 }
 
 /// The directory of a host's control socket and its master's logs, removed with the host.

@@ -11,6 +11,7 @@ mod iperf;
 mod live;
 mod network;
 mod paths;
+mod remote;
 mod report_dir;
 mod rig_files;
 mod run;

@@ -93,41 +93,6 @@ fn master_args(options: &SshBuilder, control: &ControlDir) -> Vec<OsString> {
     args
 }
 
-/// Asks the host, over the fresh connection, the address and port it was reached at and the
-/// user logged in.
-pub(super) async fn ask_address(
-    options: &SshBuilder,
-    control: &ControlDir,
-) -> Result<(IpAddr, u16, String), SshError> {
-    let failed = |said: String| SshError::Query {
-        host: options.host_name().to_owned(),
-        destination: options.destination.clone(),
-        said,
-    };
-    let session = openssh::Session::resume(
-        control.socket().into_boxed_path(),
-        Some(control.log().into_boxed_path()),
-    );
-    let mut query = session.raw_command(r#"echo "$SSH_CONNECTION"; id -un"#);
-    let output = tokio::time::timeout(options.connect_timeout, query.output())
-        .await
-        .map_err(|_| failed(format!("no answer within {:?}", options.connect_timeout)))?
-        .map_err(|error| failed(error.to_string()))?;
-    // The session only borrows the master's socket: dropping it leaves the master running.
-    drop(session);
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut lines = text.lines();
-    let connection = lines.next().unwrap_or_default();
-    let user = lines.next().unwrap_or_default().trim().to_owned();
-    let (address, port) = parse_connection(connection).ok_or_else(|| {
-        failed(format!(
-            "SSH_CONNECTION is `{connection}` (stderr: {})",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    })?;
-    Ok((address, port, user))
-}
-
 /// What the master wrote on its stderr.
 fn log_of(control: &ControlDir) -> String {
     std::fs::read_to_string(control.log()).unwrap_or_default()

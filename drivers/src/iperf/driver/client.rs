@@ -230,14 +230,9 @@ impl Driver for IperfClient {
         let (host, port) = ctx.endpoint(&self.endpoint)?;
         let config =
             ClientConfig::new(host, port, &self.options).map_err(|e| e.in_driver(&self.name))?;
-        if let Engine::Iperf3Binary { program } = &self.engine
-            && !crate::iperf::binary::is_available(program)
-        {
-            return Err(IperfError::NotInstalled {
-                program: program.clone(),
-            }
-            .in_driver(&self.name)
-            .into());
+        if let Engine::Iperf3Binary { program } = &self.engine {
+            crate::iperf::binary::check_available(program, ctx.host())
+                .map_err(|e| e.in_driver(&self.name))?;
         }
         let runpath = ctx.runpath()?.to_path_buf();
         let mut state = self.lock();

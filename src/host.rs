@@ -14,6 +14,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -259,6 +260,32 @@ impl Host {
                 IpAddr::V6(v6) => Some(v6),
                 IpAddr::V4(_) => None,
             })
+    }
+
+    /// Puts the local file `local` on this host and returns its path there: for a program
+    /// that a process on the host runs (the `testrig` binary for the native iperf engine and
+    /// the resident agent, a test's own tool).
+    ///
+    /// On an SSH host the file is copied over the connection once, by content: it lands in the
+    /// remote user's cache (`~/.cache/testrig/bin/<name>-<hash of its bytes>`, executable), a
+    /// later install of the same bytes finds it there (one round trip; none through the same
+    /// connection), and a copy cut short never passes for the file. This machine and emulated
+    /// hosts share this machine's files: `local` itself is the answer.
+    ///
+    /// # Errors
+    /// [`SshError::Install`](ssh::SshError::Install) naming the host and the file: it is not
+    /// a readable regular file, the connection failed, the remote could not store it, or it
+    /// did not arrive within 30 s plus a second per 10 MiB.
+    pub async fn install(&self, local: &Path) -> Result<PathBuf, ssh::SshError> {
+        match &self.kind {
+            Kind::Ssh(host) => host.install(self, local).await,
+            Kind::Local | Kind::Emulated(_) if local.is_file() => Ok(local.to_path_buf()),
+            Kind::Local | Kind::Emulated(_) => Err(ssh::SshError::Install {
+                host: self.name().to_owned(),
+                file: local.to_path_buf(),
+                said: "no such file".to_owned(),
+            }),
+        }
     }
 
     /// What the host exports to references (`${b.address}` in a rig,

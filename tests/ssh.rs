@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use testrig::host::ssh::{HostKeys, SshError};
 use testrig::process::{Command, Exit, Pattern, Process, Stream};
-use testrig::testing::{SSHD_PATIENCE as PATIENCE, Sshd, local_processes_with, resource_on};
+use testrig::testing::{
+    HelperProgram, SSHD_PATIENCE as PATIENCE, Sshd, local_processes_with, resource_on,
+};
 use testrig::{DriverSpec, Status};
 use testrig_drivers::app::App;
 
@@ -287,5 +289,145 @@ async fn an_environment_places_an_app_on_a_remote_host_declared_with_it() {
     env.stop().await.unwrap();
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
     drop(remote);
+    sshd.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_is_installed_once_by_content_and_runs_there() {
+    let Some(sshd) = Sshd::start("ssh-install", 96).await else {
+        return;
+    };
+    let remote = sshd.host().connect().await.unwrap();
+    let mark = marker("install");
+    let local = sshd.dir.join("tool.sh");
+    std::fs::write(&local, format!("#!/bin/sh\necho \"{mark} ran with $1\"\n")).unwrap();
+
+    let installing = std::time::Instant::now();
+    let path = remote.install(&local).await.unwrap();
+    let installed_in = installing.elapsed();
+    assert!(
+        path.to_string_lossy().contains("/testrig/bin/tool.sh-"),
+        "{}",
+        path.display()
+    );
+    let output = remote.command(&path).unwrap().arg("it").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("{mark} ran with it\n"),
+        "the installed file is the local one, executable"
+    );
+    // The same file again: remembered by the connection.
+    let again = std::time::Instant::now();
+    assert_eq!(remote.install(&local).await.unwrap(), path);
+    let remembered_in = again.elapsed();
+    // Through a fresh connection: found there, not copied (the file is not replaced).
+    let inode = std::fs::metadata(&path).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+    let fresh = sshd.host().connect().await.unwrap();
+    let found = std::time::Instant::now();
+    assert_eq!(fresh.install(&local).await.unwrap(), path);
+    let found_in = found.elapsed();
+    assert_eq!(
+        std::fs::metadata(&path)
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .ok(),
+        inode.ok(),
+        "the remote file was found, not copied again"
+    );
+    // Other bytes: another file.
+    std::fs::write(&local, format!("#!/bin/sh\necho \"{mark} changed\"\n")).unwrap();
+    let changed = fresh.install(&local).await.unwrap();
+    assert_ne!(changed, path);
+    eprintln!(
+        "figures: install {installed_in:?}; again through the connection {remembered_in:?}; \
+         found through a fresh connection {found_in:?}"
+    );
+
+    // A file that is not there: an error naming the host and the file.
+    let missing = sshd.dir.join("no-such-tool");
+    let error = remote.install(&missing).await.unwrap_err().to_string();
+    assert!(
+        error.contains("`remote`") && error.contains("no-such-tool"),
+        "{error}"
+    );
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&changed);
+    drop((remote, fresh));
+    sshd.stop().await;
+}
+
+/// The helper program of `a_killed_test_runner_leaves_nothing_remote`: a test runner that
+/// connects to the sshd named by its environment, starts a remote program and holds it.
+const RUNNER: HelperProgram = HelperProgram::new("runner_helper", "TESTRIG_SSH_RUNNER");
+
+#[test]
+#[ignore = "the helper program other tests run"]
+fn runner_helper() {
+    let Some(mark) = RUNNER.mode() else {
+        return;
+    };
+    let var = |name: &str| std::env::var(name).expect(name);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let remote = testrig::Host::ssh(var("RUNNER_DESTINATION"))
+            .name("remote")
+            .port(var("RUNNER_PORT").parse().unwrap())
+            .identity(var("RUNNER_IDENTITY"))
+            .known_hosts(var("RUNNER_KNOWN_HOSTS"))
+            .connect()
+            .await
+            .unwrap();
+        let script = format!("echo {mark} up; exec sleep 1000");
+        let command = Command::new("sh")
+            .args(["-c", script.as_str()])
+            .name("held")
+            .daemon()
+            .ready_when(Pattern::stdout(" up$").unwrap())
+            .host(remote);
+        let held = Process::spawn(command, var("RUNNER_RUNPATH"))
+            .await
+            .unwrap();
+        held.ready(PATIENCE).await.unwrap();
+        println!("holding");
+        // Until it is killed (bounded, should the test never come).
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+}
+
+#[tokio::test]
+async fn a_killed_test_runner_leaves_nothing_remote() {
+    let Some(sshd) = Sshd::start("ssh-runner", 98).await else {
+        return;
+    };
+    let mark = marker("runner");
+    // The runner runs on host `client`, where connections to the sshd are made from.
+    let runner = RUNNER
+        .command(&mark)
+        .env("RUNNER_DESTINATION", format!("root@{}", sshd.address))
+        .env("RUNNER_PORT", sshd.port.to_string())
+        .env("RUNNER_IDENTITY", sshd.dir.join("user_key"))
+        .env("RUNNER_KNOWN_HOSTS", sshd.dir.join("known_hosts"))
+        .env("RUNNER_RUNPATH", sshd.dir.join("runner"))
+        .name("runner")
+        .daemon()
+        .ready_when(Pattern::stdout("^holding$").unwrap())
+        .host(sshd.client.clone());
+    let runner = Process::spawn(runner, sshd.dir.join("runner-logs"))
+        .await
+        .unwrap();
+    runner.ready(PATIENCE).await.unwrap();
+    assert!(
+        !local_processes_with(&mark).is_empty(),
+        "the runner's program runs on the remote host"
+    );
+
+    // SIGKILL to the runner alone: no stop, no drop, no atexit.
+    // SAFETY: kill(2) on the pid of our own child.
+    let killed = unsafe { libc::kill(runner.pid() as libc::pid_t, libc::SIGKILL) };
+    assert_eq!(killed, 0);
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    let _ = runner.stop(PATIENCE).await;
     sshd.stop().await;
 }

@@ -56,6 +56,7 @@
 
 mod builder;
 mod error;
+mod install;
 mod master;
 mod supervisor;
 
@@ -65,6 +66,7 @@ use std::path::{Path, PathBuf};
 
 pub use builder::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, HostKeys, SshBuilder};
 pub use error::SshError;
+pub use install::testrig_binary;
 
 use crate::Host;
 use crate::context::Exports;
@@ -98,6 +100,7 @@ impl SshBuilder {
             via: self.via,
             master,
             control,
+            installed: tokio::sync::Mutex::default(),
         }))
     }
 }
@@ -114,6 +117,9 @@ pub(crate) struct SshHost {
     /// The control master; dropping it kills it, which ends the connection.
     master: Process,
     control: ControlDir,
+    /// The files [`install`](SshHost::install)ed through this connection: name in the cache
+    /// (by content), remote path.
+    installed: tokio::sync::Mutex<std::collections::HashMap<String, PathBuf>>,
 }
 
 impl SshHost {

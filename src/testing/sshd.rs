@@ -53,6 +53,26 @@ pub struct Sshd {
     pub process: Process,
 }
 
+/// The remote cache of every [`Sshd`] (`$XDG_CACHE_HOME` of its sessions), shared by the
+/// fixtures of a test run; files installed there over an hour ago are removed, so builds of
+/// the past do not pile up.
+fn install_cache() -> PathBuf {
+    let cache = std::env::temp_dir().join("testrig-sshd-cache");
+    let bin = cache.join("testrig").join("bin");
+    let _ = std::fs::create_dir_all(&bin);
+    let stale = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for entry in std::fs::read_dir(&bin).into_iter().flatten().flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|metadata| metadata.modified())
+            .is_ok_and(|modified| modified < stale);
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    cache
+}
+
 fn keygen(path: &Path) {
     let status = std::process::Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", ""])
@@ -230,11 +250,16 @@ impl RemoteSshd {
         std::fs::create_dir_all("/run/sshd").unwrap();
         let address = remote.address();
         let port = 2222;
+        // Files installed on the remote host (`Host::install`) go to a cache the fixtures of
+        // a test run share, not the user's: the testrig binary is copied once per build.
+        let cache = install_cache();
         let config = format!(
             "ListenAddress {address}\nPort {port}\nHostKey {dir}/host_key\n\
              AuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nUsePAM no\n\
-             PidFile {dir}/sshd.pid\nPermitRootLogin prohibit-password\n",
-            dir = dir.display()
+             PidFile {dir}/sshd.pid\nPermitRootLogin prohibit-password\n\
+             SetEnv XDG_CACHE_HOME={cache}\n",
+            dir = dir.display(),
+            cache = cache.display()
         );
         std::fs::write(dir.join("sshd_config"), config).unwrap();
         let host_key = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();

@@ -1,4 +1,4 @@
-//! `SshError`: why an SSH host could not be connected.
+//! `SshError`: why an SSH host could not be connected, or a file not installed there.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -106,5 +106,24 @@ pub enum SshError {
         /// What the OS said.
         #[source]
         source: std::io::Error,
+    },
+    /// A file could not be installed on the host ([`Host::install`](crate::Host::install)).
+    #[error("ssh host `{host}`: cannot install {}: {said}", file.display())]
+    Install {
+        /// The host's name.
+        host: String,
+        /// The local file.
+        file: PathBuf,
+        /// What went wrong.
+        said: String,
+    },
+    /// No local `testrig` binary was found ([`testrig_binary`](super::testrig_binary)).
+    #[error(
+        "no testrig binary found (set TESTRIG_BIN, or build it: `cargo build -p testrig-cli`); \
+         searched: {searched}"
+    )]
+    NoTestrigBinary {
+        /// Where it was looked for.
+        searched: String,
     },
 }

@@ -82,6 +82,7 @@ async fn connect_pair(sshd: &SshdHosts) -> (Host, Host) {
 
 /// One measurement from `a` to a server on `b` with `engine` on both, over `seconds`.
 async fn measure(a: &Host, b: &Host, engine: Engine, seconds: u64) -> (IperfResult, Vec<String>) {
+    let engine_is_native = engine == Engine::Native;
     let mut builder = Environment::builder("iperf-remote")
         .host(a.clone())
         .host(b.clone());
@@ -105,6 +106,21 @@ async fn measure(a: &Host, b: &Host, engine: Engine, seconds: u64) -> (IperfResu
         "the server listens on b's address"
     );
     let running = local_processes_with(&format!("-B {}", b.address()));
+    if engine_is_native {
+        // The engine runs as a program there: the server's own results are not read.
+        let error = env
+            .get(&server)
+            .unwrap()
+            .next_test(Duration::from_millis(1))
+            .await
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`testrig iperf3 -s` on an SSH host"),
+            "{error}"
+        );
+    }
     let result = env.get(&client).unwrap().run(PATIENCE).await.unwrap();
     env.stop().await.unwrap();
     (result, running)

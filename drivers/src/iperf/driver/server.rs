@@ -173,16 +173,20 @@ impl IperfServer {
     }
 
     /// The next test the server served (completed or failed), waiting at most `timeout`.
-    /// Native engine only; the driver keeps the last 64 tests nobody has read, and a
-    /// restart forgets them.
+    /// Native engine in this process only (not on an SSH host, where the engine runs as a
+    /// program); the driver keeps the last 64 tests nobody has read, and a restart forgets
+    /// them.
     pub async fn next_test(&self, timeout: Duration) -> Result<ServedTest, IperfError> {
-        let as_process = matches!(self.engine, Engine::Iperf3Binary { .. })
-            || matches!(self.lock().running, Some(Running::Binary { .. }));
-        if as_process {
+        let remote_native = matches!(self.engine, Engine::Native)
+            && matches!(self.lock().running, Some(Running::Binary { .. }));
+        if remote_native || matches!(self.engine, Engine::Iperf3Binary { .. }) {
             return Err(IperfError::Unsupported {
                 driver: self.name.clone(),
                 what: "reading the server's test results",
-                engine: self.engine.to_string(),
+                engine: match remote_native {
+                    true => "native (`testrig iperf3 -s` on an SSH host)".to_owned(),
+                    false => self.engine.to_string(),
+                },
             });
         }
         let mut served = self.served.lock().await;

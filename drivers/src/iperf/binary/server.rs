@@ -328,6 +328,67 @@ mod tests {
         server.stop(Duration::from_secs(2)).await.unwrap();
     }
 
+    /// On an SSH host the port is not probed here: iperf3's "Address already in use" comes
+    /// back through the connection, and the next port is tried there.
+    #[tokio::test]
+    async fn a_server_on_an_ssh_host_retries_on_another_port_when_the_remote_says_in_use() {
+        let Some(binary) = iperf3() else { return };
+        let Some(sshd) = testrig::testing::Sshd::start("iperf3-ssh-retry", 185).await else {
+            return;
+        };
+        let remote = sshd.host().connect().await.unwrap();
+        let dir = runpath("ssh_retry");
+        // Taken on the remote host itself.
+        let occupied = sshd
+            .network
+            .host("remote")
+            .unwrap()
+            .tcp_listener(SocketAddr::new(sshd.address, 0))
+            .await
+            .unwrap();
+        let taken = occupied.local_addr().unwrap().port();
+        let mut offered = vec![taken];
+        let host = remote.clone();
+        let server = Spawn {
+            addr: SocketAddr::new(sshd.address, 0),
+            host: remote.clone(),
+            ..spawn(binary, DEFAULT_PORT_ATTEMPTS)
+        }
+        .run(&dir, &mut |ip| {
+            let offered = offered.pop();
+            let host = host.clone();
+            Box::pin(async move {
+                match offered {
+                    Some(port) => Ok(port),
+                    None => pick_free_port(&host, ip).await,
+                }
+            })
+        })
+        .await
+        .expect("the server starts on the second port");
+        assert_eq!(server.attempts(), 2);
+        let port = server.local_addr().port();
+        assert!(
+            (61000..=65535).contains(&port),
+            "a random high port: {port}"
+        );
+        // It listens there, on the remote host: a client from host `client` runs a test.
+        let result = NativeClient::new(
+            sshd.address.to_string(),
+            port,
+            ClientOptions::new().bytes(1 << 20),
+        )
+        .unwrap()
+        .on(sshd.client.clone())
+        .run()
+        .await
+        .unwrap();
+        assert_eq!(result.bytes_received(), 1 << 20);
+        server.stop(Duration::from_secs(5)).await.unwrap();
+        drop((occupied, remote));
+        sshd.stop().await;
+    }
+
     #[tokio::test]
     async fn a_server_that_finds_no_free_port_names_every_port_it_tried() {
         let Some(binary) = iperf3() else { return };

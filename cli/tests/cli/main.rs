@@ -8,6 +8,7 @@ mod connect;
 mod doc_samples;
 mod hangup;
 mod iperf;
+mod iperf_remote;
 mod live;
 mod network;
 mod paths;

@@ -84,7 +84,7 @@ async fn an_app_on_a_remote_host_starts_is_ready_exports_what_it_printed_and_sto
     app.stop().await.unwrap();
     assert_eq!(app.status(), Status::Stopped);
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
-    drop(remote);
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -116,7 +116,7 @@ async fn stop_sends_term_to_the_remote_program_and_its_status_comes_back() {
     let stdout = std::fs::read_to_string(process.log_file(Stream::Stdout)).unwrap();
     assert!(stdout.ends_with("got TERM\n"), "{stdout:?}");
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
-    drop(remote);
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -148,7 +148,7 @@ async fn a_remote_program_that_ignores_term_is_killed_after_the_stop_timeout() {
     );
     assert_eq!(exit, Exit::Killed);
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
-    drop(remote);
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -190,7 +190,12 @@ async fn a_killed_connection_fails_the_app_with_the_reason_and_leaves_nothing_re
     );
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
     let _ = app.stop().await;
-    drop(remote);
+    // The session's processes were killed, its runpath's janitor too: nothing removes that
+    // directory there (the remote host is this machine).
+    if let Some(left) = remote.remote_runpath() {
+        let _ = std::fs::remove_dir_all(left);
+    }
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -254,7 +259,7 @@ async fn a_host_whose_key_changed_is_refused_naming_it() {
         known.contains("ssh-ed25519"),
         "the key was recorded: {known}"
     );
-    drop(remote);
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -288,7 +293,7 @@ async fn an_environment_places_an_app_on_a_remote_host_declared_with_it() {
     assert_eq!(report.drivers[0].host.as_deref(), Some("remote"));
     env.stop().await.unwrap();
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
-    drop(remote);
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -351,7 +356,8 @@ async fn a_file_is_installed_once_by_content_and_runs_there() {
     );
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(&changed);
-    drop((remote, fresh));
+    let _ = remote.close(PATIENCE).await;
+    let _ = fresh.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -487,6 +493,6 @@ async fn a_port_forward_reaches_a_port_on_the_remote_loopback() {
 
     echo.stop(PATIENCE).await.unwrap();
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
-    drop(remote);
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }

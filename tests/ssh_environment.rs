@@ -57,15 +57,13 @@ async fn exists_remotely(sshd: &Sshd, path: &Path) -> bool {
     said == "present"
 }
 
-/// An `App` for the remote host: writes a file in the remote runpath, says for which address
-/// and runpath (resolved references) it runs, and sleeps.
-///
-/// (The `App` driver sets its working directory to its local runpath, also on an SSH host, so
-/// the file goes where the resolved `${remote.runpath}` says; a program spawned without a
-/// working directory runs in its own directory of the remote runpath: see below.)
+/// An `App` for the remote host: writes a file in the remote runpath (where the resolved
+/// `${remote.runpath}` says) and one in its working directory (its own directory of the remote
+/// runpath), says for which address and runpath (resolved references) it runs, and sleeps.
 fn writer(mark: &str) -> App {
     let script = format!(
         "echo \"written by {mark}\" > \"$2/made-here.txt\"; \
+         echo \"in $(pwd)\" > app-cwd.txt; \
          echo \"for $1 under $2 ready\"; exec sleep 1000"
     );
     App::new("writer", "sh")
@@ -152,6 +150,11 @@ async fn an_ssh_host_is_connected_at_start_its_runpath_fetched_and_removed_at_st
         "the file the remote App wrote in the remote runpath came back"
     );
     assert_eq!(
+        std::fs::read_to_string(fetched.join("writer/app-cwd.txt")).unwrap(),
+        format!("in {}\n", remote_runpath.join("writer").display()),
+        "the App ran in its own directory of the remote runpath, and its file came back"
+    );
+    assert_eq!(
         std::fs::read_to_string(fetched.join("pwd/in-cwd.txt")).unwrap(),
         "from-its-cwd\n",
         "the file a remote program wrote in its working directory came back"
@@ -169,7 +172,8 @@ async fn an_ssh_host_is_connected_at_start_its_runpath_fetched_and_removed_at_st
     assert_eq!(host.fetched_into.as_ref(), Some(&fetched));
     assert!(
         host.files.contains(&PathBuf::from("made-here.txt"))
-            && host.files.contains(&PathBuf::from("pwd/in-cwd.txt")),
+            && host.files.contains(&PathBuf::from("pwd/in-cwd.txt"))
+            && host.files.contains(&PathBuf::from("writer/app-cwd.txt")),
         "{:?}",
         host.files
     );
@@ -177,7 +181,7 @@ async fn an_ssh_host_is_connected_at_start_its_runpath_fetched_and_removed_at_st
     assert!(!host.remote_runpath_kept);
     let summary = report.summary();
     assert!(
-        summary.contains("host remote (ssh root@") && summary.contains("(2 files)"),
+        summary.contains("host remote (ssh root@") && summary.contains("(3 files)"),
         "{summary}"
     );
     assert!(

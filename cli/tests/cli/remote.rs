@@ -229,3 +229,95 @@ args = ["1000"]
     assert!(printed.contains("Connection refused"), "{printed}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `examples/rigs/remote.toml` itself, its placeholder destinations replaced by two real sshd
+/// hosts (and their keys): the App on `a` serves HTTP to the step, iperf3 measures from `b`
+/// to `a`, both runpaths come back, nothing is left on either host.
+#[tokio::test]
+async fn the_remote_example_runs_against_two_sshd_hosts() {
+    let Some(hosts) = Sshd::start_hosts("cli-example", 87, &["a", "b"]).await else {
+        return;
+    };
+    let example = std::fs::read_to_string(repo().join("examples/rigs/remote.toml")).unwrap();
+    let mut rig = example.clone();
+    for (placeholder, name) in [("tester@192.0.2.10", "a"), ("tester@192.0.2.11", "b")] {
+        let remote = hosts.remote(name);
+        let dir = remote.dir.display();
+        let declared = format!("ssh = \"{placeholder}\"");
+        assert!(rig.contains(&declared), "the example declares {declared}");
+        rig = rig.replace(
+            &declared,
+            &format!(
+                "ssh = \"root@{address}\"\nport = {port}\nidentity = \"{dir}/user_key\"\n\
+                 known_hosts = \"{dir}/known_hosts\"",
+                address = remote.address,
+                port = remote.port,
+            ),
+        );
+    }
+    let dir = scratch("remote-example");
+    let rig_path = dir.join("remote.toml");
+    std::fs::write(&rig_path, rig).unwrap();
+    let runs = dir.join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let stdout = dir.join("stdout.txt");
+
+    let mut command = hosts.client.command(env!("CARGO_BIN_EXE_testrig")).unwrap();
+    command
+        .args(["run"])
+        .arg(&rig_path)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .env("TESTRIG_RUNPATH", &runs)
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(Stdio::piped());
+    let child = command.spawn().expect("testrig runs");
+    let (status, stderr) = tokio::task::spawn_blocking(move || wait_with_deadline(child, DEADLINE))
+        .await
+        .unwrap();
+    let printed = std::fs::read_to_string(&stdout).unwrap();
+    assert!(
+        status.success(),
+        "{status}\n--- stdout\n{printed}--- stderr\n{stderr}"
+    );
+    let run = run_dir(&runs);
+    let report = read_reports(&run, "remote");
+    assert_eq!(report.outcome, Outcome::Passed, "{report:#?}");
+    assert_eq!(
+        case_outcomes(&report),
+        [
+            ("web-serves", Outcome::Passed),
+            ("throughput", Outcome::Passed)
+        ]
+    );
+    let placed: Vec<(&str, Option<&str>)> = report
+        .drivers
+        .iter()
+        .map(|driver| (driver.name.as_str(), driver.host.as_deref()))
+        .collect();
+    assert!(placed.contains(&("web", Some("a"))), "{placed:?}");
+    assert!(placed.contains(&("server", Some("a"))), "{placed:?}");
+    assert!(placed.contains(&("client", Some("b"))), "{placed:?}");
+    for name in ["a", "b"] {
+        let host = report
+            .hosts
+            .iter()
+            .find(|host| host.name == name)
+            .unwrap_or_else(|| panic!("host {name} in the report: {:?}", report.hosts));
+        assert!(host.errors.is_empty(), "{name}: {:?}", host.errors);
+        assert_eq!(
+            host.fetched_into.as_ref(),
+            Some(&run.join("hosts").join(name))
+        );
+        assert_eq!(
+            host.address.as_deref(),
+            Some(hosts.remote(name).address.to_string().as_str())
+        );
+    }
+    // The programs of the rig, looked for on both hosts through fresh sessions.
+    for program in ["http.server", "iperf3"] {
+        hosts.assert_nothing_left_with(program, SSHD_PATIENCE).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    hosts.stop().await;
+}

@@ -496,3 +496,90 @@ async fn a_port_forward_reaches_a_port_on_the_remote_loopback() {
     let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
+
+/// The `/proc/<pid>/stat` fields after the command name: state (3), ppid, pgrp (5)…
+fn stat_fields(pid: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// The states of the processes in the process group of the (remote: this machine's) process
+/// whose command line starts with `program`: the remote program's group.
+fn group_states(program: &str) -> Vec<char> {
+    let pids: Vec<String> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    let leader = pids.iter().find(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|line| String::from_utf8_lossy(&line).replace('\0', " "))
+            .is_ok_and(|line| line.starts_with(program))
+    });
+    let Some(group) = leader
+        .and_then(|pid| stat_fields(pid))
+        .map(|f| f[2].clone())
+    else {
+        return Vec::new();
+    };
+    pids.iter()
+        .filter_map(|pid| stat_fields(pid))
+        .filter(|fields| fields[2] == group)
+        .filter_map(|fields| fields[0].chars().next())
+        .collect()
+}
+
+/// Waits until the remote program's group (two processes) is all stopped (`T`), or none is.
+async fn wait_for_states(program: &str, stopped: bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let states = group_states(program);
+        if states.len() == 2 && states.iter().all(|state| (*state == 'T') == stopped) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the remote group's states after {PATIENCE:?}: {states:?} (stopped wanted: {stopped})"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn pause_and_resume_stop_and_continue_the_remote_group() {
+    let Some(sshd) = Sshd::start("ssh-pause", 100).await else {
+        return;
+    };
+    let remote = sshd.host().connect().await.unwrap();
+    let mark = marker("pause");
+    // The program and its child, both in the remote group.
+    let script = format!("sleep 1000 & echo {mark} up; wait");
+    let program = format!("sh -c {script}");
+    let command = Command::new("sh")
+        .args(["-c", script.as_str(), mark.as_str()])
+        .name("pausable")
+        .daemon()
+        .ready_when(Pattern::stdout(" up$").unwrap())
+        .host(remote.clone());
+    let process = Process::spawn(command, sshd.dir.join("pause"))
+        .await
+        .unwrap();
+    process.ready(PATIENCE).await.unwrap();
+
+    process.pause().await.unwrap();
+    wait_for_states(&program, true).await;
+    process.resume().await.unwrap();
+    wait_for_states(&program, false).await;
+
+    let exit = process.stop(PATIENCE).await.unwrap();
+    assert!(
+        matches!(exit, Exit::ExitedOnStop(_) | Exit::Terminated(_)),
+        "{exit:?}"
+    );
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    let _ = remote.close(PATIENCE).await;
+    sshd.stop().await;
+}

@@ -32,24 +32,8 @@ mod args;
 mod output;
 mod text_run;
 
-/// iperf3's text report, compiled from the library's source (the library prints a
-/// server's part of it for `--get-server-output`); its files name the library's types
-/// through the imports here.
-#[path = "../../../drivers/src/iperf/text"]
-#[allow(dead_code, unreachable_pub)]
-mod text {
-    pub(crate) mod clock;
-    pub(crate) mod human;
-    mod system;
-    pub(crate) mod units;
-
-    #[cfg(test)]
-    use testrig_drivers::iperf::StreamMeasurement;
-    use testrig_drivers::iperf::{
-        Connection, Direction, IntervalReport, IperfResult, Measurement, Protocol, Role,
-        StreamSummary, TestSettings,
-    };
-}
+/// iperf3's text report: the library's (hidden) module.
+use testrig_drivers::iperf::text;
 
 /// Runs the command line `args` (iperf3's, without the program's name) to its end: a client
 /// test, a server until it is stopped (or after one test with `-1`), or the version or usage.

@@ -189,6 +189,52 @@ impl Host {
         }
     }
 
+    /// An SSH host's remote runpath: the directory made on the remote when it connected
+    /// (under the remote's `$TMPDIR`, else `/tmp`), where the programs spawned there run
+    /// unless their command sets a working directory (each in `<runpath>/<its name>`);
+    /// exported as `runpath`. Removed when the host is [closed](Host::close) or this process
+    /// ends, unless [kept](ssh::SshBuilder::keep_runpath). `None` for other hosts.
+    pub fn remote_runpath(&self) -> Option<&std::path::Path> {
+        self.ssh_host().map(ssh::SshHost::runpath)
+    }
+
+    /// Copies an SSH host's remote runpath into the local directory `into` (created), over
+    /// the host's connection, within `deadline`: what came back. An
+    /// [`Environment`](crate::Environment) does it for its SSH hosts when it stops.
+    ///
+    /// # Errors
+    /// `Unsupported` for a host that is not an SSH host; otherwise an error naming the host
+    /// and saying what failed (the connection is closed, tar failed, the deadline passed).
+    pub async fn fetch_runpath(
+        &self,
+        into: &std::path::Path,
+        deadline: std::time::Duration,
+    ) -> io::Result<ssh::Fetched> {
+        match self.ssh_host() {
+            Some(host) => host.fetch_runpath(into, deadline).await,
+            None => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!(
+                    "host `{}` is not an SSH host: it has no remote runpath",
+                    self.name()
+                ),
+            )),
+        }
+    }
+
+    /// Closes an SSH host: its remote runpath is removed (unless kept) and its connection
+    /// ended, each step within `timeout`; programs still running there over it end too.
+    /// Other hosts: nothing to do. Idempotent.
+    ///
+    /// # Errors
+    /// The remote runpath could not be removed in time (the connection is ended anyway).
+    pub async fn close(&self, timeout: std::time::Duration) -> io::Result<()> {
+        match self.ssh_host() {
+            Some(host) => host.close(timeout).await,
+            None => Ok(()),
+        }
+    }
+
     /// Whether this is this machine ([`Host::local`]).
     pub fn is_local(&self) -> bool {
         matches!(self.kind, Kind::Local)
@@ -284,6 +330,28 @@ impl Host {
                 host: self.name().to_owned(),
                 file: local.to_path_buf(),
                 said: "no such file".to_owned(),
+            }),
+        }
+    }
+
+    /// A local port forward through an SSH host's connection to `remote`, an address as the
+    /// remote host sees it (`127.0.0.1:8080` is a port listening on the remote's loopback):
+    /// for a service whose port is not routable from here. In-process drivers (`TcpClient`…)
+    /// connect to [`Forward::local_addr`](ssh::Forward::local_addr), a free loopback port where
+    /// the connection is made from (this machine, or the emulated host given with
+    /// [`via`](ssh::SshBuilder::via)); OpenSSH's master listens there and carries each
+    /// connection through the session.
+    ///
+    /// # Errors
+    /// [`SshError::Forward`](ssh::SshError::Forward) naming the host and the remote address:
+    /// this host is not an SSH host, or ssh refused the forward.
+    pub async fn forward(&self, remote: SocketAddr) -> Result<ssh::Forward, ssh::SshError> {
+        match &self.kind {
+            Kind::Ssh(host) => host.forward(remote).await,
+            Kind::Local | Kind::Emulated(_) => Err(ssh::SshError::Forward {
+                host: self.name().to_owned(),
+                remote,
+                said: "only an SSH host forwards ports; connect to the address itself".to_owned(),
             }),
         }
     }

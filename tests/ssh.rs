@@ -87,7 +87,7 @@ async fn an_app_on_a_remote_host_starts_is_ready_exports_what_it_printed_and_sto
     app.stop().await.unwrap();
     assert_eq!(app.status(), Status::Stopped);
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
-    drop(remote);
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -119,7 +119,7 @@ async fn stop_sends_term_to_the_remote_program_and_its_status_comes_back() {
     let stdout = std::fs::read_to_string(process.log_file(Stream::Stdout)).unwrap();
     assert!(stdout.ends_with("got TERM\n"), "{stdout:?}");
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
-    drop(remote);
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -151,7 +151,7 @@ async fn a_remote_program_that_ignores_term_is_killed_after_the_stop_timeout() {
     );
     assert_eq!(exit, Exit::Killed);
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
-    drop(remote);
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -193,7 +193,12 @@ async fn a_killed_connection_fails_the_app_with_the_reason_and_leaves_nothing_re
     );
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
     let _ = app.stop().await;
-    drop(remote);
+    // The session's processes were killed, its runpath's janitor too: nothing removes that
+    // directory there (the remote host is this machine).
+    if let Some(left) = remote.remote_runpath() {
+        let _ = std::fs::remove_dir_all(left);
+    }
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -262,7 +267,7 @@ async fn a_host_whose_key_changed_is_refused_naming_it() {
         known.contains("ssh-ed25519"),
         "the key was recorded: {known}"
     );
-    drop(remote);
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -296,7 +301,7 @@ async fn an_environment_places_an_app_on_a_remote_host_declared_with_it() {
     assert_eq!(report.drivers[0].host.as_deref(), Some("remote"));
     env.stop().await.unwrap();
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
-    drop(remote);
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -359,7 +364,8 @@ async fn a_file_is_installed_once_by_content_and_runs_there() {
     );
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(&changed);
-    drop((remote, fresh));
+    let _ = remote.close(PATIENCE).await;
+    let _ = fresh.close(PATIENCE).await;
     sshd.stop().await;
 }
 
@@ -438,5 +444,151 @@ async fn a_killed_test_runner_leaves_nothing_remote() {
     assert_eq!(killed, 0);
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
     let _ = runner.stop(PATIENCE).await;
+    sshd.stop().await;
+}
+
+#[tokio::test]
+async fn a_port_forward_reaches_a_port_on_the_remote_loopback() {
+    let Some(sshd) = Sshd::start("ssh-forward", 99).await else {
+        return;
+    };
+    let remote = sshd.host().agent(SshAgent::Off).connect().await.unwrap();
+    let mark = marker("forward");
+    // An echo server on the remote host's loopback: not routable from anywhere else.
+    let server = format!(
+        "import socket,sys\n\
+         s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(8)\n\
+         print('{mark} port', s.getsockname()[1], flush=True)\n\
+         while True:\n    c,_=s.accept()\n    c.sendall(c.recv(64)); c.close()\n"
+    );
+    let command = Command::new("python3")
+        .args(["-c", server.as_str()])
+        .name("echo")
+        .daemon()
+        .ready_when(Pattern::stdout(r"port (?P<port>\d+)$").unwrap())
+        .host(remote.clone());
+    let echo = Process::spawn(command, sshd.dir.join("forward"))
+        .await
+        .unwrap();
+    let captures = echo.ready(PATIENCE).await.unwrap();
+    let port: u16 = captures.get("port").unwrap().parse().unwrap();
+    let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+
+    let forward = remote.forward(target).await.unwrap();
+    assert_eq!(forward.remote_addr(), target);
+    assert!(forward.local_addr().ip().is_loopback());
+    // From where the connection is made (host `client`), through the forward.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = sshd.client.tcp_connect(forward.local_addr()).await.unwrap();
+    stream.write_all(b"through the session").await.unwrap();
+    let mut echoed = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut echoed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed, b"through the session");
+
+    let local = forward.local_addr();
+    forward.close().await.unwrap();
+    let refused = sshd.client.tcp_connect(local).await;
+    assert!(refused.is_err(), "the closed forward listens no more");
+
+    // Only SSH hosts forward; a bad forward is an error naming the host.
+    let error = sshd.client.forward(target).await.unwrap_err().to_string();
+    assert!(
+        error.contains("`client`") && error.contains("only an SSH host"),
+        "{error}"
+    );
+
+    echo.stop(PATIENCE).await.unwrap();
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    let _ = remote.close(PATIENCE).await;
+    sshd.stop().await;
+}
+
+/// The `/proc/<pid>/stat` fields after the command name: state (3), ppid, pgrp (5)…
+fn stat_fields(pid: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// The states of the processes in the process group of the (remote: this machine's) process
+/// whose command line starts with `program`: the remote program's group.
+fn group_states(program: &str) -> Vec<char> {
+    let pids: Vec<String> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    let leader = pids.iter().find(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|line| String::from_utf8_lossy(&line).replace('\0', " "))
+            .is_ok_and(|line| line.starts_with(program))
+    });
+    let Some(group) = leader
+        .and_then(|pid| stat_fields(pid))
+        .map(|f| f[2].clone())
+    else {
+        return Vec::new();
+    };
+    pids.iter()
+        .filter_map(|pid| stat_fields(pid))
+        .filter(|fields| fields[2] == group)
+        .filter_map(|fields| fields[0].chars().next())
+        .collect()
+}
+
+/// Waits until the remote program's group (two processes) is all stopped (`T`), or none is.
+async fn wait_for_states(program: &str, stopped: bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let states = group_states(program);
+        if states.len() == 2 && states.iter().all(|state| (*state == 'T') == stopped) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the remote group's states after {PATIENCE:?}: {states:?} (stopped wanted: {stopped})"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn pause_and_resume_stop_and_continue_the_remote_group() {
+    let Some(sshd) = Sshd::start("ssh-pause", 100).await else {
+        return;
+    };
+    let remote = sshd.host().agent(SshAgent::Off).connect().await.unwrap();
+    let mark = marker("pause");
+    // The program and its child, both in the remote group.
+    let script = format!("sleep 1000 & echo {mark} up; wait");
+    let program = format!("sh -c {script}");
+    let command = Command::new("sh")
+        .args(["-c", script.as_str(), mark.as_str()])
+        .name("pausable")
+        .daemon()
+        .ready_when(Pattern::stdout(" up$").unwrap())
+        .host(remote.clone());
+    let process = Process::spawn(command, sshd.dir.join("pause"))
+        .await
+        .unwrap();
+    process.ready(PATIENCE).await.unwrap();
+
+    process.pause().await.unwrap();
+    wait_for_states(&program, true).await;
+    process.resume().await.unwrap();
+    wait_for_states(&program, false).await;
+
+    let exit = process.stop(PATIENCE).await.unwrap();
+    assert!(
+        matches!(exit, Exit::ExitedOnStop(_) | Exit::Terminated(_)),
+        "{exit:?}"
+    );
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }

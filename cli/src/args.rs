@@ -54,4 +54,12 @@ pub(crate) enum Command {
     /// stdout, and kills them all when stdin closes.
     #[command(hide = true)]
     Agent,
+    /// iperf3's command line on testrig's native engine: `testrig iperf3 -s`,
+    /// `testrig iperf3 -c HOST -t 1 -J`; iperf3's flags and output (`testrig iperf3 --help`).
+    #[command(disable_help_flag = true)]
+    Iperf3 {
+        /// iperf3's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
 }

@@ -4,6 +4,7 @@
 //! testrig check RIG.toml          validate only
 //! testrig up RIG.toml             start, print exports, stay up until Ctrl-C
 //! testrig run RIG.toml            start, run the steps, report, stop
+//! testrig iperf3 -s | -c HOST …   iperf3's command line on the native engine
 //! ```
 //! Exit codes: 0 ok, 1 a step failed, 2 the rig could not start, 3 bad rig
 //! file, 4 bad command line. See `docs/cli.md`.
@@ -12,6 +13,7 @@
 mod args;
 mod commands;
 mod exit;
+mod iperf3;
 mod progress;
 mod rig;
 mod stderr;
@@ -54,6 +56,8 @@ fn main() -> ExitCode {
             in_runtime(|| commands::run(&rig, report_dir.as_deref(), style, began))
         }
         Command::Agent => return commands::agent(),
+        // Its own exit codes, iperf3's; its own runtime, after `-D`'s fork.
+        Command::Iperf3 { args } => return iperf3::main(args),
     };
     outcome.into()
 }

@@ -10,12 +10,16 @@
 //!    - with the client and the echo server as blocking sockets on threads of their
 //!      own, the proxy on a runtime of `PROXY_THREADS` workers (default 1): every
 //!      hop through the proxy wakes another thread.
-//! 2. Bulk one-way transfer, 1 MiB writes for `BULK_SECONDS` (default 2) each, the
-//!    second setup: Gbit/s through the proxy (target ≥ 10) next to a direct
-//!    connection's.
+//! 2. Bulk one-way transfer, 1 MiB writes, the second setup: Gbit/s through the
+//!    proxy (target ≥ 10) next to a direct connection's. `BULK_SECONDS` (default 2)
+//!    each, in `BULK_ROUNDS` (default 4) rounds taking turns, direct then proxied,
+//!    so a change in the machine's load falls on both; the median round of each is
+//!    reported, with the range.
 //!
-//! Figures move with the machine's load: run it on a quiet machine, and more than
-//! once.
+//! The added latency is the proxied percentile minus the direct one, both from the
+//! same run (negative when the proxied one came out lower, which happens for p99).
+//! Figures move with the machine's load, printed first: run it on a quiet machine,
+//! and more than once.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -146,6 +150,24 @@ fn same_thread_round_trips() -> (Vec<Duration>, Vec<Duration>) {
     })
 }
 
+/// `proxied - direct`, signed, in µs.
+fn added(proxied: Duration, direct: Duration) -> String {
+    let micros = (proxied.as_secs_f64() - direct.as_secs_f64()) * 1e6;
+    format!("{micros:+.2} µs")
+}
+
+/// The median and the range of `figures`.
+fn median_and_range(figures: &mut [f64]) -> (f64, f64, f64) {
+    figures.sort_by(f64::total_cmp);
+    let middle = figures.len() / 2;
+    let median = if figures.len().is_multiple_of(2) {
+        (figures[middle - 1] + figures[middle]) / 2.0
+    } else {
+        figures[middle]
+    };
+    (median, figures[0], figures[figures.len() - 1])
+}
+
 fn report(label: &str, mut direct: Vec<Duration>, mut proxied: Vec<Duration>) {
     let (d50, d99) = (percentile(&mut direct, 50), percentile(&mut direct, 99));
     let (p50, p99) = (percentile(&mut proxied, 50), percentile(&mut proxied, 99));
@@ -154,9 +176,9 @@ fn report(label: &str, mut direct: Vec<Duration>, mut proxied: Vec<Duration>) {
         direct.len()
     );
     println!(
-        "  added by the proxy: p50 {:?} (target < 15 µs), p99 {:?}",
-        p50.saturating_sub(d50),
-        p99.saturating_sub(d99)
+        "  added by the proxy: p50 {} (target < 15 µs), p99 {}",
+        added(p50, d50),
+        added(p99, d99)
     );
 }
 
@@ -170,6 +192,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 fn main() {
     let threads: usize = env_or("PROXY_THREADS", 1);
     let bulk_seconds: f64 = env_or("BULK_SECONDS", 2.0);
+    let bulk_rounds: usize = env_or::<usize>("BULK_ROUNDS", 4).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
@@ -186,7 +209,13 @@ fn main() {
         )
     });
 
-    println!("fault proxy, no toxic");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    println!(
+        "fault proxy, no toxic; load average {} on {} CPUs",
+        load.join(" "),
+        thread::available_parallelism().map_or(0, |n| n.get())
+    );
     let (direct_samples, proxied_samples) = same_thread_round_trips();
     report(
         "one current-thread runtime",
@@ -209,10 +238,16 @@ fn main() {
         proxied_samples,
     );
 
-    let direct_gbits = bulk(sink, bulk_seconds);
-    let proxied_gbits = bulk(sink_proxy.local_addr(), bulk_seconds);
+    let round = bulk_seconds / bulk_rounds as f64;
+    let (mut direct_gbits, mut proxied_gbits) = (Vec::new(), Vec::new());
+    for _ in 0..bulk_rounds {
+        direct_gbits.push(bulk(sink, round));
+        proxied_gbits.push(bulk(sink_proxy.local_addr(), round));
+    }
+    let (d, d_low, d_high) = median_and_range(&mut direct_gbits);
+    let (p, p_low, p_high) = median_and_range(&mut proxied_gbits);
     println!(
-        "bulk, {bulk_seconds} s each: direct {direct_gbits:.1} Gbit/s | proxied {proxied_gbits:.1} Gbit/s (target ≥ 10)"
+        "bulk, {bulk_seconds} s each in {bulk_rounds} rounds: direct {d:.1} Gbit/s ({d_low:.1}–{d_high:.1}) | proxied {p:.1} Gbit/s ({p_low:.1}–{p_high:.1}) (target ≥ 10)"
     );
 
     runtime.block_on(async {

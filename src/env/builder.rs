@@ -8,6 +8,7 @@ use super::{Environment, runpath::default_runpath_root};
 use crate::driver::{Driver, DriverSpec};
 use crate::error::BuildError;
 use crate::host::Host;
+use crate::host::ssh::SshBuilder;
 use crate::network::Network;
 
 /// Describes an environment: its drivers, their dependencies, where files go.
@@ -42,6 +43,7 @@ pub struct EnvironmentBuilder {
     run: RunSettings,
     network: Option<Network>,
     hosts: Vec<Host>,
+    ssh_hosts: Vec<SshBuilder>,
 }
 
 // Here rather than in environment.rs, so that the builder depends on the environment and
@@ -63,6 +65,7 @@ impl EnvironmentBuilder {
             run: RunSettings::default(),
             network: None,
             hosts: Vec::new(),
+            ssh_hosts: Vec::new(),
         }
     }
 
@@ -145,6 +148,51 @@ impl EnvironmentBuilder {
     /// neither connects nor closes it.
     pub fn host(mut self, host: Host) -> Self {
         self.hosts.push(host);
+        self
+    }
+
+    /// A remote host the environment connects over SSH when it starts and closes when it
+    /// stops: drivers are placed on it by its name ([`DriverSpec::on`],
+    /// [`add_on`](Self::add_on)), and its exports (`address`, `ipv4`/`ipv6`, `user`, `port`,
+    /// `ssh`, `runpath`: see [`Host::exports`]) are published under its name, like a network
+    /// host's: `${remote.address}`, `${remote.runpath}`.
+    ///
+    /// - **Start**: after the [network](Self::network) is up (so [`via`](SshBuilder::via)
+    ///   may be one of its hosts, [`SshBuilder::via_host`] by name), every SSH host is
+    ///   connected, concurrently, before any driver starts; [`Environment::host`] returns
+    ///   it until the stop. A host that cannot connect fails the start
+    ///   ([`Error::Other`](crate::Error::Other)), naming each such host and what ssh said;
+    ///   nothing is left running (the other hosts are closed, the network stopped).
+    /// - **Stop**: once every driver has stopped, each host's remote runpath
+    ///   ([`Host::remote_runpath`]) is fetched into `<runpath>/hosts/<host name>/` (within a
+    ///   deadline; a failure is reported in the report's [`hosts`](crate::report::Report::hosts)
+    ///   and does not change the test's outcome; a fresh run directory is then kept), then
+    ///   the host is closed: its remote runpath is removed unless
+    ///   [kept](SshBuilder::keep_runpath), and its connection ended.
+    ///
+    /// The build refuses an SSH host with invalid options ([`SshBuilder::validate`]), two
+    /// hosts of one name, a host named like a driver, and a driver named `hosts` (the
+    /// directory of the fetched runpaths).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn example(app: impl testrig::Driver) -> testrig::Result<()> {
+    /// use testrig::{Environment, Host};
+    ///
+    /// let mut builder = Environment::builder("lab")
+    ///     .ssh_host(Host::ssh("tester@192.0.2.10").name("lab1"));
+    /// builder.add_on("lab1", app); // e.g. an `App`: its program runs there
+    /// let env = builder.build()?;
+    /// env.run(|env| async move {
+    ///     let lab1 = env.host("lab1").expect("connected while the environment runs");
+    ///     println!("files there go in {:?}", lab1.remote_runpath());
+    ///     Ok::<_, testrig::Error>(())
+    /// })
+    /// .await?; // stopped: the remote runpath is in <runpath>/hosts/lab1, removed there
+    /// # Ok(()) }
+    /// ```
+    pub fn ssh_host(mut self, host: SshBuilder) -> Self {
+        self.ssh_hosts.push(host);
         self
     }
 
@@ -233,14 +281,52 @@ impl EnvironmentBuilder {
             .as_ref()
             .map(Network::host_names)
             .unwrap_or_default();
-        for host in &self.hosts {
-            if host_names.iter().any(|name| name == host.name()) {
+        let network_hosts = host_names.clone();
+        let declared = self
+            .hosts
+            .iter()
+            .map(Host::name)
+            .chain(self.ssh_hosts.iter().map(SshBuilder::host_name));
+        for name in declared {
+            if host_names.iter().any(|known| known == name) {
                 return Err(BuildError::InvalidNetwork {
                     environment: env.clone(),
-                    reason: format!("two hosts are named `{}`", host.name()),
+                    reason: format!("two hosts are named `{name}`"),
                 });
             }
-            host_names.push(host.name().to_owned());
+            host_names.push(name.to_owned());
+        }
+        for ssh in &self.ssh_hosts {
+            let invalid = |reason: String| BuildError::InvalidNetwork {
+                environment: env.clone(),
+                reason,
+            };
+            if let Some(reason) = invalid_name(ssh.host_name()) {
+                return Err(invalid(format!(
+                    "ssh host name `{}` is invalid: {reason}",
+                    ssh.host_name()
+                )));
+            }
+            ssh.validate().map_err(|error| invalid(error.to_string()))?;
+            if let Some(via) = ssh.via_host_name()
+                && !network_hosts.iter().any(|name| name == via)
+            {
+                return Err(invalid(format!(
+                    "ssh host `{}`: via_host `{via}` is not a host of the environment's network ({})",
+                    ssh.host_name(),
+                    match network_hosts.is_empty() {
+                        true => "it has none".to_owned(),
+                        false => format!("its hosts: {}", network_hosts.join(", ")),
+                    }
+                )));
+            }
+            if index.contains_key(super::ssh_hosts::FETCHED_DIR) {
+                return Err(invalid(format!(
+                    "a driver is named `{dir}`, the directory of the runpaths fetched from the SSH hosts (`<runpath>/{dir}/{}`); rename it",
+                    ssh.host_name(),
+                    dir = super::ssh_hosts::FETCHED_DIR
+                )));
+            }
         }
         for host in &host_names {
             if index.contains_key(host) {
@@ -316,6 +402,12 @@ impl EnvironmentBuilder {
                             .iter()
                             .find(|host| host.name() == reference.driver)
                             .map(Host::exports)
+                    })
+                    .or_else(|| {
+                        self.ssh_hosts
+                            .iter()
+                            .find(|ssh| ssh.host_name() == reference.driver)
+                            .map(|_| super::ssh_hosts::planned_exports())
                     });
                 if let Some(exports) = host {
                     // A host: up before any driver starts.
@@ -371,6 +463,11 @@ impl EnvironmentBuilder {
             Places {
                 network: self.network,
                 hosts: self.hosts,
+                ssh: self
+                    .ssh_hosts
+                    .into_iter()
+                    .map(super::ssh_hosts::SshPlace::new)
+                    .collect(),
             },
         ))
     }

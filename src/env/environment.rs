@@ -65,6 +65,8 @@ pub(super) struct Places {
     pub(super) network: Option<Network>,
     /// Hosts declared by themselves (`EnvironmentBuilder::host`).
     pub(super) hosts: Vec<Host>,
+    /// SSH hosts connected at start, closed at stop (`EnvironmentBuilder::ssh_host`).
+    pub(super) ssh: Vec<super::ssh_hosts::SshPlace>,
 }
 
 /// Environment-level facts for the report.
@@ -305,6 +307,23 @@ impl Environment {
                 return Err(error);
             }
         }
+        if !self.inner.places.ssh.is_empty() {
+            let connected = tokio::select! {
+                connected = self.connect_ssh_hosts() => connected,
+                signal = &mut interrupt => {
+                    // The connections under way are dropped (their masters killed).
+                    let tasks = JoinSet::new();
+                    return Err(self.cancel_start(tasks, began, signal).await);
+                }
+            };
+            if let Err(error) = connected {
+                self.inner.state().setup = Some(began.elapsed());
+                self.release_ssh_hosts(false).await;
+                self.stop_network().await;
+                self.inner.state().errors.push(error.to_string());
+                return Err(error);
+            }
+        }
         let mut waiting_on: Vec<usize> =
             self.inner.graph.dependencies.iter().map(Vec::len).collect();
         let mut tasks = JoinSet::new();
@@ -361,6 +380,7 @@ impl Environment {
             .map(|(_, r)| r.name().to_owned())
             .collect();
         let teardown = self.stop_all().await;
+        self.release_ssh_hosts(true).await;
         self.stop_network().await;
         let error = Error::Start {
             environment: self.inner.name.clone(),
@@ -394,6 +414,67 @@ impl Environment {
         }
     }
 
+    /// Connects every SSH host, concurrently, and places the drivers declared on each there.
+    /// The error names each host that could not connect and what ssh said.
+    async fn connect_ssh_hosts(&self) -> Result<(), Error> {
+        let network = self.inner.places.network.as_ref();
+        let places = &self.inner.places.ssh;
+        let results =
+            futures_util::future::join_all(places.iter().map(|place| place.connect(network))).await;
+        let mut failed = Vec::new();
+        for result in results {
+            match result {
+                Ok(host) => self.place_on(&host),
+                Err(message) => failed.push(message),
+            }
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        Err(Error::other(format!(
+            "environment `{}`: cannot connect its SSH host{}: {}",
+            self.inner.name,
+            if failed.len() == 1 { "" } else { "s" },
+            failed.join("; ")
+        )))
+    }
+
+    /// Closes every connected SSH host, concurrently, each after its remote runpath is
+    /// fetched into the local runpath when `fetch`; what fails goes to the host's report.
+    async fn release_ssh_hosts(&self, fetch: bool) {
+        let places = &self.inner.places.ssh;
+        if places.is_empty() {
+            return;
+        }
+        let began = Instant::now();
+        let runpath = &self.inner.runpath;
+        futures_util::future::join_all(places.iter().map(|place| async move {
+            if fetch {
+                place.fetch_and_close(runpath).await;
+            } else {
+                place.close().await;
+            }
+        }))
+        .await;
+        let mut state = self.inner.state();
+        state.teardown = Some(state.teardown.unwrap_or_default() + began.elapsed());
+    }
+
+    /// A host drivers can be placed on, by its name: a host of the network, a host declared
+    /// with [`EnvironmentBuilder::host`](super::EnvironmentBuilder::host), or an SSH host
+    /// ([`EnvironmentBuilder::ssh_host`](super::EnvironmentBuilder::ssh_host)) while
+    /// connected (from the start to the stop). `None` otherwise.
+    pub fn host(&self, name: &str) -> Option<Host> {
+        let places = &self.inner.places;
+        if let Some(place) = places.ssh.iter().find(|place| place.name() == name) {
+            return place.host();
+        }
+        if let Some(host) = places.hosts.iter().find(|host| host.name() == name) {
+            return Some(host.clone());
+        }
+        places.network.as_ref()?.host(name).ok()
+    }
+
     /// Stops the network once every driver is stopped; its failure goes to the report.
     async fn stop_network(&self) -> Option<NetworkError> {
         let network = self.inner.places.network.as_ref()?;
@@ -423,6 +504,7 @@ impl Environment {
         tasks.shutdown().await;
         self.inner.state().setup = Some(began.elapsed());
         let teardown = self.stop_all().await;
+        self.release_ssh_hosts(true).await;
         self.stop_network().await;
         let error = Error::Interrupted {
             environment: self.inner.name.clone(),
@@ -456,6 +538,7 @@ impl Environment {
     pub async fn stop(&self) -> Result<(), Error> {
         let _operation = self.inner.operation.lock().await;
         let failures = self.stop_all().await;
+        self.release_ssh_hosts(true).await;
         let network = self.stop_network().await;
         if failures.is_empty() {
             return match network {
@@ -536,6 +619,13 @@ impl Environment {
             teardown: state.teardown,
             runpath: self.runpath().to_owned(),
             network: self.inner.places.network.as_ref().map(Network::report),
+            hosts: self
+                .inner
+                .places
+                .ssh
+                .iter()
+                .map(super::ssh_hosts::SshPlace::host_report)
+                .collect(),
             drivers,
             cases: state.cases.clone(),
             errors: state.errors.clone(),
@@ -551,10 +641,16 @@ impl EnvInner {
 
 impl EnvInner {
     /// Whether everything went well: every driver idle or stopped with no error
-    /// recorded, no environment error, no failed case.
+    /// recorded, no environment error, no failed case, no SSH host trouble (a failed
+    /// fetch of its runpath).
     fn ran_cleanly(&self) -> bool {
         let state = self.state();
         state.errors.is_empty()
+            && self
+                .places
+                .ssh
+                .iter()
+                .all(|place| place.host_report().errors.is_empty())
             && state
                 .cases
                 .iter()

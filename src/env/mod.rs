@@ -10,6 +10,7 @@ mod report_dir_var;
 mod run;
 mod runpath;
 mod signals;
+mod ssh_hosts;
 
 pub use builder::EnvironmentBuilder;
 pub use environment::Environment;

@@ -3,8 +3,7 @@
 //! # What runs where
 //!
 //! An SSH host is another machine reached through the system's OpenSSH client, so the user's
-//! ssh config, keys, agent and known hosts apply; nothing needs installing on the remote side
-//! (testrig copies its own agent there).
+//! ssh config, keys, agent and known hosts apply; nothing is installed on the remote side.
 //!
 //! - **The connection** is an OpenSSH *control master* (`ssh -M -N -S <socket>`), started by
 //!   [`SshBuilder::connect`] as a testrig process of this program: it never forks into the
@@ -16,16 +15,16 @@
 //!   known_hosts is refused too); [`HostKeys::AcceptNew`] adds unknown ones, for throwaway
 //!   hosts. A key that differs from the known one is always refused
 //!   ([`SshError::HostKeyMismatch`], naming the host). Everything else goes through that
-//!   socket; the `openssh` crate runs one-shot commands over it (the address and user asked at
-//!   connect time).
+//!   socket: first the *janitor*, one command that says where the connection arrived, as
+//!   whom, and makes the host's remote runpath ([`Host::remote_runpath`](crate::Host::remote_runpath)),
+//!   then waits for its stdin (held here) to close and removes it (see `runpath.rs`).
 //! - **A program on the host** ([`process::Command::host`](crate::process::Command::host)) runs
 //!   through the host's **resident agent** when it has one ([`SshAgent`]; by default the local
-//!   `testrig` binary, put on the host by content and started once at connect as
-//!   `testrig agent`, whose first words also say where the connection arrived): one request on
-//!   the agent's channel starts it in a process group of its own there; its output streams back
-//!   into the usual pumps (log files in the local runpath, readiness patterns, captures, tails);
-//!   signals are requests to the agent; when the channel ends the agent kills every group it
-//!   started. See the `agent` module.
+//!   `testrig` binary, put on the host by content and started with the first program spawned
+//!   there, as `testrig agent`): one request on the agent's channel starts it in a process group of
+//!   its own there; its output streams back into the usual pumps (log files in the local
+//!   runpath, readiness patterns, captures, tails); signals are requests to the agent; when the
+//!   channel ends the agent kills every group it started. See the `agent` module.
 //! - **Without an agent** it is spawned *here* as a multiplexed client,
 //!   `ssh -S <socket> -T … none -- <remote supervisor> <program> <args>`, through the usual
 //!   process machinery: its stdout and stderr come back on the client's, so readiness
@@ -65,14 +64,17 @@
 mod agent;
 mod builder;
 mod error;
+mod forward;
 mod install;
 mod master;
+mod runpath;
 mod supervisor;
 
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub use agent::SshAgent;
 /// The agent's main loop, for `testrig agent` (hidden): serves the agent protocol on stdin and
@@ -80,7 +82,9 @@ pub use agent::SshAgent;
 pub use agent::serve as serve_agent;
 pub use builder::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, HostKeys, SshBuilder};
 pub use error::SshError;
+pub use forward::Forward;
 pub use install::testrig_binary;
+pub use runpath::Fetched;
 
 pub(crate) use agent::AgentClient;
 use agent::AgentState;
@@ -90,88 +94,52 @@ use crate::context::Exports;
 use crate::process::{Command, Process};
 
 impl SshBuilder {
-    /// Connects: starts the control master (from the [`via`](SshBuilder::via) host) and waits
-    /// until it has logged in. When ssh reached an address (given, or the ssh config's
-    /// `HostName`), that is the host's address, and its agent ([`SshBuilder::agent`]) starts
-    /// in the background: connected means logged in, and a first spawn waits for the agent.
-    /// When it reached a name, the agent's first words (or, without an agent, one command)
-    /// say which address the connection reached and as which user.
+    /// Connects: starts the control master (from the [`via`](SshBuilder::via) host), waits
+    /// until it has logged in, then, in one command, asks the host which address the
+    /// connection reached and as which user, and makes the host's remote runpath
+    /// ([`Host::remote_runpath`]), removed when the host is [closed](Host::close) or this
+    /// process ends (unless [kept](SshBuilder::keep_runpath)). The host's agent
+    /// ([`SshBuilder::agent`]) starts with the first program spawned there.
     ///
     /// # Errors
     /// [`SshError::Invalid`] for a bad option; [`SshError::HostKeyMismatch`] or
     /// [`SshError::HostKeyUnknown`] when the host key check refuses the host;
     /// [`SshError::Connect`] when ssh fails otherwise (its own words);
-    /// [`SshError::Timeout`] after the connect timeout; [`SshError::Agent`] when an agent
-    /// named with [`SshAgent::Program`] does not start while connect waits for it.
+    /// [`SshError::Timeout`] after the connect timeout.
     pub async fn connect(self) -> Result<Host, SshError> {
         self.validate()?;
+        if let Some(name) = &self.via_host {
+            return Err(SshError::Invalid {
+                host: self.host_name().to_owned(),
+                field: "via_host",
+                value: name.clone(),
+                reason: "names a host of an environment's network: declare the SSH host with \
+                         `EnvironmentBuilder::ssh_host`, or connect `via` a `Host`",
+            });
+        }
         let control = ControlDir::create().map_err(|source| SshError::ControlDir {
             host: self.host_name().to_owned(),
             path: std::env::temp_dir(),
             source,
         })?;
-        let (master, login) = master::start(&self, &control).await?;
-        let launch = agent::Launch::for_options(&self);
-        let (agent_state, agent) = tokio::sync::watch::channel(AgentState::Starting);
-        let host = |(address, port, user), control, master, agent| {
-            Host::from_ssh(SshHost {
-                name: self.host_name().to_owned(),
-                destination: self.destination.clone(),
-                user,
-                address,
-                port,
-                via: self.via.clone(),
-                agent,
-                master,
-                control,
-                installed: tokio::sync::Mutex::default(),
-            })
-        };
-        // ssh reached an address: nothing to ask the host, connected now; the agent starts
-        // in the background, and a first spawn waits for it.
-        if let Some(reached) = login.reached() {
-            let host = host(reached, control, master, agent);
-            match launch {
-                Some(launch) => {
-                    let starting = host.clone();
-                    tokio::spawn(async move {
-                        let state = agent::start_on(launch, &starting, &self).await;
-                        agent_state.send_replace(state);
-                    });
-                }
-                None => {
-                    agent_state.send_replace(AgentState::Without);
-                }
-            }
-            return Ok(host);
-        }
-        // A name: the agent's hello, or one command, says where the connection arrived.
-        let mut missing = None;
-        let mut reached = None;
-        if let Some(launch) = launch {
-            match agent::start(&launch, None, &self, &control, &master).await? {
-                agent::Started::Agent(client, hello) => {
-                    reached = Some(agent::reached(&self, &hello)?);
-                    agent_state.send_replace(AgentState::Running(Arc::from(client)));
-                }
-                // Not in the host's cache yet: installed once the host is made.
-                agent::Started::Missing => missing = Some(launch),
-                agent::Started::Without => {
-                    agent_state.send_replace(AgentState::Without);
-                }
-            }
-        } else {
-            agent_state.send_replace(AgentState::Without);
-        }
-        let reached = match reached {
-            Some(reached) => reached,
-            None => master::ask_address(&self, &control).await?,
-        };
-        let host = host(reached, control, master, agent);
-        if let Some(launch) = missing {
-            agent_state.send_replace(agent::start_on(launch, &host, &self).await);
-        }
-        Ok(host)
+        let master = master::start(&self, &control).await?;
+        let arrival = runpath::start(&self, &control, client_args(&control)).await?;
+        let agent_launch = agent::Launch::for_options(&self).map(|launch| (launch, self.clone()));
+        Ok(Host::from_ssh(SshHost {
+            name: self.host_name().to_owned(),
+            destination: self.destination.clone(),
+            user: arrival.user,
+            address: arrival.address,
+            port: arrival.port,
+            via: self.via.clone(),
+            runpath: arrival.runpath,
+            janitor: Mutex::new(Some(arrival.janitor)),
+            agent: tokio::sync::OnceCell::new(),
+            agent_launch,
+            master,
+            control,
+            installed: tokio::sync::Mutex::default(),
+        }))
     }
 }
 
@@ -184,9 +152,16 @@ pub(crate) struct SshHost {
     address: IpAddr,
     port: u16,
     via: Host,
-    /// The resident agent that runs the host's programs, if it has one (declared before the
-    /// master: dropped first, its channel closes while the connection still carries the end).
-    agent: tokio::sync::watch::Receiver<AgentState>,
+    /// The remote runpath.
+    runpath: PathBuf,
+    /// The channel that removes the remote runpath when its stdin closes; `None` once closed.
+    janitor: Mutex<Option<runpath::Janitor>>,
+    /// The resident agent that runs the host's programs, once the first one started it
+    /// (declared before the master: dropped first, its channel closes while the connection
+    /// still carries the end).
+    agent: tokio::sync::OnceCell<AgentState>,
+    /// The agent to start, and the options it starts with; none without one.
+    agent_launch: Option<(agent::Launch, SshBuilder)>,
     /// The control master; dropping it kills it, which ends the connection.
     master: Process,
     control: ControlDir,
@@ -204,25 +179,97 @@ impl SshHost {
         &self.via
     }
 
-    /// The resident agent, if the host runs its programs through one, once it has started
-    /// (it may still be starting in the background after connect); `Err` with why when the
-    /// agent asked for ([`SshAgent::Program`]) did not start.
-    pub(crate) async fn agent(&self) -> Result<Option<Arc<AgentClient>>, String> {
-        let mut state = self.agent.clone();
-        let state = state
-            .wait_for(|state| !matches!(state, AgentState::Starting))
-            .await
-            .map(|state| state.clone())
-            .unwrap_or(AgentState::Without);
+    /// The resident agent, if the host runs its programs through one: started by the first
+    /// caller (`host` is the [`Host`] holding this one), which the others wait for; `Err` with
+    /// why when the agent asked for ([`SshAgent::Program`]) did not start.
+    pub(crate) async fn agent(&self, host: &Host) -> Result<Option<Arc<AgentClient>>, String> {
+        let state = self
+            .agent
+            .get_or_init(|| async {
+                match &self.agent_launch {
+                    Some((launch, options)) => agent::start_on(launch, host, options).await,
+                    None => AgentState::Without,
+                }
+            })
+            .await;
         match state {
-            AgentState::Running(agent) => Ok(Some(agent)),
-            AgentState::Starting | AgentState::Without => Ok(None),
-            AgentState::Failed(why) => Err(why),
+            AgentState::Running(agent) => Ok(Some(agent.clone())),
+            AgentState::Without => Ok(None),
+            AgentState::Failed(why) => Err(why.clone()),
         }
     }
 
     pub(crate) fn address(&self) -> IpAddr {
         self.address
+    }
+
+    /// The directory `command` runs in there unless told where: its own, in the remote
+    /// runpath.
+    pub(crate) fn program_dir(&self, command: &Command) -> PathBuf {
+        runpath::program_dir(&self.runpath, &command.display_name())
+    }
+
+    /// The remote runpath, made at connect time.
+    pub(crate) fn runpath(&self) -> &Path {
+        &self.runpath
+    }
+
+    /// Copies the remote runpath into `into`, within `deadline`.
+    pub(crate) async fn fetch_runpath(
+        &self,
+        into: &Path,
+        deadline: Duration,
+    ) -> std::io::Result<Fetched> {
+        self.connected()?;
+        runpath::fetch(client_args(&self.control), &self.runpath, into, deadline)
+            .await
+            .map_err(|said| {
+                std::io::Error::other(format!(
+                    "ssh host `{}` ({}): fetching the remote runpath {}: {said}",
+                    self.name,
+                    self.destination,
+                    self.runpath.display()
+                ))
+            })
+    }
+
+    /// Closes the host: ends the janitor (which removes the remote runpath unless kept) and
+    /// then the master, each within `timeout`. Idempotent.
+    pub(crate) async fn close(&self, timeout: Duration) -> std::io::Result<()> {
+        let janitor = self
+            .janitor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let cleaned = match janitor {
+            Some(janitor) => janitor.close(timeout).await.map(drop),
+            None => Ok(()),
+        };
+        let _ = self.master.stop(timeout).await;
+        cleaned.map_err(|said| {
+            std::io::Error::other(format!(
+                "ssh host `{}` ({}): closing: the remote runpath {}: {said}",
+                self.name,
+                self.destination,
+                self.runpath.display()
+            ))
+        })
+    }
+
+    /// An error when the connection is closed.
+    fn connected(&self) -> std::io::Result<()> {
+        if self.master.state().has_exited() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                format!(
+                    "the SSH connection to `{}` ({}) is closed: {}",
+                    self.name,
+                    self.destination,
+                    master::last_words(&self.control, &self.master)
+                ),
+            ));
+        }
+        Ok(())
     }
 
     pub(crate) fn exports(&self) -> Exports {
@@ -237,6 +284,10 @@ impl SshHost {
         exports.insert("user".to_owned(), self.user.clone().into());
         exports.insert("port".to_owned(), i64::from(self.port).into());
         exports.insert("ssh".to_owned(), self.destination.clone().into());
+        exports.insert(
+            "runpath".to_owned(),
+            self.runpath.display().to_string().into(),
+        );
         exports
     }
 
@@ -246,18 +297,10 @@ impl SshHost {
         command: &Command,
         marker: &str,
     ) -> std::io::Result<Command> {
-        if self.master.state().has_exited() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::NotConnected,
-                format!(
-                    "the SSH connection to `{}` ({}) is closed: {}",
-                    self.name,
-                    self.destination,
-                    master::last_words(&self.control, &self.master)
-                ),
-            ));
-        }
-        let remote = supervisor::remote_command(command, marker);
+        self.connected()?;
+        // A program runs in its own directory of the remote runpath unless told where.
+        let default_dir = self.program_dir(command);
+        let remote = supervisor::remote_command(command, marker, Some(&default_dir));
         let mut local = Command::new("/bin/sh")
             .arg("-c")
             .arg(supervisor::LOCAL_WRAPPER)
@@ -266,7 +309,7 @@ impl SshHost {
             .arg(self.control.log())
             .arg(self.control.socket())
             .arg("ssh")
-            .args(self.client_args())
+            .args(client_args(&self.control))
             .arg("-T")
             .arg("none")
             .arg("--")
@@ -312,24 +355,19 @@ impl SshHost {
         words.push(supervisor::quote(command.get_program()));
         words.extend(command.get_args().map(supervisor::quote));
         let mut ssh = std::process::Command::new("ssh");
-        ssh.args(self.client_args())
+        ssh.args(client_args(&self.control))
             .arg("-T")
             .arg("none")
             .arg("--")
             .arg(supervisor::join(&words));
         ssh
     }
-
-    /// The options of a client multiplexed over the master: never a connection of its own
-    /// (`ControlMaster=no`, and port 9 should the socket be gone), never a prompt.
-    fn client_args(&self) -> Vec<OsString> {
-        client_args(&self.control.socket())
-    }
 }
 
-/// The options of a client multiplexed over the master listening on `socket`.
-fn client_args(socket: &Path) -> Vec<OsString> {
-    let mut args: Vec<OsString> = vec!["-S".into(), socket.into()];
+/// The options of a client multiplexed over the master of `control`: never a connection of
+/// its own (`ControlMaster=no`, and port 9 should the socket be gone), never a prompt.
+fn client_args(control: &ControlDir) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["-S".into(), control.socket().into()];
     for option in ["ControlMaster=no", "BatchMode=yes", "LogLevel=ERROR"] {
         args.push("-o".into());
         args.push(option.into());

@@ -63,6 +63,7 @@ pub(crate) async fn spawn_through(
     command: Command,
     runpath: &Path,
     marker: &str,
+    default_dir: Option<&Path>,
 ) -> Result<Parts, ProcessError> {
     let name = command.display_name();
     let logs = LogFiles::in_runpath(runpath, &name);
@@ -72,21 +73,24 @@ pub(crate) async fn spawn_through(
             path,
             source,
         })?;
-    let child = agent.spawn(&command, marker).await.map_err(|failure| {
-        let reason = match failure {
-            RemoteFailure::NotFound(said) => format!(
-                "program not found there (neither a path to a file nor in its PATH: {said})"
-            ),
-            RemoteFailure::NoDirectory(said) => format!("working directory {said}"),
-            RemoteFailure::Other(said) => said,
-        };
-        ProcessError::RemoteSpawn {
-            name: name.clone(),
-            host: agent.host_name().to_owned(),
-            program: command.program().to_path_buf(),
-            reason: reason.into(),
-        }
-    })?;
+    let child = agent
+        .spawn(&command, marker, default_dir)
+        .await
+        .map_err(|failure| {
+            let reason = match failure {
+                RemoteFailure::NotFound(said) => format!(
+                    "program not found there (neither a path to a file nor in its PATH: {said})"
+                ),
+                RemoteFailure::NoDirectory(said) => format!("working directory {said}"),
+                RemoteFailure::Other(said) => said,
+            };
+            ProcessError::RemoteSpawn {
+                name: name.clone(),
+                host: agent.host_name().to_owned(),
+                program: command.program().to_path_buf(),
+                reason: reason.into(),
+            }
+        })?;
     let hub = Arc::new(LineHub::new(&command));
     let pumps = vec![
         pump(child.stdout, stdout_file, Stream::Stdout, hub.clone()),

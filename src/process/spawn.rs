@@ -45,9 +45,17 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, Pro
     let marker = spawn_marker();
     // On an SSH host with a resident agent, the agent runs it (see `remote.rs`).
     if let Some(host) = command.get_host().ssh_host() {
-        match host.agent().await {
+        match host.agent(command.get_host()).await {
             Ok(Some(agent)) => {
-                return remote::spawn_through(&agent, command, runpath, &marker).await;
+                let default_dir = host.program_dir(&command);
+                return remote::spawn_through(
+                    &agent,
+                    command,
+                    runpath,
+                    &marker,
+                    Some(&default_dir),
+                )
+                .await;
             }
             Ok(None) => {}
             Err(reason) => {

@@ -7,5 +7,7 @@ mod time;
 mod timeline;
 mod write;
 
-pub use model::{CaseReport, DriverReport, NetworkReport, Outcome, RecordedError, Report};
+pub use model::{
+    CaseReport, DriverReport, HostReport, NetworkReport, Outcome, RecordedError, Report,
+};
 pub(crate) use time::{rfc3339, rfc3339_opt, seconds, seconds_opt};

@@ -31,6 +31,10 @@ pub struct Report {
     /// The emulated network the drivers ran on, if the environment had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkReport>,
+    /// The remote hosts the environment connected (its SSH hosts), in the order declared:
+    /// each one's remote runpath and the local copy fetched at stop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostReport>,
     /// Each driver, in the order they were added.
     pub drivers: Vec<DriverReport>,
     /// Each test case (the `run` body is one, named `body`).
@@ -99,6 +103,34 @@ pub struct NetworkReport {
     pub name: String,
     /// Each host's interfaces, by host name.
     pub hosts: BTreeMap<String, Vec<Interface>>,
+}
+
+/// A remote host of an environment (an SSH host it connected at start and closed at stop).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostReport {
+    /// Its name.
+    pub name: String,
+    /// What kind of host: `ssh`.
+    pub kind: String,
+    /// Where it was reached (`user@address`).
+    pub destination: String,
+    /// The address the connection arrived at, once connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Its remote runpath (a directory on the remote host), once connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_runpath: Option<PathBuf>,
+    /// Whether the remote runpath was left on the remote host (else removed at stop).
+    pub remote_runpath_kept: bool,
+    /// Where the remote runpath was copied at stop, here (`<runpath>/hosts/<name>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_into: Option<PathBuf>,
+    /// The files copied, relative to `fetched_into`.
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+    /// What went wrong with it: connecting, fetching, closing.
+    #[serde(default)]
+    pub errors: Vec<String>,
 }
 
 /// One test case's outcome.

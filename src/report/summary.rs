@@ -50,6 +50,36 @@ impl fmt::Display for Summary<'_> {
             }
             writeln!(f)?;
         }
+        for host in &r.hosts {
+            write!(
+                f,
+                "  host {} ({} {})",
+                host.name, host.kind, host.destination
+            )?;
+            if let Some(address) = &host.address {
+                write!(f, " at {address}")?;
+            }
+            if let Some(remote) = &host.remote_runpath {
+                let fate = if host.remote_runpath_kept {
+                    "kept"
+                } else {
+                    "removed"
+                };
+                write!(f, ": runpath {} ({fate})", remote.display())?;
+            }
+            if let Some(local) = &host.fetched_into {
+                write!(
+                    f,
+                    ", fetched into {} ({} files)",
+                    local.display(),
+                    host.files.len()
+                )?;
+            }
+            writeln!(f)?;
+            for error in &host.errors {
+                writeln!(f, "    ! {error}")?;
+            }
+        }
         let width = r.drivers.iter().map(|d| d.name.len()).max().unwrap_or(0);
         let kind_width = r.drivers.iter().map(|d| d.kind.len()).max().unwrap_or(0);
         for d in &r.drivers {

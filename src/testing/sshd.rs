@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::Host;
 use crate::host::ssh::SshBuilder;
-use crate::network::{Link, Network};
+use crate::network::{Link, Network, Switch};
 use crate::process::{Command, Pattern, Process};
 
 /// How long [`Sshd`]'s waits that end on an event may take: generous, so a busy machine only
@@ -87,17 +87,159 @@ impl Sshd {
     /// Starts an sshd for test `name` on subnet `10.<subnet>.0.0/24`; `None` (after a skip line)
     /// where it cannot run, a panic when `CI` is set.
     pub async fn start(name: &str, subnet: u8) -> Option<Sshd> {
-        let sshd = match sshd_binary() {
-            Ok(sshd) => sshd,
-            Err(missing) if std::env::var_os("CI").is_some() => {
-                panic!("CI is set and the sshd tests cannot run here: {missing}")
-            }
-            Err(missing) => {
-                eprintln!("skip: {missing}");
-                return None;
-            }
-        };
-        let dir = std::env::temp_dir().join(format!("testrig-sshd-{name}-{}", std::process::id()));
+        let sshd = sshd_or_skip()?;
+        let network = Network::builder(name)
+            .host("client")
+            .host("remote")
+            .link(Link::new("client", "remote").subnet(format!("10.{subnet}.0.0/24")))
+            .build()
+            .unwrap();
+        network.start().await.unwrap();
+        let client = network.host("client").unwrap();
+        let remote = network.host("remote").unwrap();
+        let one = RemoteSshd::spawn(&sshd, name, "remote", remote, client.clone()).await;
+        Some(Sshd {
+            network,
+            dir: one.dir,
+            client,
+            address: one.address,
+            port: one.port,
+            process: one.process,
+        })
+    }
+
+    /// Several sshd hosts in one network for test `name`: a switch on subnet
+    /// `10.<subnet>.0.0/24` joining host `client` (where connections are made from) and one
+    /// host per name of `remotes`, each running an sshd of its own (its own keys and
+    /// directory). `None` (after a skip line) where it cannot run, a panic when `CI` is set.
+    pub async fn start_hosts(name: &str, subnet: u8, remotes: &[&str]) -> Option<SshdHosts> {
+        let sshd = sshd_or_skip()?;
+        let mut hosts = vec!["client"];
+        hosts.extend_from_slice(remotes);
+        let mut builder = Network::builder(name);
+        for host in &hosts {
+            builder = builder.host(*host);
+        }
+        let network = builder
+            .switch(
+                Switch::new("lan")
+                    .hosts(hosts.iter().copied())
+                    .subnet(format!("10.{subnet}.0.0/24")),
+            )
+            .build()
+            .unwrap();
+        network.start().await.unwrap();
+        let client = network.host("client").unwrap();
+        let mut started = Vec::new();
+        for remote in remotes {
+            let host = network.host(remote).unwrap();
+            started.push(RemoteSshd::spawn(&sshd, name, remote, host, client.clone()).await);
+        }
+        Some(SshdHosts {
+            network,
+            client,
+            remotes: started,
+        })
+    }
+
+    fn remote(&self) -> RemoteRef<'_> {
+        RemoteRef {
+            name: "remote",
+            dir: &self.dir,
+            address: self.address,
+            port: self.port,
+            client: &self.client,
+        }
+    }
+
+    /// An SSH host to this sshd, connected from host `client`, keys checked strictly.
+    pub fn host(&self) -> SshBuilder {
+        self.remote().host()
+    }
+
+    /// The command lines of the processes (on the remote host: same machine) holding `marker`,
+    /// asked through a fresh ssh connection (not the host's master), from host `client`.
+    pub async fn remote_processes_with(&self, marker: &str) -> Vec<String> {
+        self.remote().processes_with(marker).await
+    }
+
+    /// Waits until no process on this machine (the remote host shares it) holds `marker`,
+    /// within `within`; then confirms it through a fresh ssh connection.
+    pub async fn assert_nothing_left_with(&self, marker: &str, within: Duration) {
+        self.remote().assert_nothing_left_with(marker, within).await;
+    }
+
+    /// Stops sshd and the network and removes the temporary directory.
+    pub async fn stop(self) {
+        let _ = self.process.stop(PATIENCE).await;
+        self.network.stop().await.unwrap();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Several real sshd hosts on one switch, made by [`Sshd::start_hosts`]: host `client`, where
+/// the SSH connections are made from, and the remote hosts, each with an sshd of its own.
+#[derive(Debug)]
+pub struct SshdHosts {
+    /// The network holding `client` and the remote hosts.
+    pub network: Network,
+    /// Host `client`, where connections to the sshds are made from.
+    pub client: Host,
+    /// The remote hosts, in the order they were named.
+    pub remotes: Vec<RemoteSshd>,
+}
+
+impl SshdHosts {
+    /// The remote host named `name`; panics on another name.
+    pub fn remote(&self, name: &str) -> &RemoteSshd {
+        self.remotes
+            .iter()
+            .find(|remote| remote.name == name)
+            .unwrap_or_else(|| panic!("no sshd host `{name}` (have {:?})", self.names()))
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.remotes.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    /// [`RemoteSshd::assert_nothing_left_with`] on every remote host.
+    pub async fn assert_nothing_left_with(&self, marker: &str, within: Duration) {
+        for remote in &self.remotes {
+            remote.assert_nothing_left_with(marker, within).await;
+        }
+    }
+
+    /// Stops every sshd and the network and removes the temporary directories.
+    pub async fn stop(self) {
+        for remote in &self.remotes {
+            let _ = remote.process.stop(PATIENCE).await;
+            let _ = std::fs::remove_dir_all(&remote.dir);
+        }
+        self.network.stop().await.unwrap();
+    }
+}
+
+/// One sshd of [`SshdHosts`]: a remote host with its own keys, config and known hosts.
+#[derive(Debug)]
+pub struct RemoteSshd {
+    /// The host's name in the network.
+    pub name: String,
+    /// The temporary directory of keys, config and known hosts.
+    pub dir: PathBuf,
+    /// The host's (and sshd's) address.
+    pub address: IpAddr,
+    /// sshd's port.
+    pub port: u16,
+    /// The sshd process, on the host.
+    pub process: Process,
+    client: Host,
+}
+
+impl RemoteSshd {
+    /// Makes the directory, keys and config for `name`'s sshd on `remote`, and starts it.
+    async fn spawn(sshd: &Path, test: &str, name: &str, remote: Host, client: Host) -> RemoteSshd {
+        let dir =
+            std::env::temp_dir().join(format!("testrig-sshd-{test}-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         keygen(&dir.join("host_key"));
@@ -106,16 +248,6 @@ impl Sshd {
         // sshd refuses to start without its privilege separation directory; the package
         // creates it at boot, a container may lack it.
         std::fs::create_dir_all("/run/sshd").unwrap();
-
-        let network = Network::builder(name)
-            .host("client")
-            .host("remote")
-            .link(Link::new("client", "remote").subnet(format!("10.{subnet}.0.0/24")))
-            .build()
-            .unwrap();
-        network.start().await.unwrap();
-        let remote = network.host("remote").unwrap();
-        let client = network.host("client").unwrap();
         let address = remote.address();
         let port = 2222;
         // Files installed on the remote host (`Host::install`) go to a cache the fixtures of
@@ -146,29 +278,65 @@ impl Sshd {
             .host(remote);
         let process = Process::spawn(command, &dir).await.unwrap();
         process.ready(PATIENCE).await.unwrap();
-        Some(Sshd {
-            network,
+        RemoteSshd {
+            name: name.to_owned(),
             dir,
-            client,
             address,
             port,
             process,
-        })
+            client,
+        }
     }
 
-    /// An SSH host to this sshd, connected from host `client`, keys checked strictly.
+    fn remote(&self) -> RemoteRef<'_> {
+        RemoteRef {
+            name: &self.name,
+            dir: &self.dir,
+            address: self.address,
+            port: self.port,
+            client: &self.client,
+        }
+    }
+
+    /// An SSH host (named as the host) to this sshd, connected from host `client`, keys
+    /// checked strictly.
     pub fn host(&self) -> SshBuilder {
+        self.remote().host()
+    }
+
+    /// The command lines of the processes holding `marker`, asked through a fresh ssh
+    /// connection (not the host's master), from host `client`.
+    pub async fn remote_processes_with(&self, marker: &str) -> Vec<String> {
+        self.remote().processes_with(marker).await
+    }
+
+    /// Waits until no process on this machine (the remote host shares it) holds `marker`,
+    /// within `within`; then confirms it through a fresh ssh connection.
+    pub async fn assert_nothing_left_with(&self, marker: &str, within: Duration) {
+        self.remote().assert_nothing_left_with(marker, within).await;
+    }
+}
+
+/// What the checks on an sshd host need.
+struct RemoteRef<'a> {
+    name: &'a str,
+    dir: &'a Path,
+    address: IpAddr,
+    port: u16,
+    client: &'a Host,
+}
+
+impl RemoteRef<'_> {
+    fn host(&self) -> SshBuilder {
         Host::ssh(format!("root@{}", self.address))
-            .name("remote")
+            .name(self.name)
             .port(self.port)
             .identity(self.dir.join("user_key"))
             .known_hosts(self.dir.join("known_hosts"))
             .via(self.client.clone())
     }
 
-    /// The command lines of the processes (on the remote host: same machine) holding `marker`,
-    /// asked through a fresh ssh connection (not the host's master), from host `client`.
-    pub async fn remote_processes_with(&self, marker: &str) -> Vec<String> {
+    async fn processes_with(&self, marker: &str) -> Vec<String> {
         let mut ssh = self.client.command("ssh").unwrap();
         ssh.arg("-i")
             .arg(self.dir.join("user_key"))
@@ -192,7 +360,8 @@ impl Sshd {
             .expect("ssh runs");
         assert!(
             output.status.success(),
-            "a fresh ssh to the remote host works"
+            "a fresh ssh to the remote host `{}` works",
+            self.name
         );
         String::from_utf8_lossy(&output.stdout)
             .lines()
@@ -200,9 +369,7 @@ impl Sshd {
             .collect()
     }
 
-    /// Waits until no process on this machine (the remote host shares it) holds `marker`,
-    /// within `within`; then confirms it through a fresh ssh connection.
-    pub async fn assert_nothing_left_with(&self, marker: &str, within: Duration) {
+    async fn assert_nothing_left_with(&self, marker: &str, within: Duration) {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let left = local_processes_with(marker);
@@ -211,19 +378,31 @@ impl Sshd {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "still running on the remote host after {within:?}: {left:?}"
+                "still running on the remote host `{}` after {within:?}: {left:?}",
+                self.name
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let left = self.remote_processes_with(marker).await;
-        assert!(left.is_empty(), "the remote host still runs {left:?}");
+        let left = self.processes_with(marker).await;
+        assert!(
+            left.is_empty(),
+            "the remote host `{}` still runs {left:?}",
+            self.name
+        );
     }
+}
 
-    /// Stops sshd and the network and removes the temporary directory.
-    pub async fn stop(self) {
-        let _ = self.process.stop(PATIENCE).await;
-        self.network.stop().await.unwrap();
-        let _ = std::fs::remove_dir_all(&self.dir);
+/// The sshd binary, or `None` after a skip line; a panic when `CI` is set.
+fn sshd_or_skip() -> Option<PathBuf> {
+    match sshd_binary() {
+        Ok(sshd) => Some(sshd),
+        Err(missing) if std::env::var_os("CI").is_some() => {
+            panic!("CI is set and the sshd tests cannot run here: {missing}")
+        }
+        Err(missing) => {
+            eprintln!("skip: {missing}");
+            None
+        }
     }
 }
 

@@ -25,16 +25,31 @@ pub(crate) fn check(path: &Path) -> Outcome {
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
-            let network = match rig.network.is_declared() {
+            let mut network = match rig.network.is_declared() {
                 true => format!(
                     ", {} host(s) [{}] joined by {}",
-                    rig.network.hosts.len(),
+                    rig.network.host_names().len(),
                     rig.network.host_names().join(", "),
                     rig.network.segments()
                 )
                 .replace(" joined by no links", ""),
                 false => String::new(),
             };
+            let ssh: Vec<String> = rig
+                .network
+                .ssh_hosts()
+                .filter_map(|(host, _)| {
+                    let destination = host.ssh.as_ref()?.get_ref();
+                    Some(format!("{} ({destination})", host.name.get_ref()))
+                })
+                .collect();
+            if !ssh.is_empty() {
+                network.push_str(&format!(
+                    ", {} ssh host(s) [{}], not connected by check",
+                    ssh.len(),
+                    ssh.join(", ")
+                ));
+            }
             // A closed stdout (`| head -0`) must not turn the verdict into a panic.
             let _ = writeln!(
                 std::io::stdout().lock(),

@@ -21,6 +21,9 @@ impl Rig {
         if let Some(network) = self.build_network()? {
             builder = builder.network(network);
         }
+        for host in self.ssh_hosts()? {
+            builder = builder.ssh_host(host);
+        }
         for decl in &self.drivers {
             let mut spec = decl
                 .options
@@ -110,7 +113,7 @@ impl Rig {
                 self.error_in(
                     &decl.spans,
                     decl.spans.reference(reference).unwrap_or(decl.spans.table.clone()),
-                    match self.network.host_names() {
+                    match self.network.all_host_names() {
                         hosts if hosts.is_empty() => format!(
                             "`${{{reference}}}` refers to driver `{}`, but the rig has no such driver (it has: {})",
                             reference.driver,

@@ -29,7 +29,7 @@ fn frames(mut output: impl Read + Send + 'static) -> mpsc::Receiver<(u32, u8, Ve
     std::thread::spawn(move || {
         let mut preamble = [0; 16];
         output.read_exact(&mut preamble).unwrap();
-        assert_eq!(&preamble, b"TESTRIG-AGENT 1\n");
+        assert_eq!(&preamble, b"TESTRIG-AGENT 2\n");
         loop {
             let mut header = [0; 9];
             if output.read_exact(&mut header).is_err() {

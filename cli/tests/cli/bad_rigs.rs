@@ -548,6 +548,31 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "ssh_host_unknown_key.toml",
+        "7:1",
+        &[
+            "host `lab`",
+            "unknown field `prot`",
+            "expected one of `name`, `ssh`, `port`, `identity`, `known_hosts`, `host_keys`",
+        ],
+    ),
+    (
+        "ssh_host_bad_host_keys.toml",
+        "7:13",
+        &[
+            "host `lab`, key `host_keys`",
+            "unknown variant `lax`, expected `strict` or `accept-new`",
+        ],
+    ),
+    (
+        "ssh_driver_on_missing_host.toml",
+        "11:6",
+        &[
+            "driver `web`, key `on`",
+            "host `lbb`: the rig has no such host (it has: lab)",
+        ],
+    ),
+    (
         "iperf_max_below_min.toml",
         "17:15",
         &[

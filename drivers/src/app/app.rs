@@ -266,7 +266,7 @@ impl App {
     }
 
     /// The command of one run: placeholders filled in, paths settled.
-    fn command(&self, ctx: &StartContext, cwd: &Path) -> Result<Command, AppError> {
+    fn command(&self, ctx: &StartContext, cwd: Option<&Path>) -> Result<Command, AppError> {
         let driver = &self.name;
         let render = |field: String, template: &testrig::Template| {
             ctx.render(template).map_err(|source| AppError::Unresolved {
@@ -280,14 +280,19 @@ impl App {
         let config = self.config()?;
         // A relative path with a `/` would otherwise be looked up from the working
         // directory, which is the runpath by default.
-        let binary = if settings.binary.is_relative() && settings.binary.components().count() > 1 {
+        let binary = if settings.binary.is_relative()
+            && settings.binary.components().count() > 1
+            && !ctx.host().is_ssh()
+        {
             std::path::absolute(&settings.binary).unwrap_or_else(|_| settings.binary.clone())
         } else {
             settings.binary.clone()
         };
-        let mut command = Command::new(binary)
-            .name(driver.clone())
-            .cwd(cwd)
+        let mut command = Command::new(binary).name(driver.clone());
+        if let Some(cwd) = cwd {
+            command = command.cwd(cwd);
+        }
+        let mut command = command
             .kind(settings.expectation.kind())
             .stop_signal(settings.stop_signal)
             .tail_lines(settings.tail_lines)
@@ -406,13 +411,19 @@ impl Driver for App {
             path: PathBuf::from(ctx.driver()),
             source,
         })?;
-        let cwd = self
-            .settings
-            .working_dir
-            .clone()
-            .unwrap_or_else(|| runpath.to_path_buf());
-        let command = self.command(ctx, &cwd)?;
-        let log_file = self.config()?.readiness.log_file(&cwd);
+        // On an SSH host the program runs in its own directory of the host's remote runpath
+        // unless a (remote) working directory is given; here, in the driver's runpath.
+        let remote = ctx.host().is_ssh();
+        let cwd = match (&self.settings.working_dir, remote) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, false) => Some(runpath.to_path_buf()),
+            (None, true) => None,
+        };
+        let command = self.command(ctx, cwd.as_deref())?;
+        let log_file = self
+            .config()?
+            .readiness
+            .log_file(cwd.as_deref().unwrap_or(runpath));
         if let Some(path) = &log_file {
             self.prepare_log_file(path)?;
         }

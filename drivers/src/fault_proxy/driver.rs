@@ -22,8 +22,9 @@ use super::{
 /// upstream is a value or a reference (`Endpoint::of("server")`): a dependency.
 /// Toxics are kept across restarts; a restart listens on the same port again.
 ///
-/// With no toxic a direction is spliced in the kernel (`splice(2)`, through a pipe
-/// of 64 KiB, 1 MiB once a bulk flow fills it); under toxics it reads ahead at most
+/// With no toxic a direction passes small amounts through a 16 KiB buffer (one
+/// `recv`, one `send`) and a bulk flow through a pipe in the kernel (`splice(2)`,
+/// 64 KiB, 1 MiB once a bulk flow fills it); under toxics it reads ahead at most
 /// 64 KiB. Nothing more is held, so a slow reader slows the writer.
 ///
 /// # Examples

@@ -1,5 +1,6 @@
-//! One direction of one connection: spliced while no toxic applies, through the
-//! toxic chain while one does, switching as toxics come and go.
+//! One direction of one connection: passed through (a buffer for small amounts,
+//! splice for bulk) while no toxic applies, through the toxic chain while one
+//! does, switching as toxics come and go.
 
 use std::collections::VecDeque;
 use std::io;
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::chain::{Chain, Chunk, Flow, Sink, TimerAction};
 use super::link::EventLog;
 use super::link::{Ending, Link};
-use super::splice::SplicePipe;
+use super::splice::Passthrough;
 use super::table::ToxicSet;
 use super::{ProxyEvent, Stream};
 
@@ -46,7 +47,7 @@ enum Mode {
 impl Direction<'_> {
     pub(crate) async fn run(mut self) {
         let mut chain = Chain::new(self.stream);
-        let mut pipe: Option<SplicePipe> = None;
+        let mut passthrough = Passthrough::new();
         // Data taken out of the fast path or the chain when the toxics changed.
         let mut carried: VecDeque<Chunk> = VecDeque::new();
         loop {
@@ -60,18 +61,7 @@ impl Direction<'_> {
                 });
             }
             let mode = if chain.is_empty() && carried.is_empty() {
-                let pipe = match &mut pipe {
-                    Some(pipe) => pipe,
-                    None => match SplicePipe::new() {
-                        Ok(made) => pipe.insert(made),
-                        Err(_) => {
-                            // Out of descriptors: close rather than hang.
-                            self.link.end_with(Ending::Close);
-                            return;
-                        }
-                    },
-                };
-                self.splice(pipe, &mut carried).await
+                self.pass_through(&mut passthrough, &mut carried).await
             } else {
                 self.through_toxics(&mut chain, &mut carried).await
             };
@@ -81,13 +71,17 @@ impl Direction<'_> {
         }
     }
 
-    async fn splice(&mut self, pipe: &mut SplicePipe, carried: &mut VecDeque<Chunk>) -> Mode {
+    async fn pass_through(
+        &mut self,
+        passthrough: &mut Passthrough,
+        carried: &mut VecDeque<Chunk>,
+    ) -> Mode {
         let (link, stream) = (self.link, self.stream);
         tokio::select! {
             biased;
             () = link.end.cancelled() => Mode::Done,
             () = changed(&mut self.toxics) => {
-                match pipe.drain() {
+                match passthrough.drain() {
                     Ok(bytes) if !bytes.is_empty() => carried.push_back(Chunk {
                         data: bytes.into(),
                         at: Instant::now(),
@@ -97,7 +91,7 @@ impl Direction<'_> {
                 }
                 Mode::Changed
             }
-            result = pipe.pump(self.src, self.dst, |n| link.delivered(stream, n)) => {
+            result = passthrough.pump(self.src, self.dst, |n| link.delivered(stream, n)) => {
                 match result {
                     Ok(()) => half_close(self.dst),
                     Err(error) => link.end_with(ending_for(&error)),

@@ -235,6 +235,30 @@ pub enum IperfError {
         /// The program as configured.
         program: PathBuf,
     },
+    /// The program an engine runs on an SSH host could not be run there (the remote shell
+    /// or `setsid` answered 127: no such program).
+    #[error(
+        "the program `{}` could not be run on SSH host `{host}`: {detail}; install it there \
+         (for iperf3, Debian/Ubuntu: `apt-get install iperf3`) or point the engine at it",
+        program.display()
+    )]
+    NotInstalledOn {
+        /// The program as configured (a remote path, or a name looked up in the remote `PATH`).
+        program: PathBuf,
+        /// The host's name.
+        host: String,
+        /// What the remote side said (its standard error), or the exit status.
+        detail: String,
+    },
+    /// The native engine on an SSH host runs the `testrig` binary there, and it could not be
+    /// found here or copied there.
+    #[error("the native engine on SSH host `{host}` runs the `testrig` binary there: {detail}")]
+    EngineProgram {
+        /// The host's name.
+        host: String,
+        /// What was searched or what failed.
+        detail: String,
+    },
     /// Spawning or supervising the iperf3 process failed.
     #[error(transparent)]
     Process(#[from] ProcessError),

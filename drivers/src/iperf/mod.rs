@@ -35,7 +35,8 @@ mod kinds;
 mod protocol;
 mod result;
 mod stream_options;
-mod text;
+#[doc(hidden)]
+pub mod text;
 
 /// iperf3's units: the sizes and bitrates its flags take (`10M`, `1.5G`) and the way it
 /// prints transfers and bitrates.

@@ -64,6 +64,8 @@ pub struct SshBuilder {
     pub(super) via: Host,
     pub(super) connect_timeout: Duration,
     pub(super) keepalive: Duration,
+    pub(super) keep_runpath: bool,
+    pub(super) via_host: Option<String>,
     pub(super) agent: SshAgent,
 }
 
@@ -85,6 +87,8 @@ impl SshBuilder {
             via: Host::local(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             keepalive: DEFAULT_KEEPALIVE,
+            keep_runpath: false,
+            via_host: None,
             agent: SshAgent::default(),
         }
     }
@@ -128,6 +132,29 @@ impl SshBuilder {
         self
     }
 
+    /// Connects from the host of this name of the emulated network of the environment the
+    /// SSH host is declared in ([`EnvironmentBuilder::ssh_host`]): the environment starts
+    /// the network first and connects from there, as [`via`](Self::via) does. Only for an
+    /// environment's SSH host: [`connect`](Self::connect) refuses it.
+    ///
+    /// [`EnvironmentBuilder::ssh_host`]: crate::EnvironmentBuilder::ssh_host
+    pub fn via_host(mut self, name: impl Into<String>) -> SshBuilder {
+        self.via_host = Some(name.into());
+        self
+    }
+
+    /// Without the host name of [`via_host`](Self::via_host), once the environment has put
+    /// the host itself in [`via`](Self::via).
+    pub(crate) fn via_host_cleared(mut self) -> SshBuilder {
+        self.via_host = None;
+        self
+    }
+
+    /// The name given with [`via_host`](Self::via_host).
+    pub fn via_host_name(&self) -> Option<&str> {
+        self.via_host.as_deref()
+    }
+
     /// How long connecting may take, login included (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> SshBuilder {
         self.connect_timeout = timeout;
@@ -141,6 +168,13 @@ impl SshBuilder {
         self
     }
 
+    /// Leaves the host's remote runpath ([`Host::remote_runpath`]) in place when the host is
+    /// closed or this process ends (default: removed), e.g. to look at it afterwards.
+    pub fn keep_runpath(mut self, keep: bool) -> SshBuilder {
+        self.keep_runpath = keep;
+        self
+    }
+
     /// Whether the host runs its programs through a resident agent (default
     /// [`SshAgent::Auto`]: the local `testrig` binary, copied there, when it is found; else a
     /// channel per program). See [`SshAgent`].
@@ -149,7 +183,8 @@ impl SshBuilder {
         self
     }
 
-    pub(super) fn host_name(&self) -> &str {
+    /// The host's name: the one given, else the destination.
+    pub fn host_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.destination)
     }
 
@@ -162,7 +197,21 @@ impl SshBuilder {
         }
     }
 
-    pub(super) fn validate(&self) -> Result<(), SshError> {
+    /// The destination (`user@address`, `address` or an ssh config alias).
+    pub fn destination(&self) -> &str {
+        &self.destination
+    }
+
+    /// Whether the remote runpath is kept ([`keep_runpath`](Self::keep_runpath)).
+    pub fn keeps_runpath(&self) -> bool {
+        self.keep_runpath
+    }
+
+    /// Checks the options without connecting: what [`connect`](Self::connect) refuses first.
+    ///
+    /// # Errors
+    /// [`SshError::Invalid`], naming the host, the option and its value.
+    pub fn validate(&self) -> Result<(), SshError> {
         let destination = &self.destination;
         if destination.is_empty() || destination.starts_with('-') {
             let reason = "give `user@address`, `address` or an ssh config alias";

@@ -136,4 +136,15 @@ pub enum SshError {
         /// Where it was looked for.
         searched: String,
     },
+    /// A port forward through the connection could not be made or closed
+    /// ([`Host::forward`](crate::Host::forward)).
+    #[error("ssh host `{host}`: cannot forward a local port to {remote}: {said}")]
+    Forward {
+        /// The host's name.
+        host: String,
+        /// The remote end of the forward.
+        remote: std::net::SocketAddr,
+        /// What ssh said.
+        said: String,
+    },
 }

@@ -9,34 +9,12 @@ use super::error::SshError;
 use crate::process::{Command, Pattern, Process};
 
 /// The line the master prints (its `LocalCommand`) once it has logged in and its control
-/// socket listens: OpenSSH runs the local command after `muxserver_listen`. Then the host it
-/// reached (`%h`, after the ssh config's `HostName`), the port (`%p`) and the user (`%r`).
+/// socket listens: OpenSSH runs the local command after `muxserver_listen`.
 const READY: &str = "testrig-ssh-master-ready";
-
-/// What the master knows once logged in: the host name or address it reached, the port and
-/// the user, as ssh resolved them from the destination and the config.
-#[derive(Debug, Clone)]
-pub(super) struct Login {
-    pub(super) host: String,
-    pub(super) port: u16,
-    pub(super) user: String,
-}
-
-impl Login {
-    /// The address, port and user without asking the host: when ssh reached an address (not a
-    /// name the host may know otherwise).
-    pub(super) fn reached(&self) -> Option<(IpAddr, u16, String)> {
-        let address = self.host.parse().ok()?;
-        Some((address, self.port, self.user.clone()))
-    }
-}
 
 /// Starts the master for `options` with its socket and logs in `control`, and waits until it
 /// is connected.
-pub(super) async fn start(
-    options: &SshBuilder,
-    control: &ControlDir,
-) -> Result<(Process, Login), SshError> {
+pub(super) async fn start(options: &SshBuilder, control: &ControlDir) -> Result<Process, SshError> {
     let host = options.host_name().to_owned();
     // The master's stderr goes straight to a file, not through a pipe read by a task: ssh
     // writes why the connection ended ("Connection to … closed by remote host.", which is not
@@ -51,12 +29,7 @@ pub(super) async fn start(
         .args(master_args(options, control))
         .name(format!("ssh-master-{}", file_safe(&host)))
         .daemon()
-        .ready_when(
-            Pattern::stdout(&format!(
-                r"^{READY} (?P<host>\S+) (?P<port>\d+) (?P<user>\S+)$"
-            ))
-            .expect("a valid pattern"),
-        )
+        .ready_when(Pattern::stdout(&format!("^{READY}$")).expect("a valid pattern"))
         .host(options.via.clone());
     let master = Process::spawn(command, control.path())
         .await
@@ -65,17 +38,7 @@ pub(super) async fn start(
             source,
         })?;
     match master.ready(options.connect_timeout).await {
-        Ok(captures) => {
-            let login = Login {
-                host: captures.get("host").unwrap_or_default().to_owned(),
-                port: captures
-                    .get("port")
-                    .and_then(|port| port.parse().ok())
-                    .unwrap_or(22),
-                user: captures.get("user").unwrap_or_default().to_owned(),
-            };
-            Ok((master, login))
-        }
+        Ok(_) => Ok(master),
         Err(_) if !master.state().has_exited() => Err(SshError::Timeout {
             host,
             destination: options.destination.clone(),
@@ -111,7 +74,7 @@ fn master_args(options: &SshBuilder, control: &ControlDir) -> Vec<OsString> {
     ));
     option("ServerAliveCountMax=3".into());
     option("PermitLocalCommand=yes".into());
-    option(format!("LocalCommand=echo {READY} %h %p %r"));
+    option(format!("LocalCommand=echo {READY}"));
     if let Some(file) = &options.known_hosts {
         option(format!("UserKnownHostsFile={}", file.display()));
     }
@@ -128,41 +91,6 @@ fn master_args(options: &SshBuilder, control: &ControlDir) -> Vec<OsString> {
     }
     args.push(options.destination.clone().into());
     args
-}
-
-/// Asks the host, over the fresh connection, the address and port it was reached at and the
-/// user logged in.
-pub(super) async fn ask_address(
-    options: &SshBuilder,
-    control: &ControlDir,
-) -> Result<(IpAddr, u16, String), SshError> {
-    let failed = |said: String| SshError::Query {
-        host: options.host_name().to_owned(),
-        destination: options.destination.clone(),
-        said,
-    };
-    let session = openssh::Session::resume(
-        control.socket().into_boxed_path(),
-        Some(control.log().into_boxed_path()),
-    );
-    let mut query = session.raw_command(r#"echo "$SSH_CONNECTION"; id -un"#);
-    let output = tokio::time::timeout(options.connect_timeout, query.output())
-        .await
-        .map_err(|_| failed(format!("no answer within {:?}", options.connect_timeout)))?
-        .map_err(|error| failed(error.to_string()))?;
-    // The session only borrows the master's socket: dropping it leaves the master running.
-    drop(session);
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut lines = text.lines();
-    let connection = lines.next().unwrap_or_default();
-    let user = lines.next().unwrap_or_default().trim().to_owned();
-    let (address, port) = parse_connection(connection).ok_or_else(|| {
-        failed(format!(
-            "SSH_CONNECTION is `{connection}` (stderr: {})",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    })?;
-    Ok((address, port, user))
 }
 
 /// What the master wrote on its stderr.

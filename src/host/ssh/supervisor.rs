@@ -57,13 +57,22 @@ fi
 exit "$status"
 "#;
 
-/// The command line the remote shell runs for `command`: `cd` to its working directory,
-/// then `exec env …` (its environment changes and the spawn marker) `sh -c SUPERVISOR` with
-/// the program and its arguments, every word quoted.
-pub(super) fn remote_command(command: &Command, marker: &str) -> OsString {
+/// The command line the remote shell runs for `command`: `cd` to its working directory (else
+/// to `default_dir`, made first: its directory of the host's remote runpath), then
+/// `exec env …` (its environment changes and the spawn marker) `sh -c SUPERVISOR` with the
+/// program and its arguments, every word quoted.
+pub(super) fn remote_command(
+    command: &Command,
+    marker: &str,
+    default_dir: Option<&std::path::Path>,
+) -> OsString {
     let mut words: Vec<OsString> = Vec::new();
     if let Some(dir) = command.get_cwd() {
         words.extend(["cd".into(), quote(dir.as_os_str()), "&&".into()]);
+    } else if let Some(dir) = default_dir {
+        let dir = quote(dir.as_os_str());
+        words.extend(["mkdir".into(), "-p".into(), dir.clone(), "&&".into()]);
+        words.extend(["cd".into(), dir, "&&".into()]);
     }
     words.extend(["exec".into(), "env".into()]);
     for (key, value) in command.get_env() {
@@ -177,7 +186,7 @@ mod tests {
     fn the_remote_command_runs_the_program_with_its_arguments_environment_and_directory() {
         let printf = Command::new("printf").args(["%s|%s|%s\\n", "a b", "it's", "$HOME"]);
         assert_eq!(
-            run_as_sshd(remote_command(&printf, "1-2")),
+            run_as_sshd(remote_command(&printf, "1-2", None)),
             "a b|it's|$HOME\n"
         );
         let env = Command::new("sh")
@@ -185,7 +194,7 @@ mod tests {
             .env("GREETING", "hello there")
             .cwd("/");
         assert_eq!(
-            run_as_sshd(remote_command(&env, "1-2")),
+            run_as_sshd(remote_command(&env, "1-2", Some("/nonexistent".as_ref()))),
             "hello there|/|1-2\n"
         );
     }

@@ -24,7 +24,7 @@ impl Rig {
         if let Some(timeout) = decl.header.as_ref().and_then(|(header, _)| header.timeout) {
             builder = builder.timeout(timeout.0);
         }
-        for (host, spans) in &decl.hosts {
+        for (host, spans) in decl.emulated_hosts() {
             if let Some(driver) = self.driver(host.name.get_ref(), 0) {
                 let line = self.source.locate(driver.name.span()).line;
                 return Err(self.error_in(
@@ -97,8 +97,7 @@ impl Rig {
         let name = invalid.name.as_str();
         let spans = match invalid.what {
             "host" => decl
-                .hosts
-                .iter()
+                .emulated_hosts()
                 .rev()
                 .find(|(host, _)| host.name.get_ref() == name)
                 .map(|(_, spans)| spans),

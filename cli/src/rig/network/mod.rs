@@ -5,6 +5,7 @@
 mod build;
 mod netem;
 mod sections;
+mod ssh;
 mod strings;
 
 pub(crate) use netem::NetemOptions;

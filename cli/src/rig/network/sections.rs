@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::{NetemOptions, Strings};
 use crate::rig::TableSpans;
-use crate::rig::fields::RigDuration;
+use crate::rig::fields::{RigDuration, RigPath};
 
 /// A rig's emulated network: its `[network]` table, `[[host]]`, `[[link]]` and
 /// `[[switch]]` tables, each with where its keys are.
@@ -20,20 +20,46 @@ pub(crate) struct NetworkDecl {
 }
 
 impl NetworkDecl {
-    /// Whether the rig declares any of it.
+    /// Whether the rig declares an emulated network (SSH hosts alone are not one).
     pub(crate) fn is_declared(&self) -> bool {
         self.header.is_some()
-            || !self.hosts.is_empty()
+            || self.emulated_hosts().next().is_some()
             || !self.links.is_empty()
             || !self.switches.is_empty()
     }
 
-    /// The hosts' names, in file order.
+    /// The hosts of the emulated network (not the SSH hosts), in file order.
+    pub(crate) fn emulated_hosts(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = &(HostSection, TableSpans)> {
+        self.hosts.iter().filter(|(host, _)| !host.is_ssh())
+    }
+
+    /// The SSH hosts (`ssh = "…"`), in file order.
+    pub(crate) fn ssh_hosts(&self) -> impl Iterator<Item = &(HostSection, TableSpans)> {
+        self.hosts.iter().filter(|(host, _)| host.is_ssh())
+    }
+
+    /// The emulated network's hosts' names, in file order.
     pub(crate) fn host_names(&self) -> Vec<&str> {
+        self.emulated_hosts()
+            .map(|(host, _)| host.name.get_ref().as_str())
+            .collect()
+    }
+
+    /// Every host's name, the SSH hosts' too, in file order.
+    pub(crate) fn all_host_names(&self) -> Vec<&str> {
         self.hosts
             .iter()
             .map(|(host, _)| host.name.get_ref().as_str())
             .collect()
+    }
+
+    /// The keys an SSH host exports once connected.
+    pub(crate) fn ssh_export_keys() -> Vec<String> {
+        ["address", "ipv4", "ipv6", "port", "runpath", "ssh", "user"]
+            .map(str::to_owned)
+            .into()
     }
 
     /// Whether `x` and `y` are joined by a link, or `x` (or `y`) is a switch the
@@ -107,12 +133,65 @@ pub(crate) struct NetworkHeader {
     pub(crate) timeout: Option<RigDuration>,
 }
 
-/// `[[host]]`: a host of the network (a network namespace), where drivers are
-/// placed with `on = "<name>"`.
+/// `[[host]]`: a host drivers are placed on with `on = "<name>"`: a host of the
+/// emulated network (a network namespace), or, with `ssh = "user@address"`, a remote
+/// machine the run connects to over SSH (`EnvironmentBuilder::ssh_host`) with the
+/// other keys.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HostSection {
     pub(crate) name: Spanned<String>,
+    /// `ssh = "user@address"`: a remote host, reached over SSH.
+    pub(crate) ssh: Option<Spanned<String>>,
+    /// The sshd's port.
+    pub(crate) port: Option<Spanned<i64>>,
+    /// The private key to log in with (relative: from the rig file's directory).
+    pub(crate) identity: Option<Spanned<RigPath>>,
+    /// The known_hosts file to check the host's key against.
+    pub(crate) known_hosts: Option<Spanned<RigPath>>,
+    /// `"strict"` (the default) or `"accept-new"`.
+    pub(crate) host_keys: Option<Spanned<HostKeysName>>,
+    /// Leave the remote runpath on the host after the run.
+    pub(crate) keep_runpath: Option<Spanned<bool>>,
+    /// A host of the emulated network to connect from.
+    pub(crate) via: Option<Spanned<String>>,
+    /// How long connecting may take.
+    pub(crate) connect_timeout: Option<Spanned<RigDuration>>,
+}
+
+/// The keys only an SSH host (`ssh = "…"`) has.
+pub(crate) const SSH_ONLY_KEYS: &[&str] = &[
+    "port",
+    "identity",
+    "known_hosts",
+    "host_keys",
+    "keep_runpath",
+    "via",
+    "connect_timeout",
+];
+
+impl HostSection {
+    /// Whether it is a remote host reached over SSH.
+    pub(crate) fn is_ssh(&self) -> bool {
+        self.ssh.is_some()
+    }
+}
+
+/// `host_keys = "strict" | "accept-new"` ([`testrig::host::ssh::HostKeys`]).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum HostKeysName {
+    Strict,
+    AcceptNew,
+}
+
+impl HostKeysName {
+    pub(crate) fn host_keys(self) -> testrig::host::ssh::HostKeys {
+        match self {
+            HostKeysName::Strict => testrig::host::ssh::HostKeys::Strict,
+            HostKeysName::AcceptNew => testrig::host::ssh::HostKeys::AcceptNew,
+        }
+    }
 }
 
 /// `[[link]]`: a veth pair between two hosts (`Link::new(a, b)` and its methods).

@@ -14,9 +14,11 @@ use crate::rig::network::NetworkDecl;
 pub(crate) struct StepCheck {
     /// (name, kind, export keys), in the rig's order.
     drivers: Vec<(String, &'static str, Vec<String>)>,
-    /// The hosts of the rig's network (empty without one).
+    /// The hosts of the rig's emulated network (empty without one; not the SSH hosts,
+    /// which network faults do not reach).
     hosts: Vec<String>,
-    /// (host, "host", the keys it will export), for references in steps.
+    /// (host, "host", the keys it will export), for references in steps: the SSH hosts'
+    /// too.
     host_exports: Vec<(String, &'static str, Vec<String>)>,
     /// The switches of the rig's network.
     switches: Vec<String>,
@@ -67,6 +69,13 @@ impl StepCheck {
         let host_exports = hosts
             .iter()
             .map(|host| (host.clone(), "host", network.export_keys(host)))
+            .chain(network.ssh_hosts().map(|(host, _)| {
+                (
+                    host.name.get_ref().clone(),
+                    "host",
+                    NetworkDecl::ssh_export_keys(),
+                )
+            }))
             .collect();
         Self {
             drivers,

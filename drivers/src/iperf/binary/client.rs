@@ -7,7 +7,7 @@ use testrig::Host;
 use testrig::process::{Command, Process, ProcessError, Stream};
 
 use super::args::client_args;
-use super::program::{DEFAULT_IPERF3_PROGRAM, is_available};
+use super::program::{DEFAULT_IPERF3_PROGRAM, check_available, missing_on};
 use crate::iperf::client_options::ClientOptions;
 use crate::iperf::config::ClientConfig;
 use crate::iperf::error::IperfError;
@@ -39,6 +39,8 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct Iperf3Client {
     program: PathBuf,
+    /// Arguments before iperf3's flags (`iperf3` for `testrig iperf3 -c …`).
+    leading: Vec<String>,
     config: ClientConfig,
     host: Host,
 }
@@ -58,6 +60,7 @@ impl Iperf3Client {
     pub(crate) fn with_config(config: ClientConfig) -> Self {
         Self {
             program: PathBuf::from(DEFAULT_IPERF3_PROGRAM),
+            leading: Vec::new(),
             config,
             host: Host::local(),
         }
@@ -77,6 +80,17 @@ impl Iperf3Client {
     #[must_use]
     pub fn program(mut self, program: impl Into<PathBuf>) -> Self {
         self.program = program.into();
+        self
+    }
+
+    /// Runs `program` with `leading` arguments before iperf3's flags.
+    pub(crate) fn program_with(
+        mut self,
+        program: impl Into<PathBuf>,
+        leading: Vec<String>,
+    ) -> Self {
+        self.program = program.into();
+        self.leading = leading;
         self
     }
 
@@ -105,12 +119,9 @@ impl Iperf3Client {
         deadline: Duration,
         mut on_interval: impl FnMut(&IntervalReport) + Send,
     ) -> Result<IperfResult, IperfError> {
-        if !is_available(&self.program) {
-            return Err(IperfError::NotInstalled {
-                program: self.program.clone(),
-            });
-        }
+        check_available(&self.program, &self.host)?;
         let command = Command::new(&self.program)
+            .args(self.leading.iter().cloned())
             .args(self.args())
             .name("iperf3-client")
             .host(self.host.clone());
@@ -134,6 +145,9 @@ impl Iperf3Client {
                 });
             }
         };
+        if let Some(missing) = missing_on(&self.host, &self.program, exit, &process.tail()) {
+            return Err(missing);
+        }
         let path = process.log_file(Stream::Stdout).to_path_buf();
         let output = tokio::fs::read_to_string(&path)
             .await

@@ -21,5 +21,5 @@ mod server;
 
 pub use client::Iperf3Client;
 pub use program::DEFAULT_IPERF3_PROGRAM;
-pub(crate) use program::is_available;
+pub(crate) use program::check_available;
 pub use server::Iperf3Server;

@@ -10,7 +10,7 @@ use testrig::Host;
 use testrig::process::{Command, Exit, Pattern, Process, ProcessError};
 
 use super::free_port::pick_free_port;
-use super::program::is_available;
+use super::program::{check_available, missing_on};
 use crate::iperf::engine::ServerConfig;
 use crate::iperf::error::IperfError;
 use crate::iperf::stream_options::DEFAULT_RECEIVE_TIMEOUT;
@@ -73,16 +73,29 @@ impl Iperf3Server {
         config: &ServerConfig,
         runpath: impl AsRef<Path>,
     ) -> Result<Self, IperfError> {
+        Self::start_program(program.into(), Vec::new(), addr, config, runpath.as_ref()).await
+    }
+
+    /// [`start`](Self::start) of a program that takes iperf3's flags after `leading`
+    /// arguments (`testrig iperf3 -s …`).
+    pub(crate) async fn start_program(
+        program: PathBuf,
+        leading: Vec<String>,
+        addr: SocketAddr,
+        config: &ServerConfig,
+        runpath: &Path,
+    ) -> Result<Self, IperfError> {
         let host = config.host.clone();
         let spawn = Spawn {
-            program: program.into(),
+            program,
+            leading,
             addr,
             options: iperf3_flags(config),
             attempts: DEFAULT_PORT_ATTEMPTS,
             host: host.clone(),
         };
         spawn
-            .run(runpath.as_ref(), &mut |ip| {
+            .run(runpath, &mut |ip| {
                 let host = host.clone();
                 Box::pin(async move { pick_free_port(&host, ip).await })
             })
@@ -141,6 +154,8 @@ type PortPicker<'a> =
 /// One start of an iperf3 server: what to run, where, and how many free ports to try.
 struct Spawn {
     program: PathBuf,
+    /// Arguments before iperf3's flags.
+    leading: Vec<String>,
     addr: SocketAddr,
     /// Flags for iperf3's own server options.
     options: Vec<String>,
@@ -155,11 +170,7 @@ impl Spawn {
         runpath: &Path,
         picker: &mut PortPicker<'_>,
     ) -> Result<Iperf3Server, IperfError> {
-        if !is_available(&self.program) {
-            return Err(IperfError::NotInstalled {
-                program: self.program,
-            });
-        }
+        check_available(&self.program, &self.host)?;
         let host = self.addr.ip();
         let attempts = if self.addr.port() == 0 {
             self.attempts.max(1)
@@ -199,6 +210,11 @@ impl Spawn {
                 }
                 Err(other) => {
                     let _ = process.kill();
+                    if let ProcessError::ExitedBeforeLine { exit, tail, .. } = &other
+                        && let Some(missing) = missing_on(&self.host, &self.program, *exit, tail)
+                    {
+                        return Err(missing);
+                    }
                     return Err(other.into());
                 }
             }
@@ -216,6 +232,7 @@ impl Spawn {
 
     fn command(&self, port: u16) -> Result<Command, IperfError> {
         Ok(Command::new(&self.program)
+            .args(self.leading.iter().cloned())
             .args([
                 "-s".to_owned(),
                 "--forceflush".to_owned(),
@@ -239,6 +256,7 @@ mod tests {
     use super::*;
     use crate::iperf::ClientOptions;
     use crate::iperf::binary::DEFAULT_IPERF3_PROGRAM;
+    use crate::iperf::binary::program::is_available;
     use crate::iperf::engine::NativeClient;
 
     const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
@@ -267,6 +285,7 @@ mod tests {
     fn spawn(program: PathBuf, attempts: u32) -> Spawn {
         Spawn {
             program,
+            leading: Vec::new(),
             addr: SocketAddr::new(LOCALHOST, 0),
             options: Vec::new(),
             attempts,
@@ -307,6 +326,67 @@ mod tests {
         .unwrap();
         assert!(result.bytes_received() > 0);
         server.stop(Duration::from_secs(2)).await.unwrap();
+    }
+
+    /// On an SSH host the port is not probed here: iperf3's "Address already in use" comes
+    /// back through the connection, and the next port is tried there.
+    #[tokio::test]
+    async fn a_server_on_an_ssh_host_retries_on_another_port_when_the_remote_says_in_use() {
+        let Some(binary) = iperf3() else { return };
+        let Some(sshd) = testrig::testing::Sshd::start("iperf3-ssh-retry", 185).await else {
+            return;
+        };
+        let remote = sshd.host().connect().await.unwrap();
+        let dir = runpath("ssh_retry");
+        // Taken on the remote host itself.
+        let occupied = sshd
+            .network
+            .host("remote")
+            .unwrap()
+            .tcp_listener(SocketAddr::new(sshd.address, 0))
+            .await
+            .unwrap();
+        let taken = occupied.local_addr().unwrap().port();
+        let mut offered = vec![taken];
+        let host = remote.clone();
+        let server = Spawn {
+            addr: SocketAddr::new(sshd.address, 0),
+            host: remote.clone(),
+            ..spawn(binary, DEFAULT_PORT_ATTEMPTS)
+        }
+        .run(&dir, &mut |ip| {
+            let offered = offered.pop();
+            let host = host.clone();
+            Box::pin(async move {
+                match offered {
+                    Some(port) => Ok(port),
+                    None => pick_free_port(&host, ip).await,
+                }
+            })
+        })
+        .await
+        .expect("the server starts on the second port");
+        assert_eq!(server.attempts(), 2);
+        let port = server.local_addr().port();
+        assert!(
+            (61000..=65535).contains(&port),
+            "a random high port: {port}"
+        );
+        // It listens there, on the remote host: a client from host `client` runs a test.
+        let result = NativeClient::new(
+            sshd.address.to_string(),
+            port,
+            ClientOptions::new().bytes(1 << 20),
+        )
+        .unwrap()
+        .on(sshd.client.clone())
+        .run()
+        .await
+        .unwrap();
+        assert_eq!(result.bytes_received(), 1 << 20);
+        server.stop(Duration::from_secs(5)).await.unwrap();
+        drop((occupied, remote));
+        sshd.stop().await;
     }
 
     #[tokio::test]

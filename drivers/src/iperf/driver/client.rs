@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use testrig::{BoxError, ConnectionInfo, Driver, Endpoint, Exports, Host, RefKey, StartContext};
 use tokio_util::sync::CancellationToken;
 
+use super::program::Program;
 use super::{ClientOptions, Engine};
 use crate::iperf::binary::Iperf3Client;
 use crate::iperf::config::ClientConfig;
@@ -31,7 +32,10 @@ use crate::iperf::result::{IntervalReport, IperfResult};
 /// It measures from the host it is placed on ([`DriverSpec::on`](testrig::DriverSpec::on),
 /// [`add_on`](testrig::EnvironmentBuilder::add_on)), this machine unless placed: on a host
 /// of the environment's emulated network, the native client's connections, or the
-/// `iperf3 -c` process, start inside its namespace.
+/// `iperf3 -c` process, start inside its namespace. On an SSH host the client runs there as
+/// a process: the remote's `iperf3 -c`, or for the native engine the `testrig` binary,
+/// installed there at start ([`Host::install`]), as `testrig iperf3 -c … -J`; its JSON is
+/// read as the iperf3 binary's is (interval reports come after the test).
 ///
 /// # Examples
 /// ```no_run
@@ -83,6 +87,8 @@ struct State {
 #[derive(Debug, Clone)]
 struct Prepared {
     config: ClientConfig,
+    /// The program run for each measurement; `None`: the native engine, in this process.
+    program: Option<Program>,
     host: Host,
     runpath: PathBuf,
     cancel: CancellationToken,
@@ -182,8 +188,8 @@ impl IperfClient {
         timeout: Duration,
         on_interval: impl FnMut(&IntervalReport) + Send,
     ) -> Result<IperfResult, IperfError> {
-        match &self.engine {
-            Engine::Native => {
+        match &prepared.program {
+            None => {
                 let client =
                     NativeClient::with_config(prepared.config.clone()).on(prepared.host.clone());
                 match tokio::time::timeout(timeout, client.run_with_intervals(on_interval)).await {
@@ -194,8 +200,8 @@ impl IperfClient {
                     }),
                 }
             }
-            Engine::Iperf3Binary { program } => Iperf3Client::with_config(prepared.config.clone())
-                .program(program)
+            Some(program) => Iperf3Client::with_config(prepared.config.clone())
+                .program_with(&program.path, program.leading.clone())
                 .on(prepared.host.clone())
                 .run_with_intervals(&prepared.runpath, timeout, on_interval)
                 .await
@@ -230,15 +236,13 @@ impl Driver for IperfClient {
         let (host, port) = ctx.endpoint(&self.endpoint)?;
         let config =
             ClientConfig::new(host, port, &self.options).map_err(|e| e.in_driver(&self.name))?;
-        if let Engine::Iperf3Binary { program } = &self.engine
-            && !crate::iperf::binary::is_available(program)
-        {
-            return Err(IperfError::NotInstalled {
-                program: program.clone(),
-            }
-            .in_driver(&self.name)
-            .into());
+        if let Engine::Iperf3Binary { program } = &self.engine {
+            crate::iperf::binary::check_available(program, ctx.host())
+                .map_err(|e| e.in_driver(&self.name))?;
         }
+        let program = Program::of(&self.engine, ctx.host(), self.options.zero_copy)
+            .await
+            .map_err(|e| e.in_driver(&self.name))?;
         let runpath = ctx.runpath()?.to_path_buf();
         let mut state = self.lock();
         if let Some(previous) = state.prepared.take() {
@@ -246,6 +250,7 @@ impl Driver for IperfClient {
         }
         state.prepared = Some(Prepared {
             config,
+            program,
             host: ctx.host().clone(),
             runpath,
             cancel: CancellationToken::new(),

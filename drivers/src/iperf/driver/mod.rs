@@ -4,6 +4,7 @@
 mod client;
 mod engine;
 mod native_served;
+mod program;
 mod server;
 
 use super::client_options::ClientOptions;

@@ -14,6 +14,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::Engine;
 use super::native_served::{SERVED_CAPACITY, supervise};
+use super::program::Program;
 use crate::iperf::binary::Iperf3Server;
 use crate::iperf::engine::server::ServedTest;
 use crate::iperf::engine::{NativeServer, ServerConfig};
@@ -29,7 +30,11 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// It runs on the host it is placed on ([`DriverSpec::on`](testrig::DriverSpec::on),
 /// [`add_on`](testrig::EnvironmentBuilder::add_on)), this machine unless placed: a host of
 /// the environment's emulated network gets the native server's sockets, or the `iperf3`
-/// process, inside its namespace (see `docs/networks.md`, "iperf between hosts").
+/// process, inside its namespace (see `docs/networks.md`, "iperf between hosts"). An SSH host
+/// gets a process: the remote's `iperf3 -s`, or for the native engine the `testrig` binary
+/// installed there ([`Host::install`]) as `testrig iperf3 -s`; it listens on the SSH host's
+/// address, on a port picked at random in 61000–65535 and retried when in use (see
+/// `docs/iperf.md`, "On SSH hosts"). As with `iperf3`, such a server's results are not read.
 ///
 /// Exports `host`, `port` and `address` (and `pid` with the iperf3-binary engine). A
 /// restart listens on the same port again. While started it is supervised: a native server
@@ -168,14 +173,20 @@ impl IperfServer {
     }
 
     /// The next test the server served (completed or failed), waiting at most `timeout`.
-    /// Native engine only; the driver keeps the last 64 tests nobody has read, and a
-    /// restart forgets them.
+    /// Native engine in this process only (not on an SSH host, where the engine runs as a
+    /// program); the driver keeps the last 64 tests nobody has read, and a restart forgets
+    /// them.
     pub async fn next_test(&self, timeout: Duration) -> Result<ServedTest, IperfError> {
-        if let Engine::Iperf3Binary { .. } = self.engine {
+        let remote_native = matches!(self.engine, Engine::Native)
+            && matches!(self.lock().running, Some(Running::Binary { .. }));
+        if remote_native || matches!(self.engine, Engine::Iperf3Binary { .. }) {
             return Err(IperfError::Unsupported {
                 driver: self.name.clone(),
                 what: "reading the server's test results",
-                engine: self.engine.to_string(),
+                engine: match remote_native {
+                    true => "native (`testrig iperf3 -s` on an SSH host)".to_owned(),
+                    false => self.engine.to_string(),
+                },
             });
         }
         let mut served = self.served.lock().await;
@@ -245,14 +256,20 @@ impl IperfServer {
 
     async fn start_binary(
         &self,
-        program: &std::path::Path,
+        program: Program,
         address: SocketAddr,
         ctx: &StartContext,
     ) -> Result<Running, BoxError> {
         let config = self.config_on(ctx.host());
-        let server = Iperf3Server::start(program, address, &config, ctx.runpath()?)
-            .await
-            .map_err(|e| e.in_driver(&self.name))?;
+        let server = Iperf3Server::start_program(
+            program.path,
+            program.leading,
+            address,
+            &config,
+            ctx.runpath()?,
+        )
+        .await
+        .map_err(|e| e.in_driver(&self.name))?;
         let cancel = CancellationToken::new();
         watch_process(&server, cancel.clone(), ctx.supervisor());
         Ok(Running::Binary {
@@ -310,9 +327,12 @@ impl Driver for IperfServer {
             (port, _) => port,
         };
         let address = SocketAddr::new(self.resolve(&host).await?, port);
-        let running = match &self.engine {
-            Engine::Native => self.start_native(address, ctx).await?,
-            Engine::Iperf3Binary { program } => self.start_binary(program, address, ctx).await?,
+        let program = Program::of(&self.engine, ctx.host(), self.native.zero_copy)
+            .await
+            .map_err(|e| e.in_driver(&self.name))?;
+        let running = match program {
+            None => self.start_native(address, ctx).await?,
+            Some(program) => self.start_binary(program, address, ctx).await?,
         };
         let mut state = self.lock();
         state.last_port = Some(running.local().port());
@@ -371,7 +391,9 @@ impl Driver for IperfServer {
             return Exports::new();
         };
         let mut exports = Endpoint::exports(running.local());
-        if let Running::Binary { server, .. } = running {
+        if let (Running::Binary { server, .. }, Engine::Iperf3Binary { .. }) =
+            (running, &self.engine)
+        {
             exports.insert("pid".into(), server.process().pid().into());
         }
         exports

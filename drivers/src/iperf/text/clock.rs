@@ -5,11 +5,11 @@ use std::ffi::CString;
 
 /// iperf3's `--timestamps` default format (`TIMESTAMP_FORMAT`): the locale's date and time
 /// and a space.
-pub(crate) const DEFAULT_TIMESTAMP_FORMAT: &str = "%c ";
+pub const DEFAULT_TIMESTAMP_FORMAT: &str = "%c ";
 
 /// `secs` since the Unix epoch formatted with `strftime(format)`, in local time (`local`) or
 /// UTC. An empty string when the format cannot be used (contains a NUL byte).
-pub(crate) fn strftime(format: &str, secs: i64, local: bool) -> String {
+pub fn strftime(format: &str, secs: i64, local: bool) -> String {
     let Ok(c_format) = CString::new(format) else {
         return String::new();
     };
@@ -39,7 +39,7 @@ pub(crate) fn strftime(format: &str, secs: i64, local: bool) -> String {
 }
 
 /// Seconds since the Unix epoch, now.
-pub(crate) fn now_secs() -> i64 {
+pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -47,7 +47,7 @@ pub(crate) fn now_secs() -> i64 {
 }
 
 /// iperf3's `-V` `Time:` text: RFC 1123 in GMT.
-pub(crate) fn rfc1123(secs: i64) -> String {
+pub fn rfc1123(secs: i64) -> String {
     strftime("%a, %d %b %Y %H:%M:%S %Z", secs, false)
 }
 

@@ -17,7 +17,7 @@ use super::{
 /// The version iperf3 prints first with `-V` and `-v`, and in `-J`'s `start.version`:
 /// iperf3's own form (`iperf 3.12`), so a consumer parsing `iperf 3.x` reads the protocol
 /// version, followed by what is really speaking.
-pub(crate) const VERSION: &str = concat!(
+pub const VERSION: &str = concat!(
     "iperf 3.12 (testrig ",
     env!("CARGO_PKG_VERSION"),
     " native engine, speaking the iperf 3.12 protocol)"
@@ -27,7 +27,7 @@ const SEPARATOR: &str = "- - - - - - - - - - - - - - - - - - - - - - - - -\n";
 
 /// One piece of iperf3 output, as one of its print calls made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Printed {
+pub enum Printed {
     /// Through `iperf_printf`: to the output (or `--logfile`), after the `--timestamps`
     /// time and the `-T` title. Usually one whole line; `-V`'s system line comes after an
     /// empty call, which prints the prefix alone (iperf3 doubles the prefix there).
@@ -40,7 +40,7 @@ pub(crate) enum Printed {
 /// Formats a test's reports as iperf3 3.12 prints them, from the client's or the server's
 /// side.
 #[derive(Debug, Clone)]
-pub(crate) struct HumanReport {
+pub struct HumanReport {
     role: Role,
     protocol: Protocol,
     direction: Direction,
@@ -57,20 +57,20 @@ pub(crate) struct HumanReport {
 
 /// What a client's command line asked for that its report repeats.
 #[derive(Debug, Clone)]
-pub(crate) struct ClientRequest {
+pub struct ClientRequest {
     /// The server's host, as given.
-    pub(crate) host: String,
+    pub host: String,
     /// The server's port.
-    pub(crate) port: u16,
+    pub port: u16,
     /// `-l` was given (else a UDP client says which block size it chose).
-    pub(crate) block_size_given: bool,
+    pub block_size_given: bool,
     /// Interval reports are on (`-i` is not 0).
-    pub(crate) intervals: bool,
+    pub intervals: bool,
 }
 
 impl HumanReport {
     /// A client's report for a test of this protocol and direction, one stream each way.
-    pub(crate) fn new(protocol: Protocol, direction: Direction) -> Self {
+    pub fn new(protocol: Protocol, direction: Direction) -> Self {
         Self {
             role: Role::Client,
             protocol,
@@ -87,7 +87,7 @@ impl HumanReport {
 
     /// A client's report for a test its command line asked for; the test's settings
     /// come with its connections ([`client_connected`](Self::client_connected)).
-    pub(crate) fn for_client(request: ClientRequest) -> Self {
+    pub fn for_client(request: ClientRequest) -> Self {
         let mut report = Self::new(Protocol::Tcp, Direction::Forward);
         report.request = Some(request);
         report
@@ -95,12 +95,12 @@ impl HumanReport {
 
     /// A server's report for the test `result` describes (the server learns the test's
     /// settings from the client, so its report is built once they are known).
-    pub(crate) fn for_server(result: &IperfResult) -> Self {
+    pub fn for_server(result: &IperfResult) -> Self {
         Self::for_server_test(&result.test, &result.connected)
     }
 
     /// A server's report for a test with these settings and connections.
-    pub(crate) fn for_server_test(test: &TestSettings, connections: &[Connection]) -> Self {
+    pub fn for_server_test(test: &TestSettings, connections: &[Connection]) -> Self {
         let mut report = Self::new(test.protocol, test.direction);
         report.role = Role::Server;
         report.streams_per_direction = test.num_streams.max(1);
@@ -110,21 +110,21 @@ impl HumanReport {
 
     /// `-V`: iperf3's verbose lines.
     #[must_use]
-    pub(crate) fn verbose(mut self, verbose: bool) -> Self {
+    pub fn verbose(mut self, verbose: bool) -> Self {
         self.verbose = verbose;
         self
     }
 
     /// `-f`: the unit of rates.
     #[must_use]
-    pub(crate) fn format(mut self, format: UnitFormat) -> Self {
+    pub fn format(mut self, format: UnitFormat) -> Self {
         self.format = format;
         self
     }
 
     /// `-V`'s first lines (client, and server before each test): the version and the
     /// system.
-    pub(crate) fn version_banner(&self) -> Vec<Printed> {
+    pub fn version_banner(&self) -> Vec<Printed> {
         if !self.verbose {
             return Vec::new();
         }
@@ -137,7 +137,7 @@ impl HumanReport {
 
     /// The client's lines once the data connections are made, up to the test's start:
     /// `Connecting to host`, `Reverse mode`, the `connected` lines and `-V`'s extras.
-    pub(crate) fn client_connected(
+    pub fn client_connected(
         &mut self,
         test: &TestSettings,
         connections: &[Connection],
@@ -214,7 +214,7 @@ impl HumanReport {
 
     /// The server's lines for one served test, all of them: `Accepted connection`, the
     /// `connected` lines, `-V`'s extras, the intervals and the summary.
-    pub(crate) fn server_test(&mut self, peer: SocketAddr, result: &IperfResult) -> Vec<Printed> {
+    pub fn server_test(&mut self, peer: SocketAddr, result: &IperfResult) -> Vec<Printed> {
         let cookie = result.start_info.as_ref().map(|s| s.cookie.as_str());
         let secs = result.timestamp.map_or_else(clock::now_secs, |t| t as i64);
         let mut out = self.server_started(
@@ -234,7 +234,7 @@ impl HumanReport {
     /// The server's lines once a test's streams are connected, up to its start:
     /// `Accepted connection`, the `connected` lines and `-V`'s extras (`secs`: the test's
     /// time, for `-V`'s `Time:`).
-    pub(crate) fn server_started(
+    pub fn server_started(
         &mut self,
         peer: SocketAddr,
         test: &TestSettings,
@@ -279,7 +279,7 @@ impl HumanReport {
     }
 
     /// The server's banner while it waits for test number `test_number`.
-    pub(crate) fn server_listening(port: u16, test_number: u64) -> Vec<Printed> {
+    pub fn server_listening(port: u16, test_number: u64) -> Vec<Printed> {
         let rule = "-----------------------------------------------------------\n";
         vec![
             Printed::Report(rule.to_owned()),
@@ -291,7 +291,7 @@ impl HumanReport {
     }
 
     /// The client's last lines.
-    pub(crate) fn done() -> Vec<Printed> {
+    pub fn done() -> Vec<Printed> {
         vec![
             Printed::Report("\n".to_owned()),
             Printed::Report("iperf Done.\n".to_owned()),
@@ -386,7 +386,7 @@ impl HumanReport {
 
     /// The lines for one interval (the column header before the first, a separator
     /// before the others when there are several streams).
-    pub(crate) fn interval(&mut self, interval: &IntervalReport) -> Vec<Printed> {
+    pub fn interval(&mut self, interval: &IntervalReport) -> Vec<Printed> {
         let mut out = Vec::new();
         if std::mem::take(&mut self.omit_note_pending) && self.verbose {
             out.push(Printed::Report(
@@ -512,7 +512,7 @@ impl HumanReport {
     /// The closing summary: a separator, the header, each stream as sent and as received
     /// (a server only the side it saw), the sums with several streams, and `-V`'s CPU and
     /// congestion lines.
-    pub(crate) fn summary(&self, result: &IperfResult) -> Vec<Printed> {
+    pub fn summary(&self, result: &IperfResult) -> Vec<Printed> {
         let mut out = vec![Printed::Report(SEPARATOR.to_owned())];
         if self.verbose {
             out.push(Printed::Report(
@@ -722,7 +722,7 @@ fn system_info() -> String {
 /// open, and a few descriptors are taken early on, hence the gaps (measured with the real
 /// iperf3: a client shows 5, 7, 9, 12, 14…; a TCP server 5, 8, 11, 13…; a UDP server 5, 6,
 /// 9, 12, 14…).
-pub(crate) fn iperf3_socket_number(role: Role, protocol: Protocol, index: usize) -> u32 {
+pub fn iperf3_socket_number(role: Role, protocol: Protocol, index: usize) -> u32 {
     let index = index as u32;
     let firsts: [u32; 3] = match (role, protocol) {
         (Role::Client, _) => [5, 7, 9],

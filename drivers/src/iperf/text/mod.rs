@@ -1,18 +1,18 @@
 //! iperf3's human-readable report, as the real iperf3 3.12 prints it. The library prints
 //! only a server's report of one test (what a client asking for `--get-server-output`
-//! gets); the `iperf3` example prints all of it, and compiles these files itself (they
-//! read the library's types through this module's imports, which the example mirrors).
+//! gets); `testrig iperf3` (the CLI) prints all of it through this module, public for it but
+//! hidden: not part of the library's API.
 
-// The client's half of the report, `-f` and `--timestamps` are the `iperf3` example's; the
+// The client's half of the report, `-f` and `--timestamps` are `testrig iperf3`'s; the
 // library uses the server's half.
-#[allow(dead_code)]
-pub(crate) mod clock;
-#[allow(dead_code)]
-pub(crate) mod human;
+#[allow(missing_docs)]
+pub mod clock;
+#[allow(missing_docs)]
+pub mod human;
 mod server_report;
 pub(crate) mod system;
-#[allow(dead_code)]
-pub(crate) mod units;
+#[allow(missing_docs)]
+pub mod units;
 
 use super::kinds::{Direction, Protocol};
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub fn format_bitrate(bits_per_second: f64) -> String {
 }
 
 /// iperf3's adaptive number: `%4.2f` under 10, `%4.1f` under 100, else `%4.0f`.
-pub(crate) fn adaptive(value: f64) -> String {
+pub fn adaptive(value: f64) -> String {
     if value < 9.995 {
         format!("{value:4.2}")
     } else if value < 99.95 {
@@ -50,7 +50,7 @@ pub(crate) fn adaptive(value: f64) -> String {
 /// unit of bits (`k m g t`) or bytes (`K M G T`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub(crate) enum UnitFormat {
+pub enum UnitFormat {
     /// Bits, in the unit that keeps the number under 1000 (iperf3 without `-f`).
     #[default]
     AdaptiveBits,
@@ -72,7 +72,7 @@ impl UnitFormat {
 /// iperf3's `unit_snprintf`: `value` bytes as `"%4.2f Mbit"`-style text in the unit `format`
 /// names (`a`/`A` adaptive bits/bytes, `k m g t` bits, `K M G T` bytes), without the plural
 /// `s` iperf3 appends in its reports.
-pub(crate) fn unit_text(value: f64, format: char) -> String {
+pub fn unit_text(value: f64, format: char) -> String {
     const BYTE_LABELS: [&str; 5] = ["Byte", "KByte", "MByte", "GByte", "TByte"];
     const BIT_LABELS: [&str; 5] = ["bit", "Kbit", "Mbit", "Gbit", "Tbit"];
     let bits = !format.is_ascii_uppercase();
@@ -99,17 +99,17 @@ pub(crate) fn unit_text(value: f64, format: char) -> String {
 }
 
 /// A byte count as iperf3 prints transfers: `" 100 MBytes"`, `"3.40 GBytes"`.
-pub(crate) fn bytes_text(bytes: f64) -> String {
+pub fn bytes_text(bytes: f64) -> String {
     format!("{}s", unit_text(bytes, 'A'))
 }
 
 /// A rate (bits/s) as iperf3 prints bitrates in `format`: `"29.2 Gbits/sec"`.
-pub(crate) fn rate_text(bits_per_second: f64, format: UnitFormat) -> String {
+pub fn rate_text(bits_per_second: f64, format: UnitFormat) -> String {
     format!("{}s/sec", unit_text(bits_per_second / 8.0, format.letter()))
 }
 
 /// C's `%.2g`, as iperf3 prints loss percentages: `0`, `0.5`, `12`, `1e+02`.
-pub(crate) fn percent_g2(value: f64) -> String {
+pub fn percent_g2(value: f64) -> String {
     if value == 0.0 || !value.is_finite() {
         return if value.is_nan() {
             "nan".to_owned()

@@ -113,7 +113,12 @@ impl AgentClient {
         let hello = match hello {
             Ok(Ok(hello)) => hello,
             Ok(Err(StartError::Failed(error))) => {
-                let _ = client.wait().await;
+                // End-of-file for whatever runs there, a moment to say why, then the end.
+                drop(requests);
+                let ended = tokio::time::timeout(LAST_WORDS_DEADLINE, client.wait()).await;
+                if ended.is_err() {
+                    let _ = client.kill().await;
+                }
                 return Err(StartError::Failed(format!(
                     "{error}; it said: {}",
                     tail(&witness.agent_log, " / ").unwrap_or_else(|| "nothing".into())
@@ -159,11 +164,13 @@ impl AgentClient {
     }
 
     /// Asks the agent to start `command` (its program, arguments, environment changes and
-    /// working directory, with the spawn marker), and waits for its answer.
+    /// working directory, else `default_dir`, made first; with the spawn marker), and waits for
+    /// its answer.
     pub(crate) async fn spawn(
         &self,
         command: &Command,
         marker: &str,
+        default_dir: Option<&Path>,
     ) -> Result<RemoteChild, RemoteFailure> {
         if let Some(reason) = self.closed.get() {
             return Err(RemoteFailure::Other(reason.clone()));
@@ -181,7 +188,11 @@ impl AgentClient {
         };
         let closed = || RemoteFailure::Other(self.closed_reason());
         self.register.send((id, route)).map_err(|_| closed())?;
-        let request = Frame::new(id, protocol::SPAWN, spawn_request(command, marker).encode());
+        let request = Frame::new(
+            id,
+            protocol::SPAWN,
+            spawn_request(command, marker, default_dir).encode(),
+        );
         self.requests.send(request.encode()).map_err(|_| closed())?;
         let signals = Box::new(Signaller {
             id,
@@ -210,7 +221,7 @@ impl AgentClient {
 }
 
 /// The `SPAWN` request for `command`.
-fn spawn_request(command: &Command, marker: &str) -> Spawn {
+fn spawn_request(command: &Command, marker: &str, default_dir: Option<&Path>) -> Spawn {
     let bytes = |value: &OsStr| value.as_bytes().to_vec();
     let mut env: Vec<_> = command
         .get_env()
@@ -224,7 +235,11 @@ fn spawn_request(command: &Command, marker: &str) -> Spawn {
         program: bytes(command.program().as_os_str()),
         args: command.get_args().map(bytes).collect(),
         env,
-        cwd: command.get_cwd().map(|dir| bytes(dir.as_os_str())),
+        cwd: command
+            .get_cwd()
+            .or(default_dir)
+            .map(|dir| bytes(dir.as_os_str())),
+        make_cwd: command.get_cwd().is_none() && default_dir.is_some(),
     }
 }
 
@@ -267,6 +282,19 @@ async fn read_hello(stdout: &mut BufReader<ChildStdout>) -> Result<Hello, StartE
     let mut seen = Vec::new();
     let mut byte = [0; 1];
     while !seen.ends_with(protocol::PREAMBLE) {
+        // Another build's agent, speaking another version: not ours to talk to.
+        if let Some(at) = seen
+            .windows(protocol::PREAMBLE_START.len())
+            .position(|w| w == protocol::PREAMBLE_START)
+            && seen.ends_with(b"\n")
+            && seen.len() > at + protocol::PREAMBLE_START.len()
+        {
+            return Err(failed(format!(
+                "the agent speaks `{}`, this testrig `{}` (another build)",
+                String::from_utf8_lossy(&seen[at..]).trim(),
+                String::from_utf8_lossy(protocol::PREAMBLE).trim()
+            )));
+        }
         match stdout.read(&mut byte).await {
             Ok(1) => seen.push(byte[0]),
             Ok(_) if seen.windows(MISSING.len()).any(|w| w == MISSING) => {

@@ -22,17 +22,15 @@ mod protocol;
 mod serve;
 
 use std::ffi::{OsStr, OsString};
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub(crate) use client::{AgentClient, Hello, StartError, Witness};
+pub(crate) use client::{AgentClient, StartError, Witness};
 pub use serve::serve;
 
 use super::SshBuilder;
 use super::error::SshError;
 use super::install::cache_name;
-use super::master::parse_connection;
 use super::supervisor::{join, quote};
 use super::{ControlDir, client_args};
 use crate::Host;
@@ -44,7 +42,8 @@ use crate::process::Process;
 #[non_exhaustive]
 pub enum SshAgent {
     /// The default: the local `testrig` binary (see [`testrig_binary`](super::testrig_binary)),
-    /// copied to the host and started there as `testrig agent` when the host connects. Where no
+    /// copied to the host and started there as `testrig agent` with the first program spawned
+    /// there. Where no
     /// binary is found, or it cannot start there (another architecture), a channel per program,
     /// as with [`SshAgent::Off`].
     #[default]
@@ -54,8 +53,7 @@ pub enum SshAgent {
     Off,
     /// This local program, copied to the host and started there with these arguments and
     /// environment; it must serve the agent protocol (`testrig agent`, or a program calling
-    /// [`serve`]). If it cannot start, programs on the host fail to spawn, saying why (or
-    /// `connect` fails, when it waited for the agent: see [`SshBuilder::connect`]).
+    /// [`serve`]). If it cannot start, programs on the host fail to spawn, saying why.
     Program {
         /// The local program.
         program: PathBuf,
@@ -79,6 +77,7 @@ impl SshAgent {
 
 /// The agent a host is to run: a local program, its arguments and environment, and whether
 /// connecting fails without it.
+#[derive(Debug)]
 pub(super) struct Launch {
     program: PathBuf,
     args: Vec<OsString>,
@@ -116,8 +115,8 @@ impl Launch {
 
 /// What starting the agent came to.
 pub(super) enum Started {
-    /// It runs, and said where the connection arrived.
-    Agent(Box<AgentClient>, Hello),
+    /// It runs.
+    Agent(Box<AgentClient>),
     /// It is not in the host's cache: install it, then start it at its path.
     Missing,
     /// It did not start (said in the log); the host goes without.
@@ -177,7 +176,7 @@ pub(super) async fn start(
             StartError::Failed(format!("cannot create {}: {error}", agent_log.display()))
         })?;
         let mut ssh = tokio::process::Command::new("ssh");
-        ssh.args(client_args(&control.socket()))
+        ssh.args(client_args(control))
             .args(["-T", "none", "--"])
             .arg(join(&words))
             .stderr(stderr)
@@ -190,7 +189,10 @@ pub(super) async fn start(
         AgentClient::start(host, ssh, witness, options.connect_timeout).await
     };
     match started.await {
-        Ok((agent, hello)) => Ok(Started::Agent(Box::new(agent), hello)),
+        Ok((agent, hello)) => {
+            tracing::debug!(host, connection = %hello.connection, user = %hello.user, "the agent runs");
+            Ok(Started::Agent(Box::new(agent)))
+        }
         Err(StartError::Missing) => Ok(Started::Missing),
         Err(StartError::Failed(said)) if launch.required => Err(SshError::Agent {
             host: host.to_owned(),
@@ -207,8 +209,6 @@ pub(super) async fn start(
 /// Where a host's agent is.
 #[derive(Debug, Clone)]
 pub(crate) enum AgentState {
-    /// Starting (in the background after connect).
-    Starting,
     /// Running: programs go through it.
     Running(Arc<AgentClient>),
     /// None: a channel per program.
@@ -219,11 +219,11 @@ pub(crate) enum AgentState {
 
 /// Starts the agent on `host` (connected, without one yet): from the host's cache, else
 /// installed first.
-pub(super) async fn start_on(launch: Launch, host: &Host, options: &SshBuilder) -> AgentState {
+pub(super) async fn start_on(launch: &Launch, host: &Host, options: &SshBuilder) -> AgentState {
     let ssh = host.ssh_host().expect("an SSH host");
-    let started = match start(&launch, None, options, &ssh.control, &ssh.master).await {
+    let started = match start(launch, None, options, &ssh.control, &ssh.master).await {
         Ok(Started::Missing) => match host.install(&launch.program).await {
-            Ok(remote) => start(&launch, Some(&remote), options, &ssh.control, &ssh.master).await,
+            Ok(remote) => start(launch, Some(&remote), options, &ssh.control, &ssh.master).await,
             Err(error) if launch.required => Err(SshError::Agent {
                 host: options.host_name().to_owned(),
                 program: launch.program.clone(),
@@ -237,21 +237,8 @@ pub(super) async fn start_on(launch: Launch, host: &Host, options: &SshBuilder) 
         other => other,
     };
     match started {
-        Ok(Started::Agent(agent, _)) => AgentState::Running(Arc::from(agent)),
+        Ok(Started::Agent(agent)) => AgentState::Running(Arc::from(agent)),
         Ok(Started::Missing | Started::Without) => AgentState::Without,
         Err(error) => AgentState::Failed(error.to_string()),
     }
-}
-
-/// Where the agent says the connection arrived: the host's address, sshd's port, the user.
-pub(super) fn reached(
-    options: &SshBuilder,
-    hello: &Hello,
-) -> Result<(IpAddr, u16, String), SshError> {
-    let (address, port) = parse_connection(&hello.connection).ok_or_else(|| SshError::Query {
-        host: options.host_name().to_owned(),
-        destination: options.destination.clone(),
-        said: format!("the agent says SSH_CONNECTION is `{}`", hello.connection),
-    })?;
-    Ok((address, port, hello.user.clone()))
 }

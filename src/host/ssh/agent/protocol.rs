@@ -1,7 +1,8 @@
 //! The agent's wire format: one byte stream each way over the agent's SSH channel.
 //!
 //! ```text
-//! agent → here, once:  the preamble line `TESTRIG-AGENT 1\n`, then a HELLO frame
+//! agent → here, once:  the preamble line `TESTRIG-AGENT 2\n` (2: the protocol's version),
+//!                      then a HELLO frame
 //! then, both ways:     frames
 //!
 //! frame:   id: u32 BE | kind: u8 | length: u32 BE | payload: length bytes
@@ -12,7 +13,7 @@
 //!
 //! | kind | way | payload |
 //! |------|-----|---------|
-//! | `SPAWN` 1 | → agent | fields `tag: u8, length: u32 BE, bytes`: `p` program (once), `a` an argument, `e` `KEY=VALUE`, `u` a variable to remove, `c` the working directory |
+//! | `SPAWN` 1 | → agent | fields `tag: u8, length: u32 BE, bytes`: `p` program (once), `a` an argument, `e` `KEY=VALUE`, `u` a variable to remove, `c` the working directory, `m` the working directory to make first (`mkdir -p`) |
 //! | `SIGNAL` 2 | → agent | the signal's name without `SIG` (`TERM`), or its number, for the program's group |
 //! | `HELLO` 0x80 | ← agent | two lines: `$SSH_CONNECTION`, the user's name |
 //! | `SPAWNED` 0x81 | ← agent | the program's pid there: u32 BE (also its process group's id) |
@@ -22,8 +23,11 @@
 
 use std::io::{self, Read};
 
-/// The line the agent prints first.
-pub(crate) const PREAMBLE: &[u8] = b"TESTRIG-AGENT 1\n";
+/// The line the agent prints first: the version of the protocol it speaks.
+pub(crate) const PREAMBLE: &[u8] = b"TESTRIG-AGENT 2\n";
+
+/// How the preamble starts, whatever the version.
+pub(crate) const PREAMBLE_START: &[u8] = b"TESTRIG-AGENT ";
 
 /// The largest payload accepted (output is sent in chunks well under it).
 pub(crate) const MAX_PAYLOAD: u32 = 1 << 20;
@@ -145,6 +149,8 @@ pub(crate) struct Spawn {
     /// `KEY=VALUE` to set, or (`None`) `KEY` to remove, in order.
     pub(crate) env: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     pub(crate) cwd: Option<Vec<u8>>,
+    /// Whether the agent makes the working directory first.
+    pub(crate) make_cwd: bool,
 }
 
 impl Spawn {
@@ -167,7 +173,7 @@ impl Spawn {
             }
         }
         if let Some(cwd) = &self.cwd {
-            field(b'c', cwd);
+            field(if self.make_cwd { b'm' } else { b'c' }, cwd);
         }
         bytes
     }
@@ -201,6 +207,10 @@ impl Spawn {
                 }
                 b'u' => spawn.env.push((value, None)),
                 b'c' => spawn.cwd = Some(value),
+                b'm' => {
+                    spawn.cwd = Some(value);
+                    spawn.make_cwd = true;
+                }
                 other => return Err(bad(&format!("an unknown field `{}`", other as char))),
             }
         }
@@ -287,6 +297,7 @@ mod tests {
                 (b"B".to_vec(), None),
             ],
             cwd: Some(b"/tmp".to_vec()),
+            make_cwd: true,
         };
         assert_eq!(Spawn::decode(&spawn.encode()).unwrap(), spawn);
         assert!(Spawn::decode(b"a\0\0\0\0").is_err(), "no program");

@@ -169,6 +169,12 @@ async fn fail(id: u32, failure: Failure, message: &str, events: &mpsc::Sender<Fr
 /// Starts a program and the task that reports its output and its end.
 async fn start(id: u32, spawn: Spawn, groups: &Groups, events: &mpsc::Sender<Frame>) {
     let program = std::ffi::OsString::from_vec(spawn.program);
+    if let (Some(cwd), true) = (&spawn.cwd, spawn.make_cwd)
+        && let Err(error) = std::fs::create_dir_all(std::ffi::OsStr::from_bytes(cwd))
+    {
+        let message = format!("cannot make {}: {error}", String::from_utf8_lossy(cwd));
+        return fail(id, Failure::NoDirectory, &message, events).await;
+    }
     if let Some(cwd) = &spawn.cwd
         && !std::path::Path::new(std::ffi::OsStr::from_bytes(cwd)).is_dir()
     {

@@ -6,10 +6,10 @@ use std::io;
 use testrig_drivers::iperf::engine::{ClientProgress, NativeClient, ServerProgress};
 use testrig_drivers::iperf::{IperfError, IperfResult, ServedTest, ServerOutput, iperf3_json_text};
 
-use crate::args::{ClientCommand, ReportOptions};
-use crate::output::TextOutput;
-use crate::text::clock;
-use crate::text::human::{ClientRequest, HumanReport, Printed};
+use super::args::{ClientCommand, ReportOptions};
+use super::output::TextOutput;
+use super::text::clock;
+use super::text::human::{ClientRequest, HumanReport, Printed};
 
 /// Runs the client's test, writing iperf3's text report to `output` as it goes: `-V`'s
 /// banner, the connections, each interval, the summary and `iperf Done.`.

@@ -112,12 +112,12 @@ async fn run() -> Result<()> {
         bare_true(&with_agent).await?,
     ));
     rows.push((
-        "connect, with the agent (it starts in the background)".into(),
+        "connect, with an agent (it starts with the first spawn)".into(),
         connect_agent,
     ));
     rows.push(("connect, no agent".into(), connect_plain));
     rows.push((
-        "connect, then a remote App ready at once (waits for the agent)".into(),
+        "connect, then a first remote App ready (starts the agent)".into(),
         connect_then_ready,
     ));
     rows.push((

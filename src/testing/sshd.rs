@@ -253,11 +253,15 @@ impl RemoteSshd {
         // Files installed on the remote host (`Host::install`) go to a cache the fixtures of
         // a test run share, not the user's: the testrig binary is copied once per build.
         let cache = install_cache();
+        // Sessions get a home of their own: the user's shell start-up files (a `.bashrc`
+        // that bash reads for every ssh command) stay out of the tests, their time and their
+        // locks too.
+        std::fs::create_dir_all(dir.join("home")).unwrap();
         let config = format!(
             "ListenAddress {address}\nPort {port}\nHostKey {dir}/host_key\n\
              AuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nUsePAM no\n\
              PidFile {dir}/sshd.pid\nPermitRootLogin prohibit-password\n\
-             SetEnv XDG_CACHE_HOME={cache}\n",
+             SetEnv XDG_CACHE_HOME={cache} HOME={dir}/home\n",
             dir = dir.display(),
             cache = cache.display()
         );

@@ -9,7 +9,8 @@
 //!      a `#[tokio::test]` does);
 //!    - with the client and the echo server as blocking sockets on threads of their
 //!      own, the proxy on a runtime of `PROXY_THREADS` workers (default 1): every
-//!      hop through the proxy wakes another thread.
+//!      hop through the proxy wakes another thread. Beside it, a plain tokio proxy
+//!      (`copy_bidirectional`) on the same runtime: the floor for any proxy there.
 //! 2. Bulk one-way transfer, 1 MiB writes, the second setup: Gbit/s through the
 //!    proxy (target ≥ 10) next to a direct connection's. `BULK_SECONDS` (default 2)
 //!    each, in `BULK_ROUNDS` (default 4) rounds taking turns, direct then proxied,
@@ -182,6 +183,24 @@ fn report(label: &str, mut direct: Vec<Duration>, mut proxied: Vec<Duration>) {
     );
 }
 
+/// The floor for a proxy in user space: a plain tokio proxy (`copy_bidirectional`, no delay
+/// on both sockets) on the same runtime as the fault proxy, to `upstream`.
+async fn plain_tokio_proxy(upstream: SocketAddr) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut server = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                client.set_nodelay(true).unwrap();
+                server.set_nodelay(true).unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    address
+}
+
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
@@ -223,19 +242,32 @@ fn main() {
         proxied_samples,
     );
 
+    let plain = runtime.block_on(plain_tokio_proxy(echo));
     let mut direct = connect(echo);
     let mut proxied = connect(echo_proxy.local_addr());
+    let mut plain = connect(plain);
     let (mut direct_samples, mut proxied_samples) = (Vec::new(), Vec::new());
+    let mut plain_samples = Vec::new();
     round_trips(&mut direct, WARM_UP, &mut Vec::new());
     round_trips(&mut proxied, WARM_UP, &mut Vec::new());
+    round_trips(&mut plain, WARM_UP, &mut Vec::new());
     for _ in 0..BATCHES {
         round_trips(&mut direct, BATCH, &mut direct_samples);
         round_trips(&mut proxied, BATCH, &mut proxied_samples);
+        round_trips(&mut plain, BATCH, &mut plain_samples);
     }
+    let direct_p50 = percentile(&mut direct_samples.clone(), 50);
     report(
         &format!("threads, proxy on {threads} worker(s)"),
         direct_samples,
         proxied_samples,
+    );
+    // Every hop through a proxy on threads wakes another thread: what any proxy pays here.
+    let plain_p50 = percentile(&mut plain_samples, 50);
+    println!(
+        "  a plain tokio proxy (copy_bidirectional) on the same runtime: p50 {plain_p50:?}, \
+         added {}",
+        added(plain_p50, direct_p50)
     );
 
     let round = bulk_seconds / bulk_rounds as f64;

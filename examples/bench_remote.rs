@@ -250,18 +250,7 @@ async fn fresh_session_true(sshd: &Sshd) -> Result<()> {
 
 /// `ssh` to the sshd with its keys, from host `client`, on a connection of its own.
 fn fresh_ssh(sshd: &Sshd) -> Result<std::process::Command> {
-    let mut ssh = sshd.client.command("ssh")?;
-    ssh.arg("-i")
-        .arg(sshd.dir.join("user_key"))
-        .arg("-o")
-        .arg(format!(
-            "UserKnownHostsFile={}",
-            sshd.dir.join("known_hosts").display()
-        ))
-        .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-p"])
-        .arg(sshd.port.to_string())
-        .arg(format!("root@{}", sshd.address));
-    Ok(ssh)
+    Ok(sshd.fresh_ssh())
 }
 
 fn percentiles(figures: &[Duration]) -> (Duration, Duration) {

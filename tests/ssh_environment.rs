@@ -29,21 +29,11 @@ fn local_runpath(test: &str) -> PathBuf {
 /// Whether `path` exists on the remote host, asked through a fresh ssh connection (not the
 /// host's master, which is closed by then).
 async fn exists_remotely(sshd: &Sshd, path: &Path) -> bool {
-    let mut ssh = sshd.client.command("ssh").unwrap();
-    ssh.arg("-i")
-        .arg(sshd.dir.join("user_key"))
-        .arg("-o")
-        .arg(format!(
-            "UserKnownHostsFile={}",
-            sshd.dir.join("known_hosts").display()
-        ))
-        .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-p"])
-        .arg(sshd.port.to_string())
-        .arg(format!("root@{}", sshd.address))
-        .arg(format!(
-            "if [ -e '{}' ]; then echo present; else echo absent; fi",
-            path.display()
-        ));
+    let mut ssh = sshd.fresh_ssh();
+    ssh.arg(format!(
+        "if [ -e '{}' ]; then echo present; else echo absent; fi",
+        path.display()
+    ));
     let output = tokio::time::timeout(PATIENCE, tokio::process::Command::from(ssh).output())
         .await
         .expect("a fresh ssh answers in time")

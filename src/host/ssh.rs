@@ -63,6 +63,7 @@
 
 mod agent;
 mod builder;
+mod control;
 mod error;
 mod forward;
 mod install;
@@ -76,10 +77,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use agent::SshAgent;
 /// The agent's main loop, for `testrig agent` (hidden): serves the agent protocol on stdin and
 /// stdout until stdin ends, then kills every process group it started; returns the exit code.
 pub use agent::serve as serve_agent;
+pub use builder::SshAgent;
 pub use builder::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, HostKeys, SshBuilder};
 pub use error::SshError;
 pub use forward::Forward;
@@ -88,6 +89,7 @@ pub use runpath::Fetched;
 
 pub(crate) use agent::AgentClient;
 use agent::AgentState;
+use control::{ControlDir, client_args};
 
 use crate::Host;
 use crate::context::Exports;
@@ -140,6 +142,13 @@ impl SshBuilder {
             control,
             installed: tokio::sync::Mutex::default(),
         }))
+    }
+}
+
+impl SshHost {
+    /// Installs `local` on this host (`host` is the [`Host`] holding it); see `install.rs`.
+    pub(crate) async fn install(&self, host: &Host, local: &Path) -> Result<PathBuf, SshError> {
+        install::install(host, &self.name, &self.installed, local).await
     }
 }
 
@@ -361,57 +370,5 @@ impl SshHost {
             .arg("--")
             .arg(supervisor::join(&words));
         ssh
-    }
-}
-
-/// The options of a client multiplexed over the master of `control`: never a connection of
-/// its own (`ControlMaster=no`, and port 9 should the socket be gone), never a prompt.
-fn client_args(control: &ControlDir) -> Vec<OsString> {
-    let mut args: Vec<OsString> = vec!["-S".into(), control.socket().into()];
-    for option in ["ControlMaster=no", "BatchMode=yes", "LogLevel=ERROR"] {
-        args.push("-o".into());
-        args.push(option.into());
-    }
-    args.push("-p".into());
-    args.push("9".into());
-    args
-}
-
-/// The directory of a host's control socket and its master's logs, removed with the host.
-#[derive(Debug)]
-struct ControlDir {
-    path: PathBuf,
-}
-
-impl ControlDir {
-    /// A fresh directory under the system temp directory, short enough for a Unix socket path.
-    fn create() -> std::io::Result<ControlDir> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let number = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("testrig-ssh-{}-{number}", std::process::id()));
-        std::fs::create_dir_all(&path)?;
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
-        Ok(ControlDir { path })
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.path.join("master")
-    }
-
-    /// The master's log (`ssh -E`).
-    fn log(&self) -> PathBuf {
-        self.path.join("master.log")
-    }
-}
-
-impl Drop for ControlDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
     }
 }

@@ -9,9 +9,15 @@ use tokio::sync::watch;
 use super::cgroup::Cgroup;
 use super::group::ProcessGroup;
 use super::relay::Relay;
-use super::remote::RemoteSignals;
 use super::state::{Event, Refusal};
 use super::{ProcessState, Signal, Survivor};
+
+/// Sends signals to one remote program's group, through its agent. Never blocks (usable from
+/// `Drop`).
+pub(crate) trait RemoteSignals: Send + Sync {
+    /// Asks for `signal` to be sent to the program's group.
+    fn signal(&self, signal: Signal) -> io::Result<()>;
+}
 
 /// Holds a process's state and applies events to it. Signals are sent while the state is locked,
 /// so no signal can reach the group after the supervisor has recorded the leader's end (and

@@ -69,6 +69,7 @@ mod logs;
 mod monitor;
 mod output;
 mod parent_death;
+mod parts;
 mod pattern;
 #[allow(clippy::module_inception)]
 mod process;
@@ -90,6 +91,7 @@ pub use cgroup::CGROUP_VAR;
 #[cfg(feature = "testing")]
 pub(crate) use cgroup::frozen_pid;
 pub use command::{Command, DEFAULT_TAIL_LINES};
+pub(crate) use control::RemoteSignals;
 pub use error::ProcessError;
 pub use exit::Exit;
 pub use kind::Kind;
@@ -98,7 +100,7 @@ pub(crate) use output::Line;
 pub use output::Stream;
 pub use pattern::{Captures, Pattern};
 pub use process::Process;
-pub(crate) use remote::{RemoteChild, RemoteFailure, RemoteSignals};
+pub(crate) use remote::{Agent as RemoteAgent, RemoteChild, RemoteFailure};
 pub use signal::Signal;
 pub use state::ProcessState;
 pub use stats::ProcessStats;

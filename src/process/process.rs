@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::control::{Control, ControlError};
-use super::spawn::{Parts, spawn};
+use super::parts::Parts;
+use super::spawn::spawn;
 use super::state::{Event, Refusal};
 use super::stats::ResourceUsage;
 use super::{

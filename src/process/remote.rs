@@ -7,7 +7,6 @@
 //! pid is ever signalled for it, and it has no local process group, cgroup or guardian entry:
 //! the agent kills its groups when its channel ends, however the test ends.
 
-use std::io;
 use std::path::Path;
 use std::process::ExitStatus;
 use std::sync::Arc;
@@ -17,21 +16,13 @@ use tokio::io::AsyncRead;
 use tokio::sync::oneshot;
 
 use super::containment::Containment;
-use super::control::Control;
+use super::control::{Control, RemoteSignals};
 use super::line_hub::LineHub;
 use super::logs::LogFiles;
+use super::parts::Parts;
 use super::pump::pump;
-use super::spawn::Parts;
 use super::supervisor::supervise_remote;
-use super::{Command, ProcessError, Signal, Stream};
-use crate::host::ssh::AgentClient;
-
-/// Sends signals to one remote program's group, through its agent. Never blocks (usable from
-/// `Drop`).
-pub(crate) trait RemoteSignals: Send + Sync {
-    /// Asks for `signal` to be sent to the program's group.
-    fn signal(&self, signal: Signal) -> io::Result<()>;
-}
+use super::{Command, ProcessError, Stream};
 
 /// What an agent started.
 pub(crate) struct RemoteChild {
@@ -44,6 +35,21 @@ pub(crate) struct RemoteChild {
     /// Its end; a dropped sender counts as a lost channel (status 255, as `ssh` says).
     pub(crate) exit: oneshot::Receiver<ExitStatus>,
     pub(crate) signals: Box<dyn RemoteSignals>,
+}
+
+/// What starts programs elsewhere and supervises them there: an SSH host's resident agent.
+pub(crate) trait Agent {
+    /// The name of the host it runs on.
+    fn host_name(&self) -> &str;
+
+    /// Starts `command` (its working directory, else `default_dir`, made first; with the spawn
+    /// marker) and waits for the agent's answer.
+    fn spawn(
+        &self,
+        command: &Command,
+        marker: &str,
+        default_dir: Option<&Path>,
+    ) -> impl std::future::Future<Output = Result<RemoteChild, RemoteFailure>> + Send;
 }
 
 /// Why an agent did not start a program.
@@ -59,7 +65,7 @@ pub(crate) enum RemoteFailure {
 
 /// Spawns `command` through `agent`, its logs in `runpath`; see `Process::spawn`.
 pub(crate) async fn spawn_through(
-    agent: &AgentClient,
+    agent: &impl Agent,
     command: Command,
     runpath: &Path,
     marker: &str,

@@ -17,6 +17,7 @@ use super::control::Control;
 use super::group::ProcessGroup;
 use super::line_hub::LineHub;
 use super::logs::LogFiles;
+use super::parts::Parts;
 use super::pump::pump;
 use super::relay::Relay;
 use super::remote;
@@ -24,18 +25,6 @@ use super::supervisor::supervise;
 use super::{
     Command, ProcessError, SPAWN_MARKER_VAR, Stream, default_signals, parent_death, spawner,
 };
-
-/// What a successful spawn produced: the parts a [`Process`](super::Process) is made of.
-pub(crate) struct Parts {
-    pub(crate) forked_at: Instant,
-    pub(crate) name: String,
-    pub(crate) pid: u32,
-    pub(crate) command: Command,
-    pub(crate) logs: LogFiles,
-    pub(crate) control: Arc<Control>,
-    pub(crate) hub: Arc<LineHub>,
-    pub(crate) containment: Containment,
-}
 
 /// Spawns `command` with its logs in `runpath`; see `Process::spawn`.
 pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, ProcessError> {
@@ -49,7 +38,7 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, Pro
             Ok(Some(agent)) => {
                 let default_dir = host.program_dir(&command);
                 return remote::spawn_through(
-                    &agent,
+                    &*agent,
                     command,
                     runpath,
                     &marker,

@@ -157,6 +157,12 @@ impl Sshd {
         self.remote().host()
     }
 
+    /// `ssh` to this sshd with its keys, from host `client`, on a connection of its own (not
+    /// a host's master): add the remote command and run it.
+    pub fn fresh_ssh(&self) -> std::process::Command {
+        self.remote().fresh_ssh()
+    }
+
     /// The command lines of the processes (on the remote host: same machine) holding `marker`,
     /// asked through a fresh ssh connection (not the host's master), from host `client`.
     pub async fn remote_processes_with(&self, marker: &str) -> Vec<String> {
@@ -308,6 +314,12 @@ impl RemoteSshd {
         self.remote().host()
     }
 
+    /// `ssh` to this sshd with its keys, from host `client`, on a connection of its own (not
+    /// a host's master): add the remote command and run it.
+    pub fn fresh_ssh(&self) -> std::process::Command {
+        self.remote().fresh_ssh()
+    }
+
     /// The command lines of the processes holding `marker`, asked through a fresh ssh
     /// connection (not the host's master), from host `client`.
     pub async fn remote_processes_with(&self, marker: &str) -> Vec<String> {
@@ -340,8 +352,8 @@ impl RemoteRef<'_> {
             .via(self.client.clone())
     }
 
-    async fn processes_with(&self, marker: &str) -> Vec<String> {
-        let mut ssh = self.client.command("ssh").unwrap();
+    fn fresh_ssh(&self) -> std::process::Command {
+        let mut ssh = self.client.command("ssh").expect("host `client` is up");
         ssh.arg("-i")
             .arg(self.dir.join("user_key"))
             .arg("-o")
@@ -351,13 +363,18 @@ impl RemoteRef<'_> {
             ))
             .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-p"])
             .arg(self.port.to_string())
-            .arg(format!("root@{}", self.address))
-            // The brackets keep pgrep from matching its own shell.
-            .arg(format!(
-                "pgrep -af '[{}]{}' || true",
-                &marker[..1],
-                &marker[1..]
-            ));
+            .arg(format!("root@{}", self.address));
+        ssh
+    }
+
+    async fn processes_with(&self, marker: &str) -> Vec<String> {
+        let mut ssh = self.fresh_ssh();
+        // The brackets keep pgrep from matching its own shell.
+        ssh.arg(format!(
+            "pgrep -af '[{}]{}' || true",
+            &marker[..1],
+            &marker[1..]
+        ));
         let output = tokio::process::Command::from(ssh)
             .output()
             .await

@@ -9,7 +9,7 @@ use testrig_drivers::iperf::{
     AddressFamily, ClientOptions, DEFAULT_PORT, Direction, IperfError, Protocol, StreamOptions,
 };
 
-use super::text::units::UnitFormat;
+use testrig_drivers::iperf::text::units::UnitFormat;
 
 /// iperf3's `--timestamps` default format (`TIMESTAMP_FORMAT`): the locale's date and time
 /// and a space.

@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 
-use super::text::clock;
-use super::text::human::Printed;
+use testrig_drivers::iperf::text::clock;
+use testrig_drivers::iperf::text::human::Printed;
 
 /// The destination of a report: standard output or a `--logfile`, with iperf3's line
 /// prefixes.

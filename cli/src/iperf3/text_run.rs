@@ -8,8 +8,8 @@ use testrig_drivers::iperf::{IperfError, IperfResult, ServedTest, ServerOutput, 
 
 use super::args::{ClientCommand, ReportOptions};
 use super::output::TextOutput;
-use super::text::clock;
-use super::text::human::{ClientRequest, HumanReport, Printed};
+use testrig_drivers::iperf::text::clock;
+use testrig_drivers::iperf::text::human::{ClientRequest, HumanReport, Printed};
 
 /// Runs the client's test, writing iperf3's text report to `output` as it goes: `-V`'s
 /// banner, the connections, each interval, the summary and `iperf Done.`.

@@ -141,21 +141,11 @@ async fn a_rig_with_an_ssh_host_runs_an_app_there_and_fetches_its_runpath_at_sto
         .remote_processes_with(&remote_runpath.display().to_string())
         .await;
     assert!(left.is_empty(), "{left:?}");
-    let mut ssh = sshd.client.command("ssh").unwrap();
-    ssh.arg("-i")
-        .arg(sshd.dir.join("user_key"))
-        .arg("-o")
-        .arg(format!(
-            "UserKnownHostsFile={}",
-            sshd.dir.join("known_hosts").display()
-        ))
-        .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-p"])
-        .arg(sshd.port.to_string())
-        .arg(format!("root@{}", sshd.address))
-        .arg(format!(
-            "test -e '{}' && echo present || echo absent",
-            remote_runpath.display()
-        ));
+    let mut ssh = sshd.fresh_ssh();
+    ssh.arg(format!(
+        "test -e '{}' && echo present || echo absent",
+        remote_runpath.display()
+    ));
     let output = tokio::time::timeout(SSHD_PATIENCE, tokio::process::Command::from(ssh).output())
         .await
         .expect("a fresh ssh answers in time")

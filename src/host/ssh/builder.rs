@@ -1,9 +1,9 @@
 //! `SshBuilder`: the options of an SSH host, and connecting it.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::agent::SshAgent;
 use super::error::SshError;
 use crate::Host;
 
@@ -264,5 +264,44 @@ mod tests {
             refused(SshBuilder::new("h").keepalive(Duration::from_millis(10)))
                 .contains("keepalive `10ms`")
         );
+    }
+}
+
+/// Whether an SSH host runs its programs through a resident agent
+/// ([`SshBuilder::agent`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SshAgent {
+    /// The default: the local `testrig` binary (see [`testrig_binary`](super::testrig_binary)),
+    /// copied to the host and started there as `testrig agent` with the first program spawned
+    /// there. Where no
+    /// binary is found, or it cannot start there (another architecture), a channel per program,
+    /// as with [`SshAgent::Off`].
+    #[default]
+    Auto,
+    /// No agent: each program runs on a channel of its own, under a remote `sh` supervisor
+    /// (nothing copied to the host; each start costs an sshd session).
+    Off,
+    /// This local program, copied to the host and started there with these arguments and
+    /// environment; it must serve the agent protocol (`testrig agent`, or a program calling
+    /// [`serve_agent`](super::serve_agent)). If it cannot start, programs on the host fail to spawn, saying why.
+    Program {
+        /// The local program.
+        program: PathBuf,
+        /// Its arguments (`["agent"]` for the `testrig` binary).
+        args: Vec<OsString>,
+        /// Variables set for it.
+        env: Vec<(OsString, OsString)>,
+    },
+}
+
+impl SshAgent {
+    /// This local `testrig` binary (or another build of it), run as `testrig agent`.
+    pub fn testrig(binary: impl Into<PathBuf>) -> SshAgent {
+        SshAgent::Program {
+            program: binary.into(),
+            args: vec!["agent".into()],
+            env: Vec::new(),
+        }
     }
 }

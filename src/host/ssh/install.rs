@@ -21,7 +21,6 @@ use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-use super::SshHost;
 use super::error::SshError;
 use crate::Host;
 
@@ -52,38 +51,42 @@ fn deadline_for(size: u64) -> Duration {
     Duration::from_secs(30) + Duration::from_secs(size / (10 << 20))
 }
 
-impl SshHost {
-    /// Installs `local` on this host (`host` is the [`Host`] holding it); see the module.
-    pub(crate) async fn install(&self, host: &Host, local: &Path) -> Result<PathBuf, SshError> {
-        let failed = |said: String| SshError::Install {
-            host: self.name().to_owned(),
-            file: local.to_path_buf(),
-            said,
-        };
-        let local = std::fs::canonicalize(local).map_err(|error| failed(error.to_string()))?;
-        let (name, size) = {
-            let local = local.clone();
-            tokio::task::spawn_blocking(move || cache_name(&local))
-                .await
-                .map_err(|error| failed(error.to_string()))?
-                .map_err(|error| failed(error.to_string()))?
-        };
-        let mut installed = self.installed.lock().await;
-        if let Some(remote) = installed.get(&name) {
-            return Ok(remote.clone());
-        }
-        let remote = tokio::time::timeout(deadline_for(size), receive(host, &local, &name, size))
+/// Installs `local` on `host` (an SSH host named `host_name`), remembering what was installed
+/// through its connection in `installed`; see the module.
+pub(super) async fn install(
+    host: &Host,
+    host_name: &str,
+    installed: &tokio::sync::Mutex<HashMap<String, PathBuf>>,
+    local: &Path,
+) -> Result<PathBuf, SshError> {
+    let failed = |said: String| SshError::Install {
+        host: host_name.to_owned(),
+        file: local.to_path_buf(),
+        said,
+    };
+    let local = std::fs::canonicalize(local).map_err(|error| failed(error.to_string()))?;
+    let (name, size) = {
+        let local = local.clone();
+        tokio::task::spawn_blocking(move || cache_name(&local))
             .await
-            .map_err(|_| {
-                failed(format!(
-                    "not installed within {:?} ({size} bytes)",
-                    deadline_for(size)
-                ))
-            })?
-            .map_err(failed)?;
-        installed.insert(name, remote.clone());
-        Ok(remote)
+            .map_err(|error| failed(error.to_string()))?
+            .map_err(|error| failed(error.to_string()))?
+    };
+    let mut installed = installed.lock().await;
+    if let Some(remote) = installed.get(&name) {
+        return Ok(remote.clone());
     }
+    let remote = tokio::time::timeout(deadline_for(size), receive(host, &local, &name, size))
+        .await
+        .map_err(|_| {
+            failed(format!(
+                "not installed within {:?} ({size} bytes)",
+                deadline_for(size)
+            ))
+        })?
+        .map_err(failed)?;
+    installed.insert(name, remote.clone());
+    Ok(remote)
 }
 
 /// The install's one command on `host`: asks for `name`, sends the bytes of `local` when asked.

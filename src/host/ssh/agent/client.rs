@@ -19,7 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::protocol::{self, Failure, Frame, Spawn};
 use crate::process::{
-    Command, Process, RemoteChild, RemoteFailure, RemoteSignals, SPAWN_MARKER_VAR, Signal,
+    Command, Process, RemoteAgent, RemoteChild, RemoteFailure, RemoteSignals, SPAWN_MARKER_VAR,
+    Signal,
 };
 
 /// The in-memory pipe between the demultiplexer and a program's pump.
@@ -491,6 +492,21 @@ fn tail(file: &Path, separator: &str) -> Option<String> {
         .collect();
     let words = lines[lines.len().saturating_sub(3)..].join(separator);
     (!words.is_empty()).then_some(words)
+}
+
+impl RemoteAgent for AgentClient {
+    fn host_name(&self) -> &str {
+        AgentClient::host_name(self)
+    }
+
+    fn spawn(
+        &self,
+        command: &Command,
+        marker: &str,
+        default_dir: Option<&Path>,
+    ) -> impl std::future::Future<Output = Result<RemoteChild, RemoteFailure>> + Send {
+        AgentClient::spawn(self, command, marker, default_dir)
+    }
 }
 
 #[cfg(test)]

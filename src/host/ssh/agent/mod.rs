@@ -28,52 +28,13 @@ use std::sync::Arc;
 pub(crate) use client::{AgentClient, StartError, Witness};
 pub use serve::serve;
 
-use super::SshBuilder;
+use super::builder::{SshAgent, SshBuilder};
+use super::control::{ControlDir, client_args};
 use super::error::SshError;
-use super::install::cache_name;
+use super::install::{cache_name, testrig_binary};
 use super::supervisor::{join, quote};
-use super::{ControlDir, client_args};
 use crate::Host;
 use crate::process::Process;
-
-/// Whether an SSH host runs its programs through a resident agent
-/// ([`SshBuilder::agent`](super::SshBuilder::agent)).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SshAgent {
-    /// The default: the local `testrig` binary (see [`testrig_binary`](super::testrig_binary)),
-    /// copied to the host and started there as `testrig agent` with the first program spawned
-    /// there. Where no
-    /// binary is found, or it cannot start there (another architecture), a channel per program,
-    /// as with [`SshAgent::Off`].
-    #[default]
-    Auto,
-    /// No agent: each program runs on a channel of its own, under a remote `sh` supervisor
-    /// (nothing copied to the host; each start costs an sshd session).
-    Off,
-    /// This local program, copied to the host and started there with these arguments and
-    /// environment; it must serve the agent protocol (`testrig agent`, or a program calling
-    /// [`serve`]). If it cannot start, programs on the host fail to spawn, saying why.
-    Program {
-        /// The local program.
-        program: PathBuf,
-        /// Its arguments (`["agent"]` for the `testrig` binary).
-        args: Vec<OsString>,
-        /// Variables set for it.
-        env: Vec<(OsString, OsString)>,
-    },
-}
-
-impl SshAgent {
-    /// This local `testrig` binary (or another build of it), run as `testrig agent`.
-    pub fn testrig(binary: impl Into<PathBuf>) -> SshAgent {
-        SshAgent::Program {
-            program: binary.into(),
-            args: vec!["agent".into()],
-            env: Vec::new(),
-        }
-    }
-}
 
 /// The agent a host is to run: a local program, its arguments and environment, and whether
 /// connecting fails without it.
@@ -91,7 +52,7 @@ impl Launch {
         let host = options.host_name();
         match &options.agent {
             SshAgent::Off => None,
-            SshAgent::Auto => match super::testrig_binary() {
+            SshAgent::Auto => match testrig_binary() {
                 Ok(program) => Some(Launch {
                     program,
                     args: vec!["agent".into()],

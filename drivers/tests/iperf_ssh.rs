@@ -146,7 +146,9 @@ async fn a_remote_without_the_program_fails_naming_the_host_and_the_program() {
     let env = builder.build().unwrap();
     let error = format!("{:?}", env.start().await.unwrap_err());
     assert!(
-        error.contains(&format!("`{missing}` could not be run on SSH host `b`")),
+        // Through the host's agent ("cannot start `…` on host `b`: program not found there")
+        // or a channel per program ("`…` could not be run on SSH host `b`").
+        error.contains(&format!("`{missing}`")) && error.contains("host `b`"),
         "{error}"
     );
     let _ = env.stop().await;
@@ -166,7 +168,9 @@ async fn a_remote_without_the_program_fails_naming_the_host_and_the_program() {
     let error = env.get(&client).unwrap().run(PATIENCE).await.unwrap_err();
     let error = chain(&error);
     assert!(
-        error.contains(&format!("`{missing}` could not be run on SSH host `a`")),
+        // Through the host's agent ("cannot start `…` on host `a`: program not found there")
+        // or a channel per program ("`…` could not be run on SSH host `a`").
+        error.contains(&format!("`{missing}`")) && error.contains("host `a`"),
         "{error}"
     );
     env.stop().await.unwrap();

@@ -592,3 +592,55 @@ async fn pause_and_resume_stop_and_continue_the_remote_group() {
     let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
+
+/// The command lines of the local processes whose command line holds every one of `words`.
+fn local_command_lines_with(words: &[&str]) -> Vec<(i32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(line) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let line = String::from_utf8_lossy(&line).replace('\0', " ");
+        if words.iter().all(|word| line.contains(word)) {
+            found.push((pid, line));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn the_connection_made_here_is_handed_to_the_master_which_then_holds_it_alone() {
+    let Some(sshd) = Sshd::start("ssh-dial", 97).await else {
+        return;
+    };
+    let remote = sshd.host().agent(SshAgent::Off).connect().await.unwrap();
+    let address = sshd.address.to_string();
+    // The workspace's `testrig` relays the socket made here (see `dial.rs`): the master
+    // takes it with `ProxyUseFdpass`, so it runs without Nagle's waits.
+    let masters = local_command_lines_with(&["ssh -M", &address, "ProxyUseFdpass=yes"]);
+    assert_eq!(masters.len(), 1, "{masters:?}");
+    let runpath = remote
+        .remote_runpath()
+        .expect("a remote runpath")
+        .display()
+        .to_string();
+
+    // This process closed its copy once connected: killing the master ends the connection,
+    // and the janitor, seeing its channel end, removes the remote runpath.
+    let (master, _) = masters[0];
+    // SAFETY: a plain signal to a process of this test.
+    assert_eq!(unsafe { libc::kill(master, libc::SIGKILL) }, 0);
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while std::path::Path::new(&runpath).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the remote runpath {runpath} is still there: the connection outlived its master"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = remote.close(PATIENCE).await;
+    sshd.stop().await;
+}

@@ -54,6 +54,13 @@ pub(crate) enum Command {
     /// stdout, and kills them all when stdin closes.
     #[command(hide = true)]
     Agent,
+    /// The `ProxyCommand` of an SSH host's master (run by ssh, for testrig): passes on the
+    /// connection testrig made, offered on the Unix socket given.
+    #[command(hide = true, name = "ssh-dial")]
+    SshDial {
+        /// The Unix socket testrig offers the connection on.
+        socket: PathBuf,
+    },
     /// iperf3's command line on testrig's native engine: `testrig iperf3 -s`,
     /// `testrig iperf3 -c HOST -t 1 -J`; iperf3's flags and output (`testrig iperf3 --help`).
     #[command(disable_help_flag = true)]

@@ -56,6 +56,10 @@ fn main() -> ExitCode {
             in_runtime(|| commands::run(&rig, report_dir.as_deref(), style, began))
         }
         Command::Agent => return commands::agent(),
+        Command::SshDial { socket } => {
+            let code = testrig::host::ssh::relay_dialed(&socket);
+            return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
+        }
         // Its own exit codes, iperf3's; its own runtime, after `-D`'s fork.
         Command::Iperf3 { args } => return iperf3::main(args),
     };

@@ -64,6 +64,7 @@
 mod agent;
 mod builder;
 mod control;
+mod dial;
 mod error;
 mod forward;
 mod install;
@@ -82,6 +83,8 @@ use std::time::Duration;
 pub use agent::serve as serve_agent;
 pub use builder::SshAgent;
 pub use builder::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE, HostKeys, SshBuilder};
+#[doc(hidden)]
+pub use dial::{RELAY_SUBCOMMAND, relay_dialed};
 pub use error::SshError;
 pub use forward::Forward;
 pub use install::testrig_binary;
@@ -124,8 +127,14 @@ impl SshBuilder {
             path: std::env::temp_dir(),
             source,
         })?;
-        let master = master::start(&self, &control).await?;
-        let arrival = runpath::start(&self, &control, client_args(&control)).await?;
+        let (master, dialed) = master::start(&self, &control).await?;
+        let arrival = runpath::start(&self, &control, client_args(&control));
+        let arrival = match &dialed {
+            Some(dialed) => dialed.hurrying(arrival).await?,
+            None => arrival.await?,
+        };
+        // From here the connection is the master's alone: its end is the connection's end.
+        drop(dialed);
         let agent_launch = agent::Launch::for_options(&self).map(|launch| (launch, self.clone()));
         Ok(Host::from_ssh(SshHost {
             name: self.host_name().to_owned(),

@@ -76,10 +76,33 @@ async fn a_rig_with_an_ssh_host_runs_an_app_there_and_fetches_its_runpath_at_sto
     let Some(sshd) = Sshd::start("cli-remote", 86).await else {
         return;
     };
-    let mark = format!("testrig-mark-cli-remote-{}", std::process::id());
-    let dir = scratch("remote-run");
+    runs_an_app_there_and_fetches_its_runpath(&sshd, "cli-remote", &[]).await;
+    sshd.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_working_testrig_binary_ssh_makes_the_connection_and_the_rig_runs_the_same() {
+    let Some(sshd) = Sshd::start("cli-remote-plain", 101).await else {
+        return;
+    };
+    // `/bin/false` as the `testrig` binary: the relay of the connection made here fails (ssh
+    // then connects by itself), and so does the agent (a channel per program instead).
+    runs_an_app_there_and_fetches_its_runpath(
+        &sshd,
+        "cli-remote-plain",
+        &[("TESTRIG_BIN", "/bin/false")],
+    )
+    .await;
+    sshd.stop().await;
+}
+
+/// Runs [`rig`] with `testrig run` inside the fixture's client host, with `env` added, and
+/// checks the run: the App ran remotely, its log came back, nothing is left there.
+async fn runs_an_app_there_and_fetches_its_runpath(sshd: &Sshd, tag: &str, env: &[(&str, &str)]) {
+    let mark = format!("testrig-mark-{tag}-{}", std::process::id());
+    let dir = scratch(tag);
     let rig_path = dir.join("remote.toml");
-    std::fs::write(&rig_path, rig(&sshd, &mark)).unwrap();
+    std::fs::write(&rig_path, rig(sshd, &mark)).unwrap();
     let runs = dir.join("runs");
     std::fs::create_dir_all(&runs).unwrap();
     let stdout = dir.join("stdout.txt");
@@ -92,6 +115,7 @@ async fn a_rig_with_an_ssh_host_runs_an_app_there_and_fetches_its_runpath_at_sto
         .current_dir(repo())
         .env("NO_COLOR", "1")
         .env("TESTRIG_RUNPATH", &runs)
+        .envs(env.iter().copied())
         .stdout(std::fs::File::create(&stdout).unwrap())
         .stderr(Stdio::piped());
     let child = command.spawn().expect("testrig runs");
@@ -157,7 +181,6 @@ async fn a_rig_with_an_ssh_host_runs_an_app_there_and_fetches_its_runpath_at_sto
     );
 
     let _ = std::fs::remove_dir_all(&dir);
-    sshd.stop().await;
 }
 
 #[test]

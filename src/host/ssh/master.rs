@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use super::ControlDir;
 use super::builder::SshBuilder;
+use super::dial::{self, Dialed};
 use super::error::SshError;
 use crate::process::{Command, Pattern, Process};
 
@@ -13,8 +14,36 @@ use crate::process::{Command, Pattern, Process};
 const READY: &str = "testrig-ssh-master-ready";
 
 /// Starts the master for `options` with its socket and logs in `control`, and waits until it
-/// is connected.
-pub(super) async fn start(options: &SshBuilder, control: &ControlDir) -> Result<Process, SshError> {
+/// is connected; with the connection made here when it can be (see `dial.rs`), which the caller
+/// keeps while the first session opens and then drops.
+pub(super) async fn start(
+    options: &SshBuilder,
+    control: &ControlDir,
+) -> Result<(Process, Option<Dialed>), SshError> {
+    let Some(dialed) = dial::dial(options, control).await else {
+        return Ok((attempt(options, control, None).await?, None));
+    };
+    let error = match attempt(options, control, Some(&dialed)).await {
+        Ok(master) => return Ok((master, Some(dialed))),
+        Err(error) => error,
+    };
+    // A timeout waited the whole connect timeout already; a relay that took the socket worked.
+    if matches!(error, SshError::Timeout { .. }) || dialed.handed().await {
+        return Err(error);
+    }
+    // The relay never took the socket: its `ProxyCommand` failed (an older `testrig`, say), not
+    // the host. ssh connects by itself.
+    tracing::debug!(host = options.host_name(), %error, "the socket relay failed: ssh connects by itself");
+    let _ = std::fs::remove_file(control.log());
+    Ok((attempt(options, control, None).await?, None))
+}
+
+/// One start of the master, on the connection `dialed` here if any.
+async fn attempt(
+    options: &SshBuilder,
+    control: &ControlDir,
+    dialed: Option<&Dialed>,
+) -> Result<Process, SshError> {
     let host = options.host_name().to_owned();
     // The master's stderr goes straight to a file, not through a pipe read by a task: ssh
     // writes why the connection ended ("Connection to … closed by remote host.", which is not
@@ -26,7 +55,7 @@ pub(super) async fn start(options: &SshBuilder, control: &ControlDir) -> Result<
         .arg("testrig-ssh-master")
         .arg(control.log())
         .arg("ssh")
-        .args(master_args(options, control))
+        .args(master_args(options, control, dialed))
         .name(format!("ssh-master-{}", file_safe(&host)))
         .daemon()
         .ready_when(Pattern::stdout(&format!("^{READY}$")).expect("a valid pattern"))
@@ -37,7 +66,12 @@ pub(super) async fn start(options: &SshBuilder, control: &ControlDir) -> Result<
             host: host.clone(),
             source,
         })?;
-    match master.ready(options.connect_timeout).await {
+    let ready = master.ready(options.connect_timeout);
+    let ready = match dialed {
+        Some(dialed) => dialed.hurrying(ready).await,
+        None => ready.await,
+    };
+    match ready {
         Ok(_) => Ok(master),
         Err(_) if !master.state().has_exited() => Err(SshError::Timeout {
             host,
@@ -53,8 +87,13 @@ pub(super) async fn start(options: &SshBuilder, control: &ControlDir) -> Result<
 }
 
 /// The master's options: a master (`-M`) that never forks (`-N`, no `-f`), stays only as long
-/// as this process holds it (`ControlPersist=no`), never prompts, and says when it is ready.
-fn master_args(options: &SshBuilder, control: &ControlDir) -> Vec<OsString> {
+/// as this process holds it (`ControlPersist=no`), never prompts, says when it is ready, and
+/// takes the connection `dialed` here, if any.
+fn master_args(
+    options: &SshBuilder,
+    control: &ControlDir,
+    dialed: Option<&Dialed>,
+) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec!["-M".into(), "-N".into(), "-S".into()];
     args.push(control.socket().into());
     let mut option = |value: String| {
@@ -75,6 +114,9 @@ fn master_args(options: &SshBuilder, control: &ControlDir) -> Vec<OsString> {
     option("ServerAliveCountMax=3".into());
     option("PermitLocalCommand=yes".into());
     option(format!("LocalCommand=echo {READY}"));
+    for value in dialed.map(Dialed::master_options).into_iter().flatten() {
+        option(value);
+    }
     if let Some(file) = &options.known_hosts {
         option(format!("UserKnownHostsFile={}", file.display()));
     }

@@ -23,11 +23,11 @@ use super::builder::SshBuilder;
 use super::error::SshError;
 use super::{ControlDir, supervisor};
 
-/// `$1` is `keep` or `remove`. Prints `$SSH_CONNECTION`, the user, the directory made; waits
-/// for end-of-file on stdin; removes the directory unless kept, then says `removed` (or
-/// `kept`).
+/// `$1` is `keep` or `remove`. Prints `$SSH_CONNECTION`, the user (sshd sets `LOGNAME`, which
+/// saves running `id`), the directory made; waits for end-of-file on stdin; removes the
+/// directory unless kept, then says `removed` (or `kept`).
 const JANITOR: &str = r#"echo "$SSH_CONNECTION"
-id -un
+echo "${LOGNAME:-$(id -un)}"
 d=$(mktemp -d "${TMPDIR:-/tmp}/testrig-XXXXXXXX") || exit 1
 echo "$d"
 cat >/dev/null

@@ -1,0 +1,479 @@
+//! The connection's TCP socket, made here and handed to the master, so its first session does
+//! not wait on Nagle's algorithm.
+//!
+//! OpenSSH turns Nagle's algorithm off only for a session with a terminal; the sessions of a
+//! test have none, so both ends keep it, and the peer acknowledges late (Linux delays an ACK up
+//! to 40 ms). Twice in every first session a side sends a small message while its previous one
+//! is unacknowledged, and waits for that ACK: after the key exchange (the client's `NEWKEYS`,
+//! then its `SERVICE_REQUEST`), and after login (the server's `hostkeys-00@openssh.com`, then
+//! its confirmation of the first channel). Measured against an sshd in a network namespace:
+//! 41–47 ms each, about 85 of the ~230 ms a connect took.
+//!
+//! So where the user's ssh config does not route the connection itself (`ProxyCommand`,
+//! `ProxyJump`, a bind address) and the `testrig` binary is at hand, testrig makes the
+//! connection: resolved and connected from the [`via`](super::SshBuilder::via) host, with
+//! `TCP_NODELAY` (the client side of the first wait) and `SO_KEEPALIVE` (as ssh's
+//! `TCPKeepAlive`). The master gets it through `ProxyUseFdpass`: its `ProxyCommand` is
+//! `testrig ssh-dial <socket>`, which fetches the descriptor from this process over a Unix
+//! socket and passes it on to ssh ([`relay_dialed`]). While the master logs in and the janitor
+//! opens the first channel, this process acknowledges at once what arrives
+//! ([`Dialed::hurry_acks`], `TCP_QUICKACK` every millisecond), which ends the server's wait.
+//! Then its copy of the socket is closed: from then on the connection is the master's alone,
+//! and its end is the connection's end.
+//!
+//! Anything else (no binary, a proxy in the config, a failed resolve or connect) leaves the
+//! connection to ssh, as before, with ssh's own words for a failure.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::ControlDir;
+use super::builder::SshBuilder;
+use super::install::testrig_binary;
+
+/// The `testrig` subcommand that relays the socket (hidden).
+pub const RELAY_SUBCOMMAND: &str = "ssh-dial";
+
+/// A connection made here for the master: this process's copy of the socket, and the task that
+/// hands it to the master's `ProxyCommand`.
+#[derive(Debug)]
+pub(super) struct Dialed {
+    socket: socket2::Socket,
+    relay: PathBuf,
+    listener: PathBuf,
+    handing: tokio::task::JoinHandle<bool>,
+}
+
+/// What the user's ssh config says about where the connection goes (`ssh -G`).
+#[derive(Debug, PartialEq, Eq)]
+struct Route {
+    hostname: String,
+    port: u16,
+    family: Family,
+    keepalive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Any,
+    V4,
+    V6,
+}
+
+/// Makes the connection for the master, or `None` where ssh should make it itself.
+pub(super) async fn dial(options: &SshBuilder, control: &ControlDir) -> Option<Dialed> {
+    let host = options.host_name().to_owned();
+    let relay = testrig_binary().ok()?;
+    // `ssh -G` takes a few milliseconds: meanwhile connect where the destination names,
+    // which is where the config sends it unless it says otherwise.
+    // (An address only: resolving a name the config may alias could wait on DNS.)
+    let guess = guessed_route(options);
+    let speculate = async {
+        match &guess {
+            Some(guess) => Some(connect(options, guess).await),
+            None => None,
+        }
+    };
+    let (route, early) = tokio::join!(route(options), speculate);
+    let route = match route {
+        Ok(Some(route)) => route,
+        Ok(None) => {
+            tracing::debug!(host, "the ssh config routes the connection: ssh makes it");
+            return None;
+        }
+        Err(error) => {
+            tracing::debug!(host, %error, "`ssh -G` failed: ssh makes the connection");
+            return None;
+        }
+    };
+    let connected = match (early, guess) {
+        (Some(Ok(stream)), Some(guess))
+            if route.hostname == guess.hostname && route.port == guess.port =>
+        {
+            let family_fits = match (route.family, stream.peer_addr()) {
+                (Family::V4, Ok(peer)) => peer.is_ipv4(),
+                (Family::V6, Ok(peer)) => peer.is_ipv6(),
+                (Family::Any, Ok(_)) => true,
+                (_, Err(_)) => false,
+            };
+            if family_fits {
+                Ok(stream)
+            } else {
+                connect(options, &route).await
+            }
+        }
+        _ => connect(options, &route).await,
+    };
+    let stream = match connected {
+        Ok(stream) => stream,
+        Err(error) => {
+            // ssh tries again and says why in its own words.
+            tracing::debug!(host, %error, "connecting here failed: ssh makes the connection");
+            return None;
+        }
+    };
+    let socket = socket2::Socket::from(stream);
+    let prepared = socket
+        .set_tcp_nodelay(true)
+        .and_then(|()| socket.set_keepalive(route.keepalive))
+        // ssh's own connect leaves its socket blocking; it sets what it needs itself.
+        .and_then(|()| socket.set_nonblocking(false));
+    let listener_path = control.path().join("dial");
+    let listener = prepared.and_then(|()| {
+        let listener = std::os::unix::net::UnixListener::bind(&listener_path)?;
+        listener.set_nonblocking(true)?;
+        tokio::net::UnixListener::from_std(listener)
+    });
+    let listener = match listener {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::debug!(host, %error, "cannot hand a socket over: ssh makes the connection");
+            return None;
+        }
+    };
+    let copy = match socket.try_clone() {
+        Ok(copy) => copy,
+        Err(error) => {
+            tracing::debug!(host, %error, "cannot hand a socket over: ssh makes the connection");
+            return None;
+        }
+    };
+    let deadline = options.connect_timeout;
+    let handing = tokio::spawn(async move {
+        let hand = async {
+            let (peer, _) = listener.accept().await?;
+            let peer = peer.into_std()?;
+            peer.set_nonblocking(false)?;
+            send_fd(&peer, copy.as_raw_fd())
+        };
+        matches!(tokio::time::timeout(deadline, hand).await, Ok(Ok(())))
+    });
+    Some(Dialed {
+        socket,
+        relay,
+        listener: listener_path,
+        handing,
+    })
+}
+
+impl Dialed {
+    /// The master's options that make it take this connection.
+    pub(super) fn master_options(&self) -> [String; 2] {
+        let command = super::supervisor::join(&[
+            self.relay.clone().into_os_string(),
+            RELAY_SUBCOMMAND.into(),
+            self.listener.clone().into_os_string(),
+        ]);
+        // ssh expands `%` tokens in a ProxyCommand.
+        let command = command.to_string_lossy().replace('%', "%%");
+        [
+            "ProxyUseFdpass=yes".to_owned(),
+            format!("ProxyCommand={command}"),
+        ]
+    }
+
+    /// Runs `work` while acknowledging at once what arrives on the connection (see
+    /// [`hurry_acks`](Self::hurry_acks)).
+    pub(super) async fn hurrying<T>(&self, work: impl Future<Output = T>) -> T {
+        tokio::select! {
+            done = work => done,
+            never = self.hurry_acks() => match never {},
+        }
+    }
+
+    /// Acknowledges at once what arrives, every millisecond, for as long as it is polled.
+    async fn hurry_acks(&self) -> std::convert::Infallible {
+        loop {
+            // Leaves the delayed-ACK mode and sends an ACK the kernel was holding back.
+            // Nothing to do with a failure: the ACK comes later, as it would have.
+            let _ = set_quickack(self.socket.as_raw_fd());
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Whether the relay took the socket; `false` when the master never asked (its
+    /// `ProxyCommand` failed) or did not yet.
+    pub(super) async fn handed(mut self) -> bool {
+        self.handing.abort();
+        matches!((&mut self.handing).await, Ok(true))
+    }
+}
+
+impl Drop for Dialed {
+    fn drop(&mut self) {
+        // Its copy of the socket must not outlive the master's: the connection ends with it.
+        self.handing.abort();
+    }
+}
+
+/// Where `options` connect to by the user's ssh config, or `None` when the config routes the
+/// connection itself (a proxy, a bind address): `ssh -G`.
+async fn route(options: &SshBuilder) -> io::Result<Option<Route>> {
+    let mut command = tokio::process::Command::new("ssh");
+    command.arg("-G").arg("-T");
+    if let Some(port) = options.port {
+        command.arg("-p").arg(port.to_string());
+    }
+    command
+        .arg(&options.destination)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(options.connect_timeout, command.output())
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "`ssh -G` did not answer"))??;
+    if !output.status.success() {
+        return Err(io::Error::other(format!("`ssh -G` {}", output.status)));
+    }
+    Ok(parse_route(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// The address the destination names, with the port given or ssh's default: the route unless
+/// the config says otherwise; `None` for a name.
+fn guessed_route(options: &SshBuilder) -> Option<Route> {
+    let host = options
+        .destination
+        .rsplit_once('@')
+        .map_or(options.destination.as_str(), |(_, host)| host);
+    let address: std::net::IpAddr = host.parse().ok()?;
+    Some(Route {
+        hostname: address.to_string(),
+        port: options.port.unwrap_or(22),
+        family: Family::Any,
+        keepalive: true,
+    })
+}
+
+/// The route in `ssh -G`'s output, `None` when ssh must make the connection itself.
+fn parse_route(config: &str) -> Option<Route> {
+    let mut hostname = None;
+    let mut port = None;
+    let mut family = Family::Any;
+    let mut keepalive = true;
+    for line in config.lines() {
+        let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+        match (key, value) {
+            ("proxycommand" | "proxyjump", "none") => {}
+            ("proxycommand" | "proxyjump" | "bindaddress" | "bindinterface", _) => return None,
+            ("hostname", name) => hostname = Some(name.to_owned()),
+            ("port", number) => port = number.parse().ok(),
+            ("addressfamily", "inet") => family = Family::V4,
+            ("addressfamily", "inet6") => family = Family::V6,
+            ("tcpkeepalive", setting) => keepalive = setting == "yes",
+            _ => {}
+        }
+    }
+    Some(Route {
+        hostname: hostname?,
+        port: port?,
+        family,
+        keepalive,
+    })
+}
+
+/// Connects to the route's first address that answers, from the `via` host, within the connect
+/// timeout overall (ssh tries the addresses in order too).
+async fn connect(options: &SshBuilder, route: &Route) -> io::Result<std::net::TcpStream> {
+    let target = (route.hostname.clone(), route.port);
+    let family = route.family;
+    let addresses = options
+        .via
+        .run(move || {
+            std::net::ToSocketAddrs::to_socket_addrs(&target).map(|addresses| {
+                addresses
+                    .filter(|address| match family {
+                        Family::Any => true,
+                        Family::V4 => address.is_ipv4(),
+                        Family::V6 => address.is_ipv6(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .await
+        .map_err(io::Error::other)??;
+    let attempt = async {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+        for address in addresses {
+            match options.via.tcp_connect(address).await {
+                Ok(stream) => return stream.into_std(),
+                Err(error) => last = error,
+            }
+        }
+        Err(last)
+    };
+    tokio::time::timeout(options.connect_timeout, attempt)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
+}
+
+/// `testrig ssh-dial <socket>` (hidden): fetches the descriptor testrig offers on the Unix
+/// socket `path` and passes it to ssh on stdout (`ProxyUseFdpass`); returns the exit code.
+#[doc(hidden)]
+pub fn relay_dialed(path: &Path) -> i32 {
+    let relayed = UnixStream::connect(path)
+        .and_then(|from| receive_fd(&from))
+        .and_then(|socket| {
+            // SAFETY: fd 1 is this process's stdout, open for its whole life; borrowed here.
+            let stdout = unsafe { BorrowedFd::borrow_raw(1) };
+            send_fd(&stdout, socket.as_raw_fd())
+        });
+    match relayed {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("testrig {RELAY_SUBCOMMAND}: {}: {error}", path.display());
+            1
+        }
+    }
+}
+
+/// Sets `TCP_QUICKACK` on `fd`.
+fn set_quickack(fd: RawFd) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: a valid `int` option value of the right size, for a descriptor this process holds.
+    let result = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&raw const one).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if result < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sends the descriptor `fd` over the Unix socket `to` (`SCM_RIGHTS`, with one byte, as
+/// OpenSSH's `mm_send_fd` does).
+fn send_fd(to: &impl AsRawFd, fd: RawFd) -> io::Result<()> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = [0u8; 64];
+    // SAFETY: `msghdr` is plain data; every pointer set below outlives the `sendmsg` call, the
+    // control buffer is large enough for one descriptor (CMSG_SPACE of an int is 24) and the
+    // CMSG macros write only inside it.
+    unsafe {
+        let mut message: libc::msghdr = std::mem::zeroed();
+        message.msg_iov = &raw mut iov;
+        message.msg_iovlen = 1;
+        message.msg_control = control.as_mut_ptr().cast();
+        message.msg_controllen = libc::CMSG_SPACE(size_of::<RawFd>() as u32) as usize;
+        let header = libc::CMSG_FIRSTHDR(&raw const message);
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<RawFd>(), fd);
+        loop {
+            if libc::sendmsg(to.as_raw_fd(), &raw const message, 0) >= 0 {
+                return Ok(());
+            }
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
+}
+
+/// Receives one descriptor sent with [`send_fd`] over the Unix socket `from`.
+fn receive_fd(from: &UnixStream) -> io::Result<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = [0u8; 64];
+    // SAFETY: as in `send_fd`; the descriptor read from the control message is new to this
+    // process (the kernel installed it, close-on-exec), so owning it is sound.
+    unsafe {
+        let mut message: libc::msghdr = std::mem::zeroed();
+        message.msg_iov = &raw mut iov;
+        message.msg_iovlen = 1;
+        message.msg_control = control.as_mut_ptr().cast();
+        message.msg_controllen = control.len();
+        let received = loop {
+            let received =
+                libc::recvmsg(from.as_raw_fd(), &raw mut message, libc::MSG_CMSG_CLOEXEC);
+            if received >= 0 {
+                break received;
+            }
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        };
+        let header = libc::CMSG_FIRSTHDR(&raw const message);
+        if received == 0
+            || header.is_null()
+            || (*header).cmsg_level != libc::SOL_SOCKET
+            || (*header).cmsg_type != libc::SCM_RIGHTS
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "no descriptor came",
+            ));
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<RawFd>());
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_config_is_a_route_to_its_hostname_and_port() {
+        let config = "user root\nhostname 10.0.0.2\nport 2222\naddressfamily any\n\
+                      tcpkeepalive yes\nconnecttimeout none\nproxyusefdpass no\n";
+        assert_eq!(
+            parse_route(config),
+            Some(Route {
+                hostname: "10.0.0.2".into(),
+                port: 2222,
+                family: Family::Any,
+                keepalive: true,
+            })
+        );
+        let config = "hostname lab\nport 22\naddressfamily inet6\ntcpkeepalive no\n";
+        assert_eq!(
+            parse_route(config).map(|route| (route.family, route.keepalive)),
+            Some((Family::V6, false))
+        );
+    }
+
+    #[test]
+    fn a_proxy_or_a_bind_address_in_the_config_leaves_the_connection_to_ssh() {
+        for routed in [
+            "proxyjump a@b",
+            "proxycommand nc %h %p",
+            "bindaddress 10.0.0.1",
+            "bindinterface eth1",
+        ] {
+            let config = format!("hostname h\nport 22\n{routed}\n");
+            assert_eq!(parse_route(&config), None, "{routed}");
+        }
+        assert!(parse_route("hostname h\nport 22\nproxycommand none\n").is_some());
+    }
+
+    #[test]
+    fn a_descriptor_sent_over_a_unix_socket_arrives_as_the_same_socket() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (here, there) = UnixStream::pair().unwrap();
+        send_fd(&here, listener.as_raw_fd()).unwrap();
+        let received = receive_fd(&there).unwrap();
+        let received = std::net::TcpListener::from(received);
+        assert_eq!(
+            received.local_addr().unwrap(),
+            listener.local_addr().unwrap()
+        );
+    }
+}

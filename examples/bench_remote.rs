@@ -8,8 +8,10 @@
 //! The remote host is `testrig::testing::Sshd`: an sshd inside an emulated host, reached from
 //! another (needs root, network namespaces and openssh-server; without them it says so and
 //! exits). The agent is this program itself (`bench_remote agent`), installed on the host by
-//! content like the `testrig` binary. Figures: p50 / p90 of N runs, each after the connection is
-//! up unless it measures the connection.
+//! content like the `testrig` binary. The TCP connection is made by this program and handed to
+//! ssh through the workspace's `testrig` binary (`ssh-dial`) when it is found beside this one:
+//! build it first (`cargo build --release -p testrig-cli`), else ssh makes the connection. Figures:
+//! p50 / p90 of N runs, each after the connection is up unless it measures the connection.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,10 @@ use testrig_drivers::app::App;
 
 const RUNS: usize = 20;
 const PATIENCE: Duration = Duration::from_secs(20);
+/// A classical key exchange instead of OpenSSH 9.x's default post-quantum hybrid
+/// (`sntrup761x25519-sha512`, whose key generation is most of a login's CPU time): what a
+/// user's config choosing it gets.
+const CLASSIC_KEX: &str = "KexAlgorithms=curve25519-sha256";
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -61,6 +67,7 @@ async fn run() -> Result<()> {
 
     let mut connect_agent = Vec::new();
     let mut connect_plain = Vec::new();
+    let mut connect_classic_kex = Vec::new();
     let mut fresh_ssh = Vec::new();
     let mut login = Vec::new();
     let mut connect_then_ready = Vec::new();
@@ -79,6 +86,15 @@ async fn run() -> Result<()> {
         let started = Instant::now();
         let host = sshd.host().agent(SshAgent::Off).connect().await?;
         connect_plain.push(started.elapsed());
+        drop(host);
+        let started = Instant::now();
+        let host = sshd
+            .host()
+            .agent(agent()?)
+            .option(CLASSIC_KEX)
+            .connect()
+            .await?;
+        connect_classic_kex.push(started.elapsed());
         drop(host);
         let started = Instant::now();
         fresh_session_true(&sshd).await?;
@@ -116,6 +132,10 @@ async fn run() -> Result<()> {
         connect_agent,
     ));
     rows.push(("connect, no agent".into(), connect_plain));
+    rows.push((
+        format!("connect, `option(\"{CLASSIC_KEX}\")`"),
+        connect_classic_kex,
+    ));
     rows.push((
         "connect, then a first remote App ready (starts the agent)".into(),
         connect_then_ready,

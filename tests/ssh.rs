@@ -644,3 +644,35 @@ async fn the_connection_made_here_is_handed_to_the_master_which_then_holds_it_al
     let _ = remote.close(PATIENCE).await;
     sshd.stop().await;
 }
+
+#[tokio::test]
+async fn an_ssh_option_given_on_the_builder_reaches_the_connection() {
+    let Some(sshd) = Sshd::start("ssh-option", 102).await else {
+        return;
+    };
+    let classic = sshd
+        .host()
+        .agent(SshAgent::Off)
+        .option("KexAlgorithms=curve25519-sha256")
+        .connect()
+        .await
+        .unwrap();
+    let masters = local_command_lines_with(&["ssh -M", "KexAlgorithms=curve25519-sha256"]);
+    assert_eq!(masters.len(), 1, "{masters:?}");
+    classic.close(PATIENCE).await.unwrap();
+
+    // One ssh does not know: its own words come back, naming the host.
+    let error = sshd
+        .host()
+        .agent(SshAgent::Off)
+        .option("KexAlgorithms=no-such-kex")
+        .connect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("ssh host `remote`") && error.contains("KexAlgorithms"),
+        "{error}"
+    );
+    sshd.stop().await;
+}

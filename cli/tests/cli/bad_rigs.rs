@@ -565,6 +565,14 @@ const EXPECTED: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "ssh_host_option_testrig_sets.toml",
+        "7:15",
+        &[
+            "host `lab`, key `ssh_options`",
+            "`Port=2222` is not valid: set with `port`",
+        ],
+    ),
+    (
         "ssh_driver_on_missing_host.toml",
         "11:6",
         &[

@@ -67,6 +67,7 @@ pub struct SshBuilder {
     pub(super) keep_runpath: bool,
     pub(super) via_host: Option<String>,
     pub(super) agent: SshAgent,
+    pub(super) options: Vec<String>,
 }
 
 /// How long connecting may take unless told otherwise.
@@ -90,6 +91,7 @@ impl SshBuilder {
             keep_runpath: false,
             via_host: None,
             agent: SshAgent::default(),
+            options: Vec::new(),
         }
     }
 
@@ -183,6 +185,16 @@ impl SshBuilder {
         self
     }
 
+    /// Adds an OpenSSH option for the connection, as `ssh -o` takes it (`Key=Value`): a key
+    /// exchange (`KexAlgorithms=curve25519-sha256`), a jump host (`ProxyJump=bastion`), anything
+    /// the user's ssh config could say, for this host only. Options testrig sets itself are
+    /// refused, naming the builder method that sets them where there is one (`Port`:
+    /// [`port`](Self::port), `StrictHostKeyChecking`: [`host_keys`](Self::host_keys)…).
+    pub fn option(mut self, option: impl Into<String>) -> SshBuilder {
+        self.options.push(option.into());
+        self
+    }
+
     /// The host's name: the one given, else the destination.
     pub fn host_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.destination)
@@ -238,13 +250,87 @@ impl SshBuilder {
             let reason = "ssh counts it in whole seconds, at least 1";
             return Err(self.invalid("keepalive", format!("{:?}", self.keepalive), reason));
         }
+        for option in &self.options {
+            if let Some(reason) = refused_option(option) {
+                return Err(self.invalid("option", option.clone(), reason));
+            }
+        }
         Ok(())
     }
+}
+
+/// Why `option` cannot be given with [`SshBuilder::option`], if it cannot.
+fn refused_option(option: &str) -> Option<&'static str> {
+    let Some((key, value)) = option.split_once('=') else {
+        return Some("give `Key=Value`, as `ssh -o` takes it");
+    };
+    if key.is_empty()
+        || !key.chars().all(|c| c.is_ascii_alphanumeric())
+        || value.trim().is_empty()
+        || option.contains(['\n', '\r', '\0'])
+    {
+        return Some("give `Key=Value`, as `ssh -o` takes it");
+    }
+    let reason = match key.to_ascii_lowercase().as_str() {
+        "port" => "set with `port`",
+        "identityfile" | "identitiesonly" => "set with `identity`",
+        "userknownhostsfile" => "set with `known_hosts`",
+        "stricthostkeychecking" => "set with `host_keys`",
+        "connecttimeout" => "set with `connect_timeout`",
+        "serveraliveinterval" | "serveralivecountmax" => "set with `keepalive`",
+        "controlmaster"
+        | "controlpath"
+        | "controlpersist"
+        | "batchmode"
+        | "permitlocalcommand"
+        | "localcommand"
+        | "proxyusefdpass"
+        | "forkafterauthentication"
+        | "requesttty"
+        | "sessiontype"
+        | "stdinnull" => "testrig sets it: the connection depends on it",
+        _ => return None,
+    };
+    Some(reason)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ssh_option_is_key_equals_value_and_not_one_testrig_sets() {
+        let refused = |option: &str| {
+            SshBuilder::new("h")
+                .option(option)
+                .validate()
+                .map_err(|error| error.to_string())
+                .err()
+        };
+        assert_eq!(refused("KexAlgorithms=curve25519-sha256"), None);
+        assert_eq!(refused("ProxyJump=tester@bastion"), None);
+        assert_eq!(
+            refused("Port=2222").as_deref(),
+            Some("ssh host `h`: option `Port=2222` is not valid: set with `port`")
+        );
+        assert!(
+            refused("controlpath=/tmp/x")
+                .unwrap()
+                .contains("testrig sets it")
+        );
+        for malformed in [
+            "KexAlgorithms",
+            "=x",
+            "Kex Algorithms=x",
+            "Ciphers=",
+            "A=b\nC=d",
+        ] {
+            assert!(
+                refused(malformed).unwrap().contains("give `Key=Value`"),
+                "{malformed}"
+            );
+        }
+    }
 
     #[test]
     fn bad_options_are_refused_naming_the_field_and_the_value() {

@@ -217,6 +217,9 @@ async fn route(options: &SshBuilder) -> io::Result<Option<Route>> {
     if let Some(port) = options.port {
         command.arg("-p").arg(port.to_string());
     }
+    for option in &options.options {
+        command.arg("-o").arg(option);
+    }
     command
         .arg(&options.destination)
         .stdin(std::process::Stdio::null())

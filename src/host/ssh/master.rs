@@ -117,6 +117,10 @@ fn master_args(
     for value in dialed.map(Dialed::master_options).into_iter().flatten() {
         option(value);
     }
+    // After testrig's own: for a key given twice, ssh takes the first.
+    for value in &options.options {
+        option(value.clone());
+    }
     if let Some(file) = &options.known_hosts {
         option(format!("UserKnownHostsFile={}", file.display()));
     }

@@ -157,6 +157,8 @@ pub(crate) struct HostSection {
     pub(crate) via: Option<Spanned<String>>,
     /// How long connecting may take.
     pub(crate) connect_timeout: Option<Spanned<RigDuration>>,
+    /// OpenSSH options for this host, as `ssh -o` takes them (`"Key=Value"`).
+    pub(crate) ssh_options: Option<Spanned<Vec<String>>>,
 }
 
 /// The keys only an SSH host (`ssh = "…"`) has.
@@ -168,6 +170,7 @@ pub(crate) const SSH_ONLY_KEYS: &[&str] = &[
     "keep_runpath",
     "via",
     "connect_timeout",
+    "ssh_options",
 ];
 
 impl HostSection {

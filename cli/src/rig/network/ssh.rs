@@ -89,6 +89,13 @@ impl Rig {
             if let Some(timeout) = &host.connect_timeout {
                 builder = builder.connect_timeout(timeout.get_ref().0);
             }
+            for option in host
+                .ssh_options
+                .iter()
+                .flat_map(|options| options.get_ref())
+            {
+                builder = builder.option(option);
+            }
             if let Some(via) = &host.via {
                 if !emulated.contains(&via.get_ref().as_str()) {
                     let known = if emulated.is_empty() {
@@ -115,7 +122,11 @@ impl Rig {
                         reason,
                         ..
                     } => {
-                        let key = if field == "destination" { "ssh" } else { field };
+                        let key = match field {
+                            "destination" => "ssh",
+                            "option" => "ssh_options",
+                            field => field,
+                        };
                         self.error_in(
                             spans,
                             spans.key(key),

@@ -24,8 +24,9 @@
 //! Anything else (no binary, a proxy in the config, a failed resolve or connect) leaves the
 //! connection to ssh, as before, with ssh's own words for a failure.
 
-use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -147,7 +148,7 @@ pub(super) async fn dial(options: &SshBuilder, control: &ControlDir) -> Option<D
             let (peer, _) = listener.accept().await?;
             let peer = peer.into_std()?;
             peer.set_nonblocking(false)?;
-            send_fd(&peer, copy.as_raw_fd())
+            send_fd(&peer, copy.as_fd())
         };
         matches!(tokio::time::timeout(deadline, hand).await, Ok(Ok(())))
     });
@@ -189,7 +190,7 @@ impl Dialed {
         loop {
             // Leaves the delayed-ACK mode and sends an ACK the kernel was holding back.
             // Nothing to do with a failure: the ACK comes later, as it would have.
-            let _ = set_quickack(self.socket.as_raw_fd());
+            let _ = self.socket.set_tcp_quickack(true);
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
@@ -317,12 +318,8 @@ async fn connect(options: &SshBuilder, route: &Route) -> io::Result<std::net::Tc
 #[doc(hidden)]
 pub fn relay_dialed(path: &Path) -> i32 {
     let relayed = UnixStream::connect(path)
-        .and_then(|from| receive_fd(&from))
-        .and_then(|socket| {
-            // SAFETY: fd 1 is this process's stdout, open for its whole life; borrowed here.
-            let stdout = unsafe { BorrowedFd::borrow_raw(1) };
-            send_fd(&stdout, socket.as_raw_fd())
-        });
+        .and_then(receive_fd)
+        .and_then(|socket| send_fd(io::stdout(), socket.as_fd()));
     match relayed {
         Ok(()) => 0,
         Err(error) => {
@@ -332,101 +329,44 @@ pub fn relay_dialed(path: &Path) -> i32 {
     }
 }
 
-/// Sets `TCP_QUICKACK` on `fd`.
-fn set_quickack(fd: RawFd) -> io::Result<()> {
-    let one: libc::c_int = 1;
-    // SAFETY: a valid `int` option value of the right size, for a descriptor this process holds.
-    let result = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_QUICKACK,
-            (&raw const one).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if result < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// Sends the descriptor `fd` over the Unix socket `to` (`SCM_RIGHTS`, with one byte, as
 /// OpenSSH's `mm_send_fd` does).
-fn send_fd(to: &impl AsRawFd, fd: RawFd) -> io::Result<()> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut control = [0u8; 64];
-    // SAFETY: `msghdr` is plain data; every pointer set below outlives the `sendmsg` call, the
-    // control buffer is large enough for one descriptor (CMSG_SPACE of an int is 24) and the
-    // CMSG macros write only inside it.
-    unsafe {
-        let mut message: libc::msghdr = std::mem::zeroed();
-        message.msg_iov = &raw mut iov;
-        message.msg_iovlen = 1;
-        message.msg_control = control.as_mut_ptr().cast();
-        message.msg_controllen = libc::CMSG_SPACE(size_of::<RawFd>() as u32) as usize;
-        let header = libc::CMSG_FIRSTHDR(&raw const message);
-        (*header).cmsg_level = libc::SOL_SOCKET;
-        (*header).cmsg_type = libc::SCM_RIGHTS;
-        (*header).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<RawFd>(), fd);
-        loop {
-            if libc::sendmsg(to.as_raw_fd(), &raw const message, 0) >= 0 {
-                return Ok(());
-            }
-            let error = io::Error::last_os_error();
-            if error.kind() != io::ErrorKind::Interrupted {
-                return Err(error);
-            }
+fn send_fd(to: impl AsFd, fd: BorrowedFd<'_>) -> io::Result<()> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
+    let fds = [fd];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    control.push(SendAncillaryMessage::ScmRights(&fds));
+    loop {
+        match sendmsg(&to, &[IoSlice::new(&[0])], &mut control, SendFlags::empty()) {
+            Ok(_) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
         }
     }
 }
 
 /// Receives one descriptor sent with [`send_fd`] over the Unix socket `from`.
-fn receive_fd(from: &UnixStream) -> io::Result<OwnedFd> {
+fn receive_fd(from: impl AsFd) -> io::Result<OwnedFd> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
     let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut control = [0u8; 64];
-    // SAFETY: as in `send_fd`; the descriptor read from the control message is new to this
-    // process (the kernel installed it, close-on-exec), so owning it is sound.
-    unsafe {
-        let mut message: libc::msghdr = std::mem::zeroed();
-        message.msg_iov = &raw mut iov;
-        message.msg_iovlen = 1;
-        message.msg_control = control.as_mut_ptr().cast();
-        message.msg_controllen = control.len();
-        let received = loop {
-            let received =
-                libc::recvmsg(from.as_raw_fd(), &raw mut message, libc::MSG_CMSG_CLOEXEC);
-            if received >= 0 {
-                break received;
-            }
-            let error = io::Error::last_os_error();
-            if error.kind() != io::ErrorKind::Interrupted {
-                return Err(error);
-            }
-        };
-        let header = libc::CMSG_FIRSTHDR(&raw const message);
-        if received == 0
-            || header.is_null()
-            || (*header).cmsg_level != libc::SOL_SOCKET
-            || (*header).cmsg_type != libc::SCM_RIGHTS
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "no descriptor came",
-            ));
+    loop {
+        let iov = &mut [IoSliceMut::new(&mut byte)];
+        match recvmsg(&from, iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
         }
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<RawFd>());
-        Ok(OwnedFd::from_raw_fd(fd))
     }
+    control
+        .drain()
+        .find_map(|message| match message {
+            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+            _ => None,
+        })
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no descriptor came"))
 }
 
 #[cfg(test)]
@@ -471,7 +411,7 @@ mod tests {
     fn a_descriptor_sent_over_a_unix_socket_arrives_as_the_same_socket() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let (here, there) = UnixStream::pair().unwrap();
-        send_fd(&here, listener.as_raw_fd()).unwrap();
+        send_fd(&here, listener.as_fd()).unwrap();
         let received = receive_fd(&there).unwrap();
         let received = std::net::TcpListener::from(received);
         assert_eq!(

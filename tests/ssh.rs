@@ -676,3 +676,36 @@ async fn an_ssh_option_given_on_the_builder_reaches_the_connection() {
     );
     sshd.stop().await;
 }
+
+#[tokio::test]
+async fn an_address_that_never_answers_fails_once_after_the_connect_timeout() {
+    let Some(sshd) = Sshd::start("ssh-silent", 103).await else {
+        return;
+    };
+    // An address on the link where no host answers (ARP goes unanswered).
+    let std::net::IpAddr::V4(address) = sshd.address else {
+        panic!("the fixture's addresses are IPv4");
+    };
+    let [a, b, c, _] = address.octets();
+    let silent = std::net::Ipv4Addr::new(a, b, c, 77);
+    let timeout = Duration::from_secs(2);
+    let started = std::time::Instant::now();
+    let error = testrig::Host::ssh(format!("root@{silent}"))
+        .name("silent")
+        .identity(sshd.dir.join("user_key"))
+        .known_hosts(sshd.dir.join("known_hosts"))
+        .via(sshd.client.clone())
+        .agent(SshAgent::Off)
+        .connect_timeout(timeout)
+        .connect()
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(error, SshError::Timeout { after, .. } if after == timeout),
+        "{error}"
+    );
+    // The connect made here and ssh's own do not each wait the whole timeout.
+    assert!(took < timeout * 7 / 4, "took {took:?}");
+    sshd.stop().await;
+}

@@ -31,6 +31,8 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::ControlDir;
 use super::builder::SshBuilder;
 use super::install::testrig_binary;
@@ -64,30 +66,59 @@ enum Family {
     V6,
 }
 
-/// Makes the connection for the master, or `None` where ssh should make it itself.
-pub(super) async fn dial(options: &SshBuilder, control: &ControlDir) -> Option<Dialed> {
+/// What [`dial`] came to.
+#[derive(Debug)]
+pub(super) enum Dial {
+    /// The connection is made, for the master to take.
+    Made(Dialed),
+    /// ssh makes the connection itself.
+    Ssh,
+    /// No address answered before `deadline`: ssh would not do better.
+    TimedOut,
+}
+
+/// Makes the connection for the master by `deadline` (`ssh -G` and the connect included),
+/// or leaves it to ssh.
+pub(super) async fn dial(options: &SshBuilder, control: &ControlDir, deadline: Instant) -> Dial {
+    match dial_by(options, control, deadline).await {
+        Ok(Some(dialed)) => Dial::Made(dialed),
+        Ok(None) => Dial::Ssh,
+        Err(TimedOut) => Dial::TimedOut,
+    }
+}
+
+/// The connect did not finish by the deadline.
+struct TimedOut;
+
+async fn dial_by(
+    options: &SshBuilder,
+    control: &ControlDir,
+    deadline: Instant,
+) -> Result<Option<Dialed>, TimedOut> {
     let host = options.host_name().to_owned();
-    let relay = testrig_binary().ok()?;
+    let Ok(relay) = testrig_binary() else {
+        return Ok(None);
+    };
     // `ssh -G` takes a few milliseconds: meanwhile connect where the destination names,
     // which is where the config sends it unless it says otherwise.
     // (An address only: resolving a name the config may alias could wait on DNS.)
     let guess = guessed_route(options);
     let speculate = async {
         match &guess {
-            Some(guess) => Some(connect(options, guess).await),
+            Some(guess) => Some(connect(options, guess, deadline).await),
             None => None,
         }
     };
-    let (route, early) = tokio::join!(route(options), speculate);
+    let (route, early) = tokio::join!(route(options, deadline), speculate);
     let route = match route {
         Ok(Some(route)) => route,
         Ok(None) => {
             tracing::debug!(host, "the ssh config routes the connection: ssh makes it");
-            return None;
+            return Ok(None);
         }
         Err(error) => {
             tracing::debug!(host, %error, "`ssh -G` failed: ssh makes the connection");
-            return None;
+            return Ok(None);
         }
     };
     let connected = match (early, guess) {
@@ -103,17 +134,18 @@ pub(super) async fn dial(options: &SshBuilder, control: &ControlDir) -> Option<D
             if family_fits {
                 Ok(stream)
             } else {
-                connect(options, &route).await
+                connect(options, &route, deadline).await
             }
         }
-        _ => connect(options, &route).await,
+        _ => connect(options, &route, deadline).await,
     };
     let stream = match connected {
         Ok(stream) => stream,
+        Err(error) if error.kind() == io::ErrorKind::TimedOut => return Err(TimedOut),
         Err(error) => {
-            // ssh tries again and says why in its own words.
+            // ssh tries again and says why in its own words (a refusal, an unknown name).
             tracing::debug!(host, %error, "connecting here failed: ssh makes the connection");
-            return None;
+            return Ok(None);
         }
     };
     let socket = socket2::Socket::from(stream);
@@ -132,17 +164,16 @@ pub(super) async fn dial(options: &SshBuilder, control: &ControlDir) -> Option<D
         Ok(listener) => listener,
         Err(error) => {
             tracing::debug!(host, %error, "cannot hand a socket over: ssh makes the connection");
-            return None;
+            return Ok(None);
         }
     };
     let copy = match socket.try_clone() {
         Ok(copy) => copy,
         Err(error) => {
             tracing::debug!(host, %error, "cannot hand a socket over: ssh makes the connection");
-            return None;
+            return Ok(None);
         }
     };
-    let deadline = options.connect_timeout;
     let handing = tokio::spawn(async move {
         let hand = async {
             let (peer, _) = listener.accept().await?;
@@ -150,14 +181,14 @@ pub(super) async fn dial(options: &SshBuilder, control: &ControlDir) -> Option<D
             peer.set_nonblocking(false)?;
             send_fd(&peer, copy.as_fd())
         };
-        matches!(tokio::time::timeout(deadline, hand).await, Ok(Ok(())))
+        matches!(tokio::time::timeout_at(deadline, hand).await, Ok(Ok(())))
     });
-    Some(Dialed {
+    Ok(Some(Dialed {
         socket,
         relay,
         listener: listener_path,
         handing,
-    })
+    }))
 }
 
 impl Dialed {
@@ -212,7 +243,7 @@ impl Drop for Dialed {
 
 /// Where `options` connect to by the user's ssh config, or `None` when the config routes the
 /// connection itself (a proxy, a bind address): `ssh -G`.
-async fn route(options: &SshBuilder) -> io::Result<Option<Route>> {
+async fn route(options: &SshBuilder, deadline: Instant) -> io::Result<Option<Route>> {
     let mut command = tokio::process::Command::new("ssh");
     command.arg("-G").arg("-T");
     if let Some(port) = options.port {
@@ -226,7 +257,7 @@ async fn route(options: &SshBuilder) -> io::Result<Option<Route>> {
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true);
-    let output = tokio::time::timeout(options.connect_timeout, command.output())
+    let output = tokio::time::timeout_at(deadline, command.output())
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "`ssh -G` did not answer"))??;
     if !output.status.success() {
@@ -280,7 +311,11 @@ fn parse_route(config: &str) -> Option<Route> {
 
 /// Connects to the route's first address that answers, from the `via` host, within the connect
 /// timeout overall (ssh tries the addresses in order too).
-async fn connect(options: &SshBuilder, route: &Route) -> io::Result<std::net::TcpStream> {
+async fn connect(
+    options: &SshBuilder,
+    route: &Route,
+    deadline: Instant,
+) -> io::Result<std::net::TcpStream> {
     let target = (route.hostname.clone(), route.port);
     let family = route.family;
     let addresses = options
@@ -308,7 +343,7 @@ async fn connect(options: &SshBuilder, route: &Route) -> io::Result<std::net::Tc
         }
         Err(last)
     };
-    tokio::time::timeout(options.connect_timeout, attempt)
+    tokio::time::timeout_at(deadline, attempt)
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
 }

@@ -3,9 +3,11 @@
 use std::ffi::OsString;
 use std::net::IpAddr;
 
+use tokio::time::Instant;
+
 use super::ControlDir;
 use super::builder::SshBuilder;
-use super::dial::{self, Dialed};
+use super::dial::{self, Dial, Dialed};
 use super::error::SshError;
 use crate::process::{Command, Pattern, Process};
 
@@ -20,14 +22,17 @@ pub(super) async fn start(
     options: &SshBuilder,
     control: &ControlDir,
 ) -> Result<(Process, Option<Dialed>), SshError> {
-    let Some(dialed) = dial::dial(options, control).await else {
-        return Ok((attempt(options, control, None).await?, None));
+    let deadline = Instant::now() + options.connect_timeout;
+    let dialed = match dial::dial(options, control, deadline).await {
+        Dial::Made(dialed) => dialed,
+        Dial::Ssh => return Ok((attempt(options, control, None, deadline).await?, None)),
+        Dial::TimedOut => return Err(timeout(options)),
     };
-    let error = match attempt(options, control, Some(&dialed)).await {
+    let error = match attempt(options, control, Some(&dialed), deadline).await {
         Ok(master) => return Ok((master, Some(dialed))),
         Err(error) => error,
     };
-    // A timeout waited the whole connect timeout already; a relay that took the socket worked.
+    // A timeout used the whole connect timeout already; a relay that took the socket worked.
     if matches!(error, SshError::Timeout { .. }) || dialed.handed().await {
         return Err(error);
     }
@@ -35,7 +40,16 @@ pub(super) async fn start(
     // the host. ssh connects by itself.
     tracing::debug!(host = options.host_name(), %error, "the socket relay failed: ssh connects by itself");
     let _ = std::fs::remove_file(control.log());
-    Ok((attempt(options, control, None).await?, None))
+    Ok((attempt(options, control, None, deadline).await?, None))
+}
+
+/// The error for a connect that did not finish within the connect timeout.
+fn timeout(options: &SshBuilder) -> SshError {
+    SshError::Timeout {
+        host: options.host_name().to_owned(),
+        destination: options.destination.clone(),
+        after: options.connect_timeout,
+    }
 }
 
 /// One start of the master, on the connection `dialed` here if any.
@@ -43,6 +57,7 @@ async fn attempt(
     options: &SshBuilder,
     control: &ControlDir,
     dialed: Option<&Dialed>,
+    deadline: Instant,
 ) -> Result<Process, SshError> {
     let host = options.host_name().to_owned();
     // The master's stderr goes straight to a file, not through a pipe read by a task: ssh
@@ -66,18 +81,14 @@ async fn attempt(
             host: host.clone(),
             source,
         })?;
-    let ready = master.ready(options.connect_timeout);
+    let ready = master.ready(deadline.saturating_duration_since(Instant::now()));
     let ready = match dialed {
         Some(dialed) => dialed.hurrying(ready).await,
         None => ready.await,
     };
     match ready {
         Ok(_) => Ok(master),
-        Err(_) if !master.state().has_exited() => Err(SshError::Timeout {
-            host,
-            destination: options.destination.clone(),
-            after: options.connect_timeout,
-        }),
+        Err(_) if !master.state().has_exited() => Err(timeout(options)),
         Err(_) => Err(refusal(
             options,
             &log_of(control),

@@ -67,16 +67,18 @@ async fn native_client_runs_four_parallel_streams_with_iperf3_ids() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn native_client_receives_from_iperf3_in_reverse_and_counts_every_byte_sent() {
+async fn native_client_receives_from_iperf3_in_reverse_and_counts_what_arrived_by_its_end() {
     let binary = iperf3_or_skip!();
     let result = run_against_iperf3(&binary, options().reverse()).await;
     assert_eq!(result.test.direction, Direction::Reverse);
     assert!(result.bytes_received() > 10 * BLOCK);
-    iperf_support::assert_close(
-        "sent vs received",
+    // iperf3's server sends until TEST_END reaches it: what arrives after the client's end
+    // is not counted, as by iperf3's client.
+    iperf_support::assert_received_by_the_end(
+        "reverse",
         result.bytes_sent(),
         result.bytes_received(),
-        BLOCK,
+        1,
     );
     assert!(
         !result.summary.main.received.sender,
@@ -95,7 +97,12 @@ async fn native_client_runs_bidirectional_with_iperf3_and_both_directions_agree(
         .expect("bidir has a reverse sum");
     assert!(result.bytes_sent() > 0 && reverse.sent.bytes > 0);
     assert_eq!(result.bytes_received(), result.bytes_sent(), "forward");
-    iperf_support::assert_close("reverse", reverse.sent.bytes, reverse.received.bytes, BLOCK);
+    iperf_support::assert_received_by_the_end(
+        "reverse",
+        reverse.sent.bytes,
+        reverse.received.bytes,
+        1,
+    );
     let ids: Vec<u32> = result.summary.streams.iter().map(|s| s.id).collect();
     assert_eq!(ids, [1, 3]);
     assert!(

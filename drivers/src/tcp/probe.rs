@@ -47,6 +47,12 @@ pub(crate) fn unacknowledged(fd: BorrowedFd<'_>) -> io::Result<u64> {
     ioctl_count(fd, libc::TIOCOUTQ).map(|n| n as u64)
 }
 
+/// Bytes that reached `fd` and wait to be read (`FIONREAD`, the figure `ss` shows as
+/// Recv-Q).
+pub(crate) fn unread(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    ioctl_count(fd, libc::FIONREAD).map(|n| n as u64)
+}
+
 fn ioctl_count(fd: BorrowedFd<'_>, request: libc::Ioctl) -> io::Result<usize> {
     let mut count: libc::c_int = 0;
     // SAFETY: both requests write one `int` through the pointer; the descriptor is

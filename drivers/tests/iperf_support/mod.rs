@@ -193,25 +193,33 @@ pub fn assert_close(what: &str, a: u64, b: u64, tolerance: u64) {
     );
 }
 
-/// Asserts what the real iperf3 *received* is consistent with what was sent. iperf3 stops
-/// counting when it handles `TEST_END` and discards data still queued in its sockets (iperf3
-/// against itself shows the same), so it may count less than was sent — never more — by at
-/// most what one stream can hold in flight: the kernel's largest send and receive buffers
-/// (`tcp_wmem`, `tcp_rmem`; 4 MiB + 32 MiB here, so on a busy loopback a 1 s test may lose
-/// more than a tenth of its bytes this way).
-pub fn assert_iperf3_received(what: &str, sent: u64, received: u64, streams: u64) {
+/// Asserts what a receiver of a timed TCP test counted is consistent with what was sent.
+/// A receiver stops counting when the test ends on its side: iperf3's when it handles
+/// `TEST_END` (it even drops what is still queued in its sockets), the native one at the same
+/// moment (it counts what is queued). What the sender had written but not yet delivered by
+/// then, and in reverse mode what it wrote before `TEST_END` reached it, is not counted:
+/// iperf3 against itself shows the same. So a receiver may count less than was sent, never
+/// more, by at most what one stream can hold in flight (see [`in_flight`]).
+pub fn assert_received_by_the_end(what: &str, sent: u64, received: u64, streams: u64) {
     assert!(
         received <= sent,
-        "{what}: iperf3 received {received} > sent {sent}"
+        "{what}: received {received} > sent {sent}"
     );
-    let in_flight = streams * (largest_buffer("tcp_wmem") + largest_buffer("tcp_rmem"));
+    let in_flight = in_flight(streams);
     assert!(
         sent - received <= in_flight,
-        "{what}: iperf3 received {received} of {sent} sent: {} short, more than the {in_flight} \
+        "{what}: received {received} of {sent} sent: {} short, more than the {in_flight} \
          bytes {streams} stream(s) can hold in flight",
         sent - received
     );
-    assert!(received > 0, "{what}: iperf3 received nothing");
+    assert!(received > 0, "{what}: nothing received");
+}
+
+/// What `streams` TCP streams can hold in flight: the kernel's largest send and receive
+/// buffers each (`tcp_wmem`, `tcp_rmem`; 4 MiB + 32 MiB here, so on a busy loopback a 1 s
+/// test may lose more than a tenth of its bytes this way).
+pub fn in_flight(streams: u64) -> u64 {
+    streams * (largest_buffer("tcp_wmem") + largest_buffer("tcp_rmem"))
 }
 
 /// The largest buffer Linux gives a TCP socket (the third of `/proc/sys/net/ipv4/<name>`).

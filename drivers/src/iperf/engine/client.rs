@@ -32,6 +32,8 @@ const RECEIVE_DRAIN: Duration = Duration::from_secs(2);
 /// How long a sending client waits, before `TEST_END`, for the server to take what was sent
 /// (iperf3's server stops counting at `TEST_END`; see `drain`).
 const SEND_DRAIN: Duration = Duration::from_secs(5);
+/// How long the receivers may take, once the test ends, to read what had arrived by then.
+const QUEUED_READ: Duration = Duration::from_millis(200);
 
 /// What a running client reports before its end result, in order: the connections once,
 /// then each interval.
@@ -264,6 +266,8 @@ impl NativeClient {
             .await?;
 
         run.stop_senders().await;
+        run.until_read_to_the_end(QUEUED_READ.min(c.options.phase_timeout))
+            .await;
         // The last interval, however short; with intervals off (`-i 0`) the only one.
         let interval = c.options.interval.unwrap_or(Duration::ZERO);
         if let Some(report) = run.sample_interval(Some(interval)) {

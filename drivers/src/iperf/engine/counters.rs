@@ -16,8 +16,13 @@ pub(crate) struct StreamCounters {
     out_of_order: AtomicU64,
     /// UDP receiver: jitter in seconds, as `f64` bits.
     jitter: AtomicU64,
-    /// TCP receiver: the byte total the peer says it sent, plus one; 0 while unknown.
-    expected_plus_one: AtomicU64,
+    /// TCP receiver: where its count stops, plus one; 0 while it runs. That is what had
+    /// reached this host when the test ended here (read, or queued in the kernel), or
+    /// what was read when the stream ended first.
+    until_plus_one: AtomicU64,
+    /// TCP receiver, when asked to note it: nanoseconds from the test's start to its
+    /// latest read, plus one; 0 before any.
+    last_read_plus_one: AtomicU64,
 }
 
 /// A copy of a stream's counters at one instant.
@@ -54,29 +59,53 @@ impl StreamCounters {
         self.jitter.store(jitter.to_bits(), Relaxed);
     }
 
-    /// The peer reported sending `total` bytes on this stream in all.
-    pub(crate) fn expect_bytes(&self, total: u64) {
-        self.expected_plus_one
-            .store(total.saturating_add(1), Relaxed);
+    /// The count stops at `total` bytes: later ones are read but not counted. The first
+    /// stop set holds.
+    pub(crate) fn end_at(&self, total: u64) {
+        let _ = self
+            .until_plus_one
+            .compare_exchange(0, total.saturating_add(1), Relaxed, Relaxed);
     }
 
-    /// Whether everything the peer reported sending has been counted; `None` while the
-    /// peer has not said.
-    pub(crate) fn received_all(&self) -> Option<bool> {
-        match self.expected_plus_one.load(Relaxed) {
+    /// Whether the stream has read as far as its count stops; `None` while it runs.
+    pub(crate) fn read_to_the_end(&self) -> Option<bool> {
+        match self.until_plus_one.load(Relaxed) {
             0 => None,
-            plus_one => Some(self.bytes.load(Relaxed) >= plus_one - 1),
+            plus_one => Some(self.read_bytes() >= plus_one - 1),
         }
     }
 
-    /// The bytes counted so far (one relaxed load, for samplers that need nothing else).
-    pub(crate) fn bytes(&self) -> u64 {
+    /// A receiver read at `since_start` into the test.
+    pub(crate) fn note_read(&self, since_start: std::time::Duration) {
+        let nanos = u64::try_from(since_start.as_nanos()).unwrap_or(u64::MAX - 1);
+        self.last_read_plus_one.store(nanos + 1, Relaxed);
+    }
+
+    /// How far into the test the latest noted read was; `None` before any.
+    pub(crate) fn last_read(&self) -> Option<std::time::Duration> {
+        match self.last_read_plus_one.load(Relaxed) {
+            0 => None,
+            plus_one => Some(std::time::Duration::from_nanos(plus_one - 1)),
+        }
+    }
+
+    /// Every byte a receiver has read so far, counted or not.
+    pub(crate) fn read_bytes(&self) -> u64 {
         self.bytes.load(Relaxed)
+    }
+
+    /// The bytes counted so far (two relaxed loads, for samplers that need nothing else).
+    pub(crate) fn bytes(&self) -> u64 {
+        let moved = self.bytes.load(Relaxed);
+        match self.until_plus_one.load(Relaxed) {
+            0 => moved,
+            plus_one => moved.min(plus_one - 1),
+        }
     }
 
     pub(crate) fn snapshot(&self) -> CounterSnapshot {
         CounterSnapshot {
-            bytes: self.bytes.load(Relaxed),
+            bytes: self.bytes(),
             blocks: self.blocks.load(Relaxed),
             packets: self.packets.load(Relaxed),
             lost: self.lost.load(Relaxed),

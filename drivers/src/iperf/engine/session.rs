@@ -25,8 +25,8 @@ use crate::iperf::protocol::{
 };
 use crate::iperf::result::{ControlPeer, IntervalReport, IperfResult, Role};
 
-/// How long the server waits at `TEST_END` for its receivers to read what is queued before it
-/// closes the last interval.
+/// How long the server waits at `TEST_END` for its receivers to read what had arrived by then
+/// before it closes the last interval.
 const QUEUED_READ: Duration = Duration::from_millis(200);
 
 /// How long the server waits for receivers to read what is already queued at `TEST_END`.
@@ -210,13 +210,11 @@ pub(crate) async fn serve_session(
     run_until_test_end(&mut control, &mut run, config).await?;
 
     run.stop_senders().await;
-    run.until_queued_is_read(QUEUED_READ.min(t)).await;
+    run.until_read_to_the_end(QUEUED_READ.min(t)).await;
     let last = run.sample_interval(Some(config.interval.unwrap_or(Duration::ZERO)));
     report_interval(config, last);
     run.stop_fine_sampling().await;
     run.close_sending_sockets();
-    // The client reports what it sent before it reads our results: the receivers drain
-    // until they have counted exactly that, instead of waiting for the streams to go quiet.
     let remote: ExchangedResults = within(t, Phase::ExchangeResults, async {
         control
             .write_state(TestState::ExchangeResults, Phase::ExchangeResults)
@@ -231,6 +229,7 @@ pub(crate) async fn serve_session(
     .await?;
     run.expect_received(&remote);
     run.stop_receivers(RECEIVE_DRAIN.min(t)).await;
+    run.end_at_the_last_read();
     let result = run.result(Some(&remote));
     let mut local = run.local_results();
     if run.params().get_server_output {

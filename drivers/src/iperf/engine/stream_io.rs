@@ -2,6 +2,7 @@
 //! allocation per block, non-blocking `try_*` calls that fall back to readiness waits.
 
 use std::io;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +19,7 @@ use super::payload_file::{self, PayloadFile};
 use super::read_batching::{MAX_LOW_WATER, ReadBatching, STALL};
 use super::udp_receive::UdpReceiveTracker;
 use crate::iperf::protocol::{UdpHeader, udp_header_len};
+use crate::tcp::probe;
 
 /// Smallest read buffer: a whole batch of a fast stream (the largest low-water mark) in one
 /// call; reading less per call only costs syscalls.
@@ -83,6 +85,10 @@ pub(crate) struct ReceiveJob {
     pub(crate) block_size: usize,
     pub(crate) budget: Option<Arc<Budget>>,
     pub(crate) stop: CancellationToken,
+    /// Cancelled when the test ends on this side: a TCP receiver's count stops there.
+    pub(crate) test_ended: CancellationToken,
+    /// When set, the test's start: a TCP receiver notes when it reads, from there.
+    pub(crate) note_reads_from: Option<Instant>,
     pub(crate) end: ReceiveEnd,
     pub(crate) udp_counters_64bit: bool,
 }
@@ -175,11 +181,28 @@ pub(crate) async fn tcp_send(stream: Arc<TcpStream>, job: SendJob) -> io::Result
     }
 }
 
+/// Reads a TCP stream, counting what arrives until the test ends on this side: from then
+/// on only what had reached this host by the end counts, whether it was read yet or still
+/// queued in the kernel. Later bytes are read (so the sender is never blocked) but not
+/// counted: the measured seconds end there, and the tail a slow link still carries would
+/// raise the rate above the link's. iperf3's receiver stops at the end too (and drops even
+/// what is queued).
 pub(crate) async fn tcp_receive(stream: Arc<TcpStream>, job: ReceiveJob) -> io::Result<()> {
     let mut buf = vec![0u8; job.block_size.max(MIN_READ_BUFFER)];
     let mut batching = ReadBatching::new(Instant::now());
     let draining = job.end == ReceiveEnd::DrainQueued;
+    let mut ended = false;
     loop {
+        if !ended && job.test_ended.is_cancelled() {
+            ended = true;
+            // Only this task reads the stream, so nothing is read between the two looks.
+            let queued = probe::unread(stream.as_fd()).unwrap_or(0);
+            job.counters.end_at(job.counters.read_bytes() + queued);
+            if batching.raised() {
+                // The queued tail below the mark is to be read now, not after a stall.
+                batching.lower(&*stream, Instant::now());
+            }
+        }
         match stream.try_read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => {
@@ -187,6 +210,9 @@ pub(crate) async fn tcp_receive(stream: Arc<TcpStream>, job: ReceiveJob) -> io::
                 job.counters.add_blocks(1);
                 if let Some(budget) = &job.budget {
                     budget.add_received(n as u64);
+                }
+                if let Some(start) = job.note_reads_from {
+                    job.counters.note_read(start.elapsed());
                 }
                 batching.record(n);
                 tokio::task::consume_budget().await;
@@ -199,11 +225,9 @@ pub(crate) async fn tcp_receive(stream: Arc<TcpStream>, job: ReceiveJob) -> io::
                     continue;
                 }
                 if stopping && draining {
-                    // Data the peer wrote before it said TEST_END may still be on its way
-                    // (a busy host, a real network). Where the peer reported how much it
-                    // sent, stop once that much is counted (the caller's deadline bounds the
-                    // wait); otherwise once the stream goes quiet.
-                    match job.counters.received_all() {
+                    // Stop once read as far as the count goes (the caller's deadline bounds
+                    // the wait); with no end known, once the stream goes quiet.
+                    match job.counters.read_to_the_end() {
                         Some(true) => return Ok(()),
                         Some(false) => stream.readable().await?,
                         None => match tokio::time::timeout(DRAIN_QUIET, stream.readable()).await {
@@ -213,12 +237,13 @@ pub(crate) async fn tcp_receive(stream: Arc<TcpStream>, job: ReceiveJob) -> io::
                     }
                     continue;
                 }
-                if !stopping {
+                if !stopping && !ended {
                     batching.retune(&*stream, Instant::now());
                 }
                 let stall_at = batching.raised().then(|| Instant::now() + STALL);
                 tokio::select! {
                     biased;
+                    _ = job.test_ended.cancelled(), if !ended => {}
                     _ = job.stop.cancelled(), if !stopping && (draining || batching.raised()) => {}
                     ready = stream.readable() => ready?,
                     _ = sleep_until_opt(stall_at) => batching.lower(&*stream, Instant::now()),
@@ -379,11 +404,14 @@ mod tests {
         let receiving = Arc::new(receiving);
         let counters = Arc::new(StreamCounters::default());
         let stop = CancellationToken::new();
+        let test_ended = CancellationToken::new();
         let job = ReceiveJob {
             counters: counters.clone(),
             block_size: 128 * 1024,
             budget: None,
             stop: stop.clone(),
+            test_ended: test_ended.clone(),
+            note_reads_from: None,
             end: ReceiveEnd::DrainQueued,
             udp_counters_64bit: false,
         };
@@ -425,8 +453,9 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
 
-        // Told the sender's total, the drain ends as soon as it is counted, not 20 ms later.
-        counters.expect_bytes(total);
+        // Told the test ended, the drain ends as soon as what had arrived is counted, not
+        // 20 ms later.
+        test_ended.cancel();
         stop.cancel();
         tokio::time::timeout(Duration::from_secs(2), receiver)
             .await
@@ -434,5 +463,59 @@ mod tests {
             .unwrap()
             .unwrap();
         drop(sending);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn what_is_queued_when_the_test_ends_counts_and_what_comes_later_does_not() {
+        // Within the initial receive window, so all of it is queued here unread.
+        const QUEUED: usize = 40_000;
+        const LATER: usize = 200_000;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let writer = std::thread::spawn(move || std::net::TcpStream::connect(addr).unwrap());
+        let (receiving, _) = listener.accept().await.unwrap();
+        let mut sending = writer.join().unwrap();
+        let receiving = Arc::new(receiving);
+
+        // Bytes that reached this host before the end, not read yet when it comes.
+        sending.write_all(&[3u8; QUEUED]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while probe::unread(receiving.as_fd()).unwrap() < QUEUED as u64 {
+            assert!(
+                Instant::now() < deadline,
+                "the bytes never reached the socket"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let counters = Arc::new(StreamCounters::default());
+        let test_ended = CancellationToken::new();
+        test_ended.cancel();
+        let job = ReceiveJob {
+            counters: counters.clone(),
+            block_size: 128 * 1024,
+            budget: None,
+            stop: CancellationToken::new(),
+            test_ended,
+            note_reads_from: None,
+            end: ReceiveEnd::UntilClosed,
+            udp_counters_64bit: false,
+        };
+        let receiver = tokio::spawn(tcp_receive(receiving, job));
+        while counters.read_to_the_end().is_none() {
+            assert!(Instant::now() < deadline, "the receiver never saw the end");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+
+        // Bytes after the end: read, so the sender is not held up, but not counted.
+        sending.write_all(&[4u8; LATER]).unwrap();
+        drop(sending);
+        tokio::time::timeout(Duration::from_secs(2), receiver)
+            .await
+            .expect("the receiver reads to the stream's end")
+            .unwrap()
+            .unwrap();
+        assert_eq!(counters.read_bytes(), (QUEUED + LATER) as u64);
+        assert_eq!(counters.snapshot().bytes, QUEUED as u64);
+        assert_eq!(counters.bytes(), QUEUED as u64);
     }
 }

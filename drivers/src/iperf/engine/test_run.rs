@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,6 +29,7 @@ use crate::iperf::result::{
     IperfResult, Measurement, Role, StartInfo, StreamMeasurement, StreamSummary, Summary,
     TestSettings,
 };
+use crate::tcp::probe;
 
 /// Which way a stream's data flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +142,8 @@ pub(crate) struct TestRun {
     failure: Arc<Failure>,
     stop_senders: CancellationToken,
     stop_receivers: CancellationToken,
+    /// Cancelled when the test ends on this side: the TCP receivers' counts stop there.
+    test_ended: CancellationToken,
     budget: Option<Arc<Budget>>,
     clock: Option<Clock>,
     baseline: Vec<CounterSnapshot>,
@@ -185,6 +189,7 @@ impl TestRun {
             failure: Arc::new(Failure::default()),
             stop_senders: CancellationToken::new(),
             stop_receivers: CancellationToken::new(),
+            test_ended: CancellationToken::new(),
             budget,
             clock: None,
             baseline: Vec::new(),
@@ -383,13 +388,21 @@ impl TestRun {
                     // senders in a bidirectional test.
                     budget: self.budget.clone().filter(|_| self.role == Role::Client),
                     stop: self.stop_receivers.clone(),
+                    test_ended: self.test_ended.clone(),
+                    note_reads_from: self
+                        .counts_to_the_reported_total()
+                        .then(|| self.clock.map(|c| c.started))
+                        .flatten(),
                     end: receive_end,
                     udp_counters_64bit: self.params.udp_counters_64bit,
                 };
                 let failure = self.failure.clone();
                 match socket {
                     StreamSocket::Tcp(s) => self.receivers.spawn(async move {
+                        let counters = job.counters.clone();
                         failure.record(id, stream_io::tcp_receive(s, job).await);
+                        // A stream that ended first counts what it read.
+                        counters.end_at(counters.read_bytes());
                     }),
                     StreamSocket::Udp(s) => self.receivers.spawn(async move {
                         failure.record(id, stream_io::udp_receive(s, job).await);
@@ -677,8 +690,14 @@ impl TestRun {
         }
     }
 
-    /// Stops the senders and waits for their tasks; records the end of the test.
+    /// Ends the test on this side: the TCP receivers' counts stop at what has reached this
+    /// host (see [`stream_io::tcp_receive`]; not a bounded test's server, see
+    /// [`counts_to_the_reported_total`](Self::counts_to_the_reported_total)); the senders
+    /// stop, and their tasks are waited for. Records the end of the test.
     pub(crate) async fn stop_senders(&mut self) {
+        if !self.counts_to_the_reported_total() {
+            self.test_ended.cancel();
+        }
         self.stop_senders.cancel();
         while self.senders.join_next().await.is_some() {}
         let now = Instant::now();
@@ -708,32 +727,22 @@ impl TestRun {
         drain::until_taken(host, &sent, deadline).await
     }
 
-    /// Waits up to `deadline` until this side's TCP receivers have read what their kernel
-    /// queues hold, so the last interval counts what arrived before `TEST_END` (a busy
-    /// machine may not have run them yet).
-    pub(crate) async fn until_queued_is_read(&self, deadline: Duration) {
-        let queued = || {
-            self.streams
-                .iter()
-                .filter(|s| !s.sending)
-                .any(|s| match &s.socket {
-                    Some(StreamSocket::Tcp(tcp)) => {
-                        let mut pending: libc::c_int = 0;
-                        // SAFETY: FIONREAD writes one int through the pointer given.
-                        let rc = unsafe {
-                            libc::ioctl(
-                                std::os::fd::AsRawFd::as_raw_fd(tcp.as_ref()),
-                                libc::FIONREAD,
-                                &mut pending,
-                            )
-                        };
-                        rc == 0 && pending > 0
-                    }
-                    _ => false,
-                })
+    /// Waits up to `deadline` (after [`stop_senders`](Self::stop_senders)) until this side's
+    /// TCP receivers have read as far as their counts go (or, where they count on, what is
+    /// queued), so the last interval holds what arrived before the end (a busy machine may
+    /// not have run them yet).
+    pub(crate) async fn until_read_to_the_end(&self, deadline: Duration) {
+        let behind = || {
+            self.streams.iter().any(|s| match (&s.socket, s.sending) {
+                (Some(StreamSocket::Tcp(tcp)), false) => match s.counters.read_to_the_end() {
+                    Some(done) => !done,
+                    None => probe::unread(tcp.as_fd()).is_ok_and(|n| n > 0),
+                },
+                _ => false,
+            })
         };
         let _ = tokio::time::timeout(deadline, async {
-            while queued() {
+            while behind() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         })
@@ -753,6 +762,7 @@ impl TestRun {
     /// Tells the receivers to finish and waits up to `deadline` for them; then closes every
     /// data socket.
     pub(crate) async fn stop_receivers(&mut self, deadline: Duration) {
+        self.test_ended.cancel();
         self.stop_receivers.cancel();
         let drained = tokio::time::timeout(deadline, async {
             while self.receivers.join_next().await.is_some() {}
@@ -842,12 +852,24 @@ impl TestRun {
         }
     }
 
-    /// Checks that the peer's results name exactly our streams.
-    /// Tells each TCP receiving stream how many bytes the peer reports it sent, so the
-    /// drain stops as soon as they are all counted. Not with an omitted warm-up: each side
-    /// ends it by its own clock, so the two counts start at different bytes.
+    /// Whether this side's receivers count to what the peer reports it sent instead of
+    /// stopping at the end of the test: the server of a byte- or block-bounded TCP test.
+    /// Such a test is over when its bytes have arrived, not when the client has written
+    /// them (iperf3's server, stopping at `TEST_END`, counts anything from all of them to
+    /// none: esnet/iperf#382); the server's seconds then run to its last read (see
+    /// [`end_at_the_last_read`](Self::end_at_the_last_read)). Not with an omitted warm-up:
+    /// each side ends it by its own clock, so the two counts start at different bytes.
+    fn counts_to_the_reported_total(&self) -> bool {
+        self.role == Role::Server
+            && self.params.protocol == Protocol::Tcp
+            && self.params.omit == 0
+            && (self.params.bytes > 0 || self.params.blocks > 0)
+    }
+
+    /// Tells each TCP receiving stream of a bounded test's server how many bytes the peer
+    /// reports it sent: its count stops there, and its drain as soon as that is read.
     pub(crate) fn expect_received(&self, remote: &ExchangedResults) {
-        if self.params.protocol != Protocol::Tcp || self.params.omit > 0 {
+        if !self.counts_to_the_reported_total() {
             return;
         }
         for (stream, baseline) in self.streams.iter().zip(&self.baseline) {
@@ -855,11 +877,33 @@ impl TestRun {
             if let (false, Some(reported)) = (stream.sending, reported) {
                 stream
                     .counters
-                    .expect_bytes(baseline.bytes.saturating_add(reported.bytes));
+                    .end_at(baseline.bytes.saturating_add(reported.bytes));
             }
         }
     }
 
+    /// A bounded test's server (after [`stop_receivers`](Self::stop_receivers)): the test
+    /// lasted here until the last of its bytes was read, if that came after `TEST_END`.
+    pub(crate) fn end_at_the_last_read(&mut self) {
+        if !self.counts_to_the_reported_total() {
+            return;
+        }
+        let last = self
+            .streams
+            .iter()
+            .filter(|s| !s.sending)
+            .filter_map(|s| s.counters.last_read())
+            .max()
+            .zip(self.clock)
+            .map(|(since_start, clock)| clock.started + since_start);
+        if let (Some(last), Some((end, _))) = (last, self.sender_end.as_mut())
+            && last > *end
+        {
+            *end = last;
+        }
+    }
+
+    /// Checks that the peer's results name exactly our streams.
     pub(crate) fn check_remote(&self, remote: &ExchangedResults) -> Result<(), String> {
         for r in &remote.streams {
             if !self.streams.iter().any(|s| s.id == r.id) {

@@ -382,6 +382,15 @@ mod tests {
     const FAST_BYTES: usize = 512 * 1024 * 1024;
     const TAIL_BYTES: usize = 1000;
 
+    /// A connection on loopback: the receiving end for a task, the sending end blocking.
+    async fn loopback_pair() -> (Arc<TcpStream>, std::net::TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let writer = std::thread::spawn(move || std::net::TcpStream::connect(addr).unwrap());
+        let (receiving, _) = listener.accept().await.unwrap();
+        (Arc::new(receiving), writer.join().unwrap())
+    }
+
     /// Waits (bounded) until the receiver has counted `total` bytes.
     async fn counted(counters: &StreamCounters, total: u64, within: Duration) -> bool {
         let deadline = Instant::now() + within;
@@ -396,12 +405,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_fast_stream_that_slows_to_a_trickle_is_still_read_within_milliseconds() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let writer = std::thread::spawn(move || std::net::TcpStream::connect(addr).unwrap());
-        let (receiving, _) = listener.accept().await.unwrap();
-        let mut sending = writer.join().unwrap();
-        let receiving = Arc::new(receiving);
+        let (receiving, mut sending) = loopback_pair().await;
         let counters = Arc::new(StreamCounters::default());
         let stop = CancellationToken::new();
         let test_ended = CancellationToken::new();
@@ -470,12 +474,7 @@ mod tests {
         // Within the initial receive window, so all of it is queued here unread.
         const QUEUED: usize = 40_000;
         const LATER: usize = 200_000;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let writer = std::thread::spawn(move || std::net::TcpStream::connect(addr).unwrap());
-        let (receiving, _) = listener.accept().await.unwrap();
-        let mut sending = writer.join().unwrap();
-        let receiving = Arc::new(receiving);
+        let (receiving, mut sending) = loopback_pair().await;
 
         // Bytes that reached this host before the end, not read yet when it comes.
         sending.write_all(&[3u8; QUEUED]).unwrap();

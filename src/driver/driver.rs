@@ -60,7 +60,7 @@ pub trait Driver: Any + Send + Sync {
     }
 
     /// Checks the driver's own configuration (a regex, a placeholder…), before
-    /// anything starts: [`Environment::build`](crate::Environment::build) refuses
+    /// anything starts: [`EnvironmentBuilder::build`](crate::EnvironmentBuilder::build) refuses
     /// a driver that returns an error, with
     /// [`BuildError::InvalidDriver`](crate::BuildError::InvalidDriver) naming it and
     /// saying why. Defaults to valid.

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 /// any state except Aborted ──abort──► Aborted (terminal)
 /// ```
 ///
-/// The full table of legal moves is [`Status::can_become`].
+/// Every legal move is in one table inside the crate (`Status::can_become`); nothing
+/// else changes a status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {

@@ -3,7 +3,7 @@ use std::ops::Range;
 use toml::de::{DeTable, DeValue};
 
 /// Names what a span of the file belongs to, for error messages:
-/// "driver `client`, key `reconnect.max`", "step 2 `ping`", "[rig]".
+/// "driver `client`, key `reconnect.max`", "step 2 `ping`", "\[rig\]".
 ///
 /// Empty when the span is not inside any table (a top-level key, a syntax error).
 pub(crate) fn describe(root: &DeTable<'_>, span: &Range<usize>) -> String {

@@ -148,7 +148,7 @@ impl App {
 
     /// The program of the current run, or of the last one once stopped: its output
     /// tail, log files, state and statistics, how it ended
-    /// ([`Process::exit`]), and waits on its output lines.
+    /// ([`Process::exited`]), and waits on its output lines.
     pub fn process(&self) -> Option<Process> {
         self.spawned().map(|spawned| spawned.process)
     }

@@ -1,5 +1,5 @@
 //! The settings of an [`App`], set by consuming methods on the driver itself and
-//! checked by [`Environment::build`](testrig::Environment::build).
+//! checked by [`EnvironmentBuilder::build`](testrig::EnvironmentBuilder::build).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,7 +16,7 @@ impl App {
     /// directory).
     ///
     /// The settings below are checked when the environment is built:
-    /// [`Environment::build`](testrig::Environment::build) fails with
+    /// [`EnvironmentBuilder::build`](testrig::EnvironmentBuilder::build) fails with
     /// [`BuildError::InvalidDriver`](testrig::BuildError::InvalidDriver) naming the
     /// driver, the field and the value of a wrong one (an invalid regex, a malformed
     /// placeholder), and [`Driver::check`](testrig::Driver::check) returns the

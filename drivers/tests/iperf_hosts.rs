@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use testrig::network::{Link, Network};
 use testrig::{Endpoint, Environment};
 use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig};
-use testrig_drivers::iperf::{ClientOptions, Engine, IperfClient, IperfResult, IperfServer};
+use testrig_drivers::iperf::{
+    ClientOptions, Engine, IperfClient, IperfResult, IperfServer, IperfTest, Peer,
+};
 
 /// Every wait here is bounded by this, or less.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -351,6 +353,38 @@ async fn iperf3_on_a_sends_a_byte_count_that_a_native_server_on_b_counts_whole()
         BYTES,
         "the native server counts it all"
     );
+}
+
+/// `IperfTest` with its peers on the network's hosts: upstream a sends to a server on b,
+/// downstream b sends to a server on a, each across the shaped link; the network, which
+/// the test runs itself, is left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iperf_test_between_two_hosts_measures_the_link_both_ways() {
+    if !networks_available() {
+        return;
+    }
+    let network = shaped_pair("iperf-test-hosts", "10.90.0.0/24");
+    network.start().await.unwrap();
+    let (a, b) = (network.host("a").unwrap(), network.host("b").unwrap());
+    let both = IperfTest::new(two_seconds())
+        .both(&Peer::on(&a), &Peer::on(&b))
+        .await
+        .unwrap_or_else(|error| panic!("{}", chain(&error)));
+    for (what, result, from, to) in [
+        ("upstream", &both.upstream, &a, &b),
+        ("downstream", &both.downstream, &b, &a),
+    ] {
+        eprintln!(
+            "IperfTest {what}: received {:.1} Mbit/s",
+            mbit(result.received_bits_per_second())
+        );
+        assert_across_the_link(what, result, from.address(), to.address());
+    }
+    assert!(
+        network.namespace_inodes().is_ok(),
+        "the test's own network still runs"
+    );
+    network.stop().await.unwrap();
 }
 
 /// The engines without drivers: a native server made on b, bound to b's device, and a native

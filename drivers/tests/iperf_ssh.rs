@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use testrig::testing::{SSHD_PATIENCE as PATIENCE, Sshd, local_processes_with};
 use testrig::{Endpoint, Environment};
-use testrig_drivers::iperf::{ClientOptions, Engine, IperfClient, IperfServer, ServerOutput};
+use testrig_drivers::iperf::{
+    ClientOptions, Engine, IperfClient, IperfServer, IperfTest, Peer, ServerOutput,
+};
 
 /// A marker unique to this test run, in the remote programs' command lines.
 fn marker(test: &str) -> String {
@@ -123,6 +125,47 @@ async fn iperf3_between_two_remote_hosts_measures_their_link_and_leaves_nothing_
 
     env.stop().await.unwrap();
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    drop((a, b));
+    sshd.stop().await;
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(&mark));
+}
+
+#[tokio::test]
+async fn an_iperf_test_between_two_remote_hosts_runs_both_ways_and_leaves_nothing_there() {
+    let mark = marker("iperf-test");
+    let Some(iperf3) = marked_iperf3(&mark) else {
+        return;
+    };
+    let Some(sshd) = Sshd::start_hosts("iperf-ssh-test", 185, &["a", "b"]).await else {
+        return;
+    };
+    let a = sshd.remote("a").host().connect().await.unwrap();
+    let b = sshd.remote("b").host().connect().await.unwrap();
+    let both = IperfTest::new(ClientOptions::new().duration(Duration::from_millis(500)))
+        .engine(Engine::iperf3_at(&iperf3))
+        .deadline(PATIENCE)
+        .both(&Peer::on(&a), &Peer::on(&b))
+        .await
+        .unwrap_or_else(|error| panic!("{}", chain(&error)));
+    let (a_at, b_at) = (sshd.remote("a").address, sshd.remote("b").address);
+    for (what, result, from, to) in [
+        ("upstream", &both.upstream, a_at, b_at),
+        ("downstream", &both.downstream, b_at, a_at),
+    ] {
+        assert!(result.bytes_received() > 0, "{what}: nothing received");
+        let connected = &result.connected[0];
+        assert_eq!(
+            (
+                connected.local_host.as_str(),
+                connected.remote_host.as_str()
+            ),
+            (from.to_string().as_str(), to.to_string().as_str()),
+            "{what}: the client ran on the sending host, toward the receiving one"
+        );
+    }
+    // Each measurement's environment stopped its programs; the hosts stay connected.
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    assert!(a.remote_runpath().is_some() && b.remote_runpath().is_some());
     drop((a, b));
     sshd.stop().await;
     let _ = std::fs::remove_dir_all(std::env::temp_dir().join(&mark));

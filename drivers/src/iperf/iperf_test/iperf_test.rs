@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use testrig::{Endpoint, Environment};
+use testrig::{DriverSpec, Endpoint, Environment};
 
 use super::error::Failure;
 use super::{BothDirections, Gate, Peer};
@@ -175,13 +175,37 @@ impl IperfTest {
         let client = IperfClient::new(CLIENT, Endpoint::of(SERVER))
             .engine(self.client_engine.clone())
             .options(options);
-        let mut builder = Environment::builder(&name).driver(server).driver(client);
+        let mut builder = Environment::builder(&name);
+        for (i, peer) in [sender, receiver].into_iter().enumerate() {
+            // Both peers may be one host: it is added once.
+            let added = i == 1 && same_host(sender, receiver);
+            if let (Some(host), false) = (peer.host(), added) {
+                builder = builder.host(host.clone());
+            }
+        }
+        builder = builder
+            .driver(placed(DriverSpec::new(server), receiver))
+            .driver(placed(DriverSpec::new(client), sender));
         if let Some(root) = &self.runpath {
             let n = MEASUREMENTS.fetch_add(1, Ordering::Relaxed);
             builder = builder.runpath(root.join(format!("{name}-{n}")));
         }
         Ok(builder.build().map_err(testrig::Error::from)?)
     }
+}
+
+/// `spec` on `peer`'s host, if it has one.
+fn placed(spec: DriverSpec, peer: &Peer) -> DriverSpec {
+    match peer.host() {
+        Some(host) => spec.on(host.name()),
+        None => spec,
+    }
+}
+
+/// Whether both peers run on the same host (by its name, which is unique in an
+/// environment).
+fn same_host(a: &Peer, b: &Peer) -> bool {
+    matches!((a.host(), b.host()), (Some(a), Some(b)) if a.name() == b.name())
 }
 
 /// `name` with anything but letters, digits, `-` and `_` replaced, for directory names.

@@ -16,7 +16,7 @@ use testrig::network::{Link, Network};
 use testrig::{Endpoint, Environment};
 use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig};
 use testrig_drivers::iperf::{
-    ClientOptions, Engine, IperfClient, IperfResult, IperfServer, IperfTest, Peer,
+    ClientOptions, Direction, Engine, IperfClient, IperfResult, IperfServer, IperfTest, Peer,
 };
 
 /// Every wait here is bounded by this, or less.
@@ -167,8 +167,9 @@ fn environment_with(
 }
 
 /// Starts `env`, runs one measurement from a to b and checks it, checks where the server
-/// ran, stops `env` and checks that its namespaces are gone.
-async fn measure_across(env: Environment, what: &str) -> IperfResult {
+/// ran, stops `env` and checks that its namespaces are gone. Returns the client's result
+/// and, of a native server, the server's own.
+async fn measure_across(env: Environment, what: &str) -> (IperfResult, Option<IperfResult>) {
     env.start().await.expect("the environment starts");
     let network = env.network().expect("a network");
     let (a, b) = (network.host("a").unwrap(), network.host("b").unwrap());
@@ -196,9 +197,7 @@ async fn measure_across(env: Environment, what: &str) -> IperfResult {
             server
                 .next_test(DEADLINE)
                 .await
-                .unwrap_or_else(|error| panic!("{what}: the server's view: {error}"))
-                .peer
-                .ip(),
+                .unwrap_or_else(|error| panic!("{what}: the server's view: {error}")),
         ),
         _ => None,
     };
@@ -210,13 +209,26 @@ async fn measure_across(env: Environment, what: &str) -> IperfResult {
         mbit(result.sent_bits_per_second())
     );
     assert_across_the_link(what, &result, a.address(), b.address());
-    if let Some(peer) = served {
+    let server_view = served.map(|served| {
         assert_eq!(
-            peer,
+            served.peer.ip(),
             a.address(),
             "{what}: the native server was reached from a"
         );
-    }
+        let view = served
+            .outcome
+            .unwrap_or_else(|error| panic!("{what}: the native server: {error}"));
+        if view.test.direction == Direction::Forward {
+            // Its intervals add up to what it received, as iperf3's do.
+            let intervals: u64 = view.intervals.iter().map(|i| i.sum.bytes).sum();
+            assert_eq!(
+                intervals,
+                view.bytes_received(),
+                "{what}: the native server's intervals"
+            );
+        }
+        view
+    });
 
     assert!(
         network.namespace_inodes().is_err(),
@@ -227,7 +239,7 @@ async fn measure_across(env: Environment, what: &str) -> IperfResult {
         left.is_empty(),
         "{what}: namespaces {left:?} outlived the environment"
     );
-    result
+    (result, server_view)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -346,12 +358,20 @@ async fn iperf3_on_a_sends_a_byte_count_that_a_native_server_on_b_counts_whole()
         Engine::iperf3_at(binary),
         ClientOptions::new().bytes(BYTES).interval(None),
     );
-    let result = measure_across(env, "iperf3 -c -n to native server").await;
+    let (result, server) = measure_across(env, "iperf3 -c -n to native server").await;
     assert_eq!(result.bytes_sent(), BYTES);
     assert_eq!(
         result.bytes_received(),
         BYTES,
         "the native server counts it all"
+    );
+    // Its seconds, and its last interval, run to the last byte.
+    let server = server.expect("the native server's view");
+    let seconds = server.summary.main.received.seconds;
+    let last_end = server.intervals.last().expect("an interval").sum.end;
+    assert!(
+        (last_end - seconds).abs() < 0.01,
+        "the last interval ends at {last_end} s, the test at {seconds} s"
     );
 }
 

@@ -230,6 +230,7 @@ pub(crate) async fn serve_session(
     run.expect_received(&remote);
     run.stop_receivers(RECEIVE_DRAIN.min(t)).await;
     run.end_at_the_last_read();
+    run.fold_the_tail_into_the_last_interval();
     let result = run.result(Some(&remote));
     let mut local = run.local_results();
     if run.params().get_server_output {

@@ -903,6 +903,56 @@ impl TestRun {
         }
     }
 
+    /// A bounded test's server (after [`end_at_the_last_read`](Self::end_at_the_last_read)):
+    /// what its receivers read after the last interval closed belongs to that interval,
+    /// which runs to the last read, so the intervals add up to the total, as iperf3's do.
+    pub(crate) fn fold_the_tail_into_the_last_interval(&mut self) {
+        if !self.counts_to_the_reported_total() {
+            return;
+        }
+        let (Some(clock), Some((end, _))) = (self.clock, &self.sender_end) else {
+            return;
+        };
+        let end = end
+            .saturating_duration_since(clock.measure_from)
+            .as_secs_f64();
+        let tails: Vec<(u32, u64)> = (0..self.streams.len())
+            .filter(|&i| !self.streams[i].sending)
+            .map(|i| {
+                let counted = self.final_delta(i).bytes;
+                let base = self.baseline.get(i).map_or(0, |b| b.bytes);
+                let until_last = self.last.get(i).map_or(0, |l| l.bytes);
+                (
+                    self.streams[i].id,
+                    counted.saturating_sub(until_last.saturating_sub(base)),
+                )
+            })
+            .collect();
+        let tail: u64 = tails.iter().map(|(_, bytes)| bytes).sum();
+        let Some(report) = self.intervals.last_mut().filter(|_| tail > 0) else {
+            return;
+        };
+        let stretch = |m: &mut Measurement, more: u64| {
+            m.bytes += more;
+            m.end = end;
+            m.seconds = end - m.start;
+            m.bits_per_second = Measurement::rate(m.bytes, m.seconds);
+        };
+        for stream in &mut report.streams {
+            let more = tails
+                .iter()
+                .find(|(id, _)| *id == stream.id)
+                .map_or(0, |(_, bytes)| *bytes);
+            stretch(&mut stream.measurement, more);
+        }
+        // The server receives in the main direction (a bounded test is never reversed
+        // here: its client would be the receiver).
+        stretch(&mut report.sum, tail);
+        if let Some(reverse) = report.sum_bidir_reverse.as_mut() {
+            stretch(reverse, 0);
+        }
+    }
+
     /// Checks that the peer's results name exactly our streams.
     pub(crate) fn check_remote(&self, remote: &ExchangedResults) -> Result<(), String> {
         for r in &remote.streams {

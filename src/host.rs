@@ -222,9 +222,10 @@ impl Host {
         }
     }
 
-    /// Closes an SSH host: its remote runpath is removed (unless kept) and its connection
-    /// ended, each step within `timeout`; programs still running there over it end too.
-    /// Other hosts: nothing to do. Idempotent.
+    /// Closes an SSH host: the programs its agent runs are ended first (the agent kills
+    /// their groups), then its remote runpath is removed (unless kept) and its connection
+    /// ended, each step within `timeout`; programs run without the agent end with the
+    /// connection. Other hosts: nothing to do. Idempotent.
     ///
     /// # Errors
     /// The remote runpath could not be removed in time (the connection is ended anyway).

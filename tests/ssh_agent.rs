@@ -433,3 +433,39 @@ async fn a_dropped_process_is_killed_there_through_the_agent() {
     drop(remote);
     sshd.stop().await;
 }
+
+#[tokio::test]
+async fn closing_the_host_ends_its_programs_before_it_removes_the_runpath() {
+    let Some(sshd) = Sshd::start("agent-close", 90).await else {
+        return;
+    };
+    let remote = connect(&sshd).await;
+    let runpath = remote.remote_runpath().expect("an SSH host's").to_owned();
+    let mark = marker("close");
+    // It ignores TERM and HUP, and keeps writing into the runpath: removed under it, the
+    // runpath would come back.
+    let script = format!(
+        "trap '' TERM HUP; echo {mark} up 1; \
+         while :; do mkdir -p \"$PWD/a\" && echo x > \"$PWD/a/f\"; done"
+    );
+    let process = Process::spawn(daemon("busy", &script, &remote), sshd.dir.join("close"))
+        .await
+        .unwrap();
+    process.ready(PATIENCE).await.unwrap();
+    // It runs in `<runpath>/busy`.
+    let written = runpath.join("busy").join("a").join("f");
+    let deadline = Instant::now() + PATIENCE;
+    while !written.exists() {
+        assert!(Instant::now() < deadline, "it never wrote {written:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    remote.close(PATIENCE).await.unwrap();
+    assert!(
+        !runpath.exists(),
+        "the runpath is removed, with nothing writing into it any more"
+    );
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    drop((process, remote));
+    sshd.stop().await;
+}

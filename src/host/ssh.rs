@@ -254,6 +254,11 @@ impl SshHost {
     /// Closes the host: ends the janitor (which removes the remote runpath unless kept) and
     /// then the master, each within `timeout`. Idempotent.
     pub(crate) async fn close(&self, timeout: Duration) -> std::io::Result<()> {
+        // The programs first: removed under a program still writing, the runpath could come
+        // back.
+        if let Some(AgentState::Running(agent)) = self.agent.get() {
+            agent.close(timeout).await;
+        }
         let janitor = self
             .janitor
             .lock()

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, DuplexStream};
 use tokio::process::{Child, ChildStdout};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::protocol::{self, Failure, Frame, Spawn};
 use crate::process::{
@@ -67,6 +68,10 @@ pub(crate) struct AgentClient {
     next_id: AtomicU32,
     /// Why the channel ended, once it has.
     closed: Arc<OnceLock<String>>,
+    /// Cancelled to close the channel on purpose (the host is closing).
+    closing: CancellationToken,
+    /// Cancelled once the channel has ended and every program was told.
+    ended: CancellationToken,
     /// The local `ssh` client (killed if dropped before it ended).
     _client: Mutex<Child>,
 }
@@ -109,7 +114,8 @@ impl AgentClient {
         let stdin = client.stdin.take().expect("piped");
         let mut stdout = BufReader::with_capacity(PIPE, client.stdout.take().expect("piped"));
         let (requests, outgoing) = mpsc::unbounded_channel();
-        tokio::spawn(write_requests(stdin, outgoing));
+        let closing = CancellationToken::new();
+        tokio::spawn(write_requests(stdin, outgoing, closing.clone()));
         let hello = tokio::time::timeout(timeout, read_hello(&mut stdout)).await;
         let hello = match hello {
             Ok(Ok(hello)) => hello,
@@ -130,6 +136,7 @@ impl AgentClient {
         };
         let (register, registrations) = mpsc::unbounded_channel();
         let closed = Arc::new(OnceLock::new());
+        let ended = CancellationToken::new();
         tokio::spawn(
             Demux {
                 host: host.to_owned(),
@@ -137,9 +144,10 @@ impl AgentClient {
                 registrations,
                 requests: requests.downgrade(),
                 closed: closed.clone(),
+                closing: closing.clone(),
                 witness,
             }
-            .run(stdout),
+            .run(stdout, ended.clone()),
         );
         let agent = AgentClient {
             host: host.to_owned(),
@@ -147,9 +155,18 @@ impl AgentClient {
             register,
             next_id: AtomicU32::new(1),
             closed,
+            closing,
+            ended,
             _client: Mutex::new(client),
         };
         Ok((agent, hello))
+    }
+
+    /// Closes the channel: the agent kills every group it started and exits. Waits up to
+    /// `timeout` for the channel's end; the host's programs then fail as closed with it.
+    pub(crate) async fn close(&self, timeout: Duration) {
+        self.closing.cancel();
+        let _ = tokio::time::timeout(timeout, self.ended.cancelled()).await;
     }
 
     /// The host's name.
@@ -262,12 +279,22 @@ impl RemoteSignals for Signaller {
 }
 
 /// Writes the requests into the client's stdin until every sender is gone (the host was
-/// dropped), then closes it: the agent's end-of-file.
+/// dropped) or `closing` is cancelled (the host is closing), then closes it: the agent's
+/// end-of-file.
 async fn write_requests(
     mut stdin: tokio::process::ChildStdin,
     mut requests: mpsc::UnboundedReceiver<Vec<u8>>,
+    closing: CancellationToken,
 ) {
-    while let Some(mut bytes) = requests.recv().await {
+    loop {
+        let mut bytes = tokio::select! {
+            biased;
+            _ = closing.cancelled() => return,
+            next = requests.recv() => match next {
+                Some(bytes) => bytes,
+                None => return,
+            },
+        };
         while let Ok(more) = requests.try_recv() {
             bytes.extend_from_slice(&more);
         }
@@ -337,19 +364,22 @@ struct Demux {
     /// Weak: the channel closes when the host drops its client, not when this task ends.
     requests: mpsc::WeakUnboundedSender<Vec<u8>>,
     closed: Arc<OnceLock<String>>,
+    /// Cancelled when the host closes the channel on purpose.
+    closing: CancellationToken,
     witness: Witness,
 }
 
 impl Demux {
-    async fn run(mut self, mut stdout: impl AsyncRead + Unpin) {
-        let ended = loop {
+    async fn run(mut self, mut stdout: impl AsyncRead + Unpin, ended: CancellationToken) {
+        let error = loop {
             match Frame::read_async(&mut stdout).await {
                 Ok(Some(frame)) => self.route(frame).await,
                 Ok(None) => break None,
                 Err(error) => break Some(error),
             }
         };
-        self.fail_all(ended).await;
+        self.fail_all(error).await;
+        ended.cancel();
     }
 
     async fn route(&mut self, frame: Frame) {
@@ -430,12 +460,16 @@ impl Demux {
     /// on its stderr and `ssh`'s status for a lost connection (255).
     async fn fail_all(mut self, error: Option<io::Error>) {
         let witness = &self.witness;
-        // The master writes why the connection ended before it exits.
-        let _ = tokio::time::timeout(LAST_WORDS_DEADLINE, witness.master.exited()).await;
-        let said = tail(&witness.master_log, "\n")
-            .or_else(|| tail(&witness.agent_log, "\n"))
-            .or_else(|| error.map(|error| error.to_string()))
-            .unwrap_or_else(|| "(nothing)".to_owned());
+        let said = if self.closing.is_cancelled() {
+            "the host was closed".to_owned()
+        } else {
+            // The master writes why the connection ended before it exits.
+            let _ = tokio::time::timeout(LAST_WORDS_DEADLINE, witness.master.exited()).await;
+            tail(&witness.master_log, "\n")
+                .or_else(|| tail(&witness.agent_log, "\n"))
+                .or_else(|| error.map(|error| error.to_string()))
+                .unwrap_or_else(|| "(nothing)".to_owned())
+        };
         let reason = format!(
             "the agent's channel to `{}` ended; the connection says: {}",
             self.host,

@@ -678,6 +678,35 @@ async fn an_ssh_option_given_on_the_builder_reaches_the_connection() {
 }
 
 #[tokio::test]
+async fn a_name_the_ssh_config_resolves_is_connected_here_too() {
+    let Some(sshd) = Sshd::start("ssh-alias", 104).await else {
+        return;
+    };
+    // A name only the configuration knows (`HostName`): the route comes from `ssh -G`.
+    let remote = testrig::Host::ssh("root@testrig-fixture-alias")
+        .name("aliased")
+        .option(format!("HostName={}", sshd.address))
+        .port(sshd.port)
+        .identity(sshd.dir.join("user_key"))
+        .known_hosts(sshd.dir.join("known_hosts"))
+        .via(sshd.client.clone())
+        .agent(SshAgent::Off)
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(remote.address(), sshd.address, "the address it reached");
+    let masters =
+        local_command_lines_with(&["ssh -M", "testrig-fixture-alias", "ProxyUseFdpass=yes"]);
+    assert_eq!(
+        masters.len(),
+        1,
+        "the connection was made here: {masters:?}"
+    );
+    remote.close(PATIENCE).await.unwrap();
+    sshd.stop().await;
+}
+
+#[tokio::test]
 async fn an_address_that_never_answers_fails_once_after_the_connect_timeout() {
     let Some(sshd) = Sshd::start("ssh-silent", 103).await else {
         return;

@@ -310,7 +310,7 @@ fn parse_route(config: &str) -> Option<Route> {
 }
 
 /// Connects to the route's first address that answers, from the `via` host, within the connect
-/// timeout overall (ssh tries the addresses in order too).
+/// timeout overall, the name's resolution included (ssh tries the addresses in order too).
 async fn connect(
     options: &SshBuilder,
     route: &Route,
@@ -318,22 +318,22 @@ async fn connect(
 ) -> io::Result<std::net::TcpStream> {
     let target = (route.hostname.clone(), route.port);
     let family = route.family;
-    let addresses = options
-        .via
-        .run(move || {
-            std::net::ToSocketAddrs::to_socket_addrs(&target).map(|addresses| {
-                addresses
-                    .filter(|address| match family {
-                        Family::Any => true,
-                        Family::V4 => address.is_ipv4(),
-                        Family::V6 => address.is_ipv6(),
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .await
-        .map_err(io::Error::other)??;
     let attempt = async {
+        let addresses = options
+            .via
+            .run(move || {
+                std::net::ToSocketAddrs::to_socket_addrs(&target).map(|addresses| {
+                    addresses
+                        .filter(|address| match family {
+                            Family::Any => true,
+                            Family::V4 => address.is_ipv4(),
+                            Family::V6 => address.is_ipv6(),
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .await
+            .map_err(io::Error::other)??;
         let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
         for address in addresses {
             match options.via.tcp_connect(address).await {

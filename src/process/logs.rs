@@ -44,6 +44,25 @@ impl LogFiles {
         }
     }
 
+    /// The log files of program `name` in `runpath`, made ready for a run ([`create`]):
+    /// their paths and the files opened.
+    ///
+    /// [`create`]: Self::create
+    pub(crate) fn open_for(
+        runpath: &Path,
+        name: &str,
+    ) -> Result<(LogFiles, File, File), super::ProcessError> {
+        let logs = LogFiles::in_runpath(runpath, name);
+        let (stdout, stderr) =
+            logs.create()
+                .map_err(|(path, source)| super::ProcessError::Logs {
+                    name: name.to_owned(),
+                    path,
+                    source,
+                })?;
+        Ok((logs, stdout, stderr))
+    }
+
     /// Creates `runpath` if needed, archives the files of a previous run, and opens fresh files.
     /// On error, returns the path that failed.
     pub(crate) fn create(&self) -> Result<(File, File), (PathBuf, io::Error)> {

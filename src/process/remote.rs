@@ -72,13 +72,7 @@ pub(crate) async fn spawn_through(
     default_dir: Option<&Path>,
 ) -> Result<Parts, ProcessError> {
     let name = command.display_name();
-    let logs = LogFiles::in_runpath(runpath, &name);
-    let (stdout_file, stderr_file) =
-        logs.create().map_err(|(path, source)| ProcessError::Logs {
-            name: name.clone(),
-            path,
-            source,
-        })?;
+    let (logs, stdout_file, stderr_file) = LogFiles::open_for(runpath, &name)?;
     let child = agent
         .spawn(&command, marker, default_dir)
         .await

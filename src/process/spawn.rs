@@ -78,13 +78,7 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, Pro
             cwd: cwd.to_path_buf(),
         });
     }
-    let logs = LogFiles::in_runpath(runpath, &name);
-    let (stdout_file, stderr_file) =
-        logs.create().map_err(|(path, source)| ProcessError::Logs {
-            name: name.clone(),
-            path,
-            source,
-        })?;
+    let (logs, stdout_file, stderr_file) = LogFiles::open_for(runpath, &name)?;
 
     let (cgroup, containment) = contain(local, &name);
     let (cgroup, procs) = cgroup.unzip();

@@ -135,6 +135,15 @@ impl StageState {
     }
 }
 
+/// What [`Chain::rebuild`] found.
+#[derive(Debug)]
+pub(crate) struct Rebuilt {
+    /// The toxics that now apply and did not before.
+    pub(crate) newly: Vec<String>,
+    /// A `timeout` toxic went: the connection is to close.
+    pub(crate) timeout_removed: bool,
+}
+
 /// The toxics of one stream of one connection.
 #[derive(Debug)]
 pub(crate) struct Chain {
@@ -154,8 +163,11 @@ impl Chain {
 
     /// Follows the proxy's toxics: new ones get a toxicity draw and fresh state,
     /// updated ones a new draw and their counts kept, removed ones go. Returns the
-    /// names of the toxics that now apply and did not before.
-    pub(crate) fn rebuild(&mut self, set: &ToxicSet) -> Vec<String> {
+    /// names of the toxics that now apply and did not before, and whether a
+    /// `timeout` toxic was removed: Toxiproxy then closes the connection (its
+    /// `Cleanup`, whether or not the toxicity draw applied the toxic), as the data
+    /// it dropped would leave the stream corrupt.
+    pub(crate) fn rebuild(&mut self, set: &ToxicSet) -> Rebuilt {
         let now = Instant::now();
         let mut old: HashMap<String, Stage> = self
             .stages
@@ -190,7 +202,13 @@ impl Chain {
             };
             self.stages.push(stage);
         }
-        newly
+        let timeout_removed = old
+            .values()
+            .any(|stage| matches!(stage.state, StageState::Timeout { .. }));
+        Rebuilt {
+            newly,
+            timeout_removed,
+        }
     }
 
     /// No toxic applies: the data may take the fast path.

@@ -52,7 +52,14 @@ impl Direction<'_> {
         let mut carried: VecDeque<Chunk> = VecDeque::new();
         loop {
             let set = self.toxics.borrow_and_update().clone();
-            for toxic in chain.rebuild(&set) {
+            let rebuilt = chain.rebuild(&set);
+            if rebuilt.timeout_removed {
+                // Toxiproxy's `TimeoutToxic::Cleanup`: removing it closes the
+                // connection.
+                self.link.end_with(Ending::Close);
+                return;
+            }
+            for toxic in rebuilt.newly {
                 self.link.toxic_applied(&toxic);
                 self.events.push(ProxyEvent::ToxicApplied {
                     connection: self.link.id,

@@ -239,6 +239,20 @@ impl Chain {
             .min_by_key(|(at, _)| *at)
     }
 
+    /// When an applied `reset_peer` resets the connection once the sender has
+    /// closed: as Toxiproxy's, the end of the data starts its timeout as data does
+    /// (or the reset already due, if data came first).
+    pub(crate) fn reset_on_end(&self) -> Option<Instant> {
+        self.applied()
+            .filter_map(|stage| match stage.state {
+                StageState::ResetPeer { timeout, reset_at } => Some(
+                    reset_at.unwrap_or_else(|| Instant::now() + Duration::from_millis(timeout)),
+                ),
+                _ => None,
+            })
+            .min()
+    }
+
     /// How long the close waits once the sender has closed (`slow_close`).
     pub(crate) fn close_delay(&self) -> Duration {
         self.applied()

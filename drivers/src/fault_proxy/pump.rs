@@ -166,6 +166,14 @@ impl Direction<'_> {
                             if link.end.is_cancelled() {
                                 break Mode::Done;
                             }
+                            if let Some(at) = chain.reset_on_end() {
+                                tokio::select! {
+                                    () = link.end.cancelled() => break Mode::Done,
+                                    () = tokio::time::sleep_until(at) => {}
+                                }
+                                link.end_with(Ending::Reset);
+                                break Mode::Done;
+                            }
                             let delay = chain.close_delay();
                             if !delay.is_zero() {
                                 tokio::select! {

@@ -314,6 +314,44 @@ async fn reset_peer_resets_both_sides_within_10_ms_of_its_timeout() {
 }
 
 #[tokio::test]
+async fn reset_peer_counts_its_timeout_from_the_end_of_the_data_when_no_data_came() {
+    // Toxiproxy's reset_peer takes the end of the input as it takes data: the
+    // connection is reset `timeout` ms later, not closed.
+    let _machine = timing().await;
+    let server = listener().await;
+    let proxy = proxy_to(server.local_addr().unwrap());
+    proxy.add_toxic(Toxic::reset_peer(100).upstream()).unwrap();
+    let mut client = connect(&proxy).await;
+    let mut server_side = accept(&server).await;
+    let ended = Instant::now();
+    client.shutdown().await.unwrap();
+    let mut buffer = [0u8; 16];
+    let server_read = timeout(PATIENCE, server_side.read(&mut buffer))
+        .await
+        .unwrap();
+    let at = Instant::now();
+    assert_eq!(
+        server_read
+            .expect_err("the server is reset, not closed")
+            .kind(),
+        std::io::ErrorKind::ConnectionReset
+    );
+    assert_near(at - ended, 100 * MS, 10 * MS, "the reset");
+    let read = timeout(PATIENCE, client.read(&mut buffer)).await.unwrap();
+    assert_eq!(
+        read.expect_err("the client is reset").kind(),
+        std::io::ErrorKind::ConnectionReset
+    );
+    assert!(
+        proxy
+            .wait_open_connections(|open| open == 0, PATIENCE)
+            .await
+    );
+    assert_eq!(proxy.connections()[0].state, ConnectionState::Reset);
+    proxy.stop().await;
+}
+
+#[tokio::test]
 async fn toxicity_zero_never_applies_and_one_always_does() {
     let echo = echo_server().await;
     let proxy = proxy_to(echo.address);

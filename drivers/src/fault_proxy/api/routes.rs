@@ -360,7 +360,7 @@ fn add_toxic(registry: &ProxyRegistry, proxy: &str, body: &[u8]) -> Result<Reply
     if member.slot.toxics().get(&input.name).is_some() {
         return Err(ApiError::toxic_exists());
     }
-    let toxic = member.slot.toxics().add(input.toxic()?)?;
+    let toxic = member.slot.toxics().add_any_toxicity(input.toxic()?)?;
     Ok(Reply::json(StatusCode::OK, &toxic))
 }
 
@@ -379,7 +379,7 @@ fn update_toxic(
     let toxic = member
         .slot
         .toxics()
-        .update(input::updated_toxic(&existing, body)?)?;
+        .update_any_toxicity(input::updated_toxic(&existing, body)?)?;
     Ok(Reply::json(StatusCode::OK, &toxic))
 }
 

@@ -534,6 +534,29 @@ async fn a_toxicity_outside_zero_to_one_is_taken_as_toxiproxy_takes_it() {
 }
 
 #[tokio::test]
+async fn a_toxic_is_named_by_default_with_its_stream_as_given() {
+    // Toxiproxy's `fmt.Sprintf("%s_%s", wrapper.Type, wrapper.Stream)`, before it
+    // reads the stream whatever its case.
+    let echo = echo_server().await;
+    let api = api_over(ProxyRegistry::new()).await;
+    let at = api.local_addr();
+    create(at, "p", echo.address).await;
+    let added = call(
+        at,
+        "POST",
+        "/proxies/p/toxics",
+        Some(r#"{"type": "latency", "stream": "UpStream"}"#),
+    )
+    .await;
+    assert_eq!(added.status, 200, "{added:?}");
+    assert_eq!(added.json()["name"], "latency_UpStream");
+    let shown = call(at, "GET", "/proxies/p/toxics/latency_UpStream", None).await;
+    assert_eq!(shown.status, 200, "{shown:?}");
+    assert_eq!(shown.json()["stream"], "upstream");
+    api.stop().await;
+}
+
+#[tokio::test]
 async fn update_disables_enables_and_moves_a_proxy() {
     let echo = echo_server().await;
     let other = echo_server().await;

@@ -123,9 +123,13 @@ pub(super) fn new_toxic(body: &[u8]) -> Result<ToxicInput, ApiError> {
         Some("upstream") => Stream::Upstream,
         Some(_) => return Err(ApiError::invalid_stream()),
     };
-    let name = name
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| format!("{type_name}_{stream}"));
+    // Toxiproxy names it with the stream's text as given (`latency_UpStream`).
+    let name = name.filter(|name| !name.is_empty()).unwrap_or_else(|| {
+        format!(
+            "{type_name}_{}",
+            stream_text.as_deref().unwrap_or("downstream")
+        )
+    });
     if attribute_names(&type_name).is_none() {
         return Err(ApiError::invalid_toxic_type());
     }
@@ -225,12 +229,15 @@ mod tests {
     }
 
     #[test]
-    fn the_stream_is_read_whatever_its_case() {
+    fn the_stream_is_read_whatever_its_case_and_names_the_toxic_as_given() {
         let toxic = new_toxic(br#"{"type": "timeout", "stream": "UpStream"}"#)
             .unwrap()
             .toxic()
             .unwrap();
-        assert_eq!(toxic, Toxic::timeout(0).upstream());
+        assert_eq!(
+            toxic,
+            Toxic::timeout(0).upstream().named("timeout_UpStream")
+        );
     }
 
     #[test]

@@ -150,6 +150,10 @@ pub(crate) struct Chain {
     stream: Stream,
     stages: Vec<Stage>,
     random: Random,
+    /// When a `reset_peer` that took data resets the connection: as Toxiproxy's,
+    /// whose wait cannot be interrupted, it stands though the toxic is then
+    /// updated or removed.
+    reset_due: Option<Instant>,
 }
 
 impl Chain {
@@ -158,6 +162,7 @@ impl Chain {
             stream,
             stages: Vec::new(),
             random: Random::new(),
+            reset_due: None,
         }
     }
 
@@ -236,7 +241,14 @@ impl Chain {
                 }
                 _ => None,
             })
+            .chain(self.reset_due.map(|at| (at, TimerAction::Reset)))
             .min_by_key(|(at, _)| *at)
+    }
+
+    /// When a `reset_peer` that took data resets the connection, whatever the
+    /// toxics now.
+    pub(crate) fn reset_due(&self) -> Option<Instant> {
+        self.reset_due
     }
 
     /// When an applied `reset_peer` resets the connection once the sender has
@@ -250,6 +262,7 @@ impl Chain {
                 ),
                 _ => None,
             })
+            .chain(self.reset_due)
             .min()
     }
 
@@ -342,7 +355,9 @@ impl Chain {
                 StageState::Timeout { .. } => Flow::Go,
                 StageState::ResetPeer { timeout, reset_at } => {
                     if reset_at.is_none() {
-                        *reset_at = Some(Instant::now() + Duration::from_millis(*timeout));
+                        let at = Instant::now() + Duration::from_millis(*timeout);
+                        *reset_at = Some(at);
+                        self.reset_due = Some(self.reset_due.map_or(at, |due| due.min(at)));
                     }
                     Flow::Go
                 }
@@ -436,6 +451,53 @@ fn slice(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault_proxy::Toxic;
+    use crate::fault_proxy::table::ToxicEntry;
+
+    /// Takes everything at once.
+    struct Taker;
+
+    impl Sink for Taker {
+        async fn deliver(&self, _data: Bytes) -> Flow {
+            Flow::Go
+        }
+        async fn wait_until(&self, _deadline: Instant) -> Result<(), ()> {
+            Ok(())
+        }
+    }
+
+    fn set(toxics: &[(Toxic, u64)]) -> ToxicSet {
+        ToxicSet {
+            toxics: toxics
+                .iter()
+                .map(|(toxic, version)| ToxicEntry {
+                    toxic: toxic.clone(),
+                    version: *version,
+                })
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reset_peer_that_took_data_resets_though_updated_or_removed() {
+        // Toxiproxy's ResetToxic waits its timeout out uninterruptibly.
+        let mut chain = Chain::new(Stream::Upstream);
+        chain.rebuild(&set(&[(Toxic::reset_peer(200).upstream(), 1)]));
+        assert_eq!(chain.next_timer(), None);
+        let chunk = Chunk {
+            data: Bytes::from_static(b"x"),
+            at: Instant::now(),
+        };
+        assert!(matches!(chain.push(chunk, &Taker).await, Flow::Go));
+        let (due, action) = chain.next_timer().expect("the reset is due");
+        assert_eq!(action, TimerAction::Reset);
+        chain.rebuild(&set(&[(Toxic::reset_peer(5000).upstream(), 2)]));
+        assert_eq!(chain.next_timer(), Some((due, TimerAction::Reset)));
+        chain.rebuild(&set(&[]));
+        assert!(chain.is_empty());
+        assert_eq!(chain.reset_due(), Some(due));
+        assert_eq!(chain.next_timer(), Some((due, TimerAction::Reset)));
+    }
 
     #[test]
     fn slices_cover_the_data_in_pieces_near_the_average() {

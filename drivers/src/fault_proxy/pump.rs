@@ -68,7 +68,8 @@ impl Direction<'_> {
                 });
             }
             let mode = if chain.is_empty() && carried.is_empty() {
-                self.pass_through(&mut passthrough, &mut carried).await
+                self.pass_through(&mut passthrough, &mut carried, chain.reset_due())
+                    .await
             } else {
                 self.through_toxics(&mut chain, &mut carried).await
             };
@@ -82,11 +83,17 @@ impl Direction<'_> {
         &mut self,
         passthrough: &mut Passthrough,
         carried: &mut VecDeque<Chunk>,
+        reset_due: Option<Instant>,
     ) -> Mode {
         let (link, stream) = (self.link, self.stream);
         tokio::select! {
             biased;
             () = link.end.cancelled() => Mode::Done,
+            // A reset_peer that took data, removed since.
+            () = sleep_until(reset_due) => {
+                link.end_with(Ending::Reset);
+                Mode::Done
+            }
             () = changed(&mut self.toxics) => {
                 match passthrough.drain() {
                     Ok(bytes) if !bytes.is_empty() => carried.push_back(Chunk {

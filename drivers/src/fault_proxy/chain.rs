@@ -86,6 +86,7 @@ enum StageState {
         bytes: u64,
         transmitted: u64,
     },
+    Noop,
 }
 
 impl StageState {
@@ -117,6 +118,7 @@ impl StageState {
                 bytes,
                 transmitted: 0,
             },
+            ToxicKind::Noop {} => Self::Noop,
         }
     }
 
@@ -350,7 +352,9 @@ impl Chain {
                     }
                     Flow::Go
                 }
-                StageState::SlowClose { .. } => self.push_from(next, chunk, sink).await,
+                StageState::SlowClose { .. } | StageState::Noop => {
+                    self.push_from(next, chunk, sink).await
+                }
                 // Data under a timeout never gets here (`drops_data`); dropped if it does.
                 StageState::Timeout { .. } => Flow::Go,
                 StageState::ResetPeer { timeout, reset_at } => {

@@ -83,6 +83,8 @@ pub enum ToxicKind {
         /// Bytes let through.
         bytes: u64,
     },
+    /// Does nothing: the data passes as it came (Toxiproxy's `noop`, no attributes).
+    Noop {},
 }
 
 impl ToxicKind {
@@ -96,6 +98,7 @@ impl ToxicKind {
             Self::ResetPeer { .. } => "reset_peer",
             Self::Slicer { .. } => "slicer",
             Self::LimitData { .. } => "limit_data",
+            Self::Noop {} => "noop",
         }
     }
 }
@@ -195,6 +198,11 @@ impl Toxic {
     /// `bytes` bytes let through, then the connection closed.
     pub fn limit_data(bytes: u64) -> Self {
         Self::new(ToxicKind::LimitData { bytes })
+    }
+
+    /// Does nothing (Toxiproxy's `noop`).
+    pub fn noop() -> Self {
+        Self::new(ToxicKind::Noop {})
     }
 
     /// Names the toxic (unique within its proxy).

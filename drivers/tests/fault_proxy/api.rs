@@ -557,6 +557,29 @@ async fn a_toxic_is_named_by_default_with_its_stream_as_given() {
 }
 
 #[tokio::test]
+async fn a_noop_toxic_is_taken_and_lets_the_data_pass() {
+    let echo = echo_server().await;
+    let api = api_over(ProxyRegistry::new()).await;
+    let at = api.local_addr();
+    let listen = create(at, "p", echo.address).await;
+    let added = call(
+        at,
+        "POST",
+        "/proxies/p/toxics",
+        Some(r#"{"type": "noop", "stream": "upstream"}"#),
+    )
+    .await;
+    assert_eq!(added.status, 200, "{added:?}");
+    assert_eq!(
+        added.json(),
+        json!({"name": "noop_upstream", "type": "noop", "stream": "upstream",
+               "toxicity": 1.0, "attributes": {}})
+    );
+    round_trip(&mut connect(&listen).await, b"as it came").await;
+    api.stop().await;
+}
+
+#[tokio::test]
 async fn update_disables_enables_and_moves_a_proxy() {
     let echo = echo_server().await;
     let other = echo_server().await;

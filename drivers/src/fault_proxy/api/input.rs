@@ -173,7 +173,7 @@ pub(super) fn updated_toxic(existing: &Toxic, body: &[u8]) -> Result<Toxic, ApiE
         .toxicity(toxicity))
 }
 
-/// The attributes of each toxic type Toxiproxy has (but `noop`), in its JSON names.
+/// The attributes of each toxic type Toxiproxy has, in its JSON names.
 fn attribute_names(type_name: &str) -> Option<&'static [&'static str]> {
     Some(match type_name {
         "latency" => &["latency", "jitter"],
@@ -183,6 +183,7 @@ fn attribute_names(type_name: &str) -> Option<&'static [&'static str]> {
         "reset_peer" => &["timeout"],
         "slicer" => &["average_size", "size_variation", "delay"],
         "limit_data" => &["bytes"],
+        "noop" => &[],
         _ => return None,
     })
 }

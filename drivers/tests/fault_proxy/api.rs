@@ -303,6 +303,16 @@ async fn proxy_errors_are_toxiproxys() {
     // Browsers are refused, as Toxiproxy refuses them.
     let browser = call_as(at, "GET", "/proxies", None, "Mozilla/5.0").await;
     assert_eq!(browser.status, 403);
+    assert_eq!(browser.body, "User agent not allowed\n");
+    // gorilla/mux runs that middleware on a matched route only: a path with no
+    // route is its 404, a method a route does not take its 405.
+    let lost = call_as(at, "GET", "/nope", None, "Mozilla/5.0").await;
+    assert_eq!(
+        (lost.status, lost.body.as_str()),
+        (404, "404 page not found\n")
+    );
+    let wrong = call_as(at, "PUT", "/proxies", None, "Mozilla/5.0").await;
+    assert_eq!(wrong.status, 405);
     api.stop().await;
 }
 

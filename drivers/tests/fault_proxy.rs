@@ -20,3 +20,6 @@ mod scale;
 
 #[path = "fault_proxy/api.rs"]
 mod api;
+
+#[path = "fault_proxy/python_client.rs"]
+mod python_client;

@@ -86,6 +86,7 @@ enum StageState {
         bytes: u64,
         transmitted: u64,
     },
+    Noop,
 }
 
 impl StageState {
@@ -117,6 +118,7 @@ impl StageState {
                 bytes,
                 transmitted: 0,
             },
+            ToxicKind::Noop {} => Self::Noop,
         }
     }
 
@@ -135,12 +137,25 @@ impl StageState {
     }
 }
 
+/// What [`Chain::rebuild`] found.
+#[derive(Debug)]
+pub(crate) struct Rebuilt {
+    /// The toxics that now apply and did not before.
+    pub(crate) newly: Vec<String>,
+    /// A `timeout` toxic went: the connection is to close.
+    pub(crate) timeout_removed: bool,
+}
+
 /// The toxics of one stream of one connection.
 #[derive(Debug)]
 pub(crate) struct Chain {
     stream: Stream,
     stages: Vec<Stage>,
     random: Random,
+    /// When a `reset_peer` that took data resets the connection: as Toxiproxy's,
+    /// whose wait cannot be interrupted, it stands though the toxic is then
+    /// updated or removed.
+    reset_due: Option<Instant>,
 }
 
 impl Chain {
@@ -149,13 +164,17 @@ impl Chain {
             stream,
             stages: Vec::new(),
             random: Random::new(),
+            reset_due: None,
         }
     }
 
     /// Follows the proxy's toxics: new ones get a toxicity draw and fresh state,
     /// updated ones a new draw and their counts kept, removed ones go. Returns the
-    /// names of the toxics that now apply and did not before.
-    pub(crate) fn rebuild(&mut self, set: &ToxicSet) -> Vec<String> {
+    /// names of the toxics that now apply and did not before, and whether a
+    /// `timeout` toxic was removed: Toxiproxy then closes the connection (its
+    /// `Cleanup`, whether or not the toxicity draw applied the toxic), as the data
+    /// it dropped would leave the stream corrupt.
+    pub(crate) fn rebuild(&mut self, set: &ToxicSet) -> Rebuilt {
         let now = Instant::now();
         let mut old: HashMap<String, Stage> = self
             .stages
@@ -190,7 +209,13 @@ impl Chain {
             };
             self.stages.push(stage);
         }
-        newly
+        let timeout_removed = old
+            .values()
+            .any(|stage| matches!(stage.state, StageState::Timeout { .. }));
+        Rebuilt {
+            newly,
+            timeout_removed,
+        }
     }
 
     /// No toxic applies: the data may take the fast path.
@@ -218,7 +243,29 @@ impl Chain {
                 }
                 _ => None,
             })
+            .chain(self.reset_due.map(|at| (at, TimerAction::Reset)))
             .min_by_key(|(at, _)| *at)
+    }
+
+    /// When a `reset_peer` that took data resets the connection, whatever the
+    /// toxics now.
+    pub(crate) fn reset_due(&self) -> Option<Instant> {
+        self.reset_due
+    }
+
+    /// When an applied `reset_peer` resets the connection once the sender has
+    /// closed: as Toxiproxy's, the end of the data starts its timeout as data does
+    /// (or the reset already due, if data came first).
+    pub(crate) fn reset_on_end(&self) -> Option<Instant> {
+        self.applied()
+            .filter_map(|stage| match stage.state {
+                StageState::ResetPeer { timeout, reset_at } => Some(
+                    reset_at.unwrap_or_else(|| Instant::now() + Duration::from_millis(timeout)),
+                ),
+                _ => None,
+            })
+            .chain(self.reset_due)
+            .min()
     }
 
     /// How long the close waits once the sender has closed (`slow_close`).
@@ -305,12 +352,16 @@ impl Chain {
                     }
                     Flow::Go
                 }
-                StageState::SlowClose { .. } => self.push_from(next, chunk, sink).await,
+                StageState::SlowClose { .. } | StageState::Noop => {
+                    self.push_from(next, chunk, sink).await
+                }
                 // Data under a timeout never gets here (`drops_data`); dropped if it does.
                 StageState::Timeout { .. } => Flow::Go,
                 StageState::ResetPeer { timeout, reset_at } => {
                     if reset_at.is_none() {
-                        *reset_at = Some(Instant::now() + Duration::from_millis(*timeout));
+                        let at = Instant::now() + Duration::from_millis(*timeout);
+                        *reset_at = Some(at);
+                        self.reset_due = Some(self.reset_due.map_or(at, |due| due.min(at)));
                     }
                     Flow::Go
                 }
@@ -404,6 +455,53 @@ fn slice(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault_proxy::Toxic;
+    use crate::fault_proxy::table::ToxicEntry;
+
+    /// Takes everything at once.
+    struct Taker;
+
+    impl Sink for Taker {
+        async fn deliver(&self, _data: Bytes) -> Flow {
+            Flow::Go
+        }
+        async fn wait_until(&self, _deadline: Instant) -> Result<(), ()> {
+            Ok(())
+        }
+    }
+
+    fn set(toxics: &[(Toxic, u64)]) -> ToxicSet {
+        ToxicSet {
+            toxics: toxics
+                .iter()
+                .map(|(toxic, version)| ToxicEntry {
+                    toxic: toxic.clone(),
+                    version: *version,
+                })
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reset_peer_that_took_data_resets_though_updated_or_removed() {
+        // Toxiproxy's ResetToxic waits its timeout out uninterruptibly.
+        let mut chain = Chain::new(Stream::Upstream);
+        chain.rebuild(&set(&[(Toxic::reset_peer(200).upstream(), 1)]));
+        assert_eq!(chain.next_timer(), None);
+        let chunk = Chunk {
+            data: Bytes::from_static(b"x"),
+            at: Instant::now(),
+        };
+        assert!(matches!(chain.push(chunk, &Taker).await, Flow::Go));
+        let (due, action) = chain.next_timer().expect("the reset is due");
+        assert_eq!(action, TimerAction::Reset);
+        chain.rebuild(&set(&[(Toxic::reset_peer(5000).upstream(), 2)]));
+        assert_eq!(chain.next_timer(), Some((due, TimerAction::Reset)));
+        chain.rebuild(&set(&[]));
+        assert!(chain.is_empty());
+        assert_eq!(chain.reset_due(), Some(due));
+        assert_eq!(chain.next_timer(), Some((due, TimerAction::Reset)));
+    }
 
     #[test]
     fn slices_cover_the_data_in_pieces_near_the_average() {

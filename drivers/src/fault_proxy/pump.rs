@@ -52,7 +52,14 @@ impl Direction<'_> {
         let mut carried: VecDeque<Chunk> = VecDeque::new();
         loop {
             let set = self.toxics.borrow_and_update().clone();
-            for toxic in chain.rebuild(&set) {
+            let rebuilt = chain.rebuild(&set);
+            if rebuilt.timeout_removed {
+                // Toxiproxy's `TimeoutToxic::Cleanup`: removing it closes the
+                // connection.
+                self.link.end_with(Ending::Close);
+                return;
+            }
+            for toxic in rebuilt.newly {
                 self.link.toxic_applied(&toxic);
                 self.events.push(ProxyEvent::ToxicApplied {
                     connection: self.link.id,
@@ -61,7 +68,8 @@ impl Direction<'_> {
                 });
             }
             let mode = if chain.is_empty() && carried.is_empty() {
-                self.pass_through(&mut passthrough, &mut carried).await
+                self.pass_through(&mut passthrough, &mut carried, chain.reset_due())
+                    .await
             } else {
                 self.through_toxics(&mut chain, &mut carried).await
             };
@@ -75,11 +83,17 @@ impl Direction<'_> {
         &mut self,
         passthrough: &mut Passthrough,
         carried: &mut VecDeque<Chunk>,
+        reset_due: Option<Instant>,
     ) -> Mode {
         let (link, stream) = (self.link, self.stream);
         tokio::select! {
             biased;
             () = link.end.cancelled() => Mode::Done,
+            // A reset_peer that took data, removed since.
+            () = sleep_until(reset_due) => {
+                link.end_with(Ending::Reset);
+                Mode::Done
+            }
             () = changed(&mut self.toxics) => {
                 match passthrough.drain() {
                     Ok(bytes) if !bytes.is_empty() => carried.push_back(Chunk {
@@ -157,6 +171,14 @@ impl Direction<'_> {
                         None => {
                             // The sender closed (or the reader failed and ended the link).
                             if link.end.is_cancelled() {
+                                break Mode::Done;
+                            }
+                            if let Some(at) = chain.reset_on_end() {
+                                tokio::select! {
+                                    () = link.end.cancelled() => break Mode::Done,
+                                    () = tokio::time::sleep_until(at) => {}
+                                }
+                                link.end_with(Ending::Reset);
                                 break Mode::Done;
                             }
                             let delay = chain.close_delay();

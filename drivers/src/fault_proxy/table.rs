@@ -54,7 +54,15 @@ impl ToxicTable {
     }
 
     pub(crate) fn add(&self, toxic: Toxic) -> Result<Toxic, FaultProxyError> {
-        let toxic = toxic.validated(&self.proxy)?;
+        self.insert(toxic.validated(&self.proxy)?)
+    }
+
+    /// As [`add`](Self::add), with any toxicity (Toxiproxy's API).
+    pub(crate) fn add_any_toxicity(&self, toxic: Toxic) -> Result<Toxic, FaultProxyError> {
+        self.insert(toxic.validated_any_toxicity(&self.proxy)?)
+    }
+
+    fn insert(&self, toxic: Toxic) -> Result<Toxic, FaultProxyError> {
         self.change(|toxics, version| {
             if toxics
                 .iter()
@@ -76,7 +84,15 @@ impl ToxicTable {
     /// Replaces the attributes and toxicity of the toxic of the same name; its type
     /// and stream stay what they were.
     pub(crate) fn update(&self, toxic: Toxic) -> Result<Toxic, FaultProxyError> {
-        let toxic = toxic.validated(&self.proxy)?;
+        self.replace(toxic.validated(&self.proxy)?)
+    }
+
+    /// As [`update`](Self::update), with any toxicity (Toxiproxy's API).
+    pub(crate) fn update_any_toxicity(&self, toxic: Toxic) -> Result<Toxic, FaultProxyError> {
+        self.replace(toxic.validated_any_toxicity(&self.proxy)?)
+    }
+
+    fn replace(&self, toxic: Toxic) -> Result<Toxic, FaultProxyError> {
         self.change(|toxics, version| {
             let entry = toxics
                 .iter_mut()

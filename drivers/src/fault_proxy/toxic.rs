@@ -83,6 +83,8 @@ pub enum ToxicKind {
         /// Bytes let through.
         bytes: u64,
     },
+    /// Does nothing: the data passes as it came (Toxiproxy's `noop`, no attributes).
+    Noop {},
 }
 
 impl ToxicKind {
@@ -96,6 +98,7 @@ impl ToxicKind {
             Self::ResetPeer { .. } => "reset_peer",
             Self::Slicer { .. } => "slicer",
             Self::LimitData { .. } => "limit_data",
+            Self::Noop {} => "noop",
         }
     }
 }
@@ -107,6 +110,15 @@ fn default_name(kind: &ToxicKind, stream: Stream) -> String {
 
 fn default_toxicity() -> f32 {
     1.0
+}
+
+/// Which toxicities a check takes.
+#[derive(Clone, Copy)]
+enum Toxicity {
+    /// 0 to 1.
+    Probability,
+    /// Any finite number.
+    Any,
 }
 
 /// A toxic: what it does ([`ToxicKind`]), on which [`Stream`], under which name, and
@@ -188,6 +200,11 @@ impl Toxic {
         Self::new(ToxicKind::LimitData { bytes })
     }
 
+    /// Does nothing (Toxiproxy's `noop`).
+    pub fn noop() -> Self {
+        Self::new(ToxicKind::Noop {})
+    }
+
     /// Names the toxic (unique within its proxy).
     #[must_use]
     pub fn named(mut self, name: impl Into<String>) -> Self {
@@ -245,7 +262,17 @@ impl Toxic {
     }
 
     /// Gives it its default name if it has none, and checks its attributes.
-    pub(crate) fn validated(mut self, proxy: &str) -> Result<Self, FaultProxyError> {
+    pub(crate) fn validated(self, proxy: &str) -> Result<Self, FaultProxyError> {
+        self.checked(proxy, Toxicity::Probability)
+    }
+
+    /// As [`validated`](Self::validated), but any toxicity (as Toxiproxy's API
+    /// takes it: above 1 always applies, below 0 never).
+    pub(crate) fn validated_any_toxicity(self, proxy: &str) -> Result<Self, FaultProxyError> {
+        self.checked(proxy, Toxicity::Any)
+    }
+
+    fn checked(mut self, proxy: &str, toxicity: Toxicity) -> Result<Self, FaultProxyError> {
         if self.name.is_empty() {
             self.name = default_name(&self.kind, self.stream);
         }
@@ -258,7 +285,11 @@ impl Toxic {
                 expected,
             }
         };
-        if !(0.0..=1.0).contains(&self.toxicity) {
+        let allowed = match toxicity {
+            Toxicity::Probability => (0.0..=1.0).contains(&self.toxicity),
+            Toxicity::Any => self.toxicity.is_finite(),
+        };
+        if !allowed {
             return Err(invalid(
                 "toxicity",
                 self.toxicity.to_string(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use testrig::{Endpoint, Environment};
 use testrig_drivers::fault_proxy::{FaultProxy, ProxyRegistry, Toxic, ToxiproxyApi};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -302,6 +303,16 @@ async fn proxy_errors_are_toxiproxys() {
     // Browsers are refused, as Toxiproxy refuses them.
     let browser = call_as(at, "GET", "/proxies", None, "Mozilla/5.0").await;
     assert_eq!(browser.status, 403);
+    assert_eq!(browser.body, "User agent not allowed\n");
+    // gorilla/mux runs that middleware on a matched route only: a path with no
+    // route is its 404, a method a route does not take its 405.
+    let lost = call_as(at, "GET", "/nope", None, "Mozilla/5.0").await;
+    assert_eq!(
+        (lost.status, lost.body.as_str()),
+        (404, "404 page not found\n")
+    );
+    let wrong = call_as(at, "PUT", "/proxies", None, "Mozilla/5.0").await;
+    assert_eq!(wrong.status, 405);
     api.stop().await;
 }
 
@@ -416,7 +427,6 @@ async fn toxics_are_listed_created_shown_updated_and_deleted_as_toxiproxy_does()
         "{",
         "[]",
         r#"{"type": "latency", "name": "x", "attributes": {"latency": -5}}"#,
-        r#"{"type": "timeout", "name": "y", "toxicity": 3}"#,
     ] {
         let answer = call(at, "POST", "/proxies/p/toxics", Some(body)).await;
         assert_eq!(answer.status, 400, "{body}: {answer:?}");
@@ -489,6 +499,93 @@ async fn a_latency_toxic_added_through_the_api_delays_real_traffic() {
     assert_eq!(removed.status, 204);
     let after = round_trip(&mut client, b"fast again").await;
     assert!(after < Duration::from_millis(60), "{after:?}");
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_toxicity_outside_zero_to_one_is_taken_as_toxiproxy_takes_it() {
+    // Toxiproxy's `rand.Float32() < toxicity`: below 0 never applies, above 1 always.
+    let echo = echo_server().await;
+    let api = api_over(ProxyRegistry::new()).await;
+    let at = api.local_addr();
+    let listen = create(at, "p", echo.address).await;
+    let added = call(
+        at,
+        "POST",
+        "/proxies/p/toxics",
+        Some(r#"{"type": "limit_data", "toxicity": -1, "attributes": {"bytes": 1}}"#),
+    )
+    .await;
+    assert_eq!(added.status, 200, "{added:?}");
+    assert_eq!(added.json()["toxicity"], json!(-1.0));
+    for _ in 0..5 {
+        round_trip(&mut connect(&listen).await, b"never cut").await;
+    }
+    let updated = call(
+        at,
+        "PATCH",
+        "/proxies/p/toxics/limit_data_downstream",
+        Some(r#"{"toxicity": 7}"#),
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{updated:?}");
+    assert_eq!(updated.json()["toxicity"], json!(7.0));
+    for _ in 0..5 {
+        let mut client = connect(&listen).await;
+        client.write_all(b"always cut").await.unwrap();
+        let mut back = Vec::new();
+        timeout(PATIENCE, client.read_to_end(&mut back))
+            .await
+            .expect("the proxy closes")
+            .unwrap();
+        assert_eq!(back, b"a");
+    }
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_toxic_is_named_by_default_with_its_stream_as_given() {
+    // Toxiproxy's `fmt.Sprintf("%s_%s", wrapper.Type, wrapper.Stream)`, before it
+    // reads the stream whatever its case.
+    let echo = echo_server().await;
+    let api = api_over(ProxyRegistry::new()).await;
+    let at = api.local_addr();
+    create(at, "p", echo.address).await;
+    let added = call(
+        at,
+        "POST",
+        "/proxies/p/toxics",
+        Some(r#"{"type": "latency", "stream": "UpStream"}"#),
+    )
+    .await;
+    assert_eq!(added.status, 200, "{added:?}");
+    assert_eq!(added.json()["name"], "latency_UpStream");
+    let shown = call(at, "GET", "/proxies/p/toxics/latency_UpStream", None).await;
+    assert_eq!(shown.status, 200, "{shown:?}");
+    assert_eq!(shown.json()["stream"], "upstream");
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn a_noop_toxic_is_taken_and_lets_the_data_pass() {
+    let echo = echo_server().await;
+    let api = api_over(ProxyRegistry::new()).await;
+    let at = api.local_addr();
+    let listen = create(at, "p", echo.address).await;
+    let added = call(
+        at,
+        "POST",
+        "/proxies/p/toxics",
+        Some(r#"{"type": "noop", "stream": "upstream"}"#),
+    )
+    .await;
+    assert_eq!(added.status, 200, "{added:?}");
+    assert_eq!(
+        added.json(),
+        json!({"name": "noop_upstream", "type": "noop", "stream": "upstream",
+               "toxicity": 1.0, "attributes": {}})
+    );
+    round_trip(&mut connect(&listen).await, b"as it came").await;
     api.stop().await;
 }
 
@@ -726,7 +823,6 @@ async fn the_counters_add_up_over_runs_and_show_in_the_report() {
 
 #[tokio::test]
 async fn bytes_that_are_not_http_close_that_connection_and_the_api_goes_on() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let api = api_over(ProxyRegistry::new()).await;
     let mut raw = TcpStream::connect(api.local_addr()).await.unwrap();
     raw.write_all(b"\x16\x03\x01 not http at all\r\n\r\n")

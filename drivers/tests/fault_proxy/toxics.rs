@@ -226,22 +226,58 @@ async fn timeout_drops_the_data_and_closes_after_its_timeout() {
 }
 
 #[tokio::test]
-async fn timeout_zero_holds_the_connection_open_with_no_data_until_removed() {
-    let echo = echo_server().await;
-    let proxy = proxy_to(echo.address);
+async fn timeout_zero_holds_the_connection_open_with_no_data_until_removed_which_closes_it() {
+    let server = listener().await;
+    let proxy = proxy_to(server.local_addr().unwrap());
     let mut client = connect(&proxy).await;
-    round_trip(&mut client, b"before").await;
+    let mut server_side = accept(&server).await;
     proxy.add_toxic(Toxic::timeout(0).upstream()).unwrap();
     client.write_all(b"held").await.unwrap();
     let mut buffer = [0u8; 16];
-    let waited = timeout(Duration::from_millis(300), client.read(&mut buffer)).await;
+    let waited = timeout(Duration::from_millis(300), server_side.read(&mut buffer)).await;
     assert!(
         waited.is_err(),
         "nothing arrives and the connection stays open"
     );
+    // An update restarts the toxic; the connection stays.
+    proxy.update_toxic(Toxic::timeout(0).upstream()).unwrap();
+    client.write_all(b"held too").await.unwrap();
+    let waited = timeout(Duration::from_millis(100), server_side.read(&mut buffer)).await;
+    assert!(waited.is_err(), "an update does not end the connection");
+    // Toxiproxy's TestTimeoutToxicClosesConnectionOnRemove: the data it dropped
+    // would leave the stream corrupt, so removing it closes the connection.
     proxy.remove_toxic("timeout_upstream").unwrap();
-    // Toxiproxy drops what came under the timeout; what comes after flows again.
-    round_trip(&mut client, b"after").await;
+    let (received, _) = read_to_end(&mut client).await.unwrap();
+    assert!(received.is_empty(), "{received:?}");
+    let (received, _) = read_to_end(&mut server_side).await.unwrap();
+    assert!(
+        received.is_empty(),
+        "data under the timeout got through: {received:?}"
+    );
+    assert!(
+        proxy
+            .wait_open_connections(|open| open == 0, PATIENCE)
+            .await
+    );
+    assert_eq!(proxy.connections()[0].state, ConnectionState::Closed);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn removing_a_timeout_closes_connections_its_toxicity_spared_and_new_ones_flow() {
+    let echo = echo_server().await;
+    let proxy = proxy_to(echo.address);
+    proxy
+        .add_toxic(Toxic::timeout(0).named("spared").toxicity(0.0))
+        .unwrap();
+    let mut client = connect(&proxy).await;
+    round_trip(&mut client, b"flows").await;
+    // As Toxiproxy's `Cleanup`, which goes by the toxic's type, not its draw.
+    proxy.remove_toxic("spared").unwrap();
+    let (received, _) = read_to_end(&mut client).await.unwrap();
+    assert!(received.is_empty(), "{received:?}");
+    let mut next = connect(&proxy).await;
+    round_trip(&mut next, b"after").await;
     proxy.stop().await;
 }
 
@@ -266,6 +302,44 @@ async fn reset_peer_resets_both_sides_within_10_ms_of_its_timeout() {
         .unwrap();
     assert_eq!(
         server_read.expect_err("the server is reset").kind(),
+        std::io::ErrorKind::ConnectionReset
+    );
+    assert!(
+        proxy
+            .wait_open_connections(|open| open == 0, PATIENCE)
+            .await
+    );
+    assert_eq!(proxy.connections()[0].state, ConnectionState::Reset);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn reset_peer_counts_its_timeout_from_the_end_of_the_data_when_no_data_came() {
+    // Toxiproxy's reset_peer takes the end of the input as it takes data: the
+    // connection is reset `timeout` ms later, not closed.
+    let _machine = timing().await;
+    let server = listener().await;
+    let proxy = proxy_to(server.local_addr().unwrap());
+    proxy.add_toxic(Toxic::reset_peer(100).upstream()).unwrap();
+    let mut client = connect(&proxy).await;
+    let mut server_side = accept(&server).await;
+    let ended = Instant::now();
+    client.shutdown().await.unwrap();
+    let mut buffer = [0u8; 16];
+    let server_read = timeout(PATIENCE, server_side.read(&mut buffer))
+        .await
+        .unwrap();
+    let at = Instant::now();
+    assert_eq!(
+        server_read
+            .expect_err("the server is reset, not closed")
+            .kind(),
+        std::io::ErrorKind::ConnectionReset
+    );
+    assert_near(at - ended, 100 * MS, 10 * MS, "the reset");
+    let read = timeout(PATIENCE, client.read(&mut buffer)).await.unwrap();
+    assert_eq!(
+        read.expect_err("the client is reset").kind(),
         std::io::ErrorKind::ConnectionReset
     );
     assert!(

@@ -123,9 +123,13 @@ pub(super) fn new_toxic(body: &[u8]) -> Result<ToxicInput, ApiError> {
         Some("upstream") => Stream::Upstream,
         Some(_) => return Err(ApiError::invalid_stream()),
     };
-    let name = name
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| format!("{type_name}_{stream}"));
+    // Toxiproxy names it with the stream's text as given (`latency_UpStream`).
+    let name = name.filter(|name| !name.is_empty()).unwrap_or_else(|| {
+        format!(
+            "{type_name}_{}",
+            stream_text.as_deref().unwrap_or("downstream")
+        )
+    });
     if attribute_names(&type_name).is_none() {
         return Err(ApiError::invalid_toxic_type());
     }
@@ -169,7 +173,7 @@ pub(super) fn updated_toxic(existing: &Toxic, body: &[u8]) -> Result<Toxic, ApiE
         .toxicity(toxicity))
 }
 
-/// The attributes of each toxic type Toxiproxy has (but `noop`), in its JSON names.
+/// The attributes of each toxic type Toxiproxy has, in its JSON names.
 fn attribute_names(type_name: &str) -> Option<&'static [&'static str]> {
     Some(match type_name {
         "latency" => &["latency", "jitter"],
@@ -179,6 +183,7 @@ fn attribute_names(type_name: &str) -> Option<&'static [&'static str]> {
         "reset_peer" => &["timeout"],
         "slicer" => &["average_size", "size_variation", "delay"],
         "limit_data" => &["bytes"],
+        "noop" => &[],
         _ => return None,
     })
 }
@@ -225,12 +230,15 @@ mod tests {
     }
 
     #[test]
-    fn the_stream_is_read_whatever_its_case() {
+    fn the_stream_is_read_whatever_its_case_and_names_the_toxic_as_given() {
         let toxic = new_toxic(br#"{"type": "timeout", "stream": "UpStream"}"#)
             .unwrap()
             .toxic()
             .unwrap();
-        assert_eq!(toxic, Toxic::timeout(0).upstream());
+        assert_eq!(
+            toxic,
+            Toxic::timeout(0).upstream().named("timeout_UpStream")
+        );
     }
 
     #[test]

@@ -30,17 +30,23 @@ struct ProxyView {
 }
 
 /// The answer to `method` on `path` (already split off its query), given the
-/// request's `body` (or why it could not be read).
+/// request's `body` (or why it could not be read); `browser`: the request came
+/// from one (refused, on a route only: gorilla/mux runs Toxiproxy's middleware
+/// for a matched route, not for its 404 and 405).
 pub(super) async fn respond(
     registry: &ProxyRegistry,
     method: &Method,
     path: &str,
     body: Result<bytes::Bytes, String>,
+    browser: bool,
 ) -> Reply {
     let Some(segments) = segments(path) else {
         return Reply::no_route();
     };
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    if browser && has_route(&segments, method) {
+        return Reply::browser();
+    }
     let update = method == Method::POST || method == Method::PATCH;
     let body = || body.clone().map_err(ApiError::bad_body);
     let outcome = match (segments.as_slice(), method) {
@@ -90,6 +96,20 @@ pub(super) async fn respond(
         _ => return Reply::no_route(),
     };
     outcome.unwrap_or_else(|error| error.reply())
+}
+
+/// Whether a route of Toxiproxy's takes `method` on this path.
+fn has_route(segments: &[&str], method: &Method) -> bool {
+    let update = method == Method::POST || method == Method::PATCH;
+    match segments {
+        ["version"] => method == Method::GET,
+        ["reset" | "populate"] => method == Method::POST,
+        ["proxies"] | ["proxies", _, "toxics"] => method == Method::GET || method == Method::POST,
+        ["proxies", _] | ["proxies", _, "toxics", _] => {
+            method == Method::GET || method == Method::DELETE || update
+        }
+        _ => false,
+    }
 }
 
 /// The path's segments, percent-decoded; `None` for an empty one (gorilla/mux's
@@ -360,7 +380,7 @@ fn add_toxic(registry: &ProxyRegistry, proxy: &str, body: &[u8]) -> Result<Reply
     if member.slot.toxics().get(&input.name).is_some() {
         return Err(ApiError::toxic_exists());
     }
-    let toxic = member.slot.toxics().add(input.toxic()?)?;
+    let toxic = member.slot.toxics().add_any_toxicity(input.toxic()?)?;
     Ok(Reply::json(StatusCode::OK, &toxic))
 }
 
@@ -379,7 +399,7 @@ fn update_toxic(
     let toxic = member
         .slot
         .toxics()
-        .update(input::updated_toxic(&existing, body)?)?;
+        .update_any_toxicity(input::updated_toxic(&existing, body)?)?;
     Ok(Reply::json(StatusCode::OK, &toxic))
 }
 

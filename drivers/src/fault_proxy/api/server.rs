@@ -16,7 +16,6 @@ use tokio_util::task::TaskTracker;
 
 use super::super::FaultProxyError;
 use super::registry::ProxyRegistry;
-use super::reply::Reply;
 use super::routes;
 
 /// How long a client has to send a request's head (Toxiproxy's read timeout).
@@ -167,15 +166,12 @@ async fn handle(registry: &ProxyRegistry, request: Request<Incoming>) -> Respons
         .headers
         .get(USER_AGENT)
         .is_some_and(|agent| agent.as_bytes().starts_with(b"Mozilla/"));
-    if browser {
-        return Reply::browser().into_response();
-    }
     let body = Limited::new(body, MAX_BODY)
         .collect()
         .await
         .map(|collected| collected.to_bytes())
         .map_err(|error| error.to_string());
-    routes::respond(registry, &parts.method, parts.uri.path(), body)
+    routes::respond(registry, &parts.method, parts.uri.path(), body, browser)
         .await
         .into_response()
 }

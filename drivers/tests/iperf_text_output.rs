@@ -309,6 +309,27 @@ async fn server_verbose_udp_reverse() {
     .await;
 }
 
+/// A `-V` server's UDP sums: iperf3 prints no `[SUM] (sender statistics not available)`
+/// (nor receiver) line for UDP, as it does for TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_verbose_udp_sums() {
+    let binary = iperf3_or_skip!();
+    server_side_matches(&binary, true, &["-u", "-t", "1", "-b", "10M", "-P", "2"]).await;
+    server_side_matches(
+        &binary,
+        true,
+        &["-u", "-t", "1", "-b", "5M", "-P", "2", "--bidir"],
+    )
+    .await;
+}
+
+/// A `-V` server's TCP sums, for the other side: `[SUM] (receiver statistics not
+/// available)` when it sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_verbose_tcp_reverse_sums() {
+    server_side_matches(&iperf3_or_skip!(), true, &["-n", "20M", "-R", "-P", "2"]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_omitting_a_second() {
     server_side_matches(

@@ -135,6 +135,17 @@ async fn server_text(
     server_args: &[&str],
     args: &[&str],
 ) -> String {
+    served_texts(server, binary, server_args, args).await.0
+}
+
+/// `<server> -s -1 <server args>` serving one real `iperf3 -c <args>`: what the server
+/// printed and what the client printed.
+async fn served_texts(
+    server: &Path,
+    binary: &PathBuf,
+    server_args: &[&str],
+    args: &[&str],
+) -> (String, String) {
     for _attempt in 0..5 {
         let port = iperf_support::free_port().to_string();
         let mut server = Command::new(server)
@@ -148,7 +159,7 @@ async fn server_text(
         let mut stdout = server.stdout.take().expect("piped");
         // A refused connection is not a test to a one-off server: the client retries until
         // the server listens, or the server is gone (its port was taken).
-        let mut served = false;
+        let mut served = None;
         for _try in 0..250 {
             if server.try_wait().ok().flatten().is_some() {
                 break;
@@ -165,15 +176,15 @@ async fn server_text(
             .expect("iperf3 -c finishes in time")
             .expect("iperf3 -c runs");
             if output.status.success() {
-                served = true;
+                served = Some(String::from_utf8_lossy(&output.stdout).into_owned());
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        if !served {
+        let Some(client_text) = served else {
             let _ = server.kill().await;
             continue;
-        }
+        };
         let mut text = String::new();
         tokio::time::timeout(RUN_DEADLINE, async {
             use tokio::io::AsyncReadExt;
@@ -182,7 +193,7 @@ async fn server_text(
         .await
         .expect("the -s -1 server ends after its test")
         .expect("iperf3 -s output reads");
-        return text;
+        return (text, client_text);
     }
     panic!("iperf3 -s -1 served no test on any of 5 free ports");
 }
@@ -264,6 +275,43 @@ async fn client_omitting_a_second() {
     client_side_matches(&iperf3_or_skip!(), &["-t", "1", "-O", "1"]).await;
 }
 
+/// `--get-server-output` with `-f K`: our client's framing of the server's text (the real
+/// server's, in its own default unit: `-f` is not sent to it) and its own rates in
+/// KBytes/sec.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_server_output_in_kbytes() {
+    let args = ["-n", "20M", "--get-server-output", "-f", "K"];
+    let ours = client_side_matches(&iperf3_or_skip!(), &args).await;
+    let (own, _server) = ours
+        .split_once("\nServer output:\n")
+        .expect("a server output");
+    for line in own.lines().filter(|l| l.contains("/sec")) {
+        assert!(line.contains(" KBytes/sec"), "not in KBytes/sec: {line:?}");
+    }
+}
+
+/// What a real client with `--get-server-output` prints of our server's text, against what
+/// it prints of the real server's (both directions, several streams).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_output_sent_to_a_real_client() {
+    let binary = iperf3_or_skip!();
+    let example = iperf_support::example_iperf3();
+    for args in [
+        &["-n", "20M", "-P", "2", "--get-server-output"][..],
+        &["-n", "20M", "-R", "--get-server-output"][..],
+        &["-u", "-t", "1", "-b", "10M", "--get-server-output"][..],
+    ] {
+        let first = served_texts(&binary, &binary, &[], args).await.1;
+        let second = served_texts(&binary, &binary, &[], args).await.1;
+        let ours = served_texts(&example, &binary, &[], args).await.1;
+        assert_same_layout(
+            &format!("real client {args:?}: server output"),
+            &ours,
+            [&first, &second],
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_tcp_bytes() {
     server_side_matches(&iperf3_or_skip!(), false, &["-n", "20M"]).await;
@@ -307,6 +355,27 @@ async fn server_verbose_udp_reverse() {
         &["-u", "-t", "1", "-b", "10M", "-R"],
     )
     .await;
+}
+
+/// A `-V` server's UDP sums: iperf3 prints no `[SUM] (sender statistics not available)`
+/// (nor receiver) line for UDP, as it does for TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_verbose_udp_sums() {
+    let binary = iperf3_or_skip!();
+    server_side_matches(&binary, true, &["-u", "-t", "1", "-b", "10M", "-P", "2"]).await;
+    server_side_matches(
+        &binary,
+        true,
+        &["-u", "-t", "1", "-b", "5M", "-P", "2", "--bidir"],
+    )
+    .await;
+}
+
+/// A `-V` server's TCP sums, for the other side: `[SUM] (receiver statistics not
+/// available)` when it sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_verbose_tcp_reverse_sums() {
+    server_side_matches(&iperf3_or_skip!(), true, &["-n", "20M", "-R", "-P", "2"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -573,8 +573,11 @@ impl HumanReport {
                     .chain(&result.summary.bidir_reverse)
                     .find(|d| d.sent.sender == sending || !self.bidir());
                 if let Some(d) = direction {
+                    // iperf3 says a sum's side is not available for TCP only: a UDP
+                    // server's sums leave it out, even with `-V`.
+                    let tcp = self.protocol == Protocol::Tcp;
                     if server && !sending {
-                        if self.verbose {
+                        if self.verbose && tcp {
                             out.push(Printed::Report(
                                 "[SUM] (sender statistics not available)\n".to_owned(),
                             ));
@@ -585,7 +588,7 @@ impl HumanReport {
                         ));
                     }
                     if server && sending {
-                        if self.verbose {
+                        if self.verbose && tcp {
                             out.push(Printed::Report(
                                 "[SUM] (receiver statistics not available)\n".to_owned(),
                             ));

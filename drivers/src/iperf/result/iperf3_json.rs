@@ -4,6 +4,14 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+/// `start.version`: iperf3's own form first (`iperf 3.12`), so a consumer that reads the
+/// version from it reads the protocol's, then what is really speaking.
+const START_VERSION: &str = concat!(
+    "iperf 3.12 (testrig ",
+    env!("CARGO_PKG_VERSION"),
+    " native engine)"
+);
+
 use super::{
     ControlPeer, CpuUtilization, DirectionSummary, IntervalReport, IperfResult, Measurement, Role,
     ServerOutput, StartInfo, StreamSummary, Summary, TestSettings,
@@ -199,14 +207,7 @@ impl IperfResult {
         // is set; a JSON object keeps one, in the first place.
         let mut start = Map::new();
         start.insert("connected".into(), json!(self.connected));
-        start.insert(
-            "version".into(),
-            json!(concat!(
-                "testrig ",
-                env!("CARGO_PKG_VERSION"),
-                " (iperf 3.12 protocol)"
-            )),
-        );
+        start.insert("version".into(), json!(START_VERSION));
         let Some(info) = &self.start_info else {
             start.insert("test_start".into(), test_start);
             return Value::Object(start);
@@ -401,7 +402,7 @@ pub fn iperf3_error_json(message: &str) -> Value {
     json!({
         "start": {
             "connected": [],
-            "version": concat!("testrig ", env!("CARGO_PKG_VERSION"), " (iperf 3.12 protocol)"),
+            "version": START_VERSION,
             "system_info": StartInfo::this_system(),
         },
         "intervals": [],

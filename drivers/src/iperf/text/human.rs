@@ -14,8 +14,7 @@ use super::{
     TestSettings, clock, system,
 };
 
-/// The version iperf3 prints first with `-V` and `-v`, and in `-J`'s `start.version`:
-/// iperf3's own form (`iperf 3.12`), so a consumer parsing `iperf 3.x` reads the protocol
+/// The version iperf3 prints first with `-V` and `-v`: iperf3's own form (`iperf 3.12`), so a consumer parsing `iperf 3.x` reads the protocol
 /// version, followed by what is really speaking.
 pub const VERSION: &str = concat!(
     "iperf 3.12 (testrig ",

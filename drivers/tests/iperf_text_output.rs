@@ -359,6 +359,17 @@ async fn server_verbose_udp_reverse() {
 
 /// A `-V` server's UDP sums: iperf3 prints no `[SUM] (sender statistics not available)`
 /// (nor receiver) line for UDP, as it does for TCP.
+/// `-M`: a `-V` client and server show the segment size asked for, without `(default)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_verbose_with_an_mss() {
+    client_side_matches(&iperf3_or_skip!(), &["-n", "20M", "-V", "-M", "1000"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_verbose_with_an_mss() {
+    server_side_matches(&iperf3_or_skip!(), true, &["-n", "20M", "-M", "1000"]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_verbose_udp_sums() {
     let binary = iperf3_or_skip!();

@@ -153,6 +153,8 @@ pub(crate) struct ClientCommand {
     pub options: ClientOptions,
     /// `-l` was given.
     pub block_size_given: bool,
+    /// `-M`: the segment size asked for.
+    pub mss: Option<u32>,
     /// Interval reports are on (`-i` is not 0).
     pub intervals: bool,
     /// `-J`.
@@ -501,6 +503,8 @@ where
                 port,
                 options: b,
                 block_size_given: has("--length"),
+                // Checked with the stream options.
+                mss: get("--set-mss").and_then(|v| v.parse().ok()),
                 intervals: interval.is_some(),
                 json,
                 report,

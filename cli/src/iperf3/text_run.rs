@@ -21,6 +21,7 @@ pub(crate) async fn run_client_text(
         host: command.host.clone(),
         port: command.port,
         block_size_given: command.block_size_given,
+        mss: command.mss,
         intervals: command.intervals,
     })
     .verbose(command.report.verbose)
@@ -96,10 +97,17 @@ impl ServerText {
                 test,
                 connections,
                 cookie,
+                mss,
             } => {
                 let mut report = self.report(HumanReport::for_server_test(test, connections));
-                let printed =
-                    report.server_started(*peer, test, connections, cookie, clock::now_secs());
+                let printed = report.server_started(
+                    *peer,
+                    test,
+                    connections,
+                    cookie,
+                    *mss,
+                    clock::now_secs(),
+                );
                 self.running = Some(report);
                 printed
             }

@@ -43,6 +43,8 @@ pub enum ServerProgress {
         connections: Vec<Connection>,
         /// The test's cookie.
         cookie: String,
+        /// The segment size the client asked for (`-M`), of a TCP test.
+        mss: Option<u32>,
     },
     /// An interval of the running test closed.
     Interval(Box<IntervalReport>),

@@ -189,6 +189,11 @@ pub(crate) async fn serve_session(
             test: run.settings(),
             connections: run.connections(),
             cookie: cookie.text(),
+            mss: run
+                .params()
+                .stream_options
+                .mss
+                .filter(|_| run.params().protocol == Protocol::Tcp),
         });
     }
 

@@ -63,6 +63,9 @@ pub struct ClientRequest {
     pub port: u16,
     /// `-l` was given (else a UDP client says which block size it chose).
     pub block_size_given: bool,
+    /// `-M`: the segment size asked for (`-V` shows it in place of the control
+    /// connection's).
+    pub mss: Option<u32>,
     /// Interval reports are on (`-i` is not 0).
     pub intervals: bool,
 }
@@ -148,6 +151,7 @@ impl HumanReport {
             host: String::new(),
             port: 0,
             block_size_given: true,
+            mss: None,
             intervals: true,
         });
         self.protocol = test.protocol;
@@ -186,10 +190,10 @@ impl HumanReport {
         if self.verbose {
             out.push(Printed::Report(format!("      Cookie: {}\n", cookie)));
             if tcp {
-                out.push(Printed::Report(format!(
-                    "      TCP MSS: {} (default)\n",
-                    control_mss.unwrap_or(0)
-                )));
+                out.push(Printed::Report(match request.mss {
+                    Some(mss) => format!("      TCP MSS: {mss}\n"),
+                    None => format!("      TCP MSS: {} (default)\n", control_mss.unwrap_or(0)),
+                }));
             }
             if test.target_bitrate != 0 {
                 out.push(Printed::Report(format!(
@@ -216,11 +220,13 @@ impl HumanReport {
     pub fn server_test(&mut self, peer: SocketAddr, result: &IperfResult) -> Vec<Printed> {
         let cookie = result.start_info.as_ref().map(|s| s.cookie.as_str());
         let secs = result.timestamp.map_or_else(clock::now_secs, |t| t as i64);
+        let mss = result.start_info.as_ref().and_then(|s| s.tcp_mss);
         let mut out = self.server_started(
             peer,
             &result.test,
             &result.connected,
             cookie.unwrap_or_default(),
+            mss,
             secs,
         );
         for interval in &result.intervals {
@@ -239,6 +245,7 @@ impl HumanReport {
         test: &TestSettings,
         connections: &[Connection],
         cookie: &str,
+        mss: Option<u32>,
         secs: i64,
     ) -> Vec<Printed> {
         self.order = connections.iter().map(|c| c.socket).collect();
@@ -254,8 +261,12 @@ impl HumanReport {
         if self.verbose {
             out.push(Printed::Report(format!("      Cookie: {cookie}\n")));
             if self.protocol == Protocol::Tcp {
-                // iperf3's server never asks its control socket for the MSS.
-                out.push(Printed::Report("      TCP MSS: 0 (default)\n".to_owned()));
+                // iperf3's server never asks its control socket for the MSS: the one the
+                // client asked for (`-M`), else 0.
+                out.push(Printed::Report(match mss {
+                    Some(mss) => format!("      TCP MSS: {mss}\n"),
+                    None => "      TCP MSS: 0 (default)\n".to_owned(),
+                }));
             }
             if test.target_bitrate > 0 {
                 out.push(Printed::Report(format!(

@@ -174,7 +174,7 @@ async fn an_error_key_is_an_error_with_iperf3s_text() {
 async fn the_real_iperf3_reports_a_refused_connection_through_its_error_key() {
     let binary = iperf3_or_skip!();
     let dir = runpath("refused");
-    let closed = iperf_support::free_port();
+    let (closed, _held) = iperf_support::closed_port();
     let error = client(closed)
         .program(binary)
         .run(&dir, Duration::from_secs(10))
@@ -194,7 +194,8 @@ async fn a_client_past_its_deadline_is_stopped_and_the_run_fails() {
     let began = std::time::Instant::now();
     let error = client(5201)
         .program(program)
-        .run(&dir, Duration::from_millis(300))
+        // Long enough for the program to have printed its line on a busy machine.
+        .run(&dir, Duration::from_secs(1))
         .await
         .unwrap_err();
     assert!(
@@ -204,7 +205,7 @@ async fn a_client_past_its_deadline_is_stopped_and_the_run_fails() {
     );
     let text = error.to_string();
     assert!(
-        text.contains("did not finish within 300ms; it was stopped"),
+        text.contains("did not finish within 1s; it was stopped"),
         "{text}"
     );
     assert!(text.contains("stdout| started"), "{text}");

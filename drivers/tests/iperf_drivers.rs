@@ -213,11 +213,25 @@ async fn stopping_the_client_cancels_a_measurement_in_progress() {
         .unwrap();
     env.start().await.unwrap();
     let client = env.get::<IperfClient>("client").unwrap();
+    // Stopped once the measurement has reported its first interval: in progress.
+    let (first, measuring) = tokio::sync::oneshot::channel();
     let running = tokio::spawn({
         let client = client.clone();
-        async move { client.run(Duration::from_secs(60)).await }
+        let mut first = Some(first);
+        async move {
+            client
+                .run_with_intervals(Duration::from_secs(60), move |_| {
+                    if let Some(first) = first.take() {
+                        let _ = first.send(());
+                    }
+                })
+                .await
+        }
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::timeout(Duration::from_secs(10), measuring)
+        .await
+        .expect("a first interval within 10 s")
+        .expect("the measurement reports an interval");
     env.resource("client").unwrap().stop().await.unwrap();
     let outcome = tokio::time::timeout(Duration::from_secs(5), running)
         .await
@@ -287,10 +301,15 @@ async fn the_native_client_reports_each_interval_as_it_closes() {
                 seen.push((began.elapsed(), interval.sum.end));
             })
             .await?;
+        let ended = began.elapsed();
         assert_eq!(seen.len(), result.intervals.len(), "{seen:?}");
         assert!(seen.len() >= 3, "{seen:?}");
-        // The first came while the test still ran, not after it.
-        assert!(seen[0].0 < Duration::from_millis(500), "{seen:?}");
+        // The first came while the test still ran (two more 200 ms intervals to go), not
+        // after it.
+        assert!(
+            seen[0].0 + Duration::from_millis(200) <= ended,
+            "{seen:?}, ended at {ended:?}"
+        );
         Ok::<_, testrig::Error>(())
     })
     .await

@@ -641,8 +641,7 @@ async fn the_server_output_is_asked_for_and_given_both_ways() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_gives_iperf3s_error_document() {
     let binary = iperf3_or_skip!();
-    // Nobody listens on a port that was just free.
-    let port = iperf_support::free_port();
+    let (port, _held) = iperf_support::closed_port();
     let output = iperf_support::iperf3_client_output(&binary, port, &["-t", "1"]).await;
     // iperf3 3.12 with -J reports the failure in the document and exits with status 0.
     assert!(output.status.success(), "{output:?}");
@@ -699,7 +698,8 @@ async fn the_example_fails_with_json_as_iperf3_does() {
     let example = iperf_support::example_iperf3();
     // A client whose connection is refused: the document on stdout, nothing on stderr,
     // status 0.
-    let port = iperf_support::free_port().to_string();
+    let (port, _held) = iperf_support::closed_port();
+    let port = port.to_string();
     let args = ["-c", "127.0.0.1", "-p", &port, "-J", "-t", "1"];
     let (theirs, ours) = (
         run_to_end(&binary, &args).await,

@@ -366,7 +366,15 @@ async fn udp_streams_carry_tos_dont_fragment_and_64_bit_counters_to_a_real_serve
             .duration(Duration::from_secs(1))
             .client_port(cport)
             .udp_counters_64bit(true)
-            .stream_options(StreamOptions::new().tos(0x10).dont_fragment(true)),
+            // 4 MiB buffers (iperf3 applies `-w` to its side too): no datagram is lost
+            // to a receiver descheduled on a busy machine, so a loss can only be a
+            // miscounted sequence number.
+            .stream_options(
+                StreamOptions::new()
+                    .tos(0x10)
+                    .dont_fragment(true)
+                    .window(4 << 20),
+            ),
     )
     .unwrap();
     let run = tokio::spawn(async move { config.run().await });

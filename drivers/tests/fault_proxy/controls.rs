@@ -22,7 +22,8 @@ async fn an_update_applies_to_live_connections() {
     let echo = echo_server().await;
     let proxy = proxy_to(echo.address);
     let mut client = connect(&proxy).await;
-    let baseline = round_trip(&mut client, b"warm up").await;
+    // The fastest of five: one slow first round trip must not raise the baseline.
+    let baseline = five_round_trips(&mut client).await[0];
     proxy
         .add_toxic(Toxic::latency(100, 0).named("lag"))
         .unwrap();
@@ -45,7 +46,9 @@ async fn removing_the_last_toxic_puts_live_connections_back_on_the_fast_path() {
     proxy.add_toxic(Toxic::latency(100, 0)).unwrap();
     assert!(round_trip(&mut client, b"slow").await >= 100 * MS);
     proxy.remove_toxic("latency_downstream").unwrap();
-    assert!(round_trip(&mut client, b"fast").await < 20 * MS);
+    // The fastest of five: a single round trip can stall on a busy machine.
+    let took = five_round_trips(&mut client).await;
+    assert!(took[0] < 20 * MS, "{took:?}");
     assert!(matches!(
         proxy.remove_toxic("latency_downstream"),
         Err(FaultProxyError::ToxicNotFound { .. })
@@ -115,7 +118,8 @@ async fn reset_removes_every_toxic_and_enables() {
     proxy.reset().await.unwrap();
     assert!(proxy.toxics().is_empty());
     let mut client = connect(&proxy).await;
-    assert!(round_trip(&mut client, b"clean").await < 20 * MS);
+    let took = five_round_trips(&mut client).await;
+    assert!(took[0] < 20 * MS, "{took:?}");
     proxy.stop().await;
 }
 

@@ -118,6 +118,17 @@ pub(crate) async fn read_to_end(stream: &mut TcpStream) -> std::io::Result<(Vec<
 }
 
 /// `actual` is `expected` within `slack` either way.
+/// For a one-shot timer: `actual` is `expected`, at most 10 ms early (the clock starts a
+/// little before the proxy sees the event) and at most 30 ms late (a timer woken on a busy
+/// machine fires late, never early).
+pub(crate) fn assert_on_time(actual: Duration, expected: Duration, what: &str) {
+    let (early, late) = (Duration::from_millis(10), Duration::from_millis(30));
+    assert!(
+        actual + early >= expected && actual <= expected + late,
+        "{what}: {actual:?}, expected {expected:?} (-{early:?}, +{late:?})"
+    );
+}
+
 pub(crate) fn assert_near(actual: Duration, expected: Duration, slack: Duration, what: &str) {
     assert!(
         actual + slack >= expected && actual <= expected + slack,

@@ -14,6 +14,7 @@ use testrig::host::ssh::{HostKeys, SshAgent, SshError};
 use testrig::process::{Command, Exit, Pattern, Process, Stream};
 use testrig::testing::{
     HelperProgram, SSHD_PATIENCE as PATIENCE, Sshd, local_processes_with, resource_on,
+    says_the_connection_ended,
 };
 use testrig::{DriverSpec, Status};
 use testrig_drivers::app::App;
@@ -188,7 +189,7 @@ async fn a_killed_connection_fails_the_app_with_the_reason_and_leaves_nothing_re
     let text = format!("{errors:?} {:?}", report.log_tail);
     eprintln!("{text}");
     assert!(
-        text.contains("closed by remote host"),
+        says_the_connection_ended(&text),
         "the failure says the connection was closed: {text}"
     );
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
@@ -307,7 +308,7 @@ async fn an_environment_places_an_app_on_a_remote_host_declared_with_it() {
 
 #[tokio::test]
 async fn a_file_is_installed_once_by_content_and_runs_there() {
-    let Some(sshd) = Sshd::start("ssh-install", 96).await else {
+    let Some(sshd) = Sshd::start("ssh-install", 105).await else {
         return;
     };
     let remote = sshd.host().connect().await.unwrap();

@@ -13,6 +13,7 @@ use testrig::host::ssh::SshAgent;
 use testrig::process::{Command, Exit, Pattern, Process, ProcessError, ProcessState, Stream};
 use testrig::testing::{
     HelperProgram, SSHD_PATIENCE as PATIENCE, Sshd, local_processes_with, resource_on,
+    says_the_connection_ended,
 };
 use testrig::{DriverSpec, Status};
 use testrig_drivers::app::App;
@@ -238,7 +239,7 @@ async fn a_killed_connection_fails_the_app_with_the_reason_and_leaves_nothing_re
     let text = format!("{errors:?} {:?}", report.log_tail);
     eprintln!("{text}");
     assert!(
-        text.contains("closed by remote host"),
+        says_the_connection_ended(&text),
         "the failure says the connection was closed: {text}"
     );
     assert_eq!(other.wait(PATIENCE).await.unwrap(), Exit::Code(255));
@@ -250,7 +251,7 @@ async fn a_killed_connection_fails_the_app_with_the_reason_and_leaves_nothing_re
     )
     .await
     .unwrap_err();
-    assert!(late.to_string().contains("closed by remote host"), "{late}");
+    assert!(says_the_connection_ended(&late.to_string()), "{late}");
     sshd.assert_nothing_left_with(&mark, PATIENCE).await;
     let _ = app.stop().await;
     drop(remote);

@@ -325,10 +325,11 @@ async fn an_unresolvable_host_fails_the_start_naming_driver_and_host() {
 
 #[tokio::test]
 async fn a_refused_connect_fails_the_start_naming_driver_and_address() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    // Bound and never listening while the test runs: refused, and no parallel test's.
+    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    held.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let port = held.local_addr().unwrap().as_socket().unwrap().port();
     let env = Environment::builder("refused")
         .driver(TcpClient::new("client", port))
         .build()
@@ -471,7 +472,7 @@ async fn a_send_to_a_peer_that_never_reads_fails_with_a_timeout_within_the_deadl
             assert_eq!(total, data.len());
             assert!(written < total);
             assert!(elapsed >= timeout, "gave up early: {elapsed:?}");
-            assert!(elapsed < timeout + ms(800), "took {elapsed:?}");
+            assert!(elapsed < timeout + ms(2000), "took {elapsed:?}");
             assert!(error.to_string().starts_with(&format!(
                 "driver `server`: sending {total} byte(s) on connection 0 timed out after 200ms ({written} byte(s) written"
             )));
@@ -484,8 +485,8 @@ async fn a_send_to_a_peer_that_never_reads_fails_with_a_timeout_within_the_deadl
 #[tokio::test]
 async fn two_concurrent_receives_each_end_by_their_own_overall_deadline() {
     // Were the wait for the other receive not counted, the second would take
-    // two timeouts; each must end after about one.
-    let timeout = ms(300);
+    // two timeouts; each must end after about one (with room for a busy machine).
+    let timeout = ms(1000);
     pair("concurrent")
         .run(|env| async move {
             let server = env.get::<TcpServer>("server")?;
@@ -502,7 +503,7 @@ async fn two_concurrent_receives_each_end_by_their_own_overall_deadline() {
                     "{result:?}"
                 );
                 assert!(took >= timeout, "gave up early: {took:?}");
-                assert!(took < ms(550), "not an overall deadline: {took:?}");
+                assert!(took < ms(1800), "not an overall deadline: {took:?}");
             }
             Ok::<_, Error>(())
         })

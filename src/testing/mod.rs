@@ -38,5 +38,7 @@ pub use process_identity::ProcessIdentity;
 pub use process_tracker::ProcessTracker;
 pub use scratch_dir::ScratchDir;
 pub use scripted::ScriptedDriver;
-pub use sshd::{RemoteSshd, SSHD_PATIENCE, Sshd, SshdHosts, local_processes_with};
+pub use sshd::{
+    RemoteSshd, SSHD_PATIENCE, Sshd, SshdHosts, local_processes_with, says_the_connection_ended,
+};
 pub use start_context::{resource, resource_on, start_context};

@@ -427,6 +427,13 @@ fn sshd_or_skip() -> Option<PathBuf> {
     }
 }
 
+/// Whether `text` has ssh's words for a connection the server's end closed: "closed by remote
+/// host" after a FIN, "Connection reset by peer" when the killed session still had unread
+/// bytes (a keepalive, say) and the kernel answered with a reset.
+pub fn says_the_connection_ended(text: &str) -> bool {
+    text.contains("closed by remote host") || text.contains("Connection reset by peer")
+}
+
 /// The command lines of this machine's processes (an [`Sshd`]'s remote host's too: it shares
 /// the machine) holding `marker`, local `ssh` clients left out (they carry the remote command
 /// line too).

@@ -15,7 +15,7 @@ use testrig::testing::{SSHD_PATIENCE as PATIENCE, Sshd, SshdHosts, local_process
 use testrig::{Endpoint, Environment, Host};
 use testrig_drivers::iperf::{ClientOptions, Engine, IperfClient, IperfResult, IperfServer};
 
-use crate::support::{Lines, closed_port, printed, spawn, testrig, wait_with_deadline};
+use crate::support::{Lines, free_port, printed, spawn, testrig, wait_with_deadline};
 
 /// The `testrig` binary cargo built for these tests.
 fn built_testrig() -> PathBuf {
@@ -36,7 +36,7 @@ fn chain(error: &dyn std::error::Error) -> String {
 
 #[test]
 fn testrig_iperf3_serves_and_measures_with_iperf3s_flags_and_json() {
-    let port = closed_port().to_string();
+    let port = free_port().to_string();
     let mut server = spawn(&["iperf3", "-s", "-1", "-p", &port]);
     let mut lines = Lines::of(&mut server);
     lines.wait_for(&format!("Server listening on {port}"), PATIENCE);

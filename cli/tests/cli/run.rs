@@ -155,7 +155,7 @@ driver = "server"
 fn a_rig_that_cannot_start_exits_2_with_the_error_and_its_steps_not_run() {
     let dir = scratch("run-cannot-start");
     let rig = dir.join("unreachable.toml");
-    let port = closed_port();
+    let (port, _held) = closed_port();
     std::fs::write(
         &rig,
         format!(

@@ -43,10 +43,28 @@ pub fn scratch(test: &str) -> PathBuf {
     dir
 }
 
-/// A port nothing listens on: bound by the kernel, then released.
-pub fn closed_port() -> u16 {
+/// A port that was free a moment ago: bound by the kernel, then released (for a program
+/// that binds it itself).
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("a local address").port()
+}
+
+/// A port that refuses connections while the returned socket lives: bound and never
+/// listening, so no parallel test's socket takes it meanwhile.
+pub fn closed_port() -> (u16, socket2::Socket) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .expect("a TCP socket");
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind 127.0.0.1:0");
+    let port = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .map(|a| a.port())
+        .expect("the bound port");
+    (port, socket)
 }
 
 /// The lines a child prints on stdout, read on a thread and handed over as they

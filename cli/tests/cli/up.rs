@@ -83,7 +83,7 @@ fn up_prints_exports_stays_up_and_tears_down_on_sigint_with_exit_0() {
 fn up_of_a_rig_that_cannot_start_exits_2_with_the_error() {
     let dir = scratch("up-cannot-start");
     let rig = dir.join("unreachable.toml");
-    let port = closed_port();
+    let (port, _held) = closed_port();
     std::fs::write(
         &rig,
         format!("[rig]\nname = \"unreachable\"\n\n[[driver]]\nname = \"client\"\nkind = \"tcp_client\"\nport = {port}\n"),

@@ -174,8 +174,8 @@ async fn an_error_key_is_an_error_with_iperf3s_text() {
 async fn the_real_iperf3_reports_a_refused_connection_through_its_error_key() {
     let binary = iperf3_or_skip!();
     let dir = runpath("refused");
-    let (closed, _held) = iperf_support::closed_port();
-    let error = client(closed)
+    let closed = testrig::testing::ClosedPort::new();
+    let error = client(closed.port())
         .program(binary)
         .run(&dir, Duration::from_secs(10))
         .await

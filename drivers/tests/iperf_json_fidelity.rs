@@ -641,13 +641,13 @@ async fn the_server_output_is_asked_for_and_given_both_ways() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_gives_iperf3s_error_document() {
     let binary = iperf3_or_skip!();
-    let (port, _held) = iperf_support::closed_port();
-    let output = iperf_support::iperf3_client_output(&binary, port, &["-t", "1"]).await;
+    let closed = testrig::testing::ClosedPort::new();
+    let output = iperf_support::iperf3_client_output(&binary, closed.port(), &["-t", "1"]).await;
     // iperf3 3.12 with -J reports the failure in the document and exits with status 0.
     assert!(output.status.success(), "{output:?}");
     assert!(output.stderr.is_empty(), "{output:?}");
     let reference: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let config = NativeClient::new("127.0.0.1", port, ClientOptions::new()).unwrap();
+    let config = NativeClient::new("127.0.0.1", closed.port(), ClientOptions::new()).unwrap();
     let error = config.run().await.unwrap_err();
     // What the example `iperf3 -c … -J` prints then (and it exits with status 0 too).
     let ours = testrig_drivers::iperf::iperf3_error_json(&error.iperf3_message());
@@ -698,8 +698,8 @@ async fn the_example_fails_with_json_as_iperf3_does() {
     let example = iperf_support::example_iperf3();
     // A client whose connection is refused: the document on stdout, nothing on stderr,
     // status 0.
-    let (port, _held) = iperf_support::closed_port();
-    let port = port.to_string();
+    let closed = testrig::testing::ClosedPort::new();
+    let port = closed.port().to_string();
     let args = ["-c", "127.0.0.1", "-p", &port, "-J", "-t", "1"];
     let (theirs, ours) = (
         run_to_end(&binary, &args).await,

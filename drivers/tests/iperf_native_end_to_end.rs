@@ -187,7 +187,8 @@ async fn omitted_seconds_are_reported_as_omitted_and_not_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_names_the_address() {
-    let (port, _held) = iperf_support::closed_port();
+    let closed = testrig::testing::ClosedPort::new();
+    let port = closed.port();
     let config = NativeClient::new("127.0.0.1", port, ClientOptions::new()).unwrap();
     let error = config.run().await.unwrap_err();
     assert!(

@@ -325,11 +325,8 @@ async fn an_unresolvable_host_fails_the_start_naming_driver_and_host() {
 
 #[tokio::test]
 async fn a_refused_connect_fails_the_start_naming_driver_and_address() {
-    // Bound and never listening while the test runs: refused, and no parallel test's.
-    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    held.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    let port = held.local_addr().unwrap().as_socket().unwrap().port();
+    let closed = testrig::testing::ClosedPort::new();
+    let port = closed.port();
     let env = Environment::builder("refused")
         .driver(TcpClient::new("client", port))
         .build()

@@ -18,7 +18,9 @@
 //! - [`ScratchDir`]: a fresh directory for a test's files, kept when the test fails.
 //! - [`Sshd`]: a real `sshd` in a network namespace, a remote host for tests of SSH hosts.
 //! - [`wait_for_command_line`]: waits until a process has `exec`ed a given command.
+//! - [`ClosedPort`]: a loopback port that refuses connections while the test holds it.
 
+mod closed_port;
 mod command_line;
 mod helper_program;
 mod journal;
@@ -30,6 +32,7 @@ mod scripted;
 mod sshd;
 mod start_context;
 
+pub use closed_port::ClosedPort;
 pub use command_line::wait_for_command_line;
 pub use helper_program::HelperProgram;
 pub use journal::{Entry, Event, Journal};

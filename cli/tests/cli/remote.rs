@@ -202,7 +202,8 @@ fn check_reads_the_remote_example_without_connecting() {
 #[test]
 fn a_host_that_cannot_connect_fails_the_run_at_its_start_naming_it() {
     let dir = scratch("remote-refused");
-    let (port, _held) = crate::support::closed_port();
+    let closed = testrig::testing::ClosedPort::new();
+    let port = closed.port();
     let rig_path = dir.join("refused.toml");
     std::fs::write(
         &rig_path,

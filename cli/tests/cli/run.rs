@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use testrig::testing::ClosedPort;
 use testrig::{Outcome, Status};
 
 use crate::support::{
-    Lines, case_outcomes, closed_port, group_alive, printed, read_reports, run, scratch,
-    send_signal, spawn, wait_with_deadline,
+    Lines, case_outcomes, group_alive, printed, read_reports, run, scratch, send_signal, spawn,
+    wait_with_deadline,
 };
 
 #[test]
@@ -155,7 +156,8 @@ driver = "server"
 fn a_rig_that_cannot_start_exits_2_with_the_error_and_its_steps_not_run() {
     let dir = scratch("run-cannot-start");
     let rig = dir.join("unreachable.toml");
-    let (port, _held) = closed_port();
+    let closed = ClosedPort::new();
+    let port = closed.port();
     std::fs::write(
         &rig,
         format!(

@@ -50,23 +50,6 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("a local address").port()
 }
 
-/// A port that refuses connections while the returned socket lives: bound and never
-/// listening, so no parallel test's socket takes it meanwhile.
-pub fn closed_port() -> (u16, socket2::Socket) {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-        .expect("a TCP socket");
-    socket
-        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .expect("bind 127.0.0.1:0");
-    let port = socket
-        .local_addr()
-        .ok()
-        .and_then(|a| a.as_socket())
-        .map(|a| a.port())
-        .expect("the bound port");
-    (port, socket)
-}
-
 /// The lines a child prints on stdout, read on a thread and handed over as they
 /// come, so a test can wait for one with a deadline.
 pub struct Lines {

@@ -4,10 +4,11 @@
 use std::net::TcpStream;
 use std::time::Duration;
 
+use testrig::testing::ClosedPort;
 use testrig::{Outcome, Status};
 
 use crate::support::{
-    Lines, closed_port, group_alive, read_reports, scratch, send_signal, spawn, wait_with_deadline,
+    Lines, group_alive, read_reports, scratch, send_signal, spawn, wait_with_deadline,
 };
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -83,7 +84,8 @@ fn up_prints_exports_stays_up_and_tears_down_on_sigint_with_exit_0() {
 fn up_of_a_rig_that_cannot_start_exits_2_with_the_error() {
     let dir = scratch("up-cannot-start");
     let rig = dir.join("unreachable.toml");
-    let (port, _held) = closed_port();
+    let closed = ClosedPort::new();
+    let port = closed.port();
     std::fs::write(
         &rig,
         format!("[rig]\nname = \"unreachable\"\n\n[[driver]]\nname = \"client\"\nkind = \"tcp_client\"\nport = {port}\n"),

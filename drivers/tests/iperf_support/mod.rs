@@ -52,24 +52,6 @@ pub fn free_port() -> u16 {
         .expect("no free port on 127.0.0.1")
 }
 
-/// A port that refuses connections while the returned socket lives: bound and never
-/// listening, so no other socket takes it meanwhile (a port merely free a moment ago may be
-/// a parallel test's by the time it is dialled).
-pub fn closed_port() -> (u16, socket2::Socket) {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-        .expect("a TCP socket");
-    socket
-        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .expect("bind 127.0.0.1:0");
-    let port = socket
-        .local_addr()
-        .ok()
-        .and_then(|a| a.as_socket())
-        .map(|a| a.port())
-        .expect("the bound port");
-    (port, socket)
-}
-
 /// A running `iperf3 -s`, killed when dropped.
 pub struct Iperf3Server {
     child: Child,

@@ -20,10 +20,29 @@ const MAX_WINDOW: u64 = 512 * 1024 * 1024;
 const MAX_MSS: u32 = 9 * 1024;
 /// iperf3's largest burst (`MAX_BURST`).
 const MAX_BURST: u32 = 1000;
+/// iperf3's longest test (`MAX_TIME`), in seconds.
+const MAX_DURATION_SECS: u64 = 86_400;
+/// The starts of iperf3's own words (`iperf_strerror`) for a value it refuses: such a reason
+/// is printed alone after `parameter error - `, as iperf3 prints it.
+const IPERF3_REASONS: &[&str] = &[
+    "socket buffer size too large",
+    "TCP MSS too large",
+    "bad TOS value",
+    "invalid burst count",
+    "send timeout value is incorrect",
+    "receive timeout value is incorrect",
+    "bad format specifier",
+];
+/// iperf3's most parallel streams (`MAX_STREAMS`).
+const MAX_PARALLEL: u32 = 128;
+/// iperf3's largest TCP block (`MAX_BLOCKSIZE`).
+const MAX_TCP_BLOCK: u64 = 1024 * 1024;
 
 /// Usage text, in iperf3's words for the flags supported here.
 pub(crate) const USAGE: &str = "\
 Usage: iperf3 [-s|-c host] [options]
+       iperf3 [-h|--help] [-v|--version]
+
 Server or Client:
   -p, --port      #         server port to listen on/connect to (default 5201)
   -i, --interval  #         seconds between periodic reports (0 disables)
@@ -79,8 +98,11 @@ Client specific:
       --udp-counters-64bit  use 64-bit counters in UDP test packets
       --repeating-payload   use repeating pattern in payload, instead of randomized payload
       --dont-fragment       set IPv4 Don't Fragment flag
+
 Refused by this engine (iperf3 has them): -A (CPU affinity), -L (IPv6 flow label), -F
 (file transfer), --sctp, --username/--rsa-public-key-path (authentication).
+
+[KMG] indicates options that support a K/M/G suffix for kilo-, mega-, or giga-
 ";
 
 /// A parsed command line.
@@ -191,13 +213,13 @@ pub(crate) enum CliError {
         reason: &'static str,
     },
     /// Neither `-s` nor `-c`.
-    #[error("parameter error - must either be a client (-c) or server (-s)")]
+    #[error("must either be a client (-c) or server (-s)")]
     NoRole,
     /// Both `-s` and `-c`.
-    #[error("parameter error - cannot be both server and client")]
+    #[error("cannot be both server and client")]
     BothRoles,
     /// A client-only flag given to a server.
-    #[error("parameter error - option {flag} is client-only")]
+    #[error("option {flag} is client-only")]
     ClientOnly {
         /// The flag.
         flag: String,
@@ -211,11 +233,96 @@ pub(crate) enum CliError {
         reason: &'static str,
     },
     /// Flags that contradict each other.
-    #[error("parameter error - {0}")]
+    #[error("{0}")]
     Conflict(&'static str),
     /// The client configuration was refused.
     #[error(transparent)]
     Config(#[from] IperfError),
+}
+
+impl CliError {
+    /// What getopt prints for a flag iperf3 does not know or that lacks its value (iperf3
+    /// then prints its usage on standard error); `None` for the errors iperf3 calls
+    /// parameter errors.
+    pub(crate) fn getopt_message(&self) -> Option<String> {
+        let short = |flag: &str| {
+            flag.strip_prefix('-')
+                .filter(|rest| !rest.starts_with('-'))
+                .and_then(|rest| rest.chars().next())
+        };
+        match self {
+            Self::UnknownFlag { flag } => Some(match short(flag) {
+                Some(letter) => format!("invalid option -- '{letter}'"),
+                None => format!("unrecognized option '{flag}'"),
+            }),
+            Self::MissingValue { flag } => Some(match short(flag) {
+                Some(letter) => format!("option requires an argument -- '{letter}'"),
+                None => format!("option '{flag}' requires an argument"),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The words after iperf3's `parameter error - `: iperf3's own where iperf3 makes the
+    /// same check, this engine's (naming the flag and the value) where iperf3 makes none.
+    pub(crate) fn parameter_message(&self) -> String {
+        const BAD_PORT: &str = "port number must be between 1 and 65535 inclusive";
+        match self {
+            Self::BadValue { flag, .. } if matches!(flag.as_str(), "--port" | "--cport") => {
+                BAD_PORT.to_owned()
+            }
+            // iperf3 adds the OS's words for errno to these two, and errno is 0 there: `: `.
+            Self::BadValue { reason, .. } if reason.contains("timeout value is incorrect") => {
+                format!("{reason}: ")
+            }
+            Self::BadValue { reason, .. }
+                if IPERF3_REASONS.iter().any(|words| reason.starts_with(words)) =>
+            {
+                (*reason).to_owned()
+            }
+            Self::Config(IperfError::InvalidConfig {
+                field,
+                value,
+                reason,
+            }) => {
+                let number = value.parse::<u64>().ok();
+                match *field {
+                    "port" | "client_port" => BAD_PORT.to_owned(),
+                    "parallel" if number.is_some_and(|n| n > u64::from(MAX_PARALLEL)) => {
+                        format!("number of parallel streams too large (maximum = {MAX_PARALLEL})")
+                    }
+                    "block_size" if reason.ends_with("for Udp") => {
+                        "block size invalid (minimum = 16 bytes, maximum = 65507 bytes)".to_owned()
+                    }
+                    "block_size" if number.is_some_and(|n| n > MAX_TCP_BLOCK) => {
+                        format!("block size too large (maximum = {MAX_TCP_BLOCK} bytes)")
+                    }
+                    "interval" => {
+                        "invalid report interval (min = 0.1, max = 60 seconds)".to_owned()
+                    }
+                    // iperf3 runs a `-t 0` test until it is interrupted; this engine's
+                    // tests end.
+                    "duration" if value == "0ns" => "a test duration of 0 (run until \
+                        interrupted) is not supported by testrig's native iperf3 engine; \
+                        give -t in seconds, up to 86400"
+                        .to_owned(),
+                    "duration" => {
+                        format!("test duration too long (maximum = {MAX_DURATION_SECS} seconds)")
+                    }
+                    _ => self.to_string_without_prefix(),
+                }
+            }
+            _ => self.to_string_without_prefix(),
+        }
+    }
+
+    /// This error's words without the engine's `iperf: ` prefix.
+    fn to_string_without_prefix(&self) -> String {
+        match self {
+            Self::Config(error) => error.iperf3_message(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Flags that take a value, long and short spellings.
@@ -767,7 +874,7 @@ fn report_options(flags: &[(String, Option<String>)]) -> Result<ReportOptions, C
         Some(v) => unit_format(&v).ok_or(CliError::BadValue {
             flag: "--format".into(),
             value: v.clone(),
-            reason: "one of the formats k m g t K M G T",
+            reason: "bad format specifier (valid formats are in the set [kmgtKMGT])",
         })?,
         None => UnitFormat::AdaptiveBits,
     };

@@ -42,7 +42,18 @@ pub(crate) fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
     let command = match parse_args(args) {
         Ok(command) => command,
         Err(error) => {
-            eprintln!("iperf3: {error}\n\n{USAGE}");
+            // As iperf3: getopt's complaint and the usage on standard error; a parameter
+            // error on standard error and the usage on standard output.
+            match error.getopt_message() {
+                Some(message) => eprint!("iperf3: {message}\n{USAGE}"),
+                None => {
+                    eprint!(
+                        "iperf3: parameter error - {}\n\n",
+                        error.parameter_message()
+                    );
+                    print!("{USAGE}");
+                }
+            }
             return ExitCode::FAILURE;
         }
     };

@@ -56,7 +56,7 @@ fn testrig_iperf3_serves_and_measures_with_iperf3s_flags_and_json() {
     let bad = testrig(&["iperf3", "--bogus"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(1), "{}", printed(&bad));
     assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("iperf3: unrecognized option \"--bogus\""),
+        String::from_utf8_lossy(&bad.stderr).contains("iperf3: unrecognized option '--bogus'"),
         "{}",
         printed(&bad)
     );

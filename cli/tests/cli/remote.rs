@@ -328,9 +328,15 @@ async fn the_remote_example_runs_against_two_sshd_hosts() {
             Some(hosts.remote(name).address.to_string().as_str())
         );
     }
-    // The programs of the rig, looked for on both hosts through fresh sessions.
-    for program in ["http.server", "iperf3"] {
-        hosts.assert_nothing_left_with(program, SSHD_PATIENCE).await;
+    // The programs of the rig, looked for on both hosts through fresh sessions, by how
+    // they name host a's address (http.server and `iperf3 -s` bind it, `iperf3 -c` dials
+    // it): no other test's program does (the subnet is this test's), while other tests'
+    // `iperf3` may well run meanwhile.
+    let a = hosts.remote("a").address;
+    for program in [format!("--bind {a}"), format!("-B {a}"), format!("-c {a}")] {
+        hosts
+            .assert_nothing_left_with(&program, SSHD_PATIENCE)
+            .await;
     }
     let _ = std::fs::remove_dir_all(&dir);
     hosts.stop().await;

@@ -137,3 +137,22 @@ async fn values_iperf3_lets_through_are_refused_here_in_its_shape_naming_the_fla
         assert!(refusal.usage_on_stdout, "{args:?}");
     }
 }
+
+#[tokio::test]
+async fn an_address_of_the_other_family_than_4_or_6_asks_gets_getaddrinfos_words() {
+    let binary = iperf3_or_skip!();
+    let example = iperf_support::example_iperf3();
+    for args in [
+        &["-c", "127.0.0.1", "-6", "-t", "1"][..],
+        &["-c", "::1", "-4", "-t", "1"],
+    ] {
+        let theirs = run(&binary, args).await;
+        let ours = run(&example, args).await;
+        assert_eq!(Refusal::of(&ours), Refusal::of(&theirs), "{args:?}");
+        assert_eq!(
+            Refusal::of(&ours).complaint,
+            "iperf3: error - unable to connect to server: Address family for hostname not supported",
+            "{args:?}"
+        );
+    }
+}

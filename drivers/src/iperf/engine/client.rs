@@ -543,12 +543,15 @@ async fn resolve(c: &ClientConfig) -> Result<SocketAddr, IperfError> {
         .find(preferred)
         .or_else(|| all.first().copied())
         .ok_or_else(|| {
+            // getaddrinfo's words, as iperf3 (which asks it for -4's or -6's family) prints
+            // them: an address of the other family, or a name without one of this family.
+            let literal = c.host.parse::<std::net::IpAddr>().is_ok();
             error(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
-                match c.options.family {
-                    AddressFamily::Any => "no address for this host",
-                    AddressFamily::V4 => "no IPv4 address for this host (-4)",
-                    AddressFamily::V6 => "no IPv6 address for this host (-6)",
+                if literal && c.options.family != AddressFamily::Any {
+                    "Address family for hostname not supported"
+                } else {
+                    "Name or service not known"
                 },
             ))
         })

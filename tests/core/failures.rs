@@ -240,11 +240,19 @@ async fn a_failure_in_a_second_start_lists_the_dependents_stopped_by_the_first_a
     env.start().await.unwrap();
     env.stop().await.unwrap();
     assert_eq!(env.resource("b").unwrap().status(), Status::Stopped);
+    // The port stays taken, by a socket bound and never listening: neither a parallel
+    // test's listener nor a connect from the port to itself (TCP's simultaneous open, which
+    // a free port in the ephemeral range allows) can let the second start through.
     drop(listener);
+    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    held.set_reuse_address(true).unwrap();
+    held.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+        .unwrap();
 
     let error = start_error(env.start().await.unwrap_err());
     assert_eq!(error.failures.len(), 1);
     assert_eq!(error.failures[0].driver(), "a");
     assert_eq!(error.skipped, ["b"]);
     assert_eq!(env.resource("b").unwrap().status(), Status::Stopped);
+    drop(held);
 }

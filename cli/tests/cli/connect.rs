@@ -21,12 +21,22 @@ fn helper_program() {
         Some("echo") => {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             println!("echo on {}", listener.local_addr().unwrap().port());
-            let (mut connection, _) = listener.accept().unwrap();
-            let mut buffer = [0; 4096];
-            loop {
-                match connection.read(&mut buffer) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => connection.write_all(&buffer[..n]).unwrap(),
+            // A daemon: it serves connection after connection until it is stopped (were it
+            // to exit after the step's connection, the app would fail during the step).
+            for connection in listener.incoming() {
+                let Ok(mut connection) = connection else {
+                    continue;
+                };
+                let mut buffer = [0; 4096];
+                loop {
+                    match connection.read(&mut buffer) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if connection.write_all(&buffer[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -24,7 +24,10 @@ use crate::network::NetworkError;
 use crate::network::address::Cidr;
 use crate::network::namespace::{Namespace, setns};
 
+mod self_connection;
 pub mod ssh;
+
+pub use self_connection::refuse_self_connection;
 
 /// A place drivers run: this machine ([`Host::local`], the default), a host of an
 /// emulated [`Network`](crate::network::Network) (a network namespace of this process), or
@@ -527,10 +530,12 @@ impl Host {
     /// # Errors
     /// As [`socket`](Host::socket), and the `connect` call's.
     pub async fn tcp_connect(&self, address: SocketAddr) -> io::Result<tokio::net::TcpStream> {
-        if self.is_local() {
-            return tokio::net::TcpStream::connect(address).await;
-        }
-        self.tcp_socket(address).await?.connect(address).await
+        let stream = if self.is_local() {
+            tokio::net::TcpStream::connect(address).await?
+        } else {
+            self.tcp_socket(address).await?.connect(address).await?
+        };
+        refuse_self_connection(stream)
     }
 
     /// A UDP socket bound to `address` on this host.

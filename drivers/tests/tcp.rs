@@ -324,6 +324,31 @@ async fn an_unresolvable_host_fails_the_start_naming_driver_and_host() {
 }
 
 #[tokio::test]
+async fn a_connect_that_meets_itself_is_refused_not_connected() {
+    // Bound to the very address it dials, with nothing listening there: the kernel joins
+    // the connect to itself (TCP's simultaneous open), as it can when a connect to a free
+    // port picks that port as its own. A client must not take that for a server.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let env = Environment::builder("itself")
+        .driver(TcpClient::new("client", port).interface(address))
+        .build()
+        .unwrap();
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(
+        error.contains(&format!(
+            "driver `client`: connection to 127.0.0.1:{port} refused (nothing listens there)"
+        )),
+        "{error}"
+    );
+    assert_eq!(env.resource("client").unwrap().status(), Status::Failed);
+}
+
+#[tokio::test]
 async fn a_refused_connect_fails_the_start_naming_driver_and_address() {
     let closed = testrig::testing::ClosedPort::new();
     let port = closed.port();

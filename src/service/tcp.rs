@@ -191,7 +191,7 @@ async fn connect_to(address: SocketAddr, options: Options, host: &Host) -> io::R
     }
     // Set before connecting; the connection inherits it.
     socket.set_nodelay(options.nodelay)?;
-    connect_now_or_later(socket, address).await
+    crate::host::refuse_self_connection(connect_now_or_later(socket, address).await?)
 }
 
 /// Connects `socket` to `address`. On loopback the kernel completes the handshake

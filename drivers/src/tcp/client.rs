@@ -719,8 +719,9 @@ impl TcpClient {
                 .bind(local)
                 .map_err(io(format!("bind local interface {local}")))?;
         }
-        let stream = match tokio::time::timeout(self.connect_timeout, socket.connect(target)).await
-        {
+        let connect =
+            async { testrig::host::refuse_self_connection(socket.connect(target).await?) };
+        let stream = match tokio::time::timeout(self.connect_timeout, connect).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 return Err(TcpError::Refused {

@@ -71,7 +71,10 @@ pub(crate) async fn connect_tcp(
         prepare_tcp(&SockRef::from(&socket), options)?;
     }
     match tokio::time::timeout(timeout, socket.connect(server)).await {
-        Ok(Ok(stream)) => Ok(stream),
+        // Connected to itself (see `testrig::host::refuse_self_connection`): refused, in
+        // the OS's words, as iperf3 would have it.
+        Ok(Ok(stream)) => testrig::host::refuse_self_connection(stream)
+            .map_err(|_| error(std::io::Error::from_raw_os_error(libc::ECONNREFUSED))),
         Ok(Err(source)) => Err(error(source)),
         Err(_) => Err(error(std::io::Error::new(
             std::io::ErrorKind::TimedOut,

@@ -49,6 +49,10 @@ pub struct HumanReport {
     /// Stream ids in the order the connections were made (the display number follows it).
     order: Vec<u32>,
     header_done: bool,
+    /// The span of the first interval printed: iperf3 prints the header before any interval
+    /// that starts where the test does, so again when a server repeats that one at a
+    /// terminated test's end.
+    first_interval: Option<(f64, f64)>,
     omit_note_pending: bool,
     /// A client's: what its command line asked for.
     request: Option<ClientRequest>,
@@ -82,6 +86,7 @@ impl HumanReport {
             format: UnitFormat::AdaptiveBits,
             order: Vec::new(),
             header_done: false,
+            first_interval: None,
             omit_note_pending: false,
             request: None,
         }
@@ -403,8 +408,11 @@ impl HumanReport {
                 "Finished omit period, starting real test\n".to_owned(),
             ));
         }
-        if !self.header_done {
+        let span = (interval.sum.start, interval.sum.end);
+        let repeats_the_first = self.first_interval == Some(span);
+        if !self.header_done || repeats_the_first {
             self.header_done = true;
+            self.first_interval.get_or_insert(span);
             out.push(Printed::Report(self.interval_header()));
         } else if self.streams_per_direction > 1 {
             out.push(Printed::Report(SEPARATOR.to_owned()));

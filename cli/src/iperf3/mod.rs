@@ -326,6 +326,8 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
     )
     .verbose(command.report.verbose);
     let mut text = ServerText::new(&command.report);
+    // Listening for the signals from before the first banner on, between tests too.
+    let mut terminated = std::pin::pin!(terminated());
     for test_number in 1.. {
         if !command.json {
             let _ = output.emit(&banner.version_banner());
@@ -337,7 +339,7 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
                     let _ = output.emit(&text.progress(&event));
                 }
                 served = next_test(&mut handle) => break served,
-                _ = terminated() => {
+                () = &mut terminated => {
                     eprintln!("iperf3: interrupt - the server has terminated");
                     handle.shutdown().await;
                     return ExitCode::FAILURE;
@@ -359,8 +361,10 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
     ExitCode::SUCCESS
 }
 
-/// SIGINT, SIGTERM or SIGHUP: iperf3 ends on each, cleaning up (its pid file too).
-async fn terminated() {
+/// SIGINT, SIGTERM or SIGHUP: iperf3 ends on each, cleaning up (its pid file too). The
+/// handlers are in place when this returns, not when the future is first polled, so a
+/// signal sent once the program printed something that follows this call is never lost.
+fn terminated() -> impl Future<Output = ()> + Send {
     use tokio::signal::unix::{Signal, SignalKind, signal};
     async fn received(stream: Option<Signal>) {
         match stream {
@@ -376,10 +380,12 @@ async fn terminated() {
         SignalKind::hangup(),
     ]
     .map(|kind| signal(kind).ok());
-    tokio::select! {
-        () = received(interrupt) => {}
-        () = received(terminate) => {}
-        () = received(hangup) => {}
+    async move {
+        tokio::select! {
+            () = received(interrupt) => {}
+            () = received(terminate) => {}
+            () = received(hangup) => {}
+        }
     }
 }
 

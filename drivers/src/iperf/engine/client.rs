@@ -361,10 +361,9 @@ impl NativeClient {
         .await;
         run.close_sockets();
         control.shutdown().await;
-        let nothing_from_the_peer = run.peer_results_never_exchanged();
         IperfError::Interrupted {
             phase: Phase::TestRunning,
-            partial: Some(Box::new(run.into_result(Some(&nothing_from_the_peer)))),
+            partial: Some(Box::new(run.into_result_without_the_peer())),
         }
     }
 

@@ -285,10 +285,9 @@ async fn client_terminated(mut run: TestRun, config: &ServerConfig) -> IperfErro
     report_interval(config, run.repeat_last_interval());
     run.stop_fine_sampling().await;
     run.stop_receivers(Duration::ZERO).await;
-    let nothing_from_the_peer = run.peer_results_never_exchanged();
     IperfError::ClientTerminated {
         phase: Phase::TestRunning,
-        partial: Some(Box::new(run.into_result(Some(&nothing_from_the_peer)))),
+        partial: Some(Box::new(run.into_result_without_the_peer())),
     }
 }
 

@@ -873,10 +873,37 @@ impl TestRun {
         Some(last)
     }
 
-    /// The peer's results as an interrupted test reports them, never having exchanged
-    /// them: every stream at 0 bytes, no CPU figures, no congestion control (iperf3 keeps
-    /// its zeroed records).
-    pub(crate) fn peer_results_never_exchanged(&self) -> ExchangedResults {
+    /// The result of a test ended before the results exchange (interrupted, or terminated
+    /// by the client): this side's counts, the peer's all 0 as iperf3 keeps its zeroed
+    /// records, down to a UDP receiver's packet total (no share of what was sent).
+    pub(crate) fn into_result_without_the_peer(self) -> IperfResult {
+        let mut result = self.result(Some(&self.peer_results_never_exchanged()));
+        if self.params.protocol == Protocol::Udp {
+            let unheard = |m: &mut Measurement| {
+                m.packets = Some(0);
+                m.lost_percent = Some(0.0);
+            };
+            for stream in result
+                .summary
+                .streams
+                .iter_mut()
+                .filter(|s| s.sender.sender)
+            {
+                unheard(&mut stream.receiver);
+            }
+            for direction in std::iter::once(&mut result.summary.main)
+                .chain(result.summary.bidir_reverse.as_mut())
+                .filter(|d| d.sent.sender)
+            {
+                unheard(&mut direction.received);
+            }
+        }
+        result
+    }
+
+    /// The peer's results as a test ended before the exchange reports them: every stream
+    /// at 0 bytes, no CPU figures, no congestion control.
+    fn peer_results_never_exchanged(&self) -> ExchangedResults {
         ExchangedResults {
             cpu_util_total: 0.0,
             cpu_util_user: 0.0,

@@ -539,8 +539,16 @@ impl HumanReport {
         }
         let role = if self.bidir() { "[ ID][Role]" } else { "[ ID]" };
         let server_forward = self.role == Role::Server && self.direction == Direction::Forward;
+        // As iperf3's client: no retransmits column when no sender's count is known (an
+        // interrupted reverse test, whose sender's results never came).
+        let retransmits = !(self.role == Role::Client
+            && result
+                .summary
+                .streams
+                .iter()
+                .all(|s| s.sender.retransmits.is_none()));
         let tail = match self.protocol {
-            Protocol::Tcp if server_forward => "",
+            Protocol::Tcp if server_forward || !retransmits => "",
             Protocol::Tcp => "         Retr",
             Protocol::Udp => "         Jitter    Lost/Total Datagrams",
         };
@@ -569,6 +577,7 @@ impl HumanReport {
                         &id,
                         sending,
                         &stream.sender,
+                        retransmits,
                     )));
                 }
                 if server && local_sends {
@@ -601,9 +610,12 @@ impl HumanReport {
                             ));
                         }
                     } else {
-                        out.push(Printed::Report(
-                            self.summary_sender("SUM", sending, &d.sent),
-                        ));
+                        out.push(Printed::Report(self.summary_sender(
+                            "SUM",
+                            sending,
+                            &d.sent,
+                            retransmits,
+                        )));
                     }
                     if server && sending {
                         if self.verbose && tcp {
@@ -628,9 +640,16 @@ impl HumanReport {
         out
     }
 
-    fn summary_sender(&self, id: &str, sending: bool, m: &Measurement) -> String {
+    fn summary_sender(
+        &self,
+        id: &str,
+        sending: bool,
+        m: &Measurement,
+        retransmits: bool,
+    ) -> String {
         let span = self.span(id, sending, m);
         match self.protocol {
+            Protocol::Tcp if !retransmits => format!("{span}                  sender\n"),
             Protocol::Tcp => format!(
                 "{span}  {:3}             sender\n",
                 m.retransmits.unwrap_or(0)

@@ -105,11 +105,11 @@ fn interrupt(mut child: Child, mut lines: Lines, signal: i32) -> Interrupted {
     }
 }
 
-/// A text client against a real `iperf3 -s -1`, interrupted by `signal` once it printed its
-/// first interval.
-fn text_client_interrupted(program: Program, signal: i32) -> Interrupted {
+/// A text client with `args` against a real `iperf3 -s -1`, interrupted by `signal` once it
+/// printed its first interval.
+fn text_client_interrupted(program: Program, signal: i32, args: &[&str]) -> Interrupted {
     let (server, _server_lines, port) = server(Program::Iperf3, &["-1"]);
-    let mut child = client(program, &port, &[]);
+    let mut child = client(program, &port, args);
     let mut lines = Lines::of(&mut child);
     lines.wait_for(" sec ", STEP);
     let interrupted = interrupt(child, lines, signal);
@@ -171,12 +171,12 @@ fn document(interrupted: &Interrupted) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not a JSON document ({e}):\n{text}"))
 }
 
-fn assert_client_interrupted_as_iperf3(signal: i32) {
+fn assert_client_interrupted_as_iperf3(signal: i32, args: &[&str]) {
     if !iperf3_present() {
         return;
     }
-    let theirs = text_client_interrupted(Program::Iperf3, signal);
-    let ours = text_client_interrupted(Program::Testrig, signal);
+    let theirs = text_client_interrupted(Program::Iperf3, signal, args);
+    let ours = text_client_interrupted(Program::Testrig, signal, args);
     assert_eq!(
         line_kinds(&ours.stdout),
         line_kinds(&theirs.stdout),
@@ -184,10 +184,10 @@ fn assert_client_interrupted_as_iperf3(signal: i32) {
         ours.stdout.join("\n"),
         theirs.stdout.join("\n")
     );
-    let last = ours.stdout.last().expect("a summary");
+    let receiver = ours.stdout.last().expect("a summary");
     assert!(
-        last.contains(" 0.00 Bytes  0.00 bits/sec") && last.ends_with("receiver"),
-        "the receiver's count is never exchanged: {last}"
+        receiver.contains(" 0.00 Bytes  0.00 bits/sec") && receiver.ends_with("receiver"),
+        "the receiver's count is never exchanged: {receiver}"
     );
     assert_eq!(ours.stderr, theirs.stderr);
     assert_eq!(
@@ -200,12 +200,50 @@ fn assert_client_interrupted_as_iperf3(signal: i32) {
 
 #[test]
 fn a_client_interrupted_by_sigint_prints_the_partial_interval_and_the_summary_as_iperf3() {
-    assert_client_interrupted_as_iperf3(libc::SIGINT);
+    assert_client_interrupted_as_iperf3(libc::SIGINT, &[]);
 }
 
 #[test]
 fn a_client_interrupted_by_sighup_prints_the_partial_interval_and_the_summary_as_iperf3() {
-    assert_client_interrupted_as_iperf3(libc::SIGHUP);
+    assert_client_interrupted_as_iperf3(libc::SIGHUP, &[]);
+}
+
+#[test]
+fn an_interrupted_reverse_client_shows_no_retransmits_column_in_its_summary_as_iperf3() {
+    if !iperf3_present() {
+        return;
+    }
+    let theirs = text_client_interrupted(Program::Iperf3, libc::SIGINT, &["-R"]);
+    let ours = text_client_interrupted(Program::Testrig, libc::SIGINT, &["-R"]);
+    // The summary only: a reverse client's interval header is a known difference of its
+    // own (iperf3 adds "Retr  Cwnd" only when its first interval prints after the results
+    // exchange; ours always does).
+    let summary = |lines: &[String]| {
+        let from = lines
+            .iter()
+            .position(|l| l.starts_with("- - -"))
+            .expect("a summary");
+        line_kinds(&lines[from..])
+    };
+    assert_eq!(
+        summary(&ours.stdout),
+        summary(&theirs.stdout),
+        "ours:\n{}\niperf3's:\n{}",
+        ours.stdout.join("\n"),
+        theirs.stdout.join("\n")
+    );
+    let sender = ours.stdout.iter().rev().nth(1).expect("a sender line");
+    assert!(
+        sender.contains(" 0.00 Bytes  0.00 bits/sec") && sender.ends_with("sender"),
+        "the server's count is never exchanged: {sender}"
+    );
+    assert_eq!(ours.stderr, theirs.stderr);
+    assert_eq!(ours.status.code(), theirs.status.code());
+}
+
+#[test]
+fn an_interrupted_udp_client_shows_the_receiver_heard_no_datagrams_as_iperf3() {
+    assert_client_interrupted_as_iperf3(libc::SIGINT, &["-u", "-b", "100M"]);
 }
 
 /// A `-J` client against a real `iperf3 -s -1 -i 0.2`, interrupted by `signal` once the

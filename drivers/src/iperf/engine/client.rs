@@ -179,7 +179,8 @@ impl NativeClient {
     /// the last (partial) interval is closed and reported, the server is told
     /// (`CLIENT_TERMINATE`) and the streams stop. The run then fails with
     /// [`IperfError::Interrupted`], which carries that partial result, so a caller expecting
-    /// a full measurement never takes a partial one for it.
+    /// a full measurement never takes a partial one for it. Interrupted before the streams
+    /// run, it tells the server as well (once connected) and carries no result.
     ///
     /// # Examples
     ///
@@ -207,10 +208,23 @@ impl NativeClient {
         mut on_progress: impl FnMut(ClientProgress<'_>) + Send,
     ) -> Result<IperfResult, IperfError> {
         let mut interrupt = std::pin::pin!(interrupt);
-        let (mut control, mut run, started) = tokio::select! {
-            started = self.start(&mut on_progress) => started?,
-            // Before the streams run there is nothing to report; the connections close.
+        let (mut control, server) = tokio::select! {
+            connected = self.connect() => connected?,
             () = &mut interrupt => {
+                return Err(IperfError::Interrupted { phase: Phase::Connect, partial: None });
+            }
+        };
+        let (mut run, started) = tokio::select! {
+            started = self.start(&mut control, server, &mut on_progress) => started?,
+            // Before the streams run there is nothing to report: the server is told, as
+            // iperf3 tells it, and the connections close.
+            () = &mut interrupt => {
+                let _ = tokio::time::timeout(
+                    self.config.options.phase_timeout,
+                    control.write_state(TestState::ClientTerminate, Phase::TestStart),
+                )
+                .await;
+                control.shutdown().await;
                 return Err(IperfError::Interrupted { phase: Phase::TestStart, partial: None });
             }
         };
@@ -229,15 +243,11 @@ impl NativeClient {
         self.finish(control, run, &mut on_progress).await
     }
 
-    /// Connects, exchanges the parameters, makes the data connections and starts the
-    /// streams: the test runs from the returned instant.
-    async fn start(
-        &self,
-        on_progress: &mut (impl FnMut(ClientProgress<'_>) + Send),
-    ) -> Result<(ControlChannel, TestRun, Instant), IperfError> {
+    /// Opens the control connection to the server; returns it and the server's address.
+    async fn connect(&self) -> Result<(ControlChannel, SocketAddr), IperfError> {
         let c = &self.config;
         let server = resolve(c).await?;
-        let mut control = ControlChannel::new(
+        let control = ControlChannel::new(
             connect_tcp(
                 &self.host,
                 server,
@@ -247,6 +257,18 @@ impl NativeClient {
             )
             .await?,
         );
+        Ok((control, server))
+    }
+
+    /// Exchanges the cookie and the parameters on `control`, makes the data connections
+    /// and starts the streams: the test runs from the returned instant.
+    async fn start(
+        &self,
+        control: &mut ControlChannel,
+        server: SocketAddr,
+        on_progress: &mut (impl FnMut(ClientProgress<'_>) + Send),
+    ) -> Result<(TestRun, Instant), IperfError> {
+        let c = &self.config;
         let cookie = Cookie::random();
         within(
             c.options.phase_timeout,
@@ -254,7 +276,7 @@ impl NativeClient {
             control.write_cookie(&cookie),
         )
         .await?;
-        self.expect(&mut control, TestState::ParamExchange, Phase::ParamExchange)
+        self.expect(control, TestState::ParamExchange, Phase::ParamExchange)
             .await?;
         let params = self.parameters(control.mss());
         within(
@@ -263,7 +285,7 @@ impl NativeClient {
             control.write_json(&params.to_json(), Phase::ParamExchange),
         )
         .await?;
-        self.expect(&mut control, TestState::CreateStreams, Phase::CreateStreams)
+        self.expect(control, TestState::CreateStreams, Phase::CreateStreams)
             .await?;
 
         let mut run = TestRun::new(params, Role::Client);
@@ -319,7 +341,7 @@ impl NativeClient {
             }
         }
 
-        self.expect(&mut control, TestState::TestStart, Phase::TestStart)
+        self.expect(control, TestState::TestStart, Phase::TestStart)
             .await?;
         let (settings, connections, cookie_text) =
             (run.settings(), run.connections(), cookie.text());
@@ -331,10 +353,10 @@ impl NativeClient {
             block_size: run.params().block_size,
         });
         run.mark_start();
-        self.expect(&mut control, TestState::TestRunning, Phase::TestStart)
+        self.expect(control, TestState::TestRunning, Phase::TestStart)
             .await?;
         run.spawn_streams(ReceiveEnd::UntilClosed, c.options.zero_copy);
-        Ok((control, run, Instant::now()))
+        Ok((run, Instant::now()))
     }
 
     /// The interrupted test's end, as iperf3's `iperf_got_sigend`: the partial last

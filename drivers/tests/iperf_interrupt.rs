@@ -165,3 +165,20 @@ async fn the_native_server_reports_a_test_an_interrupted_iperf3_client_terminate
     assert_eq!(status.code(), Some(1), "iperf3's interrupted client");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_before_the_test_runs_ends_the_run_without_a_partial_result() {
+    let server = iperf_support::native_server().await;
+    let port = server.local_addr().port();
+    let options = ClientOptions::new().duration(Duration::from_secs(10));
+    let client = NativeClient::new("127.0.0.1", port, options).expect("valid options");
+    // An interrupt that has already happened.
+    let outcome = tokio::time::timeout(STEP, client.run_with_interrupt(async {}, |_| {}))
+        .await
+        .expect("the interrupted run ends at once");
+    assert!(
+        matches!(outcome, Err(IperfError::Interrupted { partial: None, .. })),
+        "no test ran, so no partial result: {outcome:?}"
+    );
+    server.shutdown().await;
+}

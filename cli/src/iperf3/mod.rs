@@ -20,7 +20,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig};
-use testrig_drivers::iperf::{AddressFamily, ServedTest, iperf3_error_json, iperf3_json_text};
+use testrig_drivers::iperf::{
+    AddressFamily, IperfError, ServedTest, iperf3_error_json, iperf3_json_text,
+};
 
 use args::{CliCommand, ClientCommand, ReportOptions, ServerCommand, USAGE, parse_args};
 use output::TextOutput;
@@ -182,15 +184,12 @@ async fn run_client(command: ClientCommand) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = tokio::select! {
-        outcome = run_client_text(&command, &mut output) => outcome,
-        _ = terminated() => {
-            eprintln!("iperf3: interrupt - the client has terminated");
-            return ExitCode::FAILURE;
-        }
-    };
-    match outcome {
+    match run_client_text(&command, &mut output, terminated()).await {
         Ok(_) => ExitCode::SUCCESS,
+        Err(IperfError::Interrupted { .. }) => {
+            eprintln!("iperf3: interrupt - the client has terminated");
+            ExitCode::FAILURE
+        }
         Err(error) => {
             eprintln!("iperf3: error - {}", error.iperf3_message());
             ExitCode::FAILURE
@@ -199,29 +198,46 @@ async fn run_client(command: ClientCommand) -> ExitCode {
 }
 
 async fn run_client_json(command: ClientCommand) -> ExitCode {
-    let run = async {
+    let outcome = async {
         NativeClient::new(command.host.clone(), command.port, command.options.clone())?
-            .run()
+            .run_with_interrupt(terminated(), |_| {})
             .await
-    };
-    let outcome = tokio::select! {
-        outcome = run => outcome,
-        _ = terminated() => {
-            eprintln!("iperf3: interrupt - the client has terminated");
-            return ExitCode::FAILURE;
-        }
-    };
+    }
+    .await;
     // iperf3 3.12 with -J reports a failed test in the document's `error` key and exits
-    // with status 0.
-    let mut doc = match outcome {
-        Ok(result) => result.to_iperf3_json(),
-        Err(error) => iperf3_error_json(&error.iperf3_message()),
+    // with status 0; an interrupted one has the document so far, the error, and status 1.
+    let (mut doc, error, code) = match outcome {
+        Ok(result) => (result.to_iperf3_json(), None, ExitCode::SUCCESS),
+        Err(IperfError::Interrupted { partial, .. }) => (
+            partial.map_or_else(|| iperf3_error_json(""), |p| p.to_iperf3_json()),
+            Some("interrupt - the client has terminated".to_owned()),
+            ExitCode::FAILURE,
+        ),
+        Err(error) => (
+            iperf3_error_json(&error.iperf3_message()),
+            None,
+            ExitCode::SUCCESS,
+        ),
     };
     if let Some(title) = &command.report.title {
         doc = with_title(doc, title);
     }
+    if let Some(error) = error {
+        doc = with_error(doc, &error);
+    }
     write_json(&command.report, &json_text(&doc));
-    ExitCode::SUCCESS
+    code
+}
+
+/// The document with iperf3's `error` key last, where iperf3 adds it when a test ends on
+/// an error after the document was begun.
+fn with_error(doc: serde_json::Value, error: &str) -> serde_json::Value {
+    let serde_json::Value::Object(mut map) = doc else {
+        return doc;
+    };
+    map.shift_remove("error");
+    map.insert("error".to_owned(), serde_json::Value::from(error));
+    serde_json::Value::Object(map)
 }
 
 /// The document with -T's title where iperf3 puts it: at the top level right after `end`
@@ -321,6 +337,8 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
     )
     .verbose(command.report.verbose);
     let mut text = ServerText::new(&command.report);
+    // Listening for the signals from before the first banner on, between tests too.
+    let mut terminated = std::pin::pin!(terminated());
     for test_number in 1.. {
         if !command.json {
             let _ = output.emit(&banner.version_banner());
@@ -332,7 +350,7 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
                     let _ = output.emit(&text.progress(&event));
                 }
                 served = next_test(&mut handle) => break served,
-                _ = terminated() => {
+                () = &mut terminated => {
                     eprintln!("iperf3: interrupt - the server has terminated");
                     handle.shutdown().await;
                     return ExitCode::FAILURE;
@@ -354,8 +372,10 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
     ExitCode::SUCCESS
 }
 
-/// SIGINT, SIGTERM or SIGHUP: iperf3 ends on each, cleaning up (its pid file too).
-async fn terminated() {
+/// SIGINT, SIGTERM or SIGHUP: iperf3 ends on each, cleaning up (its pid file too). The
+/// handlers are in place when this returns, not when the future is first polled, so a
+/// signal sent once the program printed something that follows this call is never lost.
+fn terminated() -> impl Future<Output = ()> + Send {
     use tokio::signal::unix::{Signal, SignalKind, signal};
     async fn received(stream: Option<Signal>) {
         match stream {
@@ -371,10 +391,12 @@ async fn terminated() {
         SignalKind::hangup(),
     ]
     .map(|kind| signal(kind).ok());
-    tokio::select! {
-        () = received(interrupt) => {}
-        () = received(terminate) => {}
-        () = received(hangup) => {}
+    async move {
+        tokio::select! {
+            () = received(interrupt) => {}
+            () = received(terminate) => {}
+            () = received(hangup) => {}
+        }
     }
 }
 
@@ -396,6 +418,32 @@ fn report_served(
         (Ok(result), true) => write_json(&command.report, &json_text(&result.to_iperf3_json())),
         (Ok(_), false) => {
             let _ = output.emit(&text.served(served));
+        }
+        // As iperf3's server: a test the client terminated is not a failure of the
+        // server's; it reports what it had and says so, without "error - ".
+        (
+            Err(IperfError::ClientTerminated {
+                partial: Some(partial),
+                ..
+            }),
+            true,
+        ) => write_json(
+            &command.report,
+            &json_text(&with_error(
+                partial.to_iperf3_json(),
+                "the client has terminated",
+            )),
+        ),
+        (
+            Err(
+                error @ IperfError::ClientTerminated {
+                    partial: Some(_), ..
+                },
+            ),
+            false,
+        ) => {
+            let _ = output.emit(&text.served(served));
+            eprintln!("iperf3: {}", error.iperf3_message());
         }
         (Err(error), true) => write_json(
             &command.report,

@@ -12,10 +12,13 @@ use testrig_drivers::iperf::text::clock;
 use testrig_drivers::iperf::text::human::{ClientRequest, HumanReport, Printed};
 
 /// Runs the client's test, writing iperf3's text report to `output` as it goes: `-V`'s
-/// banner, the connections, each interval, the summary and `iperf Done.`.
+/// banner, the connections, each interval, the summary and `iperf Done.`. When `interrupt`
+/// completes first, the test ends as iperf3's does on a signal: the partial last interval
+/// and the summary so far are written, and the run fails with [`IperfError::Interrupted`].
 pub(crate) async fn run_client_text(
     command: &ClientCommand,
     output: &mut TextOutput,
+    interrupt: impl Future<Output = ()> + Send,
 ) -> Result<IperfResult, IperfError> {
     let mut report = HumanReport::for_client(ClientRequest {
         host: command.host.clone(),
@@ -29,8 +32,8 @@ pub(crate) async fn run_client_text(
     // A report that cannot be written (a closed pipe) does not stop the test; iperf3 goes
     // on too.
     let _ = output.emit(&report.version_banner());
-    let result = NativeClient::new(command.host.clone(), command.port, command.options.clone())?
-        .run_with_progress(|progress| {
+    let outcome = NativeClient::new(command.host.clone(), command.port, command.options.clone())?
+        .run_with_interrupt(interrupt, |progress| {
             let printed = match progress {
                 ClientProgress::Connected {
                     test,
@@ -45,7 +48,22 @@ pub(crate) async fn run_client_text(
             };
             let _ = output.emit(&printed);
         })
-        .await?;
+        .await;
+    let result = match outcome {
+        Ok(result) => result,
+        Err(IperfError::Interrupted {
+            partial: Some(partial),
+            phase,
+        }) => {
+            // As iperf3: the summary so far, without "iperf Done.".
+            let _ = output.emit(&report.summary(&partial));
+            return Err(IperfError::Interrupted {
+                phase,
+                partial: Some(partial),
+            });
+        }
+        Err(error) => return Err(error),
+    };
     let _ = output.emit(&report.summary(&result));
     // As iperf3's client: the server's report, when asked for, before "iperf Done.".
     match &result.server_output {
@@ -123,15 +141,28 @@ impl ServerText {
     /// progress of this test was seen). A failed test prints nothing here; iperf3 writes
     /// the error to standard error.
     pub(crate) fn served(&mut self, served: &ServedTest) -> Vec<Printed> {
-        let running = self.running.take();
-        let Ok(result) = &served.outcome else {
-            return Vec::new();
-        };
-        match running {
+        match &served.outcome {
+            Ok(result) => self.summary(served.peer, result),
+            // As iperf3's server: a test the client terminated reports what it had so far.
+            Err(IperfError::ClientTerminated {
+                partial: Some(partial),
+                ..
+            }) => self.summary(served.peer, partial),
+            Err(_) => {
+                self.running = None;
+                Vec::new()
+            }
+        }
+    }
+
+    /// The summary of the test served to `peer` (everything, when no progress of it was
+    /// seen).
+    fn summary(&mut self, peer: std::net::SocketAddr, result: &IperfResult) -> Vec<Printed> {
+        match self.running.take() {
             Some(report) => report.summary(result),
             None => self
                 .report(HumanReport::for_server(result))
-                .server_test(served.peer, result),
+                .server_test(peer, result),
         }
     }
 }

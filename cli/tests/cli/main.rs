@@ -9,6 +9,7 @@ mod connect;
 mod doc_samples;
 mod hangup;
 mod iperf;
+mod iperf_interrupt;
 mod iperf_remote;
 mod live;
 mod network;

@@ -14,6 +14,22 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Whether the real `iperf3` is on PATH; when it is not, prints why the calling test is
+/// skipped (and fails under CI, which installs it).
+pub fn iperf3_present() -> bool {
+    if Command::new("iperf3").arg("--version").output().is_ok() {
+        return true;
+    }
+    let why = "needs the real `iperf3` on PATH (Debian/Ubuntu: `sudo apt-get install \
+               iperf3`; `scripts/setup` installs it)";
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set and this test {why}"
+    );
+    eprintln!("SKIPPED: {why}");
+    false
+}
+
 /// `testrig ARGS...`, run from the repository root.
 pub fn testrig(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_testrig"));

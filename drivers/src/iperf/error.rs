@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use testrig::process::{Exit, ProcessError, Tail};
 
+use crate::iperf::result::IperfResult;
+
 /// The phase of an iperf3 test a failure happened in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -125,6 +127,21 @@ pub enum IperfError {
     ClientTerminated {
         /// Where the server was.
         phase: Phase,
+        /// The server's view of the test up to then, when it was running: its intervals
+        /// and its counts so far, as iperf3's server prints them.
+        partial: Option<Box<IperfResult>>,
+    },
+    /// The client was interrupted (iperf3's `SIGINT`, `SIGTERM` or `SIGHUP`): it told the
+    /// server (`CLIENT_TERMINATE`) and stopped its streams. Never a full measurement: the
+    /// peer's counts were not exchanged.
+    #[error("iperf: the client was interrupted while {phase}")]
+    Interrupted {
+        /// Where the client was.
+        phase: Phase,
+        /// The client's view of the test up to the interrupt, when it was running: the
+        /// intervals (the last one partial) and a summary of what this side moved, with
+        /// the peer's counts 0, as iperf3 reports an interrupted test.
+        partial: Option<Box<IperfResult>>,
     },
     /// The peer closed the control connection.
     #[error("iperf: the peer closed the control connection while {phase}")]
@@ -447,7 +464,9 @@ impl IperfError {
                 phase: Phase::Cookie | Phase::ParamExchange,
             } => "unable to receive parameters from client: ".to_owned(),
             Self::PeerClosed { .. } => "control socket has closed unexpectedly".to_owned(),
-            Self::ClientTerminated { .. } => "the client has terminated".to_owned(),
+            Self::ClientTerminated { .. } | Self::Interrupted { .. } => {
+                "the client has terminated".to_owned()
+            }
             Self::ServerTerminated { .. } => "the server has terminated".to_owned(),
             Self::AccessDenied => "the server is busy running a test. try again later".to_owned(),
             Self::ServerError { message, .. } => message.clone(),

@@ -59,6 +59,15 @@ pub enum ClientProgress<'a> {
     Interval(&'a IntervalReport),
 }
 
+/// How the data-moving part of a test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// The duration passed or the byte/block limit was reached.
+    Finished,
+    /// The caller's interrupt came first.
+    Interrupted,
+}
+
 /// A native iperf3 client.
 ///
 /// # Examples
@@ -159,11 +168,86 @@ impl NativeClient {
     /// [`run_with_intervals`](Self::run_with_intervals).
     pub async fn run_with_progress(
         &self,
+        on_progress: impl FnMut(ClientProgress<'_>) + Send,
+    ) -> Result<IperfResult, IperfError> {
+        self.run_with_interrupt(std::future::pending(), on_progress)
+            .await
+    }
+
+    /// Runs one test as [`run_with_progress`](Self::run_with_progress) does, ending it early
+    /// when `interrupt` completes, as iperf3's client does on `SIGINT`: while the test runs,
+    /// the last (partial) interval is closed and reported, the server is told
+    /// (`CLIENT_TERMINATE`) and the streams stop. The run then fails with
+    /// [`IperfError::Interrupted`], which carries that partial result, so a caller expecting
+    /// a full measurement never takes a partial one for it. Interrupted before the streams
+    /// run, it tells the server as well (once connected) and carries no result.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use testrig_drivers::iperf::{ClientOptions, IperfError};
+    /// use testrig_drivers::iperf::engine::NativeClient;
+    ///
+    /// # async fn example() -> Result<(), IperfError> {
+    /// let client = NativeClient::new("127.0.0.1", 5201, ClientOptions::new())?;
+    /// let interrupt = async {
+    ///     let _ = tokio::signal::ctrl_c().await;
+    /// };
+    /// match client.run_with_interrupt(interrupt, |_| {}).await {
+    ///     Ok(full) => println!("{} bytes", full.bytes_received()),
+    ///     Err(IperfError::Interrupted { partial: Some(partial), .. }) => {
+    ///         println!("interrupted after {} intervals", partial.intervals.len())
+    ///     }
+    ///     Err(other) => return Err(other),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_with_interrupt(
+        &self,
+        interrupt: impl Future<Output = ()> + Send,
         mut on_progress: impl FnMut(ClientProgress<'_>) + Send,
     ) -> Result<IperfResult, IperfError> {
+        let mut interrupt = std::pin::pin!(interrupt);
+        let (mut control, server) = tokio::select! {
+            connected = self.connect() => connected?,
+            () = &mut interrupt => {
+                return Err(IperfError::Interrupted { phase: Phase::Connect, partial: None });
+            }
+        };
+        let (mut run, started) = tokio::select! {
+            started = self.start(&mut control, server, &mut on_progress) => started?,
+            // Before the streams run there is nothing to report: the server is told, as
+            // iperf3 tells it, and the connections close.
+            () = &mut interrupt => {
+                let _ = tokio::time::timeout(
+                    self.config.options.phase_timeout,
+                    control.write_state(TestState::ClientTerminate, Phase::TestStart),
+                )
+                .await;
+                control.shutdown().await;
+                return Err(IperfError::Interrupted { phase: Phase::TestStart, partial: None });
+            }
+        };
+        let ended = self
+            .run_until_done(
+                &mut control,
+                &mut run,
+                started,
+                &mut on_progress,
+                &mut interrupt,
+            )
+            .await?;
+        if ended == Ended::Interrupted {
+            return Err(self.interrupted(control, run, &mut on_progress).await);
+        }
+        self.finish(control, run, &mut on_progress).await
+    }
+
+    /// Opens the control connection to the server; returns it and the server's address.
+    async fn connect(&self) -> Result<(ControlChannel, SocketAddr), IperfError> {
         let c = &self.config;
         let server = resolve(c).await?;
-        let mut control = ControlChannel::new(
+        let control = ControlChannel::new(
             connect_tcp(
                 &self.host,
                 server,
@@ -173,6 +257,18 @@ impl NativeClient {
             )
             .await?,
         );
+        Ok((control, server))
+    }
+
+    /// Exchanges the cookie and the parameters on `control`, makes the data connections
+    /// and starts the streams: the test runs from the returned instant.
+    async fn start(
+        &self,
+        control: &mut ControlChannel,
+        server: SocketAddr,
+        on_progress: &mut (impl FnMut(ClientProgress<'_>) + Send),
+    ) -> Result<(TestRun, Instant), IperfError> {
+        let c = &self.config;
         let cookie = Cookie::random();
         within(
             c.options.phase_timeout,
@@ -180,7 +276,7 @@ impl NativeClient {
             control.write_cookie(&cookie),
         )
         .await?;
-        self.expect(&mut control, TestState::ParamExchange, Phase::ParamExchange)
+        self.expect(control, TestState::ParamExchange, Phase::ParamExchange)
             .await?;
         let params = self.parameters(control.mss());
         within(
@@ -189,7 +285,7 @@ impl NativeClient {
             control.write_json(&params.to_json(), Phase::ParamExchange),
         )
         .await?;
-        self.expect(&mut control, TestState::CreateStreams, Phase::CreateStreams)
+        self.expect(control, TestState::CreateStreams, Phase::CreateStreams)
             .await?;
 
         let mut run = TestRun::new(params, Role::Client);
@@ -245,7 +341,7 @@ impl NativeClient {
             }
         }
 
-        self.expect(&mut control, TestState::TestStart, Phase::TestStart)
+        self.expect(control, TestState::TestStart, Phase::TestStart)
             .await?;
         let (settings, connections, cookie_text) =
             (run.settings(), run.connections(), cookie.text());
@@ -257,14 +353,51 @@ impl NativeClient {
             block_size: run.params().block_size,
         });
         run.mark_start();
-        self.expect(&mut control, TestState::TestRunning, Phase::TestStart)
+        self.expect(control, TestState::TestRunning, Phase::TestStart)
             .await?;
         run.spawn_streams(ReceiveEnd::UntilClosed, c.options.zero_copy);
-        let started = Instant::now();
+        Ok((run, Instant::now()))
+    }
 
-        self.run_until_done(&mut control, &mut run, started, &mut on_progress)
-            .await?;
+    /// The interrupted test's end, as iperf3's `iperf_got_sigend`: the partial last
+    /// interval, `CLIENT_TERMINATE` to the server, and the summary of what this side
+    /// moved, the peer's counts 0 (they are never exchanged).
+    async fn interrupted(
+        &self,
+        mut control: ControlChannel,
+        mut run: TestRun,
+        on_progress: &mut (impl FnMut(ClientProgress<'_>) + Send),
+    ) -> IperfError {
+        let c = &self.config;
+        run.stop_senders().await;
+        // The last interval ends at the interrupt, however short (iperf3 reports it even
+        // when nothing moved).
+        if let Some(report) = run.sample_interval(None) {
+            on_progress(ClientProgress::Interval(&report));
+        }
+        run.stop_fine_sampling().await;
+        let _ = tokio::time::timeout(
+            c.options.phase_timeout,
+            control.write_state(TestState::ClientTerminate, Phase::TestRunning),
+        )
+        .await;
+        run.close_sockets();
+        control.shutdown().await;
+        IperfError::Interrupted {
+            phase: Phase::TestRunning,
+            partial: Some(Box::new(run.into_result_without_the_peer())),
+        }
+    }
 
+    /// The test's regular end: the last interval, `TEST_END`, the results exchange and
+    /// `IPERF_DONE`.
+    async fn finish(
+        &self,
+        mut control: ControlChannel,
+        mut run: TestRun,
+        on_progress: &mut (impl FnMut(ClientProgress<'_>) + Send),
+    ) -> Result<IperfResult, IperfError> {
+        let c = &self.config;
         run.stop_senders().await;
         run.until_read_to_the_end(QUEUED_READ.min(c.options.phase_timeout))
             .await;
@@ -343,7 +476,8 @@ impl NativeClient {
         run: &mut TestRun,
         started: Instant,
         on_progress: &mut (impl FnMut(ClientProgress<'_>) + Send),
-    ) -> Result<(), IperfError> {
+        interrupt: &mut std::pin::Pin<&mut (impl Future<Output = ()> + Send)>,
+    ) -> Result<Ended, IperfError> {
         let c = &self.config;
         let omit = Duration::from_secs(run.params().omit);
         let (end_at, give_up_at) = match c.options.length {
@@ -366,7 +500,8 @@ impl NativeClient {
         loop {
             let omit_at = run.omit_deadline();
             tokio::select! {
-                _ = sleep_until_opt(end_at) => return Ok(()),
+                _ = sleep_until_opt(end_at) => return Ok(Ended::Finished),
+                () = interrupt.as_mut() => return Ok(Ended::Interrupted),
                 _ = sleep_until_opt(give_up_at) => {
                     let _ = control
                         .write_state(TestState::ClientTerminate, Phase::TestRunning)
@@ -376,7 +511,7 @@ impl NativeClient {
                         after: c.options.max_open_ended,
                     });
                 }
-                _ = run.limit_reached(), if !run.omitting() => return Ok(()),
+                _ = run.limit_reached(), if !run.omitting() => return Ok(Ended::Finished),
                 _ = sleep_until_opt(omit_at), if omit_at.is_some() => {
                     if let Some(interval) = c.options.interval
                         && let Some(report) = run.sample_interval(Some(interval))

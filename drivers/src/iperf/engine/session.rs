@@ -212,7 +212,9 @@ pub(crate) async fn serve_session(
     .await?;
     run.spawn_streams(ReceiveEnd::DrainQueued, config.zero_copy);
 
-    run_until_test_end(&mut control, &mut run, config).await?;
+    if run_until_test_end(&mut control, &mut run, config).await? == ClientEnded::Terminated {
+        return Err(client_terminated(run, config).await);
+    }
 
     run.stop_senders().await;
     run.until_read_to_the_end(QUEUED_READ.min(t)).await;
@@ -264,6 +266,31 @@ pub(crate) async fn serve_session(
     Ok(result)
 }
 
+/// How the client ended the running test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientEnded {
+    /// `TEST_END`: the results are exchanged next.
+    TestEnd,
+    /// `CLIENT_TERMINATE`: the client was interrupted.
+    Terminated,
+}
+
+/// The test the client terminated, as iperf3's server ends it (`iperf_handle_message_server`
+/// at `CLIENT_TERMINATE`): it reports the last interval once more and its counts so far,
+/// over the time up to that interval's end, then closes the streams. The peer's counts are
+/// 0: they are never exchanged.
+async fn client_terminated(mut run: TestRun, config: &ServerConfig) -> IperfError {
+    run.stop_senders().await;
+    run.end_at_the_last_interval();
+    report_interval(config, run.repeat_last_interval());
+    run.stop_fine_sampling().await;
+    run.stop_receivers(Duration::ZERO).await;
+    IperfError::ClientTerminated {
+        phase: Phase::TestRunning,
+        partial: Some(Box::new(run.into_result_without_the_peer())),
+    }
+}
+
 /// Passes a closed interval on to whoever follows the server's progress.
 fn report_interval(config: &ServerConfig, interval: Option<IntervalReport>) {
     if let (Some(progress), Some(interval)) = (&config.progress, interval) {
@@ -302,7 +329,10 @@ async fn watch_control<T>(
         tokio::select! {
             result = step => result,
             state = control.read_state(phase) => Err(match state {
-                Ok(TestState::ClientTerminate) => IperfError::ClientTerminated { phase },
+                Ok(TestState::ClientTerminate) => IperfError::ClientTerminated {
+                    phase,
+                    partial: None,
+                },
                 Ok(other) => IperfError::UnexpectedState { phase, code: other.code() },
                 Err(error) => error,
             }),
@@ -356,7 +386,7 @@ async fn run_until_test_end(
     control: &mut ControlChannel,
     run: &mut TestRun,
     config: &ServerConfig,
-) -> Result<(), IperfError> {
+) -> Result<ClientEnded, IperfError> {
     let started = Instant::now();
     let params = run.params();
     let limit = match params.time {
@@ -391,12 +421,10 @@ async fn run_until_test_end(
                 report_interval(config, interval);
             }
             state = control.read_state(Phase::TestRunning) => match state {
-                Ok(TestState::TestEnd) => return Ok(()),
+                Ok(TestState::TestEnd) => return Ok(ClientEnded::TestEnd),
                 // iperf3 clients may repeat TEST_START; it means nothing here.
                 Ok(TestState::TestStart) => {}
-                Ok(TestState::ClientTerminate) => {
-                    return Err(IperfError::ClientTerminated { phase: Phase::TestRunning });
-                }
+                Ok(TestState::ClientTerminate) => return Ok(ClientEnded::Terminated),
                 Ok(other) => {
                     return Err(IperfError::UnexpectedState {
                         phase: Phase::TestRunning,

@@ -852,6 +852,83 @@ impl TestRun {
         }
     }
 
+    /// A test the client terminated (after [`stop_senders`](Self::stop_senders)): it
+    /// lasted, as iperf3's server counts it, until its last interval closed (until now
+    /// when none has).
+    pub(crate) fn end_at_the_last_interval(&mut self) {
+        if let (false, Some(last), Some((end, _))) = (
+            self.intervals.is_empty(),
+            self.last_at,
+            self.sender_end.as_mut(),
+        ) {
+            *end = last;
+        }
+    }
+
+    /// The last interval again, as iperf3's server reports it a second time when the client
+    /// terminates the test (its reporter prints the last interval at `DISPLAY_RESULTS`).
+    pub(crate) fn repeat_last_interval(&mut self) -> Option<IntervalReport> {
+        let last = self.intervals.last()?.clone();
+        self.intervals.push(last.clone());
+        Some(last)
+    }
+
+    /// The result of a test ended before the results exchange (interrupted, or terminated
+    /// by the client): this side's counts, the peer's all 0 as iperf3 keeps its zeroed
+    /// records, down to a UDP receiver's packet total (no share of what was sent).
+    pub(crate) fn into_result_without_the_peer(self) -> IperfResult {
+        let mut result = self.result(Some(&self.peer_results_never_exchanged()));
+        if self.params.protocol == Protocol::Udp {
+            let unheard = |m: &mut Measurement| {
+                m.packets = Some(0);
+                m.lost_percent = Some(0.0);
+            };
+            for stream in result
+                .summary
+                .streams
+                .iter_mut()
+                .filter(|s| s.sender.sender)
+            {
+                unheard(&mut stream.receiver);
+            }
+            for direction in std::iter::once(&mut result.summary.main)
+                .chain(result.summary.bidir_reverse.as_mut())
+                .filter(|d| d.sent.sender)
+            {
+                unheard(&mut direction.received);
+            }
+        }
+        result
+    }
+
+    /// The peer's results as a test ended before the exchange reports them: every stream
+    /// at 0 bytes, no CPU figures, no congestion control.
+    fn peer_results_never_exchanged(&self) -> ExchangedResults {
+        ExchangedResults {
+            cpu_util_total: 0.0,
+            cpu_util_user: 0.0,
+            cpu_util_system: 0.0,
+            sender_has_retransmits: -1,
+            congestion_used: None,
+            server_output_json: None,
+            server_output_text: None,
+            streams: self
+                .streams
+                .iter()
+                .map(|stream| ExchangedStream {
+                    id: stream.id,
+                    bytes: 0,
+                    retransmits: -1,
+                    jitter: 0.0,
+                    errors: 0,
+                    packets: 0,
+                    start_time: 0.0,
+                    end_time: 0.0,
+                })
+                .collect(),
+        }
+    }
+
     /// Whether this side's receivers count to what the peer reports it sent instead of
     /// stopping at the end of the test: the server of a byte- or block-bounded TCP test.
     /// Such a test is over when its bytes have arrived, not when the client has written

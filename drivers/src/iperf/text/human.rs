@@ -49,6 +49,10 @@ pub struct HumanReport {
     /// Stream ids in the order the connections were made (the display number follows it).
     order: Vec<u32>,
     header_done: bool,
+    /// The span of the first interval printed: iperf3 prints the header before any interval
+    /// that starts where the test does, so again when a server repeats that one at a
+    /// terminated test's end.
+    first_interval: Option<(f64, f64)>,
     omit_note_pending: bool,
     /// A client's: what its command line asked for.
     request: Option<ClientRequest>,
@@ -82,6 +86,7 @@ impl HumanReport {
             format: UnitFormat::AdaptiveBits,
             order: Vec::new(),
             header_done: false,
+            first_interval: None,
             omit_note_pending: false,
             request: None,
         }
@@ -403,8 +408,11 @@ impl HumanReport {
                 "Finished omit period, starting real test\n".to_owned(),
             ));
         }
-        if !self.header_done {
+        let span = (interval.sum.start, interval.sum.end);
+        let repeats_the_first = self.first_interval == Some(span);
+        if !self.header_done || repeats_the_first {
             self.header_done = true;
+            self.first_interval.get_or_insert(span);
             out.push(Printed::Report(self.interval_header()));
         } else if self.streams_per_direction > 1 {
             out.push(Printed::Report(SEPARATOR.to_owned()));
@@ -531,8 +539,16 @@ impl HumanReport {
         }
         let role = if self.bidir() { "[ ID][Role]" } else { "[ ID]" };
         let server_forward = self.role == Role::Server && self.direction == Direction::Forward;
+        // As iperf3's client: no retransmits column when no sender's count is known (an
+        // interrupted reverse test, whose sender's results never came).
+        let retransmits = !(self.role == Role::Client
+            && result
+                .summary
+                .streams
+                .iter()
+                .all(|s| s.sender.retransmits.is_none()));
         let tail = match self.protocol {
-            Protocol::Tcp if server_forward => "",
+            Protocol::Tcp if server_forward || !retransmits => "",
             Protocol::Tcp => "         Retr",
             Protocol::Udp => "         Jitter    Lost/Total Datagrams",
         };
@@ -561,6 +577,7 @@ impl HumanReport {
                         &id,
                         sending,
                         &stream.sender,
+                        retransmits,
                     )));
                 }
                 if server && local_sends {
@@ -593,9 +610,12 @@ impl HumanReport {
                             ));
                         }
                     } else {
-                        out.push(Printed::Report(
-                            self.summary_sender("SUM", sending, &d.sent),
-                        ));
+                        out.push(Printed::Report(self.summary_sender(
+                            "SUM",
+                            sending,
+                            &d.sent,
+                            retransmits,
+                        )));
                     }
                     if server && sending {
                         if self.verbose && tcp {
@@ -620,9 +640,16 @@ impl HumanReport {
         out
     }
 
-    fn summary_sender(&self, id: &str, sending: bool, m: &Measurement) -> String {
+    fn summary_sender(
+        &self,
+        id: &str,
+        sending: bool,
+        m: &Measurement,
+        retransmits: bool,
+    ) -> String {
         let span = self.span(id, sending, m);
         match self.protocol {
+            Protocol::Tcp if !retransmits => format!("{span}                  sender\n"),
             Protocol::Tcp => format!(
                 "{span}  {:3}             sender\n",
                 m.retransmits.unwrap_or(0)

@@ -241,6 +241,17 @@ async fn stopping_the_client_cancels_a_measurement_in_progress() {
         matches!(outcome, Err(IperfError::Cancelled { ref driver }) if driver == "client"),
         "{outcome:?}"
     );
+    // The client told the server, as iperf3 does on SIGTERM, and the server kept what it
+    // had measured.
+    let server = env.get::<IperfServer>("server").unwrap();
+    let served = server.next_test(Duration::from_secs(5)).await.unwrap();
+    match served.outcome {
+        Err(IperfError::ClientTerminated {
+            partial: Some(partial),
+            ..
+        }) => assert!(partial.bytes_received() > 0, "{partial:?}"),
+        other => panic!("expected the test the client terminated, got {other:?}"),
+    }
     env.stop().await.unwrap();
 }
 

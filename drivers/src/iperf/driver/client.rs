@@ -12,7 +12,7 @@ use super::program::Program;
 use super::{ClientOptions, Engine};
 use crate::iperf::binary::Iperf3Client;
 use crate::iperf::config::ClientConfig;
-use crate::iperf::engine::NativeClient;
+use crate::iperf::engine::{ClientProgress, NativeClient};
 use crate::iperf::error::IperfError;
 use crate::iperf::kinds::Protocol;
 use crate::iperf::result::{IntervalReport, IperfResult};
@@ -172,41 +172,61 @@ impl IperfClient {
             .ok_or_else(|| IperfError::NotStarted {
                 driver: self.name.clone(),
             })?;
-        let result = tokio::select! {
-            () = prepared.cancel.cancelled() => Err(IperfError::Cancelled {
-                driver: self.name.clone(),
-            }),
-            result = self.measure(&prepared, timeout, on_interval) => result,
+        let result = match &prepared.program {
+            // The native engine ends a cancelled run itself, as iperf3 ends on SIGTERM: it
+            // tells the server (CLIENT_TERMINATE) rather than dropping the connections.
+            None => self.measure_native(&prepared, timeout, on_interval).await,
+            Some(program) => tokio::select! {
+                () = prepared.cancel.cancelled() => Err(IperfError::Cancelled {
+                    driver: self.name.clone(),
+                }),
+                result = self.measure_binary(&prepared, program, timeout, on_interval) => result,
+            },
         }?;
         self.lock().last = Some(result.clone());
         Ok(result)
     }
 
-    async fn measure(
+    /// One measurement with the native engine; the driver's stop interrupts it.
+    async fn measure_native(
         &self,
         prepared: &Prepared,
         timeout: Duration,
+        mut on_interval: impl FnMut(&IntervalReport) + Send,
+    ) -> Result<IperfResult, IperfError> {
+        let client = NativeClient::with_config(prepared.config.clone()).on(prepared.host.clone());
+        let cancel = prepared.cancel.clone();
+        let run = client.run_with_interrupt(cancel.cancelled_owned(), |progress| {
+            if let ClientProgress::Interval(report) = progress {
+                on_interval(report);
+            }
+        });
+        match tokio::time::timeout(timeout, run).await {
+            Ok(Err(IperfError::Interrupted { .. })) => Err(IperfError::Cancelled {
+                driver: self.name.clone(),
+            }),
+            Ok(result) => result.map_err(|e| e.in_driver(&self.name)),
+            Err(_) => Err(IperfError::MeasurementTimeout {
+                driver: self.name.clone(),
+                after: timeout,
+            }),
+        }
+    }
+
+    /// One measurement with the iperf3 binary (`program`).
+    async fn measure_binary(
+        &self,
+        prepared: &Prepared,
+        program: &Program,
+        timeout: Duration,
         on_interval: impl FnMut(&IntervalReport) + Send,
     ) -> Result<IperfResult, IperfError> {
-        match &prepared.program {
-            None => {
-                let client =
-                    NativeClient::with_config(prepared.config.clone()).on(prepared.host.clone());
-                match tokio::time::timeout(timeout, client.run_with_intervals(on_interval)).await {
-                    Ok(result) => result.map_err(|e| e.in_driver(&self.name)),
-                    Err(_) => Err(IperfError::MeasurementTimeout {
-                        driver: self.name.clone(),
-                        after: timeout,
-                    }),
-                }
-            }
-            Some(program) => Iperf3Client::with_config(prepared.config.clone())
-                .program_with(&program.path, program.leading.clone())
-                .on(prepared.host.clone())
-                .run_with_intervals(&prepared.runpath, timeout, on_interval)
-                .await
-                .map_err(|e| e.in_driver(&self.name)),
-        }
+        Iperf3Client::with_config(prepared.config.clone())
+            .program_with(&program.path, program.leading.clone())
+            .on(prepared.host.clone())
+            .run_with_intervals(&prepared.runpath, timeout, on_interval)
+            .await
+            .map_err(|e| e.in_driver(&self.name))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

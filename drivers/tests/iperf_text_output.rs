@@ -431,3 +431,47 @@ fn repeated_interval_blocks_fold_into_one() {
     fold_repeats(&mut lines);
     assert_eq!(lines, ["h", "a", "b", "-", "s"]);
 }
+
+/// `<client> -c 127.0.0.1 -p PORT <args>`: what it printed on standard error.
+async fn client_stderr(binary: &Path, port: u16, args: &[&str]) -> String {
+    let output = tokio::time::timeout(
+        RUN_DEADLINE,
+        Command::new(binary)
+            .args(["-c", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the client finishes in time")
+    .expect("the client runs");
+    assert!(output.status.success(), "{args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_block_larger_than_the_control_mss_is_warned_about_on_stderr_as_iperf3_does() {
+    let binary = iperf3_or_skip!();
+    let server = Iperf3Server::start(&binary).await;
+    let example = iperf_support::example_iperf3();
+    let mut tests = 0;
+    for args in [
+        &["-u", "-l", "65507", "-t", "1"][..],
+        &["-u", "-l", "65507", "-t", "1", "-J"],
+        &["-u", "-l", "1400", "-t", "1"],
+    ] {
+        let theirs = client_stderr(&binary, server.port, args).await;
+        tests += 1;
+        server.listening_after(tests, RUN_DEADLINE).await;
+        let ours = client_stderr(&example, server.port, args).await;
+        tests += 1;
+        server.listening_after(tests, RUN_DEADLINE).await;
+        assert_eq!(ours, theirs, "{args:?}");
+        let warned = args.contains(&"65507");
+        assert_eq!(
+            ours.starts_with("warning: UDP block size 65507 exceeds TCP MSS "),
+            warned,
+            "{args:?}: {ours}"
+        );
+    }
+}

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig};
+use testrig_drivers::iperf::engine::{ClientProgress, NativeClient, NativeServer, ServerConfig};
 use testrig_drivers::iperf::{
     AddressFamily, IperfError, ServedTest, iperf3_error_json, iperf3_json_text,
 };
@@ -200,7 +200,20 @@ async fn run_client(command: ClientCommand) -> ExitCode {
 async fn run_client_json(command: ClientCommand) -> ExitCode {
     let outcome = async {
         NativeClient::new(command.host.clone(), command.port, command.options.clone())?
-            .run_with_interrupt(terminated(), |_| {})
+            .run_with_interrupt(terminated(), |progress| {
+                // iperf3's warnings go to standard error with -J too.
+                if let ClientProgress::Connected {
+                    test,
+                    control_mss,
+                    block_size,
+                    ..
+                } = progress
+                    && let Some(warning) =
+                        text::human::udp_block_warning(test.protocol, block_size, control_mss)
+                {
+                    eprint!("{warning}");
+                }
+            })
             .await
     }
     .await;

@@ -84,6 +84,11 @@ impl TextOutput {
                     }
                     None => self.sink.write_all(text.as_bytes())?,
                 },
+                Printed::Stderr(text) => {
+                    let mut stderr = io::stderr().lock();
+                    stderr.write_all(text.as_bytes())?;
+                    stderr.flush()?;
+                }
             }
         }
         self.sink.flush()

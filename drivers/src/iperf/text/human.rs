@@ -34,6 +34,24 @@ pub enum Printed {
     /// Through plain `printf`: always to standard output, never prefixed (`-V`'s
     /// `Control connection MSS`).
     Stdout(String),
+    /// Through `warning()`: to standard error, never prefixed, with `-J` too.
+    Stderr(String),
+}
+
+/// iperf3's warning for a UDP block larger than the control connection's MSS (none when
+/// the MSS is unknown, as iperf3 skips it then).
+pub fn udp_block_warning(
+    protocol: Protocol,
+    block_size: u32,
+    control_mss: Option<u32>,
+) -> Option<String> {
+    let mss = control_mss.filter(|&mss| mss > 0)?;
+    (protocol == Protocol::Udp && block_size > mss).then(|| {
+        format!(
+            "warning: UDP block size {block_size} exceeds TCP MSS {mss}, may result in \
+             fragmentation / drops\n"
+        )
+    })
 }
 
 /// Formats a test's reports as iperf3 3.12 prints them, from the client's or the server's
@@ -177,6 +195,11 @@ impl HumanReport {
                     block_size
                 )));
             }
+        }
+        if let Some(warning) = udp_block_warning(self.protocol, block_size, control_mss) {
+            out.push(Printed::Stderr(warning));
+        }
+        if self.verbose {
             out.push(Printed::Report(format!(
                 "Time: {}\n",
                 clock::rfc1123(clock::now_secs())
@@ -790,7 +813,9 @@ mod tests {
         printed
             .iter()
             .map(|p| match p {
-                Printed::Report(s) | Printed::Stdout(s) => s.trim_end_matches('\n').to_owned(),
+                Printed::Report(s) | Printed::Stdout(s) | Printed::Stderr(s) => {
+                    s.trim_end_matches('\n').to_owned()
+                }
             })
             .collect()
     }

@@ -25,7 +25,7 @@ pub(crate) fn server_report_text(result: &IperfResult) -> String {
         .into_iter()
         .filter_map(|printed| match printed {
             Printed::Report(text) => Some(text),
-            Printed::Stdout(_) => None,
+            Printed::Stdout(_) | Printed::Stderr(_) => None,
         })
         .collect()
 }

@@ -232,6 +232,27 @@ async fn client_reverse() {
     client_side_matches(&iperf3_or_skip!(), &["-n", "20M", "-R"]).await;
 }
 
+/// A receiving client learns that the sender counts retransmits in the results exchange:
+/// intervals printed while the test runs come under the header without `Retr  Cwnd`, a
+/// first interval printed at the end (the test's only one) under the header with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_reverse_with_intervals_printed_while_it_runs() {
+    let ours = client_side_matches(&iperf3_or_skip!(), &["-t", "2", "-R"]).await;
+    assert!(
+        ours.contains("Bitrate\n") && !ours.contains("Retr  Cwnd"),
+        "{ours}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_reverse_with_its_only_interval_printed_at_the_end() {
+    let binary = iperf3_or_skip!();
+    for args in [&["-t", "1", "-R"][..], &["-n", "100M", "-R"]] {
+        let ours = client_side_matches(&binary, args).await;
+        assert!(ours.contains("Retr  Cwnd"), "{args:?}: {ours}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_bidirectional_two_streams() {
     client_side_matches(&iperf3_or_skip!(), &["-k", "100", "--bidir", "-P", "2"]).await;

@@ -177,8 +177,8 @@ pub(crate) struct ClientCommand {
     pub block_size_given: bool,
     /// `-M`: the segment size asked for.
     pub mss: Option<u32>,
-    /// Interval reports are on (`-i` is not 0).
-    pub intervals: bool,
+    /// `-i`: the interval reports' length (`None`: `-i 0`, none).
+    pub interval: Option<Duration>,
     /// `-J`.
     pub json: bool,
     /// How the text report looks and where it goes.
@@ -612,7 +612,7 @@ where
                 block_size_given: has("--length"),
                 // Checked with the stream options.
                 mss: get("--set-mss").and_then(|v| v.parse().ok()),
-                intervals: interval.is_some(),
+                interval,
                 json,
                 report,
                 pidfile,
@@ -981,7 +981,7 @@ mod tests {
                 .interval(None)
                 .duration(Duration::from_secs(2))
         );
-        assert!(!c.intervals);
+        assert!(c.interval.is_none());
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub(crate) async fn run_client_text(
         port: command.port,
         block_size_given: command.block_size_given,
         mss: command.mss,
-        intervals: command.intervals,
+        interval: command.interval.map(|i| i.as_secs_f64()),
     })
     .verbose(command.report.verbose)
     .format(command.report.format);

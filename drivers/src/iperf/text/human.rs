@@ -74,6 +74,35 @@ pub struct HumanReport {
     omit_note_pending: bool,
     /// A client's: what its command line asked for.
     request: Option<ClientRequest>,
+    /// A client's test: how to tell its last interval (printed after the results exchange).
+    last_interval: LastInterval,
+}
+
+/// How a client's report tells its test's last interval, which iperf3 prints after the
+/// results exchange (the intervals before it print as the test runs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LastInterval {
+    /// A time-bounded test: the last interval ends at its length, in seconds.
+    EndsAt(f64),
+    /// A byte- or block-bounded test with intervals this long: one that ends sooner was
+    /// closed by the test's end, not by the interval timer (90 % for the timer's jitter).
+    ShorterThan(f64),
+    /// No intervals to tell apart.
+    Unknown,
+}
+
+impl LastInterval {
+    /// Whether `sum`, a measuring (not omitted) interval, is the test's last.
+    fn is(self, sum: &Measurement) -> bool {
+        if sum.omitted == Some(true) {
+            return false;
+        }
+        match self {
+            Self::EndsAt(seconds) => sum.end >= seconds - 0.001,
+            Self::ShorterThan(interval) => sum.end - sum.start < interval * 0.9,
+            Self::Unknown => false,
+        }
+    }
 }
 
 /// What a client's command line asked for that its report repeats.
@@ -88,8 +117,8 @@ pub struct ClientRequest {
     /// `-M`: the segment size asked for (`-V` shows it in place of the control
     /// connection's).
     pub mss: Option<u32>,
-    /// Interval reports are on (`-i` is not 0).
-    pub intervals: bool,
+    /// `-i`: the interval reports' length in seconds (`None`: `-i 0`, none).
+    pub interval: Option<f64>,
 }
 
 impl HumanReport {
@@ -105,6 +134,7 @@ impl HumanReport {
             order: Vec::new(),
             header_done: false,
             first_interval: None,
+            last_interval: LastInterval::Unknown,
             omit_note_pending: false,
             request: None,
         }
@@ -175,12 +205,17 @@ impl HumanReport {
             port: 0,
             block_size_given: true,
             mss: None,
-            intervals: true,
+            interval: Some(1.0),
         });
         self.protocol = test.protocol;
         self.direction = test.direction;
         self.streams_per_direction = test.num_streams.max(1);
-        self.omit_note_pending = !request.intervals && test.omit > 0.0;
+        self.omit_note_pending = request.interval.is_none() && test.omit > 0.0;
+        self.last_interval = match request.interval {
+            _ if test.bytes == 0 && test.blocks == 0 => LastInterval::EndsAt(test.duration),
+            Some(interval) => LastInterval::ShorterThan(interval),
+            None => LastInterval::Unknown,
+        };
         self.order = connections.iter().map(|c| c.socket).collect();
         let mut out = Vec::new();
         let tcp = self.protocol == Protocol::Tcp;
@@ -404,11 +439,14 @@ impl HumanReport {
         )
     }
 
-    /// Whether iperf3 would count this side's TCP sending (`sender_has_retransmits`) while
-    /// the test runs: a client always does, a server when it sends.
+    /// Whether iperf3 counts this side's TCP sending (`sender_has_retransmits`) while the
+    /// test runs: a side that sends (iperf3's mode is not `RECEIVER`).
     fn interval_retransmits(&self) -> bool {
-        self.protocol == Protocol::Tcp
-            && (self.role == Role::Client || self.direction != Direction::Forward)
+        let receives_only = match self.role {
+            Role::Client => self.direction == Direction::Reverse,
+            Role::Server => self.direction == Direction::Forward,
+        };
+        self.protocol == Protocol::Tcp && !receives_only
     }
 
     /// The streams in iperf3's print order: the client's sending streams first, the
@@ -436,7 +474,15 @@ impl HumanReport {
         if !self.header_done || repeats_the_first {
             self.header_done = true;
             self.first_interval.get_or_insert(span);
-            out.push(Printed::Report(self.interval_header()));
+            // A receiving client learns that the sender counts retransmits in the results
+            // exchange, after the test: when its first interval is the last one, iperf3
+            // prints it after the exchange, under the header with `Retr  Cwnd`.
+            let peer_counts_retransmits = self.role == Role::Client
+                && self.direction == Direction::Reverse
+                && self.last_interval.is(&interval.sum);
+            out.push(Printed::Report(
+                self.interval_header(peer_counts_retransmits),
+            ));
         } else if self.streams_per_direction > 1 {
             out.push(Printed::Report(SEPARATOR.to_owned()));
         }
@@ -479,11 +525,15 @@ impl HumanReport {
         items
     }
 
-    fn interval_header(&self) -> String {
+    /// The column header; `peer_counts_retransmits`: the results exchange said the sender
+    /// counts retransmits (a receiving side learns it then).
+    fn interval_header(&self, peer_counts_retransmits: bool) -> String {
         let role = if self.bidir() { "[ ID][Role]" } else { "[ ID]" };
         let only_sends = !self.bidir() && self.groups() == [true];
         let tail = match self.protocol {
-            Protocol::Tcp if self.interval_retransmits() => "         Retr  Cwnd",
+            Protocol::Tcp if self.interval_retransmits() || peer_counts_retransmits => {
+                "         Retr  Cwnd"
+            }
             Protocol::Tcp => "",
             Protocol::Udp if only_sends => "         Total Datagrams",
             Protocol::Udp => "         Jitter    Lost/Total Datagrams",

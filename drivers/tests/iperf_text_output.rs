@@ -93,8 +93,8 @@ fn assert_same_layout(case: &str, ours: &str, real: [&str; 2]) {
     panic!("{report}");
 }
 
-/// `iperf3 -c 127.0.0.1 -p PORT <args>` without `-J`: what it printed on standard output.
-async fn real_client_text(binary: &Path, port: u16, args: &[&str]) -> String {
+/// `<client> -c 127.0.0.1 -p PORT <args>`, which must succeed: what it printed.
+async fn client_output(binary: &Path, port: u16, args: &[&str]) -> std::process::Output {
     let output = tokio::time::timeout(
         RUN_DEADLINE,
         Command::new(binary)
@@ -104,13 +104,20 @@ async fn real_client_text(binary: &Path, port: u16, args: &[&str]) -> String {
             .output(),
     )
     .await
-    .expect("iperf3 -c finishes in time")
-    .expect("iperf3 -c runs");
+    .expect("the client finishes in time")
+    .expect("the client runs");
     assert!(
         output.status.success(),
-        "iperf3 -c {args:?} failed: {}",
+        "{} -c {args:?} failed: {}",
+        binary.display(),
         String::from_utf8_lossy(&output.stderr)
     );
+    output
+}
+
+/// `iperf3 -c 127.0.0.1 -p PORT <args>` without `-J`: what it printed on standard output.
+async fn real_client_text(binary: &Path, port: u16, args: &[&str]) -> String {
+    let output = client_output(binary, port, args).await;
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -455,18 +462,7 @@ fn repeated_interval_blocks_fold_into_one() {
 
 /// `<client> -c 127.0.0.1 -p PORT <args>`: what it printed on standard error.
 async fn client_stderr(binary: &Path, port: u16, args: &[&str]) -> String {
-    let output = tokio::time::timeout(
-        RUN_DEADLINE,
-        Command::new(binary)
-            .args(["-c", "127.0.0.1", "-p", &port.to_string()])
-            .args(args)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the client finishes in time")
-    .expect("the client runs");
-    assert!(output.status.success(), "{args:?}: {output:?}");
+    let output = client_output(binary, port, args).await;
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use testrig_drivers::iperf::engine::{ClientProgress, NativeClient};
 use testrig_drivers::iperf::{ClientOptions, IperfError};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 /// How long any one step of these tests may take.
@@ -17,26 +17,8 @@ const STEP: Duration = Duration::from_secs(15);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_native_client_tells_the_iperf3_server_and_hands_back_the_partial_result() {
     let binary = iperf3_or_skip!();
-    let port = iperf_support::free_port();
-    let mut server = Command::new(&binary)
-        .args(["-s", "-1", "-B", "127.0.0.1", "-p", &port.to_string()])
-        .arg("--forceflush")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("iperf3 -s spawns");
-    let mut out = BufReader::new(server.stdout.take().expect("piped stdout")).lines();
-    tokio::time::timeout(STEP, async {
-        while let Some(line) = out.next_line().await.expect("iperf3 -s output") {
-            if line.contains("Server listening") {
-                return;
-            }
-        }
-        panic!("iperf3 -s ended before listening");
-    })
-    .await
-    .expect("iperf3 -s listens in time");
+    let server = iperf_support::Iperf3Server::start_with(&binary, &["-1"]).await;
+    let port = server.port;
 
     let (interrupt, interrupted) = tokio::sync::oneshot::channel::<()>();
     let mut interrupt = Some(interrupt);
@@ -92,14 +74,7 @@ async fn an_interrupted_native_client_tells_the_iperf3_server_and_hands_back_the
         "the CPU figures are there, the peer's 0"
     );
 
-    let mut stderr = String::new();
-    let mut err = server.stderr.take().expect("piped stderr");
-    let status = tokio::time::timeout(STEP, async {
-        err.read_to_string(&mut stderr).await.expect("stderr");
-        server.wait().await.expect("iperf3 -s exits")
-    })
-    .await
-    .expect("iperf3 -s -1 exits after the terminated test");
+    let (status, stderr) = server.exited(STEP).await;
     assert!(
         stderr.contains("iperf3: the client has terminated"),
         "iperf3 heard CLIENT_TERMINATE: {stderr}"

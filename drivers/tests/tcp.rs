@@ -323,6 +323,18 @@ async fn an_unresolvable_host_fails_the_start_naming_driver_and_host() {
     assert!(error.contains("driver `client` failed in start: driver `client`: host `no-such-host.invalid` does not resolve"), "{error}");
 }
 
+/// Starting `env`, whose driver `client` dials 127.0.0.1:`port`, fails as refused.
+async fn assert_the_start_is_refused(env: &Environment, port: u16) {
+    let error = env.start().await.unwrap_err().to_string();
+    assert!(
+        error.contains(&format!(
+            "driver `client`: connection to 127.0.0.1:{port} refused (nothing listens there)"
+        )),
+        "{error}"
+    );
+    assert_eq!(env.resource("client").unwrap().status(), Status::Failed);
+}
+
 #[tokio::test]
 async fn a_connect_that_meets_itself_is_refused_not_connected() {
     // Bound to the very address it dials, with nothing listening there: the kernel joins
@@ -338,14 +350,7 @@ async fn a_connect_that_meets_itself_is_refused_not_connected() {
         .driver(TcpClient::new("client", port).interface(address))
         .build()
         .unwrap();
-    let error = env.start().await.unwrap_err().to_string();
-    assert!(
-        error.contains(&format!(
-            "driver `client`: connection to 127.0.0.1:{port} refused (nothing listens there)"
-        )),
-        "{error}"
-    );
-    assert_eq!(env.resource("client").unwrap().status(), Status::Failed);
+    assert_the_start_is_refused(&env, port).await;
 }
 
 #[tokio::test]
@@ -356,14 +361,7 @@ async fn a_refused_connect_fails_the_start_naming_driver_and_address() {
         .driver(TcpClient::new("client", port))
         .build()
         .unwrap();
-    let error = env.start().await.unwrap_err().to_string();
-    assert!(
-        error.contains(&format!(
-            "driver `client`: connection to 127.0.0.1:{port} refused (nothing listens there)"
-        )),
-        "{error}"
-    );
-    assert_eq!(env.resource("client").unwrap().status(), Status::Failed);
+    assert_the_start_is_refused(&env, port).await;
 }
 
 #[tokio::test]

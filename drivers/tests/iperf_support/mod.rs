@@ -59,6 +59,8 @@ pub struct Iperf3Server {
     /// How many times it said "Server listening": once at the start, then again after each
     /// test (iperf3 closes its listener during a test and opens it anew afterwards).
     listening: tokio::sync::watch::Receiver<u64>,
+    /// Reads what it prints on standard error after it was listening, until it ends.
+    stderr: tokio::task::JoinHandle<String>,
 }
 
 impl Iperf3Server {
@@ -118,11 +120,19 @@ impl Iperf3Server {
                         }
                     }
                 });
-                tokio::spawn(async move { while let Ok(Some(_)) = err.next_line().await {} });
+                let stderr = tokio::spawn(async move {
+                    let mut said = String::new();
+                    while let Ok(Some(line)) = err.next_line().await {
+                        said.push_str(&line);
+                        said.push('\n');
+                    }
+                    said
+                });
                 return Iperf3Server {
                     child,
                     port,
                     listening,
+                    stderr,
                 };
             }
             let _ = child.kill().await;
@@ -132,6 +142,20 @@ impl Iperf3Server {
 }
 
 impl Iperf3Server {
+    /// Waits (up to `deadline`) for the server to exit by itself (`-1`); returns its status
+    /// and what it printed on standard error meanwhile.
+    pub async fn exited(mut self, deadline: Duration) -> (std::process::ExitStatus, String) {
+        let status = tokio::time::timeout(deadline, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("iperf3 -s did not exit within {deadline:?}"))
+            .expect("iperf3 -s status");
+        let said = tokio::time::timeout(deadline, &mut self.stderr)
+            .await
+            .unwrap_or_else(|_| panic!("iperf3 -s's stderr did not end within {deadline:?}"))
+            .expect("the stderr reader");
+        (status, said)
+    }
+
     /// Waits until the server listens for its `tests_done + 1`-th test (it refuses
     /// connections between tests for a moment), failing after `deadline`.
     pub async fn listening_after(&self, tests_done: u64, deadline: Duration) {

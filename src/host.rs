@@ -225,10 +225,10 @@ impl Host {
         }
     }
 
-    /// Closes an SSH host: the programs its agent runs are ended first (the agent kills
-    /// their groups), then its remote runpath is removed (unless kept) and its connection
-    /// ended, each step within `timeout`; programs run without the agent end with the
-    /// connection. Other hosts: nothing to do. Idempotent.
+    /// Closes an SSH host: the programs still running there are ended first (the agent
+    /// kills their groups; without one, each program's supervisor there does, before its
+    /// client here ends), then its remote runpath is removed (unless kept) and its
+    /// connection ended, each step within `timeout`. Other hosts: nothing to do. Idempotent.
     ///
     /// # Errors
     /// The remote runpath could not be removed in time (the connection is ended anyway).

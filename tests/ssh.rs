@@ -157,6 +157,55 @@ async fn a_remote_program_that_ignores_term_is_killed_after_the_stop_timeout() {
 }
 
 #[tokio::test]
+async fn closing_the_host_ends_its_programs_before_it_removes_the_runpath() {
+    let Some(sshd) = Sshd::start("ssh-close", 106).await else {
+        return;
+    };
+    let remote = sshd.host().agent(SshAgent::Off).connect().await.unwrap();
+    let runpath = remote.remote_runpath().expect("an SSH host's").to_owned();
+    let mark = marker("close");
+    // It ignores TERM and HUP, and keeps writing into the runpath: removed under it, the
+    // runpath would come back.
+    let script = format!(
+        "trap '' TERM HUP; echo {mark} up; \
+         while :; do mkdir -p \"$PWD/a\" && echo x > \"$PWD/a/f\"; done"
+    );
+    let command = Command::new("sh")
+        .args(["-c", script.as_str()])
+        .name("busy")
+        .daemon()
+        .ready_when(Pattern::stdout(" up$").unwrap())
+        .host(remote.clone());
+    let process = Process::spawn(command, sshd.dir.join("close"))
+        .await
+        .unwrap();
+    process.ready(PATIENCE).await.unwrap();
+    // It runs in `<runpath>/busy`.
+    let written = runpath.join("busy").join("a").join("f");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !written.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "it never wrote {written:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    remote.close(PATIENCE).await.unwrap();
+    assert!(
+        !runpath.exists(),
+        "the runpath is removed, with nothing writing into it any more"
+    );
+    assert!(
+        process.state().exit().is_some(),
+        "its client here ended before close returned"
+    );
+    sshd.assert_nothing_left_with(&mark, PATIENCE).await;
+    drop((process, remote));
+    sshd.stop().await;
+}
+
+#[tokio::test]
 async fn a_killed_connection_fails_the_app_with_the_reason_and_leaves_nothing_remote() {
     let Some(sshd) = Sshd::start("ssh-cut", 94).await else {
         return;

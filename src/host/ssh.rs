@@ -75,7 +75,7 @@ mod supervisor;
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 /// The agent's main loop, for `testrig agent` (hidden): serves the agent protocol on stdin and
@@ -96,7 +96,7 @@ use control::{ControlDir, client_args};
 
 use crate::Host;
 use crate::context::Exports;
-use crate::process::{Command, Process};
+use crate::process::{Command, Control, Process};
 
 impl SshBuilder {
     /// Connects: starts the control master (from the [`via`](SshBuilder::via) host), waits
@@ -150,6 +150,7 @@ impl SshBuilder {
             master,
             control,
             installed: tokio::sync::Mutex::default(),
+            clients: Mutex::default(),
         }))
     }
 }
@@ -186,6 +187,8 @@ pub(crate) struct SshHost {
     /// The files [`install`](SshHost::install)ed through this connection: name in the cache
     /// (by content), remote path.
     installed: tokio::sync::Mutex<std::collections::HashMap<String, PathBuf>>,
+    /// The local `ssh` clients of the programs run here without an agent, to end at close.
+    clients: Mutex<Vec<Weak<Control>>>,
 }
 
 impl SshHost {
@@ -251,14 +254,16 @@ impl SshHost {
             })
     }
 
-    /// Closes the host: ends the janitor (which removes the remote runpath unless kept) and
-    /// then the master, each within `timeout`. Idempotent.
+    /// Closes the host: ends the programs still running there (through the agent, else
+    /// through each one's client), then the janitor (which removes the remote runpath unless
+    /// kept), then the master, each within `timeout`. Idempotent.
     pub(crate) async fn close(&self, timeout: Duration) -> std::io::Result<()> {
         // The programs first: removed under a program still writing, the runpath could come
         // back.
         if let Some(AgentState::Running(agent)) = self.agent.get() {
             agent.close(timeout).await;
         }
+        self.end_clients(timeout).await;
         let janitor = self
             .janitor
             .lock()
@@ -277,6 +282,44 @@ impl SshHost {
                 self.runpath.display()
             ))
         })
+    }
+
+    /// Remembers the local client of a program run here without an agent (its control), so
+    /// that closing the host ends the program first. Forgets the clients that have ended.
+    pub(crate) fn track_client(&self, client: &Arc<Control>) {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        clients.retain(|known| {
+            known
+                .upgrade()
+                .is_some_and(|known| !known.current().has_exited())
+        });
+        clients.push(Arc::downgrade(client));
+    }
+
+    /// Kills the programs still running here without an agent, where they run first (see
+    /// [`Control::kill_there_first`]), and waits up to `timeout` for their clients' ends, which
+    /// follow the remote groups' ends.
+    async fn end_clients(&self, timeout: Duration) {
+        let clients: Vec<Arc<Control>> = self
+            .clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .filter_map(|client| client.upgrade())
+            .collect();
+        let mut ends = Vec::with_capacity(clients.len());
+        for client in &clients {
+            client.kill_there_first();
+            ends.push(client.subscribe());
+        }
+        let all_ended = async {
+            for mut end in ends {
+                let _ = end.wait_for(|state| state.has_exited()).await;
+            }
+        };
+        if tokio::time::timeout(timeout, all_ended).await.is_err() {
+            tracing::warn!(host = %self.name, ?timeout, "programs still running at close");
+        }
     }
 
     /// An error when the connection is closed.

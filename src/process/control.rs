@@ -198,6 +198,26 @@ impl Control {
         }
     }
 
+    /// Kills a program run through an `ssh` client where it runs first: `KILL` goes through the
+    /// relay to its remote supervisor, which kills the program's group there and only then
+    /// exits, so the client's end (its `Exited`) comes after the remote group's. Without a
+    /// relay, or when it is gone, the local group is killed (the remote group then dies when
+    /// the channel's end reaches the supervisor). Nothing once the program has ended.
+    pub(crate) fn kill_there_first(&self) {
+        let state = self.lock();
+        if state.has_exited() {
+            return;
+        }
+        if let Target::Local { group, relay, .. } = &self.target {
+            let relayed = relay
+                .as_ref()
+                .is_some_and(|relay| relay.forward(Signal::KILL).is_ok());
+            if !relayed {
+                let _ = group.signal(Signal::KILL);
+            }
+        }
+    }
+
     /// Publishes the recorded state once the supervisor is done with the exit.
     pub(crate) fn publish_exit(&self) {
         let state = *self.lock();

@@ -91,7 +91,7 @@ pub use cgroup::CGROUP_VAR;
 #[cfg(feature = "testing")]
 pub(crate) use cgroup::frozen_pid;
 pub use command::{Command, DEFAULT_TAIL_LINES};
-pub(crate) use control::RemoteSignals;
+pub(crate) use control::{Control, RemoteSignals};
 pub use error::ProcessError;
 pub use exit::Exit;
 pub use kind::Kind;

@@ -135,6 +135,9 @@ pub(crate) async fn spawn(command: Command, runpath: &Path) -> Result<Parts, Pro
         control = control.with_relay(Relay::new(pipe));
     }
     let control = Arc::new(control);
+    if let Some(host) = command.get_host().ssh_host() {
+        host.track_client(&control);
+    }
     supervise(child, control.clone(), pumps, marker);
     tracing::debug!(process = %name, pid, %containment, "spawned");
     Ok(Parts {

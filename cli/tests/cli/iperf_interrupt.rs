@@ -171,12 +171,8 @@ fn document(interrupted: &Interrupted) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not a JSON document ({e}):\n{text}"))
 }
 
-fn assert_client_interrupted_as_iperf3(signal: i32, args: &[&str]) {
-    if !iperf3_present() {
-        return;
-    }
-    let theirs = text_client_interrupted(Program::Iperf3, signal, args);
-    let ours = text_client_interrupted(Program::Testrig, signal, args);
+/// Both printed the same kinds of lines, in the same order, on stdout.
+fn assert_prints_as_iperf3(ours: &Interrupted, theirs: &Interrupted) {
     assert_eq!(
         line_kinds(&ours.stdout),
         line_kinds(&theirs.stdout),
@@ -184,18 +180,32 @@ fn assert_client_interrupted_as_iperf3(signal: i32, args: &[&str]) {
         ours.stdout.join("\n"),
         theirs.stdout.join("\n")
     );
+}
+
+/// Both said the same on stderr, and ended with the same status, `code`.
+fn assert_ends_as_iperf3(ours: &Interrupted, theirs: &Interrupted, code: i32) {
+    assert_eq!(ours.stderr, theirs.stderr);
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert_eq!(ours.status.code(), Some(code));
+}
+
+fn assert_client_interrupted_as_iperf3(signal: i32, args: &[&str]) {
+    if !iperf3_present() {
+        return;
+    }
+    let theirs = text_client_interrupted(Program::Iperf3, signal, args);
+    let ours = text_client_interrupted(Program::Testrig, signal, args);
+    assert_prints_as_iperf3(&ours, &theirs);
     let receiver = ours.stdout.last().expect("a summary");
     assert!(
         receiver.contains(" 0.00 Bytes  0.00 bits/sec") && receiver.ends_with("receiver"),
         "the receiver's count is never exchanged: {receiver}"
     );
-    assert_eq!(ours.stderr, theirs.stderr);
+    assert_ends_as_iperf3(&ours, &theirs, 1);
     assert_eq!(
         ours.stderr,
         "iperf3: interrupt - the client has terminated\n"
     );
-    assert_eq!(ours.status.code(), theirs.status.code());
-    assert_eq!(ours.status.code(), Some(1));
 }
 
 #[test]
@@ -215,30 +225,15 @@ fn an_interrupted_reverse_client_shows_no_retransmits_column_in_its_summary_as_i
     }
     let theirs = text_client_interrupted(Program::Iperf3, libc::SIGINT, &["-R"]);
     let ours = text_client_interrupted(Program::Testrig, libc::SIGINT, &["-R"]);
-    // The summary only: a reverse client's interval header is a known difference of its
-    // own (iperf3 adds "Retr  Cwnd" only when its first interval prints after the results
-    // exchange; ours always does).
-    let summary = |lines: &[String]| {
-        let from = lines
-            .iter()
-            .position(|l| l.starts_with("- - -"))
-            .expect("a summary");
-        line_kinds(&lines[from..])
-    };
-    assert_eq!(
-        summary(&ours.stdout),
-        summary(&theirs.stdout),
-        "ours:\n{}\niperf3's:\n{}",
-        ours.stdout.join("\n"),
-        theirs.stdout.join("\n")
-    );
+    // The interval header too: iperf3 only adds "Retr  Cwnd" to it when its first interval
+    // prints after the results exchange, which an interrupted test never reaches.
+    assert_prints_as_iperf3(&ours, &theirs);
     let sender = ours.stdout.iter().rev().nth(1).expect("a sender line");
     assert!(
         sender.contains(" 0.00 Bytes  0.00 bits/sec") && sender.ends_with("sender"),
         "the server's count is never exchanged: {sender}"
     );
-    assert_eq!(ours.stderr, theirs.stderr);
-    assert_eq!(ours.status.code(), theirs.status.code());
+    assert_ends_as_iperf3(&ours, &theirs, 1);
 }
 
 #[test]
@@ -277,9 +272,7 @@ fn a_json_client_interrupted_by_sigterm_prints_the_document_so_far_with_iperf3s_
             .expect("intervals")
             .is_empty()
     );
-    assert_eq!(ours.stderr, theirs.stderr);
-    assert_eq!(ours.status.code(), theirs.status.code());
-    assert_eq!(ours.status.code(), Some(1));
+    assert_ends_as_iperf3(&ours, &theirs, 1);
 }
 
 /// A server (`-i 1`) whose test a real `iperf3 -c` terminates (SIGINT once the server
@@ -304,13 +297,7 @@ fn the_server_of_a_test_the_client_terminated_prints_its_summary_and_listens_on_
     }
     let theirs = server_of_a_terminated_test(Program::Iperf3);
     let ours = server_of_a_terminated_test(Program::Testrig);
-    assert_eq!(
-        line_kinds(&ours.stdout),
-        line_kinds(&theirs.stdout),
-        "ours:\n{}\niperf3's:\n{}",
-        ours.stdout.join("\n"),
-        theirs.stdout.join("\n")
-    );
+    assert_prints_as_iperf3(&ours, &theirs);
     assert!(
         ours.stdout.iter().any(|l| l.ends_with("receiver")),
         "{:?}",
@@ -351,7 +338,5 @@ fn a_one_off_json_server_reports_a_test_the_client_terminated_and_exits_0_as_ipe
     assert_eq!(shape(&our_doc), shape(&their_doc));
     assert_eq!(our_doc["error"], "the client has terminated");
     assert!(our_doc["end"]["sum_received"]["bytes"].as_u64() > Some(0));
-    assert_eq!(ours.stderr, theirs.stderr);
-    assert_eq!(ours.status.code(), theirs.status.code());
-    assert_eq!(ours.status.code(), Some(0));
+    assert_ends_as_iperf3(&ours, &theirs, 0);
 }

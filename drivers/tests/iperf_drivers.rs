@@ -271,6 +271,26 @@ async fn an_invalid_option_fails_the_start_naming_the_driver_option_and_value() 
 }
 
 #[tokio::test]
+async fn a_test_that_only_ends_when_interrupted_fails_the_start_naming_the_driver() {
+    for engine in [Engine::Native, Engine::iperf3()] {
+        let env = Environment::builder("until-interrupted")
+            .driver(IperfServer::new("server"))
+            .driver(client(engine).options(ClientOptions::new().until_interrupted()))
+            .build()
+            .unwrap();
+        let error = env.start().await.unwrap_err().to_string();
+        assert!(
+            error.contains(
+                "driver `client`: option `duration` = until interrupted: an IperfClient driver \
+                 cannot interrupt its measurement; give it a duration, a byte count or a block \
+                 count"
+            ),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_measurement_before_start_says_the_driver_is_not_started() {
     let error = client(Engine::Native).run(RUN_DEADLINE).await.unwrap_err();
     assert_eq!(error.to_string(), "driver `client` is not started");

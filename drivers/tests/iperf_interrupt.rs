@@ -17,14 +17,40 @@ const STEP: Duration = Duration::from_secs(15);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_native_client_tells_the_iperf3_server_and_hands_back_the_partial_result() {
     let binary = iperf3_or_skip!();
-    let server = iperf_support::Iperf3Server::start_with(&binary, &["-1"]).await;
+    assert_interrupted_as_iperf3_is(
+        &binary,
+        ClientOptions::new().duration(Duration::from_secs(10)),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_native_client_run_until_interrupted_ends_as_an_interrupted_timed_one() {
+    let binary = iperf3_or_skip!();
+    assert_interrupted_as_iperf3_is(&binary, ClientOptions::new().until_interrupted()).await;
+    // Without an interrupt such a test would never end: refused before connecting.
+    let error = NativeClient::new("127.0.0.1", 9, ClientOptions::new().until_interrupted())
+        .expect("valid options")
+        .run()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "iperf: invalid duration \"until interrupted\": only run_with_interrupt can end such \
+         a test; give it a duration, a byte count or a block count"
+    );
+}
+
+/// A native client with `options` (intervals of 0.2 s) against a real `iperf3 -s -1`,
+/// interrupted once its first interval closed: it hands back the partial result, and the
+/// server hears CLIENT_TERMINATE.
+async fn assert_interrupted_as_iperf3_is(binary: &std::path::PathBuf, options: ClientOptions) {
+    let server = iperf_support::Iperf3Server::start_with(binary, &["-1"]).await;
     let port = server.port;
 
     let (interrupt, interrupted) = tokio::sync::oneshot::channel::<()>();
     let mut interrupt = Some(interrupt);
-    let options = ClientOptions::new()
-        .duration(Duration::from_secs(10))
-        .interval(Some(Duration::from_millis(200)));
+    let options = options.interval(Some(Duration::from_millis(200)));
     let client = NativeClient::new("127.0.0.1", port, options).expect("valid options");
     let outcome = tokio::time::timeout(
         STEP,
@@ -43,7 +69,7 @@ async fn an_interrupted_native_client_tells_the_iperf3_server_and_hands_back_the
         ),
     )
     .await
-    .expect("the interrupted run ends at once, not after its 10 s");
+    .expect("the interrupted run ends at once, not after its planned end");
     let partial = match outcome {
         Err(IperfError::Interrupted {
             partial: Some(partial),

@@ -187,6 +187,14 @@ pub(crate) struct ClientCommand {
     pub pidfile: Option<PathBuf>,
 }
 
+impl ClientCommand {
+    /// The options the engine runs with: as asked, without a limit on a test that announces
+    /// no duration, as iperf3 gives none (`-n`, `-k` and `-t 0` run as long as they take).
+    pub(crate) fn engine_options(&self) -> ClientOptions {
+        self.options.clone().max_open_ended(Duration::MAX)
+    }
+}
+
 /// A command line that cannot be run.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CliError {
@@ -300,12 +308,6 @@ impl CliError {
                     "interval" => {
                         "invalid report interval (min = 0.1, max = 60 seconds)".to_owned()
                     }
-                    // iperf3 runs a `-t 0` test until it is interrupted; this engine's
-                    // tests end.
-                    "duration" if value == "0ns" => "a test duration of 0 (run until \
-                        interrupted) is not supported by testrig's native iperf3 engine; \
-                        give -t in seconds, up to 86400"
-                        .to_owned(),
                     "duration" => {
                         format!("test duration too long (maximum = {MAX_DURATION_SECS} seconds)")
                     }
@@ -539,7 +541,12 @@ where
             }
             if let Some(v) = get("--time") {
                 let secs = parse_number::<f64>("--time", &v, "seconds")?;
-                b = b.duration(Duration::from_secs_f64(secs.clamp(0.0, 1e9)));
+                b = if secs == 0.0 {
+                    // As iperf3: the test runs until it is interrupted.
+                    b.until_interrupted()
+                } else {
+                    b.duration(Duration::from_secs_f64(secs.clamp(0.0, 1e9)))
+                };
             }
             if let Some(v) = get("--bytes") {
                 b = b.bytes(size("--bytes", &v)?);

@@ -199,7 +199,7 @@ async fn run_client(command: ClientCommand) -> ExitCode {
 
 async fn run_client_json(command: ClientCommand) -> ExitCode {
     let outcome = async {
-        NativeClient::new(command.host.clone(), command.port, command.options.clone())?
+        NativeClient::new(command.host.clone(), command.port, command.engine_options())?
             .run_with_interrupt(terminated(), |progress| {
                 // iperf3's warnings go to standard error with -J too.
                 if let ClientProgress::Connected {
@@ -297,7 +297,10 @@ async fn run_server(command: ServerCommand, mut output: TextOutput) -> ExitCode 
         AddressFamily::V4 => std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
         _ => std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
     });
+    // As iperf3's server, which gives a test announcing no duration (`-n`, `-k`, `-t 0`)
+    // no limit.
     let mut config = ServerConfig::default()
+        .max_open_ended_test(Duration::MAX)
         .interval(command.interval)
         .json_output(command.json);
     if let Some(timeout) = command.send_timeout {

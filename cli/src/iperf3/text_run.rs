@@ -32,7 +32,7 @@ pub(crate) async fn run_client_text(
     // A report that cannot be written (a closed pipe) does not stop the test; iperf3 goes
     // on too.
     let _ = output.emit(&report.version_banner());
-    let outcome = NativeClient::new(command.host.clone(), command.port, command.options.clone())?
+    let outcome = NativeClient::new(command.host.clone(), command.port, command.engine_options())?
         .run_with_interrupt(interrupt, |progress| {
             let printed = match progress {
                 ClientProgress::Connected {

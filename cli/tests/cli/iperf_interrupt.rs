@@ -237,15 +237,20 @@ fn an_interrupted_reverse_client_shows_no_retransmits_column_in_its_summary_as_i
 }
 
 #[test]
+fn a_client_with_t_0_runs_until_interrupted_then_ends_as_iperf3() {
+    assert_client_interrupted_as_iperf3(libc::SIGINT, &["-t", "0"]);
+}
+
+#[test]
 fn an_interrupted_udp_client_shows_the_receiver_heard_no_datagrams_as_iperf3() {
     assert_client_interrupted_as_iperf3(libc::SIGINT, &["-u", "-b", "100M"]);
 }
 
-/// A `-J` client against a real `iperf3 -s -1 -i 0.2`, interrupted by `signal` once the
-/// server printed its first interval (the client prints nothing before its end).
-fn json_client_interrupted(program: Program, signal: i32) -> Interrupted {
+/// A `-J` client with `args` against a real `iperf3 -s -1 -i 0.2`, interrupted by `signal`
+/// once the server printed its first interval (the client prints nothing before its end).
+fn json_client_interrupted(program: Program, signal: i32, args: &[&str]) -> Interrupted {
     let (server, mut server_lines, port) = server(Program::Iperf3, &["-1", "-i", "0.2"]);
-    let mut child = client(program, &port, &["-J"]);
+    let mut child = client(program, &port, &[&["-J"], args].concat());
     let lines = Lines::of(&mut child);
     server_lines.wait_for(" sec ", STEP);
     let interrupted = interrupt(child, lines, signal);
@@ -258,8 +263,8 @@ fn a_json_client_interrupted_by_sigterm_prints_the_document_so_far_with_iperf3s_
     if !iperf3_present() {
         return;
     }
-    let theirs = json_client_interrupted(Program::Iperf3, libc::SIGTERM);
-    let ours = json_client_interrupted(Program::Testrig, libc::SIGTERM);
+    let theirs = json_client_interrupted(Program::Iperf3, libc::SIGTERM, &[]);
+    let ours = json_client_interrupted(Program::Testrig, libc::SIGTERM, &[]);
     let (their_doc, our_doc) = (document(&theirs), document(&ours));
     assert_eq!(shape(&our_doc), shape(&their_doc));
     assert_eq!(our_doc["error"], "interrupt - the client has terminated");
@@ -275,11 +280,31 @@ fn a_json_client_interrupted_by_sigterm_prints_the_document_so_far_with_iperf3s_
     assert_ends_as_iperf3(&ours, &theirs, 1);
 }
 
-/// A server (`-i 1`) whose test a real `iperf3 -c` terminates (SIGINT once the server
-/// closed its first interval), then itself interrupted once it listens again.
-fn server_of_a_terminated_test(program: Program) -> Interrupted {
+#[test]
+fn a_json_client_with_t_0_announces_a_test_of_0_seconds_and_ends_when_interrupted() {
+    if !iperf3_present() {
+        return;
+    }
+    let theirs = json_client_interrupted(Program::Iperf3, libc::SIGINT, &["-t", "0"]);
+    let ours = json_client_interrupted(Program::Testrig, libc::SIGINT, &["-t", "0"]);
+    let (their_doc, our_doc) = (document(&theirs), document(&ours));
+    assert_eq!(shape(&our_doc), shape(&their_doc));
+    assert_eq!(
+        our_doc["start"]["test_start"],
+        their_doc["start"]["test_start"]
+    );
+    assert_eq!(our_doc["start"]["test_start"]["duration"], 0);
+    assert_eq!(our_doc["error"], their_doc["error"]);
+    assert!(our_doc["end"]["sum_sent"]["bytes"].as_u64() > Some(0));
+    assert_ends_as_iperf3(&ours, &theirs, 1);
+}
+
+/// A server (`-i 1`) whose test a real `iperf3 -c` with `client_args` terminates (SIGINT
+/// once the server closed its first interval), then itself interrupted once it listens
+/// again.
+fn server_of_a_terminated_test(program: Program, client_args: &[&str]) -> Interrupted {
     let (server, mut lines, port) = server(program, &[]);
-    let mut client = client(Program::Iperf3, &port, &[]);
+    let mut client = client(Program::Iperf3, &port, client_args);
     let _client_lines = Lines::of(&mut client);
     lines.wait_for(" sec ", STEP);
     send_signal(client.id(), libc::SIGINT);
@@ -295,8 +320,8 @@ fn the_server_of_a_test_the_client_terminated_prints_its_summary_and_listens_on_
     if !iperf3_present() {
         return;
     }
-    let theirs = server_of_a_terminated_test(Program::Iperf3);
-    let ours = server_of_a_terminated_test(Program::Testrig);
+    let theirs = server_of_a_terminated_test(Program::Iperf3, &[]);
+    let ours = server_of_a_terminated_test(Program::Testrig, &[]);
     assert_prints_as_iperf3(&ours, &theirs);
     assert!(
         ours.stdout.iter().any(|l| l.ends_with("receiver")),
@@ -308,6 +333,17 @@ fn the_server_of_a_test_the_client_terminated_prints_its_summary_and_listens_on_
         ours.stderr,
         "iperf3: the client has terminated\niperf3: interrupt - the server has terminated\n"
     );
+}
+
+#[test]
+fn the_server_of_a_t_0_test_runs_it_until_the_client_terminates_it_as_iperf3() {
+    if !iperf3_present() {
+        return;
+    }
+    let theirs = server_of_a_terminated_test(Program::Iperf3, &["-t", "0"]);
+    let ours = server_of_a_terminated_test(Program::Testrig, &["-t", "0"]);
+    assert_prints_as_iperf3(&ours, &theirs);
+    assert_eq!(ours.stderr, theirs.stderr);
 }
 
 #[test]

@@ -110,6 +110,19 @@ impl ClientOptions {
         self
     }
 
+    /// Run until the test is interrupted, as iperf3 does with `-t 0`: for
+    /// [`NativeClient::run_with_interrupt`](crate::iperf::engine::NativeClient::run_with_interrupt),
+    /// whose interrupt is the test's end (the result is then
+    /// [`IperfError::Interrupted`]'s partial one, as iperf3 prints it), and for
+    /// `testrig iperf3 -c … -t 0`. The server is told a test of 0 seconds. The
+    /// [`max_open_ended`](Self::max_open_ended) limit still applies. A measurement that
+    /// cannot be interrupted (the [`IperfClient`](crate::iperf::IperfClient) driver's, or a
+    /// run without an interrupt) refuses it, naming the `duration` field.
+    pub fn until_interrupted(mut self) -> Self {
+        self.length = TestLength::UntilInterrupted;
+        self
+    }
+
     /// Parallel streams per direction, 1 to 128 (`-P`).
     pub fn parallel(mut self, streams: u32) -> Self {
         self.streams = streams;
@@ -366,8 +379,22 @@ impl ClientOptions {
     pub fn planned_duration(&self) -> Option<Duration> {
         match self.length {
             TestLength::Duration(d) => Some(d + self.omit),
-            TestLength::Bytes(_) | TestLength::Blocks(_) => None,
+            TestLength::Bytes(_) | TestLength::Blocks(_) | TestLength::UntilInterrupted => None,
         }
+    }
+
+    /// An error naming the `duration` when the test only ends when interrupted
+    /// ([`until_interrupted`](Self::until_interrupted)) and the measurement cannot be
+    /// (`why`).
+    pub(crate) fn check_it_ends(&self, why: &str) -> Result<(), IperfError> {
+        if self.length != TestLength::UntilInterrupted {
+            return Ok(());
+        }
+        Err(IperfError::invalid(
+            "duration",
+            "until interrupted",
+            &format!("{why}; give it a duration, a byte count or a block count"),
+        ))
     }
 
     /// A generous deadline for one measurement: the planned duration plus 30 s for

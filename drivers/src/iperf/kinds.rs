@@ -52,6 +52,8 @@ pub(crate) enum TestLength {
     Bytes(u64),
     /// After this many blocks in total (`-k`).
     Blocks(u64),
+    /// When it is interrupted (`-t 0`).
+    UntilInterrupted,
 }
 
 impl Default for TestLength {

@@ -28,6 +28,7 @@ pub(crate) fn client_args(config: &ClientConfig) -> Vec<String> {
         TestLength::Duration(d) => push("-t", whole_seconds(d).max(1).to_string()),
         TestLength::Bytes(n) => push("-n", n.to_string()),
         TestLength::Blocks(n) => push("-k", n.to_string()),
+        TestLength::UntilInterrupted => push("-t", "0".to_owned()),
     }
     if config.options.streams != 1 {
         push("-P", config.options.streams.to_string());
@@ -245,5 +246,7 @@ mod tests {
         );
         let blocks = ClientConfig::new("h", 1, &ClientOptions::new().blocks(10)).unwrap();
         assert!(client_args(&blocks).join(" ").contains("-k 10"));
+        let open = ClientConfig::new("h", 1, &ClientOptions::new().until_interrupted()).unwrap();
+        assert!(client_args(&open).join(" ").contains("-t 0"));
     }
 }

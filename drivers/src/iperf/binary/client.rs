@@ -119,6 +119,9 @@ impl Iperf3Client {
         deadline: Duration,
         mut on_interval: impl FnMut(&IntervalReport) + Send,
     ) -> Result<IperfResult, IperfError> {
+        self.config
+            .options
+            .check_it_ends("an iperf3 binary run cannot be interrupted")?;
         check_available(&self.program, &self.host)?;
         let command = Command::new(&self.program)
             .args(self.leading.iter().cloned())

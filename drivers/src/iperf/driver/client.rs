@@ -254,8 +254,13 @@ impl Driver for IperfClient {
 
     async fn start(&self, ctx: &StartContext) -> Result<(), BoxError> {
         let (host, port) = ctx.endpoint(&self.endpoint)?;
-        let config =
-            ClientConfig::new(host, port, &self.options).map_err(|e| e.in_driver(&self.name))?;
+        let config = ClientConfig::new(host, port, &self.options)
+            .and_then(|config| {
+                self.options
+                    .check_it_ends("an IperfClient driver cannot interrupt its measurement")?;
+                Ok(config)
+            })
+            .map_err(|e| e.in_driver(&self.name))?;
         if let Engine::Iperf3Binary { program } = &self.engine {
             crate::iperf::binary::check_available(program, ctx.host())
                 .map_err(|e| e.in_driver(&self.name))?;

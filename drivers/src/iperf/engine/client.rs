@@ -170,6 +170,9 @@ impl NativeClient {
         &self,
         on_progress: impl FnMut(ClientProgress<'_>) + Send,
     ) -> Result<IperfResult, IperfError> {
+        self.config
+            .options
+            .check_it_ends("only run_with_interrupt can end such a test")?;
         self.run_with_interrupt(std::future::pending(), on_progress)
             .await
     }
@@ -482,7 +485,7 @@ impl NativeClient {
         let omit = Duration::from_secs(run.params().omit);
         let (end_at, give_up_at) = match c.options.length {
             TestLength::Duration(d) => (Some(deadline(started, omit.saturating_add(d))), None),
-            TestLength::Bytes(_) | TestLength::Blocks(_) => (
+            TestLength::Bytes(_) | TestLength::Blocks(_) | TestLength::UntilInterrupted => (
                 None,
                 Some(deadline(
                     started,
@@ -609,6 +612,7 @@ impl NativeClient {
             TestLength::Duration(d) => (ceil_secs(d).max(1), 0, 0),
             TestLength::Bytes(n) => (0, n, 0),
             TestLength::Blocks(n) => (0, 0, n),
+            TestLength::UntilInterrupted => (0, 0, 0),
         };
         TestParameters {
             protocol: c.options.protocol,

@@ -17,6 +17,7 @@ use testrig::{Endpoint, Environment};
 use testrig_drivers::iperf::engine::{NativeClient, NativeServer, ServerConfig};
 use testrig_drivers::iperf::{
     ClientOptions, Direction, Engine, IperfClient, IperfResult, IperfServer, IperfTest, Peer,
+    StreamOptions,
 };
 
 /// Every wait here is bounded by this, or less.
@@ -282,6 +283,57 @@ async fn a_native_client_on_a_measures_against_iperf3_on_b() {
         Engine::Native,
     );
     measure_across(env, "native client to iperf3 -s").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_native_server_counts_udp_from_iperf3_across_a_shaped_link_as_iperf3_reports_it() {
+    if !networks_available() {
+        return;
+    }
+    let binary = iperf3_or_skip!();
+    // Twice what the link carries, from a send buffer larger than the shaper's queue: the
+    // datagrams still queued when the sender stops arrive after its seconds, and the last
+    // ones may never arrive.
+    let env = environment_with(
+        shaped_pair("iperf-udp-shaped", "10.91.0.0/24"),
+        Engine::Native,
+        Engine::iperf3_at(binary),
+        two_seconds()
+            .protocol(testrig_drivers::iperf::Protocol::Udp)
+            .bitrate(200_000_000)
+            .stream_options(StreamOptions::new().window(2 << 20)),
+    );
+    let (theirs, ours) = measure_across(env, "iperf3 -c -u to native server").await;
+    let ours = ours.expect("the native server's view");
+    let (their_received, our_received) =
+        (&theirs.summary.main.received, &ours.summary.main.received);
+    // iperf3's client reports the server's own counts, exchanged: the datagrams it expected
+    // (the highest sequence number it saw, not what was sent) and those it missed. The
+    // native server's own result says the same.
+    assert_eq!(our_received.packets, their_received.packets);
+    assert_eq!(our_received.lost_packets, their_received.lost_packets);
+    let sent = theirs
+        .summary
+        .main
+        .sent
+        .packets
+        .expect("iperf3 counts what it sent");
+    assert!(
+        our_received.packets <= Some(sent),
+        "{our_received:?} of {sent}"
+    );
+    // The loss share is of what the client sent, as iperf3's is.
+    let lost = our_received
+        .lost_packets
+        .expect("a UDP receiver counts losses");
+    let share = 100.0 * lost as f64 / sent as f64;
+    for (whose, received) in [("ours", our_received), ("iperf3's", their_received)] {
+        let percent = received.lost_percent.expect("a loss share");
+        assert!(
+            (percent - share).abs() < 1e-6,
+            "{whose}: {percent}% lost, expected {share}% ({lost} of {sent})"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -346,30 +346,72 @@ fn the_server_of_a_t_0_test_runs_it_until_the_client_terminates_it_as_iperf3() {
     assert_eq!(ours.stderr, theirs.stderr);
 }
 
+/// A `-J -1` server whose test a real `iperf3 -c` with `client_args` terminates (SIGINT
+/// once the client printed its first interval).
+fn json_server_of_a_terminated_test(program: Program, client_args: &[&str]) -> Interrupted {
+    let (server, mut lines, port) = server(program, &["-J", "-1"]);
+    let mut client = client(Program::Iperf3, &port, client_args);
+    let mut client_lines = Lines::of(&mut client);
+    client_lines.wait_for(" sec ", STEP);
+    send_signal(client.id(), libc::SIGINT);
+    wait_with_deadline(client, STEP);
+    lines.rest(STEP);
+    let stdout = std::mem::take(&mut lines.seen);
+    let (status, stderr) = wait_with_deadline(server, STEP);
+    Interrupted {
+        stdout,
+        stderr,
+        status,
+    }
+}
+
+#[test]
+fn a_udp_server_of_a_terminated_test_counts_the_datagrams_it_received_as_iperf3() {
+    if !iperf3_present() {
+        return;
+    }
+    // Text: the receiver line's total is the datagrams counted here (the client's count is
+    // never exchanged), not 0.
+    let theirs = server_of_a_terminated_test(Program::Iperf3, &["-u"]);
+    let ours = server_of_a_terminated_test(Program::Testrig, &["-u"]);
+    assert_prints_as_iperf3(&ours, &theirs);
+    let received_total = |interrupted: &Interrupted| {
+        let line = interrupted
+            .stdout
+            .iter()
+            .find(|l| l.ends_with("receiver"))
+            .unwrap_or_else(|| panic!("a receiver line: {:?}", interrupted.stdout));
+        let lost_total = line
+            .split_whitespace()
+            .find(|word| word.contains('/') && !word.contains("sec"))
+            .unwrap_or_else(|| panic!("lost/total in {line:?}"));
+        let total: u64 = lost_total.split('/').nth(1).unwrap().parse().unwrap();
+        total
+    };
+    assert!(received_total(&theirs) > 0, "iperf3's: {:?}", theirs.stdout);
+    assert!(received_total(&ours) > 0, "ours: {:?}", ours.stdout);
+
+    // JSON: every count of packets received is the datagrams that arrived.
+    for program in [Program::Iperf3, Program::Testrig] {
+        let doc = document(&json_server_of_a_terminated_test(program, &["-u"]));
+        let end = &doc["end"];
+        let datagrams = end["sum_received"]["bytes"].as_u64().unwrap()
+            / doc["start"]["test_start"]["blksize"].as_u64().unwrap();
+        assert!(datagrams > 0, "{end}");
+        assert_eq!(end["sum_received"]["packets"], datagrams, "{end}");
+        assert_eq!(end["sum"]["packets"], datagrams, "{end}");
+        assert_eq!(end["streams"][0]["udp"]["packets"], datagrams, "{end}");
+        assert_eq!(end["sum_sent"]["packets"], 0, "{end}");
+    }
+}
+
 #[test]
 fn a_one_off_json_server_reports_a_test_the_client_terminated_and_exits_0_as_iperf3() {
     if !iperf3_present() {
         return;
     }
-    let run = |program: Program| {
-        let (server, lines, port) = server(program, &["-J", "-1"]);
-        let mut client = client(Program::Iperf3, &port, &[]);
-        let mut client_lines = Lines::of(&mut client);
-        client_lines.wait_for(" sec ", STEP);
-        send_signal(client.id(), libc::SIGINT);
-        wait_with_deadline(client, STEP);
-        let mut lines = lines;
-        lines.rest(STEP);
-        let stdout = std::mem::take(&mut lines.seen);
-        let (status, stderr) = wait_with_deadline(server, STEP);
-        Interrupted {
-            stdout,
-            stderr,
-            status,
-        }
-    };
-    let theirs = run(Program::Iperf3);
-    let ours = run(Program::Testrig);
+    let theirs = json_server_of_a_terminated_test(Program::Iperf3, &[]);
+    let ours = json_server_of_a_terminated_test(Program::Testrig, &[]);
     let (their_doc, our_doc) = (document(&theirs), document(&ours));
     assert_eq!(shape(&our_doc), shape(&their_doc));
     assert_eq!(our_doc["error"], "the client has terminated");

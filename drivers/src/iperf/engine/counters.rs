@@ -16,9 +16,9 @@ pub(crate) struct StreamCounters {
     out_of_order: AtomicU64,
     /// UDP receiver: jitter in seconds, as `f64` bits.
     jitter: AtomicU64,
-    /// TCP receiver: where its count stops, plus one; 0 while it runs. That is what had
-    /// reached this host when the test ended here (read, or queued in the kernel), or
-    /// what was read when the stream ended first.
+    /// A receiver: where its count stops, plus one; 0 while it runs. For TCP that is what
+    /// had reached this host when the test ended here (read, or queued in the kernel), or
+    /// what was read when the stream ended first; for UDP what was read when it ended.
     until_plus_one: AtomicU64,
     /// TCP receiver, when asked to note it: nanoseconds from the test's start to its
     /// latest read, plus one; 0 before any.

@@ -325,13 +325,24 @@ pub(crate) fn udp_send_blocking(socket: Arc<UdpSocket>, job: SendJob) -> io::Res
     }
 }
 
+/// Receives a UDP stream until stopped. When the test ends on this side its count stops
+/// where it is, every figure at once (bytes, packets, loss, jitter): what was read by then,
+/// as iperf3's receiver, which reads no more after the end. Later datagrams are read but
+/// not counted, so the last interval and the total agree.
 pub(crate) async fn udp_receive(socket: Arc<UdpSocket>, job: ReceiveJob) -> io::Result<()> {
     let mut buf = vec![0u8; 65536];
     let mut tracker = UdpReceiveTracker::default();
     let header_len = udp_header_len(job.udp_counters_64bit);
+    let mut counting = true;
     loop {
+        if counting && job.test_ended.is_cancelled() {
+            counting = false;
+            // Only this task writes the counters: they hold still from here.
+            job.counters.end_at(job.counters.read_bytes());
+        }
         match socket.try_recv(&mut buf) {
             Ok(n) if n < header_len => {} // a stray handshake datagram, not data
+            Ok(_) if !counting => {}
             Ok(n) => {
                 let Some(header) = UdpHeader::read(&buf[..n], job.udp_counters_64bit) else {
                     continue;
@@ -357,6 +368,7 @@ pub(crate) async fn udp_receive(socket: Arc<UdpSocket>, job: ReceiveJob) -> io::
                 }
                 tokio::select! {
                     biased;
+                    _ = job.test_ended.cancelled(), if counting => {}
                     _ = job.stop.cancelled() => {}
                     ready = socket.readable() => ready?,
                 }

@@ -738,6 +738,10 @@ impl TestRun {
                     Some(done) => !done,
                     None => probe::unread(tcp.as_fd()).is_ok_and(|n| n > 0),
                 },
+                // A UDP receiver stops its count itself once it sees the end.
+                (Some(StreamSocket::Udp(_)), false) => {
+                    self.test_ended.is_cancelled() && s.counters.read_to_the_end().is_none()
+                }
                 _ => false,
             })
         };
@@ -1053,6 +1057,7 @@ impl TestRun {
         let mut summary = Summary::default();
         let mut reverse = DirectionSummary::default();
         let mut counts = [0usize; 2];
+        let mut expected_by_direction = [0u64; 2];
         for (i, stream) in self.streams.iter().enumerate() {
             let local = self.final_delta(i);
             let local_m = self.measurement(stream, &local, 0.0, local_seconds, None);
@@ -1101,11 +1106,13 @@ impl TestRun {
             sender.lost_percent = None;
             sender.out_of_order = None;
             if udp {
-                // Loss is relative to what the sender sent, as iperf3 reports it.
-                let sent = sender.packets.or(receiver.packets).unwrap_or(0);
-                receiver.packets = Some(sent);
+                // The receiver's count stays its own (the highest sequence number it saw,
+                // what iperf3 prints on its receiver line); the loss share is of what the
+                // sender sent when that is known, else of that count, as iperf3 has it.
+                let expected = packets_expected(&sender, &receiver);
                 receiver.lost_percent =
-                    Some(loss_percent(receiver.lost_packets.unwrap_or(0), sent));
+                    Some(loss_percent(receiver.lost_packets.unwrap_or(0), expected));
+                expected_by_direction[usize::from(stream.flow != main_flow)] += expected;
             }
             let target = if stream.flow == main_flow {
                 counts[0] += 1;
@@ -1128,11 +1135,19 @@ impl TestRun {
                 receiver,
             });
         }
-        for (direction, count) in [(&mut summary.main, counts[0]), (&mut reverse, counts[1])] {
+        for ((direction, count), expected) in
+            [(&mut summary.main, counts[0]), (&mut reverse, counts[1])]
+                .into_iter()
+                .zip(expected_by_direction)
+        {
             for sum in [&mut direction.sent, &mut direction.received] {
                 sum.end = sum.seconds;
                 sum.bits_per_second = Measurement::rate(sum.bytes, sum.seconds);
                 sum.finish_sum(count);
+            }
+            if udp {
+                let lost = direction.received.lost_packets.unwrap_or(0);
+                direction.received.lost_percent = Some(loss_percent(lost, expected));
             }
         }
         if self.params.direction == Direction::Bidirectional {
@@ -1181,4 +1196,15 @@ impl Drop for TestRun {
         self.stop_senders.cancel();
         self.stop_receivers.cancel();
     }
+}
+
+/// The UDP packets a stream's receiver should have had: the sender's count when it has one,
+/// else the receiver's own (iperf3's `sender_packet_count ? sender_packet_count :
+/// receiver_packet_count`).
+fn packets_expected(sender: &Measurement, receiver: &Measurement) -> u64 {
+    sender
+        .packets
+        .filter(|&sent| sent > 0)
+        .or(receiver.packets)
+        .unwrap_or(0)
 }

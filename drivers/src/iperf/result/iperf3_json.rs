@@ -344,6 +344,13 @@ impl IperfResult {
                 d.sent = unmeasured(&d.received);
                 if udp {
                     d.sent.packets = Some(0);
+                    // Without the client's counts, the loss share is of the packets counted
+                    // here.
+                    let lost = d.received.lost_packets.unwrap_or(0);
+                    d.received.lost_percent = Some(super::measurement::loss_percent(
+                        lost,
+                        d.received.packets.unwrap_or(0),
+                    ));
                 }
             }
         }
@@ -486,7 +493,7 @@ fn udp_stream_record(s: &StreamSummary) -> Measurement {
         lost_packets: s.receiver.lost_packets,
         lost_percent: s.receiver.lost_percent,
         out_of_order: Some(s.receiver.out_of_order.unwrap_or(0)),
-        packets: s.sender.packets.or(s.receiver.packets),
+        packets: s.sender.packets.filter(|&p| p > 0).or(s.receiver.packets),
         retransmits: None,
         ..s.sender.clone()
     }

@@ -26,10 +26,13 @@ pub struct Measurement {
     /// UDP packets lost (sequence gaps, corrected for late arrivals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_packets: Option<u64>,
-    /// UDP packets sent (or expected, on the receiving side).
+    /// UDP packets sent, or on the receiving side expected: the highest sequence number
+    /// the receiver saw (iperf3's receiver count, which falls short of what was sent when
+    /// the last datagrams are lost).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packets: Option<u64>,
-    /// `100 * lost_packets / packets`.
+    /// `100 * lost_packets / packets`; in a summary, of the packets the sender sent when
+    /// that is known, as iperf3 reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_percent: Option<f64>,
     /// UDP packets that arrived after a later one.

@@ -223,20 +223,30 @@ pub fn assert_close(what: &str, a: u64, b: u64, tolerance: u64) {
 /// moment (it counts what is queued). What the sender had written but not yet delivered by
 /// then, and in reverse mode what it wrote before `TEST_END` reached it, is not counted:
 /// iperf3 against itself shows the same. So a receiver may count less than was sent, never
-/// more, by at most what one stream can hold in flight (see [`in_flight`]).
+/// more, by at most [`shortfall_allowed`].
 pub fn assert_received_by_the_end(what: &str, sent: u64, received: u64, streams: u64) {
     assert!(
         received <= sent,
         "{what}: received {received} > sent {sent}"
     );
-    let in_flight = in_flight(streams);
+    let allowed = shortfall_allowed(sent, streams);
     assert!(
-        sent - received <= in_flight,
-        "{what}: received {received} of {sent} sent: {} short, more than the {in_flight} \
-         bytes {streams} stream(s) can hold in flight",
+        sent - received <= allowed,
+        "{what}: received {received} of {sent} sent: {} short, more than the {allowed} bytes \
+         allowed for {streams} stream(s)",
         sent - received
     );
     assert!(received > 0, "{what}: nothing received");
+}
+
+/// How much less than `sent` a receiver of a timed TCP test over `streams` streams may
+/// count: what the streams can hold in flight ([`in_flight`]), and in reverse mode what the
+/// sender wrote until `TEST_END` reached it, which the native receiver reads without
+/// counting meanwhile, so the sender is not held back by full buffers (on a 2-core machine
+/// saturated by other work that was 9.5 % of a 1 s test, 56 MB beyond the buffers: a
+/// quarter of what was sent is allowed for it).
+pub fn shortfall_allowed(sent: u64, streams: u64) -> u64 {
+    in_flight(streams) + sent / 4
 }
 
 /// What `streams` TCP streams can hold in flight: the kernel's largest send and receive

@@ -19,6 +19,17 @@ use testrig::testing::{
 use testrig::{DriverSpec, Status};
 use testrig_drivers::app::App;
 
+/// `sh -c script` on `remote` as a daemon named `name`, ready when it prints a line ending
+/// in ` up`.
+fn daemon(name: &str, script: &str, remote: &testrig::Host) -> Command {
+    Command::new("sh")
+        .args(["-c", script])
+        .name(name)
+        .daemon()
+        .ready_when(Pattern::stdout(" up$").unwrap())
+        .host(remote.clone())
+}
+
 /// A marker unique to this test run, in a remote program's arguments.
 fn marker(test: &str) -> String {
     format!("testrig-mark-{test}-{}", std::process::id())
@@ -101,12 +112,7 @@ async fn stop_sends_term_to_the_remote_program_and_its_status_comes_back() {
     let mark = marker("term");
     let script =
         format!("trap 'echo got TERM; exit 7' TERM; echo {mark} up; while :; do sleep 0.05; done");
-    let command = Command::new("sh")
-        .args(["-c", script.as_str()])
-        .name("polite")
-        .daemon()
-        .ready_when(Pattern::stdout(" up$").unwrap())
-        .host(remote.clone());
+    let command = daemon("polite", &script, &remote);
     let process = Process::spawn(command, sshd.dir.join("term"))
         .await
         .unwrap();
@@ -133,12 +139,7 @@ async fn a_remote_program_that_ignores_term_is_killed_after_the_stop_timeout() {
     let mark = marker("stubborn");
     // It and a child of its own both ignore TERM; the whole group must go.
     let script = format!("trap '' TERM; sleep 1000 & echo {mark} up; while :; do sleep 0.05; done");
-    let command = Command::new("sh")
-        .args(["-c", script.as_str()])
-        .name("stubborn")
-        .daemon()
-        .ready_when(Pattern::stdout(" up$").unwrap())
-        .host(remote.clone());
+    let command = daemon("stubborn", &script, &remote);
     let process = Process::spawn(command, sshd.dir.join("stubborn"))
         .await
         .unwrap();
@@ -170,12 +171,7 @@ async fn closing_the_host_ends_its_programs_before_it_removes_the_runpath() {
         "trap '' TERM HUP; echo {mark} up; \
          while :; do mkdir -p \"$PWD/a\" && echo x > \"$PWD/a/f\"; done"
     );
-    let command = Command::new("sh")
-        .args(["-c", script.as_str()])
-        .name("busy")
-        .daemon()
-        .ready_when(Pattern::stdout(" up$").unwrap())
-        .host(remote.clone());
+    let command = daemon("busy", &script, &remote);
     let process = Process::spawn(command, sshd.dir.join("close"))
         .await
         .unwrap();
@@ -445,12 +441,7 @@ fn runner_helper() {
             .await
             .unwrap();
         let script = format!("echo {mark} up; exec sleep 1000");
-        let command = Command::new("sh")
-            .args(["-c", script.as_str()])
-            .name("held")
-            .daemon()
-            .ready_when(Pattern::stdout(" up$").unwrap())
-            .host(remote);
+        let command = daemon("held", &script, &remote);
         let held = Process::spawn(command, var("RUNNER_RUNPATH"))
             .await
             .unwrap();

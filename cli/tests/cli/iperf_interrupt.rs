@@ -242,6 +242,17 @@ fn a_client_with_t_0_runs_until_interrupted_then_ends_as_iperf3() {
 }
 
 #[test]
+fn a_reverse_client_with_t_0_prints_the_header_of_a_test_that_never_exchanged_as_iperf3() {
+    if !iperf3_present() {
+        return;
+    }
+    let theirs = text_client_interrupted(Program::Iperf3, libc::SIGINT, &["-R", "-t", "0"]);
+    let ours = text_client_interrupted(Program::Testrig, libc::SIGINT, &["-R", "-t", "0"]);
+    assert_prints_as_iperf3(&ours, &theirs);
+    assert_ends_as_iperf3(&ours, &theirs, 1);
+}
+
+#[test]
 fn an_interrupted_udp_client_shows_the_receiver_heard_no_datagrams_as_iperf3() {
     assert_client_interrupted_as_iperf3(libc::SIGINT, &["-u", "-b", "100M"]);
 }

@@ -212,6 +212,11 @@ impl HumanReport {
         self.streams_per_direction = test.num_streams.max(1);
         self.omit_note_pending = request.interval.is_none() && test.omit > 0.0;
         self.last_interval = match request.interval {
+            // `-t 0`: the test runs until it is interrupted, and an interrupted test never
+            // reaches the results exchange.
+            _ if test.bytes == 0 && test.blocks == 0 && test.duration <= 0.0 => {
+                LastInterval::Unknown
+            }
             _ if test.bytes == 0 && test.blocks == 0 => LastInterval::EndsAt(test.duration),
             Some(interval) => LastInterval::ShorterThan(interval),
             None => LastInterval::Unknown,

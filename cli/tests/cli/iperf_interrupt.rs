@@ -253,6 +253,27 @@ fn a_reverse_client_with_t_0_prints_the_header_of_a_test_that_never_exchanged_as
 }
 
 #[test]
+fn an_interrupted_bidirectional_client_prints_both_halves_as_iperf3() {
+    if !iperf3_present() {
+        return;
+    }
+    // Its receiving half's sender line has no retransmits: whether the server counts them is
+    // only learnt in the results exchange.
+    for args in [&["--bidir"][..], &["--bidir", "-P", "2"]] {
+        let theirs = text_client_interrupted(Program::Iperf3, libc::SIGINT, args);
+        let ours = text_client_interrupted(Program::Testrig, libc::SIGINT, args);
+        assert_prints_as_iperf3(&ours, &theirs);
+        assert_ends_as_iperf3(&ours, &theirs, 1);
+    }
+    // With -J the same document: its own algorithm is written as the receiver's.
+    let theirs = json_client_interrupted(Program::Iperf3, libc::SIGINT, &["--bidir"]);
+    let ours = json_client_interrupted(Program::Testrig, libc::SIGINT, &["--bidir"]);
+    let (their_doc, our_doc) = (document(&theirs), document(&ours));
+    assert_eq!(shape(&our_doc), shape(&their_doc));
+    assert_ends_as_iperf3(&ours, &theirs, 1);
+}
+
+#[test]
 fn an_interrupted_udp_client_shows_the_receiver_heard_no_datagrams_as_iperf3() {
     assert_client_interrupted_as_iperf3(libc::SIGINT, &["-u", "-b", "100M"]);
 }

@@ -1166,8 +1166,14 @@ impl TestRun {
             .streams
             .iter()
             .any(|s| s.flow == main_flow && s.sending);
+        let client_bidir =
+            self.role == Role::Client && self.params.direction == Direction::Bidirectional;
         let (sender_cc, receiver_cc) = match self.params.protocol {
             Protocol::Udp => (None, None),
+            // iperf3's client writes a bidirectional test's algorithms with its receiving
+            // half, last: its own as the receiver's, the server's (once exchanged) as the
+            // sender's.
+            Protocol::Tcp if client_bidir => (remote_congestion, self.local_congestion.clone()),
             Protocol::Tcp if local_sends_main => (self.local_congestion.clone(), remote_congestion),
             Protocol::Tcp => (remote_congestion, self.local_congestion.clone()),
         };

@@ -640,6 +640,13 @@ impl HumanReport {
                 .into_iter()
                 .filter(|s| s.sender.sender == sending || !self.bidir())
                 .collect();
+            // A bidirectional client's groups each have their own: iperf3 learns whether the
+            // other side counts retransmits only in the results exchange, which an
+            // interrupted test never reaches.
+            let retransmits = retransmits
+                && !(self.role == Role::Client
+                    && self.bidir()
+                    && streams.iter().all(|s| s.sender.retransmits.is_none()));
             for stream in &streams {
                 let n = self.display_id(stream.id);
                 let id = format!("{n:3}");

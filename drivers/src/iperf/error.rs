@@ -179,6 +179,8 @@ pub enum IperfError {
     Stream {
         /// The stream id (1, 3, 4, …).
         stream: u32,
+        /// Whether this side sends on it (else it receives).
+        sending: bool,
         /// The OS error.
         #[source]
         source: io::Error,
@@ -470,6 +472,16 @@ impl IperfError {
             Self::ServerTerminated { .. } => "the server has terminated".to_owned(),
             Self::AccessDenied => "the server is busy running a test. try again later".to_owned(),
             Self::ServerError { message, .. } => message.clone(),
+            Self::Stream {
+                sending: true,
+                source,
+                ..
+            } => format!("unable to write to stream socket: {}", os_text(source)),
+            Self::Stream {
+                sending: false,
+                source,
+                ..
+            } => format!("unable to read from stream socket: {}", os_text(source)),
             other => {
                 let text = other.to_string();
                 let mut text = text.strip_prefix("iperf: ").unwrap_or(&text).to_owned();
@@ -623,5 +635,31 @@ fn iperf3_error_text(code: i32) -> &'static str {
         202 => "unable to start stream listener",
         204 => "unable to accept stream connection",
         _ => "see iperf3's error list (iperf_api.h)",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_data_stream_reads_as_iperf3_says_it_by_its_direction() {
+        let failed = |sending, errno| IperfError::Stream {
+            stream: 1,
+            sending,
+            source: io::Error::from_raw_os_error(errno),
+        };
+        assert_eq!(
+            failed(true, libc::EPIPE).iperf3_message(),
+            "unable to write to stream socket: Broken pipe"
+        );
+        assert_eq!(
+            failed(false, libc::ECONNRESET).iperf3_message(),
+            "unable to read from stream socket: Connection reset by peer"
+        );
+        assert_eq!(
+            failed(false, libc::ECONNRESET).to_string(),
+            "iperf: data stream 1 failed"
+        );
     }
 }

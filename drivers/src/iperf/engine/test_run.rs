@@ -517,7 +517,12 @@ impl TestRun {
     /// The first stream failure, if any.
     pub(crate) fn take_failure(&self) -> Option<IperfError> {
         let (stream, source) = self.failure.first.lock().ok()?.take()?;
-        Some(IperfError::Stream { stream, source })
+        let sending = self.streams.iter().any(|s| s.id == stream && s.sending);
+        Some(IperfError::Stream {
+            stream,
+            sending,
+            source,
+        })
     }
 
     /// The omitted warm-up is over: counting starts afresh.

@@ -266,6 +266,11 @@ async fn client_bidirectional_two_streams() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_bidirectional_verbose_names_each_halfs_algorithm() {
+    client_side_matches(&iperf3_or_skip!(), &["-k", "100", "--bidir", "-V"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_blocks_without_intervals() {
     client_side_matches(&iperf3_or_skip!(), &["-k", "100", "-i", "0"]).await;
 }

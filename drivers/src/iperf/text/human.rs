@@ -796,11 +796,15 @@ impl HumanReport {
             }
         }
         if self.protocol == Protocol::Tcp {
-            let main_local_sends = match self.direction {
+            // Which of the result's algorithms is this side's: the sender's where it sends
+            // the main flow, but a bidirectional client's is the receiver's (iperf3 writes
+            // them with its receiving half).
+            let local_is_the_senders = match self.direction {
                 Direction::Reverse => self.role == Role::Server,
-                _ => self.role == Role::Client,
+                Direction::Bidirectional => false,
+                Direction::Forward => self.role == Role::Client,
             };
-            let (local, remote) = if main_local_sends {
+            let (local, remote) = if local_is_the_senders {
                 (
                     &result.sender_tcp_congestion,
                     &result.receiver_tcp_congestion,

@@ -105,13 +105,22 @@ fn interrupt(mut child: Child, mut lines: Lines, signal: i32) -> Interrupted {
     }
 }
 
-/// A text client with `args` against a real `iperf3 -s -1`, interrupted by `signal` once it
-/// printed its first interval.
+/// A text client with `args` (and intervals of 1 s) against a real `iperf3 -s -1`,
+/// interrupted by `signal` once it printed its first interval, every line of it: a signal
+/// that lands while iperf3 prints cuts its output short (or repeats it), so it comes in the
+/// quiet second after the block.
 fn text_client_interrupted(program: Program, signal: i32, args: &[&str]) -> Interrupted {
     let (server, _server_lines, port) = server(Program::Iperf3, &["-1"]);
-    let mut child = client(program, &port, args);
+    let mut child = client(program, &port, &[args, &["-i", "1"]].concat());
     let mut lines = Lines::of(&mut child);
-    lines.wait_for(" sec ", STEP);
+    let several = args.windows(2).any(|w| w[0] == "-P" && w[1] != "1");
+    let last_line_of_the_block = match (args.contains(&"--bidir"), several) {
+        (true, true) => "[SUM][RX-C]",
+        (true, false) => "][RX-C]",
+        (false, true) => "[SUM]",
+        (false, false) => " sec ",
+    };
+    lines.wait_for(last_line_of_the_block, STEP);
     let interrupted = interrupt(child, lines, signal);
     wait_with_deadline(server, STEP);
     interrupted
